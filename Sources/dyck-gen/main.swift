@@ -1,0 +1,2 @@
+import DyckAnalysis
+print("dyck-gen")

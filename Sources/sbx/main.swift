@@ -1,0 +1,2 @@
+import DyckModel
+print("sbx")
