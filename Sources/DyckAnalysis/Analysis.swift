@@ -1,0 +1,592 @@
+import CLLVM
+import DyckModel
+
+public struct AnalysisOptions: Sendable {
+    /// Where the C library's files are (a `.so.6`, an `.a`, or the `libc.so` linker
+    /// script); `nil` finds the system's C library.
+    public var libcPath: String? = nil
+    /// The function where a run starts.
+    public var entry: String = "main"
+
+    public init(libcPath: String? = nil, entry: String = "main") {
+        self.libcPath = libcPath
+        self.entry = entry
+    }
+}
+
+public struct AnalysisResult: Sendable {
+    public var policy: Policy
+    /// Complete lines (`warning: <module>: ...`), in the order they arose.
+    public var warnings: [String]
+
+    public init(policy: Policy, warnings: [String]) {
+        self.policy = policy
+        self.warnings = warnings
+    }
+}
+
+/// A call instruction, named so that it can be found again in the module: the index of
+/// its function among the defined functions and its position among all instructions of
+/// that function (blocks in layout order, counting from 0). The positions are those of
+/// the module as analysed, before any instruction is inserted.
+public struct CallKey: Hashable, Comparable, Sendable {
+    public var function: Int
+    public var instruction: Int
+
+    public init(function: Int, instruction: Int) {
+        self.function = function
+        self.instruction = instruction
+    }
+
+    public static func < (a: CallKey, b: CallKey) -> Bool {
+        (a.function, a.instruction) < (b.function, b.instruction)
+    }
+}
+
+/// A libc function a call may run: its symbol id and its declaration in the module
+/// (for an indirect call, the value the called pointer is compared with).
+public struct LibcTarget {
+    public var symbol: Int
+    public var declaration: LLVMValueRef
+}
+
+/// The policy events of one call instruction: what the markers around it must say.
+public struct CallEvents {
+    public var instruction: LLVMValueRef
+    /// The call-site id (label `.call(site)`) when the call is instrumented as a site.
+    public var site: Int?
+    /// The libc functions the call may run: exactly one for a direct libc call; for an
+    /// indirect call, the address-taken libc functions of its candidate set.
+    public var libc: [LibcTarget]
+    public var indirect: Bool
+    /// The automaton also lets the call pass without any event (an ε edge beside the
+    /// others): some candidate of this indirect call makes no marker. Always false for
+    /// direct calls.
+    public var mayBeSilent: Bool
+}
+
+/// Everything the analysis found, with handles into the module for instrumentation.
+/// The handles are valid while the `IRModule` lives.
+public struct ModuleAnalysis {
+    public var result: AnalysisResult
+    /// The defined functions, by function index (the policy's function order).
+    public var functions: [LLVMValueRef]
+    /// Every call instruction that has a policy event (libc call or instrumented site).
+    /// Calls that are ε (intrinsics, inline asm, pruned calls, unknown externals) are absent.
+    public var calls: [CallKey: CallEvents]
+}
+
+/// Reads textual IR or bitcode from `path` and derives its Dyck policy.
+public func analyzeIR(atPath path: String, options: AnalysisOptions = AnalysisOptions()) throws -> AnalysisResult {
+    // The libc set is checked first: without it no input can be analysed, and its error
+    // is the one the user has to fix.
+    _ = try LibcSymbols.load(path: options.libcPath)
+    let module = try IRModule(contentsOf: path)
+    return try analyzeModule(module, options: options).result
+}
+
+/// Derives the Dyck policy of an already parsed module.
+///
+/// Rules, as implemented:
+///
+/// - **Functions.** One automaton per defined function, in module order; the function
+///   index is the position among defined functions. `available_externally` bodies count
+///   as declarations: they are discarded at code generation, so a call to them runs the
+///   external symbol (glibc's `extern inline` wrappers at -O2, e.g. `atof`).
+/// - **Automaton.** The CFG projected onto events: a state at each block entry, a new
+///   state after each call with an event; terminators give ε edges to every successor
+///   block; `ret` makes the current state final; `unreachable` and `resume` leave it a
+///   dead end. An `invoke` is its call followed by ε to both destinations. The result
+///   is `EpsilonNFA.reduced()`.
+/// - **Callee resolution.** The called operand with pointer casts (`bitcast`,
+///   `addrspacecast` constant expressions) and global aliases stripped. Inline asm
+///   (including `callbr`) is ε. A function with an intrinsic id or a name starting with
+///   `llvm.` is ε. A declared function whose name is in `LibcSymbols` gives a `.libc`
+///   edge. Any other declared function gives ε and one warning per name.
+/// - **Address-taken.** A function (defined or declared) is address-taken when it has a
+///   use other than as the called operand of a call/invoke/callbr, looking through
+///   aliases and pointer-cast constant expressions, and ignoring constants that have no
+///   users (dead constants left behind by the parser).
+/// - **Indirect calls.** The candidates of a call whose callee does not resolve to a
+///   function are the address-taken functions whose value type is identical
+///   (`LLVMTypeRef` equality, types being uniqued per context) to the call's function
+///   type (`LLVMGetCalledFunctionType`). If no address-taken function at all has that
+///   type, the candidates are all address-taken functions and a warning is given (also
+///   when there is no address-taken function, then the call is ε). Among the
+///   candidates: defined functions become the site's callees; libc declarations become
+///   parallel `.libc` edges from the same state; other declarations are ε (warned once
+///   per name). From the state before the call there is thus a `.call(site)` edge if
+///   the call has a site, one `.libc` edge per libc candidate, and an ε edge if some
+///   candidate makes no marker: a non-libc declaration, or a defined function when the
+///   call has no site. All go to the same state. This assumes the instrumentation
+///   dispatches on the called pointer at a mixed call: a libc candidate's marker when
+///   it equals that declaration, the site's markers when it is a defined function.
+/// - **Sites.** A function *reaches libc* when it has a libc edge or a call (direct, or
+///   indirect through any candidate) to a function that reaches libc; computed as a
+///   least fixpoint by a backward search, so recursion terminates. A call instruction
+///   gets a site id and a `.call` edge iff one of its defined callees reaches libc;
+///   otherwise it is ε. Ids follow function order, then instruction order.
+///   `CallSite.callees` lists every defined candidate, sorted; `indirect` marks
+///   indirect calls.
+/// - **Symbols.** The libc names that label some edge, sorted by name; id = index.
+/// - **Callbacks.** Defined functions, other than the entry, that appear (after
+///   stripping casts and aliases) as an argument of a direct libc call, as the stored
+///   value of a `store` instruction, or as an element of `llvm.global_ctors` /
+///   `llvm.global_dtors`; sorted by index.
+/// - **Locations.** From the instruction's debug location when it has one: on `.libc`
+///   edges and on `CallSite.location`. A function's location is its subprogram's.
+///
+/// Time and memory are linear in the size of the module plus the size of the output
+/// (an indirect site lists all its candidates).
+public func analyzeModule(_ module: IRModule, options: AnalysisOptions = AnalysisOptions()) throws -> ModuleAnalysis {
+    let libc = try LibcSymbols.load(path: options.libcPath)
+    var analyzer = Analyzer(module: module, libc: libc, options: options)
+    return try analyzer.run()
+}
+
+// MARK: - Implementation
+
+private struct CallRecord {
+    enum Target {
+        case libc(name: String, declaration: LLVMValueRef)
+        case defined(Int)
+        case indirect(bucket: Int)
+    }
+
+    var function: Int
+    var ordinal: Int
+    var instruction: LLVMValueRef
+    var location: SourceLocation?
+    var target: Target
+}
+
+private struct Block {
+    var events: [Int] = []  // indices into `records`
+    var returns = false
+    var successors: [Int] = []
+}
+
+/// The address-taken functions of one function type (or of all types, for the fallback).
+private struct Bucket {
+    var defined: [Int] = []
+    var libc: [(name: String, declaration: LLVMValueRef)] = []
+    var external: [String] = []
+}
+
+private struct Analyzer {
+    let module: IRModule
+    let libc: LibcSymbols
+    let options: AnalysisOptions
+    let moduleName: String
+
+    var functions: [LLVMValueRef] = []
+    var index: [LLVMValueRef: Int] = [:]
+    var records: [CallRecord] = []
+    var blocks: [[Block]] = []
+    var warnings: [String] = []
+    var warnedNames = Set<String>()
+    var buckets: [Bucket] = []
+    var bucketOfType: [LLVMTypeRef: Int] = [:]
+    var fallbackBucket: Int? = nil
+    var callbackSet = Set<Int>()
+
+    init(module: IRModule, libc: LibcSymbols, options: AnalysisOptions) {
+        self.module = module
+        self.libc = libc
+        self.options = options
+        self.moduleName = module.baseName
+    }
+
+    mutating func run() throws -> ModuleAnalysis {
+        var function = LLVMGetFirstFunction(module.module)
+        while let f = function {
+            if isDefined(f) {
+                index[f] = functions.count
+                functions.append(f)
+            }
+            function = LLVMGetNextFunction(f)
+        }
+        guard let entry = functions.firstIndex(where: { valueName($0) == options.entry }) else {
+            throw AnalysisError.entryNotDefined(path: module.path, name: options.entry)
+        }
+
+        computeAddressTaken()
+        for (i, f) in functions.enumerated() { scan(f, i) }
+        addGlobalStructors("llvm.global_ctors")
+        addGlobalStructors("llvm.global_dtors")
+        callbackSet.remove(entry)
+
+        let reaches = reachability()
+        let functionCount = functions.count
+
+        // Symbol ids: every libc name that labels an edge.
+        var symbolNames = Set<String>()
+        for record in records {
+            switch record.target {
+            case let .libc(name, _): symbolNames.insert(name)
+            case let .indirect(bucket): for target in buckets[bucket].libc { symbolNames.insert(target.name) }
+            case .defined: break
+            }
+        }
+        let symbols = symbolNames.sorted()
+        var symbolID: [String: Int] = [:]
+        for (i, name) in symbols.enumerated() { symbolID[name] = i }
+
+        // Sites, in record order (= function order, then instruction order).
+        var sites: [CallSite] = []
+        var siteOfRecord = [Int?](repeating: nil, count: records.count)
+        for (r, record) in records.enumerated() {
+            switch record.target {
+            case let .defined(callee) where reaches[callee]:
+                siteOfRecord[r] = sites.count
+                sites.append(CallSite(caller: record.function, callees: [callee], location: record.location))
+            case let .indirect(bucket) where reaches[functionCount + bucket]:
+                siteOfRecord[r] = sites.count
+                sites.append(
+                    CallSite(
+                        caller: record.function, callees: buckets[bucket].defined, indirect: true,
+                        location: record.location))
+            default: break
+            }
+        }
+
+        var policyFunctions: [PolicyFunction] = []
+        policyFunctions.reserveCapacity(functionCount)
+        var calls: [CallKey: CallEvents] = [:]
+        for (i, f) in functions.enumerated() {
+            var nfa = EpsilonNFA()
+            let blockStates = blocks[i].map { _ in nfa.addState() }
+            nfa.initial = blockStates.first ?? nfa.addState()
+            for (b, block) in blocks[i].enumerated() {
+                var current = blockStates[b]
+                for r in block.events {
+                    let record = records[r]
+                    let site = siteOfRecord[r]
+                    var targets: [LibcTarget] = []
+                    var epsilon = false
+                    var indirect = false
+                    switch record.target {
+                    case let .libc(name, declaration):
+                        targets = symbolID[name].map { [LibcTarget(symbol: $0, declaration: declaration)] } ?? []
+                    case .defined:
+                        break
+                    case let .indirect(bucket):
+                        indirect = true
+                        let candidates = buckets[bucket]
+                        targets = candidates.libc.compactMap { candidate in
+                            symbolID[candidate.name].map { LibcTarget(symbol: $0, declaration: candidate.declaration) }
+                        }
+                        epsilon = !candidates.external.isEmpty || (site == nil && !candidates.defined.isEmpty)
+                    }
+                    guard site != nil || !targets.isEmpty else { continue }
+                    let next = nfa.addState()
+                    if let site { nfa.addEdge(current, .call(site), next) }
+                    for target in targets {
+                        nfa.addEdge(current, .libc(target.symbol), next, location: record.location)
+                    }
+                    if epsilon { nfa.addEdge(current, nil, next) }
+                    current = next
+                    calls[CallKey(function: i, instruction: record.ordinal)] = CallEvents(
+                        instruction: record.instruction, site: site, libc: targets, indirect: indirect,
+                        mayBeSilent: epsilon)
+                }
+                if block.returns { nfa.finals.insert(current) }
+                for successor in block.successors { nfa.addEdge(current, nil, blockStates[successor]) }
+            }
+            // LLVM allows unnamed functions (printed @0, @1, ...); a policy needs a name.
+            let name = valueName(f)
+            policyFunctions.append(
+                PolicyFunction(
+                    name: name.isEmpty ? "<unnamed \(i)>" : name, location: functionLocation(f),
+                    automaton: nfa.reduced()))
+        }
+
+        let policy = Policy(
+            kind: .dyck, module: moduleName, symbols: symbols, functions: policyFunctions, sites: sites,
+            entry: entry, callbacks: callbackSet.sorted())
+        return ModuleAnalysis(
+            result: AnalysisResult(policy: policy, warnings: warnings), functions: functions, calls: calls)
+    }
+
+    // MARK: Scanning
+
+    private mutating func scan(_ f: LLVMValueRef, _ i: Int) {
+        var blockIndex: [LLVMBasicBlockRef: Int] = [:]
+        var blockRefs: [LLVMBasicBlockRef] = []
+        var bb = LLVMGetFirstBasicBlock(f)
+        while let b = bb {
+            blockIndex[b] = blockRefs.count
+            blockRefs.append(b)
+            bb = LLVMGetNextBasicBlock(b)
+        }
+        var result = [Block](repeating: Block(), count: blockRefs.count)
+        var ordinal = 0
+        for (b, block) in blockRefs.enumerated() {
+            var instruction = LLVMGetFirstInstruction(block)
+            while let inst = instruction {
+                defer {
+                    ordinal += 1
+                    instruction = LLVMGetNextInstruction(inst)
+                }
+                let opcode = LLVMGetInstructionOpcode(inst)
+                switch opcode {
+                case LLVMCall, LLVMInvoke:
+                    if let r = classifyCall(inst, function: i, ordinal: ordinal) { result[b].events.append(r) }
+                case LLVMStore:
+                    if let value = LLVMGetOperand(inst, 0), let callee = index[stripCasts(value)] {
+                        callbackSet.insert(callee)
+                    }
+                case LLVMRet:
+                    result[b].returns = true
+                default:
+                    break
+                }
+                if LLVMIsATerminatorInst(inst) != nil {
+                    let count = LLVMGetNumSuccessors(inst)
+                    for s in 0..<count {
+                        if let successor = LLVMGetSuccessor(inst, s), let target = blockIndex[successor] {
+                            result[b].successors.append(target)
+                        }
+                    }
+                }
+            }
+        }
+        blocks.append(result)
+    }
+
+    /// Records the call if it has a (potential) event and returns the record's index.
+    private mutating func classifyCall(_ inst: LLVMValueRef, function: Int, ordinal: Int) -> Int? {
+        guard let called = LLVMGetCalledValue(inst) else { return nil }
+        if LLVMIsAInlineAsm(called) != nil { return nil }
+        let callee = stripCasts(called)
+        let target: CallRecord.Target
+        if LLVMIsAFunction(callee) != nil {
+            if let defined = index[callee] {
+                target = .defined(defined)
+            } else {
+                let name = valueName(callee)
+                if isIntrinsic(callee, name: name) { return nil }
+                guard libc.contains(name) else {
+                    warnUncovered(name)
+                    return nil
+                }
+                target = .libc(name: name, declaration: callee)
+                let argumentCount = LLVMGetNumArgOperands(inst)
+                for a in 0..<argumentCount {
+                    if let argument = LLVMGetOperand(inst, a), let passed = index[stripCasts(argument)] {
+                        callbackSet.insert(passed)
+                    }
+                }
+            }
+        } else {
+            guard let bucket = indirectBucket(inst, caller: function) else { return nil }
+            target = .indirect(bucket: bucket)
+        }
+        records.append(
+            CallRecord(
+                function: function, ordinal: ordinal, instruction: inst, location: instructionLocation(inst),
+                target: target))
+        return records.count - 1
+    }
+
+    private mutating func indirectBucket(_ inst: LLVMValueRef, caller: Int) -> Int? {
+        if let type = LLVMGetCalledFunctionType(inst), let bucket = bucketOfType[type] { return bucket }
+        let place = instructionLocation(inst).map { " at \($0)" } ?? ""
+        let typeText = LLVMGetCalledFunctionType(inst).map { takeMessage(LLVMPrintTypeToString($0)) } ?? "?"
+        guard let fallback = fallbackBucket else {
+            warnings.append(
+                "warning: \(moduleName): indirect call in '\(valueName(functions[caller]))'\(place) of type "
+                    + "'\(typeText)' has no address-taken function to call; not covered by the policy")
+            return nil
+        }
+        warnings.append(
+            "warning: \(moduleName): indirect call in '\(valueName(functions[caller]))'\(place): no "
+                + "address-taken function has type '\(typeText)'; assuming any address-taken function")
+        return fallback
+    }
+
+    private mutating func warnUncovered(_ name: String) {
+        guard warnedNames.insert(name).inserted else { return }
+        warnings.append(
+            "warning: \(moduleName): call to '\(name)' which is neither defined in the module nor exported "
+                + "by libc; not covered by the policy")
+    }
+
+    private mutating func addGlobalStructors(_ name: String) {
+        guard let global = LLVMGetNamedGlobal(module.module, name), let initializer = LLVMGetInitializer(global)
+        else { return }
+        let count = LLVMGetNumOperands(initializer)
+        guard count > 0 else { return }
+        for e in 0..<UInt32(count) {
+            // Each element is { i32 priority, ptr function, ptr data }.
+            guard let element = LLVMGetOperand(initializer, e), LLVMGetNumOperands(element) >= 2,
+                let function = LLVMGetOperand(element, 1), let defined = index[stripCasts(function)]
+            else { continue }
+            callbackSet.insert(defined)
+        }
+    }
+
+    // MARK: Address-taken functions and indirect targets
+
+    private mutating func computeAddressTaken() {
+        var all = Bucket()
+        var function = LLVMGetFirstFunction(module.module)
+        while let f = function {
+            defer { function = LLVMGetNextFunction(f) }
+            guard isAddressTaken(f, depth: 0), let type = LLVMGlobalGetValueType(f) else { continue }
+            let bucket: Int
+            if let existing = bucketOfType[type] {
+                bucket = existing
+            } else {
+                bucket = buckets.count
+                bucketOfType[type] = bucket
+                buckets.append(Bucket())
+            }
+            let name = valueName(f)
+            if let defined = index[f] {
+                buckets[bucket].defined.append(defined)
+                all.defined.append(defined)
+            } else if isIntrinsic(f, name: name) {
+                continue
+            } else if libc.contains(name) {
+                buckets[bucket].libc.append((name, f))
+                all.libc.append((name, f))
+            } else {
+                buckets[bucket].external.append(name)
+                all.external.append(name)
+            }
+        }
+        // Module order is function order, so the defined lists are already sorted.
+        if !(all.defined.isEmpty && all.libc.isEmpty && all.external.isEmpty) {
+            fallbackBucket = buckets.count
+            buckets.append(all)
+        }
+    }
+
+    /// Reachability of libc over the call graph. Nodes are the defined functions and,
+    /// after them, one node per bucket that stands for "any of its defined functions",
+    /// so that an indirect call costs one edge, not one per candidate.
+    private mutating func reachability() -> [Bool] {
+        let functionCount = functions.count
+        let nodeCount = functionCount + buckets.count
+        var callers = [[Int]](repeating: [], count: nodeCount)
+        var reaches = [Bool](repeating: false, count: nodeCount)
+        var usedBuckets = Set<Int>()
+        for record in records {
+            switch record.target {
+            case .libc:
+                reaches[record.function] = true
+            case let .defined(callee):
+                callers[callee].append(record.function)
+            case let .indirect(bucket):
+                callers[functionCount + bucket].append(record.function)
+                if !buckets[bucket].libc.isEmpty { reaches[record.function] = true }
+                usedBuckets.insert(bucket)
+            }
+        }
+        for bucket in usedBuckets.sorted() {
+            for member in buckets[bucket].defined { callers[member].append(functionCount + bucket) }
+            for name in buckets[bucket].external { warnUncovered(name) }
+        }
+        var work = (0..<nodeCount).filter { reaches[$0] }
+        while let node = work.popLast() {
+            for caller in callers[node] where !reaches[caller] {
+                reaches[caller] = true
+                work.append(caller)
+            }
+        }
+        return reaches
+    }
+
+    // MARK: LLVM helpers
+
+    private func isDefined(_ f: LLVMValueRef) -> Bool {
+        LLVMIsDeclaration(f) == 0 && LLVMGetLinkage(f) != LLVMAvailableExternallyLinkage
+    }
+}
+
+private func isIntrinsic(_ f: LLVMValueRef, name: String) -> Bool {
+    LLVMGetIntrinsicID(f) != 0 || name.hasPrefix("llvm.")
+}
+
+/// Whether `value` (a function or an alias of one) is used other than as the callee of
+/// a call.
+private func isAddressTaken(_ value: LLVMValueRef, depth: Int) -> Bool {
+    // Alias and cast chains are short in valid IR; the bound only guards odd input.
+    guard depth < 32 else { return true }
+    var use = LLVMGetFirstUse(value)
+    while let u = use {
+        use = LLVMGetNextUse(u)
+        guard let user = LLVMGetUser(u) else { continue }
+        if LLVMIsACallInst(user) != nil || LLVMIsAInvokeInst(user) != nil || LLVMIsACallBrInst(user) != nil {
+            let operands = LLVMGetNumOperands(user)
+            if operands > 0, LLVMGetOperandUse(user, UInt32(operands - 1)) == u { continue }
+            return true
+        }
+        if LLVMIsAGlobalAlias(user) != nil {
+            if isAddressTaken(user, depth: depth + 1) { return true }
+            continue
+        }
+        if LLVMIsAConstant(user) != nil && LLVMIsAGlobalValue(user) == nil {
+            if isPointerCast(user) {
+                if isAddressTaken(user, depth: depth + 1) { return true }
+                continue
+            }
+            if LLVMGetFirstUse(user) != nil { return true }
+            continue
+        }
+        return true
+    }
+    return false
+}
+
+private func isPointerCast(_ value: LLVMValueRef) -> Bool {
+    guard LLVMIsAConstantExpr(value) != nil else { return false }
+    let opcode = LLVMGetConstOpcode(value)
+    return opcode == LLVMBitCast || opcode == LLVMAddrSpaceCast
+}
+
+/// The value with pointer-cast constant expressions and aliases removed.
+private func stripCasts(_ value: LLVMValueRef) -> LLVMValueRef {
+    var current = value
+    for _ in 0..<32 {
+        if LLVMIsAGlobalAlias(current) != nil, let aliasee = LLVMAliasGetAliasee(current) {
+            current = aliasee
+        } else if isPointerCast(current), let operand = LLVMGetOperand(current, 0) {
+            current = operand
+        } else {
+            break
+        }
+    }
+    return current
+}
+
+func valueName(_ value: LLVMValueRef) -> String {
+    var length = 0
+    guard let name = LLVMGetValueName2(value, &length), length > 0 else { return "" }
+    return name.withMemoryRebound(to: UInt8.self, capacity: length) {
+        String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+    }
+}
+
+private func instructionLocation(_ inst: LLVMValueRef) -> SourceLocation? {
+    // Without a !dbg attachment the C API answers "" and 0; treat that as no location.
+    guard LLVMInstructionGetDebugLoc(inst) != nil else { return nil }
+    return debugLocation(inst)
+}
+
+private func functionLocation(_ f: LLVMValueRef) -> SourceLocation? {
+    guard LLVMGetSubprogram(f) != nil else { return nil }
+    return debugLocation(f)
+}
+
+private func debugLocation(_ value: LLVMValueRef) -> SourceLocation? {
+    var length: UInt32 = 0
+    guard let file = LLVMGetDebugLocFilename(value, &length), length > 0 else { return nil }
+    let name = file.withMemoryRebound(to: UInt8.self, capacity: Int(length)) {
+        String(decoding: UnsafeBufferPointer(start: $0, count: Int(length)), as: UTF8.self)
+    }
+    let line = Int(LLVMGetDebugLocLine(value))
+    guard line > 0 else { return nil }
+    return SourceLocation(file: name, line: line)
+}

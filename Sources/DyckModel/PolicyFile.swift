@@ -1,0 +1,234 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A policy file that could not be read, parsed or written.
+public struct PolicyFileError: CategorizedError, Sendable {
+    public enum Reason: Sendable {
+        /// Opening or reading failed; the system's error text.
+        case unreadable(String)
+        /// The file is larger than `PolicyLimits.maxFileBytes`.
+        case tooLarge(limit: Int)
+        /// The bytes are not UTF-8; where the first bad sequence starts.
+        case notUTF8(line: Int, byteOffset: Int)
+        /// The text breaks the policy format.
+        case format(PolicyFormatError)
+        /// `write(to:)` refused a policy that fails `validate()`: writing it would
+        /// produce a file that no reader accepts.
+        case invalidPolicy(PolicyFormatError)
+        /// Creating, writing, syncing or renaming the file failed; nothing was
+        /// replaced.
+        case unwritable(String)
+    }
+
+    public var path: String
+    public var reason: Reason
+
+    public init(path: String, reason: Reason) {
+        self.path = path
+        self.reason = reason
+    }
+
+    public var category: ErrorCategory {
+        switch reason {
+        case .unreadable, .tooLarge, .notUTF8, .format: return .badInput
+        case .invalidPolicy, .unwritable: return .outputFailed
+        }
+    }
+
+    /// One line, "PATH: problem" or "PATH:LINE: problem".
+    public var description: String {
+        let file = oneLine(path)
+        switch reason {
+        case .unreadable(let why):
+            return "\(file): cannot read: \(oneLine(why))"
+        case .tooLarge(let limit):
+            return "\(file): too large for a policy file (more than \(limit) bytes)"
+        case .notUTF8(let line, let offset):
+            return "\(file):\(line): not UTF-8 text (invalid byte sequence at byte offset \(offset))"
+        case .format(let error):
+            guard let line = error.line else { return "\(file): \(oneLine(error.message))" }
+            return "\(file):\(line): \(oneLine(error.message))"
+        case .invalidPolicy(let error):
+            return "\(file): not written: invalid policy: \(oneLine(error.description))"
+        case .unwritable(let why):
+            return "\(file): cannot write: \(oneLine(why))"
+        }
+    }
+}
+
+/// Control characters escaped, so that a hostile file name cannot break the one-line
+/// diagnostic or drive the terminal.
+private func oneLine(_ text: String) -> String {
+    guard text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return text }
+    var out = ""
+    for scalar in text.unicodeScalars {
+        if scalar.value < 0x20 || scalar.value == 0x7F {
+            out += "\\x" + PolicyParser.hex(UInt8(scalar.value)).dropFirst(2)
+        } else {
+            out.unicodeScalars.append(scalar)
+        }
+    }
+    return out
+}
+
+extension Policy {
+    /// Reads, parses and validates the policy file at `path`.
+    public static func load(path: String) throws(PolicyFileError) -> Policy {
+        let bytes = try PolicyFileIO.readFile(path)
+        if let offset = PolicyFileIO.firstInvalidUTF8(bytes) {
+            let line = bytes[..<offset].reduce(1) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
+            throw PolicyFileError(path: path, reason: .notUTF8(line: line, byteOffset: offset))
+        }
+        do throws(PolicyFormatError) {
+            return try parse(utf8: bytes)
+        } catch {
+            throw PolicyFileError(path: path, reason: .format(error))
+        }
+    }
+
+    /// Validates the policy and writes it to `path` atomically: the text goes to a
+    /// temporary file in the same directory, is synced, and is renamed over `path`.
+    /// On any failure `path` is untouched and the temporary file is removed. An
+    /// existing file's permission bits are kept; a symbolic link at `path` is
+    /// replaced by the file, not followed.
+    public func write(to path: String) throws(PolicyFileError) {
+        do throws(PolicyFormatError) {
+            try validate()
+        } catch {
+            throw PolicyFileError(path: path, reason: .invalidPolicy(error))
+        }
+        try PolicyFileIO.writeAtomically(Array(serialized().utf8), to: path)
+    }
+}
+
+enum PolicyFileIO {
+    static func errorText(_ code: Int32) -> String {
+        String(cString: strerror(code))
+    }
+
+    static func readFile(_ path: String) throws(PolicyFileError) -> [UInt8] {
+        func fail(_ reason: PolicyFileError.Reason) -> PolicyFileError {
+            PolicyFileError(path: path, reason: reason)
+        }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw fail(.unreadable(errorText(errno))) }
+        defer { close(fd) }
+
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw fail(.unreadable(errorText(errno))) }
+        if (info.st_mode & S_IFMT) == S_IFDIR { throw fail(.unreadable(errorText(EISDIR))) }
+        let limit = PolicyLimits.maxFileBytes
+        if info.st_size > limit { throw fail(.tooLarge(limit: limit)) }
+
+        var bytes: [UInt8] = []
+        if (info.st_mode & S_IFMT) == S_IFREG && info.st_size > 0 { bytes.reserveCapacity(Int(info.st_size)) }
+        // The size from fstat is only a hint (the file may grow, or be a pipe): the
+        // limit is enforced on what is actually read.
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { buffer -> Int in
+                guard let base = buffer.baseAddress else { return 0 }
+                return read(fd, base, buffer.count)
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw fail(.unreadable(errorText(errno)))
+            }
+            if n == 0 { break }
+            if bytes.count + n > limit { throw fail(.tooLarge(limit: limit)) }
+            bytes.append(contentsOf: chunk.prefix(n))
+        }
+        return bytes
+    }
+
+    /// Byte offset of the first invalid UTF-8 sequence, or nil if there is none.
+    static func firstInvalidUTF8(_ bytes: [UInt8]) -> Int? {
+        if bytes.allSatisfy({ $0 < 0x80 }) { return nil }
+        var iterator = bytes.makeIterator()
+        var decoder = UTF8()
+        var offset = 0
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue(let scalar): offset += UTF8.width(scalar)
+            case .emptyInput: return nil
+            case .error: return offset
+            }
+        }
+    }
+
+    static func writeAtomically(_ bytes: [UInt8], to path: String) throws(PolicyFileError) {
+        func fail(_ why: String) -> PolicyFileError {
+            PolicyFileError(path: path, reason: .unwritable(why))
+        }
+        let directory: String
+        let base: String
+        if let slash = path.lastIndex(of: "/") {
+            let head = path[..<slash]
+            directory = head.isEmpty ? "/" : String(head)
+            base = String(path[path.index(after: slash)...])
+        } else {
+            directory = "."
+            base = path
+        }
+        guard !base.isEmpty, base != ".", base != ".." else { throw fail("not a file name") }
+
+        // A hidden name in the same directory, so that rename() stays within one file
+        // system; short enough to respect NAME_MAX whatever the target's length.
+        var temporary = ""
+        var fd: Int32 = -1
+        for _ in 0..<16 {
+            let tag = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+            let prefix = directory == "/" ? "/" : directory + "/"
+            temporary = "\(prefix).\(base.prefix(64)).tmp-\(getpid())-\(tag)"
+            fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+            if fd >= 0 || errno != EEXIST { break }
+        }
+        guard fd >= 0 else { throw fail("cannot create a temporary file in \(directory): \(errorText(errno))") }
+
+        var existing = stat()
+        if stat(path, &existing) == 0 && (existing.st_mode & S_IFMT) == S_IFREG {
+            _ = fchmod(fd, existing.st_mode & 0o7777)
+        }
+
+        var problem: String?
+        var offset = 0
+        while offset < bytes.count && problem == nil {
+            let n = bytes.withUnsafeBytes { buffer -> Int in
+                guard let base = buffer.baseAddress else { return 0 }
+                return write(fd, base + offset, buffer.count - offset)
+            }
+            if n > 0 {
+                offset += n
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else {
+                problem = n < 0 ? errorText(errno) : "the system wrote nothing"
+            }
+        }
+        // Synced before the rename, so a crash leaves either the old file or the
+        // complete new one, never an empty or partial file under the real name.
+        if problem == nil && fsync(fd) != 0 { problem = errorText(errno) }
+        if close(fd) != 0 && problem == nil { problem = errorText(errno) }
+        if let problem {
+            unlink(temporary)
+            throw fail(problem)
+        }
+        guard rename(temporary, path) == 0 else {
+            let why = errorText(errno)
+            unlink(temporary)
+            throw fail(why)
+        }
+        // Makes the rename itself durable; a file system that cannot sync a
+        // directory has still replaced the file, so failure here is not reported.
+        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryFD >= 0 {
+            _ = fsync(directoryFD)
+            close(directoryFD)
+        }
+    }
+}

@@ -1,0 +1,807 @@
+/// The policy text format, version 1 (`specs/policy-format.md` is the definition;
+/// this file and that document must agree).
+public enum PolicyFormat {
+    /// The first word of every policy file.
+    public static let magic = "dyck-policy"
+    /// The only version this library reads and the one it writes.
+    public static let version = 1
+}
+
+/// A policy file, or an in-memory policy, that breaks a rule of the policy format.
+///
+/// `line` is the 1-based line of the file the problem is on; it is nil for problems
+/// found by `Policy.validate()` on an in-memory policy, whose message then starts
+/// with the part of the policy at fault.
+public struct PolicyFormatError: CategorizedError, Equatable, Sendable {
+    public enum Kind: String, Sendable, CaseIterable {
+        /// The file ends before its `end` line, or in the middle of a line.
+        case truncated
+        /// The header names a version this tool does not read.
+        case unsupportedVersion
+        /// A line does not have the shape its position requires, a number or a name
+        /// is not well-formed, or an id is not the next one in sequence.
+        case malformed
+        /// An index (state, symbol, site, function) or a value is outside its range.
+        case outOfRange
+        /// A count or size exceeds one of `PolicyLimits`.
+        case capExceeded
+        /// A name, edge, callee, callback or final state appears twice.
+        case duplicate
+        /// Parts that are well-formed on their own contradict each other.
+        case inconsistent
+    }
+
+    public var kind: Kind
+    public var line: Int?
+    public var message: String
+
+    public init(kind: Kind, line: Int?, message: String) {
+        self.kind = kind
+        self.line = line
+        self.message = message
+    }
+
+    public var category: ErrorCategory { .badInput }
+
+    public var description: String {
+        guard let line else { return message }
+        return "line \(line): \(message)"
+    }
+}
+
+// MARK: - Names
+
+/// Percent-encoding of names, so that a name is always one space-free token of
+/// printable ASCII and never looks like a location or a comment.
+enum PolicyNameCoding {
+    static let hexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
+
+    /// Controls, space, DEL, every non-ASCII byte, and the four bytes with a meaning
+    /// in the format: '%' (escape), '#' (comment), ':' (location separator), '@'
+    /// (location start).
+    static func mustEncode(_ byte: UInt8) -> Bool {
+        byte <= 0x20 || byte >= 0x7F || byte == UInt8(ascii: "%") || byte == UInt8(ascii: "#")
+            || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "@")
+    }
+
+    static func encode(_ name: String) -> String {
+        guard name.utf8.contains(where: mustEncode) else { return name }
+        var out: [UInt8] = []
+        out.reserveCapacity(name.utf8.count * 3)
+        for byte in name.utf8 {
+            if mustEncode(byte) {
+                out.append(UInt8(ascii: "%"))
+                out.append(hexDigits[Int(byte >> 4)])
+                out.append(hexDigits[Int(byte & 0x0F)])
+            } else {
+                out.append(byte)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+        default: return nil
+        }
+    }
+}
+
+// MARK: - Writing
+
+extension Policy {
+    /// The same policy with each function's edges sorted by (from, label, to), the
+    /// order `serialized()` writes them in. Everything else is kept as it is: finals
+    /// are a set, and the order of callees and callbacks is the producer's.
+    /// `Policy.parse(p.serialized()) == p.canonicalized()` for every valid `p`.
+    public func canonicalized() -> Policy {
+        var copy = self
+        for f in copy.functions.indices {
+            copy.functions[f].automaton.edges = Self.sortedEdges(copy.functions[f].automaton.edges)
+        }
+        return copy
+    }
+
+    static func sortedEdges(_ edges: [Edge]) -> [Edge] {
+        // Swift's sort is stable, so the tie-break for duplicate triples (only in
+        // invalid policies) is the original order.
+        edges.sorted { ($0.from, $0.label, $0.to) < ($1.from, $1.label, $1.to) }
+    }
+
+    /// The policy as version-1 text. Deterministic: equal policies give identical
+    /// text; edges are written sorted (see `canonicalized()`), finals ascending.
+    /// The result is only readable back if `validate()` passes.
+    public func serialized() -> String {
+        var out = ""
+        func appendLocation(_ location: SourceLocation) {
+            out += " @"
+            out += PolicyNameCoding.encode(location.file)
+            out += ":\(location.line)"
+        }
+
+        out += "\(PolicyFormat.magic) \(PolicyFormat.version)\n"
+        out += "kind \(kind.rawValue)\n"
+        out += module.isEmpty ? "module\n" : "module \(PolicyNameCoding.encode(module))\n"
+        out += "entry \(entry)\n"
+        out += "symbols \(symbols.count)\n"
+        for (i, name) in symbols.enumerated() {
+            out += "sym \(i) \(PolicyNameCoding.encode(name))\n"
+        }
+        out += "functions \(functions.count)\n"
+        for (f, function) in functions.enumerated() {
+            let automaton = function.automaton
+            out += "func \(f) \(PolicyNameCoding.encode(function.name)) states \(automaton.stateCount)"
+            out += " initial \(automaton.initial) edges \(automaton.edges.count)"
+            if let location = function.location { appendLocation(location) }
+            out += "\nfinal"
+            for state in automaton.finals.sorted() { out += " \(state)" }
+            out += "\n"
+            for edge in Self.sortedEdges(automaton.edges) {
+                out += "edge \(edge.from) \(edge.to) \(labelText(edge.label))"
+                for location in edge.locations { appendLocation(location) }
+                out += "\n"
+            }
+        }
+        out += "sites \(sites.count)\n"
+        for (s, site) in sites.enumerated() {
+            out += "site \(s) caller \(site.caller) callees"
+            for callee in site.callees { out += " \(callee)" }
+            out += site.indirect ? " indirect" : " direct"
+            if let location = site.location { appendLocation(location) }
+            out += "\n"
+        }
+        out += "callbacks \(callbacks.count)\n"
+        for callback in callbacks { out += "callback \(callback)\n" }
+        out += "end\n"
+        return out
+    }
+}
+
+// MARK: - Reading
+
+extension Policy {
+    /// Parses version-1 policy text and validates the result (`validate()`), so a
+    /// returned policy satisfies every rule. Errors name the offending line.
+    public static func parse(_ text: String) throws(PolicyFormatError) -> Policy {
+        try parse(utf8: Array(text.utf8))
+    }
+
+    static func parse(utf8 bytes: [UInt8]) throws(PolicyFormatError) -> Policy {
+        var parser = PolicyParser(bytes: bytes)
+        let policy = try parser.parsePolicy()
+        if let violation = policy.firstViolation() {
+            if let line = PolicyParser.locate(violation.subject, in: bytes) {
+                throw PolicyFormatError(kind: violation.kind, line: line, message: violation.message)
+            }
+            throw PolicyFormatError(
+                kind: violation.kind, line: nil,
+                message: "\(policy.describe(violation.subject)): \(violation.message)")
+        }
+        return policy
+    }
+}
+
+/// A single-pass reader over the bytes of a policy file. It checks syntax, id order
+/// and caps; the semantic rules are `Policy.firstViolation()`'s, applied afterwards.
+struct PolicyParser {
+    enum Keyword {
+        static let kind = Array("kind".utf8)
+        static let module = Array("module".utf8)
+        static let entry = Array("entry".utf8)
+        static let symbols = Array("symbols".utf8)
+        static let sym = Array("sym".utf8)
+        static let functions = Array("functions".utf8)
+        static let function = Array("func".utf8)
+        static let states = Array("states".utf8)
+        static let initial = Array("initial".utf8)
+        static let edges = Array("edges".utf8)
+        static let final = Array("final".utf8)
+        static let edge = Array("edge".utf8)
+        static let libc = Array("libc".utf8)
+        static let call = Array("call".utf8)
+        static let sites = Array("sites".utf8)
+        static let site = Array("site".utf8)
+        static let caller = Array("caller".utf8)
+        static let callees = Array("callees".utf8)
+        static let direct = Array("direct".utf8)
+        static let indirect = Array("indirect".utf8)
+        static let callbacks = Array("callbacks".utf8)
+        static let callback = Array("callback".utf8)
+        static let end = Array("end".utf8)
+    }
+
+    enum Syntax {
+        static let header = "\(PolicyFormat.magic) \(PolicyFormat.version)"
+        static let kind = "kind dyck|nfa"
+        static let module = "module [NAME]"
+        static let entry = "entry FUNCTION"
+        static let symbols = "symbols COUNT"
+        static let sym = "sym ID NAME"
+        static let functions = "functions COUNT"
+        static let function = "func ID NAME states COUNT initial STATE edges COUNT [@FILE:LINE]"
+        static let final = "final [STATE ...]"
+        static let edge = "edge FROM TO libc SYMBOL|call SITE [@FILE:LINE ...]"
+        static let sites = "sites COUNT"
+        static let site = "site ID caller FUNCTION callees FUNCTION ... direct|indirect [@FILE:LINE]"
+        static let callbacks = "callbacks COUNT"
+        static let callback = "callback FUNCTION"
+        static let end = "end"
+    }
+
+    struct Line {
+        var number: Int
+        /// Byte ranges of the space-separated fields; never empty.
+        var tokens: [Range<Int>]
+    }
+
+    enum Number {
+        case value(Int)
+        case tooLarge
+        case invalid
+    }
+
+    let bytes: [UInt8]
+    var position = 0
+    /// Number of the physical line read last (1-based; 0 before the first).
+    var lineNumber = 0
+    var totalStates = 0
+    var totalEdges = 0
+    var totalCallees = 0
+    var totalLocations = 0
+
+    init(bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    // MARK: Lines and fields
+
+    /// The next physical line without its LF, and whether an LF ended it.
+    mutating func nextPhysicalLine() -> (range: Range<Int>, terminated: Bool)? {
+        guard position < bytes.count else { return nil }
+        let start = position
+        lineNumber += 1
+        if let newline = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) {
+            position = newline + 1
+            return (start..<newline, true)
+        }
+        position = bytes.count
+        return (start..<bytes.count, false)
+    }
+
+    /// The next line that is neither blank nor a comment, split into fields.
+    mutating func nextLine() throws(PolicyFormatError) -> Line? {
+        while let raw = nextPhysicalLine() {
+            let range = raw.range
+            if range.isEmpty || bytes[range.lowerBound] == UInt8(ascii: "#") { continue }
+            // A missing final newline means the file was cut, unless the cut line is
+            // the complete `end` line (some editors drop the last newline).
+            if !raw.terminated && !bytes[range].elementsEqual(Keyword.end) {
+                throw PolicyFormatError(
+                    kind: .truncated, line: lineNumber,
+                    message: "the file is truncated: it ends in the middle of line \(lineNumber), which has no newline")
+            }
+            return Line(number: lineNumber, tokens: try tokenize(range))
+        }
+        return nil
+    }
+
+    func tokenize(_ range: Range<Int>) throws(PolicyFormatError) -> [Range<Int>] {
+        var tokens: [Range<Int>] = []
+        var start = range.lowerBound
+        var i = range.lowerBound
+        while i < range.upperBound {
+            let byte = bytes[i]
+            if byte == UInt8(ascii: " ") {
+                if i == start {
+                    throw malformed(
+                        lineNumber,
+                        i == range.lowerBound
+                            ? "the line starts with a space" : "two spaces in a row (fields are separated by a single space)")
+                }
+                tokens.append(start..<i)
+                start = i + 1
+            } else if byte < 0x21 || byte > 0x7E {
+                throw malformed(lineNumber, Self.describeForbidden(byte))
+            }
+            i += 1
+        }
+        if start == range.upperBound {
+            throw malformed(lineNumber, "the line ends with a space")
+        }
+        tokens.append(start..<range.upperBound)
+        return tokens
+    }
+
+    static func describeForbidden(_ byte: UInt8) -> String {
+        switch byte {
+        case UInt8(ascii: "\r"): return "carriage return in the line (policy files use LF line endings, not CRLF)"
+        case UInt8(ascii: "\t"): return "tab in the line (fields are separated by a single space)"
+        case 0x80...: return "non-ASCII byte \(hex(byte)) outside a comment (names write such bytes as %XX)"
+        default: return "control byte \(hex(byte)) outside a comment (names write such bytes as %XX)"
+        }
+    }
+
+    static func hex(_ byte: UInt8) -> String {
+        let digits = PolicyNameCoding.hexDigits
+        return "0x" + String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]], as: UTF8.self)
+    }
+
+    func malformed(_ line: Int, _ message: String) -> PolicyFormatError {
+        PolicyFormatError(kind: .malformed, line: line, message: message)
+    }
+
+    func equals(_ token: Range<Int>, _ keyword: [UInt8]) -> Bool {
+        bytes[token].elementsEqual(keyword)
+    }
+
+    /// A field as it may be quoted in a message: printable ASCII (tokenize ensures
+    /// that of fields; `showRaw` handles arbitrary bytes), cut short.
+    func show(_ token: Range<Int>) -> String {
+        showRaw(token)
+    }
+
+    func showRaw(_ range: Range<Int>) -> String {
+        var text = ""
+        for byte in bytes[range].prefix(40) {
+            if byte >= 0x20 && byte < 0x7F {
+                text.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                text += "\\x" + Self.hex(byte).dropFirst(2)
+            }
+        }
+        return range.count > 40 ? text + "..." : text
+    }
+
+    func number(_ token: Range<Int>) -> Number {
+        guard !token.isEmpty else { return .invalid }
+        // One spelling per number: no sign, no leading zeros.
+        if token.count > 1 && bytes[token.lowerBound] == UInt8(ascii: "0") { return .invalid }
+        var value = 0
+        var overflow = false
+        for i in token {
+            let byte = bytes[i]
+            guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return .invalid }
+            let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(Int(byte - UInt8(ascii: "0")))
+            if o1 || o2 { overflow = true }
+            value = sum
+        }
+        return overflow ? .tooLarge : .value(value)
+    }
+
+    /// Field `i` of a line whose field count was checked by the caller.
+    func field(_ line: Line, _ i: Int, _ syntax: String) throws(PolicyFormatError) -> Range<Int> {
+        guard i >= 0 && i < line.tokens.count else {
+            throw malformed(line.number, "malformed line: expected '\(syntax)'")
+        }
+        return line.tokens[i]
+    }
+
+    func requireFieldCount(_ line: Line, _ allowed: ClosedRange<Int>, _ syntax: String) throws(PolicyFormatError) {
+        guard allowed.contains(line.tokens.count) else {
+            let problem = line.tokens.count < allowed.lowerBound ? "too few fields" : "too many fields"
+            throw malformed(line.number, "malformed line (\(problem)): expected '\(syntax)'")
+        }
+    }
+
+    func requireKeyword(_ line: Line, _ i: Int, _ keyword: [UInt8], _ syntax: String) throws(PolicyFormatError) {
+        let token = try field(line, i, syntax)
+        guard equals(token, keyword) else {
+            throw malformed(
+                line.number,
+                "expected '\(String(decoding: keyword, as: UTF8.self))' in field \(i + 1) of '\(syntax)', found '\(show(token))'")
+        }
+    }
+
+    /// An index field: any non-negative number that fits in 64 bits; its range is
+    /// checked by validation, which knows every table's size.
+    func index(_ line: Line, _ i: Int, _ what: String, _ syntax: String) throws(PolicyFormatError) -> Int {
+        let token = try field(line, i, syntax)
+        switch number(token) {
+        case .value(let value): return value
+        case .tooLarge:
+            throw PolicyFormatError(
+                kind: .outOfRange, line: line.number, message: "out-of-range \(what) \(show(token)) (too large for any table)")
+        case .invalid:
+            throw malformed(
+                line.number,
+                "expected \(what) as a decimal number (digits only, no sign or leading zeros), found '\(show(token))'")
+        }
+    }
+
+    func count(_ line: Line, _ i: Int, _ what: String, cap: Int, _ syntax: String) throws(PolicyFormatError) -> Int {
+        let token = try field(line, i, syntax)
+        switch number(token) {
+        case .value(let value) where value <= cap:
+            return value
+        case .value, .tooLarge:
+            throw PolicyFormatError(
+                kind: .capExceeded, line: line.number, message: "\(what) count \(show(token)) exceeds the cap of \(cap)")
+        case .invalid:
+            throw malformed(
+                line.number,
+                "expected \(what) count as a decimal number (digits only, no sign or leading zeros), found '\(show(token))'")
+        }
+    }
+
+    /// Ids are redundant with position; requiring them catches lines lost or
+    /// duplicated by hand edits.
+    func checkID(_ line: Line, _ expected: Int, _ what: String, _ syntax: String) throws(PolicyFormatError) {
+        let token = try field(line, 1, syntax)
+        guard case .value(let id) = number(token), id == expected else {
+            throw malformed(
+                line.number, "expected \(what) id \(expected), found '\(show(token))' (ids are 0, 1, 2, ... in order)")
+        }
+    }
+
+    func name(_ token: Range<Int>, _ what: String, line: Int) throws(PolicyFormatError) -> String {
+        var decoded: [UInt8] = []
+        decoded.reserveCapacity(token.count)
+        var i = token.lowerBound
+        while i < token.upperBound {
+            let byte = bytes[i]
+            if byte == UInt8(ascii: "%") {
+                guard i + 2 < token.upperBound,
+                      let high = PolicyNameCoding.hexValue(bytes[i + 1]),
+                      let low = PolicyNameCoding.hexValue(bytes[i + 2])
+                else {
+                    let shown = showRaw(i..<min(i + 3, token.upperBound))
+                    throw malformed(line, "invalid percent escape '\(shown)' in \(what) (a '%' is written %25)")
+                }
+                decoded.append(high << 4 | low)
+                i += 3
+            } else if PolicyNameCoding.mustEncode(byte) {
+                throw malformed(
+                    line, "'\(showRaw(i..<i + 1))' in \(what) must be percent-encoded (as %\(Self.hex(byte).dropFirst(2)))")
+            } else {
+                decoded.append(byte)
+                i += 1
+            }
+        }
+        if decoded.count > PolicyLimits.maxNameBytes {
+            throw PolicyFormatError(
+                kind: .capExceeded, line: line,
+                message: "\(what) is \(decoded.count) bytes long; the cap is \(PolicyLimits.maxNameBytes)")
+        }
+        guard let text = String(validating: decoded, as: UTF8.self) else {
+            throw malformed(line, "\(what) '\(show(token))' is not valid UTF-8 once percent-decoded")
+        }
+        return text
+    }
+
+    mutating func location(_ token: Range<Int>, line: Int) throws(PolicyFormatError) -> SourceLocation {
+        guard bytes[token.lowerBound] == UInt8(ascii: "@"),
+              let colon = bytes[token].lastIndex(of: UInt8(ascii: ":"))
+        else {
+            throw malformed(line, "expected a source location '@FILE:LINE', found '\(show(token))'")
+        }
+        totalLocations += 1
+        if totalLocations > PolicyLimits.maxTotalLocations {
+            throw PolicyFormatError(
+                kind: .capExceeded, line: line,
+                message: "more than \(PolicyLimits.maxTotalLocations) source locations in the policy")
+        }
+        // '@' is not ':', so the colon lies after it and the file range is valid.
+        let file = try name(token.lowerBound + 1..<colon, "source file name", line: line)
+        switch number(colon + 1..<token.upperBound) {
+        case .value(let value) where value <= PolicyLimits.maxSourceLine:
+            return SourceLocation(file: file, line: value)
+        case .value, .tooLarge:
+            throw PolicyFormatError(
+                kind: .outOfRange, line: line,
+                message: "source line \(show(colon + 1..<token.upperBound)) in '\(show(token))' is out of range (0...\(PolicyLimits.maxSourceLine))")
+        case .invalid:
+            throw malformed(line, "expected a line number after ':' in source location '\(show(token))'")
+        }
+    }
+
+    /// The next significant line, which must start with `keyword`.
+    mutating func expect(
+        _ keyword: [UInt8], _ syntax: String, _ context: @autoclosure () -> String = ""
+    ) throws(PolicyFormatError) -> Line {
+        guard let line = try nextLine() else {
+            throw PolicyFormatError(
+                kind: .truncated, line: lineNumber + 1,
+                message: "the file is truncated: expected '\(syntax)'\(context()), found the end of the file")
+        }
+        guard let first = line.tokens.first, equals(first, keyword) else {
+            let found = line.tokens.first.map { show($0) } ?? ""
+            throw malformed(line.number, "expected '\(syntax)'\(context()), found '\(found)'")
+        }
+        return line
+    }
+
+    /// Bounds a reservation by what the rest of the file could hold (every line takes
+    /// at least four bytes), so a huge declared count in a tiny file allocates little.
+    func plausible(_ count: Int) -> Int {
+        min(count, (bytes.count - position) / 4 + 1)
+    }
+
+    // MARK: Sections
+
+    mutating func parseHeader() throws(PolicyFormatError) {
+        guard let raw = nextPhysicalLine() else {
+            throw PolicyFormatError(
+                kind: .truncated, line: 1, message: "the file is empty (a policy file starts with '\(Syntax.header)')")
+        }
+        let range = raw.range
+        if bytes[range].starts(with: [0xEF, 0xBB, 0xBF]) {
+            throw malformed(1, "the file starts with a UTF-8 byte order mark; remove it (line 1 must be '\(Syntax.header)')")
+        }
+        let prefix = Array("\(PolicyFormat.magic) ".utf8)
+        if !raw.terminated && Array(Syntax.header.utf8).starts(with: bytes[range]) && !range.isEmpty {
+            throw PolicyFormatError(
+                kind: .truncated, line: 1, message: "the file is truncated: it ends in the middle of line 1")
+        }
+        guard bytes[range].starts(with: prefix) else {
+            throw malformed(1, "not a dyck policy file: line 1 must be '\(Syntax.header)', found '\(showRaw(range))'")
+        }
+        if !raw.terminated {
+            throw PolicyFormatError(
+                kind: .truncated, line: 1, message: "the file is truncated: it ends in the middle of line 1")
+        }
+        // The version is judged before the rest of the line, whose shape a future
+        // version may change.
+        let versionStart = range.lowerBound + prefix.count
+        // A CR ends it too, so that a CRLF file gets the message about line endings.
+        let versionEnd = bytes[versionStart..<range.upperBound].firstIndex { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }
+            ?? range.upperBound
+        let versionToken = versionStart..<versionEnd
+        switch number(versionToken) {
+        case .value(PolicyFormat.version):
+            break
+        case .value, .tooLarge:
+            throw PolicyFormatError(
+                kind: .unsupportedVersion, line: 1,
+                message: "unsupported policy version \(showRaw(versionToken)); this tool reads version \(PolicyFormat.version)")
+        case .invalid:
+            throw malformed(1, "the policy version must be a decimal number, found '\(showRaw(versionToken))'")
+        }
+        let tokens = try tokenize(range)
+        guard tokens.count == 2 else {
+            throw malformed(1, "unexpected text after the version: expected '\(Syntax.header)'")
+        }
+    }
+
+    mutating func parsePolicy() throws(PolicyFormatError) -> Policy {
+        try parseHeader()
+
+        var line = try expect(Keyword.kind, Syntax.kind)
+        try requireFieldCount(line, 2...2, Syntax.kind)
+        let kindToken = try field(line, 1, Syntax.kind)
+        guard let kind = Policy.Kind(rawValue: String(decoding: bytes[kindToken], as: UTF8.self)) else {
+            throw malformed(line.number, "unknown policy kind '\(show(kindToken))' (expected 'dyck' or 'nfa')")
+        }
+
+        line = try expect(Keyword.module, Syntax.module)
+        try requireFieldCount(line, 1...2, Syntax.module)
+        var module = ""
+        if line.tokens.count == 2 {
+            module = try name(try field(line, 1, Syntax.module), "module name", line: line.number)
+        }
+
+        line = try expect(Keyword.entry, Syntax.entry)
+        try requireFieldCount(line, 2...2, Syntax.entry)
+        let entry = try index(line, 1, "entry function index", Syntax.entry)
+
+        line = try expect(Keyword.symbols, Syntax.symbols)
+        try requireFieldCount(line, 2...2, Syntax.symbols)
+        let symbolCount = try count(line, 1, "symbol", cap: PolicyLimits.maxSymbols, Syntax.symbols)
+        var symbols: [String] = []
+        symbols.reserveCapacity(plausible(symbolCount))
+        for i in 0..<symbolCount {
+            line = try expect(Keyword.sym, Syntax.sym, " (symbol \(i) of the \(symbolCount) declared)")
+            try requireFieldCount(line, 3...3, Syntax.sym)
+            try checkID(line, i, "symbol", Syntax.sym)
+            symbols.append(try name(try field(line, 2, Syntax.sym), "symbol name", line: line.number))
+        }
+
+        line = try expect(Keyword.functions, Syntax.functions, " (after the \(symbolCount) declared symbols)")
+        try requireFieldCount(line, 2...2, Syntax.functions)
+        let functionCount = try count(line, 1, "function", cap: PolicyLimits.maxFunctions, Syntax.functions)
+        var functions: [PolicyFunction] = []
+        functions.reserveCapacity(plausible(functionCount))
+        for f in 0..<functionCount {
+            functions.append(try parseFunction(f, of: functionCount))
+        }
+
+        line = try expect(Keyword.sites, Syntax.sites, " (after the \(functionCount) declared functions)")
+        try requireFieldCount(line, 2...2, Syntax.sites)
+        let siteCount = try count(line, 1, "call site", cap: PolicyLimits.maxSites, Syntax.sites)
+        var sites: [CallSite] = []
+        sites.reserveCapacity(plausible(siteCount))
+        for s in 0..<siteCount {
+            sites.append(try parseSite(s, of: siteCount))
+        }
+
+        line = try expect(Keyword.callbacks, Syntax.callbacks, " (after the \(siteCount) declared call sites)")
+        try requireFieldCount(line, 2...2, Syntax.callbacks)
+        let callbackCount = try count(line, 1, "callback", cap: PolicyLimits.maxFunctions, Syntax.callbacks)
+        var callbacks: [Int] = []
+        callbacks.reserveCapacity(plausible(callbackCount))
+        for i in 0..<callbackCount {
+            line = try expect(Keyword.callback, Syntax.callback, " (callback \(i) of the \(callbackCount) declared)")
+            try requireFieldCount(line, 2...2, Syntax.callback)
+            callbacks.append(try index(line, 1, "callback function index", Syntax.callback))
+        }
+
+        line = try expect(Keyword.end, Syntax.end, " (after the \(callbackCount) declared callbacks)")
+        try requireFieldCount(line, 1...1, Syntax.end)
+        if let extra = try nextLine() {
+            throw malformed(extra.number, "unexpected line after 'end' (only blank lines and comments may follow it)")
+        }
+
+        return Policy(
+            kind: kind, module: module, symbols: symbols, functions: functions, sites: sites, entry: entry,
+            callbacks: callbacks)
+    }
+
+    mutating func parseFunction(_ f: Int, of total: Int) throws(PolicyFormatError) -> PolicyFunction {
+        let syntax = Syntax.function
+        var line = try expect(Keyword.function, syntax, " (function \(f) of the \(total) declared)")
+        try requireFieldCount(line, 9...10, syntax)
+        try checkID(line, f, "function", syntax)
+        let functionName = try name(try field(line, 2, syntax), "function name", line: line.number)
+        try requireKeyword(line, 3, Keyword.states, syntax)
+        let stateCount = try count(line, 4, "state", cap: PolicyLimits.maxStatesPerFunction, syntax)
+        totalStates += stateCount
+        if totalStates > PolicyLimits.maxTotalStates {
+            throw PolicyFormatError(
+                kind: .capExceeded, line: line.number,
+                message: "the policy has more than \(PolicyLimits.maxTotalStates) states in total")
+        }
+        try requireKeyword(line, 5, Keyword.initial, syntax)
+        let initial = try index(line, 6, "initial state", syntax)
+        try requireKeyword(line, 7, Keyword.edges, syntax)
+        let edgeCount = try count(line, 8, "edge", cap: PolicyLimits.maxEdgesPerFunction, syntax)
+        totalEdges += edgeCount
+        if totalEdges > PolicyLimits.maxTotalEdges {
+            throw PolicyFormatError(
+                kind: .capExceeded, line: line.number,
+                message: "the policy has more than \(PolicyLimits.maxTotalEdges) edges in total")
+        }
+        var functionLocation: SourceLocation?
+        if line.tokens.count == 10 {
+            functionLocation = try location(try field(line, 9, syntax), line: line.number)
+        }
+
+        line = try expect(Keyword.final, Syntax.final, " (right after the line of function \(f))")
+        var finals = Set<Int>()
+        for i in line.tokens.indices.dropFirst() {
+            let state = try index(line, i, "final state", Syntax.final)
+            if !finals.insert(state).inserted {
+                throw PolicyFormatError(
+                    kind: .duplicate, line: line.number, message: "final state \(state) is listed twice")
+            }
+        }
+
+        var edges: [Edge] = []
+        edges.reserveCapacity(plausible(edgeCount))
+        for e in 0..<edgeCount {
+            line = try expect(Keyword.edge, Syntax.edge, " (edge \(e) of the \(edgeCount) declared for function \(f))")
+            try requireFieldCount(line, 5...Int.max, Syntax.edge)
+            let from = try index(line, 1, "source state", Syntax.edge)
+            let to = try index(line, 2, "target state", Syntax.edge)
+            let labelToken = try field(line, 3, Syntax.edge)
+            let label: Label
+            if equals(labelToken, Keyword.libc) {
+                label = .libc(try index(line, 4, "symbol index", Syntax.edge))
+            } else if equals(labelToken, Keyword.call) {
+                label = .call(try index(line, 4, "call site index", Syntax.edge))
+            } else {
+                throw malformed(line.number, "expected 'libc' or 'call' in field 4 of '\(Syntax.edge)', found '\(show(labelToken))'")
+            }
+            var locations: [SourceLocation] = []
+            for i in 5..<line.tokens.count {
+                locations.append(try location(try field(line, i, Syntax.edge), line: line.number))
+            }
+            edges.append(Edge(from: from, label: label, to: to, locations: locations))
+        }
+        return PolicyFunction(
+            name: functionName, location: functionLocation,
+            automaton: Automaton(stateCount: stateCount, initial: initial, finals: finals, edges: edges))
+    }
+
+    mutating func parseSite(_ s: Int, of total: Int) throws(PolicyFormatError) -> CallSite {
+        let syntax = Syntax.site
+        let line = try expect(Keyword.site, syntax, " (call site \(s) of the \(total) declared)")
+        try requireFieldCount(line, 6...Int.max, syntax)
+        try checkID(line, s, "call site", syntax)
+        try requireKeyword(line, 2, Keyword.caller, syntax)
+        let caller = try index(line, 3, "caller function index", syntax)
+        try requireKeyword(line, 4, Keyword.callees, syntax)
+        var callees: [Int] = []
+        var i = 5
+        var indirect: Bool?
+        while i < line.tokens.count {
+            let token = try field(line, i, syntax)
+            i += 1
+            if equals(token, Keyword.direct) {
+                indirect = false
+                break
+            }
+            if equals(token, Keyword.indirect) {
+                indirect = true
+                break
+            }
+            switch number(token) {
+            case .value(let callee):
+                callees.append(callee)
+            case .tooLarge:
+                throw PolicyFormatError(
+                    kind: .outOfRange, line: line.number,
+                    message: "out-of-range callee function index \(show(token)) (too large for any table)")
+            case .invalid:
+                throw malformed(
+                    line.number, "expected a callee function index or 'direct'/'indirect', found '\(show(token))'")
+            }
+            totalCallees += 1
+            if totalCallees > PolicyLimits.maxTotalCallees {
+                throw PolicyFormatError(
+                    kind: .capExceeded, line: line.number,
+                    message: "more than \(PolicyLimits.maxTotalCallees) callees over all call sites")
+            }
+        }
+        guard let indirect else {
+            throw malformed(line.number, "missing 'direct' or 'indirect' after the callees: expected '\(syntax)'")
+        }
+        var siteLocation: SourceLocation?
+        if i < line.tokens.count {
+            siteLocation = try location(try field(line, i, syntax), line: line.number)
+            i += 1
+        }
+        guard i == line.tokens.count else {
+            throw malformed(line.number, "malformed line (too many fields): expected '\(syntax)'")
+        }
+        return CallSite(caller: caller, callees: callees, indirect: indirect, location: siteLocation)
+    }
+
+    // MARK: Locating validation errors
+
+    /// The line that holds `subject`, found by reading the (already parsed) text again:
+    /// cheaper than remembering a line number for every edge of every policy.
+    static func locate(_ subject: PolicySubject, in bytes: [UInt8]) -> Int? {
+        if subject == .policy { return nil }
+        var parser = PolicyParser(bytes: bytes)
+        _ = parser.nextPhysicalLine()
+        var function = -1
+        var edge = 0
+        var symbol = 0
+        var site = 0
+        var callback = 0
+        while let line = try? parser.nextLine() {
+            guard let first = line.tokens.first else { continue }
+            let here: PolicySubject
+            if parser.equals(first, Keyword.module) {
+                here = .module
+            } else if parser.equals(first, Keyword.entry) {
+                here = .entry
+            } else if parser.equals(first, Keyword.sym) {
+                here = .symbol(symbol)
+                symbol += 1
+            } else if parser.equals(first, Keyword.function) {
+                function += 1
+                edge = 0
+                here = .function(function)
+            } else if parser.equals(first, Keyword.final) {
+                here = .finals(function: function)
+            } else if parser.equals(first, Keyword.edge) {
+                here = .edge(function: function, index: edge)
+                edge += 1
+            } else if parser.equals(first, Keyword.site) {
+                here = .site(site)
+                site += 1
+            } else if parser.equals(first, Keyword.callback) {
+                here = .callback(callback)
+                callback += 1
+            } else {
+                continue
+            }
+            if here == subject { return line.number }
+        }
+        return nil
+    }
+}

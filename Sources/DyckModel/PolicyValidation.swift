@@ -1,0 +1,293 @@
+/// Hard limits on the size of a policy. The parser checks every declared count against
+/// these before it allocates anything for that table, and `Policy.validate()` checks
+/// them on in-memory policies, so that every policy this library writes can be read
+/// back. The kernel's blob loader may impose smaller limits of its own.
+public enum PolicyLimits {
+    public static let maxSymbols = 1 << 20
+    public static let maxFunctions = 1 << 20
+    public static let maxStatesPerFunction = 1 << 24
+    public static let maxEdgesPerFunction = 1 << 24
+    public static let maxSites = 1 << 22
+    public static let maxTotalStates = 1 << 26
+    public static let maxTotalEdges = 1 << 26
+    /// Callee entries summed over all call sites.
+    public static let maxTotalCallees = 1 << 26
+    /// Source locations summed over functions, edges and sites.
+    public static let maxTotalLocations = 1 << 26
+    /// Bytes of one name (module, symbol, function, source file) as UTF-8, before
+    /// percent-encoding: enough for long C++ mangled names and PATH_MAX file names.
+    public static let maxNameBytes = 65535
+    /// DWARF line numbers are unsigned 32-bit; 0 means "unknown line".
+    public static let maxSourceLine = Int(UInt32.max)
+    /// Size of a policy file `Policy.load(path:)` will read.
+    public static let maxFileBytes = 1 << 30
+}
+
+/// The part of a policy a validation problem is about. The parser maps it back to the
+/// line that holds that part; in-memory validation spells it out in the message.
+enum PolicySubject: Equatable {
+    case policy
+    case module
+    case entry
+    case symbol(Int)
+    case function(Int)
+    case finals(function: Int)
+    case edge(function: Int, index: Int)
+    case site(Int)
+    case callback(Int)
+}
+
+struct PolicyViolation {
+    var subject: PolicySubject
+    var kind: PolicyFormatError.Kind
+    var message: String
+}
+
+/// "(functions: 0..<4)": the valid range of an index, as error messages print it.
+func validRange(_ what: String, _ count: Int) -> String {
+    count > 0 ? "(\(what): 0..<\(count))" : "(\(what): none)"
+}
+
+extension Policy {
+    /// Checks every index, size and consistency rule of `specs/policy-format.md` and
+    /// throws the first violation in file order. Errors carry no line number; the
+    /// message names the offending part (e.g. "site 3: out-of-range callee index 9
+    /// (functions: 0..<4)").
+    public func validate() throws(PolicyFormatError) {
+        if let violation = firstViolation() {
+            throw PolicyFormatError(
+                kind: violation.kind, line: nil,
+                message: "\(describe(violation.subject)): \(violation.message)")
+        }
+    }
+
+    func describe(_ subject: PolicySubject) -> String {
+        func function(_ f: Int) -> String {
+            guard f >= 0, f < functions.count else { return "function \(f)" }
+            return "function \(f) '\(displayName(functions[f].name))'"
+        }
+        switch subject {
+        case .policy: return "policy"
+        case .module: return "module name"
+        case .entry: return "entry"
+        case .symbol(let i): return "symbol \(i)"
+        case .function(let f): return function(f)
+        case .finals(let f): return "\(function(f)), final states"
+        case .edge(let f, let e):
+            guard f >= 0, f < functions.count, e >= 0, e < functions[f].automaton.edges.count else {
+                return "\(function(f)), edge \(e)"
+            }
+            let edge = functions[f].automaton.edges[e]
+            return "\(function(f)), edge \(edge.from) -> \(edge.to) \(labelText(edge.label))"
+        case .site(let s): return "site \(s)"
+        case .callback(let i): return "callback \(i)"
+        }
+    }
+
+    /// The first violated rule, in the order the parts appear in a policy file, so
+    /// that the parser reports the earliest offending line.
+    func firstViolation() -> PolicyViolation? {
+        func fail(_ subject: PolicySubject, _ kind: PolicyFormatError.Kind, _ message: String) -> PolicyViolation {
+            PolicyViolation(subject: subject, kind: kind, message: message)
+        }
+
+        // Table sizes first: every later loop is bounded by them.
+        if symbols.count > PolicyLimits.maxSymbols {
+            return fail(.policy, .capExceeded, "\(symbols.count) symbols exceed the cap of \(PolicyLimits.maxSymbols)")
+        }
+        if functions.count > PolicyLimits.maxFunctions {
+            return fail(.policy, .capExceeded, "\(functions.count) functions exceed the cap of \(PolicyLimits.maxFunctions)")
+        }
+        if sites.count > PolicyLimits.maxSites {
+            return fail(.policy, .capExceeded, "\(sites.count) call sites exceed the cap of \(PolicyLimits.maxSites)")
+        }
+        if callbacks.count > PolicyLimits.maxFunctions {
+            return fail(.policy, .capExceeded, "\(callbacks.count) callbacks exceed the cap of \(PolicyLimits.maxFunctions)")
+        }
+
+        if module.utf8.count > PolicyLimits.maxNameBytes {
+            return fail(.module, .capExceeded, "name is \(module.utf8.count) bytes long; the cap is \(PolicyLimits.maxNameBytes)")
+        }
+        guard entry >= 0, entry < functions.count else {
+            return fail(.entry, .outOfRange, "out-of-range entry index \(entry) \(validRange("functions", functions.count))")
+        }
+
+        var totalLocations = 0
+        // Returns a message if a location is unusable; counts it against the cap.
+        func checkLocation(_ location: SourceLocation, of subject: PolicySubject) -> PolicyViolation? {
+            totalLocations += 1
+            if totalLocations > PolicyLimits.maxTotalLocations {
+                return fail(subject, .capExceeded, "more than \(PolicyLimits.maxTotalLocations) source locations in the policy")
+            }
+            if location.line < 0 || location.line > PolicyLimits.maxSourceLine {
+                return fail(subject, .outOfRange, "source line \(location.line) is out of range (0...\(PolicyLimits.maxSourceLine))")
+            }
+            if location.file.utf8.count > PolicyLimits.maxNameBytes {
+                return fail(subject, .capExceeded, "source file name is \(location.file.utf8.count) bytes long; the cap is \(PolicyLimits.maxNameBytes)")
+            }
+            return nil
+        }
+
+        // Names compare as Swift strings (Unicode canonical equivalence), which is
+        // stricter than byte equality: two names that print alike are rejected too.
+        var symbolIndex: [String: Int] = [:]
+        symbolIndex.reserveCapacity(symbols.count)
+        for (i, name) in symbols.enumerated() {
+            if name.isEmpty { return fail(.symbol(i), .malformed, "symbol name is empty") }
+            if name.utf8.count > PolicyLimits.maxNameBytes {
+                return fail(.symbol(i), .capExceeded, "symbol name is \(name.utf8.count) bytes long; the cap is \(PolicyLimits.maxNameBytes)")
+            }
+            if let other = symbolIndex[name] {
+                return fail(.symbol(i), .duplicate, "duplicate symbol name '\(displayName(name))' (also symbol \(other))")
+            }
+            symbolIndex[name] = i
+        }
+
+        var functionIndex: [String: Int] = [:]
+        functionIndex.reserveCapacity(functions.count)
+        var totalStates = 0
+        var totalEdges = 0
+        struct EdgeKey: Hashable {
+            var from: Int
+            var label: Label
+            var to: Int
+        }
+        var seenEdges = Set<EdgeKey>()
+        for (f, function) in functions.enumerated() {
+            let name = function.name
+            if name.isEmpty { return fail(.function(f), .malformed, "function name is empty") }
+            if name.utf8.count > PolicyLimits.maxNameBytes {
+                return fail(.function(f), .capExceeded, "function name is \(name.utf8.count) bytes long; the cap is \(PolicyLimits.maxNameBytes)")
+            }
+            if let other = functionIndex[name] {
+                return fail(.function(f), .duplicate, "duplicate function name '\(displayName(name))' (also function \(other))")
+            }
+            functionIndex[name] = f
+            if let location = function.location, let problem = checkLocation(location, of: .function(f)) {
+                return problem
+            }
+
+            let automaton = function.automaton
+            let states = automaton.stateCount
+            if states < 1 {
+                return fail(.function(f), .outOfRange, "state count \(states) is out of range (a function has at least one state)")
+            }
+            if states > PolicyLimits.maxStatesPerFunction {
+                return fail(.function(f), .capExceeded, "state count \(states) exceeds the cap of \(PolicyLimits.maxStatesPerFunction)")
+            }
+            totalStates += states
+            if totalStates > PolicyLimits.maxTotalStates {
+                return fail(.function(f), .capExceeded, "the policy has more than \(PolicyLimits.maxTotalStates) states in total")
+            }
+            if automaton.edges.count > PolicyLimits.maxEdgesPerFunction {
+                return fail(.function(f), .capExceeded, "edge count \(automaton.edges.count) exceeds the cap of \(PolicyLimits.maxEdgesPerFunction)")
+            }
+            totalEdges += automaton.edges.count
+            if totalEdges > PolicyLimits.maxTotalEdges {
+                return fail(.function(f), .capExceeded, "the policy has more than \(PolicyLimits.maxTotalEdges) edges in total")
+            }
+            if automaton.initial < 0 || automaton.initial >= states {
+                return fail(.function(f), .outOfRange, "out-of-range initial state \(automaton.initial) \(validRange("states", states))")
+            }
+            // Sorted, so that the reported state does not depend on hashing.
+            if let bad = automaton.finals.sorted().first(where: { $0 < 0 || $0 >= states }) {
+                return fail(.finals(function: f), .outOfRange, "out-of-range final state \(bad) \(validRange("states", states))")
+            }
+
+            seenEdges.removeAll(keepingCapacity: true)
+            for (e, edge) in automaton.edges.enumerated() {
+                let subject = PolicySubject.edge(function: f, index: e)
+                if edge.from < 0 || edge.from >= states {
+                    return fail(subject, .outOfRange, "out-of-range source state \(edge.from) \(validRange("states", states))")
+                }
+                if edge.to < 0 || edge.to >= states {
+                    return fail(subject, .outOfRange, "out-of-range target state \(edge.to) \(validRange("states", states))")
+                }
+                switch edge.label {
+                case .libc(let symbol):
+                    if symbol < 0 || symbol >= symbols.count {
+                        return fail(subject, .outOfRange, "out-of-range symbol index \(symbol) \(validRange("symbols", symbols.count))")
+                    }
+                case .call(let site):
+                    if kind == .nfa {
+                        return fail(subject, .inconsistent, "call edge in a policy of kind nfa (a flattened policy has no call edges)")
+                    }
+                    if site < 0 || site >= sites.count {
+                        return fail(subject, .outOfRange, "out-of-range call site index \(site) \(validRange("sites", sites.count))")
+                    }
+                    // An out-of-range caller is the site's own fault, reported at the site.
+                    let caller = sites[site].caller
+                    if caller >= 0 && caller < functions.count && caller != f {
+                        let owner = "function \(caller) '\(displayName(functions[caller].name))'"
+                        return fail(subject, .inconsistent, "call edge uses site \(site), whose caller is \(owner), not this function \(f)")
+                    }
+                }
+                if !seenEdges.insert(EdgeKey(from: edge.from, label: edge.label, to: edge.to)).inserted {
+                    return fail(subject, .duplicate, "duplicate edge \(edge.from) -> \(edge.to) \(labelText(edge.label)) (merge the two and join their locations)")
+                }
+                for location in edge.locations {
+                    if let problem = checkLocation(location, of: subject) { return problem }
+                }
+            }
+        }
+
+        var totalCallees = 0
+        var seenCallees = Set<Int>()
+        for (s, site) in sites.enumerated() {
+            if kind == .nfa {
+                return fail(.site(s), .inconsistent, "call site in a policy of kind nfa (a flattened policy has no call sites)")
+            }
+            if site.caller < 0 || site.caller >= functions.count {
+                return fail(.site(s), .outOfRange, "out-of-range caller index \(site.caller) \(validRange("functions", functions.count))")
+            }
+            if site.callees.isEmpty {
+                return fail(.site(s), .inconsistent, "call site has no callees")
+            }
+            if !site.indirect && site.callees.count != 1 {
+                return fail(.site(s), .inconsistent, "direct call site has \(site.callees.count) callees (a direct call has exactly one)")
+            }
+            totalCallees += site.callees.count
+            if totalCallees > PolicyLimits.maxTotalCallees {
+                return fail(.site(s), .capExceeded, "more than \(PolicyLimits.maxTotalCallees) callees over all call sites")
+            }
+            seenCallees.removeAll(keepingCapacity: true)
+            for callee in site.callees {
+                if callee < 0 || callee >= functions.count {
+                    return fail(.site(s), .outOfRange, "out-of-range callee index \(callee) \(validRange("functions", functions.count))")
+                }
+                if !seenCallees.insert(callee).inserted {
+                    return fail(.site(s), .duplicate, "callee \(callee) is listed twice")
+                }
+            }
+            if let location = site.location, let problem = checkLocation(location, of: .site(s)) {
+                return problem
+            }
+        }
+
+        var seenCallbacks = Set<Int>()
+        for (i, callback) in callbacks.enumerated() {
+            if callback < 0 || callback >= functions.count {
+                return fail(.callback(i), .outOfRange, "out-of-range callback index \(callback) \(validRange("functions", functions.count))")
+            }
+            if !seenCallbacks.insert(callback).inserted {
+                return fail(.callback(i), .duplicate, "function \(callback) is listed as a callback twice")
+            }
+        }
+        return nil
+    }
+}
+
+func labelText(_ label: Label) -> String {
+    switch label {
+    case .libc(let symbol): return "libc \(symbol)"
+    case .call(let site): return "call \(site)"
+    }
+}
+
+/// A name as it appears in a policy file (percent-encoded) and cut short: safe to put
+/// in a one-line message whatever bytes the name holds.
+func displayName(_ name: String) -> String {
+    let encoded = PolicyNameCoding.encode(name)
+    guard encoded.utf8.count > 80 else { return encoded }
+    return String(encoded.prefix(80)) + "..."
+}

@@ -1,0 +1,99 @@
+import ArgumentParser
+import DyckModel
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Exit statuses of `dyck-gen` and `sbx`. All are below 128, so they never collide
+/// with a shell's 128+signal convention.
+public enum ExitStatus: Int32, CaseIterable, Sendable {
+    case success = 0
+    /// `sbx check`: the events leave the policy.
+    case refused = 1
+    /// Bad input: usage error, unreadable or malformed file, IR that does not parse.
+    case badInput = 2
+    /// An output file could not be written.
+    case outputFailed = 3
+    /// A tool or system file the command needs is missing or failed.
+    case environment = 4
+    /// A bug in this tool.
+    case internalError = 70
+
+    init(_ category: ErrorCategory) {
+        switch category {
+        case .badInput: self = .badInput
+        case .outputFailed: self = .outputFailed
+        case .environment: self = .environment
+        }
+    }
+}
+
+/// Thrown by a command that has already printed its verdict and only needs to end
+/// with a given status (e.g. `sbx check` refusing a sequence).
+public struct CommandOutcome: Error {
+    public let status: ExitStatus
+    public init(_ status: ExitStatus) { self.status = status }
+}
+
+/// A problem found by the command itself, such as an option combination that makes
+/// no sense for the given file.
+public struct UsageError: CategorizedError {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var category: ErrorCategory { .badInput }
+    public var description: String { message }
+}
+
+public enum Diagnostics {
+    nonisolated(unsafe) public static var toolName = "sbx"
+
+    public static func warning(_ message: String) {
+        printError("\(toolName): warning: \(message)")
+    }
+
+    public static func note(_ message: String) {
+        printError("\(toolName): \(message)")
+    }
+
+    public static func printError(_ line: String) {
+        var text = line
+        if !text.hasSuffix("\n") { text += "\n" }
+        fputs(text, stderr)
+    }
+}
+
+extension ParsableCommand {
+    /// Parses the command line, runs the command, and turns every error into one line
+    /// on stderr and a documented exit status. This is the one place where errors
+    /// become exit codes.
+    public static func mainWithExitStatus(toolName: String) -> Never {
+        Diagnostics.toolName = toolName
+        let status: ExitStatus
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+            status = .success
+        } catch let outcome as CommandOutcome {
+            status = outcome.status
+        } catch let error as CategorizedError {
+            Diagnostics.printError("\(toolName): error: \(error.description)")
+            status = ExitStatus(error.category)
+        } catch {
+            // Help, version and usage errors of the argument parser.
+            let code = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if code == .success {
+                if !message.isEmpty { print(message) }
+                status = .success
+            } else if code == .validationFailure {
+                Diagnostics.printError(message)
+                status = .badInput
+            } else {
+                Diagnostics.printError("\(toolName): internal error: \(message.isEmpty ? "\(error)" : message)")
+                status = .internalError
+            }
+        }
+        fflush(stdout)
+        Glibc.exit(status.rawValue)
+    }
+}

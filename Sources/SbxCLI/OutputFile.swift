@@ -1,0 +1,84 @@
+import DyckModel
+import Foundation
+
+/// An output file that could not be written.
+public struct OutputError: CategorizedError {
+    public let path: String
+    public let reason: String
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
+    public var category: ErrorCategory { .outputFailed }
+    public var description: String { "\(path): cannot write: \(reason)" }
+}
+
+public enum OutputFile {
+    /// Writes atomically (temporary file, then rename), so a failure never leaves a
+    /// half-written file behind.
+    public static func write(_ text: String, to path: String) throws {
+        do {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw OutputError(path: path, reason: describe(error))
+        }
+    }
+
+    public static func describe(_ error: Error) -> String {
+        let nsError = error as NSError
+        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError,
+           underlying.domain == NSPOSIXErrorDomain, let code = POSIXErrorCode(rawValue: Int32(underlying.code)) {
+            return String(cString: strerror(code.rawValue))
+        }
+        return nsError.localizedDescription
+    }
+}
+
+/// Graphviz's `dot`, run as a child process.
+public struct GraphvizError: CategorizedError {
+    public let message: String
+    public var category: ErrorCategory { .environment }
+    public var description: String { message }
+}
+
+public enum Graphviz {
+    public static func render(dot text: String, format: String, to path: String) throws {
+        guard let dot = findExecutable("dot") else {
+            throw GraphvizError(message: "Graphviz's 'dot' is not installed (Debian: apt-get install graphviz); cannot write \(path)")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: dot)
+        let temporary = path + ".tmp-\(getpid())"
+        process.arguments = ["-T\(format)", "-o", temporary]
+        let input = Pipe()
+        let errors = Pipe()
+        process.standardInput = input
+        process.standardError = errors
+        do { try process.run() } catch {
+            throw GraphvizError(message: "cannot run \(dot): \(error.localizedDescription)")
+        }
+        input.fileHandleForWriting.write(Data(text.utf8))
+        try? input.fileHandleForWriting.close()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            unlink(temporary)
+            let first = message.split(separator: "\n").first.map(String.init) ?? "exit status \(process.terminationStatus)"
+            throw GraphvizError(message: "dot failed on \(path): \(first)")
+        }
+        guard rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw OutputError(path: path, reason: reason)
+        }
+    }
+
+    static func findExecutable(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for directory in path.split(separator: ":") {
+            let candidate = "\(directory)/\(name)"
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,80 @@
+import ArgumentParser
+import DyckAnalysis
+import DyckModel
+import Foundation
+import SbxCLI
+
+@main
+struct DyckGen: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dyck-gen",
+        abstract: "Derive a Dyck libc-call policy from a program's LLVM IR.",
+        discussion: """
+            Reads textual (.ll) or bitcode (.bc) LLVM 19 IR, as produced by clang-19 \
+            (use -g for source lines in reports), and writes NAME.dyck next to the \
+            input or into the directory given with -o. Each defined function becomes \
+            an automaton over its libc calls and its calls into the program; the \
+            libc functions are those exported by the system's C library.
+
+            Exit status: 0 success, 2 bad input (unreadable file, IR that does not \
+            parse, no entry function), 3 the policy could not be written, 4 the C \
+            library's symbols could not be read, 70 internal error.
+            """
+    )
+
+    @Argument(help: "LLVM IR of the whole program (.ll or .bc).")
+    var input: String
+
+    @Option(name: .shortAndLong, help: "Directory for the policy (default: next to the input).")
+    var output: String?
+
+    @Option(help: "The function where a run starts.")
+    var entry: String = "main"
+
+    @Option(help: "The C library to take libc's symbols from (libc.so.6, libc_nonshared.a, or the libc.so linker script).")
+    var libc: String?
+
+    @Flag(name: .shortAndLong, help: "Print warnings only, no summary.")
+    var quiet = false
+
+    static func main() {
+        mainWithExitStatus(toolName: "dyck-gen")
+    }
+
+    func run() throws {
+        var options = AnalysisOptions()
+        options.entry = entry
+        options.libcPath = libc
+        let result = try analyzeIR(atPath: input, options: options)
+        for warning in result.warnings {
+            Diagnostics.printError(warning.hasPrefix("warning:") ? "dyck-gen: \(warning)" : "dyck-gen: warning: \(warning)")
+        }
+        try result.policy.validate()
+        let path = try outputPath()
+        try result.policy.write(to: path)
+        if !quiet {
+            let policy = result.policy
+            let states = policy.functions.reduce(0) { $0 + $1.automaton.stateCount }
+            Diagnostics.note("wrote \(path): \(policy.functions.count) functions, \(policy.sites.count) call sites, \(policy.symbols.count) libc functions, \(states) states")
+        }
+    }
+
+    private func outputPath() throws -> String {
+        let inputURL = URL(fileURLWithPath: input)
+        var base = inputURL.lastPathComponent
+        for suffix in [".ll", ".bc"] where base.hasSuffix(suffix) && base.count > suffix.count {
+            base.removeLast(suffix.count)
+            break
+        }
+        let name = base + ".dyck"
+        guard let output else {
+            return inputURL.deletingLastPathComponent().appendingPathComponent(name).path
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        } catch {
+            throw OutputError(path: output, reason: "cannot create directory: \(OutputFile.describe(error))")
+        }
+        return URL(fileURLWithPath: output).appendingPathComponent(name).path
+    }
+}

@@ -1,2 +1,0 @@
-import DyckAnalysis
-print("dyck-gen")

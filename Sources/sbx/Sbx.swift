@@ -1,0 +1,20 @@
+import ArgumentParser
+import SbxCLI
+
+@main
+struct Sbx: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sbx",
+        abstract: "Check, convert, draw and measure Dyck libc-call policies.",
+        discussion: """
+            Exit status: 0 success or allowed, 1 refused (check), 2 bad input \
+            (usage, unreadable or malformed file), 3 an output could not be written, \
+            4 a required tool is missing, 70 internal error.
+            """,
+        subcommands: [Check.self, Convert.self, DotCommand.self, Stats.self]
+    )
+
+    static func main() {
+        mainWithExitStatus(toolName: "sbx")
+    }
+}

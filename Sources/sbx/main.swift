@@ -1,2 +1,0 @@
-import DyckModel
-print("sbx")

@@ -1,0 +1,119 @@
+import Foundation
+import XCTest
+
+/// Every kind of bad input gets one clear line naming the file and the problem, and
+/// a documented exit status below 128; never a crash.
+final class BadInputTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = try CLI.temporaryDirectory()
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    func write(_ text: String, _ name: String) throws -> String {
+        let url = dir.appendingPathComponent(name)
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+
+    func assertBadInput(_ tool: String, _ args: [String], mentions: [String], file: StaticString = #filePath, line: UInt = #line) throws {
+        let result = try CLI.run(tool, args)
+        XCTAssertEqual(result.status, 2, "\(args): \(result.stderr)", file: file, line: line)
+        let lines = result.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "one line: \(result.stderr)", file: file, line: line)
+        for word in mentions {
+            XCTAssertTrue(result.stderr.contains(word), "'\(word)' in: \(result.stderr)", file: file, line: line)
+        }
+        XCTAssertFalse(result.stderr.contains("Fatal error"), file: file, line: line)
+    }
+
+    func validPolicy() throws -> String {
+        let ll = try CLI.compile(ToolTests.sharedHelper, name: "p", in: dir)
+        let gen = try CLI.run("dyck-gen", [ll.path])
+        XCTAssertEqual(gen.status, 0, gen.stderr)
+        return try String(contentsOf: dir.appendingPathComponent("p.dyck"), encoding: .utf8)
+    }
+
+    func testIRThatDoesNotParse() throws {
+        let path = try write("define i32 @main() {\n  ret i32 %nope\n}\n", "broken.ll")
+        try assertBadInput("dyck-gen", [path], mentions: ["broken.ll"])
+    }
+
+    func testNotIRAtAll() throws {
+        let path = dir.appendingPathComponent("binary.bc").path
+        FileManager.default.createFile(atPath: path, contents: Data([0x7F, 0x45, 0x4C, 0x46, 0, 1, 2, 3]))
+        try assertBadInput("dyck-gen", [path], mentions: ["binary.bc"])
+    }
+
+    func testUnreadableIR() throws {
+        let path = dir.appendingPathComponent("missing.ll").path
+        try assertBadInput("dyck-gen", [path], mentions: ["missing.ll"])
+        try assertBadInput("dyck-gen", [dir.path], mentions: [dir.lastPathComponent])
+    }
+
+    func testMissingEntry() throws {
+        let ll = try CLI.compile("int helper(void) { return 1; }\n", name: "noentry", in: dir)
+        try assertBadInput("dyck-gen", [ll.path], mentions: ["noentry.ll", "main"])
+    }
+
+    func testUnwritableOutput() throws {
+        let ll = try CLI.compile(ToolTests.sharedHelper, name: "p", in: dir)
+        let blocker = try write("a file, not a directory", "blocker")
+        let result = try CLI.run("dyck-gen", [ll.path, "-o", blocker + "/out"])
+        XCTAssertEqual(result.status, 3, result.stderr)
+        XCTAssertTrue(result.stderr.contains("blocker"), result.stderr)
+    }
+
+    func testMissingPolicy() throws {
+        try assertBadInput("sbx", ["stats", dir.appendingPathComponent("nope.dyck").path], mentions: ["nope.dyck"])
+    }
+
+    func testTruncatedPolicy() throws {
+        let text = try validPolicy()
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // Every cut at a line boundary short of the whole file is reported, whatever
+        // the line: the declared counts and the end marker make truncation visible.
+        for keep in stride(from: 0, to: lines.count - 2, by: max(1, lines.count / 12)) {
+            let path = try write(lines[..<keep].joined(separator: "\n"), "cut\(keep).dyck")
+            try assertBadInput("sbx", ["stats", path], mentions: ["cut\(keep).dyck"])
+        }
+        let path = try write(String(text.dropLast(text.count / 3)), "half.dyck")
+        try assertBadInput("sbx", ["check", path, "--", "puts"], mentions: ["half.dyck"])
+    }
+
+    func testWrongVersion() throws {
+        let text = try validPolicy()
+        let bumped = text.replacingOccurrences(of: "dyck-policy 1\n", with: "dyck-policy 99\n")
+        XCTAssertNotEqual(bumped, text)
+        let path = try write(bumped, "future.dyck")
+        try assertBadInput("sbx", ["stats", path], mentions: ["future.dyck", "version"])
+    }
+
+    func testOutOfRangeIndex() throws {
+        let text = try validPolicy()
+        // Point the entry at a function that does not exist.
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            line.hasPrefix("entry ") ? "entry 4000" : String(line)
+        }
+        let path = try write(lines.joined(separator: "\n"), "range.dyck")
+        try assertBadInput("sbx", ["check", path, "--", "puts"], mentions: ["range.dyck", "4000"])
+    }
+
+    func testGarbagePolicy() throws {
+        let path = try write("\u{0}\u{1}garbage\n", "garbage.dyck")
+        try assertBadInput("sbx", ["dot", path], mentions: ["garbage.dyck"])
+    }
+
+    func testUsageErrors() throws {
+        XCTAssertEqual(try CLI.run("sbx", ["check"]).status, 2)
+        XCTAssertEqual(try CLI.run("sbx", ["check", "x.dyck", "--mode", "bogus"]).status, 2)
+        XCTAssertEqual(try CLI.run("dyck-gen", []).status, 2)
+        let policy = try write(try validPolicy(), "ok.dyck")
+        XCTAssertEqual(try CLI.run("sbx", ["convert", policy, "--to", "nfa"]).status, 2, "missing -o")
+        XCTAssertEqual(try CLI.run("sbx", ["dot", policy, "--flat", "--function", "main"]).status, 2)
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import XCTest
+
+/// Runs the built executables as a user would, and captures what they print.
+enum CLI {
+    /// The directory holding the test runner is the build products directory, where
+    /// `swift build` put `dyck-gen` and `sbx`.
+    static let binDir: URL = {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        // On Linux the runner is NAME.xctest, an executable in the products directory.
+        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("sbx").path), dir.path != "/" {
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir
+    }()
+
+    static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static func run(_ tool: String, _ arguments: [String], environment: [String: String]? = nil) throws -> Result {
+        let path = tool.hasPrefix("/") ? tool : binDir.appendingPathComponent(tool).path
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw XCTSkip("\(path) is not built; run `swift build` before `swift test` (the Makefile does)")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Read both pipes concurrently so a chatty child cannot block on a full pipe.
+        var errData = Data()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async {
+            errData = err.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus,
+                      stdout: String(decoding: outData, as: UTF8.self),
+                      stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    static func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("sbx-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// Compiles C source to textual IR with clang-19 at -O0 with debug info.
+    static func compile(_ source: String, name: String, in dir: URL, flags: [String] = ["-O0", "-g"]) throws -> URL {
+        let c = dir.appendingPathComponent("\(name).c")
+        let ll = dir.appendingPathComponent("\(name).ll")
+        try source.write(to: c, atomically: true, encoding: .utf8)
+        let result = try run("/usr/bin/clang-19", flags + ["-S", "-emit-llvm", "-w", c.path, "-o", ll.path])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        return ll
+    }
+}

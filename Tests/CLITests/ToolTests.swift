@@ -1,0 +1,145 @@
+import Foundation
+import XCTest
+
+/// Black-box tests of `dyck-gen` and `sbx` as built executables.
+final class ToolTests: XCTestCase {
+    static let sharedHelper = """
+        #include <stdio.h>
+        #include <unistd.h>
+        void h(void) { puts("h"); }
+        void a(void) { h(); getpid(); }
+        void b(void) { h(); getppid(); }
+        int main(void) { a(); b(); return 0; }
+        """
+
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = try CLI.temporaryDirectory()
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    func policy() throws -> String {
+        let ll = try CLI.compile(Self.sharedHelper, name: "shared", in: dir)
+        let gen = try CLI.run("dyck-gen", [ll.path])
+        XCTAssertEqual(gen.status, 0, gen.stderr)
+        let path = dir.appendingPathComponent("shared.dyck").path
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path), "dyck-gen writes NAME.dyck next to the input")
+        return path
+    }
+
+    func testGenerateThenCheckInBothModes() throws {
+        let p = try policy()
+        let real = try CLI.run("sbx", ["check", p, "--", "puts", "getpid", "puts", "getppid"])
+        XCTAssertEqual(real.status, 0, real.stdout + real.stderr)
+        XCTAssertTrue(real.stdout.contains("allowed"))
+
+        let impossible = try CLI.run("sbx", ["check", p, "--", "puts", "getppid"])
+        XCTAssertEqual(impossible.status, 1)
+        XCTAssertTrue(impossible.stdout.contains("event 2 'getppid'"), impossible.stdout)
+        XCTAssertTrue(impossible.stdout.contains("allowed here: getpid"), impossible.stdout)
+
+        let nfa = try CLI.run("sbx", ["check", p, "--mode", "nfa", "--", "puts", "getppid"])
+        XCTAssertEqual(nfa.status, 0, "the single-copy model admits the impossible path: " + nfa.stdout)
+
+        let unknown = try CLI.run("sbx", ["check", p, "--", "puts", "execve"])
+        XCTAssertEqual(unknown.status, 1)
+        XCTAssertTrue(unknown.stdout.contains("not called anywhere"), unknown.stdout)
+    }
+
+    func testOutputDirectoryOption() throws {
+        let ll = try CLI.compile(Self.sharedHelper, name: "shared", in: dir)
+        let out = dir.appendingPathComponent("sub/dir")
+        let gen = try CLI.run("dyck-gen", [ll.path, "-o", out.path])
+        XCTAssertEqual(gen.status, 0, gen.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent("shared.dyck").path))
+    }
+
+    func testBitcodeInput() throws {
+        let c = dir.appendingPathComponent("shared.c")
+        try Self.sharedHelper.write(to: c, atomically: true, encoding: .utf8)
+        let bc = dir.appendingPathComponent("shared.bc")
+        let cc = try CLI.run("/usr/bin/clang-19", ["-O0", "-c", "-emit-llvm", c.path, "-o", bc.path])
+        XCTAssertEqual(cc.status, 0, cc.stderr)
+        let gen = try CLI.run("dyck-gen", [bc.path])
+        XCTAssertEqual(gen.status, 0, gen.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("shared.dyck").path))
+    }
+
+    func testConvertRoundTrip() throws {
+        let p = try policy()
+        let flat = dir.appendingPathComponent("flat.dyck").path
+        let convert = try CLI.run("sbx", ["convert", p, "--to", "nfa", "-o", flat])
+        XCTAssertEqual(convert.status, 0, convert.stderr)
+        XCTAssertEqual(try CLI.run("sbx", ["check", flat, "--", "puts", "getppid"]).status, 0,
+                       "a flattened policy admits the impossible path even in dyck mode")
+
+        let inlined = dir.appendingPathComponent("inlined.dyck").path
+        XCTAssertEqual(try CLI.run("sbx", ["convert", p, "--to", "nfa", "--inline-budget", "1000", "-o", inlined]).status, 0)
+        XCTAssertEqual(try CLI.run("sbx", ["check", inlined, "--", "puts", "getppid"]).status, 1,
+                       "a copy of h per call site removes the impossible path")
+        XCTAssertEqual(try CLI.run("sbx", ["check", inlined, "--", "puts", "getpid", "puts", "getppid"]).status, 0)
+
+        let back = dir.appendingPathComponent("back.dyck").path
+        XCTAssertEqual(try CLI.run("sbx", ["convert", flat, "--to", "dyck", "-o", back]).status, 0)
+        let text = try String(contentsOfFile: back, encoding: .utf8)
+        XCTAssertTrue(text.contains("kind dyck"), text)
+        XCTAssertEqual(try CLI.run("sbx", ["check", back, "--", "puts", "getppid"]).status, 0)
+    }
+
+    func testStatsShowsDyckTighterThanNFA() throws {
+        let p = try policy()
+        let stats = try CLI.run("sbx", ["stats", p])
+        XCTAssertEqual(stats.status, 0, stats.stderr)
+        func abf(_ mode: String) -> Double? {
+            stats.stdout.split(separator: "\n").first { $0.hasPrefix(mode + " ") }
+                .flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }
+        }
+        let dyck = try XCTUnwrap(abf("dyck"), stats.stdout)
+        let nfa = try XCTUnwrap(abf("nfa"), stats.stdout)
+        XCTAssertLessThan(dyck, nfa, stats.stdout)
+    }
+
+    func testDotAndPNG() throws {
+        let p = try policy()
+        let text = try CLI.run("sbx", ["dot", p, "--function", "a"])
+        XCTAssertEqual(text.status, 0, text.stderr)
+        XCTAssertTrue(text.stdout.hasPrefix("digraph"), text.stdout)
+        XCTAssertTrue(text.stdout.contains("getpid"))
+        XCTAssertTrue(text.stdout.contains("h()"), "call edges name the callee")
+
+        let png = dir.appendingPathComponent("all.png")
+        let dotFile = dir.appendingPathComponent("all.dot")
+        let render = try CLI.run("sbx", ["dot", p, "-o", dotFile.path, "--png", png.path])
+        XCTAssertEqual(render.status, 0, render.stderr)
+        let bytes = try Data(contentsOf: png)
+        XCTAssertEqual(Array(bytes.prefix(4)), [0x89, 0x50, 0x4E, 0x47], "a PNG file")
+        XCTAssertTrue(try String(contentsOf: dotFile, encoding: .utf8).hasPrefix("digraph"))
+
+        let flat = try CLI.run("sbx", ["dot", p, "--flat"])
+        XCTAssertEqual(flat.status, 0, flat.stderr)
+        XCTAssertTrue(flat.stdout.contains("getppid"))
+
+        let missing = try CLI.run("sbx", ["dot", p, "--function", "nosuch"])
+        XCTAssertEqual(missing.status, 2)
+        XCTAssertTrue(missing.stderr.contains("nosuch"), missing.stderr)
+
+        let noGraphviz = try CLI.run("sbx", ["dot", p, "--png", png.path], environment: ["PATH": "/nonexistent"])
+        XCTAssertEqual(noGraphviz.status, 4, noGraphviz.stderr)
+        XCTAssertTrue(noGraphviz.stderr.contains("dot"), noGraphviz.stderr)
+    }
+
+    func testHelpIsSuccess() throws {
+        for tool in ["dyck-gen", "sbx"] {
+            let help = try CLI.run(tool, ["--help"])
+            XCTAssertEqual(help.status, 0)
+            XCTAssertTrue(help.stdout.contains("USAGE"), help.stdout)
+        }
+        for sub in ["check", "convert", "dot", "stats"] {
+            XCTAssertEqual(try CLI.run("sbx", [sub, "--help"]).status, 0)
+        }
+    }
+}

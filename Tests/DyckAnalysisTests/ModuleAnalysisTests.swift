@@ -1,0 +1,341 @@
+import CLLVM
+import DyckAnalysis
+import DyckModel
+import Foundation
+import XCTest
+
+final class ModuleAnalysisTests: XCTestCase {
+    private func analyze(ir: String, name: String, options: AnalysisOptions = AnalysisOptions()) throws -> AnalysisResult {
+        try analyzeIR(atPath: try Fixtures.write(ir, to: name), options: options)
+    }
+
+    private func word(_ policy: Policy, _ label: Label) -> String { PolicyWords(policy).word(label) }
+
+    /// Compares one function with a regex of the golden-test language.
+    private func assertFunction(
+        _ policy: Policy, _ function: String, _ regex: String, file: StaticString = #filePath, line: UInt = #line
+    ) throws {
+        let index = try XCTUnwrap(policy.functionIndex(named: function), file: file, line: line)
+        var words = PolicyWords(policy)
+        let actual = words.relabel(policy.functions[index].automaton)
+        let expected = try ExpectRegex.parse(regex).automaton { words.id($0) }
+        if let difference = actual.difference(from: expected) {
+            XCTFail("\(function): \(words.spell(difference.word)) \(difference)", file: file, line: line)
+        }
+    }
+
+    func testBitcodeAndTextGiveTheSamePolicy() throws {
+        for name in ["indirect", "shared"] {
+            let text = try Fixtures.compile(name, flags: ["-O0", "-g", "-S"])
+            let bitcode = try Fixtures.compile(name, flags: ["-O0", "-g", "-c"], suffix: "bc")
+            var fromText = try analyzeIR(atPath: text).policy
+            let fromBitcode = try analyzeIR(atPath: bitcode).policy
+            fromText.module = fromBitcode.module
+            XCTAssertEqual(fromText, fromBitcode, name)
+        }
+    }
+
+    func testCallTableMatchesPolicy() throws {
+        let path = try Fixtures.compile("indirect", flags: ["-O0", "-g", "-S"])
+        let module = try IRModule(contentsOf: path)
+        let analysis = try analyzeModule(module)
+        let policy = analysis.result.policy
+        XCTAssertEqual(analysis.functions.count, policy.functions.count)
+
+        // Every site has exactly one instruction, in its caller.
+        var sitesSeen = [Int: CallKey]()
+        for (key, events) in analysis.calls {
+            if let site = events.site {
+                XCTAssertNil(sitesSeen[site], "site \(site) twice")
+                sitesSeen[site] = key
+                XCTAssertEqual(policy.sites[site].caller, key.function)
+                XCTAssertEqual(policy.sites[site].indirect, events.indirect)
+            }
+            for target in events.libc {
+                XCTAssertEqual(valueName(target.declaration), policy.symbols[target.symbol])
+            }
+            // The ordinal finds the very instruction again.
+            XCTAssertTrue(instruction(at: key.instruction, in: analysis.functions[key.function]) == events.instruction)
+        }
+        XCTAssertEqual(Set(sitesSeen.keys), Set(policy.sites.indices))
+
+        // Site ids follow instruction order within a function.
+        let ordered = sitesSeen.sorted { $0.key < $1.key }.map(\.value)
+        XCTAssertEqual(ordered, sitesSeen.values.sorted())
+
+        // The w("y") call: one site and the libc candidate puts.
+        let mixed = analysis.calls.values.filter { $0.indirect && !$0.libc.isEmpty }
+        XCTAssertEqual(mixed.count, 1)
+        XCTAssertEqual(mixed.first.map { $0.libc.map { policy.symbols[$0.symbol] } }, ["puts"])
+        XCTAssertNotNil(mixed.first?.site)
+        XCTAssertEqual(mixed.first?.mayBeSilent, false)
+    }
+
+    private func instruction(at ordinal: Int, in function: LLVMValueRef) -> LLVMValueRef? {
+        var count = 0
+        var block = LLVMGetFirstBasicBlock(function)
+        while let b = block {
+            var instruction = LLVMGetFirstInstruction(b)
+            while let i = instruction {
+                if count == ordinal { return i }
+                count += 1
+                instruction = LLVMGetNextInstruction(i)
+            }
+            block = LLVMGetNextBasicBlock(b)
+        }
+        return nil
+    }
+
+    private func valueName(_ value: LLVMValueRef) -> String {
+        var length = 0
+        guard let name = LLVMGetValueName2(value, &length) else { return "" }
+        return String(cString: name)
+    }
+
+    func testSourceLocations() throws {
+        let source = try String(contentsOf: Fixtures.source("helper"), encoding: .utf8)
+        let lines = source.split(separator: "\n", omittingEmptySubsequences: false)
+        func lineOf(_ text: String) -> Int { (lines.firstIndex { $0.contains(text) } ?? -2) + 1 }
+
+        let policy = try analyzeIR(atPath: try Fixtures.compile("helper", flags: ["-O0", "-g", "-S"])).policy
+        let main = try XCTUnwrap(policy.functionIndex(named: "main"))
+        let bar = try XCTUnwrap(policy.functionIndex(named: "bar"))
+        XCTAssertEqual(policy.functions[main].location?.line, lineOf("int main("))
+        XCTAssertEqual(policy.functions[bar].location?.line, lineOf("void bar("))
+        XCTAssertTrue(policy.functions[main].location?.file.hasSuffix("helper.c") ?? false)
+        let fopen = try XCTUnwrap(policy.symbolID(named: "fopen"))
+        let fopenEdges = policy.functions[main].automaton.edges.filter { $0.label == .libc(fopen) }
+        XCTAssertEqual(fopenEdges.flatMap(\.locations).map(\.line), [lineOf("fopen(")])
+        XCTAssertEqual(policy.sites.map { $0.location?.line }, [lineOf("bar(fp);")])
+
+        let plain = try analyzeIR(atPath: try Fixtures.compile("helper", flags: ["-O0", "-S"])).policy
+        XCTAssertTrue(plain.functions.allSatisfy { $0.location == nil })
+        XCTAssertTrue(plain.functions.allSatisfy { $0.automaton.edges.allSatisfy { $0.locations.isEmpty } })
+        XCTAssertTrue(plain.sites.allSatisfy { $0.location == nil })
+    }
+
+    func testAliasesAndCasts() throws {
+        let policy = try analyze(
+            ir: """
+                @helper_alias = alias void (), ptr @helper
+                @puts_alias = alias i32 (ptr), ptr @my_puts
+
+                define void @helper() {
+                  %r = call i32 @puts(ptr null)
+                  ret void
+                }
+
+                define i32 @my_puts(ptr %s) {
+                  %r = call i32 @puts(ptr %s)
+                  ret i32 %r
+                }
+
+                define i32 @main() {
+                  call void @helper_alias()
+                  %r = call i32 @puts_alias(ptr null)
+                  ret i32 0
+                }
+
+                declare i32 @puts(ptr)
+                """, name: "alias.ll"
+        ).policy
+        try assertFunction(policy, "main", "call:helper call:my_puts")
+        XCTAssertTrue(policy.sites.allSatisfy { !$0.indirect })
+    }
+
+    func testInvokeAndInlineAsm() throws {
+        let result = try analyze(
+            ir: """
+                define i32 @main() personality ptr @__gxx_personality_v0 {
+                entry:
+                  call void asm sideeffect "nop", ""()
+                  %r = invoke i32 @puts(ptr null) to label %ok unwind label %bad
+                ok:
+                  %c = call i32 @putchar(i32 10)
+                  ret i32 0
+                bad:
+                  %lp = landingpad { ptr, i32 } cleanup
+                  call void @abort()
+                  unreachable
+                }
+
+                declare i32 @__gxx_personality_v0(...)
+                declare i32 @puts(ptr)
+                declare i32 @putchar(i32)
+                declare void @abort()
+                """, name: "invoke.ll")
+        try assertFunction(result.policy, "main", "puts (putchar | abort!)")
+        XCTAssertEqual(result.warnings, [])
+    }
+
+    func testIndirectCallWithoutMatchingTypeFallsBack() throws {
+        let result = try analyze(
+            ir: """
+                @table = global [2 x ptr] [ptr @a, ptr @b]
+
+                define void @a() {
+                  %r = call i32 @puts(ptr null)
+                  ret void
+                }
+
+                define i32 @b(i32 %x) {
+                  ret i32 %x
+                }
+
+                define i32 @main(ptr %p) {
+                  call void %p(i64 1)
+                  ret i32 0
+                }
+
+                declare i32 @puts(ptr)
+                """, name: "fallback.ll")
+        try assertFunction(result.policy, "main", "call:{a,b}")
+        XCTAssertEqual(result.warnings.count, 1)
+        XCTAssertTrue(result.warnings[0].contains("assuming any address-taken function"), result.warnings[0])
+        XCTAssertTrue(result.warnings[0].hasPrefix("warning: fallback.ll: "), result.warnings[0])
+    }
+
+    func testIndirectCallWithNoAddressTakenFunction() throws {
+        let result = try analyze(
+            ir: """
+                define i32 @main(ptr %p) {
+                  %r = call i32 @puts(ptr null)
+                  call void %p()
+                  ret i32 0
+                }
+
+                declare i32 @puts(ptr)
+                """, name: "no-targets.ll")
+        try assertFunction(result.policy, "main", "puts")
+        XCTAssertEqual(result.warnings.count, 1)
+        XCTAssertTrue(result.warnings[0].contains("no address-taken function"), result.warnings[0])
+    }
+
+    func testIndirectCallToLibcOnlyAndToUnknownExternal() throws {
+        // Candidates of type i32(ptr): puts (libc) and ext (unknown): a puts edge, or no event.
+        let path = try Fixtures.write(
+            """
+                @fns = global [2 x ptr] [ptr @puts, ptr @ext]
+
+                define i32 @main(ptr %p) {
+                  %r = call i32 %p(ptr null)
+                  %q = call i32 @putchar(i32 1)
+                  ret i32 0
+                }
+
+                declare i32 @puts(ptr)
+                declare i32 @ext(ptr)
+                declare i32 @putchar(i32)
+                """, to: "libc-pointer.ll")
+        let module = try IRModule(contentsOf: path)
+        let analysis = try analyzeModule(module)
+        let result = analysis.result
+        try assertFunction(result.policy, "main", "puts? putchar")
+        let indirect = try XCTUnwrap(analysis.calls.values.first { $0.indirect })
+        XCTAssertNil(indirect.site)
+        XCTAssertTrue(indirect.mayBeSilent)
+        XCTAssertEqual(indirect.libc.map { valueName($0.declaration) }, ["puts"])
+        XCTAssertTrue(result.policy.sites.isEmpty)
+        XCTAssertEqual(result.warnings.count, 1)
+        XCTAssertTrue(result.warnings[0].contains("'ext'"), result.warnings[0])
+    }
+
+    func testAvailableExternallyIsADeclaration() throws {
+        // glibc's extern-inline atof at -O2: the body is discarded, libc's atof runs.
+        let result = try analyze(
+            ir: """
+                define available_externally double @atof(ptr %s) {
+                  %r = call double @strtod(ptr %s, ptr null)
+                  ret double %r
+                }
+
+                define i32 @main() {
+                  %d = call double @atof(ptr null)
+                  ret i32 0
+                }
+
+                declare double @strtod(ptr, ptr)
+                """, name: "available-externally.ll")
+        XCTAssertEqual(result.policy.functions.map(\.name), ["main"])
+        try assertFunction(result.policy, "main", "atof")
+        XCTAssertEqual(result.policy.symbols, ["atof"])
+    }
+
+    func testCallbacksFromStoresArgumentsAndStructors() throws {
+        let result = try analyze(
+            ir: """
+                @llvm.global_ctors = appending global [1 x { i32, ptr, ptr }] [{ i32, ptr, ptr } { i32 65535, ptr @ctor, ptr null }]
+                @slot = global ptr null
+
+                define void @ctor() {
+                  ret void
+                }
+                define void @stored() {
+                  ret void
+                }
+                define void @handler(i32 %s) {
+                  ret void
+                }
+                define void @passed_to_user(ptr %f) {
+                  ret void
+                }
+                define void @not_a_callback() {
+                  ret void
+                }
+
+                define i32 @main() {
+                  store ptr @stored, ptr @slot
+                  %r = call ptr @signal(i32 2, ptr @handler)
+                  call void @passed_to_user(ptr @not_a_callback)
+                  store ptr @main, ptr @slot
+                  ret i32 0
+                }
+
+                declare ptr @signal(i32, ptr)
+                """, name: "callbacks.ll")
+        let policy = result.policy
+        XCTAssertEqual(policy.callbacks.map { policy.functions[$0].name }, ["ctor", "stored", "handler"])
+    }
+
+    func testUnnamedFunctionsGetAName() throws {
+        let result = try analyze(
+            ir: """
+                define void @0() {
+                  %r = call i32 @puts(ptr null)
+                  ret void
+                }
+
+                define i32 @main() {
+                  call void @0()
+                  ret i32 0
+                }
+
+                declare i32 @puts(ptr)
+                """, name: "unnamed.ll")
+        XCTAssertEqual(result.policy.functions.map(\.name), ["<unnamed 0>", "main"])
+        assertWellFormed(result.policy, "unnamed.ll")
+    }
+
+    /// The analysis must stay linear: a long call chain, many indirect calls of one type
+    /// and many functions of that type.
+    func testLargeModuleIsFast() throws {
+        let count = 4000
+        var ir = "declare i32 @puts(ptr)\n@table = global [\(count) x ptr] ["
+        ir += (0..<count).map { "ptr @f\($0)" }.joined(separator: ", ") + "]\n"
+        for i in 0..<count {
+            let next = i + 1 < count ? "call void @f\(i + 1)()" : "%r = call i32 @puts(ptr null)"
+            ir += "define void @f\(i)() {\n  \(next)\n  ret void\n}\n"
+        }
+        ir += "define i32 @main() {\n"
+        for i in 0..<count {
+            ir += "  %p\(i) = load ptr, ptr getelementptr ([\(count) x ptr], ptr @table, i64 0, i64 \(i))\n"
+        }
+        for i in 0..<100 { ir += "  call void %p\(i)()\n" }
+        ir += "  call void @f0()\n  ret i32 0\n}\n"
+        let start = Date()
+        let result = try analyze(ir: ir, name: "large.ll")
+        let elapsed = Date().timeIntervalSince(start)
+        XCTAssertEqual(result.policy.sites.count, count - 1 + 100 + 1)
+        XCTAssertLessThan(elapsed, 20, "analysis took \(elapsed) s")
+    }
+}

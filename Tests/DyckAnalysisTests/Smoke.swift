@@ -1,2 +1,0 @@
-import XCTest
-final class DyckAnalysisTestsSmoke: XCTestCase { func testNothing() {} }

@@ -1,0 +1,100 @@
+import Foundation
+import XCTest
+@testable import DyckModel
+
+final class DotTests: XCTestCase {
+    func lines(_ text: String, containing fragment: String) -> [String] {
+        text.split(separator: "\n").map(String.init).filter { $0.contains(fragment) }
+    }
+
+    func testSingleFunction() {
+        let text = Dot.function(ModelFixtures.sharedHelper, index: 1)
+        XCTAssertTrue(text.hasPrefix("digraph \"a\" {"))
+        // 3 states + the invisible start point; 2 edges + the start arrow.
+        XCTAssertEqual(lines(text, containing: "[label=\"").filter { !$0.contains("->") }.count, 3)
+        XCTAssertEqual(lines(text, containing: "->").count, 3)
+        XCTAssertEqual(lines(text, containing: "shape=doublecircle").count, 1)
+        XCTAssertEqual(lines(text, containing: "f1_start [shape=point, style=invis]").count, 1)
+        XCTAssertEqual(lines(text, containing: "f1_start -> f1_s0;").count, 1)
+        XCTAssertEqual(lines(text, containing: "f1_s0 -> f1_s1 [label=\"call h()\\nt.c:9\", style=dashed];").count, 1)
+        XCTAssertEqual(lines(text, containing: "f1_s1 -> f1_s2 [label=\"open\\nt.c:10\"];").count, 1)
+    }
+
+    func testAllFunctionsHasAClusterPerFunction() {
+        let text = Dot.allFunctions(ModelFixtures.sharedHelper)
+        XCTAssertEqual(lines(text, containing: "subgraph \"cluster_").count, 4)
+        XCTAssertEqual(lines(text, containing: "->").count, 4 + 7)
+        XCTAssertEqual(lines(text, containing: "style=dashed").count, 4)
+        XCTAssertEqual(text, Dot.allFunctions(ModelFixtures.sharedHelper))
+    }
+
+    func testFlattenedHasNoCallEdges() {
+        let text = Dot.flattened(ModelFixtures.sharedHelper)
+        XCTAssertEqual(lines(text, containing: "subgraph \"cluster_").count, 1)
+        XCTAssertEqual(lines(text, containing: "style=dashed").count, 0)
+        XCTAssertEqual(lines(text, containing: "label=\"write\\nt.c:20\"").count, 1)
+        XCTAssertTrue(text.hasPrefix("digraph \"policy (flattened)\""))
+    }
+
+    func testIndirectCallsAndSeveralLocations() {
+        var policy = ModelFixtures.sharedHelper
+        policy.sites[0] = CallSite(caller: 0, callees: [1, 2], indirect: true, location: SourceLocation(file: "/abs/dir/m.c", line: 7))
+        policy.functions[3].automaton.edges[0].locations = [
+            SourceLocation(file: "x/h.c", line: 5), SourceLocation(file: "x/h.c", line: 2), SourceLocation(file: "x/h.c", line: 9),
+        ]
+        let text = Dot.allFunctions(policy)
+        XCTAssertEqual(lines(text, containing: "label=\"call {a, b}()\\nm.c:7\", style=dashed").count, 1)
+        XCTAssertEqual(lines(text, containing: "label=\"read\\nh.c:2 +2 more\"").count, 1)
+    }
+
+    func testEscaping() {
+        XCTAssertEqual(Dot.quoted("a\"b\\c\nd\r\ne\u{7}"), "\"a\\\"b\\\\c\\nd\\ne\u{FFFD}\"")
+        var policy = ModelFixtures.sharedHelper
+        policy.functions[1].name = "we\"ird\\N\nname"
+        policy.symbols[1] = "op\"en"
+        let text = Dot.function(policy, index: 1)
+        XCTAssertTrue(text.hasPrefix("digraph \"we\\\"ird\\\\N\\nname\" {"))
+        XCTAssertEqual(lines(text, containing: "label=\"op\\\"en\\nt.c:10\"").count, 1)
+        XCTAssertEqual(lines(Dot.function(policy, index: 0), containing: "call we\\\"ird\\\\N\\nname()").count, 1)
+    }
+
+    func testMalformedInputDoesNotTrap() {
+        var policy = ModelFixtures.sharedHelper
+        policy.functions[0].automaton.edges += [Edge(from: 0, label: .call(40), to: 1), Edge(from: 5, label: .libc(9), to: 0)]
+        policy.functions[0].automaton.edges.append(Edge(from: 0, label: .libc(9), to: 2))
+        policy.functions[1].automaton.initial = -1
+        policy.sites[1].callees = [77]
+        let text = Dot.allFunctions(policy)
+        XCTAssertEqual(lines(text, containing: "label=\"call site#40\"").count, 1)
+        XCTAssertEqual(lines(text, containing: "label=\"libc#9\"").count, 1)
+        XCTAssertEqual(lines(text, containing: "call #77()").count, 1)
+        XCTAssertEqual(Dot.function(policy, index: 9), "digraph \"no function 9\" {\n}\n")
+    }
+
+    func testGraphvizAcceptsOutput() throws {
+        guard let dot = ["/usr/bin/dot", "/usr/local/bin/dot"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw XCTSkip("graphviz not installed")
+        }
+        var policy = ModelFixtures.sharedHelper
+        policy.functions[2].name = "we\"ird\\N\nname {}"
+        policy.sites[0] = CallSite(caller: 0, callees: [1, 2], indirect: true)
+        for text in [Dot.function(policy, index: 0), Dot.allFunctions(policy), Dot.flattened(policy)] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: dot)
+            process.arguments = ["-Tsvg"]
+            let input = Pipe(), output = Pipe(), errors = Pipe()
+            process.standardInput = input
+            process.standardOutput = output
+            process.standardError = errors
+            try process.run()
+            input.fileHandleForWriting.write(Data(text.utf8))
+            try input.fileHandleForWriting.close()
+            let svg = output.fileHandleForReading.readDataToEndOfFile()
+            let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationStatus, 0, message)
+            XCTAssertTrue(message.isEmpty, message)
+            XCTAssertTrue(String(decoding: svg, as: UTF8.self).contains("<svg"))
+        }
+    }
+}
