@@ -162,73 +162,10 @@ enum PolicyFileIO {
     }
 
     static func writeAtomically(_ bytes: [UInt8], to path: String) throws(PolicyFileError) {
-        func fail(_ why: String) -> PolicyFileError {
-            PolicyFileError(path: path, reason: .unwritable(why))
-        }
-        let directory: String
-        let base: String
-        if let slash = path.lastIndex(of: "/") {
-            let head = path[..<slash]
-            directory = head.isEmpty ? "/" : String(head)
-            base = String(path[path.index(after: slash)...])
-        } else {
-            directory = "."
-            base = path
-        }
-        guard !base.isEmpty, base != ".", base != ".." else { throw fail("not a file name") }
-
-        // A hidden name in the same directory, so that rename() stays within one file
-        // system; short enough to respect NAME_MAX whatever the target's length.
-        var temporary = ""
-        var fd: Int32 = -1
-        for _ in 0..<16 {
-            let tag = String(UInt64.random(in: 0...UInt64.max), radix: 16)
-            let prefix = directory == "/" ? "/" : directory + "/"
-            temporary = "\(prefix).\(base.prefix(64)).tmp-\(getpid())-\(tag)"
-            fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
-            if fd >= 0 || errno != EEXIST { break }
-        }
-        guard fd >= 0 else { throw fail("cannot create a temporary file in \(directory): \(errorText(errno))") }
-
-        var existing = stat()
-        if stat(path, &existing) == 0 && (existing.st_mode & S_IFMT) == S_IFREG {
-            _ = fchmod(fd, existing.st_mode & 0o7777)
-        }
-
-        var problem: String?
-        var offset = 0
-        while offset < bytes.count && problem == nil {
-            let n = bytes.withUnsafeBytes { buffer -> Int in
-                guard let base = buffer.baseAddress else { return 0 }
-                return write(fd, base + offset, buffer.count - offset)
-            }
-            if n > 0 {
-                offset += n
-            } else if n < 0 && errno == EINTR {
-                continue
-            } else {
-                problem = n < 0 ? errorText(errno) : "the system wrote nothing"
-            }
-        }
-        // Synced before the rename, so a crash leaves either the old file or the
-        // complete new one, never an empty or partial file under the real name.
-        if problem == nil && fsync(fd) != 0 { problem = errorText(errno) }
-        if close(fd) != 0 && problem == nil { problem = errorText(errno) }
-        if let problem {
-            unlink(temporary)
-            throw fail(problem)
-        }
-        guard rename(temporary, path) == 0 else {
-            let why = errorText(errno)
-            unlink(temporary)
-            throw fail(why)
-        }
-        // Makes the rename itself durable; a file system that cannot sync a
-        // directory has still replaced the file, so failure here is not reported.
-        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryFD >= 0 {
-            _ = fsync(directoryFD)
-            close(directoryFD)
+        do {
+            try AtomicFile.write(bytes, to: path)
+        } catch {
+            throw PolicyFileError(path: path, reason: .unwritable(error.reason))
         }
     }
 }

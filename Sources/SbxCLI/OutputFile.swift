@@ -2,33 +2,20 @@ import DyckModel
 import Foundation
 
 /// An output file that could not be written.
-public struct OutputError: CategorizedError {
-    public let path: String
-    public let reason: String
-    public init(path: String, reason: String) {
-        self.path = path
-        self.reason = reason
-    }
-    public var category: ErrorCategory { .outputFailed }
-    public var description: String { "\(path): cannot write: \(reason)" }
-}
+public typealias OutputError = AtomicWriteError
 
 public enum OutputFile {
-    /// Writes atomically (temporary file, then rename), so a failure never leaves a
-    /// half-written file behind.
+    /// Writes atomically, so a failure never leaves a half-written file behind.
     public static func write(_ text: String, to path: String) throws {
-        do {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw OutputError(path: path, reason: describe(error))
-        }
+        try AtomicFile.write(Array(text.utf8), to: path)
     }
 
+    /// The system's explanation of a Foundation file error.
     public static func describe(_ error: Error) -> String {
         let nsError = error as NSError
         if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError,
-           underlying.domain == NSPOSIXErrorDomain, let code = POSIXErrorCode(rawValue: Int32(underlying.code)) {
-            return String(cString: strerror(code.rawValue))
+           underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
         }
         return nsError.localizedDescription
     }
