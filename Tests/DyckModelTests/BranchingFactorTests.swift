@@ -39,16 +39,7 @@ final class BranchingFactorTests: XCTestCase {
 
     func testRecursion() {
         // main: f();  f: read(); if (...) f(); write();
-        let policy = Policy(
-            symbols: ["read", "open", "write"],
-            functions: [
-                PolicyFunction(name: "main", automaton: ModelFixtures.automaton(2, finals: [1], [(0, .call(0), 1)])),
-                PolicyFunction(name: "f", automaton: ModelFixtures.automaton(4, finals: [3], [
-                    (0, read, 1), (1, .call(1), 2), (2, write, 3), (1, write, 3),
-                ])),
-            ],
-            sites: [CallSite(caller: 0, callees: [1]), CallSite(caller: 1, callees: [1])],
-            entry: 0)
+        let policy = ModelFixtures.recursive
         // (main.0, ⊥) → {read}; f's contexts are main.1 and f.2:
         // f.0 → {read} ×2; f.1 → {write, read} ×2; (f.3, main.1) → ∅; (f.3, f.2) → {write}.
         XCTAssertEqual(policy.branchingFactor(), BranchingFactor(positions: 7, sum: 8))

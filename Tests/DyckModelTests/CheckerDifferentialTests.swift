@@ -60,30 +60,6 @@ final class CheckerDifferentialTests: XCTestCase {
         return true
     }
 
-    func randomPolicy(_ rng: inout SplitMix64) -> Policy {
-        let functionCount = rng.int(1...3)
-        var sites: [CallSite] = []
-        var functions: [PolicyFunction] = []
-        for f in 0..<functionCount {
-            let states = rng.int(1...4)
-            var edges: [Edge] = []
-            for _ in 0..<rng.int(0...5) {
-                let from = rng.int(0...(states - 1)), to = rng.int(0...(states - 1))
-                if rng.int(0...2) == 0 {
-                    let callees = Array(Set((0..<rng.int(1...2)).map { _ in rng.int(0...(functionCount - 1)) })).sorted()
-                    sites.append(CallSite(caller: f, callees: callees, indirect: callees.count > 1))
-                    edges.append(Edge(from: from, label: .call(sites.count - 1), to: to))
-                } else {
-                    edges.append(Edge(from: from, label: .libc(rng.int(0...1)), to: to))
-                }
-            }
-            let finals = Set((0..<states).filter { _ in rng.int(0...2) == 0 })
-            functions.append(PolicyFunction(name: "f\(f)", automaton: Automaton(stateCount: states, initial: 0, finals: finals, edges: edges)))
-        }
-        let callbacks = rng.int(0...3) == 0 ? [rng.int(0...(functionCount - 1))] : []
-        return Policy(symbols: ["a", "b"], functions: functions, sites: sites, entry: 0, callbacks: callbacks)
-    }
-
     func testEarleyAgreesWithExplicitSearch() {
         var rng = SplitMix64(seed: 0x5eed)
         var words: [[Int]] = [[]]
@@ -94,7 +70,7 @@ final class CheckerDifferentialTests: XCTestCase {
         }
         var disagreements = 0
         for round in 0..<150 {
-            let policy = randomPolicy(&rng)
+            let policy = ModelFixtures.randomPolicy(&rng)
             let checker = PolicyChecker(policy: policy)
             for word in words {
                 let earley = checker.check(word.map { $0 }).allowed

@@ -52,18 +52,7 @@ final class FlattenTests: XCTestCase {
     }
 
     /// main: f();   f: read(); if (...) f(); write();
-    var recursive: Policy {
-        Policy(
-            symbols: ["read", "open", "write"],
-            functions: [
-                PolicyFunction(name: "main", automaton: ModelFixtures.automaton(2, finals: [1], [(0, .call(0), 1)])),
-                PolicyFunction(name: "f", automaton: ModelFixtures.automaton(4, finals: [3], [
-                    (0, read, 1), (1, .call(1), 2), (2, write, 3), (1, write, 3),
-                ])),
-            ],
-            sites: [CallSite(caller: 0, callees: [1]), CallSite(caller: 1, callees: [1])],
-            entry: 0)
-    }
+    var recursive: Policy { ModelFixtures.recursive }
 
     func testRecursionBecomesRegularOverApproximation() {
         // read^n write^n over-approximated by read+ write+.

@@ -9,6 +9,48 @@ enum ModelFixtures {
         })
     }
 
+    /// A random policy of up to 3 functions with 4 states, over libc symbols a and b,
+    /// with direct and indirect call sites, recursion, and sometimes a callback.
+    static func randomPolicy(_ rng: inout SplitMix64) -> Policy {
+        let functionCount = rng.int(1...3)
+        var sites: [CallSite] = []
+        var functions: [PolicyFunction] = []
+        for f in 0..<functionCount {
+            let states = rng.int(1...4)
+            var edges: [Edge] = []
+            for _ in 0..<rng.int(0...5) {
+                let from = rng.int(0...(states - 1)), to = rng.int(0...(states - 1))
+                if rng.int(0...2) == 0 {
+                    let callees = Array(Set((0..<rng.int(1...2)).map { _ in rng.int(0...(functionCount - 1)) })).sorted()
+                    sites.append(CallSite(caller: f, callees: callees, indirect: callees.count > 1))
+                    edges.append(Edge(from: from, label: .call(sites.count - 1), to: to))
+                } else {
+                    edges.append(Edge(from: from, label: .libc(rng.int(0...1)), to: to))
+                }
+            }
+            let finals = Set((0..<states).filter { _ in rng.int(0...2) == 0 })
+            functions.append(PolicyFunction(name: "f\(f)", automaton: Automaton(stateCount: states, initial: 0, finals: finals, edges: edges)))
+        }
+        let callbacks = rng.int(0...3) == 0 ? [rng.int(0...(functionCount - 1))] : []
+        return Policy(symbols: ["a", "b"], functions: functions, sites: sites, entry: 0, callbacks: callbacks)
+    }
+
+    /// Symbols read(0), open(1), write(2).
+    /// main: f();   f: read(); if (...) f(); write();
+    static var recursive: Policy {
+        let read = Label.libc(0), write = Label.libc(2)
+        return Policy(
+            symbols: ["read", "open", "write"],
+            functions: [
+                PolicyFunction(name: "main", automaton: automaton(2, finals: [1], [(0, .call(0), 1)])),
+                PolicyFunction(name: "f", automaton: automaton(4, finals: [3], [
+                    (0, read, 1), (1, .call(1), 2), (2, write, 3), (1, write, 3),
+                ])),
+            ],
+            sites: [CallSite(caller: 0, callees: [1]), CallSite(caller: 1, callees: [1])],
+            entry: 0)
+    }
+
     /// Symbols read(0), open(1), write(2).
     /// main: a(); b();   a: h(); open();   b: h(); write();   h: read();
     /// Sites: 0 main→a, 1 main→b, 2 a→h, 3 b→h.

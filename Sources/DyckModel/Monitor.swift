@@ -1,0 +1,230 @@
+/// The kinds of marker an instrumented program issues (`specs/marker-abi.md`,
+/// `kmod/uapi/sbx_marker.h`).
+public enum MarkerKind: Int, CaseIterable, Sendable {
+    case libc = 1
+    case call = 2
+    case ret = 3
+    case callbackEnter = 4
+    case callbackExit = 5
+    case tail = 6
+    case setjmpSave = 7
+    case setjmpResume = 8
+
+    /// The name used in traces and reports.
+    public var name: String {
+        switch self {
+        case .libc: return "libc"
+        case .call: return "call"
+        case .ret: return "ret"
+        case .callbackEnter: return "cb-enter"
+        case .callbackExit: return "cb-exit"
+        case .tail: return "tail"
+        case .setjmpSave: return "sj-save"
+        case .setjmpResume: return "sj-resume"
+        }
+    }
+
+    public init?(name: String) {
+        guard let kind = MarkerKind.allCases.first(where: { $0.name == name }) else { return nil }
+        self = kind
+    }
+}
+
+/// One marker as the monitor receives it: the raw kind number, so that unknown kinds
+/// reach the monitor (and are refused there), and the 32-bit id.
+public struct Marker: Hashable, Sendable {
+    public var kind: Int
+    public var id: Int
+
+    public init(kind: Int, id: Int) {
+        self.kind = kind
+        self.id = id
+    }
+
+    public init(_ kind: MarkerKind, _ id: Int) {
+        self.init(kind: kind.rawValue, id: id)
+    }
+}
+
+/// The reference monitor of one thread: exactly the semantics of
+/// `specs/marker-abi.md` ("Meaning to a monitor"). The kernel's monitor core must
+/// accept and refuse the same marker streams.
+public struct ThreadMonitor: Sendable {
+    public struct State: Hashable, Comparable, Sendable {
+        public var function: Int
+        public var state: Int
+
+        public static func < (a: State, b: State) -> Bool {
+            (a.function, a.state) < (b.function, b.state)
+        }
+    }
+
+    public enum FrameKind: Hashable, Sendable {
+        case root
+        case site(Int)
+        case callback(Int)
+    }
+
+    public struct Frame: Hashable, Sendable {
+        public var kind: FrameKind
+        /// Sorted, without duplicates.
+        public var frontier: [State]
+    }
+
+    struct SetjmpRecord: Hashable, Sendable {
+        var number: Int
+        var depth: Int
+        var frontier: [State]
+    }
+
+    public static let defaultStackLimit = 1024
+    static let setjmpRecordLimit = 16
+
+    public let tables: MonitorTables
+    public private(set) var stack: [Frame]
+    var setjmpRecords: [SetjmpRecord] = []
+    public let stackLimit: Int
+
+    /// A thread of a freshly exec'd program: at the entry function's initial state.
+    public init(tables: MonitorTables, stackLimit: Int = ThreadMonitor.defaultStackLimit) {
+        self.tables = tables
+        self.stackLimit = stackLimit
+        let entry = tables.policy.entry
+        stack = [Frame(kind: .root, frontier: [State(function: entry, state: tables.initial(entry))])]
+    }
+
+    /// A new thread of a running process: nothing is allowed until libc enters its
+    /// start routine as a callback.
+    public static func newThread(tables: MonitorTables, stackLimit: Int = ThreadMonitor.defaultStackLimit) -> ThreadMonitor {
+        var monitor = ThreadMonitor(tables: tables, stackLimit: stackLimit)
+        monitor.stack = [Frame(kind: .root, frontier: [])]
+        return monitor
+    }
+
+    public enum Refusal: Hashable, Sendable {
+        case unknownKind
+        case idOutOfRange
+        case notAllowedHere
+        case returnToWrongSite(expected: FrameKind)
+        case cannotReturnYet
+        case notACallback
+        case stackOverflow
+        case noSetjmpRecord
+    }
+
+    /// Feeds one marker. On refusal the state is left as it was before the marker.
+    public mutating func step(_ marker: Marker) -> Refusal? {
+        guard let kind = MarkerKind(rawValue: marker.kind) else { return .unknownKind }
+        let policy = tables.policy
+        let id = marker.id
+        switch kind {
+        case .libc:
+            guard id >= 0, id < policy.symbols.count else { return .idOutOfRange }
+            let next = tables.successors(of: top.frontier, on: .libc(id))
+            if next.isEmpty { return .notAllowedHere }
+            stack[stack.count - 1].frontier = next
+        case .call, .tail:
+            guard id >= 0, id < policy.sites.count else { return .idOutOfRange }
+            let continuation = tables.successors(of: top.frontier, on: .call(id))
+            if continuation.isEmpty { return .notAllowedHere }
+            let entered = tables.entryStates(ofSite: id)
+            if kind == .tail {
+                guard continuation.contains(where: tables.isFinal) else { return .notAllowedHere }
+                stack[stack.count - 1].frontier = entered
+            } else {
+                guard stack.count < stackLimit else { return .stackOverflow }
+                stack[stack.count - 1].frontier = continuation
+                stack.append(Frame(kind: .site(id), frontier: entered))
+            }
+        case .ret:
+            guard id >= 0, id < policy.sites.count else { return .idOutOfRange }
+            guard top.kind == .site(id) else { return .returnToWrongSite(expected: top.kind) }
+            guard top.frontier.contains(where: tables.isFinal) else { return .cannotReturnYet }
+            stack.removeLast()
+        case .callbackEnter:
+            guard id >= 0, id < policy.functions.count else { return .idOutOfRange }
+            guard tables.isCallback(id) else { return .notACallback }
+            guard stack.count < stackLimit else { return .stackOverflow }
+            stack.append(Frame(kind: .callback(id), frontier: [State(function: id, state: tables.initial(id))]))
+        case .callbackExit:
+            guard id >= 0, id < policy.functions.count else { return .idOutOfRange }
+            guard top.kind == .callback(id) else { return .returnToWrongSite(expected: top.kind) }
+            guard top.frontier.contains(where: tables.isFinal) else { return .cannotReturnYet }
+            stack.removeLast()
+        case .setjmpSave:
+            guard id >= 0 else { return .idOutOfRange }
+            let record = SetjmpRecord(number: id, depth: stack.count, frontier: top.frontier)
+            setjmpRecords.removeAll { $0.number == id && $0.depth >= stack.count }
+            setjmpRecords.append(record)
+            if setjmpRecords.count > Self.setjmpRecordLimit { setjmpRecords.removeFirst() }
+        case .setjmpResume:
+            guard id >= 0 else { return .idOutOfRange }
+            guard let record = setjmpRecords.last(where: { $0.number == id && $0.depth <= stack.count }) else {
+                return .noSetjmpRecord
+            }
+            stack.removeLast(stack.count - record.depth)
+            stack[stack.count - 1].frontier = record.frontier
+        }
+        return nil
+    }
+
+    public var top: Frame { stack[stack.count - 1] }
+
+    /// What the top frame would accept next: libc symbol ids, call-site ids, and
+    /// whether it may return.
+    public func expected() -> (libc: [Int], sites: [Int], mayReturn: Bool) {
+        var libc = Set<Int>()
+        var sites = Set<Int>()
+        for s in top.frontier {
+            for edge in tables.outgoing[s.function][s.state] {
+                switch edge.label {
+                case .libc(let l): libc.insert(l)
+                case .call(let c): sites.insert(c)
+                }
+            }
+        }
+        let mayReturn = top.kind != .root && top.frontier.contains(where: tables.isFinal)
+        return (libc.sorted(), sites.sorted(), mayReturn)
+    }
+}
+
+/// Per-policy tables the monitors of all threads share.
+public final class MonitorTables: Sendable {
+    public let policy: Policy
+    let outgoing: [[[Edge]]]
+    let finals: [Set<Int>]
+    let callbackSet: Set<Int>
+
+    public init(policy: Policy) {
+        self.policy = policy
+        outgoing = policy.functions.map { $0.automaton.outgoing() }
+        finals = policy.functions.map(\.automaton.finals)
+        callbackSet = Set(policy.callbacks)
+    }
+
+    func initial(_ function: Int) -> Int {
+        policy.functions[function].automaton.initial
+    }
+
+    func isFinal(_ s: ThreadMonitor.State) -> Bool {
+        finals[s.function].contains(s.state)
+    }
+
+    func isCallback(_ function: Int) -> Bool {
+        callbackSet.contains(function)
+    }
+
+    func successors(of frontier: [ThreadMonitor.State], on label: Label) -> [ThreadMonitor.State] {
+        var result = Set<ThreadMonitor.State>()
+        for s in frontier {
+            for edge in outgoing[s.function][s.state] where edge.label == label {
+                result.insert(ThreadMonitor.State(function: s.function, state: edge.to))
+            }
+        }
+        return result.sorted()
+    }
+
+    func entryStates(ofSite site: Int) -> [ThreadMonitor.State] {
+        Set(policy.sites[site].callees.map { ThreadMonitor.State(function: $0, state: initial($0)) }).sorted()
+    }
+}
