@@ -15,6 +15,7 @@ let package = Package(
     products: [
         .executable(name: "dyck-gen", targets: ["dyck-gen"]),
         .executable(name: "sbx", targets: ["sbx"]),
+        .executable(name: "dyck-cc", targets: ["dyck-cc"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -29,6 +30,18 @@ let package = Package(
         // Never imports LLVM.
         .target(name: "DyckModel"),
 
+        // The kernel's freestanding monitor core (policy blob validation, stepping),
+        // compiled from kmod/core so that userspace replays with the kernel's code.
+        .target(
+            name: "CSbxCore",
+            path: "kmod/core",
+            exclude: ["tests"],
+            sources: ["sbx_blob.c", "sbx_monitor.c"],
+            publicHeadersPath: "."
+        ),
+        // Policy -> the kernel's binary blob (macro-state machine); KernelMonitor.
+        .target(name: "SbxBlob", dependencies: ["DyckModel", "CSbxCore"]),
+
         // LLVM IR -> per-function automata and call-site table.
         .target(
             name: "DyckAnalysis",
@@ -36,6 +49,19 @@ let package = Package(
             swiftSettings: llvmSwiftFlags,
             linkerSettings: llvmLinkFlags
         ),
+
+        // LLVM IR rewriting: marker system calls for the policy of the same analysis.
+        .target(
+            name: "DyckInstrument",
+            dependencies: ["DyckAnalysis", "DyckModel", "CLLVM"],
+            swiftSettings: llvmSwiftFlags,
+            linkerSettings: llvmLinkFlags
+        ),
+
+        // `sbx record`: the ptrace loop in C (ptrace is variadic, out of Swift's
+        // reach), and the trace model, file format and recorder over it.
+        .target(name: "CSbxTrace"),
+        .target(name: "SbxTrace", dependencies: ["CSbxTrace", "DyckModel"]),
 
         // Shared by the executables: typed errors -> exit codes, diagnostics.
         .target(
@@ -49,16 +75,30 @@ let package = Package(
         .executableTarget(
             name: "dyck-gen",
             dependencies: [
-                "DyckAnalysis", "DyckModel", "SbxCLI",
+                "DyckAnalysis", "DyckInstrument", "DyckModel", "SbxCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: llvmSwiftFlags,
+            linkerSettings: llvmLinkFlags
+        ),
+        // The compiler driver behind dyck-cc: bitcode in objects, whole-program policy
+        // and instrumentation at link time.
+        .target(
+            name: "DyckCC",
+            dependencies: ["DyckAnalysis", "DyckInstrument", "DyckModel", "CLLVM"],
+            swiftSettings: llvmSwiftFlags,
+            linkerSettings: llvmLinkFlags
+        ),
+        .executableTarget(
+            name: "dyck-cc",
+            dependencies: ["DyckCC", "DyckModel", "SbxCLI"],
             swiftSettings: llvmSwiftFlags,
             linkerSettings: llvmLinkFlags
         ),
         .executableTarget(
             name: "sbx",
             dependencies: [
-                "DyckModel", "SbxCLI",
+                "DyckModel", "SbxBlob", "SbxCLI", "SbxTrace",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -71,7 +111,24 @@ let package = Package(
             swiftSettings: llvmSwiftFlags,
             linkerSettings: llvmLinkFlags
         ),
+        .testTarget(
+            name: "DyckInstrumentTests",
+            dependencies: ["DyckInstrument", "DyckAnalysis", "DyckModel", "CLLVM"],
+            resources: [.copy("Programs")],
+            swiftSettings: llvmSwiftFlags,
+            linkerSettings: llvmLinkFlags
+        ),
         .testTarget(name: "CLITests", dependencies: ["DyckModel"]),
+        .testTarget(name: "SbxTraceTests", dependencies: ["SbxTrace"]),
+        .testTarget(name: "SbxBlobTests", dependencies: ["SbxBlob", "CSbxCore", "DyckModel"]),
+        .testTarget(
+            name: "DyckCCTests",
+            dependencies: ["DyckCC"],
+            // C projects built by the tests through dyck-cc, not by SwiftPM.
+            exclude: ["Fixtures"],
+            swiftSettings: llvmSwiftFlags,
+            linkerSettings: llvmLinkFlags
+        ),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -3,7 +3,7 @@
 # everything is present, so `make test` can call it every time.
 set -euo pipefail
 
-packages=(llvm-19-dev clang-19 llvm-19 libelf-dev graphviz time python3 "$@")
+packages=(llvm-19-dev clang-19 llvm-19 libelf-dev graphviz time python3 make cmake "$@")
 
 missing=()
 for p in "${packages[@]}"; do

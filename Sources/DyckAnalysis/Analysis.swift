@@ -120,7 +120,8 @@ public func analyzeIR(atPath path: String, options: AnalysisOptions = AnalysisOp
 ///   candidate makes no marker: a non-libc declaration, or a defined function when the
 ///   call has no site. All go to the same state. This assumes the instrumentation
 ///   dispatches on the called pointer at a mixed call: a libc candidate's marker when
-///   it equals that declaration, the site's markers when it is a defined function.
+///   it equals that declaration, the site's markers when it is a defined function or
+///   a callback's thunk (which is then bypassed: the callback itself is called).
 /// - **Sites.** A function *reaches libc* when it has a libc edge or a call (direct, or
 ///   indirect through any candidate) to a function that reaches libc; computed as a
 ///   least fixpoint by a backward search, so recursion terminates. A call instruction
@@ -129,10 +130,10 @@ public func analyzeIR(atPath path: String, options: AnalysisOptions = AnalysisOp
 ///   `CallSite.callees` lists every defined candidate, sorted; `indirect` marks
 ///   indirect calls.
 /// - **Symbols.** The libc names that label some edge, sorted by name; id = index.
-/// - **Callbacks.** Defined functions, other than the entry, that appear (after
-///   stripping casts and aliases) as an argument of a direct libc call, as the stored
-///   value of a `store` instruction, or as an element of `llvm.global_ctors` /
-///   `llvm.global_dtors`; sorted by index.
+/// - **Callbacks.** The address-taken defined functions that reach libc, other than
+///   the entry; sorted by index. Where an address goes cannot be followed (static
+///   initializers, wrappers, memcpy), so any address-taken function may be run by libc;
+///   one that cannot reach libc makes no marker and needs no thunk.
 /// - **Locations.** From the instruction's debug location when it has one: on `.libc`
 ///   edges and on `CallSite.location`. A function's location is its subprogram's.
 ///
@@ -188,7 +189,7 @@ private struct Analyzer {
     var buckets: [Bucket] = []
     var bucketOfType: [LLVMTypeRef: Int] = [:]
     var fallbackBucket: Int? = nil
-    var callbackSet = Set<Int>()
+    var addressTaken: [Int] = []
 
     init(module: IRModule, libc: LibcSymbols, options: AnalysisOptions) {
         self.module = module
@@ -212,12 +213,10 @@ private struct Analyzer {
 
         computeAddressTaken()
         for (i, f) in functions.enumerated() { scan(f, i) }
-        addGlobalStructors("llvm.global_ctors")
-        addGlobalStructors("llvm.global_dtors")
-        callbackSet.remove(entry)
 
         let reaches = reachability()
         let functionCount = functions.count
+        let callbacks = addressTaken.filter { reaches[$0] && $0 != entry }
 
         // Symbol ids: every libc name that labels an edge.
         var symbolNames = Set<String>()
@@ -303,7 +302,7 @@ private struct Analyzer {
 
         let policy = Policy(
             kind: .dyck, module: moduleName, symbols: symbols, functions: policyFunctions, sites: sites,
-            entry: entry, callbacks: callbackSet.sorted())
+            entry: entry, callbacks: callbacks)
         return ModuleAnalysis(
             result: AnalysisResult(policy: policy, warnings: warnings), functions: functions, calls: calls)
     }
@@ -332,10 +331,6 @@ private struct Analyzer {
                 switch opcode {
                 case LLVMCall, LLVMInvoke:
                     if let r = classifyCall(inst, function: i, ordinal: ordinal) { result[b].events.append(r) }
-                case LLVMStore:
-                    if let value = LLVMGetOperand(inst, 0), let callee = index[stripCasts(value)] {
-                        callbackSet.insert(callee)
-                    }
                 case LLVMRet:
                     result[b].returns = true
                 default:
@@ -371,12 +366,6 @@ private struct Analyzer {
                     return nil
                 }
                 target = .libc(name: name, declaration: callee)
-                let argumentCount = LLVMGetNumArgOperands(inst)
-                for a in 0..<argumentCount {
-                    if let argument = LLVMGetOperand(inst, a), let passed = index[stripCasts(argument)] {
-                        callbackSet.insert(passed)
-                    }
-                }
             }
         } else {
             guard let bucket = indirectBucket(inst, caller: function) else { return nil }
@@ -412,20 +401,6 @@ private struct Analyzer {
                 + "by libc; not covered by the policy")
     }
 
-    private mutating func addGlobalStructors(_ name: String) {
-        guard let global = LLVMGetNamedGlobal(module.module, name), let initializer = LLVMGetInitializer(global)
-        else { return }
-        let count = LLVMGetNumOperands(initializer)
-        guard count > 0 else { return }
-        for e in 0..<UInt32(count) {
-            // Each element is { i32 priority, ptr function, ptr data }.
-            guard let element = LLVMGetOperand(initializer, e), LLVMGetNumOperands(element) >= 2,
-                let function = LLVMGetOperand(element, 1), let defined = index[stripCasts(function)]
-            else { continue }
-            callbackSet.insert(defined)
-        }
-    }
-
     // MARK: Address-taken functions and indirect targets
 
     private mutating func computeAddressTaken() {
@@ -446,6 +421,7 @@ private struct Analyzer {
             if let defined = index[f] {
                 buckets[bucket].defined.append(defined)
                 all.defined.append(defined)
+                addressTaken.append(defined)
             } else if isIntrinsic(f, name: name) {
                 continue
             } else if libc.contains(name) {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DyckAnalysis
+import DyckInstrument
 import DyckModel
 import Foundation
 import SbxCLI
@@ -19,6 +20,10 @@ struct DyckGen: ParsableCommand {
             Exit status: 0 success, 2 bad input (unreadable file, IR that does not \
             parse, no entry function), 3 the policy could not be written, 4 the C \
             library's symbols could not be read, 70 internal error.
+
+            With --instrument, also writes NAME.inst.ll (NAME.inst.bc for bitcode \
+            input) beside the policy: the program rewritten to make the marker system \
+            calls of specs/marker-abi.md, with the ids of that very policy.
             """
     )
 
@@ -34,6 +39,9 @@ struct DyckGen: ParsableCommand {
     @Option(help: "The C library to take libc's symbols from (libc.so.6, libc_nonshared.a, or the libc.so linker script).")
     var libc: String?
 
+    @Flag(help: "Also write the instrumented program (NAME.inst.ll, or NAME.inst.bc for bitcode input) beside the policy.")
+    var instrument = false
+
     @Flag(name: .shortAndLong, help: "Print warnings only, no summary.")
     var quiet = false
 
@@ -45,28 +53,44 @@ struct DyckGen: ParsableCommand {
         var options = AnalysisOptions()
         options.entry = entry
         options.libcPath = libc
-        let result = try analyzeIR(atPath: input, options: options)
-        for warning in result.warnings {
+        let program = instrument ? try instrumentIR(atPath: input, analysisOptions: options) : nil
+        let result = try program?.analysis ?? analyzeIR(atPath: input, options: options)
+        for warning in result.warnings + (program?.report.warnings ?? []) {
             Diagnostics.printError(warning.hasPrefix("warning:") ? "dyck-gen: \(warning)" : "dyck-gen: warning: \(warning)")
         }
         try result.policy.validate()
         let path = try outputPath()
         try result.policy.write(to: path)
+        let instrumentedPath = try program.map { program in
+            let name = base() + ".inst." + program.format.fileExtension
+            let target = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(name).path
+            try program.write(to: target)
+            return target
+        }
         if !quiet {
             let policy = result.policy
             let states = policy.functions.reduce(0) { $0 + $1.automaton.stateCount }
             Diagnostics.note("wrote \(path): \(policy.functions.count) functions, \(policy.sites.count) call sites, \(policy.symbols.count) libc functions, \(states) states")
+            if let program, let instrumentedPath {
+                let report = program.report
+                Diagnostics.note("wrote \(instrumentedPath): \(report.markers) markers, \(report.libcMarkers) before libc calls, \(report.instrumentedSites) of \(report.programCalls) program calls instrumented as sites, \(report.thunks) callback thunks, \(report.setjmpPoints) setjmp points")
+            }
         }
     }
 
-    private func outputPath() throws -> String {
-        let inputURL = URL(fileURLWithPath: input)
-        var base = inputURL.lastPathComponent
+    /// The input's file name without its .ll or .bc suffix.
+    private func base() -> String {
+        var base = URL(fileURLWithPath: input).lastPathComponent
         for suffix in [".ll", ".bc"] where base.hasSuffix(suffix) && base.count > suffix.count {
             base.removeLast(suffix.count)
             break
         }
-        let name = base + ".dyck"
+        return base
+    }
+
+    private func outputPath() throws -> String {
+        let inputURL = URL(fileURLWithPath: input)
+        let name = base() + ".dyck"
         guard let output else {
             return inputURL.deletingLastPathComponent().appendingPathComponent(name).path
         }

@@ -1,0 +1,77 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `dyck-cc`, a drop-in `cc`: compiles like clang-19, keeps bitcode in the objects, and
+/// at link time derives the program's policy (`EXE.dyck`) and links the program
+/// instrumented with marker system calls.
+///
+/// - `-c`: the user's compile runs unchanged; the same compile is repeated to bitcode
+///   (with `-gline-tables-only` unless the user asked for debug information, so that
+///   policies name source lines) and added to the object in SHF_EXCLUDE sections
+///   (`Compiler`). The object's code and debug information are the user's.
+/// - A link to an executable gathers the bitcode of the objects, of the sources on the
+///   line and of the archive members the linker would take, links it with llvm-link,
+///   analyses and instruments the whole program, compiles it with the compile lines'
+///   optimization level and backend flags, and links it with everything that has no
+///   bitcode (`Linker`). Debug information reaches the executable only if asked for.
+/// - Everything else (`-E`, `-S`, `-M`, queries, `-shared`, `-r`, `-flto` compiles,
+///   stdin input, missing inputs, ...) is clang-19's job, unchanged.
+///
+/// Limits: the policy covers code with bitcode only (prebuilt objects, libraries
+/// without bitcode and shared libraries are warned about and linked as they are);
+/// shared libraries get no policy; `-MD` on a link line that compiles sources writes
+/// no dependency file; concatenated bitcode in one section (from `ld -r`) is not split.
+public enum Driver {
+    /// Runs the driver on `arguments` (without the program name). Returns the exit
+    /// status on success; throws `ToolFailed` when clang or a tool failed (the caller
+    /// exits with its status) and `CategorizedError`s for the driver's own failures.
+    /// For commands passed to clang unchanged it does not return: clang replaces the
+    /// process.
+    public static func run(arguments: [String]) throws -> Int32 {
+        let expanded = expandResponseFiles(arguments)
+        let command = try CommandLineArguments(expanded)
+        Subprocess.verbose = command.verbose || ProcessInfo.processInfo.environment["DYCK_CC_VERBOSE"].map { !$0.isEmpty && $0 != "0" } ?? false
+        let toolchain = try Toolchain.find()
+
+        var mode = command.mode
+        if mode != .passThrough(reason: "no input files") {
+            // A missing input is clang's to report, in its words.
+            for input in command.inputs where input.path != "-" && access(input.path, F_OK) != 0 {
+                mode = .passThrough(reason: "missing input \(input.path)")
+            }
+        }
+        switch mode {
+        case let .passThrough(reason):
+            if reason == "-shared" {
+                Log.warning("shared library: linked without instrumentation, no policy (policies are made for executables)")
+            }
+            if Subprocess.verbose { Log.note("passing the command to clang unchanged (\(reason))") }
+            // The user's words as given (response files unexpanded), minus dyck-cc's own.
+            throw Subprocess.exec([toolchain.clang] + arguments.filter { !$0.hasPrefix("--dyck-") })
+        case .compile:
+            let temporaries = try Temporaries()
+            Temporaries.installSignalHandlers()
+            defer { Temporaries.removeAll() }
+            try Compiler(toolchain: toolchain, temporaries: temporaries).compile(command)
+            return 0
+        case .link:
+            let temporaries = try Temporaries()
+            Temporaries.installSignalHandlers()
+            defer { Temporaries.removeAll() }
+            if let summary = try Linker(toolchain: toolchain, temporaries: temporaries, command: command).link() {
+                Log.note(summary.description)
+            }
+            return 0
+        }
+    }
+}
+
+extension LinkSummary: CustomStringConvertible {
+    public var description: String {
+        "\(executable): wrote \(policyPath): \(functions) functions, \(sites) call sites, \(symbols) libc functions; "
+            + "instrumented \(report.instrumentedSites) of \(report.programCalls) program calls as sites, "
+            + "\(report.libcMarkers) libc calls, \(report.markers) markers in all"
+    }
+}

@@ -1,0 +1,512 @@
+import CLLVM
+import DyckAnalysis
+import DyckInstrument
+import DyckModel
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a link produced, for the summary line and for tests.
+public struct LinkSummary: Sendable {
+    public var executable: String
+    public var policyPath: String
+    public var functions: Int
+    public var sites: Int
+    public var symbols: Int
+    public var report: InstrumentReport
+}
+
+/// A link to an executable: gathers the bitcode of everything linked, derives the
+/// policy of the whole program, instruments it, and links the instrumented program
+/// with whatever has no bitcode.
+struct Linker {
+    var toolchain: Toolchain
+    var temporaries: Temporaries
+    var command: CommandLineArguments
+
+    /// One program unit that has bitcode.
+    private struct Unit {
+        var name: String  // for messages: a file, or archive(member)
+        var bytes: ArraySlice<UInt8>?  // bitcode in memory (embedded or archive member)
+        var path: String?  // or a bitcode/IR file
+        var record: CompileRecord?
+    }
+
+    /// A symbol-table view of one linked file, for choosing archive members.
+    private struct Symbols {
+        var defined: Set<String>
+        var undefined: Set<String>
+    }
+
+    /// An archive on the link line, with what the linker would take from it.
+    private struct ArchiveInput {
+        var path: String
+        var archive: Archive
+        /// Per member: its object, or nil when it is neither ELF nor bitcode.
+        var objects: [ELFObject?]
+        var symbols: [Symbols]
+        var chosen: [Bool]
+        /// Found by `-l` in the compiler's own directories (the C library and its
+        /// companions): not warned about.
+        var system: Bool
+        var hasBitcode: Bool {
+            objects.indices.contains { objects[$0]?.bitcode != nil || isBitcodeMagic(archive.members[$0].bytes) }
+        }
+    }
+
+    /// How each argument of the link line is treated.
+    private enum Role {
+        case keep
+        /// A source or IR file compiled or taken as bitcode.
+        case unit(Int)
+        /// An object on the command line (possibly with bitcode: `unit`).
+        case object(ELFObject, unit: Int?)
+        /// An assembly source compiled to a native object.
+        case nativeObject(String)
+        case archive(Int)
+    }
+
+    func link() throws -> LinkSummary? {
+        let output = command.outputPath ?? "a.out"
+        let policyPath = output + ".dyck"
+        var units: [Unit] = []
+        var roles = [Role](repeating: .keep, count: command.arguments.count)
+        var archives: [ArchiveInput] = []
+        var warnings: [String] = []
+        let compiler = Compiler(toolchain: toolchain, temporaries: temporaries)
+
+        // Linker state that decides how `-l` resolves and which members are taken.
+        var staticLibraries = command.hasFlag("-static") || command.hasFlag("-static-pie")
+        var libraryDirectories: [String] = command.arguments.compactMap {
+            if case let .libraryDirectory(dir) = $0.kind { return dir }
+            return nil
+        }
+        var systemDirectories: [String]? = nil
+        var initialUndefined: Set<String> = [command.entry]
+        // In link order: files, and group/whole-archive markers.
+        var events: [Event] = []
+
+        for (index, argument) in command.arguments.enumerated() {
+            switch argument.kind {
+            case let .input(path, language):
+                switch CommandLineArguments.inputKind(path: path, language: language) {
+                case .source:
+                    let bitcode = try compiler.bitcode(for: index, in: command, showDiagnostics: true)
+                    units.append(Unit(name: path, path: bitcode,
+                                      record: CompileRecord(arguments: command.arguments, debug: command.debugRequested)))
+                    roles[index] = .unit(units.count - 1)
+                    events.append(.file(index))
+                case .ir:
+                    units.append(Unit(name: path, path: path, record: nil))
+                    roles[index] = .unit(units.count - 1)
+                    events.append(.file(index))
+                case .assembly:
+                    let object = try compileNative(index)
+                    warnings.append("\(path): assembly has no bitcode: the policy does not cover it")
+                    roles[index] = .nativeObject(object)
+                case .header:
+                    continue
+                case .linkerInput:
+                    let role = try classify(file: path, system: false, units: &units, archives: &archives, warnings: &warnings)
+                    roles[index] = role
+                    events.append(.file(index))
+                }
+            case let .library(name):
+                if systemDirectories == nil { systemDirectories = try searchDirectories() }
+                guard let (path, system) = resolve(library: name, static: staticLibraries,
+                                                   userDirectories: libraryDirectories, systemDirectories: systemDirectories ?? []),
+                      let bytes = try? readPrefix(path, count: 8), Archive.isArchive(bytes[...]) else {
+                    continue  // a shared library, a linker script, or unresolved: the linker's business
+                }
+                let role = try classify(file: path, system: system, units: &units, archives: &archives, warnings: &warnings)
+                roles[index] = role
+                events.append(.file(index))
+            case let .linker(words):
+                var position = 0
+                while position < words.count {
+                    let word = words[position]
+                    switch word {
+                    case "-Bstatic", "-dn", "-non_shared", "-static": staticLibraries = true
+                    case "-Bdynamic", "-dy", "-call_shared": staticLibraries = false
+                    case "--whole-archive": events.append(.wholeArchive(true))
+                    case "--no-whole-archive": events.append(.wholeArchive(false))
+                    case "--start-group", "-(": events.append(.startGroup)
+                    case "--end-group", "-)": events.append(.endGroup)
+                    case "-u", "--undefined", "--require-defined":
+                        if position + 1 < words.count { initialUndefined.insert(words[position + 1]); position += 1 }
+                    case "-L":
+                        if position + 1 < words.count { libraryDirectories.append(words[position + 1]); position += 1 }
+                    default:
+                        if word.hasPrefix("--undefined=") { initialUndefined.insert(String(word.dropFirst(12))) }
+                        if word.hasPrefix("--require-defined=") { initialUndefined.insert(String(word.dropFirst(18))) }
+                        if word.hasPrefix("-L"), word.count > 2 { libraryDirectories.append(String(word.dropFirst(2))) }
+                    }
+                    position += 1
+                }
+            default:
+                continue
+            }
+        }
+
+        // Choose archive members as the linker does, then take their bitcode.
+        try chooseMembers(events: events, roles: roles, units: units, archives: &archives, undefined: initialUndefined)
+        for input in archives {
+            var uncovered: [String] = []
+            for (m, member) in input.archive.members.enumerated() where input.chosen[m] {
+                if let bitcode = input.objects[m]?.bitcode {
+                    units.append(Unit(name: "\(input.path)(\(member.name))", bytes: bitcode,
+                                      record: input.objects[m].flatMap { CompileRecord(lines: $0.flags) }))
+                } else if isBitcodeMagic(member.bytes) {
+                    units.append(Unit(name: "\(input.path)(\(member.name))", bytes: member.bytes, record: nil))
+                } else {
+                    uncovered.append(member.name)
+                }
+            }
+            if !uncovered.isEmpty && !input.system {
+                let shown = uncovered.prefix(5).joined(separator: ", ") + (uncovered.count > 5 ? ", ..." : "")
+                warnings.append("\(input.path): member\(uncovered.count == 1 ? "" : "s") \(shown) without bitcode: the policy does not cover \(uncovered.count == 1 ? "it" : "them")")
+            }
+        }
+
+        guard !units.isEmpty else {
+            // Nothing to analyse: link as clang would, and make sure no policy of an
+            // earlier build stays next to an executable it does not describe.
+            Log.warning("\(output): no input has bitcode: linked without instrumentation, no policy written")
+            removeStalePolicy(policyPath)
+            try Subprocess.check([toolchain.clang] + command.arguments.flatMap(\.words))
+            return nil
+        }
+        for warning in warnings { Log.warning(warning) }
+
+        // One module for the whole program.
+        let workDirectory = try temporaries.newPath("link")
+        guard mkdir(workDirectory, 0o700) == 0 else {
+            throw DriverError.temporary(path: workDirectory, reason: String(cString: strerror(errno)))
+        }
+        let moduleName = URL(fileURLWithPath: output).lastPathComponent
+        let linked = "\(workDirectory)/\(moduleName)"
+        var unitPaths: [String] = []
+        for unit in units {
+            if let path = unit.path {
+                unitPaths.append(path)
+            } else if let bytes = unit.bytes {
+                let path = try temporaries.newPath("unit.bc")
+                guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
+                    throw DriverError.temporary(path: path, reason: "cannot write")
+                }
+                unitPaths.append(path)
+            }
+        }
+        try Subprocess.check([toolchain.llvmLink, "-o", linked] + unitPaths)
+
+        // Analyse and instrument in this process: the policy's ids are those the
+        // markers carry.
+        let module = try IRModule(contentsOf: linked)
+        var analysisOptions = AnalysisOptions()
+        analysisOptions.entry = command.entry
+        analysisOptions.libcPath = command.libc
+        let analysis: ModuleAnalysis
+        do {
+            analysis = try analyzeModule(module, options: analysisOptions)
+        } catch AnalysisError.entryNotDefined {
+            throw DriverError.entryWithoutBitcode(output: output, entry: command.entry)
+        }
+        for warning in analysis.result.warnings { Log.warning(Linker.stripWarningPrefix(warning)) }
+        let report = try instrument(module, analysis: analysis)
+        for warning in report.warnings { Log.warning(Linker.stripWarningPrefix(warning)) }
+
+        // Line tables were added to the bitcode for the policy's sake; the executable
+        // gets debug information only if some compile asked for it.
+        let records = units.map(\.record)
+        let debug = command.debugRequested || records.contains { $0 == nil || $0!.debug }
+        if !debug { _ = LLVMStripModuleDebugInfo(module.module) }
+        let instrumented = "\(workDirectory)/instrumented.bc"
+        try module.writeBitcode(to: instrumented)
+
+        // Code generation with the optimization level and backend flags of the
+        // compiles (the link line's own take precedence). The IR optimization
+        // pipeline does not run again: each unit's bitcode is already optimized as its
+        // compile asked, and the policy describes exactly that code. A second run over
+        // the whole program would inline across files and rewrite libc calls
+        // (printf -> puts) after the analysis, and would repeat instrumentation passes
+        // that already ran (sanitizers, profiling).
+        let object = "\(workDirectory)/instrumented.o"
+        var codegen = [toolchain.clang, "-c", "-x", "ir", instrumented, "-o", object, "-Qunused-arguments",
+                       "-Xclang", "-disable-llvm-passes"]
+        let known = records.compactMap { $0 }
+        if let level = CodegenFlags.optimization(command.arguments)
+            ?? known.compactMap(\.optimization).max(by: { CodegenFlags.rank($0) < CodegenFlags.rank($1) }) {
+            codegen.append(level)
+        }
+        // Units compiled alike have equal flag lists: each distinct list once, in link
+        // order, then the link line's, so that later (and the link line's) options win.
+        var distinct: [[String]] = []
+        for record in known where !distinct.contains(record.flags) { distinct.append(record.flags) }
+        codegen += distinct.flatMap { $0 } + CodegenFlags.select(command.arguments)
+        try Subprocess.check(codegen)
+
+        // The final link: the user's command with the instrumented object in place of
+        // everything that had bitcode.
+        let staged = Temporaries.sibling(of: output)
+        let stagedPolicy = Temporaries.sibling(of: policyPath)
+        var words: [String] = [toolchain.clang]
+        var placed = false
+        func placeObject() {
+            if !placed { words.append(object); placed = true }
+        }
+        for (index, argument) in command.arguments.enumerated() {
+            switch roles[index] {
+            case .unit:
+                placeObject()
+            case let .object(_, unit):
+                if unit != nil { placeObject() } else { words += argument.words }
+            case let .nativeObject(path):
+                words.append(path)
+            case let .archive(a):
+                let input = archives[a]
+                guard input.hasBitcode else {
+                    words += argument.words
+                    continue
+                }
+                if input.chosen.contains(true) { placeObject() }
+                for (m, member) in input.archive.members.enumerated() where input.chosen[m] {
+                    if input.objects[m]?.bitcode != nil || isBitcodeMagic(member.bytes) { continue }
+                    let path = try temporaries.newPath(member.name)
+                    guard FileManager.default.createFile(atPath: path, contents: Data(member.bytes)) else {
+                        throw DriverError.temporary(path: path, reason: "cannot write")
+                    }
+                    words.append(path)
+                }
+            case .keep:
+                switch argument.kind {
+                case .output, .language:
+                    continue  // the output is staged; every source is an object by now
+                default:
+                    words += argument.words
+                }
+            }
+        }
+        placeObject()
+        words += ["-o", staged, "-Qunused-arguments"]
+        // Both outputs are complete before either is moved into place, so that an
+        // executable and its policy are replaced together (two renames).
+        do {
+            try Subprocess.check(words)
+            try analysis.result.policy.write(to: stagedPolicy)
+            try Temporaries.commit(stagedPolicy, to: policyPath)
+            try Temporaries.commit(staged, to: output)
+        } catch {
+            Temporaries.discard(staged)
+            Temporaries.discard(stagedPolicy)
+            throw error
+        }
+        let policy = analysis.result.policy
+        return LinkSummary(executable: output, policyPath: policyPath, functions: policy.functions.count,
+                           sites: policy.sites.count, symbols: policy.symbols.count, report: report)
+    }
+
+    // MARK: Inputs
+
+    /// Reads a linker input and decides its role.
+    private func classify(file path: String, system: Bool, units: inout [Unit], archives: inout [ArchiveInput],
+                          warnings: inout [String]) throws -> Role {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return .keep  // the linker reports it
+        }
+        let bytes = Array(data)
+        if Archive.isArchive(bytes[...]) {
+            let archive: Archive
+            do {
+                archive = try Archive(path: path, bytes: bytes)
+            } catch let error as ELFError {
+                throw DriverError.badInput(path: path, reason: error.reason)
+            }
+            var objects: [ELFObject?] = []
+            var symbols: [Symbols] = []
+            for member in archive.members {
+                if ELFObject.fileType(member.bytes) == 1 {
+                    do {
+                        let object = try ELFObject(bytes: member.bytes)
+                        objects.append(object)
+                        symbols.append(Symbols(defined: object.defined, undefined: object.undefined))
+                    } catch let error as ELFError {
+                        throw DriverError.badInput(path: "\(path)(\(member.name))", reason: error.reason)
+                    }
+                } else if isBitcodeMagic(member.bytes) {
+                    objects.append(nil)
+                    let found = try bitcodeSymbols(member.bytes, name: "\(path)(\(member.name))")
+                    symbols.append(Symbols(defined: found.defined, undefined: found.undefined))
+                } else {
+                    objects.append(nil)
+                    symbols.append(Symbols(defined: [], undefined: []))
+                }
+            }
+            archives.append(ArchiveInput(path: path, archive: archive, objects: objects, symbols: symbols,
+                                         chosen: Array(repeating: false, count: archive.members.count), system: system))
+            return .archive(archives.count - 1)
+        }
+        if ELFObject.fileType(bytes[...]) == 1 {
+            let object: ELFObject
+            do {
+                object = try ELFObject(bytes: bytes[...])
+            } catch let error as ELFError {
+                throw DriverError.badInput(path: path, reason: error.reason)
+            }
+            guard let bitcode = object.bitcode else {
+                warnings.append("\(path) has no bitcode: the policy does not cover it")
+                return .object(object, unit: nil)
+            }
+            units.append(Unit(name: path, bytes: bitcode, record: CompileRecord(lines: object.flags)))
+            return .object(object, unit: units.count - 1)
+        }
+        if isBitcodeMagic(bytes[...]) {
+            // An object made with -flto is bitcode itself.
+            units.append(Unit(name: path, path: path, record: nil))
+            return .unit(units.count - 1)
+        }
+        return .keep  // shared library, linker script, ...
+    }
+
+    /// Compiles an assembly source of the link line to a native object.
+    private func compileNative(_ index: Int) throws -> String {
+        guard case let .input(path, _) = command.arguments[index].kind else { return "" }
+        let object = try temporaries.newPath(URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent + ".o")
+        var words = [toolchain.clang]
+        for (position, argument) in command.arguments.enumerated() {
+            switch argument.kind {
+            case .input: if position == index { words += argument.words }
+            case .output, .dependencies, .library, .libraryDirectory, .linker: continue
+            default: words += argument.words
+            }
+        }
+        words += ["-c", "-o", object, "-Qunused-arguments"]
+        try Subprocess.check(words)
+        return object
+    }
+
+    /// The symbols of whatever the link line names at argument `index`.
+    private func symbols(of role: Role, units: [Unit]) throws -> Symbols? {
+        switch role {
+        case let .object(object, _):
+            return Symbols(defined: object.defined, undefined: object.undefined)
+        case let .unit(u):
+            let unit = units[u]
+            guard let path = unit.path, let data = FileManager.default.contents(atPath: path) else { return nil }
+            let bytes = Array(data)
+            // A textual .ll input: its symbols are not needed unless archives follow;
+            // treat it as defining nothing the archives could supply.
+            guard isBitcodeMagic(bytes[...]) else { return nil }
+            let found = try bitcodeSymbols(bytes[...], name: unit.name)
+            return Symbols(defined: found.defined, undefined: found.undefined)
+        default:
+            return nil
+        }
+    }
+
+    /// GNU ld's rule: an archive member is taken when it defines a symbol that is
+    /// undefined at that point of the link, repeatedly until nothing changes; archives
+    /// between --start-group and --end-group are searched together until nothing
+    /// changes; --whole-archive takes every member. Weak references take nothing.
+    private func chooseMembers(events: [Event], roles: [Role], units: [Unit], archives: inout [ArchiveInput],
+                               undefined initial: Set<String>) throws {
+        guard !archives.isEmpty else { return }
+        var defined = Set<String>()
+        var undefined = initial
+        func add(_ symbols: Symbols) {
+            defined.formUnion(symbols.defined)
+            undefined.subtract(symbols.defined)
+            undefined.formUnion(symbols.undefined.subtracting(defined))
+        }
+        var whole = false
+        var group: [Int]? = nil
+        func search(_ list: [Int]) {
+            var changed = true
+            while changed {
+                changed = false
+                for a in list {
+                    for m in archives[a].symbols.indices where !archives[a].chosen[m] {
+                        let member = archives[a].symbols[m]
+                        if whole || !member.defined.isDisjoint(with: undefined) {
+                            archives[a].chosen[m] = true
+                            add(member)
+                            changed = true
+                        }
+                    }
+                }
+                if whole { break }
+            }
+        }
+        for event in events {
+            switch event {
+            case let .wholeArchive(on): whole = on
+            case .startGroup: group = group ?? []
+            case .endGroup:
+                if let list = group { search(list) }
+                group = nil
+            case let .file(index):
+                if case let .archive(a) = roles[index] {
+                    if group != nil { group!.append(a) }
+                    search([a])
+                } else if let symbols = try symbols(of: roles[index], units: units) {
+                    add(symbols)
+                }
+            }
+        }
+        if let list = group { search(list) }
+    }
+
+    private enum Event { case file(Int), startGroup, endGroup, wholeArchive(Bool) }
+
+    // MARK: Library search
+
+    /// `-lNAME` as ld resolves it: each directory in turn (-L ones first), preferring
+    /// `libNAME.so` to `libNAME.a` unless linking statically; `-l:FILE` names the file.
+    private func resolve(library name: String, static: Bool, userDirectories: [String],
+                         systemDirectories: [String]) -> (String, Bool)? {
+        let candidates: [String]
+        if name.hasPrefix(":") {
+            candidates = [String(name.dropFirst())]
+        } else if `static` {
+            candidates = ["lib\(name).a"]
+        } else {
+            candidates = ["lib\(name).so", "lib\(name).a"]
+        }
+        for (directories, system) in [(userDirectories, false), (systemDirectories, true)] {
+            for directory in directories {
+                for candidate in candidates {
+                    let path = "\(directory)/\(candidate)"
+                    if access(path, R_OK) == 0 { return (path, system) }
+                }
+            }
+        }
+        return nil
+    }
+
+    /// The library directories clang gives the linker, then ld's own defaults.
+    private func searchDirectories() throws -> [String] {
+        let text = try Subprocess.output([toolchain.clang, "-print-search-dirs"], temporaries: temporaries)
+        var directories: [String] = []
+        for line in text.split(separator: "\n") where line.hasPrefix("libraries: ") {
+            var list = line.dropFirst("libraries: ".count)
+            if list.hasPrefix("=") { list = list.dropFirst() }
+            directories += list.split(separator: ":").map { URL(fileURLWithPath: String($0)).standardizedFileURL.path }
+        }
+        for directory in ["/usr/local/lib/x86_64-linux-gnu", "/usr/local/lib", "/lib/x86_64-linux-gnu",
+                          "/usr/lib/x86_64-linux-gnu", "/lib", "/usr/lib"] where !directories.contains(directory) {
+            directories.append(directory)
+        }
+        return directories
+    }
+
+    private func removeStalePolicy(_ path: String) {
+        if access(path, F_OK) == 0 {
+            Log.note("removing \(path), which described an earlier build")
+            unlink(path)
+        }
+    }
+
+    static func stripWarningPrefix(_ line: String) -> String {
+        line.hasPrefix("warning: ") ? String(line.dropFirst(9)) : line
+    }
+}

@@ -1,0 +1,433 @@
+import CLLVM
+import DyckAnalysis
+import DyckModel
+
+/// How to instrument. There is nothing to choose yet: every marker the ABI defines is
+/// placed, because the policy expects all of them, and the verifier always runs. The
+/// type keeps `instrument`'s signature stable when choices come.
+public struct InstrumentOptions: Sendable {
+    public init() {}
+}
+
+/// What the instrumentation did.
+public struct InstrumentReport: Equatable, Sendable {
+    /// `LIBC` marker instructions (an indirect call places one per libc candidate).
+    public var libcMarkers = 0
+    /// Call instructions instrumented as call sites (`CALL`/`RET` or `TAIL`).
+    public var instrumentedSites = 0
+    /// Call instructions that may enter a defined function: direct calls of one and all
+    /// indirect calls. Set against `instrumentedSites`, it tells what pruning saved.
+    public var programCalls = 0
+    /// Indirect calls that compare the called pointer at run time.
+    public var dispatchedCalls = 0
+    /// Callback thunks created.
+    public var thunks = 0
+    /// Calls of setjmp functions followed by `SJ_SAVE`/`SJ_RESUME`.
+    public var setjmpPoints = 0
+    /// Marker instructions of all kinds, thunks included.
+    public var markers = 0
+    /// Complete lines (`warning: <module>: ...`).
+    public var warnings: [String] = []
+
+    public init() {}
+}
+
+/// The functions after whose return a program may come back a second time through
+/// `longjmp`; the marker ABI numbers their calls.
+public let setjmpFunctions: Set<String> = ["setjmp", "_setjmp", "__sigsetjmp", "sigsetjmp"]
+
+/// Rewrites `module` in place so that the program emits the marker system calls of
+/// `specs/marker-abi.md` for the policy in `analysis`, which must be the analysis of
+/// this very module (its handles and ids are used). On success the module passes
+/// LLVM's verifier. On a thrown error the module may be partly rewritten: discard it.
+///
+/// - **libc calls** get `LIBC(symbol)` just before the call.
+/// - **Sites** get `CALL(site)` before and `RET(site)` after the call (a `tail` hint is
+///   dropped, since the call no longer ends the function). After an `invoke`, `RET` is
+///   at the start of the normal destination, or on a new block on that edge when the
+///   destination has other predecessors. A `musttail` site gets `TAIL(site)` before and
+///   nothing after.
+/// - **Indirect calls** whose candidates include libc functions, or, at a site,
+///   callbacks with thunks, compare the called pointer before the call: each libc
+///   candidate branches to its own `LIBC` marker, each thunk to no marker, anything
+///   else to the site's `CALL` (or nothing when the call is no site). All paths join in
+///   a block holding the unchanged call, so it runs once; at a site a PHI remembers
+///   whether `CALL` was made and `RET` follows only then.
+/// - **Callbacks**: every non-variadic callback gets a thunk (see `ThunkMaker`), which
+///   replaces it at exactly the uses the analysis counted as making it a callback.
+///   Variadic callbacks cannot forward their arguments; they are left alone, with a
+///   warning.
+/// - **setjmp**: the value returned is tested right after the call: `SJ_SAVE(n)` for 0,
+///   `SJ_RESUME(n)` otherwise, `n` counting setjmp calls in module order.
+public func instrument(
+    _ module: IRModule, analysis: ModuleAnalysis, options: InstrumentOptions = InstrumentOptions()
+) throws -> InstrumentReport {
+    let rewriter = try Rewriter(module: module, analysis: analysis)
+    rewriter.run()
+    var message: UnsafeMutablePointer<CChar>?
+    let broken = LLVMVerifyModule(module.module, LLVMReturnStatusAction, &message) != 0
+    let text = takeMessage(message)
+    if broken {
+        let first = text.split(separator: "\n").first.map(String.init) ?? "verifier failed"
+        throw InstrumentError.verifierFailed(path: module.path, message: first)
+    }
+    return rewriter.report
+}
+
+// MARK: - Implementation
+
+/// One call instruction to rewrite, found before anything is inserted.
+private struct Point {
+    var call: LLVMValueRef
+    var events: CallEvents?
+    /// The setjmp call number, for calls of a setjmp function.
+    var setjmp: Int?
+}
+
+private final class Rewriter {
+    let module: IRModule
+    let analysis: ModuleAnalysis
+    let policy: Policy
+    let builder: Builder
+    let editor: CFGEditor
+    let markers: MarkerEmitter
+    let moduleName: String
+    /// Per function index, in instruction order.
+    var points: [[Point]] = []
+    var thunks: [Int: LLVMValueRef] = [:]
+    var report = InstrumentReport()
+
+    init(module: IRModule, analysis: ModuleAnalysis) throws {
+        self.module = module
+        self.analysis = analysis
+        self.policy = analysis.result.policy
+        self.builder = Builder(context: module.context)
+        self.editor = CFGEditor(context: module.context, builder: builder)
+        self.markers = MarkerEmitter(context: module.context)
+        self.moduleName = module.baseName
+        try check()
+        try collect()
+    }
+
+    // MARK: Before rewriting
+
+    /// Rejects an analysis of another module before anything is touched: its handles
+    /// would point into the wrong module (or freed memory, which cannot be detected).
+    private func check() throws {
+        let path = module.path
+        guard analysis.functions.count == policy.functions.count else {
+            throw InstrumentError.analysisMismatch(path: path, message: "function lists differ in length")
+        }
+        for f in analysis.functions where LLVMGetGlobalParent(f) != module.module {
+            throw InstrumentError.analysisMismatch(path: path, message: "function '\(valueName(f))' is not in the module")
+        }
+        for (key, events) in analysis.calls {
+            guard analysis.functions.indices.contains(key.function),
+                LLVMIsACallInst(events.instruction) != nil || LLVMIsAInvokeInst(events.instruction) != nil,
+                let block = LLVMGetInstructionParent(events.instruction),
+                LLVMGetBasicBlockParent(block) == analysis.functions[key.function]
+            else {
+                throw InstrumentError.analysisMismatch(
+                    path: path, message: "call \(key.instruction) of function \(key.function) is not where it was")
+            }
+            if let site = events.site {
+                guard policy.sites.indices.contains(site) else {
+                    throw InstrumentError.analysisMismatch(path: path, message: "site \(site) is not in the policy")
+                }
+                try checkID(site, "call-site id")
+            }
+            for target in events.libc { try checkID(target.symbol, "symbol id") }
+        }
+        for use in analysis.callbackUses {
+            guard analysis.functions.indices.contains(use.function) else {
+                throw InstrumentError.analysisMismatch(path: path, message: "callback \(use.function) is not a function")
+            }
+            try checkID(use.function, "function index")
+        }
+    }
+
+    private func checkID(_ value: Int, _ what: String) throws {
+        guard value >= 0, UInt64(value) <= MarkerABI.maximumID else {
+            throw InstrumentError.idOutOfRange(path: module.path, what: what, value: value)
+        }
+    }
+
+    /// Finds the calls to rewrite by walking the module in order (the same order that
+    /// numbers setjmp calls) and counts the calls into the program.
+    private func collect() throws {
+        var byInstruction: [LLVMValueRef: CallEvents] = [:]
+        byInstruction.reserveCapacity(analysis.calls.count)
+        for events in analysis.calls.values { byInstruction[events.instruction] = events }
+        var defined = Set(analysis.functions)
+        defined.reserveCapacity(analysis.functions.count)
+        var found = 0
+        var setjmpCount = 0
+        points = []
+        for f in analysis.functions {
+            var list: [Point] = []
+            var block = LLVMGetFirstBasicBlock(f)
+            while let b = block {
+                block = LLVMGetNextBasicBlock(b)
+                var next = LLVMGetFirstInstruction(b)
+                while let instruction = next {
+                    next = LLVMGetNextInstruction(instruction)
+                    guard LLVMIsACallInst(instruction) != nil || LLVMIsAInvokeInst(instruction) != nil,
+                        let called = LLVMGetCalledValue(instruction), LLVMIsAInlineAsm(called) == nil
+                    else { continue }
+                    let callee = stripCasts(called)
+                    var setjmp: Int? = nil
+                    if LLVMIsAFunction(callee) != nil {
+                        if defined.contains(callee) {
+                            report.programCalls += 1
+                        } else if setjmpFunctions.contains(valueName(callee)) {
+                            setjmp = setjmpCount
+                            setjmpCount += 1
+                        }
+                    } else {
+                        report.programCalls += 1
+                    }
+                    let events = byInstruction[instruction]
+                    if events != nil { found += 1 }
+                    if let number = setjmp, !canMarkAfter(instruction, setjmp: number) { setjmp = nil }
+                    if events != nil || setjmp != nil {
+                        list.append(Point(call: instruction, events: events, setjmp: setjmp))
+                    }
+                }
+            }
+            points.append(list)
+        }
+        guard found == analysis.calls.count else {
+            throw InstrumentError.analysisMismatch(
+                path: module.path, message: "\(analysis.calls.count - found) analysed calls are not in the module")
+        }
+    }
+
+    /// Whether setjmp's result can be tested after the call; warns when not.
+    private func canMarkAfter(_ call: LLVMValueRef, setjmp number: Int) -> Bool {
+        let function = valueName(LLVMGetBasicBlockParent(LLVMGetInstructionParent(call)))
+        if LLVMIsACallInst(call) != nil && LLVMGetTailCallKind(call) == LLVMTailCallKindMustTail {
+            report.warnings.append(
+                "warning: \(moduleName): setjmp call \(number) in '\(function)' is a musttail call; "
+                    + "no SJ_SAVE/SJ_RESUME marker (a longjmp to it is not covered)")
+            return false
+        }
+        if LLVMGetTypeKind(LLVMTypeOf(call)) != LLVMIntegerTypeKind {
+            report.warnings.append(
+                "warning: \(moduleName): setjmp call \(number) in '\(function)' does not return an integer; "
+                    + "no SJ_SAVE/SJ_RESUME marker (a longjmp to it is not covered)")
+            return false
+        }
+        return true
+    }
+
+    // MARK: Rewriting
+
+    func run() {
+        // Debug records (LLVM 19's default) stay behind when the C API moves an
+        // instruction to another block; debug intrinsics are instructions and move along.
+        let newDebugFormat = LLVMIsNewDbgInfoFormat(module.module) != 0
+        if newDebugFormat { LLVMSetIsNewDbgInfoFormat(module.module, 0) }
+        defer { if newDebugFormat { LLVMSetIsNewDbgInfoFormat(module.module, 1) } }
+
+        makeThunks()
+        for list in points {
+            // Later calls first: a split moves the rest of a block, and what lies after
+            // a call processed later would be moved again.
+            for point in list.reversed() { rewrite(point) }
+        }
+    }
+
+    private func makeThunks() {
+        let maker = ThunkMaker(module: module.module, context: module.context, builder: builder, markers: markers)
+        for index in policy.callbacks where analysis.functions.indices.contains(index) {
+            let f = analysis.functions[index]
+            if let type = LLVMGlobalGetValueType(f), LLVMIsFunctionVarArg(type) != 0 {
+                report.warnings.append(
+                    "warning: \(moduleName): callback '\(valueName(f))' is variadic and gets no thunk; "
+                        + "libc's calls of it are not marked as callbacks")
+                continue
+            }
+            guard let thunk = maker.makeThunk(for: f, index: index) else { continue }
+            thunks[index] = thunk
+            report.thunks += 1
+            report.markers += 2
+        }
+        replaceCallbackUses(analysis.callbackUses, thunks: thunks, context: module.context)
+    }
+
+    private func rewrite(_ point: Point) {
+        let call = point.call
+        let location = LLVMInstructionGetDebugLoc(call)
+        let musttail = LLVMIsACallInst(call) != nil && LLVMGetTailCallKind(call) == LLVMTailCallKindMustTail
+        if let events = point.events {
+            let site = events.site.map { UInt32(truncatingIfNeeded: $0) }
+            let thunkTargets: [LLVMValueRef] =
+                events.indirect ? (events.site.map { policy.sites[$0].callees.compactMap { thunks[$0] } } ?? []) : []
+            if events.indirect && (!events.libc.isEmpty || !thunkTargets.isEmpty) {
+                dispatch(call, events: events, site: site, thunks: thunkTargets, musttail: musttail, location: location)
+            } else {
+                builder.positionBefore(call)
+                for target in events.libc {
+                    emit(.libc, UInt32(truncatingIfNeeded: target.symbol), location)
+                }
+                if let site {
+                    report.instrumentedSites += 1
+                    if musttail {
+                        emit(.tail, site, location)
+                    } else {
+                        emit(.call, site, location)
+                        markAfter(call, .ret, site, location)
+                    }
+                }
+            }
+        }
+        if let number = point.setjmp {
+            report.setjmpPoints += 1
+            let id = UInt32(truncatingIfNeeded: number)
+            guard let (x, resume) = openAfter(call) else { return }
+            builder.positionAtEnd(x)
+            let zero = LLVMConstNull(LLVMTypeOf(call))
+            guard let direct = LLVMBuildICmp(builder.ref, LLVMIntEQ, call, zero, "") else { return }
+            let save = editor.newBlock(after: x, name: "sbx.sjsave")
+            let resumed = editor.newBlock(after: save, name: "sbx.sjresume")
+            builder.branch(if: direct, then: save, else: resumed)
+            builder.positionAtEnd(save)
+            emit(.setjmpSave, id, location)
+            builder.branch(to: resume)
+            builder.positionAtEnd(resumed)
+            emit(.setjmpResume, id, location)
+            builder.branch(to: resume)
+        }
+    }
+
+    private func emit(_ kind: MarkerKind, _ id: UInt32, _ location: LLVMMetadataRef?) {
+        markers.emit(kind, id, builder: builder.ref, location: location)
+        report.markers += 1
+        if kind == .libc { report.libcMarkers += 1 }
+    }
+
+    /// Places an unconditional marker where the call has returned normally.
+    private func markAfter(_ call: LLVMValueRef, _ kind: MarkerKind, _ id: UInt32, _ location: LLVMMetadataRef?) {
+        if LLVMIsAInvokeInst(call) != nil, let source = LLVMGetInstructionParent(call),
+            let destination = LLVMGetNormalDest(call)
+        {
+            if editor.isOnlyEntered(destination, through: call), let first = editor.firstNonPHI(destination) {
+                builder.positionBefore(first)
+                emit(kind, id, location)
+            } else {
+                let edge = editor.newBlock(after: source, name: "sbx.ret")
+                LLVMSetNormalDest(call, edge)
+                builder.positionAtEnd(edge)
+                emit(kind, id, location)
+                builder.branch(to: destination)
+                editor.replaceIncoming(in: destination, from: source, to: edge)
+            }
+        } else if let next = LLVMGetNextInstruction(call) {
+            dropTailHint(call)
+            builder.positionBefore(next)
+            emit(kind, id, location)
+        }
+    }
+
+    /// A block `x` that runs right after the call returns normally, left without a
+    /// terminator, and the block `resume` where the program continues: the caller ends
+    /// `x` with branches that reach `resume`.
+    private func openAfter(_ call: LLVMValueRef) -> (x: LLVMBasicBlockRef, resume: LLVMBasicBlockRef)? {
+        guard let source = LLVMGetInstructionParent(call) else { return nil }
+        if LLVMIsAInvokeInst(call) != nil {
+            guard let destination = LLVMGetNormalDest(call) else { return nil }
+            let x = editor.newBlock(after: source, name: "sbx.after")
+            let resume = editor.newBlock(after: x, name: "sbx.cont")
+            LLVMSetNormalDest(call, x)
+            builder.positionAtEnd(resume)
+            builder.branch(to: destination)
+            editor.replaceIncoming(in: destination, from: source, to: resume)
+            return (x, resume)
+        } else {
+            guard let next = LLVMGetNextInstruction(call) else { return nil }
+            dropTailHint(call)
+            let resume = editor.newBlock(after: source, name: "sbx.cont")
+            editor.moveTail(from: next, to: resume)
+            return (source, resume)
+        }
+    }
+
+    /// A `tail` call followed by a marker is no longer in tail position; the hint would
+    /// be harmless but misleading.
+    private func dropTailHint(_ call: LLVMValueRef) {
+        if LLVMIsACallInst(call) != nil && LLVMGetTailCallKind(call) == LLVMTailCallKindTail {
+            LLVMSetTailCallKind(call, LLVMTailCallKindNone)
+        }
+    }
+
+    /// The run-time comparison of the called pointer at an indirect call:
+    ///
+    ///     source:  %l0 = icmp eq ptr %p, @libc0     ; one test per libc candidate
+    ///              br %l0, mark0, test1             ;   mark0: LIBC(s0); br call
+    ///     test1:   %t0 = icmp eq ptr %p, @f.thunk   ; one test per thunk: no marker
+    ///              br %t0, call, default
+    ///     default: CALL(site) (or TAIL, or nothing); br call
+    ///     call:    %site = phi i1 [...]             ; true only from default
+    ///              <the original call>              ; then RET(site) if %site
+    private func dispatch(
+        _ call: LLVMValueRef, events: CallEvents, site: UInt32?, thunks: [LLVMValueRef], musttail: Bool,
+        location: LLVMMetadataRef?
+    ) {
+        guard let source = LLVMGetInstructionParent(call), let called = LLVMGetCalledValue(call) else { return }
+        report.dispatchedCalls += 1
+        let callBlock = editor.newBlock(after: source, name: "sbx.call")
+        editor.moveTail(from: call, to: callBlock)
+        let pointerType = LLVMTypeOf(called)
+        var incoming: [(block: LLVMBasicBlockRef, siteMarked: Bool)] = []
+        var current = source
+        var last = source
+        for target in events.libc {
+            builder.positionAtEnd(current)
+            guard
+                let equal = LLVMBuildICmp(
+                    builder.ref, LLVMIntEQ, called, pointer(target.declaration, as: pointerType), "")
+            else { return }
+            let mark = editor.newBlock(after: last, name: "sbx.libc")
+            let next = editor.newBlock(after: mark, name: "sbx.test")
+            builder.branch(if: equal, then: mark, else: next)
+            builder.positionAtEnd(mark)
+            emit(.libc, UInt32(truncatingIfNeeded: target.symbol), location)
+            builder.branch(to: callBlock)
+            incoming.append((mark, false))
+            current = next
+            last = next
+        }
+        for thunk in thunks {
+            builder.positionAtEnd(current)
+            guard let equal = LLVMBuildICmp(builder.ref, LLVMIntEQ, called, pointer(thunk, as: pointerType), "")
+            else { return }
+            let next = editor.newBlock(after: last, name: "sbx.test")
+            builder.branch(if: equal, then: callBlock, else: next)
+            incoming.append((current, false))
+            current = next
+            last = next
+        }
+        builder.positionAtEnd(current)
+        if let site {
+            report.instrumentedSites += 1
+            emit(musttail ? .tail : .call, site, location)
+        }
+        builder.branch(to: callBlock)
+        incoming.append((current, site != nil))
+
+        guard let site, !musttail else { return }
+        builder.positionBefore(call)
+        let boolType = LLVMInt1TypeInContext(module.context)
+        guard let siteMarked = LLVMBuildPhi(builder.ref, boolType, "sbx.site") else { return }
+        var values: [LLVMValueRef?] = incoming.map { LLVMConstInt(boolType, $0.siteMarked ? 1 : 0, 0) }
+        var blocks: [LLVMBasicBlockRef?] = incoming.map { $0.block }
+        LLVMAddIncoming(siteMarked, &values, &blocks, UInt32(incoming.count))
+        guard let (x, resume) = openAfter(call) else { return }
+        builder.positionAtEnd(x)
+        let mark = editor.newBlock(after: x, name: "sbx.ret")
+        builder.branch(if: siteMarked, then: mark, else: resume)
+        builder.positionAtEnd(mark)
+        emit(.ret, site, location)
+        builder.branch(to: resume)
+    }
+}

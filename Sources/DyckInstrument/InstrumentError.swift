@@ -1,0 +1,35 @@
+import DyckModel
+
+/// Why a module could not be instrumented or written. Every case names the file.
+public enum InstrumentError: CategorizedError, Equatable, Sendable {
+    /// The analysis does not describe this module (it was made from another module, or
+    /// the module changed since): its handles cannot be trusted.
+    case analysisMismatch(path: String, message: String)
+    /// An id does not fit in the 32 bits a marker carries.
+    case idOutOfRange(path: String, what: String, value: Int)
+    /// The rewritten module fails LLVM's verifier. The input passed it, so this is a
+    /// bug of the instrumentation or a construct it does not support.
+    case verifierFailed(path: String, message: String)
+    /// The instrumented module could not be written.
+    case cannotWrite(path: String, reason: String)
+
+    public var category: ErrorCategory {
+        switch self {
+        case .cannotWrite: return .outputFailed
+        default: return .badInput
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case let .analysisMismatch(path, message):
+            return "\(path): the analysis does not match the module: \(message)"
+        case let .idOutOfRange(path, what, value):
+            return "\(path): \(what) \(value) does not fit in a 32-bit marker id"
+        case let .verifierFailed(path, message):
+            return "\(path): instrumented IR fails LLVM's verifier (please report this): \(message)"
+        case let .cannotWrite(path, reason):
+            return "\(path): cannot write: \(reason)"
+        }
+    }
+}

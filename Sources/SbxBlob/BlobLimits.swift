@@ -1,0 +1,55 @@
+import CSbxCore
+import DyckModel
+
+/// The caps of the blob format (`kmod/core/sbx_blob.h`, `specs/kernel-abi.md`),
+/// which the kernel enforces on load.
+public enum BlobLimits {
+    public static let maxSize = Int(SBX_BLOB_MAX_SIZE)
+    public static let maxSymbols = Int(SBX_MAX_SYMBOLS)
+    public static let maxFunctions = Int(SBX_MAX_FUNCTIONS)
+    public static let maxSites = Int(SBX_MAX_SITES)
+    public static let maxCallbacks = Int(SBX_MAX_CALLBACKS)
+    public static let maxMacroStates = Int(SBX_MAX_MSTATES)
+    public static let maxTransitions = Int(SBX_MAX_TRANS)
+    public static let maxStackLimit = Int(SBX_STACK_LIMIT_MAX)
+    public static let defaultStackLimit = Int(SBX_STACK_LIMIT_DEFAULT)
+
+    static func checkCounts(_ policy: Policy) throws {
+        let counts = [
+            ("symbols", policy.symbols.count, maxSymbols),
+            ("functions", policy.functions.count, maxFunctions),
+            ("call sites", policy.sites.count, maxSites),
+            ("callbacks", policy.callbacks.count, maxCallbacks),
+        ]
+        for (what, count, cap) in counts where count > cap {
+            throw BlobError.capExceeded(what: what, count: count, cap: cap)
+        }
+    }
+}
+
+/// Why a blob could not be built or loaded.
+public enum BlobError: CategorizedError, Equatable {
+    /// A table of the compiled policy would exceed a cap of the kernel.
+    case capExceeded(what: String, count: Int, cap: Int)
+    /// The stack limit is outside 1...BlobLimits.maxStackLimit.
+    case badStackLimit(Int)
+    /// The C validator refused a blob: -EINVAL (malformed) or -E2BIG (over a cap).
+    case invalidBlob(errno: Int32)
+
+    public var category: ErrorCategory { .badInput }
+
+    public var description: String {
+        switch self {
+        case let .capExceeded(what, count, cap):
+            return "the policy is too large for the kernel: \(count) \(what) exceed the cap of \(cap)"
+        case let .badStackLimit(limit):
+            return "stack limit \(limit) is outside 1...\(BlobLimits.maxStackLimit)"
+        case let .invalidBlob(errno):
+            switch errno {
+            case Int32(SBX_E2BIG): return "policy blob refused: over a cap (E2BIG)"
+            case Int32(SBX_EINVAL): return "policy blob refused: malformed (EINVAL)"
+            default: return "policy blob refused: error \(errno)"
+            }
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import CSbxCore
+import DyckModel
+
+/// A policy blob accepted by the kernel's own validator (`kmod/core/sbx_blob.c`),
+/// held in memory that stays put while monitors step it.
+public final class KernelPolicy: @unchecked Sendable {
+    let storage: UnsafeMutableRawBufferPointer
+    var view = sbx_policy_view()
+
+    /// Validates `blob` with the C core; throws `BlobError.invalidBlob` with its
+    /// errno (EINVAL or E2BIG) if the kernel would refuse it.
+    public init(blob: [UInt8]) throws {
+        storage = .allocate(byteCount: max(blob.count, 1), alignment: 8)
+        storage.copyBytes(from: blob)
+        let err = sbx_blob_validate(storage.baseAddress, UInt64(blob.count), &view)
+        // Throwing here still runs deinit, which frees the storage.
+        if err != 0 { throw BlobError.invalidBlob(errno: -err) }
+    }
+
+    deinit { storage.deallocate() }
+
+    public var stackLimit: Int { Int(view.stack_limit) }
+    public var macroStateCount: Int { Int(view.nr_mstates) }
+    public var transitionCount: Int { Int(view.nr_trans) }
+    public var isNFA: Bool { view.flags & SBX_BLOB_F_NFA != 0 }
+}
+
+/// Why the kernel's monitor refused a marker (`enum sbx_reason`).
+public enum KernelRefusal: Int, Sendable, CaseIterable {
+    case unknownKind = 1
+    case idOutOfRange = 2
+    case notAllowedHere = 3
+    case returnToWrongSite = 4
+    case cannotReturnYet = 5
+    case notACallback = 6
+    case stackOverflow = 7
+    case noSetjmpRecord = 8
+    case badState = 9
+}
+
+/// The kind of a frame of the kernel monitor's stack.
+public enum KernelFrameKind: Hashable, Sendable {
+    case root
+    case site(Int)
+    case callback(Int)
+
+    init(tag: UInt32) {
+        let id = Int(tag & SBX_FRAME_ID_MASK)
+        switch tag & SBX_FRAME_KIND_MASK {
+        case SBX_FRAME_SITE: self = .site(id)
+        case SBX_FRAME_CALLBACK: self = .callback(id)
+        default: self = .root
+        }
+    }
+}
+
+/// A refused marker and where the thread was (`struct sbx_violation`).
+public struct KernelViolation: Hashable, Sendable {
+    public var refusal: KernelRefusal
+    public var top: KernelFrameKind
+    public var macroState: Int
+    public var depth: Int
+}
+
+/// One thread's monitor, stepped by the very C code the kernel runs
+/// (`kmod/core/sbx_monitor.c`), so that offline replay matches enforcement.
+public final class KernelMonitor: @unchecked Sendable {
+    public let policy: KernelPolicy
+    let frames: UnsafeMutablePointer<sbx_frame>
+    var thread = sbx_thread()
+
+    /// A thread of a freshly exec'd program, or (`newThread`) a new thread of a
+    /// running process, which may only enter a callback.
+    public init(policy: KernelPolicy, newThread: Bool = false) {
+        self.policy = policy
+        let capacity = policy.view.stack_limit
+        frames = .allocate(capacity: Int(capacity))
+        let err = withUnsafePointer(to: &policy.view) { view in
+            newThread
+                ? sbx_thread_init_new_thread(view, &thread, frames, capacity)
+                : sbx_thread_init(view, &thread, frames, capacity)
+        }
+        precondition(err == 0, "sbx_thread_init: \(err)")
+    }
+
+    /// A forked child: a copy of `parent`'s state.
+    public init(copying parent: KernelMonitor) {
+        policy = parent.policy
+        let capacity = policy.view.stack_limit
+        frames = .allocate(capacity: Int(capacity))
+        let err = withUnsafePointer(to: &parent.thread) { sbx_thread_copy(&thread, frames, capacity, $0) }
+        precondition(err == 0, "sbx_thread_copy: \(err)")
+    }
+
+    deinit { frames.deallocate() }
+
+    /// Feeds one marker (raw kind and id, as the registers carry them); nil if it
+    /// is allowed. On a violation the state is left as it was.
+    public func step(kind: Int, id: Int) -> KernelViolation? {
+        step(kind: UInt64(bitPattern: Int64(kind)), id: UInt64(bitPattern: Int64(id)))
+    }
+
+    public func step(_ marker: Marker) -> KernelViolation? {
+        step(kind: marker.kind, id: marker.id)
+    }
+
+    public func step(kind: UInt64, id: UInt64) -> KernelViolation? {
+        var out = sbx_violation()
+        let refused = withUnsafePointer(to: &policy.view) { sbx_step($0, &thread, kind, id, &out) }
+        guard refused != 0 else { return nil }
+        return KernelViolation(
+            refusal: KernelRefusal(rawValue: Int(out.reason)) ?? .badState,
+            top: KernelFrameKind(tag: out.tag), macroState: Int(out.mstate), depth: Int(out.depth))
+    }
+
+    /// Frames in use, the root frame included.
+    public var depth: Int { Int(thread.depth) }
+
+    /// The frames, bottom first: kind and macro-state.
+    public var stack: [(kind: KernelFrameKind, macroState: Int)] {
+        (0..<depth).map { (KernelFrameKind(tag: frames[$0].tag), Int(frames[$0].mstate)) }
+    }
+}

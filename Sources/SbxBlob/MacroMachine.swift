@@ -1,0 +1,159 @@
+import DyckModel
+
+/// Which model a blob enforces: the Dyck policy as written, or its single-copy
+/// flattened NFA (`Policy.flattened()`). The kernel steps both the same way.
+public enum BlobMode: String, Sendable, CaseIterable {
+    case dyck
+    case nfa
+}
+
+/// A policy compiled into a deterministic machine over *macro-states*: each a
+/// frontier (a set of (function, state) pairs) that `ThreadMonitor` can reach
+/// (`specs/kernel-abi.md`, "Macro-states"). Stepping the machine is a table look-up
+/// where the reference monitor computes a set.
+public struct MacroMachine: Sendable {
+    /// A (function, state) pair.
+    public struct Pair: Hashable, Comparable, Sendable {
+        public var function: Int
+        public var state: Int
+
+        public init(function: Int, state: Int) {
+            self.function = function
+            self.state = state
+        }
+
+        public static func < (a: Pair, b: Pair) -> Bool {
+            (a.function, a.state) < (b.function, b.state)
+        }
+    }
+
+    /// A transition key: a libc symbol or a call site (the continuation of `CALL`).
+    public enum Key: Hashable, Comparable, Sendable {
+        case libc(Int)
+        case call(Int)
+
+        /// The key's number in the blob: libc ids below call ids.
+        var encoded: UInt32 {
+            switch self {
+            case .libc(let l): return UInt32(l)
+            case .call(let c): return 0x8000_0000 | UInt32(c)
+            }
+        }
+
+        public static func < (a: Key, b: Key) -> Bool { a.encoded < b.encoded }
+    }
+
+    /// The policy the machine was built from (flattened in nfa mode).
+    public let policy: Policy
+    public let mode: BlobMode
+    /// Frontier of each macro-state, sorted.
+    public private(set) var frontiers: [[Pair]] = []
+    /// Whether each macro-state holds a final state of its function.
+    public private(set) var finals: [Bool] = []
+    /// Transitions of each macro-state, in ascending key order.
+    public private(set) var transitions: [[(key: Key, target: Int)]] = []
+    /// Macro-state entered by `CALL`/`TAIL` of each site.
+    public private(set) var siteEntries: [Int] = []
+    /// (function, entered macro-state) of each callback, ascending by function.
+    public private(set) var callbackEntries: [(function: Int, entered: Int)] = []
+    /// The root frame's macro-state at exec, and of a new thread (the empty frontier).
+    public private(set) var initial = 0
+    public private(set) var threadStart = 0
+
+    public var macroStateCount: Int { frontiers.count }
+    public private(set) var transitionCount = 0
+
+    private var index: [[Pair]: Int] = [:]
+    private let macroStateCap: Int
+    private let transitionCap: Int
+
+    /// Builds the machine of a valid policy; throws the policy's first validity
+    /// error, or a `BlobError` naming the cap a table would exceed.
+    public init(policy input: Policy, mode: BlobMode) throws {
+        try self.init(policy: input, mode: mode, macroStateCap: BlobLimits.maxMacroStates,
+                      transitionCap: BlobLimits.maxTransitions)
+    }
+
+    /// As `init(policy:mode:)`, with smaller caps (for tests).
+    init(policy input: Policy, mode: BlobMode, macroStateCap: Int, transitionCap: Int) throws {
+        self.macroStateCap = macroStateCap
+        self.transitionCap = transitionCap
+        try input.validate()
+        let policy = mode == .nfa ? input.flattened() : input
+        if mode == .nfa { try policy.validate() }
+        self.policy = policy
+        self.mode = mode
+        try BlobLimits.checkCounts(policy)
+
+        let outgoing = policy.functions.map { $0.automaton.outgoing() }
+        let finalSets = policy.functions.map(\.automaton.finals)
+        func initialPair(_ f: Int) -> Pair { Pair(function: f, state: policy.functions[f].automaton.initial) }
+
+        // Roots, in this order: the empty frontier, the entry, each site's callees,
+        // each callback. Numbers are given when a frontier is first seen.
+        threadStart = try intern([], finalSets)
+        initial = try intern([initialPair(policy.entry)], finalSets)
+        for site in policy.sites {
+            let entered = Set(site.callees.map(initialPair)).sorted()
+            siteEntries.append(try intern(entered, finalSets))
+        }
+        var callbacks: [(function: Int, entered: Int)] = []
+        for f in policy.callbacks {
+            callbacks.append((f, try intern([initialPair(f)], finalSets)))
+        }
+        callbackEntries = callbacks.sorted { $0.function < $1.function }
+
+        // Close under libc successors and call continuations, in number order.
+        var next = 0
+        var moves: [(key: UInt32, to: Pair)] = []
+        while next < frontiers.count {
+            moves.removeAll(keepingCapacity: true)
+            for pair in frontiers[next] {
+                for edge in outgoing[pair.function][pair.state] {
+                    let key: Key
+                    switch edge.label {
+                    case .libc(let l): key = .libc(l)
+                    case .call(let c): key = .call(c)
+                    }
+                    moves.append((key.encoded, Pair(function: pair.function, state: edge.to)))
+                }
+            }
+            moves.sort { ($0.key, $0.to) < ($1.key, $1.to) }
+            var out: [(key: Key, target: Int)] = []
+            var i = 0
+            while i < moves.count {
+                let key = moves[i].key
+                var frontier: [Pair] = []
+                while i < moves.count, moves[i].key == key {
+                    if frontier.last != moves[i].to { frontier.append(moves[i].to) }
+                    i += 1
+                }
+                let decoded: Key = key & 0x8000_0000 != 0 ? .call(Int(key & 0x7fff_ffff)) : .libc(Int(key))
+                out.append((decoded, try intern(frontier, finalSets)))
+            }
+            transitionCount += out.count
+            if transitionCount > transitionCap {
+                throw BlobError.capExceeded(what: "transitions", count: transitionCount, cap: transitionCap)
+            }
+            transitions.append(out)
+            next += 1
+        }
+    }
+
+    private mutating func intern(_ frontier: [Pair], _ finalSets: [Set<Int>]) throws -> Int {
+        if let known = index[frontier] { return known }
+        let number = frontiers.count
+        if number >= macroStateCap {
+            throw BlobError.capExceeded(what: "macro-states", count: number + 1, cap: macroStateCap)
+        }
+        index[frontier] = number
+        frontiers.append(frontier)
+        finals.append(frontier.contains { finalSets[$0.function].contains($0.state) })
+        return number
+    }
+
+    /// The machine's macro-state for a frontier, if it has one.
+    public func macroState(of frontier: [Pair]) -> Int? {
+        index[frontier.sorted()]
+    }
+}

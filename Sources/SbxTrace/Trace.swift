@@ -1,0 +1,149 @@
+import CSbxTrace
+
+/// A recorded run of an instrumented program: every marker system call and every
+/// fork, new thread, exec and exit of the program's tasks, in the order the recorder
+/// observed them (`specs/trace-format.md`). The first event is always `.start`.
+public struct Trace: Equatable, Sendable {
+    public var events: [TraceEvent]
+
+    public init(events: [TraceEvent] = []) {
+        self.events = events
+    }
+}
+
+/// One line of a trace. Process ids (`pid`) are thread-group ids; thread ids (`tid`)
+/// are the kernel's task ids, so a process's main thread has `tid == pid`.
+public enum TraceEvent: Hashable, Sendable {
+    /// The traced program's first exec succeeded; `pid` is its main thread.
+    case start(pid: Int32, path: TracePath)
+    /// Thread `tid` of process `pid` issued a marker system call.
+    case marker(pid: Int32, tid: Int32, kind: MarkerKind, id: UInt64)
+    /// Thread `parentTID` of `parentPID` made a new process (fork, vfork, or clone
+    /// without CLONE_THREAD) whose main thread is `childPID`.
+    case fork(parentPID: Int32, parentTID: Int32, childPID: Int32)
+    /// Thread `parentTID` of `pid` made a new thread `newTID` in the same process.
+    case thread(pid: Int32, parentTID: Int32, newTID: Int32)
+    /// Thread `tid` of `pid` executed `path`. Every other thread of `pid` has ended
+    /// before this event; afterwards the process's only thread has tid `pid`.
+    case exec(pid: Int32, tid: Int32, path: TracePath)
+    /// Thread `tid` of `pid` ended.
+    case exit(pid: Int32, tid: Int32, status: Termination)
+
+    /// The process the event belongs to (for `fork`, the parent).
+    public var pid: Int32 {
+        switch self {
+        case .start(let pid, _), .marker(let pid, _, _, _), .thread(let pid, _, _), .exec(let pid, _, _),
+             .exit(let pid, _, _):
+            return pid
+        case .fork(let parentPID, _, _):
+            return parentPID
+        }
+    }
+
+    /// The thread the event happened on (for `fork` and `thread`, the creator).
+    public var tid: Int32 {
+        switch self {
+        case .start(let pid, _): return pid
+        case .marker(_, let tid, _, _), .exec(_, let tid, _), .exit(_, let tid, _): return tid
+        case .fork(_, let parentTID, _): return parentTID
+        case .thread(_, let parentTID, _): return parentTID
+        }
+    }
+}
+
+/// The kind of a marker (`specs/marker-abi.md`), as the program put it in `rdi`. A
+/// number the ABI does not define is kept as `.unknown`, so that a checker sees it
+/// and refuses it instead of the recorder hiding it.
+public enum MarkerKind: Hashable, Sendable, CustomStringConvertible {
+    case libc
+    case call
+    case ret
+    case callbackEnter
+    case callbackExit
+    case tail
+    case setjmpSave
+    case setjmpResume
+    /// Any other value of `rdi`; never one of the values above.
+    case unknown(UInt64)
+
+    /// The known kinds with their numbers (from `kmod/uapi/sbx_marker.h`) and names.
+    static let table: [(kind: MarkerKind, value: UInt64, name: String)] = [
+        (.libc, UInt64(SBX_MARK_LIBC), "libc"),
+        (.call, UInt64(SBX_MARK_CALL), "call"),
+        (.ret, UInt64(SBX_MARK_RET), "ret"),
+        (.callbackEnter, UInt64(SBX_MARK_CB_ENTER), "cb-enter"),
+        (.callbackExit, UInt64(SBX_MARK_CB_EXIT), "cb-exit"),
+        (.tail, UInt64(SBX_MARK_TAIL), "tail"),
+        (.setjmpSave, UInt64(SBX_MARK_SJ_SAVE), "sj-save"),
+        (.setjmpResume, UInt64(SBX_MARK_SJ_RESUME), "sj-resume"),
+    ]
+
+    public init(rawValue: UInt64) {
+        self = Self.table.first { $0.value == rawValue }?.kind ?? .unknown(rawValue)
+    }
+
+    public var rawValue: UInt64 {
+        if case .unknown(let value) = self { return value }
+        return Self.table.first { $0.kind == self }?.value ?? 0
+    }
+
+    /// The name in a trace: `libc`, `call`, ..., or `kind-N` for an unknown number.
+    public var name: String {
+        if case .unknown(let value) = self { return "kind-\(value)" }
+        return Self.table.first { $0.kind == self }?.name ?? ""
+    }
+
+    public var description: String { name }
+
+    /// False for `.unknown` (also for `.unknown` built with a known number, which
+    /// `init(rawValue:)` never does and a trace cannot spell).
+    public var isKnown: Bool {
+        if case .unknown = self { return false }
+        return true
+    }
+}
+
+/// How a thread or the program ended.
+public enum Termination: Hashable, Sendable, CustomStringConvertible {
+    /// `_exit`/`exit_group` with this code (0...255).
+    case exited(Int32)
+    /// Killed by this signal (1...64).
+    case killed(signal: Int32)
+
+    /// The status a shell reports: the code, or 128 + the signal.
+    public var shellStatus: Int32 {
+        switch self {
+        case .exited(let code): return code
+        case .killed(let signal): return 128 + signal
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .exited(let code): return "exited \(code)"
+        case .killed(let signal): return "killed \(signal)"
+        }
+    }
+}
+
+/// A file path as the kernel has it: bytes, not necessarily UTF-8, never NUL.
+public struct TracePath: Hashable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
+    public var bytes: [UInt8]
+
+    public init(bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    public init(_ string: String) {
+        bytes = Array(string.utf8)
+    }
+
+    public init(stringLiteral value: String) {
+        self.init(value)
+    }
+
+    /// For display; bytes that are not UTF-8 become U+FFFD.
+    public var description: String {
+        String(decoding: bytes, as: UTF8.self)
+    }
+}

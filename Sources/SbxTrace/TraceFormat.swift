@@ -1,0 +1,653 @@
+import DyckModel
+
+/// The trace text format, version 1. `specs/trace-format.md` is the definition; this
+/// file and that document must agree.
+public enum TraceFormat {
+    /// The first word of every trace file.
+    public static let magic = "sbx-trace"
+    /// The only version this library reads and the one it writes.
+    public static let version = 1
+    /// Signals are 1...64 on Linux (`_NSIG` is 65).
+    static let signals: ClosedRange<Int32> = 1...64
+    static let exitCodes: ClosedRange<Int32> = 0...255
+}
+
+/// Trace text that breaks a rule of the format, or an in-memory trace that could not
+/// be written as valid text. `line` is the 1-based line of the file (nil for an
+/// in-memory trace, whose message then names the event).
+public struct TraceFormatError: CategorizedError, Equatable, Sendable {
+    public enum Kind: String, Sendable, CaseIterable {
+        /// The file is empty, ends in the middle of a line, or has no `end` line (the
+        /// recorder was killed, or the file was cut).
+        case truncated
+        /// The header names a version this tool does not read.
+        case unsupportedVersion
+        /// A line does not have the shape its keyword requires, or is no record at
+        /// all; a number, kind or path is not well-formed.
+        case malformed
+        /// A number is outside its range (pid, exit code, signal, id).
+        case outOfRange
+        /// Well-formed lines that contradict each other: an event of a thread that
+        /// does not exist (yet, or any more), a second `start`, threads left at `end`.
+        case inconsistent
+    }
+
+    public var kind: Kind
+    public var line: Int?
+    public var message: String
+
+    public init(kind: Kind, line: Int?, message: String) {
+        self.kind = kind
+        self.line = line
+        self.message = message
+    }
+
+    public var category: ErrorCategory { .badInput }
+
+    public var description: String {
+        guard let line else { return message }
+        return "line \(line): \(message)"
+    }
+}
+
+// MARK: - Paths
+
+/// Percent-encoding of paths: the rule of the policy format's names
+/// (`specs/policy-format.md`, "Names"), applied to bytes. DyckModel's coder is
+/// internal and insists on UTF-8, which a path need not be.
+enum TracePathCoding {
+    static let hexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
+
+    /// Controls, space, DEL, every non-ASCII byte, and '%', '#', ':', '@'.
+    static func mustEncode(_ byte: UInt8) -> Bool {
+        byte <= 0x20 || byte >= 0x7F || byte == UInt8(ascii: "%") || byte == UInt8(ascii: "#")
+            || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "@")
+    }
+
+    static func append(_ path: TracePath, to out: inout [UInt8]) {
+        for byte in path.bytes {
+            if mustEncode(byte) {
+                out.append(UInt8(ascii: "%"))
+                out.append(hexDigits[Int(byte >> 4)])
+                out.append(hexDigits[Int(byte & 0x0F)])
+            } else {
+                out.append(byte)
+            }
+        }
+    }
+
+    static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+        default: return nil
+        }
+    }
+}
+
+// MARK: - Writing
+
+extension TraceEvent {
+    /// Appends the event's line, with its LF.
+    func appendLine(to out: inout [UInt8]) {
+        func word(_ text: StaticString) {
+            text.withUTF8Buffer { out.append(contentsOf: $0) }
+        }
+        func digits(_ value: UInt64) {
+            // Without String formatting: this runs once per marker.
+            var rest = value
+            let start = out.count
+            repeat {
+                out.append(UInt8(ascii: "0") + UInt8(rest % 10))
+                rest /= 10
+            } while rest != 0
+            out[start...].reverse()
+        }
+        func number(_ value: UInt64) {
+            out.append(UInt8(ascii: " "))
+            digits(value)
+        }
+        func number(_ value: Int32) {
+            out.append(UInt8(ascii: " "))
+            // Only an invalid in-memory trace has a negative id or code: it gets a
+            // sign, which no reader accepts, rather than a trap.
+            if value < 0 { out.append(UInt8(ascii: "-")) }
+            digits(UInt64(value.magnitude))
+        }
+        func path(_ path: TracePath) {
+            out.append(UInt8(ascii: " "))
+            TracePathCoding.append(path, to: &out)
+        }
+
+        switch self {
+        case .start(let pid, let p):
+            word("start")
+            number(pid)
+            path(p)
+        case .marker(let pid, let tid, let kind, let id):
+            word("m")
+            number(pid)
+            number(tid)
+            out.append(UInt8(ascii: " "))
+            if case .unknown(let value) = kind {
+                word("kind-")
+                digits(value)
+            } else {
+                out.append(contentsOf: kind.name.utf8)
+            }
+            number(id)
+        case .fork(let parentPID, let parentTID, let childPID):
+            word("fork")
+            number(parentPID)
+            number(parentTID)
+            number(childPID)
+        case .thread(let pid, let parentTID, let newTID):
+            word("thread")
+            number(pid)
+            number(parentTID)
+            number(newTID)
+        case .exec(let pid, let tid, let p):
+            word("exec")
+            number(pid)
+            number(tid)
+            path(p)
+        case .exit(let pid, let tid, let status):
+            word("exit")
+            number(pid)
+            number(tid)
+            switch status {
+            case .exited(let code):
+                word(" exited")
+                number(code)
+            case .killed(let signal):
+                word(" killed")
+                number(signal)
+            }
+        }
+        out.append(UInt8(ascii: "\n"))
+    }
+
+    /// The event's line without its LF.
+    public var line: String {
+        var bytes: [UInt8] = []
+        appendLine(to: &bytes)
+        bytes.removeLast()
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+extension Trace {
+    static var headerLine: [UInt8] { Array("\(TraceFormat.magic) \(TraceFormat.version)\n".utf8) }
+    static var endLine: [UInt8] { Array("end\n".utf8) }
+
+    /// The trace as version-1 text, `end` included. Deterministic. Readable back only
+    /// if `validate()` passes.
+    public func serializedBytes() -> [UInt8] {
+        var out = Self.headerLine
+        out.reserveCapacity(events.count * 24 + 32)
+        for event in events { event.appendLine(to: &out) }
+        out += Self.endLine
+        return out
+    }
+
+    public func serialized() -> String {
+        String(decoding: serializedBytes(), as: UTF8.self)
+    }
+
+    /// Checks every rule of the format that an in-memory trace can break: ranges,
+    /// paths, and the consistency rules (`specs/trace-format.md`, "Consistency").
+    public func validate() throws(TraceFormatError) {
+        var checker = TraceConsistency()
+        for (index, event) in events.enumerated() {
+            if let problem = checker.rangeProblem(event) ?? checker.apply(event) {
+                throw TraceFormatError(kind: problem.kind, line: nil, message: "event \(index + 1) ('\(event.line)'): \(problem.message)")
+            }
+        }
+        if let problem = checker.finish() {
+            throw TraceFormatError(kind: problem.kind, line: nil, message: problem.message)
+        }
+    }
+}
+
+// MARK: - Consistency
+
+/// The rules that tie lines together, shared by the reader (which knows line
+/// numbers) and `validate()` (which knows event indices).
+struct TraceConsistency {
+    struct Problem {
+        var kind: TraceFormatError.Kind
+        var message: String
+    }
+
+    /// Live threads: tid -> pid.
+    var live: [Int32: Int32] = [:]
+    /// Live threads per process.
+    var threadCount: [Int32: Int] = [:]
+    var started = false
+
+    func inconsistent(_ message: String) -> Problem {
+        Problem(kind: .inconsistent, message: message)
+    }
+
+    /// Ranges the type system does not enforce (the reader checks them while parsing).
+    func rangeProblem(_ event: TraceEvent) -> Problem? {
+        func badID(_ value: Int32, _ what: String) -> Problem? {
+            value > 0 ? nil : Problem(kind: .outOfRange, message: "\(what) \(value) is not a positive process or thread id")
+        }
+        func badPath(_ path: TracePath) -> Problem? {
+            if path.bytes.isEmpty { return Problem(kind: .malformed, message: "the path is empty") }
+            if path.bytes.contains(0) { return Problem(kind: .malformed, message: "the path contains a NUL byte") }
+            return nil
+        }
+        switch event {
+        case .start(let pid, let path):
+            return badID(pid, "pid") ?? badPath(path)
+        case .marker(let pid, let tid, let kind, _):
+            if case .unknown(let value) = kind, MarkerKind(rawValue: value).isKnown {
+                return Problem(kind: .malformed, message: "marker kind \(value) is known and must be written by its name")
+            }
+            return badID(pid, "pid") ?? badID(tid, "tid")
+        case .fork(let a, let b, let c), .thread(let a, let b, let c):
+            return badID(a, "pid") ?? badID(b, "tid") ?? badID(c, "new id")
+        case .exec(let pid, let tid, let path):
+            return badID(pid, "pid") ?? badID(tid, "tid") ?? badPath(path)
+        case .exit(let pid, let tid, let status):
+            if let problem = badID(pid, "pid") ?? badID(tid, "tid") { return problem }
+            switch status {
+            case .exited(let code) where !TraceFormat.exitCodes.contains(code):
+                return Problem(kind: .outOfRange, message: "exit code \(code) is out of range (0...255)")
+            case .killed(let signal) where !TraceFormat.signals.contains(signal):
+                return Problem(kind: .outOfRange, message: "signal \(signal) is out of range (1...64)")
+            default:
+                return nil
+            }
+        }
+    }
+
+    mutating func add(_ tid: Int32, to pid: Int32) {
+        live[tid] = pid
+        threadCount[pid, default: 0] += 1
+    }
+
+    mutating func remove(_ tid: Int32) {
+        guard let pid = live.removeValue(forKey: tid) else { return }
+        threadCount[pid, default: 1] -= 1
+        if threadCount[pid] == 0 { threadCount[pid] = nil }
+    }
+
+    func requireLive(_ tid: Int32, in pid: Int32) -> Problem? {
+        guard let owner = live[tid] else {
+            return inconsistent("thread \(tid) does not exist here (it has not started, or has ended)")
+        }
+        guard owner == pid else {
+            return inconsistent("thread \(tid) belongs to process \(owner), not \(pid)")
+        }
+        return nil
+    }
+
+    /// A new id must not name a live thread, nor a process that still has threads
+    /// (the kernel keeps a process's id while any of its threads lives).
+    func requireFree(_ id: Int32) -> Problem? {
+        if let owner = live[id] { return inconsistent("id \(id) is in use by a live thread of process \(owner)") }
+        if threadCount[id] != nil { return inconsistent("id \(id) is in use by process \(id), which still has threads") }
+        return nil
+    }
+
+    mutating func apply(_ event: TraceEvent) -> Problem? {
+        if case .start = event {} else if !started {
+            return inconsistent("the first event must be 'start'")
+        }
+        switch event {
+        case .start(let pid, _):
+            if started { return inconsistent("a second 'start' (a trace has exactly one)") }
+            started = true
+            add(pid, to: pid)
+        case .marker(let pid, let tid, _, _):
+            return requireLive(tid, in: pid)
+        case .fork(let parentPID, let parentTID, let childPID):
+            if let problem = requireLive(parentTID, in: parentPID) ?? requireFree(childPID) { return problem }
+            add(childPID, to: childPID)
+        case .thread(let pid, let parentTID, let newTID):
+            if let problem = requireLive(parentTID, in: pid) ?? requireFree(newTID) { return problem }
+            add(newTID, to: pid)
+        case .exec(let pid, let tid, _):
+            if let problem = requireLive(tid, in: pid) { return problem }
+            if threadCount[pid] != 1 {
+                return inconsistent("process \(pid) still has other threads at its exec (each must have ended before)")
+            }
+            if tid != pid, live[pid] != nil {
+                return inconsistent("thread \(pid) is live, but thread \(tid) takes its id at the exec")
+            }
+            remove(tid)
+            add(pid, to: pid)
+        case .exit(let pid, let tid, _):
+            if let problem = requireLive(tid, in: pid) { return problem }
+            remove(tid)
+        }
+        return nil
+    }
+
+    /// At `end`: every thread must have ended.
+    func finish() -> Problem? {
+        if !started { return inconsistent("the trace has no 'start' line") }
+        guard !live.isEmpty else { return nil }
+        let shown = live.keys.sorted().prefix(5).map { "\($0) (process \(live[$0] ?? 0))" }.joined(separator: ", ")
+        return inconsistent("threads have not ended at 'end': \(shown)\(live.count > 5 ? ", ..." : "")")
+    }
+}
+
+// MARK: - Reading
+
+extension Trace {
+    /// Parses version-1 trace text; a returned trace satisfies every rule, including
+    /// the consistency rules. Errors name the offending line.
+    public static func parse(_ text: String) throws(TraceFormatError) -> Trace {
+        try parse(bytes: Array(text.utf8))
+    }
+
+    public static func parse(bytes: [UInt8]) throws(TraceFormatError) -> Trace {
+        var parser = TraceParser(bytes: bytes)
+        return try parser.parseTrace()
+    }
+}
+
+/// A single-pass reader over the bytes of a trace.
+struct TraceParser {
+    enum Syntax {
+        static let header = "\(TraceFormat.magic) \(TraceFormat.version)"
+        static let start = "start PID PATH"
+        static let marker = "m PID TID KIND ID"
+        static let fork = "fork PARENT_PID PARENT_TID CHILD_PID"
+        static let thread = "thread PID PARENT_TID NEW_TID"
+        static let exec = "exec PID TID PATH"
+        static let exit = "exit PID TID exited CODE|killed SIGNAL"
+        static let end = "end"
+    }
+
+    enum Number {
+        case value(UInt64)
+        case tooLarge
+        case invalid
+    }
+
+    let bytes: [UInt8]
+    var position = 0
+    var lineNumber = 0
+
+    init(bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    func error(_ kind: TraceFormatError.Kind, _ line: Int, _ message: String) -> TraceFormatError {
+        TraceFormatError(kind: kind, line: line, message: message)
+    }
+
+    mutating func nextPhysicalLine() -> (range: Range<Int>, terminated: Bool)? {
+        guard position < bytes.count else { return nil }
+        let start = position
+        lineNumber += 1
+        if let newline = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) {
+            position = newline + 1
+            return (start..<newline, true)
+        }
+        position = bytes.count
+        return (start..<bytes.count, false)
+    }
+
+    /// The next record (not blank, not a comment) split into fields.
+    mutating func nextRecord() throws(TraceFormatError) -> (line: Int, fields: [Range<Int>])? {
+        while let raw = nextPhysicalLine() {
+            let range = raw.range
+            if range.isEmpty || bytes[range.lowerBound] == UInt8(ascii: "#") { continue }
+            // The recorder writes whole lines, so a line without LF is a cut file,
+            // unless it is the complete `end` line.
+            if !raw.terminated && !bytes[range].elementsEqual("end".utf8) {
+                throw error(.truncated, lineNumber, "the trace is truncated: it ends in the middle of line \(lineNumber), which has no newline")
+            }
+            return (lineNumber, try tokenize(range))
+        }
+        return nil
+    }
+
+    func tokenize(_ range: Range<Int>) throws(TraceFormatError) -> [Range<Int>] {
+        var fields: [Range<Int>] = []
+        var start = range.lowerBound
+        for i in range {
+            let byte = bytes[i]
+            if byte == UInt8(ascii: " ") {
+                if i == start {
+                    throw error(.malformed, lineNumber, i == range.lowerBound
+                        ? "the line starts with a space" : "two spaces in a row (fields are separated by a single space)")
+                }
+                fields.append(start..<i)
+                start = i + 1
+            } else if byte < 0x21 || byte > 0x7E {
+                throw error(.malformed, lineNumber, Self.describeForbidden(byte))
+            }
+        }
+        if start == range.upperBound {
+            throw error(.malformed, lineNumber, "the line ends with a space")
+        }
+        fields.append(start..<range.upperBound)
+        return fields
+    }
+
+    static func describeForbidden(_ byte: UInt8) -> String {
+        switch byte {
+        case UInt8(ascii: "\r"): return "carriage return in the line (traces use LF line endings, not CRLF)"
+        case UInt8(ascii: "\t"): return "tab in the line (fields are separated by a single space)"
+        case 0x80...: return "non-ASCII byte \(hex(byte)) outside a comment (paths write such bytes as %XX)"
+        default: return "control byte \(hex(byte)) outside a comment (paths write such bytes as %XX)"
+        }
+    }
+
+    static func hex(_ byte: UInt8) -> String {
+        let digits = TracePathCoding.hexDigits
+        return "0x" + String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]], as: UTF8.self)
+    }
+
+    /// A field as it may be quoted in a message: printable, cut short.
+    func show(_ range: Range<Int>) -> String {
+        var text = ""
+        for byte in bytes[range].prefix(40) {
+            if byte >= 0x20 && byte < 0x7F {
+                text.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                text += "\\x" + Self.hex(byte).dropFirst(2)
+            }
+        }
+        return range.count > 40 ? text + "..." : text
+    }
+
+    func equals(_ range: Range<Int>, _ word: String) -> Bool {
+        bytes[range].elementsEqual(word.utf8)
+    }
+
+    /// One spelling per number: digits only, no sign, no leading zeros.
+    func number(_ range: Range<Int>) -> Number {
+        guard !range.isEmpty else { return .invalid }
+        if range.count > 1 && bytes[range.lowerBound] == UInt8(ascii: "0") { return .invalid }
+        var value: UInt64 = 0
+        var overflow = false
+        for i in range {
+            let byte = bytes[i]
+            guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return .invalid }
+            let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
+            overflow = overflow || o1 || o2
+            value = sum
+        }
+        return overflow ? .tooLarge : .value(value)
+    }
+
+    func ranged(_ range: Range<Int>, _ what: String, _ bounds: ClosedRange<UInt64>, line: Int) throws(TraceFormatError) -> UInt64 {
+        switch number(range) {
+        case .value(let value) where bounds.contains(value):
+            return value
+        case .value, .tooLarge:
+            throw error(.outOfRange, line, "\(what) \(show(range)) is out of range (\(bounds.lowerBound)...\(bounds.upperBound))")
+        case .invalid:
+            throw error(.malformed, line, "expected \(what) as a decimal number (digits only, no sign or leading zeros), found '\(show(range))'")
+        }
+    }
+
+    func id(_ range: Range<Int>, _ what: String, line: Int) throws(TraceFormatError) -> Int32 {
+        Int32(try ranged(range, what, 1...UInt64(Int32.max), line: line))
+    }
+
+    func kind(_ range: Range<Int>, line: Int) throws(TraceFormatError) -> MarkerKind {
+        for entry in MarkerKind.table where equals(range, entry.name) {
+            return entry.kind
+        }
+        let prefix = "kind-".utf8
+        if bytes[range].starts(with: prefix) {
+            let digits = range.lowerBound + prefix.count..<range.upperBound
+            let value = try ranged(digits, "marker kind number", 0...UInt64.max, line: line)
+            let kind = MarkerKind(rawValue: value)
+            if kind.isKnown {
+                throw error(.malformed, line, "marker kind \(value) must be written by its name, '\(kind.name)'")
+            }
+            return kind
+        }
+        let names = MarkerKind.table.map(\.name).joined(separator: ", ")
+        throw error(.malformed, line, "unknown marker kind '\(show(range))' (expected \(names) or kind-N)")
+    }
+
+    func path(_ range: Range<Int>, line: Int) throws(TraceFormatError) -> TracePath {
+        var decoded: [UInt8] = []
+        decoded.reserveCapacity(range.count)
+        var i = range.lowerBound
+        while i < range.upperBound {
+            let byte = bytes[i]
+            if byte == UInt8(ascii: "%") {
+                guard i + 2 < range.upperBound,
+                      let high = TracePathCoding.hexValue(bytes[i + 1]),
+                      let low = TracePathCoding.hexValue(bytes[i + 2])
+                else {
+                    throw error(.malformed, line, "invalid percent escape '\(show(i..<min(i + 3, range.upperBound)))' in the path (a '%' is written %25)")
+                }
+                let value = high << 4 | low
+                if value == 0 { throw error(.malformed, line, "the path contains a NUL byte (%00)") }
+                decoded.append(value)
+                i += 3
+            } else if TracePathCoding.mustEncode(byte) {
+                throw error(.malformed, line, "'\(show(i..<i + 1))' in the path must be percent-encoded (as %\(Self.hex(byte).dropFirst(2)))")
+            } else {
+                decoded.append(byte)
+                i += 1
+            }
+        }
+        return TracePath(bytes: decoded)
+    }
+
+    func requireCount(_ fields: [Range<Int>], _ count: Int, _ syntax: String, line: Int) throws(TraceFormatError) {
+        guard fields.count == count else {
+            let problem = fields.count < count ? "too few fields" : "too many fields"
+            throw error(.malformed, line, "malformed line (\(problem)): expected '\(syntax)'")
+        }
+    }
+
+    mutating func parseHeader() throws(TraceFormatError) {
+        guard let raw = nextPhysicalLine() else {
+            throw error(.truncated, 1, "the file is empty (a trace starts with '\(Syntax.header)')")
+        }
+        let range = raw.range
+        let prefix = Array("\(TraceFormat.magic) ".utf8)
+        if !raw.terminated && !range.isEmpty && Array(Syntax.header.utf8).starts(with: bytes[range]) {
+            throw error(.truncated, 1, "the trace is truncated: it ends in the middle of line 1")
+        }
+        guard bytes[range].starts(with: prefix) else {
+            throw error(.malformed, 1, "not an sbx trace: line 1 must be '\(Syntax.header)', found '\(show(range))'")
+        }
+        // The version is judged first: a later version may change the rest.
+        let versionStart = range.lowerBound + prefix.count
+        let versionEnd = bytes[versionStart..<range.upperBound].firstIndex { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }
+            ?? range.upperBound
+        switch number(versionStart..<versionEnd) {
+        case .value(UInt64(TraceFormat.version)):
+            break
+        case .value, .tooLarge:
+            throw error(.unsupportedVersion, 1,
+                        "unsupported trace version \(show(versionStart..<versionEnd)); this tool reads version \(TraceFormat.version)")
+        case .invalid:
+            throw error(.malformed, 1, "the trace version must be a decimal number, found '\(show(versionStart..<versionEnd))'")
+        }
+        if !raw.terminated {
+            throw error(.truncated, 1, "the trace is truncated: it ends after line 1")
+        }
+        guard try tokenize(range).count == 2 else {
+            throw error(.malformed, 1, "unexpected text after the version: expected '\(Syntax.header)'")
+        }
+    }
+
+    mutating func parseTrace() throws(TraceFormatError) -> Trace {
+        try parseHeader()
+        var events: [TraceEvent] = []
+        var checker = TraceConsistency()
+        while true {
+            guard let (line, fields) = try nextRecord() else {
+                throw error(.truncated, lineNumber + 1,
+                            "the trace is incomplete: it has no 'end' line (the recorder was killed, or the file was cut)")
+            }
+            if equals(fields[0], "end") {
+                try requireCount(fields, 1, Syntax.end, line: line)
+                if let problem = checker.finish() { throw error(problem.kind, line, problem.message) }
+                if let (extra, _) = try nextRecord() {
+                    throw error(.malformed, extra, "unexpected line after 'end' (only blank lines and comments may follow it)")
+                }
+                return Trace(events: events)
+            }
+            let event = try parseEvent(fields, line: line)
+            if let problem = checker.apply(event) { throw error(problem.kind, line, problem.message) }
+            events.append(event)
+        }
+    }
+
+    func parseEvent(_ fields: [Range<Int>], line: Int) throws(TraceFormatError) -> TraceEvent {
+        let keyword = fields[0]
+        if equals(keyword, "m") {
+            try requireCount(fields, 5, Syntax.marker, line: line)
+            return .marker(
+                pid: try id(fields[1], "pid", line: line), tid: try id(fields[2], "tid", line: line),
+                kind: try kind(fields[3], line: line), id: try ranged(fields[4], "marker id", 0...UInt64.max, line: line))
+        }
+        if equals(keyword, "start") {
+            try requireCount(fields, 3, Syntax.start, line: line)
+            return .start(pid: try id(fields[1], "pid", line: line), path: try path(fields[2], line: line))
+        }
+        if equals(keyword, "fork") {
+            try requireCount(fields, 4, Syntax.fork, line: line)
+            return .fork(
+                parentPID: try id(fields[1], "parent pid", line: line), parentTID: try id(fields[2], "parent tid", line: line),
+                childPID: try id(fields[3], "child pid", line: line))
+        }
+        if equals(keyword, "thread") {
+            try requireCount(fields, 4, Syntax.thread, line: line)
+            return .thread(
+                pid: try id(fields[1], "pid", line: line), parentTID: try id(fields[2], "parent tid", line: line),
+                newTID: try id(fields[3], "new tid", line: line))
+        }
+        if equals(keyword, "exec") {
+            try requireCount(fields, 4, Syntax.exec, line: line)
+            return .exec(
+                pid: try id(fields[1], "pid", line: line), tid: try id(fields[2], "tid", line: line),
+                path: try path(fields[3], line: line))
+        }
+        if equals(keyword, "exit") {
+            try requireCount(fields, 5, Syntax.exit, line: line)
+            let pid = try id(fields[1], "pid", line: line)
+            let tid = try id(fields[2], "tid", line: line)
+            let status: Termination
+            if equals(fields[3], "exited") {
+                status = .exited(Int32(try ranged(fields[4], "exit code", 0...255, line: line)))
+            } else if equals(fields[3], "killed") {
+                status = .killed(signal: Int32(try ranged(fields[4], "signal", 1...64, line: line)))
+            } else {
+                throw error(.malformed, line, "expected 'exited' or 'killed' in field 4 of '\(Syntax.exit)', found '\(show(fields[3]))'")
+            }
+            return .exit(pid: pid, tid: tid, status: status)
+        }
+        throw error(.malformed, line, "unknown record '\(show(keyword))' (expected m, start, fork, thread, exec, exit or end)")
+    }
+}

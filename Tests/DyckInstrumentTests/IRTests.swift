@@ -1,0 +1,296 @@
+import CLLVM
+import DyckAnalysis
+import DyckInstrument
+import DyckModel
+import Foundation
+import XCTest
+
+/// Hand-written IR for what C at -O0 does not produce: invoke (with PHIs in the
+/// destinations), musttail and tail calls, two dispatched calls in one block, the
+/// constructor table, a variadic callback.
+final class IRTests: XCTestCase {
+    /// Runnable: main's exit status is 11 with an argument, 12 without.
+    static let program = """
+        @.hello = private constant [6 x i8] c"hello\\00"
+        @.world = private constant [6 x i8] c"world\\00"
+        @.done = private constant [5 x i8] c"done\\00"
+        @.init = private constant [5 x i8] c"init\\00"
+        @fns = global [2 x ptr] [ptr @puts, ptr @my_puts]
+        @slot = global ptr null
+        @current = global ptr null
+        @llvm.global_ctors = appending global [1 x { i32, ptr, ptr }] [{ i32, ptr, ptr } { i32 65535, ptr @ctor, ptr null }]
+
+        declare i32 @puts(ptr)
+        declare i32 @__gcc_personality_v0(...)
+
+        define void @ctor() {
+          %r = call i32 @puts(ptr @.init)
+          ret void
+        }
+
+        define void @variadic(i32 %n, ...) {
+          ret void
+        }
+
+        define i32 @say(ptr %s) {
+          %r = call i32 @puts(ptr %s)
+          ret i32 %r
+        }
+
+        define i32 @my_puts(ptr %s) {
+          %r = call i32 @puts(ptr %s)
+          ret i32 %r
+        }
+
+        define i32 @relay(ptr %s) {
+          %r = musttail call i32 @say(ptr %s)
+          ret i32 %r
+        }
+
+        define i32 @relay_indirect(ptr %s) {
+          %p = load ptr, ptr @current
+          %r = musttail call i32 %p(ptr %s)
+          ret i32 %r
+        }
+
+        define i32 @main(i32 %argc, ptr %argv) personality ptr @__gcc_personality_v0 {
+        entry:
+          store ptr @variadic, ptr @slot
+          %c = icmp sgt i32 %argc, 1
+          br i1 %c, label %a, label %b
+        a:
+          %x = invoke i32 @say(ptr @.hello) to label %join unwind label %lp
+        b:
+          br label %join
+        join:
+          %v = phi i32 [ %x, %a ], [ 7, %b ]
+          %y = invoke i32 @say(ptr @.world) to label %next unwind label %lp
+        next:
+          %sel = select i1 %c, i64 0, i64 1
+          %slotp = getelementptr [2 x ptr], ptr @fns, i64 0, i64 %sel
+          %p = load ptr, ptr %slotp
+          %z = invoke i32 %p(ptr @.done) to label %after unwind label %lp
+        after:
+          %w = phi i32 [ %z, %next ]
+          %t = tail call i32 @say(ptr @.done)
+          %r1 = call i32 %p(ptr @.hello)
+          %r2 = call i32 %p(ptr @.world)
+          %u = call i32 @relay(ptr @.done)
+          store ptr %p, ptr @current
+          %q = call i32 @relay_indirect(ptr @.done)
+          br i1 %c, label %merge, label %other
+        other:
+          br label %merge
+        merge:
+          %m = phi i32 [ %r2, %after ], [ 0, %other ]
+          %sum = add i32 %v, %w
+          ret i32 %sum
+        lp:
+          %l = landingpad { ptr, i32 } cleanup
+          resume { ptr, i32 } %l
+        }
+        """
+
+    func testHandWrittenIRRunsAndStaysInThePolicy() throws {
+        let path = try Lab.write(Self.program, to: "handwritten.ll")
+        let result = try Lab.instrumentFile(path)
+        let executable = try Lab.link(result.path, flags: ["-O0"], output: "handwritten.inst")
+        for (arguments, status) in [([String](), Int32(12)), (["x"], Int32(11))] {
+            let output = try Lab.run(executable, arguments)
+            XCTAssertEqual(output.status, status, "\(arguments) \(output)")
+            let replay = Lab.replay(try Lab.trace(executable, arguments), policy: result.policy)
+            XCTAssertEqual(replay.violations, [], "\(arguments)")
+            XCTAssertGreaterThan(replay.kinds[.tail, default: 0], 0)
+            XCTAssertGreaterThan(replay.kinds[.callbackEnter, default: 0], 0)
+        }
+        // The same IR optimized again after instrumentation still behaves.
+        let optimized = try Lab.link(result.path, flags: ["-O2"], output: "handwritten-O2.inst")
+        XCTAssertEqual(try Lab.run(optimized, ["x"]).status, 11)
+    }
+
+    func testInvokeReturnMarkers() throws {
+        let result = try Lab.instrumentFile(try Lab.write(Self.program, to: "invoke.ll"))
+        let main = try body(of: "main", in: result.text)
+        // %join has another predecessor (%b): RET goes on a new block on the edge, and
+        // the PHI names that block instead of %a.
+        XCTAssertTrue(
+            main.range(of: #"%x = invoke i32 @say\(ptr @.hello\)\s+to label %sbx\.ret\d* "#, options: .regularExpression)
+                != nil, main)
+        XCTAssertTrue(
+            main.range(of: #"%v = phi i32 \[ %x, %sbx\.ret\d* \], \[ 7, %b \]"#, options: .regularExpression) != nil,
+            main)
+        // %next is entered only from the invoke: RET is its first instruction.
+        XCTAssertTrue(
+            main.range(
+                of: #"\nnext:[^\n]*\n[^\n]*asm sideeffect "syscall"[^\n]*\(i64 999, i64 3, "#, options: .regularExpression)
+                != nil, main)
+        // The dispatched invoke: its PHI in %after now names the block that continues.
+        XCTAssertTrue(
+            main.range(of: #"%w = phi i32 \[ %z, %sbx\.cont\d* \]"#, options: .regularExpression) != nil, main)
+    }
+
+    func testTailAndMusttail() throws {
+        let result = try Lab.instrumentFile(try Lab.write(Self.program, to: "tail.ll"))
+        let main = try body(of: "main", in: result.text)
+        // A `tail` site gets RET after it, so the tail hint goes.
+        XCTAssertTrue(main.contains("%t = call i32 @say(ptr @.done)"), main)
+        XCTAssertFalse(main.contains("tail call"), main)
+        for function in ["relay", "relay_indirect"] {
+            let text = try body(of: function, in: result.text)
+            let kinds = markers(in: text).map(\.kind)
+            XCTAssertTrue(kinds.contains(6), "\(function): \(text)")
+            XCTAssertFalse(kinds.contains(2) || kinds.contains(3), "\(function): \(text)")
+            XCTAssertTrue(
+                text.range(of: #"musttail call i32 [^\n]*\n\s*ret i32 %r"#, options: .regularExpression) != nil, text)
+        }
+        // The indirect one may also run libc's puts: LIBC on that branch.
+        XCTAssertTrue(markers(in: try body(of: "relay_indirect", in: result.text)).map(\.kind).contains(1))
+    }
+
+    func testCallbackThunks() throws {
+        let result = try Lab.instrumentFile(try Lab.write(Self.program, to: "thunks.ll"))
+        let policy = result.policy
+        XCTAssertEqual(Set(policy.callbacks.map { policy.functions[$0].name }), ["ctor", "variadic"])
+        XCTAssertEqual(result.report.thunks, 1)
+        XCTAssertEqual(result.report.warnings.count, 1)
+        XCTAssertTrue(result.report.warnings.first?.contains("'variadic' is variadic") ?? false, "\(result.report.warnings)")
+        XCTAssertTrue(result.text.contains("ptr @ctor.sbx_thunk, ptr null }]"), result.text)
+        XCTAssertTrue(result.text.contains("store ptr @variadic, ptr @slot"))
+        let thunk = try body(of: "ctor.sbx_thunk", in: result.text)
+        let index = try XCTUnwrap(policy.functionIndex(named: "ctor"))
+        XCTAssertEqual(markers(in: thunk).map(\.kind), [4, 5])
+        XCTAssertEqual(markers(in: thunk).map(\.id), [index, index])
+        XCTAssertTrue(thunk.contains("call void @ctor()"))
+    }
+
+    func testReportCounts() throws {
+        let result = try Lab.instrumentFile(try Lab.write(Self.program, to: "counts.ll"))
+        let report = result.report
+        XCTAssertEqual(report.instrumentedSites, result.policy.sites.count)
+        // main: 3 of say (2 invokes, 1 tail), relay, relay_indirect, 3 through %p; relay's
+        // musttail of say; relay_indirect's musttail through %p.
+        XCTAssertEqual(report.programCalls, 10)
+        XCTAssertEqual(report.dispatchedCalls, 4)
+        XCTAssertEqual(report.setjmpPoints, 0)
+        XCTAssertEqual(report.markers, markers(in: result.text).count)
+    }
+
+    func testAnalysisOfAnotherModuleIsRejected() throws {
+        let path = try Lab.write(Self.program, to: "mismatch.ll")
+        let analysed = try IRModule(contentsOf: path)
+        let other = try IRModule(contentsOf: path)
+        let analysis = try analyzeModule(analysed)
+        XCTAssertThrowsError(try instrument(other, analysis: analysis)) { error in
+            guard case InstrumentError.analysisMismatch(let errorPath, _) = error else {
+                return XCTFail("\(error)")
+            }
+            XCTAssertEqual(errorPath, path)
+            XCTAssertEqual((error as? CategorizedError)?.category, .badInput)
+        }
+    }
+
+    func testMarkerNumbersMatchTheUAPIHeader() throws {
+        let header = try String(
+            contentsOf: Lab.packageRoot.appendingPathComponent("kmod/uapi/sbx_marker.h"), encoding: .utf8)
+        var defines: [String: String] = [:]
+        for line in header.split(separator: "\n") where line.hasPrefix("#define ") {
+            let words = line.split(separator: " ", omittingEmptySubsequences: true)
+            if words.count >= 3 { defines[String(words[1])] = String(words[2]) }
+        }
+        let names: [MarkerKind: String] = [
+            .libc: "LIBC", .call: "CALL", .ret: "RET", .callbackEnter: "CB_ENTER", .callbackExit: "CB_EXIT",
+            .tail: "TAIL", .setjmpSave: "SJ_SAVE", .setjmpResume: "SJ_RESUME",
+        ]
+        for kind in MarkerKind.allCases {
+            XCTAssertEqual(defines["SBX_MARK_" + (names[kind] ?? "?")], String(kind.rawValue), "\(kind)")
+        }
+        XCTAssertEqual(defines["SBX_MARKER_NR"], String(MarkerABI.systemCallNumber))
+        XCTAssertEqual(defines["SBX_MARK_ID_MAX"], "0xffffffffUL")
+        XCTAssertEqual(MarkerABI.maximumID, 0xffff_ffff)
+    }
+
+    func testWritersAreAtomicAndRoundTrip() throws {
+        let path = try Lab.write(Self.program, to: "writers.ll")
+        let module = try IRModule(contentsOf: path)
+        _ = try instrument(module, analysis: try analyzeModule(module))
+        let bitcode = Lab.work.appendingPathComponent("writers.inst.bc").path
+        try module.writeBitcode(to: bitcode)
+        XCTAssertEqual(IRFormat.of(fileAtPath: bitcode), .bitcode)
+        XCTAssertNoThrow(try IRModule(contentsOf: bitcode))
+        let text = Lab.work.appendingPathComponent("writers.inst.ll").path
+        try module.writeText(to: text)
+        XCTAssertEqual(IRFormat.of(fileAtPath: text), .text)
+        XCTAssertNoThrow(try IRModule(contentsOf: text))
+
+        // A directory in the way: the rename fails, the error names the path, and no
+        // temporary file is left behind.
+        let blocked = Lab.work.appendingPathComponent("blocked-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: blocked.appendingPathComponent("x.ll"), withIntermediateDirectories: true)
+        for write in [module.writeText, module.writeBitcode] {
+            XCTAssertThrowsError(try write(blocked.appendingPathComponent("x.ll").path)) { error in
+                guard case InstrumentError.cannotWrite(let errorPath, _) = error else { return XCTFail("\(error)") }
+                XCTAssertTrue(errorPath.hasSuffix("/x.ll"))
+                XCTAssertEqual((error as? CategorizedError)?.category, .outputFailed)
+            }
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: blocked.path), ["x.ll"])
+        XCTAssertThrowsError(try module.writeText(to: "/nonexistent-dir/x.ll"))
+    }
+
+    /// `dyck-gen --instrument` writes the policy and NAME.inst.bc for bitcode input,
+    /// from one analysis: the policy file equals the analysis of the input.
+    func testDyckGenInstrumentOption() throws {
+        guard let tool = Self.dyckGen else { throw XCTSkip("dyck-gen is not built; run `swift build` first") }
+        let source = Lab.source("dispatch")
+        let bitcode = Lab.work.appendingPathComponent("cli.bc").path
+        try Lab.build(try Lab.clang(), ["-O0", "-g", "-c", "-emit-llvm", "-o", bitcode, source])
+        let directory = Lab.work.appendingPathComponent("cli-out").path
+        let output = try Lab.run(tool, [bitcode, "--instrument", "-o", directory])
+        XCTAssertEqual(output.status, 0, output.stderr)
+        XCTAssertTrue(output.stderr.contains("cli.inst.bc: "), output.stderr)
+        XCTAssertTrue(output.stderr.contains("program calls instrumented as sites"), output.stderr)
+        let instrumented = directory + "/cli.inst.bc"
+        XCTAssertEqual(IRFormat.of(fileAtPath: instrumented), .bitcode)
+        let policy = try Policy.load(path: directory + "/cli.dyck")
+        XCTAssertEqual(policy, try analyzeIR(atPath: bitcode).policy)
+        let executable = try Lab.link(instrumented, flags: ["-O0"], output: "cli.inst")
+        let replay = Lab.replay(try Lab.trace(executable, []), policy: policy)
+        XCTAssertEqual(replay.violations, [])
+    }
+
+    // MARK: -
+
+    static let dyckGen: String? = {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var directory = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        while directory.path != "/" {
+            let candidate = directory.appendingPathComponent("dyck-gen").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        return nil
+    }()
+
+    private func body(of function: String, in text: String) throws -> String {
+        let start = try XCTUnwrap(text.range(of: "@\(function)("), "no \(function)")
+        let lineStart = text[..<start.lowerBound].lastIndex(of: "\n") ?? text.startIndex
+        guard text[lineStart...].hasPrefix("\ndefine") else {
+            let rest = String(text[start.upperBound...])
+            return try body(of: function, in: rest)
+        }
+        let end = try XCTUnwrap(text[start.upperBound...].range(of: "\n}\n"))
+        return String(text[lineStart..<end.upperBound])
+    }
+
+    private func markers(in text: String) -> [(kind: Int, id: Int)] {
+        guard let pattern = try? NSRegularExpression(pattern: #"asm sideeffect "syscall"[^\n]*\(i64 999, i64 (\d+), i64 (\d+)\)"#)
+        else { return [] }
+        let range = NSRange(text.startIndex..., in: text)
+        return pattern.matches(in: text, range: range).compactMap { match in
+            guard let kind = Range(match.range(at: 1), in: text), let id = Range(match.range(at: 2), in: text) else {
+                return nil
+            }
+            return (Int(text[kind]) ?? -1, Int(text[id]) ?? -1)
+        }
+    }
+}

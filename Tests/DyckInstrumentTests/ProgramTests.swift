@@ -1,0 +1,123 @@
+import DyckAnalysis
+import DyckInstrument
+import DyckModel
+import Foundation
+import XCTest
+
+/// Each C program is compiled to IR (-O0 -g and -O2 -g), instrumented, compiled to an
+/// executable and run natively, where every marker fails with -ENOSYS. It must behave
+/// exactly like a plain build of the same source, and its marker trace (strace) must be
+/// accepted by a monitor that follows the spec.
+final class ProgramTests: XCTestCase {
+    static let levels: [[String]] = [["-O0", "-g"], ["-O2", "-g"]]
+
+    func testErrnoSurvivesMarkers() throws {
+        try check("errno", arguments: [[]], expect: [.libc, .call, .ret])
+    }
+
+    func testCallbacks() throws {
+        // The comparator, the atexit handlers, the signal handler, ctor and dtor all
+        // enter through their thunks.
+        try check("callbacks", arguments: [[], ["a", "b", "c"]], expect: [.libc, .callbackEnter, .callbackExit]) {
+            result, level in
+            XCTAssertGreaterThanOrEqual(result.report.thunks, 6, "\(level)")
+        }
+    }
+
+    func testThreads() throws {
+        try check("threads", arguments: [[]], expect: [.libc, .callbackEnter, .callbackExit]) { _, _ in }
+    }
+
+    func testSetjmpOverRecursiveFrames() throws {
+        try check(
+            "jumps", arguments: [[], ["x"]], expect: [.libc, .setjmpSave, .setjmpResume]
+        ) { result, level in
+            XCTAssertEqual(result.report.setjmpPoints, 2, "\(level)")
+        }
+    }
+
+    func testFork() throws {
+        try check("procs", arguments: [[]], expect: [.libc]) { _, _ in }
+    }
+
+    func testIndirectCallsSwitchAndRecursion() throws {
+        // argc > 5 makes w point to libc's puts, otherwise to my_puts.
+        try check(
+            "dispatch", arguments: [[], ["1"], ["1", "2", "3", "4", "5"]],
+            expect: [.libc, .call, .ret, .callbackEnter], onlyAtO0: [.call, .ret, .callbackEnter]
+        ) { result, level in
+            XCTAssertGreaterThanOrEqual(result.report.dispatchedCalls, 1, "\(level)")
+        }
+    }
+
+    /// The replay is not vacuous: the same trace with a marker dropped or changed is
+    /// refused.
+    func testReplayRefusesAlteredTraces() throws {
+        let ir = try Lab.compileIR("errno", flags: ["-O0", "-g"])
+        let result = try Lab.instrumentFile(ir)
+        let executable = try Lab.link(result.path, flags: ["-O0"], output: "errno-altered.inst")
+        let trace = try Lab.trace(executable, [])
+        XCTAssertEqual(Lab.replay(trace, policy: result.policy).violations, [])
+        let events = trace.events[trace.root] ?? []
+        func isMarker(_ event: Lab.TraceEvent, _ kind: MarkerKind) -> Bool {
+            if case let .marker(k, _) = event { return k == UInt64(kind.rawValue) }
+            return false
+        }
+        let firstRet = try XCTUnwrap(events.firstIndex { isMarker($0, .ret) })
+        var dropped = events
+        dropped.remove(at: firstRet)
+        XCTAssertNotEqual(
+            Lab.replay((trace.root, [trace.root: dropped]), policy: result.policy).violations, [], "RET dropped")
+        let firstLibc = try XCTUnwrap(events.firstIndex { isMarker($0, .libc) })
+        var changed = events
+        guard case let .marker(kind, id) = events[firstLibc] else { return XCTFail("not a marker") }
+        changed[firstLibc] = .marker(kind: kind, id: (id + 1) % max(1, result.policy.symbols.count))
+        XCTAssertNotEqual(
+            Lab.replay((trace.root, [trace.root: changed]), policy: result.policy).violations, [], "LIBC changed")
+    }
+
+    /// Every program at every level, and -O2 without debug info, passes the verifier
+    /// (instrument throws otherwise) and clang compiles the result.
+    func testInstrumentedIRVerifiesAndCompiles() throws {
+        for name in ["errno", "callbacks", "threads", "jumps", "procs", "dispatch"] {
+            let ir = try Lab.compileIR(name, flags: ["-O2"])
+            let result = try Lab.instrumentFile(ir)
+            XCTAssertTrue(result.text.contains("asm sideeffect \"syscall\""), name)
+            _ = try Lab.link(result.path, flags: ["-O0", "-c"], output: "\(name)-O2-nodebug.o")
+        }
+    }
+
+    // MARK: -
+
+    private func check(
+        _ name: String, arguments: [[String]], expect kinds: Set<MarkerKind>,
+        onlyAtO0: Set<MarkerKind> = [.call, .ret], file: StaticString = #filePath, line: UInt = #line,
+        _ extra: (Lab.Instrumented, String) throws -> Void = { _, _ in }
+    ) throws {
+        for flags in Self.levels {
+            let level = "\(name) \(flags.joined(separator: " "))"
+            let ir = try Lab.compileIR(name, flags: flags)
+            let result = try Lab.instrumentFile(ir)
+            try extra(result, level)
+            let optimization = [flags[0]]
+            let tag = Lab.tag(flags)
+            let plain = try Lab.link(Lab.source(name), flags: optimization, output: "\(name)-\(tag).plain")
+            let instrumented = try Lab.link(result.path, flags: optimization, output: "\(name)-\(tag).inst")
+            for args in arguments {
+                let context = "\(level) \(args)"
+                let expected = try Lab.run(plain, args)
+                let actual = try Lab.run(instrumented, args)
+                XCTAssertEqual(actual, expected, context, file: file, line: line)
+                XCTAssertFalse(actual.signaled, context, file: file, line: line)
+
+                let replay = Lab.replay(try Lab.trace(instrumented, args), policy: result.policy)
+                XCTAssertEqual(replay.violations, [], context, file: file, line: line)
+                // Inlining at -O2 may leave no call site where -O0 has some, and turn a
+                // call through a local pointer into a direct call.
+                let required = flags[0] == "-O0" ? kinds : kinds.subtracting(onlyAtO0)
+                let missing = required.filter { replay.kinds[$0, default: 0] == 0 }
+                XCTAssertTrue(missing.isEmpty, "\(context): no \(missing) marker in the trace", file: file, line: line)
+            }
+        }
+    }
+}

@@ -1,0 +1,117 @@
+import CSbxCore
+import DyckModel
+import XCTest
+@testable import SbxBlob
+
+final class BlobTests: XCTestCase {
+    /// main: a(); b();   a: h(); open();   b: h(); write();   h: read().
+    /// Symbols read(0) open(1) write(2); sites 0 main→a, 1 main→b, 2 a→h, 3 b→h;
+    /// callback cb (function 4): write.
+    static var sharedHelper: Policy {
+        func automaton(_ count: Int, finals: Set<Int>, _ edges: [(Int, Label, Int)]) -> Automaton {
+            Automaton(stateCount: count, initial: 0, finals: finals, edges: edges.map { Edge(from: $0.0, label: $0.1, to: $0.2) })
+        }
+        return Policy(
+            symbols: ["read", "open", "write"],
+            functions: [
+                PolicyFunction(name: "main", automaton: automaton(3, finals: [2], [(0, .call(0), 1), (1, .call(1), 2)])),
+                PolicyFunction(name: "a", automaton: automaton(3, finals: [2], [(0, .call(2), 1), (1, .libc(1), 2)])),
+                PolicyFunction(name: "b", automaton: automaton(3, finals: [2], [(0, .call(3), 1), (1, .libc(2), 2)])),
+                PolicyFunction(name: "h", automaton: automaton(2, finals: [1], [(0, .libc(0), 1)])),
+                PolicyFunction(name: "cb", automaton: automaton(2, finals: [1], [(0, .libc(2), 1)])),
+            ],
+            sites: [CallSite(caller: 0, callees: [1]), CallSite(caller: 0, callees: [2]),
+                    CallSite(caller: 1, callees: [3]), CallSite(caller: 2, callees: [3])],
+            entry: 0, callbacks: [4])
+    }
+
+    func le32(_ b: [UInt8], _ off: Int) -> Int {
+        Int(b[off]) | Int(b[off + 1]) << 8 | Int(b[off + 2]) << 16 | Int(b[off + 3]) << 24
+    }
+
+    func testBlobRoundTripsThroughTheCValidator() throws {
+        let p = Self.sharedHelper
+        for mode in BlobMode.allCases {
+            let blob = try buildBlob(policy: p, mode: mode, stackLimit: 100)
+            let kernel = try KernelPolicy(blob: blob)
+            let machine = try MacroMachine(policy: p, mode: mode)
+            XCTAssertEqual(kernel.macroStateCount, machine.macroStateCount)
+            XCTAssertEqual(kernel.transitionCount, machine.transitionCount)
+            XCTAssertEqual(kernel.stackLimit, 100)
+            XCTAssertEqual(kernel.isNFA, mode == .nfa)
+            XCTAssertEqual(le32(blob, 0), Int(SBX_BLOB_MAGIC))
+            XCTAssertEqual(le32(blob, 16), blob.count)
+            XCTAssertEqual(try buildBlob(policy: p, mode: mode, stackLimit: 100), blob, "deterministic")
+            // Every cut and every single-bit flip of the header is refused or still valid, never a crash.
+            for n in 0..<blob.count {
+                XCTAssertThrowsError(try KernelPolicy(blob: Array(blob[0..<n])))
+            }
+            for bit in 0..<(80 * 8) {
+                var mutated = blob
+                mutated[bit / 8] ^= UInt8(1 << (bit % 8))
+                if let k = try? KernelPolicy(blob: mutated) { _ = KernelMonitor(policy: k).step(.init(.libc, 0)) }
+            }
+        }
+        // The machine of the example: the dyck one has one macro-state per state plus the empty one.
+        let machine = try MacroMachine(policy: p, mode: .dyck)
+        XCTAssertEqual(machine.macroStateCount, 14)
+        XCTAssertEqual(machine.frontiers[machine.threadStart], [])
+        XCTAssertEqual(machine.frontiers[machine.initial], [.init(function: 0, state: 0)])
+        XCTAssertEqual(machine.siteEntries.map { machine.frontiers[$0] },
+                       [[.init(function: 1, state: 0)], [.init(function: 2, state: 0)],
+                        [.init(function: 3, state: 0)], [.init(function: 3, state: 0)]])
+    }
+
+    func testKernelMonitorSteps() throws {
+        let k = try KernelPolicy(blob: buildBlob(policy: Self.sharedHelper, mode: .dyck))
+        let m = KernelMonitor(policy: k)
+        let run: [Marker] = [.init(.call, 0), .init(.call, 2), .init(.libc, 0), .init(.ret, 2), .init(.libc, 1), .init(.ret, 0),
+                             .init(.call, 1), .init(.callbackEnter, 4), .init(.libc, 2), .init(.callbackExit, 4)]
+        for marker in run { XCTAssertNil(m.step(marker), "\(marker)") }
+        XCTAssertEqual(m.depth, 2)
+        XCTAssertEqual(m.step(.init(.ret, 0)), KernelViolation(refusal: .returnToWrongSite, top: .site(1), macroState: m.stack[1].macroState, depth: 2))
+        let child = KernelMonitor(copying: m)
+        XCTAssertNil(child.step(.init(.call, 3)))
+        XCTAssertEqual(m.depth, 2)
+        XCTAssertEqual(child.depth, 3)
+        let thread = KernelMonitor(policy: k, newThread: true)
+        XCTAssertEqual(thread.step(.init(.libc, 2))?.refusal, .notAllowedHere)
+        XCTAssertNil(thread.step(.init(.callbackEnter, 4)))
+        // Ids are 32-bit: the upper half must be zero, for setjmp numbers too.
+        XCTAssertEqual(m.step(kind: 7, id: 1 << 32)?.refusal, .idOutOfRange)
+        XCTAssertNil(m.step(kind: 7, id: Int(UInt32.max)))
+        XCTAssertEqual(m.step(kind: -1, id: 0)?.refusal, .unknownKind)
+        XCTAssertEqual(m.step(kind: 1 + (1 << 32), id: 0)?.refusal, .unknownKind, "no truncation of the kind")
+    }
+
+    func testCapsAndStackLimitAreChecked() throws {
+        let p = Self.sharedHelper
+        XCTAssertThrowsError(try buildBlob(policy: p, mode: .dyck, stackLimit: 0)) { error in
+            XCTAssertEqual(error as? BlobError, .badStackLimit(0))
+        }
+        XCTAssertThrowsError(try buildBlob(policy: p, mode: .dyck, stackLimit: BlobLimits.maxStackLimit + 1))
+        XCTAssertNoThrow(try buildBlob(policy: p, mode: .dyck, stackLimit: BlobLimits.maxStackLimit))
+        var invalid = p
+        invalid.entry = 9
+        XCTAssertThrowsError(try buildBlob(policy: invalid, mode: .dyck)) { error in
+            XCTAssertTrue(error is PolicyFormatError, "\(error)")
+        }
+        // Caps on the compiled machine name the table (smaller caps than the kernel's,
+        // which take minutes to reach).
+        XCTAssertThrowsError(try MacroMachine(policy: p, mode: .dyck, macroStateCap: 13, transitionCap: 100)) { error in
+            XCTAssertEqual(error as? BlobError, .capExceeded(what: "macro-states", count: 14, cap: 13))
+            XCTAssertEqual("\(error)", "the policy is too large for the kernel: 14 macro-states exceed the cap of 13")
+        }
+        XCTAssertThrowsError(try MacroMachine(policy: p, mode: .dyck, macroStateCap: 100, transitionCap: 7)) { error in
+            XCTAssertEqual(error as? BlobError, .capExceeded(what: "transitions", count: 8, cap: 7))
+        }
+        XCTAssertNoThrow(try MacroMachine(policy: p, mode: .dyck, macroStateCap: 14, transitionCap: 8))
+    }
+
+    func testBlobErrorsCarryTheErrno() {
+        XCTAssertEqual((try? KernelPolicy(blob: [])) == nil, true)
+        XCTAssertThrowsError(try KernelPolicy(blob: [UInt8](repeating: 0, count: 80))) { error in
+            XCTAssertEqual(error as? BlobError, .invalidBlob(errno: Int32(SBX_EINVAL)))
+        }
+    }
+}

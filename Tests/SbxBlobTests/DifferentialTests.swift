@@ -1,0 +1,211 @@
+import DyckModel
+import Foundation
+import XCTest
+@testable import SbxBlob
+
+/// The kernel's C monitor, stepping the blob, against the Swift reference
+/// `ThreadMonitor` on the same policy: they must agree on every event of every
+/// stream (allowed or refused, and why), and their states must correspond (same
+/// depth and frame kinds, and each kernel frame's macro-state is the Swift frame's
+/// frontier).
+final class DifferentialTests: XCTestCase {
+    struct Pair {
+        var monitor: ThreadMonitor
+        var kernel: KernelMonitor
+    }
+
+    var eventsCompared = 0
+    var outcomes: [String: Int] = [:]
+    var maxDepth = 0
+
+    func refusal(_ r: ThreadMonitor.Refusal) -> KernelRefusal {
+        switch r {
+        case .unknownKind: return .unknownKind
+        case .idOutOfRange: return .idOutOfRange
+        case .notAllowedHere: return .notAllowedHere
+        case .returnToWrongSite: return .returnToWrongSite
+        case .cannotReturnYet: return .cannotReturnYet
+        case .notACallback: return .notACallback
+        case .stackOverflow: return .stackOverflow
+        case .noSetjmpRecord: return .noSetjmpRecord
+        }
+    }
+
+    func frameKind(_ k: ThreadMonitor.FrameKind) -> KernelFrameKind {
+        switch k {
+        case .root: return .root
+        case .site(let s): return .site(s)
+        case .callback(let f): return .callback(f)
+        }
+    }
+
+    /// Checks that the two monitors are in corresponding states.
+    func assertSameState(_ pair: Pair, _ machine: MacroMachine, _ context: @autoclosure () -> String) -> Bool {
+        let stack = pair.kernel.stack
+        guard stack.count == pair.monitor.stack.count else {
+            XCTFail("depth \(stack.count) vs \(pair.monitor.stack.count): \(context())")
+            return false
+        }
+        for (k, s) in zip(stack, pair.monitor.stack) {
+            let frontier = s.frontier.map { MacroMachine.Pair(function: $0.function, state: $0.state) }
+            guard k.kind == frameKind(s.kind), machine.frontiers[k.macroState] == frontier else {
+                XCTFail("frame \(k) vs \(s): \(context())")
+                return false
+            }
+        }
+        return true
+    }
+
+    /// Feeds one marker to both; false (after recording a failure) if they disagree.
+    func step(_ pair: inout Pair, _ marker: Marker, _ machine: MacroMachine, _ context: @autoclosure () -> String) -> Bool {
+        let expected = pair.monitor.step(marker)
+        let actual = pair.kernel.step(marker)
+        eventsCompared += 1
+        outcomes[expected.map { "\($0)".components(separatedBy: "(")[0] } ?? "allowed", default: 0] += 1
+        maxDepth = max(maxDepth, pair.kernel.depth)
+        switch (expected, actual) {
+        case (nil, nil):
+            break
+        case let (e?, a?):
+            guard refusal(e) == a.refusal else {
+                XCTFail("\(marker): swift \(e), kernel \(a): \(context())")
+                return false
+            }
+            if case .returnToWrongSite(let top) = e, frameKind(top) != a.top {
+                XCTFail("\(marker): swift expected \(top), kernel \(a.top): \(context())")
+                return false
+            }
+            XCTAssertEqual(a.depth, pair.monitor.stack.count)
+        default:
+            XCTFail("\(marker): swift \(String(describing: expected)), kernel \(String(describing: actual)): \(context())")
+            return false
+        }
+        return assertSameState(pair, machine, context())
+    }
+
+    /// The next marker of a stream: mostly one the reference monitor allows (so that
+    /// runs go deep), otherwise something random: unknown kinds, out-of-range ids,
+    /// wrong returns, setjmp records. Setjmp numbers stay within 32 bits (see
+    /// testSetjmpNumbersAre32Bit).
+    func nextMarker(_ monitor: ThreadMonitor, _ policy: Policy, _ rng: inout SplitMix64, setjmpHeavy: Bool = false) -> Marker {
+        // Setjmp-heavy streams fill the 16 records and make them evict.
+        if setjmpHeavy, rng.int(0...1) == 0 {
+            return Marker(kind: rng.int(0...3) == 0 ? 8 : 7, id: rng.int(0...24))
+        }
+        var allowed: [Marker] = []
+        let (libc, sites, mayReturn) = monitor.expected()
+        allowed += libc.map { Marker(.libc, $0) }
+        for c in sites { allowed += [Marker(.call, c), Marker(.tail, c)] }
+        switch monitor.top.kind {
+        case .site(let c) where mayReturn: allowed.append(Marker(.ret, c))
+        case .callback(let f) where mayReturn: allowed.append(Marker(.callbackExit, f))
+        default: break
+        }
+        if rng.int(0...9) < 7, !allowed.isEmpty { return rng.pick(allowed) }
+        let counts = [policy.symbols.count, policy.sites.count, policy.sites.count, policy.functions.count,
+                      policy.functions.count, policy.sites.count, 3, 3]
+        switch rng.int(0...9) {
+        case 0:
+            return Marker(kind: rng.pick([-1, 0, 9, 10, 255, Int(UInt32.max), 1 << 32 | 1]), id: rng.int(0...2))
+        case 1:
+            let kind = rng.int(1...6)
+            return Marker(kind: kind, id: rng.pick([-1, counts[kind - 1], counts[kind - 1] + 1, Int(UInt32.max),
+                                                    1 << 32, Int.max, Int.min]))
+        case 2, 3:
+            // Few numbers reuse records; many fill the 16 slots and evict.
+            return Marker(kind: rng.int(7...8), id: rng.int(0...(rng.int(0...1) == 0 ? 2 : 24)))
+        case 4:
+            return Marker(kind: rng.pick([7, 8]), id: rng.pick([Int(UInt32.max), -1, Int.min]))
+        default:
+            let kind = rng.int(1...6)
+            return Marker(kind: kind, id: rng.int(0...max(counts[kind - 1], 1)))
+        }
+    }
+
+    /// Runs `streams` random streams of `length` events on `policy` in both modes.
+    func differential(_ policy: Policy, _ rng: inout SplitMix64, streams: Int, length: Int, name: String) throws {
+        for mode in BlobMode.allCases {
+            let machine = try MacroMachine(policy: policy, mode: mode)
+            let stackLimit = rng.pick([1, 2, 3, 5, 8, 1024])
+            let kernel = try KernelPolicy(blob: encodeBlob(machine, stackLimit: stackLimit))
+            let tables = MonitorTables(policy: machine.policy)
+            for s in 0..<streams {
+                let newThread = rng.int(0...7) == 0
+                let setjmpHeavy = rng.int(0...3) == 0
+                var pair = Pair(
+                    monitor: newThread ? .newThread(tables: tables, stackLimit: stackLimit)
+                                       : ThreadMonitor(tables: tables, stackLimit: stackLimit),
+                    kernel: KernelMonitor(policy: kernel, newThread: newThread))
+                var history: [Marker] = []
+                guard assertSameState(pair, machine, "\(name) \(mode) start") else { return }
+                for _ in 0..<length {
+                    // Now and then fork: both continue with a copy.
+                    if rng.int(0...19) == 0 { pair.kernel = KernelMonitor(copying: pair.kernel) }
+                    let marker = nextMarker(pair.monitor, machine.policy, &rng, setjmpHeavy: setjmpHeavy)
+                    history.append(marker)
+                    guard step(&pair, marker, machine, "\(name) \(mode) limit \(stackLimit) stream \(s): \(history) on \(policy)") else {
+                        return
+                    }
+                }
+            }
+        }
+    }
+
+    func testRandomPoliciesAgree() throws {
+        var rng = SplitMix64(seed: 2024)
+        let start = Date()
+        for i in 0..<2000 {
+            let policy = BlobFixtures.randomPolicy(&rng)
+            try differential(policy, &rng, streams: 6, length: 40, name: "small #\(i)")
+        }
+        for i in 0..<600 {
+            let policy = BlobFixtures.randomPolicy(&rng, maxFunctions: 6, maxStates: 6, maxEdges: 12, symbols: 4)
+            try differential(policy, &rng, streams: 6, length: 60, name: "larger #\(i)")
+        }
+        print("differential: \(eventsCompared) events compared in \(String(format: "%.1f", Date().timeIntervalSince(start))) s; "
+              + "max depth \(maxDepth); outcomes \(outcomes.sorted { $0.key < $1.key })")
+    }
+
+    /// The marker ABI makes ids 32-bit (the upper half of %rsi is zero), so the
+    /// kernel refuses a setjmp number of 2^32 or more; ThreadMonitor, which takes
+    /// any non-negative Int, accepts it. The only known difference.
+    func testSetjmpNumbersAre32Bit() throws {
+        let p = BlobTests.sharedHelper
+        let k = KernelMonitor(policy: try KernelPolicy(blob: buildBlob(policy: p, mode: .dyck)))
+        XCTAssertEqual(k.step(.init(.setjmpSave, 1 << 32))?.refusal, .idOutOfRange)
+        XCTAssertEqual(k.step(.init(.setjmpResume, 1 << 32))?.refusal, .idOutOfRange)
+    }
+
+    /// Policies written by dyck-gen, when SBX_BLOB_POLICY_DIR names a directory of
+    /// .dyck files: blobs in both modes, their size, and the differential on them.
+    func testRealPolicies() throws {
+        guard let dir = ProcessInfo.processInfo.environment["SBX_BLOB_POLICY_DIR"] else {
+            throw XCTSkip("set SBX_BLOB_POLICY_DIR to a directory of .dyck files")
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".dyck") }.sorted()
+        XCTAssertFalse(files.isEmpty)
+        var rng = SplitMix64(seed: 99)
+        for file in files {
+            let policy = try Policy.load(path: dir + "/" + file)
+            let states = policy.functions.reduce(0) { $0 + $1.automaton.stateCount }
+            let edges = policy.functions.reduce(0) { $0 + $1.automaton.edges.count }
+            var line = "\(file): \(policy.functions.count) functions, \(states) states, \(edges) edges, \(policy.sites.count) sites"
+            for mode in BlobMode.allCases {
+                let start = Date()
+                let machine = try MacroMachine(policy: policy, mode: mode)
+                let blob = try encodeBlob(machine)
+                let seconds = Date().timeIntervalSince(start)
+                _ = try KernelPolicy(blob: blob)
+                let flatStates = machine.policy.functions.reduce(0) { $0 + $1.automaton.stateCount }
+                line += "; \(mode): \(flatStates) states -> \(machine.macroStateCount) macro-states, "
+                    + "\(machine.transitionCount) transitions, \(blob.count) bytes, \(String(format: "%.3f", seconds)) s"
+                if let out = ProcessInfo.processInfo.environment["SBX_BLOB_OUT_DIR"] {
+                    let data = Data(blob)
+                    try data.write(to: URL(fileURLWithPath: out + "/" + file + "." + mode.rawValue + ".blob"))
+                }
+            }
+            print(line)
+            try differential(policy, &rng, streams: 50, length: 200, name: file)
+        }
+    }
+}

@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sbx_blob.c - validation of policy blobs (specs/kernel-abi.md).
+ *
+ * A blob comes from userspace and is untrusted: every field is checked before
+ * anything is indexed with it, counts are capped before they are multiplied,
+ * and the section layout is fixed, so there is exactly one valid encoding of a
+ * given machine. Validation reads each byte at most a few times and allocates
+ * nothing.
+ */
+#include "sbx_blob.h"
+#include "sbx_le.h"
+
+#define HDR(p, field) sbx_le32((p) + __builtin_offsetof(struct sbx_blob_header, field))
+
+static int sbx_check_header(const sbx_u8 *p, sbx_u64 size, struct sbx_policy_view *v)
+{
+	sbx_u64 off;
+
+	if (size > SBX_BLOB_MAX_SIZE)
+		return -SBX_E2BIG;
+	if (size < SBX_BLOB_HEADER_SIZE)
+		return -SBX_EINVAL;
+	if (HDR(p, magic) != SBX_BLOB_MAGIC || HDR(p, version) != SBX_BLOB_VERSION ||
+	    HDR(p, header_size) != SBX_BLOB_HEADER_SIZE)
+		return -SBX_EINVAL;
+	v->flags = HDR(p, flags);
+	if (v->flags & ~SBX_BLOB_F_ALL)
+		return -SBX_EINVAL;
+	if (HDR(p, total_size) != size)
+		return -SBX_EINVAL;
+	if (HDR(p, reserved[0]) || HDR(p, reserved[1]))
+		return -SBX_EINVAL;
+
+	v->stack_limit = HDR(p, stack_limit);
+	v->nr_symbols = HDR(p, nr_symbols);
+	v->nr_functions = HDR(p, nr_functions);
+	v->nr_sites = HDR(p, nr_sites);
+	v->nr_callbacks = HDR(p, nr_callbacks);
+	v->nr_mstates = HDR(p, nr_mstates);
+	v->nr_trans = HDR(p, nr_trans);
+	v->initial_mstate = HDR(p, initial_mstate);
+	v->thread_mstate = HDR(p, thread_mstate);
+
+	if (v->stack_limit > SBX_STACK_LIMIT_MAX || v->nr_symbols > SBX_MAX_SYMBOLS ||
+	    v->nr_functions > SBX_MAX_FUNCTIONS || v->nr_sites > SBX_MAX_SITES ||
+	    v->nr_callbacks > SBX_MAX_CALLBACKS || v->nr_mstates > SBX_MAX_MSTATES ||
+	    v->nr_trans > SBX_MAX_TRANS)
+		return -SBX_E2BIG;
+	if (v->stack_limit == 0 || v->nr_functions == 0 ||
+	    v->nr_callbacks > v->nr_functions ||
+	    v->initial_mstate >= v->nr_mstates || v->thread_mstate >= v->nr_mstates)
+		return -SBX_EINVAL;
+	if ((v->flags & SBX_BLOB_F_NFA) && v->nr_sites)
+		return -SBX_EINVAL;
+
+	/* The counts are capped, so these sums cannot overflow 64 bits. */
+	off = SBX_BLOB_HEADER_SIZE;
+	if (HDR(p, mstates_off) != off)
+		return -SBX_EINVAL;
+	off += (sbx_u64)SBX_BLOB_MSTATE_SIZE * v->nr_mstates;
+	if (HDR(p, trans_off) != off)
+		return -SBX_EINVAL;
+	off += (sbx_u64)SBX_BLOB_TRANS_SIZE * v->nr_trans;
+	if (HDR(p, sites_off) != off)
+		return -SBX_EINVAL;
+	off += (sbx_u64)SBX_BLOB_SITE_SIZE * v->nr_sites;
+	if (HDR(p, callbacks_off) != off)
+		return -SBX_EINVAL;
+	off += (sbx_u64)SBX_BLOB_CALLBACK_SIZE * v->nr_callbacks;
+	if (off != size)
+		return -SBX_EINVAL;
+
+	v->mstates = p + HDR(p, mstates_off);
+	v->trans = p + HDR(p, trans_off);
+	v->sites = p + HDR(p, sites_off);
+	v->callbacks = p + HDR(p, callbacks_off);
+	return 0;
+}
+
+static int sbx_check_trans(const struct sbx_policy_view *v, sbx_u32 first, sbx_u32 count)
+{
+	sbx_u32 i, key, id, prev = 0;
+
+	for (i = 0; i < count; i++) {
+		const sbx_u8 *t = v->trans + (sbx_u64)SBX_BLOB_TRANS_SIZE * (first + i);
+
+		key = sbx_le32(t);
+		if (i && key <= prev)
+			return -SBX_EINVAL;
+		prev = key;
+		id = key & SBX_KEY_ID_MASK;
+		if (key & SBX_KEY_CALL) {
+			if (id >= v->nr_sites)
+				return -SBX_EINVAL;
+		} else if (id >= v->nr_symbols) {
+			return -SBX_EINVAL;
+		}
+		if (sbx_le32(t + 4) >= v->nr_mstates)
+			return -SBX_EINVAL;
+	}
+	return 0;
+}
+
+static int sbx_check_mstates(const struct sbx_policy_view *v)
+{
+	sbx_u32 i, first, count, next = 0;
+	int err;
+
+	for (i = 0; i < v->nr_mstates; i++) {
+		const sbx_u8 *m = v->mstates + (sbx_u64)SBX_BLOB_MSTATE_SIZE * i;
+
+		first = sbx_le32(m);
+		count = sbx_le32(m + 4);
+		if (first != next || count > v->nr_trans - first)
+			return -SBX_EINVAL;
+		if (sbx_le32(m + 8) & ~SBX_MSTATE_F_ALL)
+			return -SBX_EINVAL;
+		err = sbx_check_trans(v, first, count);
+		if (err)
+			return err;
+		next = first + count;
+	}
+	if (next != v->nr_trans)
+		return -SBX_EINVAL;
+
+	/* A new thread's frontier is empty: no transition, not final. */
+	{
+		const sbx_u8 *m = v->mstates + (sbx_u64)SBX_BLOB_MSTATE_SIZE * v->thread_mstate;
+
+		if (sbx_le32(m + 4) || sbx_le32(m + 8))
+			return -SBX_EINVAL;
+	}
+	return 0;
+}
+
+static int sbx_check_sites(const struct sbx_policy_view *v)
+{
+	sbx_u32 i;
+
+	for (i = 0; i < v->nr_sites; i++)
+		if (sbx_le32(v->sites + (sbx_u64)SBX_BLOB_SITE_SIZE * i) >= v->nr_mstates)
+			return -SBX_EINVAL;
+	return 0;
+}
+
+static int sbx_check_callbacks(const struct sbx_policy_view *v)
+{
+	sbx_u32 i, function, prev = 0;
+
+	for (i = 0; i < v->nr_callbacks; i++) {
+		const sbx_u8 *c = v->callbacks + (sbx_u64)SBX_BLOB_CALLBACK_SIZE * i;
+
+		function = sbx_le32(c);
+		if (function >= v->nr_functions || (i && function <= prev))
+			return -SBX_EINVAL;
+		if (sbx_le32(c + 4) >= v->nr_mstates)
+			return -SBX_EINVAL;
+		prev = function;
+	}
+	return 0;
+}
+
+/**
+ * sbx_blob_validate - check a policy blob and describe it for stepping.
+ * @data: the blob, at any alignment; @size bytes are readable.
+ * @size: its size in bytes.
+ * @out:  filled on success only; it points into @data.
+ *
+ * Return: 0 if the blob is valid; -SBX_E2BIG if it is over a cap (size,
+ * a count or the stack limit); -SBX_EINVAL if it is malformed in any other way
+ * (see struct sbx_blob_header).
+ */
+int sbx_blob_validate(const void *data, sbx_u64 size, struct sbx_policy_view *out)
+{
+	struct sbx_policy_view v;
+	int err;
+
+	if (!data || !out)
+		return -SBX_EINVAL;
+	err = sbx_check_header(data, size, &v);
+	if (!err)
+		err = sbx_check_mstates(&v);
+	if (!err)
+		err = sbx_check_sites(&v);
+	if (!err)
+		err = sbx_check_callbacks(&v);
+	if (err)
+		return err;
+	*out = v;
+	return 0;
+}

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * sbx_monitor.h - the per-thread Dyck monitor over a validated policy blob.
+ *
+ * Semantics: specs/marker-abi.md, "Meaning to a monitor"; the reference is
+ * ThreadMonitor in Sources/DyckModel/Monitor.swift, which this code must agree
+ * with on every marker stream. A step is a few table look-ups: a binary search
+ * in the current macro-state's transitions, or in the callback table. It never
+ * allocates; the frame array is provided (preallocated) by the caller.
+ */
+#ifndef _SBX_MONITOR_H
+#define _SBX_MONITOR_H
+
+#include "sbx_types.h"
+#include "sbx_blob.h"
+
+/* setjmp records kept per thread (the most recent ones). */
+#define SBX_SJ_RECORDS		16
+
+/* Frame tags: bits 31..30 the kind, bits 29..0 the site id or function index. */
+#define SBX_FRAME_ROOT		0x00000000U
+#define SBX_FRAME_SITE		0x40000000U
+#define SBX_FRAME_CALLBACK	0x80000000U
+#define SBX_FRAME_KIND_MASK	0xc0000000U
+#define SBX_FRAME_ID_MASK	0x3fffffffU
+
+/**
+ * enum sbx_reason - why a marker was refused.
+ * @SBX_V_UNKNOWN_KIND:   the kind is not one of SBX_MARK_*.
+ * @SBX_V_ID_RANGE:       the id is out of range for its kind (or above 32 bits).
+ * @SBX_V_NOT_ALLOWED:    no transition for it from the top frame's macro-state
+ *                        (for TAIL: or the continuation cannot return).
+ * @SBX_V_WRONG_RETURN:   RET/CB_EXIT does not match the top frame's kind.
+ * @SBX_V_CANNOT_RETURN:  the top frame's macro-state holds no final state.
+ * @SBX_V_NOT_CALLBACK:   CB_ENTER of a function that is not a callback.
+ * @SBX_V_STACK_OVERFLOW: a push beyond the stack limit.
+ * @SBX_V_NO_SETJMP:      SJ_RESUME without a matching SJ_SAVE record.
+ * @SBX_V_BAD_STATE:      the thread state does not fit the policy (never
+ *                        happens when the thread was set up with the same view).
+ */
+enum sbx_reason {
+	SBX_V_NONE = 0,
+	SBX_V_UNKNOWN_KIND = 1,
+	SBX_V_ID_RANGE = 2,
+	SBX_V_NOT_ALLOWED = 3,
+	SBX_V_WRONG_RETURN = 4,
+	SBX_V_CANNOT_RETURN = 5,
+	SBX_V_NOT_CALLBACK = 6,
+	SBX_V_STACK_OVERFLOW = 7,
+	SBX_V_NO_SETJMP = 8,
+	SBX_V_BAD_STATE = 9,
+};
+
+/**
+ * struct sbx_frame - one frame of a thread's stack.
+ * @tag:    SBX_FRAME_ROOT, SBX_FRAME_SITE | site or SBX_FRAME_CALLBACK | function.
+ * @mstate: the frame's frontier, a macro-state of the policy.
+ */
+struct sbx_frame {
+	sbx_u32 tag;
+	sbx_u32 mstate;
+};
+
+/**
+ * struct sbx_sj_record - a setjmp that returned 0.
+ * @number: the setjmp call number.
+ * @depth:  the stack depth at the time.
+ * @mstate: the top frame's macro-state at the time.
+ */
+struct sbx_sj_record {
+	sbx_u32 number;
+	sbx_u32 depth;
+	sbx_u32 mstate;
+};
+
+/**
+ * struct sbx_thread - the monitor state of one thread.
+ * @frames:   caller-provided array of at least @limit frames; frames[depth-1]
+ *            is the top.
+ * @limit:    the stack limit (the policy's), at most the array's capacity.
+ * @depth:    frames in use, 1..@limit.
+ * @nr_sj:    setjmp records in use, oldest first.
+ * @sj:       the records.
+ */
+struct sbx_thread {
+	struct sbx_frame *frames;
+	sbx_u32 limit;
+	sbx_u32 depth;
+	sbx_u32 nr_sj;
+	struct sbx_sj_record sj[SBX_SJ_RECORDS];
+};
+
+/**
+ * struct sbx_violation - a refused marker and where the thread was.
+ * @reason: an enum sbx_reason.
+ * @kind:   the marker's kind, as issued.
+ * @id:     the marker's id, as issued.
+ * @tag:    the top frame's tag.
+ * @mstate: the top frame's macro-state.
+ * @depth:  the stack depth.
+ */
+struct sbx_violation {
+	sbx_u32 reason;
+	sbx_u32 tag;
+	sbx_u64 kind;
+	sbx_u64 id;
+	sbx_u32 mstate;
+	sbx_u32 depth;
+};
+
+int sbx_thread_init(const struct sbx_policy_view *p, struct sbx_thread *t,
+		    struct sbx_frame *frames, sbx_u32 capacity);
+int sbx_thread_init_new_thread(const struct sbx_policy_view *p, struct sbx_thread *t,
+			       struct sbx_frame *frames, sbx_u32 capacity);
+int sbx_thread_copy(struct sbx_thread *dst, struct sbx_frame *frames, sbx_u32 capacity,
+		    const struct sbx_thread *src);
+int sbx_step(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u64 kind,
+	     sbx_u64 id, struct sbx_violation *out);
+
+#endif /* _SBX_MONITOR_H */

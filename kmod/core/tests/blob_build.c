@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * blob_build.c - writes hand-built policy blobs in the layout of
+ * specs/kernel-abi.md, independently of the Swift builder.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blob_build.h"
+#include "../sbx_blob.h"
+
+void tb_put32(uint8_t *p, uint32_t v)
+{
+	p[0] = v;
+	p[1] = v >> 8;
+	p[2] = v >> 16;
+	p[3] = v >> 24;
+}
+
+uint32_t tb_get32(const uint8_t *p)
+{
+	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+size_t tb_build(const struct tb_spec *s, uint8_t *out, size_t cap)
+{
+	uint32_t nr_trans = 0, i, j, first = 0;
+	size_t off, mo, to, so, co, size;
+
+	for (i = 0; i < s->nr_mstates; i++)
+		nr_trans += s->mstates[i].nr_trans;
+	mo = SBX_BLOB_HEADER_SIZE;
+	to = mo + 12 * s->nr_mstates;
+	so = to + 8 * nr_trans;
+	co = so + 4 * s->nr_sites;
+	size = co + 8 * s->nr_callbacks;
+	if (size > cap) {
+		fprintf(stderr, "tb_build: blob too large\n");
+		abort();
+	}
+	memset(out, 0, size);
+	tb_put32(out + 0, SBX_BLOB_MAGIC);
+	tb_put32(out + 4, SBX_BLOB_VERSION);
+	tb_put32(out + 8, SBX_BLOB_HEADER_SIZE);
+	tb_put32(out + 12, s->flags);
+	tb_put32(out + 16, size);
+	tb_put32(out + 20, s->stack_limit);
+	tb_put32(out + 24, s->nr_symbols);
+	tb_put32(out + 28, s->nr_functions);
+	tb_put32(out + 32, s->nr_sites);
+	tb_put32(out + 36, s->nr_callbacks);
+	tb_put32(out + 40, s->nr_mstates);
+	tb_put32(out + 44, nr_trans);
+	tb_put32(out + 48, s->initial);
+	tb_put32(out + 52, s->thread);
+	tb_put32(out + 56, mo);
+	tb_put32(out + 60, to);
+	tb_put32(out + 64, so);
+	tb_put32(out + 68, co);
+	off = to;
+	for (i = 0; i < s->nr_mstates; i++) {
+		const struct tb_mstate *m = &s->mstates[i];
+
+		tb_put32(out + mo + 12 * i, first);
+		tb_put32(out + mo + 12 * i + 4, m->nr_trans);
+		tb_put32(out + mo + 12 * i + 8, m->flags);
+		for (j = 0; j < m->nr_trans; j++) {
+			tb_put32(out + off, m->trans[j].key);
+			tb_put32(out + off + 4, m->trans[j].target);
+			off += 8;
+		}
+		first += m->nr_trans;
+	}
+	for (i = 0; i < s->nr_sites; i++)
+		tb_put32(out + so + 4 * i, s->sites[i]);
+	for (i = 0; i < s->nr_callbacks; i++) {
+		tb_put32(out + co + 8 * i, s->callbacks[i][0]);
+		tb_put32(out + co + 8 * i + 4, s->callbacks[i][1]);
+	}
+	return size;
+}
+
+
+/*
+ * The example: symbols open(0) read(1) write(2); functions main(0) a(1) b(2)
+ * h(3) cb(4), cb a callback.
+ *   main: 0 -call 0-> 1 -call 1-> 2, final 2
+ *   a:    0 -call 2-> 1 -open-> 2, final 2          site 0: main -> a
+ *   b:    0 -call 3-> 1 -write-> 2, 1 -tail 4-> 2     site 1: main -> b
+ *         final 2                                     site 2: a -> h
+ *   h:    0 -read-> 1, final 1                        site 3: b -> h
+ *   cb:   0 -write-> 1, final 1                       site 4: b -> h (musttail)
+ * Macro-states: 0 {} (new thread), 1 {main0}, 2 {main1}, 3 {main2}F, 4 {a0},
+ * 5 {a1}, 6 {a2}F, 7 {b0}, 8 {b1}, 9 {b2}F, 10 {h0}, 11 {h1}F, 12 {cb0},
+ * 13 {cb1}F.
+ */
+void tb_example(struct tb_spec *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->stack_limit = 8;
+	s->nr_symbols = 3;
+	s->nr_functions = 5;
+	s->initial = 1;
+	s->thread = 0;
+	s->nr_mstates = 14;
+	s->mstates[1] = (struct tb_mstate){ 0, 1, { { SBX_KEY_SITE(0), 2 } } };
+	s->mstates[2] = (struct tb_mstate){ 0, 1, { { SBX_KEY_SITE(1), 3 } } };
+	s->mstates[3] = (struct tb_mstate){ SBX_MSTATE_F_FINAL, 0, { { 0, 0 } } };
+	s->mstates[4] = (struct tb_mstate){ 0, 1, { { SBX_KEY_SITE(2), 5 } } };
+	s->mstates[5] = (struct tb_mstate){ 0, 1, { { SBX_KEY_LIBC(0), 6 } } };
+	s->mstates[6] = (struct tb_mstate){ SBX_MSTATE_F_FINAL, 0, { { 0, 0 } } };
+	s->mstates[7] = (struct tb_mstate){ 0, 1, { { SBX_KEY_SITE(3), 8 } } };
+	s->mstates[8] = (struct tb_mstate){ 0, 2, { { SBX_KEY_LIBC(2), 9 }, { SBX_KEY_SITE(4), 9 } } };
+	s->mstates[9] = (struct tb_mstate){ SBX_MSTATE_F_FINAL, 0, { { 0, 0 } } };
+	s->mstates[10] = (struct tb_mstate){ 0, 1, { { SBX_KEY_LIBC(1), 11 } } };
+	s->mstates[11] = (struct tb_mstate){ SBX_MSTATE_F_FINAL, 0, { { 0, 0 } } };
+	s->mstates[12] = (struct tb_mstate){ 0, 1, { { SBX_KEY_LIBC(2), 13 } } };
+	s->mstates[13] = (struct tb_mstate){ SBX_MSTATE_F_FINAL, 0, { { 0, 0 } } };
+	s->nr_sites = 5;
+	s->sites[0] = 4;
+	s->sites[1] = 7;
+	s->sites[2] = 10;
+	s->sites[3] = 10;
+	s->sites[4] = 10;
+	s->nr_callbacks = 1;
+	s->callbacks[0][0] = 4;
+	s->callbacks[0][1] = 12;
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * blob_build.h - hand-built policy blobs for the userspace tests of the core.
+ */
+#ifndef _SBX_TEST_BLOB_BUILD_H
+#define _SBX_TEST_BLOB_BUILD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TB_MAX 64
+
+struct tb_trans {
+	uint32_t key;
+	uint32_t target;
+};
+
+struct tb_mstate {
+	uint32_t flags;
+	uint32_t nr_trans;
+	struct tb_trans trans[8];
+};
+
+struct tb_spec {
+	uint32_t flags;
+	uint32_t stack_limit;
+	uint32_t nr_symbols;
+	uint32_t nr_functions;
+	uint32_t initial;
+	uint32_t thread;
+	uint32_t nr_mstates;
+	struct tb_mstate mstates[TB_MAX];
+	uint32_t nr_sites;
+	uint32_t sites[TB_MAX];
+	uint32_t nr_callbacks;
+	uint32_t callbacks[TB_MAX][2];
+};
+
+/* Writes the blob of @s into @out (at least @cap bytes); returns its size. */
+size_t tb_build(const struct tb_spec *s, uint8_t *out, size_t cap);
+void tb_put32(uint8_t *p, uint32_t v);
+uint32_t tb_get32(const uint8_t *p);
+
+/* The example policy of the tests (see blob_build.c). */
+void tb_example(struct tb_spec *s);
+
+#endif

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fuzz_blob.c - libFuzzer harness of the monitor core.
+ *
+ * Input: u32 LE n, then n bytes of blob (fewer if the input ends), then a mode
+ * byte (bit 0: start as a new thread), then events of 3 bytes each:
+ *   byte 0: bits 3..0 the kind (0..15, so unknown kinds too), bit 4: id is
+ *           0xffffffff - id, bit 5: id has bit 32 set, bit 6: fork (copy the
+ *           thread and continue with the copy) before the event;
+ *   bytes 1-2: id, LE.
+ * Every blob is validated; a valid one is stepped with the events, checking
+ * the thread's invariants and that a refused event changes nothing.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../sbx_blob.h"
+#include "../sbx_monitor.h"
+
+static void check(int cond)
+{
+	if (!cond)
+		abort();
+}
+
+static void check_thread(const struct sbx_policy_view *v, const struct sbx_thread *t)
+{
+	check(t->depth >= 1 && t->depth <= t->limit && t->limit == v->stack_limit);
+	check(t->nr_sj <= SBX_SJ_RECORDS);
+	check(t->frames[t->depth - 1].mstate < v->nr_mstates);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct sbx_policy_view view;
+	struct sbx_thread t, before, copy;
+	struct sbx_frame *frames, *saved, *other;
+	struct sbx_violation out;
+	size_t n, pos;
+	uint8_t *blob;
+	int err;
+
+	if (size < 4)
+		return 0;
+	n = data[0] | data[1] << 8 | data[2] << 16 | (size_t)data[3] << 24;
+	if (n > size - 4)
+		n = size - 4;
+	/* An exact-size copy, so that ASan sees any read past the blob. */
+	blob = malloc(n ? n : 1);
+	memcpy(blob, data + 4, n);
+	err = sbx_blob_validate(blob, n, &view);
+	check(err == 0 || err == -SBX_EINVAL || err == -SBX_E2BIG);
+	if (err) {
+		free(blob);
+		return 0;
+	}
+	check(view.stack_limit >= 1 && view.stack_limit <= SBX_STACK_LIMIT_MAX);
+	pos = 4 + n;
+	frames = malloc(sizeof(*frames) * view.stack_limit);
+	saved = malloc(sizeof(*saved) * view.stack_limit);
+	other = malloc(sizeof(*other) * view.stack_limit);
+	if (pos < size && (data[pos++] & 1))
+		err = sbx_thread_init_new_thread(&view, &t, frames, view.stack_limit);
+	else
+		err = sbx_thread_init(&view, &t, frames, view.stack_limit);
+	check(err == 0);
+	check(sbx_thread_init(&view, &before, saved, view.stack_limit - 1) == -SBX_EINVAL);
+
+	for (; pos + 3 <= size; pos += 3) {
+		uint8_t k = data[pos];
+		uint64_t kind = k & 0x0f;
+		uint64_t id = data[pos + 1] | data[pos + 2] << 8;
+
+		if (k & 0x10)
+			id = 0xffffffffULL - id;
+		if (k & 0x20)
+			id |= 1ULL << 32;
+		if (k & 0x40) {
+			struct sbx_frame *tmp;
+
+			check(sbx_thread_copy(&copy, other, view.stack_limit, &t) == 0);
+			check(copy.depth == t.depth && copy.nr_sj == t.nr_sj);
+			check(!memcmp(other, t.frames, sizeof(*other) * t.depth));
+			t = copy;
+			tmp = frames;
+			frames = other;
+			other = tmp;
+		}
+		before = t;
+		memcpy(saved, t.frames, sizeof(*saved) * t.depth);
+		if (sbx_step(&view, &t, kind, id, &out)) {
+			check(out.reason >= SBX_V_UNKNOWN_KIND && out.reason <= SBX_V_NO_SETJMP);
+			check(out.depth == t.depth && out.kind == kind && out.id == id);
+			check(!memcmp(&before, &t, sizeof(t)));
+			check(!memcmp(saved, t.frames, sizeof(*saved) * t.depth));
+		}
+		check_thread(&view, &t);
+	}
+	free(frames);
+	free(saved);
+	free(other);
+	free(blob);
+	return 0;
+}

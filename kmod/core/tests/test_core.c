@@ -1,0 +1,501 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * test_core.c - userspace unit tests of the monitor core: hand-built blobs,
+ * every validation rule and every stepping rule.
+ *
+ * Usage: test_core              run the tests (exit 0 iff all pass)
+ *        test_core --seeds DIR  also write fuzzer seed inputs into DIR
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blob_build.h"
+#include "../sbx_blob.h"
+#include "../sbx_monitor.h"
+#include "../../uapi/sbx_marker.h"
+
+static int failures, checks;
+
+#define CHECK(cond, ...)                                                      \
+	do {                                                                  \
+		checks++;                                                     \
+		if (!(cond)) {                                                \
+			failures++;                                           \
+			fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond); \
+			fprintf(stderr, __VA_ARGS__);                         \
+			fputc('\n', stderr);                                  \
+		}                                                             \
+	} while (0)
+
+static uint8_t blob[1 << 16];
+static size_t blob_size;
+static struct sbx_policy_view view;
+static struct sbx_frame frames[64];
+static struct sbx_thread thread;
+
+static void load_example(uint32_t stack_limit)
+{
+	struct tb_spec s;
+	int err;
+
+	tb_example(&s);
+	s.stack_limit = stack_limit;
+	blob_size = tb_build(&s, blob, sizeof(blob));
+	err = sbx_blob_validate(blob, blob_size, &view);
+	CHECK(err == 0, "example blob refused: %d", err);
+}
+
+/* Steps the events; returns the index of the first violation or -1. */
+static int run(const uint64_t (*ev)[2], int n, struct sbx_violation *v)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (sbx_step(&view, &thread, ev[i][0], ev[i][1], v))
+			return i;
+	return -1;
+}
+
+#define RUN(v, ...)                                                            \
+	({                                                                     \
+		static const uint64_t ev_[][2] = { __VA_ARGS__ };              \
+		sbx_thread_init(&view, &thread, frames, 64);                   \
+		run(ev_, sizeof(ev_) / sizeof(ev_[0]), v);                     \
+	})
+
+#define L SBX_MARK_LIBC
+#define C SBX_MARK_CALL
+#define R SBX_MARK_RET
+#define CE SBX_MARK_CB_ENTER
+#define CX SBX_MARK_CB_EXIT
+#define T SBX_MARK_TAIL
+#define SS SBX_MARK_SJ_SAVE
+#define SR SBX_MARK_SJ_RESUME
+
+static void test_valid_run(void)
+{
+	struct sbx_violation v;
+
+	load_example(8);
+	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { L, 1 }, { R, 2 }, { L, 0 }, { R, 0 },
+		  { C, 1 }, { C, 3 }, { L, 1 }, { R, 3 }, { L, 2 }, { R, 1 }) == -1,
+	      "reason %u", v.reason);
+	CHECK(thread.depth == 1 && thread.frames[0].mstate == 3, "depth %u ms %u",
+	      thread.depth, thread.frames[0].mstate);
+}
+
+static void test_libc(void)
+{
+	struct sbx_violation v;
+
+	load_example(8);
+	CHECK(RUN(&v, { C, 0 }, { L, 0 }) == 1 && v.reason == SBX_V_NOT_ALLOWED,
+	      "a must call h before open: %u", v.reason);
+	CHECK(v.tag == (SBX_FRAME_SITE | 0) && v.mstate == 4 && v.depth == 2,
+	      "violation context tag %x ms %u depth %u", v.tag, v.mstate, v.depth);
+	CHECK(RUN(&v, { L, 3 }) == 0 && v.reason == SBX_V_ID_RANGE, "%u", v.reason);
+	CHECK(RUN(&v, { L, 0xffffffffULL }) == 0 && v.reason == SBX_V_ID_RANGE, "%u", v.reason);
+	CHECK(RUN(&v, { L, 1ULL << 32 }) == 0 && v.reason == SBX_V_ID_RANGE,
+	      "upper half of the id must be zero: %u", v.reason);
+}
+
+static void test_call_ret(void)
+{
+	struct sbx_violation v;
+
+	load_example(8);
+	CHECK(RUN(&v, { C, 1 }) == 0 && v.reason == SBX_V_NOT_ALLOWED, "%u", v.reason);
+	CHECK(RUN(&v, { C, 5 }) == 0 && v.reason == SBX_V_ID_RANGE, "%u", v.reason);
+	CHECK(RUN(&v, { R, 0 }) == 0 && v.reason == SBX_V_WRONG_RETURN, "%u", v.reason);
+	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { L, 1 }, { R, 3 }) == 3 &&
+	      v.reason == SBX_V_WRONG_RETURN && v.tag == (SBX_FRAME_SITE | 2),
+	      "return to the wrong site: %u %x", v.reason, v.tag);
+	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { R, 2 }) == 2 && v.reason == SBX_V_CANNOT_RETURN,
+	      "%u", v.reason);
+	CHECK(RUN(&v, { R, 5 }) == 0 && v.reason == SBX_V_ID_RANGE, "%u", v.reason);
+}
+
+static void test_tail(void)
+{
+	struct sbx_violation v;
+
+	load_example(8);
+	/* b: 1 -tail 4-> 2 (final): the frame of site 1 now runs h. */
+	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { L, 1 }, { R, 2 }, { L, 0 }, { R, 0 },
+		  { C, 1 }, { C, 3 }, { L, 1 }, { R, 3 }, { T, 4 }, { L, 1 }, { R, 1 },
+		  { R, 0 }) == 13 && v.reason == SBX_V_WRONG_RETURN, "%u", v.reason);
+	CHECK(thread.depth == 1 && thread.frames[0].mstate == 3, "after tail: %u %u",
+	      thread.depth, thread.frames[0].mstate);
+	/* main: 0 -call 0-> 1 is not final: a tail call there is refused. */
+	CHECK(RUN(&v, { T, 0 }) == 0 && v.reason == SBX_V_NOT_ALLOWED, "%u", v.reason);
+	CHECK(RUN(&v, { T, 4 }) == 0 && v.reason == SBX_V_NOT_ALLOWED, "%u", v.reason);
+	CHECK(RUN(&v, { T, 9 }) == 0 && v.reason == SBX_V_ID_RANGE, "%u", v.reason);
+	/* Returning before the tail callee is done. */
+	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { L, 1 }, { R, 2 }, { L, 0 }, { R, 0 },
+		  { C, 1 }, { C, 3 }, { L, 1 }, { R, 3 }, { T, 4 }, { R, 1 }) == 11 &&
+	      v.reason == SBX_V_CANNOT_RETURN, "%u", v.reason);
+}
+
+static void test_callbacks(void)
+{
+	struct sbx_violation v;
+
+	load_example(8);
+	CHECK(RUN(&v, { C, 0 }, { CE, 4 }, { L, 2 }, { CX, 4 }, { C, 2 }) == -1, "%u", v.reason);
+	CHECK(thread.depth == 3, "depth %u", thread.depth);
+	CHECK(RUN(&v, { CE, 4 }, { L, 1 }) == 1 && v.reason == SBX_V_NOT_ALLOWED,
+	      "inside the callback only its own calls: %u", v.reason);
+	CHECK(RUN(&v, { CE, 4 }, { CX, 4 }) == 1 && v.reason == SBX_V_CANNOT_RETURN, "%u", v.reason);
+	CHECK(RUN(&v, { CE, 3 }) == 0 && v.reason == SBX_V_NOT_CALLBACK, "%u", v.reason);
+	CHECK(RUN(&v, { CE, 5 }) == 0 && v.reason == SBX_V_ID_RANGE, "%u", v.reason);
+	CHECK(RUN(&v, { CX, 4 }) == 0 && v.reason == SBX_V_WRONG_RETURN, "%u", v.reason);
+	CHECK(RUN(&v, { CX, 5 }) == 0 && v.reason == SBX_V_ID_RANGE, "%u", v.reason);
+	CHECK(RUN(&v, { C, 0 }, { CE, 4 }, { L, 2 }, { R, 0 }) == 3 &&
+	      v.reason == SBX_V_WRONG_RETURN, "%u", v.reason);
+	CHECK(RUN(&v, { C, 0 }, { CE, 4 }, { L, 2 }, { CX, 3 }) == 3 &&
+	      v.reason == SBX_V_WRONG_RETURN, "%u", v.reason);
+}
+
+static void test_new_thread(void)
+{
+	struct sbx_violation v;
+
+	load_example(8);
+	CHECK(sbx_thread_init_new_thread(&view, &thread, frames, 64) == 0, "init");
+	CHECK(sbx_step(&view, &thread, C, 0, &v) == 1 && v.reason == SBX_V_NOT_ALLOWED,
+	      "a new thread starts in no function: %u", v.reason);
+	CHECK(sbx_step(&view, &thread, L, 2, &v) == 1 && v.reason == SBX_V_NOT_ALLOWED, "%u", v.reason);
+	CHECK(sbx_step(&view, &thread, CE, 4, &v) == 0, "cb enter");
+	CHECK(sbx_step(&view, &thread, L, 2, &v) == 0, "cb write");
+	CHECK(sbx_step(&view, &thread, CX, 4, &v) == 0, "cb exit");
+	CHECK(sbx_step(&view, &thread, L, 2, &v) == 1, "back to nothing");
+	CHECK(sbx_thread_init(&view, &thread, frames, 7) == -SBX_EINVAL, "capacity < limit");
+	CHECK(sbx_thread_init(&view, &thread, NULL, 64) == -SBX_EINVAL, "no frames");
+}
+
+static void test_overflow(void)
+{
+	struct sbx_violation v;
+	int i;
+
+	/* The root frame and 2 more: the third push overflows. */
+	load_example(3);
+	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { CE, 4 }) == 2 && v.reason == SBX_V_STACK_OVERFLOW,
+	      "%u", v.reason);
+	CHECK(RUN(&v, { CE, 4 }, { CE, 4 }, { CE, 4 }) == 2 && v.reason == SBX_V_STACK_OVERFLOW,
+	      "%u", v.reason);
+	load_example(1);
+	CHECK(RUN(&v, { C, 0 }) == 0 && v.reason == SBX_V_STACK_OVERFLOW, "%u", v.reason);
+	load_example(64);
+	sbx_thread_init(&view, &thread, frames, 64);
+	for (i = 0; i < 63; i++)
+		CHECK(sbx_step(&view, &thread, CE, 4, &v) == 0, "push %d", i);
+	CHECK(sbx_step(&view, &thread, CE, 4, &v) == 1 && v.reason == SBX_V_STACK_OVERFLOW &&
+	      v.depth == 64, "%u", v.reason);
+}
+
+static void test_kinds(void)
+{
+	struct sbx_violation v;
+	static const uint64_t kinds[] = { 0, 9, 10, 255, 0x100000001ULL, ~0ULL };
+	unsigned int i;
+
+	load_example(8);
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		sbx_thread_init(&view, &thread, frames, 64);
+		CHECK(sbx_step(&view, &thread, kinds[i], 0, &v) == 1 &&
+		      v.reason == SBX_V_UNKNOWN_KIND && v.kind == kinds[i], "kind %llu",
+		      (unsigned long long)kinds[i]);
+	}
+}
+
+static void test_setjmp(void)
+{
+	struct sbx_violation v;
+	int i;
+
+	load_example(8);
+	/* Save in main, descend, resume: back to main's frame and frontier. */
+	CHECK(RUN(&v, { SS, 7 }, { C, 0 }, { C, 2 }, { SR, 7 }, { C, 0 }) == -1, "%u", v.reason);
+	CHECK(thread.depth == 2 && thread.frames[0].mstate == 2, "%u %u", thread.depth,
+	      thread.frames[0].mstate);
+	CHECK(RUN(&v, { SR, 0 }) == 0 && v.reason == SBX_V_NO_SETJMP, "%u", v.reason);
+	/* A record deeper than the stack is not used. */
+	CHECK(RUN(&v, { C, 0 }, { SS, 1 }, { C, 2 }, { L, 1 }, { R, 2 }, { L, 0 }, { R, 0 },
+		  { SR, 1 }) == 7 && v.reason == SBX_V_NO_SETJMP, "%u", v.reason);
+	/* The most recent matching record wins; a re-save at the same depth replaces. */
+	CHECK(RUN(&v, { SS, 1 }, { C, 0 }, { SS, 1 }, { C, 2 }, { SR, 1 }, { L, 0 }) == 5 &&
+	      v.reason == SBX_V_NOT_ALLOWED, "%u", v.reason);
+	CHECK(thread.depth == 2 && thread.frames[1].mstate == 4, "%u %u", thread.depth,
+	      thread.frames[1].mstate);
+	CHECK(RUN(&v, { SS, 0xffffffffULL }, { SR, 0xffffffffULL }) == -1, "%u", v.reason);
+	CHECK(RUN(&v, { SS, 1ULL << 32 }) == 0 && v.reason == SBX_V_ID_RANGE, "%u", v.reason);
+	CHECK(RUN(&v, { SR, 1ULL << 32 }) == 0 && v.reason == SBX_V_ID_RANGE, "%u", v.reason);
+	/* Only the 16 most recent records are kept. */
+	sbx_thread_init(&view, &thread, frames, 64);
+	for (i = 0; i < 17; i++)
+		sbx_step(&view, &thread, SS, i, &v);
+	CHECK(thread.nr_sj == SBX_SJ_RECORDS, "%u", thread.nr_sj);
+	CHECK(sbx_step(&view, &thread, SR, 0, &v) == 1 && v.reason == SBX_V_NO_SETJMP, "oldest gone");
+	CHECK(sbx_step(&view, &thread, SR, 1, &v) == 0, "record 1 kept");
+	CHECK(sbx_step(&view, &thread, SR, 16, &v) == 0, "record 16 kept");
+}
+
+static void test_unchanged_on_violation(void)
+{
+	static const uint64_t ev[][2] = { { C, 0 }, { C, 2 }, { SS, 3 }, { L, 1 } };
+	static const uint64_t bad[][2] = {
+		{ L, 0 }, { L, 9 }, { C, 1 }, { C, 0 }, { R, 0 }, { R, 3 }, { T, 0 }, { CX, 4 },
+		{ CE, 3 }, { SR, 4 }, { 0, 0 }, { 9, 1 }, { L, 1ULL << 40 },
+	};
+	struct sbx_thread before;
+	struct sbx_frame fb[64];
+	struct sbx_violation v;
+	unsigned int i;
+
+	load_example(8);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		sbx_thread_init(&view, &thread, frames, 64);
+		CHECK(run(ev, 4, &v) == -1, "prefix");
+		before = thread;
+		memcpy(fb, frames, sizeof(fb));
+		CHECK(sbx_step(&view, &thread, bad[i][0], bad[i][1], &v) == 1, "bad %u", i);
+		CHECK(memcmp(&before, &thread, sizeof(before)) == 0 &&
+		      memcmp(fb, frames, sizeof(fb)) == 0, "state changed by bad event %u", i);
+	}
+}
+
+static void test_copy(void)
+{
+	struct sbx_frame child_frames[8];
+	struct sbx_thread child;
+	struct sbx_violation v;
+
+	load_example(8);
+	CHECK(RUN(&v, { C, 0 }, { SS, 2 }, { C, 2 }) == -1, "%u", v.reason);
+	CHECK(sbx_thread_copy(&child, child_frames, 8, &thread) == 0, "copy");
+	CHECK(sbx_thread_copy(&child, child_frames, 7, &thread) == -SBX_EINVAL, "small copy");
+	/* The child continues the parent's automaton; the two are independent. */
+	CHECK(sbx_step(&view, &child, L, 1, &v) == 0 && sbx_step(&view, &child, R, 2, &v) == 0,
+	      "child");
+	CHECK(sbx_step(&view, &child, SR, 2, &v) == 0 && child.depth == 2, "child sj");
+	CHECK(thread.depth == 3 && thread.frames[2].mstate == 10, "parent unchanged");
+	CHECK(sbx_step(&view, &thread, R, 2, &v) == 1, "parent still in h");
+}
+
+static void test_bad_state(void)
+{
+	struct sbx_violation v;
+
+	load_example(8);
+	sbx_thread_init(&view, &thread, frames, 64);
+	thread.frames[0].mstate = 14;
+	CHECK(sbx_step(&view, &thread, L, 0, &v) == 1 && v.reason == SBX_V_BAD_STATE, "%u", v.reason);
+	thread.frames[0].mstate = 1;
+	thread.depth = 0;
+	CHECK(sbx_step(&view, &thread, L, 0, &v) == 1 && v.reason == SBX_V_BAD_STATE, "%u", v.reason);
+	thread.depth = 9;
+	CHECK(sbx_step(&view, &thread, L, 0, &v) == 1 && v.reason == SBX_V_BAD_STATE, "%u", v.reason);
+}
+
+/* --- validation ---------------------------------------------------------- */
+
+static int validate_mut(size_t off, uint32_t value)
+{
+	static uint8_t copy[1 << 16];
+	struct sbx_policy_view w;
+
+	memcpy(copy, blob, blob_size);
+	tb_put32(copy + off, value);
+	return sbx_blob_validate(copy, blob_size, &w);
+}
+
+static int validate_spec(const struct tb_spec *s)
+{
+	static uint8_t b[1 << 16];
+	struct sbx_policy_view w;
+	size_t n = tb_build(s, b, sizeof(b));
+
+	return sbx_blob_validate(b, n, &w);
+}
+
+static void test_header_rejections(void)
+{
+	struct sbx_policy_view w;
+	size_t n;
+	uint32_t mo = SBX_BLOB_HEADER_SIZE, to = mo + 12 * 14, so = to + 8 * 9,
+		 co = so + 4 * 5;
+
+	load_example(8);
+	CHECK(blob_size == co + 8, "example size %zu", blob_size);
+	CHECK(validate_mut(0, 0x42584254) == -SBX_EINVAL, "magic");
+	CHECK(validate_mut(4, 2) == -SBX_EINVAL, "version 2");
+	CHECK(validate_mut(4, 0) == -SBX_EINVAL, "version 0");
+	CHECK(validate_mut(8, 84) == -SBX_EINVAL, "header size");
+	CHECK(validate_mut(12, 2) == -SBX_EINVAL, "unknown flag");
+	CHECK(validate_mut(12, 0x80000000) == -SBX_EINVAL, "unknown high flag");
+	CHECK(validate_mut(12, SBX_BLOB_F_NFA) == -SBX_EINVAL, "nfa with sites");
+	CHECK(validate_mut(16, blob_size + 1) == -SBX_EINVAL, "total size");
+	CHECK(validate_mut(20, 0) == -SBX_EINVAL, "stack limit 0");
+	CHECK(validate_mut(20, SBX_STACK_LIMIT_MAX) == 0, "stack limit at the cap");
+	CHECK(validate_mut(20, SBX_STACK_LIMIT_MAX + 1) == -SBX_E2BIG, "stack limit over the cap");
+	CHECK(validate_mut(24, SBX_MAX_SYMBOLS + 1) == -SBX_E2BIG, "symbols cap");
+	CHECK(validate_mut(28, SBX_MAX_FUNCTIONS + 1) == -SBX_E2BIG, "functions cap");
+	CHECK(validate_mut(32, SBX_MAX_SITES + 1) == -SBX_E2BIG, "sites cap");
+	CHECK(validate_mut(36, SBX_MAX_CALLBACKS + 1) == -SBX_E2BIG, "callbacks cap");
+	CHECK(validate_mut(40, SBX_MAX_MSTATES + 1) == -SBX_E2BIG, "macro-states cap");
+	CHECK(validate_mut(44, SBX_MAX_TRANS + 1) == -SBX_E2BIG, "transitions cap");
+	CHECK(validate_mut(40, 0xffffffff) == -SBX_E2BIG, "huge count");
+	CHECK(validate_mut(28, 0) == -SBX_EINVAL, "no functions");
+	CHECK(validate_mut(28, 4) == -SBX_EINVAL, "callback out of range");
+	CHECK(validate_mut(24, 2) == -SBX_EINVAL, "libc key out of range");
+	CHECK(validate_mut(24, 0) == -SBX_EINVAL, "no symbols");
+	CHECK(validate_mut(32, 4) == -SBX_EINVAL, "site count changed");
+	CHECK(validate_mut(40, 13) == -SBX_EINVAL, "macro-state count changed");
+	CHECK(validate_mut(44, 11) == -SBX_EINVAL, "transition count changed");
+	CHECK(validate_mut(36, 2) == -SBX_EINVAL, "callback count changed");
+	CHECK(validate_mut(36, 6) == -SBX_EINVAL, "more callbacks than functions");
+	CHECK(validate_mut(48, 14) == -SBX_EINVAL, "initial out of range");
+	CHECK(validate_mut(52, 14) == -SBX_EINVAL, "thread macro-state out of range");
+	CHECK(validate_mut(52, 1) == -SBX_EINVAL, "thread macro-state has transitions");
+	CHECK(validate_mut(52, 3) == -SBX_EINVAL, "thread macro-state is final");
+	CHECK(validate_mut(56, mo + 4) == -SBX_EINVAL, "macro-state offset");
+	CHECK(validate_mut(60, to - 4) == -SBX_EINVAL, "transition offset");
+	CHECK(validate_mut(64, so + 8) == -SBX_EINVAL, "site offset");
+	CHECK(validate_mut(68, co + 4) == -SBX_EINVAL, "callback offset");
+	CHECK(validate_mut(72, 1) == -SBX_EINVAL, "reserved 0");
+	CHECK(validate_mut(76, 0x100) == -SBX_EINVAL, "reserved 1");
+
+	/* Every truncation and every extension is refused. */
+	for (n = 0; n < blob_size; n++)
+		CHECK(sbx_blob_validate(blob, n, &w) == -SBX_EINVAL, "truncated to %zu", n);
+	CHECK(sbx_blob_validate(blob, blob_size + 1, &w) == -SBX_EINVAL, "extended");
+	/* Over the size cap: refused before anything is read. */
+	CHECK(sbx_blob_validate(blob, SBX_BLOB_MAX_SIZE + 1ULL, &w) == -SBX_E2BIG, "size cap");
+	CHECK(sbx_blob_validate(blob, ~0ULL, &w) == -SBX_E2BIG, "huge size");
+	CHECK(sbx_blob_validate(NULL, blob_size, &w) == -SBX_EINVAL, "NULL data");
+	CHECK(sbx_blob_validate(blob, blob_size, NULL) == -SBX_EINVAL, "NULL view");
+}
+
+static void test_section_rejections(void)
+{
+	uint32_t mo = SBX_BLOB_HEADER_SIZE, to = mo + 12 * 14, so = to + 8 * 9,
+		 co = so + 4 * 5;
+	struct tb_spec s;
+
+	load_example(8);
+	/* Macro-states: first_trans must be the running sum; counts within range. */
+	CHECK(validate_mut(mo + 12 * 1, 1) == -SBX_EINVAL, "first of ms 1");
+	CHECK(validate_mut(mo + 12 * 2 + 4, 0) == -SBX_EINVAL, "count of ms 2 (gap)");
+	CHECK(validate_mut(mo + 12 * 13 + 4, 1) == -SBX_EINVAL, "count past the end");
+	CHECK(validate_mut(mo + 12 * 13 + 4, 0xffffffff) == -SBX_EINVAL, "count overflow");
+	CHECK(validate_mut(mo + 12 * 13, 0xfffffff0) == -SBX_EINVAL, "first overflow");
+	CHECK(validate_mut(mo + 12 * 3 + 8, 2) == -SBX_EINVAL, "unknown macro-state flag");
+	CHECK(validate_mut(mo + 12 * 3 + 8, 0x80000001) == -SBX_EINVAL, "unknown high flag");
+	/* Transitions: key ranges, order, targets. ms 8 has (libc 2, site 4). */
+	CHECK(validate_mut(to + 8 * 0 + 4, 14) == -SBX_EINVAL, "target out of range");
+	CHECK(validate_mut(to + 8 * 0, SBX_KEY_SITE(5)) == -SBX_EINVAL, "site key out of range");
+	CHECK(validate_mut(to + 8 * 4, SBX_KEY_LIBC(3)) == -SBX_EINVAL, "libc key out of range");
+	CHECK(validate_mut(to + 8 * 4, 0x40000000) == -SBX_EINVAL, "unknown key bits");
+	CHECK(validate_mut(to + 8 * 6, SBX_KEY_LIBC(2)) == -SBX_EINVAL, "duplicate key");
+	CHECK(validate_mut(to + 8 * 6, SBX_KEY_LIBC(1)) == -SBX_EINVAL, "descending keys");
+	CHECK(validate_mut(to + 8 * 5, SBX_KEY_SITE(0)) == 0, "ascending call keys");
+	CHECK(validate_mut(to + 8 * 6 + 4, 0) == 0, "a transition into the empty macro-state");
+	/* Sites and callbacks. */
+	CHECK(validate_mut(so + 4 * 4, 14) == -SBX_EINVAL, "site entry out of range");
+	CHECK(validate_mut(co, 5) == -SBX_EINVAL, "callback function out of range");
+	CHECK(validate_mut(co + 4, 14) == -SBX_EINVAL, "callback entry out of range");
+
+	tb_example(&s);
+	s.nr_callbacks = 2;
+	s.callbacks[1][0] = 4;
+	s.callbacks[1][1] = 12;
+	CHECK(validate_spec(&s) == -SBX_EINVAL, "duplicate callback");
+	s.callbacks[0][0] = 3;
+	CHECK(validate_spec(&s) == 0, "two callbacks");
+	s.callbacks[0][0] = 4;
+	s.callbacks[1][0] = 3;
+	CHECK(validate_spec(&s) == -SBX_EINVAL, "descending callbacks");
+
+	/* An NFA blob: no sites, the same stepping. */
+	memset(&s, 0, sizeof(s));
+	s.flags = SBX_BLOB_F_NFA;
+	s.stack_limit = 4;
+	s.nr_symbols = 2;
+	s.nr_functions = 1;
+	s.nr_mstates = 3;
+	s.initial = 1;
+	s.thread = 0;
+	s.mstates[1] = (struct tb_mstate){ 0, 2, { { 0, 2 }, { 1, 1 } } };
+	s.mstates[2] = (struct tb_mstate){ SBX_MSTATE_F_FINAL, 0, { { 0, 0 } } };
+	CHECK(validate_spec(&s) == 0, "nfa blob");
+	s.mstates[2] = (struct tb_mstate){ 0, 1, { { SBX_KEY_SITE(0), 1 } } };
+	CHECK(validate_spec(&s) == -SBX_EINVAL, "call key in an nfa blob");
+}
+
+/* --- fuzzer seeds ---------------------------------------------------------- */
+
+static void write_seed(const char *dir, const char *name, const uint8_t *b, size_t n,
+		       uint8_t mode, const uint64_t (*ev)[2], int nev)
+{
+	char path[4096];
+	uint8_t len[4];
+	FILE *f;
+	int i;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	if (!f) {
+		perror(path);
+		exit(2);
+	}
+	tb_put32(len, n);
+	fwrite(len, 1, 4, f);
+	fwrite(b, 1, n, f);
+	fputc(mode, f);
+	for (i = 0; i < nev; i++) {
+		uint8_t e[3] = { (uint8_t)ev[i][0], (uint8_t)ev[i][1], (uint8_t)(ev[i][1] >> 8) };
+
+		fwrite(e, 1, 3, f);
+	}
+	fclose(f);
+}
+
+static void write_seeds(const char *dir)
+{
+	static const uint64_t run1[][2] = {
+		{ C, 0 }, { C, 2 }, { L, 1 }, { R, 2 }, { L, 0 }, { R, 0 }, { C, 1 }, { C, 3 },
+		{ L, 1 }, { R, 3 }, { T, 4 }, { L, 1 }, { R, 1 }, { CE, 4 }, { L, 2 }, { CX, 4 },
+	};
+	static const uint64_t run2[][2] = {
+		{ SS, 1 }, { C, 0 }, { SS, 2 }, { CE, 4 }, { C, 2 }, { SR, 2 }, { SR, 1 }, { C, 0 },
+	};
+
+	load_example(8);
+	write_seed(dir, "example-run", blob, blob_size, 0, run1, 16);
+	write_seed(dir, "example-setjmp", blob, blob_size, 0, run2, 8);
+	write_seed(dir, "example-thread", blob, blob_size, 1, run1 + 13, 3);
+}
+
+int main(int argc, char **argv)
+{
+	test_valid_run();
+	test_libc();
+	test_call_ret();
+	test_tail();
+	test_callbacks();
+	test_new_thread();
+	test_overflow();
+	test_kinds();
+	test_setjmp();
+	test_unchanged_on_violation();
+	test_copy();
+	test_bad_state();
+	test_header_rejections();
+	test_section_rejections();
+	if (argc == 3 && strcmp(argv[1], "--seeds") == 0)
+		write_seeds(argv[2]);
+	printf("test_core: %d checks, %d failures\n", checks, failures);
+	return failures ? 1 : 0;
+}
