@@ -187,7 +187,7 @@ public enum TraceRecorder {
         }
         switch UInt32(bitPattern: e.type) {
         case SBX_TRACE_EV_MARKER.rawValue:
-            return .marker(pid: e.pid, tid: e.tid, kind: MarkerKind(rawValue: e.kind), id: e.id)
+            return .marker(pid: e.pid, tid: e.tid, kind: TraceMarkerKind(rawValue: e.kind), id: e.id)
         case SBX_TRACE_EV_START.rawValue:
             return .start(pid: e.pid, path: path())
         case SBX_TRACE_EV_FORK.rawValue:

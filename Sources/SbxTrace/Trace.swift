@@ -17,7 +17,7 @@ public enum TraceEvent: Hashable, Sendable {
     /// The traced program's first exec succeeded; `pid` is its main thread.
     case start(pid: Int32, path: TracePath)
     /// Thread `tid` of process `pid` issued a marker system call.
-    case marker(pid: Int32, tid: Int32, kind: MarkerKind, id: UInt64)
+    case marker(pid: Int32, tid: Int32, kind: TraceMarkerKind, id: UInt64)
     /// Thread `parentTID` of `parentPID` made a new process (fork, vfork, or clone
     /// without CLONE_THREAD) whose main thread is `childPID`.
     case fork(parentPID: Int32, parentTID: Int32, childPID: Int32)
@@ -54,7 +54,7 @@ public enum TraceEvent: Hashable, Sendable {
 /// The kind of a marker (`specs/marker-abi.md`), as the program put it in `rdi`. A
 /// number the ABI does not define is kept as `.unknown`, so that a checker sees it
 /// and refuses it instead of the recorder hiding it.
-public enum MarkerKind: Hashable, Sendable, CustomStringConvertible {
+public enum TraceMarkerKind: Hashable, Sendable, CustomStringConvertible {
     case libc
     case call
     case ret
@@ -67,7 +67,7 @@ public enum MarkerKind: Hashable, Sendable, CustomStringConvertible {
     case unknown(UInt64)
 
     /// The known kinds with their numbers (from `kmod/uapi/sbx_marker.h`) and names.
-    static let table: [(kind: MarkerKind, value: UInt64, name: String)] = [
+    static let table: [(kind: TraceMarkerKind, value: UInt64, name: String)] = [
         (.libc, UInt64(SBX_MARK_LIBC), "libc"),
         (.call, UInt64(SBX_MARK_CALL), "call"),
         (.ret, UInt64(SBX_MARK_RET), "ret"),

@@ -244,7 +244,7 @@ struct TraceConsistency {
         case .start(let pid, let path):
             return badID(pid, "pid") ?? badPath(path)
         case .marker(let pid, let tid, let kind, _):
-            if case .unknown(let value) = kind, MarkerKind(rawValue: value).isKnown {
+            if case .unknown(let value) = kind, TraceMarkerKind(rawValue: value).isKnown {
                 return Problem(kind: .malformed, message: "marker kind \(value) is known and must be written by its name")
             }
             return badID(pid, "pid") ?? badID(tid, "tid")
@@ -496,21 +496,21 @@ struct TraceParser {
         Int32(try ranged(range, what, 1...UInt64(Int32.max), line: line))
     }
 
-    func kind(_ range: Range<Int>, line: Int) throws(TraceFormatError) -> MarkerKind {
-        for entry in MarkerKind.table where equals(range, entry.name) {
+    func kind(_ range: Range<Int>, line: Int) throws(TraceFormatError) -> TraceMarkerKind {
+        for entry in TraceMarkerKind.table where equals(range, entry.name) {
             return entry.kind
         }
         let prefix = "kind-".utf8
         if bytes[range].starts(with: prefix) {
             let digits = range.lowerBound + prefix.count..<range.upperBound
             let value = try ranged(digits, "marker kind number", 0...UInt64.max, line: line)
-            let kind = MarkerKind(rawValue: value)
+            let kind = TraceMarkerKind(rawValue: value)
             if kind.isKnown {
                 throw error(.malformed, line, "marker kind \(value) must be written by its name, '\(kind.name)'")
             }
             return kind
         }
-        let names = MarkerKind.table.map(\.name).joined(separator: ", ")
+        let names = TraceMarkerKind.table.map(\.name).joined(separator: ", ")
         throw error(.malformed, line, "unknown marker kind '\(show(range))' (expected \(names) or kind-N)")
     }
 

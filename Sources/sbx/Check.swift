@@ -1,10 +1,11 @@
 import ArgumentParser
 import DyckModel
 import SbxCLI
+import SbxTrace
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Decide whether a sequence of libc calls is allowed by a policy.",
+        abstract: "Decide whether libc calls, or a recorded marker trace, are allowed by a policy.",
         discussion: """
             The events are libc function names, in the order the program would call \
             them. Call and return events are not written: in dyck mode the checker \
@@ -13,6 +14,13 @@ struct Check: ParsableCommand {
             model, so returns may go to any caller.
 
             The sequence is allowed when it is a prefix of some run of the policy. \
+            With --trace, checks a trace recorded by `sbx record` instead: every \
+            marker, including calls and returns, thread by thread, with forks \
+            continuing their parent's state and new threads starting at their start \
+            routine (specs/marker-abi.md). The policy must be the one dyck-gen wrote \
+            for the traced program. A refusal names the event, the function, the call \
+            stack of sites and what was allowed.
+
             Exit status: 0 allowed, 1 refused (the first refused event and what was \
             allowed there are printed), 2 bad input.
             """
@@ -24,11 +32,24 @@ struct Check: ParsableCommand {
     @Option(help: "dyck: calls and returns must match; nfa: single-copy flattened model.")
     var mode: CheckMode = .dyck
 
+    @Option(help: "A trace recorded by `sbx record`, checked instead of event names.")
+    var trace: String?
+
     @Argument(parsing: .postTerminator, help: "libc call names, after --.")
     var events: [String] = []
 
+    func validate() throws {
+        if trace != nil && !events.isEmpty {
+            throw ValidationError("give either --trace or event names, not both")
+        }
+    }
+
     func run() throws {
         let loaded = try Policy.load(path: policy)
+        if let trace {
+            try checkTrace(loaded, path: trace)
+            return
+        }
         let model = mode == .dyck ? loaded : loaded.flattened()
         for (index, name) in events.enumerated() where name.isEmpty || name.contains(where: \.isWhitespace) {
             throw UsageError("event \(index + 1) is not a function name: '\(name)'")
@@ -49,6 +70,31 @@ struct Check: ParsableCommand {
         let allowed = verdict.allowedNext.map { model.symbols[$0] }
         lines.append("  allowed here: " + (allowed.isEmpty ? "(no further libc call)" : allowed.joined(separator: " ")))
         print(lines.joined(separator: "\n"))
+        throw CommandOutcome(.refused)
+    }
+}
+
+extension Check {
+    func checkTrace(_ loaded: Policy, path: String) throws {
+        let recorded = try Trace.load(path: path)
+        let checker = try TraceChecker(policy: loaded, mode: mode == .dyck ? .dyck : .nfa)
+        let outcome = checker.check(recorded)
+        for note in outcome.unchecked {
+            Diagnostics.note("not checked after exec: \(note)")
+        }
+        guard let refusal = outcome.refusal else {
+            print("allowed: \(outcome.checkedMarkers) markers in \(outcome.threads) thread\(outcome.threads == 1 ? "" : "s") "
+                + "of \(outcome.processes) process\(outcome.processes == 1 ? "" : "es") (\(mode.rawValue) mode)")
+            return
+        }
+        print("""
+            refused: \(refusal.event) (\(mode.rawValue) mode)
+              where: pid \(refusal.pid) tid \(refusal.tid), event \(refusal.eventIndex + 1) of \(path)
+              why: \(refusal.reason.explanation)
+              in: \(refusal.functions.isEmpty ? "(no function)" : refusal.functions.joined(separator: ", "))
+              call stack: \(refusal.stack.joined(separator: " > "))
+              allowed here: \(refusal.expected.isEmpty ? "nothing" : refusal.expected.joined(separator: "; "))
+            """)
         throw CommandOutcome(.refused)
     }
 }

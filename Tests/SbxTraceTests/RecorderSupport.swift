@@ -344,7 +344,7 @@ enum Run {
 
 extension Trace {
     /// The (kind, id) of the markers of one thread, in order.
-    func markers(tid: Int32) -> [(MarkerKind, UInt64)] {
+    func markers(tid: Int32) -> [(TraceMarkerKind, UInt64)] {
         events.compactMap {
             if case .marker(_, let t, let kind, let id) = $0, t == tid { return (kind, id) }
             return nil

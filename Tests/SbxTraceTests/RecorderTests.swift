@@ -51,7 +51,7 @@ final class RecorderTests: XCTestCase {
         XCTAssertEqual(result.status, 0, "the marker returned something else than -ENOSYS: \(result.stderrText)")
         XCTAssertEqual(result.stderrText, "", "the recorder is silent on success")
         let p = try XCTUnwrap(trace.startPID)
-        func m(_ kind: MarkerKind, _ id: UInt64) -> TraceEvent { .marker(pid: p, tid: p, kind: kind, id: id) }
+        func m(_ kind: TraceMarkerKind, _ id: UInt64) -> TraceEvent { .marker(pid: p, tid: p, kind: kind, id: id) }
         XCTAssertEqual(trace.events, [
             .start(pid: p, path: TracePath(try TestPrograms.path("single"))),
             m(.libc, 0), m(.call, 5), m(.ret, 5), m(.callbackEnter, 2), m(.callbackExit, 2),

@@ -64,17 +64,17 @@ final class TraceFormatTests: XCTestCase {
     }
 
     func testMarkerKindNumbersFollowTheABIHeader() {
-        let expected: [(MarkerKind, UInt64, String)] = [
+        let expected: [(TraceMarkerKind, UInt64, String)] = [
             (.libc, 1, "libc"), (.call, 2, "call"), (.ret, 3, "ret"), (.callbackEnter, 4, "cb-enter"),
             (.callbackExit, 5, "cb-exit"), (.tail, 6, "tail"), (.setjmpSave, 7, "sj-save"), (.setjmpResume, 8, "sj-resume"),
         ]
         for (kind, value, name) in expected {
             XCTAssertEqual(kind.rawValue, value)
             XCTAssertEqual(kind.name, name)
-            XCTAssertEqual(MarkerKind(rawValue: value), kind)
+            XCTAssertEqual(TraceMarkerKind(rawValue: value), kind)
         }
-        XCTAssertEqual(MarkerKind(rawValue: 9), .unknown(9))
-        XCTAssertEqual(MarkerKind(rawValue: 0).name, "kind-0")
+        XCTAssertEqual(TraceMarkerKind(rawValue: 9), .unknown(9))
+        XCTAssertEqual(TraceMarkerKind(rawValue: 0).name, "kind-0")
     }
 
     func testCommentsBlankLinesAndFinalEndWithoutNewline() throws {

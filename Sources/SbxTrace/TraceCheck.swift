@@ -1,0 +1,214 @@
+import DyckModel
+
+/// Checks a recorded trace against the policy its markers were made for, thread by
+/// thread, with the reference monitor (`ThreadMonitor`), following forks, threads,
+/// execs and exits as `specs/marker-abi.md` prescribes.
+public struct TraceChecker {
+    public enum Mode: String, Sendable {
+        case dyck
+        /// The single-copy flattened model: call, return and tail markers carry no
+        /// information there and are skipped; callbacks keep their frames.
+        case nfa
+    }
+
+    /// Why and where the trace left the policy.
+    public struct Refusal: Sendable {
+        /// Index of the refused event in `trace.events`.
+        public var eventIndex: Int
+        public var pid: Int32
+        public var tid: Int32
+        public var reason: ThreadMonitor.Refusal
+        /// What the refused marker means, e.g. "libc fopen" or "ret of site 3: h() at a.c:9".
+        public var event: String
+        /// The functions the thread may have been in.
+        public var functions: [String]
+        /// The frames from the bottom: "main", "site 0: a() at a.c:20", "callback cmp".
+        public var stack: [String]
+        /// What the policy allowed instead.
+        public var expected: [String]
+    }
+
+    public struct Outcome: Sendable {
+        public var checkedMarkers = 0
+        public var threads = 0
+        public var processes = 0
+        /// Processes that exec'd another program: their later markers are not checked.
+        public var unchecked: [String] = []
+        public var refusal: Refusal?
+    }
+
+    /// Trace checking needs the policy whose ids the markers carry.
+    public struct NotADyckPolicy: CategorizedError {
+        public var category: ErrorCategory { .badInput }
+        public var description: String {
+            "trace checking needs the policy dyck-gen wrote (kind dyck), whose ids the markers carry; "
+                + "use --mode nfa with that policy to check in the flattened model"
+        }
+    }
+
+    let policy: Policy
+    let tables: MonitorTables
+    let mode: Mode
+    /// nfa mode: function index of a callback in `policy` -> its root in the flattened model.
+    let flatCallback: [Int: Int]
+
+    public init(policy: Policy, mode: Mode) throws {
+        guard policy.kind == .dyck else { throw NotADyckPolicy() }
+        self.policy = policy
+        self.mode = mode
+        switch mode {
+        case .dyck:
+            tables = MonitorTables(policy: policy)
+            flatCallback = [:]
+        case .nfa:
+            let flat = policy.flattened()
+            tables = MonitorTables(policy: flat)
+            var index: [Int: Int] = [:]
+            for (k, f) in policy.callbacks.enumerated() where k < flat.callbacks.count {
+                index[f] = flat.callbacks[k]
+            }
+            flatCallback = index
+        }
+    }
+
+    /// The marker as the model sees it, or nil when the model has no use for it.
+    func translate(_ kind: TraceMarkerKind, _ id: UInt64) -> Marker? {
+        let marker = Marker(kind: Int(clamping: kind.rawValue), id: Int(clamping: id))
+        guard mode == .nfa else { return marker }
+        switch kind {
+        case .call, .ret, .tail: return nil
+        case .callbackEnter, .callbackExit:
+            // A number that is no callback stays out of range, so the monitor refuses it.
+            return Marker(kind: marker.kind, id: flatCallback[marker.id] ?? Int.max)
+        default: return marker
+        }
+    }
+
+    public func check(_ trace: Trace) -> Outcome {
+        var outcome = Outcome()
+        var threads: [Int32: ThreadMonitor] = [:]
+        var unchecked = Set<Int32>()
+        var startPath: TracePath?
+        for (index, event) in trace.events.enumerated() {
+            switch event {
+            case let .start(pid, path):
+                startPath = path
+                threads[pid] = ThreadMonitor(tables: tables)
+                outcome.processes += 1
+                outcome.threads += 1
+            case let .marker(pid, tid, kind, id):
+                guard !unchecked.contains(pid), var monitor = threads[tid] else { continue }
+                guard let marker = translate(kind, id) else { continue }
+                if let reason = monitor.step(marker) {
+                    outcome.refusal = describe(
+                        reason, marker: marker, kind: kind, rawID: id, monitor: monitor, index: index, pid: pid, tid: tid)
+                    return outcome
+                }
+                threads[tid] = monitor
+                outcome.checkedMarkers += 1
+            case let .fork(parentPID, parentTID, childPID):
+                outcome.processes += 1
+                outcome.threads += 1
+                if unchecked.contains(parentPID) {
+                    unchecked.insert(childPID)
+                } else if let parent = threads[parentTID] {
+                    threads[childPID] = parent
+                }
+            case let .thread(pid, _, newTID):
+                outcome.threads += 1
+                if !unchecked.contains(pid) { threads[newTID] = ThreadMonitor.newThread(tables: tables) }
+            case let .exec(pid, tid, path):
+                threads[tid] = nil
+                threads[pid] = nil
+                if path == startPath {
+                    unchecked.remove(pid)
+                    threads[pid] = ThreadMonitor(tables: tables)
+                } else {
+                    unchecked.insert(pid)
+                    outcome.unchecked.append("pid \(pid) exec'd \(path)")
+                }
+            case let .exit(_, tid, _):
+                threads[tid] = nil
+            }
+        }
+        return outcome
+    }
+
+    // MARK: Reports
+
+    func describe(
+        _ reason: ThreadMonitor.Refusal, marker: Marker, kind: TraceMarkerKind, rawID: UInt64, monitor: ThreadMonitor,
+        index: Int, pid: Int32, tid: Int32
+    ) -> Refusal {
+        let model = tables.policy
+        var expected: [String] = []
+        let next = monitor.expected()
+        expected += next.libc.map { "libc \(model.symbols[$0])" }
+        expected += next.sites.map { "call \(siteText($0))" }
+        if next.mayReturn, let kind = monitor.stack.last?.kind {
+            switch kind {
+            case .site(let c): expected.append("ret \(siteText(c))")
+            case .callback(let f): expected.append("cb-exit \(functionName(f))")
+            case .root: break
+            }
+        }
+        let functions = Set(monitor.top.frontier.map { model.functions[$0.function].name }).sorted()
+        let stack = monitor.stack.map { frame -> String in
+            switch frame.kind {
+            case .root: return model.functions[model.entry].name
+            case .site(let c): return "site \(c): \(siteText(c))"
+            case .callback(let f): return "callback \(functionName(f))"
+            }
+        }
+        return Refusal(
+            eventIndex: index, pid: pid, tid: tid, reason: reason, event: eventText(kind, rawID), functions: functions,
+            stack: stack, expected: expected)
+    }
+
+    /// The marker in the user's terms, resolved against the policy the markers were
+    /// made for.
+    func eventText(_ kind: TraceMarkerKind, _ id: UInt64) -> String {
+        let n = Int(clamping: id)
+        switch kind {
+        case .libc:
+            return n < policy.symbols.count ? "libc \(policy.symbols[n])" : "libc #\(id) (no such symbol)"
+        case .call, .ret, .tail:
+            return n < policy.sites.count ? "\(kind.name) of site \(n): \(originalSiteText(n))" : "\(kind.name) of site #\(id) (no such site)"
+        case .callbackEnter, .callbackExit:
+            return n < policy.functions.count ? "\(kind.name) \(policy.functions[n].name)" : "\(kind.name) #\(id) (no such function)"
+        default:
+            return "\(kind.name) \(id)"
+        }
+    }
+
+    func originalSiteText(_ c: Int) -> String {
+        let site = policy.sites[c]
+        let callees = site.callees.map { policy.functions[$0].name }
+        let target = callees.count == 1 ? "\(callees[0])()" : "{\(callees.joined(separator: ", "))}()"
+        return target + (site.location.map { " at \($0)" } ?? "")
+    }
+
+    func siteText(_ c: Int) -> String {
+        mode == .dyck ? originalSiteText(c) : "site \(c)"
+    }
+
+    func functionName(_ f: Int) -> String {
+        tables.policy.functions[f].name
+    }
+}
+
+extension ThreadMonitor.Refusal {
+    /// One phrase for reports.
+    public var explanation: String {
+        switch self {
+        case .unknownKind: return "unknown marker kind"
+        case .idOutOfRange: return "id out of range for the policy"
+        case .notAllowedHere: return "not allowed at this point of the policy"
+        case .returnToWrongSite: return "return does not match the innermost call"
+        case .cannotReturnYet: return "the function cannot return yet"
+        case .notACallback: return "not a callback of the policy"
+        case .stackOverflow: return "call stack deeper than the monitor's bound"
+        case .noSetjmpRecord: return "longjmp to a setjmp the monitor has not seen"
+        }
+    }
+}

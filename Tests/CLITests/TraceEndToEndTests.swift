@@ -1,0 +1,118 @@
+import Foundation
+import XCTest
+
+/// The whole offline loop on real programs: build with `dyck-cc`, run under
+/// `sbx record`, and check the recorded marker trace against the policy with
+/// `sbx check --trace`. The program's own traces must be accepted, at -O0 and -O2,
+/// in both models; a trace with a libc event moved out of order must be refused.
+final class TraceEndToEndTests: XCTestCase {
+    static let programs = CLI.packageRoot.appendingPathComponent("Tests/DyckInstrumentTests/Programs")
+    static let multiProject = CLI.packageRoot.appendingPathComponent("Tests/DyckCCTests/Fixtures/multi")
+
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = try CLI.temporaryDirectory()
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    func sources() throws -> [URL] {
+        try FileManager.default.contentsOfDirectory(at: Self.programs, includingPropertiesForKeys: nil)
+            .filter { $0.pathExtension == "c" }.sorted { $0.path < $1.path }
+    }
+
+    /// Records `exe` with `args`, checks that the recorded run behaved like the plain
+    /// build, and returns the trace path.
+    func record(_ exe: URL, _ args: [String], plain: URL, tag: String) throws -> String {
+        let trace = dir.appendingPathComponent("\(tag).trace").path
+        let recorded = try CLI.run("sbx", ["record", "-o", trace, "--", exe.path] + args)
+        let reference = try CLI.run(plain.path, args)
+        XCTAssertEqual(recorded.status, reference.status, "\(tag): exit status under sbx record")
+        XCTAssertEqual(recorded.stdout, reference.stdout, "\(tag): stdout under sbx record")
+        XCTAssertEqual(recorded.stderr, reference.stderr, "\(tag): stderr under sbx record")
+        return trace
+    }
+
+    func assertAccepted(_ policy: String, _ trace: String, _ tag: String) throws {
+        for mode in ["dyck", "nfa"] {
+            let check = try CLI.run("sbx", ["check", policy, "--trace", trace, "--mode", mode])
+            XCTAssertEqual(check.status, 0, "\(tag) (\(mode)): \(check.stdout)\(check.stderr)")
+        }
+    }
+
+    func testProgramsOwnTracesAreAccepted() throws {
+        for source in try sources() {
+            let name = source.deletingPathExtension().lastPathComponent
+            for level in ["-O0", "-O2"] {
+                let tag = "\(name)\(level)"
+                let exe = dir.appendingPathComponent(tag)
+                let plain = dir.appendingPathComponent(tag + ".plain")
+                let build = try CLI.run("dyck-cc", [level, "-g", "-o", exe.path, source.path, "-lpthread"])
+                XCTAssertEqual(build.status, 0, "\(tag): \(build.stderr)")
+                let reference = try CLI.run("/usr/bin/clang-19", [level, "-o", plain.path, source.path, "-lpthread"])
+                XCTAssertEqual(reference.status, 0, reference.stderr)
+                for args in [[], ["a", "b", "c", "d", "e", "f"]] {
+                    let trace = try record(exe, args, plain: plain, tag: "\(tag)-\(args.count)")
+                    try assertAccepted(exe.path + ".dyck", trace, "\(tag) \(args)")
+                }
+            }
+        }
+    }
+
+    func testMultiFileProjectTraceIsAccepted() throws {
+        let project = dir.appendingPathComponent("multi")
+        try FileManager.default.copyItem(at: Self.multiProject, to: project)
+        let make = try CLI.run("/usr/bin/make", ["-s", "-C", project.path, "CC=\(CLI.binDir.path)/dyck-cc", "CFLAGS=-O2 -g"])
+        XCTAssertEqual(make.status, 0, make.stderr)
+        let exe = project.appendingPathComponent("prog")
+        let plainDir = dir.appendingPathComponent("plain")
+        try FileManager.default.copyItem(at: Self.multiProject, to: plainDir)
+        XCTAssertEqual(try CLI.run("/usr/bin/make", ["-s", "-C", plainDir.path, "CC=clang-19", "CFLAGS=-O2"]).status, 0)
+        let trace = try record(exe, ["alpha", "beta"], plain: plainDir.appendingPathComponent("prog"), tag: "multi")
+        try assertAccepted(exe.path + ".dyck", trace, "multi")
+    }
+
+    /// Moving a libc event earlier in a real trace takes the run out of the policy.
+    func testEditedTraceIsRefused() throws {
+        let source = Self.programs.appendingPathComponent("jumps.c")
+        let exe = dir.appendingPathComponent("jumps")
+        XCTAssertEqual(try CLI.run("dyck-cc", ["-O0", "-g", "-o", exe.path, source.path]).status, 0)
+        let trace = dir.appendingPathComponent("jumps.trace").path
+        XCTAssertEqual(try CLI.run("sbx", ["record", "-o", trace, "--", exe.path]).status, 0)
+        try assertAccepted(exe.path + ".dyck", trace, "jumps")
+
+        var lines = try String(contentsOfFile: trace, encoding: .utf8).components(separatedBy: "\n")
+        let libc = lines.indices.filter { lines[$0].hasPrefix("m ") && lines[$0].contains(" libc ") }
+        let first = try XCTUnwrap(libc.first), last = try XCTUnwrap(libc.last)
+        XCTAssertNotEqual(lines[first], lines[last], "the program makes different libc calls")
+        let moved = lines.remove(at: last)
+        lines.insert(moved, at: first)
+        let edited = dir.appendingPathComponent("edited.trace").path
+        try lines.joined(separator: "\n").write(toFile: edited, atomically: true, encoding: .utf8)
+
+        let check = try CLI.run("sbx", ["check", exe.path + ".dyck", "--trace", edited])
+        XCTAssertEqual(check.status, 1, check.stdout + check.stderr)
+        XCTAssertTrue(check.stdout.contains("refused: libc"), check.stdout)
+        XCTAssertTrue(check.stdout.contains("call stack: main"), check.stdout)
+        XCTAssertTrue(check.stdout.contains("allowed here:"), check.stdout)
+        XCTAssertTrue(check.stdout.contains("jumps.c:"), "sites are named with their source line: " + check.stdout)
+    }
+
+    func testTraceNeedsTheDyckPolicy() throws {
+        let source = Self.programs.appendingPathComponent("errno.c")
+        let exe = dir.appendingPathComponent("errno")
+        XCTAssertEqual(try CLI.run("dyck-cc", ["-O0", "-o", exe.path, source.path]).status, 0)
+        let trace = dir.appendingPathComponent("errno.trace").path
+        _ = try CLI.run("sbx", ["record", "-o", trace, "--", exe.path])
+        let flat = dir.appendingPathComponent("flat.dyck").path
+        XCTAssertEqual(try CLI.run("sbx", ["convert", exe.path + ".dyck", "--to", "nfa", "-o", flat]).status, 0)
+        let check = try CLI.run("sbx", ["check", flat, "--trace", trace])
+        XCTAssertEqual(check.status, 2, check.stderr)
+        XCTAssertTrue(check.stderr.contains("kind dyck"), check.stderr)
+        let both = try CLI.run("sbx", ["check", flat, "--trace", trace, "--", "puts"])
+        XCTAssertEqual(both.status, 2)
+    }
+}
