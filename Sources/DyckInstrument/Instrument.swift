@@ -49,14 +49,17 @@ public let setjmpFunctions: Set<String> = ["setjmp", "_setjmp", "__sigsetjmp", "
 ///   nothing after.
 /// - **Indirect calls** whose candidates include libc functions, or, at a site,
 ///   callbacks with thunks, compare the called pointer before the call: each libc
-///   candidate branches to its own `LIBC` marker, each thunk to no marker, anything
-///   else to the site's `CALL` (or nothing when the call is no site). All paths join in
-///   a block holding the unchanged call, so it runs once; at a site a PHI remembers
-///   whether `CALL` was made and `RET` follows only then.
+///   candidate branches to its own `LIBC` marker, anything else to the site's `CALL`
+///   (or nothing when the call is no site). On that path a pointer equal to a callee's
+///   thunk is replaced by the callee itself: the program's own call stays a site call
+///   and does not pass through `CB_ENTER`/`CB_EXIT`. All paths join in a block holding
+///   the original call (its called operand a PHI when a thunk can be bypassed), so it
+///   runs once; at a site a PHI remembers whether `CALL` was made and `RET` follows
+///   only then.
 /// - **Callbacks**: every non-variadic callback gets a thunk (see `ThunkMaker`), which
-///   replaces it at exactly the uses the analysis counted as making it a callback.
-///   Variadic callbacks cannot forward their arguments; they are left alone, with a
-///   warning.
+///   replaces every use of its address except as the callee of a direct call (see
+///   `redirectAddressUses`). Variadic callbacks cannot forward their arguments; they
+///   are left alone, with a warning.
 /// - **setjmp**: the value returned is tested right after the call: `SJ_SAVE(n)` for 0,
 ///   `SJ_RESUME(n)` otherwise, `n` counting setjmp calls in module order.
 public func instrument(
@@ -138,11 +141,11 @@ private final class Rewriter {
             }
             for target in events.libc { try checkID(target.symbol, "symbol id") }
         }
-        for use in analysis.callbackUses {
-            guard analysis.functions.indices.contains(use.function) else {
-                throw InstrumentError.analysisMismatch(path: path, message: "callback \(use.function) is not a function")
+        for index in policy.callbacks {
+            guard analysis.functions.indices.contains(index) else {
+                throw InstrumentError.analysisMismatch(path: path, message: "callback \(index) is not a function")
             }
-            try checkID(use.function, "function index")
+            try checkID(index, "function index")
         }
     }
 
@@ -239,6 +242,7 @@ private final class Rewriter {
 
     private func makeThunks() {
         let maker = ThunkMaker(module: module.module, context: module.context, builder: builder, markers: markers)
+        var callbackOfThunk: [LLVMValueRef: LLVMValueRef] = [:]
         for index in policy.callbacks where analysis.functions.indices.contains(index) {
             let f = analysis.functions[index]
             if let type = LLVMGlobalGetValueType(f), LLVMIsFunctionVarArg(type) != 0 {
@@ -247,12 +251,15 @@ private final class Rewriter {
                         + "libc's calls of it are not marked as callbacks")
                 continue
             }
-            guard let thunk = maker.makeThunk(for: f, index: index) else { continue }
+            guard let thunk = maker.declareThunk(for: f, index: index) else { continue }
+            redirectAddressUses(of: f, to: thunk)
+            maker.buildBody(of: thunk, callback: f, index: index)
             thunks[index] = thunk
+            callbackOfThunk[thunk] = f
             report.thunks += 1
             report.markers += 2
         }
-        replaceCallbackUses(analysis.callbackUses, thunks: thunks, context: module.context)
+        restoreUsedLists(module: module.module, callbackOfThunk: callbackOfThunk)
     }
 
     private func rewrite(_ point: Point) {
@@ -261,10 +268,15 @@ private final class Rewriter {
         let musttail = LLVMIsACallInst(call) != nil && LLVMGetTailCallKind(call) == LLVMTailCallKindMustTail
         if let events = point.events {
             let site = events.site.map { UInt32(truncatingIfNeeded: $0) }
-            let thunkTargets: [LLVMValueRef] =
-                events.indirect ? (events.site.map { policy.sites[$0].callees.compactMap { thunks[$0] } } ?? []) : []
-            if events.indirect && (!events.libc.isEmpty || !thunkTargets.isEmpty) {
-                dispatch(call, events: events, site: site, thunks: thunkTargets, musttail: musttail, location: location)
+            let bypasses: [(thunk: LLVMValueRef, callback: LLVMValueRef)] =
+                events.indirect
+                ? (events.site.map { site in
+                    policy.sites[site].callees.compactMap { callee in
+                        thunks[callee].map { ($0, analysis.functions[callee]) }
+                    }
+                } ?? []) : []
+            if events.indirect && (!events.libc.isEmpty || !bypasses.isEmpty) {
+                dispatch(call, events: events, site: site, bypasses: bypasses, musttail: musttail, location: location)
             } else {
                 builder.positionBefore(call)
                 for target in events.libc {
@@ -364,21 +376,25 @@ private final class Rewriter {
     ///
     ///     source:  %l0 = icmp eq ptr %p, @libc0     ; one test per libc candidate
     ///              br %l0, mark0, test1             ;   mark0: LIBC(s0); br call
-    ///     test1:   %t0 = icmp eq ptr %p, @f.thunk   ; one test per thunk: no marker
-    ///              br %t0, call, default
-    ///     default: CALL(site) (or TAIL, or nothing); br call
-    ///     call:    %site = phi i1 [...]             ; true only from default
-    ///              <the original call>              ; then RET(site) if %site
+    ///     test1:   %t0 = icmp eq ptr %p, @f.thunk   ; one select per thunk
+    ///              %q0 = select %t0, @f, %p
+    ///              CALL(site) (or TAIL, or nothing); br call
+    ///     call:    %callee = phi ptr [%p, mark0], [%q0, test1]
+    ///              %site = phi i1 [...]             ; true only from test1
+    ///              <the original call of %callee>   ; then RET(site) if %site
     private func dispatch(
-        _ call: LLVMValueRef, events: CallEvents, site: UInt32?, thunks: [LLVMValueRef], musttail: Bool,
-        location: LLVMMetadataRef?
+        _ call: LLVMValueRef, events: CallEvents, site: UInt32?,
+        bypasses: [(thunk: LLVMValueRef, callback: LLVMValueRef)], musttail: Bool, location: LLVMMetadataRef?
     ) {
-        guard let source = LLVMGetInstructionParent(call), let called = LLVMGetCalledValue(call) else { return }
+        let calledIndex = UInt32(max(0, LLVMGetNumOperands(call) - 1))
+        guard let source = LLVMGetInstructionParent(call), let called = LLVMGetOperand(call, calledIndex) else {
+            return
+        }
         report.dispatchedCalls += 1
         let callBlock = editor.newBlock(after: source, name: "sbx.call")
         editor.moveTail(from: call, to: callBlock)
         let pointerType = LLVMTypeOf(called)
-        var incoming: [(block: LLVMBasicBlockRef, siteMarked: Bool)] = []
+        var incoming: [(block: LLVMBasicBlockRef, siteMarked: Bool, callee: LLVMValueRef)] = []
         var current = source
         var last = source
         for target in events.libc {
@@ -393,27 +409,34 @@ private final class Rewriter {
             builder.positionAtEnd(mark)
             emit(.libc, UInt32(truncatingIfNeeded: target.symbol), location)
             builder.branch(to: callBlock)
-            incoming.append((mark, false))
-            current = next
-            last = next
-        }
-        for thunk in thunks {
-            builder.positionAtEnd(current)
-            guard let equal = LLVMBuildICmp(builder.ref, LLVMIntEQ, called, pointer(thunk, as: pointerType), "")
-            else { return }
-            let next = editor.newBlock(after: last, name: "sbx.test")
-            builder.branch(if: equal, then: callBlock, else: next)
-            incoming.append((current, false))
+            incoming.append((mark, false, called))
             current = next
             last = next
         }
         builder.positionAtEnd(current)
+        var callee = called
+        for bypass in bypasses {
+            guard
+                let equal = LLVMBuildICmp(builder.ref, LLVMIntEQ, called, pointer(bypass.thunk, as: pointerType), ""),
+                let chosen = LLVMBuildSelect(builder.ref, equal, pointer(bypass.callback, as: pointerType), callee, "")
+            else { return }
+            callee = chosen
+        }
         if let site {
             report.instrumentedSites += 1
             emit(musttail ? .tail : .call, site, location)
         }
         builder.branch(to: callBlock)
-        incoming.append((current, site != nil))
+        incoming.append((current, site != nil, callee))
+
+        if callee != called {
+            builder.positionBefore(call)
+            guard let phi = LLVMBuildPhi(builder.ref, pointerType, "sbx.callee") else { return }
+            var values: [LLVMValueRef?] = incoming.map { $0.callee }
+            var blocks: [LLVMBasicBlockRef?] = incoming.map { $0.block }
+            LLVMAddIncoming(phi, &values, &blocks, UInt32(incoming.count))
+            LLVMSetOperand(call, calledIndex, phi)
+        }
 
         guard let site, !musttail else { return }
         builder.positionBefore(call)

@@ -19,17 +19,22 @@ struct ThunkMaker {
         "nounwind", "noreturn", "uwtable", "ssp", "sspstrong", "sspreq", "noredzone", "nocf_check",
     ]
 
-    func makeThunk(for callback: LLVMValueRef, index: Int) -> LLVMValueRef? {
+    /// The thunk's declaration, without a body: the body's call of `callback` must be
+    /// built after `redirectAddressUses`, or it would be redirected to the thunk itself.
+    func declareThunk(for callback: LLVMValueRef, index: Int) -> LLVMValueRef? {
         guard let type = LLVMGlobalGetValueType(callback) else { return nil }
         let name = valueName(callback)
         let thunk: LLVMValueRef = LLVMAddFunction(module, (name.isEmpty ? "sbx.cb.\(index)" : name) + ".sbx_thunk", type)
         // Internal and without unnamed_addr: the thunk's address must stay unique,
         // since indirect calls compare pointers with it.
         LLVMSetLinkage(thunk, LLVMInternalLinkage)
-        let convention = LLVMGetFunctionCallConv(callback)
-        LLVMSetFunctionCallConv(thunk, convention)
+        LLVMSetFunctionCallConv(thunk, LLVMGetFunctionCallConv(callback))
         copyFunctionAttributes(from: callback, to: thunk)
+        return thunk
+    }
 
+    func buildBody(of thunk: LLVMValueRef, callback: LLVMValueRef, index: Int) {
+        guard let type = LLVMGlobalGetValueType(callback) else { return }
         let entry: LLVMBasicBlockRef = LLVMAppendBasicBlockInContext(context, thunk, "entry")
         builder.positionAtEnd(entry)
         let id = UInt32(truncatingIfNeeded: index)
@@ -38,7 +43,7 @@ struct ThunkMaker {
         var arguments: [LLVMValueRef?] = (0..<count).map { LLVMGetParam(thunk, $0) }
         let call = LLVMBuildCall2(builder.ref, type, callback, &arguments, count, "")
         if let call {
-            LLVMSetInstructionCallConv(call, convention)
+            LLVMSetInstructionCallConv(call, LLVMGetFunctionCallConv(callback))
             // Parameter and return attributes describe the ABI (byval, sret, zeroext,
             // ...): the thunk must receive and pass its arguments exactly as f does.
             for position in 0...count {
@@ -54,7 +59,6 @@ struct ThunkMaker {
         } else {
             LLVMBuildRet(builder.ref, call)
         }
-        return thunk
     }
 
     private func copyFunctionAttributes(from source: LLVMValueRef, to target: LLVMValueRef) {
@@ -75,58 +79,95 @@ struct ThunkMaker {
     }
 }
 
-/// Replaces the callback-making uses of each thunked function's address (the uses the
-/// analysis found, see `CallbackUse`) with its thunk.
-func replaceCallbackUses(
-    _ uses: [CallbackUse], thunks: [Int: LLVMValueRef], context: LLVMContextRef
-) {
-    var structors: [LLVMValueRef: [UInt32: LLVMValueRef]] = [:]
-    var structorOrder: [LLVMValueRef] = []
-    for use in uses {
-        guard let thunk = thunks[use.function] else { continue }
-        switch use.place {
-        case let .argument(call, operand):
-            let old = LLVMGetOperand(call, operand)
-            LLVMSetOperand(call, operand, pointer(thunk, as: old.flatMap { LLVMTypeOf($0) }))
-        case let .stored(store):
-            let old = LLVMGetOperand(store, 0)
-            LLVMSetOperand(store, 0, pointer(thunk, as: old.flatMap { LLVMTypeOf($0) }))
-        case let .structor(global, element):
-            if structors[global] == nil { structorOrder.append(global) }
-            structors[global, default: [:]][element] = thunk
-        }
+/// Makes every use of `callback`'s address use `thunk` instead: operands of
+/// instructions, global initializers (tables, static structs, the ctor/dtor lists),
+/// whatever the address went through. Where the address goes cannot be followed, so
+/// all of them go; libc then can only receive the thunk. What stays `callback`: the
+/// called operand of direct calls (the program's own calls are sites, not callbacks),
+/// aliases of it (their own address uses are redirected the same way), and
+/// `blockaddress` constants (they name a block of `callback`, not its address).
+///
+/// LLVMReplaceAllUsesWith is the only C API that rewrites uniqued constants, so
+/// everything is replaced and the exceptions are put back.
+func redirectAddressUses(of callback: LLVMValueRef, to thunk: LLVMValueRef) {
+    redirect(callback, to: thunk, depth: 0)
+}
+
+private func redirect(_ value: LLVMValueRef, to thunk: LLVMValueRef, depth: Int) {
+    // Alias and cast chains are short in valid IR; the bound only guards odd input.
+    guard depth < 32 else { return }
+    var calls: [LLVMValueRef] = []
+    var aliases: [LLVMValueRef] = []
+    var blockAddresses: [(constant: LLVMValueRef, block: LLVMBasicBlockRef)] = []
+    collectExceptions(of: value, calls: &calls, aliases: &aliases, blockAddresses: &blockAddresses, depth: depth)
+
+    LLVMReplaceAllUsesWith(value, pointer(thunk, as: LLVMTypeOf(value)))
+
+    for call in calls {
+        let last = UInt32(max(0, LLVMGetNumOperands(call) - 1))
+        let current = LLVMGetOperand(call, last)
+        LLVMSetOperand(call, last, pointer(value, as: current.map { LLVMTypeOf($0) }))
     }
-    for global in structorOrder {
-        guard let replacements = structors[global] else { continue }
-        replaceStructorEntries(of: global, replacements, context: context)
+    for alias in aliases {
+        LLVMAliasSetAliasee(alias, pointer(value, as: LLVMTypeOf(alias)))
+    }
+    // The replacement edits a blockaddress in place to name the thunk; a new one for
+    // the function takes over its uses.
+    for (stale, block) in blockAddresses where LLVMGetBlockAddressFunction(stale) != value {
+        guard let fresh = LLVMBlockAddress(value, block) else { continue }
+        LLVMReplaceAllUsesWith(stale, fresh)
+    }
+    for alias in aliases { redirect(alias, to: thunk, depth: depth + 1) }
+}
+
+/// The uses of `value` that `redirect` puts back, looking through pointer casts.
+private func collectExceptions(
+    of value: LLVMValueRef, calls: inout [LLVMValueRef], aliases: inout [LLVMValueRef],
+    blockAddresses: inout [(constant: LLVMValueRef, block: LLVMBasicBlockRef)], depth: Int
+) {
+    guard depth < 32 else { return }
+    var use = LLVMGetFirstUse(value)
+    while let u = use {
+        use = LLVMGetNextUse(u)
+        guard let user = LLVMGetUser(u) else { continue }
+        if LLVMIsACallInst(user) != nil || LLVMIsAInvokeInst(user) != nil || LLVMIsACallBrInst(user) != nil {
+            let operands = LLVMGetNumOperands(user)
+            if operands > 0, LLVMGetOperandUse(user, UInt32(operands - 1)) == u, !calls.contains(user) {
+                calls.append(user)
+            }
+        } else if LLVMIsAGlobalAlias(user) != nil {
+            if !aliases.contains(user) { aliases.append(user) }
+        } else if LLVMIsABlockAddress(user) != nil {
+            if let block = LLVMGetBlockAddressBasicBlock(user) { blockAddresses.append((user, block)) }
+        } else if LLVMIsAConstantExpr(user) != nil,
+            LLVMGetConstOpcode(user) == LLVMBitCast || LLVMGetConstOpcode(user) == LLVMAddrSpaceCast
+        {
+            collectExceptions(
+                of: user, calls: &calls, aliases: &aliases, blockAddresses: &blockAddresses, depth: depth + 1)
+        }
     }
 }
 
-/// Rebuilds the initializer of `llvm.global_ctors`/`dtors` with the function of the
-/// given elements replaced (constants are uniqued and cannot be edited in place).
-private func replaceStructorEntries(
-    of global: LLVMValueRef, _ replacements: [UInt32: LLVMValueRef], context: LLVMContextRef
-) {
-    guard let initializer = LLVMGetInitializer(global), let elementType = LLVMGetElementType(LLVMTypeOf(initializer))
-    else { return }
-    let count = UInt32(max(0, LLVMGetNumOperands(initializer)))
-    var elements: [LLVMValueRef?] = []
-    for e in 0..<count {
-        guard let element = LLVMGetOperand(initializer, e) else { return }
-        guard let thunk = replacements[e] else {
-            elements.append(element)
-            continue
+/// Puts the callbacks back into `llvm.used` and `llvm.compiler.used`, where the
+/// redirection put their thunks: those lists keep a symbol alive for uses the
+/// compiler cannot see (inline asm, the linker), which mean the function itself.
+func restoreUsedLists(module: LLVMModuleRef, callbackOfThunk: [LLVMValueRef: LLVMValueRef]) {
+    for name in ["llvm.used", "llvm.compiler.used"] {
+        guard let global = LLVMGetNamedGlobal(module, name), let initializer = LLVMGetInitializer(global),
+            LLVMIsAConstantArray(initializer) != nil, let elementType = LLVMGetElementType(LLVMTypeOf(initializer))
+        else { continue }
+        let count = UInt32(max(0, LLVMGetNumOperands(initializer)))
+        var changed = false
+        var elements: [LLVMValueRef?] = []
+        for e in 0..<count {
+            guard let element = LLVMGetOperand(initializer, e) else { return }
+            if let callback = callbackOfThunk[stripCasts(element)] {
+                elements.append(pointer(callback, as: LLVMTypeOf(element)))
+                changed = true
+            } else {
+                elements.append(element)
+            }
         }
-        let fieldCount = UInt32(max(0, LLVMGetNumOperands(element)))
-        var fields: [LLVMValueRef?] = (0..<fieldCount).map { LLVMGetOperand(element, $0) }
-        guard fields.count >= 2, let old = fields[1] else { return }
-        fields[1] = pointer(thunk, as: LLVMTypeOf(old))
-        if LLVMIsLiteralStruct(elementType) != 0 {
-            elements.append(
-                LLVMConstStructInContext(context, &fields, fieldCount, LLVMIsPackedStruct(elementType)))
-        } else {
-            elements.append(LLVMConstNamedStruct(elementType, &fields, fieldCount))
-        }
+        if changed { LLVMSetInitializer(global, LLVMConstArray2(elementType, &elements, UInt64(count))) }
     }
-    LLVMSetInitializer(global, LLVMConstArray2(elementType, &elements, UInt64(count)))
 }

@@ -22,12 +22,13 @@ final class GoldenTests: XCTestCase {
     func testExternalFunctionWarning() throws { try check("external") }
     func testIntrinsicsAreNotLibc() throws { try check("intrinsic") }
     func testCallbacks() throws { try check("callbacks") }
+    func testHandlersInStaticStructsAndWrappers() throws { try check("handlers") }
 
     /// A fixture without a test method above would silently go unchecked.
     func testEveryFixtureHasATestAndAnExpectation() throws {
         let tested: Set<String> = [
             "straight", "branch", "loop", "nondet", "helper", "shared", "recursion", "indirect", "switch", "early",
-            "variadic", "exit", "pruned", "external", "intrinsic", "callbacks",
+            "variadic", "exit", "pruned", "external", "intrinsic", "callbacks", "handlers",
         ]
         XCTAssertEqual(Set(Fixtures.names), tested)
         for name in Fixtures.names {

@@ -261,40 +261,72 @@ final class ModuleAnalysisTests: XCTestCase {
         XCTAssertEqual(result.policy.symbols, ["atof"])
     }
 
-    func testCallbacksFromStoresArgumentsAndStructors() throws {
-        let result = try analyze(
-            ir: """
+    /// Callbacks are the address-taken functions that reach libc, however the address
+    /// is taken, except the entry.
+    func testCallbacksAreAddressTakenFunctionsThatReachLibc() throws {
+        let path = try Fixtures.write(
+            """
                 @llvm.global_ctors = appending global [1 x { i32, ptr, ptr }] [{ i32, ptr, ptr } { i32 65535, ptr @ctor, ptr null }]
                 @slot = global ptr null
+                @action = internal constant { ptr, i64 } { ptr @in_static, i64 0 }
+                @quiet_table = global [1 x ptr] [ptr @quiet]
 
                 define void @ctor() {
+                  %r = call i32 @puts(ptr null)
                   ret void
                 }
                 define void @stored() {
+                  %r = call i32 @puts(ptr null)
                   ret void
                 }
                 define void @handler(i32 %s) {
+                  call void @direct_only()
                   ret void
                 }
-                define void @passed_to_user(ptr %f) {
+                define void @in_static(i32 %s) {
+                  %r = call i32 @puts(ptr null)
                   ret void
                 }
-                define void @not_a_callback() {
+                define void @through_wrapper(i32 %s) {
+                  %r = call i32 @puts(ptr null)
+                  ret void
+                }
+                define void @wrapper(i32 %s, ptr %f) {
+                  %r = call ptr @signal(i32 %s, ptr %f)
+                  ret void
+                }
+                define void @direct_only() {
+                  %r = call i32 @puts(ptr null)
+                  ret void
+                }
+                define void @quiet(i32 %s) {
                   ret void
                 }
 
                 define i32 @main() {
                   store ptr @stored, ptr @slot
                   %r = call ptr @signal(i32 2, ptr @handler)
-                  call void @passed_to_user(ptr @not_a_callback)
+                  call void @wrapper(i32 3, ptr @through_wrapper)
                   store ptr @main, ptr @slot
+                  %p = load ptr, ptr @action
+                  call void %p(i32 1)
                   ret i32 0
                 }
 
                 declare ptr @signal(i32, ptr)
-                """, name: "callbacks.ll")
-        let policy = result.policy
-        XCTAssertEqual(policy.callbacks.map { policy.functions[$0].name }, ["ctor", "stored", "handler"])
+                declare i32 @puts(ptr)
+                """, to: "callbacks.ll")
+        let module = try IRModule(contentsOf: path)
+        let analysis = try analyzeModule(module)
+        let policy = analysis.result.policy
+        XCTAssertEqual(
+            policy.callbacks.map { policy.functions[$0].name }, ["ctor", "stored", "handler", "in_static", "through_wrapper"])
+        // The call through %p (candidates handler, in_static, through_wrapper, quiet)
+        // is a site and nothing else: a thunk in %p is bypassed, not silent.
+        let indirect = try XCTUnwrap(analysis.calls.values.first { $0.indirect })
+        XCTAssertNotNil(indirect.site)
+        XCTAssertFalse(indirect.mayBeSilent)
+        try assertFunction(policy, "main", "signal call:wrapper call:{handler,in_static,quiet,through_wrapper}")
     }
 
     func testUnnamedFunctionsGetAName() throws {

@@ -7,7 +7,7 @@ import XCTest
 
 /// Hand-written IR for what C at -O0 does not produce: invoke (with PHIs in the
 /// destinations), musttail and tail calls, two dispatched calls in one block, the
-/// constructor table, a variadic callback.
+/// constructor table, a variadic callback, aliases, `blockaddress`, `llvm.used`.
 final class IRTests: XCTestCase {
     /// Runnable: main's exit status is 11 with an argument, 12 without.
     static let program = """
@@ -29,6 +29,7 @@ final class IRTests: XCTestCase {
         }
 
         define void @variadic(i32 %n, ...) {
+          %r = call i32 @puts(ptr @.done)
           ret void
         }
 
@@ -150,17 +151,96 @@ final class IRTests: XCTestCase {
     func testCallbackThunks() throws {
         let result = try Lab.instrumentFile(try Lab.write(Self.program, to: "thunks.ll"))
         let policy = result.policy
-        XCTAssertEqual(Set(policy.callbacks.map { policy.functions[$0].name }), ["ctor", "variadic"])
-        XCTAssertEqual(result.report.thunks, 1)
+        // Address-taken and reaching libc; say is only called directly.
+        XCTAssertEqual(Set(policy.callbacks.map { policy.functions[$0].name }), ["ctor", "variadic", "my_puts"])
+        XCTAssertEqual(result.report.thunks, 2)
         XCTAssertEqual(result.report.warnings.count, 1)
         XCTAssertTrue(result.report.warnings.first?.contains("'variadic' is variadic") ?? false, "\(result.report.warnings)")
         XCTAssertTrue(result.text.contains("ptr @ctor.sbx_thunk, ptr null }]"), result.text)
+        XCTAssertTrue(result.text.contains("@fns = global [2 x ptr] [ptr @puts, ptr @my_puts.sbx_thunk]"), result.text)
         XCTAssertTrue(result.text.contains("store ptr @variadic, ptr @slot"))
         let thunk = try body(of: "ctor.sbx_thunk", in: result.text)
         let index = try XCTUnwrap(policy.functionIndex(named: "ctor"))
         XCTAssertEqual(markers(in: thunk).map(\.kind), [4, 5])
         XCTAssertEqual(markers(in: thunk).map(\.id), [index, index])
         XCTAssertTrue(thunk.contains("call void @ctor()"))
+        // The program's calls through %p call my_puts itself when %p is its thunk.
+        let main = try body(of: "main", in: result.text)
+        XCTAssertTrue(
+            main.range(of: #"icmp eq ptr %p, @my_puts\.sbx_thunk\n\s*%\S+ = select i1 %\S+, ptr @my_puts, ptr %p"#,
+                options: .regularExpression) != nil, main)
+        XCTAssertFalse(main.contains("call i32 @my_puts.sbx_thunk"), main)
+    }
+
+    /// What the redirection of a callback's address must leave alone, and what it must
+    /// reach: direct calls (also through a cast or an alias), aliases, `blockaddress`,
+    /// `llvm.used`; a static struct, an alias passed to libc, a constant expression.
+    static let redirectProgram = """
+        @.one = private constant [4 x i8] c"one\\00"
+        @.two = private constant [4 x i8] c"two\\00"
+        @handler_alias = alias void (i32), ptr @handler
+        @action = internal constant { ptr, i64 } { ptr @handler, i64 0 }
+        @labels = internal constant [2 x ptr] [ptr blockaddress(@handler, %one), ptr blockaddress(@handler, %two)]
+        @as_int = internal global i64 ptrtoint (ptr @handler to i64)
+        @llvm.used = appending global [1 x ptr] [ptr @handler], section "llvm.metadata"
+
+        declare i32 @puts(ptr)
+        declare ptr @signal(i32, ptr)
+        declare i32 @raise(i32)
+
+        define void @handler(i32 %s) {
+        entry:
+          %odd = and i32 %s, 1
+          %i = zext i32 %odd to i64
+          %slot = getelementptr [2 x ptr], ptr @labels, i64 0, i64 %i
+          %target = load ptr, ptr %slot
+          indirectbr ptr %target, [label %one, label %two]
+        one:
+          %r1 = call i32 @puts(ptr @.one)
+          ret void
+        two:
+          %r2 = call i32 @puts(ptr @.two)
+          ret void
+        }
+
+        define i32 @main() {
+          call void @handler(i32 0)
+          call void @handler_alias(i32 1)
+          %h = load ptr, ptr @action
+          %o1 = call ptr @signal(i32 10, ptr %h)
+          %x1 = call i32 @raise(i32 10)
+          %o2 = call ptr @signal(i32 12, ptr @handler_alias)
+          %x2 = call i32 @raise(i32 12)
+          %n = load i64, ptr @as_int
+          %p = inttoptr i64 %n to ptr
+          %o3 = call ptr @signal(i32 15, ptr %p)
+          %x3 = call i32 @raise(i32 15)
+          ret i32 0
+        }
+        """
+
+    func testRedirectionKeepsDirectCallsAliasesAndBlockAddresses() throws {
+        let result = try Lab.instrumentFile(try Lab.write(Self.redirectProgram, to: "redirect.ll"))
+        let text = result.text
+        XCTAssertEqual(result.policy.callbacks.map { result.policy.functions[$0].name }, ["handler"])
+        for kept in [
+            "@handler_alias = alias void (i32), ptr @handler",
+            "blockaddress(@handler, %one), ptr blockaddress(@handler, %two)",
+            "@llvm.used = appending global [1 x ptr] [ptr @handler]",
+            "call void @handler(i32 0)", "call void @handler_alias(i32 1)",
+            "@action = internal constant { ptr, i64 } { ptr @handler.sbx_thunk, i64 0 }",
+            "ptrtoint (ptr @handler.sbx_thunk to i64)",
+            "call ptr @signal(i32 12, ptr @handler.sbx_thunk)",
+        ] {
+            XCTAssertTrue(text.contains(kept), "no '\(kept)' in\n\(text)")
+        }
+        let executable = try Lab.link(result.path, flags: ["-O0"], output: "redirect.inst")
+        let output = try Lab.run(executable, [])
+        XCTAssertEqual(output.stdout, "one\ntwo\none\none\ntwo\n", "\(output)")
+        let replay = Lab.replay(try Lab.trace(executable, []), policy: result.policy)
+        XCTAssertEqual(replay.violations, [])
+        XCTAssertEqual(replay.kinds[.callbackEnter, default: 0], 3)
+        XCTAssertEqual(replay.kinds[.call, default: 0], 2)
     }
 
     func testReportCounts() throws {

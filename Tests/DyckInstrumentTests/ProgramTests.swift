@@ -41,12 +41,67 @@ final class ProgramTests: XCTestCase {
     }
 
     func testIndirectCallsSwitchAndRecursion() throws {
-        // argc > 5 makes w point to libc's puts, otherwise to my_puts.
+        // argc > 5 makes w point to libc's puts, otherwise to my_puts. The program's
+        // calls through pointers are sites even where the pointer holds a thunk, and
+        // libc calls none of its functions back: no callback markers at all.
         try check(
             "dispatch", arguments: [[], ["1"], ["1", "2", "3", "4", "5"]],
-            expect: [.libc, .call, .ret, .callbackEnter], onlyAtO0: [.call, .ret, .callbackEnter]
+            expect: [.libc, .call, .ret], absent: [.callbackEnter, .callbackExit]
         ) { result, level in
             XCTAssertGreaterThanOrEqual(result.report.dispatchedCalls, 1, "\(level)")
+        }
+    }
+
+    /// Handlers that reach libc through a struct sigaction initialized in its
+    /// declaration (a memcpy from a constant at -O0), a static struct sigaction, and a
+    /// wrapper of the program around signal: each runs through its thunk, so its
+    /// markers are in a callback frame, not in the frame it interrupted.
+    func testSignalHandlersInStaticStructsAndWrappers() throws {
+        try check(
+            "handlers", arguments: [[], ["x", "y"]], expect: [.libc, .callbackEnter, .callbackExit],
+            perRun: { trace, _, arguments, level in
+                // One handler run per raise: 2, and one per argument.
+                let entered = (trace.events[trace.root] ?? []).filter { Lab.isMarker($0, .callbackEnter) }.count
+                XCTAssertEqual(entered, 2 + arguments.count, level)
+            }
+        ) { result, level in
+            let policy = result.policy
+            XCTAssertEqual(
+                Set(policy.callbacks.map { policy.functions[$0].name }), ["on_usr1", "on_usr2", "on_term"], level)
+            XCTAssertEqual(result.report.thunks, 3, level)
+        }
+    }
+
+    /// A constant table of comparators called by the program, whose entries also go to
+    /// qsort: the program's calls make the site's CALL/RET, qsort's make CB_ENTER/CB_EXIT.
+    func testTableCallsAreSitesAndQsortCallsAreCallbacks() throws {
+        try check(
+            "table", arguments: [[], ["x"]], expect: [.libc, .call, .ret, .callbackEnter, .callbackExit],
+            perRun: { trace, policy, _, level in
+                let events = trace.events[trace.root] ?? []
+                let qsort = try XCTUnwrap(policy.symbolID(named: "qsort"), level)
+                let byName = try XCTUnwrap(policy.functionIndex(named: "by_name"), level)
+                let byLength = try XCTUnwrap(policy.functionIndex(named: "by_length"), level)
+                let firstQsort = try XCTUnwrap(events.firstIndex { Lab.marker($0).map { $0.kind == .libc && $0.id == qsort } ?? false }, level)
+                let before = events[..<firstQsort]
+                XCTAssertFalse(before.contains { Lab.isMarker($0, .callbackEnter) }, "\(level): \(before)")
+                if level.contains("-O0") {
+                    let tableSites = Set(
+                        policy.sites.indices.filter { policy.sites[$0].indirect && policy.sites[$0].callees.contains(byName) })
+                    let tableCalls = before.filter { event in
+                        guard let (kind, id) = Lab.marker(event) else { return false }
+                        return kind == .call && tableSites.contains(id)
+                    }
+                    XCTAssertEqual(tableCalls.count, 2, "\(level): \(before)")
+                }
+                let entered = Set(events[firstQsort...].compactMap { event -> Int? in
+                    guard let (kind, id) = Lab.marker(event), kind == .callbackEnter else { return nil }
+                    return id
+                })
+                XCTAssertEqual(entered, [byName, byLength], level)
+            }
+        ) { result, level in
+            XCTAssertEqual(result.report.thunks, 2, level)
         }
     }
 
@@ -79,7 +134,7 @@ final class ProgramTests: XCTestCase {
     /// Every program at every level, and -O2 without debug info, passes the verifier
     /// (instrument throws otherwise) and clang compiles the result.
     func testInstrumentedIRVerifiesAndCompiles() throws {
-        for name in ["errno", "callbacks", "threads", "jumps", "procs", "dispatch"] {
+        for name in ["errno", "callbacks", "threads", "jumps", "procs", "dispatch", "handlers", "table"] {
             let ir = try Lab.compileIR(name, flags: ["-O2"])
             let result = try Lab.instrumentFile(ir)
             XCTAssertTrue(result.text.contains("asm sideeffect \"syscall\""), name)
@@ -91,7 +146,11 @@ final class ProgramTests: XCTestCase {
 
     private func check(
         _ name: String, arguments: [[String]], expect kinds: Set<MarkerKind>,
-        onlyAtO0: Set<MarkerKind> = [.call, .ret], file: StaticString = #filePath, line: UInt = #line,
+        onlyAtO0: Set<MarkerKind> = [.call, .ret], absent: Set<MarkerKind> = [], file: StaticString = #filePath,
+        line: UInt = #line,
+        perRun: (_ trace: Lab.Trace, _ policy: Policy, _ arguments: [String], _ level: String) throws -> Void = {
+            _, _, _, _ in
+        },
         _ extra: (Lab.Instrumented, String) throws -> Void = { _, _ in }
     ) throws {
         for flags in Self.levels {
@@ -110,13 +169,18 @@ final class ProgramTests: XCTestCase {
                 XCTAssertEqual(actual, expected, context, file: file, line: line)
                 XCTAssertFalse(actual.signaled, context, file: file, line: line)
 
-                let replay = Lab.replay(try Lab.trace(instrumented, args), policy: result.policy)
+                let trace = try Lab.trace(instrumented, args)
+                let replay = Lab.replay(trace, policy: result.policy)
                 XCTAssertEqual(replay.violations, [], context, file: file, line: line)
                 // Inlining at -O2 may leave no call site where -O0 has some, and turn a
                 // call through a local pointer into a direct call.
                 let required = flags[0] == "-O0" ? kinds : kinds.subtracting(onlyAtO0)
                 let missing = required.filter { replay.kinds[$0, default: 0] == 0 }
                 XCTAssertTrue(missing.isEmpty, "\(context): no \(missing) marker in the trace", file: file, line: line)
+                let unexpected = absent.filter { replay.kinds[$0, default: 0] > 0 }
+                XCTAssertTrue(
+                    unexpected.isEmpty, "\(context): \(unexpected) markers in the trace", file: file, line: line)
+                try perRun(trace, result.policy, args, context)
             }
         }
     }

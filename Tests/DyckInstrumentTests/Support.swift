@@ -145,6 +145,15 @@ enum Lab {
         case spawn(pid: Int, thread: Bool)
     }
 
+    typealias Trace = (root: Int, events: [Int: [TraceEvent]])
+
+    static func marker(_ event: TraceEvent) -> (kind: MarkerKind, id: Int)? {
+        guard case let .marker(raw, id) = event, let kind = MarkerKind(rawValue: Int(raw)) else { return nil }
+        return (kind, id)
+    }
+
+    static func isMarker(_ event: TraceEvent, _ kind: MarkerKind) -> Bool { marker(event)?.kind == kind }
+
     /// The marker and clone events of every thread and process of a run, by id, and the
     /// id of the first process. Markers are system call 999, which strace cannot filter
     /// by name but always shows as `syscall_0x3e7(kind, id, ...)`.

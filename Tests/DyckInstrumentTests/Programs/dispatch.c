@@ -1,5 +1,7 @@
-/* Indirect calls: one whose target may be a libc function, one through a stored
-   callback (its thunk at run time), one through a table; a switch; recursion. */
+/* Indirect calls: one whose target may be a libc function, one through a local
+   pointer, one through a table. The address-taken functions that reach libc are
+   callbacks, so the pointers hold their thunks at run time; the calls bypass them
+   (site markers, no callback markers). A switch; recursion. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
