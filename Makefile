@@ -4,7 +4,7 @@ SWIFT ?= swift
 SWIFT_FLAGS ?=
 BUILD_DIR := .build/debug
 
-.PHONY: all deps build test test-swift demo bench clean
+.PHONY: all deps build test demo bench bench-analysis bench-marker clean
 
 all: build
 
@@ -20,8 +20,15 @@ test: build
 demo: build
 	@bash Tests/demo/demo.sh
 
-bench: build
+bench: bench-analysis bench-marker
+
+# dyck-gen on 50k..200k lines of IR: lines/s, peak memory, linearity.
+bench-analysis: build
 	@bash Tests/bench/analysis-bench.sh
+
+# Cost of a marker with no monitor loaded, relative to a bare getppid() syscall.
+bench-marker: build
+	@bash Tests/bench/marker-bench.sh
 
 clean:
 	rm -rf .build build

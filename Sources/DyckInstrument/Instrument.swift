@@ -242,7 +242,7 @@ private final class Rewriter {
 
     private func makeThunks() {
         let maker = ThunkMaker(module: module.module, context: module.context, builder: builder, markers: markers)
-        var callbackOfThunk: [LLVMValueRef: LLVMValueRef] = [:]
+        let used = UsedLists(module: module.module)
         for index in policy.callbacks where analysis.functions.indices.contains(index) {
             let f = analysis.functions[index]
             if let type = LLVMGlobalGetValueType(f), LLVMIsFunctionVarArg(type) != 0 {
@@ -255,11 +255,10 @@ private final class Rewriter {
             redirectAddressUses(of: f, to: thunk)
             maker.buildBody(of: thunk, callback: f, index: index)
             thunks[index] = thunk
-            callbackOfThunk[thunk] = f
             report.thunks += 1
             report.markers += 2
         }
-        restoreUsedLists(module: module.module, callbackOfThunk: callbackOfThunk)
+        used.restore()
     }
 
     private func rewrite(_ point: Point) {

@@ -96,8 +96,8 @@ func redirectAddressUses(of callback: LLVMValueRef, to thunk: LLVMValueRef) {
 private func redirect(_ value: LLVMValueRef, to thunk: LLVMValueRef, depth: Int) {
     // Alias and cast chains are short in valid IR; the bound only guards odd input.
     guard depth < 32 else { return }
-    var calls: [LLVMValueRef] = []
-    var aliases: [LLVMValueRef] = []
+    var calls = Set<LLVMValueRef>()
+    var aliases = Set<LLVMValueRef>()
     var blockAddresses: [(constant: LLVMValueRef, block: LLVMBasicBlockRef)] = []
     collectExceptions(of: value, calls: &calls, aliases: &aliases, blockAddresses: &blockAddresses, depth: depth)
 
@@ -122,7 +122,7 @@ private func redirect(_ value: LLVMValueRef, to thunk: LLVMValueRef, depth: Int)
 
 /// The uses of `value` that `redirect` puts back, looking through pointer casts.
 private func collectExceptions(
-    of value: LLVMValueRef, calls: inout [LLVMValueRef], aliases: inout [LLVMValueRef],
+    of value: LLVMValueRef, calls: inout Set<LLVMValueRef>, aliases: inout Set<LLVMValueRef>,
     blockAddresses: inout [(constant: LLVMValueRef, block: LLVMBasicBlockRef)], depth: Int
 ) {
     guard depth < 32 else { return }
@@ -132,11 +132,9 @@ private func collectExceptions(
         guard let user = LLVMGetUser(u) else { continue }
         if LLVMIsACallInst(user) != nil || LLVMIsAInvokeInst(user) != nil || LLVMIsACallBrInst(user) != nil {
             let operands = LLVMGetNumOperands(user)
-            if operands > 0, LLVMGetOperandUse(user, UInt32(operands - 1)) == u, !calls.contains(user) {
-                calls.append(user)
-            }
+            if operands > 0, LLVMGetOperandUse(user, UInt32(operands - 1)) == u { calls.insert(user) }
         } else if LLVMIsAGlobalAlias(user) != nil {
-            if !aliases.contains(user) { aliases.append(user) }
+            aliases.insert(user)
         } else if LLVMIsABlockAddress(user) != nil {
             if let block = LLVMGetBlockAddressBasicBlock(user) { blockAddresses.append((user, block)) }
         } else if LLVMIsAConstantExpr(user) != nil,
@@ -148,26 +146,38 @@ private func collectExceptions(
     }
 }
 
-/// Puts the callbacks back into `llvm.used` and `llvm.compiler.used`, where the
-/// redirection put their thunks: those lists keep a symbol alive for uses the
-/// compiler cannot see (inline asm, the linker), which mean the function itself.
-func restoreUsedLists(module: LLVMModuleRef, callbackOfThunk: [LLVMValueRef: LLVMValueRef]) {
-    for name in ["llvm.used", "llvm.compiler.used"] {
-        guard let global = LLVMGetNamedGlobal(module, name), let initializer = LLVMGetInitializer(global),
-            LLVMIsAConstantArray(initializer) != nil, let elementType = LLVMGetElementType(LLVMTypeOf(initializer))
-        else { continue }
-        let count = UInt32(max(0, LLVMGetNumOperands(initializer)))
-        var changed = false
-        var elements: [LLVMValueRef?] = []
-        for e in 0..<count {
-            guard let element = LLVMGetOperand(initializer, e) else { return }
-            if let callback = callbackOfThunk[stripCasts(element)] {
-                elements.append(pointer(callback, as: LLVMTypeOf(element)))
-                changed = true
-            } else {
-                elements.append(element)
+/// `llvm.used` and `llvm.compiler.used` as they were before the redirection, which
+/// must not touch them: they keep a symbol alive for uses the compiler cannot see
+/// (inline asm, the linker), and those mean the function itself, not its thunk.
+struct UsedLists {
+    private var saved: [(global: LLVMValueRef, elements: [LLVMValueRef?])] = []
+
+    init(module: LLVMModuleRef) {
+        for name in ["llvm.used", "llvm.compiler.used"] {
+            guard let global = LLVMGetNamedGlobal(module, name), let initializer = LLVMGetInitializer(global),
+                LLVMIsAConstantArray(initializer) != nil
+            else { continue }
+            let count = UInt32(max(0, LLVMGetNumOperands(initializer)))
+            // Globals survive the redirection; other constants (casts) may be destroyed
+            // by it, so only globals are kept.
+            let elements = (0..<count).map { e -> LLVMValueRef? in
+                LLVMGetOperand(initializer, e).flatMap { LLVMIsAGlobalValue($0) }
             }
+            saved.append((global, elements))
         }
-        if changed { LLVMSetInitializer(global, LLVMConstArray2(elementType, &elements, UInt64(count))) }
+    }
+
+    func restore() {
+        for (global, elements) in saved {
+            guard let initializer = LLVMGetInitializer(global), LLVMIsAConstantArray(initializer) != nil,
+                let elementType = LLVMGetElementType(LLVMTypeOf(initializer)),
+                LLVMGetNumOperands(initializer) == Int32(elements.count)
+            else { continue }
+            var restored: [LLVMValueRef?] = elements.enumerated().map { e, saved in
+                let current = LLVMGetOperand(initializer, UInt32(e))
+                return saved.map { pointer($0, as: current.map { LLVMTypeOf($0) }) } ?? current
+            }
+            LLVMSetInitializer(global, LLVMConstArray2(elementType, &restored, UInt64(restored.count)))
+        }
     }
 }

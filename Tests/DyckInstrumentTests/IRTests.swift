@@ -183,6 +183,7 @@ final class IRTests: XCTestCase {
         @labels = internal constant [2 x ptr] [ptr blockaddress(@handler, %one), ptr blockaddress(@handler, %two)]
         @as_int = internal global i64 ptrtoint (ptr @handler to i64)
         @llvm.used = appending global [1 x ptr] [ptr @handler], section "llvm.metadata"
+        @llvm.compiler.used = appending global [1 x ptr] [ptr @handler_alias], section "llvm.metadata"
 
         declare i32 @puts(ptr)
         declare ptr @signal(i32, ptr)
@@ -227,6 +228,7 @@ final class IRTests: XCTestCase {
             "@handler_alias = alias void (i32), ptr @handler",
             "blockaddress(@handler, %one), ptr blockaddress(@handler, %two)",
             "@llvm.used = appending global [1 x ptr] [ptr @handler]",
+            "@llvm.compiler.used = appending global [1 x ptr] [ptr @handler_alias]",
             "call void @handler(i32 0)", "call void @handler_alias(i32 1)",
             "@action = internal constant { ptr, i64 } { ptr @handler.sbx_thunk, i64 0 }",
             "ptrtoint (ptr @handler.sbx_thunk to i64)",

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: the main job end to end, as far as the project reaches today:
-# C source -> LLVM IR -> Dyck policy -> drawing, statistics, and offline checks of
-# a real run and of an impossible path in both models.
+# C source -> LLVM IR -> Dyck policy -> drawing, statistics, offline checks of a
+# real run and of an impossible path in both models; then an instrumented build
+# with dyck-cc, a recorded marker trace of a real run, and its check.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=$(swift build --show-bin-path)
@@ -36,3 +37,15 @@ status=$?
 set -e
 echo "(exit status $status: refused)"
 [ "$status" -eq 1 ]
+
+step "7. Build the program with dyck-cc: markers in the code, policy next to it"
+run "$bin/dyck-cc" -O0 -g -o "$out/example" Tests/demo/example.c
+printf 'key = value\n' >"$out/config.txt"
+
+step "8. Run it natively under the recorder (no monitor: markers are harmless)"
+run "$bin/sbx" record -o "$out/example.trace" -- "$out/example" "$out/config.txt" "$out/report.txt"
+echo "(first markers of the trace:)"
+grep '^m ' "$out/example.trace" | head -6
+
+step "9. Check every marker of the run, calls and returns included"
+run "$bin/sbx" check "$out/example.dyck" --trace "$out/example.trace"
