@@ -4,7 +4,7 @@ SWIFT ?= swift
 SWIFT_FLAGS ?=
 BUILD_DIR := .build/debug
 
-.PHONY: all deps build test demo bench bench-analysis bench-marker clean
+.PHONY: all deps build test test-core fuzz demo bench bench-analysis bench-marker clean
 
 all: build
 
@@ -14,8 +14,17 @@ deps:
 build: deps
 	$(SWIFT) build $(SWIFT_FLAGS)
 
-test: build
+test: build test-core
 	$(SWIFT) test $(SWIFT_FLAGS)
+
+# The kernel's freestanding monitor core, in userspace: unit tests under ASan and
+# UBSan, and a check that it compiles with no system header.
+test-core: deps
+	$(MAKE) -C kmod/core/tests run
+
+# libFuzzer on blob validation and stepping; FUZZ_SECONDS bounds the run.
+fuzz: deps
+	$(MAKE) -C kmod/core/tests fuzz FUZZ_SECONDS=$(or $(FUZZ_SECONDS),600)
 
 demo: build
 	@bash Tests/demo/demo.sh

@@ -120,7 +120,12 @@ let package = Package(
         ),
         .testTarget(name: "CLITests", dependencies: ["DyckModel"]),
         .testTarget(name: "SbxTraceTests", dependencies: ["SbxTrace"]),
-        .testTarget(name: "SbxBlobTests", dependencies: ["SbxBlob", "CSbxCore", "DyckModel"]),
+        .testTarget(
+            name: "SbxBlobTests",
+            dependencies: ["SbxBlob", "CSbxCore", "DyckModel", "DyckAnalysis"],
+            swiftSettings: llvmSwiftFlags,
+            linkerSettings: llvmLinkFlags
+        ),
         .testTarget(
             name: "DyckCCTests",
             dependencies: ["DyckCC"],

@@ -5,24 +5,30 @@ import DyckModel
 /// held in memory that stays put while monitors step it.
 public final class KernelPolicy: @unchecked Sendable {
     let storage: UnsafeMutableRawBufferPointer
-    var view = sbx_policy_view()
+    /// Written once by the validator, then only read (by any number of threads).
+    let view: UnsafeMutablePointer<sbx_policy_view>
 
     /// Validates `blob` with the C core; throws `BlobError.invalidBlob` with its
     /// errno (EINVAL or E2BIG) if the kernel would refuse it.
     public init(blob: [UInt8]) throws {
         storage = .allocate(byteCount: max(blob.count, 1), alignment: 8)
         storage.copyBytes(from: blob)
-        let err = sbx_blob_validate(storage.baseAddress, UInt64(blob.count), &view)
+        view = .allocate(capacity: 1)
+        view.initialize(to: sbx_policy_view())
+        let err = sbx_blob_validate(storage.baseAddress, UInt64(blob.count), view)
         // Throwing here still runs deinit, which frees the storage.
         if err != 0 { throw BlobError.invalidBlob(errno: -err) }
     }
 
-    deinit { storage.deallocate() }
+    deinit {
+        view.deallocate()
+        storage.deallocate()
+    }
 
-    public var stackLimit: Int { Int(view.stack_limit) }
-    public var macroStateCount: Int { Int(view.nr_mstates) }
-    public var transitionCount: Int { Int(view.nr_trans) }
-    public var isNFA: Bool { view.flags & SBX_BLOB_F_NFA != 0 }
+    public var stackLimit: Int { Int(view.pointee.stack_limit) }
+    public var macroStateCount: Int { Int(view.pointee.nr_mstates) }
+    public var transitionCount: Int { Int(view.pointee.nr_trans) }
+    public var isNFA: Bool { view.pointee.flags & SBX_BLOB_F_NFA != 0 }
 }
 
 /// Why the kernel's monitor refused a marker (`enum sbx_reason`).
@@ -73,20 +79,18 @@ public final class KernelMonitor: @unchecked Sendable {
     /// running process, which may only enter a callback.
     public init(policy: KernelPolicy, newThread: Bool = false) {
         self.policy = policy
-        let capacity = policy.view.stack_limit
+        let capacity = policy.view.pointee.stack_limit
         frames = .allocate(capacity: Int(capacity))
-        let err = withUnsafePointer(to: &policy.view) { view in
-            newThread
-                ? sbx_thread_init_new_thread(view, &thread, frames, capacity)
-                : sbx_thread_init(view, &thread, frames, capacity)
-        }
+        let err = newThread
+            ? sbx_thread_init_new_thread(policy.view, &thread, frames, capacity)
+            : sbx_thread_init(policy.view, &thread, frames, capacity)
         precondition(err == 0, "sbx_thread_init: \(err)")
     }
 
     /// A forked child: a copy of `parent`'s state.
     public init(copying parent: KernelMonitor) {
         policy = parent.policy
-        let capacity = policy.view.stack_limit
+        let capacity = policy.view.pointee.stack_limit
         frames = .allocate(capacity: Int(capacity))
         let err = withUnsafePointer(to: &parent.thread) { sbx_thread_copy(&thread, frames, capacity, $0) }
         precondition(err == 0, "sbx_thread_copy: \(err)")
@@ -106,7 +110,7 @@ public final class KernelMonitor: @unchecked Sendable {
 
     public func step(kind: UInt64, id: UInt64) -> KernelViolation? {
         var out = sbx_violation()
-        let refused = withUnsafePointer(to: &policy.view) { sbx_step($0, &thread, kind, id, &out) }
+        let refused = sbx_step(policy.view, &thread, kind, id, &out)
         guard refused != 0 else { return nil }
         return KernelViolation(
             refusal: KernelRefusal(rawValue: Int(out.reason)) ?? .badState,

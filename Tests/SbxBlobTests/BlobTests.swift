@@ -55,6 +55,8 @@ final class BlobTests: XCTestCase {
         // The machine of the example: the dyck one has one macro-state per state plus the empty one.
         let machine = try MacroMachine(policy: p, mode: .dyck)
         XCTAssertEqual(machine.macroStateCount, 14)
+        XCTAssertEqual(machine.threadStart, 0, "numbering: the empty frontier first")
+        XCTAssertEqual(machine.initial, 1, "then the entry")
         XCTAssertEqual(machine.frontiers[machine.threadStart], [])
         XCTAssertEqual(machine.frontiers[machine.initial], [.init(function: 0, state: 0)])
         XCTAssertEqual(machine.siteEntries.map { machine.frontiers[$0] },
@@ -106,6 +108,26 @@ final class BlobTests: XCTestCase {
             XCTAssertEqual(error as? BlobError, .capExceeded(what: "transitions", count: 8, cap: 7))
         }
         XCTAssertNoThrow(try MacroMachine(policy: p, mode: .dyck, macroStateCap: 14, transitionCap: 8))
+    }
+
+    /// The classic exponential subset construction: (a|b)* a (a|b)^n has 2^(n+1)
+    /// reachable frontiers. The caps stop it with an error naming the table.
+    func testSubsetBlowUpIsCapped() throws {
+        let n = 9
+        var edges = [Edge(from: 0, label: .libc(0), to: 0), Edge(from: 0, label: .libc(1), to: 0),
+                     Edge(from: 0, label: .libc(0), to: 1)]
+        for i in 1...n {
+            edges += [Edge(from: i, label: .libc(0), to: i + 1), Edge(from: i, label: .libc(1), to: i + 1)]
+        }
+        let p = Policy(symbols: ["a", "b"], functions: [
+            PolicyFunction(name: "main", automaton: Automaton(stateCount: n + 2, initial: 0, finals: [n + 1], edges: edges)),
+        ], sites: [], entry: 0)
+        let machine = try MacroMachine(policy: p, mode: .dyck)
+        XCTAssertEqual(machine.macroStateCount, (1 << (n + 1)) + 1, "every subset containing state 0, and the empty one")
+        XCTAssertNoThrow(try KernelPolicy(blob: encodeBlob(machine)))
+        XCTAssertThrowsError(try MacroMachine(policy: p, mode: .dyck, macroStateCap: 1000, transitionCap: 1 << 20)) { error in
+            XCTAssertEqual(error as? BlobError, .capExceeded(what: "macro-states", count: 1001, cap: 1000))
+        }
     }
 
     func testBlobErrorsCarryTheErrno() {

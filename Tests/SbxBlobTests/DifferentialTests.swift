@@ -176,36 +176,41 @@ final class DifferentialTests: XCTestCase {
         XCTAssertEqual(k.step(.init(.setjmpResume, 1 << 32))?.refusal, .idOutOfRange)
     }
 
-    /// Policies written by dyck-gen, when SBX_BLOB_POLICY_DIR names a directory of
-    /// .dyck files: blobs in both modes, their size, and the differential on them.
+    /// Real policies: the analysis fixtures (Tests/DyckAnalysisTests/Fixtures/*.c,
+    /// compiled with clang-19 at -O0 and -O2), and the .dyck files of the directory
+    /// SBX_BLOB_POLICY_DIR if set. Blobs in both modes, the size of the machine, and
+    /// the differential on each.
     func testRealPolicies() throws {
-        guard let dir = ProcessInfo.processInfo.environment["SBX_BLOB_POLICY_DIR"] else {
-            throw XCTSkip("set SBX_BLOB_POLICY_DIR to a directory of .dyck files")
+        var policies: [(String, Policy)] = []
+        for name in RealPolicies.fixtureNames {
+            for level in ["-O0", "-O2"] {
+                policies.append(("\(name).c \(level)", try RealPolicies.analyze(name, level)))
+            }
         }
-        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".dyck") }.sorted()
-        XCTAssertFalse(files.isEmpty)
+        if let dir = ProcessInfo.processInfo.environment["SBX_BLOB_POLICY_DIR"] {
+            for file in try FileManager.default.contentsOfDirectory(atPath: dir).filter({ $0.hasSuffix(".dyck") }).sorted() {
+                policies.append((file, try Policy.load(path: dir + "/" + file)))
+            }
+        }
+        XCTAssertGreaterThan(policies.count, 20)
         var rng = SplitMix64(seed: 99)
-        for file in files {
-            let policy = try Policy.load(path: dir + "/" + file)
+        for (name, policy) in policies {
             let states = policy.functions.reduce(0) { $0 + $1.automaton.stateCount }
-            let edges = policy.functions.reduce(0) { $0 + $1.automaton.edges.count }
-            var line = "\(file): \(policy.functions.count) functions, \(states) states, \(edges) edges, \(policy.sites.count) sites"
+            var line = "\(name): \(policy.functions.count) functions, \(states) states, \(policy.sites.count) sites"
             for mode in BlobMode.allCases {
                 let start = Date()
                 let machine = try MacroMachine(policy: policy, mode: mode)
                 let blob = try encodeBlob(machine)
                 let seconds = Date().timeIntervalSince(start)
-                _ = try KernelPolicy(blob: blob)
-                let flatStates = machine.policy.functions.reduce(0) { $0 + $1.automaton.stateCount }
-                line += "; \(mode): \(flatStates) states -> \(machine.macroStateCount) macro-states, "
+                let kernel = try KernelPolicy(blob: blob)
+                XCTAssertEqual(kernel.macroStateCount, machine.macroStateCount)
+                let modeStates = machine.policy.functions.reduce(0) { $0 + $1.automaton.stateCount }
+                line += "; \(mode): \(modeStates) states -> \(machine.macroStateCount) macro-states, "
                     + "\(machine.transitionCount) transitions, \(blob.count) bytes, \(String(format: "%.3f", seconds)) s"
-                if let out = ProcessInfo.processInfo.environment["SBX_BLOB_OUT_DIR"] {
-                    let data = Data(blob)
-                    try data.write(to: URL(fileURLWithPath: out + "/" + file + "." + mode.rawValue + ".blob"))
-                }
             }
             print(line)
-            try differential(policy, &rng, streams: 50, length: 200, name: file)
+            try differential(policy, &rng, streams: 30, length: 150, name: name)
         }
+        print("real policies: \(policies.count), \(eventsCompared) events compared")
     }
 }
