@@ -47,6 +47,7 @@ struct CommandLineArguments {
     var entry = "main"
     var libc: String?
     var verbose = false
+    var help = false
 
     /// Options that take their value in the next word when written alone.
     static let separateValue: Set<String> = [
@@ -110,8 +111,11 @@ struct CommandLineArguments {
             libc = String(word.dropFirst("--dyck-libc=".count))
         } else if word == "--dyck-verbose" {
             verbose = true
+        } else if word == "--dyck-help" {
+            help = true
         } else {
-            throw DriverError.usage("unknown option '\(word)' (dyck-cc knows --dyck-entry=NAME, --dyck-libc=PATH, --dyck-verbose)")
+            throw DriverError.usage(
+                "unknown option '\(word)' (dyck-cc knows --dyck-entry=NAME, --dyck-libc=PATH, --dyck-verbose, --dyck-help)")
         }
     }
 

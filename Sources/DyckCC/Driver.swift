@@ -24,6 +24,32 @@ import Glibc
 /// shared libraries get no policy; `-MD` on a link line that compiles sources writes
 /// no dependency file; concatenated bitcode in one section (from `ld -r`) is not split.
 public enum Driver {
+    /// `dyck-cc --dyck-help`; `--help` and every other clang option go to clang.
+    public static let help = """
+        dyck-cc: a drop-in C compiler (clang-19) that builds programs together with their
+        Dyck libc-call policy and marker instrumentation.
+
+        USAGE: dyck-cc [clang options] [--dyck-OPTION...] FILES...
+
+          -c            compile as clang does; the object also carries the file's bitcode
+          (link)        gather the bitcode of every object, source and static library
+                        linked, analyse and instrument the whole program, write the
+                        executable and EXE.dyck next to it
+          -E, -S, -M*, --version, -print-*, ...   passed to clang-19 unchanged
+
+        dyck-cc options (removed before clang sees the command):
+          --dyck-entry=NAME   the function where runs start (default main)
+          --dyck-libc=PATH    the C library whose exported functions count as libc
+          --dyck-verbose      print the commands run (also DYCK_CC_VERBOSE=1)
+          --dyck-help         this text
+
+        Inputs without bitcode (prebuilt objects, libraries built without dyck-cc) still
+        link, with a warning: the policy does not cover them.
+
+        Exit status: clang's when clang fails; 2 bad input, 3 an output could not be
+        written, 4 a required tool is missing, 70 internal error.
+        """
+
     /// Runs the driver on `arguments` (without the program name). Returns the exit
     /// status on success; throws `ToolFailed` when clang or a tool failed (the caller
     /// exits with its status) and `CategorizedError`s for the driver's own failures.
@@ -32,6 +58,10 @@ public enum Driver {
     public static func run(arguments: [String]) throws -> Int32 {
         let expanded = expandResponseFiles(arguments)
         let command = try CommandLineArguments(expanded)
+        if command.help {
+            print(Driver.help)
+            return 0
+        }
         Subprocess.verbose = command.verbose || ProcessInfo.processInfo.environment["DYCK_CC_VERBOSE"].map { !$0.isEmpty && $0 != "0" } ?? false
         let toolchain = try Toolchain.find()
 

@@ -19,7 +19,7 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
     /// A bug in this tool.
     case internalError = 70
 
-    init(_ category: ErrorCategory) {
+    public init(_ category: ErrorCategory) {
         switch category {
         case .badInput: self = .badInput
         case .outputFailed: self = .outputFailed

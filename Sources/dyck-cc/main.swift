@@ -15,11 +15,7 @@ do {
     status = failed.status
 } catch let error as CategorizedError {
     Log.error(error.description)
-    switch error.category {
-    case .badInput: status = ExitStatus.badInput.rawValue
-    case .outputFailed: status = ExitStatus.outputFailed.rawValue
-    case .environment: status = ExitStatus.environment.rawValue
-    }
+    status = ExitStatus(error.category).rawValue
 } catch {
     Log.error("internal error: \(error)")
     status = ExitStatus.internalError.rawValue

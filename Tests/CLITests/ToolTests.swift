@@ -138,7 +138,11 @@ final class ToolTests: XCTestCase {
             XCTAssertEqual(help.status, 0)
             XCTAssertTrue(help.stdout.contains("USAGE"), help.stdout)
         }
-        for sub in ["check", "convert", "dot", "stats"] {
+        let cc = try CLI.run("dyck-cc", ["--dyck-help"])
+        XCTAssertEqual(cc.status, 0)
+        XCTAssertTrue(cc.stdout.contains("--dyck-entry=NAME"), cc.stdout)
+        XCTAssertEqual(try CLI.run("dyck-cc", ["--dyck-nonsense"]).status, 2)
+        for sub in ["check", "convert", "dot", "stats", "record"] {
             XCTAssertEqual(try CLI.run("sbx", [sub, "--help"]).status, 0)
         }
     }
