@@ -11,7 +11,7 @@ struct Sbx: ParsableCommand {
             (usage, unreadable or malformed file), 3 an output could not be written, \
             4 a required tool is missing, 70 internal error.
             """,
-        subcommands: [Check.self, Convert.self, DotCommand.self, Stats.self, Record.self]
+        subcommands: [Check.self, Convert.self, DotCommand.self, Stats.self, Record.self, BlobCommand.self]
     )
 
     static func main() {

@@ -132,6 +132,18 @@ final class ToolTests: XCTestCase {
         XCTAssertTrue(noGraphviz.stderr.contains("dot"), noGraphviz.stderr)
     }
 
+    func testBlobForTheKernel() throws {
+        let p = try policy()
+        for mode in ["dyck", "nfa"] {
+            let out = dir.appendingPathComponent("\(mode).blob")
+            let blob = try CLI.run("sbx", ["blob", p, "--mode", mode, "-o", out.path])
+            XCTAssertEqual(blob.status, 0, blob.stderr)
+            let bytes = try Data(contentsOf: out)
+            XCTAssertEqual(Array(bytes.prefix(4)), Array("SBXB".utf8), "the blob's magic (specs/kernel-abi.md)")
+        }
+        XCTAssertEqual(try CLI.run("sbx", ["blob", p, "--stack-limit", "0", "-o", dir.appendingPathComponent("x").path]).status, 2)
+    }
+
     func testHelpIsSuccess() throws {
         for tool in ["dyck-gen", "sbx"] {
             let help = try CLI.run(tool, ["--help"])
@@ -142,7 +154,7 @@ final class ToolTests: XCTestCase {
         XCTAssertEqual(cc.status, 0)
         XCTAssertTrue(cc.stdout.contains("--dyck-entry=NAME"), cc.stdout)
         XCTAssertEqual(try CLI.run("dyck-cc", ["--dyck-nonsense"]).status, 2)
-        for sub in ["check", "convert", "dot", "stats", "record"] {
+        for sub in ["check", "convert", "dot", "stats", "record", "blob"] {
             XCTAssertEqual(try CLI.run("sbx", [sub, "--help"]).status, 0)
         }
     }
