@@ -3,7 +3,10 @@ import DyckModel
 
 /// Compiles `policy` into the kernel's binary blob (`specs/kernel-abi.md`): the
 /// macro-state machine of the policy (`mode == .dyck`) or of its flattened NFA
-/// (`mode == .nfa`). Equal inputs give byte-identical blobs.
+/// (`mode == .nfa`). In both modes `policy` is the one the program was instrumented
+/// for (dyck-gen's): an nfa blob keeps its site count and its callbacks' function
+/// indices, so that it enforces the flattened model on the same binary. Equal inputs
+/// give byte-identical blobs.
 ///
 /// Throws the policy's first validity error, `BlobError.badStackLimit`, or
 /// `BlobError.capExceeded` naming the table over its cap.
@@ -39,12 +42,12 @@ public func encodeBlob(_ machine: MacroMachine, stackLimit: Int = BlobLimits.def
     put(Int(SBX_BLOB_MAGIC))
     put(Int(SBX_BLOB_VERSION))
     put(header)
-    put(policy.kind == .nfa ? Int(SBX_BLOB_F_NFA) : 0)
+    put(machine.mode == .nfa ? Int(SBX_BLOB_F_NFA) : 0)
     put(size)
     put(stackLimit)
     put(policy.symbols.count)
-    put(policy.functions.count)
-    put(policy.sites.count)
+    put(machine.functionCount)
+    put(machine.siteCount)
     put(machine.callbackEntries.count)
     put(machine.macroStateCount)
     put(machine.transitionCount)

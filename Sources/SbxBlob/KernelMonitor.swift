@@ -28,7 +28,14 @@ public final class KernelPolicy: @unchecked Sendable {
     public var stackLimit: Int { Int(view.pointee.stack_limit) }
     public var macroStateCount: Int { Int(view.pointee.nr_mstates) }
     public var transitionCount: Int { Int(view.pointee.nr_trans) }
+    /// The flattened model (`BlobMode.nfa`): site markers in range change nothing.
     public var isNFA: Bool { view.pointee.flags & SBX_BLOB_F_NFA != 0 }
+    /// Ranges of the marker ids, in both modes those of the policy the program was
+    /// instrumented for.
+    public var symbolCount: Int { Int(view.pointee.nr_symbols) }
+    public var functionCount: Int { Int(view.pointee.nr_functions) }
+    public var siteCount: Int { Int(view.pointee.nr_sites) }
+    public var callbackCount: Int { Int(view.pointee.nr_callbacks) }
 }
 
 /// Why the kernel's monitor refused a marker (`enum sbx_reason`).
@@ -44,7 +51,8 @@ public enum KernelRefusal: Int, Sendable, CaseIterable {
     case badState = 9
 }
 
-/// The kind of a frame of the kernel monitor's stack.
+/// The kind of a frame of the kernel monitor's stack. Ids are the markers' (the
+/// instrumented policy's), in nfa mode too, where there are no site frames.
 public enum KernelFrameKind: Hashable, Sendable {
     case root
     case site(Int)
@@ -69,7 +77,9 @@ public struct KernelViolation: Hashable, Sendable {
 }
 
 /// One thread's monitor, stepped by the very C code the kernel runs
-/// (`kmod/core/sbx_monitor.c`), so that offline replay matches enforcement.
+/// (`kmod/core/sbx_monitor.c`), so that offline replay matches enforcement. With an
+/// nfa blob it agrees with `ThreadMonitor` on the flattened policy stepped through
+/// `FlattenedMarkers`, as `sbx check --mode nfa` does.
 public final class KernelMonitor: @unchecked Sendable {
     public let policy: KernelPolicy
     let frames: UnsafeMutablePointer<sbx_frame>

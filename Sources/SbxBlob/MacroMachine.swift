@@ -1,7 +1,9 @@
 import DyckModel
 
-/// Which model a blob enforces: the Dyck policy as written, or its single-copy
-/// flattened NFA (`Policy.flattened()`). The kernel steps both the same way.
+/// Which model a blob enforces on a program instrumented for a Dyck policy: the
+/// policy as written, or its single-copy flattened NFA (`Policy.flattened()`), where
+/// call-site markers change nothing and callbacks keep their frames
+/// (`FlattenedMarkers`; `specs/kernel-abi.md`, "Modes").
 public enum BlobMode: String, Sendable, CaseIterable {
     case dyck
     case nfa
@@ -43,18 +45,31 @@ public struct MacroMachine: Sendable {
         public static func < (a: Key, b: Key) -> Bool { a.encoded < b.encoded }
     }
 
-    /// The policy the machine was built from (flattened in nfa mode).
+    /// The model the frontiers are over: the policy as given (dyck mode) or its
+    /// flattening (nfa mode).
     public let policy: Policy
-    public let mode: BlobMode
+    /// The policy as given, whose ids the markers carry.
+    public let original: Policy
+    /// nfa mode (also for a policy of kind nfa, its own flattening): how the markers
+    /// read in `policy`; nil in dyck mode.
+    public let flatMarkers: FlattenedMarkers?
+    public var mode: BlobMode { flatMarkers == nil ? .dyck : .nfa }
+    /// Site ids (`CALL`/`RET`/`TAIL`) and function indices (`CB_ENTER`/`CB_EXIT`) the
+    /// markers may carry: the original policy's.
+    public var siteCount: Int { original.sites.count }
+    public var functionCount: Int { original.functions.count }
     /// Frontier of each macro-state, sorted.
     public private(set) var frontiers: [[Pair]] = []
     /// Whether each macro-state holds a final state of its function.
     public private(set) var finals: [Bool] = []
     /// Transitions of each macro-state, in ascending key order.
     public private(set) var transitions: [[(key: Key, target: Int)]] = []
-    /// Macro-state entered by `CALL`/`TAIL` of each site.
+    /// Macro-state entered by `CALL`/`TAIL` of each site; empty in nfa mode (the
+    /// flattened model has no sites).
     public private(set) var siteEntries: [Int] = []
-    /// (function, entered macro-state) of each callback, ascending by function.
+    /// (function, entered macro-state) of each callback, ascending by function; the
+    /// function is the original policy's index, in nfa mode too, and the macro-state
+    /// the initial state of the function the callback is in `policy`.
     public private(set) var callbackEntries: [(function: Int, entered: Int)] = []
     /// The root frame's macro-state at exec, and of a new thread (the empty frontier).
     public private(set) var initial = 0
@@ -67,7 +82,8 @@ public struct MacroMachine: Sendable {
     private let macroStateCap: Int
     private let transitionCap: Int
 
-    /// Builds the machine of a valid policy; throws the policy's first validity
+    /// Builds the machine of a valid policy (the one the program was instrumented
+    /// for, in both modes; nfa mode flattens it); throws the policy's first validity
     /// error, or a `BlobError` naming the cap a table would exceed.
     public init(policy input: Policy, mode: BlobMode) throws {
         try self.init(policy: input, mode: mode, macroStateCap: BlobLimits.maxMacroStates,
@@ -79,11 +95,20 @@ public struct MacroMachine: Sendable {
         self.macroStateCap = macroStateCap
         self.transitionCap = transitionCap
         try input.validate()
-        let policy = mode == .nfa ? input.flattened() : input
-        if mode == .nfa { try policy.validate() }
+        try BlobLimits.checkCounts(input)
+        original = input
+        let policy: Policy
+        if mode == .nfa || input.kind == .nfa {
+            let map = FlattenedMarkers(policy: input)
+            policy = map.flattened
+            try policy.validate()
+            try BlobLimits.checkCounts(policy)
+            flatMarkers = map
+        } else {
+            policy = input
+            flatMarkers = nil
+        }
         self.policy = policy
-        self.mode = mode
-        try BlobLimits.checkCounts(policy)
 
         let outgoing = policy.functions.map { $0.automaton.outgoing() }
         let finalSets = policy.functions.map(\.automaton.finals)
@@ -97,9 +122,12 @@ public struct MacroMachine: Sendable {
             let entered = Set(site.callees.map(initialPair)).sorted()
             siteEntries.append(try intern(entered, finalSets))
         }
+        // A callback is entered by its original index (the marker's id) at the initial
+        // state of its function in the model; in nfa mode the k-th callback of the
+        // flattening is the root of the k-th original one.
         var callbacks: [(function: Int, entered: Int)] = []
-        for f in policy.callbacks {
-            callbacks.append((f, try intern([initialPair(f)], finalSets)))
+        for (k, f) in policy.callbacks.enumerated() {
+            callbacks.append((input.callbacks[k], try intern([initialPair(f)], finalSets)))
         }
         callbackEntries = callbacks.sorted { $0.function < $1.function }
 

@@ -49,8 +49,8 @@ public struct TraceChecker {
     let policy: Policy
     let tables: MonitorTables
     let mode: Mode
-    /// nfa mode: function index of a callback in `policy` -> its root in the flattened model.
-    let flatCallback: [Int: Int]
+    /// nfa mode: how the markers, made for `policy`, read in its flattened model.
+    let flat: FlattenedMarkers?
 
     public init(policy: Policy, mode: Mode) throws {
         guard policy.kind == .dyck else { throw NotADyckPolicy() }
@@ -59,28 +59,22 @@ public struct TraceChecker {
         switch mode {
         case .dyck:
             tables = MonitorTables(policy: policy)
-            flatCallback = [:]
+            flat = nil
         case .nfa:
-            let flat = policy.flattened()
-            tables = MonitorTables(policy: flat)
-            var index: [Int: Int] = [:]
-            for (k, f) in policy.callbacks.enumerated() where k < flat.callbacks.count {
-                index[f] = flat.callbacks[k]
-            }
-            flatCallback = index
+            let map = FlattenedMarkers(policy: policy)
+            tables = MonitorTables(policy: map.flattened)
+            flat = map
         }
     }
 
-    /// The marker as the model sees it, or nil when the model has no use for it.
-    func translate(_ kind: TraceMarkerKind, _ id: UInt64) -> Marker? {
-        let marker = Marker(kind: Int(clamping: kind.rawValue), id: Int(clamping: id))
-        guard mode == .nfa else { return marker }
-        switch kind {
-        case .call, .ret, .tail: return nil
-        case .callbackEnter, .callbackExit:
-            // A number that is no callback stays out of range, so the monitor refuses it.
-            return Marker(kind: marker.kind, id: flatCallback[marker.id] ?? Int.max)
-        default: return marker
+    /// Steps `monitor` with a marker of the trace: nil if allowed, with whether the
+    /// model used it (nfa mode skips the call-site markers it has no use for).
+    func step(_ monitor: inout ThreadMonitor, _ marker: Marker) -> (refusal: ThreadMonitor.Refusal?, used: Bool) {
+        guard let flat else { return (monitor.step(marker), true) }
+        switch flat.translate(marker, top: monitor.top.kind) {
+        case .skip: return (nil, false)
+        case .step(let translated): return (monitor.step(translated), true)
+        case .refuse(let reason): return (reason, true)
         }
     }
 
@@ -98,12 +92,14 @@ public struct TraceChecker {
                 outcome.threads += 1
             case let .marker(pid, tid, kind, id):
                 guard !unchecked.contains(pid), var monitor = threads[tid] else { continue }
-                guard let marker = translate(kind, id) else { continue }
-                if let reason = monitor.step(marker) {
+                let marker = Marker(kind: Int(clamping: kind.rawValue), id: Int(clamping: id))
+                let (refusal, used) = step(&monitor, marker)
+                if let reason = refusal {
                     outcome.refusal = describe(
                         reason, marker: marker, kind: kind, rawID: id, monitor: monitor, index: index, pid: pid, tid: tid)
                     return outcome
                 }
+                guard used else { continue }
                 threads[tid] = monitor
                 outcome.checkedMarkers += 1
             case let .fork(parentPID, parentTID, childPID):

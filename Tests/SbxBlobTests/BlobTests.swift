@@ -86,6 +86,82 @@ final class BlobTests: XCTestCase {
         XCTAssertEqual(m.step(kind: 1 + (1 << 32), id: 0)?.refusal, .unknownKind, "no truncation of the kind")
     }
 
+    /// An nfa blob is built from the instrumented (dyck) policy and enforces the
+    /// flattened model on the same binary: site markers pass without effect (ids out
+    /// of range are still refused), callbacks are entered by their original function
+    /// index and keep their frames.
+    func testNFABlobEnforcesTheFlattenedModelOnTheSameBinary() throws {
+        let p = Self.sharedHelper
+        let blob = try buildBlob(policy: p, mode: .nfa)
+        let k = try KernelPolicy(blob: blob)
+        XCTAssertTrue(k.isNFA)
+        XCTAssertEqual(le32(blob, 28), 5, "nr_functions: the instrumented policy's")
+        XCTAssertEqual(le32(blob, 32), 4, "nr_sites: the instrumented policy's")
+        XCTAssertEqual(le32(blob, 64), le32(blob, 68), "no site section")
+        let callbacks = le32(blob, 68)
+        XCTAssertEqual(blob.count, callbacks + 8)
+        let machine = try MacroMachine(policy: p, mode: .nfa)
+        XCTAssertEqual(machine.policy, p.flattened())
+        XCTAssertEqual(machine.original, p)
+        XCTAssertEqual(machine.siteEntries, [])
+        XCTAssertEqual(machine.callbackEntries.map(\.function), [4], "the original index of cb")
+        let cbRoot = p.flattened().callbacks[0]
+        XCTAssertEqual(cbRoot, 1)
+        XCTAssertEqual(machine.frontiers[machine.callbackEntries[0].entered],
+                       [.init(function: cbRoot, state: machine.policy.functions[cbRoot].automaton.initial)])
+        XCTAssertEqual(le32(blob, callbacks), 4)
+        XCTAssertEqual(le32(blob, callbacks + 4), machine.callbackEntries[0].entered)
+        XCTAssertTrue(machine.transitions.allSatisfy { $0.allSatisfy { if case .libc = $0.key { true } else { false } } })
+
+        // The dyck policy's run, as the instrumented program issues it.
+        let m = KernelMonitor(policy: k)
+        let run: [Marker] = [.init(.call, 0), .init(.call, 2), .init(.libc, 0), .init(.ret, 2), .init(.libc, 1), .init(.ret, 0),
+                             .init(.call, 1), .init(.callbackEnter, 4), .init(.libc, 2), .init(.callbackExit, 4)]
+        for marker in run { XCTAssertNil(m.step(marker), "\(marker)") }
+        XCTAssertEqual(m.stack.map(\.kind), [.root], "site markers push nothing")
+        XCTAssertNil(m.step(.init(.callbackEnter, 4)))
+        XCTAssertEqual(m.stack.map(\.kind), [.root, .callback(4)], "callbacks keep their frames, original index")
+        XCTAssertEqual(m.step(.init(.ret, 1))?.refusal, nil, "a return is no frame check here")
+        XCTAssertEqual(m.step(.init(.libc, 1))?.refusal, .notAllowedHere, "inside the callback only its own calls")
+
+        // The impossible path: h called from a returns into b. Dyck refuses it.
+        let impossible: [Marker] = [.init(.call, 0), .init(.call, 2), .init(.libc, 0), .init(.ret, 2), .init(.libc, 2)]
+        let nfa = KernelMonitor(policy: k)
+        let dyck = KernelMonitor(policy: try KernelPolicy(blob: buildBlob(policy: p, mode: .dyck)))
+        XCTAssertEqual(impossible.compactMap { nfa.step($0) }, [])
+        XCTAssertEqual(impossible.compactMap { dyck.step($0)?.refusal }, [.notAllowedHere])
+
+        // Ids out of range, and callback numbers of the instrumented policy.
+        let fresh = KernelMonitor(policy: k)
+        for kind in [MarkerKind.call, .ret, .tail] {
+            XCTAssertEqual(fresh.step(.init(kind, 4))?.refusal, .idOutOfRange, "\(kind)")
+            XCTAssertEqual(fresh.step(kind: kind.rawValue, id: -1)?.refusal, .idOutOfRange, "\(kind)")
+            XCTAssertNil(fresh.step(.init(kind, 3)), "\(kind)")
+        }
+        XCTAssertEqual(fresh.step(.init(.callbackEnter, 1))?.refusal, .notACallback, "flattened index of cb")
+        XCTAssertEqual(fresh.step(.init(.callbackEnter, 0))?.refusal, .notACallback)
+        XCTAssertEqual(fresh.step(.init(.callbackEnter, 5))?.refusal, .idOutOfRange)
+        XCTAssertEqual(fresh.step(.init(.callbackExit, 4))?.refusal, .returnToWrongSite)
+        XCTAssertEqual(fresh.step(.init(.callbackExit, 3))?.refusal, .returnToWrongSite)
+
+        // The reference reads the same markers the same way.
+        let flat = FlattenedMarkers(policy: p)
+        XCTAssertEqual(flat.rootOfCallback, [4: 1])
+        XCTAssertEqual(flat.translate(.init(.call, 3), top: .root), .skip)
+        XCTAssertEqual(flat.translate(.init(.tail, 4), top: .root), .refuse(.idOutOfRange))
+        XCTAssertEqual(flat.translate(.init(.callbackEnter, 4), top: .root), .step(.init(.callbackEnter, 1)))
+        XCTAssertEqual(flat.translate(.init(.callbackEnter, 1), top: .root), .refuse(.notACallback))
+        XCTAssertEqual(flat.translate(.init(.callbackExit, 2), top: .callback(1)),
+                       .refuse(.returnToWrongSite(expected: .callback(1))))
+        XCTAssertEqual(flat.originalKind(.callback(1)), .callback(4))
+        XCTAssertEqual(flat.translate(.init(.libc, 9), top: .root), .step(.init(.libc, 9)))
+
+        // A policy of kind nfa is its own flattening: the same blob in both modes.
+        let flatPolicy = p.flattened()
+        XCTAssertEqual(try buildBlob(policy: flatPolicy, mode: .dyck), try buildBlob(policy: flatPolicy, mode: .nfa))
+        XCTAssertTrue(try KernelPolicy(blob: buildBlob(policy: flatPolicy, mode: .dyck)).isNFA)
+    }
+
     func testCapsAndStackLimitAreChecked() throws {
         let p = Self.sharedHelper
         XCTAssertThrowsError(try buildBlob(policy: p, mode: .dyck, stackLimit: 0)) { error in

@@ -7,7 +7,10 @@ import XCTest
 /// `ThreadMonitor` on the same policy: they must agree on every event of every
 /// stream (allowed or refused, and why), and their states must correspond (same
 /// depth and frame kinds, and each kernel frame's macro-state is the Swift frame's
-/// frontier).
+/// frontier). In nfa mode the reference is `sbx check --mode nfa`'s: `ThreadMonitor`
+/// on the flattened policy, fed the original policy's markers through
+/// `FlattenedMarkers` (the streams use the original ids in both modes: one
+/// instrumented binary).
 final class DifferentialTests: XCTestCase {
     struct Pair {
         var monitor: ThreadMonitor
@@ -31,8 +34,8 @@ final class DifferentialTests: XCTestCase {
         }
     }
 
-    func frameKind(_ k: ThreadMonitor.FrameKind) -> KernelFrameKind {
-        switch k {
+    func frameKind(_ k: ThreadMonitor.FrameKind, _ flat: FlattenedMarkers?) -> KernelFrameKind {
+        switch flat?.originalKind(k) ?? k {
         case .root: return .root
         case .site(let s): return .site(s)
         case .callback(let f): return .callback(f)
@@ -41,6 +44,7 @@ final class DifferentialTests: XCTestCase {
 
     /// Checks that the two monitors are in corresponding states.
     func assertSameState(_ pair: Pair, _ machine: MacroMachine, _ context: @autoclosure () -> String) -> Bool {
+        let flat = machine.flatMarkers
         let stack = pair.kernel.stack
         guard stack.count == pair.monitor.stack.count else {
             XCTFail("depth \(stack.count) vs \(pair.monitor.stack.count): \(context())")
@@ -48,7 +52,7 @@ final class DifferentialTests: XCTestCase {
         }
         for (k, s) in zip(stack, pair.monitor.stack) {
             let frontier = s.frontier.map { MacroMachine.Pair(function: $0.function, state: $0.state) }
-            guard k.kind == frameKind(s.kind), machine.frontiers[k.macroState] == frontier else {
+            guard k.kind == frameKind(s.kind, flat), machine.frontiers[k.macroState] == frontier else {
                 XCTFail("frame \(k) vs \(s): \(context())")
                 return false
             }
@@ -58,7 +62,7 @@ final class DifferentialTests: XCTestCase {
 
     /// Feeds one marker to both; false (after recording a failure) if they disagree.
     func step(_ pair: inout Pair, _ marker: Marker, _ machine: MacroMachine, _ context: @autoclosure () -> String) -> Bool {
-        let expected = pair.monitor.step(marker)
+        let expected = machine.flatMarkers.map { pair.monitor.step(marker, flattened: $0) } ?? pair.monitor.step(marker)
         let actual = pair.kernel.step(marker)
         eventsCompared += 1
         outcomes[expected.map { "\($0)".components(separatedBy: "(")[0] } ?? "allowed", default: 0] += 1
@@ -71,7 +75,7 @@ final class DifferentialTests: XCTestCase {
                 XCTFail("\(marker): swift \(e), kernel \(a): \(context())")
                 return false
             }
-            if case .returnToWrongSite(let top) = e, frameKind(top) != a.top {
+            if case .returnToWrongSite(let top) = e, frameKind(top, machine.flatMarkers) != a.top {
                 XCTFail("\(marker): swift expected \(top), kernel \(a.top): \(context())")
                 return false
             }
@@ -86,8 +90,10 @@ final class DifferentialTests: XCTestCase {
     /// The next marker of a stream: mostly one the reference monitor allows (so that
     /// runs go deep), otherwise something random: unknown kinds, out-of-range ids,
     /// wrong returns, setjmp records. Setjmp numbers stay within 32 bits (see
-    /// testSetjmpNumbersAre32Bit).
-    func nextMarker(_ monitor: ThreadMonitor, _ policy: Policy, _ rng: inout SplitMix64, setjmpHeavy: Bool = false) -> Marker {
+    /// testSetjmpNumbersAre32Bit). `policy` is the instrumented one, whose ids the
+    /// markers carry; `flat` reads them for a monitor of its flattening (nfa mode).
+    func nextMarker(_ monitor: ThreadMonitor, _ policy: Policy, _ flat: FlattenedMarkers?, _ rng: inout SplitMix64,
+                    setjmpHeavy: Bool = false) -> Marker {
         // Setjmp-heavy streams fill the 16 records and make them evict.
         if setjmpHeavy, rng.int(0...1) == 0 {
             return Marker(kind: rng.int(0...3) == 0 ? 8 : 7, id: rng.int(0...24))
@@ -96,7 +102,11 @@ final class DifferentialTests: XCTestCase {
         let (libc, sites, mayReturn) = monitor.expected()
         allowed += libc.map { Marker(.libc, $0) }
         for c in sites { allowed += [Marker(.call, c), Marker(.tail, c)] }
-        switch monitor.top.kind {
+        // nfa mode: any site marker passes, in any order.
+        if flat != nil, !policy.sites.isEmpty {
+            allowed += [MarkerKind.call, .ret, .tail].map { Marker($0, rng.int(0...(policy.sites.count - 1))) }
+        }
+        switch flat?.originalKind(monitor.top.kind) ?? monitor.top.kind {
         case .site(let c) where mayReturn: allowed.append(Marker(.ret, c))
         case .callback(let f) where mayReturn: allowed.append(Marker(.callbackExit, f))
         default: break
@@ -129,6 +139,10 @@ final class DifferentialTests: XCTestCase {
             let stackLimit = rng.pick([1, 2, 3, 5, 8, 1024])
             let kernel = try KernelPolicy(blob: encodeBlob(machine, stackLimit: stackLimit))
             let tables = MonitorTables(policy: machine.policy)
+            XCTAssertEqual(machine.flatMarkers?.flattened, mode == .nfa ? policy.flattened() : nil)
+            XCTAssertEqual(kernel.siteCount, policy.sites.count)
+            XCTAssertEqual(kernel.functionCount, policy.functions.count)
+            XCTAssertEqual(kernel.callbackCount, policy.callbacks.count)
             for s in 0..<streams {
                 let newThread = rng.int(0...7) == 0
                 let setjmpHeavy = rng.int(0...3) == 0
@@ -141,7 +155,7 @@ final class DifferentialTests: XCTestCase {
                 for _ in 0..<length {
                     // Now and then fork: both continue with a copy.
                     if rng.int(0...19) == 0 { pair.kernel = KernelMonitor(copying: pair.kernel) }
-                    let marker = nextMarker(pair.monitor, machine.policy, &rng, setjmpHeavy: setjmpHeavy)
+                    let marker = nextMarker(pair.monitor, policy, machine.flatMarkers, &rng, setjmpHeavy: setjmpHeavy)
                     history.append(marker)
                     guard step(&pair, marker, machine, "\(name) \(mode) limit \(stackLimit) stream \(s): \(history) on \(policy)") else {
                         return

@@ -51,9 +51,6 @@ static int sbx_check_header(const sbx_u8 *p, sbx_u64 size, struct sbx_policy_vie
 	    v->nr_callbacks > v->nr_functions ||
 	    v->initial_mstate >= v->nr_mstates || v->thread_mstate >= v->nr_mstates)
 		return -SBX_EINVAL;
-	if ((v->flags & SBX_BLOB_F_NFA) && v->nr_sites)
-		return -SBX_EINVAL;
-
 	/* The counts are capped, so these sums cannot overflow 64 bits. */
 	off = SBX_BLOB_HEADER_SIZE;
 	if (HDR(p, mstates_off) != off)
@@ -64,7 +61,9 @@ static int sbx_check_header(const sbx_u8 *p, sbx_u64 size, struct sbx_policy_vie
 	off += (sbx_u64)SBX_BLOB_TRANS_SIZE * v->nr_trans;
 	if (HDR(p, sites_off) != off)
 		return -SBX_EINVAL;
-	off += (sbx_u64)SBX_BLOB_SITE_SIZE * v->nr_sites;
+	/* An NFA blob keeps the site ids' range but has no site section. */
+	if (!(v->flags & SBX_BLOB_F_NFA))
+		off += (sbx_u64)SBX_BLOB_SITE_SIZE * v->nr_sites;
 	if (HDR(p, callbacks_off) != off)
 		return -SBX_EINVAL;
 	off += (sbx_u64)SBX_BLOB_CALLBACK_SIZE * v->nr_callbacks;
@@ -91,7 +90,8 @@ static int sbx_check_trans(const struct sbx_policy_view *v, sbx_u32 first, sbx_u
 		prev = key;
 		id = key & SBX_KEY_ID_MASK;
 		if (key & SBX_KEY_CALL) {
-			if (id >= v->nr_sites)
+			/* The flattened model has no call edges. */
+			if ((v->flags & SBX_BLOB_F_NFA) || id >= v->nr_sites)
 				return -SBX_EINVAL;
 		} else if (id >= v->nr_symbols) {
 			return -SBX_EINVAL;
@@ -138,6 +138,8 @@ static int sbx_check_sites(const struct sbx_policy_view *v)
 {
 	sbx_u32 i;
 
+	if (v->flags & SBX_BLOB_F_NFA)
+		return 0;
 	for (i = 0; i < v->nr_sites; i++)
 		if (sbx_le32(v->sites + (sbx_u64)SBX_BLOB_SITE_SIZE * i) >= v->nr_mstates)
 			return -SBX_EINVAL;

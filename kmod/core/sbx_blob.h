@@ -4,7 +4,10 @@
  *
  * Specified in specs/kernel-abi.md ("Policy blob"). A blob is a compiled Dyck
  * (or flattened NFA) policy: a deterministic machine over macro-states, each a
- * set of (function, state) pairs the monitor's frontier can be. Every multi-byte
+ * set of (function, state) pairs the monitor's frontier can be. Marker ids are
+ * always those of the Dyck policy the program was instrumented for: an NFA blob
+ * (SBX_BLOB_F_NFA) keeps its site count, has no site section and no call keys,
+ * and lets CALL/RET/TAIL of a valid site pass without effect. Every multi-byte
  * number is little-endian; the structures below document the layout and are
  * never overlaid on a blob (the reader loads fields byte by byte, so a blob may
  * sit at any alignment).
@@ -15,10 +18,10 @@
 #include "sbx_types.h"
 
 #define SBX_BLOB_MAGIC		0x42584253U	/* "SBXB" */
-#define SBX_BLOB_VERSION	1U
+#define SBX_BLOB_VERSION	2U
 
 /* Header flags. Every other bit must be zero. */
-#define SBX_BLOB_F_NFA		0x1U	/* built from the flattened policy */
+#define SBX_BLOB_F_NFA		0x1U	/* the flattened model: sites pass, no stack */
 #define SBX_BLOB_F_ALL		SBX_BLOB_F_NFA
 
 /* Macro-state flags. Every other bit must be zero. */
@@ -56,7 +59,8 @@
  * @stack_limit:    frames per thread, root frame included: 1..SBX_STACK_LIMIT_MAX.
  * @nr_symbols:     LIBC ids are 0..nr_symbols-1.
  * @nr_functions:   CB_ENTER/CB_EXIT ids are 0..nr_functions-1; at least 1.
- * @nr_sites:       CALL/RET/TAIL ids are 0..nr_sites-1; 0 with SBX_BLOB_F_NFA.
+ * @nr_sites:       CALL/RET/TAIL ids are 0..nr_sites-1; entries of the site
+ *                  section, which is empty with SBX_BLOB_F_NFA.
  * @nr_callbacks:   entries of the callback section.
  * @nr_mstates:     entries of the macro-state section; at least 1.
  * @nr_trans:       entries of the transition section.
@@ -66,8 +70,8 @@
  * @mstates_off:    offset of the macro-state section: 80.
  * @trans_off:      mstates_off + 12 * nr_mstates.
  * @sites_off:      trans_off + 8 * nr_trans.
- * @callbacks_off:  sites_off + 4 * nr_sites; and total_size is
- *                  callbacks_off + 8 * nr_callbacks.
+ * @callbacks_off:  sites_off + 4 * nr_sites (sites_off with SBX_BLOB_F_NFA);
+ *                  and total_size is callbacks_off + 8 * nr_callbacks.
  * @reserved:       zero.
  *
  * sbx_blob_validate() returns -SBX_E2BIG when the blob is larger than
@@ -75,7 +79,8 @@
  * SBX_STACK_LIMIT_MAX; -SBX_EINVAL for anything else that is not exactly as
  * described here: short blob, wrong magic, unknown version, header size or flag,
  * @total_size different from the size loaded, non-zero reserved field, a section
- * offset other than the one given, an index out of range, unsorted transitions.
+ * offset other than the one given, an index out of range, unsorted transitions,
+ * a call key with SBX_BLOB_F_NFA.
  */
 struct sbx_blob_header {
 	sbx_u32 magic;
@@ -117,7 +122,8 @@ struct sbx_blob_mstate {
  * struct sbx_blob_trans - one transition (8 bytes).
  * @key:    SBX_KEY_LIBC(symbol) or SBX_KEY_SITE(site); within a macro-state
  *          keys are strictly ascending (so every LIBC key precedes every CALL
- *          key); symbol < nr_symbols, site < nr_sites (-SBX_EINVAL otherwise).
+ *          key); symbol < nr_symbols, site < nr_sites, no SBX_KEY_SITE with
+ *          SBX_BLOB_F_NFA (-SBX_EINVAL otherwise).
  * @target: the macro-state after the event (for a CALL key: the caller's
  *          continuation); < nr_mstates.
  */
@@ -127,7 +133,8 @@ struct sbx_blob_trans {
 };
 
 /**
- * struct sbx_blob_site - one call site (4 bytes), indexed by site id.
+ * struct sbx_blob_site - one call site (4 bytes), indexed by site id; none
+ * with SBX_BLOB_F_NFA.
  * @entered: the macro-state of a frame pushed by CALL (or installed by TAIL):
  *           the initial states of the site's callees; < nr_mstates.
  */
@@ -137,8 +144,11 @@ struct sbx_blob_site {
 
 /**
  * struct sbx_blob_callback - one callback (8 bytes).
- * @function: function index; strictly ascending over the section, < nr_functions.
- * @entered:  the macro-state {(function, initial)}; < nr_mstates.
+ * @function: function index, the CB_ENTER/CB_EXIT id (with SBX_BLOB_F_NFA too);
+ *            strictly ascending over the section, < nr_functions.
+ * @entered:  the macro-state of a frame pushed by CB_ENTER: the function's
+ *            initial state (with SBX_BLOB_F_NFA: its flattened root's);
+ *            < nr_mstates.
  */
 struct sbx_blob_callback {
 	sbx_u32 function;
@@ -161,7 +171,7 @@ _Static_assert(sizeof(struct sbx_blob_callback) == 8, "callback size");
  * struct sbx_policy_view - a validated blob, as the monitor steps it.
  * @mstates:   the macro-state section (points into the blob).
  * @trans:     the transition section.
- * @sites:     the site section.
+ * @sites:     the site section (empty with SBX_BLOB_F_NFA).
  * @callbacks: the callback section.
  * @flags ... @thread_mstate: the header fields of the same names.
  *

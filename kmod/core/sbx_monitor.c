@@ -6,7 +6,9 @@
  * Every frontier the monitor can reach is a macro-state of the blob, so a
  * marker costs at most one binary search in the top macro-state's transitions
  * (or in the callback table) plus O(1) table reads; setjmp markers scan the 16
- * records. A refused marker leaves the thread exactly as it was.
+ * records. A refused marker leaves the thread exactly as it was. In an NFA blob
+ * (the flattened model) CALL/RET/TAIL of a valid site are allowed and change
+ * nothing; callbacks and setjmp work as in a Dyck blob.
  */
 #include "sbx_monitor.h"
 #include "sbx_le.h"
@@ -209,6 +211,9 @@ static int sbx_do_step(const struct sbx_policy_view *p, struct sbx_thread *t,
 	case SBX_MARK_TAIL:
 		if (id >= p->nr_sites)
 			return SBX_V_ID_RANGE;
+		/* The flattened model has no stack: a valid site changes nothing. */
+		if (p->flags & SBX_BLOB_F_NFA)
+			return 0;
 		next = sbx_lookup(p, top->mstate, SBX_KEY_SITE(id));
 		if (next < 0)
 			return SBX_V_NOT_ALLOWED;
@@ -230,6 +235,8 @@ static int sbx_do_step(const struct sbx_policy_view *p, struct sbx_thread *t,
 	case SBX_MARK_RET:
 		if (id >= p->nr_sites)
 			return SBX_V_ID_RANGE;
+		if (p->flags & SBX_BLOB_F_NFA)
+			return 0;
 		if (top->tag != (SBX_FRAME_SITE | (sbx_u32)id))
 			return SBX_V_WRONG_RETURN;
 		if (!sbx_is_final(p, top->mstate))

@@ -4,7 +4,8 @@
  *
  * Semantics: specs/marker-abi.md, "Meaning to a monitor"; the reference is
  * ThreadMonitor in Sources/DyckModel/Monitor.swift, which this code must agree
- * with on every marker stream. A step is a few table look-ups: a binary search
+ * with on every marker stream (for an NFA blob: ThreadMonitor on the flattened
+ * policy, with the markers read by FlattenedMarkers, specs/kernel-abi.md "Modes"). A step is a few table look-ups: a binary search
  * in the current macro-state's transitions, or in the callback table. It never
  * allocates; the frame array is provided (preallocated) by the caller.
  */
@@ -53,7 +54,8 @@ enum sbx_reason {
 
 /**
  * struct sbx_frame - one frame of a thread's stack.
- * @tag:    SBX_FRAME_ROOT, SBX_FRAME_SITE | site or SBX_FRAME_CALLBACK | function.
+ * @tag:    SBX_FRAME_ROOT, SBX_FRAME_SITE | site or SBX_FRAME_CALLBACK | function
+ *          (never SBX_FRAME_SITE with an NFA blob).
  * @mstate: the frame's frontier, a macro-state of the policy.
  */
 struct sbx_frame {

@@ -33,7 +33,8 @@ size_t tb_build(const struct tb_spec *s, uint8_t *out, size_t cap)
 	mo = SBX_BLOB_HEADER_SIZE;
 	to = mo + 12 * s->nr_mstates;
 	so = to + 8 * nr_trans;
-	co = so + 4 * s->nr_sites;
+	/* An NFA blob has no site section (but keeps nr_sites). */
+	co = so + 4 * (s->flags & SBX_BLOB_F_NFA ? 0 : s->nr_sites);
 	size = co + 8 * s->nr_callbacks;
 	if (size > cap) {
 		fprintf(stderr, "tb_build: blob too large\n");
@@ -72,7 +73,7 @@ size_t tb_build(const struct tb_spec *s, uint8_t *out, size_t cap)
 		}
 		first += m->nr_trans;
 	}
-	for (i = 0; i < s->nr_sites; i++)
+	for (i = 0; so + 4 * i < co; i++)
 		tb_put32(out + so + 4 * i, s->sites[i]);
 	for (i = 0; i < s->nr_callbacks; i++) {
 		tb_put32(out + co + 8 * i, s->callbacks[i][0]);
@@ -126,4 +127,41 @@ void tb_example(struct tb_spec *s)
 	s->nr_callbacks = 1;
 	s->callbacks[0][0] = 4;
 	s->callbacks[0][1] = 12;
+}
+
+/*
+ * The example in nfa mode: the single-copy flattening of the example, with its
+ * marker ids (5 functions, 5 sites, callback 4). Roots main and cb; h is
+ * shared, so after read the run may continue in a or in b (the impossible
+ * path read, write).
+ *   main: {main0 a0 h0} -read-> {h1 a1 b1 b2 main2 h0}F (h0: b's tail call)
+ *         -read-> the same
+ *         -open-> {a2 main1 b0 h0} -read-> the same as after the first read
+ *         -write-> {b2 main2}F
+ *   cb:   {cb0} -write-> {cb1}F
+ * Macro-states: 0 {} (new thread), 1 main's start, 2 {cb0}, 3 after read (F),
+ * 4 {cb1}F, 5 after open, 6 after write (F).
+ */
+void tb_example_nfa(struct tb_spec *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->flags = SBX_BLOB_F_NFA;
+	s->stack_limit = 8;
+	s->nr_symbols = 3;
+	s->nr_functions = 5;
+	s->initial = 1;
+	s->thread = 0;
+	s->nr_mstates = 7;
+	s->mstates[1] = (struct tb_mstate){ 0, 1, { { SBX_KEY_LIBC(1), 3 } } };
+	s->mstates[2] = (struct tb_mstate){ 0, 1, { { SBX_KEY_LIBC(2), 4 } } };
+	s->mstates[3] = (struct tb_mstate){ SBX_MSTATE_F_FINAL, 3,
+					    { { SBX_KEY_LIBC(0), 5 }, { SBX_KEY_LIBC(1), 3 },
+					      { SBX_KEY_LIBC(2), 6 } } };
+	s->mstates[4] = (struct tb_mstate){ SBX_MSTATE_F_FINAL, 0, { { 0, 0 } } };
+	s->mstates[5] = (struct tb_mstate){ 0, 1, { { SBX_KEY_LIBC(1), 3 } } };
+	s->mstates[6] = (struct tb_mstate){ SBX_MSTATE_F_FINAL, 0, { { 0, 0 } } };
+	s->nr_sites = 5;
+	s->nr_callbacks = 1;
+	s->callbacks[0][0] = 4;
+	s->callbacks[0][1] = 2;
 }

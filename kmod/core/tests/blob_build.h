@@ -36,12 +36,16 @@ struct tb_spec {
 	uint32_t callbacks[TB_MAX][2];
 };
 
-/* Writes the blob of @s into @out (at least @cap bytes); returns its size. */
+/*
+ * Writes the blob of @s into @out (at least @cap bytes); returns its size. With
+ * SBX_BLOB_F_NFA in @s->flags the site section is left out (sites[] unused).
+ */
 size_t tb_build(const struct tb_spec *s, uint8_t *out, size_t cap);
 void tb_put32(uint8_t *p, uint32_t v);
 uint32_t tb_get32(const uint8_t *p);
 
-/* The example policy of the tests (see blob_build.c). */
+/* The example policy of the tests (see blob_build.c), in dyck and nfa mode. */
 void tb_example(struct tb_spec *s);
+void tb_example_nfa(struct tb_spec *s);
 
 #endif

@@ -34,16 +34,31 @@ static struct sbx_policy_view view;
 static struct sbx_frame frames[64];
 static struct sbx_thread thread;
 
+static void load_spec(const struct tb_spec *s)
+{
+	int err;
+
+	blob_size = tb_build(s, blob, sizeof(blob));
+	err = sbx_blob_validate(blob, blob_size, &view);
+	CHECK(err == 0, "blob refused: %d", err);
+}
+
 static void load_example(uint32_t stack_limit)
 {
 	struct tb_spec s;
-	int err;
 
 	tb_example(&s);
 	s.stack_limit = stack_limit;
-	blob_size = tb_build(&s, blob, sizeof(blob));
-	err = sbx_blob_validate(blob, blob_size, &view);
-	CHECK(err == 0, "example blob refused: %d", err);
+	load_spec(&s);
+}
+
+static void load_example_nfa(uint32_t stack_limit)
+{
+	struct tb_spec s;
+
+	tb_example_nfa(&s);
+	s.stack_limit = stack_limit;
+	load_spec(&s);
 }
 
 /* Steps the events; returns the index of the first violation or -1. */
@@ -330,12 +345,13 @@ static void test_header_rejections(void)
 	load_example(8);
 	CHECK(blob_size == co + 8, "example size %zu", blob_size);
 	CHECK(validate_mut(0, 0x42584254) == -SBX_EINVAL, "magic");
-	CHECK(validate_mut(4, 2) == -SBX_EINVAL, "version 2");
+	CHECK(validate_mut(4, 1) == -SBX_EINVAL, "version 1 (nfa callbacks renumbered)");
+	CHECK(validate_mut(4, 3) == -SBX_EINVAL, "version 3");
 	CHECK(validate_mut(4, 0) == -SBX_EINVAL, "version 0");
 	CHECK(validate_mut(8, 84) == -SBX_EINVAL, "header size");
 	CHECK(validate_mut(12, 2) == -SBX_EINVAL, "unknown flag");
 	CHECK(validate_mut(12, 0x80000000) == -SBX_EINVAL, "unknown high flag");
-	CHECK(validate_mut(12, SBX_BLOB_F_NFA) == -SBX_EINVAL, "nfa with sites");
+	CHECK(validate_mut(12, SBX_BLOB_F_NFA) == -SBX_EINVAL, "nfa flag on a dyck blob");
 	CHECK(validate_mut(16, blob_size + 1) == -SBX_EINVAL, "total size");
 	CHECK(validate_mut(20, 0) == -SBX_EINVAL, "stack limit 0");
 	CHECK(validate_mut(20, SBX_STACK_LIMIT_MAX) == 0, "stack limit at the cap");
@@ -432,6 +448,127 @@ static void test_section_rejections(void)
 	CHECK(validate_spec(&s) == 0, "nfa blob");
 	s.mstates[2] = (struct tb_mstate){ 0, 1, { { SBX_KEY_SITE(0), 1 } } };
 	CHECK(validate_spec(&s) == -SBX_EINVAL, "call key in an nfa blob");
+	s.nr_sites = 1;
+	CHECK(validate_spec(&s) == -SBX_EINVAL, "call key of a valid site in an nfa blob");
+}
+
+static void test_nfa_rejections(void)
+{
+	uint32_t mo = SBX_BLOB_HEADER_SIZE, to = mo + 12 * 7, so = to + 8 * 6, co = so;
+	struct tb_spec s;
+
+	load_example_nfa(8);
+	CHECK(blob_size == co + 8, "nfa example size %zu", blob_size);
+	CHECK(tb_get32(blob + 32) == 5 && tb_get32(blob + 64) == so &&
+	      tb_get32(blob + 68) == co, "nfa: 5 sites, empty site section");
+	CHECK(validate_mut(12, 0) == -SBX_EINVAL, "dyck flag on an nfa blob");
+	CHECK(validate_mut(68, so + 4 * 5) == -SBX_EINVAL, "callback offset after site entries");
+	CHECK(validate_mut(32, 0) == 0, "no sites");
+	CHECK(validate_mut(32, SBX_MAX_SITES) == 0, "sites at the cap, no section");
+	CHECK(validate_mut(32, SBX_MAX_SITES + 1) == -SBX_E2BIG, "sites over the cap");
+	CHECK(validate_mut(28, 4) == -SBX_EINVAL, "callback 4 out of range");
+	CHECK(validate_mut(co, 5) == -SBX_EINVAL, "callback function out of range");
+	CHECK(validate_mut(co + 4, 7) == -SBX_EINVAL, "callback entry out of range");
+	CHECK(validate_mut(to + 8 * 5, SBX_KEY_SITE(0)) == -SBX_EINVAL, "call key");
+	CHECK(validate_mut(to + 8 * 5, SBX_KEY_SITE(4)) == -SBX_EINVAL, "call key, last site");
+
+	/* Site entries in an nfa blob: the dyck layout with the nfa flag. */
+	tb_example_nfa(&s);
+	s.flags = 0;
+	s.sites[0] = s.sites[1] = s.sites[2] = s.sites[3] = s.sites[4] = 1;
+	CHECK(validate_spec(&s) == 0, "as a dyck blob");
+	{
+		static uint8_t b[1 << 16];
+		struct sbx_policy_view w;
+		size_t n = tb_build(&s, b, sizeof(b));
+
+		tb_put32(b + 12, SBX_BLOB_F_NFA);
+		CHECK(sbx_blob_validate(b, n, &w) == -SBX_EINVAL, "nfa blob with site entries");
+	}
+}
+
+/* The nfa example steps the markers of the program instrumented for the dyck one. */
+static void test_nfa_stepping(void)
+{
+	static const uint64_t sites[][2] = {
+		{ C, 0 }, { C, 4 }, { R, 0 }, { R, 4 }, { T, 0 }, { T, 4 }, { R, 3 }, { C, 2 },
+	};
+	struct sbx_thread before;
+	struct sbx_frame fb[64];
+	struct sbx_violation v;
+	unsigned int i;
+
+	load_example_nfa(8);
+	/* The dyck example's valid run. */
+	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { L, 1 }, { R, 2 }, { L, 0 }, { R, 0 },
+		  { C, 1 }, { C, 3 }, { L, 1 }, { R, 3 }, { L, 2 }, { R, 1 }) == -1,
+	      "reason %u", v.reason);
+	CHECK(thread.depth == 1 && thread.frames[0].mstate == 6, "depth %u ms %u",
+	      thread.depth, thread.frames[0].mstate);
+	/* The impossible path (h returns into b although a called it) and markers in
+	 * any order: only libc markers count. */
+	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { L, 1 }, { R, 3 }, { L, 2 }) == -1, "%u", v.reason);
+	CHECK(RUN(&v, { R, 4 }, { L, 1 }, { T, 4 }, { T, 0 }, { L, 1 }, { C, 3 }, { C, 3 },
+		  { L, 0 }, { R, 1 }, { L, 1 }) == -1 && thread.depth == 1 &&
+	      thread.frames[0].mstate == 3, "%u", v.reason);
+	CHECK(RUN(&v, { L, 0 }) == 0 && v.reason == SBX_V_NOT_ALLOWED && v.tag == SBX_FRAME_ROOT &&
+	      v.mstate == 1, "%u", v.reason);
+	CHECK(RUN(&v, { L, 1 }, { L, 2 }, { L, 1 }) == 2 && v.reason == SBX_V_NOT_ALLOWED,
+	      "%u", v.reason);
+	/* Site ids out of range are still refused. */
+	CHECK(RUN(&v, { C, 5 }) == 0 && v.reason == SBX_V_ID_RANGE, "%u", v.reason);
+	CHECK(RUN(&v, { R, 5 }) == 0 && v.reason == SBX_V_ID_RANGE, "%u", v.reason);
+	CHECK(RUN(&v, { T, 0xffffffffULL }) == 0 && v.reason == SBX_V_ID_RANGE, "%u", v.reason);
+	CHECK(RUN(&v, { C, 1ULL << 32 }) == 0 && v.reason == SBX_V_ID_RANGE, "%u", v.reason);
+	/* Site markers change nothing: not the frames, not the setjmp records. */
+	for (i = 0; i < sizeof(sites) / sizeof(sites[0]); i++) {
+		sbx_thread_init(&view, &thread, frames, 64);
+		CHECK(sbx_step(&view, &thread, CE, 4, &v) == 0 &&
+		      sbx_step(&view, &thread, SS, 1, &v) == 0, "prefix");
+		before = thread;
+		memcpy(fb, frames, sizeof(fb));
+		CHECK(sbx_step(&view, &thread, sites[i][0], sites[i][1], &v) == 0, "site %u", i);
+		CHECK(memcmp(&before, &thread, sizeof(before)) == 0 &&
+		      memcmp(fb, frames, sizeof(fb)) == 0, "state changed by site marker %u", i);
+	}
+	/* Callbacks keep their frames, under their original function index. */
+	CHECK(RUN(&v, { L, 1 }, { CE, 4 }, { C, 3 }, { L, 2 }, { R, 3 }, { CX, 4 }, { L, 0 }) == -1,
+	      "%u", v.reason);
+	CHECK(thread.depth == 1 && thread.frames[0].mstate == 5, "%u %u", thread.depth,
+	      thread.frames[0].mstate);
+	CHECK(RUN(&v, { CE, 4 }) == -1 && thread.depth == 2 &&
+	      thread.frames[1].tag == (SBX_FRAME_CALLBACK | 4) && thread.frames[1].mstate == 2,
+	      "callback frame %x %u", thread.frames[1].tag, thread.frames[1].mstate);
+	CHECK(RUN(&v, { CE, 4 }, { CX, 4 }) == 1 && v.reason == SBX_V_CANNOT_RETURN, "%u", v.reason);
+	CHECK(RUN(&v, { CE, 4 }, { L, 1 }) == 1 && v.reason == SBX_V_NOT_ALLOWED, "%u", v.reason);
+	CHECK(RUN(&v, { CE, 0 }) == 0 && v.reason == SBX_V_NOT_CALLBACK, "flattened root 0 is no callback: %u",
+	      v.reason);
+	CHECK(RUN(&v, { CE, 1 }) == 0 && v.reason == SBX_V_NOT_CALLBACK, "%u", v.reason);
+	CHECK(RUN(&v, { CE, 5 }) == 0 && v.reason == SBX_V_ID_RANGE, "%u", v.reason);
+	CHECK(RUN(&v, { CX, 4 }) == 0 && v.reason == SBX_V_WRONG_RETURN && v.tag == SBX_FRAME_ROOT,
+	      "%u", v.reason);
+	CHECK(RUN(&v, { CE, 4 }, { L, 2 }, { CX, 1 }) == 2 && v.reason == SBX_V_WRONG_RETURN &&
+	      v.tag == (SBX_FRAME_CALLBACK | 4), "%u", v.reason);
+	CHECK(RUN(&v, { CX, 5 }) == 0 && v.reason == SBX_V_ID_RANGE, "%u", v.reason);
+	/* A new thread: nothing but a callback. */
+	CHECK(sbx_thread_init_new_thread(&view, &thread, frames, 64) == 0, "init");
+	CHECK(sbx_step(&view, &thread, L, 1, &v) == 1 && v.reason == SBX_V_NOT_ALLOWED, "%u", v.reason);
+	CHECK(sbx_step(&view, &thread, C, 0, &v) == 0 && thread.depth == 1, "site marker");
+	CHECK(sbx_step(&view, &thread, CE, 4, &v) == 0 && sbx_step(&view, &thread, L, 2, &v) == 0 &&
+	      sbx_step(&view, &thread, CX, 4, &v) == 0, "callback");
+	/* setjmp: the records work as in dyck mode, across callback frames. */
+	CHECK(RUN(&v, { L, 1 }, { SS, 3 }, { L, 0 }, { CE, 4 }, { SR, 3 }, { L, 2 }) == -1 &&
+	      thread.depth == 1 && thread.frames[0].mstate == 6, "%u", v.reason);
+	CHECK(RUN(&v, { CE, 4 }, { SS, 3 }, { CX, 4 }) == 2 && v.reason == SBX_V_CANNOT_RETURN,
+	      "%u", v.reason);
+	CHECK(RUN(&v, { CE, 4 }, { SS, 3 }, { L, 2 }, { CX, 4 }, { SR, 3 }) == 4 &&
+	      v.reason == SBX_V_NO_SETJMP, "record deeper than the stack: %u", v.reason);
+	/* Only callbacks push, so only they overflow. */
+	load_example_nfa(2);
+	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { C, 3 }, { CE, 4 }, { CE, 4 }) == 4 &&
+	      v.reason == SBX_V_STACK_OVERFLOW && v.depth == 2, "%u", v.reason);
+	load_example_nfa(1);
+	CHECK(RUN(&v, { C, 0 }, { CE, 4 }) == 1 && v.reason == SBX_V_STACK_OVERFLOW, "%u", v.reason);
 }
 
 /* --- fuzzer seeds ---------------------------------------------------------- */
@@ -471,11 +608,19 @@ static void write_seeds(const char *dir)
 	static const uint64_t run2[][2] = {
 		{ SS, 1 }, { C, 0 }, { SS, 2 }, { CE, 4 }, { C, 2 }, { SR, 2 }, { SR, 1 }, { C, 0 },
 	};
+	static const uint64_t run3[][2] = {
+		{ C, 0 }, { C, 2 }, { L, 1 }, { R, 3 }, { SS, 1 }, { L, 0 }, { CE, 4 }, { T, 4 },
+		{ L, 2 }, { CX, 4 }, { SR, 1 }, { L, 2 }, { C, 5 },
+	};
 
 	load_example(8);
 	write_seed(dir, "example-run", blob, blob_size, 0, run1, 16);
 	write_seed(dir, "example-setjmp", blob, blob_size, 0, run2, 8);
 	write_seed(dir, "example-thread", blob, blob_size, 1, run1 + 13, 3);
+	load_example_nfa(8);
+	write_seed(dir, "example-nfa-run", blob, blob_size, 0, run1, 16);
+	write_seed(dir, "example-nfa-mixed", blob, blob_size, 0, run3, 13);
+	write_seed(dir, "example-nfa-thread", blob, blob_size, 1, run1 + 13, 3);
 }
 
 int main(int argc, char **argv)
@@ -494,6 +639,8 @@ int main(int argc, char **argv)
 	test_bad_state();
 	test_header_rejections();
 	test_section_rejections();
+	test_nfa_rejections();
+	test_nfa_stepping();
 	if (argc == 3 && strcmp(argv[1], "--seeds") == 0)
 		write_seeds(argv[2]);
 	printf("test_core: %d checks, %d failures\n", checks, failures);
