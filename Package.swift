@@ -95,10 +95,13 @@ let package = Package(
             swiftSettings: llvmSwiftFlags,
             linkerSettings: llvmLinkFlags
         ),
+        // `sbx vm`: one command in a QEMU guest running Debian's kernel with the module.
+        .target(name: "SbxVM", dependencies: ["DyckModel"]),
+
         .executableTarget(
             name: "sbx",
             dependencies: [
-                "DyckModel", "SbxBlob", "SbxCLI", "SbxTrace",
+                "DyckModel", "SbxBlob", "SbxCLI", "SbxTrace", "SbxVM",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -120,6 +123,7 @@ let package = Package(
         ),
         .testTarget(name: "CLITests", dependencies: ["DyckModel"]),
         .testTarget(name: "SbxTraceTests", dependencies: ["SbxTrace"]),
+        .testTarget(name: "SbxVMTests", dependencies: ["SbxVM"]),
         .testTarget(
             name: "SbxBlobTests",
             dependencies: ["SbxBlob", "CSbxCore", "DyckModel", "DyckAnalysis"],

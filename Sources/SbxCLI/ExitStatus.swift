@@ -18,6 +18,11 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
     case environment = 4
     /// A bug in this tool.
     case internalError = 70
+    /// `sbx vm`: the guest did not finish within its timeout and was killed.
+    case guestTimedOut = 124
+    /// `sbx vm`: the guest failed before the command's status was known (kernel
+    /// panic, a module that does not load).
+    case guestFailed = 125
 
     public init(_ category: ErrorCategory) {
         switch category {

@@ -9,9 +9,11 @@ struct Sbx: ParsableCommand {
         discussion: """
             Exit status: 0 success or allowed, 1 refused (check), 2 bad input \
             (usage, unreadable or malformed file), 3 an output could not be written, \
-            4 a required tool is missing, 70 internal error.
+            4 a required tool is missing, 70 internal error. sbx vm and sbx record \
+            exit with the command's own status; sbx vm also with 124 (the guest timed \
+            out) and 125 (the guest failed before the command's status was known).
             """,
-        subcommands: [Check.self, Convert.self, DotCommand.self, Stats.self, Record.self, BlobCommand.self]
+        subcommands: [Check.self, Convert.self, DotCommand.self, Stats.self, Record.self, BlobCommand.self, Vm.self]
     )
 
     static func main() {

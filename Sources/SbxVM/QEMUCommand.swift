@@ -1,0 +1,66 @@
+import Foundation
+
+/// The QEMU command line of one run.
+public struct QEMUCommand: Sendable, Equatable {
+    public var qemu: String = "qemu-system-x86_64"
+    public var kernel: GuestKernel
+    public var memoryMiB: Int
+    public var cpus: Int
+    public var kvm: Bool
+    /// The per-run directory on the host (`conf`, the port files).
+    public var runDirectory: String
+    /// Where the kernel's console goes.
+    public var kernelLog: String
+    /// Whether the host's `/` is exported writable (a writable directory was `/`).
+    public var rootWritable: Bool
+    /// Host directories exported writable, as 9p tags `rw0`, `rw1`, ...
+    public var writable: [String]
+    /// Kernel messages below this level reach the console (the kernel log file).
+    public var consoleLogLevel = 7
+    /// Appended to the kernel command line (`--kernel-args`).
+    public var extraKernelArguments: [String] = []
+
+    public static let ports = ["stdout", "stderr", "ctl"]
+
+    public func portFile(_ name: String) -> String { runDirectory + "/" + name }
+
+    /// The kernel command line. `SBX_RUN` and `SBX_ROOT` reach `/init` as environment
+    /// variables (the kernel passes unknown `NAME=VALUE` parameters on).
+    public var kernelCommandLine: String {
+        [
+            "console=ttyS0", "loglevel=\(consoleLogLevel)", "panic=-1", "rdinit=/init",
+            "SBX_RUN=\(runDirectory)", "SBX_ROOT=\(rootWritable ? "rw" : "ro")",
+        ].joined(separator: " ") + extraKernelArguments.map { " " + $0 }.joined()
+    }
+
+    /// The arguments after the QEMU binary.
+    public var arguments: [String] {
+        var args = [
+            "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+            "-machine", kvm ? "q35,accel=kvm" : "q35,accel=tcg",
+            "-cpu", kvm ? "host" : "max",
+            "-smp", String(cpus), "-m", "\(memoryMiB)M",
+            "-kernel", kernel.image, "-initrd", kernel.initramfs,
+            "-append", kernelCommandLine,
+            "-chardev", "file,id=klog,path=\(Self.escape(kernelLog))", "-serial", "chardev:klog",
+            // ioeventfd=off: a port's data reaches its file before the guest's next
+            // I/O, so nothing written before the `status` line can be lost at exit.
+            "-device", "virtio-serial-pci,id=vser0,ioeventfd=off",
+        ]
+        for (i, name) in Self.ports.enumerated() {
+            args += ["-chardev", "file,id=\(name),path=\(Self.escape(portFile(name)))",
+                     "-device", "virtserialport,bus=vser0.0,nr=\(i + 1),chardev=\(name),name=sbx.\(name)"]
+        }
+        args += ["-virtfs", "local,path=/,mount_tag=host,security_model=none,multidevs=remap" + (rootWritable ? "" : ",readonly=on")]
+        for (i, dir) in writable.enumerated() {
+            args += ["-virtfs", "local,path=\(Self.escape(dir)),mount_tag=rw\(i),security_model=none,multidevs=remap"]
+        }
+        args += ["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
+        return args
+    }
+
+    /// A value inside a QEMU option list, where a comma is written twice.
+    public static func escape(_ value: String) -> String {
+        value.replacingOccurrences(of: ",", with: ",,")
+    }
+}

@@ -1,0 +1,153 @@
+import ArgumentParser
+import Foundation
+import SbxCLI
+import SbxVM
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Vm: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vm",
+        abstract: "Run one command in a fresh guest kernel with the sandbox module loaded.",
+        discussion: """
+            The guest is Debian's 6.1 kernel of the same ABI as the module (its \
+            vermagic; without a module, the newest /usr/src/linux-headers-6.1.*-amd64), \
+            fetched with apt-get download and unpacked with dpkg -x into the cache \
+            ($XDG_CACHE_HOME/sbx/vm or ~/.cache/sbx/vm), never installed. It runs under \
+            QEMU with TCG (KVM only with --kvm). The guest sees the host's file system \
+            at the same paths, read-only except the current directory, /tmp and each \
+            --rwdir; the command runs there as root, in the current directory, with \
+            the host's PATH, HOME, USER, LANG, TERM and TZ, SBX_VM=1 and each --env, \
+            and stdin from /dev/null. Its stdout and stderr come back separately; the \
+            guest kernel's messages go to --kernel-log (or nowhere). There is no \
+            network. Preparation prints progress lines starting with 'sbx vm:' on stderr.
+
+            Exit status: the command's own (128+N if it died of signal N in the guest); \
+            2 bad usage, or --module/--kernel is not a module/kernel; 3 a cache or \
+            output file cannot be written; 4 a tool or package is missing (QEMU, \
+            busybox-static, kernel headers, apt-get) or the default module is not \
+            built; 124 the guest was killed at --timeout (or did not reach the command \
+            within 120 s); 125 the guest failed before the command's status was known \
+            (kernel panic, the module does not load). The last two come with an \
+            'sbx vm: error:' line and the end of the kernel's log on stderr.
+            """
+    )
+
+    @Option(help: ArgumentHelp("A kernel image (vmlinuz or vmlinux) to boot instead of Debian's.", valueName: "VMLINUZ"))
+    var kernel: String?
+
+    @Option(help: ArgumentHelp("Guest memory (MiB, or like 512M, 2G).", valueName: "M"))
+    var memory: String = "1G"
+
+    @Option(help: "Guest CPUs.")
+    var cpus: Int = 1
+
+    @Option(help: ArgumentHelp("Kill the guest after this many seconds.", valueName: "SECONDS"))
+    var timeout: String = "600"
+
+    @Flag(help: "Use KVM instead of TCG (KVM boots hang on some machines; the guest is killed if it does not start the command within 120 s).")
+    var kvm = false
+
+    @Option(help: ArgumentHelp("The module to load (default: kmod/sbx_dyck.ko in the package above the sbx binary or the current directory).", valueName: "PATH"))
+    var module: String?
+
+    @Flag(help: "Load no module.")
+    var noModule = false
+
+    @Option(help: ArgumentHelp("Write the guest kernel's console to FILE.", valueName: "FILE"))
+    var kernelLog: String?
+
+    @Option(help: ArgumentHelp("Append to the guest kernel's command line (e.g. oops=panic).", valueName: "ARGS"))
+    var kernelArgs: String?
+
+    @Flag(help: "Print /proc/sys/kernel/tainted after the command on stderr.")
+    var reportTaint = false
+
+    @Option(help: ArgumentHelp("Write /proc/sys/kernel/tainted after the command (a decimal number) to FILE.", valueName: "FILE"))
+    var taintFile: String?
+
+    @Option(help: ArgumentHelp("Another host directory the guest may write to (repeatable).", valueName: "DIR"))
+    var rwdir: [String] = []
+
+    @Option(name: .customLong("env"), help: ArgumentHelp("Set a variable in the command's environment (repeatable).", valueName: "NAME=VALUE"))
+    var env: [String] = []
+
+    @Option(help: ArgumentHelp("The cache of kernels and initramfs images.", valueName: "DIR"))
+    var cacheDir: String?
+
+    @Flag(name: .shortAndLong, help: "Print the QEMU command line and timings on stderr.")
+    var verbose = false
+
+    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments (-- CMD [ARGS...]).")
+    var command: [String] = []
+
+    func validate() throws {
+        // The command captures every argument after the options, `--help` included;
+        // as the first one (no `--` before it) it asks for this help.
+        if let first = command.first, first == "--help" || first == "-h" {
+            throw CleanExit.helpRequest(self)
+        }
+    }
+
+    func run() throws {
+        let host = ProcessInfo.processInfo.environment
+        let cwd = FileManager.default.currentDirectoryPath
+        var config = VMConfiguration(
+            command: try VMConfiguration.command(from: command),
+            workingDirectory: cwd,
+            environment: try VMConfiguration.guestEnvironment(host: host, extra: env),
+            cacheDirectory: try cacheDir.map(absolute) ?? VMCache.defaultRoot(environment: host))
+        config.memoryMiB = try VMConfiguration.parseMemory(memory)
+        config.timeout = try VMConfiguration.parseTimeout(timeout)
+        guard (1...64).contains(cpus) else { throw UsageError("--cpus \(cpus): expected 1 to 64") }
+        config.cpus = cpus
+        config.kvm = kvm
+        config.kernel = kernel.map(absolute)
+        config.kernelLog = kernelLog.map(absolute)
+        config.taintFile = taintFile.map(absolute)
+        config.writableDirectories = rwdir.map(absolute)
+        config.verbose = verbose
+        config.kernelArguments = kernelArgs.map { $0.split(separator: " ").map(String.init) } ?? []
+        if noModule {
+            guard module == nil else { throw UsageError("--module and --no-module contradict each other") }
+        } else if let module {
+            config.module = absolute(module)
+        } else {
+            config.module = try PackageRoot.defaultModule(
+                executable: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0],
+                currentDirectory: cwd)
+        }
+
+        let result: VMResult
+        do {
+            result = try VirtualMachine.run(config) { Diagnostics.printError("sbx vm: \($0)") }
+        } catch let error as VMError {
+            let status: ExitStatus
+            switch error.kind {
+            case .timedOut: status = .guestTimedOut
+            case .guestFailed: status = .guestFailed
+            default: status = ExitStatus(error.category)
+            }
+            Diagnostics.printError("sbx vm: error: \(error.message)")
+            if !error.kernelLogTail.isEmpty {
+                Diagnostics.printError("sbx vm: the guest kernel's last messages:")
+                for line in error.kernelLogTail { Diagnostics.printError("  " + line) }
+            }
+            throw CommandOutcome(status)
+        }
+        if reportTaint {
+            Diagnostics.printError("sbx vm: kernel taint: " + (result.tainted.map(Taint.describe) ?? "unknown"))
+        }
+        // The command's status is any number, which `CommandOutcome` (a fixed set of
+        // tool statuses) cannot carry: exit here, after flushing like the usual path.
+        if result.status != 0 {
+            fflush(stdout)
+            Glibc.exit(result.status)
+        }
+    }
+
+    func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    }
+}
