@@ -4,7 +4,7 @@ SWIFT ?= swift
 SWIFT_FLAGS ?=
 BUILD_DIR := .build/debug
 
-.PHONY: all deps build test test-core fuzz demo bench bench-analysis bench-marker clean
+.PHONY: all deps build test test-core test-vm kmod fuzz demo bench bench-analysis bench-marker bench-vm clean
 
 all: build
 
@@ -16,6 +16,16 @@ build: deps
 
 test: build test-core
 	$(SWIFT) test $(SWIFT_FLAGS)
+	$(MAKE) test-vm
+
+# The kernel module, against the Debian 6.1 headers the guest kernel matches.
+kmod: deps
+	$(MAKE) -C kmod
+
+# The module in a real guest kernel (QEMU TCG via `sbx vm`): a KTAP suite, then a
+# check that the kernel is not tainted with a warning or an oops.
+test-vm: build kmod
+	sh kmod/tests/vm-test.sh $(CURDIR)/.build/debug/sbx
 
 # The kernel's freestanding monitor core, in userspace: unit tests under ASan and
 # UBSan, and a check that it compiles with no system header.
@@ -29,7 +39,7 @@ fuzz: deps
 demo: build
 	@bash Tests/demo/demo.sh
 
-bench: bench-analysis bench-marker
+bench: bench-analysis bench-marker bench-vm
 
 # dyck-gen on 50k..200k lines of IR: lines/s, peak memory, linearity.
 bench-analysis: build
@@ -38,6 +48,11 @@ bench-analysis: build
 # Cost of a marker with no monitor loaded, relative to a bare getppid() syscall.
 bench-marker: build
 	@bash Tests/bench/marker-bench.sh
+
+# Marker cost in a guest: module not loaded, loaded but not enforcing, enforced.
+bench-vm: build kmod
+	$(MAKE) -C kmod tests
+	.build/debug/sbx vm --module kmod/sbx_dyck.ko -- sh kmod/tests/guest-bench.sh
 
 clean:
 	rm -rf .build build

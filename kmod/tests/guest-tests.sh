@@ -1,0 +1,243 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Tests of the sbx_dyck module. Runs INSIDE a guest (sbx vm), as root, with the
+# module already loaded; never on the build machine. Prints KTAP-style lines;
+# the exit status is the number of failures (at most 100).
+#
+#   sbx vm --module kmod/sbx_dyck.ko -- kmod/tests/guest-tests.sh
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+KO=${SBX_KO:-$here/../sbx_dyck.ko}
+BIN=${SBX_TEST_BIN:-$here/../../build/kmod-tests}
+CTL=$BIN/sbxctl
+MK=$BIN/sbx_markers
+W=$(mktemp -d /tmp/sbxk.XXXXXXXX) || exit 100  # the guest shares the host's /tmp: PIDs repeat across guests
+chmod 755 "$W"  # the unprivileged steps read blobs from here
+
+n=0
+fails=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+nok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
+check() { # check NAME 'CONDITION' (a shell expression, evaluated)
+	if eval "$2"; then ok "$1"; else nok "$1"; fi
+}
+has() { grep -q -- "$2" "$1"; }
+hasnt() { ! grep -q -- "$2" "$1"; }
+count() { grep -c -- "$2" "$1"; }
+show() { sed 's/^/# /' "$1"; }
+# until SECONDS 'CONDITION': wait (polling) until the condition holds.
+until_true() {
+	i=0
+	while ! eval "$2"; do
+		i=$((i + 1))
+		[ $i -ge $(($1 * 10)) ] && return 1
+		sleep 0.1
+	done
+}
+
+echo "KTAP version 1"
+# Watchdog: if the run hangs, dump blocked tasks and CPU backtraces to the
+# kernel log (sbx vm --kernel-log FILE).
+( sleep "${SBX_TEST_WATCHDOG:-480}"; echo 1 >/proc/sys/kernel/sysrq
+  echo w >/proc/sysrq-trigger; echo l >/proc/sysrq-trigger; echo t >/proc/sysrq-trigger ) &
+watchdog=$!
+[ -x "$CTL" ] && [ -x "$MK" ] || { echo "Bail out! build the helpers: make -C kmod tests"; exit 100; }
+lsmod | grep -q '^sbx_dyck' || { echo "Bail out! sbx_dyck is not loaded"; exit 100; }
+
+# --- device and status -------------------------------------------------------
+check "device /dev/sbx is mode 0600" '[ "$(stat -c %a /dev/sbx)" = 600 ]'
+$CTL status >"$W/st" 2>&1; show "$W/st"
+check "status: abi 1, no policy, nothing enforced" 'has "$W/st" "abi 1 policies 0 enforced 0 armed 0"'
+
+$CTL mkblob dyck "$W/dyck.blob" && $CTL mkblob nfa "$W/nfa.blob"
+D=$($CTL load "$W/dyck.blob")
+N=$($CTL load "$W/nfa.blob")
+check "load two policies (ids $D, $N)" '[ -n "$D" ] && [ -n "$N" ] && [ "$D" != "$N" ]'
+printf 'garbage' >"$W/bad.blob"
+$CTL try-load "$W/bad.blob" >"$W/o" 2>&1
+check "an invalid blob is refused with EINVAL" 'has "$W/o" "load 22 "'
+
+VALID="2:0 2:2 1:1 3:2 1:0 3:0 2:1 2:3 1:1 3:3 1:2 3:1"
+
+# --- enforcement, kill ---------------------------------------------------------
+$CTL read >/dev/null
+$CTL run -p "$D" -- "$MK" $VALID say:done >"$W/o" 2>&1; show "$W/o"
+check "valid marker stream runs to the end" 'has "$W/o" "^done" && has "$W/o" "^exit 0"'
+$CTL read >"$W/r"
+check "no violation recorded" 'has "$W/r" "^records 0 "'
+
+$CTL run -p "$D" -- "$MK" 2:0 2:2 1:1 3:3 say:after >"$W/o" 2>&1; show "$W/o"
+check "impossible path (return to the wrong site) is killed" 'has "$W/o" "^signal 9" && hasnt "$W/o" "^after"'
+$CTL read >"$W/r"; show "$W/r"
+check "record: wrong return, kind 3 id 3, depth 3, marker|killed" 'has "$W/r" "reason 4 action 1 nr 999 kind 3 id 3 tag 0x40000002 mstate 11 depth 3 flags 0x9"'
+check "record names the program" 'has "$W/r" "comm sbx_markers"'
+
+$CTL run -p "$D" -- "$MK" 9:0 >"$W/o" 2>&1
+$CTL read >"$W/r"
+check "unknown marker kind is a violation" 'has "$W/o" "^signal 9" && has "$W/r" "reason 1 "'
+$CTL run -p "$D" -- "$MK" 1:7 >"$W/o" 2>&1
+$CTL read >"$W/r"
+check "marker id out of range is a violation" 'has "$W/o" "^signal 9" && has "$W/r" "reason 2 "'
+$CTL run -p "$D" -- "$MK" 1:0x100000001 >"$W/o" 2>&1
+$CTL read >"$W/r"
+check "marker id above 32 bits is a violation" 'has "$W/o" "^signal 9" && has "$W/r" "reason 2 "'
+
+# --- log mode and resynchronisation -----------------------------------------------
+LOGRUN="2:0 2:2 1:2 2:3 1:0 3:3 3:2 1:0 3:0 2:1 2:3 1:1 3:3 1:2 3:1 1:0 say:end"
+$CTL run -p "$D" -a log -- "$MK" $LOGRUN >"$W/o" 2>&1; show "$W/o"
+$CTL read >"$W/r"; show "$W/r"
+check "log mode: the process continues" 'has "$W/o" "^end" && has "$W/o" "^exit 0"'
+check "log mode: two records (one per deviation, resync on the frame's return)" 'has "$W/r" "^records 2 "'
+check "log mode: first at depth 3, second after resync at depth 1" 'has "$W/r" "reason 3 action 2 nr 999 kind 1 id 2 tag 0x40000002 mstate 10 depth 3 flags 0x1" && has "$W/r" "reason 3 action 2 nr 999 kind 1 id 0 tag 0 mstate 3 depth 1 flags 0x1"'
+
+$CTL run -p "$D" -a log -- "$MK" 1:1 loop:1000:1:1 say:end >"$W/o" 2>&1
+$CTL read >"$W/r"; show "$W/r"
+check "log mode: a deviation at the root gives one record, not a flood" 'has "$W/o" "^end" && has "$W/r" "^records 1 "'
+$CTL run -p "$D" -- "$MK" 4:4 4:4 4:4 4:4 4:4 4:4 4:4 say:seven 4:4 say:eight >"$W/o" 2>&1
+$CTL read >"$W/r"; show "$W/r"
+check "stack limit (8 frames): the push beyond it is a violation" 'has "$W/o" "^seven" && hasnt "$W/o" "^eight" && has "$W/r" "reason 7 .* depth 8 "'
+$CTL run -p "$D" -- "$MK" 2:0 7:0 2:2 1:1 8:0 2:2 1:1 3:2 1:0 3:0 >"$W/o" 2>&1
+check "longjmp over a frame (SJ_SAVE, SJ_RESUME) stays in the policy" 'has "$W/o" "^exit 0"'
+$CTL run -p "$D" -- "$MK" 8:1 >"$W/o" 2>&1
+$CTL read >"$W/r"
+check "SJ_RESUME without SJ_SAVE is a violation" 'has "$W/o" "^signal 9" && has "$W/r" "reason 8 "'
+
+# --- fork, threads, exec -------------------------------------------------------------
+$CTL run -p "$D" -- "$MK" 2:0 fork 2:2 1:1 3:2 1:0 3:0 say:ok >"$W/o" 2>&1; show "$W/o"
+check "fork: the child continues the parent's automaton" 'has "$W/o" "^child exit 0" && [ "$(count "$W/o" '\''^ok'\'')" = 2 ] && has "$W/o" "^exit 0"'
+$CTL run -p "$D" -- "$MK" fork 1:1 say:survived >"$W/o" 2>&1; show "$W/o"
+check "fork: a violation kills the child's process only" 'has "$W/o" "^child signal 9" && has "$W/o" "^signal 9" && hasnt "$W/o" "survived"'
+$CTL read >/dev/null
+
+$CTL run -p "$D" -- "$MK" thread 4:4 1:2 5:4 say:t >"$W/o" 2>&1; show "$W/o"
+check "new thread starts empty and may enter a callback" 'has "$W/o" "^t" && has "$W/o" "^exit 0"'
+$CTL run -p "$D" -- "$MK" thread 1:1 say:t >"$W/o" 2>&1; show "$W/o"
+$CTL read >"$W/r"; show "$W/r"
+check "a violation in a new thread kills the process" 'has "$W/o" "^signal 9" && hasnt "$W/o" "^t"'
+check "record of the thread: empty frontier (mstate 0), depth 1" 'has "$W/r" "reason 3 action 1 nr 999 kind 1 id 1 tag 0 mstate 0 depth 1"'
+
+$CTL run -p "$D" --fail-first -- "$MK" 1:1 say:x >"$W/o" 2>&1; show "$W/o"
+check "a failed exec keeps the thread armed (next exec enforced)" 'has "$W/o" "^signal 9"'
+$CTL run -p "$D" -- "$MK" 2:0 exec "$MK" 1:1 say:free >"$W/o" 2>&1; show "$W/o"
+check "exec by an enforced process drops its policy" 'has "$W/o" "^free" && has "$W/o" "^exit 0"'
+$CTL read >/dev/null
+
+# --- compat syscalls, io_uring ----------------------------------------------------------
+$CTL run -p "$D" -- "$MK" "int80-mkdir:/dev/shm/int80k" say:after >"$W/o" 2>&1; show "$W/o"
+$CTL read >"$W/r"; show "$W/r"
+check "int 0x80 kills" 'has "$W/o" "^signal 9" && hasnt "$W/o" "^after"'
+check "int 0x80 syscall blocked (no directory made on tmpfs)" '[ ! -e /dev/shm/int80k ]'
+check "int 0x80 record: reason 16, nr 39, ia32|killed" 'has "$W/r" "reason 16 action 1 nr 39 .* flags 0xa"'
+$CTL run -p "$D" -a log -- "$MK" "int80-mkdir:$W/int80l" >"$W/o" 2>&1; show "$W/o"
+$CTL read >"$W/r"
+check "int 0x80 in log mode: recorded and run" '[ -d "$W/int80l" ] && has "$W/r" "reason 16 action 2 nr 39 .* flags 0x2"'
+$CTL run -p "$D" -- "$MK" iouring say:after >"$W/o" 2>&1; show "$W/o"
+$CTL read >"$W/r"; show "$W/r"
+check "io_uring_setup kills" 'has "$W/o" "^signal 9" && hasnt "$W/o" "^after" && has "$W/r" "reason 17 action 1 nr 425 "'
+$CTL run -p "$D" -a log -- "$MK" iouring >"$W/o" 2>&1; show "$W/o"
+$CTL read >"$W/r"
+check "io_uring_setup in log mode: recorded and run" 'has "$W/o" "^iouring [0-9]" && has "$W/r" "reason 17 action 2 nr 425 "'
+"$MK" iouring int80-getpid >"$W/o" 2>&1; show "$W/o"
+check "unsandboxed processes are not affected" 'has "$W/o" "^iouring [0-9]" && has "$W/o" "^int80 [0-9]"'
+
+# --- control device abuse -----------------------------------------------------------
+$CTL run -p "$D" -a log -- "$MK" ioctl >"$W/o" 2>&1; show "$W/o"
+check "enforced process cannot load, arm or unload (EPERM)" 'has "$W/o" "^ioctl open 0 load 1 arm 1 unload 1"'
+$CTL run -p "$D" --twice -- "$MK" $VALID >"$W/o" 2>&1; show "$W/o"
+check "armed process cannot arm again (EPERM)" 'has "$W/o" "^second arm 1" && has "$W/o" "^exit 0"'
+$CTL try-load "$W/dyck.blob" --drop >"$W/o" 2>&1; show "$W/o"
+check "descriptor opened as root keeps its right after setuid" 'has "$W/o" "^load 0 id"'
+L=$(sed -n 's/^load 0 id //p' "$W/o"); [ -n "$L" ] && $CTL unload "$L" >/dev/null
+chmod 0666 /dev/sbx
+setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" try-load "$W/dyck.blob" >"$W/o" 2>&1; show "$W/o"
+check "descriptor opened without CAP_SYS_ADMIN cannot load (EPERM)" 'has "$W/o" "^load 1 "'
+setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" status >"$W/o" 2>&1
+check "status is allowed to any opener" 'has "$W/o" "^abi 1"'
+chmod 0600 /dev/sbx
+
+# --- nfa mode ---------------------------------------------------------------------------
+$CTL run -p "$N" -m dyck -- "$MK" >"$W/o" 2>&1
+check "arming an nfa blob in dyck mode is refused" 'has "$W/o" "arm: Invalid argument"'
+$CTL run -p "$D" -m nfa -- "$MK" >"$W/o" 2>&1
+check "arming a dyck blob in nfa mode is refused" 'has "$W/o" "arm: Invalid argument"'
+$CTL run -p "$N" -m nfa -- "$MK" 2:0 2:2 1:1 3:3 1:2 say:nfa >"$W/o" 2>&1; show "$W/o"
+check "nfa mode allows the impossible path" 'has "$W/o" "^nfa" && has "$W/o" "^exit 0"'
+$CTL run -p "$N" -m nfa -- "$MK" 1:0 >"$W/o" 2>&1
+check "nfa mode still refuses what the flattened model refuses" 'has "$W/o" "^signal 9"'
+$CTL read >/dev/null
+
+# --- concurrency ---------------------------------------------------------------------
+$CTL read >/dev/null
+$CTL run -p "$D" -- "$MK" threads:8:3000 >"$W/o" 2>&1; show "$W/o"
+check "8 threads, 3000 callbacks each" 'has "$W/o" "^threads 8" && has "$W/o" "^exit 0"'
+$CTL run -p "$D" -- "$MK" 2:0 forks:64 2:2 1:1 3:2 1:0 3:0 threads:2:200 >"$W/o" 2>&1; show "$W/o"
+check "64 concurrent children (each with 2 threads) continue the parent" 'has "$W/o" "^forks 64 ok 64" && has "$W/o" "^exit 0"'
+$CTL run -p "$D" -- "$MK" threads:6:10000000 >"$W/o" 2>&1 &
+bg=$!
+until_true 60 '$CTL status >"$W/st"; has "$W/st" "enforced 7 "'
+show "$W/st"
+check "status counts 7 enforced threads" 'has "$W/st" "enforced 7 "'
+pkill -9 -x sbx_markers
+wait $bg
+check "SIGKILL from outside during a marker storm" 'has "$W/o" "^signal 9"'
+$CTL read >"$W/r"
+check "no violation in the concurrency tests" 'has "$W/r" "^records 0 "'
+$CTL status >"$W/st"
+check "every thread state released" 'has "$W/st" "enforced 0 armed 0 " && has "$W/st" "alloc_failures 0 "'
+
+# --- cost of a marker (TCG: ratios only) ---------------------------------------------
+"$MK" loop:200000:1:1 >"$W/o0" 2>&1
+$CTL run -p "$N" -m nfa -- "$MK" 1:1 loop:200000:1:1 >"$W/o1" 2>&1
+rm -f "$W/go"
+$CTL run -p "$N" -m nfa -- "$MK" 1:1 "wait:$W/go" >/dev/null 2>&1 &
+until_true 60 '$CTL status | grep -q "enforced 1 "'
+"$MK" loop:200000:1:1 >"$W/o2" 2>&1
+touch "$W/go"
+wait
+echo "# marker cost, ns: unmonitored (no sandbox active) $(sed -n 's/.*ns\/marker //p' "$W/o0"), enforced $(sed -n 's/.*ns\/marker //p' "$W/o1"), unmonitored while another is enforced $(sed -n 's/.*ns\/marker //p' "$W/o2")"
+check "enforced marker loop ran" 'has "$W/o1" "^exit 0"'
+
+# --- pinning, unload --------------------------------------------------------------------
+rm -f "$W/go"
+$CTL run -p "$D" -- "$MK" $VALID "wait:$W/go" >"$W/o" 2>&1 &
+bg=$!
+until_true 60 '$CTL status >"$W/st"; has "$W/st" "enforced 1 "'
+show "$W/st"
+check "status counts the enforced thread" 'has "$W/st" "enforced 1 "'
+$CTL unload "$D" >"$W/o2" 2>&1
+check "a policy in use cannot be unloaded (EBUSY)" 'has "$W/o2" "^unload 16"'
+rmmod sbx_dyck >"$W/rm" 2>&1; rc=$?
+check "rmmod fails while a process is enforced" '[ $rc -ne 0 ] && lsmod | grep -q '\''^sbx_dyck'\'''
+show "$W/rm"
+touch "$W/go"
+wait $bg
+check "the enforced process finished" 'has "$W/o" "^exit 0"'
+$CTL status >"$W/st"; show "$W/st"
+check "status: markers and violations counted" '! has "$W/st" "markers 0 " && ! has "$W/st" "violations 0 "'
+$CTL unload "$D" >/dev/null; $CTL unload "$N" >/dev/null
+$CTL status >"$W/st"
+check "all policies unloaded (right after the last process exited)" 'has "$W/st" "policies 0 enforced 0 armed 0"'
+rmmod sbx_dyck >"$W/rm" 2>&1; rc=$?
+show "$W/rm"
+check "rmmod succeeds once nothing is enforced" '[ $rc -eq 0 ] && ! lsmod | grep -q '\''^sbx_dyck'\'''
+insmod "$KO" >"$W/rm" 2>&1; rc=$?
+show "$W/rm"
+check "the module loads again" '[ $rc -eq 0 ] && $CTL status >/dev/null'
+D=$($CTL load "$W/dyck.blob")
+$CTL run -b "$W/dyck.blob" -- "$MK" $VALID >"$W/o" 2>&1; show "$W/o"
+check "enforcement works after reload; unload right after the child" 'has "$W/o" "^exit 0" && hasnt "$W/o" "unload"'
+$CTL unload "$D" >/dev/null
+rmmod sbx_dyck; rc=$?
+check "second rmmod succeeds" '[ $rc -eq 0 ]'
+
+t=$(cat /proc/sys/kernel/tainted)
+echo "# tainted $t"
+check "no warning, oops or lockup taint (W, D, L)" '[ $((t & (512 | 128 | 16384))) -eq 0 ]'
+dmesg 2>/dev/null | grep -E "sbx|WARNING|BUG|RCU" | tail -40 | sed 's/^/# dmesg: /'
+
+kill $watchdog 2>/dev/null
+rm -rf "$W"
+echo "1..$n"
+[ $fails -gt 100 ] && fails=100
+exit $fails

@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sbx_markers - a test program that issues the markers and system calls given
+ * on its command line, to drive the sbx_dyck module in a guest.
+ *
+ *   sbx_markers STEP...
+ *
+ * Steps, executed in order:
+ *   K:I           marker kind K, id I (an inline syscall 999, as instrumented
+ *                 code issues it)
+ *   say:TEXT      write TEXT and a newline to stdout (a plain write(2))
+ *   fork          fork; the child runs the remaining steps; the parent waits
+ *                 for it, prints "child exit N" or "child signal N", then runs
+ *                 the remaining steps too
+ *   thread        start a thread that runs the remaining steps; the main
+ *                 thread joins it and exits 0 without running them
+ *   exec          execv the remaining steps (argv[0] of the rest is a path)
+ *   iouring       io_uring_setup(1, ...); prints "iouring R"
+ *   int80-getpid  getpid through int 0x80; prints "int80 R"
+ *   int80-mkdir:P mkdir(P, 0700) through int 0x80; prints "int80 R"
+ *   ioctl         open /dev/sbx and try LOAD (a bogus blob), ARM (id 1) and
+ *                 UNLOAD (id 1); prints "ioctl open E load E arm E unload E"
+ *                 with errno values (0 = success)
+ *   threads:T:N   start T threads that each issue CB_ENTER 4, LIBC 2,
+ *                 CB_EXIT 4 (the example policy's callback) N times; join
+ *                 them; prints "threads T"
+ *   forks:C       fork C children at once; each runs the remaining steps;
+ *                 the parent waits for all, prints "forks C ok K" (K exited 0)
+ *                 and exits 0 without running the remaining steps
+ *   sleep:S       sleep S seconds
+ *   wait:PATH     wait until PATH exists (polls every 10 ms)
+ *   loop:N:K:I    issue marker K:I N times; prints "loop N ns/marker X"
+ *   exit:N        exit(N)
+ * After the last step the program exits 0.
+ *
+ * Build it with -no-pie so that its data sits below 4 GiB, where 32-bit
+ * system calls can address it.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../uapi/sbx_ioctl.h"
+#include "../uapi/sbx_marker.h"
+
+static int g_argc;
+static char **g_argv;
+
+static long marker(unsigned long kind, unsigned long id)
+{
+	long ret;
+
+	asm volatile("syscall"
+		     : "=a"(ret)
+		     : "0"((long)SBX_MARKER_NR), "D"(kind), "S"(id)
+		     : "rcx", "r11", "memory");
+	return ret;
+}
+
+static long int80(long nr, long a, long b)
+{
+	long ret;
+
+	asm volatile("int $0x80"
+		     : "=a"(ret)
+		     : "0"(nr), "b"(a), "c"(b)
+		     : "memory");
+	return ret;
+}
+
+/* Paths for 32-bit syscalls must be addressable with 32 bits (-no-pie). */
+static char low_path[256];
+
+static int try_ioctls(void)
+{
+	struct sbx_ioc_load load = { 0 };
+	struct sbx_ioc_arm arm = { 0 };
+	struct sbx_ioc_unload unload = { 0 };
+	static const char bogus[128];
+	int fd, e_open = 0, e_load, e_arm, e_unload;
+
+	fd = open(SBX_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		e_open = errno;
+		printf("ioctl open %d\n", e_open);
+		return 0;
+	}
+	load.blob = (uintptr_t)bogus;
+	load.size = sizeof(bogus);
+	e_load = ioctl(fd, SBX_IOC_LOAD, &load) ? errno : 0;
+	arm.id = 1;
+	arm.mode = SBX_MODE_DYCK;
+	arm.action = SBX_ACTION_KILL;
+	e_arm = ioctl(fd, SBX_IOC_ARM, &arm) ? errno : 0;
+	unload.id = 1;
+	e_unload = ioctl(fd, SBX_IOC_UNLOAD, &unload) ? errno : 0;
+	close(fd);
+	printf("ioctl open %d load %d arm %d unload %d\n", e_open, e_load, e_arm, e_unload);
+	return 0;
+}
+
+static int run(int i);
+
+static unsigned long storm_n;
+
+static void *storm_main(void *arg)
+{
+	unsigned long j;
+
+	(void)arg;
+	for (j = 0; j < storm_n; j++) {
+		marker(SBX_MARK_CB_ENTER, 4);
+		marker(SBX_MARK_LIBC, 2);
+		marker(SBX_MARK_CB_EXIT, 4);
+	}
+	return NULL;
+}
+
+static void *thread_main(void *arg)
+{
+	run((int)(intptr_t)arg);
+	return NULL;
+}
+
+static int run(int i)
+{
+	for (; i < g_argc; i++) {
+		const char *s = g_argv[i];
+		unsigned long kind, id;
+		char *end;
+
+		fflush(stdout);
+		if (!strncmp(s, "say:", 4)) {
+			printf("%s\n", s + 4);
+		} else if (!strcmp(s, "fork")) {
+			pid_t pid = fork();
+			int status;
+
+			if (pid < 0) {
+				perror("fork");
+				exit(70);
+			}
+			if (pid == 0)
+				continue;
+			if (waitpid(pid, &status, 0) < 0) {
+				perror("waitpid");
+				exit(70);
+			}
+			if (WIFSIGNALED(status))
+				printf("child signal %d\n", WTERMSIG(status));
+			else
+				printf("child exit %d\n", WEXITSTATUS(status));
+		} else if (!strcmp(s, "thread")) {
+			pthread_t t;
+
+			if (pthread_create(&t, NULL, thread_main, (void *)(intptr_t)(i + 1))) {
+				perror("pthread_create");
+				exit(70);
+			}
+			pthread_join(t, NULL);
+			fflush(stdout);
+			exit(0);
+		} else if (!strcmp(s, "exec")) {
+			if (i + 1 >= g_argc) {
+				fprintf(stderr, "exec: nothing to exec\n");
+				exit(64);
+			}
+			execv(g_argv[i + 1], g_argv + i + 1);
+			perror("execv");
+			exit(70);
+		} else if (!strcmp(s, "iouring")) {
+			unsigned char params[120] = { 0 };	/* struct io_uring_params */
+
+			printf("iouring %ld\n", syscall(__NR_io_uring_setup, 1, params));
+		} else if (!strcmp(s, "int80-getpid")) {
+			printf("int80 %ld\n", int80(20, 0, 0));
+		} else if (!strncmp(s, "int80-mkdir:", 12)) {
+			snprintf(low_path, sizeof(low_path), "%s", s + 12);
+			if ((uintptr_t)low_path > 0xffffffffUL) {
+				fprintf(stderr, "int80-mkdir: build with -no-pie\n");
+				exit(64);
+			}
+			printf("int80 %ld\n", int80(39, (long)(uintptr_t)low_path, 0700));
+		} else if (!strcmp(s, "ioctl")) {
+			try_ioctls();
+		} else if (!strncmp(s, "threads:", 8)) {
+			pthread_t ts[256];
+			unsigned long t, nt;
+
+			nt = strtoul(s + 8, &end, 0);
+			if (*end != ':' || nt > 256)
+				goto bad;
+			storm_n = strtoul(end + 1, &end, 0);
+			if (*end)
+				goto bad;
+			for (t = 0; t < nt; t++)
+				if (pthread_create(&ts[t], NULL, storm_main, NULL)) {
+					perror("pthread_create");
+					exit(70);
+				}
+			for (t = 0; t < nt; t++)
+				pthread_join(ts[t], NULL);
+			printf("threads %lu\n", nt);
+		} else if (!strncmp(s, "forks:", 6)) {
+			unsigned long c, nc = strtoul(s + 6, &end, 0), good = 0;
+			int status;
+
+			if (*end)
+				goto bad;
+			for (c = 0; c < nc; c++) {
+				pid_t pid = fork();
+
+				if (pid < 0) {
+					perror("fork");
+					break;
+				}
+				if (pid == 0) {
+					run(i + 1);
+					exit(0);
+				}
+			}
+			while (wait(&status) > 0)
+				if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+					good++;
+			printf("forks %lu ok %lu\n", nc, good);
+			exit(0);
+		} else if (!strncmp(s, "sleep:", 6)) {
+			sleep(atoi(s + 6));
+		} else if (!strncmp(s, "wait:", 5)) {
+			while (access(s + 5, F_OK))
+				usleep(10000);
+		} else if (!strncmp(s, "loop:", 5)) {
+			unsigned long n, k, j;
+			struct timespec t0, t1;
+			double ns;
+
+			n = strtoul(s + 5, &end, 0);
+			if (*end != ':')
+				goto bad;
+			k = strtoul(end + 1, &end, 0);
+			if (*end != ':')
+				goto bad;
+			id = strtoul(end + 1, &end, 0);
+			if (*end || !n)
+				goto bad;
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			for (j = 0; j < n; j++)
+				marker(k, id);
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			ns = (t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec);
+			printf("loop %lu ns/marker %.1f\n", n, ns / n);
+		} else if (!strncmp(s, "exit:", 5)) {
+			fflush(stdout);
+			exit(atoi(s + 5));
+		} else {
+			kind = strtoul(s, &end, 0);
+			if (*end != ':')
+				goto bad;
+			id = strtoul(end + 1, &end, 0);
+			if (*end)
+				goto bad;
+			marker(kind, id);
+		}
+		continue;
+bad:
+		fprintf(stderr, "sbx_markers: bad step '%s'\n", s);
+		exit(64);
+	}
+	fflush(stdout);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	g_argc = argc;
+	g_argv = argv;
+	run(1);
+	return 0;
+}

@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * sbx_ioctl.h - the control interface of the sbx_dyck kernel module: the
+ * character device /dev/sbx and its ioctls.
+ *
+ * Specified in specs/kernel-abi.md ("Control interface"). Shared by the module
+ * and userspace (C and, through a module map, Swift); it depends only on the
+ * kernel's uapi headers <linux/ioctl.h> and <linux/types.h>.
+ *
+ * Every structure has a fixed size and no implicit padding; the size is part
+ * of the ioctl number, so a caller built against another layout gets ENOTTY.
+ * Fields named "reserved" and every flag bit not defined here must be zero
+ * (EINVAL otherwise), so that later versions can give them a meaning.
+ *
+ * Who may do what. The device is created with mode 0600 (root only by default).
+ * STATUS is allowed to anyone who holds an open descriptor. LOAD, UNLOAD, ARM
+ * and READ need both:
+ *  - CAP_SYS_ADMIN in the initial user namespace in the credentials of the
+ *    file's opener (checked at ioctl time on file->f_cred, so what counts is
+ *    the capability the descriptor was opened with, not the caller's), and
+ *  - a caller that is not sandboxed: a thread that is armed or enforced can
+ *    never load, unload, arm or read, even as root and even with a descriptor
+ *    opened by someone else.
+ * Otherwise they fail with EPERM. There is no ioctl to disarm or detach: once
+ * armed or enforced, a thread stays so until it execs (see SBX_IOC_ARM) or
+ * exits.
+ */
+#ifndef _UAPI_SBX_IOCTL_H
+#define _UAPI_SBX_IOCTL_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define SBX_DEVICE_NAME		"sbx"
+#define SBX_DEVICE_PATH		"/dev/sbx"
+
+/* The version of this interface, reported by SBX_IOC_STATUS. */
+#define SBX_ABI_VERSION		1
+
+#define SBX_IOC_MAGIC		0xDB
+
+/* Enforcement modes (struct sbx_ioc_arm.mode). */
+#define SBX_MODE_DYCK		1	/* blob built without SBX_BLOB_F_NFA */
+#define SBX_MODE_NFA		2	/* blob built with SBX_BLOB_F_NFA */
+
+/* What a violation does (struct sbx_ioc_arm.action). */
+#define SBX_ACTION_KILL		1	/* SIGKILL the process; block the syscall */
+#define SBX_ACTION_LOG		2	/* record it; the process continues */
+
+/*
+ * Reasons of a violation record (struct sbx_violation_record.reason). Values
+ * 1..9 are the monitor core's enum sbx_reason (kmod/core/sbx_monitor.h), the
+ * others are the module's own.
+ */
+#define SBX_REASON_UNKNOWN_KIND		1	/* marker kind not in 1..8 */
+#define SBX_REASON_ID_RANGE		2	/* marker id out of range for its kind */
+#define SBX_REASON_NOT_ALLOWED		3	/* no transition for the marker */
+#define SBX_REASON_WRONG_RETURN		4	/* RET/CB_EXIT does not match the top frame */
+#define SBX_REASON_CANNOT_RETURN	5	/* top frame cannot return yet */
+#define SBX_REASON_NOT_CALLBACK		6	/* CB_ENTER of a function that is no callback */
+#define SBX_REASON_STACK_OVERFLOW	7	/* push beyond the stack limit */
+#define SBX_REASON_NO_SETJMP		8	/* SJ_RESUME without a matching SJ_SAVE */
+#define SBX_REASON_BAD_STATE		9	/* thread state inconsistent (a bug) */
+#define SBX_REASON_COMPAT_SYSCALL	16	/* a 32-bit (int 0x80) or x32 syscall */
+#define SBX_REASON_IO_URING		17	/* io_uring_setup/_enter/_register */
+#define SBX_REASON_NO_MEMORY		18	/* no monitor state for a new thread or child */
+
+/* Flags of a violation record (struct sbx_violation_record.flags). */
+#define SBX_REC_F_MARKER	0x1	/* the event was a marker (syscall 999) */
+#define SBX_REC_F_IA32		0x2	/* the syscall came through the ia32 ABI */
+#define SBX_REC_F_X32		0x4	/* the syscall came through the x32 ABI */
+#define SBX_REC_F_KILLED	0x8	/* the process was sent SIGKILL */
+
+/**
+ * struct sbx_ioc_load - argument of SBX_IOC_LOAD: load a policy blob.
+ * @blob:       in: user address of the blob (specs/kernel-abi.md, "Policy blob").
+ * @size:       in: its size in bytes, at most SBX_BLOB_MAX_SIZE (64 MiB).
+ * @flags:      in: zero.
+ * @id:         out: the new policy's id, >= 1, never reused while the module
+ *              stays loaded.
+ * @blob_flags: out: the blob header's flags (bit 0: SBX_BLOB_F_NFA), so the
+ *              caller knows which mode the policy can be armed with.
+ * @reserved:   in: zero.
+ *
+ * The module copies the blob once into kernel memory and validates that copy
+ * with sbx_blob_validate(); the policy is then immutable.
+ *
+ * Errors: EPERM (the descriptor was not opened with CAP_SYS_ADMIN, or the
+ * caller is sandboxed); EFAULT (the argument or the blob cannot be read, or
+ * @id cannot be written back); EINVAL (@flags or @reserved not zero, or the
+ * blob is invalid); E2BIG (@size above SBX_BLOB_MAX_SIZE, or the blob exceeds
+ * a cap of its format); ENOSPC (already max_policies policies loaded, or their
+ * total size would exceed max_policy_bytes; see the module parameters);
+ * ENOMEM (out of memory).
+ */
+struct sbx_ioc_load {
+	__u64 blob;
+	__u32 size;
+	__u32 flags;
+	__u32 id;
+	__u32 blob_flags;
+	__u64 reserved[2];
+};
+
+/**
+ * struct sbx_ioc_unload - argument of SBX_IOC_UNLOAD: unload an unused policy.
+ * @id:    in: the policy's id.
+ * @flags: in: zero.
+ *
+ * Errors: EPERM (as for SBX_IOC_LOAD); EFAULT (the argument cannot be read);
+ * EINVAL (@flags not zero); ENOENT (no policy has this id); EBUSY (a thread is
+ * armed with the policy or enforced by it; the policy stays loaded).
+ */
+struct sbx_ioc_unload {
+	__u32 id;
+	__u32 flags;
+};
+
+/**
+ * struct sbx_ioc_arm - argument of SBX_IOC_ARM: enforce a policy on the
+ * calling process from its next successful exec on.
+ * @id:       in: the policy's id.
+ * @mode:     in: SBX_MODE_DYCK or SBX_MODE_NFA; must agree with the blob
+ *            (SBX_MODE_NFA if and only if the blob has SBX_BLOB_F_NFA).
+ * @action:   in: SBX_ACTION_KILL or SBX_ACTION_LOG.
+ * @flags:    in: zero.
+ * @reserved: in: zero.
+ *
+ * The calling thread becomes *armed* and so sandboxed: it cannot use the
+ * privileged ioctls any more. When it next execs successfully, the new image
+ * is enforced with the policy from its entry (sbx_thread_init); an exec that
+ * fails leaves it armed. Threads and processes it creates while armed are
+ * armed alike. Arming holds a reference on the policy (it cannot be unloaded)
+ * and on the module (it cannot be removed). The thread's monitor state is
+ * allocated here, so the exec itself cannot fail for lack of memory.
+ *
+ * Errors: EPERM (as for SBX_IOC_LOAD; in particular when the caller is already
+ * armed or enforced); EFAULT (the argument cannot be read); EINVAL (unknown
+ * @mode or @action, @flags or @reserved not zero, or @mode disagrees with the
+ * blob); ENOENT (no policy has this id); EBUSY (the calling process has more
+ * than one thread); ENOSPC (the policy's task budget, max_tasks_per_policy, is
+ * used up); ENOMEM (out of memory); or the error of registering the sys_enter
+ * tracepoint probe.
+ */
+struct sbx_ioc_arm {
+	__u32 id;
+	__u32 mode;
+	__u32 action;
+	__u32 flags;
+	__u64 reserved[2];
+};
+
+/**
+ * struct sbx_ioc_status - result of SBX_IOC_STATUS: the module's state.
+ * @abi_version:        SBX_ABI_VERSION of the running module.
+ * @nr_policies:        policies loaded.
+ * @enforced_tasks:     threads currently enforced.
+ * @armed_tasks:        threads currently armed (waiting for their exec).
+ * @markers:            markers stepped for enforced threads since load.
+ * @violations:         violations detected since load (each one, whether or
+ *                      not its record was queued).
+ * @records_dropped:    records lost since load: overwritten in the full ring
+ *                      (drop-oldest) or not queued because of the rate limit.
+ * @alloc_failures:     threads and processes killed since load because no
+ *                      monitor state could be allocated for them (fail closed).
+ * @policy_bytes:       total size of the loaded blobs.
+ * @ring_size:          capacity of the violation ring, in records.
+ * @ring_count:         records waiting in the ring.
+ * @reserved:           zero.
+ *
+ * Never fails except with EFAULT (the result cannot be written).
+ */
+struct sbx_ioc_status {
+	__u32 abi_version;
+	__u32 nr_policies;
+	__u32 enforced_tasks;
+	__u32 armed_tasks;
+	__u64 markers;
+	__u64 violations;
+	__u64 records_dropped;
+	__u64 alloc_failures;
+	__u64 policy_bytes;
+	__u32 ring_size;
+	__u32 ring_count;
+	__u64 reserved[4];
+};
+
+/**
+ * struct sbx_violation_record - one violation, as read by SBX_IOC_READ.
+ * @seq:        sequence number of the violation, from 1, in order of
+ *              detection; a gap means records were dropped.
+ * @time_ns:    when it was detected, CLOCK_BOOTTIME in nanoseconds.
+ * @pid:        the process (thread group id), in the initial pid namespace.
+ * @tid:        the thread, in the initial pid namespace.
+ * @comm:       the thread's command name, NUL-terminated.
+ * @policy_id:  the policy enforced on the thread.
+ * @reason:     SBX_REASON_*.
+ * @action:     the thread's SBX_ACTION_*.
+ * @syscall_nr: the system call: SBX_MARKER_NR (999) for a marker, else its
+ *              number in its ABI (the 32-bit number for ia32; with
+ *              __X32_SYSCALL_BIT for x32). For SBX_REASON_NO_MEMORY: 0.
+ * @kind:       the marker's kind (%rdi) as issued; 0 when not a marker.
+ * @id:         the marker's id (%rsi) as issued; 0 when not a marker.
+ * @tag:        the top frame's tag (kmod/core/sbx_monitor.h: 0 root,
+ *              0x40000000 | site, 0x80000000 | function) before the event.
+ * @mstate:     the top frame's macro-state before the event.
+ * @depth:      the stack depth before the event.
+ * @flags:      SBX_REC_F_*.
+ * @reserved:   zero.
+ */
+struct sbx_violation_record {
+	__u64 seq;
+	__u64 time_ns;
+	__u32 pid;
+	__u32 tid;
+	char comm[16];
+	__u32 policy_id;
+	__u32 reason;
+	__u32 action;
+	__u32 syscall_nr;
+	__u64 kind;
+	__u64 id;
+	__u32 tag;
+	__u32 mstate;
+	__u32 depth;
+	__u32 flags;
+	__u64 reserved;
+};
+
+/**
+ * struct sbx_ioc_read - argument of SBX_IOC_READ: take violation records.
+ * @records:  in: user address of an array of @max struct sbx_violation_record.
+ * @max:      in: its capacity in records (0 is allowed: only @dropped and the
+ *            count are reported).
+ * @count:    out: records written, oldest first; they are removed from the ring.
+ * @dropped:  out: the records_dropped counter of SBX_IOC_STATUS.
+ * @reserved: in: zero.
+ *
+ * Never blocks. Records are removed only once copied: on EFAULT the ring is
+ * unchanged. Readers are serialised.
+ *
+ * Errors: EPERM (as for SBX_IOC_LOAD); EFAULT (the argument or the array
+ * cannot be accessed); EINVAL (@reserved not zero).
+ */
+struct sbx_ioc_read {
+	__u64 records;
+	__u32 max;
+	__u32 count;
+	__u64 dropped;
+	__u64 reserved;
+};
+
+#define SBX_IOC_LOAD	_IOWR(SBX_IOC_MAGIC, 0x01, struct sbx_ioc_load)
+#define SBX_IOC_UNLOAD	_IOW(SBX_IOC_MAGIC, 0x02, struct sbx_ioc_unload)
+#define SBX_IOC_ARM	_IOW(SBX_IOC_MAGIC, 0x03, struct sbx_ioc_arm)
+#define SBX_IOC_STATUS	_IOR(SBX_IOC_MAGIC, 0x04, struct sbx_ioc_status)
+#define SBX_IOC_READ	_IOWR(SBX_IOC_MAGIC, 0x05, struct sbx_ioc_read)
+
+#endif /* _UAPI_SBX_IOCTL_H */
