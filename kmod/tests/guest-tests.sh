@@ -57,6 +57,19 @@ check "load two policies (ids $D, $N)" '[ -n "$D" ] && [ -n "$N" ] && [ "$D" != 
 printf 'garbage' >"$W/bad.blob"
 $CTL try-load "$W/bad.blob" >"$W/o" 2>&1
 check "an invalid blob is refused with EINVAL" 'has "$W/o" "load 22 "'
+# patch FILE OFFSET BYTE: overwrite one byte of a copy of the valid blob.
+patch() { cp "$W/dyck.blob" "$1"; printf "$3" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null; }
+head -c 100 "$W/dyck.blob" >"$W/cut.blob"
+$CTL try-load "$W/cut.blob" >"$W/o" 2>&1
+check "a truncated blob is refused with EINVAL" 'has "$W/o" "load 22 "'
+patch "$W/flag.blob" 12 '\002'
+$CTL try-load "$W/flag.blob" >"$W/o" 2>&1
+check "a blob with an unknown flag is refused with EINVAL" 'has "$W/o" "load 22 "'
+patch "$W/range.blob" 51 '\177'
+$CTL try-load "$W/range.blob" >"$W/o" 2>&1
+check "a blob with an out-of-range initial macro-state is refused with EINVAL" 'has "$W/o" "load 22 "'
+$CTL try-oversized >"$W/o" 2>&1
+check "a blob over the 64 MiB cap is refused with E2BIG" 'has "$W/o" "^load 7"'
 
 VALID="2:0 2:2 1:1 3:2 1:0 3:0 2:1 2:3 1:1 3:3 1:2 3:1"
 
@@ -82,6 +95,9 @@ check "marker id out of range is a violation" 'has "$W/o" "^signal 9" && has "$W
 $CTL run -p "$D" -- "$MK" 1:0x100000001 >"$W/o" 2>&1
 $CTL read >"$W/r"
 check "marker id above 32 bits is a violation" 'has "$W/o" "^signal 9" && has "$W/r" "reason 2 "'
+$CTL run -p "$D" -- "$MK" 1:1 say:CANARY >"$W/o" 2>&1; show "$W/o"
+check "an out-of-order libc marker kills before the next system call (the canary write never happens)" 'has "$W/o" "^signal 9" && hasnt "$W/o" "CANARY"'
+$CTL read >/dev/null
 
 # --- log mode and resynchronisation -----------------------------------------------
 LOGRUN="2:0 2:2 1:2 2:3 1:0 3:3 3:2 1:0 3:0 2:1 2:3 1:1 3:3 1:2 3:1 1:0 say:end"

@@ -171,6 +171,20 @@ static int cmd_try_load(const char *path, int drop)
 	return 0;
 }
 
+/* LOAD with a size one byte over the cap: the module must refuse it (E2BIG)
+ * before it reads anything. */
+static int cmd_try_oversized(void)
+{
+	static uint8_t small[64];
+	struct sbx_ioc_load a = { 0 };
+	int fd = open_dev();
+
+	a.blob = (uintptr_t)small;
+	a.size = SBX_BLOB_MAX_SIZE + 1;
+	printf("load %d\n", ioctl(fd, SBX_IOC_LOAD, &a) ? errno : 0);
+	return 0;
+}
+
 static int arm(int fd, uint32_t id, uint32_t mode, uint32_t action)
 {
 	struct sbx_ioc_arm a = { 0 };
@@ -267,7 +281,7 @@ static int cmd_run(int argc, char **argv)
 static int usage(void)
 {
 	fprintf(stderr, "usage: sbxctl status | load BLOB | unload ID | read [MAX] |"
-			" mkblob dyck|nfa OUT | try-load BLOB [--drop] |"
+			" mkblob dyck|nfa OUT | try-load BLOB [--drop] | try-oversized |"
 			" run [-p ID|-b BLOB] [-m MODE] [-a ACTION] [--no-fork] [--fail-first]"
 			" [--twice] -- PROG [ARG...]\n");
 	return 64;
@@ -307,6 +321,8 @@ int main(int argc, char **argv)
 		return cmd_mkblob(argv[2], argv[3]);
 	if (!strcmp(argv[1], "try-load") && argc >= 3)
 		return cmd_try_load(argv[2], argc > 3 && !strcmp(argv[3], "--drop"));
+	if (!strcmp(argv[1], "try-oversized"))
+		return cmd_try_oversized();
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 2, argv + 2);
 	return usage();
