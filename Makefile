@@ -4,7 +4,7 @@ SWIFT ?= swift
 SWIFT_FLAGS ?=
 BUILD_DIR := .build/debug
 
-.PHONY: all deps build test test-core test-vm kmod fuzz demo bench bench-analysis bench-marker bench-vm clean
+.PHONY: all deps build test test-core test-vm test-e2e kmod fuzz demo bench bench-analysis bench-marker bench-vm clean
 
 all: build
 
@@ -26,6 +26,13 @@ kmod: deps
 # check that the kernel is not tainted with a warning or an oops.
 test-vm: build kmod
 	sh kmod/tests/vm-test.sh $(CURDIR)/.build/debug/sbx
+	$(MAKE) test-e2e
+
+# sbx run, sbx policy and sbx status in a guest, on real programs built with dyck-cc:
+# sandboxed runs equal plain runs, a hijack and an impossible path killed, the
+# registry, audit mode, every error status.
+test-e2e: build kmod
+	bash Tests/e2e/run.sh .build/debug
 
 # The kernel's freestanding monitor core, in userspace: unit tests under ASan and
 # UBSan, and a check that it compiles with no system header.
@@ -36,7 +43,9 @@ test-core: deps
 fuzz: deps
 	$(MAKE) -C kmod/core/tests fuzz FUZZ_SECONDS=$(or $(FUZZ_SECONDS),600)
 
-demo: build
+# The README's first command: policy, drawing, instrumented build, then a normal run
+# and a killed hijack under sbx run in a guest kernel.
+demo: build kmod
 	@bash Tests/demo/demo.sh
 
 bench: bench-analysis bench-marker bench-vm

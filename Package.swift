@@ -63,6 +63,13 @@ let package = Package(
         .target(name: "CSbxTrace"),
         .target(name: "SbxTrace", dependencies: ["CSbxTrace", "DyckModel"]),
 
+        // /dev/sbx from Swift: ioctl wrappers and the fork-arm-exec of `sbx run` (C:
+        // ioctl is variadic, and the child after fork must not run Swift code).
+        .target(name: "CSbxDevice"),
+        // Enforcement for users: the device, program/policy binding, violation
+        // reports, `sbx run`, the per-executable registry, status.
+        .target(name: "SbxRun", dependencies: ["CSbxDevice", "DyckModel", "SbxBlob"]),
+
         // Shared by the executables: typed errors -> exit codes, diagnostics.
         .target(
             name: "SbxCLI",
@@ -101,7 +108,7 @@ let package = Package(
         .executableTarget(
             name: "sbx",
             dependencies: [
-                "DyckModel", "SbxBlob", "SbxCLI", "SbxTrace", "SbxVM",
+                "DyckModel", "SbxBlob", "SbxCLI", "SbxRun", "SbxTrace", "SbxVM",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -124,6 +131,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["DyckModel"]),
         .testTarget(name: "SbxTraceTests", dependencies: ["SbxTrace"]),
         .testTarget(name: "SbxVMTests", dependencies: ["SbxVM"]),
+        .testTarget(name: "SbxRunTests", dependencies: ["SbxRun", "DyckModel", "SbxBlob"]),
         .testTarget(
             name: "SbxBlobTests",
             dependencies: ["SbxBlob", "CSbxCore", "DyckModel", "DyckAnalysis"],

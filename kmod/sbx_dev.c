@@ -11,7 +11,9 @@
 #include <linux/capability.h>
 #include <linux/compat.h>
 #include <linux/cred.h>
+#include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/kdev_t.h>
 #include <linux/kernel.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -31,6 +33,53 @@ static bool sbx_privileged(struct file *file)
 {
 	return file_ns_capable(file, &init_user_ns, CAP_SYS_ADMIN) &&
 	       !sbx_task_sandboxed(current);
+}
+
+/* The mode and action of SBX_IOC_ARM and SBX_IOC_INSTALL. */
+static int sbx_check_mode_action(u32 mode, u32 action)
+{
+	if (mode != SBX_MODE_DYCK && mode != SBX_MODE_NFA)
+		return -EINVAL;
+	if (action != SBX_ACTION_KILL && action != SBX_ACTION_LOG)
+		return -EINVAL;
+	return 0;
+}
+
+/* SBX_MODE_NFA if and only if the blob has SBX_BLOB_F_NFA. */
+static bool sbx_mode_fits(const struct sbx_policy *p, u32 mode)
+{
+	bool nfa = p->view.flags & SBX_BLOB_F_NFA;
+
+	return nfa == (mode == SBX_MODE_NFA);
+}
+
+/*
+ * The inode of descriptor @fd (O_PATH allowed). With @regular, it must be a
+ * regular file.
+ *
+ * Return: 0, -EBADF (no such descriptor) or -EINVAL (not a regular file).
+ */
+static int sbx_exe_from_fd(s32 fd, struct sbx_exe *exe, bool regular)
+{
+	const struct inode *inode;
+	struct file *f;
+	int ret = 0;
+
+	if (fd < 0)
+		return -EBADF;
+	f = fget_raw(fd);
+	if (!f)
+		return -EBADF;
+	inode = file_inode(f);
+	if (regular && !S_ISREG(inode->i_mode)) {
+		ret = -EINVAL;
+		goto out;
+	}
+	exe->dev = inode->i_sb->s_dev;
+	exe->ino = inode->i_ino;
+out:
+	fput(f);
+	return ret;
 }
 
 static int sbx_ioc_load(void __user *uarg)
@@ -66,24 +115,28 @@ static int sbx_ioc_unload(void __user *uarg)
 
 static int sbx_ioc_arm(void __user *uarg)
 {
+	struct sbx_exe exe, *bind = NULL;
 	struct sbx_ioc_arm a;
 	struct sbx_policy *p;
-	bool nfa;
 	int ret;
 
 	if (copy_from_user(&a, uarg, sizeof(a)))
 		return -EFAULT;
-	if (a.flags || a.reserved[0] || a.reserved[1])
+	if ((a.flags & ~SBX_ARM_F_EXE) || a.reserved0 || a.reserved)
 		return -EINVAL;
-	if (a.mode != SBX_MODE_DYCK && a.mode != SBX_MODE_NFA)
-		return -EINVAL;
-	if (a.action != SBX_ACTION_KILL && a.action != SBX_ACTION_LOG)
-		return -EINVAL;
+	ret = sbx_check_mode_action(a.mode, a.action);
+	if (ret)
+		return ret;
+	if (a.flags & SBX_ARM_F_EXE) {
+		ret = sbx_exe_from_fd(a.exe_fd, &exe, true);
+		if (ret)
+			return ret;
+		bind = &exe;
+	}
 	p = sbx_policy_find(a.id);
 	if (!p)
 		return -ENOENT;
-	nfa = p->view.flags & SBX_BLOB_F_NFA;
-	if (nfa != (a.mode == SBX_MODE_NFA)) {
+	if (!sbx_mode_fits(p, a.mode)) {
 		ret = -EINVAL;
 		goto err_put;
 	}
@@ -95,7 +148,7 @@ static int sbx_ioc_arm(void __user *uarg)
 		ret = -EBUSY;
 		goto err_put;
 	}
-	ret = sbx_task_arm(p, a.action);
+	ret = sbx_task_arm(p, a.action, bind);
 	if (ret)
 		goto err_put;
 	return 0;
@@ -115,6 +168,7 @@ static int sbx_ioc_status(void __user *uarg)
 	sbx_policy_stats(&s.nr_policies, &s.policy_bytes);
 	sbx_task_stats(&s.enforced_tasks, &s.armed_tasks, &s.markers, &s.alloc_failures);
 	sbx_report_stats(&s.violations, &s.records_dropped, &s.ring_size, &s.ring_count);
+	s.nr_installed = atomic_read(&sbx_nr_installed);
 	if (copy_to_user(uarg, &s, sizeof(s)))
 		return -EFAULT;
 	return 0;
@@ -139,6 +193,114 @@ static int sbx_ioc_read(void __user *uarg)
 	return ret;
 }
 
+static int sbx_ioc_install(void __user *uarg)
+{
+	struct sbx_ioc_install a;
+	struct sbx_policy *p;
+	struct sbx_exe exe;
+	u64 entry;
+	int ret;
+
+	if (copy_from_user(&a, uarg, sizeof(a)))
+		return -EFAULT;
+	if (a.flags || a.reserved0 || a.reserved[0] || a.reserved[1])
+		return -EINVAL;
+	ret = sbx_check_mode_action(a.mode, a.action);
+	if (ret)
+		return ret;
+	ret = sbx_exe_from_fd(a.exe_fd, &exe, true);
+	if (ret)
+		return ret;
+	p = sbx_policy_find(a.id);
+	if (!p)
+		return -ENOENT;
+	if (!sbx_mode_fits(p, a.mode)) {
+		ret = -EINVAL;
+		goto err_put;
+	}
+	ret = sbx_registry_install(p, a.mode, a.action, &exe, &entry);
+	if (ret)
+		goto err_put;
+	a.dev = new_encode_dev(exe.dev);
+	a.ino = exe.ino;
+	if (copy_to_user(uarg, &a, sizeof(a))) {
+		/* The caller does not know it succeeded: take it back. */
+		sbx_registry_remove(&exe, entry, NULL);
+		return -EFAULT;
+	}
+	return 0;
+
+err_put:
+	sbx_policy_unuse(p);
+	sbx_policy_put(p);
+	return ret;
+}
+
+static int sbx_ioc_remove(void __user *uarg)
+{
+	struct sbx_ioc_remove a;
+	struct sbx_exe exe;
+	int ret;
+
+	if (copy_from_user(&a, uarg, sizeof(a)))
+		return -EFAULT;
+	if ((a.flags & ~SBX_REMOVE_F_INODE) || a.reserved0)
+		return -EINVAL;
+	if (a.flags & SBX_REMOVE_F_INODE) {
+		/* new_encode_dev() is a bijection of the 32-bit values. */
+		if (a.dev > U32_MAX)
+			return -ENOENT;
+		exe.dev = new_decode_dev(a.dev);
+		exe.ino = a.ino;
+	} else {
+		if (a.dev || a.ino)
+			return -EINVAL;
+		ret = sbx_exe_from_fd(a.exe_fd, &exe, false);
+		if (ret)
+			return ret;
+	}
+	ret = sbx_registry_remove(&exe, 0, &a.policy_id);
+	if (ret)
+		return ret;
+	if (copy_to_user(uarg, &a, sizeof(a)))
+		return -EFAULT;
+	return 0;
+}
+
+static int sbx_ioc_list(void __user *uarg)
+{
+	struct sbx_ioc_list a;
+	int ret;
+
+	if (copy_from_user(&a, uarg, sizeof(a)))
+		return -EFAULT;
+	if (a.reserved)
+		return -EINVAL;
+	ret = sbx_registry_list(u64_to_user_ptr(a.entries), a.max, &a.count);
+	if (ret)
+		return ret;
+	if (copy_to_user(uarg, &a, sizeof(a)))
+		return -EFAULT;
+	return 0;
+}
+
+static int sbx_ioc_tasks(void __user *uarg)
+{
+	struct sbx_ioc_tasks a;
+	int ret;
+
+	if (copy_from_user(&a, uarg, sizeof(a)))
+		return -EFAULT;
+	if (a.reserved)
+		return -EINVAL;
+	ret = sbx_task_list(u64_to_user_ptr(a.entries), a.max, &a.count);
+	if (ret)
+		return ret;
+	if (copy_to_user(uarg, &a, sizeof(a)))
+		return -EFAULT;
+	return 0;
+}
+
 static long sbx_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *uarg = (void __user *)arg;
@@ -146,10 +308,16 @@ static long sbx_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	switch (cmd) {
 	case SBX_IOC_STATUS:
 		return sbx_ioc_status(uarg);
+	case SBX_IOC_LIST:
+		return sbx_ioc_list(uarg);
+	case SBX_IOC_TASKS:
+		return sbx_ioc_tasks(uarg);
 	case SBX_IOC_LOAD:
 	case SBX_IOC_UNLOAD:
 	case SBX_IOC_ARM:
 	case SBX_IOC_READ:
+	case SBX_IOC_INSTALL:
+	case SBX_IOC_REMOVE:
 		break;
 	default:
 		return -ENOTTY;
@@ -167,6 +335,10 @@ static long sbx_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return sbx_ioc_arm(uarg);
 	case SBX_IOC_READ:
 		return sbx_ioc_read(uarg);
+	case SBX_IOC_INSTALL:
+		return sbx_ioc_install(uarg);
+	case SBX_IOC_REMOVE:
+		return sbx_ioc_remove(uarg);
 	}
 	return -ENOTTY;
 }
@@ -195,6 +367,15 @@ int sbx_dev_init(void)
 	BUILD_BUG_ON(sizeof(struct sbx_ioc_arm) != 32);
 	BUILD_BUG_ON(sizeof(struct sbx_ioc_status) != 96);
 	BUILD_BUG_ON(sizeof(struct sbx_ioc_read) != 32);
+	BUILD_BUG_ON(sizeof(struct sbx_violation_record) != 160);
+	BUILD_BUG_ON(sizeof(struct sbx_ioc_install) != 56);
+	BUILD_BUG_ON(sizeof(struct sbx_ioc_remove) != 32);
+	BUILD_BUG_ON(sizeof(struct sbx_install_entry) != 48);
+	BUILD_BUG_ON(sizeof(struct sbx_ioc_list) != 24);
+	BUILD_BUG_ON(sizeof(struct sbx_task_entry) != 64);
+	BUILD_BUG_ON(sizeof(struct sbx_ioc_tasks) != 24);
+	BUILD_BUG_ON(SBX_STATE_ARMED != SBX_TASK_ARMED);
+	BUILD_BUG_ON(SBX_STATE_ENFORCED != SBX_TASK_ENFORCED);
 
 	return misc_register(&sbx_miscdev);
 }

@@ -8,6 +8,8 @@
  *                 pools of preallocated thread states
  *   sbx_task.c    per-thread state keyed by task_struct: lookup, arm, fork,
  *                 exec, exit, stepping markers, resynchronisation
+ *   sbx_registry.c the per-executable registry: policies enforced on every
+ *                 exec of an inode (SBX_IOC_INSTALL, _REMOVE, _LIST)
  *   sbx_hooks.c   tracepoint probes (sys_enter, sched_process_*)
  *   sbx_report.c  violation records: ring, rate limit, kernel log
  *   core/         the freestanding monitor (blob validation, stepping)
@@ -19,6 +21,7 @@
 #ifndef _SBX_DYCK_H
 #define _SBX_DYCK_H
 
+#include <linux/atomic.h>
 #include <linux/list.h>
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
@@ -34,6 +37,8 @@
 
 struct pt_regs;
 struct file;
+struct inode;
+struct linux_binprm;
 
 /* sbx_main.c: module parameters and the workqueue. */
 extern unsigned int sbx_max_policies;
@@ -45,11 +50,13 @@ extern struct workqueue_struct *sbx_wq;
 /**
  * struct sbx_policy - a loaded, validated policy blob.
  * @ref:          references: one of the store while loaded, one per thread
- *                state (armed or enforced, until its RCU release) and one
- *                per arm in progress; freed (in sbx_wq) at zero.
- * @users:        thread states in the task table plus arms in progress: the
- *                policy is in use (cannot be unloaded) while not zero. Unlike
- *                @ref it drops as soon as a state leaves the table.
+ *                state (armed or enforced, until its RCU release), one per
+ *                registry entry and one per arm or install in progress;
+ *                freed (in sbx_wq) at zero.
+ * @users:        thread states in the task table, registry entries and arms
+ *                or installs in progress: the policy is in use (cannot be
+ *                unloaded) while not zero. Unlike @ref it drops as soon as a
+ *                state leaves the table.
  * @id:           the id userspace names it by.
  * @size:         the blob's size in bytes.
  * @blob:         the blob (kvmalloc'd, immutable once loaded).
@@ -78,6 +85,16 @@ struct sbx_policy {
 	struct work_struct free_work;
 };
 
+/**
+ * struct sbx_exe - an executable, named by its inode.
+ * @dev: the device of the inode's super block (kernel dev_t, i_sb->s_dev).
+ * @ino: the inode number.
+ */
+struct sbx_exe {
+	dev_t dev;
+	unsigned long ino;
+};
+
 /* Thread states (struct sbx_task.state). */
 #define SBX_TASK_ARMED		1	/* enforced from the next successful exec */
 #define SBX_TASK_ENFORCED	2	/* markers are checked */
@@ -87,7 +104,10 @@ struct sbx_policy {
  * @node:      entry of the task table, keyed by @task (RCU readers).
  * @pool_link: entry of the policy's free pool while unused.
  * @rcu:       deferred release after removal from the table.
- * @task:      the thread; a key only, never dereferenced through the table.
+ * @task:      the thread: the key. Dereferenced through the table only
+ *             under its lock (SBX_IOC_TASKS, _LIST), where the state is
+ *             known to be in the table, so its task is not freed yet: the
+ *             exit and free probes remove it first.
  * @policy:    the policy it is armed or enforced with (a counted reference).
  * @view:      &@policy->view.
  * @state:     SBX_TASK_ARMED or SBX_TASK_ENFORCED.
@@ -96,7 +116,13 @@ struct sbx_policy {
  *             and not recorded again.
  * @lost:      log mode after a violation: the thread is resynchronising
  *             (specs/kernel-abi.md, "Resynchronisation").
+ * @exe_bound: armed with SBX_ARM_F_EXE: the next exec must run @exe.
  * @lost_nest: while @lost, calls entered and not yet returned since.
+ * @violations: violations of this thread (records it caused).
+ * @markers:   markers this thread made while enforced.
+ * @install_id: the id of the registry entry the thread (or the process it
+ *             was forked from) was enforced through, or 0.
+ * @exe:       with @exe_bound, the inode the exec must run.
  * @thread:    the core's state; valid when @state is SBX_TASK_ENFORCED.
  * @frames:    @view->stack_limit frames for @thread.
  *
@@ -104,7 +130,9 @@ struct sbx_policy {
  * thread's context: sys_enter, exec, exit, and fork in the parent), by the
  * fork probe of its parent before the child first runs, or after the thread
  * is dead (free). So it needs no lock; the table has one for insertion and
- * removal, and lookups are RCU.
+ * removal, and lookups are RCU. SBX_IOC_TASKS and SBX_IOC_LIST read the
+ * counters and flags of other threads' states racily (READ_ONCE), under the
+ * table lock.
  */
 struct sbx_task {
 	struct hlist_node node;
@@ -117,7 +145,12 @@ struct sbx_task {
 	u8 action;
 	u8 killed;
 	u8 lost;
+	u8 exe_bound;
 	u32 lost_nest;
+	u32 violations;
+	u64 markers;
+	u64 install_id;
+	struct sbx_exe exe;
 	struct sbx_thread thread;
 	struct sbx_frame frames[];
 };
@@ -138,14 +171,59 @@ void sbx_policy_exit(void);
 int sbx_task_init(void);
 void sbx_task_exit(void);
 bool sbx_task_sandboxed(struct task_struct *tsk);
-int sbx_task_arm(struct sbx_policy *p, u32 action);
+int sbx_task_arm(struct sbx_policy *p, u32 action, const struct sbx_exe *exe);
 void sbx_task_fork(struct task_struct *parent, struct task_struct *child);
-void sbx_task_exec(struct task_struct *tsk);
+void sbx_task_exec(struct task_struct *tsk, const struct linux_binprm *bprm);
 void sbx_task_gone(struct task_struct *tsk);
 void sbx_task_marker(struct pt_regs *regs);
 void sbx_task_syscall(struct pt_regs *regs, long nr, u32 reason, u32 flags);
 void sbx_task_stats(u32 *enforced, u32 *armed, u64 *markers, u64 *alloc_failures);
 bool sbx_task_any(void);
+int sbx_task_list(struct sbx_task_entry __user *buf, u32 max, u32 *count);
+void sbx_task_count_installed(const u64 *ids, u32 *processes, u32 n);
+
+/**
+ * struct sbx_install - an entry of the per-executable registry.
+ * @node:   entry of the registry's hash, keyed by @exe (RCU readers).
+ * @link:   entry of the list in order of installation.
+ * @exe:    the executable's inode.
+ * @id:     unique and increasing (order of installation); never 0.
+ * @policy: the policy, with a reference and a use held by the entry.
+ * @mode:   SBX_MODE_*.
+ * @action: SBX_ACTION_*.
+ * @execs:  execs enforced through the entry.
+ *
+ * Readers (the exec probe) may use an entry they found until the end of their
+ * RCU read-side section: removal waits for a grace period before it drops the
+ * entry's references, so a probe can take its own with sbx_policy_get() and
+ * sbx_hooks_get_more().
+ */
+struct sbx_install {
+	struct hlist_node node;
+	struct list_head link;
+	struct sbx_exe exe;
+	u64 id;
+	struct sbx_policy *policy;
+	u32 mode;
+	u32 action;
+	atomic64_t execs;
+};
+
+/* sbx_registry.c */
+extern atomic_t sbx_nr_installed;
+
+/* True if the registry has an entry: lets the exec probe skip the lookup. */
+static inline bool sbx_registry_any(void)
+{
+	return atomic_read(&sbx_nr_installed) != 0;
+}
+
+struct sbx_install *sbx_registry_find(const struct inode *inode);
+int sbx_registry_install(struct sbx_policy *p, u32 mode, u32 action,
+			 const struct sbx_exe *exe, u64 *id);
+int sbx_registry_remove(const struct sbx_exe *exe, u64 only_id, u32 *policy_id);
+int sbx_registry_list(struct sbx_install_entry __user *buf, u32 max, u32 *count);
+void sbx_registry_exit(void);
 
 /* sbx_hooks.c */
 int sbx_hooks_init(void);

@@ -8,11 +8,13 @@
  * tracepoint_probe_register(); no kernel patch is needed.
  *
  * Cost for threads that are not sandboxed. The sched probes are registered at
- * load and return after one atomic read while no thread is armed or enforced.
+ * load and return after two atomic reads while no thread is armed or enforced
+ * (the exec probe after three while the registry is empty).
  * The sys_enter probe is registered only while some thread is armed or
- * enforced (registering it puts every thread of the system on the syscall
- * tracing slow path), from the first SBX_IOC_ARM until a work item notices
- * that the last such thread is gone. While registered, it filters on the
+ * enforced or an executable is installed (registering it puts every thread of
+ * the system on the syscall tracing slow path), from the first SBX_IOC_ARM or
+ * SBX_IOC_INSTALL until a work item notices that the last such thread or entry
+ * is gone. While registered, it filters on the
  * syscall number first: any syscall other than the marker, io_uring_* and
  * compat ones returns after a few compares, without a table lookup.
  */
@@ -57,7 +59,10 @@ static struct sbx_tp sbx_tps[SBX_TP_NR] = {
 	[SBX_TP_FREE] = { "sched_process_free", sbx_probe_free },
 };
 
-/* Registration of sys_enter: users are thread states (armed or enforced). */
+/*
+ * Registration of sys_enter: users are thread states (armed or enforced) and
+ * registry entries.
+ */
 static DEFINE_MUTEX(sbx_hooks_lock);
 static atomic_t sbx_hook_users = ATOMIC_INIT(0);
 static void sbx_hooks_work_fn(struct work_struct *work);
@@ -96,8 +101,8 @@ static void sbx_probe_fork(void *data, struct task_struct *parent,
 static void sbx_probe_exec(void *data, struct task_struct *p, pid_t old_pid,
 			   struct linux_binprm *bprm)
 {
-	if (sbx_task_any())
-		sbx_task_exec(p);
+	if (sbx_task_any() || sbx_registry_any())
+		sbx_task_exec(p, bprm);
 }
 
 static void sbx_probe_exit(void *data, struct task_struct *p)
@@ -141,7 +146,8 @@ static void sbx_tp_unregister(struct sbx_tp *t)
 }
 
 /**
- * sbx_hooks_get - count a new thread state, attaching sys_enter if needed.
+ * sbx_hooks_get - count a new thread state or registry entry, attaching
+ * sys_enter if needed.
  *
  * Context: process context; sleeps.
  * Return: 0 or the error of tracepoint_probe_register().
@@ -159,20 +165,23 @@ int sbx_hooks_get(void)
 	return ret;
 }
 
-/* Another thread state, created by a fork of one that holds a reference. */
+/*
+ * Another thread state, created by a fork of one that holds a reference, or by
+ * an exec through a registry entry (which holds one). Any context.
+ */
 void sbx_hooks_get_more(void)
 {
 	atomic_inc(&sbx_hook_users);
 }
 
-/* A thread state is released (any context). */
+/* A thread state or registry entry is released (any context). */
 void sbx_hooks_put(void)
 {
 	if (atomic_dec_and_test(&sbx_hook_users))
 		queue_work(sbx_wq, &sbx_hooks_work);
 }
 
-/* Detach sys_enter once no thread state is left. */
+/* Detach sys_enter once no thread state or registry entry is left. */
 static void sbx_hooks_work_fn(struct work_struct *work)
 {
 	mutex_lock(&sbx_hooks_lock);

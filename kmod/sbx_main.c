@@ -70,10 +70,12 @@ err_wq:
  * The module cannot be removed while a thread is armed or enforced (each one
  * holds a module reference) or while /dev/sbx is open, so at this point no
  * thread state is left but those still waiting for their RCU release.
+ * Registry entries do not pin the module: they are dropped here.
  */
 static void __exit sbx_exit(void)
 {
 	sbx_dev_exit();
+	sbx_registry_exit();	/* no entry left; execs make no new state */
 	sbx_hooks_exit();	/* no probe runs any more */
 	sbx_task_exit();	/* pending releases done */
 	sbx_policy_exit();	/* store references dropped, frees queued */

@@ -3,12 +3,15 @@
  * sbx_policy.c - the policy store: blobs loaded through /dev/sbx, their
  * references, and per-policy pools of preallocated thread states.
  *
- * A policy is referenced by the store while it is loaded and by every thread
- * state armed or enforced with it; it is *used* (struct sbx_policy.users)
- * while such a state is in the task table or an arm is in progress. Only the
- * store makes new users of a loaded policy (SBX_IOC_ARM, under
- * sbx_policy_lock), and a fork adds one while its parent is one, so "unused"
- * is stable under sbx_policy_lock. A state's reference outlives its use by an
+ * A policy is referenced by the store while it is loaded, by every thread
+ * state armed or enforced with it and by every registry entry; it is *used*
+ * (struct sbx_policy.users) while such a state is in the task table, an entry
+ * holds it, or an arm or install is in progress. Only the store makes new
+ * users of a loaded policy (SBX_IOC_ARM and SBX_IOC_INSTALL, under
+ * sbx_policy_lock), a fork adds one while its parent is one, and an exec
+ * through a registry entry adds one while the entry holds one (an entry drops
+ * its use only a grace period after it became unreachable), so "unused" is
+ * stable under sbx_policy_lock. A state's reference outlives its use by an
  * RCU grace period (it is dropped when the state is released), so the final
  * put can come from any context: freeing always runs in sbx_wq.
  *
@@ -131,8 +134,9 @@ err_blob:
  * @id: its id.
  *
  * Return: 0, -ENOENT (no such policy) or -EBUSY (a thread is armed or
- * enforced with it). Thread states that are gone but not yet released keep a
- * reference, not a use: the policy is freed after them.
+ * enforced with it, or a registry entry holds it). Thread states that are
+ * gone but not yet released keep a reference, not a use: the policy is freed
+ * after them.
  */
 int sbx_policy_unload(u32 id)
 {
@@ -160,8 +164,8 @@ int sbx_policy_unload(u32 id)
 
 /**
  * sbx_policy_find - a loaded policy by id, with a new reference and use, for
- * a thread about to be armed. Undo with sbx_policy_unuse() and
- * sbx_policy_put() if the arm fails.
+ * a thread about to be armed or a registry entry about to be made. Undo with
+ * sbx_policy_unuse() and sbx_policy_put() if that fails.
  * @id: its id.
  *
  * Return: the policy, or NULL.
@@ -182,7 +186,10 @@ struct sbx_policy *sbx_policy_find(u32 id)
 	return p;
 }
 
-/* A reference and use for a new thread state; the caller holds one. Any context. */
+/*
+ * A reference and use for a new thread state; the caller holds one (or is an
+ * RCU reader of a registry entry that does). Any context.
+ */
 void sbx_policy_get(struct sbx_policy *p)
 {
 	refcount_inc(&p->ref);

@@ -54,6 +54,7 @@ static const char *const sbx_reason_names[] = {
 	[SBX_REASON_COMPAT_SYSCALL] = "32-bit syscall",
 	[SBX_REASON_IO_URING] = "io_uring",
 	[SBX_REASON_NO_MEMORY] = "no memory for new task",
+	[SBX_REASON_EXE_MISMATCH] = "exec of another file than bound",
 };
 
 static const char *sbx_reason_name(u32 reason)
@@ -81,7 +82,7 @@ void sbx_report(struct sbx_violation_record *rec)
 	BUILD_BUG_ON(SBX_REASON_STACK_OVERFLOW != SBX_V_STACK_OVERFLOW);
 	BUILD_BUG_ON(SBX_REASON_NO_SETJMP != SBX_V_NO_SETJMP);
 	BUILD_BUG_ON(SBX_REASON_BAD_STATE != SBX_V_BAD_STATE);
-	BUILD_BUG_ON(sizeof(struct sbx_violation_record) != 96);
+	BUILD_BUG_ON(sizeof(struct sbx_violation_record) != 160);
 
 	rec->seq = atomic64_inc_return(&sbx_seq);
 	rec->time_ns = ktime_get_boottime_ns();

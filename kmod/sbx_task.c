@@ -7,7 +7,9 @@
  * section for call_rcu() without rcu_read_lock()'s out-of-line calls under
  * PREEMPT_RCU), insertions and removals take sbx_task_lock. A thread has a
  * state while it is armed or enforced, from SBX_IOC_ARM (or the fork of an
- * armed or enforced parent) until it exits, or until it execs while enforced.
+ * armed or enforced parent, or its exec of an executable in the registry)
+ * until it exits, or until it execs while enforced (an exec of an installed
+ * executable then gives it a new state).
  * Each state holds a use and a reference of its policy, a reference on the
  * sys_enter probe and one on the module. The use and the module reference go
  * when the state leaves the table; the others in an RCU callback after that,
@@ -19,14 +21,19 @@
 #define pr_fmt(fmt) "sbx: " fmt
 
 #include <linux/atomic.h>
+#include <linux/binfmts.h>
 #include <linux/err.h>
+#include <linux/fs.h>
 #include <linux/hashtable.h>
+#include <linux/minmax.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/percpu.h>
 #include <linux/ptrace.h>
 #include <linux/sched/signal.h>
 #include <linux/string.h>
 #include <linux/timekeeping.h>
+#include <linux/uaccess.h>
 
 #include "sbx_dyck.h"
 
@@ -59,6 +66,9 @@ bool sbx_task_any(void)
 {
 	return atomic_read(&sbx_nr_armed) || atomic_read(&sbx_nr_enforced);
 }
+
+/* Tries of sbx_task_list() to size its buffer while threads come and go. */
+#define SBX_TASK_LIST_TRIES	4
 
 static void sbx_task_insert(struct sbx_task *t)
 {
@@ -127,7 +137,13 @@ static void sbx_task_setup(struct sbx_task *t, struct task_struct *tsk,
 	t->action = action;
 	t->killed = 0;
 	t->lost = 0;
+	t->exe_bound = 0;
 	t->lost_nest = 0;
+	t->violations = 0;
+	t->markers = 0;
+	t->install_id = 0;
+	t->exe.dev = 0;
+	t->exe.ino = 0;
 }
 
 /* Is @tsk armed or enforced? Such a thread may not use the privileged ioctls. */
@@ -146,13 +162,14 @@ bool sbx_task_sandboxed(struct task_struct *tsk)
  * @p:      the policy; the caller's reference passes to the thread's state
  *          on success.
  * @action: SBX_ACTION_KILL or SBX_ACTION_LOG.
+ * @exe:    the inode the next exec must run (SBX_ARM_F_EXE), or NULL.
  *
  * The caller has checked that the thread is neither armed nor enforced and
  * that its process has no other thread. Sleeps.
  *
  * Return: 0, -ENOSPC, -ENOMEM, or the error of registering the sys_enter probe.
  */
-int sbx_task_arm(struct sbx_policy *p, u32 action)
+int sbx_task_arm(struct sbx_policy *p, u32 action, const struct sbx_exe *exe)
 {
 	struct sbx_task *t;
 	int ret;
@@ -167,21 +184,53 @@ int sbx_task_arm(struct sbx_policy *p, u32 action)
 	}
 	__module_get(THIS_MODULE);
 	sbx_task_setup(t, current, p, SBX_TASK_ARMED, action);
+	if (exe) {
+		t->exe_bound = 1;
+		t->exe = *exe;
+	}
 	sbx_task_insert(t);
 	return 0;
+}
+
+/* Racy against prctl(PR_SET_NAME) as every tracepoint's copy is. */
+static void sbx_copy_comm(char *dst, const struct task_struct *tsk)
+{
+	BUILD_BUG_ON(sizeof(tsk->comm) != 16);
+	memcpy(dst, tsk->comm, 16);
+	dst[15] = '\0';
+}
+
+static void sbx_fill_record(struct sbx_violation_record *rec, struct task_struct *tsk,
+			    u32 policy_id, u32 action)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->pid = task_tgid_nr(tsk);
+	rec->tid = task_pid_nr(tsk);
+	sbx_copy_comm(rec->comm, tsk);
+	rec->policy_id = policy_id;
+	rec->action = action;
 }
 
 static void sbx_task_fill_record(struct sbx_violation_record *rec,
 				 const struct sbx_task *t, struct task_struct *tsk)
 {
-	memset(rec, 0, sizeof(*rec));
-	rec->pid = task_tgid_nr(tsk);
-	rec->tid = task_pid_nr(tsk);
-	/* Racy against prctl(PR_SET_NAME) as every tracepoint's copy is. */
-	memcpy(rec->comm, tsk->comm, min(sizeof(rec->comm), sizeof(tsk->comm)));
-	rec->comm[sizeof(rec->comm) - 1] = '\0';
-	rec->policy_id = t->policy->id;
-	rec->action = t->action;
+	sbx_fill_record(rec, tsk, t->policy->id, t->action);
+}
+
+/* The thread's depth, top frame and frame tags (top down) before the event. */
+static void sbx_task_fill_stack(struct sbx_violation_record *rec, const struct sbx_task *t)
+{
+	const struct sbx_thread *th = &t->thread;
+	u32 i, n;
+
+	rec->depth = th->depth;
+	if (!th->depth || th->depth > th->limit)
+		return;
+	rec->tag = th->frames[th->depth - 1].tag;
+	rec->mstate = th->frames[th->depth - 1].mstate;
+	n = min_t(u32, th->depth, SBX_REC_STACK);
+	for (i = 0; i < n; i++)
+		rec->stack[i] = th->frames[th->depth - 1 - i].tag;
 }
 
 /*
@@ -214,6 +263,7 @@ static void sbx_block_syscall(struct pt_regs *regs)
 static void sbx_task_violation(struct sbx_task *t, struct sbx_violation_record *rec,
 			       struct pt_regs *block)
 {
+	WRITE_ONCE(t->violations, t->violations + 1);
 	if (t->action == SBX_ACTION_KILL) {
 		rec->flags |= SBX_REC_F_KILLED;
 		t->killed = 1;
@@ -288,6 +338,8 @@ static noinline void sbx_task_marker_refused(struct sbx_task *t, const struct sb
 	rec.syscall_nr = SBX_MARKER_NR;
 	rec.kind = v->kind;
 	rec.id = v->id;
+	/* The core left the thread as it was: its stack is the one before. */
+	sbx_task_fill_stack(&rec, t);
 	rec.tag = v->tag;
 	rec.mstate = v->mstate;
 	rec.depth = v->depth;
@@ -318,6 +370,7 @@ void sbx_task_marker(struct pt_regs *regs)
 	if (!t || t->state != SBX_TASK_ENFORCED)
 		goto out;
 	__this_cpu_inc(sbx_markers);
+	WRITE_ONCE(t->markers, t->markers + 1);
 	if (unlikely(t->killed | t->lost)) {
 		if (!t->killed)
 			sbx_task_lost_step(t, regs->di, regs->si);
@@ -342,7 +395,6 @@ out:
 void sbx_task_syscall(struct pt_regs *regs, long nr, u32 reason, u32 flags)
 {
 	struct sbx_violation_record rec;
-	const struct sbx_frame *top;
 	struct sbx_task *t;
 
 	preempt_disable();
@@ -357,12 +409,7 @@ void sbx_task_syscall(struct pt_regs *regs, long nr, u32 reason, u32 flags)
 	rec.reason = reason;
 	rec.syscall_nr = (u32)nr;
 	rec.flags = flags;
-	rec.depth = t->thread.depth;
-	if (t->thread.depth && t->thread.depth <= t->thread.limit) {
-		top = &t->thread.frames[t->thread.depth - 1];
-		rec.tag = top->tag;
-		rec.mstate = top->mstate;
-	}
+	sbx_task_fill_stack(&rec, t);
 	sbx_task_violation(t, &rec, regs);
 out:
 	preempt_enable();
@@ -413,6 +460,9 @@ void sbx_task_fork(struct task_struct *parent, struct task_struct *child)
 		goto out;
 	}
 	sbx_task_setup(ct, child, p, pt->state, pt->action);
+	ct->install_id = pt->install_id;
+	ct->exe_bound = pt->exe_bound;
+	ct->exe = pt->exe;
 	if (pt->state == SBX_TASK_ENFORCED) {
 		if (same_thread_group(parent, child)) {
 			ret = sbx_thread_init_new_thread(&p->view, &ct->thread, ct->frames,
@@ -438,26 +488,14 @@ out:
 	preempt_enable();
 }
 
-/**
- * sbx_task_exec - sched_process_exec: @tsk (current) has execed successfully.
- * @tsk: the thread.
- *
- * Armed: the new image is enforced from its entry. Enforced: the old policy
- * is dropped with the old image.
- */
-void sbx_task_exec(struct task_struct *tsk)
+static bool sbx_exe_is(const struct sbx_exe *exe, const struct inode *inode)
 {
-	struct sbx_task *t;
-	bool drop = false;
+	return exe->dev == inode->i_sb->s_dev && exe->ino == inode->i_ino;
+}
 
-	preempt_disable();
-	t = sbx_task_find(tsk);
-	if (!t)
-		goto out;
-	if (t->state != SBX_TASK_ARMED) {
-		drop = true;
-		goto out;
-	}
+/* The thread starts running a new image: enforce it from its entry. */
+static void sbx_task_enforce(struct sbx_task *t, struct task_struct *tsk)
+{
 	if (WARN_ON_ONCE(sbx_thread_init(t->view, &t->thread, t->frames,
 					 t->view->stack_limit))) {
 		/* Cannot happen (the slot fits the policy); fail closed. */
@@ -466,13 +504,126 @@ void sbx_task_exec(struct task_struct *tsk)
 	}
 	t->lost = 0;
 	t->lost_nest = 0;
-	t->state = SBX_TASK_ENFORCED;
-	atomic_dec(&sbx_nr_armed);
+}
+
+/*
+ * Armed with SBX_ARM_F_EXE, the thread execed another file: kill the process
+ * before the new image runs, whatever the action.
+ */
+static void sbx_task_exe_mismatch(struct sbx_task *t, struct task_struct *tsk)
+{
+	struct sbx_violation_record rec;
+
+	sbx_task_fill_record(&rec, t, tsk);
+	rec.reason = SBX_REASON_EXE_MISMATCH;
+	rec.flags = SBX_REC_F_KILLED;
+	WRITE_ONCE(t->violations, t->violations + 1);
+	WRITE_ONCE(t->killed, 1);
+	sbx_report(&rec);
+	/* Pending SIGKILL: the thread never returns to userspace. */
+	kill_pid(task_tgid(tsk), SIGKILL, 1);
+}
+
+/* An armed thread execed: it becomes enforced. */
+static void sbx_task_exec_armed(struct sbx_task *t, struct task_struct *tsk,
+				const struct inode *inode)
+{
+	sbx_task_enforce(t, tsk);
+	/* Enforced before armed drops: the sum never undercounts the table. */
 	atomic_inc(&sbx_nr_enforced);
-out:
+	WRITE_ONCE(t->state, SBX_TASK_ENFORCED);
+	atomic_dec(&sbx_nr_armed);
+	if (t->exe_bound && !sbx_exe_is(&t->exe, inode))
+		sbx_task_exe_mismatch(t, tsk);
+}
+
+/* No state for a thread that execed an installed executable: fail closed. */
+static void sbx_task_install_failed(const struct sbx_install *e, struct task_struct *tsk,
+				    int err)
+{
+	struct sbx_violation_record rec;
+
+	atomic64_inc(&sbx_alloc_failures);
+	sbx_fill_record(&rec, tsk, e->policy->id, e->action);
+	rec.reason = SBX_REASON_NO_MEMORY;
+	rec.flags = SBX_REC_F_KILLED;
+	sbx_report(&rec);
+	kill_pid(task_tgid(tsk), SIGKILL, 1);
+	pr_notice_ratelimited("no monitor state for exec of task %d with policy %u (%d): killed\n",
+			      task_pid_nr(tsk), e->policy->id, err);
+}
+
+/*
+ * A thread that is not armed execed @inode: if the registry has an entry for
+ * it, a new state enforcing the entry's policy from the entry, not yet in the
+ * table; else NULL. The caller is an RCU reader (preemption disabled), which
+ * keeps the entry and its references alive.
+ */
+static struct sbx_task *sbx_task_exec_installed(struct task_struct *tsk,
+						const struct inode *inode)
+{
+	struct sbx_install *e;
+	struct sbx_policy *p;
+	struct sbx_task *t;
+
+	e = sbx_registry_find(inode);
+	if (!e)
+		return NULL;
+	/* A module being removed enforces nothing any more. */
+	if (!try_module_get(THIS_MODULE))
+		return NULL;
+	p = e->policy;
+	t = sbx_policy_slot_get(p, false);
+	if (IS_ERR(t)) {
+		module_put(THIS_MODULE);
+		sbx_task_install_failed(e, tsk, PTR_ERR(t));
+		return NULL;
+	}
+	sbx_task_setup(t, tsk, p, SBX_TASK_ENFORCED, e->action);
+	t->install_id = e->id;
+	sbx_task_enforce(t, tsk);
+	/* The entry holds both until a grace period after its removal. */
+	sbx_policy_get(p);
+	sbx_hooks_get_more();
+	atomic64_inc(&e->execs);
+	return t;
+}
+
+/**
+ * sbx_task_exec - sched_process_exec: @tsk (current) has execed successfully.
+ * @tsk:  the thread.
+ * @bprm: the exec; @bprm->file is the file that runs (for a script, its
+ *        interpreter).
+ *
+ * Armed: the new image is enforced from its entry; with an exe binding the
+ * process is killed if another file runs. Otherwise, an exec of a file in the
+ * registry is enforced with the entry's policy (an enforced thread leaves its
+ * old policy for it), and an enforced thread that execs any other file drops
+ * its policy with the old image.
+ */
+void sbx_task_exec(struct task_struct *tsk, const struct linux_binprm *bprm)
+{
+	const struct inode *inode = file_inode(bprm->file);
+	struct sbx_task *t = NULL, *nt = NULL;
+	bool drop;
+
+	preempt_disable();
+	if (sbx_task_any())
+		t = sbx_task_find(tsk);
+	if (t && t->state == SBX_TASK_ARMED) {
+		sbx_task_exec_armed(t, tsk, inode);
+		preempt_enable();
+		return;
+	}
+	drop = t;
+	if (sbx_registry_any())
+		nt = sbx_task_exec_installed(tsk, inode);
 	preempt_enable();
+	/* Only this thread changes its own entry: remove, then add. */
 	if (drop)
 		sbx_task_remove(tsk);
+	if (nt)
+		sbx_task_insert(nt);
 }
 
 /* sched_process_exit and sched_process_free: forget @tsk. */
@@ -492,6 +643,133 @@ void sbx_task_stats(u32 *enforced, u32 *armed, u64 *markers, u64 *alloc_failures
 	*armed = atomic_read(&sbx_nr_armed);
 	*markers = sum;
 	*alloc_failures = atomic64_read(&sbx_alloc_failures);
+}
+
+static void sbx_task_entry_fill(struct sbx_task_entry *e, const struct sbx_task *t)
+{
+	struct task_struct *tsk = t->task;
+	u32 flags = 0;
+
+	memset(e, 0, sizeof(*e));
+	e->pid = task_tgid_nr(tsk);
+	e->tid = task_pid_nr(tsk);
+	e->policy_id = t->policy->id;
+	e->state = READ_ONCE(t->state) == SBX_TASK_ENFORCED ? SBX_STATE_ENFORCED
+							     : SBX_STATE_ARMED;
+	e->mode = t->view->flags & SBX_BLOB_F_NFA ? SBX_MODE_NFA : SBX_MODE_DYCK;
+	e->action = t->action;
+	e->markers = READ_ONCE(t->markers);
+	e->violations = READ_ONCE(t->violations);
+	if (READ_ONCE(t->killed))
+		flags |= SBX_TASK_F_KILLED;
+	if (READ_ONCE(t->lost))
+		flags |= SBX_TASK_F_LOST;
+	if (t->install_id)
+		flags |= SBX_TASK_F_INSTALLED;
+	e->flags = flags;
+	sbx_copy_comm(e->comm, tsk);
+}
+
+/*
+ * Fill up to @cap entries of @buf from the table; return the number of
+ * states in it.
+ */
+static u32 sbx_task_snapshot(struct sbx_task_entry *buf, u32 cap)
+{
+	struct sbx_task *t;
+	unsigned long flags;
+	u32 total = 0;
+	int bkt;
+
+	spin_lock_irqsave(&sbx_task_lock, flags);
+	hash_for_each(sbx_task_table, bkt, t, node) {
+		if (total < cap)
+			sbx_task_entry_fill(&buf[total], t);
+		total++;
+	}
+	spin_unlock_irqrestore(&sbx_task_lock, flags);
+	return total;
+}
+
+/**
+ * sbx_task_list - a snapshot of the armed and enforced threads (SBX_IOC_TASKS).
+ * @ubuf:  the user array.
+ * @max:   its capacity in entries.
+ * @count: the number of threads; min(@count, @max) entries are written.
+ *
+ * The entries are collected under the table lock into a kernel buffer sized
+ * beforehand, then copied. If threads are created faster than the buffer can
+ * be resized, after SBX_TASK_LIST_TRIES tries @count is what was taken.
+ * Sleeps.
+ *
+ * Return: 0, -ENOMEM or -EFAULT.
+ */
+int sbx_task_list(struct sbx_task_entry __user *ubuf, u32 max, u32 *count)
+{
+	struct sbx_task_entry *buf = NULL;
+	u32 guess, cap = 0, total = 0;
+	int tries, ret = 0;
+
+	guess = atomic_read(&sbx_nr_armed) + atomic_read(&sbx_nr_enforced);
+	for (tries = 0; tries < SBX_TASK_LIST_TRIES; tries++) {
+		kvfree(buf);
+		buf = NULL;
+		/* A little slack for threads created meanwhile. */
+		cap = min_t(u32, max, guess + 16);
+		if (cap) {
+			buf = kvmalloc_array(cap, sizeof(*buf), GFP_KERNEL);
+			if (!buf)
+				return -ENOMEM;
+		}
+		total = sbx_task_snapshot(buf, cap);
+		if (total <= cap || cap == max)
+			break;
+		guess = total;
+	}
+	if (total > cap && cap < max)
+		total = cap;
+	if (cap && copy_to_user(ubuf, buf, min(total, cap) * sizeof(*buf)))
+		ret = -EFAULT;
+	kvfree(buf);
+	*count = total;
+	return ret;
+}
+
+/**
+ * sbx_task_count_installed - processes enforced through registry entries.
+ * @ids:       entry ids, ascending.
+ * @processes: out: per entry, the enforced threads that were enforced through
+ *             it (or forked from one that was) and lead their thread group.
+ * @n:         entries of both arrays.
+ */
+void sbx_task_count_installed(const u64 *ids, u32 *processes, u32 n)
+{
+	const struct sbx_task *t;
+	unsigned long flags;
+	u32 lo, hi, mid;
+	int bkt;
+
+	if (!n)
+		return;
+	memset(processes, 0, n * sizeof(*processes));
+	spin_lock_irqsave(&sbx_task_lock, flags);
+	hash_for_each(sbx_task_table, bkt, t, node) {
+		if (!t->install_id || READ_ONCE(t->state) != SBX_TASK_ENFORCED ||
+		    task_pid_nr(t->task) != task_tgid_nr(t->task))
+			continue;
+		lo = 0;
+		hi = n;
+		while (lo < hi) {
+			mid = lo + (hi - lo) / 2;
+			if (ids[mid] < t->install_id)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < n && ids[lo] == t->install_id)
+			processes[lo]++;
+	}
+	spin_unlock_irqrestore(&sbx_task_lock, flags);
 }
 
 int sbx_task_init(void)

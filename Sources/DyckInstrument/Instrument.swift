@@ -67,6 +67,7 @@ public func instrument(
 ) throws -> InstrumentReport {
     let rewriter = try Rewriter(module: module, analysis: analysis)
     rewriter.run()
+    embedPolicyDigest(module, contents: PolicyDigest.sectionContents(for: analysis.result.policy))
     var message: UnsafeMutablePointer<CChar>?
     let broken = LLVMVerifyModule(module.module, LLVMReturnStatusAction, &message) != 0
     let text = takeMessage(message)
@@ -452,4 +453,40 @@ private final class Rewriter {
         emit(.ret, site, location)
         builder.branch(to: resume)
     }
+}
+
+/// Records the policy's digest in the executable: a constant in its own section,
+/// kept by `llvm.used` so that neither code generation nor the linker drops it.
+/// `sbx run` and `sbx policy install` compare it with the policy file they are given.
+private func embedPolicyDigest(_ module: IRModule, contents: [UInt8]) {
+    let name = "__sbx_policy_digest"
+    if let old = LLVMGetNamedGlobal(module.module, name) { LLVMDeleteGlobal(old) }
+    let context = module.context
+    let bytes = contents.map { CChar(bitPattern: $0) }
+    let initializer = bytes.withUnsafeBufferPointer {
+        LLVMConstStringInContext(context, $0.baseAddress, UInt32(contents.count), 1)
+    }
+    let global = LLVMAddGlobal(module.module, LLVMTypeOf(initializer), name)
+    LLVMSetInitializer(global, initializer)
+    LLVMSetGlobalConstant(global, 1)
+    LLVMSetLinkage(global, LLVMInternalLinkage)
+    LLVMSetSection(global, PolicyDigest.sectionName)
+    LLVMSetAlignment(global, 1)
+
+    let pointerType = LLVMPointerTypeInContext(context, 0)
+    var elements: [LLVMValueRef?] = []
+    if let used = LLVMGetNamedGlobal(module.module, "llvm.used") {
+        if let initializer = LLVMGetInitializer(used), LLVMIsAConstantArray(initializer) != nil {
+            for e in 0..<UInt32(max(0, LLVMGetNumOperands(initializer))) {
+                elements.append(LLVMGetOperand(initializer, e))
+            }
+        }
+        LLVMDeleteGlobal(used)
+    }
+    elements.append(global)
+    let array = LLVMConstArray2(pointerType, &elements, UInt64(elements.count))
+    let used = LLVMAddGlobal(module.module, LLVMTypeOf(array), "llvm.used")
+    LLVMSetInitializer(used, array)
+    LLVMSetLinkage(used, LLVMAppendingLinkage)
+    LLVMSetSection(used, "llvm.metadata")
 }

@@ -79,13 +79,19 @@ private func oneLine(_ text: String) -> String {
 extension Policy {
     /// Reads, parses and validates the policy file at `path`.
     public static func load(path: String) throws(PolicyFileError) -> Policy {
+        try loadWithBytes(path: path).policy
+    }
+
+    /// As `load(path:)`, also returning the bytes read (whose digest an instrumented
+    /// executable records: `PolicyDigest`).
+    public static func loadWithBytes(path: String) throws(PolicyFileError) -> (policy: Policy, bytes: [UInt8]) {
         let bytes = try PolicyFileIO.readFile(path)
         if let offset = PolicyFileIO.firstInvalidUTF8(bytes) {
             let line = bytes[..<offset].reduce(1) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
             throw PolicyFileError(path: path, reason: .notUTF8(line: line, byteOffset: offset))
         }
         do throws(PolicyFormatError) {
-            return try parse(utf8: bytes)
+            return (try parse(utf8: bytes), bytes)
         } catch {
             throw PolicyFileError(path: path, reason: .format(error))
         }

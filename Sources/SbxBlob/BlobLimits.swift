@@ -4,6 +4,7 @@ import DyckModel
 /// The caps of the blob format (`kmod/core/sbx_blob.h`, `specs/kernel-abi.md`),
 /// which the kernel enforces on load.
 public enum BlobLimits {
+    public static let version = Int(SBX_BLOB_VERSION)
     public static let maxSize = Int(SBX_BLOB_MAX_SIZE)
     public static let maxSymbols = Int(SBX_MAX_SYMBOLS)
     public static let maxFunctions = Int(SBX_MAX_FUNCTIONS)

@@ -5,7 +5,8 @@ import Glibc
 #endif
 
 /// Exit statuses of `dyck-gen` and `sbx`. All are below 128, so they never collide
-/// with a shell's 128+signal convention.
+/// with a shell's 128+signal convention (which `sbx run` follows for a program that a
+/// signal ended).
 public enum ExitStatus: Int32, CaseIterable, Sendable {
     case success = 0
     /// `sbx check`: the events leave the policy.
@@ -18,6 +19,24 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
     case environment = 4
     /// A bug in this tool.
     case internalError = 70
+    /// `sbx run`: the monitor killed the program (a policy violation); the report is
+    /// on stderr.
+    case violation = 100
+    /// `sbx run`, `sbx policy`, `sbx status`: the kernel module is not loaded.
+    case moduleNotLoaded = 101
+    /// `sbx run`: the policy is missing, unreadable or corrupt.
+    case policyUnusable = 102
+    /// `sbx run`: the program is not instrumented (not built with dyck-cc).
+    case notInstrumented = 103
+    /// `sbx run`: not privileged (opening /dev/sbx or loading a policy was refused).
+    case notPrivileged = 104
+    /// `sbx run`: the policy is not the program's (digest mismatch, or the file exec'd
+    /// was not the one checked).
+    case wrongPolicy = 105
+    /// `sbx run`: the program exists but cannot be executed (as in shells).
+    case cannotExecute = 126
+    /// `sbx run`: the program was not found (as in shells).
+    case notFound = 127
     /// `sbx vm`: the guest did not finish within its timeout and was killed.
     case guestTimedOut = 124
     /// `sbx vm`: the guest failed before the command's status was known (kernel
@@ -29,6 +48,13 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
         case .badInput: self = .badInput
         case .outputFailed: self = .outputFailed
         case .environment: self = .environment
+        case .moduleNotLoaded: self = .moduleNotLoaded
+        case .policyUnusable: self = .policyUnusable
+        case .notInstrumented: self = .notInstrumented
+        case .notPrivileged: self = .notPrivileged
+        case .wrongPolicy: self = .wrongPolicy
+        case .programNotFound: self = .notFound
+        case .programNotExecutable: self = .cannotExecute
         }
     }
 }

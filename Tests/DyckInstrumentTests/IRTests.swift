@@ -227,7 +227,10 @@ final class IRTests: XCTestCase {
         for kept in [
             "@handler_alias = alias void (i32), ptr @handler",
             "blockaddress(@handler, %one), ptr blockaddress(@handler, %two)",
-            "@llvm.used = appending global [1 x ptr] [ptr @handler]",
+            // The function itself, not its thunk; then the policy digest instrumentation adds.
+            "@llvm.used = appending global [2 x ptr] [ptr @handler, ptr @__sbx_policy_digest]",
+            "@__sbx_policy_digest = internal constant [40 x i8] c\"SBXPOL01",
+            "section \".sbx_policy\"",
             "@llvm.compiler.used = appending global [1 x ptr] [ptr @handler_alias]",
             "call void @handler(i32 0)", "call void @handler_alias(i32 1)",
             "@action = internal constant { ptr, i64 } { ptr @handler.sbx_thunk, i64 0 }",

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# `make demo`: the main job end to end, as far as the project reaches today:
-# C source -> LLVM IR -> Dyck policy -> drawing, statistics, offline checks of a
-# real run and of an impossible path in both models; then an instrumented build
-# with dyck-cc, a recorded marker trace of a real run, and its check.
+# `make demo`: the main job end to end: C source -> LLVM IR -> Dyck policy ->
+# drawing, statistics, offline checks of a real run and of an impossible path in
+# both models; an instrumented build with dyck-cc, a recorded marker trace and its
+# check; then, in a guest kernel (sbx vm, QEMU), the program enforced by the
+# sbx_dyck module with `sbx run`: a normal run, and a control-flow hijack killed
+# before it reaches system().
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=$(swift build --show-bin-path)
@@ -49,3 +51,13 @@ grep '^m ' "$out/example.trace" | head -6
 
 step "9. Check every marker of the run, calls and returns included"
 run "$bin/sbx" check "$out/example.dyck" --trace "$out/example.trace"
+
+step "10. Build a program with a real bug: a hex argument overflows into a function pointer"
+run "$bin/dyck-cc" -O0 -g -fno-pie -no-pie -o "$out/hijack" Tests/e2e/hijack.c
+maintenance=$(nm "$out/hijack" | awk '$3 == "maintenance" { print $1 }')
+python3 -c "import sys; print('41' * 16 + int(sys.argv[1], 16).to_bytes(8, 'little').hex())" "$maintenance" >"$out/hijack.arg"
+echo "(the attacker points the handler at maintenance(), 0x$maintenance, which calls system())"
+
+step "11. Boot a guest kernel with the sbx_dyck module and run both programs under sbx run"
+make -C kmod >/dev/null
+run "$bin/sbx" vm --module kmod/sbx_dyck.ko -- bash Tests/demo/guest-demo.sh "$bin" "$out"

@@ -105,7 +105,10 @@ int sbx_thread_init(const struct sbx_policy_view *p, struct sbx_thread *t,
 /**
  * sbx_thread_init_new_thread - the state of a new thread of a running process:
  * a root frame with the empty frontier, where only CB_ENTER is possible.
- * @p, @t, @frames, @capacity: as for sbx_thread_init().
+ * @p:        the policy, as for sbx_thread_init().
+ * @t:        the thread state to set up.
+ * @frames:   its frame array, as for sbx_thread_init().
+ * @capacity: frames in @frames, as for sbx_thread_init().
  *
  * Return: 0, or -SBX_EINVAL as for sbx_thread_init().
  */

@@ -48,7 +48,7 @@ lsmod | grep -q '^sbx_dyck' || { echo "Bail out! sbx_dyck is not loaded"; exit 1
 # --- device and status -------------------------------------------------------
 check "device /dev/sbx is mode 0600" '[ "$(stat -c %a /dev/sbx)" = 600 ]'
 $CTL status >"$W/st" 2>&1; show "$W/st"
-check "status: abi 1, no policy, nothing enforced" 'has "$W/st" "abi 1 policies 0 enforced 0 armed 0"'
+check "status: abi 2, no policy, nothing enforced, nothing installed" 'has "$W/st" "abi 2 policies 0 enforced 0 armed 0" && has "$W/st" "installed 0$"'
 
 $CTL mkblob dyck "$W/dyck.blob" && $CTL mkblob nfa "$W/nfa.blob"
 D=$($CTL load "$W/dyck.blob")
@@ -84,6 +84,7 @@ $CTL run -p "$D" -- "$MK" 2:0 2:2 1:1 3:3 say:after >"$W/o" 2>&1; show "$W/o"
 check "impossible path (return to the wrong site) is killed" 'has "$W/o" "^signal 9" && hasnt "$W/o" "^after"'
 $CTL read >"$W/r"; show "$W/r"
 check "record: wrong return, kind 3 id 3, depth 3, marker|killed" 'has "$W/r" "reason 4 action 1 nr 999 kind 3 id 3 tag 0x40000002 mstate 11 depth 3 flags 0x9"'
+check "record: its stack holds the three frames' tags, top down" 'has "$W/r" "depth 3 flags 0x9 stack 0x40000002,0x40000000,0$"'
 check "record names the program" 'has "$W/r" "comm sbx_markers"'
 
 $CTL run -p "$D" -- "$MK" 9:0 >"$W/o" 2>&1
@@ -119,6 +120,43 @@ $CTL run -p "$D" -- "$MK" 8:1 >"$W/o" 2>&1
 $CTL read >"$W/r"
 check "SJ_RESUME without SJ_SAVE is a violation" 'has "$W/o" "^signal 9" && has "$W/r" "reason 8 "'
 
+# --- the stack of a record ---------------------------------------------------------
+$CTL run -p "$D" -- "$MK" 2:0 2:2 1:1 3:2 1:0 3:0 2:1 2:3 4:4 4:4 1:1 say:after >"$W/o" 2>&1; show "$W/o"
+$CTL read >"$W/r"; show "$W/r"
+check "record stack: sites 1 and 3 and two callbacks pushed, depth 5, tags top down" 'has "$W/o" "^signal 9" && has "$W/r" "reason 3 action 1 nr 999 kind 1 id 1 tag 0x80000004 mstate 12 depth 5 flags 0x9 stack 0x80000004,0x80000004,0x40000003,0x40000001,0$"'
+$CTL mkblob deep "$W/deep.blob"
+P=$($CTL load "$W/deep.blob")
+$CTL run -p "$P" -- "$MK" $(for i in $(seq 19); do printf '2:0 '; done) 1:0 say:after >"$W/o" 2>&1; show "$W/o"
+$CTL read >"$W/r"; show "$W/r"
+deep=$(for i in $(seq 15); do printf '0x40000000,'; done)0x40000000
+check "record stack: 19 nested calls, depth 20, the top 16 tags (the rest zero)" 'has "$W/o" "^signal 9" && has "$W/r" "reason 3 .* depth 20 flags 0x9 stack $deep$"'
+$CTL unload "$P" >/dev/null
+
+# --- exe binding (SBX_ARM_F_EXE) -----------------------------------------------------
+cp "$MK" "$W/mkB"
+$CTL run -p "$D" --exe "$MK" -- "$MK" $VALID say:done >"$W/o" 2>&1; show "$W/o"
+check "armed with --exe A: exec of A runs normally" 'has "$W/o" "^done" && has "$W/o" "^exit 0"'
+$CTL read >"$W/r"
+check "no record for a matching exec" 'has "$W/r" "^records 0 "'
+rm -f "$W/canary"
+$CTL run -p "$D" --exe "$MK" -- "$W/mkB" "touch:$W/canary" say:ran >"$W/o" 2>&1; show "$W/o"
+$CTL read >"$W/r"; show "$W/r"
+check "armed with --exe A: exec of B is killed before B runs (canary not written)" 'has "$W/o" "^signal 9" && hasnt "$W/o" "^ran" && [ ! -e "$W/canary" ]'
+check "record: reason 19 (exe mismatch), killed, no frames" 'has "$W/r" "comm mkB policy $D reason 19 action 1 nr 0 kind 0 id 0 tag 0 mstate 0 depth 0 flags 0x8 stack -$"'
+$CTL run -p "$D" -a log --exe "$MK" -- "$W/mkB" "touch:$W/canary" >"$W/o" 2>&1; show "$W/o"
+$CTL read >"$W/r"
+check "exe mismatch kills in log mode too" 'has "$W/o" "^signal 9" && [ ! -e "$W/canary" ] && has "$W/r" "reason 19 action 2 .* flags 0x8 "'
+$CTL run -p "$D" --exe "$MK" --fail-first -- "$MK" $VALID say:done >"$W/o" 2>&1
+check "a failed exec keeps the binding (the next exec of A runs)" 'has "$W/o" "^done" && has "$W/o" "^exit 0"'
+$CTL run -p "$D" --exe "$MK" -- "$MK" exec "$W/mkB" "touch:$W/canary" >"$W/o" 2>&1; show "$W/o"
+check "the binding holds for one exec: the enforced process may then exec B (policy dropped)" 'has "$W/o" "^exit 0" && [ -e "$W/canary" ]'
+rm -f "$W/canary"
+$CTL run -p "$D" --exe-fd 99 -- "$MK" >"$W/o" 2>&1
+check "arm with a bad exe descriptor: EBADF" 'has "$W/o" "arm: Bad file descriptor"'
+$CTL run -p "$D" --exe "$W" -- "$MK" >"$W/o" 2>&1
+check "arm bound to a directory: EINVAL" 'has "$W/o" "arm: Invalid argument"'
+$CTL read >/dev/null
+
 # --- fork, threads, exec -------------------------------------------------------------
 $CTL run -p "$D" -- "$MK" 2:0 fork 2:2 1:1 3:2 1:0 3:0 say:ok >"$W/o" 2>&1; show "$W/o"
 check "fork: the child continues the parent's automaton" 'has "$W/o" "^child exit 0" && [ "$(count "$W/o" '\''^ok'\'')" = 2 ] && has "$W/o" "^exit 0"'
@@ -138,6 +176,80 @@ check "a failed exec keeps the thread armed (next exec enforced)" 'has "$W/o" "^
 $CTL run -p "$D" -- "$MK" 2:0 exec "$MK" 1:1 say:free >"$W/o" 2>&1; show "$W/o"
 check "exec by an enforced process drops its policy" 'has "$W/o" "^free" && has "$W/o" "^exit 0"'
 $CTL read >/dev/null
+
+# --- per-executable registry (SBX_IOC_INSTALL, _REMOVE, _LIST) ----------------------
+cp "$MK" "$W/mk"
+dev=$(stat -c %d "$W/mk"); ino=$(stat -c %i "$W/mk")
+$CTL install "$D" --exe "$W/mk" >"$W/o" 2>&1; show "$W/o"
+check "install: ok, reports the file's st_dev and st_ino" 'has "$W/o" "^install 0 policy $D dev $dev ino $ino$"'
+$CTL status >"$W/st"
+check "status counts the entry" 'has "$W/st" "installed 1$"'
+"$W/mk" $VALID say:done >"$W/o" 2>&1; echo "rc $?" >>"$W/o"; show "$W/o"
+check "installed: an allowed sequence exec'd from plain sh runs to completion" 'has "$W/o" "^done" && has "$W/o" "^rc 0"'
+rm -f "$W/canary"
+"$W/mk" 1:1 "touch:$W/canary" >"$W/o" 2>&1; echo "rc $?" >>"$W/o"; show "$W/o"
+$CTL read >"$W/r"; show "$W/r"
+check "installed: an out-of-order sequence is killed (canary not written)" 'has "$W/o" "^rc 137" && [ ! -e "$W/canary" ]'
+check "installed: record of the entry's policy at the root" 'has "$W/r" "comm mk policy $D reason 3 action 1 nr 999 kind 1 id 1 tag 0 mstate 1 depth 1 flags 0x9 stack 0$"'
+rm -f "$W/go"
+"$W/mk" $VALID "wait:$W/go" say:finished >"$W/obg" 2>&1 &
+bg=$!
+until_true 60 '$CTL tasks >"$W/t"; has "$W/t" "markers 12 "'
+show "$W/t"
+check "tasks: the enforced process with its pid, mode, markers and the installed flag" 'has "$W/t" "^tasks 1$" && has "$W/t" "^pid $bg tid $bg policy $D state enforced mode dyck action kill markers 12 violations 0 flags 0x4 comm mk$"'
+$CTL list >"$W/l"; show "$W/l"
+check "list: the entry, 1 process, 3 execs" 'has "$W/l" "^entries 1$" && has "$W/l" "^dev $dev ino $ino policy $D mode dyck action kill processes 1 execs 3$"'
+chmod 0666 /dev/sbx
+setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" list >"$W/o" 2>&1; show "$W/o"
+check "list is allowed to any opener" 'has "$W/o" "^entries 1$" && has "$W/o" "processes 1 execs 3$"'
+setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" tasks >"$W/o" 2>&1; show "$W/o"
+check "tasks is allowed to any opener" 'has "$W/o" "^tasks 1$" && has "$W/o" "^pid $bg "'
+setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" status >"$W/o" 2>&1
+check "status is allowed to any opener, and counts the entry" 'has "$W/o" "^abi 2 " && has "$W/o" "installed 1$"'
+setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" install "$D" --exe "$W/mkB" >"$W/o" 2>&1; show "$W/o"
+check "descriptor opened without CAP_SYS_ADMIN cannot install (EPERM)" 'has "$W/o" "^install 1 "'
+setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" remove --exe "$W/mk" >"$W/o" 2>&1; show "$W/o"
+check "descriptor opened without CAP_SYS_ADMIN cannot remove (EPERM)" 'has "$W/o" "^remove 1 "'
+chmod 0600 /dev/sbx
+touch "$W/go"
+wait $bg; rc=$?
+check "the installed process finished" '[ $rc -eq 0 ] && has "$W/obg" "^finished"'
+$CTL run -p "$N" -m nfa -- "$MK" 1:1 exec "$W/mk" 1:1 "touch:$W/canary" >"$W/o" 2>&1; show "$W/o"
+$CTL read >"$W/r"; show "$W/r"
+check "an enforced process that execs an installed file takes the entry's policy" 'has "$W/o" "^signal 9" && [ ! -e "$W/canary" ] && has "$W/r" "comm mk policy $D reason 3 "'
+$CTL run -p "$N" -m nfa -- "$W/mk" 2:0 2:2 1:1 3:3 1:2 say:nfa >"$W/o" 2>&1; show "$W/o"
+check "an armed process keeps its arm when it execs an installed file" 'has "$W/o" "^nfa" && has "$W/o" "^exit 0"'
+$CTL run -p "$D" -- "$MK" ioctl >"$W/o" 2>&1; show "$W/o"
+check "enforced process cannot install or remove (EPERM), may list and see tasks" 'has "$W/o" "install 1 remove 1 list 0 tasks 0$"'
+$CTL unload "$D" >"$W/o" 2>&1
+check "a policy held by an entry cannot be unloaded (EBUSY)" 'has "$W/o" "^unload 16"'
+$CTL install "$D" --exe "$W/mk" >"$W/o" 2>&1
+check "install twice: EEXIST" 'has "$W/o" "^install 17 "'
+$CTL install "$D" --exe "$W" >"$W/o" 2>&1
+check "install of a directory: EINVAL" 'has "$W/o" "^install 22 "'
+$CTL install "$D" --exe-fd 99 >"$W/o" 2>&1
+check "install with a bad descriptor: EBADF" 'has "$W/o" "^install 9 "'
+$CTL install 999999 --exe "$W/mkB" >"$W/o" 2>&1
+check "install of an unknown policy: ENOENT" 'has "$W/o" "^install 2 "'
+$CTL install "$N" --exe "$W/mkB" >"$W/o" 2>&1
+check "install of an nfa blob in dyck mode: EINVAL" 'has "$W/o" "^install 22 "'
+$CTL remove --exe "$W/mk" >"$W/o" 2>&1; show "$W/o"
+check "remove: ok, names the policy" 'has "$W/o" "^remove 0 policy $D$"'
+$CTL status >"$W/st"
+check "status: no entry left" 'has "$W/st" "installed 0$"'
+"$W/mk" 1:1 "touch:$W/canary" >"$W/o" 2>&1; echo "rc $?" >>"$W/o"
+check "after remove the file runs unenforced (the out-of-order sequence completes)" 'has "$W/o" "^rc 0" && [ -e "$W/canary" ]'
+rm -f "$W/canary"
+$CTL remove --exe "$W/mk" >"$W/o" 2>&1
+check "remove of a file that is not installed: ENOENT" 'has "$W/o" "^remove 2 "'
+$CTL install "$D" -a log --exe "$W/mkB" >"$W/o" 2>&1
+devB=$(stat -c %d "$W/mkB"); inoB=$(stat -c %i "$W/mkB")
+rm -f "$W/mkB"
+$CTL list >"$W/l"
+$CTL remove --inode "$devB" "$inoB" >"$W/o" 2>&1; show "$W/o"
+check "an entry of a deleted file is removed by dev and ino" 'has "$W/l" "^dev $devB ino $inoB policy $D mode dyck action log processes 0 execs 0$" && has "$W/o" "^remove 0 policy $D$"'
+$CTL read >"$W/r"
+check "no violation left over from the registry tests" 'has "$W/r" "^records 0 "'
 
 # --- compat syscalls, io_uring ----------------------------------------------------------
 $CTL run -p "$D" -- "$MK" "int80-mkdir:/dev/shm/int80k" say:after >"$W/o" 2>&1; show "$W/o"
@@ -159,7 +271,7 @@ check "unsandboxed processes are not affected" 'has "$W/o" "^iouring [0-9]" && h
 
 # --- control device abuse -----------------------------------------------------------
 $CTL run -p "$D" -a log -- "$MK" ioctl >"$W/o" 2>&1; show "$W/o"
-check "enforced process cannot load, arm or unload (EPERM)" 'has "$W/o" "^ioctl open 0 load 1 arm 1 unload 1"'
+check "enforced process cannot load, arm or unload (EPERM)" 'has "$W/o" "^ioctl open 0 load 1 arm 1 unload 1 "'
 $CTL run -p "$D" --twice -- "$MK" $VALID >"$W/o" 2>&1; show "$W/o"
 check "armed process cannot arm again (EPERM)" 'has "$W/o" "^second arm 1" && has "$W/o" "^exit 0"'
 $CTL try-load "$W/dyck.blob" --drop >"$W/o" 2>&1; show "$W/o"
@@ -169,7 +281,7 @@ chmod 0666 /dev/sbx
 setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" try-load "$W/dyck.blob" >"$W/o" 2>&1; show "$W/o"
 check "descriptor opened without CAP_SYS_ADMIN cannot load (EPERM)" 'has "$W/o" "^load 1 "'
 setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" status >"$W/o" 2>&1
-check "status is allowed to any opener" 'has "$W/o" "^abi 1"'
+check "status is allowed to any opener" 'has "$W/o" "^abi 2"'
 chmod 0600 /dev/sbx
 
 # --- nfa mode ---------------------------------------------------------------------------
@@ -246,6 +358,27 @@ check "enforcement works after reload; unload right after the child" 'has "$W/o"
 $CTL unload "$D" >/dev/null
 rmmod sbx_dyck; rc=$?
 check "second rmmod succeeds" '[ $rc -eq 0 ]'
+
+# --- fail closed on exec, entries at module exit -------------------------------------
+insmod "$KO" max_tasks_per_policy=1 >"$W/rm" 2>&1; rc=$?
+show "$W/rm"
+check "the module loads with max_tasks_per_policy=1" '[ $rc -eq 0 ]'
+D=$($CTL load "$W/dyck.blob")
+$CTL install "$D" --exe "$W/mk" >/dev/null
+rm -f "$W/go"
+"$W/mk" "wait:$W/go" >/dev/null 2>&1 &
+bg=$!
+until_true 60 '$CTL status >"$W/st"; has "$W/st" "enforced 1 "'
+"$W/mk" "touch:$W/canary" >"$W/o" 2>&1; echo "rc $?" >>"$W/o"
+$CTL read >"$W/r"; show "$W/r"
+$CTL status >"$W/st"; show "$W/st"
+check "no state for an installed exec (budget used up): killed before it runs" 'has "$W/o" "^rc 137" && [ ! -e "$W/canary" ]'
+check "record: reason 18 (no memory), killed; alloc_failures counted" 'has "$W/r" "comm mk policy $D reason 18 action 1 nr 0 .* depth 0 flags 0x8 " && has "$W/st" "alloc_failures 1 "'
+touch "$W/go"
+wait $bg
+rmmod sbx_dyck >"$W/rm" 2>&1; rc=$?
+show "$W/rm"
+check "rmmod with an entry installed and its policy loaded (entries do not pin the module)" '[ $rc -eq 0 ] && ! lsmod | grep -q '\''^sbx_dyck'\'''
 
 t=$(cat /proc/sys/kernel/tainted)
 echo "# tainted $t"

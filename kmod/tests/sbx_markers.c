@@ -9,6 +9,8 @@
  *   K:I           marker kind K, id I (an inline syscall 999, as instrumented
  *                 code issues it)
  *   say:TEXT      write TEXT and a newline to stdout (a plain write(2))
+ *   touch:PATH    create the file PATH (a canary: as the first step, it
+ *                 shows whether the program ran at all)
  *   fork          fork; the child runs the remaining steps; the parent waits
  *                 for it, prints "child exit N" or "child signal N", then runs
  *                 the remaining steps too
@@ -18,9 +20,11 @@
  *   iouring       io_uring_setup(1, ...); prints "iouring R"
  *   int80-getpid  getpid through int 0x80; prints "int80 R"
  *   int80-mkdir:P mkdir(P, 0700) through int 0x80; prints "int80 R"
- *   ioctl         open /dev/sbx and try LOAD (a bogus blob), ARM (id 1) and
- *                 UNLOAD (id 1); prints "ioctl open E load E arm E unload E"
- *                 with errno values (0 = success)
+ *   ioctl         open /dev/sbx and try LOAD (a bogus blob), ARM (id 1),
+ *                 UNLOAD (id 1), INSTALL (id 1, this program), REMOVE (this
+ *                 program), LIST and TASKS; prints "ioctl open E load E arm E
+ *                 unload E install E remove E list E tasks E" with errno
+ *                 values (0 = success)
  *   threads:T:N   start T threads that each issue CB_ENTER 4, LIBC 2,
  *                 CB_EXIT 4 (the example policy's callback) N times; join
  *                 them; prints "threads T"
@@ -86,8 +90,12 @@ static int try_ioctls(void)
 	struct sbx_ioc_load load = { 0 };
 	struct sbx_ioc_arm arm = { 0 };
 	struct sbx_ioc_unload unload = { 0 };
+	struct sbx_ioc_install install = { 0 };
+	struct sbx_ioc_remove remove = { 0 };
+	struct sbx_ioc_list list = { 0 };
+	struct sbx_ioc_tasks tasks = { 0 };
 	static const char bogus[128];
-	int fd, e_open = 0, e_load, e_arm, e_unload;
+	int fd, self, e_open = 0, e_load, e_arm, e_unload, e_install, e_remove, e_list, e_tasks;
 
 	fd = open(SBX_DEVICE_PATH, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
@@ -104,8 +112,21 @@ static int try_ioctls(void)
 	e_arm = ioctl(fd, SBX_IOC_ARM, &arm) ? errno : 0;
 	unload.id = 1;
 	e_unload = ioctl(fd, SBX_IOC_UNLOAD, &unload) ? errno : 0;
+	self = open("/proc/self/exe", O_PATH | O_CLOEXEC);
+	install.id = 1;
+	install.mode = SBX_MODE_DYCK;
+	install.action = SBX_ACTION_KILL;
+	install.exe_fd = self;
+	e_install = ioctl(fd, SBX_IOC_INSTALL, &install) ? errno : 0;
+	remove.exe_fd = self;
+	e_remove = ioctl(fd, SBX_IOC_REMOVE, &remove) ? errno : 0;
+	e_list = ioctl(fd, SBX_IOC_LIST, &list) ? errno : 0;
+	e_tasks = ioctl(fd, SBX_IOC_TASKS, &tasks) ? errno : 0;
+	if (self >= 0)
+		close(self);
 	close(fd);
-	printf("ioctl open %d load %d arm %d unload %d\n", e_open, e_load, e_arm, e_unload);
+	printf("ioctl open %d load %d arm %d unload %d install %d remove %d list %d tasks %d\n",
+	       e_open, e_load, e_arm, e_unload, e_install, e_remove, e_list, e_tasks);
 	return 0;
 }
 
@@ -142,6 +163,14 @@ static int run(int i)
 		fflush(stdout);
 		if (!strncmp(s, "say:", 4)) {
 			printf("%s\n", s + 4);
+		} else if (!strncmp(s, "touch:", 6)) {
+			int fd = open(s + 6, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+			if (fd < 0) {
+				perror(s + 6);
+				exit(70);
+			}
+			close(fd);
 		} else if (!strcmp(s, "fork")) {
 			pid_t pid = fork();
 			int status;

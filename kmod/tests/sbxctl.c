@@ -7,17 +7,34 @@
  *   sbxctl load BLOB                 prints the policy id
  *   sbxctl unload ID
  *   sbxctl read [MAX]                prints and removes violation records
- *   sbxctl mkblob dyck|nfa OUT       writes the core tests' example policy
+ *                                    (with the frame tags of their stack)
+ *   sbxctl mkblob dyck|nfa|deep OUT  writes the core tests' example policy,
+ *                                    or (deep) one whose only function calls
+ *                                    itself (site 0) with a stack limit of 64
  *   sbxctl try-load BLOB [--drop]    LOAD, printing the errno (0 = ok); with
  *                                    --drop, setuid(65534) after the open
  *   sbxctl run [-p ID | -b BLOB] [-m dyck|nfa] [-a kill|log] [--no-fork]
- *              [--fail-first] [--twice] -- PROG [ARG...]
+ *              [--fail-first] [--twice] [--exe PATH | --exe-fd N]
+ *              -- PROG [ARG...]
  *       arm and exec PROG: in a forked child (default; the parent waits and
  *       prints "exit N" or "signal N", and exits with N or 128+N), or in this
  *       process (--no-fork). -b loads BLOB first (and unloads it after the
  *       child, when forking). --fail-first execs a missing file first (the
  *       exec fails, the thread stays armed). --twice arms twice (the second
- *       must fail with EPERM; its errno is printed).
+ *       must fail with EPERM; its errno is printed). --exe binds the arm to
+ *       the inode of PATH (opened O_PATH, SBX_ARM_F_EXE); --exe-fd passes
+ *       descriptor N as it is.
+ *   sbxctl install BLOB|ID (--exe PATH | --exe-fd N) [-m dyck|nfa]
+ *              [-a kill|log]
+ *       INSTALL (loading BLOB first if it names a file; unloaded again if
+ *       the install fails); prints "install E policy ID dev D ino I" (E the
+ *       errno, 0 = ok; exit status 0 only if E is 0).
+ *   sbxctl remove --exe PATH | --inode DEV INO
+ *       REMOVE; prints "remove E policy ID".
+ *   sbxctl list                      LIST; prints "entries N", then a line
+ *                                    per entry
+ *   sbxctl tasks                     TASKS; prints "tasks N", then a line
+ *                                    per thread
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -36,6 +53,28 @@
 #include "../uapi/sbx_ioctl.h"
 #include "../core/sbx_blob.h"
 #include "../core/tests/blob_build.h"
+
+static uint32_t parse_mode(const char *s)
+{
+	return !strcmp(s, "nfa") ? SBX_MODE_NFA : SBX_MODE_DYCK;
+}
+
+static uint32_t parse_action(const char *s)
+{
+	return !strcmp(s, "log") ? SBX_ACTION_LOG : SBX_ACTION_KILL;
+}
+
+/* An O_PATH descriptor of PATH (it need not be readable or executable). */
+static int open_path(const char *path)
+{
+	int fd = open(path, O_PATH | O_CLOEXEC);
+
+	if (fd < 0) {
+		fprintf(stderr, "sbxctl: %s: %s\n", path, strerror(errno));
+		exit(2);
+	}
+	return fd;
+}
 
 static int open_dev(void)
 {
@@ -89,10 +128,10 @@ static int cmd_status(void)
 	}
 	printf("abi %u policies %u enforced %u armed %u markers %" PRIu64
 	       " violations %" PRIu64 " dropped %" PRIu64 " alloc_failures %" PRIu64
-	       " policy_bytes %" PRIu64 " ring %u/%u\n",
+	       " policy_bytes %" PRIu64 " ring %u/%u installed %u\n",
 	       s.abi_version, s.nr_policies, s.enforced_tasks, s.armed_tasks, (uint64_t)s.markers,
 	       (uint64_t)s.violations, (uint64_t)s.records_dropped, (uint64_t)s.alloc_failures,
-	       (uint64_t)s.policy_bytes, s.ring_count, s.ring_size);
+	       (uint64_t)s.policy_bytes, s.ring_count, s.ring_size, s.nr_installed);
 	return 0;
 }
 
@@ -112,13 +151,21 @@ static int cmd_read(unsigned int max)
 		}
 		for (i = 0; i < a.count; i++) {
 			const struct sbx_violation_record *r = &recs[i];
+			unsigned int j, n = r->depth < SBX_REC_STACK ? r->depth : SBX_REC_STACK;
 
 			printf("seq %" PRIu64 " pid %u tid %u comm %s policy %u reason %u action %u"
 			       " nr %u kind %" PRIu64 " id %" PRIu64 " tag %#x mstate %u depth %u"
-			       " flags %#x\n",
+			       " flags %#x stack ",
 			       (uint64_t)r->seq, r->pid, r->tid, r->comm, r->policy_id, r->reason,
 			       r->action, r->syscall_nr, (uint64_t)r->kind, (uint64_t)r->id, r->tag,
 			       r->mstate, r->depth, r->flags);
+			for (j = 0; j < n; j++)
+				printf("%s%#x", j ? "," : "", r->stack[j]);
+			/* The entries past the depth must be zero. */
+			for (j = n; j < SBX_REC_STACK; j++)
+				if (r->stack[j])
+					printf(" NONZERO@%u", j);
+			printf("%s\n", n ? "" : "-");
 		}
 		total += a.count;
 		if (a.count < a.max)
@@ -126,6 +173,28 @@ static int cmd_read(unsigned int max)
 	}
 	printf("records %u dropped %" PRIu64 "\n", total, (uint64_t)a.dropped);
 	return 0;
+}
+
+/*
+ * One function f, one libc symbol: f0 -call 0-> f0, f0 final; site 0 calls f.
+ * Macro-states: 0 {} (new thread), 1 {f0}F. CALL 0 nests up to the stack
+ * limit (64); LIBC 0 is never allowed.
+ */
+static void mkblob_deep(struct tb_spec *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->stack_limit = 64;
+	s->nr_symbols = 1;
+	s->nr_functions = 1;
+	s->initial = 1;
+	s->thread = 0;
+	s->nr_mstates = 2;
+	s->mstates[1].flags = SBX_MSTATE_F_FINAL;
+	s->mstates[1].nr_trans = 1;
+	s->mstates[1].trans[0].key = SBX_KEY_SITE(0);
+	s->mstates[1].trans[0].target = 1;
+	s->nr_sites = 1;
+	s->sites[0] = 1;
 }
 
 static int cmd_mkblob(const char *mode, const char *out)
@@ -141,6 +210,8 @@ static int cmd_mkblob(const char *mode, const char *out)
 		tb_example(&spec);
 	else if (!strcmp(mode, "nfa"))
 		tb_example_nfa(&spec);
+	else if (!strcmp(mode, "deep"))
+		mkblob_deep(&spec);
 	else
 		return 64;
 	n = tb_build(&spec, buf, sizeof(buf));
@@ -185,13 +256,18 @@ static int cmd_try_oversized(void)
 	return 0;
 }
 
-static int arm(int fd, uint32_t id, uint32_t mode, uint32_t action)
+/* @exe_fd < -1: no binding; else SBX_ARM_F_EXE with it. */
+static int arm(int fd, uint32_t id, uint32_t mode, uint32_t action, int exe_fd)
 {
 	struct sbx_ioc_arm a = { 0 };
 
 	a.id = id;
 	a.mode = mode;
 	a.action = action;
+	if (exe_fd >= -1) {
+		a.flags = SBX_ARM_F_EXE;
+		a.exe_fd = exe_fd;
+	}
 	return ioctl(fd, SBX_IOC_ARM, &a) ? errno : 0;
 }
 
@@ -199,7 +275,8 @@ static int cmd_run(int argc, char **argv)
 {
 	uint32_t id = 0, mode = SBX_MODE_DYCK, action = SBX_ACTION_KILL;
 	int fork_child = 1, fail_first = 0, twice = 0, loaded = 0, fd, i, err, status;
-	const char *blob = NULL;
+	const char *blob = NULL, *exe = NULL;
+	int exe_fd = -2;
 	pid_t pid;
 
 	for (i = 0; i < argc && strcmp(argv[i], "--"); i++) {
@@ -208,9 +285,13 @@ static int cmd_run(int argc, char **argv)
 		else if (!strcmp(argv[i], "-b") && i + 1 < argc)
 			blob = argv[++i];
 		else if (!strcmp(argv[i], "-m") && i + 1 < argc)
-			mode = !strcmp(argv[++i], "nfa") ? SBX_MODE_NFA : SBX_MODE_DYCK;
+			mode = parse_mode(argv[++i]);
 		else if (!strcmp(argv[i], "-a") && i + 1 < argc)
-			action = !strcmp(argv[++i], "log") ? SBX_ACTION_LOG : SBX_ACTION_KILL;
+			action = parse_action(argv[++i]);
+		else if (!strcmp(argv[i], "--exe") && i + 1 < argc)
+			exe = argv[++i];
+		else if (!strcmp(argv[i], "--exe-fd") && i + 1 < argc)
+			exe_fd = strtol(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--no-fork"))
 			fork_child = 0;
 		else if (!strcmp(argv[i], "--fail-first"))
@@ -240,13 +321,16 @@ static int cmd_run(int argc, char **argv)
 		return 70;
 	}
 	if (pid == 0) {
-		err = arm(fd, id, mode, action);
+		/* Kept open (close-on-exec) until the exec. */
+		if (exe)
+			exe_fd = open_path(exe);
+		err = arm(fd, id, mode, action, exe_fd);
 		if (err) {
 			fprintf(stderr, "sbxctl: arm: %s\n", strerror(err));
 			_exit(2);
 		}
 		if (twice)
-			printf("second arm %d\n", arm(fd, id, mode, action));
+			printf("second arm %d\n", arm(fd, id, mode, action, -2));
 		fflush(stdout);
 		if (fail_first) {
 			char *none[] = { "/nonexistent/sbx-missing", NULL };
@@ -278,12 +362,155 @@ static int cmd_run(int argc, char **argv)
 	return WEXITSTATUS(status);
 }
 
+static int cmd_install(int argc, char **argv)
+{
+	struct sbx_ioc_install a = { 0 };
+	int fd, i, err, loaded = 0, exe_fd = -2;
+	struct stat st;
+	char *end;
+
+	if (argc < 1)
+		return 64;
+	a.mode = SBX_MODE_DYCK;
+	a.action = SBX_ACTION_KILL;
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--exe") && i + 1 < argc)
+			exe_fd = open_path(argv[++i]);
+		else if (!strcmp(argv[i], "--exe-fd") && i + 1 < argc)
+			exe_fd = strtol(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "-m") && i + 1 < argc)
+			a.mode = parse_mode(argv[++i]);
+		else if (!strcmp(argv[i], "-a") && i + 1 < argc)
+			a.action = parse_action(argv[++i]);
+		else
+			return 64;
+	}
+	if (exe_fd < -1)
+		return 64;
+	a.exe_fd = exe_fd;
+	fd = open_dev();
+	if (!stat(argv[0], &st) && S_ISREG(st.st_mode)) {
+		err = do_load(fd, argv[0], &a.id);
+		if (err) {
+			fprintf(stderr, "sbxctl: load %s: %s\n", argv[0], strerror(err));
+			return 2;
+		}
+		loaded = 1;
+	} else {
+		a.id = strtoul(argv[0], &end, 0);
+		if (*end)
+			return 64;
+	}
+	err = ioctl(fd, SBX_IOC_INSTALL, &a) ? errno : 0;
+	printf("install %d policy %u dev %" PRIu64 " ino %" PRIu64 "\n", err, a.id,
+	       (uint64_t)a.dev, (uint64_t)a.ino);
+	if (err && loaded) {
+		struct sbx_ioc_unload u = { .id = a.id };
+
+		ioctl(fd, SBX_IOC_UNLOAD, &u);
+	}
+	return err ? 1 : 0;
+}
+
+static int cmd_remove(int argc, char **argv)
+{
+	struct sbx_ioc_remove a = { 0 };
+	int err;
+
+	if (argc == 2 && !strcmp(argv[0], "--exe")) {
+		a.exe_fd = open_path(argv[1]);
+	} else if (argc == 3 && !strcmp(argv[0], "--inode")) {
+		a.flags = SBX_REMOVE_F_INODE;
+		a.exe_fd = -1;
+		a.dev = strtoull(argv[1], NULL, 0);
+		a.ino = strtoull(argv[2], NULL, 0);
+	} else {
+		return 64;
+	}
+	err = ioctl(open_dev(), SBX_IOC_REMOVE, &a) ? errno : 0;
+	printf("remove %d policy %u\n", err, a.policy_id);
+	return err ? 1 : 0;
+}
+
+static const char *mode_name(uint32_t mode)
+{
+	return mode == SBX_MODE_DYCK ? "dyck" : mode == SBX_MODE_NFA ? "nfa" : "?";
+}
+
+static const char *action_name(uint32_t action)
+{
+	return action == SBX_ACTION_KILL ? "kill" : action == SBX_ACTION_LOG ? "log" : "?";
+}
+
+static int cmd_list(void)
+{
+	static struct sbx_install_entry es[SBX_MAX_INSTALLED];
+	struct sbx_ioc_list a = { 0 };
+	unsigned int i, n;
+
+	a.entries = (uintptr_t)es;
+	a.max = SBX_MAX_INSTALLED;
+	if (ioctl(open_dev(), SBX_IOC_LIST, &a)) {
+		printf("list %d\n", errno);
+		return 1;
+	}
+	printf("entries %u\n", a.count);
+	n = a.count < a.max ? a.count : a.max;
+	for (i = 0; i < n; i++)
+		printf("dev %" PRIu64 " ino %" PRIu64 " policy %u mode %s action %s"
+		       " processes %u execs %" PRIu64 "%s\n",
+		       (uint64_t)es[i].dev, (uint64_t)es[i].ino, es[i].policy_id,
+		       mode_name(es[i].mode), action_name(es[i].action), es[i].processes,
+		       (uint64_t)es[i].execs, es[i].reserved ? " NONZERO" : "");
+	return 0;
+}
+
+static int cmd_tasks(void)
+{
+	struct sbx_ioc_tasks a = { 0 };
+	struct sbx_task_entry *ts = NULL;
+	unsigned int i, n;
+	int fd = open_dev();
+
+	/* Ask for the count, then for that many (and some slack). */
+	if (ioctl(fd, SBX_IOC_TASKS, &a)) {
+		printf("tasks %d\n", errno);
+		return 1;
+	}
+	a.max = a.count + 64;
+	ts = calloc(a.max, sizeof(*ts));
+	if (!ts) {
+		perror("sbxctl: tasks");
+		return 1;
+	}
+	a.entries = (uintptr_t)ts;
+	if (ioctl(fd, SBX_IOC_TASKS, &a)) {
+		printf("tasks %d\n", errno);
+		return 1;
+	}
+	printf("tasks %u\n", a.count);
+	n = a.count < a.max ? a.count : a.max;
+	for (i = 0; i < n; i++)
+		printf("pid %u tid %u policy %u state %s mode %s action %s markers %" PRIu64
+		       " violations %u flags %#x comm %.16s%s\n",
+		       ts[i].pid, ts[i].tid, ts[i].policy_id,
+		       ts[i].state == SBX_STATE_ENFORCED ? "enforced" :
+		       ts[i].state == SBX_STATE_ARMED ? "armed" : "?",
+		       mode_name(ts[i].mode), action_name(ts[i].action),
+		       (uint64_t)ts[i].markers, ts[i].violations, ts[i].flags, ts[i].comm,
+		       ts[i].reserved ? " NONZERO" : "");
+	free(ts);
+	return 0;
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: sbxctl status | load BLOB | unload ID | read [MAX] |"
-			" mkblob dyck|nfa OUT | try-load BLOB [--drop] | try-oversized |"
+			" mkblob dyck|nfa|deep OUT | try-load BLOB [--drop] | try-oversized |"
 			" run [-p ID|-b BLOB] [-m MODE] [-a ACTION] [--no-fork] [--fail-first]"
-			" [--twice] -- PROG [ARG...]\n");
+			" [--twice] [--exe PATH|--exe-fd N] -- PROG [ARG...] |"
+			" install BLOB|ID --exe PATH|--exe-fd N [-m MODE] [-a ACTION] |"
+			" remove --exe PATH|--inode DEV INO | list | tasks\n");
 	return 64;
 }
 
@@ -325,5 +552,13 @@ int main(int argc, char **argv)
 		return cmd_try_oversized();
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "install"))
+		return cmd_install(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "remove"))
+		return cmd_remove(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "list"))
+		return cmd_list();
+	if (!strcmp(argv[1], "tasks"))
+		return cmd_tasks();
 	return usage();
 }

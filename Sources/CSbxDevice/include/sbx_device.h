@@ -1,0 +1,47 @@
+/*
+ * sbx_device.h - the control interface of /dev/sbx for Swift: the ioctl structures
+ * of kmod/uapi/sbx_ioctl.h, and functions in place of ioctl(2), which Swift cannot
+ * call (it is variadic and its request numbers are macros Swift does not import).
+ */
+#ifndef SBX_DEVICE_H
+#define SBX_DEVICE_H
+
+#include <sys/types.h>
+#include "../../../kmod/uapi/sbx_ioctl.h"
+#include "../../../kmod/uapi/sbx_marker.h"
+
+/* Each returns 0, or -errno of the ioctl. */
+int sbx_dev_load(int fd, struct sbx_ioc_load *arg);
+int sbx_dev_unload(int fd, struct sbx_ioc_unload *arg);
+int sbx_dev_status(int fd, struct sbx_ioc_status *arg);
+int sbx_dev_read(int fd, struct sbx_ioc_read *arg);
+int sbx_dev_install(int fd, struct sbx_ioc_install *arg);
+int sbx_dev_remove(int fd, struct sbx_ioc_remove *arg);
+int sbx_dev_list(int fd, struct sbx_ioc_list *arg);
+int sbx_dev_tasks(int fd, struct sbx_ioc_tasks *arg);
+
+/* Where sbx_spawn_armed failed in the child. */
+enum sbx_spawn_stage {
+	SBX_SPAWN_ARM = 1,	/* SBX_IOC_ARM */
+	SBX_SPAWN_EXEC = 2,	/* execve */
+};
+
+/**
+ * sbx_spawn_armed - fork a child that arms itself and execs a program.
+ * @dev_fd: an open descriptor of /dev/sbx (closed in the child before exec).
+ * @arm:    the SBX_IOC_ARM argument (with SBX_ARM_F_EXE and its exe_fd, the
+ *          kernel kills the child if @path turns out to be another file).
+ * @path:   the program, as execve(2) takes it.
+ * @argv:   its arguments, NULL-terminated.
+ * @stage:  out, on failure in the child: an enum sbx_spawn_stage.
+ * @err:    out, on failure: the errno (of fork, pipe, the ARM ioctl or execve).
+ *
+ * Returns the child's pid once its exec succeeded, or -1 when something failed
+ * (the child, if any, has been reaped). The child has the parent's environment
+ * and default SIGINT/SIGQUIT handling; the descriptors in @arm and @dev_fd are
+ * not inherited by the program.
+ */
+pid_t sbx_spawn_armed(int dev_fd, const struct sbx_ioc_arm *arm, const char *path,
+		      char *const argv[], int *stage, int *err);
+
+#endif

@@ -1,0 +1,247 @@
+import CSbxDevice
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Enforcement modes and actions, as the kernel numbers them.
+public enum EnforcementAction: String, Sendable, CaseIterable {
+    case kill
+    case log
+
+    var kernelValue: UInt32 { self == .kill ? UInt32(SBX_ACTION_KILL) : UInt32(SBX_ACTION_LOG) }
+    init?(kernelValue: UInt32) {
+        switch kernelValue {
+        case UInt32(SBX_ACTION_KILL): self = .kill
+        case UInt32(SBX_ACTION_LOG): self = .log
+        default: return nil
+        }
+    }
+}
+
+/// The module's state (SBX_IOC_STATUS).
+public struct DeviceStatus: Sendable, Equatable {
+    public var abiVersion: UInt32
+    public var policies: UInt32
+    public var enforcedThreads: UInt32
+    public var armedThreads: UInt32
+    public var markers: UInt64
+    public var violations: UInt64
+    public var recordsDropped: UInt64
+    public var allocationFailures: UInt64
+    public var policyBytes: UInt64
+    public var installed: UInt32
+}
+
+/// A registry entry (SBX_IOC_LIST).
+public struct InstalledPolicy: Sendable, Equatable {
+    public var device: UInt64
+    public var inode: UInt64
+    public var policyID: UInt32
+    public var mode: String
+    public var action: String
+    public var processes: UInt32
+    public var execs: UInt64
+}
+
+/// A sandboxed thread (SBX_IOC_TASKS).
+public struct SandboxedThread: Sendable, Equatable {
+    public var pid: UInt32
+    public var tid: UInt32
+    public var policyID: UInt32
+    public var armed: Bool
+    public var mode: String
+    public var action: String
+    public var markers: UInt64
+    public var violations: UInt32
+    public var killed: Bool
+    public var lost: Bool
+    public var installed: Bool
+    public var command: String
+}
+
+func modeName(_ value: UInt32) -> String {
+    switch value {
+    case UInt32(SBX_MODE_DYCK): return "dyck"
+    case UInt32(SBX_MODE_NFA): return "nfa"
+    default: return "mode\(value)"
+    }
+}
+
+func actionName(_ value: UInt32) -> String {
+    EnforcementAction(kernelValue: value)?.rawValue ?? "action\(value)"
+}
+
+func cString<T>(_ tuple: T) -> String {
+    withUnsafeBytes(of: tuple) { raw in
+        let bytes = raw.prefix { $0 != 0 }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// An open descriptor of /dev/sbx, closed when the value goes away.
+public final class SandboxDevice {
+    public static let defaultPath = SBX_DEVICE_PATH
+    public let path: String
+    public let fd: Int32
+
+    /// Opens the device. No device: `RunError.moduleNotLoaded`; refused:
+    /// `RunError.notPrivileged`.
+    public init(path: String = SandboxDevice.defaultPath) throws {
+        self.path = path
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code = errno
+            switch code {
+            case ENOENT, ENXIO, ENODEV: throw RunError.moduleNotLoaded(device: path)
+            case EACCES, EPERM: throw RunError.notPrivileged(device: path, operation: "open")
+            default: throw RunError.deviceFailed(device: path, operation: "open", errno: code)
+            }
+        }
+        self.fd = fd
+    }
+
+    deinit { close(fd) }
+
+    private func check(_ result: Int32, _ operation: String) throws {
+        guard result != 0 else { return }
+        let code = -result
+        if code == EPERM || code == EACCES { throw RunError.notPrivileged(device: path, operation: operation) }
+        throw RunError.deviceFailed(device: path, operation: operation, errno: code)
+    }
+
+    public func status() throws -> DeviceStatus {
+        var s = sbx_ioc_status()
+        try check(sbx_dev_status(fd, &s), "status")
+        return DeviceStatus(
+            abiVersion: s.abi_version, policies: s.nr_policies, enforcedThreads: s.enforced_tasks,
+            armedThreads: s.armed_tasks, markers: s.markers, violations: s.violations,
+            recordsDropped: s.records_dropped, allocationFailures: s.alloc_failures, policyBytes: s.policy_bytes,
+            installed: s.nr_installed)
+    }
+
+    /// Loads a blob; returns the policy's id.
+    public func load(blob: [UInt8]) throws -> UInt32 {
+        var arg = sbx_ioc_load()
+        let result = blob.withUnsafeBytes { raw -> Int32 in
+            arg.blob = UInt64(UInt(bitPattern: raw.baseAddress))
+            arg.size = UInt32(raw.count)
+            return sbx_dev_load(fd, &arg)
+        }
+        try check(result, "load policy")
+        return arg.id
+    }
+
+    /// Unloads a policy; false when it is still in use (EBUSY).
+    @discardableResult
+    public func unload(id: UInt32) throws -> Bool {
+        var arg = sbx_ioc_unload()
+        arg.id = id
+        let result = sbx_dev_unload(fd, &arg)
+        if result == -EBUSY { return false }
+        try check(result, "unload policy \(id)")
+        return true
+    }
+
+    /// Takes the violation records waiting in the ring (all of them).
+    public func readRecords() throws -> (records: [ViolationRecord], dropped: UInt64) {
+        var out: [ViolationRecord] = []
+        var dropped: UInt64 = 0
+        let capacity = 64
+        var buffer = [sbx_violation_record](repeating: sbx_violation_record(), count: capacity)
+        while true {
+            var arg = sbx_ioc_read()
+            let result = buffer.withUnsafeMutableBytes { raw -> Int32 in
+                arg.records = UInt64(UInt(bitPattern: raw.baseAddress))
+                arg.max = UInt32(capacity)
+                return sbx_dev_read(fd, &arg)
+            }
+            try check(result, "read violation records")
+            dropped = arg.dropped
+            out += buffer.prefix(Int(arg.count)).map(ViolationRecord.init)
+            if arg.count < UInt32(capacity) { break }
+        }
+        return (out, dropped)
+    }
+
+    /// Installs a policy for every exec of the file open on `exeFD`; returns the
+    /// inode's (device, inode) as the kernel keys it.
+    public func install(policyID: UInt32, mode: String, action: EnforcementAction, exeFD: Int32) throws -> (UInt64, UInt64) {
+        var arg = sbx_ioc_install()
+        arg.id = policyID
+        arg.mode = mode == "nfa" ? UInt32(SBX_MODE_NFA) : UInt32(SBX_MODE_DYCK)
+        arg.action = action.kernelValue
+        arg.exe_fd = exeFD
+        let result = sbx_dev_install(fd, &arg)
+        if result == -EEXIST {
+            throw RunError.deviceFailed(device: path, operation: "install", errno: EEXIST)
+        }
+        try check(result, "install policy \(policyID)")
+        return (arg.dev, arg.ino)
+    }
+
+    /// Removes the registry entry of the file open on `exeFD`, or of (device,
+    /// inode); returns the policy it used, nil when there was no entry.
+    public func remove(exeFD: Int32? = nil, device: UInt64 = 0, inode: UInt64 = 0) throws -> UInt32? {
+        var arg = sbx_ioc_remove()
+        if let exeFD {
+            arg.exe_fd = exeFD
+        } else {
+            arg.flags = UInt32(SBX_REMOVE_F_INODE)
+            arg.dev = device
+            arg.ino = inode
+        }
+        let result = sbx_dev_remove(fd, &arg)
+        if result == -ENOENT { return nil }
+        try check(result, "remove")
+        return arg.policy_id
+    }
+
+    public func installed() throws -> [InstalledPolicy] {
+        var capacity = 64
+        while true {
+            var buffer = [sbx_install_entry](repeating: sbx_install_entry(), count: capacity)
+            var arg = sbx_ioc_list()
+            let result = buffer.withUnsafeMutableBytes { raw -> Int32 in
+                arg.entries = UInt64(UInt(bitPattern: raw.baseAddress))
+                arg.max = UInt32(capacity)
+                return sbx_dev_list(fd, &arg)
+            }
+            try check(result, "list")
+            if Int(arg.count) > capacity {
+                capacity = Int(arg.count)
+                continue
+            }
+            return buffer.prefix(Int(arg.count)).map {
+                InstalledPolicy(
+                    device: $0.dev, inode: $0.ino, policyID: $0.policy_id, mode: modeName($0.mode),
+                    action: actionName($0.action), processes: $0.processes, execs: $0.execs)
+            }
+        }
+    }
+
+    public func threads() throws -> [SandboxedThread] {
+        var capacity = 256
+        while true {
+            var buffer = [sbx_task_entry](repeating: sbx_task_entry(), count: capacity)
+            var arg = sbx_ioc_tasks()
+            let result = buffer.withUnsafeMutableBytes { raw -> Int32 in
+                arg.entries = UInt64(UInt(bitPattern: raw.baseAddress))
+                arg.max = UInt32(capacity)
+                return sbx_dev_tasks(fd, &arg)
+            }
+            try check(result, "list sandboxed threads")
+            if Int(arg.count) > capacity {
+                capacity = Int(arg.count) + 64
+                continue
+            }
+            return buffer.prefix(Int(arg.count)).map {
+                SandboxedThread(
+                    pid: $0.pid, tid: $0.tid, policyID: $0.policy_id, armed: $0.state == UInt32(SBX_STATE_ARMED),
+                    mode: modeName($0.mode), action: actionName($0.action), markers: $0.markers,
+                    violations: $0.violations, killed: $0.flags & UInt32(SBX_TASK_F_KILLED) != 0,
+                    lost: $0.flags & UInt32(SBX_TASK_F_LOST) != 0,
+                    installed: $0.flags & UInt32(SBX_TASK_F_INSTALLED) != 0, command: cString($0.comm))
+            }
+        }
+    }
+}

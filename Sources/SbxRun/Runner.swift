@@ -1,0 +1,226 @@
+import CSbxDevice
+import DyckModel
+import SbxBlob
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `sbx run` does: load the program's policy into the kernel, arm a child bound
+/// to the program's inode, exec it, wait, and collect the violations of its policy.
+public struct SandboxRun {
+    public var program: String
+    public var arguments: [String]
+    /// nil: the program's path + ".dyck".
+    public var policyPath: String?
+    public var mode: BlobMode
+    public var action: EnforcementAction
+    public var devicePath: String
+
+    public init(program: String, arguments: [String], policyPath: String? = nil, mode: BlobMode = .dyck,
+                action: EnforcementAction = .kill, devicePath: String = SandboxDevice.defaultPath) {
+        self.program = program
+        self.arguments = arguments
+        self.policyPath = policyPath
+        self.mode = mode
+        self.action = action
+        self.devicePath = devicePath
+    }
+
+    /// How the run ended.
+    public struct Outcome: Sendable {
+        /// The program's exit status, or 128+n when signal n ended it.
+        public var programStatus: Int32
+        public var signal: Int32?
+        public var reports: [ViolationReport]
+        public var records: [ViolationRecord]
+        public var recordsDropped: UInt64
+        /// The policy could not be unloaded: processes of the run still use it.
+        public var policyStillLoaded: Bool
+        public var resolvedProgram: String
+        public var policyPath: String
+
+        /// The monitor killed the program or one of its processes.
+        public var killedByMonitor: Bool { records.contains { $0.killed } }
+        public var exeMismatch: Bool { records.contains { $0.isExeMismatch } }
+    }
+
+    /// A program named without a slash is looked up in PATH, as execvp would.
+    public static func resolve(_ program: String) throws -> String {
+        if program.contains("/") {
+            guard access(program, F_OK) == 0 else { throw RunError.programNotFound(program) }
+            return program
+        }
+        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
+        for directory in path.split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + program
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        throw RunError.programNotFound(program)
+    }
+
+    /// The policy checked against the program open on `exeFD`.
+    static func loadPolicy(path: String, program: String, exeFD: Int32) throws -> Policy {
+        try loadPolicyWithBytes(path: path, program: program, exeFD: exeFD).policy
+    }
+
+    static func loadPolicyWithBytes(path: String, program: String, exeFD: Int32) throws -> (policy: Policy, bytes: [UInt8]) {
+        // An uninstrumented program is the more basic problem: say so first.
+        _ = try ExecutableBinding.recordedDigest(fd: exeFD, program: program)
+        guard access(path, F_OK) == 0 else { throw RunError.policyMissing(path: path, program: program) }
+        let loaded: (policy: Policy, bytes: [UInt8])
+        do {
+            loaded = try Policy.loadWithBytes(path: path)
+        } catch {
+            throw RunError.policyUnusable(path: path, reason: Self.strip(error.description, path: path))
+        }
+        try ExecutableBinding.check(fd: exeFD, program: program, policyPath: path, policyBytes: loaded.bytes)
+        return loaded
+    }
+
+    static func strip(_ message: String, path: String) -> String {
+        message.hasPrefix(path + ": ") ? String(message.dropFirst(path.count + 2)) : message
+    }
+
+    /// Opens the program for the inode binding; 126 when it is no regular,
+    /// executable file.
+    static func openProgram(_ path: String) throws -> Int32 {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code = errno
+            if code == ENOENT { throw RunError.programNotFound(path) }
+            throw RunError.programNotExecutable(program: path, reason: errnoText(code))
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            close(fd)
+            throw RunError.programNotExecutable(program: path, reason: "not a regular file")
+        }
+        guard access(path, X_OK) == 0 else {
+            close(fd)
+            throw RunError.programNotExecutable(program: path, reason: "permission denied")
+        }
+        return fd
+    }
+
+    /// Compiles the policy for the kernel in `mode`.
+    static func blob(_ policy: Policy, mode: BlobMode, path: String) throws -> [UInt8] {
+        do {
+            return try buildBlob(policy: policy, mode: mode)
+        } catch {
+            throw RunError.policyUnusable(path: path, reason: "cannot compile it for the kernel: \(error)")
+        }
+    }
+
+    /// Where compiled blobs are kept, keyed by the policy file's SHA-256 and the
+    /// mode: compiling a large program's policy (nfa mode flattens it) takes seconds,
+    /// which every run would otherwise pay. `SBX_BLOB_CACHE` names the directory
+    /// (empty: no cache); default `$XDG_CACHE_HOME/sbx/blobs` or `~/.cache/sbx/blobs`.
+    /// The kernel validates every blob it is given, cached or not.
+    static var blobCacheDirectory: String? {
+        if let dir = getenv("SBX_BLOB_CACHE") {
+            let value = String(cString: dir)
+            return value.isEmpty ? nil : value
+        }
+        if let xdg = getenv("XDG_CACHE_HOME"), xdg.pointee != 0 { return String(cString: xdg) + "/sbx/blobs" }
+        if let home = getenv("HOME"), home.pointee != 0 { return String(cString: home) + "/.cache/sbx/blobs" }
+        return nil
+    }
+
+    /// The blob of a policy, from the cache when it is there; written to the cache
+    /// (best effort, atomically) when it was compiled.
+    static func cachedBlob(_ policy: Policy, bytes: [UInt8], mode: BlobMode, path: String) throws -> [UInt8] {
+        guard let directory = blobCacheDirectory else { return try blob(policy, mode: mode, path: path) }
+        let file = "\(directory)/\(ExecutableBinding.hex(SHA256.hash(bytes)))-\(mode.rawValue)-v\(BlobLimits.version).blob"
+        if let cached = readWhole(file), !cached.isEmpty { return cached }
+        let compiled = try blob(policy, mode: mode, path: path)
+        var prefix = directory.hasPrefix("/") ? "" : "."
+        for part in directory.split(separator: "/") {
+            prefix += "/" + part
+            mkdir(prefix, 0o700)
+        }
+        let temporary = file + ".\(getpid()).tmp"
+        if let out = fopen(temporary, "w") {
+            let written = compiled.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, out) }
+            if fclose(out) == 0 && written == compiled.count { rename(temporary, file) } else { unlink(temporary) }
+        }
+        return compiled
+    }
+
+    static func readWhole(_ path: String) -> [UInt8]? {
+        guard let file = fopen(path, "r") else { return nil }
+        defer { fclose(file) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
+            if n > 0 { out += chunk[..<n] }
+            if n < chunk.count { break }
+        }
+        return ferror(file) == 0 ? out : nil
+    }
+
+    /// Explains records; the machine (the blob's macro-states) is rebuilt only when
+    /// there is something to explain.
+    static func reports(_ records: [ViolationRecord], policy: Policy, mode: BlobMode) -> [ViolationReport] {
+        guard !records.isEmpty else { return [] }
+        let machine = try? MacroMachine(policy: policy, mode: mode)
+        return records.map { ViolationReport(record: $0, machine: machine) }
+    }
+
+    public func run() throws -> Outcome {
+        let resolved = try Self.resolve(program)
+        let exeFD = try Self.openProgram(resolved)
+        defer { close(exeFD) }
+        let policyFile = policyPath ?? resolved + ".dyck"
+        let (policy, policyBytes) = try Self.loadPolicyWithBytes(path: policyFile, program: resolved, exeFD: exeFD)
+        let blob = try Self.cachedBlob(policy, bytes: policyBytes, mode: mode, path: policyFile)
+
+        let device = try SandboxDevice(path: devicePath)
+        let policyID = try device.load(blob: blob)
+        var arm = sbx_ioc_arm()
+        arm.id = policyID
+        arm.mode = mode == .nfa ? UInt32(SBX_MODE_NFA) : UInt32(SBX_MODE_DYCK)
+        arm.action = action.kernelValue
+        arm.flags = UInt32(SBX_ARM_F_EXE)
+        arm.exe_fd = exeFD
+
+        // Ctrl-C and Ctrl-\\ reach the program through the terminal's process group;
+        // sbx itself stays to report.
+        let oldInt = signal(SIGINT, SIG_IGN)
+        let oldQuit = signal(SIGQUIT, SIG_IGN)
+        defer {
+            signal(SIGINT, oldInt)
+            signal(SIGQUIT, oldQuit)
+        }
+        var stage: Int32 = 0
+        var code: Int32 = 0
+        let argv = [program] + arguments
+        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { for p in cArgs { free(p) } }
+        let pid = sbx_spawn_armed(device.fd, &arm, resolved, &cArgs, &stage, &code)
+        guard pid > 0 else {
+            _ = try? device.unload(id: policyID)
+            if stage == Int32(SBX_SPAWN_ARM.rawValue) {
+                if code == EPERM { throw RunError.notPrivileged(device: devicePath, operation: "arm") }
+                throw RunError.spawnFailed(program: resolved, operation: "arm", errno: code)
+            }
+            if stage == Int32(SBX_SPAWN_EXEC.rawValue) {
+                if code == ENOENT { throw RunError.programNotFound(resolved) }
+                throw RunError.programNotExecutable(program: resolved, reason: errnoText(code))
+            }
+            throw RunError.spawnFailed(program: resolved, operation: "fork", errno: code)
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let signalled = status & 0x7f != 0 && status & 0x7f != 0x7f
+        let programStatus = signalled ? 128 + (status & 0x7f) : (status >> 8) & 0xff
+
+        let (all, dropped) = try device.readRecords()
+        let records = all.filter { $0.policyID == policyID }
+        let unloaded = (try? device.unload(id: policyID)) ?? false
+        return Outcome(
+            programStatus: programStatus, signal: signalled ? status & 0x7f : nil,
+            reports: Self.reports(records, policy: policy, mode: mode), records: records,
+            recordsDropped: dropped, policyStillLoaded: !unloaded, resolvedProgram: resolved, policyPath: policyFile)
+    }
+}

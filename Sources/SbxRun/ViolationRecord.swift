@@ -1,0 +1,90 @@
+import CSbxDevice
+
+/// A violation as the kernel reports it (struct sbx_violation_record).
+public struct ViolationRecord: Sendable, Equatable {
+    public var sequence: UInt64
+    public var timeNanoseconds: UInt64
+    public var pid: UInt32
+    public var tid: UInt32
+    public var command: String
+    public var policyID: UInt32
+    public var reason: UInt32
+    public var action: UInt32
+    public var syscall: UInt32
+    public var kind: UInt64
+    public var id: UInt64
+    public var tag: UInt32
+    public var macroState: UInt32
+    public var depth: UInt32
+    public var flags: UInt32
+    /// Frame tags from the top down (at most 16).
+    public var stack: [UInt32]
+
+    public var isMarker: Bool { flags & UInt32(SBX_REC_F_MARKER) != 0 }
+    public var killed: Bool { flags & UInt32(SBX_REC_F_KILLED) != 0 }
+    public var isExeMismatch: Bool { reason == UInt32(SBX_REASON_EXE_MISMATCH) }
+
+    public init(
+        sequence: UInt64 = 0, pid: UInt32 = 0, tid: UInt32 = 0, command: String = "", policyID: UInt32 = 0,
+        reason: UInt32, action: UInt32 = UInt32(SBX_ACTION_KILL), syscall: UInt32 = UInt32(SBX_MARKER_NR),
+        kind: UInt64, id: UInt64, tag: UInt32, macroState: UInt32, depth: UInt32,
+        flags: UInt32 = UInt32(SBX_REC_F_MARKER), stack: [UInt32]
+    ) {
+        self.sequence = sequence
+        self.timeNanoseconds = 0
+        self.pid = pid
+        self.tid = tid
+        self.command = command
+        self.policyID = policyID
+        self.reason = reason
+        self.action = action
+        self.syscall = syscall
+        self.kind = kind
+        self.id = id
+        self.tag = tag
+        self.macroState = macroState
+        self.depth = depth
+        self.flags = flags
+        self.stack = stack
+    }
+
+    init(_ r: sbx_violation_record) {
+        sequence = r.seq
+        timeNanoseconds = r.time_ns
+        pid = r.pid
+        tid = r.tid
+        command = cString(r.comm)
+        policyID = r.policy_id
+        reason = r.reason
+        action = r.action
+        syscall = r.syscall_nr
+        kind = r.kind
+        id = r.id
+        tag = r.tag
+        macroState = r.mstate
+        depth = r.depth
+        flags = r.flags
+        let frames = Int(min(r.depth, UInt32(SBX_REC_STACK)))
+        stack = withUnsafeBytes(of: r.stack) { Array($0.bindMemory(to: UInt32.self).prefix(frames)) }
+    }
+
+    /// The reason's name in the kernel ABI (`specs/kernel-abi.md`).
+    public var reasonName: String {
+        switch Int32(reason) {
+        case SBX_REASON_UNKNOWN_KIND: return "unknown marker kind"
+        case SBX_REASON_ID_RANGE: return "marker id out of range"
+        case SBX_REASON_NOT_ALLOWED: return "not allowed here"
+        case SBX_REASON_WRONG_RETURN: return "return to the wrong call site"
+        case SBX_REASON_CANNOT_RETURN: return "function cannot return yet"
+        case SBX_REASON_NOT_CALLBACK: return "not a callback"
+        case SBX_REASON_STACK_OVERFLOW: return "call stack deeper than the policy's limit"
+        case SBX_REASON_NO_SETJMP: return "longjmp without a matching setjmp"
+        case SBX_REASON_BAD_STATE: return "inconsistent monitor state"
+        case SBX_REASON_COMPAT_SYSCALL: return "32-bit or x32 system call"
+        case SBX_REASON_IO_URING: return "io_uring system call"
+        case SBX_REASON_NO_MEMORY: return "no memory for a monitor state"
+        case SBX_REASON_EXE_MISMATCH: return "the file exec'd is not the program the policy was checked against"
+        default: return "reason \(reason)"
+        }
+    }
+}

@@ -1,0 +1,193 @@
+import DyckModel
+import SbxBlob
+
+/// A violation record explained in the terms of the policy: which event was
+/// refused, in which function, under which calls, and what the policy allowed
+/// instead. The macro-state numbers in a record are those of the blob the kernel
+/// enforces, which `MacroMachine` rebuilds deterministically from the same policy and
+/// mode.
+public struct ViolationReport: Sendable, Codable, Equatable {
+    public struct Event: Sendable, Codable, Equatable {
+        /// libc, call, return, callback-entry, callback-exit, tail-call, setjmp,
+        /// longjmp, syscall, exec, unknown.
+        public var kind: String
+        public var id: UInt64
+        /// The libc function or callback; for sites, the callee(s).
+        public var name: String?
+        public var location: String?
+        public var description: String
+    }
+
+    public struct Frame: Sendable, Codable, Equatable {
+        /// root, site or callback.
+        public var kind: String
+        public var id: UInt32?
+        public var function: String?
+        public var callees: [String]?
+        public var location: String?
+        public var description: String
+    }
+
+    public struct Allowed: Sendable, Codable, Equatable {
+        /// libc, call or return.
+        public var kind: String
+        public var name: String?
+        public var locations: [String]
+        public var description: String
+    }
+
+    public var pid: UInt32
+    public var tid: UInt32
+    public var command: String
+    public var reason: String
+    public var killed: Bool
+    public var event: Event
+    /// The function(s) whose frame was on top: where the event happened.
+    public var functions: [String]
+    /// Innermost first.
+    public var stack: [Frame]
+    /// Frames deeper than the record holds.
+    public var stackTruncated: Bool
+    public var allowed: [Allowed]
+
+    public init(record: ViolationRecord, machine: MacroMachine?) {
+        let original = machine?.original
+        pid = record.pid
+        tid = record.tid
+        command = record.command
+        reason = record.reasonName
+        killed = record.killed
+        event = Self.event(of: record, policy: original)
+        stack = record.stack.map { Self.frame(tag: $0, policy: original) }
+        stackTruncated = record.depth > UInt32(record.stack.count)
+        functions = []
+        allowed = []
+        guard let machine, record.isMarker, Int(record.macroState) < machine.macroStateCount else { return }
+        let flat = machine.policy
+        let frontier = machine.frontiers[Int(record.macroState)]
+        var seen = Set<Int>()
+        for pair in frontier where seen.insert(pair.function).inserted {
+            functions.append(flat.functions[pair.function].name)
+        }
+        if functions.isEmpty, let top = stack.first, let function = top.function { functions = [function] }
+        for (key, _) in machine.transitions[Int(record.macroState)] {
+            switch key {
+            case .libc(let l):
+                let name = flat.symbols.indices.contains(l) ? flat.symbols[l] : "libc#\(l)"
+                var locations = Set<String>()
+                for pair in frontier {
+                    for edge in flat.functions[pair.function].automaton.edges
+                    where edge.from == pair.state && edge.label == .libc(l) {
+                        for location in edge.locations { locations.insert(location.description) }
+                    }
+                }
+                let sorted = locations.sorted()
+                allowed.append(Allowed(
+                    kind: "libc", name: name, locations: sorted,
+                    description: "\(name)()" + (sorted.isEmpty ? "" : " at \(sorted.joined(separator: ", "))")))
+            case .call(let c):
+                let site = Self.siteText(c, policy: flat)
+                allowed.append(Allowed(kind: "call", name: site.callees.joined(separator: "|"),
+                                       locations: site.location.map { [$0] } ?? [],
+                                       description: "call " + site.text))
+            }
+        }
+        if machine.finals[Int(record.macroState)] && record.depth > 1 {
+            allowed.append(Allowed(kind: "return", name: nil, locations: [],
+                                   description: "return from " + (functions.first ?? "the function")))
+        }
+    }
+
+    static func siteText(_ id: Int, policy: Policy?) -> (text: String, caller: String?, callees: [String], location: String?) {
+        guard let policy, policy.sites.indices.contains(id) else { return ("site \(id)", nil, [], nil) }
+        let site = policy.sites[id]
+        let caller = policy.functions.indices.contains(site.caller) ? policy.functions[site.caller].name : nil
+        let callees = site.callees.filter { policy.functions.indices.contains($0) }.map { policy.functions[$0].name }
+        let location = site.location?.description
+        var text = callees.isEmpty ? "site \(id)" : callees.joined(separator: "|") + "()"
+        if site.indirect { text += " (indirect)" }
+        if let caller { text += " in \(caller)" }
+        if let location { text += " at \(location)" }
+        return (text, caller, callees, location)
+    }
+
+    static func frame(tag: UInt32, policy: Policy?) -> Frame {
+        let value = tag & 0x3fff_ffff
+        switch tag & 0xc000_0000 {
+        case 0x4000_0000:
+            let site = siteText(Int(value), policy: policy)
+            return Frame(kind: "site", id: value, function: site.caller, callees: site.callees, location: site.location,
+                         description: site.text)
+        case 0x8000_0000:
+            let name = policy.flatMap { $0.functions.indices.contains(Int(value)) ? $0.functions[Int(value)].name : nil }
+            return Frame(kind: "callback", id: value, function: name, callees: nil, location: nil,
+                         description: "callback \(name ?? "#\(value)")() called from libc")
+        default:
+            let name = policy.flatMap { $0.functions.indices.contains($0.entry) ? $0.functions[$0.entry].name : nil }
+            return Frame(kind: "root", id: nil, function: name, callees: nil, location: nil,
+                         description: "\(name ?? "the entry")() (program entry)")
+        }
+    }
+
+    static func event(of record: ViolationRecord, policy: Policy?) -> Event {
+        guard record.isMarker else {
+            if record.isExeMismatch {
+                return Event(kind: "exec", id: 0, name: nil, location: nil, description: "exec of another file")
+            }
+            return Event(kind: "syscall", id: UInt64(record.syscall), name: nil, location: nil,
+                         description: "system call \(record.syscall) (\(record.reasonName))")
+        }
+        let id = record.id
+        switch record.kind {
+        case 1:
+            let name = policy.flatMap { id < UInt64($0.symbols.count) ? $0.symbols[Int(id)] : nil }
+            return Event(kind: "libc", id: id, name: name, location: nil,
+                         description: "call of libc function \(name.map { "\($0)()" } ?? "#\(id)")")
+        case 2, 3, 6:
+            let site = siteText(id < UInt64(Int32.max) ? Int(id) : -1, policy: policy)
+            let kind = record.kind == 2 ? "call" : record.kind == 3 ? "return" : "tail-call"
+            let verb = record.kind == 2 ? "call of" : record.kind == 3 ? "return from" : "tail call of"
+            return Event(kind: kind, id: id, name: site.callees.joined(separator: "|"), location: site.location,
+                         description: "\(verb) \(site.text)")
+        case 4, 5:
+            let name = policy.flatMap { id < UInt64($0.functions.count) ? $0.functions[Int(id)].name : nil }
+            let kind = record.kind == 4 ? "callback-entry" : "callback-exit"
+            let verb = record.kind == 4 ? "entry of callback" : "exit of callback"
+            return Event(kind: kind, id: id, name: name, location: nil,
+                         description: "\(verb) \(name.map { "\($0)()" } ?? "#\(id)")")
+        case 7:
+            return Event(kind: "setjmp", id: id, name: nil, location: nil, description: "setjmp #\(id)")
+        case 8:
+            return Event(kind: "longjmp", id: id, name: nil, location: nil, description: "longjmp to setjmp #\(id)")
+        default:
+            return Event(kind: "unknown", id: id, name: nil, location: nil,
+                         description: "marker of unknown kind \(record.kind) (id \(id))")
+        }
+    }
+
+    /// The report as lines for a terminal.
+    public var text: String {
+        var out = "sbx: \(killed ? "KILLED" : "violation"): pid \(pid)"
+        if tid != pid { out += " (thread \(tid))" }
+        if !command.isEmpty { out += " [\(command)]" }
+        out += ": \(reason)\n"
+        out += "  refused:  \(event.description)\n"
+        if !functions.isEmpty { out += "  in:       \(functions.joined(separator: ", "))()\n" }
+        if !stack.isEmpty {
+            out += "  stack:    (innermost first)\n"
+            for frame in stack { out += "            \(frame.description)\n" }
+            if stackTruncated { out += "            ...\n" }
+        }
+        if event.kind != "exec" && event.kind != "syscall" {
+            if allowed.isEmpty {
+                out += "  allowed:  nothing (the policy expected no further event here)\n"
+            } else {
+                let shown = 12
+                out += "  allowed:  \(allowed[0].description)\n"
+                for a in allowed.dropFirst().prefix(shown - 1) { out += "            \(a.description)\n" }
+                if allowed.count > shown { out += "            ... and \(allowed.count - shown) more\n" }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,118 @@
+import ArgumentParser
+import Foundation
+import SbxBlob
+import SbxCLI
+import SbxRun
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a program under its policy, enforced by the sbx_dyck kernel module.",
+        discussion: """
+            Loads the policy (by default PROG.dyck next to the program), checks that it \
+            is the policy the program was built with (dyck-cc records its SHA-256 in the \
+            executable), arms a child process bound to the program's inode through \
+            /dev/sbx, and execs the program in it. If another file ends up being exec'd \
+            the kernel kills it before its first instruction. Needs root (CAP_SYS_ADMIN) \
+            and the module (insmod kmod/sbx_dyck.ko, or inside `sbx vm --module ...`).
+
+            With --action kill (the default) the first violation kills the program: a \
+            report on stderr names the refused event (the libc function, or the call \
+            site with file:line), the function it happened in, the stack of call sites, \
+            and what the policy allowed next. With --action log (audit mode) the program \
+            runs to its end and every deviation is reported.
+
+            Exit status: the program's own, or 128+N when signal N ended it; 100 the \
+            monitor killed the program (policy violation); 101 the kernel module is not \
+            loaded; 102 the policy is missing, unreadable or corrupt; 103 the program is \
+            not instrumented (not built with dyck-cc); 104 not privileged; 105 the policy \
+            is not the program's (or another file was exec'd); 126 the program cannot \
+            be executed; 127 it was not found; 2 usage error; 3 the JSON report could \
+            not be written; 4 another system error.
+            """
+    )
+
+    @Option(name: .long, help: "dyck (context-sensitive, the default) or nfa (context-insensitive).")
+    var mode: String = "dyck"
+
+    @Option(name: .long, help: "The policy file (default: PROG.dyck).")
+    var policy: String?
+
+    @Option(name: .long, help: "kill (default) or log (audit mode: record deviations, never kill).")
+    var action: String = "kill"
+
+    @Option(name: .customLong("json-report"), help: "Also write the outcome and every violation report as JSON here.")
+    var jsonReport: String?
+
+    @Option(name: .long, help: "The module's device.")
+    var device: String = SandboxDevice.defaultPath
+
+    @Argument(parsing: .captureForPassthrough, help: "-- PROG [ARGS...]")
+    var command: [String] = []
+
+    func run() throws {
+        var argv = command
+        if argv.first == "--" { argv.removeFirst() }
+        guard let program = argv.first else {
+            throw UsageError("missing the program: sbx run [OPTIONS] -- PROG [ARGS...]")
+        }
+        guard let blobMode = BlobMode(rawValue: mode) else {
+            throw UsageError("--mode must be dyck or nfa, not '\(mode)'")
+        }
+        guard let enforcement = EnforcementAction(rawValue: action) else {
+            throw UsageError("--action must be kill or log, not '\(action)'")
+        }
+        let request = SandboxRun(program: program, arguments: Array(argv.dropFirst()), policyPath: policy,
+                                 mode: blobMode, action: enforcement, devicePath: device)
+        let outcome = try request.run()
+
+        for report in outcome.reports { Diagnostics.printError(report.text) }
+        if enforcement == .log && !outcome.reports.isEmpty {
+            Diagnostics.note("audit: \(outcome.reports.count) deviation\(outcome.reports.count == 1 ? "" : "s") from \(outcome.policyPath) (--action log: nothing was killed)")
+        }
+        if outcome.policyStillLoaded {
+            Diagnostics.warning("processes started by the program still use its policy; it stays loaded (see sbx status)")
+        }
+        if let jsonReport {
+            try OutputFile.write(Self.json(outcome, request: request), to: jsonReport)
+        }
+        let status: Int32
+        if outcome.exeMismatch {
+            Diagnostics.printError("sbx: error: \(outcome.resolvedProgram): the file exec'd was not the program checked against \(outcome.policyPath); killed before it ran")
+            status = ExitStatus.wrongPolicy.rawValue
+        } else if outcome.killedByMonitor {
+            status = ExitStatus.violation.rawValue
+        } else {
+            status = outcome.programStatus
+        }
+        // Any status, which `CommandOutcome` (a fixed set) cannot carry.
+        fflush(stdout)
+        Glibc.exit(status)
+    }
+
+    struct JSONOutcome: Codable {
+        var program: String
+        var arguments: [String]
+        var policy: String
+        var mode: String
+        var action: String
+        var status: Int32
+        var signal: Int32?
+        var killed_by_monitor: Bool
+        var violations: [ViolationReport]
+    }
+
+    static func json(_ outcome: SandboxRun.Outcome, request: SandboxRun) throws -> String {
+        let value = JSONOutcome(
+            program: outcome.resolvedProgram, arguments: request.arguments, policy: outcome.policyPath,
+            mode: request.mode.rawValue, action: request.action.rawValue,
+            status: outcome.exeMismatch ? ExitStatus.wrongPolicy.rawValue
+                : outcome.killedByMonitor ? ExitStatus.violation.rawValue : outcome.programStatus,
+            signal: outcome.signal, killed_by_monitor: outcome.killedByMonitor, violations: outcome.reports)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"
+    }
+}

@@ -1,0 +1,111 @@
+import DyckModel
+import SbxBlob
+import XCTest
+@testable import SbxRun
+
+/// Reports explained against the policy of Tests/e2e/hijack.c (written by dyck-cc,
+/// paths shortened): main calls getenv, then maintenance() directly (site 0) and
+/// the handler indirectly (site 1, whose only candidate is the callback greet).
+final class ViolationReportTests: XCTestCase {
+    static let policyText = """
+        dyck-policy 1
+        kind dyck
+        module hijack
+        entry 1
+        symbols 4
+        sym 0 fprintf
+        sym 1 getenv
+        sym 2 printf
+        sym 3 system
+        functions 5
+        func 0 maintenance states 4 initial 0 edges 3 @hijack.c:22
+        final 2 3
+        edge 0 1 libc 0 @hijack.c:24
+        edge 1 2 libc 3 @hijack.c:25
+        edge 2 3 libc 0 @hijack.c:26
+        func 1 main states 4 initial 0 edges 4 @hijack.c:48
+        final 3
+        edge 0 1 libc 1 @hijack.c:55
+        edge 1 2 call 0
+        edge 1 3 call 1
+        edge 2 3 call 1
+        func 2 greet states 2 initial 0 edges 1 @hijack.c:16
+        final 1
+        edge 0 1 libc 2 @hijack.c:18
+        func 3 decode states 1 initial 0 edges 0 @hijack.c:39
+        final 0
+        func 4 nibble states 1 initial 0 edges 0 @hijack.c:29
+        final 0
+        sites 2
+        site 0 caller 1 callees 0 direct @hijack.c:56
+        site 1 caller 1 callees 2 indirect @hijack.c:57
+        callbacks 1
+        callback 2
+        end
+
+        """
+
+    func machine(_ mode: BlobMode) throws -> MacroMachine {
+        try MacroMachine(policy: try Policy.parse(Self.policyText), mode: mode)
+    }
+
+    /// The hijack: the handler points at maintenance(), whose first libc call
+    /// (fprintf) happens in the frame of site 1, where only greet may run.
+    func testHijackedIndirectCall() throws {
+        let m = try machine(.dyck)
+        let record = ViolationRecord(
+            pid: 7, tid: 7, command: "hijack", reason: 3, kind: 1, id: 0, tag: 0x4000_0001,
+            macroState: UInt32(m.siteEntries[1]), depth: 2, flags: 0x1 | 0x8, stack: [0x4000_0001, 0])
+        let report = ViolationReport(record: record, machine: m)
+        XCTAssertTrue(report.killed)
+        XCTAssertEqual(report.event.kind, "libc")
+        XCTAssertEqual(report.event.name, "fprintf")
+        XCTAssertEqual(report.functions, ["greet"])
+        XCTAssertEqual(report.stack.map(\.kind), ["site", "root"])
+        XCTAssertEqual(report.stack[0].location, "hijack.c:57")
+        XCTAssertEqual(report.stack[0].callees, ["greet"])
+        XCTAssertEqual(report.stack[1].function, "main")
+        XCTAssertEqual(report.allowed.map(\.description), ["printf() at hijack.c:18"])
+        let text = report.text
+        XCTAssertTrue(text.contains("KILLED: pid 7 [hijack]: not allowed here"), text)
+        XCTAssertTrue(text.contains("refused:  call of libc function fprintf()"), text)
+        XCTAssertTrue(text.contains("greet() (indirect) in main at hijack.c:57"), text)
+        XCTAssertFalse(report.stackTruncated)
+    }
+
+    /// After getenv, main may call maintenance (site 0) or the handler (site 1);
+    /// neither can return yet, so no "return" is offered at depth 1.
+    func testAllowedCallsInMain() throws {
+        let m = try machine(.dyck)
+        // The macro-state after getenv in main.
+        let afterGetenv = try XCTUnwrap(m.transitions[m.initial].first { $0.key == .libc(1) }?.target)
+        let record = ViolationRecord(
+            reason: 3, kind: 1, id: 3, tag: 0, macroState: UInt32(afterGetenv), depth: 1, stack: [0])
+        let report = ViolationReport(record: record, machine: m)
+        XCTAssertEqual(report.event.description, "call of libc function system()")
+        XCTAssertEqual(report.functions, ["main"])
+        XCTAssertEqual(Set(report.allowed.map(\.description)),
+                       ["call maintenance() in main at hijack.c:56", "call greet() (indirect) in main at hijack.c:57"])
+    }
+
+    /// A record of a call-site marker names the site's callee and location; a
+    /// record deeper than its stack says it is truncated.
+    func testCallEventAndTruncatedStack() throws {
+        let m = try machine(.dyck)
+        let record = ViolationRecord(
+            reason: 7, kind: 2, id: 0, tag: 0x4000_0000, macroState: UInt32(m.siteEntries[0]), depth: 40,
+            stack: [UInt32](repeating: 0x4000_0000, count: 16))
+        let report = ViolationReport(record: record, machine: m)
+        XCTAssertEqual(report.event.description, "call of maintenance() in main at hijack.c:56")
+        XCTAssertTrue(report.stackTruncated)
+        XCTAssertEqual(report.stack.count, 16)
+    }
+
+    /// Without the policy (it could not be rebuilt) the report still names ids.
+    func testWithoutMachine() {
+        let record = ViolationRecord(reason: 3, kind: 4, id: 9, tag: 0, macroState: 0, depth: 1, stack: [0])
+        let report = ViolationReport(record: record, machine: nil)
+        XCTAssertEqual(report.event.description, "entry of callback #9")
+        XCTAssertTrue(report.allowed.isEmpty)
+    }
+}

@@ -1,0 +1,168 @@
+#!/bin/bash
+# Runs INSIDE the guest (sbx vm), as root, with sbx_dyck loaded. KTAP lines; the
+# exit status is the number of failures (at most 100).
+#   guest.sh BIN_DIR PROGRAM_DIR
+set -u
+bin=$1 P=$2
+SBX="$bin/sbx"
+W=$(mktemp -d /tmp/sbxe2e.XXXXXXXX) || exit 100  # /tmp is the host's: unique names
+chmod 755 "$W"
+cd "$W" || exit 100
+
+n=0 fails=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+nok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
+check() { if eval "$2"; then ok "$1"; else nok "$1"; show_last; fi; }
+show() { sed 's/^/# /' "$1"; }
+last=
+show_last() { [ -n "$last" ] && [ -f "$last" ] && show "$last"; }
+has() { grep -q -- "$2" "$1"; }
+
+echo "KTAP version 1"
+lsmod | grep -q '^sbx_dyck' || { echo "Bail out! sbx_dyck is not loaded"; exit 100; }
+printf 'key = value\nother = 2\n' >config.txt
+
+# --- sandboxed runs equal plain runs ------------------------------------------------
+# run_three NAME PROG ARGS...: plain, --mode dyck, --mode nfa; stdout, stderr and
+# status must be identical (the programs print nothing run-dependent).
+run_three() {
+    local name=$1; shift
+    rm -f report.txt; "$@" >"$name.plain.out" 2>"$name.plain.err"; echo $? >"$name.plain.st"
+    for mode in dyck nfa; do
+        rm -f report.txt
+        "$SBX" run --mode $mode -- "$@" >"$name.$mode.out" 2>"$name.$mode.err"; echo $? >"$name.$mode.st"
+        last=$name.$mode.err
+        check "$name: --mode $mode: same output, errors and status ($(cat "$name.plain.st"))" \
+            'cmp -s "$name.plain.out" "$name.$mode.out" && cmp -s "$name.plain.err" "$name.$mode.err" && cmp -s "$name.plain.st" "$name.$mode.st"'
+    done
+}
+for opt in O0 O2; do
+    run_three "example-$opt" "$P/example-$opt" config.txt report.txt
+    for p in callbacks handlers threads procs jumps dispatch table errno; do
+        run_three "$p-$opt" "$P/$p-$opt"
+    done
+done
+"$SBX" status >st.txt 2>&1
+check "after the runs: no policy left loaded, nothing enforced" \
+    'has st.txt "policies: 0 loaded" && has st.txt "threads: 0 enforced, 0 armed"'
+
+# --- the hijack: a function pointer overwritten from the command line --------------
+arg=$(cat "$P/hijack.arg")
+rm -f hijack-canary
+"$P/hijack" "$arg" >hj.plain 2>&1
+check "hijack, unsandboxed: the overflow really runs system() (canary written)" '[ -f hijack-canary ]'
+rm -f hijack-canary
+"$SBX" run --mode dyck --json-report hj.json -- "$P/hijack" "$arg" >hj.out 2>hj.err; st=$?
+last=hj.err; show hj.err
+check "hijack, --mode dyck: killed, exit status 100 (got $st)" '[ $st = 100 ]'
+check "hijack, --mode dyck: the canary command did not run" '[ ! -f hijack-canary ]'
+check "hijack, --mode dyck: the report names the refused call and where it happened" \
+    'has hj.err "refused:  call of libc function fprintf()" && has hj.err "in:       greet()" && has hj.err "hijack.c:"'
+check "hijack, --mode dyck: the report says what was allowed" 'has hj.err "allowed:  printf()"'
+check "hijack: the JSON report has the kill and the event" \
+    'has hj.json "\"killed_by_monitor\" : true" && has hj.json "\"name\" : \"fprintf\"" && has hj.json "\"status\" : 100"'
+"$SBX" run --mode dyck -- "$P/hijack" >hj.ok 2>&1; st=$?
+check "hijack program without the overflow runs normally under dyck (status $st)" '[ $st = 0 ] && has hj.ok "hello, world"'
+MAINTENANCE=1 "$SBX" run --mode dyck -- "$P/hijack" >hj.maint 2>&1; st=$?
+check "maintenance() from its legitimate call site is allowed (status $st)" '[ $st = 0 ] && [ -f hijack-canary ]'
+rm -f hijack-canary
+
+# --- the impossible path: a return into the wrong caller -----------------------------
+ret=$(cat "$P/impossible.arg")
+rm -f admin-canary
+"$P/impossible" config.txt "$ret" >imp.plain 2>&1; st=$?
+check "impossible path, unsandboxed: the corrupted return reaches grant_admin() (status $st)" '[ -f admin-canary ]'
+rm -f admin-canary
+"$SBX" run --mode nfa -- "$P/impossible" config.txt "$ret" >imp.nfa 2>imp.nfa.err; st=$?
+last=imp.nfa.err
+check "impossible path, --mode nfa: the context-insensitive model lets it through (status $st, canary written)" \
+    '[ $st = 0 ] && [ -f admin-canary ]'
+rm -f admin-canary
+"$SBX" run --mode dyck -- "$P/impossible" config.txt "$ret" >imp.dyck 2>imp.dyck.err; st=$?
+last=imp.dyck.err; show imp.dyck.err
+check "impossible path, --mode dyck: killed at the wrong return (status $st), no canary" \
+    '[ $st = 100 ] && [ ! -f admin-canary ] && has imp.dyck.err "return to the wrong call site"'
+"$SBX" run --mode dyck -- "$P/impossible" config.txt >imp.ok 2>&1; st=$?
+check "impossible-path program without the corruption runs under dyck (status $st)" '[ $st = 0 ] && has imp.ok done'
+
+# --- audit mode -----------------------------------------------------------------------
+rm -f hijack-canary
+"$SBX" run --mode dyck --action log --json-report audit.json -- "$P/hijack" "$arg" >audit.out 2>audit.err; st=$?
+last=audit.err; show audit.err
+check "audit mode: the hijacked run is not killed (status $st) and finishes" '[ $st = 0 ] && [ -f hijack-canary ]'
+check "audit mode: the deviation is reported" 'has audit.err "audit: 1 deviation" && has audit.err "violation: pid"'
+check "audit mode: JSON has the violation, not a kill" \
+    'has audit.json "\"killed_by_monitor\" : false" && has audit.json "\"reason\" : \"not allowed here\""'
+rm -f hijack-canary
+
+# --- status shows an enforced process ---------------------------------------------------
+# Its stdin is a pipe that stays open until the flag file "go" appears (FIFOs are
+# unreliable on the 9p-shared /tmp).
+feed() { i=0; while [ ! -f "$1" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done; echo hi; }
+wait_for() { i=0; while ! grep -q "$2" "$1" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done; }
+feed go | "$SBX" run -- "$P/waiter" >waiter.out 2>&1 &
+wpid=$!
+wait_for waiter.out waiting
+"$SBX" status >st.txt 2>&1; last=st.txt; show st.txt
+check "status: ABI version and one enforced thread" 'has st.txt "ABI version 2" && has st.txt "threads: 1 enforced"'
+check "status: the enforced process, its mode and its program" 'grep -E "^[0-9]+ .* dyck +kill +enforced +[1-9][0-9]* .*waiter" st.txt >/dev/null'
+touch go
+wait $wpid; st=$?
+last=waiter.out
+check "the waiter ends normally (status $st)" '[ $st = 0 ] && has waiter.out "got hi"'
+
+# --- the registry: enforced on a plain exec ---------------------------------------------
+cp "$P/hijack" "$P/hijack.dyck" .
+"$SBX" policy install hijack.dyck --exe ./hijack >inst.out 2>&1; st=$?
+last=inst.out
+check "policy install (status $st)" '[ $st = 0 ] && has inst.out "installed: ./hijack"'
+./hijack >reg.ok 2>&1; st=$?
+check "installed: a plain exec of the program runs normally (status $st)" '[ $st = 0 ] && has reg.ok "hello, world"'
+rm -f hijack-canary
+./hijack "$arg" >reg.hj 2>&1; st=$?
+check "installed: a plain exec of the hijack is killed by SIGKILL (status $st), no canary" '[ $st = 137 ] && [ ! -f hijack-canary ]'
+"$SBX" policy list >list.txt 2>&1; last=list.txt; show list.txt
+check "policy list: the entry, with its execs" 'grep -E "^[0-9]+ +dyck +kill +0 +2 .*hijack" list.txt >/dev/null'
+"$SBX" policy install hijack.dyck --exe ./hijack >inst2.out 2>&1; st=$?
+last=inst2.out
+check "installing twice is refused (status $st)" '[ $st = 102 ] && has inst2.out "already has an installed policy"'
+"$SBX" policy remove --exe ./hijack >rm.out 2>&1; st=$?
+last=rm.out
+check "policy remove (status $st)" '[ $st = 0 ] && has rm.out "removed: ./hijack"'
+./hijack "$arg" >reg.after 2>&1; st=$?
+check "removed: the hijack runs unenforced again (status $st, canary written)" '[ $st = 0 ] && [ -f hijack-canary ]'
+"$SBX" policy remove --exe ./hijack >rm2.out 2>&1; st=$?
+check "removing what is not installed: status 1 (got $st)" '[ $st = 1 ]'
+"$SBX" status >st.txt 2>&1
+check "after the registry tests: nothing installed or loaded" 'has st.txt "policies: 0 loaded" && has st.txt "0 installed"'
+
+# --- sbx's own errors have documented statuses --------------------------------------------
+"$SBX" run --device /dev/sbx-missing -- "$P/waiter" </dev/null >e.txt 2>&1; st=$?
+last=e.txt
+check "module not loaded: 101 (got $st), with a hint" '[ $st = 101 ] && has e.txt "insmod"'
+cp "$P/waiter" nopolicy
+"$SBX" run -- ./nopolicy </dev/null >e.txt 2>&1; st=$?
+check "policy missing: 102 (got $st)" '[ $st = 102 ] && has e.txt "no policy"'
+head -c 200 "$P/waiter.dyck" >corrupt.dyck
+"$SBX" run --policy corrupt.dyck -- "$P/waiter" </dev/null >e.txt 2>&1; st=$?
+check "policy corrupt: 102 (got $st)" '[ $st = 102 ] && has e.txt "corrupt.dyck"'
+"$SBX" run -- /bin/true >e.txt 2>&1; st=$?
+check "program not instrumented: 103 (got $st)" '[ $st = 103 ] && has e.txt "not instrumented"'
+setpriv --reuid=65534 --regid=65534 --clear-groups "$SBX" run -- "$P/waiter" </dev/null >e.txt 2>&1; st=$?
+check "not privileged: 104 (got $st)" '[ $st = 104 ] && has e.txt "not permitted"'
+"$SBX" run --policy "$P/hijack.dyck" -- "$P/waiter" </dev/null >e.txt 2>&1; st=$?
+check "another program's policy: 105 (got $st)" '[ $st = 105 ] && has e.txt "is not its policy"'
+"$SBX" run -- ./no-such-program >e.txt 2>&1; st=$?
+check "program not found: 127 (got $st)" '[ $st = 127 ]'
+feed go2 | "$SBX" run -- "$P/waiter" >w2.out 2>&1 &
+spid=$!
+wait_for w2.out waiting
+kill -TERM "$(sed -n 's/^waiting //p' w2.out)"
+wait $spid; st=$?
+touch go2
+check "a program ended by signal 15: 128+15 (got $st)" '[ $st = 143 ]'
+
+echo "1..$n"
+echo "# e2e: $n tests, $fails failed"
+[ $fails -gt 100 ] && fails=100
+exit $fails

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# End-to-end tests of `sbx run`, `sbx policy` and `sbx status` in a guest kernel
+# (QEMU TCG via `sbx vm`), with real programs built by dyck-cc. Host side: builds
+# the programs into build/e2e, finds the addresses a hijack needs, then runs
+# guest.sh in one guest boot. Never loads anything into the host's kernel.
+#   Tests/e2e/run.sh [BIN_DIR]     (BIN_DIR: where sbx and dyck-cc are; default .build/debug)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+bin=$(cd "${1:-.build/debug}" && pwd)
+out=$root/build/e2e
+rm -rf "$out" && mkdir -p "$out"
+say() { printf '[e2e] %s\n' "$*" >&2; }
+
+say "building the test programs with dyck-cc (and plain clang-19 for the hijack checks)"
+# Programs whose sandboxed runs must equal their plain runs, at -O0 and -O2:
+# file I/O (example), qsort/atexit callbacks, signal handlers, threads, fork,
+# setjmp/longjmp, function-pointer dispatch, tables of comparators, errno.
+programs="callbacks handlers threads procs jumps dispatch table errno"
+for opt in O0 O2; do
+    "$bin/dyck-cc" -$opt -g Tests/demo/example.c -o "$out/example-$opt" 2>>"$out/build.log"
+    for p in $programs; do
+        "$bin/dyck-cc" -$opt -g -pthread "Tests/DyckInstrumentTests/Programs/$p.c" -o "$out/$p-$opt" 2>>"$out/build.log"
+    done
+done
+for p in hijack impossible waiter; do
+    "$bin/dyck-cc" -O0 -g -fno-pie -no-pie "Tests/e2e/$p.c" -o "$out/$p" 2>>"$out/build.log"
+done
+# The attacker's knowledge: maintenance()'s address, and the return target in
+# grant_admin() right after its call of log_line().
+maintenance=$(nm "$out/hijack" | awk '$3 == "maintenance" { print $1 }')
+python3 -c "import sys; print('41' * 16 + int(sys.argv[1], 16).to_bytes(8, 'little').hex())" "$maintenance" >"$out/hijack.arg"
+objdump -d --no-show-raw-insn "$out/impossible" |
+    awk '/<grant_admin>:/ { f = 1 } f && /call.*<log_line>/ { getline; sub(":", "", $1); print $1; exit }' >"$out/impossible.arg"
+[ -s "$out/hijack.arg" ] && [ -s "$out/impossible.arg" ] || { say "cannot find the hijack addresses"; exit 1; }
+say "hijack: maintenance() at 0x$maintenance; impossible path: return into grant_admin() at 0x$(cat "$out/impossible.arg")"
+
+# SBX_KO: another build of the module (default: kmod/sbx_dyck.ko, built here).
+ko=${SBX_KO:-}
+if [ -z "$ko" ]; then make -C kmod >/dev/null; ko=kmod/sbx_dyck.ko; fi
+say "booting the guest"
+exec "$bin/sbx" vm --cpus 2 --timeout 900 --module "$ko" -- \
+    bash Tests/e2e/guest.sh "$bin" "$out"

@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sbx_registry.c - the per-executable registry: a policy enforced on every
+ * exec of one inode, by any process (SBX_IOC_INSTALL, _REMOVE, _LIST).
+ *
+ * Entries are kept in a small hash keyed by inode (super block device and
+ * inode number), which the exec probe reads under RCU (preemption disabled),
+ * and in a list in order of installation. Both are changed under
+ * sbx_registry_lock, a mutex: only ioctls and module exit change them. The
+ * exec path of every process on the system goes through sbx_registry_any()
+ * first, one atomic read, so an empty registry costs nothing more.
+ *
+ * An entry holds a reference and a use of its policy (it cannot be unloaded)
+ * and a reference on the sys_enter probe (it stays attached, so that a thread
+ * enforced through the entry is checked from its first marker). Removal
+ * unpublishes the entry, waits for a grace period, and only then drops them:
+ * a probe that found the entry has taken its own references by then
+ * (sbx_task_exec). Entries do not pin the module; module exit drops them.
+ *
+ * Specs: specs/kernel-abi.md ("Control interface": SBX_IOC_INSTALL, thread
+ * life cycle).
+ */
+#define pr_fmt(fmt) "sbx: " fmt
+
+#include <linux/atomic.h>
+#include <linux/fs.h>
+#include <linux/hashtable.h>
+#include <linux/kdev_t.h>
+#include <linux/list.h>
+#include <linux/minmax.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/rculist.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "sbx_dyck.h"
+
+#define SBX_REGISTRY_HASH_BITS	6
+
+static DEFINE_HASHTABLE(sbx_registry_table, SBX_REGISTRY_HASH_BITS);
+static LIST_HEAD(sbx_registry_list_head);	/* in order of installation */
+static DEFINE_MUTEX(sbx_registry_lock);	/* the hash, the list, the id counter */
+static u64 sbx_registry_next_id = 1;
+
+/* Entries in the registry; read without the lock by the exec probe. */
+atomic_t sbx_nr_installed = ATOMIC_INIT(0);
+
+static unsigned long sbx_exe_key(dev_t dev, unsigned long ino)
+{
+	return ino ^ ((unsigned long)dev << 32) ^ dev;
+}
+
+/**
+ * sbx_registry_find - the entry for an inode, or NULL.
+ * @inode: the inode of the file being execed.
+ *
+ * The caller is an RCU reader (rcu_read_lock() or preemption disabled); the
+ * entry and the references it holds stay valid until the reader ends.
+ */
+struct sbx_install *sbx_registry_find(const struct inode *inode)
+{
+	dev_t dev = inode->i_sb->s_dev;
+	unsigned long ino = inode->i_ino;
+	struct sbx_install *e;
+
+	hash_for_each_possible_rcu(sbx_registry_table, e, node, sbx_exe_key(dev, ino))
+		if (e->exe.ino == ino && e->exe.dev == dev)
+			return e;
+	return NULL;
+}
+
+/* The entry for @exe, or NULL. The caller holds sbx_registry_lock. */
+static struct sbx_install *sbx_registry_lookup(const struct sbx_exe *exe)
+{
+	struct sbx_install *e;
+
+	hash_for_each_possible(sbx_registry_table, e, node, sbx_exe_key(exe->dev, exe->ino))
+		if (e->exe.ino == exe->ino && e->exe.dev == exe->dev)
+			return e;
+	return NULL;
+}
+
+/* Drop what an unpublished entry holds, after a grace period. */
+static void sbx_install_free(struct sbx_install *e)
+{
+	sbx_policy_unuse(e->policy);
+	sbx_policy_put(e->policy);
+	sbx_hooks_put();
+	kfree(e);
+}
+
+/**
+ * sbx_registry_install - add an entry (SBX_IOC_INSTALL).
+ * @p:      the policy; on success the caller's reference and use pass to the
+ *          entry.
+ * @mode:   SBX_MODE_*, checked against the blob by the caller.
+ * @action: SBX_ACTION_*.
+ * @exe:    the executable, a regular file.
+ * @id:     out: the entry's id, for sbx_registry_remove().
+ *
+ * Sleeps.
+ *
+ * Return: 0, -ENOMEM, -ENOSPC, -EEXIST, or the error of attaching the
+ * sys_enter probe.
+ */
+int sbx_registry_install(struct sbx_policy *p, u32 mode, u32 action,
+			 const struct sbx_exe *exe, u64 *id)
+{
+	struct sbx_install *e;
+	int ret;
+
+	e = kzalloc(sizeof(*e), GFP_KERNEL_ACCOUNT);
+	if (!e)
+		return -ENOMEM;
+	ret = sbx_hooks_get();
+	if (ret)
+		goto err_free;
+	INIT_HLIST_NODE(&e->node);
+	INIT_LIST_HEAD(&e->link);
+	e->exe = *exe;
+	e->policy = p;
+	e->mode = mode;
+	e->action = action;
+	atomic64_set(&e->execs, 0);
+
+	mutex_lock(&sbx_registry_lock);
+	if (atomic_read(&sbx_nr_installed) >= SBX_MAX_INSTALLED) {
+		ret = -ENOSPC;
+		goto err_unlock;
+	}
+	if (sbx_registry_lookup(exe)) {
+		ret = -EEXIST;
+		goto err_unlock;
+	}
+	e->id = sbx_registry_next_id++;
+	list_add_tail(&e->link, &sbx_registry_list_head);
+	/* Counted before it is visible: the probe looks only if it counts. */
+	atomic_inc(&sbx_nr_installed);
+	hash_add_rcu(sbx_registry_table, &e->node, sbx_exe_key(exe->dev, exe->ino));
+	*id = e->id;
+	mutex_unlock(&sbx_registry_lock);
+	pr_debug("installed policy %u for inode %u:%u:%lu\n", p->id, MAJOR(exe->dev),
+		 MINOR(exe->dev), exe->ino);
+	return 0;
+
+err_unlock:
+	mutex_unlock(&sbx_registry_lock);
+	sbx_hooks_put();
+err_free:
+	kfree(e);
+	return ret;
+}
+
+/* Unpublish @e. The caller holds sbx_registry_lock. */
+static void sbx_registry_unlink(struct sbx_install *e)
+{
+	hash_del_rcu(&e->node);
+	list_del(&e->link);
+	atomic_dec(&sbx_nr_installed);
+}
+
+/**
+ * sbx_registry_remove - remove an entry (SBX_IOC_REMOVE).
+ * @exe:       its executable.
+ * @only_id:   if not 0, remove the entry only if it has this id.
+ * @policy_id: out, if not NULL: the entry's policy.
+ *
+ * Threads enforced through the entry stay enforced. When this returns, the
+ * entry's use of the policy is dropped (an unload can follow at once). Sleeps.
+ *
+ * Return: 0 or -ENOENT.
+ */
+int sbx_registry_remove(const struct sbx_exe *exe, u64 only_id, u32 *policy_id)
+{
+	struct sbx_install *e;
+
+	mutex_lock(&sbx_registry_lock);
+	e = sbx_registry_lookup(exe);
+	if (!e || (only_id && e->id != only_id)) {
+		mutex_unlock(&sbx_registry_lock);
+		return -ENOENT;
+	}
+	sbx_registry_unlink(e);
+	mutex_unlock(&sbx_registry_lock);
+	if (policy_id)
+		*policy_id = e->policy->id;
+	/* Exec probes that found the entry have taken their references. */
+	synchronize_rcu();
+	sbx_install_free(e);
+	return 0;
+}
+
+/**
+ * sbx_registry_list - copy the registry to userspace (SBX_IOC_LIST).
+ * @ubuf:  the user array.
+ * @max:   its capacity in entries.
+ * @count: out: the number of entries; min(@count, @max) are written, in order
+ *         of installation.
+ *
+ * Sleeps.
+ *
+ * Return: 0, -ENOMEM or -EFAULT.
+ */
+int sbx_registry_list(struct sbx_install_entry __user *ubuf, u32 max, u32 *count)
+{
+	struct sbx_install_entry *buf = NULL;
+	u32 *processes = NULL;
+	u64 *ids = NULL;
+	struct sbx_install *e;
+	u32 cap, n = 0, i;
+	int ret = 0;
+
+	cap = min_t(u32, max, SBX_MAX_INSTALLED);
+	if (cap) {
+		buf = kvcalloc(cap, sizeof(*buf), GFP_KERNEL);
+		ids = kvcalloc(cap, sizeof(*ids), GFP_KERNEL);
+		processes = kvcalloc(cap, sizeof(*processes), GFP_KERNEL);
+		if (!buf || !ids || !processes) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+
+	mutex_lock(&sbx_registry_lock);
+	*count = atomic_read(&sbx_nr_installed);
+	list_for_each_entry(e, &sbx_registry_list_head, link) {
+		if (n == cap)
+			break;
+		buf[n].dev = new_encode_dev(e->exe.dev);
+		buf[n].ino = e->exe.ino;
+		buf[n].policy_id = e->policy->id;
+		buf[n].mode = e->mode;
+		buf[n].action = e->action;
+		buf[n].execs = atomic64_read(&e->execs);
+		ids[n] = e->id;
+		n++;
+	}
+	mutex_unlock(&sbx_registry_lock);
+
+	/* Ids ascend in the list's order; the threads are counted after. */
+	sbx_task_count_installed(ids, processes, n);
+	for (i = 0; i < n; i++)
+		buf[i].processes = processes[i];
+	if (n && copy_to_user(ubuf, buf, n * sizeof(*buf)))
+		ret = -EFAULT;
+out:
+	kvfree(processes);
+	kvfree(ids);
+	kvfree(buf);
+	return ret;
+}
+
+/*
+ * Module exit, before the probes are detached: drop every entry. Nothing can
+ * install any more (the device is gone); an exec probe that still finds an
+ * entry cannot take a module reference (the module is going), so it makes no
+ * state.
+ */
+void sbx_registry_exit(void)
+{
+	struct sbx_install *e, *tmp;
+	LIST_HEAD(gone);
+
+	mutex_lock(&sbx_registry_lock);
+	list_for_each_entry_safe(e, tmp, &sbx_registry_list_head, link) {
+		hash_del_rcu(&e->node);
+		list_move_tail(&e->link, &gone);
+		atomic_dec(&sbx_nr_installed);
+	}
+	mutex_unlock(&sbx_registry_lock);
+	if (list_empty(&gone))
+		return;
+	synchronize_rcu();
+	list_for_each_entry_safe(e, tmp, &gone, link)
+		sbx_install_free(e);
+}
