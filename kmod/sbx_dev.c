@@ -183,9 +183,12 @@ static int sbx_ioc_read(void __user *uarg)
 
 	if (copy_from_user(&a, uarg, sizeof(a)))
 		return -EFAULT;
-	if (a.reserved)
+	if (a.flags & ~SBX_READ_F_POLICY)
 		return -EINVAL;
-	ret = sbx_report_read(u64_to_user_ptr(a.records), a.max, &a.count);
+	if (!(a.flags & SBX_READ_F_POLICY) && a.policy_id)
+		return -EINVAL;
+	ret = sbx_report_read(u64_to_user_ptr(a.records), a.max,
+			      a.flags & SBX_READ_F_POLICY, a.policy_id, &a.count);
 	sbx_report_stats(&violations, &a.dropped, &size, &queued);
 	/* Records read before a fault are gone from the ring: report them. */
 	if (copy_to_user(uarg, &a, sizeof(a)))

@@ -234,7 +234,8 @@ void sbx_hooks_put(void);
 
 /* sbx_report.c */
 void sbx_report(struct sbx_violation_record *rec);
-int sbx_report_read(struct sbx_violation_record __user *buf, u32 max, u32 *count);
+int sbx_report_read(struct sbx_violation_record __user *buf, u32 max, bool by_policy,
+		    u32 policy_id, u32 *count);
 void sbx_report_stats(u64 *violations, u64 *dropped, u32 *ring_size, u32 *ring_count);
 
 /* sbx_dev.c */

@@ -108,33 +108,61 @@ void sbx_report(struct sbx_violation_record *rec)
 	spin_unlock_irqrestore(&sbx_ring_lock, flags);
 }
 
-/*
- * Copy up to @n of the oldest records into @out without removing them.
- * Returns how many.
- */
-static unsigned int sbx_ring_peek(struct sbx_violation_record *out, unsigned int n)
+static bool sbx_rec_wanted(const struct sbx_violation_record *r, bool by_policy, u32 policy_id)
 {
-	unsigned long flags;
-	unsigned int i;
-
-	spin_lock_irqsave(&sbx_ring_lock, flags);
-	n = min(n, sbx_ring_count);
-	for (i = 0; i < n; i++)
-		out[i] = sbx_ring[(sbx_ring_head + i) % SBX_RING_SIZE];
-	spin_unlock_irqrestore(&sbx_ring_lock, flags);
-	return n;
+	return !by_policy || r->policy_id == policy_id;
 }
 
-/* Remove the records up to sequence number @last that are still queued. */
-static void sbx_ring_consume(u64 last)
+/*
+ * Copy up to @n of the oldest wanted records into @out without removing
+ * them. Returns how many.
+ */
+static unsigned int sbx_ring_peek(struct sbx_violation_record *out, unsigned int n,
+				  bool by_policy, u32 policy_id)
 {
+	const struct sbx_violation_record *r;
 	unsigned long flags;
+	unsigned int i, got = 0;
 
 	spin_lock_irqsave(&sbx_ring_lock, flags);
-	while (sbx_ring_count && sbx_ring[sbx_ring_head].seq <= last) {
-		sbx_ring_head = (sbx_ring_head + 1) % SBX_RING_SIZE;
-		sbx_ring_count--;
+	for (i = 0; i < sbx_ring_count && got < n; i++) {
+		r = &sbx_ring[(sbx_ring_head + i) % SBX_RING_SIZE];
+		if (sbx_rec_wanted(r, by_policy, policy_id))
+			out[got++] = *r;
 	}
+	spin_unlock_irqrestore(&sbx_ring_lock, flags);
+	return got;
+}
+
+/*
+ * Remove the wanted records up to sequence number @last that are still
+ * queued; the others keep their order.
+ */
+static void sbx_ring_consume(u64 last, bool by_policy, u32 policy_id)
+{
+	const struct sbx_violation_record *r;
+	unsigned long flags;
+	unsigned int i, kept = 0, count;
+
+	spin_lock_irqsave(&sbx_ring_lock, flags);
+	if (!by_policy) {
+		while (sbx_ring_count && sbx_ring[sbx_ring_head].seq <= last) {
+			sbx_ring_head = (sbx_ring_head + 1) % SBX_RING_SIZE;
+			sbx_ring_count--;
+		}
+		goto out;
+	}
+	count = sbx_ring_count;
+	for (i = 0; i < count; i++) {
+		r = &sbx_ring[(sbx_ring_head + i) % SBX_RING_SIZE];
+		if (r->seq <= last && r->policy_id == policy_id)
+			continue;
+		if (kept != i)
+			sbx_ring[(sbx_ring_head + kept) % SBX_RING_SIZE] = *r;
+		kept++;
+	}
+	sbx_ring_count = kept;
+out:
 	spin_unlock_irqrestore(&sbx_ring_lock, flags);
 }
 
@@ -142,13 +170,16 @@ static void sbx_ring_consume(u64 last)
  * sbx_report_read - move the oldest records to userspace (SBX_IOC_READ).
  * @buf:   the user array.
  * @max:   its capacity in records.
+ * @by_policy: take only the records of @policy_id.
+ * @policy_id: the policy, with @by_policy.
  * @count: records written.
  *
  * Records are removed only after they were copied.
  *
  * Return: 0, -ENOMEM or -EFAULT (nothing copied by the failing batch is lost).
  */
-int sbx_report_read(struct sbx_violation_record __user *buf, u32 max, u32 *count)
+int sbx_report_read(struct sbx_violation_record __user *buf, u32 max, bool by_policy,
+		    u32 policy_id, u32 *count)
 {
 	struct sbx_violation_record *batch;
 	unsigned int n, done = 0;
@@ -162,14 +193,15 @@ int sbx_report_read(struct sbx_violation_record __user *buf, u32 max, u32 *count
 		return -ENOMEM;
 	mutex_lock(&sbx_read_lock);
 	while (done < max) {
-		n = sbx_ring_peek(batch, min_t(u32, max - done, SBX_READ_BATCH));
+		n = sbx_ring_peek(batch, min_t(u32, max - done, SBX_READ_BATCH),
+				  by_policy, policy_id);
 		if (!n)
 			break;
 		if (copy_to_user(buf + done, batch, n * sizeof(*batch))) {
 			ret = -EFAULT;
 			break;
 		}
-		sbx_ring_consume(batch[n - 1].seq);
+		sbx_ring_consume(batch[n - 1].seq, by_policy, policy_id);
 		done += n;
 	}
 	mutex_unlock(&sbx_read_lock);

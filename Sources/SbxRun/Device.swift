@@ -30,6 +30,9 @@ public struct DeviceStatus: Sendable, Equatable {
     public var allocationFailures: UInt64
     public var policyBytes: UInt64
     public var installed: UInt32
+    /// Violation records waiting in the ring, and its capacity.
+    public var recordsQueued: UInt32
+    public var ringSize: UInt32
 }
 
 /// A registry entry (SBX_IOC_LIST).
@@ -116,7 +119,7 @@ public final class SandboxDevice {
             abiVersion: s.abi_version, policies: s.nr_policies, enforcedThreads: s.enforced_tasks,
             armedThreads: s.armed_tasks, markers: s.markers, violations: s.violations,
             recordsDropped: s.records_dropped, allocationFailures: s.alloc_failures, policyBytes: s.policy_bytes,
-            installed: s.nr_installed)
+            installed: s.nr_installed, recordsQueued: s.ring_count, ringSize: s.ring_size)
     }
 
     /// Loads a blob; returns the policy's id.
@@ -142,8 +145,9 @@ public final class SandboxDevice {
         return true
     }
 
-    /// Takes the violation records waiting in the ring (all of them).
-    public func readRecords() throws -> (records: [ViolationRecord], dropped: UInt64) {
+    /// Takes the violation records waiting in the ring: all of them, or only those
+    /// of one policy (the others stay queued for their own readers).
+    public func readRecords(policyID: UInt32? = nil) throws -> (records: [ViolationRecord], dropped: UInt64) {
         var out: [ViolationRecord] = []
         var dropped: UInt64 = 0
         let capacity = 64
@@ -153,6 +157,10 @@ public final class SandboxDevice {
             let result = buffer.withUnsafeMutableBytes { raw -> Int32 in
                 arg.records = UInt64(UInt(bitPattern: raw.baseAddress))
                 arg.max = UInt32(capacity)
+                if let policyID {
+                    arg.flags = UInt32(SBX_READ_F_POLICY)
+                    arg.policy_id = policyID
+                }
                 return sbx_dev_read(fd, &arg)
             }
             try check(result, "read violation records")

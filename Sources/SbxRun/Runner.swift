@@ -39,6 +39,15 @@ public struct SandboxRun {
         public var resolvedProgram: String
         public var policyPath: String
 
+        /// The program's resources (wait4: its own and its reaped children's), and the
+        /// wall time from fork to its end.
+        public var userMicroseconds: UInt64
+        public var systemMicroseconds: UInt64
+        public var wallNanoseconds: UInt64
+        /// Markers the module checked during the run (its global counter's change:
+        /// exact when no other sandboxed process ran meanwhile).
+        public var markers: UInt64?
+
         /// The monitor killed the program or one of its processes.
         public var killedByMonitor: Bool { records.contains { $0.killed } }
         public var exeMismatch: Bool { records.contains { $0.isExeMismatch } }
@@ -194,6 +203,9 @@ public struct SandboxRun {
         }
         var stage: Int32 = 0
         var code: Int32 = 0
+        let markersBefore = try? device.status().markers
+        var start = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &start)
         let argv = [program] + arguments
         var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         defer { for p in cArgs { free(p) } }
@@ -211,16 +223,24 @@ public struct SandboxRun {
             throw RunError.spawnFailed(program: resolved, operation: "fork", errno: code)
         }
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        var usage = rusage()
+        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        var end = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &end)
+        let markersAfter = try? device.status().markers
+        let wall = (Int64(end.tv_sec) - Int64(start.tv_sec)) * 1_000_000_000 + Int64(end.tv_nsec) - Int64(start.tv_nsec)
+        func micros(_ t: timeval) -> UInt64 { UInt64(max(0, Int64(t.tv_sec) * 1_000_000 + Int64(t.tv_usec))) }
         let signalled = status & 0x7f != 0 && status & 0x7f != 0x7f
         let programStatus = signalled ? 128 + (status & 0x7f) : (status >> 8) & 0xff
 
-        let (all, dropped) = try device.readRecords()
-        let records = all.filter { $0.policyID == policyID }
+        let (records, dropped) = try device.readRecords(policyID: policyID)
         let unloaded = (try? device.unload(id: policyID)) ?? false
         return Outcome(
             programStatus: programStatus, signal: signalled ? status & 0x7f : nil,
             reports: Self.reports(records, policy: policy, mode: mode), records: records,
-            recordsDropped: dropped, policyStillLoaded: !unloaded, resolvedProgram: resolved, policyPath: policyFile)
+            recordsDropped: dropped, policyStillLoaded: !unloaded, resolvedProgram: resolved, policyPath: policyFile,
+            userMicroseconds: micros(usage.ru_utime), systemMicroseconds: micros(usage.ru_stime),
+            wallNanoseconds: UInt64(max(0, wall)),
+            markers: markersBefore.flatMap { b in markersAfter.map { $0 >= b ? $0 - b : 0 } })
     }
 }

@@ -31,6 +31,10 @@ struct Run: ParsableCommand {
             is not the program's (or another file was exec'd); 126 the program cannot \
             be executed; 127 it was not found; 2 usage error; 3 the JSON report could \
             not be written; 4 another system error.
+
+            The JSON report also has the program's CPU time (utime_us, stime_us, from \
+            wait4), its wall time from fork to exit (wall_ns), and the markers the \
+            module checked meanwhile (exact when no other sandboxed process ran).
             """
     )
 
@@ -102,6 +106,10 @@ struct Run: ParsableCommand {
         var signal: Int32?
         var killed_by_monitor: Bool
         var violations: [ViolationReport]
+        var utime_us: UInt64
+        var stime_us: UInt64
+        var wall_ns: UInt64
+        var markers: UInt64?
     }
 
     static func json(_ outcome: SandboxRun.Outcome, request: SandboxRun) throws -> String {
@@ -110,7 +118,9 @@ struct Run: ParsableCommand {
             mode: request.mode.rawValue, action: request.action.rawValue,
             status: outcome.exeMismatch ? ExitStatus.wrongPolicy.rawValue
                 : outcome.killedByMonitor ? ExitStatus.violation.rawValue : outcome.programStatus,
-            signal: outcome.signal, killed_by_monitor: outcome.killedByMonitor, violations: outcome.reports)
+            signal: outcome.signal, killed_by_monitor: outcome.killedByMonitor, violations: outcome.reports,
+            utime_us: outcome.userMicroseconds, stime_us: outcome.systemMicroseconds, wall_ns: outcome.wallNanoseconds,
+            markers: outcome.markers)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         return String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"

@@ -26,7 +26,7 @@ struct Status: ParsableCommand {
         print("policies: \(s.policies) loaded (\(s.policyBytes) bytes), \(s.installed) installed for executables")
         print("threads: \(s.enforcedThreads) enforced, \(s.armedThreads) armed")
         print("markers: \(s.markers) checked")
-        print("violations: \(s.violations) (records dropped: \(s.recordsDropped), allocation failures: \(s.allocationFailures))")
+        print("violations: \(s.violations) (records waiting: \(s.recordsQueued) of \(s.ringSize), dropped: \(s.recordsDropped), allocation failures: \(s.allocationFailures))")
         let threads = try handle.threads()
         guard !threads.isEmpty else { return }
         print("")

@@ -60,4 +60,4 @@ echo "(the attacker points the handler at maintenance(), 0x$maintenance, which c
 
 step "11. Boot a guest kernel with the sbx_dyck module and run both programs under sbx run"
 make -C kmod >/dev/null
-run "$bin/sbx" vm --module kmod/sbx_dyck.ko -- bash Tests/demo/guest-demo.sh "$bin" "$out"
+run "$bin/sbx" vm --module kmod/sbx_dyck.ko -- bash Tests/demo/guest-demo.sh "$bin" "$PWD/$out"

@@ -25,6 +25,8 @@ say "-- the same hijack under sbx run --mode=dyck:"
 cmd "sbx run --mode=dyck -- hijack $(cat "$out/hijack.arg")"
 "$bin/sbx" run --mode=dyck -- "$out/hijack" "$(cat "$out/hijack.arg")"
 killed=$?
-echo "(exit status $killed = killed by the monitor; canary: $(cat hijack-canary 2>/dev/null || echo absent))"
+verdict="not killed!"
+[ $killed = 100 ] && verdict="100: killed by the monitor before system() ran"
+echo "(exit status $verdict; canary: $(cat hijack-canary 2>/dev/null || echo absent))"
 
 [ $normal = 0 ] && [ $killed = 100 ] && [ ! -f hijack-canary ]

@@ -126,9 +126,23 @@ check "policy list: the entry, with its execs" 'grep -E "^[0-9]+ +dyck +kill +0 
 "$SBX" policy install hijack.dyck --exe ./hijack >inst2.out 2>&1; st=$?
 last=inst2.out
 check "installing twice is refused (status $st)" '[ $st = 102 ] && has inst2.out "already has an installed policy"'
+# Records are taken per policy: sbx run leaves another policy's records queued.
+"$SBX" policy remove --exe ./hijack >/dev/null 2>&1
+"$SBX" policy install hijack.dyck --exe ./hijack --action log >inst3.out 2>&1
+queued() { "$SBX" status 2>&1 | sed -n 's/.*records waiting: \([0-9]*\) of.*/\1/p'; }
+before=$(queued)
+rm -f hijack-canary
+./hijack "$arg" >/dev/null 2>&1; st=$?
+check "installed with --action log: the hijack finishes (status $st)" '[ $st = 0 ] && [ -f hijack-canary ]'
+"$SBX" run --action log -- "$P/hijack" "$arg" >/dev/null 2>audit2.err
+after=$(queued)
+last=audit2.err
+check "sbx run took only its own record; the registry policy's stays queued ($before -> $after)" \
+    'has audit2.err "audit: 1 deviation" && [ "$after" = $((before + 1)) ]'
 "$SBX" policy remove --exe ./hijack >rm.out 2>&1; st=$?
 last=rm.out
 check "policy remove (status $st)" '[ $st = 0 ] && has rm.out "removed: ./hijack"'
+rm -f hijack-canary
 ./hijack "$arg" >reg.after 2>&1; st=$?
 check "removed: the hijack runs unenforced again (status $st, canary written)" '[ $st = 0 ] && [ -f hijack-canary ]'
 "$SBX" policy remove --exe ./hijack >rm2.out 2>&1; st=$?

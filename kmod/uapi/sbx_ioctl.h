@@ -270,21 +270,30 @@ struct sbx_violation_record {
  *            count are reported).
  * @count:    out: records written, oldest first; they are removed from the ring.
  * @dropped:  out: the records_dropped counter of SBX_IOC_STATUS.
- * @reserved: in: zero.
+ * @policy_id: in: with SBX_READ_F_POLICY, take only the records of this
+ *            policy (the others stay queued, in order); zero otherwise.
+ * @flags:    in: zero or SBX_READ_F_POLICY.
  *
  * Never blocks. Records are removed only once copied: on EFAULT the ring is
- * unchanged. Readers are serialised.
+ * unchanged. Readers are serialised. SBX_READ_F_POLICY lets several
+ * supervisors (one `sbx run` per program) share the ring without taking each
+ * other's records.
  *
  * Errors: EPERM (as for SBX_IOC_LOAD); EFAULT (the argument or the array
- * cannot be accessed); EINVAL (@reserved not zero); ENOMEM.
+ * cannot be accessed); EINVAL (unknown flag, or @policy_id not zero without
+ * SBX_READ_F_POLICY); ENOMEM.
  */
 struct sbx_ioc_read {
 	__u64 records;
 	__u32 max;
 	__u32 count;
 	__u64 dropped;
-	__u64 reserved;
+	__u32 policy_id;
+	__u32 flags;
 };
+
+/* Flags of struct sbx_ioc_read. */
+#define SBX_READ_F_POLICY	0x1	/* only the records of @policy_id */
 
 /**
  * struct sbx_ioc_install - argument of SBX_IOC_INSTALL: enforce a policy on
