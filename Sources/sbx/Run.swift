@@ -58,6 +58,8 @@ struct Run: ParsableCommand {
 
     func run() throws {
         var argv = command
+        // The passthrough argument would take `--help` for the program's name.
+        if argv.first == "--help" || argv.first == "-h" { throw CleanExit.helpRequest(self) }
         if argv.first == "--" { argv.removeFirst() }
         guard let program = argv.first else {
             throw UsageError("missing the program: sbx run [OPTIONS] -- PROG [ARGS...]")

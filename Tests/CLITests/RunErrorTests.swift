@@ -66,6 +66,15 @@ final class RunErrorTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("is not its policy"), r.stderr)
     }
 
+    func testHelpListsTheExitStatuses() throws {
+        let help = try CLI.run("sbx", ["run", "--help"])
+        XCTAssertEqual(help.status, 0, help.stderr)
+        let flat = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        for text in ["USAGE: sbx run", "100 the monitor killed", "101 the kernel module", "105 the policy"] {
+            XCTAssertTrue(flat.contains(text), "no '\(text)' in\n\(help.stdout)")
+        }
+    }
+
     func testProgramNotFoundAndUsage() throws {
         XCTAssertEqual(try sbx(["run", "--", dir.appendingPathComponent("nope").path]).status, 127)
         XCTAssertEqual(try sbx(["run", "--", "sbx-no-such-program-in-path"]).status, 127)
