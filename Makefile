@@ -17,6 +17,7 @@ build: deps
 test: build test-core
 	$(SWIFT) test $(SWIFT_FLAGS)
 	$(MAKE) test-vm
+	$(MAKE) test-mbedtls
 
 # The kernel module, against the Debian 6.1 headers the guest kernel matches.
 kmod: deps
@@ -62,6 +63,10 @@ bench-marker: build
 bench-vm: build kmod
 	$(MAKE) -C kmod tests
 	.build/debug/sbx vm --module kmod/sbx_dyck.ko -- sh kmod/tests/guest-bench.sh
+
+# mbed TLS (issue 7): bench-mbedtls, test-mbedtls (reduced, part of make test),
+# mbedtls (fetch and build only), evaluation-doc.
+include Tests/mbedtls/mbedtls.mk
 
 clean:
 	rm -rf .build build

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# The mbed TLS evaluation, end to end (`make bench-mbedtls`, and reduced for
+# `make test-mbedtls`):
+#   1. fetch-build.sh: source, plain and dyck-cc builds, test suites, analysis
+#      timings, policy sizes, kernel blobs (all cached in build/mbedtls);
+#   2. one `sbx vm` boot with the module runs guest.sh -> workload.sh: every unit
+#      in each mode (plain, nfa, dyck), then the test suites (plain, dyck);
+#   3. report.py compares the runs, writes OUT/report.md and report.json, and
+#      prints the summary line last.
+#
+#   Tests/mbedtls/bench.sh [full|reduced]
+#
+# Environment: MBEDTLS_DIR, SBX_BIN, SCRATCH, JOBS (see fetch-build.sh);
+#   MODES (default 'plain nfa dyck'; 'inst' adds the dyck-cc build without a
+#   sandbox), SUITE_MODES (default 'plain dyck'), SUITES (test suites to build and
+#   run: names without test_suite_, or all; default all, or a few when reduced),
+#   MODULE (default kmod/sbx_dyck.ko), VM_CPUS (default 1), VM_TIMEOUT (seconds,
+#   default 10800), SBX_RUN (the runner; default `sbx run` when the sbx binary has
+#   it, else the stand-in mbt-sbxrun), ONLY (a regex: only matching runs),
+#   MBT_REPEAT (standalone runs repeated, median cost; default 3, reduced 1),
+#   MBT_PROFILE (0: no marker profile), REPORT_ONLY=1 (only the profile and the
+#   report, from the runs already in build/mbedtls/runs/LEVEL).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+level=${1:-full}
+dir=${MBEDTLS_DIR:-$root/build/mbedtls}
+say() { printf '[mbedtls] %s\n' "$*" >&2; }
+t_start=$SECONDS
+
+if [ "$level" = reduced ]; then
+    suites=${SUITES-base64 md x509parse}
+    # Only the programs of the reduced workload get a dyck-cc build (workload.sh -l reduced).
+    export MBT_PROGRAMS=${MBT_PROGRAMS-test/selftest hash/hello hash/generic_sum aes/crypt_and_hash pkey/pk_sign
+        pkey/pk_verify pkey/pk_encrypt pkey/pk_decrypt x509/cert_app x509/crl_app x509/req_app x509/load_roots
+        x509/cert_req x509/cert_write ssl/ssl_server2 ssl/ssl_client2 ssl/ssl_pthread_server ssl/ssl_client1}
+else
+    suites=${SUITES-all}
+fi
+out=$dir/runs/$level
+if [ "${REPORT_ONLY:-}" != 1 ]; then
+t0=$SECONDS
+bash Tests/mbedtls/fetch-build.sh $suites
+fetch_seconds=$((SECONDS - t0))
+if [ -n "${SBX_BIN:-}" ]; then bin=$(cd "$SBX_BIN" && pwd); else bin=$root/${SCRATCH:-.build}/debug; fi
+sbx=$bin/sbx
+
+# Helpers for the guest, built with the plain compiler.
+tools=$dir/tools
+mkdir -p "$tools"
+cc=clang-19
+$cc -O2 -Wall -o "$tools/mbt-time" Tests/mbedtls/mbt-time.c
+$cc -O2 -Wall -I kmod/uapi -o "$tools/mbt-sbxrun" Tests/mbedtls/mbt-sbxrun.c
+
+if [ -n "${SBX_RUN:-}" ]; then
+    runner=$SBX_RUN
+elif "$sbx" run --help 2>&1 | grep -q "USAGE: sbx run"; then
+    runner="$sbx run"
+else
+    runner=$tools/mbt-sbxrun
+    say "note: $sbx has no 'run' yet: using the stand-in $runner (same interface, blobs made by fetch-build.sh)"
+fi
+# sbx run compiles a policy into a kernel blob at every run unless its blob cache
+# has it (keyed by the policy file's SHA-256 and the mode: Sources/SbxRun/Runner.swift);
+# nfa blobs of the larger programs take seconds on the host and far more under TCG.
+# fetch-build.sh already compiled both modes next to each policy: seed the cache.
+blob_cache=$dir/blob-cache
+mkdir -p "$blob_cache"
+for policy in $(find "$dir/dyck/programs" "$dir/dyck/tests" -name '*.dyck' 2>/dev/null); do
+    sum=$(sha256sum "$policy" | cut -c1-64)
+    for m in dyck nfa; do
+        [ -f "$policy.$m.blob" ] && cp "$policy.$m.blob" "$blob_cache/$sum-$m-v2.blob"
+    done
+done
+module=${MODULE:-$root/kmod/sbx_dyck.ko}
+[ -f "$module" ] || { say "no module $module: make kmod"; exit 4; }
+
+rm -rf "$out" && mkdir -p "$out"
+suite_list=
+if [ "$suites" != all ]; then suite_list=$suites; fi
+if [ "$level" = reduced ]; then
+    modes=${MODES:-plain nfa dyck}
+    export MBT_REPEAT=${MBT_REPEAT:-1}
+else
+    modes=${MODES:-plain inst nfa dyck}
+    export MBT_REPEAT=${MBT_REPEAT:-3}
+fi
+suite_modes=${SUITE_MODES-plain dyck}
+[ -n "$suites" ] || suite_modes=
+say "guest: modes '$modes', suites '$suite_modes' ($suites), runner: $runner"
+t0=$SECONDS
+set +e
+"$sbx" vm --module "$module" --cpus "${VM_CPUS:-1}" --timeout "${VM_TIMEOUT:-10800}" --rwdir "$out" \
+    --kernel-log "$out/kernel.log" \
+    --env SBX_RUN="$runner" --env SBX_BLOB_CACHE="$blob_cache" --env MBT_TIME="$tools/mbt-time" --env MBT_SBXCTL="$tools/mbt-sbxrun" \
+    --env MBT_REPEAT="$MBT_REPEAT" --env MBT_PLAIN="$dir/plain" --env MBT_DYCK="$dir/dyck" --env MBT_SUITES="$suite_list" \
+    --env BENCHMARK_ALGS="${BENCHMARK_ALGS-md5 sha256 sha512 aes_cbc aes_gcm chachapoly ctr_drbg hmac_drbg}" \
+    -- bash "$root/Tests/mbedtls/guest.sh" -o "$out" -m "$modes" -s "$suite_modes" -l "$level" -r "${ONLY:-.}" \
+    2>&1 | tee "$out/workload.log"
+vm_status=${PIPESTATUS[0]}
+set -e
+guest_seconds=$((SECONDS - t0))
+say "guest finished with status $vm_status in $guest_seconds s"
+{
+    echo "level=$level"
+    echo "runner=$runner"
+    echo "module=$module"
+    echo "vm_status=$vm_status"
+    echo "fetch_build_seconds=$fetch_seconds"
+    echo "guest_seconds=$guest_seconds"
+    echo "modes=$modes"
+    echo "suite_modes=$suite_modes"
+    echo "vm_cpus=${VM_CPUS:-1}"
+    echo "repeat=$MBT_REPEAT"
+    echo "date=$(date -u +%Y-%m-%dT%H:%MZ)"
+    echo "commit=${MBT_COMMIT:-$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$( [ -z "$(git status --porcelain -- Sources kmod Tests Package.swift 2>/dev/null)" ] || echo ' (with local changes)')}"
+    if [ "$level" = reduced ]; then echo "command=make test-mbedtls"; else echo "command=make bench-mbedtls"; fi
+} >"$out/bench.env"
+else
+    [ -f "$out/bench.env" ] || { say "REPORT_ONLY: no $out/bench.env"; exit 2; }
+    if [ -n "${SBX_BIN:-}" ]; then bin=$(cd "$SBX_BIN" && pwd); else bin=$root/${SCRATCH:-.build}/debug; fi
+    sbx=$bin/sbx
+    vm_status=$(sed -n 's/^vm_status=//p' "$out/bench.env")
+    fetch_seconds=$(sed -n 's/^fetch_build_seconds=//p' "$out/bench.env")
+    guest_seconds=$(sed -n 's/^guest_seconds=//p' "$out/bench.env")
+    sed -i '/^summary=/d' "$out/bench.env"
+fi
+# Where the markers come from (full level, host, no kernel): selftest and one TLS
+# handshake of ssl_client2 recorded with `sbx record`, histogram by site and libc call.
+if [ "$level" = full ] && [ "${MBT_PROFILE:-1}" = 1 ]; then
+    say "profile: sbx record of selftest and of an ssl_client2 handshake"
+    prof=$out/profile
+    mkdir -p "$prof"
+    (
+        cd "$prof" || exit 1
+        "$sbx" record -o selftest.trace -- "$dir/dyck/programs/test/selftest" >selftest.out 2>&1
+        "$dir/plain/programs/ssl/ssl_server2" server_port=25443 >server.out 2>&1 &
+        server=$!
+        for _ in $(seq 50); do ss -Htln | grep -q ':25443 ' && break; sleep 0.1; done
+        "$sbx" record -o ssl_client2.trace -- "$dir/dyck/programs/ssl/ssl_client2" server_port=25443 >client.out 2>&1
+        kill "$server" 2>/dev/null; wait "$server" 2>/dev/null
+        {
+            echo "== test/selftest (all self tests)"
+            python3 "$root/Tests/mbedtls/marker-profile.py" "$dir/dyck/programs/test/selftest.dyck" selftest.trace 20
+            echo
+            echo "== ssl/ssl_client2 (one full TLS 1.2 handshake and exchange with ssl_server2)"
+            python3 "$root/Tests/mbedtls/marker-profile.py" "$dir/dyck/programs/ssl/ssl_client2.dyck" ssl_client2.trace 20
+        } >"$out/profile.txt"
+        rm -f ./*.trace
+    ) || say "profile failed (see $prof)"
+fi
+set +e
+python3 Tests/mbedtls/report.py "$dir" "$out" >"$out/summary.txt"
+report_status=$?
+set -e
+[ "$report_status" = 0 ] || { say "report.py failed"; exit 70; }
+echo "summary=$(tail -1 "$out/summary.txt")" >>"$out/bench.env"
+say "bench ($level) took $((SECONDS - t_start)) s (fetch/build $fetch_seconds s, guest $guest_seconds s)"
+fps=$(sed -nE 's/.*false_positives=([0-9]+).*/\1/p' "$out/summary.txt")
+status=0
+if [ "$vm_status" != 0 ]; then say "FAIL: the guest workload ended with status $vm_status (see $out/workload.log)"; status=1; fi
+if [ "${fps:-1}" != 0 ]; then say "FAIL: ${fps:-?} false positive(s): $out/false-positives.txt"; status=1; fi
+tail -1 "$out/summary.txt"
+exit $status

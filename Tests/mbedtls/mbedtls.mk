@@ -1,0 +1,21 @@
+# The mbed TLS evaluation (issue 7), included by the top-level Makefile:
+#   make bench-mbedtls     every program and test suite, plain / nfa / dyck, in a guest;
+#                          report in build/mbedtls/runs/full/report.md, summary line last
+#   make test-mbedtls      the same, reduced (a handful of programs and suites), for make test
+#   make mbedtls           only fetch and build (source, both builds, analysis, blobs)
+#   make evaluation-doc    copy the last full report's table into docs/evaluation.md
+# Variables: SCRATCH (swift scratch path of the tools, default .build), SBX_BIN (prebuilt
+# tools instead), MODES, SUITES, VM_CPUS, ... (see Tests/mbedtls/bench.sh).
+.PHONY: mbedtls bench-mbedtls test-mbedtls evaluation-doc
+
+mbedtls: build
+	bash Tests/mbedtls/fetch-build.sh
+
+bench-mbedtls: build kmod
+	bash Tests/mbedtls/bench.sh full
+
+test-mbedtls: build kmod
+	bash Tests/mbedtls/bench.sh reduced
+
+evaluation-doc:
+	bash Tests/mbedtls/evaluation-doc.sh

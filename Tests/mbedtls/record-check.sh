@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Offline false-positive hunt on mbed TLS (no kernel needed, runs on the host): the
+# workload of workload.sh in the modes plain and record (the dyck-cc build under
+# `sbx record`), then `sbx check --trace` of every trace in both modes, and
+# report.py's comparison of statuses and outputs with the plain runs.
+#
+#   Tests/mbedtls/fetch-build.sh                 # once
+#   Tests/mbedtls/record-check.sh [-r REGEX] [-l full|reduced]
+#
+# Environment: MBEDTLS_DIR (default build/mbedtls), SBX_BIN or SCRATCH (the tools).
+# Last line: `record-check: runs=N allowed_dyck=A allowed_nfa=B refused=R`.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+dir=${MBEDTLS_DIR:-$root/build/mbedtls}
+if [ -n "${SBX_BIN:-}" ]; then bin=$(cd "$SBX_BIN" && pwd); else bin=$root/${SCRATCH:-.build}/debug; fi
+sbx=$bin/sbx
+only=. level=full
+while getopts r:l: opt; do
+    case $opt in
+    r) only=$OPTARG ;;
+    l) level=$OPTARG ;;
+    *) exit 2 ;;
+    esac
+done
+[ -x "$sbx" ] || { echo "no $sbx: build the tools first" >&2; exit 2; }
+mkdir -p "$dir/tools"
+clang-19 -O2 -Wall -o "$dir/tools/mbt-time" Tests/mbedtls/mbt-time.c || exit 2
+out=$dir/runs/record-check
+rm -rf "$out"
+SBX=$sbx MBT_TIME=$dir/tools/mbt-time MBT_PLAIN=$dir/plain MBT_DYCK=$dir/dyck \
+    bash Tests/mbedtls/workload.sh -o "$out" -m "plain record" -r "$only" -l "$level"
+
+runs=0 allowed_dyck=0 allowed_nfa=0 refused=0
+for trace in "$out"/record/*.trace; do
+    name=$(basename "$trace" .trace)
+    runs=$((runs + 1))
+    policy=$dir/dyck/$(cat "$out/record/$name.prog").dyck
+    for mode in dyck nfa; do
+        if "$sbx" check "$policy" --trace "$trace" --mode "$mode" >"$out/record/$name.check-$mode" 2>&1; then
+            [ "$mode" = dyck ] && allowed_dyck=$((allowed_dyck + 1)) || allowed_nfa=$((allowed_nfa + 1))
+        else
+            refused=$((refused + 1))
+            echo "REFUSED $name ($mode):"; head -30 "$out/record/$name.check-$mode"
+        fi
+    done
+done
+echo "record-check: runs=$runs allowed_dyck=$allowed_dyck allowed_nfa=$allowed_nfa refused=$refused"
+[ "$refused" = 0 ]

@@ -1,0 +1,430 @@
+#!/usr/bin/env python3
+"""Evaluate the mbed TLS runs of workload.sh (bench.sh calls this).
+
+    report.py MBEDTLS_DIR OUT
+
+Reads OUT/MODE/NAME.{out,status,time,prog,json} for the modes plain, nfa, dyck (and
+inst when present), MBEDTLS_DIR/analysis.tsv (fetch-build.sh) and OUT/bench.env;
+writes OUT/report.md (Markdown, one row per program), OUT/report.json and
+OUT/false-positives.txt, and prints the summary line last:
+
+    mbedtls: programs=N runs=R false_positives=F overhead_dyck=X.XX% overhead_nfa=Y.YY% abf_nfa=A abf_dyck=B
+
+Definitions (also written into the report):
+- A *run* is one workload item (a program with its arguments and inputs); each run
+  is executed once per mode. programs = programs with at least one run; runs =
+  runs of programs (test suites are counted separately).
+- A *false positive* is a (run, sandboxed mode) pair with any of: the runner's
+  report says killed, or lists a violation record; a violation record read from the
+  module after the run's unit; an exit status other than the plain run's; an output
+  (stdout+stderr) that differs from the plain run's after `normalize` below.
+- Cost of a run: the CPU time (user + system) of the program and of the children it
+  waited for, from wait4. For sandboxed runs the runner's report gives the
+  program's own rusage when it has one (utime_us, stime_us), so that the runner's
+  start-up is not counted; otherwise mbt-time's figure for the whole command.
+  CPU time, not wall time: servers and DTLS peers spend most of their wall time
+  waiting, which says nothing about the sandbox.
+- Overhead of a program in a mode: ratio = (sum of its runs' cost in the mode) /
+  (sum in plain). For `benchmark`, its own throughput figures instead: per
+  algorithm plain/sandboxed throughput, then the geometric mean. The summary's
+  overhead is geomean(ratios over programs) - 1: the geometric mean of the ratios
+  (always > 0) minus one, not a geometric mean of (ratio - 1), which is undefined
+  for values <= 0.
+- ABF: `sbx stats` of the program's policy (mean over programs).
+"""
+import json
+import math
+import os
+import re
+import sys
+
+MODES = ["nfa", "dyck"]
+
+
+def read(path, default=None):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return default
+
+
+# What legitimately differs between two correct runs of the same program, replaced
+# by a placeholder before outputs are compared. Every rule names why; none of them
+# can hide a kill, a status or a missing line (they rewrite within a line).
+RULES = [
+    # mbed TLS's debug hex dumps (debug_level >= 3) of records and keys: random
+    # bytes and their ASCII column. The number of dump lines is still compared.
+    (r"^(.*\|\d\| \S+: [0-9a-f]{4}:  ).*$", r"\1HEXDUMP", "debug hex dumps"),
+    # Lines that are nothing but hex bytes: dumps of key material (SRTP, exported keys).
+    (r"^\s*([0-9A-Fa-f]{2} )+([0-9A-Fa-f]{2})?\s*$", "HEXLINE", "hex dump lines of key material"),
+    # The size of a random number in debug output: value of 'ECDH: Q(X)' (515 bits) is:
+    (r"\(\d+ bits\) is:", "(N bits) is:", "bit length of random numbers in debug output"),
+    # udp_proxy prefixes each datagram with the milliseconds since it started.
+    (r"^\s*\d{5} (dispatch|drop|delay|duplicate|inject)", r"  T \1", "udp_proxy's timestamps"),
+    # The two builds live in different directories.
+    (r"/build/mbedtls/(plain|dyck)/", "/build/mbedtls/BUILD/", "build directory"),
+    # Time: dates, clock times, durations, throughputs, cycle counts.
+    (r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", "DATE", "dates"),
+    (r"\b\d{2}:\d{2}:\d{2}\b", "TIME", "clock times"),
+    (r"\d+(\.\d+)? *(KiB/s|MiB/s|ms|us|cycles/byte|cycles|ops/s|[a-z]+/s)\b", r"N \2", "durations, throughput"),
+    # Process ids.
+    (r"\bpid[ =:]*\d+", "pid N", "process ids"),
+    # Random material: nonces, keys, signatures, session ids, seeds, DH/ECDH values,
+    # printed in hex (16+ digits, optionally with separators) or base64 (40+).
+    (r"\b(0x)?[0-9A-Fa-f]{16,}\b", "HEX", "random hex material"),
+    (r"\b([0-9A-Fa-f]{2}[:\s]){4,}[0-9A-Fa-f]{2}\b", "HEXBYTES", "random hex bytes (5 or more)"),
+    (r"[A-Za-z0-9+/]{40,}={0,2}", "BASE64", "random base64 blocks"),
+    # Seeds and times in seconds: udp_proxy's seed, the ClientHello's gmt_unix_time.
+    (r"(Pseudo-random seed|current time): \d+", r"\1: N", "seeds and times in seconds"),
+    # The DER encoding of an ECDSA signature of random (r, s) is 1 or 2 bytes shorter
+    # when the top bit of r or s is 0.
+    (r"signature length = \d+", "signature length = N", "length of a random DER signature"),
+    # Addresses in debug output (%p).
+    (r"\b0x[0-9a-f]{6,}\b", "ADDR", "addresses"),
+    # The hex lines of a random number in debug output (after the rules above).
+    (r"^(.*\|\d\| ADDR:)\s+(HEXBYTES|HEXLINE|[0-9a-f]{2})(\s+[0-9a-f]{2})*\s*$", r"\1 MPI",
+     "hex lines of random numbers in debug output"),
+]
+COMPILED = [(re.compile(p), r) for p, r, _ in RULES]
+
+# Runs whose output is random as a whole (counts of tries, timings, generated keys
+# printed in decimal or as dots of progress): compared by exit status and by the
+# lines that are not random, i.e. the lines matching NOT_RANDOM are compared.
+RANDOM_LINES = {
+    # dh_genprime prints one dot per candidate prime tried.
+    "dh_genprime": re.compile(r"^\s*\.\s*(Seeding|Generating|Verifying|Exporting)"),
+    # benchmark prints throughputs (compared as numbers, separately) and the
+    # algorithm names.
+    "benchmark": re.compile(r"^\s*[A-Za-z0-9_ -]+:"),
+}
+
+
+def normalize(name, text):
+    lines = []
+    for line in text.splitlines():
+        for rx, rep in COMPILED:  # in order
+            line = rx.sub(rep, line)
+        lines.append(line)
+    keep = RANDOM_LINES.get(name)
+    if keep is not None:
+        lines = [keep.match(l).group(0) if keep.match(l) else "" for l in lines]
+        lines = [l for l in lines if l]
+    # The pthread server's threads interleave their lines by timing; the fork
+    # server's processes share one stdout.
+    # udp_proxy logs datagrams in the order they reach it: the two close_notify
+    # alerts cross each other.
+    if name in ("ssl_pthread_server", "ssl_fork_server", "udp_proxy"):
+        lines.sort()
+    return lines
+
+
+def cpu_of(mode_dir, name, prefer_json):
+    t = read(os.path.join(mode_dir, name + ".time"))
+    wall = user = sys_ = None
+    if t:
+        f = t.split()
+        wall, user, sys_ = float(f[0]), float(f[1]), float(f[2])
+    if prefer_json:
+        j = load_json(os.path.join(mode_dir, name + ".json"))
+        if j and "utime_us" in j and "stime_us" in j:
+            return j["utime_us"] / 1e6 + j["stime_us"] / 1e6, j.get("wall_ns", 0) / 1e9 or wall
+    if user is None:
+        return None, None
+    return user + sys_, wall
+
+
+def load_json(path):
+    text = read(path)
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {"_unparsable": text[:200]}
+
+
+THROUGHPUT = re.compile(r"^\s*(.+?)\s*:\s*([0-9.]+)\s*(KiB/s|ops/s)", re.M)
+
+
+def benchmark_ratios(plain_text, mode_text):
+    p = {k: float(v) for k, v, _ in THROUGHPUT.findall(plain_text or "")}
+    m = {k: float(v) for k, v, _ in THROUGHPUT.findall(mode_text or "")}
+    ratios = {k: p[k] / m[k] for k in p if k in m and m[k] > 0 and p[k] > 0}
+    return ratios
+
+
+def geomean(values):
+    values = [v for v in values if v and v > 0]
+    if not values:
+        return None
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def fmt(v, spec="{:.2f}", none="–"):
+    return none if v is None else spec.format(v)
+
+
+def main():
+    mbedtls_dir, out = sys.argv[1], sys.argv[2]
+    env = dict(l.split("=", 1) for l in (read(os.path.join(out, "bench.env"), "") or "").splitlines() if "=" in l)
+    modes_present = [m for m in ["plain", "inst", "nfa", "dyck"] if os.path.isdir(os.path.join(out, m))]
+
+    # Analysis per program (fetch-build.sh).
+    analysis = {}
+    tsv = read(os.path.join(mbedtls_dir, "analysis.tsv"), "")
+    rows = [l.split("\t") for l in tsv.splitlines() if l]
+    if rows:
+        header = rows[0]
+        for r in rows[1:]:
+            rec = dict(zip(header, r))
+            analysis[rec["program"]] = rec
+
+    # Runs.
+    plain_dir = os.path.join(out, "plain")
+    names = sorted(f[:-7] for f in os.listdir(plain_dir) if f.endswith(".status")) if os.path.isdir(plain_dir) else []
+    unit_records = {m: read(os.path.join(out, m, "unit.records"), "") for m in MODES}
+    runs = []
+    for name in names:
+        prog = (read(os.path.join(plain_dir, name + ".prog"), "") or "").strip()
+        is_suite = prog.startswith("tests/")
+        key = prog[len("programs/"):] if prog.startswith("programs/") else prog
+        run = {"name": name, "program": key, "suite": is_suite, "modes": {}}
+        plain_status = (read(os.path.join(plain_dir, name + ".status"), "") or "").strip()
+        plain_out = read(os.path.join(plain_dir, name + ".out"), "") or ""
+        cpu, wall = cpu_of(plain_dir, name, False)
+        run["modes"]["plain"] = {"status": plain_status, "cpu": cpu, "wall": wall}
+        for mode in [m for m in modes_present if m != "plain"]:
+            d = os.path.join(out, mode)
+            status = read(os.path.join(d, name + ".status"))
+            if status is None:
+                continue
+            status = status.strip()
+            text = read(os.path.join(d, name + ".out"), "") or ""
+            j = load_json(os.path.join(d, name + ".json")) if mode in MODES else None
+            cpu, wall = cpu_of(d, name, mode in MODES)
+            reasons = []
+            if mode in MODES:
+                if j is None:
+                    reasons.append("no runner report")
+                elif "_unparsable" in j:
+                    reasons.append("runner report unparsable")
+                else:
+                    if j.get("killed"):
+                        reasons.append("killed by the monitor")
+                    if j.get("violations"):
+                        reasons.append("%d violation record(s)" % len(j["violations"]))
+            if status != plain_status:
+                reasons.append("status %s, plain %s" % (status, plain_status))
+            pn, mn = normalize(name, plain_out), normalize(name, text)
+            if pn != mn:
+                first = next((i for i, (a, b) in enumerate(zip(pn, mn)) if a != b), min(len(pn), len(mn)))
+                reasons.append("output differs at line %d: plain %r, %s %r" % (
+                    first + 1, pn[first] if first < len(pn) else "<end>", mode, mn[first] if first < len(mn) else "<end>"))
+            markers = j.get("markers") if isinstance(j, dict) else None
+            run["modes"][mode] = {"status": status, "cpu": cpu, "wall": wall, "markers": markers,
+                                  "false_positive": bool(reasons) and mode in MODES, "reasons": reasons,
+                                  "out": text}
+        run["plain_out"] = plain_out
+        runs.append(run)
+
+    # Records that the module still held after a unit (any record is a false positive
+    # somewhere in that unit).
+    stray = {m: [l for l in unit_records[m].splitlines() if l.startswith("violation")] for m in MODES}
+
+    # Per program.
+    programs = {}
+    for run in runs:
+        if run["suite"]:
+            continue
+        programs.setdefault(run["program"], []).append(run)
+    table = []
+    ratios = {m: [] for m in modes_present if m != "plain"}
+    for prog in sorted(programs):
+        prs = programs[prog]
+        row = {"program": prog, "runs": len(prs), "ratio": {}, "fp": {}, "markers": None, "markers_per_s": None}
+        for mode in ratios:
+            if prog == "test/benchmark":
+                r = benchmark_ratios(prs[0]["plain_out"], prs[0]["modes"].get(mode, {}).get("out", ""))
+                ratio = geomean(list(r.values()))
+                row.setdefault("benchmark", {})[mode] = r
+            else:
+                base = sum(r["modes"]["plain"]["cpu"] or 0 for r in prs)
+                cost = sum((r["modes"].get(mode, {}).get("cpu") or 0) for r in prs)
+                ratio = cost / base if base > 0 and cost > 0 else None
+            row["ratio"][mode] = ratio
+            if ratio:
+                ratios[mode].append(ratio)
+            if mode in MODES:
+                row["fp"][mode] = [(r["name"], r["modes"].get(mode, {}).get("reasons", ["not run"]))
+                                   for r in prs if r["modes"].get(mode, {}).get("false_positive")
+                                   or mode not in r["modes"]]
+        dm = [r["modes"].get("dyck", {}).get("markers") for r in prs]
+        if all(isinstance(x, int) for x in dm) and dm:
+            row["markers"] = sum(dm)
+            cpu = sum(r["modes"]["dyck"]["cpu"] or 0 for r in prs)
+            row["markers_per_s"] = row["markers"] / cpu if cpu > 0 else None
+        row["analysis"] = analysis.get("programs/" + prog, {})
+        table.append(row)
+
+    suites = [r for r in runs if r["suite"]]
+    suite_cases = {}
+    for r in suites:
+        # "PASSED (N / M tests (K skipped))" or "FAILED (...)"
+        m = re.search(r"(PASSED|FAILED) \((\d+) / (\d+) tests \((\d+) skipped\)\)",
+                      r["modes"].get("dyck", {}).get("out", "") or "")
+        suite_cases[r["name"]] = m.groups() if m else None
+
+    fp_pairs = [(r["name"], m, r["modes"][m]["reasons"]) for r in runs for m in MODES
+                if m in r["modes"] and r["modes"][m]["false_positive"]]
+    for m in MODES:
+        for l in stray[m]:
+            fp_pairs.append(("(unit)", m, [l]))
+    prog_runs = [r for r in runs if not r["suite"]]
+    n_programs = len(programs)
+    over = {m: (geomean(ratios[m]) - 1) * 100 if geomean(ratios.get(m, [])) else None for m in ratios}
+
+    def abf(mode):
+        vals = []
+        for prog in programs:
+            a = analysis.get("programs/" + prog)
+            if a and a.get("abf_" + mode) not in (None, "", "NA"):
+                vals.append(float(a["abf_" + mode]))
+        return sum(vals) / len(vals) if vals else None
+
+    abf_nfa, abf_dyck = abf("nfa"), abf("dyck")
+    skipped = [l.split("\t", 1) for l in (read(os.path.join(out, "skipped"), "") or "").splitlines() if l]
+
+    # Markdown.
+    md = []
+    md.append("# mbed TLS under the sandbox\n")
+    md.append("Generated by `Tests/mbedtls/report.py` from the runs in `%s` (level %s, runner `%s`, guest %s s, "
+              "fetch and build %s s). Do not edit the numbers by hand: `Tests/mbedtls/evaluation-doc.sh` copies "
+              "this table into docs/evaluation.md.\n" % (
+                  os.path.relpath(out, os.path.dirname(os.path.dirname(mbedtls_dir))), env.get("level", "?"),
+                  env.get("runner", "?").replace(os.path.dirname(os.path.dirname(mbedtls_dir)) + "/", ""),
+                  env.get("guest_seconds", "?"), env.get("fetch_build_seconds", "?")))
+    md.append("<!-- table begin -->")
+    md.append("| program | runs | analysis s | instrument s | policy KiB | dyck states/edges | marker sites / program calls | libc markers | markers (dyck run) | markers/s | overhead inst | overhead nfa | overhead dyck | ABF nfa | ABF dyck | false positives |")
+    md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for row in table:
+        a = row["analysis"]
+
+        def num(k, spec="{:.2f}"):
+            v = a.get(k)
+            try:
+                return spec.format(float(v))
+            except (TypeError, ValueError):
+                return "–"
+
+        def pct(mode):
+            r = row["ratio"].get(mode)
+            return "–" if r is None else "%+.1f%%" % ((r - 1) * 100)
+
+        fps = [n + " (" + m + ")" for m in MODES for n, _ in row["fp"].get(m, [])]
+        md.append("| %s | %d | %s | %s | %s | %s/%s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            row["program"], row["runs"], num("analysis_s"), num("instrument_s"),
+            num("policy_bytes", "{:.0f}") if False else (fmt(float(a["policy_bytes"]) / 1024, "{:.0f}") if a.get("policy_bytes") else "–"),
+            a.get("dyck_states", "–"), a.get("dyck_edges", "–"), a.get("instrumented_sites", "–"),
+            a.get("program_calls", "–"), a.get("libc_markers", "–"),
+            fmt(row["markers"], "{:,}"), fmt(row["markers_per_s"], "{:,.0f}"),
+            pct("inst"), pct("nfa"), pct("dyck"), num("abf_nfa"), num("abf_dyck"),
+            "none" if not fps else "**" + ", ".join(fps) + "**"))
+    md.append("<!-- table end -->\n")
+    md.append("Summary: %d programs, %d runs (each in %s), %d false positives; overhead (geometric mean of the "
+              "ratios, minus 1): nfa %s, dyck %s%s; ABF (mean over programs): nfa %s, dyck %s.\n" % (
+                  n_programs, len(prog_runs), ", ".join(modes_present), len(fp_pairs),
+                  fmt(over.get("nfa"), "{:.2f}%"), fmt(over.get("dyck"), "{:.2f}%"),
+                  (", instrumented but not sandboxed " + fmt(over.get("inst"), "{:.2f}%")) if "inst" in over else "",
+                  fmt(abf_nfa), fmt(abf_dyck)))
+    # Targets of issue 7.
+    largest = None
+    for prog in programs:
+        a = analysis.get("programs/" + prog)
+        if a and a.get("bc_bytes", "NA") not in ("NA", ""):
+            if largest is None or int(a["bc_bytes"]) > int(largest[1]["bc_bytes"]):
+                largest = (prog, a)
+    slowest = max(((p, float(a["analysis_s"])) for p, a in ((p, analysis.get("programs/" + p)) for p in programs)
+                   if a and a.get("analysis_s") not in (None, "", "NA")), key=lambda x: x[1], default=None)
+    md.append("Targets: 0 false positives: %s (%d). overhead_dyck <= 2%%: %s (%s). abf_dyck <= abf_nfa/10: %s "
+              "(%s vs %s). Analysis of the largest program (%s, %s KiB of bitcode) under 5 s: %s (%s s; slowest "
+              "analysis: %s, %s s).\n" % (
+                  "met" if not fp_pairs else "MISSED", len(fp_pairs),
+                  "met" if over.get("dyck") is not None and over["dyck"] <= 2 else "MISSED", fmt(over.get("dyck"), "{:.2f}%"),
+                  "met" if abf_dyck is not None and abf_nfa and abf_dyck <= abf_nfa / 10 else "MISSED",
+                  fmt(abf_dyck), fmt(abf_nfa / 10 if abf_nfa else None),
+                  largest[0] if largest else "?", fmt(int(largest[1]["bc_bytes"]) / 1024 if largest else None, "{:.0f}"),
+                  "met" if largest and float(largest[1]["analysis_s"]) < 5 else "MISSED",
+                  largest[1]["analysis_s"][:5] if largest else "?",
+                  slowest[0] if slowest else "?", fmt(slowest[1] if slowest else None)))
+    if suites:
+        ran = [c for c in suite_cases.values() if c]
+        total = sum(int(c[2]) for c in ran)
+        skipped_cases = sum(int(c[3]) for c in ran)
+        killed = [r["name"] for r in suites if r["modes"].get("dyck", {}).get("status") in ("100", "137")]
+        md.append("Test suites under `--mode=dyck`: %d suites, %d test cases (%d skipped by the suites themselves), "
+                  "%d killed, %d false positives (status, output or records against the plain build).\n" % (
+                      len(suites), total, skipped_cases, len(killed),
+                      sum(1 for r in suites if r["modes"].get("dyck", {}).get("false_positive"))))
+    md.append("## False positives\n")
+    if not fp_pairs:
+        md.append("None.\n")
+    for name, mode, reasons in fp_pairs:
+        md.append("- `%s` (%s): %s" % (name, mode, "; ".join(reasons)))
+    md.append("")
+    if skipped:
+        md.append("## Not run\n")
+        for n, why in skipped:
+            md.append("- `%s`: %s" % (n, why))
+        md.append("")
+    bench_rows = [row for row in table if "benchmark" in row]
+    if bench_rows:
+        md.append("## benchmark: sandboxed/plain time per algorithm\n")
+        b = bench_rows[0]["benchmark"]
+        algs = sorted(set().union(*[set(v) for v in b.values()]))
+        md.append("| algorithm | " + " | ".join(b) + " |")
+        md.append("|---|" + "---:|" * len(b))
+        for alg in algs:
+            md.append("| %s | %s |" % (alg, " | ".join(fmt(b[m].get(alg), "{:.3f}") for m in b)))
+        md.append("")
+    profile = read(os.path.join(out, "profile.txt"))
+    if profile:
+        md.append("## Where the markers come from\n")
+        md.append("`sbx record` on the host, histogram by `Tests/mbedtls/marker-profile.py` (a call site's CALL and "
+                  "RET markers counted together):\n")
+        md.append("```\n" + profile.strip() + "\n```\n")
+    md.append("## Definitions\n")
+    md.append(__doc__.split("Definitions (also written into the report):")[1].strip() + "\n")
+    md.append("Output filter (`normalize` in report.py), applied to both outputs before comparing:\n")
+    for p, r, why in RULES:
+        md.append("- %s: `%s` -> `%s`" % (why, p.replace("|", "\\|"), r))
+    md.append("- `dh_genprime`, `benchmark`: only the step names are compared (they print one dot per prime "
+              "candidate, or throughputs, which are compared as numbers above)")
+    md.append("- `ssl_pthread_server`, `ssl_fork_server`, `udp_proxy`: lines compared as sorted multisets (threads "
+              "and processes share one stdout; the proxy logs crossing datagrams in arrival order)\n")
+    md.append("## Build configuration\n")
+    md.append("```\n" + (read(os.path.join(mbedtls_dir, "build-config.txt"), "") or "").strip() + "\n```\n")
+    with open(os.path.join(out, "report.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
+    with open(os.path.join(out, "false-positives.txt"), "w") as f:
+        for name, mode, reasons in fp_pairs:
+            f.write("%s\t%s\t%s\n" % (name, mode, "; ".join(reasons)))
+    summary = {
+        "programs": n_programs, "runs": len(prog_runs), "false_positives": len(fp_pairs),
+        "overhead": over, "abf_nfa": abf_nfa, "abf_dyck": abf_dyck,
+        "suites": len(suites), "suite_cases": suite_cases,
+        "table": [{k: v for k, v in row.items() if k != "analysis"} for row in table],
+    }
+    with open(os.path.join(out, "report.json"), "w") as f:
+        json.dump(summary, f, indent=1, default=str)
+    for name, mode, reasons in fp_pairs:
+        print("[mbedtls] FALSE POSITIVE %s (%s): %s" % (name, mode, "; ".join(reasons)), file=sys.stderr)
+    print("[mbedtls] report: %s" % os.path.join(out, "report.md"), file=sys.stderr)
+    print("mbedtls: programs=%d runs=%d false_positives=%d overhead_dyck=%s overhead_nfa=%s abf_nfa=%s abf_dyck=%s" % (
+        n_programs, len(prog_runs), len(fp_pairs),
+        fmt(over.get("dyck"), "{:.2f}%", "NA"), fmt(over.get("nfa"), "{:.2f}%", "NA"),
+        fmt(abf_nfa, "{:.2f}", "NA"), fmt(abf_dyck, "{:.2f}", "NA")))
+
+
+if __name__ == "__main__":
+    main()
