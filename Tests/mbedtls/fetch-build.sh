@@ -228,7 +228,7 @@ done < <(find "$dir/dyck/programs" -name '*.dyck' -type f | sort)
 if [ -s "$tmp/nfa-todo" ]; then
     say "compiling $(wc -l <"$tmp/nfa-todo") nfa blobs (-P$jobs)"
     # shellcheck disable=SC2016
-    xargs -P "$jobs" -I{} sh -c 't0=$(date +%s.%N); "$1" blob "$2" -o "$2.nfa.blob" --mode nfa >/dev/null || exit 255;
+    xargs -P "$jobs" -I{} sh -c 't0=$(date +%s.%N); "$1" blob "$2" -o "$2.nfa.blob" --mode nfa >/dev/null 2>&1 || exit 255;
         echo "$2 $(echo "$(date +%s.%N) - $t0" | bc)"' sh "$sbx" {} <"$tmp/nfa-todo" >"$tmp/nfa-times" \
         || { say "sbx blob --mode nfa failed"; exit 1; }
     # fill in blob_nfa_s and blob_nfa_bytes (columns 20 and 22)
@@ -242,7 +242,7 @@ mv "$out_tsv" "$tsv"
 # The test suites run in dyck mode only: their dyck blobs.
 for policy in "$dir"/dyck/tests/test_suite_*.dyck; do
     [ -f "$policy" ] && [ "$MBT_BLOBS" = 1 ] || continue
-    [ "$policy.dyck.blob" -nt "$policy" ] || "$sbx" blob "$policy" -o "$policy.dyck.blob" --mode dyck >/dev/null
+    [ "$policy.dyck.blob" -nt "$policy" ] || "$sbx" blob "$policy" -o "$policy.dyck.blob" --mode dyck >/dev/null 2>&1 || { say "sbx blob $policy failed"; exit 1; }
 done
 
 # 7. What was built, with which configuration.

@@ -210,7 +210,7 @@ def main():
                 elif "_unparsable" in j:
                     reasons.append("runner report unparsable")
                 else:
-                    if j.get("killed"):
+                    if j.get("killed") or j.get("killed_by_monitor"):
                         reasons.append("killed by the monitor")
                     if j.get("violations"):
                         reasons.append("%d violation record(s)" % len(j["violations"]))

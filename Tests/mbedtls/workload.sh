@@ -165,7 +165,7 @@ run() {
 once=
 # pick_median BASE N: BASE.time and BASE.json from the repetitions BASE.*.k.
 pick_median() {
-    local base=$1 n=$2 k pick status0
+    local base=$1 n=$2 k pick= status0
     status0=$(awk '{ print $4 }' "$base.time.1")
     for k in $(seq 2 "$n"); do
         if [ "$(awk '{ print $4 }' "$base.time.$k")" != "$status0" ] ||
