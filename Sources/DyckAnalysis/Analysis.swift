@@ -7,10 +7,13 @@ public struct AnalysisOptions: Sendable {
     public var libcPath: String? = nil
     /// The function where a run starts.
     public var entry: String = "main"
+    /// Which libc calls are events; by default the `SilentLibc` functions are ε.
+    public var libcEvents: LibcEventSelection = .kernelEntering
 
-    public init(libcPath: String? = nil, entry: String = "main") {
+    public init(libcPath: String? = nil, entry: String = "main", libcEvents: LibcEventSelection = .kernelEntering) {
         self.libcPath = libcPath
         self.entry = entry
+        self.libcEvents = libcEvents
     }
 }
 
@@ -63,6 +66,11 @@ public struct CallEvents {
     /// others): some candidate of this indirect call makes no marker. Always false for
     /// direct calls.
     public var mayBeSilent: Bool
+    /// For an indirect call: the declared candidates that make no marker (ε libc
+    /// functions and other external functions). When the call is also a site, the
+    /// instrumentation must not wrap a call of one of these in the site's markers:
+    /// the callee would enter no automaton and its return would be refused.
+    public var unmarked: [LLVMValueRef] = []
 }
 
 /// Everything the analysis found, with handles into the module for instrumentation.
@@ -172,6 +180,10 @@ private struct Bucket {
     var defined: [Int] = []
     var libc: [(name: String, declaration: LLVMValueRef)] = []
     var external: [String] = []
+    /// Libc functions that are ε (`SilentLibc`): a call to them needs no marker.
+    var silent: [String] = []
+    /// The declarations of `external` and `silent`.
+    var unmarked: [LLVMValueRef] = []
 }
 
 private struct Analyzer {
@@ -264,6 +276,7 @@ private struct Analyzer {
                     var targets: [LibcTarget] = []
                     var epsilon = false
                     var indirect = false
+                    var unmarked: [LLVMValueRef] = []
                     switch record.target {
                     case let .libc(name, declaration):
                         targets = symbolID[name].map { [LibcTarget(symbol: $0, declaration: declaration)] } ?? []
@@ -275,7 +288,9 @@ private struct Analyzer {
                         targets = candidates.libc.compactMap { candidate in
                             symbolID[candidate.name].map { LibcTarget(symbol: $0, declaration: candidate.declaration) }
                         }
-                        epsilon = !candidates.external.isEmpty || (site == nil && !candidates.defined.isEmpty)
+                        epsilon = !candidates.external.isEmpty || !candidates.silent.isEmpty
+                            || (site == nil && !candidates.defined.isEmpty)
+                        unmarked = candidates.unmarked
                     }
                     guard site != nil || !targets.isEmpty else { continue }
                     let next = nfa.addState()
@@ -287,7 +302,7 @@ private struct Analyzer {
                     current = next
                     calls[CallKey(function: i, instruction: record.ordinal)] = CallEvents(
                         instruction: record.instruction, site: site, libc: targets, indirect: indirect,
-                        mayBeSilent: epsilon)
+                        mayBeSilent: epsilon, unmarked: unmarked)
                 }
                 if block.returns { nfa.finals.insert(current) }
                 for successor in block.successors { nfa.addEdge(current, nil, blockStates[successor]) }
@@ -360,7 +375,7 @@ private struct Analyzer {
                 target = .defined(defined)
             } else {
                 let name = valueName(callee)
-                if isIntrinsic(callee, name: name) { return nil }
+                if isIntrinsic(callee, name: name) || isSilentLibc(name) { return nil }
                 guard libc.contains(name) else {
                     warnUncovered(name)
                     return nil
@@ -424,16 +439,23 @@ private struct Analyzer {
                 addressTaken.append(defined)
             } else if isIntrinsic(f, name: name) {
                 continue
+            } else if isSilentLibc(name) {
+                buckets[bucket].silent.append(name)
+                all.silent.append(name)
+                buckets[bucket].unmarked.append(f)
+                all.unmarked.append(f)
             } else if libc.contains(name) {
                 buckets[bucket].libc.append((name, f))
                 all.libc.append((name, f))
             } else {
                 buckets[bucket].external.append(name)
                 all.external.append(name)
+                buckets[bucket].unmarked.append(f)
+                all.unmarked.append(f)
             }
         }
         // Module order is function order, so the defined lists are already sorted.
-        if !(all.defined.isEmpty && all.libc.isEmpty && all.external.isEmpty) {
+        if !(all.defined.isEmpty && all.libc.isEmpty && all.external.isEmpty && all.silent.isEmpty) {
             fallbackBucket = buckets.count
             buckets.append(all)
         }
@@ -472,6 +494,11 @@ private struct Analyzer {
             }
         }
         return reaches
+    }
+
+    /// A libc function whose calls are ε under the selected `libcEvents`.
+    private func isSilentLibc(_ name: String) -> Bool {
+        options.libcEvents == .kernelEntering && SilentLibc.contains(name) && libc.contains(name)
     }
 
     // MARK: LLVM helpers

@@ -1,4 +1,5 @@
 import Foundation
+import DyckAnalysis
 
 /// One command-line argument of the compiler driver, or an option together with its
 /// separate value (`-o out`, `-MF dep.d`), classified by what `dyck-cc` must do with
@@ -46,6 +47,7 @@ struct CommandLineArguments {
     /// Options for `dyck-cc` itself (`--dyck-...`), removed from what clang sees.
     var entry = "main"
     var libc: String?
+    var libcEvents: LibcEventSelection = .kernelEntering
     var verbose = false
     var help = false
 
@@ -109,13 +111,19 @@ struct CommandLineArguments {
             if entry.isEmpty { throw DriverError.usage("--dyck-entry= needs a function name") }
         } else if word.hasPrefix("--dyck-libc=") {
             libc = String(word.dropFirst("--dyck-libc=".count))
+        } else if word.hasPrefix("--dyck-libc-events=") {
+            let value = String(word.dropFirst("--dyck-libc-events=".count))
+            guard let selection = LibcEventSelection(rawValue: value) else {
+                throw DriverError.usage("--dyck-libc-events= takes 'kernel-entering' or 'all', not '\(value)'")
+            }
+            libcEvents = selection
         } else if word == "--dyck-verbose" {
             verbose = true
         } else if word == "--dyck-help" {
             help = true
         } else {
             throw DriverError.usage(
-                "unknown option '\(word)' (dyck-cc knows --dyck-entry=NAME, --dyck-libc=PATH, --dyck-verbose, --dyck-help)")
+                "unknown option '\(word)' (dyck-cc knows --dyck-entry=NAME, --dyck-libc=PATH, --dyck-libc-events=kernel-entering|all, --dyck-verbose, --dyck-help)")
         }
     }
 

@@ -206,6 +206,7 @@ struct Linker {
         var analysisOptions = AnalysisOptions()
         analysisOptions.entry = command.entry
         analysisOptions.libcPath = command.libc
+        analysisOptions.libcEvents = command.libcEvents
         let analysis: ModuleAnalysis
         do {
             analysis = try analyzeModule(module, options: analysisOptions)

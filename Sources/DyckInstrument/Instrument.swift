@@ -275,7 +275,8 @@ private final class Rewriter {
                         thunks[callee].map { ($0, analysis.functions[callee]) }
                     }
                 } ?? []) : []
-            if events.indirect && (!events.libc.isEmpty || !bypasses.isEmpty) {
+            let unmarkedAtSite = site != nil && !events.unmarked.isEmpty
+            if events.indirect && (!events.libc.isEmpty || !bypasses.isEmpty || unmarkedAtSite) {
                 dispatch(call, events: events, site: site, bypasses: bypasses, musttail: musttail, location: location)
             } else {
                 builder.positionBefore(call)
@@ -376,6 +377,7 @@ private final class Rewriter {
     ///
     ///     source:  %l0 = icmp eq ptr %p, @libc0     ; one test per libc candidate
     ///              br %l0, mark0, test1             ;   mark0: LIBC(s0); br call
+    ///              (at a site, one test per unmarked declaration: equal -> br call, no marker)
     ///     test1:   %t0 = icmp eq ptr %p, @f.thunk   ; one select per thunk
     ///              %q0 = select %t0, @f, %p
     ///              CALL(site) (or TAIL, or nothing); br call
@@ -412,6 +414,22 @@ private final class Rewriter {
             incoming.append((mark, false, called))
             current = next
             last = next
+        }
+        // A declared candidate without a marker is called as is: outside the site's
+        // markers, since it enters no automaton of the policy.
+        if site != nil {
+            for declaration in events.unmarked {
+                builder.positionAtEnd(current)
+                guard
+                    let equal = LLVMBuildICmp(
+                        builder.ref, LLVMIntEQ, called, pointer(declaration, as: pointerType), "")
+                else { return }
+                let next = editor.newBlock(after: last, name: "sbx.test")
+                builder.branch(if: equal, then: callBlock, else: next)
+                incoming.append((current, false, called))
+                current = next
+                last = next
+            }
         }
         builder.positionAtEnd(current)
         var callee = called

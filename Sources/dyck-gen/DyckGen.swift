@@ -39,6 +39,11 @@ struct DyckGen: ParsableCommand {
     @Option(help: "The C library to take libc's symbols from (libc.so.6, libc_nonshared.a, or the libc.so linker script).")
     var libc: String?
 
+    @Option(help: ArgumentHelp(
+        "Which libc calls are events: 'kernel-entering' (default) leaves out functions that cannot enter the kernel or call back (memcpy, strlen, ...; specs/analysis.md), 'all' keeps every libc call.",
+        valueName: "kernel-entering|all"))
+    var libcEvents: LibcEventSelection = .kernelEntering
+
     @Flag(help: "Also write the instrumented program (NAME.inst.ll, or NAME.inst.bc for bitcode input) beside the policy.")
     var instrument = false
 
@@ -53,6 +58,7 @@ struct DyckGen: ParsableCommand {
         var options = AnalysisOptions()
         options.entry = entry
         options.libcPath = libc
+        options.libcEvents = libcEvents
         let program = instrument ? try instrumentIR(atPath: input, analysisOptions: options) : nil
         let result = try program?.analysis ?? analyzeIR(atPath: input, options: options)
         for warning in result.warnings + (program?.report.warnings ?? []) {
@@ -102,3 +108,5 @@ struct DyckGen: ParsableCommand {
         return URL(fileURLWithPath: output).appendingPathComponent(name).path
     }
 }
+
+extension LibcEventSelection: ExpressibleByArgument {}

@@ -110,6 +110,30 @@ final class ProgramTests: XCTestCase {
         }
     }
 
+    /// Calls through a pointer that holds memset (a silent libc function, no event) or
+    /// a function of the program that reaches libc: memset runs without the site's
+    /// markers, log_and_fill inside them, and strlen, strncpy, memcmp, atoi make no
+    /// markers at all.
+    func testSilentLibcThroughAPointerOfTheSiteType() throws {
+        try check(
+            "zeroize", arguments: [[], ["abc", "x"], ["abc", "x", "3"]], expect: [.libc, .call, .ret],
+            absent: [.callbackEnter, .callbackExit], libcEvents: .kernelEntering,
+            perRun: { trace, policy, arguments, level in
+                let events = trace.events[trace.root] ?? []
+                let calls = events.filter { Lab.isMarker($0, .call) }.count
+                // -O0: only the calls through fill_func that reach log_and_fill are marked.
+                // zeroize is a site (fill_func may reach log_and_fill), and so is main's
+                // own call through fill_func when it holds log_and_fill.
+                if level.contains("-O0") { XCTAssertEqual(calls, 1 + (arguments.count >= 2 ? 1 : 0), level) }
+            }
+        ) { result, level in
+            let names = Set(result.policy.symbols)
+            XCTAssertTrue(
+                names.isDisjoint(with: ["memset", "strlen", "strncpy", "memcmp", "atoi"]), "\(level): \(names)")
+            XCTAssertGreaterThanOrEqual(result.report.dispatchedCalls, 1, level)
+        }
+    }
+
     /// The replay is not vacuous: the same trace with a marker dropped or changed is
     /// refused.
     func testReplayRefusesAlteredTraces() throws {
@@ -139,7 +163,7 @@ final class ProgramTests: XCTestCase {
     /// Every program at every level, and -O2 without debug info, passes the verifier
     /// (instrument throws otherwise) and clang compiles the result.
     func testInstrumentedIRVerifiesAndCompiles() throws {
-        for name in ["errno", "callbacks", "threads", "jumps", "procs", "dispatch", "handlers", "table"] {
+        for name in ["errno", "callbacks", "threads", "jumps", "procs", "dispatch", "handlers", "table", "zeroize"] {
             let ir = try Lab.compileIR(name, flags: ["-O2"])
             let result = try Lab.instrumentFile(ir)
             XCTAssertTrue(result.text.contains("asm sideeffect \"syscall\""), name)
@@ -151,7 +175,8 @@ final class ProgramTests: XCTestCase {
 
     private func check(
         _ name: String, arguments: [[String]], expect kinds: Set<MarkerKind>,
-        onlyAtO0: Set<MarkerKind> = [.call, .ret], absent: Set<MarkerKind> = [], file: StaticString = #filePath,
+        onlyAtO0: Set<MarkerKind> = [.call, .ret], absent: Set<MarkerKind> = [],
+        libcEvents: LibcEventSelection = .all, file: StaticString = #filePath,
         line: UInt = #line,
         perRun: (_ trace: Lab.Trace, _ policy: Policy, _ arguments: [String], _ level: String) throws -> Void = {
             _, _, _, _ in
@@ -161,7 +186,7 @@ final class ProgramTests: XCTestCase {
         for flags in Self.levels {
             let level = "\(name) \(flags.joined(separator: " "))"
             let ir = try Lab.compileIR(name, flags: flags)
-            let result = try Lab.instrumentFile(ir)
+            let result = try Lab.instrumentFile(ir, libcEvents: libcEvents)
             try extra(result, level)
             let optimization = [flags[0]]
             let tag = Lab.tag(flags)

@@ -120,10 +120,13 @@ enum Lab {
         var text: String
     }
 
-    /// Analyses and instruments the IR at `path`, writing `<path>.inst.ll`.
-    static func instrumentFile(_ path: String) throws -> Instrumented {
+    /// Analyses and instruments the IR at `path`, writing `<path>.inst.ll`. The test
+    /// programs use string functions (strcmp, strlen, ...) as their cheapest libc
+    /// calls, so by default every libc call is an event; `.kernelEntering` is the
+    /// analysis's own default.
+    static func instrumentFile(_ path: String, libcEvents: LibcEventSelection = .all) throws -> Instrumented {
         let module = try IRModule(contentsOf: path)
-        let analysis = try analyzeModule(module)
+        let analysis = try analyzeModule(module, options: AnalysisOptions(libcEvents: libcEvents))
         let report = try instrument(module, analysis: analysis)
         let output = path.replacingOccurrences(of: ".ll", with: ".inst.ll")
         try module.writeText(to: output)
