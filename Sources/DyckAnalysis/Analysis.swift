@@ -8,9 +8,9 @@ public struct AnalysisOptions: Sendable {
     /// The function where a run starts.
     public var entry: String = "main"
     /// Which libc calls are events; by default the `SilentLibc` functions are ε.
-    public var libcEvents: LibcEventSelection = .kernelEntering
+    public var libcEvents: LibcEventSelection = .effectful
 
-    public init(libcPath: String? = nil, entry: String = "main", libcEvents: LibcEventSelection = .kernelEntering) {
+    public init(libcPath: String? = nil, entry: String = "main", libcEvents: LibcEventSelection = .effectful) {
         self.libcPath = libcPath
         self.entry = entry
         self.libcEvents = libcEvents
@@ -498,7 +498,7 @@ private struct Analyzer {
 
     /// A libc function whose calls are ε under the selected `libcEvents`.
     private func isSilentLibc(_ name: String) -> Bool {
-        options.libcEvents == .kernelEntering && SilentLibc.contains(name) && libc.contains(name)
+        options.libcEvents == .effectful && SilentLibc.contains(name) && libc.contains(name)
     }
 
     // MARK: LLVM helpers

@@ -2,26 +2,31 @@
 public enum LibcEventSelection: String, Sendable, CaseIterable {
     /// Every call to a function the C library exports.
     case all
-    /// Every such call except those to `SilentLibc.names`: functions that cannot enter
-    /// the kernel and cannot call back into the program.
-    case kernelEntering = "kernel-entering"
+    /// Every such call except those to `SilentLibc.names`: functions whose effects stay
+    /// inside the process and that cannot call back into the program.
+    case effectful
 }
 
 /// The C library functions that are ε in the default analysis.
 ///
-/// Why: a policy constrains what a hijacked program can make the kernel do. A call to
-/// one of these functions only reads and writes the process's own memory (and, for the
-/// fortified `__*_chk` variants, aborts the process when a bound is exceeded), so an
-/// event for it adds no protection an attacker could not get around by doing the same
-/// work in its own code, while its marker is paid on every call. In mbed TLS the
-/// markers of `memcpy`, `memset` (`mbedtls_platform_zeroize`), `memcmp` and `strlen`
-/// and of the call sites leading only to them were most of the marker rate.
+/// Why: a policy constrains what a hijacked program can do to the world outside it.
+/// A call to one of these functions only reads and writes the process's own memory,
+/// manages it (the allocator, whose only system calls are `brk`, `mmap`, `munmap`,
+/// `mremap`, `mprotect`, `madvise` of its own anonymous memory and
+/// `sched_getaffinity` when it sizes its arenas), or reads a clock;
+/// the fortified `__*_chk` variants and the allocator's consistency checks may also
+/// abort the process. An event for such a call adds no protection an attacker could
+/// not get around by doing the same work in its own code, while its marker is paid on
+/// every call, and so are the `CALL`/`RET` markers of every call site that reaches libc
+/// only through it. In mbed TLS these were nearly all of the marker rate: `memcpy`,
+/// `memset` (`mbedtls_platform_zeroize`), `memcmp`, `strlen`, and the bignum code,
+/// whose call sites reach libc only through `calloc`/`free` in `mbedtls_mpi_grow`.
 ///
-/// Admission rules, checked against glibc 2.36: no system call on any path (no
-/// `malloc`, no locale loading, no stdio, no `errno`-setting kernel entry), and no
-/// function pointer argument (no callback into the program: `qsort` and `bsearch`
-/// are not here). The locale-dependent functions read the already loaded locale
-/// tables only. A function absent from the C library being analysed is simply unused.
+/// Admission rules, checked against glibc 2.36: every system call on every path is one
+/// of those above (no stdio, no locale loading, no file, socket, process or signal
+/// call), and no function pointer argument (no callback into the program: `qsort` and
+/// `bsearch` are not here). The locale-dependent functions read the already loaded
+/// locale tables only. A name absent from the C library being analysed is unused.
 public enum SilentLibc {
     public static let names: Set<String> = [
         // Memory.
@@ -48,6 +53,11 @@ public enum SilentLibc {
         "__errno_location",
         // Byte order.
         "htonl", "htons", "ntohl", "ntohs",
+        // The allocator: the process's own anonymous memory.
+        "malloc", "calloc", "realloc", "reallocarray", "free", "posix_memalign", "aligned_alloc",
+        "memalign", "valloc", "pvalloc", "malloc_usable_size", "strdup", "strndup",
+        // Clocks, read only.
+        "time", "gettimeofday", "clock_gettime", "clock",
     ]
 
     public static func contains(_ name: String) -> Bool { names.contains(name) }

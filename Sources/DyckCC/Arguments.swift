@@ -47,7 +47,7 @@ struct CommandLineArguments {
     /// Options for `dyck-cc` itself (`--dyck-...`), removed from what clang sees.
     var entry = "main"
     var libc: String?
-    var libcEvents: LibcEventSelection = .kernelEntering
+    var libcEvents: LibcEventSelection = .effectful
     var verbose = false
     var help = false
 
@@ -114,7 +114,7 @@ struct CommandLineArguments {
         } else if word.hasPrefix("--dyck-libc-events=") {
             let value = String(word.dropFirst("--dyck-libc-events=".count))
             guard let selection = LibcEventSelection(rawValue: value) else {
-                throw DriverError.usage("--dyck-libc-events= takes 'kernel-entering' or 'all', not '\(value)'")
+                throw DriverError.usage("--dyck-libc-events= takes 'effectful' or 'all', not '\(value)'")
             }
             libcEvents = selection
         } else if word == "--dyck-verbose" {
@@ -123,7 +123,7 @@ struct CommandLineArguments {
             help = true
         } else {
             throw DriverError.usage(
-                "unknown option '\(word)' (dyck-cc knows --dyck-entry=NAME, --dyck-libc=PATH, --dyck-libc-events=kernel-entering|all, --dyck-verbose, --dyck-help)")
+                "unknown option '\(word)' (dyck-cc knows --dyck-entry=NAME, --dyck-libc=PATH, --dyck-libc-events=effectful|all, --dyck-verbose, --dyck-help)")
         }
     }
 

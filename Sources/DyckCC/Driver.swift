@@ -40,10 +40,11 @@ public enum Driver {
         dyck-cc options (removed before clang sees the command):
           --dyck-entry=NAME   the function where runs start (default main)
           --dyck-libc=PATH    the C library whose exported functions count as libc
-          --dyck-libc-events=kernel-entering|all
-                              which libc calls are events (default kernel-entering:
-                              not memcpy, strlen and others that cannot enter the
-                              kernel or call back; see specs/analysis.md)
+          --dyck-libc-events=effectful|all
+                              which libc calls are events (default effectful:
+                              not memcpy, strlen, malloc, free, gettimeofday and
+                              others whose effects stay in the process; see
+                              specs/analysis.md)
           --dyck-verbose      print the commands run (also DYCK_CC_VERBOSE=1)
           --dyck-help         this text
 

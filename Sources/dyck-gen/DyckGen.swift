@@ -40,9 +40,9 @@ struct DyckGen: ParsableCommand {
     var libc: String?
 
     @Option(help: ArgumentHelp(
-        "Which libc calls are events: 'kernel-entering' (default) leaves out functions that cannot enter the kernel or call back (memcpy, strlen, ...; specs/analysis.md), 'all' keeps every libc call.",
-        valueName: "kernel-entering|all"))
-    var libcEvents: LibcEventSelection = .kernelEntering
+        "Which libc calls are events: 'effectful' (default) leaves out functions whose effects stay in the process (memcpy, strlen, malloc, free, gettimeofday, ...; specs/analysis.md), 'all' keeps every libc call.",
+        valueName: "effectful|all"))
+    var libcEvents: LibcEventSelection = .effectful
 
     @Flag(help: "Also write the instrumented program (NAME.inst.ll, or NAME.inst.bc for bitcode input) beside the policy.")
     var instrument = false

@@ -117,7 +117,7 @@ final class ProgramTests: XCTestCase {
     func testSilentLibcThroughAPointerOfTheSiteType() throws {
         try check(
             "zeroize", arguments: [[], ["abc", "x"], ["abc", "x", "3"]], expect: [.libc, .call, .ret],
-            absent: [.callbackEnter, .callbackExit], libcEvents: .kernelEntering,
+            absent: [.callbackEnter, .callbackExit], libcEvents: .effectful,
             perRun: { trace, policy, arguments, level in
                 let events = trace.events[trace.root] ?? []
                 let calls = events.filter { Lab.isMarker($0, .call) }.count

@@ -122,7 +122,7 @@ enum Lab {
 
     /// Analyses and instruments the IR at `path`, writing `<path>.inst.ll`. The test
     /// programs use string functions (strcmp, strlen, ...) as their cheapest libc
-    /// calls, so by default every libc call is an event; `.kernelEntering` is the
+    /// calls, so by default every libc call is an event; `.effectful` is the
     /// analysis's own default.
     static func instrumentFile(_ path: String, libcEvents: LibcEventSelection = .all) throws -> Instrumented {
         let module = try IRModule(contentsOf: path)
