@@ -64,8 +64,9 @@ extension Policy {
 }
 
 /// The state of all functions in one numbering: state q of function g is
-/// `base[g] + q`.
-private struct BranchingFactorComputation {
+/// `base[g] + q`. Also the per-state FIRST and NULL of the run-based ABF
+/// (`RunBranchingFactor.swift`).
+struct BranchingFactorComputation {
     let functionCount: Int
     let base: [Int]
     let stateCount: Int
@@ -79,6 +80,8 @@ private struct BranchingFactorComputation {
     /// Per global state: call edges (valid callees, global target).
     let callEdges: [[(callees: [Int], to: Int)]]
     let labelCount: Int
+    /// The libc symbol id of each dense label.
+    let labelIDs: [Int]
     let roots: [Int]
 
     init(_ policy: Policy) {
@@ -97,6 +100,7 @@ private struct BranchingFactorComputation {
         var libcEdges = [[(label: Int, to: Int)]](repeating: [], count: total)
         var callEdges = [[(callees: [Int], to: Int)]](repeating: [], count: total)
         var denseLabel: [Int: Int] = [:]
+        var labelIDs: [Int] = []
         for (index, function) in policy.functions.enumerated() {
             let automaton = function.automaton
             let count = max(automaton.stateCount, 0)
@@ -112,6 +116,7 @@ private struct BranchingFactorComputation {
                 switch edge.label {
                 case .libc(let id):
                     let dense = denseLabel[id] ?? denseLabel.count
+                    if dense == denseLabel.count { labelIDs.append(id) }
                     denseLabel[id] = dense
                     libcEdges[from].append((dense, to))
                 case .call(let site):
@@ -131,6 +136,7 @@ private struct BranchingFactorComputation {
         self.libcEdges = libcEdges
         self.callEdges = callEdges
         labelCount = denseLabel.count
+        self.labelIDs = labelIDs
         var roots: [Int] = []
         for root in [policy.entry] + policy.callbacks
         where policy.functions.indices.contains(root) && initial[root] != nil && !roots.contains(root) {
@@ -183,6 +189,20 @@ private struct BranchingFactorComputation {
         return holds
     }
 
+    /// FIRST per state: labels reachable through "enter a callee" and "skip a callee
+    /// that can complete silently" steps; `nullable` is `returnable(throughLibc: false)`.
+    func firstSets(nullable: [Bool]) -> LabelClosure {
+        var firstSuccessors = [[Int]](repeating: [], count: stateCount)
+        for state in 0..<stateCount {
+            for call in callEdges[state] {
+                for callee in call.callees { firstSuccessors[state].append(initialState(callee)) }
+                if call.callees.contains(where: { nullable[initialState($0)] }) { firstSuccessors[state].append(call.to) }
+            }
+        }
+        return LabelClosure(
+            successors: firstSuccessors, base: libcEdges.map { $0.map(\.label) }, labelCount: labelCount)
+    }
+
     func result() -> BranchingFactor {
         guard stateCount > 0, !roots.isEmpty else { return BranchingFactor(positions: 0, sum: 0) }
         let canReturn = returnable(throughLibc: true)
@@ -226,17 +246,7 @@ private struct BranchingFactorComputation {
         var isRoot = [Bool](repeating: false, count: functionCount)
         for root in roots { isRoot[root] = true }
 
-        // FIRST: labels reachable through "enter a callee" and "skip a callee that can
-        // complete silently" steps.
-        var firstSuccessors = [[Int]](repeating: [], count: stateCount)
-        for state in 0..<stateCount {
-            for call in callEdges[state] {
-                for callee in call.callees { firstSuccessors[state].append(initialState(callee)) }
-                if call.callees.contains(where: { nullable[initialState($0)] }) { firstSuccessors[state].append(call.to) }
-            }
-        }
-        let first = LabelClosure(
-            successors: firstSuccessors, base: libcEdges.map { $0.map(\.label) }, labelCount: labelCount)
+        let first = firstSets(nullable: nullable)
 
         // UP over context states plus one node per function standing for "return from
         // it": node stateCount + f.
@@ -285,10 +295,11 @@ private struct BranchingFactorComputation {
 
 /// For each node of a graph, the union of the base label sets of all nodes reachable
 /// from it (itself included), as bit sets shared per strongly connected component.
-private struct LabelClosure {
+struct LabelClosure {
     let words: Int
-    private var component: [Int]
-    private var bits: [UInt64]
+    private(set) var component: [Int]
+    /// `words` words per component: the set of component c starts at `c * words`.
+    private(set) var bits: [UInt64]
 
     init(successors: [[Int]], base: [[Int]], labelCount: Int) {
         let n = successors.count

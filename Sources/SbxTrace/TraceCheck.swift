@@ -53,6 +53,12 @@ public struct TraceChecker {
     let flat: FlattenedMarkers?
 
     public init(policy: Policy, mode: Mode) throws {
+        try self.init(policy: policy, mode: mode, flattened: nil)
+    }
+
+    /// As `init(policy:mode:)`; in nfa mode `flattened`, if given, must be
+    /// `policy.flattened()`, which is then not computed again.
+    public init(policy: Policy, mode: Mode, flattened: Policy?) throws {
         guard policy.kind == .dyck else { throw NotADyckPolicy() }
         self.policy = policy
         self.mode = mode
@@ -61,7 +67,7 @@ public struct TraceChecker {
             tables = MonitorTables(policy: policy)
             flat = nil
         case .nfa:
-            let map = FlattenedMarkers(policy: policy)
+            let map = flattened.map { FlattenedMarkers(policy: policy, flattened: $0) } ?? FlattenedMarkers(policy: policy)
             tables = MonitorTables(policy: map.flattened)
             flat = map
         }
@@ -79,6 +85,26 @@ public struct TraceChecker {
     }
 
     public func check(_ trace: Trace) -> Outcome {
+        replay(trace) { _, _, _ in }
+    }
+
+    /// A change of one thread's monitor during `replay`.
+    public enum ReplayStep: Hashable, Sendable {
+        /// `tid` got a fresh monitor: the traced program's start or a re-exec of it
+        /// (at the entry), or a new thread (`ThreadMonitor.newThread`, nothing yet).
+        case started(tid: Int32)
+        /// `childTID`, the main thread of a new process, got a copy of `parentTID`'s
+        /// monitor.
+        case forked(parentTID: Int32, childTID: Int32)
+        /// `tid`'s monitor accepted and used a marker of this kind (nfa mode skips
+        /// call, return and tail markers: they are not reported).
+        case stepped(tid: Int32, kind: TraceMarkerKind)
+    }
+
+    /// `check`, calling `observe` with the index of the event in `trace.events`, what
+    /// happened and the thread's monitor afterwards, for every change of a checked
+    /// thread's monitor up to the refusal (not included).
+    public func replay(_ trace: Trace, observe: (Int, ReplayStep, ThreadMonitor) -> Void) -> Outcome {
         var outcome = Outcome()
         var threads: [Int32: ThreadMonitor] = [:]
         var unchecked = Set<Int32>()
@@ -87,9 +113,11 @@ public struct TraceChecker {
             switch event {
             case let .start(pid, path):
                 startPath = path
-                threads[pid] = ThreadMonitor(tables: tables)
+                let monitor = ThreadMonitor(tables: tables)
+                threads[pid] = monitor
                 outcome.processes += 1
                 outcome.threads += 1
+                observe(index, .started(tid: pid), monitor)
             case let .marker(pid, tid, kind, id):
                 guard !unchecked.contains(pid), var monitor = threads[tid] else { continue }
                 let marker = Marker(kind: Int(clamping: kind.rawValue), id: Int(clamping: id))
@@ -102,6 +130,7 @@ public struct TraceChecker {
                 guard used else { continue }
                 threads[tid] = monitor
                 outcome.checkedMarkers += 1
+                observe(index, .stepped(tid: tid, kind: kind), monitor)
             case let .fork(parentPID, parentTID, childPID):
                 outcome.processes += 1
                 outcome.threads += 1
@@ -109,16 +138,23 @@ public struct TraceChecker {
                     unchecked.insert(childPID)
                 } else if let parent = threads[parentTID] {
                     threads[childPID] = parent
+                    observe(index, .forked(parentTID: parentTID, childTID: childPID), parent)
                 }
             case let .thread(pid, _, newTID):
                 outcome.threads += 1
-                if !unchecked.contains(pid) { threads[newTID] = ThreadMonitor.newThread(tables: tables) }
+                if !unchecked.contains(pid) {
+                    let monitor = ThreadMonitor.newThread(tables: tables)
+                    threads[newTID] = monitor
+                    observe(index, .started(tid: newTID), monitor)
+                }
             case let .exec(pid, tid, path):
                 threads[tid] = nil
                 threads[pid] = nil
                 if path == startPath {
                     unchecked.remove(pid)
-                    threads[pid] = ThreadMonitor(tables: tables)
+                    let monitor = ThreadMonitor(tables: tables)
+                    threads[pid] = monitor
+                    observe(index, .started(tid: pid), monitor)
                 } else {
                     unchecked.insert(pid)
                     outcome.unchecked.append("pid \(pid) exec'd \(path)")
