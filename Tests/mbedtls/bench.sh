@@ -18,7 +18,8 @@
 #   default 10800), SBX_RUN (the runner; default `sbx run` when the sbx binary has
 #   it, else the stand-in mbt-sbxrun), ONLY (a regex: only matching runs),
 #   MBT_REPEAT (standalone runs repeated, median cost; default 3, reduced 1),
-#   MBT_PROFILE (0: no marker profile), REPORT_ONLY=1 (only the profile and the
+#   MBT_PROFILE (0: no marker profile), MBT_RUN_ABF (0: no host recording for the
+#   run-based ABF), REPORT_ONLY=1 (only the profile and the
 #   report, from the runs already in build/mbedtls/runs/LEVEL).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -148,6 +149,33 @@ if [ "$level" = full ] && [ "${MBT_PROFILE:-1}" = 1 ]; then
         } >"$out/profile.txt"
         rm -f ./*.trace
     ) || say "profile failed (see $prof)"
+fi
+# Run-based ABF (specs/checking.md): the same workload recorded on the host with
+# `sbx record` (record-check.sh, which also checks every trace in both modes), then
+# `sbx stats --trace` per program over all of its traces: both modes measured at the
+# same positions of the same runs. Recording needs no kernel module.
+if [ "${MBT_RUN_ABF:-1}" = 1 ]; then
+    say "run-based ABF: the workload under sbx record on the host, sbx stats --trace per program"
+    t0=$SECONDS
+    rc_dir=$dir/runs/record-check/record
+    set +e
+    SBX_BIN=$bin MBEDTLS_DIR=$dir bash Tests/mbedtls/record-check.sh -l "$level" -r "${ONLY:-.}" >"$out/record-check.log" 2>&1
+    set -e
+    tail -1 "$out/record-check.log" | sed 's/^/[mbedtls] /' >&2
+    printf 'program	traces	positions	abf_dyck	abf_nfa
+' >"$out/run-abf.tsv"
+    for prog in $(cat "$rc_dir"/*.prog 2>/dev/null | sort -u); do
+        args=()
+        for p in "$rc_dir"/*.prog; do
+            [ "$(cat "$p")" = "$prog" ] && [ -s "${p%.prog}.trace" ] && args+=(--trace "${p%.prog}.trace")
+        done
+        [ ${#args[@]} -gt 0 ] || continue
+        # run-abf: traces=T positions=P dyck=D nfa=N
+        line=$("$sbx" stats "$dir/dyck/$prog.dyck" "${args[@]}" 2>>"$out/run-abf.err" | grep '^run-abf:') || {
+            say "run-abf: $prog: sbx stats --trace failed (see $out/run-abf.err)"; continue; }
+        echo "$line" | sed -E "s|^run-abf: traces=([0-9]+) positions=([0-9]+) dyck=([0-9.]+) nfa=([0-9.]+).*|$prog\t\1\t\2\t\3\t\4|" >>"$out/run-abf.tsv"
+    done
+    say "run-based ABF of $(($(wc -l <"$out/run-abf.tsv") - 1)) programs in $((SECONDS - t0)) s"
 fi
 set +e
 python3 Tests/mbedtls/report.py "$dir" "$out" >"$out/summary.txt"

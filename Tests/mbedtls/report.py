@@ -30,7 +30,13 @@ Definitions (also written into the report):
   overhead is geomean(ratios over programs) - 1: the geometric mean of the ratios
   (always > 0) minus one, not a geometric mean of (ratio - 1), which is undefined
   for values <= 0.
-- ABF: `sbx stats` of the program's policy (mean over programs).
+- ABF: run-based (`sbx stats --trace`, specs/checking.md) over the host recordings
+  of the program's runs (bench.sh, record-check.sh): at every position of every
+  recorded run, the number of distinct libc calls each mode's monitor accepts next;
+  the mean over programs. The static `sbx stats` figures are in the table too; they
+  average over different position sets in the two modes and are not comparable.
+  Without recordings (MBT_RUN_ABF=0) the summary falls back to the static figures.
+- A recorded run that `sbx check --trace` refuses counts as a false positive.
 """
 import json
 import math
@@ -180,6 +186,17 @@ def main():
             rec = dict(zip(header, r))
             analysis[rec["program"]] = rec
 
+    # Run-based ABF per program (bench.sh: sbx stats --trace over the host recordings).
+    run_abf = {}
+    rows = [l.split("\t") for l in (read(os.path.join(out, "run-abf.tsv"), "") or "").splitlines() if l]
+    if rows:
+        for r in rows[1:]:
+            rec = dict(zip(rows[0], r))
+            run_abf[rec["program"]] = rec
+    record_log = read(os.path.join(out, "record-check.log"), "") or ""
+    record_summary = next((l for l in reversed(record_log.splitlines()) if l.startswith("record-check:")), None)
+    record_refused = re.findall(r"^REFUSED (\S+) \((\w+)\):", record_log, re.M)
+
     # Runs.
     plain_dir = os.path.join(out, "plain")
     names = sorted(f[:-7] for f in os.listdir(plain_dir) if f.endswith(".status")) if os.path.isdir(plain_dir) else []
@@ -280,19 +297,26 @@ def main():
     for m in MODES:
         for l in stray[m]:
             fp_pairs.append(("(unit)", m, [l]))
+    # A recorded run that `sbx check --trace` refuses would be killed: a false positive too.
+    for name, m in record_refused:
+        fp_pairs.append(("(recorded) " + name, m, ["sbx check --trace refused the host recording"]))
     prog_runs = [r for r in runs if not r["suite"]]
     n_programs = len(programs)
     over = {m: (geomean(ratios[m]) - 1) * 100 if geomean(ratios.get(m, [])) else None for m in ratios}
 
-    def abf(mode):
+    def abf(mode, source):
         vals = []
         for prog in programs:
-            a = analysis.get("programs/" + prog)
+            a = source.get("programs/" + prog)
             if a and a.get("abf_" + mode) not in (None, "", "NA"):
                 vals.append(float(a["abf_" + mode]))
-        return sum(vals) / len(vals) if vals else None
+        return (sum(vals) / len(vals) if vals else None), len(vals)
 
-    abf_nfa, abf_dyck = abf("nfa"), abf("dyck")
+    # The summary's ABF is the run-based one when the runs were recorded: the static
+    # figures of the two modes average over different positions (specs/checking.md).
+    abf_kind = "run-based" if run_abf else "static"
+    (abf_nfa, abf_programs), (abf_dyck, _) = abf("nfa", run_abf or analysis), abf("dyck", run_abf or analysis)
+    (static_nfa, _), (static_dyck, _) = abf("nfa", analysis), abf("dyck", analysis)
     skipped = [l.split("\t", 1) for l in (read(os.path.join(out, "skipped"), "") or "").splitlines() if l]
 
     # Markdown.
@@ -305,8 +329,8 @@ def main():
                   env.get("runner", "?").replace(os.path.dirname(os.path.dirname(mbedtls_dir)) + "/", ""),
                   env.get("guest_seconds", "?"), env.get("fetch_build_seconds", "?")))
     md.append("<!-- table begin -->")
-    md.append("| program | runs | analysis s | instrument s | policy KiB | dyck states/edges | marker sites / program calls | libc markers | markers (dyck run) | markers/s | overhead inst | overhead nfa | overhead dyck | ABF nfa | ABF dyck | false positives |")
-    md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    md.append("| program | runs | analysis s | instrument s | policy KiB | dyck states/edges | marker sites / program calls | libc markers | markers (dyck run) | markers/s | overhead inst | overhead nfa | overhead dyck | ABF nfa (runs) | ABF dyck (runs) | positions | static ABF nfa / dyck | false positives |")
+    md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for row in table:
         a = row["analysis"]
 
@@ -321,22 +345,35 @@ def main():
             r = row["ratio"].get(mode)
             return "–" if r is None else "%+.1f%%" % ((r - 1) * 100)
 
+        ra = run_abf.get("programs/" + row["program"], {})
+
+        def run_num(k):
+            try:
+                return "{:.2f}".format(float(ra[k]))
+            except (KeyError, TypeError, ValueError):
+                return "–"
+
         fps = [n + " (" + m + ")" for m in MODES for n, _ in row["fp"].get(m, [])]
-        md.append("| %s | %d | %s | %s | %s | %s/%s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        md.append("| %s | %d | %s | %s | %s | %s/%s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s |" % (
             row["program"], row["runs"], num("analysis_s"), num("instrument_s"),
             num("policy_bytes", "{:.0f}") if False else (fmt(float(a["policy_bytes"]) / 1024, "{:.0f}") if a.get("policy_bytes") else "–"),
             a.get("dyck_states", "–"), a.get("dyck_edges", "–"), a.get("instrumented_sites", "–"),
             a.get("program_calls", "–"), a.get("libc_markers", "–"),
             fmt(row["markers"], "{:,}"), fmt(row["markers_per_s"], "{:,.0f}"),
-            pct("inst"), pct("nfa"), pct("dyck"), num("abf_nfa"), num("abf_dyck"),
+            pct("inst"), pct("nfa"), pct("dyck"), run_num("abf_nfa"), run_num("abf_dyck"),
+            fmt(int(ra["positions"]), "{:,}") if ra.get("positions") else "–", num("abf_nfa"), num("abf_dyck"),
             "none" if not fps else "**" + ", ".join(fps) + "**"))
     md.append("<!-- table end -->\n")
     md.append("Summary: %d programs, %d runs (each in %s), %d false positives; overhead (geometric mean of the "
-              "ratios, minus 1): nfa %s, dyck %s%s; ABF (mean over programs): nfa %s, dyck %s.\n" % (
+              "ratios, minus 1): nfa %s, dyck %s%s; ABF (%s, mean over %d programs): nfa %s, dyck %s; static ABF "
+              "(mean over programs): nfa %s, dyck %s.\n" % (
                   n_programs, len(prog_runs), ", ".join(modes_present), len(fp_pairs),
                   fmt(over.get("nfa"), "{:.2f}%"), fmt(over.get("dyck"), "{:.2f}%"),
                   (", instrumented but not sandboxed " + fmt(over.get("inst"), "{:.2f}%")) if "inst" in over else "",
-                  fmt(abf_nfa), fmt(abf_dyck)))
+                  abf_kind, abf_programs, fmt(abf_nfa), fmt(abf_dyck), fmt(static_nfa), fmt(static_dyck)))
+    if record_summary:
+        md.append("Host recordings of the same workload (`Tests/mbedtls/record-check.sh`: `sbx record`, then `sbx "
+                  "check --trace` in both modes): `%s`.\n" % record_summary)
     # Targets of issue 7.
     largest = None
     for prog in programs:
@@ -411,7 +448,9 @@ def main():
             f.write("%s\t%s\t%s\n" % (name, mode, "; ".join(reasons)))
     summary = {
         "programs": n_programs, "runs": len(prog_runs), "false_positives": len(fp_pairs),
-        "overhead": over, "abf_nfa": abf_nfa, "abf_dyck": abf_dyck,
+        "overhead": over, "abf_nfa": abf_nfa, "abf_dyck": abf_dyck, "abf_kind": abf_kind,
+        "static_abf_nfa": static_nfa, "static_abf_dyck": static_dyck, "record_check": record_summary,
+        "run_abf": run_abf,
         "suites": len(suites), "suite_cases": suite_cases,
         "table": [{k: v for k, v in row.items() if k != "analysis"} for row in table],
     }
