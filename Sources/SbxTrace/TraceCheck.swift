@@ -26,6 +26,18 @@ public struct TraceChecker {
         public var stack: [String]
         /// What the policy allowed instead.
         public var expected: [String]
+
+        /// The lines `sbx check --trace` prints for this refusal in `mode` of the trace at `path`.
+        public func report(mode: Mode, path: String) -> String {
+            """
+            refused: \(event) (\(mode.rawValue) mode)
+              where: pid \(pid) tid \(tid), event \(eventIndex + 1) of \(path)
+              why: \(reason.explanation)
+              in: \(functions.isEmpty ? "(no function)" : functions.joined(separator: ", "))
+              call stack: \(stack.joined(separator: " > "))
+              allowed here: \(expected.isEmpty ? "nothing" : expected.joined(separator: "; "))
+            """
+        }
     }
 
     public struct Outcome: Sendable {
@@ -48,7 +60,7 @@ public struct TraceChecker {
 
     let policy: Policy
     let tables: MonitorTables
-    let mode: Mode
+    public let mode: Mode
     /// nfa mode: how the markers, made for `policy`, read in its flattened model.
     let flat: FlattenedMarkers?
 

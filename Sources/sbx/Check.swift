@@ -87,14 +87,7 @@ extension Check {
                 + "of \(outcome.processes) process\(outcome.processes == 1 ? "" : "es") (\(mode.rawValue) mode)")
             return
         }
-        print("""
-            refused: \(refusal.event) (\(mode.rawValue) mode)
-              where: pid \(refusal.pid) tid \(refusal.tid), event \(refusal.eventIndex + 1) of \(path)
-              why: \(refusal.reason.explanation)
-              in: \(refusal.functions.isEmpty ? "(no function)" : refusal.functions.joined(separator: ", "))
-              call stack: \(refusal.stack.joined(separator: " > "))
-              allowed here: \(refusal.expected.isEmpty ? "nothing" : refusal.expected.joined(separator: "; "))
-            """)
+        print(refusal.report(mode: checker.mode, path: path))
         throw CommandOutcome(.refused)
     }
 }

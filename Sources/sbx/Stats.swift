@@ -76,14 +76,7 @@ struct Stats: ParsableCommand {
                 Diagnostics.note("\(path): not measured after exec: \(note)")
             }
             if let (mode, refusal) = measured.refusal {
-                print("""
-                    refused: \(refusal.event) (\(mode.rawValue) mode)
-                      where: pid \(refusal.pid) tid \(refusal.tid), event \(refusal.eventIndex + 1) of \(path)
-                      why: \(refusal.reason.explanation)
-                      in: \(refusal.functions.isEmpty ? "(no function)" : refusal.functions.joined(separator: ", "))
-                      call stack: \(refusal.stack.joined(separator: " > "))
-                      allowed here: \(refusal.expected.isEmpty ? "nothing" : refusal.expected.joined(separator: "; "))
-                    """)
+                print(refusal.report(mode: mode, path: path))
                 Diagnostics.note("error: no run-based ABF: \(path) leaves the policy in \(mode.rawValue) mode")
                 throw CommandOutcome(.refused)
             }
