@@ -66,10 +66,11 @@ public struct CallEvents {
     /// others): some candidate of this indirect call makes no marker. Always false for
     /// direct calls.
     public var mayBeSilent: Bool
-    /// For an indirect call: the declared candidates that make no marker (ε libc
-    /// functions and other external functions). When the call is also a site, the
-    /// instrumentation must not wrap a call of one of these in the site's markers:
-    /// the callee would enter no automaton and its return would be refused.
+    /// For an indirect call: the candidates that make no marker (ε libc functions,
+    /// other external functions, defined functions that cannot reach libc). When the
+    /// call is also a site, the instrumentation must not wrap a call of one of these in
+    /// the site's markers: the callee would enter no automaton of the site and its
+    /// return would be refused.
     public var unmarked: [LLVMValueRef] = []
 }
 
@@ -121,22 +122,23 @@ public func analyzeIR(atPath path: String, options: AnalysisOptions = AnalysisOp
 ///   type (`LLVMGetCalledFunctionType`). If no address-taken function at all has that
 ///   type, the candidates are all address-taken functions and a warning is given (also
 ///   when there is no address-taken function, then the call is ε). Among the
-///   candidates: defined functions become the site's callees; libc declarations become
-///   parallel `.libc` edges from the same state; other declarations are ε (warned once
-///   per name). From the state before the call there is thus a `.call(site)` edge if
-///   the call has a site, one `.libc` edge per libc candidate, and an ε edge if some
-///   candidate makes no marker: a non-libc declaration, or a defined function when the
-///   call has no site. All go to the same state. This assumes the instrumentation
-///   dispatches on the called pointer at a mixed call: a libc candidate's marker when
-///   it equals that declaration, the site's markers when it is a defined function or
-///   a callback's thunk (which is then bypassed: the callback itself is called).
+///   candidates: defined functions that reach libc become the site's callees; libc
+///   declarations become parallel `.libc` edges from the same state; other declarations
+///   (silent libc functions included) and defined functions that cannot reach libc are
+///   ε (unknown declarations warned once per name). From the state before the call
+///   there is thus a `.call(site)` edge if the call has a site, one `.libc` edge per
+///   libc candidate, and an ε edge if some candidate makes no marker. All go to the same
+///   state. This assumes the instrumentation dispatches on the called pointer at a mixed
+///   call: a libc candidate's marker when it equals that declaration, no marker when it
+///   equals a candidate without one (`CallEvents.unmarked`), the site's markers
+///   otherwise, a callback's thunk being bypassed (the callback itself is called).
 /// - **Sites.** A function *reaches libc* when it has a libc edge or a call (direct, or
 ///   indirect through any candidate) to a function that reaches libc; computed as a
 ///   least fixpoint by a backward search, so recursion terminates. A call instruction
 ///   gets a site id and a `.call` edge iff one of its defined callees reaches libc;
 ///   otherwise it is ε. Ids follow function order, then instruction order.
-///   `CallSite.callees` lists every defined candidate, sorted; `indirect` marks
-///   indirect calls.
+///   `CallSite.callees` lists the defined candidates that reach libc, sorted;
+///   `indirect` marks indirect calls.
 /// - **Symbols.** The libc names that label some edge, sorted by name; id = index.
 /// - **Callbacks.** The address-taken defined functions that reach libc, other than
 ///   the entry; sorted by index. Where an address goes cannot be followed (static
@@ -253,10 +255,12 @@ private struct Analyzer {
                 sites.append(CallSite(caller: record.function, callees: [callee], location: record.location))
             case let .indirect(bucket) where reaches[functionCount + bucket]:
                 siteOfRecord[r] = sites.count
+                // Only candidates that reach libc are entered through the site; a call of
+                // any other is dispatched past the site's markers (an ε edge beside it).
                 sites.append(
                     CallSite(
-                        caller: record.function, callees: buckets[bucket].defined, indirect: true,
-                        location: record.location))
+                        caller: record.function, callees: buckets[bucket].defined.filter { reaches[$0] },
+                        indirect: true, location: record.location))
             default: break
             }
         }
@@ -288,9 +292,9 @@ private struct Analyzer {
                         targets = candidates.libc.compactMap { candidate in
                             symbolID[candidate.name].map { LibcTarget(symbol: $0, declaration: candidate.declaration) }
                         }
-                        epsilon = !candidates.external.isEmpty || !candidates.silent.isEmpty
-                            || (site == nil && !candidates.defined.isEmpty)
-                        unmarked = candidates.unmarked
+                        let quiet = candidates.defined.filter { !reaches[$0] }
+                        epsilon = !candidates.external.isEmpty || !candidates.silent.isEmpty || !quiet.isEmpty
+                        unmarked = candidates.unmarked + quiet.map { functions[$0] }
                     }
                     guard site != nil || !targets.isEmpty else { continue }
                     let next = nfa.addState()
