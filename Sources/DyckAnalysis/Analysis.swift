@@ -182,9 +182,8 @@ private struct Bucket {
     var defined: [Int] = []
     var libc: [(name: String, declaration: LLVMValueRef)] = []
     var external: [String] = []
-    /// Libc functions that are ε (`SilentLibc`): a call to them needs no marker.
-    var silent: [String] = []
-    /// The declarations of `external` and `silent`.
+    /// The declarations a call needs no marker for: those of `external` and the ε libc
+    /// functions (`SilentLibc`).
     var unmarked: [LLVMValueRef] = []
 }
 
@@ -293,7 +292,7 @@ private struct Analyzer {
                             symbolID[candidate.name].map { LibcTarget(symbol: $0, declaration: candidate.declaration) }
                         }
                         let quiet = candidates.defined.filter { !reaches[$0] }
-                        epsilon = !candidates.external.isEmpty || !candidates.silent.isEmpty || !quiet.isEmpty
+                        epsilon = !candidates.unmarked.isEmpty || !quiet.isEmpty
                         unmarked = candidates.unmarked + quiet.map { functions[$0] }
                     }
                     guard site != nil || !targets.isEmpty else { continue }
@@ -444,8 +443,6 @@ private struct Analyzer {
             } else if isIntrinsic(f, name: name) {
                 continue
             } else if isSilentLibc(name) {
-                buckets[bucket].silent.append(name)
-                all.silent.append(name)
                 buckets[bucket].unmarked.append(f)
                 all.unmarked.append(f)
             } else if libc.contains(name) {
@@ -459,7 +456,7 @@ private struct Analyzer {
             }
         }
         // Module order is function order, so the defined lists are already sorted.
-        if !(all.defined.isEmpty && all.libc.isEmpty && all.external.isEmpty && all.silent.isEmpty) {
+        if !(all.defined.isEmpty && all.libc.isEmpty && all.unmarked.isEmpty) {
             fallbackBucket = buckets.count
             buckets.append(all)
         }

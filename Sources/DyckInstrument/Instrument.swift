@@ -377,7 +377,7 @@ private final class Rewriter {
     ///
     ///     source:  %l0 = icmp eq ptr %p, @libc0     ; one test per libc candidate
     ///              br %l0, mark0, test1             ;   mark0: LIBC(s0); br call
-    ///              (at a site, one test per unmarked declaration: equal -> br call, no marker)
+    ///              (at a site, one test per unmarked candidate: equal -> br call, no marker)
     ///     test1:   %t0 = icmp eq ptr %p, @f.thunk   ; one select per thunk
     ///              %q0 = select %t0, @f, %p
     ///              CALL(site) (or TAIL, or nothing); br call
@@ -415,8 +415,8 @@ private final class Rewriter {
             current = next
             last = next
         }
-        // A declared candidate without a marker is called as is: outside the site's
-        // markers, since it enters no automaton of the policy.
+        // A candidate without a marker is called as is: outside the site's markers,
+        // since it enters no automaton of the site.
         if site != nil {
             for declaration in events.unmarked {
                 builder.positionAtEnd(current)

@@ -19,9 +19,10 @@
 #   it, else the stand-in mbt-sbxrun), ONLY (a regex: only matching runs),
 #   MBT_REPEAT (standalone runs repeated, median cost; default 3, reduced 1),
 #   MBT_RELEASE_SBX (0: use the debug sbx in the guest too), MBT_PROFILE (0: no
-#   marker profile), MBT_RUN_ABF (0: no host recording for the
-#   run-based ABF), MBT_REUSE_RECORDINGS=1 (with REPORT_ONLY: no new recording), REPORT_ONLY=1 (only the profile and the
-#   report, from the runs already in build/mbedtls/runs/LEVEL).
+#   marker profile), MBT_RUN_ABF (0: no host recording for the run-based ABF),
+#   REPORT_ONLY=1 (only the profile and the report, from the runs already in
+#   build/mbedtls/runs/LEVEL), MBT_REUSE_RECORDINGS=1 (with REPORT_ONLY: check and
+#   measure the host recordings already made, record nothing).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -173,14 +174,13 @@ if [ "${MBT_RUN_ABF:-1}" = 1 ]; then
     SBX_BIN=$(dirname "$sbx") MBEDTLS_DIR=$dir bash Tests/mbedtls/record-check.sh -l "$level" -r "${ONLY:-.}" $reuse >"$out/record-check.log" 2>&1
     set -e
     tail -1 "$out/record-check.log" | sed 's/^/[mbedtls] /' >&2
-    printf 'program	traces	positions	abf_dyck	abf_nfa
-' >"$out/run-abf.tsv"
+    printf 'program\ttraces\tpositions\tabf_dyck\tabf_nfa\n' >"$out/run-abf.tsv"
     for prog in $(cat "$rc_dir"/*.prog 2>/dev/null | sort -u); do
+        [ -f "$dir/dyck/$prog.dyck" ] || continue
         args=()
         for p in "$rc_dir"/*.prog; do
             [ "$(cat "$p")" = "$prog" ] && [ -s "${p%.prog}.trace" ] && args+=(--trace "${p%.prog}.trace")
         done
-        [ -f "$dir/dyck/$prog.dyck" ] || continue
         [ ${#args[@]} -gt 0 ] || continue
         # run-abf: traces=T positions=P dyck=D nfa=N
         line=$("$sbx" stats "$dir/dyck/$prog.dyck" "${args[@]}" 2>>"$out/run-abf.err" | grep '^run-abf:') || {
