@@ -116,12 +116,18 @@ public func analyzeIR(atPath path: String, options: AnalysisOptions = AnalysisOp
 ///   use other than as the called operand of a call/invoke/callbr, looking through
 ///   aliases and pointer-cast constant expressions, and ignoring constants that have no
 ///   users (dead constants left behind by the parser).
-/// - **Indirect calls.** The candidates of a call whose callee does not resolve to a
-///   function are the address-taken functions whose value type is identical
+/// - **Confined.** An address-taken function whose address only goes into confined
+///   globals that do not leak, or into comparisons (`ConfinedGlobals.swift`,
+///   specs/analysis.md "Confined globals"); the others are *escaping*.
+/// - **Indirect calls.** The candidates of a call whose callee is loaded from a confined
+///   global that does not leak are the global's functions, plus the type-based
+///   candidates below unless the global is closed. The candidates of any other call
+///   whose callee does not resolve to a function are the escaping functions whose
+///   value type is identical
 ///   (`LLVMTypeRef` equality, types being uniqued per context) to the call's function
-///   type (`LLVMGetCalledFunctionType`). If no address-taken function at all has that
-///   type, the candidates are all address-taken functions and a warning is given (also
-///   when there is no address-taken function, then the call is ε). Among the
+///   type (`LLVMGetCalledFunctionType`). If no escaping function at all has that
+///   type, the candidates are all escaping functions and a warning is given (also
+///   when there is no escaping function, then the call is ε). Among the
 ///   candidates: defined functions that reach libc become the site's callees; libc
 ///   declarations become parallel `.libc` edges from the same state; other declarations
 ///   (silent libc functions included) and defined functions that cannot reach libc are
@@ -140,9 +146,9 @@ public func analyzeIR(atPath path: String, options: AnalysisOptions = AnalysisOp
 ///   `CallSite.callees` lists the defined candidates that reach libc, sorted;
 ///   `indirect` marks indirect calls.
 /// - **Symbols.** The libc names that label some edge, sorted by name; id = index.
-/// - **Callbacks.** The address-taken defined functions that reach libc, other than
+/// - **Callbacks.** The escaping defined functions that reach libc, other than
 ///   the entry; sorted by index. Where an address goes cannot be followed (static
-///   initializers, wrappers, memcpy), so any address-taken function may be run by libc;
+///   initializers, wrappers, memcpy), so any escaping function may be run by libc;
 ///   one that cannot reach libc makes no marker and needs no thunk.
 /// - **Locations.** From the instruction's debug location when it has one: on `.libc`
 ///   edges and on `CallSite.location`. A function's location is its subprogram's.
@@ -177,7 +183,8 @@ private struct Block {
     var successors: [Int] = []
 }
 
-/// The address-taken functions of one function type (or of all types, for the fallback).
+/// The candidates of an indirect call: the address-taken functions of one function
+/// type (or of all types, for the fallback), or those a confined global holds.
 private struct Bucket {
     var defined: [Int] = []
     var libc: [(name: String, declaration: LLVMValueRef)] = []
@@ -185,6 +192,32 @@ private struct Bucket {
     /// The declarations a call needs no marker for: those of `external` and the ε libc
     /// functions (`SilentLibc`).
     var unmarked: [LLVMValueRef] = []
+
+    /// Adds a member that is not in the bucket yet.
+    mutating func add(_ member: BucketMember) {
+        switch member {
+        case let .defined(f): defined.append(f)
+        case let .libc(name, declaration): libc.append((name, declaration))
+        case let .unmarked(declaration): unmarked.append(declaration)
+        case let .external(name, declaration):
+            external.append(name)
+            unmarked.append(declaration)
+        }
+    }
+}
+
+private enum BucketMember {
+    case defined(Int)
+    case libc(name: String, declaration: LLVMValueRef)
+    /// A silent libc function.
+    case unmarked(LLVMValueRef)
+    /// A declaration that is not libc.
+    case external(name: String, declaration: LLVMValueRef)
+}
+
+private struct GlobalBucketKey: Hashable {
+    var global: LLVMValueRef
+    var base: Int?
 }
 
 private struct Analyzer {
@@ -203,6 +236,10 @@ private struct Analyzer {
     var bucketOfType: [LLVMTypeRef: Int] = [:]
     var fallbackBucket: Int? = nil
     var addressTaken: [Int] = []
+    var globals: [LLVMValueRef: GlobalFunctionFlow] = [:]
+    /// Buckets of calls through a confined global: the global's functions, plus those of
+    /// the type bucket (`base`) when the global is not closed.
+    var bucketOfGlobal: [GlobalBucketKey: Int] = [:]
 
     init(module: IRModule, libc: LibcSymbols, options: AnalysisOptions) {
         self.module = module
@@ -397,6 +434,35 @@ private struct Analyzer {
     }
 
     private mutating func indirectBucket(_ inst: LLVMValueRef, caller: Int) -> Int? {
+        guard let global = calleeGlobal(of: inst), let flow = globals[global], !flow.leaks else {
+            return typeBucket(inst, caller: caller)
+        }
+        let base = flow.closed ? nil : typeBucket(inst, caller: caller)
+        let key = GlobalBucketKey(global: global, base: base)
+        if let existing = bucketOfGlobal[key] { return existing }
+        var bucket = base.map { buckets[$0] } ?? Bucket()
+        // A function in the type bucket too is not confined; its address went elsewhere.
+        let inBase = Set(bucket.unmarked + bucket.libc.map(\.declaration) + bucket.defined.map { functions[$0] })
+        for f in flow.functions where !inBase.contains(f) {
+            if let member = bucketMember(f) { bucket.add(member) }
+        }
+        bucket.defined.sort()
+        bucketOfGlobal[key] = buckets.count
+        buckets.append(bucket)
+        return buckets.count - 1
+    }
+
+    /// What an address-taken function is among a bucket's candidates; nil for intrinsics.
+    private func bucketMember(_ f: LLVMValueRef) -> BucketMember? {
+        let name = valueName(f)
+        if let defined = index[f] { return .defined(defined) }
+        if isIntrinsic(f, name: name) { return nil }
+        if isSilentLibc(name) { return .unmarked(f) }
+        if libc.contains(name) { return .libc(name: name, declaration: f) }
+        return .external(name: name, declaration: f)
+    }
+
+    private mutating func typeBucket(_ inst: LLVMValueRef, caller: Int) -> Int? {
         if let type = LLVMGetCalledFunctionType(inst), let bucket = bucketOfType[type] { return bucket }
         let place = instructionLocation(inst).map { " at \($0)" } ?? ""
         let typeText = LLVMGetCalledFunctionType(inst).map { takeMessage(LLVMPrintTypeToString($0)) } ?? "?"
@@ -422,11 +488,16 @@ private struct Analyzer {
     // MARK: Address-taken functions and indirect targets
 
     private mutating func computeAddressTaken() {
+        globals = confinedGlobals(of: module.module)
         var all = Bucket()
         var function = LLVMGetFirstFunction(module.module)
         while let f = function {
             defer { function = LLVMGetNextFunction(f) }
             guard isAddressTaken(f, depth: 0), let type = LLVMGlobalGetValueType(f) else { continue }
+            // A function whose address only goes into confined globals is a candidate
+            // only of the calls through them (see `indirectBucket`), and libc never
+            // gets it: no type bucket, no callback.
+            if isConfinedFunction(f, globals: globals) { continue }
             let bucket: Int
             if let existing = bucketOfType[type] {
                 bucket = existing
@@ -435,25 +506,10 @@ private struct Analyzer {
                 bucketOfType[type] = bucket
                 buckets.append(Bucket())
             }
-            let name = valueName(f)
-            if let defined = index[f] {
-                buckets[bucket].defined.append(defined)
-                all.defined.append(defined)
-                addressTaken.append(defined)
-            } else if isIntrinsic(f, name: name) {
-                continue
-            } else if isSilentLibc(name) {
-                buckets[bucket].unmarked.append(f)
-                all.unmarked.append(f)
-            } else if libc.contains(name) {
-                buckets[bucket].libc.append((name, f))
-                all.libc.append((name, f))
-            } else {
-                buckets[bucket].external.append(name)
-                all.external.append(name)
-                buckets[bucket].unmarked.append(f)
-                all.unmarked.append(f)
-            }
+            guard let member = bucketMember(f) else { continue }
+            buckets[bucket].add(member)
+            all.add(member)
+            if case let .defined(defined) = member { addressTaken.append(defined) }
         }
         // Module order is function order, so the defined lists are already sorted.
         if !(all.defined.isEmpty && all.libc.isEmpty && all.unmarked.isEmpty) {
@@ -544,14 +600,14 @@ private func isAddressTaken(_ value: LLVMValueRef, depth: Int) -> Bool {
     return false
 }
 
-private func isPointerCast(_ value: LLVMValueRef) -> Bool {
+func isPointerCast(_ value: LLVMValueRef) -> Bool {
     guard LLVMIsAConstantExpr(value) != nil else { return false }
     let opcode = LLVMGetConstOpcode(value)
     return opcode == LLVMBitCast || opcode == LLVMAddrSpaceCast
 }
 
 /// The value with pointer-cast constant expressions and aliases removed.
-private func stripCasts(_ value: LLVMValueRef) -> LLVMValueRef {
+func stripCasts(_ value: LLVMValueRef) -> LLVMValueRef {
     var current = value
     for _ in 0..<32 {
         if LLVMIsAGlobalAlias(current) != nil, let aliasee = LLVMAliasGetAliasee(current) {

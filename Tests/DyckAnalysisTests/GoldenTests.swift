@@ -24,12 +24,14 @@ final class GoldenTests: XCTestCase {
     func testCallbacks() throws { try check("callbacks") }
     func testHandlersInStaticStructsAndWrappers() throws { try check("handlers") }
     func testSilentLibcFunctionsAreNoEvents() throws { try check("silentlibc") }
+    func testFunctionsConfinedToGlobals() throws { try check("confined") }
 
     /// A fixture without a test method above would silently go unchecked.
     func testEveryFixtureHasATestAndAnExpectation() throws {
         let tested: Set<String> = [
             "straight", "branch", "loop", "nondet", "helper", "shared", "recursion", "indirect", "switch", "early",
             "variadic", "exit", "pruned", "external", "intrinsic", "callbacks", "handlers", "silentlibc",
+            "confined",
         ]
         XCTAssertEqual(Set(Fixtures.names), tested)
         for name in Fixtures.names {

@@ -17,6 +17,8 @@ final class IRTests: XCTestCase {
         @.init = private constant [5 x i8] c"init\\00"
         @fns = global [2 x ptr] [ptr @puts, ptr @my_puts]
         @slot = global ptr null
+        ; @slot's own address is published, so what is stored in it escapes.
+        @slot_ref = global ptr @slot
         @current = global ptr null
         @llvm.global_ctors = appending global [1 x { i32, ptr, ptr }] [{ i32, ptr, ptr } { i32 65535, ptr @ctor, ptr null }]
 
