@@ -578,21 +578,9 @@ private func isAddressTaken(_ value: LLVMValueRef, depth: Int) -> Bool {
     while let u = use {
         use = LLVMGetNextUse(u)
         guard let user = LLVMGetUser(u) else { continue }
-        if LLVMIsACallInst(user) != nil || LLVMIsAInvokeInst(user) != nil || LLVMIsACallBrInst(user) != nil {
-            let operands = LLVMGetNumOperands(user)
-            if operands > 0, LLVMGetOperandUse(user, UInt32(operands - 1)) == u { continue }
-            return true
-        }
-        if LLVMIsAGlobalAlias(user) != nil {
+        if isCalledOperand(u, of: user) || isDeadConstant(user) { continue }
+        if LLVMIsAGlobalAlias(user) != nil || isPointerCast(user) {
             if isAddressTaken(user, depth: depth + 1) { return true }
-            continue
-        }
-        if LLVMIsAConstant(user) != nil && LLVMIsAGlobalValue(user) == nil {
-            if isPointerCast(user) {
-                if isAddressTaken(user, depth: depth + 1) { return true }
-                continue
-            }
-            if LLVMGetFirstUse(user) != nil { return true }
             continue
         }
         return true

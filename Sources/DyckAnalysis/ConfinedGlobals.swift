@@ -110,8 +110,8 @@ private func isOnlyCalledOrCompared(_ value: LLVMValueRef) -> Bool {
     return true
 }
 
-/// Whether `use` is the called operand of the call or invoke `user`.
-private func isCalledOperand(_ use: LLVMUseRef, of user: LLVMValueRef) -> Bool {
+/// Whether `use` is the called operand of the call, invoke or callbr `user`.
+func isCalledOperand(_ use: LLVMUseRef, of user: LLVMValueRef) -> Bool {
     guard LLVMIsACallInst(user) != nil || LLVMIsAInvokeInst(user) != nil || LLVMIsACallBrInst(user) != nil
     else { return false }
     let operands = LLVMGetNumOperands(user)
@@ -119,6 +119,6 @@ private func isCalledOperand(_ use: LLVMUseRef, of user: LLVMValueRef) -> Bool {
 }
 
 /// A constant expression with no users (left behind by the parser): no real use.
-private func isDeadConstant(_ value: LLVMValueRef) -> Bool {
+func isDeadConstant(_ value: LLVMValueRef) -> Bool {
     LLVMIsAConstant(value) != nil && LLVMIsAGlobalValue(value) == nil && LLVMGetFirstUse(value) == nil
 }

@@ -134,8 +134,8 @@ def normalize(name, text):
             lines.pop()
     # The pthread server's threads interleave their lines by timing; the fork
     # server's processes share one stdout.
-    # udp_proxy logs datagrams in the order they reach it: the two close_notify
-    # alerts cross each other.
+    # udp_proxy logs datagrams in the order they reach it, and the two directions
+    # (the server's last records, the client's) cross each other.
     if name in ("ssl_pthread_server", "ssl_fork_server", "udp_proxy"):
         lines.sort()
     return lines
