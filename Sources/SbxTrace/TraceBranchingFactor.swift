@@ -30,12 +30,47 @@ public struct TraceBranchingFactor {
         public var nfa: [Int]
     }
 
+    /// Where in the program a position is: the function of the dyck monitor's top
+    /// frame and the libc call just made (`nil`: the start of a thread).
+    public struct Place: Hashable, Sendable {
+        public var function: Int
+        public var libc: Int?
+
+        public init(function: Int, libc: Int?) {
+            self.function = function
+            self.libc = libc
+        }
+    }
+
+    /// The positions of one place and the sums of their next-set sizes.
+    public struct PlaceSums: Hashable, Sendable {
+        public var positions = 0
+        public var dyckSum = 0
+        public var nfaSum = 0
+
+        public init(positions: Int = 0, dyckSum: Int = 0, nfaSum: Int = 0) {
+            self.positions = positions
+            self.dyckSum = dyckSum
+            self.nfaSum = nfaSum
+        }
+
+        public mutating func add(_ other: PlaceSums) {
+            positions += other.positions
+            dyckSum += other.dyckSum
+            nfaSum += other.nfaSum
+        }
+    }
+
     public struct Measurement: Sendable {
         /// Positions counted (the same in both modes when there is no refusal).
         public var positions = 0
         /// Sums of the next-set sizes over the positions.
         public var dyckSum = 0
         public var nfaSum = 0
+        /// Positions after which the thread made another libc call (the next position
+        /// of the same thread follows a libc marker): the sum of next-set sizes of the
+        /// oracle monitor that accepts exactly the recorded runs.
+        public var followed = 0
         /// Positions where the dyck next set is larger than the nfa one: always 0
         /// unless the flattening lost a run of the policy.
         public var dyckAboveNFA = 0
@@ -46,18 +81,31 @@ public struct TraceBranchingFactor {
         public var unchecked: [String] = []
         /// With `keepSets`: the next sets at every position, in order.
         public var sets: [PositionSets] = []
+        /// With `byPlace`: the positions and sums of each place (while neither mode
+        /// refuses).
+        public var places: [Place: PlaceSums] = [:]
 
         public init() {}
 
         public var dyckAverage: Double { positions == 0 ? 0 : Double(dyckSum) / Double(positions) }
         public var nfaAverage: Double { positions == 0 ? 0 : Double(nfaSum) / Double(positions) }
+        /// The run-based ABF of the oracle monitor: no monitor that accepts the runs
+        /// and lets a thread make its next libc call without a callback between goes
+        /// below it.
+        public var floorAverage: Double { positions == 0 ? 0 : Double(followed) / Double(positions) }
 
         /// Adds the counts of another measurement (another trace of the same policy).
         public mutating func add(_ other: Measurement) {
             positions += other.positions
             dyckSum += other.dyckSum
             nfaSum += other.nfaSum
+            followed += other.followed
             dyckAboveNFA += other.dyckAboveNFA
+            places.merge(other.places) { mine, theirs in
+                var sum = mine
+                sum.add(theirs)
+                return sum
+            }
         }
     }
 
@@ -77,16 +125,22 @@ public struct TraceBranchingFactor {
     }
 
     /// One replay of `trace` in the mode of `checker`: the positions, the next-set
-    /// size at each, and the sets if `keepSets`.
+    /// size at each, the sets if `keepSets`, and the places if `keepPlaces`.
     private func pass(
-        _ trace: Trace, _ checker: TraceChecker, _ sets: NextLibcSets, keepSets: Bool
-    ) -> (outcome: TraceChecker.Outcome, positions: [Position], counts: [Int32], sets: [[Int]]) {
+        _ trace: Trace, _ checker: TraceChecker, _ sets: NextLibcSets, keepSets: Bool, keepPlaces: Bool = false
+    ) -> (outcome: TraceChecker.Outcome, positions: [Position], counts: [Int32], sets: [[Int]], places: [Place]) {
         var cursors: [Int32: NextLibcCursor] = [:]
         var positions: [Position] = []
         var counts: [Int32] = []
         var labelSets: [[Int]] = []
+        var places: [Place] = []
         func take(_ index: Int, _ tid: Int32, _ monitor: ThreadMonitor) {
             positions.append(Position(eventIndex: index, tid: tid))
+            if keepPlaces {
+                var libc: Int?
+                if case let .marker(_, _, .libc, id) = trace.events[index] { libc = Int(clamping: id) }
+                places.append(Place(function: monitor.top.frontier.first?.function ?? -1, libc: libc))
+            }
             let fresh = NextLibcCursor(monitor)
             if keepSets {
                 let labels = sets.labels(monitor, cursor: &cursors[tid, default: fresh])
@@ -116,13 +170,14 @@ public struct TraceBranchingFactor {
                 }
             }
         }
-        return (outcome, positions, counts, labelSets)
+        return (outcome, positions, counts, labelSets, places)
     }
 
-    /// The run-based ABF figures of one trace.
-    public func measure(_ trace: Trace, keepSets: Bool = false) -> Measurement {
+    /// The run-based ABF figures of one trace; with `byPlace`, also per place
+    /// (function and libc call of the dyck replay).
+    public func measure(_ trace: Trace, keepSets: Bool = false, byPlace: Bool = false) -> Measurement {
         var result = Measurement()
-        let d = pass(trace, dyck, dyckSets, keepSets: keepSets)
+        let d = pass(trace, dyck, dyckSets, keepSets: keepSets, keepPlaces: byPlace)
         result.unchecked = d.outcome.unchecked
         if let refusal = d.outcome.refusal {
             result.refusal = (.dyck, refusal)
@@ -138,12 +193,25 @@ public struct TraceBranchingFactor {
         let common = min(d.positions.count, n.positions.count)
         precondition(n.outcome.refusal != nil || d.positions == n.positions, "run-based ABF: positions differ between modes")
         result.positions = common
+        var nextOnThread: [Int32: Int] = [:]
+        for i in (0..<common).reversed() {
+            let position = d.positions[i]
+            if let next = nextOnThread[position.tid],
+               case .marker(_, _, .libc, _) = trace.events[d.positions[next].eventIndex] {
+                result.followed += 1
+            }
+            nextOnThread[position.tid] = i
+        }
         for i in 0..<common {
             result.dyckSum += Int(d.counts[i])
             result.nfaSum += Int(n.counts[i])
             if d.counts[i] > n.counts[i] { result.dyckAboveNFA += 1 }
             if keepSets {
                 result.sets.append(PositionSets(position: d.positions[i], dyck: d.sets[i], nfa: n.sets[i]))
+            }
+            if byPlace {
+                result.places[d.places[i], default: PlaceSums()].add(
+                    PlaceSums(positions: 1, dyckSum: Int(d.counts[i]), nfaSum: Int(n.counts[i])))
             }
         }
         return result

@@ -19,10 +19,17 @@ struct Stats: ParsableCommand {
             trace is replayed as `sbx check --trace` does, in both modes, and at the \
             start of each thread and after each of its libc markers the number of \
             distinct libc calls the monitor would accept next is counted. The line \
-            `run-abf: traces=N positions=P dyck=D nfa=F` gives the means over all \
+            `run-abf: traces=N positions=P dyck=D nfa=F floor=L` gives the means over all \
             positions of all traces; both modes are measured at the same positions, \
-            so D and F compare (D <= F). See specs/checking.md for the exact \
+            so D and F compare (D <= F). `floor=L` is the same measure for a monitor \
+            that allowed exactly the recorded runs: the share of positions after \
+            which the thread made another libc call. See specs/checking.md for the exact \
             definitions.
+
+            With --places N, also the N places whose positions add the most to the \
+            dyck run-based sum, a place being the function the dyck monitor is in and \
+            the libc call just made there (or the start of a thread): its positions, \
+            its share of the dyck sum, and the mean next-set size there in each mode.
 
             Exit status: 0, 1 if a trace leaves the policy in either mode (the refused \
             event is printed as by `sbx check`), 2 bad input.
@@ -34,6 +41,16 @@ struct Stats: ParsableCommand {
 
     @Option(name: .customLong("trace"), help: "A trace recorded by `sbx record` to measure the run-based ABF on (repeatable).")
     var traces: [String] = []
+
+    @Option(name: .customLong("places"), help: ArgumentHelp(
+        "With --trace: also list the N places (function and libc call just made) that add most to the dyck run-based ABF.",
+        valueName: "N"))
+    var places: Int?
+
+    func validate() throws {
+        if let places, places < 1 { throw ValidationError("--places must be at least 1") }
+        if places != nil, traces.isEmpty { throw ValidationError("--places needs --trace") }
+    }
 
     func run() throws {
         let loaded = try Policy.load(path: policy)
@@ -71,7 +88,7 @@ struct Stats: ParsableCommand {
         let measure = try TraceBranchingFactor(policy: loaded, flattened: flattened)
         var total = TraceBranchingFactor.Measurement()
         for path in traces {
-            let measured = measure.measure(try Trace.load(path: path))
+            let measured = measure.measure(try Trace.load(path: path), byPlace: places != nil)
             for note in measured.unchecked {
                 Diagnostics.note("\(path): not measured after exec: \(note)")
             }
@@ -86,7 +103,40 @@ struct Stats: ParsableCommand {
             Diagnostics.warning("\(total.dyckAboveNFA) positions have a larger next set in dyck than in nfa mode (a bug)")
         }
         print("run-abf: traces=\(traces.count) positions=\(total.positions) "
-            + "dyck=\(formatABF(total.dyckAverage)) nfa=\(formatABF(total.nfaAverage))")
+            + "dyck=\(formatABF(total.dyckAverage)) nfa=\(formatABF(total.nfaAverage)) "
+            + "floor=\(formatABF(total.floorAverage))")
+        if let places { printPlaces(total, limit: places, policy: loaded) }
+    }
+
+    /// The places that add most to the dyck sum, largest first.
+    private func printPlaces(_ total: TraceBranchingFactor.Measurement, limit: Int, policy: Policy) {
+        let ranked = total.places.sorted {
+            ($0.value.dyckSum, $1.key.function, $1.key.libc ?? -1) > ($1.value.dyckSum, $0.key.function, $0.key.libc ?? -1)
+        }
+        print("run-abf places: \(min(limit, ranked.count)) of \(ranked.count), by share of the dyck sum")
+        print(" positions   share   dyck    nfa  place")
+        for (place, sums) in ranked.prefix(limit) {
+            let function = policy.functions.indices.contains(place.function)
+                ? policy.functions[place.function].name : "(no frame)"
+            let event = place.libc.map { policy.symbols.indices.contains($0) ? "after \(policy.symbols[$0])" : "after libc \($0)" }
+                ?? "thread start"
+            let share = total.dyckSum == 0 ? 0 : Double(sums.dyckSum) / Double(total.dyckSum)
+            let columns = [
+                pad("\(sums.positions)", 10), pad(formatPercent(share), 7),
+                pad(formatABF(Double(sums.dyckSum) / Double(sums.positions)), 6),
+                pad(formatABF(Double(sums.nfaSum) / Double(sums.positions)), 6),
+            ]
+            print(columns.joined(separator: " ") + "  \(function) \(event)")
+        }
+    }
+
+    private func pad(_ text: String, _ width: Int) -> String {
+        String(repeating: " ", count: max(0, width - text.count)) + text
+    }
+
+    private func formatPercent(_ fraction: Double) -> String {
+        let tenths = Int((fraction * 1000).rounded())
+        return "\(tenths / 10).\(tenths % 10)%"
     }
 
     private func formatABF(_ value: Double) -> String {

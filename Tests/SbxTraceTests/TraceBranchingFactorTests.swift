@@ -54,6 +54,26 @@ final class TraceBranchingFactorTests: XCTestCase {
         XCTAssertEqual(measured.dyckAverage, 0.8, accuracy: 1e-12)
         XCTAssertEqual(measured.nfaAverage, 1.2, accuracy: 1e-12)
         XCTAssertEqual(measured.dyckAboveNFA, 0)
+        // Every position but the last is followed by a libc call of the thread.
+        XCTAssertEqual(measured.followed, 4)
+        XCTAssertEqual(measured.floorAverage, 0.8, accuracy: 1e-12)
+    }
+
+    func testPlaces() throws {
+        let measured = try TraceBranchingFactor(policy: Self.policy).measure(Self.simple, byPlace: true)
+        typealias P = TraceBranchingFactor.Place
+        typealias S = TraceBranchingFactor.PlaceSums
+        // h after open, from each site: {read} then {write} in dyck, {read, write} twice in nfa.
+        XCTAssertEqual(measured.places, [
+            P(function: 0, libc: nil): S(positions: 1, dyckSum: 1, nfaSum: 1),
+            P(function: 1, libc: 0): S(positions: 2, dyckSum: 2, nfaSum: 4),
+            P(function: 0, libc: 1): S(positions: 1, dyckSum: 1, nfaSum: 1),
+            P(function: 0, libc: 2): S(positions: 1, dyckSum: 0, nfaSum: 0),
+        ])
+        var twice = measured
+        twice.add(measured)
+        XCTAssertEqual(twice.places[P(function: 1, libc: 0)], S(positions: 4, dyckSum: 4, nfaSum: 8))
+        XCTAssertTrue(try TraceBranchingFactor(policy: Self.policy).measure(Self.simple).places.isEmpty)
     }
 
     static let processes = Trace(events: [
@@ -97,6 +117,10 @@ final class TraceBranchingFactorTests: XCTestCase {
         XCTAssertEqual(measured.dyckSum, 9)
         XCTAssertEqual(measured.nfaSum, 13)
         XCTAssertEqual(measured.unchecked, ["pid 4 exec'd /bin/true"])
+        // Followed by a libc call of the same thread: 0, 2 (by 20), 4, 8, 11. Not: 5 and
+        // 20 (last of their threads), 10 (the next position of tid 3 is the exec),
+        // 13 (tid 3 makes none after), 14 (tid 4's calls are another program's).
+        XCTAssertEqual(measured.followed, 5)
         // Counting without the sets gives the same figures.
         let counted = try TraceBranchingFactor(policy: Self.policy).measure(Self.processes)
         XCTAssertEqual([counted.positions, counted.dyckSum, counted.nfaSum], [10, 9, 13])
@@ -145,13 +169,30 @@ final class TraceBranchingFactorTests: XCTestCase {
         let plainText = String(decoding: plain.stdout, as: UTF8.self)
         XCTAssertFalse(plainText.contains("run-abf"))
 
-        // 15 positions: dyck 4 + 9 = 13, nfa 6 + 13 = 19.
+        // 15 positions: dyck 4 + 9 = 13, nfa 6 + 13 = 19, followed 4 + 5 = 9.
         let both = try Run.process(sbx, ["stats", policy, "--trace", paths["simple"]!, "--trace", paths["processes"]!])
         XCTAssertEqual(both.status, 0, both.stderrText)
         let text = String(decoding: both.stdout, as: UTF8.self)
         XCTAssertTrue(text.hasPrefix(plainText), "the static table comes first, unchanged:\n\(text)")
-        XCTAssertEqual(text.dropFirst(plainText.count), "run-abf: traces=2 positions=15 dyck=0.87 nfa=1.27\n")
+        XCTAssertEqual(text.dropFirst(plainText.count), "run-abf: traces=2 positions=15 dyck=0.87 nfa=1.27 floor=0.60\n")
         XCTAssertTrue(both.stderrText.contains("not measured after exec: pid 4 exec'd /bin/true"), both.stderrText)
+
+        // Places of the simple run (testPlaces), largest dyck sum first, ties by function then libc.
+        let placed = try Run.process(sbx, ["stats", policy, "--trace", paths["simple"]!, "--places", "3"])
+        XCTAssertEqual(placed.status, 0, placed.stderrText)
+        let placedText = String(decoding: placed.stdout, as: UTF8.self)
+        XCTAssertTrue(placedText.hasSuffix("""
+            run-abf: traces=1 positions=5 dyck=0.80 nfa=1.20 floor=0.80
+            run-abf places: 3 of 4, by share of the dyck sum
+             positions   share   dyck    nfa  place
+                     2   50.0%   1.00   2.00  h after open
+                     1   25.0%   1.00   1.00  main thread start
+                     1   25.0%   1.00   1.00  main after read
+
+            """), placedText)
+        let noTrace = try Run.process(sbx, ["stats", policy, "--places", "3"])
+        XCTAssertEqual(noTrace.status, 2)
+        XCTAssertTrue(noTrace.stderrText.contains("--places needs --trace"), noTrace.stderrText)
 
         let refusal = try Run.process(sbx, ["stats", policy, "--trace", paths["simple"]!, "--trace", paths["refused"]!])
         XCTAssertEqual(refusal.status, 1)

@@ -174,7 +174,8 @@ if [ "${MBT_RUN_ABF:-1}" = 1 ]; then
     SBX_BIN=$(dirname "$sbx") MBEDTLS_DIR=$dir bash Tests/mbedtls/record-check.sh -l "$level" -r "${ONLY:-.}" $reuse >"$out/record-check.log" 2>&1
     set -e
     tail -1 "$out/record-check.log" | sed 's/^/[mbedtls] /' >&2
-    printf 'program\ttraces\tpositions\tabf_dyck\tabf_nfa\n' >"$out/run-abf.tsv"
+    printf 'program\ttraces\tpositions\tabf_dyck\tabf_nfa\tabf_floor\n' >"$out/run-abf.tsv"
+    mkdir -p "$out/run-abf"
     for prog in $(cat "$rc_dir"/*.prog 2>/dev/null | sort -u); do
         [ -f "$dir/dyck/$prog.dyck" ] || continue
         args=()
@@ -182,10 +183,13 @@ if [ "${MBT_RUN_ABF:-1}" = 1 ]; then
             [ "$(cat "$p")" = "$prog" ] && [ -s "${p%.prog}.trace" ] && args+=(--trace "${p%.prog}.trace")
         done
         [ ${#args[@]} -gt 0 ] || continue
-        # run-abf: traces=T positions=P dyck=D nfa=N
-        line=$("$sbx" stats "$dir/dyck/$prog.dyck" "${args[@]}" 2>>"$out/run-abf.err" | grep '^run-abf:') || {
+        # run-abf: traces=T positions=P dyck=D nfa=N floor=L, then the places that add most
+        # to the dyck figure (report.py shows some of them).
+        stats=$out/run-abf/${prog//\//_}.txt
+        "$sbx" stats "$dir/dyck/$prog.dyck" "${args[@]}" --places 12 >"$stats" 2>>"$out/run-abf.err"
+        line=$(grep '^run-abf:' "$stats") || {
             say "run-abf: $prog: sbx stats --trace failed (see $out/run-abf.err)"; continue; }
-        echo "$line" | sed -E "s|^run-abf: traces=([0-9]+) positions=([0-9]+) dyck=([0-9.]+) nfa=([0-9.]+).*|$prog\t\1\t\2\t\3\t\4|" >>"$out/run-abf.tsv"
+        echo "$line" | sed -E "s|^run-abf: traces=([0-9]+) positions=([0-9]+) dyck=([0-9.]+) nfa=([0-9.]+) floor=([0-9.]+).*|$prog\t\1\t\2\t\3\t\4\t\5|" >>"$out/run-abf.tsv"
     done
     say "run-based ABF of $(($(wc -l <"$out/run-abf.tsv") - 1)) programs in $((SECONDS - t0)) s"
 fi

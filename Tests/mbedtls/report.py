@@ -36,6 +36,9 @@ Definitions (also written into the report):
   the mean over programs. The static `sbx stats` figures are in the table too; they
   average over different position sets in the two modes and are not comparable.
   Without recordings (MBT_RUN_ABF=0) the summary falls back to the static figures.
+  The floor is the same measure for a monitor that allows exactly the recorded runs
+  (1 at a position after which the thread made another libc call, else 0): no
+  monitor that accepts the runs goes below it.
 - A recorded run that `sbx check --trace` refuses counts as a false positive.
 - When the level runs mode inst (the dyck-cc executable without a sandbox), it is the
   control: a status or output difference from plain (no kill, no record) that the
@@ -185,6 +188,35 @@ def geomean(values):
 
 def fmt(v, spec="{:.2f}", none="–"):
     return none if v is None else spec.format(v)
+
+
+def branching_section(out, run_abf):
+    """Where the run-based dyck ABF comes from: the places (function of the dyck
+    monitor's top frame, libc call just made) that add most to it, from bench.sh's
+    `sbx stats --places` per program, for the three programs with the highest dyck
+    ABF and for selftest and benchmark."""
+    def dyck(prog):
+        try:
+            return float(run_abf[prog]["abf_dyck"])
+        except (KeyError, ValueError):
+            return 0.0
+    chosen = sorted(run_abf, key=dyck, reverse=True)[:3]
+    chosen += [p for p in ("programs/test/selftest", "programs/test/benchmark") if p in run_abf and p not in chosen]
+    parts = []
+    for prog in chosen:
+        text = read(os.path.join(out, "run-abf", prog.replace("/", "_") + ".txt"), "") or ""
+        lines = text.splitlines()
+        start = next((i for i, l in enumerate(lines) if l.startswith("run-abf:")), None)
+        if start is None:
+            continue
+        parts.append("== %s\n%s" % (prog[len("programs/"):], "\n".join(lines[start:])))
+    if not parts:
+        return []
+    return ["## Where the branching comes from\n",
+            "`sbx stats --trace ... --places 12` over the host recordings of each program's runs: a place is the "
+            "function the dyck monitor is in and the libc call just made there; share is its part of the sum of "
+            "dyck next-set sizes, dyck and nfa the mean next-set size at its positions (specs/checking.md).\n",
+            "```\n" + "\n\n".join(parts) + "\n```\n"]
 
 
 def main():
@@ -348,6 +380,9 @@ def main():
     abf_kind = "run-based" if run_abf else "static"
     (abf_nfa, abf_programs), (abf_dyck, _) = abf("nfa", run_abf or analysis), abf("dyck", run_abf or analysis)
     (static_nfa, _), (static_dyck, _) = abf("nfa", analysis), abf("dyck", analysis)
+    # The oracle's run-based ABF (the recorded runs themselves): no monitor that
+    # accepts the runs goes below it (specs/checking.md).
+    abf_floor, _ = abf("floor", run_abf)
     skipped = [l.split("\t", 1) for l in (read(os.path.join(out, "skipped"), "") or "").splitlines() if l]
 
     # Markdown.
@@ -360,8 +395,8 @@ def main():
                   env.get("runner", "?").replace(os.path.dirname(os.path.dirname(mbedtls_dir)) + "/", ""),
                   env.get("guest_seconds", "?"), env.get("fetch_build_seconds", "?")))
     md.append("<!-- table begin -->")
-    md.append("| program | runs | analysis s | instrument s | policy KiB | dyck states/edges | marker sites / program calls | libc markers | markers (dyck run) | markers/s | overhead inst | overhead nfa | overhead dyck | ABF nfa (runs) | ABF dyck (runs) | positions | static ABF nfa / dyck | false positives |")
-    md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    md.append("| program | runs | analysis s | instrument s | policy KiB | dyck states/edges | marker sites / program calls | libc markers | markers (dyck run) | markers/s | overhead inst | overhead nfa | overhead dyck | ABF nfa (runs) | ABF dyck (runs) | ABF floor (runs) | positions | static ABF nfa / dyck | false positives |")
+    md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for row in table:
         a = row["analysis"]
 
@@ -385,23 +420,25 @@ def main():
                 return "–"
 
         fps = [n + " (" + m + ")" for m in MODES for n, _ in row["fp"].get(m, [])]
-        md.append("| %s | %d | %s | %s | %s | %s/%s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s |" % (
+        md.append("| %s | %d | %s | %s | %s | %s/%s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s |" % (
             row["program"], row["runs"], num("analysis_s"), num("instrument_s"),
             num("policy_bytes", "{:.0f}") if False else (fmt(float(a["policy_bytes"]) / 1024, "{:.0f}") if a.get("policy_bytes") else "–"),
             a.get("dyck_states", "–"), a.get("dyck_edges", "–"), a.get("instrumented_sites", "–"),
             a.get("program_calls", "–"), a.get("libc_markers", "–"),
             fmt(row["markers"], "{:,}"), fmt(row["markers_per_s"], "{:,.0f}"),
-            pct("inst"), pct("nfa"), pct("dyck"), run_num("abf_nfa"), run_num("abf_dyck"),
+            pct("inst"), pct("nfa"), pct("dyck"), run_num("abf_nfa"), run_num("abf_dyck"), run_num("abf_floor"),
             fmt(int(ra["positions"]), "{:,}") if ra.get("positions") else "–", num("abf_nfa"), num("abf_dyck"),
             "none" if not fps else "**" + ", ".join(fps) + "**"))
     md.append("<!-- table end -->\n")
     md.append("Summary: %d programs, %d runs (each in %s), %d false positives; overhead (geometric mean of the "
-              "ratios, minus 1): nfa %s, dyck %s%s; ABF (%s, mean over %d programs): nfa %s, dyck %s; static ABF "
+              "ratios, minus 1): nfa %s, dyck %s%s; ABF (%s, mean over %d programs): nfa %s, dyck %s%s; static ABF "
               "(mean over programs): nfa %s, dyck %s.\n" % (
                   n_programs, len(prog_runs), ", ".join(modes_present), len(fp_pairs),
                   fmt(over.get("nfa"), "{:.2f}%"), fmt(over.get("dyck"), "{:.2f}%"),
                   (", instrumented but not sandboxed " + fmt(over.get("inst"), "{:.2f}%")) if "inst" in over else "",
-                  abf_kind, abf_programs, fmt(abf_nfa), fmt(abf_dyck), fmt(static_nfa), fmt(static_dyck)))
+                  abf_kind, abf_programs, fmt(abf_nfa), fmt(abf_dyck),
+                  (", floor (a monitor allowing exactly the recorded runs) " + fmt(abf_floor)) if abf_floor is not None else "",
+                  fmt(static_nfa), fmt(static_dyck)))
     if record_summary:
         md.append("Host recordings of the same workload (`Tests/mbedtls/record-check.sh`: `sbx record`, then `sbx "
                   "check --trace` in both modes): `%s`.\n" % record_summary)
@@ -415,12 +452,13 @@ def main():
     slowest = max(((p, float(a["analysis_s"])) for p, a in ((p, analysis.get("programs/" + p)) for p in programs)
                    if a and a.get("analysis_s") not in (None, "", "NA")), key=lambda x: x[1], default=None)
     md.append("Targets: 0 false positives: %s (%d). overhead_dyck <= 2%%: %s (%s). abf_dyck <= abf_nfa/10: %s "
-              "(%s vs %s). Analysis of the largest program (%s, %s KiB of bitcode) under 5 s: %s (%s s; slowest "
+              "(%s vs %s%s). Analysis of the largest program (%s, %s KiB of bitcode) under 5 s: %s (%s s; slowest "
               "analysis: %s, %s s).\n" % (
                   "met" if not fp_pairs else "MISSED", len(fp_pairs),
                   "met" if over.get("dyck") is not None and over["dyck"] <= 2 else "MISSED", fmt(over.get("dyck"), "{:.2f}%"),
                   "met" if abf_dyck is not None and abf_nfa and abf_dyck <= abf_nfa / 10 else "MISSED",
                   fmt(abf_dyck), fmt(abf_nfa / 10 if abf_nfa else None),
+                  ("; floor of the recorded runs " + fmt(abf_floor)) if abf_floor is not None else "",
                   largest[0] if largest else "?", fmt(int(largest[1]["bc_bytes"]) / 1024 if largest else None, "{:.0f}"),
                   "met" if largest and float(largest[1]["analysis_s"]) < 5 else "MISSED",
                   largest[1]["analysis_s"][:5] if largest else "?",
@@ -469,6 +507,9 @@ def main():
         md.append("`sbx record` on the host, histogram by `Tests/mbedtls/marker-profile.py` (a call site's CALL and "
                   "RET markers counted together):\n")
         md.append("```\n" + profile.strip() + "\n```\n")
+    branching = branching_section(out, run_abf)
+    if branching:
+        md.extend(branching)
     md.append("## Definitions\n")
     md.append(__doc__.split("Definitions (also written into the report):")[1].strip() + "\n")
     md.append("Output filter (`normalize` in report.py), applied to both outputs before comparing:\n")
