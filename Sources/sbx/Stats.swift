@@ -76,7 +76,7 @@ struct Stats: ParsableCommand {
         for row in table {
             let cells = row.enumerated().map { column, cell in
                 column == 0 ? cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
-                    : String(repeating: " ", count: widths[column] - cell.count) + cell
+                    : pad(cell, widths[column])
             }
             print(cells.joined(separator: "  "))
         }
