@@ -10,10 +10,15 @@ public struct VMConfiguration: Sendable, Equatable {
     public var memoryMiB: Int = 1024
     /// Guest CPUs.
     public var cpus: Int = 1
-    /// Seconds from QEMU's start until the guest is killed.
+    /// Seconds from the start of the boot that runs the command until the guest is killed.
     public var timeout: Double = 600
-    /// Seconds the guest may take to reach the command (a KVM boot that hangs).
-    public var bootTimeout: Double = 120
+    /// Seconds a boot may take to reach the command. A boot normally takes a few
+    /// seconds under TCG; one that hangs (KVM on some machines, and rarely a TCG guest
+    /// with several CPUs, stuck in the kernel's early initcalls) is killed and retried.
+    public var bootTimeout: Double = 60
+    /// How many boots to try before giving up on a guest that does not reach the
+    /// command. A retry is safe: nothing of the command has run before it is reached.
+    public var bootAttempts: Int = 3
     /// Use KVM instead of TCG.
     public var kvm: Bool = false
     /// The module to load before the command; nil loads none.
@@ -97,12 +102,20 @@ public struct VMConfiguration: Sendable, Equatable {
         return mib
     }
 
-    /// `--timeout`: positive seconds.
-    public static func parseTimeout(_ text: String) throws -> Double {
+    /// `--timeout` and `--boot-timeout` (named by `option`): positive seconds.
+    public static func parseTimeout(_ text: String, option: String = "--timeout") throws -> Double {
         guard let seconds = Double(text), seconds.isFinite, seconds > 0 else {
-            throw VMError(.badInput, "--timeout \(text): expected a positive number of seconds")
+            throw VMError(.badInput, "\(option) \(text): expected a positive number of seconds")
         }
         return seconds
+    }
+
+    /// `--boot-attempts`: 1 to 10 boots.
+    public static func parseBootAttempts(_ text: String) throws -> Int {
+        guard let n = Int(text), (1...10).contains(n) else {
+            throw VMError(.badInput, "--boot-attempts \(text): expected a number of boots from 1 to 10")
+        }
+        return n
     }
 
     /// The command after an optional leading `--`.

@@ -76,18 +76,38 @@ public enum VirtualMachine {
                                            environment: configuration.environment, module: configuration.module,
                                            writable: writable.enumerated().map { ("rw\($0.offset)", $0.element) })
         try writeRunFile(runDirectory + "/conf", conf)
-        for port in QEMUCommand.ports { try writeRunFile(command.portFile(port), "") }
         // A taint file from an earlier run must not pass for this one's.
         if let taintFile = configuration.taintFile, unlink(taintFile) != 0, errno != ENOENT {
             throw VMError(.outputFailed, "\(taintFile): cannot replace: \(String(cString: strerror(errno)))")
         }
-        if configuration.kernelLog != nil, !FileManager.default.createFile(atPath: command.kernelLog, contents: nil) {
-            throw VMError(.outputFailed, "\(command.kernelLog): cannot write the kernel log")
-        }
         if configuration.verbose {
             progress("booting Linux \(kernel.release) under \(configuration.kvm ? "KVM" : "TCG"): " + ([qemu] + command.arguments).map(shellQuote).joined(separator: " "))
         }
-        return try Session(configuration: configuration, command: command, progress: progress).run()
+        var attempt = 1
+        while true {
+            for port in QEMUCommand.ports { try writeRunFile(command.portFile(port), "") }
+            if configuration.kernelLog != nil, !FileManager.default.createFile(atPath: command.kernelLog, contents: nil) {
+                throw VMError(.outputFailed, "\(command.kernelLog): cannot write the kernel log")
+            }
+            do {
+                return try Session(configuration: configuration, command: command, progress: progress).run()
+            } catch let hang as BootHang {
+                let waited = "the guest did not reach the command within \(Session.seconds(configuration.bootTimeout))"
+                guard attempt < configuration.bootAttempts else {
+                    throw VMError(.timedOut, waited + (attempt > 1 ? " in any of \(attempt) boots" : "") + "; killed it"
+                                  + (configuration.kvm ? " (KVM boots hang on some machines: try without --kvm)" : ""),
+                                  kernelLogTail: hang.kernelLogTail)
+                }
+                attempt += 1
+                let last = hang.kernelLogTail.last.map { ": its kernel's last message was \"\(Session.stripTimestamp($0))\"" } ?? ""
+                progress("\(waited)\(last); booting again (boot \(attempt) of \(configuration.bootAttempts))")
+            }
+        }
+    }
+
+    /// A boot that did not reach the command within `bootTimeout` (QEMU is dead).
+    struct BootHang: Error {
+        var kernelLogTail: [String]
     }
 
     /// A private directory for the run, with a path the kernel command line can carry.
@@ -179,8 +199,14 @@ private struct Session {
             } else if elapsed >= configuration.timeout {
                 reason = "the guest did not finish within \(Self.seconds(configuration.timeout)) (--timeout); killed it"
             } else if bootedAt == nil, elapsed >= configuration.bootTimeout {
-                reason = "the guest did not reach the command within \(Self.seconds(configuration.bootTimeout)); killed it"
-                    + (configuration.kvm ? " (KVM boots hang on some machines: try without --kvm)" : "")
+                kill(pid, SIGKILL)
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                pump()
+                if bootedAt == nil { throw VirtualMachine.BootHang(kernelLogTail: kernelLogTail(5)) }
+                // It reached the command as it was killed: the command was cut short,
+                // so booting again would run it twice.
+                timedOut = "the guest reached the command only as it was killed at \(Self.seconds(configuration.bootTimeout))"
+                break
             }
             if let reason {
                 kill(pid, SIGKILL)

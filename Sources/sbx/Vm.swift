@@ -21,14 +21,17 @@ struct Vm: ParsableCommand {
             the host's PATH, HOME, USER, LANG, TERM and TZ, SBX_VM=1 and each --env, \
             and stdin from /dev/null. Its stdout and stderr come back separately; the \
             guest kernel's messages go to --kernel-log (or nowhere). There is no \
-            network. Preparation prints progress lines starting with 'sbx vm:' on stderr.
+            network. Preparation prints progress lines starting with 'sbx vm:' on stderr. \
+            A boot that does not reach the command within --boot-timeout is killed and \
+            the guest booted again, with a line saying so: nothing of the command has run \
+            by then. --timeout counts from the start of the boot that runs the command.
 
             Exit status: the command's own (128+N if it died of signal N in the guest); \
             2 bad usage, or --module/--kernel is not a module/kernel; 3 a cache or \
             output file cannot be written; 4 a tool or package is missing (QEMU, \
             busybox-static, kernel headers, apt-get) or the default module is not \
             built; 124 the guest was killed at --timeout (or did not reach the command \
-            within 120 s); 125 the guest failed before the command's status was known \
+            within --boot-timeout in any of --boot-attempts boots); 125 the guest failed before the command's status was known \
             (kernel panic, the module does not load). The last two come with an \
             'sbx vm: error:' line and the end of the kernel's log on stderr.
             """
@@ -46,7 +49,13 @@ struct Vm: ParsableCommand {
     @Option(help: ArgumentHelp("Kill the guest after this many seconds.", valueName: "SECONDS"))
     var timeout: String = "600"
 
-    @Flag(help: "Use KVM instead of TCG (KVM boots hang on some machines; the guest is killed if it does not start the command within 120 s).")
+    @Option(help: ArgumentHelp("Kill a boot that has not reached the command after this many seconds, and boot again.", valueName: "SECONDS"))
+    var bootTimeout: String = "60"
+
+    @Option(help: ArgumentHelp("Boots to try before giving up (exit 124) on a guest that does not reach the command.", valueName: "N"))
+    var bootAttempts: String = "3"
+
+    @Flag(help: "Use KVM instead of TCG (KVM boots hang on some machines: see --boot-timeout).")
     var kvm = false
 
     @Option(help: ArgumentHelp("The module to load (default: kmod/sbx_dyck.ko in the package above the sbx binary or the current directory).", valueName: "PATH"))
@@ -100,6 +109,8 @@ struct Vm: ParsableCommand {
             cacheDirectory: try cacheDir.map(absolute) ?? VMCache.defaultRoot(environment: host))
         config.memoryMiB = try VMConfiguration.parseMemory(memory)
         config.timeout = try VMConfiguration.parseTimeout(timeout)
+        config.bootTimeout = try VMConfiguration.parseTimeout(bootTimeout, option: "--boot-timeout")
+        config.bootAttempts = try VMConfiguration.parseBootAttempts(bootAttempts)
         guard (1...64).contains(cpus) else { throw UsageError("--cpus \(cpus): expected 1 to 64") }
         config.cpus = cpus
         config.kvm = kvm

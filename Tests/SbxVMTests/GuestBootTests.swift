@@ -75,6 +75,8 @@ final class GuestBootTests: XCTestCase {
             (["vm"], ["missing the command"]),
             (["vm", "--memory", "lots", "--", "true"], ["--memory"]),
             (["vm", "--timeout", "0", "--", "true"], ["--timeout"]),
+            (["vm", "--boot-timeout", "-1", "--", "true"], ["--boot-timeout"]),
+            (["vm", "--boot-attempts", "0", "--", "true"], ["--boot-attempts"]),
             (["vm", "--module", "/nonexistent/sbx_dyck.ko", "--", "true"], ["/nonexistent/sbx_dyck.ko"]),
             (["vm", "--module", "/etc/passwd", "--", "true"], ["/etc/passwd", "not a kernel module"]),
             (["vm", "--no-module", "--module", "x.ko", "--", "true"], ["--no-module"]),
@@ -119,7 +121,8 @@ enum VM {
         try sbx(["vm"] + args, in: directory)
     }
 
-    static func sbx(_ args: [String], in directory: URL) throws -> Result {
+    /// `environment` replaces variables of this process's environment.
+    static func sbx(_ args: [String], in directory: URL, environment: [String: String] = [:]) throws -> Result {
         let path = binDir.appendingPathComponent("sbx").path
         guard FileManager.default.isExecutableFile(atPath: path) else {
             throw XCTSkip("\(path) is not built; run `swift build` before `swift test` (the Makefile does)")
@@ -127,6 +130,7 @@ enum VM {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = args
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.currentDirectoryURL = directory
         let out = Pipe()
         let err = Pipe()
