@@ -2,6 +2,7 @@
 #include "sbx_device.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -37,8 +38,8 @@ static void sbx_child_fail(int pipe_fd, int stage)
 pid_t sbx_spawn_armed(int dev_fd, const struct sbx_ioc_arm *arm, const char *path,
 		      char *const argv[], int *stage, int *err)
 {
-	int fds[2], report[2];
-	struct sbx_ioc_arm copy = *arm;
+	int fds[2], report[2], sig, saved;
+	sigset_t all, old_mask;
 	ssize_t n;
 	pid_t pid;
 
@@ -48,25 +49,48 @@ pid_t sbx_spawn_armed(int dev_fd, const struct sbx_ioc_arm *arm, const char *pat
 		*err = errno;
 		return -1;
 	}
-	pid = fork();
+	/*
+	 * vfork, not fork: a forked copy of sbx's large address space is torn
+	 * down by the execve, and that work is charged to the sandboxed program
+	 * (0.7 ms of a 2 ms program under QEMU's instruction counting). The
+	 * child shares our memory until it execs, so it runs with every signal
+	 * blocked until its handlers are reset, and writes nothing but its own
+	 * locals (as posix_spawn does).
+	 */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old_mask);
+	pid = vfork();
+	if (pid == 0) {
+		close(fds[0]);
+		for (sig = 1; sig < _NSIG; sig++) {
+			struct sigaction sa;
+
+			if (sigaction(sig, NULL, &sa) != 0)
+				continue;
+			if (sig == SIGINT || sig == SIGQUIT ||
+			    (sa.sa_handler != SIG_IGN && sa.sa_handler != SIG_DFL)) {
+				sa.sa_handler = SIG_DFL;
+				sa.sa_flags = 0;
+				sigemptyset(&sa.sa_mask);
+				sigaction(sig, &sa, NULL);
+			}
+		}
+		sigprocmask(SIG_SETMASK, &old_mask, NULL);
+		if (ioctl(dev_fd, SBX_IOC_ARM, arm) != 0)
+			sbx_child_fail(fds[1], SBX_SPAWN_ARM);
+		close(dev_fd);
+		if (arm->flags & SBX_ARM_F_EXE)
+			close(arm->exe_fd);
+		execve(path, argv, environ);
+		sbx_child_fail(fds[1], SBX_SPAWN_EXEC);
+	}
+	saved = errno;
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 	if (pid < 0) {
-		*err = errno;
+		*err = saved;
 		close(fds[0]);
 		close(fds[1]);
 		return -1;
-	}
-	if (pid == 0) {
-		/* Only async-signal-safe calls from here on. */
-		close(fds[0]);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGQUIT, SIG_DFL);
-		if (ioctl(dev_fd, SBX_IOC_ARM, &copy) != 0)
-			sbx_child_fail(fds[1], SBX_SPAWN_ARM);
-		close(dev_fd);
-		if (copy.flags & SBX_ARM_F_EXE)
-			close(copy.exe_fd);
-		execve(path, argv, environ);
-		sbx_child_fail(fds[1], SBX_SPAWN_EXEC);
 	}
 	close(fds[1]);
 	do

@@ -19,6 +19,10 @@ public struct QEMUCommand: Sendable, Equatable {
     public var consoleLogLevel = 7
     /// Appended to the kernel command line (`--kernel-args`).
     public var extraKernelArguments: [String] = []
+    /// QEMU's instruction counting (TCG only): the guest's clocks advance 1 ns per
+    /// instruction executed, so CPU times in the guest count instructions and do not
+    /// depend on the host's load.
+    public var icount = false
 
     public static let ports = ["stdout", "stderr", "ctl"]
 
@@ -40,6 +44,12 @@ public struct QEMUCommand: Sendable, Equatable {
             "-machine", kvm ? "q35,accel=kvm" : "q35,accel=tcg",
             "-cpu", kvm ? "host" : "max",
             "-smp", String(cpus), "-m", "\(memoryMiB)M",
+        ]
+        if icount && !kvm {
+            // sleep=on: an idle guest's clock still follows the host's, so waits end.
+            args += ["-icount", "shift=0,sleep=on"]
+        }
+        args += [
             "-kernel", kernel.image, "-initrd", kernel.initramfs,
             "-append", kernelCommandLine,
             "-chardev", "file,id=klog,path=\(Self.escape(kernelLog))", "-serial", "chardev:klog",

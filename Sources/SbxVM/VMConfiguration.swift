@@ -21,6 +21,8 @@ public struct VMConfiguration: Sendable, Equatable {
     public var bootAttempts: Int = 3
     /// Use KVM instead of TCG.
     public var kvm: Bool = false
+    /// Count instructions (`QEMUCommand.icount`).
+    public var icount: Bool = false
     /// The module to load before the command; nil loads none.
     public var module: String?
     /// Where the guest kernel's console goes (nil: a temporary file).

@@ -72,6 +72,7 @@ public enum VirtualMachine {
                                   kernelLog: configuration.kernelLog ?? runDirectory + "/kernel.log",
                                   rootWritable: rootWritable, writable: writable)
         command.extraKernelArguments = configuration.kernelArguments
+        command.icount = configuration.icount
         let conf = GuestInit.configuration(command: configuration.command, workingDirectory: configuration.workingDirectory,
                                            environment: configuration.environment, module: configuration.module,
                                            writable: writable.enumerated().map { ("rw\($0.offset)", $0.element) })

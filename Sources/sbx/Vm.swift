@@ -58,6 +58,9 @@ struct Vm: ParsableCommand {
     @Flag(help: "Use KVM instead of TCG (KVM boots hang on some machines: see --boot-timeout).")
     var kvm = false
 
+    @Flag(help: "Count instructions (QEMU -icount shift=0; not with --kvm): the guest's clocks advance 1 ns per instruction, so CPU times measured in the guest are deterministic and do not depend on the host's load.")
+    var icount = false
+
     @Option(help: ArgumentHelp("The module to load (default: kmod/sbx_dyck.ko in the package above the sbx binary or the current directory).", valueName: "PATH"))
     var module: String?
 
@@ -114,6 +117,8 @@ struct Vm: ParsableCommand {
         guard (1...64).contains(cpus) else { throw UsageError("--cpus \(cpus): expected 1 to 64") }
         config.cpus = cpus
         config.kvm = kvm
+        guard !(kvm && icount) else { throw UsageError("--icount counts instructions under TCG: it cannot be used with --kvm") }
+        config.icount = icount
         config.kernel = kernel.map(absolute)
         config.kernelLog = kernelLog.map(absolute)
         config.taintFile = taintFile.map(absolute)

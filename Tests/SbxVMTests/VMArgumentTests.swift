@@ -126,6 +126,10 @@ final class VMArgumentTests: XCTestCase {
         XCTAssertTrue(append.contains("console=ttyS0"))
         XCTAssertTrue(append.contains("SBX_RUN=/tmp/sbx-vm-abc"))
         XCTAssertTrue(append.contains("SBX_ROOT=ro"))
+        XCTAssertFalse(args.contains("-icount"))
+        command.icount = true
+        args = command.arguments
+        XCTAssertEqual(value(after: "-icount"), ["shift=0,sleep=on"])
 
         command.kvm = true
         command.rootWritable = true
@@ -133,6 +137,7 @@ final class VMArgumentTests: XCTestCase {
         args = command.arguments
         XCTAssertEqual(value(after: "-machine"), ["q35,accel=kvm"])
         XCTAssertEqual(value(after: "-cpu"), ["host"])
+        XCTAssertFalse(args.contains("-icount"), "KVM runs in real time")
         XCTAssertEqual(value(after: "-virtfs").first, "local,path=/,mount_tag=host,security_model=none,multidevs=remap")
         XCTAssertTrue(value(after: "-append").first!.hasSuffix("SBX_ROOT=rw oops=panic"))
     }

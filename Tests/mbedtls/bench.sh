@@ -18,6 +18,8 @@
 #   default 10800), SBX_RUN (the runner; default `sbx run` when the sbx binary has
 #   it, else the stand-in mbt-sbxrun), ONLY (a regex: only matching runs),
 #   MBT_REPEAT (standalone runs repeated, median cost; default 3, reduced 1),
+#   MBT_ICOUNT (default 1: the guest counts instructions, `sbx vm --icount`, so
+#   that CPU times do not depend on the host's load; 0: real time under TCG),
 #   MBT_RELEASE_SBX (0: use the debug sbx in the guest too), MBT_PROFILE (0: no
 #   marker profile), MBT_RUN_ABF (0: no host recording for the run-based ABF),
 #   REPORT_ONLY=1 (only the profile and the report, from the runs already in
@@ -101,7 +103,9 @@ suite_modes=${SUITE_MODES-plain dyck}
 say "guest: modes '$modes', suites '$suite_modes' ($suites), runner: $runner"
 t0=$SECONDS
 set +e
-"$sbx" vm --module "$module" --cpus "${VM_CPUS:-1}" --timeout "${VM_TIMEOUT:-10800}" --rwdir "$out" \
+icount=${MBT_ICOUNT:-1}
+icount_flag=(); [ "$icount" = 1 ] && icount_flag=(--icount)
+"$sbx" vm "${icount_flag[@]}" --module "$module" --cpus "${VM_CPUS:-1}" --timeout "${VM_TIMEOUT:-10800}" --rwdir "$out" \
     --kernel-log "$out/kernel.log" \
     --env SBX_RUN="$runner" --env SBX_BLOB_CACHE="$blob_cache" --env MBT_TIME="$tools/mbt-time" --env MBT_SBXCTL="$tools/mbt-sbxrun" \
     --env MBT_REPEAT="$MBT_REPEAT" --env MBT_PLAIN="$dir/plain" --env MBT_DYCK="$dir/dyck" --env MBT_SUITES="$suite_list" \
@@ -123,6 +127,7 @@ say "guest finished with status $vm_status in $guest_seconds s"
     echo "suite_modes=$suite_modes"
     echo "vm_cpus=${VM_CPUS:-1}"
     echo "repeat=$MBT_REPEAT"
+    echo "icount=$icount"
     echo "date=$(date -u +%Y-%m-%dT%H:%MZ)"
     echo "commit=${MBT_COMMIT:-$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$( [ -z "$(git status --porcelain -- Sources kmod Tests Package.swift 2>/dev/null)" ] || echo ' (with local changes)')}"
     if [ "$level" = reduced ]; then echo "command=make test-mbedtls"; else echo "command=make bench-mbedtls"; fi

@@ -19,7 +19,10 @@ Definitions (also written into the report):
   module after the run's unit; an exit status other than the plain run's; an output
   (stdout+stderr) that differs from the plain run's after `normalize` below.
 - Cost of a run: the CPU time (user + system) of the program and of the children it
-  waited for, from wait4. For sandboxed runs the runner's report gives the
+  waited for, from wait4. With icount=1 in bench.env (the default) the guest ran
+  under QEMU's instruction counting (`sbx vm --icount`): its clocks advance 1 ns per
+  guest instruction, so a CPU time counts the instructions the program made the
+  CPU execute, in user space and in the kernel, whatever the host's load. For sandboxed runs the runner's report gives the
   program's own rusage when it has one (utime_us, stime_us), so that the runner's
   start-up is not counted; otherwise mbt-time's figure for the whole command.
   CPU time, not wall time: servers and DTLS peers spend most of their wall time
@@ -403,6 +406,15 @@ def main():
                   os.path.relpath(out, os.path.dirname(os.path.dirname(mbedtls_dir))), env.get("level", "?"),
                   env.get("runner", "?").replace(os.path.dirname(os.path.dirname(mbedtls_dir)) + "/", ""),
                   env.get("guest_seconds", "?"), env.get("fetch_build_seconds", "?")))
+    if env.get("icount") == "1":
+        md.append("Clock: the guest ran under QEMU's instruction counting (`sbx vm --icount`, `-icount shift=0`): "
+                  "its clocks advance 1 ns per guest instruction, so CPU times count the instructions executed in "
+                  "user space and in the kernel, and do not depend on the host's load; markers/s is per 10^9 "
+                  "instructions. A marker system call weighs what its instructions weigh, not the cycles a real "
+                  "CPU spends entering and leaving the kernel (`make bench-marker` measures those).\n")
+    else:
+        md.append("Clock: the guest ran under TCG in real time: CPU times include the host's noise (compare the "
+                  "inst mode, which runs no monitor, when the level has it).\n")
     md.append("<!-- table begin -->")
     md.append("| program | runs | analysis s | instrument s | policy KiB | dyck states/edges | marker sites / program calls | libc markers | markers (dyck run) | markers/s | overhead inst | overhead nfa | overhead dyck | ABF nfa (runs) | ABF dyck (runs) | ABF floor (runs) | positions | static ABF nfa / dyck | false positives |")
     md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")

@@ -27,7 +27,7 @@ enum sbx_spawn_stage {
 };
 
 /**
- * sbx_spawn_armed - fork a child that arms itself and execs a program.
+ * sbx_spawn_armed - vfork a child that arms itself and execs a program.
  * @dev_fd: an open descriptor of /dev/sbx (closed in the child before exec).
  * @arm:    the SBX_IOC_ARM argument (with SBX_ARM_F_EXE and its exe_fd, the
  *          kernel kills the child if @path turns out to be another file).
