@@ -21,8 +21,13 @@ trap 'rm -f "$section"' EXIT
     echo "## mbed TLS 2.28.3"
     echo
     echo "Measured at commit \`$(get commit)\` on $(get date) with \`$(get command)\`"
-    echo "(level $(get level); guest: Debian 6.1 under QEMU TCG, $(get vm_cpus) CPU;"
-    echo "times are ratios of CPU time under emulation, not hardware figures)."
+    if [ "$(get icount)" = 1 ]; then
+        echo "(level $(get level); guest: Debian 6.1 under QEMU TCG, $(get vm_cpus) CPU, counting"
+        echo "instructions: times are CPU times at 1 ns per guest instruction, not hardware figures)."
+    else
+        echo "(level $(get level); guest: Debian 6.1 under QEMU TCG, $(get vm_cpus) CPU;"
+        echo "times are ratios of CPU time under emulation, not hardware figures)."
+    fi
     echo
     echo '```'
     get summary

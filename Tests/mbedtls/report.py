@@ -378,6 +378,18 @@ def main():
                  and r["modes"]["plain"]["cpu"] and r["modes"].get(m, {}).get("cpu")]
         base = sum(r["modes"]["plain"]["cpu"] for r in timed)
         weighted[m] = ((sum(r["modes"][m]["cpu"] for r in timed) / base - 1) * 100, base) if base > 0 else None
+    # What a marker costs: the CPU time a mode adds to plain, over the markers of the dyck
+    # runs (the same executable and workload in inst, nfa and dyck), on the runs that
+    # counted their markers. Under instruction counting 1 ns is one instruction.
+    per_marker = {}
+    counted = [r for r in prog_runs if r["program"] != "test/benchmark"
+               and isinstance(r["modes"].get("dyck", {}).get("markers"), int) and r["modes"]["plain"]["cpu"]]
+    markers_total = sum(r["modes"]["dyck"]["markers"] for r in counted)
+    for m in ratios:
+        timed = [r for r in counted if r["modes"].get(m, {}).get("cpu")]
+        if markers_total and len(timed) == len(counted):
+            added = sum(r["modes"][m]["cpu"] - r["modes"]["plain"]["cpu"] for r in timed)
+            per_marker[m] = added / markers_total * 1e9
 
     def abf(mode, source):
         vals = []
@@ -463,6 +475,10 @@ def main():
     if weighted.get("dyck"):
         md.append("CPU time of all runs together (benchmark aside; %.1f s plain): %s.\n" % (
             weighted["dyck"][1], ", ".join("%s %+.2f%%" % (m, weighted[m][0]) for m in ratios if weighted.get(m))))
+    if per_marker and env.get("icount") == "1":
+        md.append("Cost per marker (the CPU time each mode adds to plain over all runs, benchmark aside, divided "
+                  "by the %s markers of the dyck runs): %s instructions.\n" % (
+                      "{:,}".format(markers_total), ", ".join("%s %.0f" % (m, per_marker[m]) for m in ratios if m in per_marker)))
     if record_summary:
         md.append("Host recordings of the same workload (`Tests/mbedtls/record-check.sh`: `sbx record`, then `sbx "
                   "check --trace` in both modes): `%s`.\n" % record_summary)
@@ -556,7 +572,8 @@ def main():
     summary = {
         "programs": n_programs, "runs": len(prog_runs), "false_positives": len(fp_pairs),
         "reproduced_without_sandbox": [list(p[:2]) for p in reproduced_pairs],
-        "overhead": over, "overhead_cpu_weighted": {m: w[0] for m, w in weighted.items() if w}, "abf_nfa": abf_nfa, "abf_dyck": abf_dyck, "abf_kind": abf_kind,
+        "overhead": over, "overhead_cpu_weighted": {m: w[0] for m, w in weighted.items() if w},
+        "instructions_per_marker": per_marker if env.get("icount") == "1" else {}, "abf_nfa": abf_nfa, "abf_dyck": abf_dyck, "abf_kind": abf_kind,
         "static_abf_nfa": static_nfa, "static_abf_dyck": static_dyck, "record_check": record_summary,
         "run_abf": run_abf,
         "suites": len(suites), "suite_cases": suite_cases,
