@@ -52,10 +52,11 @@ pid_t sbx_spawn_armed(int dev_fd, const struct sbx_ioc_arm *arm, const char *pat
 	/*
 	 * vfork, not fork: a forked copy of sbx's large address space is torn
 	 * down by the execve, and that work is charged to the sandboxed program
-	 * (0.7 ms of a 2 ms program under QEMU's instruction counting). The
-	 * child shares our memory until it execs, so it runs with every signal
-	 * blocked until its handlers are reset, and writes nothing but its own
-	 * locals (as posix_spawn does).
+	 * (about 0.8 M of a small program's 2 M instructions under QEMU's
+	 * instruction counting, docs/evaluation.md). The child shares our
+	 * memory until it execs, so it runs with every signal blocked until its
+	 * handlers are reset, and writes nothing but its own locals (as
+	 * posix_spawn does).
 	 */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old_mask);
