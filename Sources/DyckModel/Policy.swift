@@ -52,10 +52,13 @@ public struct Policy: Hashable, Sendable {
     /// Functions that libc may run at any point of a run, nested inside it (signal
     /// handlers, atexit handlers, comparators, thread start routines, constructors).
     public var callbacks: [Int]
+    /// The system calls each libc symbol's window allows (nil: a policy that predates
+    /// system-call binding, which `sbx run` refuses to enforce).
+    public var syscalls: SystemCallBinding?
 
     public init(
         kind: Kind = .dyck, module: String = "", symbols: [String], functions: [PolicyFunction],
-        sites: [CallSite], entry: Int, callbacks: [Int] = []
+        sites: [CallSite], entry: Int, callbacks: [Int] = [], syscalls: SystemCallBinding? = nil
     ) {
         self.kind = kind
         self.module = module
@@ -64,6 +67,7 @@ public struct Policy: Hashable, Sendable {
         self.sites = sites
         self.entry = entry
         self.callbacks = callbacks
+        self.syscalls = syscalls
     }
 
     public func symbolID(named name: String) -> Int? {
