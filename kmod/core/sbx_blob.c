@@ -10,8 +10,10 @@
  */
 #include "sbx_blob.h"
 #include "sbx_le.h"
+#include "../uapi/sbx_marker.h"
 
 #define HDR(p, field) sbx_le32((p) + __builtin_offsetof(struct sbx_blob_header, field))
+#define HDR64(p, field) sbx_le64((p) + __builtin_offsetof(struct sbx_blob_header, field))
 
 static int sbx_check_header(const sbx_u8 *p, sbx_u64 size, struct sbx_policy_view *v)
 {
@@ -29,7 +31,7 @@ static int sbx_check_header(const sbx_u8 *p, sbx_u64 size, struct sbx_policy_vie
 		return -SBX_EINVAL;
 	if (HDR(p, total_size) != size)
 		return -SBX_EINVAL;
-	if (HDR(p, reserved[0]) || HDR(p, reserved[1]))
+	if (HDR(p, reserved[0]) || HDR(p, reserved[1]) || HDR(p, reserved0))
 		return -SBX_EINVAL;
 
 	v->stack_limit = HDR(p, stack_limit);
@@ -41,6 +43,29 @@ static int sbx_check_header(const sbx_u8 *p, sbx_u64 size, struct sbx_policy_vie
 	v->nr_trans = HDR(p, nr_trans);
 	v->initial_mstate = HDR(p, initial_mstate);
 	v->thread_mstate = HDR(p, thread_mstate);
+	v->nr_sets = HDR(p, nr_sets);
+	v->start_set = HDR(p, start_set);
+	v->ambient_set = HDR(p, ambient_set);
+	v->nr_pins = HDR(p, nr_pins);
+	v->pin_table_vaddr = HDR64(p, pin_table_vaddr);
+	v->text_vaddr = HDR64(p, text_vaddr);
+
+	if (v->nr_sets > SBX_MAX_SETS || v->nr_pins > SBX_MAX_PINS)
+		return -SBX_E2BIG;
+	if (v->flags & SBX_BLOB_F_BOUND) {
+		if (!v->nr_sets || v->start_set >= v->nr_sets || v->ambient_set >= v->nr_sets)
+			return -SBX_EINVAL;
+	} else if (v->nr_sets || v->start_set || v->ambient_set) {
+		return -SBX_EINVAL;
+	}
+	if (v->flags & SBX_BLOB_F_PINNED) {
+		/* The table's last byte must not wrap around the address space. */
+		if (!v->nr_pins ||
+		    v->pin_table_vaddr > ~0ULL - ((sbx_u64)SBX_BLOB_PIN_SIZE * v->nr_pins - 1))
+			return -SBX_EINVAL;
+	} else if (v->nr_pins || v->pin_table_vaddr || v->text_vaddr) {
+		return -SBX_EINVAL;
+	}
 
 	if (v->stack_limit > SBX_STACK_LIMIT_MAX || v->nr_symbols > SBX_MAX_SYMBOLS ||
 	    v->nr_functions > SBX_MAX_FUNCTIONS || v->nr_sites > SBX_MAX_SITES ||
@@ -67,6 +92,16 @@ static int sbx_check_header(const sbx_u8 *p, sbx_u64 size, struct sbx_policy_vie
 	if (HDR(p, callbacks_off) != off)
 		return -SBX_EINVAL;
 	off += (sbx_u64)SBX_BLOB_CALLBACK_SIZE * v->nr_callbacks;
+	if (HDR(p, sets_off) != off)
+		return -SBX_EINVAL;
+	off += (sbx_u64)SBX_SET_SIZE * v->nr_sets;
+	if (HDR(p, symsets_off) != off)
+		return -SBX_EINVAL;
+	if (v->flags & SBX_BLOB_F_BOUND)
+		off += (sbx_u64)4 * v->nr_symbols;
+	if (HDR(p, pins_off) != off)
+		return -SBX_EINVAL;
+	off += (sbx_u64)SBX_BLOB_PIN_SIZE * v->nr_pins;
 	if (off != size)
 		return -SBX_EINVAL;
 
@@ -74,6 +109,9 @@ static int sbx_check_header(const sbx_u8 *p, sbx_u64 size, struct sbx_policy_vie
 	v->trans = p + HDR(p, trans_off);
 	v->sites = p + HDR(p, sites_off);
 	v->callbacks = p + HDR(p, callbacks_off);
+	v->sets = p + HDR(p, sets_off);
+	v->symsets = p + HDR(p, symsets_off);
+	v->pins = p + HDR(p, pins_off);
 	return 0;
 }
 
@@ -163,6 +201,59 @@ static int sbx_check_callbacks(const struct sbx_policy_view *v)
 	return 0;
 }
 
+static int sbx_check_sets(const struct sbx_policy_view *v)
+{
+	const sbx_u8 *ambient;
+	sbx_u32 i;
+
+	if (!(v->flags & SBX_BLOB_F_BOUND))
+		return 0;
+	/* Set 0 is the window of program code: nothing beyond the ambient set. */
+	for (i = 0; i < SBX_SET_SIZE; i++)
+		if (v->sets[i])
+			return -SBX_EINVAL;
+	ambient = v->sets + (sbx_u64)SBX_SET_SIZE * v->ambient_set;
+	if (ambient[SBX_SET_BIT_EXEC_MAP / 8] & (1U << (SBX_SET_BIT_EXEC_MAP % 8)))
+		return -SBX_EINVAL;
+	for (i = 0; i < v->nr_symbols; i++)
+		if (sbx_le32(v->symsets + (sbx_u64)4 * i) >= v->nr_sets)
+			return -SBX_EINVAL;
+	return 0;
+}
+
+/* The id range of a marker kind, or 0 for a kind that is not one. */
+static sbx_u64 sbx_kind_ids(const struct sbx_policy_view *v, sbx_u32 kind)
+{
+	switch (kind) {
+	case SBX_MARK_LIBC:
+		return v->nr_symbols;
+	case SBX_MARK_CALL:
+	case SBX_MARK_RET:
+	case SBX_MARK_TAIL:
+		return v->nr_sites;
+	case SBX_MARK_CB_ENTER:
+	case SBX_MARK_CB_EXIT:
+		return v->nr_functions;
+	case SBX_MARK_SJ_SAVE:
+	case SBX_MARK_SJ_RESUME:
+		return (sbx_u64)SBX_MARK_ID_MAX + 1;
+	}
+	return 0;
+}
+
+static int sbx_check_pins(const struct sbx_policy_view *v)
+{
+	sbx_u32 i;
+
+	for (i = 0; i < v->nr_pins; i++) {
+		const sbx_u8 *e = v->pins + (sbx_u64)SBX_BLOB_PIN_SIZE * i;
+
+		if (sbx_le32(e + 12) >= sbx_kind_ids(v, sbx_le32(e + 8)))
+			return -SBX_EINVAL;
+	}
+	return 0;
+}
+
 /**
  * sbx_blob_validate - check a policy blob and describe it for stepping.
  * @data: the blob, at any alignment; @size bytes are readable.
@@ -187,6 +278,10 @@ int sbx_blob_validate(const void *data, sbx_u64 size, struct sbx_policy_view *ou
 		err = sbx_check_sites(&v);
 	if (!err)
 		err = sbx_check_callbacks(&v);
+	if (!err)
+		err = sbx_check_sets(&v);
+	if (!err)
+		err = sbx_check_pins(&v);
 	if (err)
 		return err;
 	*out = v;

@@ -18,11 +18,13 @@
 #include "sbx_types.h"
 
 #define SBX_BLOB_MAGIC		0x42584253U	/* "SBXB" */
-#define SBX_BLOB_VERSION	2U
+#define SBX_BLOB_VERSION	3U
 
 /* Header flags. Every other bit must be zero. */
 #define SBX_BLOB_F_NFA		0x1U	/* the flattened model: sites pass, no stack */
-#define SBX_BLOB_F_ALL		SBX_BLOB_F_NFA
+#define SBX_BLOB_F_BOUND	0x2U	/* system calls are bound to windows (set sections) */
+#define SBX_BLOB_F_PINNED	0x4U	/* markers are pinned to their sites (pin section) */
+#define SBX_BLOB_F_ALL		(SBX_BLOB_F_NFA | SBX_BLOB_F_BOUND | SBX_BLOB_F_PINNED)
 
 /* Macro-state flags. Every other bit must be zero. */
 #define SBX_MSTATE_F_FINAL	0x1U	/* holds a final state of its function */
@@ -47,13 +49,39 @@
 #define SBX_MAX_MSTATES		(1U << 21)
 #define SBX_MAX_TRANS		(1U << 22)
 #define SBX_STACK_LIMIT_MAX	(1U << 14)
+#define SBX_MAX_SETS		(1U << 16)
+#define SBX_MAX_PINS		(1U << 22)
 #define SBX_STACK_LIMIT_DEFAULT	1024U
 
+/*
+ * System-call sets: a 512-bit map each (64 bytes), bit n (byte n / 8, bit
+ * n % 8) for system call n, 0..510; bit 511 (SBX_SET_BIT_EXEC_MAP) means the
+ * window may create executable mappings. Set 0 is empty: the window of
+ * program code. See specs/kernel-abi.md, "System-call binding".
+ */
+#define SBX_SET_SIZE		64U
+#define SBX_SET_NR_MAX		510U
+#define SBX_SET_BIT_EXEC_MAP	511U
+
+/*
+ * The x86-64 calls whose third argument is a protection: with SBX_PROT_EXEC
+ * they need a window with SBX_SET_BIT_EXEC_MAP (the module checks these
+ * against <asm/unistd.h> at build time).
+ */
+#define SBX_NR_MMAP		9U
+#define SBX_NR_MPROTECT		10U
+#define SBX_NR_PKEY_MPROTECT	329U
+#define SBX_PROT_EXEC		0x4U
+
+/* Windows that are not a libc call (struct sbx_thread.window_sym). */
+#define SBX_WINDOW_START	0xffffffffU	/* from exec to the first marker */
+#define SBX_WINDOW_NONE		0xfffffffeU	/* program code: set 0 */
+
 /**
- * struct sbx_blob_header - the first 80 bytes of a policy blob.
+ * struct sbx_blob_header - the first 128 bytes of a policy blob.
  * @magic:          SBX_BLOB_MAGIC, bytes "SBXB".
  * @version:        SBX_BLOB_VERSION.
- * @header_size:    sizeof(struct sbx_blob_header) = 80.
+ * @header_size:    sizeof(struct sbx_blob_header) = 128.
  * @flags:          SBX_BLOB_F_*; unknown bits are refused.
  * @total_size:     size of the whole blob in bytes; equals the size loaded.
  * @stack_limit:    frames per thread, root frame included: 1..SBX_STACK_LIMIT_MAX.
@@ -67,11 +95,30 @@
  * @initial_mstate: the root frame's macro-state at process start (exec).
  * @thread_mstate:  the root frame's macro-state of a new thread: the empty
  *                  frontier, a macro-state without transitions or flags.
- * @mstates_off:    offset of the macro-state section: 80.
+ * @mstates_off:    offset of the macro-state section: 128.
  * @trans_off:      mstates_off + 12 * nr_mstates.
  * @sites_off:      trans_off + 8 * nr_trans.
- * @callbacks_off:  sites_off + 4 * nr_sites (sites_off with SBX_BLOB_F_NFA);
- *                  and total_size is callbacks_off + 8 * nr_callbacks.
+ * @callbacks_off:  sites_off + 4 * nr_sites (sites_off with SBX_BLOB_F_NFA).
+ * @nr_sets:        system-call sets: 1..SBX_MAX_SETS with SBX_BLOB_F_BOUND,
+ *                  else 0.
+ * @sets_off:       callbacks_off + 8 * nr_callbacks.
+ * @symsets_off:    sets_off + 64 * nr_sets: with SBX_BLOB_F_BOUND one u32 per
+ *                  symbol, the index of its set (< nr_sets).
+ * @start_set:      the set of the window from exec to the first marker;
+ *                  < nr_sets (0 without SBX_BLOB_F_BOUND).
+ * @ambient_set:    the set allowed in every window; < nr_sets, without the
+ *                  SBX_SET_BIT_EXEC_MAP bit (0 without SBX_BLOB_F_BOUND).
+ * @nr_pins:        pinned marker sites: 1..SBX_MAX_PINS with
+ *                  SBX_BLOB_F_PINNED, else 0.
+ * @pins_off:       symsets_off + 4 * nr_symbols (symsets_off without
+ *                  SBX_BLOB_F_BOUND); total_size is pins_off + 16 * nr_pins.
+ * @reserved0:      zero.
+ * @pin_table_vaddr: the link-time address of the executable's .sbx_sites
+ *                  section (entry i at pin_table_vaddr + 16 * i); 0 without
+ *                  SBX_BLOB_F_PINNED.
+ * @text_vaddr:     the lowest p_vaddr of the executable's PF_X PT_LOAD
+ *                  segments: the load bias is mm->start_code - text_vaddr;
+ *                  0 without SBX_BLOB_F_PINNED.
  * @reserved:       zero.
  *
  * sbx_blob_validate() returns -SBX_E2BIG when the blob is larger than
@@ -80,7 +127,10 @@
  * described here: short blob, wrong magic, unknown version, header size or flag,
  * @total_size different from the size loaded, non-zero reserved field, a section
  * offset other than the one given, an index out of range, unsorted transitions,
- * a call key with SBX_BLOB_F_NFA.
+ * a call key with SBX_BLOB_F_NFA, a set 0 that is not empty, an ambient set
+ * with the exec-map bit, a set index out of range, a pin whose kind is not a
+ * marker kind or whose id is out of range for its kind, a pin table whose
+ * addresses would wrap around.
  */
 struct sbx_blob_header {
 	sbx_u32 magic;
@@ -101,6 +151,16 @@ struct sbx_blob_header {
 	sbx_u32 trans_off;
 	sbx_u32 sites_off;
 	sbx_u32 callbacks_off;
+	sbx_u32 nr_sets;
+	sbx_u32 sets_off;
+	sbx_u32 symsets_off;
+	sbx_u32 start_set;
+	sbx_u32 ambient_set;
+	sbx_u32 nr_pins;
+	sbx_u32 pins_off;
+	sbx_u32 reserved0;
+	sbx_u64 pin_table_vaddr;
+	sbx_u64 text_vaddr;
 	sbx_u32 reserved[2];
 };
 
@@ -155,13 +215,29 @@ struct sbx_blob_callback {
 	sbx_u32 entered;
 };
 
-_Static_assert(sizeof(struct sbx_blob_header) == 80, "blob header size");
+/**
+ * struct sbx_blob_pin - one pinned marker site (16 bytes), entry i of the
+ * executable's .sbx_sites table (specs/marker-abi.md, "Pinned sites").
+ * @site_vaddr: link-time address of the marker's syscall instruction.
+ * @kind:       its kind, 1..SBX_MARK_KIND_MAX.
+ * @id:         its id, in range for the kind (LIBC < nr_symbols, CALL, RET
+ *              and TAIL < nr_sites, CB_ENTER and CB_EXIT < nr_functions).
+ */
+struct sbx_blob_pin {
+	sbx_u64 site_vaddr;
+	sbx_u32 kind;
+	sbx_u32 id;
+};
+
+_Static_assert(sizeof(struct sbx_blob_header) == 128, "blob header size");
+_Static_assert(sizeof(struct sbx_blob_pin) == 16, "pin size");
 _Static_assert(sizeof(struct sbx_blob_mstate) == 12, "macro-state size");
 _Static_assert(sizeof(struct sbx_blob_trans) == 8, "transition size");
 _Static_assert(sizeof(struct sbx_blob_site) == 4, "site size");
 _Static_assert(sizeof(struct sbx_blob_callback) == 8, "callback size");
 
-#define SBX_BLOB_HEADER_SIZE	80U
+#define SBX_BLOB_HEADER_SIZE	128U
+#define SBX_BLOB_PIN_SIZE	16U
 #define SBX_BLOB_MSTATE_SIZE	12U
 #define SBX_BLOB_TRANS_SIZE	8U
 #define SBX_BLOB_SITE_SIZE	4U
@@ -173,7 +249,10 @@ _Static_assert(sizeof(struct sbx_blob_callback) == 8, "callback size");
  * @trans:     the transition section.
  * @sites:     the site section (empty with SBX_BLOB_F_NFA).
  * @callbacks: the callback section.
- * @flags ... @thread_mstate: the header fields of the same names.
+ * @sets:      the system-call sets (empty without SBX_BLOB_F_BOUND).
+ * @symsets:   the symbols' set indices (empty without SBX_BLOB_F_BOUND).
+ * @pins:      the pinned sites (empty without SBX_BLOB_F_PINNED).
+ * @flags ... @text_vaddr: the header fields of the same names.
  *
  * A view borrows the blob's memory: the blob must stay alive and unchanged as
  * long as the view is used. Filled only by sbx_blob_validate().
@@ -183,6 +262,9 @@ struct sbx_policy_view {
 	const sbx_u8 *trans;
 	const sbx_u8 *sites;
 	const sbx_u8 *callbacks;
+	const sbx_u8 *sets;
+	const sbx_u8 *symsets;
+	const sbx_u8 *pins;
 	sbx_u32 flags;
 	sbx_u32 stack_limit;
 	sbx_u32 nr_symbols;
@@ -193,6 +275,12 @@ struct sbx_policy_view {
 	sbx_u32 nr_trans;
 	sbx_u32 initial_mstate;
 	sbx_u32 thread_mstate;
+	sbx_u32 nr_sets;
+	sbx_u32 start_set;
+	sbx_u32 ambient_set;
+	sbx_u32 nr_pins;
+	sbx_u64 pin_table_vaddr;
+	sbx_u64 text_vaddr;
 };
 
 int sbx_blob_validate(const void *data, sbx_u64 size, struct sbx_policy_view *out);

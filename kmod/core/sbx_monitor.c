@@ -70,8 +70,28 @@ static inline sbx_u32 sbx_site_entered(const struct sbx_policy_view *p, sbx_u32 
 	return sbx_le32(p->sites + (sbx_u64)SBX_BLOB_SITE_SIZE * site);
 }
 
+/* The set index of window @sym (a symbol id or SBX_WINDOW_*). */
+static inline sbx_u32 sbx_window_set(const struct sbx_policy_view *p, sbx_u32 sym)
+{
+	if (!(p->flags & SBX_BLOB_F_BOUND) || sym == SBX_WINDOW_NONE)
+		return 0;
+	if (sym == SBX_WINDOW_START)
+		return p->start_set;
+	if (sym >= p->nr_symbols)
+		return 0;
+	return sbx_le32(p->symsets + (sbx_u64)4 * sym);
+}
+
+static inline void sbx_set_window(const struct sbx_policy_view *p, struct sbx_thread *t,
+				  sbx_u32 sym)
+{
+	t->window_sym = sym;
+	t->window = sbx_window_set(p, sym);
+}
+
 static int sbx_thread_setup(const struct sbx_policy_view *p, struct sbx_thread *t,
-			    struct sbx_frame *frames, sbx_u32 capacity, sbx_u32 mstate)
+			    struct sbx_frame *frames, sbx_u32 capacity, sbx_u32 mstate,
+			    sbx_u32 window)
 {
 	if (!p || !t || !frames || capacity < p->stack_limit || p->stack_limit == 0)
 		return -SBX_EINVAL;
@@ -79,14 +99,16 @@ static int sbx_thread_setup(const struct sbx_policy_view *p, struct sbx_thread *
 	t->limit = p->stack_limit;
 	t->depth = 1;
 	t->nr_sj = 0;
+	sbx_set_window(p, t, window);
 	frames[0].tag = SBX_FRAME_ROOT;
 	frames[0].mstate = mstate;
+	frames[0].saved_window = SBX_WINDOW_NONE;
 	return 0;
 }
 
 /**
  * sbx_thread_init - the state of a thread at exec: one root frame at the
- * entry function's initial state.
+ * entry function's initial state, in the start window.
  * @p:        a validated policy.
  * @t:        the thread state to fill.
  * @frames:   an array of @capacity frames the thread will use.
@@ -99,12 +121,14 @@ int sbx_thread_init(const struct sbx_policy_view *p, struct sbx_thread *t,
 {
 	if (!p)
 		return -SBX_EINVAL;
-	return sbx_thread_setup(p, t, frames, capacity, p->initial_mstate);
+	return sbx_thread_setup(p, t, frames, capacity, p->initial_mstate, SBX_WINDOW_START);
 }
 
 /**
  * sbx_thread_init_new_thread - the state of a new thread of a running process:
- * a root frame with the empty frontier, where only CB_ENTER is possible.
+ * a root frame with the empty frontier, where only CB_ENTER is possible, in
+ * window SBX_WINDOW_NONE until sbx_thread_inherit_window() gives it its
+ * creator's.
  * @p:        the policy, as for sbx_thread_init().
  * @t:        the thread state to set up.
  * @frames:   its frame array, as for sbx_thread_init().
@@ -117,7 +141,7 @@ int sbx_thread_init_new_thread(const struct sbx_policy_view *p, struct sbx_threa
 {
 	if (!p)
 		return -SBX_EINVAL;
-	return sbx_thread_setup(p, t, frames, capacity, p->thread_mstate);
+	return sbx_thread_setup(p, t, frames, capacity, p->thread_mstate, SBX_WINDOW_NONE);
 }
 
 /**
@@ -146,7 +170,23 @@ int sbx_thread_copy(struct sbx_thread *dst, struct sbx_frame *frames, sbx_u32 ca
 	dst->limit = src->limit;
 	dst->depth = src->depth;
 	dst->nr_sj = src->nr_sj;
+	dst->window = src->window;
+	dst->window_sym = src->window_sym;
 	return 0;
+}
+
+/**
+ * sbx_thread_inherit_window - a new thread runs in the window of the thread
+ * that created it (the libc call that made the clone: pthread_create's set
+ * covers the new thread's start in libc).
+ * @p:       the policy of both threads.
+ * @t:       the new thread's state.
+ * @creator: the creating thread's state.
+ */
+void sbx_thread_inherit_window(const struct sbx_policy_view *p, struct sbx_thread *t,
+			       const struct sbx_thread *creator)
+{
+	sbx_set_window(p, t, creator->window_sym);
 }
 
 static void sbx_sj_save(struct sbx_thread *t, sbx_u32 number)
@@ -208,6 +248,7 @@ static int sbx_do_step(const struct sbx_policy_view *p, struct sbx_thread *t,
 		if (next < 0)
 			return SBX_V_NOT_ALLOWED;
 		top->mstate = (sbx_u32)next;
+		sbx_set_window(p, t, (sbx_u32)id);
 		return 0;
 
 	case SBX_MARK_CALL:
@@ -215,8 +256,10 @@ static int sbx_do_step(const struct sbx_policy_view *p, struct sbx_thread *t,
 		if (id >= p->nr_sites)
 			return SBX_V_ID_RANGE;
 		/* The flattened model has no stack: a valid site changes nothing. */
-		if (p->flags & SBX_BLOB_F_NFA)
+		if (p->flags & SBX_BLOB_F_NFA) {
+			sbx_set_window(p, t, SBX_WINDOW_NONE);
 			return 0;
+		}
 		next = sbx_lookup(p, top->mstate, SBX_KEY_SITE(id));
 		if (next < 0)
 			return SBX_V_NOT_ALLOWED;
@@ -225,6 +268,7 @@ static int sbx_do_step(const struct sbx_policy_view *p, struct sbx_thread *t,
 			if (!sbx_is_final(p, (sbx_u32)next))
 				return SBX_V_NOT_ALLOWED;
 			top->mstate = entered;
+			sbx_set_window(p, t, SBX_WINDOW_NONE);
 			return 0;
 		}
 		if (t->depth >= t->limit)
@@ -232,19 +276,22 @@ static int sbx_do_step(const struct sbx_policy_view *p, struct sbx_thread *t,
 		top->mstate = (sbx_u32)next;
 		t->frames[t->depth].tag = SBX_FRAME_SITE | (sbx_u32)id;
 		t->frames[t->depth].mstate = entered;
+		t->frames[t->depth].saved_window = SBX_WINDOW_NONE;
 		t->depth++;
+		sbx_set_window(p, t, SBX_WINDOW_NONE);
 		return 0;
 
 	case SBX_MARK_RET:
 		if (id >= p->nr_sites)
 			return SBX_V_ID_RANGE;
-		if (p->flags & SBX_BLOB_F_NFA)
-			return 0;
-		if (top->tag != (SBX_FRAME_SITE | (sbx_u32)id))
-			return SBX_V_WRONG_RETURN;
-		if (!sbx_is_final(p, top->mstate))
-			return SBX_V_CANNOT_RETURN;
-		t->depth--;
+		if (!(p->flags & SBX_BLOB_F_NFA)) {
+			if (top->tag != (SBX_FRAME_SITE | (sbx_u32)id))
+				return SBX_V_WRONG_RETURN;
+			if (!sbx_is_final(p, top->mstate))
+				return SBX_V_CANNOT_RETURN;
+			t->depth--;
+		}
+		sbx_set_window(p, t, SBX_WINDOW_NONE);
 		return 0;
 
 	case SBX_MARK_CB_ENTER:
@@ -257,7 +304,9 @@ static int sbx_do_step(const struct sbx_policy_view *p, struct sbx_thread *t,
 			return SBX_V_STACK_OVERFLOW;
 		t->frames[t->depth].tag = SBX_FRAME_CALLBACK | (sbx_u32)id;
 		t->frames[t->depth].mstate = (sbx_u32)next;
+		t->frames[t->depth].saved_window = t->window_sym;
 		t->depth++;
+		sbx_set_window(p, t, SBX_WINDOW_NONE);
 		return 0;
 
 	case SBX_MARK_CB_EXIT:
@@ -268,14 +317,19 @@ static int sbx_do_step(const struct sbx_policy_view *p, struct sbx_thread *t,
 		if (!sbx_is_final(p, top->mstate))
 			return SBX_V_CANNOT_RETURN;
 		t->depth--;
+		sbx_set_window(p, t, top->saved_window);
 		return 0;
 
 	case SBX_MARK_SJ_SAVE:
 		sbx_sj_save(t, (sbx_u32)id);
+		sbx_set_window(p, t, SBX_WINDOW_NONE);
 		return 0;
 
 	case SBX_MARK_SJ_RESUME:
-		return sbx_sj_resume(t, (sbx_u32)id);
+		if (sbx_sj_resume(t, (sbx_u32)id))
+			return SBX_V_NO_SETJMP;
+		sbx_set_window(p, t, SBX_WINDOW_NONE);
+		return 0;
 	}
 	return SBX_V_UNKNOWN_KIND;
 }
@@ -318,4 +372,76 @@ int sbx_step(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u64 kind
 		}
 	}
 	return 1;
+}
+
+static inline int sbx_set_has(const struct sbx_policy_view *p, sbx_u32 set, sbx_u32 bit)
+{
+	return p->sets[(sbx_u64)SBX_SET_SIZE * set + bit / 8] >> (bit % 8) & 1;
+}
+
+/**
+ * sbx_syscall_check - may the thread make this system call in its window?
+ * @p:    the thread's validated policy.
+ * @t:    the thread state.
+ * @nr:   the system call number (x86-64), any value.
+ * @prot: its third argument (the protection of mmap, mprotect, pkey_mprotect).
+ *
+ * Without SBX_BLOB_F_BOUND every call is allowed. Otherwise the call must be
+ * in the window's set or the ambient set, and mmap, mprotect or pkey_mprotect
+ * with SBX_PROT_EXEC must in addition be made in a window whose set has
+ * SBX_SET_BIT_EXEC_MAP (specs/kernel-abi.md, "System-call binding"). Two bit
+ * tests; never changes @t.
+ *
+ * Return: 0 if allowed, else SBX_V_SYSCALL_WINDOW, SBX_V_EXEC_MAPPING or
+ * SBX_V_BAD_STATE (a window index the policy does not have).
+ */
+int sbx_syscall_check(const struct sbx_policy_view *p, const struct sbx_thread *t,
+		      sbx_u64 nr, sbx_u64 prot)
+{
+	if (!(p->flags & SBX_BLOB_F_BOUND))
+		return 0;
+	if (t->window >= p->nr_sets)
+		return SBX_V_BAD_STATE;
+	if (nr > SBX_SET_NR_MAX ||
+	    (!sbx_set_has(p, t->window, (sbx_u32)nr) &&
+	     !sbx_set_has(p, p->ambient_set, (sbx_u32)nr)))
+		return SBX_V_SYSCALL_WINDOW;
+	if ((prot & SBX_PROT_EXEC) &&
+	    (nr == SBX_NR_MMAP || nr == SBX_NR_MPROTECT || nr == SBX_NR_PKEY_MPROTECT) &&
+	    !sbx_set_has(p, t->window, SBX_SET_BIT_EXEC_MAP))
+		return SBX_V_EXEC_MAPPING;
+	return 0;
+}
+
+/**
+ * sbx_pin_check - is a marker the pinned site it claims to be?
+ * @p:    the policy (with the executable's pin table).
+ * @bias: the executable's load bias (mm->start_code - @p->text_vaddr at exec).
+ * @ip:   the instruction pointer after the marker's syscall instruction.
+ * @rdx:  the marker's %rdx: the run-time address of its .sbx_sites entry.
+ * @kind: the marker's kind (%rdi).
+ * @id:   the marker's id (%rsi).
+ *
+ * Without SBX_BLOB_F_PINNED every marker passes. Otherwise the entry that
+ * %rdx names must exist (inside the table, on an entry boundary), its site
+ * must be the 2-byte syscall instruction just executed, and its kind and id
+ * must be the marker's (specs/marker-abi.md, "Pinned sites"). O(1).
+ *
+ * Return: 0 or SBX_V_UNPINNED.
+ */
+int sbx_pin_check(const struct sbx_policy_view *p, sbx_u64 bias, sbx_u64 ip,
+		  sbx_u64 rdx, sbx_u64 kind, sbx_u64 id)
+{
+	const sbx_u8 *e;
+	sbx_u64 off;
+
+	if (!(p->flags & SBX_BLOB_F_PINNED))
+		return 0;
+	off = rdx - bias - p->pin_table_vaddr;
+	if (off >= (sbx_u64)SBX_BLOB_PIN_SIZE * p->nr_pins || (off % SBX_BLOB_PIN_SIZE))
+		return SBX_V_UNPINNED;
+	e = p->pins + off;
+	if (sbx_le64(e) != ip - 2 - bias || sbx_le32(e + 8) != kind || sbx_le32(e + 12) != id)
+		return SBX_V_UNPINNED;
+	return 0;
 }

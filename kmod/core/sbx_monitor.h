@@ -38,6 +38,13 @@
  * @SBX_V_NO_SETJMP:      SJ_RESUME without a matching SJ_SAVE record.
  * @SBX_V_BAD_STATE:      the thread state does not fit the policy (never
  *                        happens when the thread was set up with the same view).
+ * @SBX_V_SYSCALL_WINDOW: a system call in neither the window's set nor the
+ *                        ambient set (sbx_syscall_check()).
+ * @SBX_V_EXEC_MAPPING:   mmap, mprotect or pkey_mprotect with PROT_EXEC in a
+ *                        window whose set may not map code.
+ * @SBX_V_UNPINNED:       a marker that is not the pinned site its %rdx names,
+ *                        or whose kind or id differ from the pinned ones
+ *                        (sbx_pin_check()).
  */
 enum sbx_reason {
 	SBX_V_NONE = 0,
@@ -50,6 +57,9 @@ enum sbx_reason {
 	SBX_V_STACK_OVERFLOW = 7,
 	SBX_V_NO_SETJMP = 8,
 	SBX_V_BAD_STATE = 9,
+	SBX_V_SYSCALL_WINDOW = 20,
+	SBX_V_EXEC_MAPPING = 21,
+	SBX_V_UNPINNED = 22,
 };
 
 /**
@@ -57,10 +67,13 @@ enum sbx_reason {
  * @tag:    SBX_FRAME_ROOT, SBX_FRAME_SITE | site or SBX_FRAME_CALLBACK | function
  *          (never SBX_FRAME_SITE with an NFA blob).
  * @mstate: the frame's frontier, a macro-state of the policy.
+ * @saved_window: for a callback frame, the window of the libc call that ran
+ *          the callback (struct sbx_thread.window_sym), restored by CB_EXIT.
  */
 struct sbx_frame {
 	sbx_u32 tag;
 	sbx_u32 mstate;
+	sbx_u32 saved_window;
 };
 
 /**
@@ -82,6 +95,10 @@ struct sbx_sj_record {
  * @limit:    the stack limit (the policy's), at most the array's capacity.
  * @depth:    frames in use, 1..@limit.
  * @nr_sj:    setjmp records in use, oldest first.
+ * @window:   the index of the window's system-call set (0 without
+ *            SBX_BLOB_F_BOUND).
+ * @window_sym: the window: the symbol id of the last LIBC marker,
+ *            SBX_WINDOW_START or SBX_WINDOW_NONE.
  * @sj:       the records.
  */
 struct sbx_thread {
@@ -89,6 +106,8 @@ struct sbx_thread {
 	sbx_u32 limit;
 	sbx_u32 depth;
 	sbx_u32 nr_sj;
+	sbx_u32 window;
+	sbx_u32 window_sym;
 	struct sbx_sj_record sj[SBX_SJ_RECORDS];
 };
 
@@ -118,5 +137,11 @@ int sbx_thread_copy(struct sbx_thread *dst, struct sbx_frame *frames, sbx_u32 ca
 		    const struct sbx_thread *src);
 int sbx_step(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u64 kind,
 	     sbx_u64 id, struct sbx_violation *out);
+void sbx_thread_inherit_window(const struct sbx_policy_view *p, struct sbx_thread *t,
+			       const struct sbx_thread *creator);
+int sbx_syscall_check(const struct sbx_policy_view *p, const struct sbx_thread *t,
+		      sbx_u64 nr, sbx_u64 prot);
+int sbx_pin_check(const struct sbx_policy_view *p, sbx_u64 bias, sbx_u64 ip,
+		  sbx_u64 rdx, sbx_u64 kind, sbx_u64 id);
 
 #endif /* _SBX_MONITOR_H */

@@ -18,6 +18,17 @@ void tb_put32(uint8_t *p, uint32_t v)
 	p[3] = v >> 24;
 }
 
+void tb_put64(uint8_t *p, uint64_t v)
+{
+	tb_put32(p, (uint32_t)v);
+	tb_put32(p + 4, (uint32_t)(v >> 32));
+}
+
+void tb_set_add(struct tb_spec *s, uint32_t set, uint32_t nr)
+{
+	s->sets[set][nr / 8] |= 1U << (nr % 8);
+}
+
 uint32_t tb_get32(const uint8_t *p)
 {
 	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
@@ -26,7 +37,7 @@ uint32_t tb_get32(const uint8_t *p)
 size_t tb_build(const struct tb_spec *s, uint8_t *out, size_t cap)
 {
 	uint32_t nr_trans = 0, i, j, first = 0;
-	size_t off, mo, to, so, co, size;
+	size_t off, mo, to, so, co, sto, yo, po, size;
 
 	for (i = 0; i < s->nr_mstates; i++)
 		nr_trans += s->mstates[i].nr_trans;
@@ -35,7 +46,10 @@ size_t tb_build(const struct tb_spec *s, uint8_t *out, size_t cap)
 	so = to + 8 * nr_trans;
 	/* An NFA blob has no site section (but keeps nr_sites). */
 	co = so + 4 * (s->flags & SBX_BLOB_F_NFA ? 0 : s->nr_sites);
-	size = co + 8 * s->nr_callbacks;
+	sto = co + 8 * s->nr_callbacks;
+	yo = sto + 64 * s->nr_sets;
+	po = yo + 4 * (s->flags & SBX_BLOB_F_BOUND ? s->nr_symbols : 0);
+	size = po + 16 * s->nr_pins;
 	if (size > cap) {
 		fprintf(stderr, "tb_build: blob too large\n");
 		abort();
@@ -59,6 +73,24 @@ size_t tb_build(const struct tb_spec *s, uint8_t *out, size_t cap)
 	tb_put32(out + 60, to);
 	tb_put32(out + 64, so);
 	tb_put32(out + 68, co);
+	tb_put32(out + 72, s->nr_sets);
+	tb_put32(out + 76, sto);
+	tb_put32(out + 80, yo);
+	tb_put32(out + 84, s->start_set);
+	tb_put32(out + 88, s->ambient_set);
+	tb_put32(out + 92, s->nr_pins);
+	tb_put32(out + 96, po);
+	tb_put64(out + 104, s->pin_table_vaddr);
+	tb_put64(out + 112, s->text_vaddr);
+	for (i = 0; i < s->nr_sets; i++)
+		memcpy(out + sto + 64 * i, s->sets[i], 64);
+	for (i = 0; yo + 4 * i < po; i++)
+		tb_put32(out + yo + 4 * i, s->symsets[i]);
+	for (i = 0; i < s->nr_pins; i++) {
+		tb_put64(out + po + 16 * i, s->pins[i].vaddr);
+		tb_put32(out + po + 16 * i + 8, s->pins[i].kind);
+		tb_put32(out + po + 16 * i + 12, s->pins[i].id);
+	}
 	off = to;
 	for (i = 0; i < s->nr_mstates; i++) {
 		const struct tb_mstate *m = &s->mstates[i];

@@ -34,6 +34,21 @@ struct tb_spec {
 	uint32_t sites[TB_MAX];
 	uint32_t nr_callbacks;
 	uint32_t callbacks[TB_MAX][2];
+	/* With SBX_BLOB_F_BOUND: sets of 64 bytes, a set per symbol. */
+	uint32_t nr_sets;
+	uint8_t sets[8][64];
+	uint32_t symsets[TB_MAX];
+	uint32_t start_set;
+	uint32_t ambient_set;
+	/* With SBX_BLOB_F_PINNED. */
+	uint32_t nr_pins;
+	struct {
+		uint64_t vaddr;
+		uint32_t kind;
+		uint32_t id;
+	} pins[TB_MAX];
+	uint64_t pin_table_vaddr;
+	uint64_t text_vaddr;
 };
 
 /*
@@ -42,6 +57,9 @@ struct tb_spec {
  */
 size_t tb_build(const struct tb_spec *s, uint8_t *out, size_t cap);
 void tb_put32(uint8_t *p, uint32_t v);
+void tb_put64(uint8_t *p, uint64_t v);
+/* Adds system call @nr (or SBX_SET_BIT_EXEC_MAP) to set @set of @s. */
+void tb_set_add(struct tb_spec *s, uint32_t set, uint32_t nr);
 uint32_t tb_get32(const uint8_t *p);
 
 /* The example policy of the tests (see blob_build.c), in dyck and nfa mode. */

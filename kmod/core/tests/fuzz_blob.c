@@ -34,6 +34,8 @@ static void check_thread(const struct sbx_policy_view *v, const struct sbx_threa
 	/* The flattened model has no stack of calls: only callbacks push. */
 	if (v->flags & SBX_BLOB_F_NFA)
 		check((t->frames[t->depth - 1].tag & SBX_FRAME_KIND_MASK) != SBX_FRAME_SITE);
+	/* The window always names a set of the policy (set 0 when unbound). */
+	check(v->nr_sets ? t->window < v->nr_sets : t->window == 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -98,16 +100,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if ((view.flags & SBX_BLOB_F_NFA) &&
 			    (kind == SBX_MARK_CALL || kind == SBX_MARK_RET ||
 			     kind == SBX_MARK_TAIL)) {
-				check(!memcmp(&before, &t, sizeof(t)));
+				/* Only the window changes: program code runs. */
+				check(t.depth == before.depth && t.nr_sj == before.nr_sj);
+				check(t.window_sym == SBX_WINDOW_NONE && t.window == 0);
 				check(!memcmp(saved, t.frames, sizeof(*saved) * t.depth));
 			}
 		} else {
 			check(out.reason >= SBX_V_UNKNOWN_KIND && out.reason <= SBX_V_NO_SETJMP);
+			check(before.window == t.window && before.window_sym == t.window_sym);
 			check(out.depth == t.depth && out.kind == kind && out.id == id);
 			check(!memcmp(&before, &t, sizeof(t)));
 			check(!memcmp(saved, t.frames, sizeof(*saved) * t.depth));
 		}
 		check_thread(&view, &t);
+		/* System calls and pins: any number, any registers; reads stay inside. */
+		err = sbx_syscall_check(&view, &t, id & 0x3ff, kind);
+		check(err == 0 || err == SBX_V_SYSCALL_WINDOW || err == SBX_V_EXEC_MAPPING);
+		err = sbx_pin_check(&view, id << 12, kind << 8 | id, id * 16 + view.pin_table_vaddr,
+				    kind, id);
+		check(err == 0 || err == SBX_V_UNPINNED);
 	}
 	free(frames);
 	free(saved);

@@ -346,10 +346,13 @@ static void test_header_rejections(void)
 	CHECK(blob_size == co + 8, "example size %zu", blob_size);
 	CHECK(validate_mut(0, 0x42584254) == -SBX_EINVAL, "magic");
 	CHECK(validate_mut(4, 1) == -SBX_EINVAL, "version 1 (nfa callbacks renumbered)");
-	CHECK(validate_mut(4, 3) == -SBX_EINVAL, "version 3");
+	CHECK(validate_mut(4, 2) == -SBX_EINVAL, "version 2 (no binding or pins)");
+	CHECK(validate_mut(4, 4) == -SBX_EINVAL, "version 4");
 	CHECK(validate_mut(4, 0) == -SBX_EINVAL, "version 0");
-	CHECK(validate_mut(8, 84) == -SBX_EINVAL, "header size");
-	CHECK(validate_mut(12, 2) == -SBX_EINVAL, "unknown flag");
+	CHECK(validate_mut(8, 80) == -SBX_EINVAL, "header size");
+	CHECK(validate_mut(12, 8) == -SBX_EINVAL, "unknown flag");
+	CHECK(validate_mut(12, SBX_BLOB_F_BOUND) == -SBX_EINVAL, "bound without sets");
+	CHECK(validate_mut(12, SBX_BLOB_F_PINNED) == -SBX_EINVAL, "pinned without pins");
 	CHECK(validate_mut(12, 0x80000000) == -SBX_EINVAL, "unknown high flag");
 	CHECK(validate_mut(12, SBX_BLOB_F_NFA) == -SBX_EINVAL, "nfa flag on a dyck blob");
 	CHECK(validate_mut(16, blob_size + 1) == -SBX_EINVAL, "total size");
@@ -380,8 +383,18 @@ static void test_header_rejections(void)
 	CHECK(validate_mut(60, to - 4) == -SBX_EINVAL, "transition offset");
 	CHECK(validate_mut(64, so + 8) == -SBX_EINVAL, "site offset");
 	CHECK(validate_mut(68, co + 4) == -SBX_EINVAL, "callback offset");
-	CHECK(validate_mut(72, 1) == -SBX_EINVAL, "reserved 0");
-	CHECK(validate_mut(76, 0x100) == -SBX_EINVAL, "reserved 1");
+	CHECK(validate_mut(72, 1) == -SBX_EINVAL, "sets without SBX_BLOB_F_BOUND");
+	CHECK(validate_mut(76, co + 12) == -SBX_EINVAL, "set offset");
+	CHECK(validate_mut(80, co + 8 + 4) == -SBX_EINVAL, "symbol-set offset");
+	CHECK(validate_mut(84, 1) == -SBX_EINVAL, "start set without SBX_BLOB_F_BOUND");
+	CHECK(validate_mut(88, 1) == -SBX_EINVAL, "ambient set without SBX_BLOB_F_BOUND");
+	CHECK(validate_mut(92, 1) == -SBX_EINVAL, "pins without SBX_BLOB_F_PINNED");
+	CHECK(validate_mut(96, co + 8 + 16) == -SBX_EINVAL, "pin offset");
+	CHECK(validate_mut(100, 1) == -SBX_EINVAL, "reserved0");
+	CHECK(validate_mut(104, 0x1000) == -SBX_EINVAL, "pin table without SBX_BLOB_F_PINNED");
+	CHECK(validate_mut(112, 0x1000) == -SBX_EINVAL, "text address without SBX_BLOB_F_PINNED");
+	CHECK(validate_mut(120, 1) == -SBX_EINVAL, "reserved 0");
+	CHECK(validate_mut(124, 0x100) == -SBX_EINVAL, "reserved 1");
 
 	/* Every truncation and every extension is refused. */
 	for (n = 0; n < blob_size; n++)
@@ -599,6 +612,211 @@ static void write_seed(const char *dir, const char *name, const uint8_t *b, size
 	fclose(f);
 }
 
+/*
+ * The example with system-call binding: open(0) and read(1) -> set 2
+ * {read, openat}, write(2) -> set 3 {write} with the exec-map bit; set 1 is
+ * ambient {mmap, mprotect, brk}; the start window is set 3.
+ */
+static void bound_example(struct tb_spec *s)
+{
+	tb_example(s);
+	s->flags |= SBX_BLOB_F_BOUND;
+	s->nr_sets = 4;
+	tb_set_add(s, 1, 9);
+	tb_set_add(s, 1, 10);
+	tb_set_add(s, 1, 12);
+	tb_set_add(s, 2, 0);
+	tb_set_add(s, 2, 257);
+	tb_set_add(s, 3, 1);
+	tb_set_add(s, 3, SBX_SET_BIT_EXEC_MAP);
+	s->symsets[0] = 2;
+	s->symsets[1] = 2;
+	s->symsets[2] = 3;
+	s->start_set = 3;
+	s->ambient_set = 1;
+}
+
+#define SYS(nr, prot) sbx_syscall_check(&view, &thread, (nr), (prot))
+
+static void test_binding(void)
+{
+	struct sbx_frame frames2[64];
+	struct sbx_thread other;
+	struct sbx_violation v;
+	struct tb_spec s;
+
+	bound_example(&s);
+	load_spec(&s);
+	/* The start window: set 3 plus the ambient set. */
+	CHECK(sbx_thread_init(&view, &thread, frames, 64) == 0, "init");
+	CHECK(thread.window_sym == SBX_WINDOW_START && thread.window == 3, "start %x %u",
+	      thread.window_sym, thread.window);
+	CHECK(SYS(1, 0) == 0, "write at start");
+	CHECK(SYS(12, 0) == 0, "brk is ambient");
+	CHECK(SYS(0, 0) == SBX_V_SYSCALL_WINDOW, "read is not in the start window");
+	CHECK(SYS(9, SBX_PROT_EXEC | 1) == 0, "the start window maps code");
+	CHECK(SYS(511, 0) == SBX_V_SYSCALL_WINDOW, "the exec-map bit is no call");
+	CHECK(SYS(1ULL << 32 | 1, 0) == SBX_V_SYSCALL_WINDOW, "upper bits of the number");
+	/* Program code (after CALL): ambient only, and never code mappings. */
+	CHECK(sbx_step(&view, &thread, C, 0, &v) == 0, "call a");
+	CHECK(thread.window_sym == SBX_WINDOW_NONE && thread.window == 0, "none");
+	CHECK(SYS(1, 0) == SBX_V_SYSCALL_WINDOW, "write in program code");
+	CHECK(SYS(9, 3) == 0, "mmap rw is ambient");
+	CHECK(SYS(9, SBX_PROT_EXEC) == SBX_V_EXEC_MAPPING, "mmap exec in program code");
+	CHECK(SYS(10, 7) == SBX_V_EXEC_MAPPING, "mprotect rwx in program code");
+	CHECK(SYS(329, SBX_PROT_EXEC) == SBX_V_SYSCALL_WINDOW, "pkey_mprotect is in no set");
+	CHECK(SYS(2, SBX_PROT_EXEC) == SBX_V_SYSCALL_WINDOW, "open is in no set");
+	/* LIBC open: its set. */
+	CHECK(sbx_step(&view, &thread, C, 2, &v) == 0 && sbx_step(&view, &thread, L, 1, &v) == 0 &&
+	      sbx_step(&view, &thread, R, 2, &v) == 0, "h reads");
+	CHECK(SYS(0, 0) == SBX_V_SYSCALL_WINDOW, "RET ends read's window");
+	CHECK(sbx_step(&view, &thread, L, 0, &v) == 0, "open");
+	CHECK(thread.window_sym == 0 && thread.window == 2, "window open %x %u",
+	      thread.window_sym, thread.window);
+	CHECK(SYS(257, 0) == 0 && SYS(0, 0) == 0 && SYS(1, 0) == SBX_V_SYSCALL_WINDOW,
+	      "open's set");
+	CHECK(SYS(10, SBX_PROT_EXEC) == SBX_V_EXEC_MAPPING, "open's set maps no code");
+	/* A callback saves the window of the libc call that runs it. */
+	CHECK(sbx_step(&view, &thread, CE, 4, &v) == 0, "cb enter");
+	CHECK(thread.window == 0 && SYS(257, 0) == SBX_V_SYSCALL_WINDOW, "callback code");
+	CHECK(sbx_step(&view, &thread, L, 2, &v) == 0 && SYS(1, 0) == 0, "cb writes");
+	/* A refused marker changes nothing, the window included. */
+	CHECK(sbx_step(&view, &thread, L, 0, &v) == 1 && thread.window_sym == 2, "refused");
+	/* A new thread (or a fork) made now starts in this window. */
+	CHECK(sbx_thread_init_new_thread(&view, &other, frames2, 64) == 0 &&
+	      other.window_sym == SBX_WINDOW_NONE && other.window == 0, "new thread");
+	sbx_thread_inherit_window(&view, &other, &thread);
+	CHECK(other.window_sym == 2 && other.window == 3, "inherited %x %u", other.window_sym,
+	      other.window);
+	CHECK(sbx_thread_copy(&other, frames2, 64, &thread) == 0 && other.window_sym == 2 &&
+	      other.window == 3, "copied");
+	CHECK(sbx_step(&view, &thread, CX, 4, &v) == 0, "cb exit");
+	CHECK(thread.window_sym == 0 && thread.window == 2, "open's window restored %x %u",
+	      thread.window_sym, thread.window);
+	/* setjmp markers are program code. */
+	CHECK(sbx_step(&view, &thread, SS, 7, &v) == 0 && thread.window == 0, "sj save");
+	CHECK(sbx_step(&view, &thread, L, 0, &v) == 1, "a may not open twice");
+	CHECK(sbx_step(&view, &thread, SR, 7, &v) == 0 && thread.window == 0, "sj resume");
+	/* TAIL and the NFA's sites too. */
+	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { L, 1 }, { R, 2 }, { L, 0 }, { R, 0 }, { C, 1 },
+		  { C, 3 }, { L, 1 }, { R, 3 }) == -1 && thread.window == 0, "b");
+	CHECK(sbx_step(&view, &thread, L, 2, &v) == 0 && thread.window == 3, "write");
+	CHECK(sbx_step(&view, &thread, T, 4, &v) == 1, "tail after write: not allowed");
+
+	/* Without SBX_BLOB_F_BOUND nothing is checked. */
+	load_example(8);
+	CHECK(sbx_thread_init(&view, &thread, frames, 64) == 0 && SYS(59, 0) == 0 &&
+	      SYS(10, 7) == 0, "unbound");
+
+	/* Validation. */
+	bound_example(&s);
+	CHECK(validate_spec(&s) == 0, "the bound example");
+	s.sets[0][3] = 1;
+	CHECK(validate_spec(&s) == -SBX_EINVAL, "set 0 not empty");
+	bound_example(&s);
+	tb_set_add(&s, 1, SBX_SET_BIT_EXEC_MAP);
+	CHECK(validate_spec(&s) == -SBX_EINVAL, "ambient maps code");
+	bound_example(&s);
+	s.symsets[2] = 4;
+	CHECK(validate_spec(&s) == -SBX_EINVAL, "symbol set out of range");
+	bound_example(&s);
+	s.start_set = 4;
+	CHECK(validate_spec(&s) == -SBX_EINVAL, "start set out of range");
+	bound_example(&s);
+	s.ambient_set = 4;
+	CHECK(validate_spec(&s) == -SBX_EINVAL, "ambient set out of range");
+	bound_example(&s);
+	s.nr_sets = 0;
+	s.start_set = s.ambient_set = 0;
+	CHECK(validate_spec(&s) == -SBX_EINVAL, "bound without sets");
+	bound_example(&s);
+	s.flags &= ~SBX_BLOB_F_BOUND;
+	CHECK(validate_spec(&s) == -SBX_EINVAL, "sets without the flag");
+	bound_example(&s);
+	load_spec(&s);
+	CHECK(validate_mut(72, SBX_MAX_SETS + 1) == -SBX_E2BIG, "sets cap");
+}
+
+/* Pins: the table at 0x4000, text at 0x1000, loaded with bias 0x555500000000. */
+static void pinned_example(struct tb_spec *s)
+{
+	bound_example(s);
+	s->flags |= SBX_BLOB_F_PINNED;
+	s->pin_table_vaddr = 0x4000;
+	s->text_vaddr = 0x1000;
+	s->nr_pins = 3;
+	s->pins[0].vaddr = 0x1100;
+	s->pins[0].kind = L;
+	s->pins[0].id = 1;
+	s->pins[1].vaddr = 0x1200;
+	s->pins[1].kind = C;
+	s->pins[1].id = 0;
+	s->pins[2].vaddr = 0x1300;
+	s->pins[2].kind = SS;
+	s->pins[2].id = 0xffffffff;
+}
+
+static void test_pins(void)
+{
+	const uint64_t b = 0x555500000000ULL;
+	struct tb_spec s;
+
+	pinned_example(&s);
+	load_spec(&s);
+	CHECK(sbx_pin_check(&view, b, b + 0x1102, b + 0x4000, L, 1) == 0, "pin 0");
+	CHECK(sbx_pin_check(&view, b, b + 0x1202, b + 0x4010, C, 0) == 0, "pin 1");
+	CHECK(sbx_pin_check(&view, b, b + 0x1302, b + 0x4020, SS, 0xffffffff) == 0, "pin 2");
+	CHECK(sbx_pin_check(&view, 0, 0x1102, 0x4000, L, 1) == 0, "no bias");
+	CHECK(sbx_pin_check(&view, b, b + 0x1104, b + 0x4000, L, 1) == SBX_V_UNPINNED,
+	      "from elsewhere");
+	CHECK(sbx_pin_check(&view, b, b + 0x1202, b + 0x4000, L, 1) == SBX_V_UNPINNED,
+	      "another site's entry");
+	CHECK(sbx_pin_check(&view, b, b + 0x1102, b + 0x4000, L, 2) == SBX_V_UNPINNED,
+	      "another id");
+	CHECK(sbx_pin_check(&view, b, b + 0x1102, b + 0x4000, C, 1) == SBX_V_UNPINNED,
+	      "another kind");
+	CHECK(sbx_pin_check(&view, b, b + 0x1102, b + 0x4000, L, 1ULL << 32 | 1) ==
+	      SBX_V_UNPINNED, "upper bits of the id");
+	CHECK(sbx_pin_check(&view, b, b + 0x1102, b + 0x4008, L, 1) == SBX_V_UNPINNED,
+	      "inside an entry");
+	CHECK(sbx_pin_check(&view, b, b + 0x1102, b + 0x4030, L, 1) == SBX_V_UNPINNED,
+	      "past the table");
+	CHECK(sbx_pin_check(&view, b, b + 0x1102, b + 0x3ff0, L, 1) == SBX_V_UNPINNED,
+	      "before the table");
+	CHECK(sbx_pin_check(&view, b, 1, 0, L, 1) == SBX_V_UNPINNED, "wrapped");
+	load_example(8);
+	CHECK(sbx_pin_check(&view, b, 5, 7, 9, 11) == 0, "unpinned blob");
+
+	pinned_example(&s);
+	CHECK(validate_spec(&s) == 0, "the pinned example");
+	s.pins[1].kind = 9;
+	CHECK(validate_spec(&s) == -SBX_EINVAL, "kind 9");
+	s.pins[1].kind = 0;
+	CHECK(validate_spec(&s) == -SBX_EINVAL, "kind 0");
+	pinned_example(&s);
+	s.pins[0].id = 3;
+	CHECK(validate_spec(&s) == -SBX_EINVAL, "libc id out of range");
+	pinned_example(&s);
+	s.pins[1].id = 5;
+	CHECK(validate_spec(&s) == -SBX_EINVAL, "site id out of range");
+	pinned_example(&s);
+	s.pins[1].kind = CX;
+	CHECK(validate_spec(&s) == 0, "cb exit 0");
+	s.pins[1].id = 5;
+	CHECK(validate_spec(&s) == -SBX_EINVAL, "function id out of range");
+	pinned_example(&s);
+	s.nr_pins = 0;
+	CHECK(validate_spec(&s) == -SBX_EINVAL, "pinned without pins");
+	pinned_example(&s);
+	s.pin_table_vaddr = ~0ULL - 40;
+	CHECK(validate_spec(&s) == -SBX_EINVAL, "table wraps");
+	s.pin_table_vaddr = ~0ULL - 47;
+	CHECK(validate_spec(&s) == 0, "table ends at the top");
+	pinned_example(&s);
+	load_spec(&s);
+	CHECK(validate_mut(92, SBX_MAX_PINS + 1) == -SBX_E2BIG, "pins cap");
+}
+
 static void write_seeds(const char *dir)
 {
 	static const uint64_t run1[][2] = {
@@ -641,6 +859,8 @@ int main(int argc, char **argv)
 	test_section_rejections();
 	test_nfa_rejections();
 	test_nfa_stepping();
+	test_binding();
+	test_pins();
 	if (argc == 3 && strcmp(argv[1], "--seeds") == 0)
 		write_seeds(argv[2]);
 	printf("test_core: %d checks, %d failures\n", checks, failures);
