@@ -123,6 +123,8 @@ struct sbx_exe {
  * @install_id: the id of the registry entry the thread (or the process it
  *             was forked from) was enforced through, or 0.
  * @exe:       with @exe_bound, the inode the exec must run.
+ * @bias:      the executable's load bias, mm->start_code - text_vaddr of the
+ *             policy at exec (the pinned sites are link-time addresses).
  * @thread:    the core's state; valid when @state is SBX_TASK_ENFORCED.
  * @frames:    @view->stack_limit frames for @thread.
  *
@@ -151,6 +153,7 @@ struct sbx_task {
 	u64 markers;
 	u64 install_id;
 	struct sbx_exe exe;
+	u64 bias;
 	struct sbx_thread thread;
 	struct sbx_frame frames[];
 };
@@ -177,6 +180,7 @@ void sbx_task_exec(struct task_struct *tsk, const struct linux_binprm *bprm);
 void sbx_task_gone(struct task_struct *tsk);
 void sbx_task_marker(struct pt_regs *regs);
 void sbx_task_syscall(struct pt_regs *regs, long nr, u32 reason, u32 flags);
+void sbx_task_check_syscall(struct pt_regs *regs, long nr);
 void sbx_task_stats(u32 *enforced, u32 *armed, u64 *markers, u64 *alloc_failures);
 bool sbx_task_any(void);
 int sbx_task_list(struct sbx_task_entry __user *buf, u32 max, u32 *count);

@@ -14,9 +14,10 @@
  * enforced or an executable is installed (registering it puts every thread of
  * the system on the syscall tracing slow path), from the first SBX_IOC_ARM or
  * SBX_IOC_INSTALL until a work item notices that the last such thread or entry
- * is gone. While registered, it filters on the
- * syscall number first: any syscall other than the marker, io_uring_* and
- * compat ones returns after a few compares, without a table lookup.
+ * is gone. While registered, it looks up the calling thread for every system
+ * call: an enforced thread's calls are checked against its window
+ * (specs/kernel-abi.md, "System-call binding"); any other thread's return
+ * after the lookup finds nothing.
  */
 #define pr_fmt(fmt) "sbx: " fmt
 
@@ -28,6 +29,7 @@
 #include <asm/compat.h>
 #include <asm/syscall.h>
 #include <asm/unistd.h>
+#include <linux/mman.h>
 
 #include <trace/events/sched.h>
 #include <trace/events/syscalls.h>
@@ -81,8 +83,10 @@ static void sbx_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 		sbx_task_marker(regs);
 		return;
 	}
-	if (likely(!sbx_watched_syscall(id) && !in_ia32_syscall()))
+	if (likely(!sbx_watched_syscall(id) && !in_ia32_syscall())) {
+		sbx_task_check_syscall(regs, id);
 		return;
+	}
 	if (in_ia32_syscall())
 		sbx_task_syscall(regs, id, SBX_REASON_COMPAT_SYSCALL, SBX_REC_F_IA32);
 	else if (id & __X32_SYSCALL_BIT)
@@ -197,6 +201,11 @@ int sbx_hooks_init(void)
 	/* The io_uring numbers are contiguous (sbx_watched_syscall). */
 	BUILD_BUG_ON(__NR_io_uring_enter != __NR_io_uring_setup + 1);
 	BUILD_BUG_ON(__NR_io_uring_register != __NR_io_uring_setup + 2);
+	/* The core's x86-64 numbers of the calls that can map code. */
+	BUILD_BUG_ON(SBX_NR_MMAP != __NR_mmap);
+	BUILD_BUG_ON(SBX_NR_MPROTECT != __NR_mprotect);
+	BUILD_BUG_ON(SBX_NR_PKEY_MPROTECT != __NR_pkey_mprotect);
+	BUILD_BUG_ON(SBX_PROT_EXEC != PROT_EXEC);
 
 	/* The probes' prototypes are those of the tracepoints. */
 	check_trace_callback_type_sys_enter(sbx_probe_sys_enter);

@@ -55,6 +55,9 @@ static const char *const sbx_reason_names[] = {
 	[SBX_REASON_IO_URING] = "io_uring",
 	[SBX_REASON_NO_MEMORY] = "no memory for new task",
 	[SBX_REASON_EXE_MISMATCH] = "exec of another file than bound",
+	[SBX_REASON_SYSCALL_WINDOW] = "system call outside its window",
+	[SBX_REASON_EXEC_MAPPING] = "executable mapping outside the loader",
+	[SBX_REASON_UNPINNED] = "marker not from its pinned site",
 };
 
 static const char *sbx_reason_name(u32 reason)
@@ -82,6 +85,9 @@ void sbx_report(struct sbx_violation_record *rec)
 	BUILD_BUG_ON(SBX_REASON_STACK_OVERFLOW != SBX_V_STACK_OVERFLOW);
 	BUILD_BUG_ON(SBX_REASON_NO_SETJMP != SBX_V_NO_SETJMP);
 	BUILD_BUG_ON(SBX_REASON_BAD_STATE != SBX_V_BAD_STATE);
+	BUILD_BUG_ON(SBX_REASON_SYSCALL_WINDOW != SBX_V_SYSCALL_WINDOW);
+	BUILD_BUG_ON(SBX_REASON_EXEC_MAPPING != SBX_V_EXEC_MAPPING);
+	BUILD_BUG_ON(SBX_REASON_UNPINNED != SBX_V_UNPINNED);
 	BUILD_BUG_ON(sizeof(struct sbx_violation_record) != 160);
 
 	rec->seq = atomic64_inc_return(&sbx_seq);

@@ -144,6 +144,7 @@ static void sbx_task_setup(struct sbx_task *t, struct task_struct *tsk,
 	t->install_id = 0;
 	t->exe.dev = 0;
 	t->exe.ino = 0;
+	t->bias = 0;
 }
 
 /* Is @tsk armed or enforced? Such a thread may not use the privileged ioctls. */
@@ -352,11 +353,31 @@ static noinline void sbx_task_marker_refused(struct sbx_task *t, const struct sb
 	}
 }
 
+/*
+ * A marker that is not the pinned site its %rdx names: record it, with the
+ * address it came from; kill, or (log mode) ignore the marker.
+ */
+static noinline void sbx_task_marker_unpinned(struct sbx_task *t, struct pt_regs *regs)
+{
+	struct sbx_violation_record rec;
+
+	sbx_task_fill_record(&rec, t, current);
+	rec.reason = SBX_REASON_UNPINNED;
+	rec.syscall_nr = SBX_MARKER_NR;
+	rec.kind = regs->di;
+	rec.id = regs->si;
+	rec.reserved = regs->ip - 2 - t->bias;
+	rec.flags = SBX_REC_F_MARKER;
+	sbx_task_fill_stack(&rec, t);
+	sbx_task_violation(t, &rec, regs);
+}
+
 /**
  * sbx_task_marker - a marker (syscall 999) entered by the current thread.
- * @regs: its registers: %rdi kind, %rsi id.
+ * @regs: its registers: %rdi kind, %rsi id, %rdx its pinned site's entry.
  *
- * The hot path of an enforced thread: one table lookup and one core step.
+ * The hot path of an enforced thread: one table lookup, the pin check (O(1))
+ * and one core step.
  * Preemption is disabled (it already is in a tracepoint probe): that makes
  * the lookup an RCU read-side section without rcu_read_lock()'s calls.
  */
@@ -371,13 +392,69 @@ void sbx_task_marker(struct pt_regs *regs)
 		goto out;
 	__this_cpu_inc(sbx_markers);
 	WRITE_ONCE(t->markers, t->markers + 1);
-	if (unlikely(t->killed | t->lost)) {
-		if (!t->killed)
-			sbx_task_lost_step(t, regs->di, regs->si);
+	if (unlikely(t->killed)) {
+		sbx_block_syscall(regs);
+		goto out;
+	}
+	if (unlikely(sbx_pin_check(t->view, t->bias, regs->ip, regs->dx, regs->di,
+				   regs->si))) {
+		sbx_task_marker_unpinned(t, regs);
+		goto out;
+	}
+	if (unlikely(t->lost)) {
+		sbx_task_lost_step(t, regs->di, regs->si);
 		goto out;
 	}
 	if (unlikely(sbx_step(t->view, &t->thread, regs->di, regs->si, &v)))
 		sbx_task_marker_refused(t, &v);
+out:
+	preempt_enable();
+}
+
+/* A system call outside the thread's window: record it; kill, or let it run. */
+static noinline void sbx_task_syscall_refused(struct sbx_task *t, struct pt_regs *regs,
+					      long nr, int reason)
+{
+	struct sbx_violation_record rec;
+
+	sbx_task_fill_record(&rec, t, current);
+	rec.reason = reason;
+	rec.syscall_nr = (u32)nr;
+	rec.id = t->thread.window_sym;
+	rec.reserved = regs->dx;
+	sbx_task_fill_stack(&rec, t);
+	sbx_task_violation(t, &rec, regs);
+}
+
+/**
+ * sbx_task_check_syscall - any system call other than a marker, io_uring or
+ * a compat one, entered by the current thread.
+ * @regs: its registers (%rdx is the protection of mmap and mprotect).
+ * @nr:   the number the sys_enter tracepoint reported.
+ *
+ * An enforced thread's call must be in its window's set or the ambient set
+ * (sbx_syscall_check()). A thread that is not enforced costs the lookup.
+ * While a log-mode thread resynchronises after a marker violation its window
+ * is not known, and calls pass unchecked.
+ */
+void sbx_task_check_syscall(struct pt_regs *regs, long nr)
+{
+	struct sbx_task *t;
+	int reason;
+
+	preempt_disable();
+	t = sbx_task_find(current);
+	if (likely(!t) || t->state != SBX_TASK_ENFORCED)
+		goto out;
+	if (unlikely(t->killed)) {
+		sbx_block_syscall(regs);
+		goto out;
+	}
+	if (unlikely(t->lost))
+		goto out;
+	reason = sbx_syscall_check(t->view, &t->thread, (unsigned long)nr, regs->dx);
+	if (unlikely(reason))
+		sbx_task_syscall_refused(t, regs, nr, reason);
 out:
 	preempt_enable();
 }
@@ -463,10 +540,13 @@ void sbx_task_fork(struct task_struct *parent, struct task_struct *child)
 	ct->install_id = pt->install_id;
 	ct->exe_bound = pt->exe_bound;
 	ct->exe = pt->exe;
+	ct->bias = pt->bias;
 	if (pt->state == SBX_TASK_ENFORCED) {
 		if (same_thread_group(parent, child)) {
 			ret = sbx_thread_init_new_thread(&p->view, &ct->thread, ct->frames,
 							 p->view.stack_limit);
+			if (!ret)
+				sbx_thread_inherit_window(&p->view, &ct->thread, &pt->thread);
 		} else {
 			ret = sbx_thread_copy(&ct->thread, ct->frames, p->view.stack_limit,
 					      &pt->thread);
@@ -493,9 +573,15 @@ static bool sbx_exe_is(const struct sbx_exe *exe, const struct inode *inode)
 	return exe->dev == inode->i_sb->s_dev && exe->ino == inode->i_ino;
 }
 
-/* The thread starts running a new image: enforce it from its entry. */
+/*
+ * The thread starts running a new image: enforce it from its entry, in the
+ * start window. The pinned sites are link-time addresses: the load bias is
+ * where the kernel put the executable's text (mm->start_code, the lowest
+ * executable segment's address) less that segment's link-time address.
+ */
 static void sbx_task_enforce(struct sbx_task *t, struct task_struct *tsk)
 {
+	t->bias = tsk->mm ? tsk->mm->start_code - t->view->text_vaddr : 0;
 	if (WARN_ON_ONCE(sbx_thread_init(t->view, &t->thread, t->frames,
 					 t->view->stack_limit))) {
 		/* Cannot happen (the slot fits the policy); fail closed. */

@@ -43,7 +43,7 @@ extension Policy {
         let flatCallbacks = callbacks.compactMap { roots.firstIndex(of: $0) }
         return Policy(
             kind: .nfa, module: module, symbols: symbols, functions: flatFunctions, sites: [],
-            entry: 0, callbacks: flatCallbacks)
+            entry: 0, callbacks: flatCallbacks, syscalls: syscalls)
     }
 }
 

@@ -14,6 +14,8 @@ public enum BlobLimits {
     public static let maxTransitions = Int(SBX_MAX_TRANS)
     public static let maxStackLimit = Int(SBX_STACK_LIMIT_MAX)
     public static let defaultStackLimit = Int(SBX_STACK_LIMIT_DEFAULT)
+    public static let maxSets = Int(SBX_MAX_SETS)
+    public static let maxPins = Int(SBX_MAX_PINS)
 
     static func checkCounts(_ policy: Policy) throws {
         let counts = [
@@ -36,6 +38,8 @@ public enum BlobError: CategorizedError, Equatable {
     case badStackLimit(Int)
     /// The C validator refused a blob: -EINVAL (malformed) or -E2BIG (over a cap).
     case invalidBlob(errno: Int32)
+    /// The policy's system-call binding does not fit its symbols.
+    case badBinding(String)
 
     public var category: ErrorCategory { .badInput }
 
@@ -43,6 +47,8 @@ public enum BlobError: CategorizedError, Equatable {
         switch self {
         case let .capExceeded(what, count, cap):
             return "the policy is too large for the kernel: \(count) \(what) exceed the cap of \(cap)"
+        case let .badBinding(reason):
+            return "the policy's system-call binding is malformed: \(reason)"
         case let .badStackLimit(limit):
             return "stack limit \(limit) is outside 1...\(BlobLimits.maxStackLimit)"
         case let .invalidBlob(errno):

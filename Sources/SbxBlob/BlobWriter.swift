@@ -8,24 +8,106 @@ import DyckModel
 /// indices, so that it enforces the flattened model on the same binary. Equal inputs
 /// give byte-identical blobs.
 ///
+/// The policy's system-call binding (`Policy.syscalls`), when it has one, makes the
+/// blob `SBX_BLOB_F_BOUND`; `pins` (the executable's `.sbx_sites` table) makes it
+/// `SBX_BLOB_F_PINNED`.
+///
 /// Throws the policy's first validity error, `BlobError.badStackLimit`, or
 /// `BlobError.capExceeded` naming the table over its cap.
-public func buildBlob(policy: Policy, mode: BlobMode, stackLimit: Int = BlobLimits.defaultStackLimit) throws -> [UInt8] {
+public func buildBlob(
+    policy: Policy, mode: BlobMode, stackLimit: Int = BlobLimits.defaultStackLimit, pins: BlobPins? = nil
+) throws -> [UInt8] {
     guard stackLimit >= 1, stackLimit <= BlobLimits.maxStackLimit else { throw BlobError.badStackLimit(stackLimit) }
     let machine = try MacroMachine(policy: policy, mode: mode)
-    return try encodeBlob(machine, stackLimit: stackLimit)
+    return try encodeBlob(machine, stackLimit: stackLimit, pins: pins)
 }
 
-/// The blob of a compiled machine.
-public func encodeBlob(_ machine: MacroMachine, stackLimit: Int = BlobLimits.defaultStackLimit) throws -> [UInt8] {
+/// The pinned marker sites of an executable (specs/marker-abi.md, "Pinned sites"),
+/// as the kernel checks them: entry `i` of the table is at `tableVaddr + 16 * i`.
+public struct BlobPins: Hashable, Sendable {
+    public struct Site: Hashable, Sendable {
+        /// Link-time address of the marker's `syscall` instruction.
+        public var vaddr: UInt64
+        public var kind: UInt32
+        public var id: UInt32
+
+        public init(vaddr: UInt64, kind: UInt32, id: UInt32) {
+            self.vaddr = vaddr
+            self.kind = kind
+            self.id = id
+        }
+    }
+
+    /// Link-time address of the `.sbx_sites` section.
+    public var tableVaddr: UInt64
+    /// The lowest link-time address of the executable's code segments.
+    public var textVaddr: UInt64
+    /// In table order.
+    public var sites: [Site]
+
+    public init(tableVaddr: UInt64, textVaddr: UInt64, sites: [Site]) {
+        self.tableVaddr = tableVaddr
+        self.textVaddr = textVaddr
+        self.sites = sites
+    }
+
+    /// The bytes the table holds in the kernel, for cache keys.
+    public var encoded: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(16 + 16 * sites.count)
+        func put64(_ v: UInt64) { for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(i)))) } }
+        put64(tableVaddr)
+        put64(textVaddr)
+        for s in sites {
+            put64(s.vaddr)
+            put64(UInt64(s.kind) | UInt64(s.id) << 32)
+        }
+        return out
+    }
+}
+
+/// The 64-byte map of a system-call set (`SBX_SET_SIZE`): bit n for call n, the last
+/// bit for `mapsExecutable`.
+func encodeSystemCallSet(_ set: SystemCallSet) -> [UInt8] {
+    var map = [UInt8](repeating: 0, count: Int(SBX_SET_SIZE))
+    for n in set.numbers where n >= 0 && n <= Int(SBX_SET_NR_MAX) {
+        map[n / 8] |= UInt8(1) << UInt8(n % 8)
+    }
+    if set.mapsExecutable {
+        let bit = Int(SBX_SET_BIT_EXEC_MAP)
+        map[bit / 8] |= UInt8(1) << UInt8(bit % 8)
+    }
+    return map
+}
+
+/// The blob of a compiled machine; the binding is the original policy's.
+public func encodeBlob(
+    _ machine: MacroMachine, stackLimit: Int = BlobLimits.defaultStackLimit, pins: BlobPins? = nil
+) throws -> [UInt8] {
     guard stackLimit >= 1, stackLimit <= BlobLimits.maxStackLimit else { throw BlobError.badStackLimit(stackLimit) }
     let policy = machine.policy
+    let binding = machine.original.syscalls
+    if let binding {
+        guard binding.symbolSets.count == policy.symbols.count else {
+            throw BlobError.badBinding("\(binding.symbolSets.count) symbol sets for \(policy.symbols.count) symbols")
+        }
+        guard binding.sets.first == SystemCallSet.empty else { throw BlobError.badBinding("set 0 is not empty") }
+        guard binding.sets.count <= BlobLimits.maxSets else {
+            throw BlobError.capExceeded(what: "system-call sets", count: binding.sets.count, cap: BlobLimits.maxSets)
+        }
+    }
+    if let pins, pins.sites.count > BlobLimits.maxPins {
+        throw BlobError.capExceeded(what: "pinned marker sites", count: pins.sites.count, cap: BlobLimits.maxPins)
+    }
     let header = Int(SBX_BLOB_HEADER_SIZE)
     let mstatesOff = header
     let transOff = mstatesOff + Int(SBX_BLOB_MSTATE_SIZE) * machine.macroStateCount
     let sitesOff = transOff + Int(SBX_BLOB_TRANS_SIZE) * machine.transitionCount
     let callbacksOff = sitesOff + Int(SBX_BLOB_SITE_SIZE) * machine.siteEntries.count
-    let size = callbacksOff + Int(SBX_BLOB_CALLBACK_SIZE) * machine.callbackEntries.count
+    let setsOff = callbacksOff + Int(SBX_BLOB_CALLBACK_SIZE) * machine.callbackEntries.count
+    let symsetsOff = setsOff + Int(SBX_SET_SIZE) * (binding?.sets.count ?? 0)
+    let pinsOff = symsetsOff + 4 * (binding == nil ? 0 : policy.symbols.count)
+    let size = pinsOff + Int(SBX_BLOB_PIN_SIZE) * (pins?.sites.count ?? 0)
     if size > BlobLimits.maxSize {
         throw BlobError.capExceeded(what: "blob bytes", count: size, cap: BlobLimits.maxSize)
     }
@@ -39,10 +121,17 @@ public func encodeBlob(_ machine: MacroMachine, stackLimit: Int = BlobLimits.def
         out.append(UInt8((v >> 16) & 0xff))
         out.append(UInt8(v >> 24))
     }
+    func put64(_ value: UInt64) {
+        put(Int(value & 0xffff_ffff))
+        put(Int(value >> 32))
+    }
+    var flags = machine.mode == .nfa ? Int(SBX_BLOB_F_NFA) : 0
+    if binding != nil { flags |= Int(SBX_BLOB_F_BOUND) }
+    if pins != nil { flags |= Int(SBX_BLOB_F_PINNED) }
     put(Int(SBX_BLOB_MAGIC))
     put(Int(SBX_BLOB_VERSION))
     put(header)
-    put(machine.mode == .nfa ? Int(SBX_BLOB_F_NFA) : 0)
+    put(flags)
     put(size)
     put(stackLimit)
     put(policy.symbols.count)
@@ -57,6 +146,16 @@ public func encodeBlob(_ machine: MacroMachine, stackLimit: Int = BlobLimits.def
     put(transOff)
     put(sitesOff)
     put(callbacksOff)
+    put(binding?.sets.count ?? 0)
+    put(setsOff)
+    put(symsetsOff)
+    put(binding?.startSet ?? 0)
+    put(binding?.ambientSet ?? 0)
+    put(pins?.sites.count ?? 0)
+    put(pinsOff)
+    put(0)
+    put64(pins?.tableVaddr ?? 0)
+    put64(pins?.textVaddr ?? 0)
     put(0)
     put(0)
 
@@ -77,6 +176,15 @@ public func encodeBlob(_ machine: MacroMachine, stackLimit: Int = BlobLimits.def
     for cb in machine.callbackEntries {
         put(cb.function)
         put(cb.entered)
+    }
+    if let binding {
+        for set in binding.sets { out.append(contentsOf: encodeSystemCallSet(set)) }
+        for index in binding.symbolSets { put(index) }
+    }
+    for site in pins?.sites ?? [] {
+        put64(site.vaddr)
+        put(Int(site.kind))
+        put(Int(site.id))
     }
     precondition(out.count == size, "blob layout")
     return out

@@ -49,6 +49,30 @@ public enum KernelRefusal: Int, Sendable, CaseIterable {
     case stackOverflow = 7
     case noSetjmpRecord = 8
     case badState = 9
+    /// A system call in neither its window's set nor the ambient set.
+    case systemCallOutsideWindow = 20
+    /// `PROT_EXEC` in a window whose set may not map code.
+    case executableMapping = 21
+    /// A marker that is not the pinned site its `rdx` names.
+    case unpinnedMarker = 22
+}
+
+/// The window of a thread: which libc call's system calls it may make now.
+public enum KernelWindow: Hashable, Sendable {
+    /// From exec to the first marker: the loader and libc's start-up.
+    case start
+    /// Program code: the ambient set only.
+    case none
+    /// The libc function of the last `LIBC` marker (its symbol id).
+    case libc(Int)
+
+    init(raw: UInt32) {
+        switch raw {
+        case SBX_WINDOW_START: self = .start
+        case SBX_WINDOW_NONE: self = .none
+        default: self = .libc(Int(raw))
+        }
+    }
 }
 
 /// The kind of a frame of the kernel monitor's stack. Ids are the markers' (the
@@ -86,8 +110,9 @@ public final class KernelMonitor: @unchecked Sendable {
     var thread = sbx_thread()
 
     /// A thread of a freshly exec'd program, or (`newThread`) a new thread of a
-    /// running process, which may only enter a callback.
-    public init(policy: KernelPolicy, newThread: Bool = false) {
+    /// running process, which may only enter a callback and runs in the window of
+    /// `creator` (the thread that made the clone), if given.
+    public init(policy: KernelPolicy, newThread: Bool = false, creator: KernelMonitor? = nil) {
         self.policy = policy
         let capacity = policy.view.pointee.stack_limit
         frames = .allocate(capacity: Int(capacity))
@@ -95,6 +120,9 @@ public final class KernelMonitor: @unchecked Sendable {
             ? sbx_thread_init_new_thread(policy.view, &thread, frames, capacity)
             : sbx_thread_init(policy.view, &thread, frames, capacity)
         precondition(err == 0, "sbx_thread_init: \(err)")
+        if newThread, let creator {
+            withUnsafePointer(to: &creator.thread) { sbx_thread_inherit_window(policy.view, &thread, $0) }
+        }
     }
 
     /// A forked child: a copy of `parent`'s state.
@@ -126,6 +154,16 @@ public final class KernelMonitor: @unchecked Sendable {
             refusal: KernelRefusal(rawValue: Int(out.reason)) ?? .badState,
             top: KernelFrameKind(tag: out.tag), macroState: Int(out.mstate), depth: Int(out.depth))
     }
+
+    /// Whether the thread may make system call `number` now (`protection`: its third
+    /// argument); nil if it may, else why not (`sbx_syscall_check`).
+    public func checkSystemCall(number: UInt64, protection: UInt64) -> KernelRefusal? {
+        let reason = sbx_syscall_check(policy.view, &thread, number, protection)
+        return reason == 0 ? nil : KernelRefusal(rawValue: Int(reason)) ?? .badState
+    }
+
+    /// The thread's window.
+    public var window: KernelWindow { KernelWindow(raw: thread.window_sym) }
 
     /// Frames in use, the root frame included.
     public var depth: Int { Int(thread.depth) }

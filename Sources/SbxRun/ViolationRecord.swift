@@ -19,10 +19,19 @@ public struct ViolationRecord: Sendable, Equatable {
     public var flags: UInt32
     /// Frame tags from the top down (at most 16).
     public var stack: [UInt32]
+    /// For a system call outside its window: its third argument; for a marker
+    /// that is not its pinned site: the link-time address it came from.
+    public var detail: UInt64 = 0
 
     public var isMarker: Bool { flags & UInt32(SBX_REC_F_MARKER) != 0 }
     public var killed: Bool { flags & UInt32(SBX_REC_F_KILLED) != 0 }
     public var isExeMismatch: Bool { reason == UInt32(SBX_REASON_EXE_MISMATCH) }
+    /// A system call outside its window (or an executable mapping outside the loader).
+    public var isWindowViolation: Bool {
+        reason == UInt32(SBX_REASON_SYSCALL_WINDOW) || reason == UInt32(SBX_REASON_EXEC_MAPPING)
+    }
+    public var isExecMapping: Bool { reason == UInt32(SBX_REASON_EXEC_MAPPING) }
+    public var isUnpinned: Bool { reason == UInt32(SBX_REASON_UNPINNED) }
 
     public init(
         sequence: UInt64 = 0, pid: UInt32 = 0, tid: UInt32 = 0, command: String = "", policyID: UInt32 = 0,
@@ -64,6 +73,7 @@ public struct ViolationRecord: Sendable, Equatable {
         macroState = r.mstate
         depth = r.depth
         flags = r.flags
+        detail = r.reserved
         let frames = Int(min(r.depth, UInt32(SBX_REC_STACK)))
         stack = withUnsafeBytes(of: r.stack) { Array($0.bindMemory(to: UInt32.self).prefix(frames)) }
     }
@@ -84,6 +94,9 @@ public struct ViolationRecord: Sendable, Equatable {
         case SBX_REASON_IO_URING: return "io_uring system call"
         case SBX_REASON_NO_MEMORY: return "no memory for a monitor state"
         case SBX_REASON_EXE_MISMATCH: return "the file exec'd is not the program the policy was checked against"
+        case SBX_REASON_SYSCALL_WINDOW: return "system call the announced libc function cannot make"
+        case SBX_REASON_EXEC_MAPPING: return "executable mapping outside the dynamic loader"
+        case SBX_REASON_UNPINNED: return "marker not from its pinned site"
         default: return "reason \(reason)"
         }
     }

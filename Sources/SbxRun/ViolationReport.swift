@@ -9,7 +9,7 @@ import SbxBlob
 public struct ViolationReport: Sendable, Codable, Equatable {
     public struct Event: Sendable, Codable, Equatable {
         /// libc, call, return, callback-entry, callback-exit, tail-call, setjmp,
-        /// longjmp, syscall, exec, unknown.
+        /// longjmp, syscall, exec, forged-marker, unknown.
         public var kind: String
         public var id: UInt64
         /// The libc function or callback; for sites, the callee(s).
@@ -49,6 +49,9 @@ public struct ViolationReport: Sendable, Codable, Equatable {
     /// Frames deeper than the record holds.
     public var stackTruncated: Bool
     public var allowed: [Allowed]
+    /// For a system call outside its window: the window, i.e. the libc function
+    /// announced by the last `LIBC` marker ("start" or "none" when not a libc call).
+    public var window: String?
 
     public init(record: ViolationRecord, machine: MacroMachine?) {
         let original = machine?.original
@@ -62,7 +65,8 @@ public struct ViolationReport: Sendable, Codable, Equatable {
         stackTruncated = record.depth > UInt32(record.stack.count)
         functions = []
         allowed = []
-        guard let machine, record.isMarker, Int(record.macroState) < machine.macroStateCount else { return }
+        if record.isWindowViolation { window = Self.windowText(record.id, policy: original) }
+        guard let machine, record.isMarker, !record.isUnpinned, Int(record.macroState) < machine.macroStateCount else { return }
         let flat = machine.policy
         let frontier = machine.frontiers[Int(record.macroState)]
         var seen = Set<Int>()
@@ -129,10 +133,43 @@ public struct ViolationReport: Sendable, Codable, Equatable {
         }
     }
 
+    /// The window a record's id names (`SBX_WINDOW_*` or a symbol id).
+    static func windowText(_ id: UInt64, policy: Policy?) -> String {
+        switch id {
+        case 0xffff_ffff: return "start"
+        case 0xffff_fffe: return "none"
+        default: return policy.flatMap { id < UInt64($0.symbols.count) ? $0.symbols[Int(id)] : nil } ?? "libc#\(id)"
+        }
+    }
+
+    static func windowDescription(_ window: String) -> String {
+        switch window {
+        case "start": return "before the first marker (loader and libc start-up)"
+        case "none": return "in program code, after no libc call (only the ambient calls)"
+        default: return "after \(window)() was announced"
+        }
+    }
+
     static func event(of record: ViolationRecord, policy: Policy?) -> Event {
+        if record.isUnpinned {
+            return Event(kind: "forged-marker", id: record.id, name: nil, location: nil,
+                         description: "marker (kind \(record.kind), id \(record.id)) from address 0x"
+                             + String(record.detail, radix: 16) + ", which is not the pinned site it names")
+        }
         guard record.isMarker else {
             if record.isExeMismatch {
                 return Event(kind: "exec", id: 0, name: nil, location: nil, description: "exec of another file")
+            }
+            if record.isWindowViolation {
+                let number = Int(record.syscall)
+                let name = systemCallName(number)
+                var text = "system call \(name ?? "#\(number)")"
+                if name != nil { text += " (\(number))" }
+                if record.isExecMapping {
+                    text += " with PROT_EXEC (protection 0x" + String(record.detail, radix: 16) + ")"
+                }
+                text += " " + windowDescription(windowText(record.id, policy: policy))
+                return Event(kind: "syscall", id: UInt64(record.syscall), name: name, location: nil, description: text)
             }
             return Event(kind: "syscall", id: UInt64(record.syscall), name: nil, location: nil,
                          description: "system call \(record.syscall) (\(record.reasonName))")
@@ -172,6 +209,7 @@ public struct ViolationReport: Sendable, Codable, Equatable {
         if !command.isEmpty { out += " [\(command)]" }
         out += ": \(reason)\n"
         out += "  refused:  \(event.description)\n"
+        if let window, window != "start", window != "none" { out += "  window:   \(window)()\n" }
         if !functions.isEmpty { out += "  in:       \(functions.joined(separator: ", "))()\n" }
         if !stack.isEmpty {
             out += "  stack:    (innermost first)\n"
@@ -190,4 +228,9 @@ public struct ViolationReport: Sendable, Codable, Equatable {
         }
         return out
     }
+}
+
+/// The x86-64 name of a system call, when known.
+func systemCallName(_ number: Int) -> String? {
+    nil
 }

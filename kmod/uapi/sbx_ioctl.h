@@ -49,8 +49,8 @@
 
 /*
  * Reasons of a violation record (struct sbx_violation_record.reason). Values
- * 1..9 are the monitor core's enum sbx_reason (kmod/core/sbx_monitor.h), the
- * others are the module's own.
+ * 1..9 and 20..22 are the monitor core's enum sbx_reason
+ * (kmod/core/sbx_monitor.h), the others are the module's own.
  */
 #define SBX_REASON_UNKNOWN_KIND		1	/* marker kind not in 1..8 */
 #define SBX_REASON_ID_RANGE		2	/* marker id out of range for its kind */
@@ -65,6 +65,9 @@
 #define SBX_REASON_IO_URING		17	/* io_uring_setup/_enter/_register */
 #define SBX_REASON_NO_MEMORY		18	/* no monitor state for a new thread or child */
 #define SBX_REASON_EXE_MISMATCH		19	/* armed with SBX_ARM_F_EXE, another file was exec'd */
+#define SBX_REASON_SYSCALL_WINDOW	20	/* a system call outside its window's set */
+#define SBX_REASON_EXEC_MAPPING		21	/* PROT_EXEC in a window that may not map code */
+#define SBX_REASON_UNPINNED		22	/* a marker not from its pinned site */
 
 /* Flags of a violation record (struct sbx_violation_record.flags). */
 #define SBX_REC_F_MARKER	0x1	/* the event was a marker (syscall 999) */
@@ -229,7 +232,10 @@ struct sbx_ioc_status {
  *              __X32_SYSCALL_BIT for x32). For SBX_REASON_NO_MEMORY and
  *              SBX_REASON_EXE_MISMATCH: 0.
  * @kind:       the marker's kind (%rdi) as issued; 0 when not a marker.
- * @id:         the marker's id (%rsi) as issued; 0 when not a marker.
+ * @id:         the marker's id (%rsi) as issued; for SBX_REASON_SYSCALL_WINDOW
+ *              and SBX_REASON_EXEC_MAPPING the window the call was made in:
+ *              the symbol id of the last LIBC marker, SBX_WINDOW_START
+ *              (0xffffffff) or SBX_WINDOW_NONE (0xfffffffe); else 0.
  * @tag:        the top frame's tag (kmod/core/sbx_monitor.h: 0 root,
  *              0x40000000 | site, 0x80000000 | function) before the event.
  * @mstate:     the top frame's macro-state before the event.
@@ -237,7 +243,11 @@ struct sbx_ioc_status {
  *              >= 1 for a marker; 0 for SBX_REASON_NO_MEMORY and
  *              SBX_REASON_EXE_MISMATCH, whose tag, mstate and stack are 0).
  * @flags:      SBX_REC_F_*.
- * @reserved:   zero.
+ * @reserved:   for SBX_REASON_SYSCALL_WINDOW and SBX_REASON_EXEC_MAPPING the
+ *              call's third argument (the protection of mmap and mprotect);
+ *              for SBX_REASON_UNPINNED the marker's address relative to the
+ *              executable's load bias (the link-time address of the syscall
+ *              instruction it came from); else zero.
  * @stack:      the tags of the thread's frames before the event, from the top
  *              down: stack[i] is the tag of frame depth-1-i, for
  *              i < min(@depth, SBX_REC_STACK) (so stack[0] == @tag); the
