@@ -34,6 +34,11 @@
  *   sleep:S       sleep S seconds
  *   wait:PATH     wait until PATH exists (polls every 10 ms)
  *   loop:N:K:I    issue marker K:I N times; prints "loop N ns/marker X"
+ *   mkdir:P       mkdir(P, 0700); prints "mkdir R" (0 or -errno)
+ *   mmap-exec     an anonymous PROT_READ|PROT_EXEC mapping; prints "mmap-exec ok"
+ *                 or "mmap-exec E" (errno)
+ *   mmap-rw       an anonymous PROT_READ|PROT_WRITE mapping, silently (exit
+ *                 70 if it fails)
  *   exit:N        exit(N)
  * After the last step the program exits 0.
  *
@@ -49,6 +54,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -288,6 +295,19 @@ static int run(int i)
 			clock_gettime(CLOCK_MONOTONIC, &t1);
 			ns = (t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec);
 			printf("loop %lu ns/marker %.1f\n", n, ns / n);
+		} else if (!strncmp(s, "mkdir:", 6)) {
+			printf("mkdir %d\n", mkdir(s + 6, 0700) ? -errno : 0);
+		} else if (!strcmp(s, "mmap-exec") || !strcmp(s, "mmap-rw")) {
+			int exec = !strcmp(s, "mmap-exec");
+			void *p = mmap(NULL, 4096, PROT_READ | (exec ? PROT_EXEC : PROT_WRITE),
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+			if (exec && p == MAP_FAILED)
+				printf("mmap-exec %d\n", errno);
+			else if (exec)
+				printf("mmap-exec ok\n");
+			else if (p == MAP_FAILED)
+				exit(70);
 		} else if (!strncmp(s, "exit:", 5)) {
 			fflush(stdout);
 			exit(atoi(s + 5));

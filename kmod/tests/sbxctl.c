@@ -8,7 +8,7 @@
  *   sbxctl unload ID
  *   sbxctl read [MAX]                prints and removes violation records
  *                                    (with the frame tags of their stack)
- *   sbxctl mkblob dyck|nfa|deep OUT  writes the core tests' example policy,
+ *   sbxctl mkblob dyck|nfa|deep|bound|pinned OUT  writes the core tests' example policy,
  *                                    or (deep) one whose only function calls
  *                                    itself (site 0) with a stack limit of 64
  *   sbxctl try-load BLOB [--drop]    LOAD, printing the errno (0 = ok); with
@@ -53,6 +53,7 @@
 #include "../uapi/sbx_ioctl.h"
 #include "../core/sbx_blob.h"
 #include "../core/tests/blob_build.h"
+#include "../uapi/sbx_marker.h"
 
 static uint32_t parse_mode(const char *s)
 {
@@ -197,6 +198,49 @@ static void mkblob_deep(struct tb_spec *s)
 	s->sites[0] = 1;
 }
 
+/*
+ * The example with system-call binding (specs/kernel-abi.md): set 1 ambient
+ * {mmap, mprotect, munmap, brk, rt_sigreturn, exit, exit_group}; set 2 the
+ * start window, every call but mkdir, and code mappings; write (symbol 2) may
+ * write, open and read (0, 1) may read and openat.
+ */
+static void mkblob_bound(struct tb_spec *s)
+{
+	static const uint32_t ambient[] = { 9, 10, 11, 12, 15, 60, 231 };
+	uint32_t i;
+
+	tb_example(s);
+	s->flags |= SBX_BLOB_F_BOUND;
+	s->nr_sets = 5;
+	for (i = 0; i < sizeof(ambient) / sizeof(ambient[0]); i++)
+		tb_set_add(s, 1, ambient[i]);
+	for (i = 0; i <= SBX_SET_NR_MAX; i++)
+		if (i != 83)
+			tb_set_add(s, 2, i);
+	tb_set_add(s, 2, SBX_SET_BIT_EXEC_MAP);
+	tb_set_add(s, 3, 1);
+	tb_set_add(s, 4, 0);
+	tb_set_add(s, 4, 257);
+	s->symsets[0] = 4;
+	s->symsets[1] = 4;
+	s->symsets[2] = 3;
+	s->start_set = 2;
+	s->ambient_set = 1;
+}
+
+/* The bound example with a pin table that sbx_markers' markers never match. */
+static void mkblob_pinned(struct tb_spec *s)
+{
+	mkblob_bound(s);
+	s->flags |= SBX_BLOB_F_PINNED;
+	s->nr_pins = 1;
+	s->pins[0].vaddr = 0x1000;
+	s->pins[0].kind = SBX_MARK_CALL;
+	s->pins[0].id = 0;
+	s->pin_table_vaddr = 0x2000;
+	s->text_vaddr = 0x1000;
+}
+
 static int cmd_mkblob(const char *mode, const char *out)
 {
 	static uint8_t buf[65536];
@@ -212,6 +256,10 @@ static int cmd_mkblob(const char *mode, const char *out)
 		tb_example_nfa(&spec);
 	else if (!strcmp(mode, "deep"))
 		mkblob_deep(&spec);
+	else if (!strcmp(mode, "bound"))
+		mkblob_bound(&spec);
+	else if (!strcmp(mode, "pinned"))
+		mkblob_pinned(&spec);
 	else
 		return 64;
 	n = tb_build(&spec, buf, sizeof(buf));
@@ -506,7 +554,7 @@ static int cmd_tasks(void)
 static int usage(void)
 {
 	fprintf(stderr, "usage: sbxctl status | load BLOB | unload ID | read [MAX] |"
-			" mkblob dyck|nfa|deep OUT | try-load BLOB [--drop] | try-oversized |"
+			" mkblob dyck|nfa|deep|bound|pinned OUT | try-load BLOB [--drop] | try-oversized |"
 			" run [-p ID|-b BLOB] [-m MODE] [-a ACTION] [--no-fork] [--fail-first]"
 			" [--twice] [--exe PATH|--exe-fd N] -- PROG [ARG...] |"
 			" install BLOB|ID --exe PATH|--exe-fd N [-m MODE] [-a ACTION] |"
