@@ -67,8 +67,9 @@ let package = Package(
         // ioctl is variadic, and the child after fork must not run Swift code).
         .target(name: "CSbxDevice"),
         // Enforcement for users: the device, program/policy binding, violation
-        // reports, `sbx run`, the per-executable registry, status.
-        .target(name: "SbxRun", dependencies: ["CSbxDevice", "DyckModel", "SbxBlob"]),
+        // reports, `sbx run`, the per-executable registry, status; the pinned-site
+        // table read with libelf.
+        .target(name: "SbxRun", dependencies: ["CSbxDevice", "CLibELF", "DyckModel", "SbxBlob"]),
 
         // Shared by the executables: typed errors -> exit codes, diagnostics.
         .target(
@@ -131,7 +132,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["DyckModel"]),
         .testTarget(name: "SbxTraceTests", dependencies: ["SbxTrace"]),
         .testTarget(name: "SbxVMTests", dependencies: ["SbxVM"]),
-        .testTarget(name: "SbxRunTests", dependencies: ["SbxRun", "DyckModel", "SbxBlob"]),
+        .testTarget(name: "SbxRunTests", dependencies: ["SbxRun", "DyckModel", "SbxBlob", "SbxCLI"]),
         .testTarget(
             name: "SbxBlobTests",
             dependencies: ["SbxBlob", "CSbxCore", "DyckModel", "DyckAnalysis"],

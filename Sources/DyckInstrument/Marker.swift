@@ -9,32 +9,77 @@ public enum MarkerABI {
     public static let systemCallNumber: UInt64 = 999
     /// `SBX_MARK_ID_MAX`: ids travel in the lower half of `rsi`.
     public static let maximumID: UInt64 = 0xffff_ffff
+    /// `SBX_SITES_SECTION`: the table of pinned marker sites.
+    public static let sitesSection = ".sbx_sites"
+    /// `SBX_SITE_ENTRY_SIZE`: one entry (offset to the `syscall`, kind, id, reserved 0),
+    /// each 32 bits; entries are aligned to their size.
+    public static let siteEntrySize = 16
+
+    /// The assembly of one marker (AT&T syntax, `specs/marker-abi.md`). `rdx` gets the
+    /// run-time address of the marker's entry in `.sbx_sites`; the entry records where
+    /// the `syscall` is and the kind and id it must carry, so a monitor can refuse a
+    /// marker issued from anywhere else or with other numbers. Numeric local labels
+    /// keep this right when the optimizer duplicates the asm: every copy assembles to
+    /// its own `syscall` and its own entry. The entry is written by the assembler (a
+    /// PC-relative difference resolved at link time), so it needs no relocation at
+    /// run time and the section stays read-only; "R" (SHF_GNU_RETAIN) keeps
+    /// `--gc-sections` from dropping a section that no code refers to by symbol.
+    public static func assembly(kind: MarkerKind, id: UInt32) -> String {
+        """
+        lea 2f(%rip), %rdx
+        1: syscall
+        .pushsection \(sitesSection),"aR",@progbits
+        .balign \(siteEntrySize)
+        2: .long 1b - .
+        .long \(kind.rawValue)
+        .long \(id)
+        .long 0
+        .popsection
+        """
+    }
+
+    /// The inline-asm constraints of every marker: rax carries the number in and the
+    /// result out; rdi and rsi the kind and id (also in the text: the monitor compares
+    /// the registers with the pinned entry); rdx is overwritten with the entry's
+    /// address; rcx and r11 are what `syscall` itself destroys. Nothing else is touched,
+    /// and errno lives in memory that only libc's wrappers write, so the program cannot
+    /// observe a marker. The memory clobber keeps loads and stores from moving across
+    /// the marker.
+    public static let constraints =
+        "={ax},{ax},{di},{si},~{rdx},~{rcx},~{r11},~{memory},~{dirflag},~{fpsr},~{flags}"
 }
 
-/// Builds marker instructions: one inline-asm `syscall` per marker, with the kind and
-/// id as constants, so that every marker instruction in the binary has a fixed meaning
-/// (a monitor may check where a marker comes from).
-struct MarkerEmitter {
+/// Builds marker instructions: one inline asm per marker, with the kind and id baked
+/// into its text (`MarkerABI.assembly`), so that every marker instruction in the
+/// binary has a fixed meaning that the `.sbx_sites` table pins.
+final class MarkerEmitter {
+    let context: LLVMContextRef
     let functionType: LLVMTypeRef
-    let inlineAsm: LLVMValueRef
     let int64: LLVMTypeRef
     let nounwind: LLVMAttributeRef
+    /// One inline-asm value per (kind, id): LLVM uniques them anyway; this only saves
+    /// building the text again.
+    private var inlineAsms: [Int: LLVMValueRef] = [:]
 
     init(context: LLVMContextRef) {
+        self.context = context
         int64 = LLVMInt64TypeInContext(context)
         var parameters: [LLVMTypeRef?] = [int64, int64, int64]
         functionType = LLVMFunctionType(int64, &parameters, 3, 0)
-        // rax carries the number in and the result out; rcx and r11 are what `syscall`
-        // itself destroys. Nothing else is touched, and errno lives in memory that only
-        // libc's wrappers write, so the program cannot observe a marker. The memory
-        // clobber keeps loads and stores from moving across the marker.
-        let assembly = "syscall"
-        let constraints = "={ax},{ax},{di},{si},~{rcx},~{r11},~{memory},~{dirflag},~{fpsr},~{flags}"
-        inlineAsm = LLVMGetInlineAsm(
-            functionType, assembly, assembly.utf8.count, constraints, constraints.utf8.count,
-            1, 0, LLVMInlineAsmDialectATT, 0)
         let kind = LLVMGetEnumAttributeKindForName("nounwind", 8)
         nounwind = LLVMCreateEnumAttribute(context, kind, 0)
+    }
+
+    private func inlineAsm(_ kind: MarkerKind, _ id: UInt32) -> LLVMValueRef {
+        let key = kind.rawValue << 32 | Int(id)
+        if let cached = inlineAsms[key] { return cached }
+        let assembly = MarkerABI.assembly(kind: kind, id: id)
+        let constraints = MarkerABI.constraints
+        let value: LLVMValueRef = LLVMGetInlineAsm(
+            functionType, assembly, assembly.utf8.count, constraints, constraints.utf8.count,
+            1, 0, LLVMInlineAsmDialectATT, 0)
+        inlineAsms[key] = value
+        return value
     }
 
     /// Emits a marker at the builder's position; `location` is the debug location of the
@@ -46,7 +91,7 @@ struct MarkerEmitter {
             LLVMConstInt(int64, UInt64(kind.rawValue), 0),
             LLVMConstInt(int64, UInt64(id), 0),
         ]
-        let call = LLVMBuildCall2(builder, functionType, inlineAsm, &arguments, 3, "")
+        let call = LLVMBuildCall2(builder, functionType, inlineAsm(kind, id), &arguments, 3, "")
         if let call {
             LLVMAddCallSiteAttribute(call, attributeFunctionIndex, nounwind)
             if let location { LLVMInstructionSetDebugLoc(call, location) }

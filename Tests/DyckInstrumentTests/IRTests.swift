@@ -125,7 +125,7 @@ final class IRTests: XCTestCase {
         // %next is entered only from the invoke: RET is its first instruction.
         XCTAssertTrue(
             main.range(
-                of: #"\nnext:[^\n]*\n[^\n]*asm sideeffect "syscall"[^\n]*\(i64 999, i64 3, "#, options: .regularExpression)
+                of: #"\nnext:[^\n]*\n[^\n]*asm sideeffect "lea 2f[^\n]*\(i64 999, i64 3, "#, options: .regularExpression)
                 != nil, main)
         // The dispatched invoke: its PHI in %after now names the block that continues.
         XCTAssertTrue(
@@ -324,6 +324,35 @@ final class IRTests: XCTestCase {
         XCTAssertThrowsError(try module.writeText(to: "/nonexistent-dir/x.ll"))
     }
 
+    /// The markers of the emitted module assemble to `.sbx_sites` entries: at -O0
+    /// (no code duplicated or removed) the entries' (kind, id) are exactly the IR's
+    /// markers, and every entry points at a `syscall` right after a lea of that very
+    /// entry. At -O2, where code may be duplicated, every copy has its own entry.
+    func testMarkersCarryTheirSiteEntries() throws {
+        let result = try Lab.instrumentFile(try Lab.write(Self.program, to: "sites.ll"))
+        let expected = markers(in: result.text).map { "\($0.kind):\($0.id)" }.sorted()
+        XCTAssertEqual(expected.count, result.report.markers)
+        for level in ["-O0", "-O2"] {
+            let executable = try Lab.link(result.path, flags: [level], output: "sites\(level).inst")
+            let table = try SiteSection(executable)
+            let entries = table.entries.map { "\($0.kind):\($0.id)" }.sorted()
+            if level == "-O0" {
+                XCTAssertEqual(entries, expected)
+            } else {
+                XCTAssertTrue(Set(entries).isSubset(of: Set(expected)), "\(entries)")
+                XCTAssertFalse(entries.isEmpty)
+            }
+            let code = try SiteSection.syscalls(in: executable)
+            XCTAssertEqual(code.count, table.entries.count, level)
+            for (i, entry) in table.entries.enumerated() {
+                XCTAssertEqual(entry.reserved, 0)
+                XCTAssertEqual(code[entry.site], .some(table.address + UInt64(16 * i)), "\(level) entry \(i)")
+            }
+            // Natively the markers fail with -ENOSYS and change nothing.
+            XCTAssertEqual(try Lab.run(executable, ["x"]).status, 11, level)
+        }
+    }
+
     /// `dyck-gen --instrument` writes the policy and NAME.inst.bc for bitcode input,
     /// from one analysis: the policy file equals the analysis of the input.
     func testDyckGenInstrumentOption() throws {
@@ -369,15 +398,83 @@ final class IRTests: XCTestCase {
         return String(text[lineStart..<end.upperBound])
     }
 
-    private func markers(in text: String) -> [(kind: Int, id: Int)] {
-        guard let pattern = try? NSRegularExpression(pattern: #"asm sideeffect "syscall"[^\n]*\(i64 999, i64 (\d+), i64 (\d+)\)"#)
-        else { return [] }
-        let range = NSRange(text.startIndex..., in: text)
-        return pattern.matches(in: text, range: range).compactMap { match in
-            guard let kind = Range(match.range(at: 1), in: text), let id = Range(match.range(at: 2), in: text) else {
-                return nil
-            }
-            return (Int(text[kind]) ?? -1, Int(text[id]) ?? -1)
+    /// The markers of textual IR, in order. Every marker's asm must be the pinned
+    /// form of `specs/marker-abi.md` (its text spelled out here, independently of
+    /// `MarkerABI.assembly`), with the kind and id in the text equal to the `rdi`
+    /// and `rsi` operands; a marker otherwise is a test failure.
+    private func markers(in text: String, file: StaticString = #filePath, line: UInt = #line) -> [(kind: Int, id: Int)] {
+        let pinned = #"asm sideeffect "lea 2f\(%rip\), %rdx\\0A1: syscall\\0A"#
+            + #"\.pushsection \.sbx_sites,\\22aR\\22,@progbits\\0A\.balign 16\\0A"#
+            + #"2: \.long 1b - \.\\0A\.long (\d+)\\0A\.long (\d+)\\0A\.long 0\\0A\.popsection", "#
+            + #""=\{ax\},\{ax\},\{di\},\{si\},~\{rdx\},~\{rcx\},~\{r11\},~\{memory\},~\{dirflag\},~\{fpsr\},~\{flags\}""#
+            + #"\(i64 999, i64 (\d+), i64 (\d+)\)"#
+        guard let pattern = try? NSRegularExpression(pattern: pinned) else {
+            XCTFail("bad pattern", file: file, line: line)
+            return []
         }
+        let range = NSRange(text.startIndex..., in: text)
+        let found = pattern.matches(in: text, range: range).compactMap { match -> (kind: Int, id: Int)? in
+            let numbers = (1...4).map { i in Range(match.range(at: i), in: text).flatMap { Int(text[$0]) } ?? -1 }
+            XCTAssertEqual(numbers[0], numbers[2], "kind in the text and in rdi", file: file, line: line)
+            XCTAssertEqual(numbers[1], numbers[3], "id in the text and in rsi", file: file, line: line)
+            return (numbers[2], numbers[3])
+        }
+        // Any other asm with a syscall would be a marker the table does not pin.
+        XCTAssertEqual(text.components(separatedBy: "syscall").count - 1, found.count, "unpinned syscall asm",
+                       file: file, line: line)
+        return found
+    }
+}
+
+/// The `.sbx_sites` section of an executable as binutils see it (`readelf`, `objcopy`,
+/// `objdump`): a reading independent of the instrumentation and of `SbxRun`.
+struct SiteSection {
+    var address: UInt64
+    var entries: [(site: UInt64, kind: Int, id: Int, reserved: Int)]
+
+    init(_ executable: String) throws {
+        let sections = try Lab.run("/usr/bin/readelf", ["-SW", executable])
+        guard let line = sections.stdout.split(separator: "\n").first(where: { $0.contains(" .sbx_sites ") }) else {
+            throw Lab.Failure("\(executable) has no .sbx_sites section")
+        }
+        let fields = line.split(separator: "]", maxSplits: 1).last?.split(separator: " ") ?? []
+        guard fields.count > 4, let address = UInt64(fields[2], radix: 16), let size = Int(fields[4], radix: 16) else {
+            throw Lab.Failure("unreadable section line: \(line)")
+        }
+        let dump = Lab.work.appendingPathComponent("sites-\(UUID().uuidString).bin").path
+        try Lab.build("/usr/bin/objcopy", ["--dump-section", ".sbx_sites=\(dump)", executable, Lab.work.appendingPathComponent("sites-discard").path])
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dump)))
+        guard bytes.count == size, size % 16 == 0 else { throw Lab.Failure("section of \(bytes.count) bytes, header says \(size)") }
+        func word(_ offset: Int) -> UInt32 {
+            (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[offset + $1]) << (8 * $1) }
+        }
+        self.address = address
+        entries = stride(from: 0, to: size, by: 16).map { o in
+            let site = UInt64(bitPattern: Int64(bitPattern: address + UInt64(o)) + Int64(Int32(bitPattern: word(o))))
+            return (site, Int(word(o + 4)), Int(word(o + 8)), Int(word(o + 12)))
+        }
+    }
+
+    /// Every `syscall` instruction by address, with the target of the `lea ...(%rip),%rdx`
+    /// right before it (nil when there is none).
+    static func syscalls(in executable: String) throws -> [UInt64: UInt64?] {
+        let listing = try Lab.run("/usr/bin/objdump", ["-d", "--no-show-raw-insn", executable])
+        var result: [UInt64: UInt64?] = [:]
+        var previous: Substring = ""
+        for line in listing.stdout.split(separator: "\n") {
+            let parts = line.split(separator: "\t", maxSplits: 1)
+            guard parts.count == 2, parts[0].hasSuffix(":"),
+                let address = UInt64(parts[0].dropLast().trimmingCharacters(in: .whitespaces), radix: 16)
+            else { continue }
+            if parts[1].trimmingCharacters(in: .whitespaces) == "syscall" {
+                var target: UInt64? = nil
+                if previous.hasPrefix("lea"), previous.contains("(%rip),%rdx"), let hash = previous.range(of: "# ") {
+                    target = UInt64(previous[hash.upperBound...].prefix { $0.isHexDigit }, radix: 16)
+                }
+                result[address] = .some(target)
+            }
+            previous = parts[1]
+        }
+        return result
     }
 }

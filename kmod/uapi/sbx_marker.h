@@ -17,6 +17,7 @@
 
 /*
  * Kinds of marker, passed in %rdi. The id, passed in %rsi, is interpreted per kind.
+ * %rdx holds the address of the marker's pinned-site entry (below).
  *
  * @SBX_MARK_LIBC:      a libc call is about to be made; id = symbol id in the
  *                      policy's symbol table.
@@ -44,5 +45,28 @@
 
 /* Ids are 32-bit; the upper half of %rsi must be zero. */
 #define SBX_MARK_ID_MAX 0xffffffffUL
+
+/*
+ * Pinned sites. Every marker is the sequence
+ *
+ *	lea  ENTRY(%rip), %rdx
+ *	syscall
+ *
+ * with %rax = SBX_MARKER_NR, %rdi = kind, %rsi = id, and %rdx = the run-time address
+ * of the marker's entry in the executable's SBX_SITES_SECTION. An entry is
+ * SBX_SITE_ENTRY_SIZE bytes, aligned to its size, four little-endian 32-bit words:
+ *
+ *	s32 offset;	site (the syscall instruction) minus the entry's address
+ *	u32 kind;	the kind the marker must carry in %rdi
+ *	u32 id;		the id it must carry in %rsi
+ *	u32 reserved;	0
+ *
+ * With B the executable's load bias and IP the address after the syscall, a monitor
+ * accepts the marker only if %rdx - B lies inside the section, 16-aligned relative
+ * to its start, and the entry's site (entry + offset) is IP - 2 - B, with the
+ * entry's kind and id equal to %rdi and %rsi. See specs/marker-abi.md.
+ */
+#define SBX_SITES_SECTION ".sbx_sites"
+#define SBX_SITE_ENTRY_SIZE 16
 
 #endif /* _UAPI_SBX_MARKER_H */
