@@ -22,8 +22,8 @@ public enum Registry {
                                device: SandboxDevice) throws -> Installed {
         let exeFD = try SandboxRun.openProgram(executable)
         defer { close(exeFD) }
-        let (policy, bytes) = try SandboxRun.loadPolicyWithBytes(path: policyPath, program: executable, exeFD: exeFD)
-        let blob = try SandboxRun.cachedBlob(policy, bytes: bytes, mode: mode, path: policyPath)
+        let enforced = try SandboxRun.loadEnforced(path: policyPath, program: executable, exeFD: exeFD)
+        let blob = try SandboxRun.cachedBlob(enforced, mode: mode, path: policyPath)
         let id = try device.load(blob: blob)
         do {
             let (dev, ino) = try device.install(policyID: id, mode: mode.rawValue, action: action, exeFD: exeFD)

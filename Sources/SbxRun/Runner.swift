@@ -72,6 +72,30 @@ public struct SandboxRun {
         try loadPolicyWithBytes(path: path, program: program, exeFD: exeFD).policy
     }
 
+    /// A policy, its file's bytes, and the program's pinned marker sites: what the
+    /// kernel enforces on the program open on `exeFD`.
+    struct Enforced {
+        var policy: Policy
+        var bytes: [UInt8]
+        var pins: BlobPins
+    }
+
+    /// The policy checked against the program open on `exeFD` (its digest), with
+    /// the program's pinned marker sites checked against both (every site a `syscall`
+    /// instruction of the file, every id in the policy's ranges). A policy without
+    /// system-call sets cannot bind the program's system calls: refused.
+    static func loadEnforced(path: String, program: String, exeFD: Int32) throws -> Enforced {
+        let (policy, bytes) = try loadPolicyWithBytes(path: path, program: program, exeFD: exeFD)
+        let table = try PinnedSiteTable.read(fd: exeFD, program: program)
+        try table.check(against: policy, policyPath: path)
+        guard policy.syscalls != nil else {
+            throw RunError.policyUnusable(
+                path: path,
+                reason: "it has no system-call sets (a policy file of version 1): rebuild the program with this dyck-cc")
+        }
+        return Enforced(policy: policy, bytes: bytes, pins: table.blobPins)
+    }
+
     static func loadPolicyWithBytes(path: String, program: String, exeFD: Int32) throws -> (policy: Policy, bytes: [UInt8]) {
         // An uninstrumented program is the more basic problem: say so first.
         _ = try ExecutableBinding.recordedDigest(fd: exeFD, program: program)
@@ -111,17 +135,17 @@ public struct SandboxRun {
         return fd
     }
 
-    /// Compiles the policy for the kernel in `mode`.
-    static func blob(_ policy: Policy, mode: BlobMode, path: String) throws -> [UInt8] {
+    /// Compiles the policy for the kernel in `mode`, with the program's pins.
+    static func blob(_ policy: Policy, mode: BlobMode, path: String, pins: BlobPins?) throws -> [UInt8] {
         do {
-            return try buildBlob(policy: policy, mode: mode)
+            return try buildBlob(policy: policy, mode: mode, pins: pins)
         } catch {
             throw RunError.policyUnusable(path: path, reason: "cannot compile it for the kernel: \(error)")
         }
     }
 
-    /// Where compiled blobs are kept, keyed by the policy file's SHA-256 and the
-    /// mode: compiling a large program's policy (nfa mode flattens it) takes seconds,
+    /// Where compiled blobs are kept, keyed by the policy file's SHA-256, the pinned
+    /// sites' and the mode: compiling a large program's policy (nfa mode flattens it) takes seconds,
     /// which every run would otherwise pay. `SBX_BLOB_CACHE` names the directory
     /// (empty: no cache); default `$XDG_CACHE_HOME/sbx/blobs` or `~/.cache/sbx/blobs`.
     /// The kernel validates every blob it is given, cached or not.
@@ -137,11 +161,14 @@ public struct SandboxRun {
 
     /// The blob of a policy, from the cache when it is there; written to the cache
     /// (best effort, atomically) when it was compiled.
-    static func cachedBlob(_ policy: Policy, bytes: [UInt8], mode: BlobMode, path: String) throws -> [UInt8] {
-        guard let directory = blobCacheDirectory else { return try blob(policy, mode: mode, path: path) }
-        let file = "\(directory)/\(ExecutableBinding.hex(SHA256.hash(bytes)))-\(mode.rawValue)-v\(BlobLimits.version).blob"
+    static func cachedBlob(_ enforced: Enforced, mode: BlobMode, path: String) throws -> [UInt8] {
+        let policy = enforced.policy
+        guard let directory = blobCacheDirectory else { return try blob(policy, mode: mode, path: path, pins: enforced.pins) }
+        let key = ExecutableBinding.hex(SHA256.hash(enforced.bytes)) + "-"
+            + ExecutableBinding.hex(SHA256.hash(enforced.pins.encoded).prefix(16))
+        let file = "\(directory)/\(key)-\(mode.rawValue)-v\(BlobLimits.version).blob"
         if let cached = readWhole(file), !cached.isEmpty { return cached }
-        let compiled = try blob(policy, mode: mode, path: path)
+        let compiled = try blob(policy, mode: mode, path: path, pins: enforced.pins)
         var prefix = directory.hasPrefix("/") ? "" : "."
         for part in directory.split(separator: "/") {
             prefix += "/" + part
@@ -181,8 +208,9 @@ public struct SandboxRun {
         let exeFD = try Self.openProgram(resolved)
         defer { close(exeFD) }
         let policyFile = policyPath ?? resolved + ".dyck"
-        let (policy, policyBytes) = try Self.loadPolicyWithBytes(path: policyFile, program: resolved, exeFD: exeFD)
-        let blob = try Self.cachedBlob(policy, bytes: policyBytes, mode: mode, path: policyFile)
+        let enforced = try Self.loadEnforced(path: policyFile, program: resolved, exeFD: exeFD)
+        let policy = enforced.policy
+        let blob = try Self.cachedBlob(enforced, mode: mode, path: policyFile)
 
         let device = try SandboxDevice(path: devicePath)
         let policyID = try device.load(blob: blob)
@@ -242,5 +270,14 @@ public struct SandboxRun {
             userMicroseconds: micros(usage.ru_utime), systemMicroseconds: micros(usage.ru_stime),
             wallNanoseconds: UInt64(max(0, wall)),
             markers: markersBefore.flatMap { b in markersAfter.map { $0 >= b ? $0 - b : 0 } })
+    }
+}
+
+extension PinnedSiteTable {
+    /// The table as the kernel's blob holds it.
+    public var blobPins: BlobPins {
+        BlobPins(
+            tableVaddr: tableVaddr, textVaddr: execTextVaddr,
+            sites: sites.map { BlobPins.Site(vaddr: $0.vaddr, kind: $0.kind, id: $0.id) })
     }
 }

@@ -2,6 +2,10 @@ import ArgumentParser
 import DyckModel
 import SbxBlob
 import SbxCLI
+import SbxRun
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct BlobCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,7 +15,9 @@ struct BlobCommand: ParsableCommand {
             The blob (specs/kernel-abi.md) is what /dev/sbx loads: a deterministic \
             machine over macro-states, so that the kernel steps each marker with a few \
             table look-ups. Give the policy dyck-gen wrote for the program; --mode nfa \
-            builds the single-copy flattened model for the same instrumented binary.
+            builds the single-copy flattened model for the same instrumented binary. \
+            The policy's system-call sets go into the blob when it has them; --exe adds \
+            the program's pinned marker sites (its .sbx_sites section), as sbx run does.
             """
     )
 
@@ -27,6 +33,9 @@ struct BlobCommand: ParsableCommand {
     @Option(help: "Frames per thread before a push is a violation (1...\(BlobLimits.maxStackLimit)).")
     var stackLimit: Int = BlobLimits.defaultStackLimit
 
+    @Option(help: "The instrumented program: pin its markers to their sites.")
+    var exe: String?
+
     func validate() throws {
         guard (1...BlobLimits.maxStackLimit).contains(stackLimit) else {
             throw ValidationError("--stack-limit must be within 1...\(BlobLimits.maxStackLimit)")
@@ -35,8 +44,21 @@ struct BlobCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try Policy.load(path: policy)
-        let bytes = try buildBlob(policy: loaded, mode: mode == .dyck ? .dyck : .nfa, stackLimit: stackLimit)
+        var pins: BlobPins?
+        if let exe {
+            let fd = open(exe, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw RunError.programNotFound(exe) }
+            defer { close(fd) }
+            let table = try PinnedSiteTable.read(fd: fd, program: exe)
+            try table.check(against: loaded, policyPath: policy)
+            pins = table.blobPins
+        }
+        let bytes = try buildBlob(
+            policy: loaded, mode: mode == .dyck ? .dyck : .nfa, stackLimit: stackLimit, pins: pins)
         try AtomicFile.write(bytes, to: output)
-        Diagnostics.note("wrote \(output): \(bytes.count) bytes (\(mode.rawValue) mode, stack limit \(stackLimit))")
+        var what = "\(mode.rawValue) mode, stack limit \(stackLimit)"
+        if loaded.syscalls != nil { what += ", system-call sets" }
+        if let pins { what += ", \(pins.sites.count) pinned sites" }
+        Diagnostics.note("wrote \(output): \(bytes.count) bytes (\(what))")
     }
 }
