@@ -59,10 +59,12 @@ bench-analysis: build
 bench-marker: build
 	@bash Tests/bench/marker-bench.sh
 
-# Marker cost in a guest: module not loaded, loaded but not enforcing, enforced.
+# Marker and system-call cost in a guest, in instructions (sbx vm --icount):
+# module not loaded, loaded but not enforcing, enforced; the binding of system
+# calls and pinned markers, beside the module from before them in the same boot.
 bench-vm: build kmod
 	$(MAKE) -C kmod tests
-	.build/debug/sbx vm --module kmod/sbx_dyck.ko -- sh kmod/tests/guest-bench.sh
+	bash Tests/bench/binding-bench.sh $(CURDIR)/.build/debug/sbx
 
 # mbed TLS (issue 7): bench-mbedtls, test-mbedtls (reduced, part of make test),
 # mbedtls (fetch and build only), evaluation-doc.

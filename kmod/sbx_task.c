@@ -372,6 +372,19 @@ static noinline void sbx_task_marker_unpinned(struct sbx_task *t, struct pt_regs
 	sbx_task_violation(t, &rec, regs);
 }
 
+/* A marker of a killed thread (blocked), or of a lost one (pinned, then resync). */
+static noinline void sbx_task_marker_slow(struct sbx_task *t, struct pt_regs *regs)
+{
+	if (t->killed) {
+		sbx_block_syscall(regs);
+		return;
+	}
+	if (sbx_pin_check(t->view, t->bias, regs->ip, regs->dx, regs->di, regs->si))
+		sbx_task_marker_unpinned(t, regs);
+	else
+		sbx_task_lost_step(t, regs->di, regs->si);
+}
+
 /**
  * sbx_task_marker - a marker (syscall 999) entered by the current thread.
  * @regs: its registers: %rdi kind, %rsi id, %rdx its pinned site's entry.
@@ -386,29 +399,23 @@ void sbx_task_marker(struct pt_regs *regs)
 	struct sbx_violation v;
 	struct sbx_task *t;
 
-	preempt_disable();
+	/* Tracepoint probes run with preemption disabled: an RCU reader. */
 	t = sbx_task_find(current);
 	if (!t || t->state != SBX_TASK_ENFORCED)
-		goto out;
+		return;
 	__this_cpu_inc(sbx_markers);
 	WRITE_ONCE(t->markers, t->markers + 1);
-	if (unlikely(t->killed)) {
-		sbx_block_syscall(regs);
-		goto out;
+	if (unlikely(t->killed | t->lost)) {
+		sbx_task_marker_slow(t, regs);
+		return;
 	}
 	if (unlikely(sbx_pin_check(t->view, t->bias, regs->ip, regs->dx, regs->di,
 				   regs->si))) {
 		sbx_task_marker_unpinned(t, regs);
-		goto out;
-	}
-	if (unlikely(t->lost)) {
-		sbx_task_lost_step(t, regs->di, regs->si);
-		goto out;
+		return;
 	}
 	if (unlikely(sbx_step(t->view, &t->thread, regs->di, regs->si, &v)))
 		sbx_task_marker_refused(t, &v);
-out:
-	preempt_enable();
 }
 
 /* A system call outside the thread's window: record it; kill, or let it run. */
@@ -442,21 +449,18 @@ void sbx_task_check_syscall(struct pt_regs *regs, long nr)
 	struct sbx_task *t;
 	int reason;
 
-	preempt_disable();
+	/* Tracepoint probes run with preemption disabled: an RCU reader. */
 	t = sbx_task_find(current);
 	if (likely(!t) || t->state != SBX_TASK_ENFORCED)
-		goto out;
-	if (unlikely(t->killed)) {
-		sbx_block_syscall(regs);
-		goto out;
+		return;
+	if (unlikely(t->killed | t->lost)) {
+		if (t->killed)
+			sbx_block_syscall(regs);
+		return;
 	}
-	if (unlikely(t->lost))
-		goto out;
 	reason = sbx_syscall_check(t->view, &t->thread, (unsigned long)nr, regs->dx);
 	if (unlikely(reason))
 		sbx_task_syscall_refused(t, regs, nr, reason);
-out:
-	preempt_enable();
 }
 
 /**

@@ -86,7 +86,17 @@ public struct SandboxRun {
     /// system-call sets cannot bind the program's system calls: refused.
     static func loadEnforced(path: String, program: String, exeFD: Int32) throws -> Enforced {
         let (policy, bytes) = try loadPolicyWithBytes(path: path, program: program, exeFD: exeFD)
-        let table = try PinnedSiteTable.read(fd: exeFD, program: program)
+        let table: PinnedSiteTable
+        do {
+            table = try PinnedSiteTable.read(fd: exeFD, program: program)
+        } catch RunError.notInstrumented(_, let reason) {
+            // It records the policy's digest, so it claims to be built with it: a
+            // program without a valid table of its own markers was not (an
+            // uninstrumented build with a copied .sbx_policy section, say).
+            throw RunError.wrongPolicy(
+                program: program, policy: path,
+                reason: "its marker sites do not match it: \(reason) (build it with dyck-cc)")
+        }
         try table.check(against: policy, policyPath: path)
         guard policy.syscalls != nil else {
             throw RunError.policyUnusable(

@@ -252,6 +252,11 @@ _Static_assert(sizeof(struct sbx_blob_callback) == 8, "callback size");
  * @sets:      the system-call sets (empty without SBX_BLOB_F_BOUND).
  * @symsets:   the symbols' set indices (empty without SBX_BLOB_F_BOUND).
  * @pins:      the pinned sites (empty without SBX_BLOB_F_PINNED).
+ * @none_map:  the bit map of the window of program code (set 0); without
+ *             SBX_BLOB_F_BOUND a map that allows every call.
+ * @ambient_map: the bit map of the ambient set; without SBX_BLOB_F_BOUND the
+ *             same map that allows every call.
+ * @pin_bytes: 16 * @nr_pins, the size of the pin section.
  * @flags ... @text_vaddr: the header fields of the same names.
  *
  * A view borrows the blob's memory: the blob must stay alive and unchanged as
@@ -265,6 +270,9 @@ struct sbx_policy_view {
 	const sbx_u8 *sets;
 	const sbx_u8 *symsets;
 	const sbx_u8 *pins;
+	const sbx_u8 *none_map;
+	const sbx_u8 *ambient_map;
+	sbx_u64 pin_bytes;
 	sbx_u32 flags;
 	sbx_u32 stack_limit;
 	sbx_u32 nr_symbols;
@@ -282,6 +290,9 @@ struct sbx_policy_view {
 	sbx_u64 pin_table_vaddr;
 	sbx_u64 text_vaddr;
 };
+
+/* The window map of an unbound blob: every call 0..510 and code mappings. */
+extern const sbx_u8 sbx_all_calls[SBX_SET_SIZE];
 
 int sbx_blob_validate(const void *data, sbx_u64 size, struct sbx_policy_view *out);
 

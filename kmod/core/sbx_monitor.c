@@ -82,11 +82,27 @@ static inline sbx_u32 sbx_window_set(const struct sbx_policy_view *p, sbx_u32 sy
 	return sbx_le32(p->symsets + (sbx_u64)4 * sym);
 }
 
+static inline const sbx_u8 *sbx_set_map(const struct sbx_policy_view *p, sbx_u32 set)
+{
+	if (!(p->flags & SBX_BLOB_F_BOUND))
+		return p->none_map;	/* sbx_all_calls */
+	return p->sets + (sbx_u64)SBX_SET_SIZE * set;
+}
+
 static inline void sbx_set_window(const struct sbx_policy_view *p, struct sbx_thread *t,
 				  sbx_u32 sym)
 {
 	t->window_sym = sym;
 	t->window = sbx_window_set(p, sym);
+	t->window_map = sbx_set_map(p, t->window);
+}
+
+/* Program code runs: the empty set. */
+static inline void sbx_window_none(const struct sbx_policy_view *p, struct sbx_thread *t)
+{
+	t->window_sym = SBX_WINDOW_NONE;
+	t->window = 0;
+	t->window_map = p->none_map;
 }
 
 static int sbx_thread_setup(const struct sbx_policy_view *p, struct sbx_thread *t,
@@ -172,6 +188,7 @@ int sbx_thread_copy(struct sbx_thread *dst, struct sbx_frame *frames, sbx_u32 ca
 	dst->nr_sj = src->nr_sj;
 	dst->window = src->window;
 	dst->window_sym = src->window_sym;
+	dst->window_map = src->window_map;
 	return 0;
 }
 
@@ -248,7 +265,12 @@ static int sbx_do_step(const struct sbx_policy_view *p, struct sbx_thread *t,
 		if (next < 0)
 			return SBX_V_NOT_ALLOWED;
 		top->mstate = (sbx_u32)next;
-		sbx_set_window(p, t, (sbx_u32)id);
+		/* id < nr_symbols: its set, without sbx_window_set()'s cases. */
+		t->window_sym = (sbx_u32)id;
+		if (p->flags & SBX_BLOB_F_BOUND) {
+			t->window = sbx_le32(p->symsets + 4 * id);
+			t->window_map = p->sets + (sbx_u64)SBX_SET_SIZE * t->window;
+		}
 		return 0;
 
 	case SBX_MARK_CALL:
@@ -257,7 +279,7 @@ static int sbx_do_step(const struct sbx_policy_view *p, struct sbx_thread *t,
 			return SBX_V_ID_RANGE;
 		/* The flattened model has no stack: a valid site changes nothing. */
 		if (p->flags & SBX_BLOB_F_NFA) {
-			sbx_set_window(p, t, SBX_WINDOW_NONE);
+			sbx_window_none(p, t);
 			return 0;
 		}
 		next = sbx_lookup(p, top->mstate, SBX_KEY_SITE(id));
@@ -268,7 +290,7 @@ static int sbx_do_step(const struct sbx_policy_view *p, struct sbx_thread *t,
 			if (!sbx_is_final(p, (sbx_u32)next))
 				return SBX_V_NOT_ALLOWED;
 			top->mstate = entered;
-			sbx_set_window(p, t, SBX_WINDOW_NONE);
+			sbx_window_none(p, t);
 			return 0;
 		}
 		if (t->depth >= t->limit)
@@ -278,7 +300,7 @@ static int sbx_do_step(const struct sbx_policy_view *p, struct sbx_thread *t,
 		t->frames[t->depth].mstate = entered;
 		t->frames[t->depth].saved_window = SBX_WINDOW_NONE;
 		t->depth++;
-		sbx_set_window(p, t, SBX_WINDOW_NONE);
+		sbx_window_none(p, t);
 		return 0;
 
 	case SBX_MARK_RET:
@@ -291,7 +313,7 @@ static int sbx_do_step(const struct sbx_policy_view *p, struct sbx_thread *t,
 				return SBX_V_CANNOT_RETURN;
 			t->depth--;
 		}
-		sbx_set_window(p, t, SBX_WINDOW_NONE);
+		sbx_window_none(p, t);
 		return 0;
 
 	case SBX_MARK_CB_ENTER:
@@ -306,7 +328,7 @@ static int sbx_do_step(const struct sbx_policy_view *p, struct sbx_thread *t,
 		t->frames[t->depth].mstate = (sbx_u32)next;
 		t->frames[t->depth].saved_window = t->window_sym;
 		t->depth++;
-		sbx_set_window(p, t, SBX_WINDOW_NONE);
+		sbx_window_none(p, t);
 		return 0;
 
 	case SBX_MARK_CB_EXIT:
@@ -322,13 +344,13 @@ static int sbx_do_step(const struct sbx_policy_view *p, struct sbx_thread *t,
 
 	case SBX_MARK_SJ_SAVE:
 		sbx_sj_save(t, (sbx_u32)id);
-		sbx_set_window(p, t, SBX_WINDOW_NONE);
+		sbx_window_none(p, t);
 		return 0;
 
 	case SBX_MARK_SJ_RESUME:
 		if (sbx_sj_resume(t, (sbx_u32)id))
 			return SBX_V_NO_SETJMP;
-		sbx_set_window(p, t, SBX_WINDOW_NONE);
+		sbx_window_none(p, t);
 		return 0;
 	}
 	return SBX_V_UNKNOWN_KIND;
@@ -374,74 +396,3 @@ int sbx_step(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u64 kind
 	return 1;
 }
 
-static inline int sbx_set_has(const struct sbx_policy_view *p, sbx_u32 set, sbx_u32 bit)
-{
-	return p->sets[(sbx_u64)SBX_SET_SIZE * set + bit / 8] >> (bit % 8) & 1;
-}
-
-/**
- * sbx_syscall_check - may the thread make this system call in its window?
- * @p:    the thread's validated policy.
- * @t:    the thread state.
- * @nr:   the system call number (x86-64), any value.
- * @prot: its third argument (the protection of mmap, mprotect, pkey_mprotect).
- *
- * Without SBX_BLOB_F_BOUND every call is allowed. Otherwise the call must be
- * in the window's set or the ambient set, and mmap, mprotect or pkey_mprotect
- * with SBX_PROT_EXEC must in addition be made in a window whose set has
- * SBX_SET_BIT_EXEC_MAP (specs/kernel-abi.md, "System-call binding"). Two bit
- * tests; never changes @t.
- *
- * Return: 0 if allowed, else SBX_V_SYSCALL_WINDOW, SBX_V_EXEC_MAPPING or
- * SBX_V_BAD_STATE (a window index the policy does not have).
- */
-int sbx_syscall_check(const struct sbx_policy_view *p, const struct sbx_thread *t,
-		      sbx_u64 nr, sbx_u64 prot)
-{
-	if (!(p->flags & SBX_BLOB_F_BOUND))
-		return 0;
-	if (t->window >= p->nr_sets)
-		return SBX_V_BAD_STATE;
-	if (nr > SBX_SET_NR_MAX ||
-	    (!sbx_set_has(p, t->window, (sbx_u32)nr) &&
-	     !sbx_set_has(p, p->ambient_set, (sbx_u32)nr)))
-		return SBX_V_SYSCALL_WINDOW;
-	if ((prot & SBX_PROT_EXEC) &&
-	    (nr == SBX_NR_MMAP || nr == SBX_NR_MPROTECT || nr == SBX_NR_PKEY_MPROTECT) &&
-	    !sbx_set_has(p, t->window, SBX_SET_BIT_EXEC_MAP))
-		return SBX_V_EXEC_MAPPING;
-	return 0;
-}
-
-/**
- * sbx_pin_check - is a marker the pinned site it claims to be?
- * @p:    the policy (with the executable's pin table).
- * @bias: the executable's load bias (mm->start_code - @p->text_vaddr at exec).
- * @ip:   the instruction pointer after the marker's syscall instruction.
- * @rdx:  the marker's %rdx: the run-time address of its .sbx_sites entry.
- * @kind: the marker's kind (%rdi).
- * @id:   the marker's id (%rsi).
- *
- * Without SBX_BLOB_F_PINNED every marker passes. Otherwise the entry that
- * %rdx names must exist (inside the table, on an entry boundary), its site
- * must be the 2-byte syscall instruction just executed, and its kind and id
- * must be the marker's (specs/marker-abi.md, "Pinned sites"). O(1).
- *
- * Return: 0 or SBX_V_UNPINNED.
- */
-int sbx_pin_check(const struct sbx_policy_view *p, sbx_u64 bias, sbx_u64 ip,
-		  sbx_u64 rdx, sbx_u64 kind, sbx_u64 id)
-{
-	const sbx_u8 *e;
-	sbx_u64 off;
-
-	if (!(p->flags & SBX_BLOB_F_PINNED))
-		return 0;
-	off = rdx - bias - p->pin_table_vaddr;
-	if (off >= (sbx_u64)SBX_BLOB_PIN_SIZE * p->nr_pins || (off % SBX_BLOB_PIN_SIZE))
-		return SBX_V_UNPINNED;
-	e = p->pins + off;
-	if (sbx_le64(e) != ip - 2 - bias || sbx_le32(e + 8) != kind || sbx_le32(e + 12) != id)
-		return SBX_V_UNPINNED;
-	return 0;
-}

@@ -14,6 +14,7 @@
 
 #include "sbx_types.h"
 #include "sbx_blob.h"
+#include "sbx_le.h"
 
 /* setjmp records kept per thread (the most recent ones). */
 #define SBX_SJ_RECORDS		16
@@ -99,6 +100,8 @@ struct sbx_sj_record {
  *            SBX_BLOB_F_BOUND).
  * @window_sym: the window: the symbol id of the last LIBC marker,
  *            SBX_WINDOW_START or SBX_WINDOW_NONE.
+ * @window_map: the bit map of set @window (of the policy's view; a map that
+ *            allows every call without SBX_BLOB_F_BOUND).
  * @sj:       the records.
  */
 struct sbx_thread {
@@ -108,6 +111,7 @@ struct sbx_thread {
 	sbx_u32 nr_sj;
 	sbx_u32 window;
 	sbx_u32 window_sym;
+	const sbx_u8 *window_map;
 	struct sbx_sj_record sj[SBX_SJ_RECORDS];
 };
 
@@ -139,9 +143,76 @@ int sbx_step(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u64 kind
 	     sbx_u64 id, struct sbx_violation *out);
 void sbx_thread_inherit_window(const struct sbx_policy_view *p, struct sbx_thread *t,
 			       const struct sbx_thread *creator);
-int sbx_syscall_check(const struct sbx_policy_view *p, const struct sbx_thread *t,
-		      sbx_u64 nr, sbx_u64 prot);
-int sbx_pin_check(const struct sbx_policy_view *p, sbx_u64 bias, sbx_u64 ip,
-		  sbx_u64 rdx, sbx_u64 kind, sbx_u64 id);
+
+
+static inline int sbx_map_has(const sbx_u8 *map, sbx_u64 bit)
+{
+	return map[bit / 8] >> (bit % 8) & 1;
+}
+
+/**
+ * sbx_syscall_check - may the thread make this system call in its window?
+ * @p:    the thread's validated policy.
+ * @t:    the thread state.
+ * @nr:   the system call number (x86-64), any value.
+ * @prot: its third argument (the protection of mmap, mprotect, pkey_mprotect).
+ *
+ * Without SBX_BLOB_F_BOUND every call is allowed. Otherwise the call must be
+ * in the window's set or the ambient set, and mmap, mprotect or pkey_mprotect
+ * with SBX_PROT_EXEC must in addition be made in a window whose set has
+ * SBX_SET_BIT_EXEC_MAP (specs/kernel-abi.md, "System-call binding"). A bit
+ * test in the window's map (and in the ambient map when it fails); never
+ * changes @t. Inline: it runs on every system call of an enforced thread.
+ *
+ * Return: 0 if allowed, else SBX_V_SYSCALL_WINDOW or SBX_V_EXEC_MAPPING.
+ */
+static inline int sbx_syscall_check(const struct sbx_policy_view *p, const struct sbx_thread *t,
+				    sbx_u64 nr, sbx_u64 prot)
+{
+	const sbx_u8 *w = t->window_map;
+
+	if (nr > SBX_SET_NR_MAX)
+		return p->flags & SBX_BLOB_F_BOUND ? SBX_V_SYSCALL_WINDOW : 0;
+	if (!sbx_map_has(w, nr) && !sbx_map_has(p->ambient_map, nr))
+		return SBX_V_SYSCALL_WINDOW;
+	if ((nr - SBX_NR_MMAP <= SBX_NR_MPROTECT - SBX_NR_MMAP || nr == SBX_NR_PKEY_MPROTECT) &&
+	    (prot & SBX_PROT_EXEC) && !sbx_map_has(w, SBX_SET_BIT_EXEC_MAP))
+		return SBX_V_EXEC_MAPPING;
+	return 0;
+}
+
+/**
+ * sbx_pin_check - is a marker the pinned site it claims to be?
+ * @p:    the policy (with the executable's pin table).
+ * @bias: the executable's load bias (mm->start_code - @p->text_vaddr at exec).
+ * @ip:   the instruction pointer after the marker's syscall instruction.
+ * @rdx:  the marker's %rdx: the run-time address of its .sbx_sites entry.
+ * @kind: the marker's kind (%rdi).
+ * @id:   the marker's id (%rsi).
+ *
+ * Without SBX_BLOB_F_PINNED every marker passes. Otherwise the entry that
+ * %rdx names must exist (inside the table, on an entry boundary), its site
+ * must be the 2-byte syscall instruction just executed, and its kind and id
+ * must be the marker's (specs/marker-abi.md, "Pinned sites"). O(1), inline:
+ * it runs on every marker.
+ *
+ * Return: 0 or SBX_V_UNPINNED.
+ */
+static inline int sbx_pin_check(const struct sbx_policy_view *p, sbx_u64 bias, sbx_u64 ip,
+				sbx_u64 rdx, sbx_u64 kind, sbx_u64 id)
+{
+	const sbx_u8 *e;
+	sbx_u64 off;
+
+	if (!(p->flags & SBX_BLOB_F_PINNED))
+		return 0;
+	off = rdx - bias - p->pin_table_vaddr;
+	if (off >= p->pin_bytes || (off % SBX_BLOB_PIN_SIZE))
+		return SBX_V_UNPINNED;
+	e = p->pins + off;
+	if (sbx_le64(e) != ip - 2 - bias || sbx_le32(e + 8) != kind || sbx_le32(e + 12) != id)
+		return SBX_V_UNPINNED;
+	return 0;
+}
 
 #endif /* _SBX_MONITOR_H */

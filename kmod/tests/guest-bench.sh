@@ -1,10 +1,17 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
-# Cost of a marker, run INSIDE a guest (sbx vm) with sbx_dyck loaded:
+# Cost of markers and system calls, run INSIDE a guest (sbx vm) with sbx_dyck
+# loaded. Under `sbx vm --icount` the figures are guest instructions (1 ns each).
 #   base     no thread sandboxed (the sys_enter probe is not attached)
 #   other    the calling process is not sandboxed, another one is enforced
 #   enforced the calling process is enforced (nfa example, a LIBC self-loop)
-# Each is measured ROUNDS times, interleaved; prints ns per marker.
+# and, for the system-call binding and pinned markers (issue 14):
+#   syscall  a getppid() of an enforced thread: unbound blob, bound blob
+#   pinned   a marker from a pinned site: unpinned blob, pinned (and bound) blob
+# With SBX_BASE_DIR (a build of the module and helpers before the binding, see
+# Tests/bench/binding-bench.sh) the module is then replaced by that one in the
+# same boot and the same system call and marker are measured again: "today".
+# Each figure is measured ROUNDS times, interleaved; medians are printed last.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 BIN=${SBX_TEST_BIN:-$here/../../build/kmod-tests}
@@ -14,10 +21,42 @@ N=${N:-300000}
 ROUNDS=${ROUNDS:-5}
 W=$(mktemp -d /tmp/sbxb.XXXXXXXX) || exit 1  # the guest shares the host's /tmp
 chmod 755 "$W"  # the unprivileged steps read blobs from here
+ns() { sed -n 's/.*ns\/[a-z]* //p' "$1" | tail -n 1; }
+median() { printf '%s\n' $* | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
+
+# The pinned site of sbx_markers' pinloop (a -no-pie executable: link-time
+# addresses are run-time addresses): the .sbx_sites entry, its syscall, the text.
+pins=$(python3 - "$MK" <<'PY'
+import struct, sys
+data = open(sys.argv[1], 'rb').read()
+shoff, = struct.unpack_from('<Q', data, 0x28)
+shentsize, shnum, shstrndx = struct.unpack_from('<HHH', data, 0x3a)
+phoff, = struct.unpack_from('<Q', data, 0x20)
+phentsize, phnum = struct.unpack_from('<HH', data, 0x36)
+def sec(i):
+    return struct.unpack_from('<IIQQQQ', data, shoff + i * shentsize)
+names = sec(shstrndx)
+for i in range(shnum):
+    name, _, _, addr, off, size = sec(i)
+    end = data.index(b'\0', names[4] + name)
+    if data[names[4] + name:end] == b'.sbx_sites':
+        rel, kind, ident = struct.unpack_from('<iII', data, off)
+        text = min(struct.unpack_from('<IIQQ', data, phoff + j * phentsize)[3]
+                   for j in range(phnum)
+                   if struct.unpack_from('<II', data, phoff + j * phentsize) [0] == 1
+                   and struct.unpack_from('<II', data, phoff + j * phentsize)[1] & 1)
+        print('%x %x %x:%d:%d' % (addr, text, addr + rel, kind, ident))
+PY
+)
+[ -n "$pins" ] || { echo "guest-bench: no .sbx_sites in $MK"; exit 1; }
+
 $CTL mkblob nfa "$W/nfa.blob"
+$CTL mkblob nfa-bound "$W/bound.blob"
+$CTL mkblob nfa-pinned "$W/pinned.blob" $pins
 P=$($CTL load "$W/nfa.blob")
-ns() { sed -n 's/.*ns\/marker //p' "$1"; }
-base="" other="" enf=""
+PB=$($CTL load "$W/bound.blob")
+PP=$($CTL load "$W/pinned.blob")
+base="" other="" enf="" sys_base="" sys_unbound="" sys_bound="" pin_unpinned="" pin_pinned=""
 i=0
 while [ $i -lt "$ROUNDS" ]; do
 	"$MK" loop:$N:1:1 >"$W/b"
@@ -30,10 +69,51 @@ while [ $i -lt "$ROUNDS" ]; do
 	touch "$W/go"
 	wait $bg
 	base="$base $(ns "$W/b")" other="$other $(ns "$W/o")" enf="$enf $(ns "$W/e")"
+	"$MK" sysloop:$N >"$W/o"; sys_base="$sys_base $(ns "$W/o")"
+	$CTL run -p "$P" -m nfa -- "$MK" pinloop:1 sysloop:$N >"$W/o"; sys_unbound="$sys_unbound $(ns "$W/o")"
+	$CTL run -p "$PB" -m nfa -- "$MK" pinloop:1 sysloop:$N >"$W/o"; sys_bound="$sys_bound $(ns "$W/o")"
+	$CTL run -p "$P" -m nfa -- "$MK" pinloop:1 pinloop:$N >"$W/o"; pin_unpinned="$pin_unpinned $(ns "$W/o")"
+	$CTL run -p "$PP" -m nfa -- "$MK" pinloop:1 pinloop:$N >"$W/o"; pin_pinned="$pin_pinned $(ns "$W/o")"
+	grep -q '^exit 0' "$W/o" || { echo "guest-bench: the pinned run failed:"; cat "$W/o"; exit 1; }
 	i=$((i + 1))
 done
+$CTL unload "$P" >/dev/null; $CTL unload "$PB" >/dev/null; $CTL unload "$PP" >/dev/null
 echo "base    :$base"
 echo "other   :$other"
 echo "enforced:$enf"
-$CTL unload "$P" >/dev/null
+echo "syscall, not sandboxed     :$sys_base"
+echo "syscall, enforced, unbound :$sys_unbound"
+echo "syscall, enforced, bound   :$sys_bound"
+echo "pinned marker, unpinned blob:$pin_unpinned"
+echo "pinned marker, pinned blob  :$pin_pinned"
+
+today_sys="" today_pin=""
+if [ -n "${SBX_BASE_DIR:-}" ]; then
+	# The module before the binding, in this boot: same program, same loops.
+	rmmod sbx_dyck || { echo "guest-bench: cannot remove sbx_dyck"; exit 1; }
+	insmod "$SBX_BASE_DIR/kmod/sbx_dyck.ko" || { echo "guest-bench: cannot load the base module"; exit 1; }
+	OCTL=$SBX_BASE_DIR/build/kmod-tests/sbxctl
+	$OCTL mkblob nfa "$W/old.blob"
+	O=$($OCTL load "$W/old.blob")
+	i=0
+	while [ $i -lt "$ROUNDS" ]; do
+		$OCTL run -p "$O" -m nfa -- "$MK" pinloop:1 sysloop:$N >"$W/o"; today_sys="$today_sys $(ns "$W/o")"
+		$OCTL run -p "$O" -m nfa -- "$MK" pinloop:1 pinloop:$N >"$W/o"; today_pin="$today_pin $(ns "$W/o")"
+		i=$((i + 1))
+	done
+	$OCTL unload "$O" >/dev/null
+	echo "today: syscall, enforced   :$today_sys"
+	echo "today: marker, enforced    :$today_pin"
+fi
+
+echo "medians (ns, or instructions under sbx vm --icount):"
+echo "  marker: base $(median $base), other $(median $other), enforced $(median $enf)"
+echo "  ordinary system call: not sandboxed $(median $sys_base), enforced unbound $(median $sys_unbound), enforced bound $(median $sys_bound)"
+echo "  pinned marker (enforced): unpinned blob $(median $pin_unpinned), pinned blob $(median $pin_pinned)"
+if [ -n "$today_sys" ]; then
+	s_now=$(median $sys_bound) s_old=$(median $today_sys)
+	p_now=$(median $pin_pinned) p_old=$(median $today_pin)
+	echo "  ordinary system call of an enforced thread: today $s_old, now $s_now ($(awk -v a="$s_now" -v b="$s_old" 'BEGIN { printf "%+.1f", a - b }'))"
+	echo "  pinned marker of an enforced thread:        today $p_old, now $p_now ($(awk -v a="$p_now" -v b="$p_old" 'BEGIN { printf "%+.1f", a - b }'))"
+fi
 rm -rf "$W"

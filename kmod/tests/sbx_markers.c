@@ -34,6 +34,10 @@
  *   sleep:S       sleep S seconds
  *   wait:PATH     wait until PATH exists (polls every 10 ms)
  *   loop:N:K:I    issue marker K:I N times; prints "loop N ns/marker X"
+ *   pinloop:N     issue N times LIBC 1 from a pinned site (an instrumented
+ *                 marker with its .sbx_sites entry, specs/marker-abi.md);
+ *                 prints "pinloop N ns/marker X"
+ *   sysloop:N     make N getppid() system calls; prints "sysloop N ns/call X"
  *   mkdir:P       mkdir(P, 0700); prints "mkdir R" (0 or -errno)
  *   mmap-exec     an anonymous PROT_READ|PROT_EXEC mapping; prints "mmap-exec ok"
  *                 or "mmap-exec E" (errno)
@@ -75,6 +79,29 @@ static long marker(unsigned long kind, unsigned long id)
 		     : "=a"(ret)
 		     : "0"((long)SBX_MARKER_NR), "D"(kind), "S"(id)
 		     : "rcx", "r11", "memory");
+	return ret;
+}
+
+/*
+ * LIBC 1 exactly as dyck-cc instruments it: %rdx names the marker's entry in
+ * .sbx_sites, which holds the offset to the syscall, the kind and the id.
+ */
+static long pinned_libc1(void)
+{
+	long ret;
+
+	asm volatile("lea 2f(%%rip), %%rdx\n"
+		     "1: syscall\n"
+		     ".pushsection .sbx_sites,\"a\",@progbits\n"
+		     ".balign 16\n"
+		     "2: .long 1b - .\n"
+		     ".long 1\n"
+		     ".long 1\n"
+		     ".long 0\n"
+		     ".popsection"
+		     : "=a"(ret)
+		     : "0"((long)SBX_MARKER_NR), "D"(1UL), "S"(1UL)
+		     : "rcx", "rdx", "r11", "memory");
 	return ret;
 }
 
@@ -308,6 +335,26 @@ static int run(int i)
 				printf("mmap-exec ok\n");
 			else if (p == MAP_FAILED)
 				exit(70);
+		} else if (!strncmp(s, "pinloop:", 8) || !strncmp(s, "sysloop:", 8)) {
+			int pin = s[0] == 'p';
+			unsigned long n, j;
+			struct timespec t0, t1;
+			double ns;
+
+			n = strtoul(s + 8, &end, 0);
+			if (*end || !n)
+				goto bad;
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			for (j = 0; j < n; j++) {
+				if (pin)
+					pinned_libc1();
+				else
+					syscall(SYS_getppid);
+			}
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			ns = (t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec);
+			printf("%s %lu ns/%s %.1f\n", pin ? "pinloop" : "sysloop", n,
+			       pin ? "marker" : "call", ns / n);
 		} else if (!strncmp(s, "exit:", 5)) {
 			fflush(stdout);
 			exit(atoi(s + 5));

@@ -8,7 +8,8 @@
  *   sbxctl unload ID
  *   sbxctl read [MAX]                prints and removes violation records
  *                                    (with the frame tags of their stack)
- *   sbxctl mkblob dyck|nfa|deep|bound|pinned OUT  writes the core tests' example policy,
+ *   sbxctl mkblob dyck|nfa|deep|bound|pinned|nfa-bound OUT  writes the core tests' example policy,
+ *   sbxctl mkblob nfa-pinned OUT TABLE TEXT SITE:KIND:ID...  ... with pins (hex addresses),
  *                                    or (deep) one whose only function calls
  *                                    itself (site 0) with a stack limit of 64
  *   sbxctl try-load BLOB [--drop]    LOAD, printing the errno (0 = ok); with
@@ -241,7 +242,56 @@ static void mkblob_pinned(struct tb_spec *s)
 	s->text_vaddr = 0x1000;
 }
 
-static int cmd_mkblob(const char *mode, const char *out)
+/*
+ * The nfa example (LIBC 1 loops) with every system call but mkdir in every
+ * window: what a binding costs, not what it refuses (kmod/tests/guest-bench.sh).
+ */
+static void mkblob_nfa_bound(struct tb_spec *s)
+{
+	uint32_t i;
+
+	tb_example_nfa(s);
+	s->flags |= SBX_BLOB_F_BOUND;
+	s->nr_sets = 3;
+	tb_set_add(s, 1, 12);
+	for (i = 0; i <= SBX_SET_NR_MAX; i++)
+		if (i != 83)
+			tb_set_add(s, 2, i);
+	tb_set_add(s, 2, SBX_SET_BIT_EXEC_MAP);
+	for (i = 0; i < s->nr_symbols; i++)
+		s->symsets[i] = 2;
+	s->start_set = 2;
+	s->ambient_set = 1;
+}
+
+/* Pins from the command line: TABLE TEXT then SITE:KIND:ID... (hex addresses). */
+static int parse_pins(struct tb_spec *s, int argc, char **argv)
+{
+	int i;
+
+	if (argc < 3 || argc - 2 > TB_MAX)
+		return -1;
+	s->flags |= SBX_BLOB_F_PINNED;
+	s->pin_table_vaddr = strtoull(argv[0], NULL, 16);
+	s->text_vaddr = strtoull(argv[1], NULL, 16);
+	for (i = 2; i < argc; i++) {
+		char *end;
+
+		s->pins[i - 2].vaddr = strtoull(argv[i], &end, 16);
+		if (*end != ':')
+			return -1;
+		s->pins[i - 2].kind = strtoul(end + 1, &end, 0);
+		if (*end != ':')
+			return -1;
+		s->pins[i - 2].id = strtoul(end + 1, &end, 0);
+		if (*end)
+			return -1;
+	}
+	s->nr_pins = argc - 2;
+	return 0;
+}
+
+static int cmd_mkblob(const char *mode, const char *out, int argc, char **argv)
 {
 	static uint8_t buf[65536];
 	struct sbx_policy_view view;
@@ -260,7 +310,11 @@ static int cmd_mkblob(const char *mode, const char *out)
 		mkblob_bound(&spec);
 	else if (!strcmp(mode, "pinned"))
 		mkblob_pinned(&spec);
+	else if (!strcmp(mode, "nfa-bound") || !strcmp(mode, "nfa-pinned"))
+		mkblob_nfa_bound(&spec);
 	else
+		return 64;
+	if (!strcmp(mode, "nfa-pinned") ? parse_pins(&spec, argc, argv) : argc)
 		return 64;
 	n = tb_build(&spec, buf, sizeof(buf));
 	ret = sbx_blob_validate(buf, n, &view);
@@ -554,7 +608,7 @@ static int cmd_tasks(void)
 static int usage(void)
 {
 	fprintf(stderr, "usage: sbxctl status | load BLOB | unload ID | read [MAX] |"
-			" mkblob dyck|nfa|deep|bound|pinned OUT | try-load BLOB [--drop] | try-oversized |"
+			" mkblob dyck|nfa|deep|bound|pinned|nfa-bound OUT | mkblob nfa-pinned OUT TABLE TEXT SITE:KIND:ID... | | try-load BLOB [--drop] | try-oversized |"
 			" run [-p ID|-b BLOB] [-m MODE] [-a ACTION] [--no-fork] [--fail-first]"
 			" [--twice] [--exe PATH|--exe-fd N] -- PROG [ARG...] |"
 			" install BLOB|ID --exe PATH|--exe-fd N [-m MODE] [-a ACTION] |"
@@ -592,8 +646,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "read"))
 		return cmd_read(argc > 2 ? strtoul(argv[2], NULL, 0) : 1000000);
-	if (!strcmp(argv[1], "mkblob") && argc == 4)
-		return cmd_mkblob(argv[2], argv[3]);
+	if (!strcmp(argv[1], "mkblob") && argc >= 4)
+		return cmd_mkblob(argv[2], argv[3], argc - 4, argv + 4);
 	if (!strcmp(argv[1], "try-load") && argc >= 3)
 		return cmd_try_load(argv[2], argc > 3 && !strcmp(argv[3], "--drop"));
 	if (!strcmp(argv[1], "try-oversized"))
