@@ -74,6 +74,19 @@ public struct CallEvents {
     public var unmarked: [LLVMValueRef] = []
 }
 
+/// How the entry function's returns reach libc's `exit`: returning from the entry (the
+/// function `__libc_start_main` calls) runs `exit` with its value, whose atexit
+/// handlers, stdio flush and `exit_group` must run in `exit`'s window. Each `ret` in
+/// `returns` is preceded in the automaton by a libc edge `exit` to a final state, and
+/// the instrumentation places `LIBC(symbol)` just before it.
+public struct EntryExit {
+    /// The symbol id of `exit`.
+    public var symbol: Int
+    /// The entry's `ret` instructions that a run can reach, in module order; a `ret`
+    /// right after a `musttail` call is not among them (nothing may come between).
+    public var returns: [LLVMValueRef]
+}
+
 /// Everything the analysis found, with handles into the module for instrumentation.
 /// The handles are valid while the `IRModule` lives.
 public struct ModuleAnalysis {
@@ -83,6 +96,8 @@ public struct ModuleAnalysis {
     /// Every call instruction that has a policy event (libc call or instrumented site).
     /// Calls that are ε (intrinsics, inline asm, pruned calls, unknown externals) are absent.
     public var calls: [CallKey: CallEvents]
+    /// nil when the entry function cannot return.
+    public var entryExit: EntryExit?
 }
 
 /// Reads textual IR or bitcode from `path` and derives its Dyck policy.
@@ -145,6 +160,15 @@ public func analyzeIR(atPath path: String, options: AnalysisOptions = AnalysisOp
 ///   otherwise it is ε. Ids follow function order, then instruction order.
 ///   `CallSite.callees` lists the defined candidates that reach libc, sorted;
 ///   `indirect` marks indirect calls.
+/// - **Return from the entry.** Every `ret` of the entry function that a path from its
+///   first block reaches (through the CFG) goes through a `.libc` edge `exit` to a
+///   final state instead of being final itself: returning from `main` runs libc's
+///   `exit`. A `ret` right after a `musttail` call stays final, with a warning (no
+///   marker can go between them). The rule holds for every `ret` of the entry, also
+///   when the program calls the entry itself (then the return runs no `exit`, but its
+///   `LIBC(exit)` marker is still placed: the automaton and the markers agree, and
+///   only the window is wider than needed until the next marker). The entry then
+///   reaches libc, so calls of it are sites.
 /// - **Symbols.** The libc names that label some edge, sorted by name; id = index.
 /// - **Callbacks.** The escaping defined functions that reach libc, other than
 ///   the entry; sorted by index. Where an address goes cannot be followed (static
@@ -180,6 +204,10 @@ private struct CallRecord {
 private struct Block {
     var events: [Int] = []  // indices into `records`
     var returns = false
+    /// The block's `ret`, when `returns`.
+    var returnInstruction: LLVMValueRef? = nil
+    /// The `ret` follows a `musttail` call.
+    var returnsAfterMusttail = false
     var successors: [Int] = []
 }
 
@@ -264,7 +292,8 @@ private struct Analyzer {
         computeAddressTaken()
         for (i, f) in functions.enumerated() { scan(f, i) }
 
-        let reaches = reachability()
+        let exitBlocks = exitingBlocks(of: entry)
+        let reaches = reachability(entryExits: exitBlocks.isEmpty ? nil : entry)
         let functionCount = functions.count
         let callbacks = addressTaken.filter { reaches[$0] && $0 != entry }
 
@@ -277,6 +306,7 @@ private struct Analyzer {
             case .defined: break
             }
         }
+        if !exitBlocks.isEmpty { symbolNames.insert(exitSymbol) }
         let symbols = symbolNames.sorted()
         var symbolID: [String: Int] = [:]
         for (i, name) in symbols.enumerated() { symbolID[name] = i }
@@ -344,7 +374,14 @@ private struct Analyzer {
                         instruction: record.instruction, site: site, libc: targets, indirect: indirect,
                         mayBeSilent: epsilon, unmarked: unmarked)
                 }
-                if block.returns { nfa.finals.insert(current) }
+                if i == entry, exitBlocks.contains(b), let exit = symbolID[exitSymbol] {
+                    let exited = nfa.addState()
+                    let location = block.returnInstruction.flatMap { instructionLocation($0) }
+                    nfa.addEdge(current, .libc(exit), exited, location: location)
+                    nfa.finals.insert(exited)
+                } else if block.returns {
+                    nfa.finals.insert(current)
+                }
                 for successor in block.successors { nfa.addEdge(current, nil, blockStates[successor]) }
             }
             // LLVM allows unnamed functions (printed @0, @1, ...); a policy needs a name.
@@ -358,8 +395,38 @@ private struct Analyzer {
         let policy = Policy(
             kind: .dyck, module: moduleName, symbols: symbols, functions: policyFunctions, sites: sites,
             entry: entry, callbacks: callbacks)
+        let entryExit = symbolID[exitSymbol].flatMap { symbol in
+            exitBlocks.isEmpty
+                ? nil : EntryExit(symbol: symbol, returns: exitBlocks.sorted().compactMap { blocks[entry][$0].returnInstruction })
+        }
         return ModuleAnalysis(
-            result: AnalysisResult(policy: policy, warnings: warnings), functions: functions, calls: calls)
+            result: AnalysisResult(policy: policy, warnings: warnings), functions: functions, calls: calls,
+            entryExit: entryExit)
+    }
+
+    /// The blocks of the entry whose `ret` goes through `exit`: those a path from the
+    /// first block reaches, except a `ret` after a `musttail` call (warned about).
+    /// Reachability in the CFG is reachability in the automaton: events never block.
+    private mutating func exitingBlocks(of entry: Int) -> Set<Int> {
+        let graph = blocks[entry]
+        guard !graph.isEmpty else { return [] }
+        var seen: Set<Int> = [0]
+        var work = [0]
+        while let b = work.popLast() {
+            for successor in graph[b].successors where seen.insert(successor).inserted { work.append(successor) }
+        }
+        var result = Set<Int>()
+        for b in seen.sorted() where graph[b].returns {
+            if graph[b].returnsAfterMusttail {
+                let place = graph[b].returnInstruction.flatMap { instructionLocation($0) }.map { " at \($0)" } ?? ""
+                warnings.append(
+                    "warning: \(moduleName): the entry '\(valueName(functions[entry]))' returns right after a "
+                        + "musttail call\(place); that return has no `exit` event (the exit path is not announced)")
+            } else {
+                result.insert(b)
+            }
+        }
+        return result
     }
 
     // MARK: Scanning
@@ -388,6 +455,12 @@ private struct Analyzer {
                     if let r = classifyCall(inst, function: i, ordinal: ordinal) { result[b].events.append(r) }
                 case LLVMRet:
                     result[b].returns = true
+                    result[b].returnInstruction = inst
+                    if let previous = LLVMGetPreviousInstruction(inst), LLVMIsACallInst(previous) != nil,
+                        LLVMGetTailCallKind(previous) == LLVMTailCallKindMustTail
+                    {
+                        result[b].returnsAfterMusttail = true
+                    }
                 default:
                     break
                 }
@@ -521,12 +594,13 @@ private struct Analyzer {
     /// Reachability of libc over the call graph. Nodes are the defined functions and,
     /// after them, one node per bucket that stands for "any of its defined functions",
     /// so that an indirect call costs one edge, not one per candidate.
-    private mutating func reachability() -> [Bool] {
+    private mutating func reachability(entryExits: Int?) -> [Bool] {
         let functionCount = functions.count
         let nodeCount = functionCount + buckets.count
         var callers = [[Int]](repeating: [], count: nodeCount)
         var reaches = [Bool](repeating: false, count: nodeCount)
         var usedBuckets = Set<Int>()
+        if let entry = entryExits { reaches[entry] = true }
         for record in records {
             switch record.target {
             case .libc:
@@ -564,6 +638,9 @@ private struct Analyzer {
         LLVMIsDeclaration(f) == 0 && LLVMGetLinkage(f) != LLVMAvailableExternallyLinkage
     }
 }
+
+/// The libc function that runs when the entry returns.
+private let exitSymbol = "exit"
 
 private func isIntrinsic(_ f: LLVMValueRef, name: String) -> Bool {
     LLVMGetIntrinsicID(f) != 0 || name.hasPrefix("llvm.")

@@ -11,7 +11,8 @@ public struct InstrumentOptions: Sendable {
 
 /// What the instrumentation did.
 public struct InstrumentReport: Equatable, Sendable {
-    /// `LIBC` marker instructions (an indirect call places one per libc candidate).
+    /// `LIBC` marker instructions (an indirect call places one per libc candidate; each
+    /// return of the entry has one for `exit`).
     public var libcMarkers = 0
     /// Call instructions instrumented as call sites (`CALL`/`RET` or `TAIL`).
     public var instrumentedSites = 0
@@ -62,6 +63,10 @@ public let setjmpFunctions: Set<String> = ["setjmp", "_setjmp", "__sigsetjmp", "
 ///   are left alone, with a warning.
 /// - **setjmp**: the value returned is tested right after the call: `SJ_SAVE(n)` for 0,
 ///   `SJ_RESUME(n)` otherwise, `n` counting setjmp calls in module order.
+/// - **Returns of the entry** (`ModuleAnalysis.entryExit`): `LIBC(exit)` just before
+///   each `ret` the analysis lists, after any `RET` of a call right before it: returning
+///   from `main` runs libc's `exit`, and the system calls of that path (atexit
+///   handlers, the stdio flush, `exit_group`) are checked against `exit`'s window.
 public func instrument(
     _ module: IRModule, analysis: ModuleAnalysis, options: InstrumentOptions = InstrumentOptions()
 ) throws -> InstrumentReport {
@@ -141,6 +146,20 @@ private final class Rewriter {
                 try checkID(site, "call-site id")
             }
             for target in events.libc { try checkID(target.symbol, "symbol id") }
+        }
+        if let exit = analysis.entryExit {
+            guard policy.symbols.indices.contains(exit.symbol), policy.symbols[exit.symbol] == "exit" else {
+                throw InstrumentError.analysisMismatch(path: path, message: "symbol \(exit.symbol) is not exit")
+            }
+            try checkID(exit.symbol, "symbol id")
+            let entry = policy.functions.indices.contains(policy.entry) ? analysis.functions[policy.entry] : nil
+            for ret in exit.returns {
+                guard LLVMGetInstructionOpcode(ret) == LLVMRet, let block = LLVMGetInstructionParent(ret),
+                    LLVMGetBasicBlockParent(block) == entry
+                else {
+                    throw InstrumentError.analysisMismatch(path: path, message: "a return of the entry is not where it was")
+                }
+            }
         }
         for index in policy.callbacks {
             guard analysis.functions.indices.contains(index) else {
@@ -238,6 +257,17 @@ private final class Rewriter {
             // Later calls first: a split moves the rest of a block, and what lies after
             // a call processed later would be moved again.
             for point in list.reversed() { rewrite(point) }
+        }
+        // After the calls: a RET of a call right before the return comes first, as
+        // in the automaton (the site's return, then exit).
+        if let exit = analysis.entryExit {
+            for ret in exit.returns {
+                if let previous = LLVMGetPreviousInstruction(ret), LLVMIsACallInst(previous) != nil {
+                    dropTailHint(previous)
+                }
+                builder.positionBefore(ret)
+                emit(.libc, UInt32(truncatingIfNeeded: exit.symbol), LLVMInstructionGetDebugLoc(ret))
+            }
         }
     }
 

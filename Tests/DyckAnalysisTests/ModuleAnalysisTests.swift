@@ -139,7 +139,7 @@ final class ModuleAnalysisTests: XCTestCase {
                 declare i32 @puts(ptr)
                 """, name: "alias.ll"
         ).policy
-        try assertFunction(policy, "main", "call:helper call:my_puts")
+        try assertFunction(policy, "main", "call:helper call:my_puts exit")
         XCTAssertTrue(policy.sites.allSatisfy { !$0.indirect })
     }
 
@@ -164,7 +164,7 @@ final class ModuleAnalysisTests: XCTestCase {
                 declare i32 @putchar(i32)
                 declare void @abort()
                 """, name: "invoke.ll")
-        try assertFunction(result.policy, "main", "puts (putchar | abort!)")
+        try assertFunction(result.policy, "main", "puts (putchar exit | abort!)")
         XCTAssertEqual(result.warnings, [])
     }
 
@@ -190,7 +190,7 @@ final class ModuleAnalysisTests: XCTestCase {
                 declare i32 @puts(ptr)
                 """, name: "fallback.ll")
         // b makes no libc call: called through %p it gets no marker (an ε beside the site).
-        try assertFunction(result.policy, "main", "call:{a} | ()")
+        try assertFunction(result.policy, "main", "(call:{a} | ()) exit")
         XCTAssertEqual(result.warnings.count, 1)
         XCTAssertTrue(result.warnings[0].contains("assuming any address-taken function"), result.warnings[0])
         XCTAssertTrue(result.warnings[0].hasPrefix("warning: fallback.ll: "), result.warnings[0])
@@ -207,7 +207,7 @@ final class ModuleAnalysisTests: XCTestCase {
 
                 declare i32 @puts(ptr)
                 """, name: "no-targets.ll")
-        try assertFunction(result.policy, "main", "puts")
+        try assertFunction(result.policy, "main", "puts exit")
         XCTAssertEqual(result.warnings.count, 1)
         XCTAssertTrue(result.warnings[0].contains("no address-taken function"), result.warnings[0])
     }
@@ -231,7 +231,7 @@ final class ModuleAnalysisTests: XCTestCase {
         let module = try IRModule(contentsOf: path)
         let analysis = try analyzeModule(module)
         let result = analysis.result
-        try assertFunction(result.policy, "main", "puts? putchar")
+        try assertFunction(result.policy, "main", "puts? putchar exit")
         let indirect = try XCTUnwrap(analysis.calls.values.first { $0.indirect })
         XCTAssertNil(indirect.site)
         XCTAssertTrue(indirect.mayBeSilent)
@@ -258,8 +258,8 @@ final class ModuleAnalysisTests: XCTestCase {
                 declare double @strtod(ptr, ptr)
                 """, name: "available-externally.ll")
         XCTAssertEqual(result.policy.functions.map(\.name), ["main"])
-        try assertFunction(result.policy, "main", "atof")
-        XCTAssertEqual(result.policy.symbols, ["atof"])
+        try assertFunction(result.policy, "main", "atof exit")
+        XCTAssertEqual(result.policy.symbols, ["atof", "exit"])
     }
 
     /// Callbacks are the address-taken functions that reach libc, however the address
@@ -332,7 +332,182 @@ final class ModuleAnalysisTests: XCTestCase {
         XCTAssertTrue(indirect.mayBeSilent)
         let quiet = try XCTUnwrap(analysis.functions[try XCTUnwrap(policy.functionIndex(named: "quiet"))])
         XCTAssertEqual(indirect.unmarked, [quiet])
-        try assertFunction(policy, "main", "signal call:wrapper (call:{handler,in_static,through_wrapper} | ())")
+        try assertFunction(policy, "main", "signal call:wrapper (call:{handler,in_static,through_wrapper} | ()) exit")
+    }
+
+    // MARK: Returning from the entry
+
+    /// Each `ret` of the entry that a path reaches goes through `exit` to a final
+    /// state, with the return's source line; a `ret` no path reaches gets nothing.
+    func testReturnsOfTheEntryRunExit() throws {
+        let source = try String(contentsOf: Fixtures.source("early"), encoding: .utf8)
+        let path = try Fixtures.compile("early", flags: ["-O0", "-g", "-S"])
+        let module = try IRModule(contentsOf: path)
+        let analysis = try analyzeModule(module)
+        let policy = analysis.result.policy
+        let exit = try XCTUnwrap(policy.symbolID(named: "exit"))
+        let main = policy.functions[policy.entry].automaton
+        let edges = main.edges.filter { $0.label == .libc(exit) }
+        XCTAssertEqual(edges.count, 1)
+        XCTAssertTrue(edges.allSatisfy { main.finals.contains($0.to) && !main.finals.contains($0.from) })
+        XCTAssertEqual(main.finals.count, 1)
+        // The edge carries the ret's line: here main's one return statement (with
+        // several, clang -O0 returns from one block at the closing brace).
+        let lines = source.split(separator: "\n", omittingEmptySubsequences: false)
+        let returnLine = try XCTUnwrap(lines.firstIndex { $0.contains("return process(") }) + 1
+        XCTAssertEqual(edges.flatMap(\.locations).map(\.line), [returnLine])
+        XCTAssertEqual(analysis.entryExit?.symbol, exit)
+        XCTAssertEqual(analysis.entryExit?.returns.count, 1)
+        // process returns normally: its returns are no business of exit.
+        try assertFunction(policy, "process", "fopen (fgetc fclose puts?)?")
+
+        let result = try analyze(
+            ir: """
+                define i32 @main(i32 %argc) {
+                entry:
+                  %c = icmp sgt i32 %argc, 1
+                  br i1 %c, label %one, label %two
+                one:
+                  %r = call i32 @puts(ptr null)
+                  ret i32 1
+                two:
+                  ret i32 2
+                dead:
+                  %q = call i32 @putchar(i32 1)
+                  ret i32 3
+                }
+
+                declare i32 @puts(ptr)
+                declare i32 @putchar(i32)
+                """, name: "two-returns.ll")
+        try assertFunction(result.policy, "main", "puts? exit")
+        // putchar labels no edge a run can take (the block is unreachable); exit does.
+        XCTAssertEqual(result.policy.symbols, ["exit", "putchar", "puts"])
+        let module2 = try IRModule(contentsOf: try Fixtures.write(
+            """
+                define i32 @main(i32 %argc) {
+                entry:
+                  %c = icmp sgt i32 %argc, 1
+                  br i1 %c, label %one, label %two
+                one:
+                  ret i32 1
+                two:
+                  ret i32 2
+                dead:
+                  ret i32 3
+                }
+                """, to: "three-returns.ll"))
+        XCTAssertEqual(try analyzeModule(module2).entryExit?.returns.count, 2)
+    }
+
+    /// An entry that cannot return has no `exit` event of its own, and `exit` is no
+    /// symbol unless the program calls it.
+    func testAnEntryThatNeverReturnsHasNoExit() throws {
+        let result = try analyze(
+            ir: """
+                define i32 @main() {
+                entry:
+                  br label %loop
+                loop:
+                  %r = call i32 @puts(ptr null)
+                  br label %loop
+                }
+
+                declare i32 @puts(ptr)
+                """, name: "forever.ll")
+        try assertFunction(result.policy, "main", "puts+!")
+        XCTAssertEqual(result.policy.symbols, ["puts"])
+        let module = try IRModule(contentsOf: try Fixtures.write(
+            """
+                define i32 @main() {
+                  %r = call i32 @puts(ptr null)
+                  unreachable
+                }
+
+                declare i32 @puts(ptr)
+                """, to: "unreachable-end.ll"))
+        XCTAssertNil(try analyzeModule(module).entryExit)
+    }
+
+    /// The entry gets `exit` at its returns also when the program calls it: calls of
+    /// it are then sites (it reaches libc through exit, even with no libc call of its
+    /// own), and its returns run the `LIBC(exit)` marker either way.
+    func testAnEntryThatIsCalledKeepsItsExit() throws {
+        let result = try analyze(
+            ir: """
+                define i32 @main(i32 %n) {
+                  %c = icmp sgt i32 %n, 0
+                  br i1 %c, label %again, label %done
+                again:
+                  %m = sub i32 %n, 1
+                  %r = call i32 @helper(i32 %m)
+                  ret i32 %r
+                done:
+                  ret i32 0
+                }
+
+                define i32 @helper(i32 %n) {
+                  %r = call i32 @main(i32 %n)
+                  ret i32 %r
+                }
+                """, name: "called-main.ll")
+        let policy = result.policy
+        XCTAssertEqual(policy.symbols, ["exit"])
+        try assertFunction(policy, "main", "call:helper? exit")
+        try assertFunction(policy, "helper", "call:main")
+        XCTAssertEqual(policy.sites.count, 2)
+    }
+
+    /// `--entry` names the function whose returns run exit; main is then an ordinary
+    /// function.
+    func testAnotherEntryGetsTheExit() throws {
+        let ir = """
+            define i32 @main() {
+              %r = call i32 @puts(ptr null)
+              ret i32 0
+            }
+
+            define void @start() {
+              %r = call i32 @main()
+              ret void
+            }
+
+            declare i32 @puts(ptr)
+            """
+        let result = try analyze(ir: ir, name: "start.ll", options: AnalysisOptions(entry: "start"))
+        try assertFunction(result.policy, "start", "call:main exit")
+        try assertFunction(result.policy, "main", "puts")
+    }
+
+    /// A `ret` right after a `musttail` call cannot have a marker before it: it stays
+    /// final without `exit`, with a warning.
+    func testMusttailReturnOfTheEntryIsWarned() throws {
+        let path = try Fixtures.write(
+            """
+                define i32 @main(i32 %n) {
+                  %c = icmp sgt i32 %n, 0
+                  br i1 %c, label %tail, label %done
+                tail:
+                  %r = musttail call i32 @helper(i32 %n)
+                  ret i32 %r
+                done:
+                  ret i32 0
+                }
+
+                define i32 @helper(i32 %n) {
+                  %r = call i32 @puts(ptr null)
+                  ret i32 %r
+                }
+
+                declare i32 @puts(ptr)
+                """, to: "musttail-main.ll")
+        let module = try IRModule(contentsOf: path)
+        let analysis = try analyzeModule(module)
+        let result = analysis.result
+        try assertFunction(result.policy, "main", "call:helper | exit")
+        XCTAssertEqual(analysis.entryExit?.returns.count, 1)
+        XCTAssertEqual(result.warnings.count, 1)
+        XCTAssertTrue(result.warnings.first?.contains("returns right after a musttail call") ?? false, "\(result.warnings)")
     }
 
     func testUnnamedFunctionsGetAName() throws {

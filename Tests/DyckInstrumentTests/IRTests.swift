@@ -132,6 +132,36 @@ final class IRTests: XCTestCase {
             main.range(of: #"%w = phi i32 \[ %z, %sbx\.cont\d* \]"#, options: .regularExpression) != nil, main)
     }
 
+    /// The entry's return is announced as libc's exit: `LIBC(exit)` right before the
+    /// `ret`, and nowhere else (no function but main gets one).
+    func testEntryReturnIsAnnouncedAsExit() throws {
+        let result = try Lab.instrumentFile(try Lab.write(Self.program, to: "exit.ll"))
+        let exit = try XCTUnwrap(result.policy.symbolID(named: "exit"))
+        let main = try body(of: "main", in: result.text)
+        XCTAssertTrue(
+            main.range(
+                of: #"asm sideeffect "lea 2f[^\n]*\(i64 999, i64 1, i64 "# + String(exit) + #"\)[^\n]*\n\s*ret i32 %sum\n"#,
+                options: .regularExpression) != nil, main)
+        let everywhere = markers(in: result.text).filter { $0.kind == 1 && $0.id == exit }
+        XCTAssertEqual(everywhere.count, 1)
+        // The tail call right before a return of the entry loses its hint too.
+        let tail = """
+            @.x = private constant [2 x i8] c"x\\00"
+            define i32 @main() {
+              %r = tail call i32 @puts(ptr @.x)
+              ret i32 0
+            }
+            declare i32 @puts(ptr)
+            """
+        let instrumented = try Lab.instrumentFile(try Lab.write(tail, to: "exit-tail.ll"))
+        XCTAssertFalse(instrumented.text.contains("tail call"), instrumented.text)
+        XCTAssertEqual(markers(in: instrumented.text).map(\.kind), [1, 1])
+        XCTAssertEqual(instrumented.policy.symbols, ["exit", "puts"])
+        let output = try Lab.run(try Lab.link(instrumented.path, flags: ["-O2"], output: "exit-tail"), [])
+        XCTAssertEqual(output.stdout, "x\n", "\(output)")
+        XCTAssertEqual(output.status, 0, "\(output)")
+    }
+
     func testTailAndMusttail() throws {
         let result = try Lab.instrumentFile(try Lab.write(Self.program, to: "tail.ll"))
         let main = try body(of: "main", in: result.text)

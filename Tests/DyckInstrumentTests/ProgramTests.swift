@@ -18,8 +18,28 @@ final class ProgramTests: XCTestCase {
     func testCallbacks() throws {
         // The comparator, the atexit handlers, the signal handler, ctor and dtor all
         // enter through their thunks.
-        try check("callbacks", arguments: [[], ["a", "b", "c"]], expect: [.libc, .callbackEnter, .callbackExit]) {
-            result, level in
+        try check(
+            "callbacks", arguments: [[], ["a", "b", "c"]], expect: [.libc, .callbackEnter, .callbackExit],
+            perRun: { trace, policy, _, context in
+                // main's return announces libc's exit once; what follows (the atexit
+                // handlers and the destructor) runs inside callback frames only.
+                let exit = try XCTUnwrap(policy.symbolID(named: "exit"), context)
+                let markers = (trace.events[trace.root] ?? []).compactMap(Lab.marker)
+                let exits = markers.indices.filter { markers[$0].kind == .libc && markers[$0].id == exit }
+                XCTAssertEqual(exits.count, 1, context)
+                guard let start = exits.first else { return }
+                var depth = 0
+                var entered = 0
+                for marker in markers[(start + 1)...] {
+                    switch marker.kind {
+                    case .callbackEnter: depth += 1; entered += 1
+                    case .callbackExit: depth -= 1
+                    default: XCTAssertGreaterThan(depth, 0, "\(context): \(marker) after exit outside a callback")
+                    }
+                }
+                XCTAssertEqual(entered, 3, "\(context): bye, last_words and fini after exit")
+            }
+        ) { result, level in
             XCTAssertGreaterThanOrEqual(result.report.thunks, 6, "\(level)")
         }
     }
