@@ -1,4 +1,5 @@
 import CCapstone
+import Glibc
 
 /// One decoded x86-64 instruction, reduced to what the analysis asks of it.
 struct Instruction {
@@ -56,6 +57,7 @@ struct RegisterWrite: Equatable {
 enum RegisterFamily {
     static let rax = 0
     static let rcx = 1
+    static let rdx = 2
     static let r11 = 11
     /// Clobbered by a call (System V x86-64 ABI).
     static let callerSaved: Set<Int> = [0, 1, 2, 6, 7, 8, 9, 10, 11]
@@ -141,6 +143,15 @@ final class Disassembler {
                     let length = Int(instruction.pointee.size)
                     result.append(decode())
                     offset += length
+                } else if let length = vexLength(buffer, at: offset, end: range.upperBound) {
+                    // A VEX/EVEX instruction capstone 4 does not know (AVX-512 mask moves,
+                    // newer EVEX forms in the string functions): step over it whole so the
+                    // sweep stays in step, and assume it may write any register.
+                    result.append(
+                        Instruction(
+                            address: address + UInt64(offset - range.lowerBound), size: length, kind: .other, id: 0,
+                            operands: [], writes: (0..<16).map { RegisterWrite(family: $0, whole: false) }, notrack: false))
+                    offset += length
                 } else {
                     skipped += 1
                     offset += 1
@@ -148,6 +159,56 @@ final class Disassembler {
             }
         }
         return (result, skipped)
+    }
+
+    /// The length of the VEX (C4, C5) or EVEX (62) encoded instruction at `offset`, from
+    /// its prefix, opcode map, ModRM/SIB/displacement and immediate; nil if it is not one.
+    /// In 64-bit mode these bytes always start such a prefix.
+    private func vexLength(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int, end: Int) -> Int? {
+        let first = bytes[offset]
+        let prefixLength: Int
+        let map: UInt8
+        switch first {
+        case 0xC5:
+            prefixLength = 2
+            map = 1
+        case 0xC4:
+            guard offset + 1 < end else { return nil }
+            prefixLength = 3
+            map = bytes[offset + 1] & 0x1F
+        case 0x62:
+            guard offset + 1 < end else { return nil }
+            prefixLength = 4
+            map = bytes[offset + 1] & 0x07
+        default:
+            return nil
+        }
+        var position = offset + prefixLength
+        guard position < end else { return nil }
+        let opcode = bytes[position]
+        position += 1
+        if map == 1 && opcode == 0x77 { return position - offset }  // vzeroupper/vzeroall
+        guard position < end else { return nil }
+        let modrm = bytes[position]
+        position += 1
+        let mod = modrm >> 6
+        let rm = modrm & 7
+        if mod != 3 {
+            if rm == 4 {
+                guard position < end else { return nil }
+                let sib = bytes[position]
+                position += 1
+                if mod == 0 && sib & 7 == 5 { position += 4 }
+            }
+            if mod == 0 && rm == 5 { position += 4 }
+            if mod == 1 { position += 1 }
+            if mod == 2 { position += 4 }
+        }
+        if map == 3 || (map == 1 && ([0x70, 0x71, 0x72, 0x73, 0xC2, 0xC4, 0xC5, 0xC6] as [UInt8]).contains(opcode)) {
+            position += 1
+        }
+        guard position <= end else { return nil }
+        return position - offset
     }
 
     private func decode() -> Instruction {

@@ -27,6 +27,9 @@ final class ELFImage {
         var binding: Int32
         var visibility: Int32
         var defined: Bool
+        /// The symbol's only version is GLIBC_PRIVATE: glibc's own interface between
+        /// libc and ld.so, which programs do not link against.
+        var glibcPrivate = false
     }
 
     struct Relocation {
@@ -177,6 +180,37 @@ final class ELFImage {
             }
         }
         sections = sectionList
+        // Versions: .gnu.version gives each dynamic symbol a version index, and
+        // .gnu.version_d names the indices this object defines.
+        if let versym = sectionList.first(where: { $0.type == 0x6fff_ffff }),
+            let verdef = sectionList.first(where: { $0.type == 0x6fff_fffd }),
+            let dynstr = sectionList.first(where: { $0.name == ".dynstr" })
+        {
+            var privateIndices = Set<UInt16>()
+            var offset = Int(verdef.offset)
+            while offset + 20 <= data.count {
+                let index = UInt16(data[offset + 4]) | UInt16(data[offset + 5]) << 8
+                let aux = Int(Self.little32(data, offset + 12))
+                let next = Int(Self.little32(data, offset + 16))
+                if offset + aux + 4 <= data.count {
+                    var cursor = Int(dynstr.offset) + Int(Self.little32(data, offset + aux))
+                    var name: [UInt8] = []
+                    while cursor < data.count, data[cursor] != 0, name.count < 64 {
+                        name.append(data[cursor])
+                        cursor += 1
+                    }
+                    if name == Array("GLIBC_PRIVATE".utf8) { privateIndices.insert(index) }
+                }
+                if next == 0 { break }
+                offset += next
+            }
+            for i in symbolList.indices {
+                let at = Int(versym.offset) + 2 * i
+                guard at + 2 <= Int(versym.offset + versym.size) else { break }
+                let version = (UInt16(data[at]) | UInt16(data[at + 1]) << 8) & 0x7FFF
+                symbolList[i].glibcPrivate = privateIndices.contains(version)
+            }
+        }
         symbols = symbolList
         relocations = relocationList
 

@@ -7,6 +7,15 @@ struct SyscallSite {
     var numbers: [Int]?
 }
 
+/// Where an indirectly called pointer came from.
+enum PointerOrigin {
+    /// Loaded from the word at this address (`mov reg, [rip+X]`, or `[lea'd base + disp]`).
+    case word(UInt64)
+    /// Loaded from `[P + displacement]`, where P was loaded from the word at `slot` (a
+    /// GOT entry): a field of the object the GOT entry points to.
+    case field(slot: UInt64, displacement: Int64)
+}
+
 /// What one function's code says about its system calls and its successors in the
 /// call graph, before any address is resolved to a function.
 struct FunctionFacts {
@@ -23,8 +32,12 @@ struct FunctionFacts {
     /// `call`/`jmp *X(%rip)`: calls through the pointer stored at X.
     var indirectSlots = Set<UInt64>()
     /// Addresses of calls/jmps through a register or non-rip memory that are not
-    /// switch-table jumps.
-    var registerIndirect: [UInt64] = []
+    /// switch-table jumps, and where the called pointer was loaded from when a short
+    /// backward scan finds it.
+    var registerIndirect: [(address: UInt64, origin: PointerOrigin?)] = []
+    /// `syscall` sites of mmap, mprotect or pkey_mprotect whose protection (`edx`) may
+    /// include PROT_EXEC (not a known constant without it).
+    var executableMappingSites: [UInt64] = []
 }
 
 /// The functions of one shared object with their facts, sorted by start address.
@@ -182,8 +195,8 @@ final class ScannedImage {
                     }
                 } else if let slot = insn.ripRelativeAddress(operand) {
                     facts.indirectSlots.insert(slot)
-                } else if !(insn.kind == .jump && isSwitchJump(instructions, at: i)) {
-                    facts.registerIndirect.append(insn.address)
+                } else if !(insn.kind == .jump && isSwitchJump(instructions, at: i, range: range)) {
+                    facts.registerIndirect.append((insn.address, pointerOrigin(instructions, at: i)))
                 }
             default:
                 for operand in insn.operands {
@@ -201,43 +214,103 @@ final class ScannedImage {
         let hasComputedJumps = instructions.contains { $0.kind == .jump && $0.operands.first.map { op in
             if case .immediate = op { return false } else { return true } } ?? false }
         for (i, insn) in instructions.enumerated() where insn.kind == .syscall {
-            facts.syscalls.append(
-                SyscallSite(
-                    address: insn.address,
-                    numbers: numbers(
-                        at: i, in: instructions, jumpSources: jumpSources, deadCodeIsDead: !hasComputedJumps,
-                        callReturns: callReturns)))
+            let numbers = values(
+                of: RegisterFamily.rax, at: i, in: instructions, jumpSources: jumpSources,
+                deadCodeIsDead: !hasComputedJumps, callReturns: callReturns
+            )?.filter { (0...510).contains($0) }
+            facts.syscalls.append(SyscallSite(address: insn.address, numbers: numbers))
+            if numbers?.contains(where: { [9, 10, 329].contains($0) }) ?? true {
+                let protections = values(
+                    of: RegisterFamily.rdx, at: i, in: instructions, jumpSources: jumpSources,
+                    deadCodeIsDead: !hasComputedJumps, callReturns: callReturns)
+                if protections?.contains(where: { $0 & 4 != 0 }) ?? true { facts.executableMappingSites.append(insn.address) }
+            }
         }
         return facts
     }
 
+    /// The origin of the pointer an indirect call at index `i` calls, from the last
+    /// writes of its registers within the 12 instructions before it.
+    private static func pointerOrigin(_ instructions: [Instruction], at i: Int) -> PointerOrigin? {
+        func definition(of family: Int, before index: Int) -> Instruction? {
+            for j in stride(from: index - 1, through: max(0, i - 12), by: -1) {
+                let insn = instructions[j]
+                if insn.kind != .other && insn.kind != .conditionalJump { return nil }
+                if insn.writes.contains(where: { $0.family == family }) { return insn }
+            }
+            return nil
+        }
+        /// What `[base + displacement]` reads, given the definition of base.
+        func load(base: UInt32, displacement: Int64, before index: Int) -> PointerOrigin? {
+            guard let family = RegisterFamily.of(base)?.family, let def = definition(of: family, before: index),
+                def.operands.count == 2, let address = def.ripRelativeAddress(def.operands[1])
+            else { return nil }
+            if def.id == X86_INS_LEA.rawValue { return .word(UInt64(bitPattern: Int64(bitPattern: address) &+ displacement)) }
+            if def.id == X86_INS_MOV.rawValue { return .field(slot: address, displacement: displacement) }
+            return nil
+        }
+        let call = instructions[i]
+        switch call.operands.first {
+        case let .memory(base, index, displacement)? where index == 0:
+            return load(base: base, displacement: displacement, before: i)
+        case let .register(register)?:
+            guard let family = RegisterFamily.of(register)?.family, let def = definition(of: family, before: i),
+                def.id == X86_INS_MOV.rawValue, def.operands.count == 2
+            else { return nil }
+            if let address = def.ripRelativeAddress(def.operands[1]) { return .word(address) }
+            if case let .memory(base, index, displacement) = def.operands[1], index == 0 {
+                guard let position = instructions.firstIndex(where: { $0.address == def.address }) else { return nil }
+                return load(base: base, displacement: displacement, before: position)
+            }
+            return nil
+        default:
+            return nil
+        }
+    }
+
     /// A jump through a register that compilers emit for a `switch`: CET's `notrack`
-    /// prefix, or the PIC table idiom (`movslq (table,idx,4),reg; add base,reg; jmp *reg`).
+    /// prefix, or the PIC table idiom (`movslq (table,idx,4),reg; add base,reg; jmp *reg`);
+    /// or the hand-written string functions' computed jump into their own body (`lea
+    /// L(%rip),base` of an address inside the function within the 6 instructions before).
     /// Its targets lie inside the function, which the linear sweep covers anyway.
-    private static func isSwitchJump(_ instructions: [Instruction], at i: Int) -> Bool {
+    private static func isSwitchJump(_ instructions: [Instruction], at i: Int, range: Range<UInt64>) -> Bool {
         let jump = instructions[i]
         if jump.notrack { return true }
+        for j in stride(from: i - 1, through: max(0, i - 6), by: -1) {
+            let insn = instructions[j]
+            if insn.kind != .other && insn.kind != .conditionalJump { break }
+            if insn.id == X86_INS_LEA.rawValue, insn.operands.count == 2,
+                let target = insn.ripRelativeAddress(insn.operands[1]), range.contains(target)
+            {
+                return true
+            }
+        }
         guard case let .register(register)? = jump.operands.first, let family = RegisterFamily.of(register)?.family else {
             return false
         }
         var sawAdd = false
         for j in stride(from: i - 1, through: max(0, i - 4), by: -1) {
             let insn = instructions[j]
-            if insn.id == X86_INS_ADD.rawValue, insn.writes.contains(where: { $0.family == family }) { sawAdd = true }
+            if insn.id == X86_INS_ADD.rawValue || insn.id == X86_INS_LEA.rawValue,
+                insn.writes.contains(where: { $0.family == family })
+            {
+                sawAdd = true
+            }
             if sawAdd && insn.id == X86_INS_MOVSXD.rawValue { return true }
         }
         return false
     }
 
-    /// The values `eax` may hold at the `syscall` at index `site`: a backward walk over
-    /// the function's control flow (fall-through and direct jumps) to the last writes of
-    /// `eax`/`rax`. `mov $imm` gives imm, `xor %eax,%eax` gives 0, a `mov` from another
-    /// register continues with that register; any other write, a call that clobbers the
-    /// register, or reaching the function's entry (an argument) makes the number
-    /// unknown (nil). Values outside 0...510 are dropped (the kernel answers ENOSYS).
-    private static func numbers(
-        at site: Int, in instructions: [Instruction], jumpSources: [UInt64: [Int]], deadCodeIsDead: Bool,
-        callReturns: (Instruction) -> Bool
+    /// The values register `family` may hold at the instruction at index `site` (`eax`
+    /// for a system call's number, `edx` for mmap's and mprotect's protection): a
+    /// backward walk over the function's control flow (fall-through, direct jumps; not
+    /// through a call of a function that never returns) to the last writes of the
+    /// register. `mov $imm` gives imm, `xor %r,%r` gives 0, a `mov` from another register
+    /// continues with that register; any other write, a call that clobbers the register,
+    /// or reaching the function's entry (an argument) makes the value unknown (nil).
+    private static func values(
+        of family: Int, at site: Int, in instructions: [Instruction], jumpSources: [UInt64: [Int]],
+        deadCodeIsDead: Bool, callReturns: (Instruction) -> Bool
     ) -> [Int]? {
         struct State: Hashable {
             var index: Int
@@ -245,7 +318,7 @@ final class ScannedImage {
         }
         var found = Set<Int>()
         var visited = Set<State>()
-        var work = [State(index: site, family: RegisterFamily.rax)]
+        var work = [State(index: site, family: family)]
         var steps = 0
         while let state = work.popLast() {
             var predecessors = jumpSources[instructions[state.index].address] ?? []
@@ -287,8 +360,7 @@ final class ScannedImage {
                 }
                 switch (insn.id, insn.operands[1]) {
                 case (X86_INS_MOV.rawValue, .immediate(let value)):
-                    let number = Int(Int32(truncatingIfNeeded: value))
-                    if (0...510).contains(number) { found.insert(number) }
+                    found.insert(Int(Int32(truncatingIfNeeded: value)))
                 case (X86_INS_XOR.rawValue, .register(let source)) where source == destination:
                     found.insert(0)
                 case (X86_INS_MOV.rawValue, .register(let source)):

@@ -210,6 +210,38 @@ struct CallGraph {
         return .unresolved
     }
 
+    /// What a pointer loaded from `origin` calls. A word or field of the loader's
+    /// `_rtld_global_ro` that no relocation fills is set at run time to a vDSO entry
+    /// (`.data`: no edge, the calling function's own fallback system call stands for it).
+    private func resolve(origin: PointerOrigin, image i: Int) -> SlotTarget {
+        switch origin {
+        case let .word(address):
+            let result = resolve(slot: address, image: i)
+            if case .unresolved = result, i == 1, isGLRO(address) { return .data }
+            return result
+        case let .field(slot, displacement):
+            guard let relocation = relocations[i][slot], relocation.symbol > 0,
+                relocation.symbol < images[i].image.symbols.count
+            else { return .unresolved }
+            let name = images[i].image.symbols[relocation.symbol].name
+            for j in [i, 1 - i] {
+                guard let object = images[j].image.symbols.first(where: { $0.defined && $0.name == name }) else { continue }
+                let field = UInt64(bitPattern: Int64(bitPattern: object.value) &+ displacement)
+                let result = resolve(slot: field, image: j)
+                if case .unresolved = result, j == 1, isGLRO(field) { return .data }
+                return result
+            }
+            return .unresolved
+        }
+    }
+
+    private func isGLRO(_ address: UInt64) -> Bool {
+        guard let glro = images[1].image.symbols.first(where: { $0.defined && $0.name == "_rtld_global_ro" }) else {
+            return false
+        }
+        return (glro.value..<glro.value + glro.size).contains(address)
+    }
+
     /// The code pointers of a table at `address`: after at most two leading words that
     /// are not code pointers (a vtable's header), every consecutive relocated word that
     /// points to code. GOT entries are slots, not tables.
@@ -217,7 +249,8 @@ struct CallGraph {
         let image = images[i].image
         if let section = image.section(containing: address), section.name.hasPrefix(".got") { return [] }
         var result: [Int] = []
-        var leading = 0
+        // Only a FILE vtable starts with header words (two dummies) before its pointers.
+        var leading = image.section(named: "__libc_IO_vtables")?.range.contains(address) == true ? 0 : 2
         var slot = address
         for _ in 0..<4096 {
             var targets: [Int]? = nil
@@ -276,6 +309,28 @@ struct CallGraph {
             for target in images[0].functions[f].branchTargets { fatal.formUnion(nodes(at: target, image: 0)) }
         }
         let syscallWrapper = exports[0]["syscall"].flatMap { images[0].function(containing: $0) }
+        // Functions whose every exported name is GLIBC_PRIVATE.
+        let privateStarts: [Set<UInt64>] = images.map { scanned in
+            var byStart: [UInt64: Bool] = [:]
+            for symbol in scanned.image.symbols where symbol.defined && (symbol.type == STT_FUNC || symbol.type == STT_GNU_IFUNC) {
+                byStart[symbol.value] = (byStart[symbol.value] ?? true) && symbol.glibcPrivate
+            }
+            return Set(byStart.filter(\.value).keys)
+        }
+        // glibc's hidden `__pthread_unwind`, which the exported `__pthread_unwind_next`
+        // calls: the unwinding of a cancelled thread (specs "Thread cancellation").
+        var unwinder = Set<Int>()
+        var unwindNext = Set<Int>()
+        if let value = exports[0]["__pthread_unwind_next"], let f = images[0].function(containing: value) {
+            unwindNext = [f]
+            for target in images[0].functions[f].branchTargets { unwinder.formUnion(nodes(at: target, image: 0)) }
+        }
+        let unwinderLoader = Set(exports[0]["__libc_unwind_link_get"].map { nodes(at: $0, image: 0) } ?? [])
+        let exportedStarts = Set(
+            libcImage.symbols.filter {
+                $0.defined && ($0.type == STT_FUNC || $0.type == STT_GNU_IFUNC)
+                    && ($0.binding == STB_GLOBAL || $0.binding == STB_WEAK)
+            }.map(\.value))
 
         var own = [Bits](repeating: Bits(), count: nodeCount)
         var successors = [[Int]](repeating: [], count: nodeCount)
@@ -294,27 +349,31 @@ struct CallGraph {
                     statistics.syscallSites += 1
                     if let numbers = site.numbers {
                         for n in numbers { bits.insert(n) }
-                        // Only the loader maps code (specs "Executable mappings").
-                        if i == 1 && numbers.contains(where: SystemCallNumbers.executableMappingCalls.contains) {
-                            bits.set(flag: Bits.mapsExecutable)
-                        }
                     } else if i == 0 && f == syscallWrapper {
                         bits.insertAll()  // the generic wrapper: set below
                     } else {
                         bits.insertAll()
                         bits.set(flag: Bits.reachesUnknown)
-                        if i == 1 { bits.set(flag: Bits.mapsExecutable) }
                         unknown.append(
                             UnknownSyscallSite(library: libraryName(i), address: site.address, function: name(ofNode: node)))
                     }
                 }
+                // Only the loader maps code (specs "Executable mappings").
+                if i == 1 && !facts.executableMappingSites.isEmpty { bits.set(flag: Bits.mapsExecutable) }
                 if i == 0 && f == syscallWrapper {
                     bits.insertAll()
                     bits.set(flag: Bits.mapsExecutable)
                 }
                 for target in facts.branchTargets { edges.formUnion(nodes(at: target, image: i)) }
                 for target in facts.codeReferences { edges.formUnion(nodes(at: target, image: i)) }
-                var unresolved = !facts.registerIndirect.isEmpty
+                var unresolved = false
+                for call in facts.registerIndirect {
+                    switch call.origin.map({ resolve(origin: $0, image: i) }) ?? .unresolved {
+                    case let .functions(targets): edges.formUnion(targets)
+                    case .data: break  // a vDSO entry (specs "Calls through the loader's table")
+                    case .unresolved: unresolved = true
+                    }
+                }
                 for slot in facts.indirectSlots {
                     switch resolve(slot: slot, image: i) {
                     case let .functions(targets): edges.formUnion(targets)
@@ -327,6 +386,9 @@ struct CallGraph {
                     edges.formUnion(table(at: address, image: i))
                     if i == 0 ? glroSlotsInLibc.contains(address) : glroRange.contains(address) { usesGLRO = true }
                 }
+                // glibc's private interface is called only by glibc, with its own functions
+                // as arguments (taken by `lea` in the callers, so already edges there).
+                if unresolved && privateStarts[i].contains(facts.start) { unresolved = false }
                 if unresolved {
                     bits.set(flag: Bits.mayCallBack)
                     edges.formUnion(vtableNodes)
@@ -334,6 +396,9 @@ struct CallGraph {
                 }
                 // A dying caller is not followed into the fatal functions.
                 if !fatal.contains(node) { edges.subtract(fatal) }
+                // Only exported functions load the unwinder (specs "Thread cancellation").
+                if i == 0 && !exportedStarts.contains(facts.start) { edges.subtract(unwinderLoader) }
+                if !unwindNext.contains(node) { edges.subtract(unwinder) }
                 edges.remove(node)
                 own[node] = bits
                 successors[node] = edges.sorted()
