@@ -25,6 +25,8 @@ let package = Package(
         .systemLibrary(name: "CLLVM", path: "Sources/CLLVM"),
         // libelf, for reading the C library's exported symbols.
         .systemLibrary(name: "CLibELF", path: "Sources/CLibELF"),
+        // Capstone 4, the x86-64 disassembler behind the analysis of the C library.
+        .systemLibrary(name: "CCapstone", path: "Sources/CCapstone"),
 
         // Automata, Dyck policies, the policy file format, checking, conversion, DOT.
         // Never imports LLVM.
@@ -42,10 +44,14 @@ let package = Package(
         // Policy -> the kernel's binary blob (macro-state machine); KernelMonitor.
         .target(name: "SbxBlob", dependencies: ["DyckModel", "CSbxCore"]),
 
+        // libc.so.6 and ld.so -> the system calls each exported libc function can make
+        // (specs/libc-syscalls.md). Never imports LLVM.
+        .target(name: "LibcSyscalls", dependencies: ["DyckModel", "CCapstone", "CLibELF"]),
+
         // LLVM IR -> per-function automata and call-site table.
         .target(
             name: "DyckAnalysis",
-            dependencies: ["DyckModel", "CLLVM", "CLibELF"],
+            dependencies: ["DyckModel", "LibcSyscalls", "CLLVM", "CLibELF"],
             swiftSettings: llvmSwiftFlags,
             linkerSettings: llvmLinkFlags
         ),
@@ -83,7 +89,7 @@ let package = Package(
         .executableTarget(
             name: "dyck-gen",
             dependencies: [
-                "DyckAnalysis", "DyckInstrument", "DyckModel", "SbxCLI",
+                "DyckAnalysis", "DyckInstrument", "DyckModel", "LibcSyscalls", "SbxCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: llvmSwiftFlags,
@@ -115,6 +121,12 @@ let package = Package(
         ),
 
         .testTarget(name: "DyckModelTests", dependencies: ["DyckModel"]),
+        .testTarget(
+            name: "LibcSyscallsTests",
+            dependencies: ["LibcSyscalls", "DyckModel"],
+            // C programs the tests compile with clang-19 and run under strace.
+            exclude: ["Programs"]
+        ),
         .testTarget(
             name: "DyckAnalysisTests",
             dependencies: ["DyckAnalysis", "DyckModel"],

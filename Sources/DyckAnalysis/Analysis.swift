@@ -1,5 +1,6 @@
 import CLLVM
 import DyckModel
+import LibcSyscalls
 
 public struct AnalysisOptions: Sendable {
     /// Where the C library's files are (a `.so.6`, an `.a`, or the `libc.so` linker
@@ -7,13 +8,22 @@ public struct AnalysisOptions: Sendable {
     public var libcPath: String? = nil
     /// The function where a run starts.
     public var entry: String = "main"
-    /// Which libc calls are events; by default the `SilentLibc` functions are ε.
+    /// Which libc calls are events; by default those derived silent
+    /// (`LibcSyscallTable.isSilent`) are ε.
     public var libcEvents: LibcEventSelection = .effectful
+    /// The dynamic loader analysed with libc (`nil`: /lib64/ld-linux-x86-64.so.2).
+    public var loaderPath: String? = nil
+    /// Progress of a cold analysis of the C library (seconds; cached afterwards).
+    public var progress: (@Sendable (String) -> Void)? = nil
 
-    public init(libcPath: String? = nil, entry: String = "main", libcEvents: LibcEventSelection = .effectful) {
+    public init(
+        libcPath: String? = nil, entry: String = "main", libcEvents: LibcEventSelection = .effectful,
+        loaderPath: String? = nil
+    ) {
         self.libcPath = libcPath
         self.entry = entry
         self.libcEvents = libcEvents
+        self.loaderPath = loaderPath
     }
 }
 
@@ -181,7 +191,8 @@ public func analyzeIR(atPath path: String, options: AnalysisOptions = AnalysisOp
 /// (an indirect site lists all its candidates).
 public func analyzeModule(_ module: IRModule, options: AnalysisOptions = AnalysisOptions()) throws -> ModuleAnalysis {
     let libc = try LibcSymbols.load(path: options.libcPath)
-    var analyzer = Analyzer(module: module, libc: libc, options: options)
+    let syscalls = try libcSystemCalls(libc, options: options)
+    var analyzer = Analyzer(module: module, libc: libc, syscalls: syscalls, options: options)
     return try analyzer.run()
 }
 
@@ -251,6 +262,7 @@ private struct GlobalBucketKey: Hashable {
 private struct Analyzer {
     let module: IRModule
     let libc: LibcSymbols
+    let syscalls: LibcSyscallTable
     let options: AnalysisOptions
     let moduleName: String
 
@@ -269,9 +281,10 @@ private struct Analyzer {
     /// the type bucket (`base`) when the global is not closed.
     var bucketOfGlobal: [GlobalBucketKey: Int] = [:]
 
-    init(module: IRModule, libc: LibcSymbols, options: AnalysisOptions) {
+    init(module: IRModule, libc: LibcSymbols, syscalls: LibcSyscallTable, options: AnalysisOptions) {
         self.module = module
         self.libc = libc
+        self.syscalls = syscalls
         self.options = options
         self.moduleName = module.baseName
     }
@@ -394,7 +407,7 @@ private struct Analyzer {
 
         let policy = Policy(
             kind: .dyck, module: moduleName, symbols: symbols, functions: policyFunctions, sites: sites,
-            entry: entry, callbacks: callbacks)
+            entry: entry, callbacks: callbacks, syscalls: systemCallBinding(symbols))
         let entryExit = symbolID[exitSymbol].flatMap { symbol in
             exitBlocks.isEmpty
                 ? nil : EntryExit(symbol: symbol, returns: exitBlocks.sorted().compactMap { blocks[entry][$0].returnInstruction })
@@ -627,9 +640,33 @@ private struct Analyzer {
         return reaches
     }
 
-    /// A libc function whose calls are ε under the selected `libcEvents`.
+    /// A libc function whose calls are ε under the selected `libcEvents`: derived
+    /// silent (`LibcSyscallTable.isSilent`: ambient system calls only, no executable
+    /// mapping, no call back into the program).
     private func isSilentLibc(_ name: String) -> Bool {
-        options.libcEvents == .effectful && SilentLibc.contains(name) && libc.contains(name)
+        options.libcEvents == .effectful && libc.contains(name) && syscalls.isSilent(name)
+    }
+
+    /// The policy's system-call sets: the empty set first (the window of program
+    /// code), then each distinct set in order of first use by the symbols, the start
+    /// window and the ambient set.
+    private func systemCallBinding(_ symbols: [String]) -> SystemCallBinding {
+        var sets: [SystemCallSet] = [.empty]
+        var indexOf: [SystemCallSet: Int] = [.empty: 0]
+        func index(_ set: SystemCallSet) -> Int {
+            if let i = indexOf[set] { return i }
+            indexOf[set] = sets.count
+            sets.append(set)
+            return sets.count - 1
+        }
+        // A name LibcSymbols knows but neither libc.so.6 nor libc_nonshared.a defines as
+        // analysed cannot occur (both lists come from the same files); all numbers is
+        // the sound answer should it happen.
+        let everything = SystemCallSet(numbers: 0...SystemCallSet.maximumNumber, mapsExecutable: true)
+        let symbolSets = symbols.map { index(syscalls[$0]?.set ?? everything) }
+        let start = index(syscalls.startSet)
+        let ambient = index(LibcSyscallTable.ambient)
+        return SystemCallBinding(sets: sets, symbolSets: symbolSets, startSet: start, ambientSet: ambient)
     }
 
     // MARK: LLVM helpers

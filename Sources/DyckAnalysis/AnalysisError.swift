@@ -16,10 +16,13 @@ public enum AnalysisError: CategorizedError, Equatable, Sendable {
     case entryNotDefined(path: String, name: String)
     /// The C library's exported function names could not be read.
     case libcSymbolsUnavailable(path: String, reason: String)
+    /// The system calls of the C library's functions could not be derived (the file is
+    /// unreadable, not a shared object, or not glibc).
+    case libcSystemCallsUnavailable(path: String, reason: String)
 
     public var category: ErrorCategory {
         switch self {
-        case .libcSymbolsUnavailable: return .environment
+        case .libcSymbolsUnavailable, .libcSystemCallsUnavailable: return .environment
         default: return .badInput
         }
     }
@@ -38,6 +41,8 @@ public enum AnalysisError: CategorizedError, Equatable, Sendable {
             return "\(path): entry function '\(name)' is not defined in the module"
         case let .libcSymbolsUnavailable(path, reason):
             return "\(path): cannot read the C library's exported functions: \(reason)"
+        case let .libcSystemCallsUnavailable(path, reason):
+            return "\(path): cannot derive the system calls of the C library's functions: \(reason)"
         }
     }
 }

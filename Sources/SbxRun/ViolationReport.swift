@@ -162,7 +162,7 @@ public struct ViolationReport: Sendable, Codable, Equatable {
             }
             if record.isWindowViolation {
                 let number = Int(record.syscall)
-                let name = systemCallName(number)
+                let name = SystemCallNames.name(of: number)
                 var text = "system call \(name ?? "#\(number)")"
                 if name != nil { text += " (\(number))" }
                 if record.isExecMapping {
@@ -228,9 +228,4 @@ public struct ViolationReport: Sendable, Codable, Equatable {
         }
         return out
     }
-}
-
-/// The x86-64 name of a system call, when known.
-func systemCallName(_ number: Int) -> String? {
-    nil
 }

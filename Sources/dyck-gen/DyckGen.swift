@@ -3,6 +3,7 @@ import DyckAnalysis
 import DyckInstrument
 import DyckModel
 import Foundation
+import LibcSyscalls
 import SbxCLI
 
 @main
@@ -24,11 +25,29 @@ struct DyckGen: ParsableCommand {
             With --instrument, also writes NAME.inst.ll (NAME.inst.bc for bitcode \
             input) beside the policy: the program rewritten to make the marker system \
             calls of specs/marker-abi.md, with the ids of that very policy.
+
+            With --libc-syscalls, the arguments are libc function names instead: prints \
+            the system calls each can make, as derived from libc.so.6 and the dynamic \
+            loader (specs/libc-syscalls.md); without names, every exported function.
             """
     )
 
-    @Argument(help: "LLVM IR of the whole program (.ll or .bc).")
-    var input: String
+    @Argument(help: "LLVM IR of the whole program (.ll or .bc); with --libc-syscalls, libc function names.")
+    var arguments: [String] = []
+
+    @Flag(help: "Print the system-call set of each named libc function (all exported functions when none is named).")
+    var libcSyscalls = false
+
+    @Option(help: "The dynamic loader whose code dlopen and process start-up run (default /lib64/ld-linux-x86-64.so.2).")
+    var loader: String?
+
+    var input: String { arguments[0] }
+
+    func validate() throws {
+        if !libcSyscalls && arguments.count != 1 {
+            throw ValidationError(arguments.isEmpty ? "Missing expected argument '<input>'" : "Expected one input file, got \(arguments.count)")
+        }
+    }
 
     @Option(name: .shortAndLong, help: "Directory for the policy (default: next to the input).")
     var output: String?
@@ -55,10 +74,13 @@ struct DyckGen: ParsableCommand {
     }
 
     func run() throws {
+        if libcSyscalls { return try printLibcSyscalls() }
         var options = AnalysisOptions()
         options.entry = entry
         options.libcPath = libc
         options.libcEvents = libcEvents
+        options.loaderPath = loader
+        if !quiet { options.progress = { @Sendable line in Diagnostics.note("libc system calls: \(line)") } }
         let program = instrument ? try instrumentIR(atPath: input, analysisOptions: options) : nil
         let result = try program?.analysis ?? analyzeIR(atPath: input, options: options)
         for warning in result.warnings + (program?.report.warnings ?? []) {
@@ -81,6 +103,40 @@ struct DyckGen: ParsableCommand {
                 let report = program.report
                 Diagnostics.note("wrote \(instrumentedPath): \(report.markers) markers, \(report.libcMarkers) before libc calls, \(report.instrumentedSites) of \(report.programCalls) program calls instrumented as sites, \(report.thunks) callback thunks, \(report.setjmpPoints) setjmp points")
             }
+        }
+    }
+
+    /// `--libc-syscalls`: one line per function, `NAME [exec] [callback]: call call ...`.
+    private func printLibcSyscalls() throws {
+        let path = try libcSharedObjectPath(libc)
+        let table = try LibcSyscallCache.load(
+            libcPath: path, loaderPath: loader ?? LibcSyscallAnalysis.defaultLoaderPath,
+            progress: quiet ? nil : { Diagnostics.note("libc system calls: \($0)") })
+        let names = arguments.isEmpty ? table.functions.keys.sorted() : arguments
+        var output = ""
+        func line(_ name: String, _ set: SystemCallSet, callback: Bool) {
+            output += name
+            if set.mapsExecutable { output += " [exec]" }
+            if callback { output += " [callback]" }
+            output += ":"
+            for number in set.numbers { output += " " + SystemCallNames.describe(number) }
+            output += "\n"
+        }
+        var missing: [String] = []
+        for name in names {
+            if name == "<start>" {
+                line(name, table.startSet, callback: false)
+            } else if name == "<ambient>" {
+                line(name, LibcSyscallTable.ambient, callback: false)
+            } else if let summary = table[name] {
+                line(name, summary.set, callback: summary.mayCallBack)
+            } else {
+                missing.append(name)
+            }
+        }
+        print(output, terminator: "")
+        if !missing.isEmpty {
+            throw ValidationError("not exported by \(path): \(missing.joined(separator: ", "))")
         }
     }
 
