@@ -29,6 +29,7 @@
 #include <asm/compat.h>
 #include <asm/syscall.h>
 #include <asm/unistd.h>
+#include <linux/fcntl.h>
 #include <linux/mman.h>
 
 #include <trace/events/sched.h>
@@ -206,6 +207,9 @@ int sbx_hooks_init(void)
 	BUILD_BUG_ON(SBX_NR_MPROTECT != __NR_mprotect);
 	BUILD_BUG_ON(SBX_NR_PKEY_MPROTECT != __NR_pkey_mprotect);
 	BUILD_BUG_ON(SBX_PROT_EXEC != PROT_EXEC);
+	BUILD_BUG_ON(SBX_NR_OPENAT != __NR_openat);
+	BUILD_BUG_ON(SBX_OPENAT_WRITE_FLAGS !=
+		     (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND | __O_TMPFILE));
 
 	/* The probes' prototypes are those of the tracepoints. */
 	check_trace_callback_type_sys_enter(sbx_probe_sys_enter);

@@ -4,9 +4,10 @@
 ///
 /// A thread's *window* is the libc function announced by its last `LIBC` marker (or
 /// one of the windows that are not a libc call: process start, none). Every real
-/// system call of an enforced thread must be in its window's set or in the ambient set;
-/// `mmap`, `mprotect` and `pkey_mprotect` with `PROT_EXEC` must in addition be made in a
-/// window whose set `mapsExecutable`, which the ambient set never does.
+/// system call of an enforced thread must be in its window's set or in the ambient set
+/// (`openat` through the ambient set only read-only); `mmap`, `mprotect` and
+/// `pkey_mprotect` with `PROT_EXEC` must in addition be made in a window whose set
+/// `mapsExecutable`, which the ambient set never does.
 public struct SystemCallSet: Hashable, Sendable {
     /// x86-64 system-call numbers are 0...maximumNumber; the kernel stores a set as a
     /// 512-bit map whose last bit is `mapsExecutable`.
@@ -69,12 +70,16 @@ public struct SystemCallBinding: Hashable, Sendable {
     public func allows(number: Int, protection: UInt64, window setIndex: Int) -> Bool {
         guard sets.indices.contains(setIndex), sets.indices.contains(ambientSet) else { return false }
         let window = sets[setIndex]
-        if SystemCallNumbers.executableMappingCalls.contains(number),
-            protection & SystemCallNumbers.protExec != 0
-        {
-            return window.mapsExecutable && (window.contains(number) || sets[ambientSet].contains(number))
+        let inWindow = window.contains(number)
+        if !inWindow {
+            guard sets[ambientSet].contains(number) else { return false }
+            // The ambient set only reads files.
+            if number == SystemCallNumbers.openat && protection & SystemCallNumbers.openatWriteFlags != 0 { return false }
         }
-        return window.contains(number) || sets[ambientSet].contains(number)
+        if SystemCallNumbers.executableMappingCalls.contains(number), protection & SystemCallNumbers.protExec != 0 {
+            return window.mapsExecutable
+        }
+        return true
     }
 }
 
@@ -87,4 +92,8 @@ public enum SystemCallNumbers {
     /// window that `mapsExecutable`.
     public static let executableMappingCalls: Set<Int> = [mmap, mprotect, pkeyMprotect]
     public static let protExec: UInt64 = 0x4
+    public static let openat = 257
+    /// O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND, __O_TMPFILE: an `openat` with any
+    /// of them is not ambient.
+    public static let openatWriteFlags: UInt64 = 0x400643
 }

@@ -173,6 +173,15 @@ struct CallGraph {
         return scanned.function(containing: address).map { [base[i] + $0] } ?? []
     }
 
+    /// The implementations an IFUNC resolver may return: the code addresses it takes
+    /// with `lea`. Not the resolver's own callees (CPU feature checks, the vDSO
+    /// lookup of `time` and `gettimeofday`): they run at relocation, not at the call.
+    /// A vDSO entry it returns makes no system call and adds nothing.
+    func ifuncCandidates(resolver: UInt64, image i: Int) -> [Int] {
+        guard let f = images[i].function(containing: resolver) else { return nodes(at: resolver, image: i) }
+        return images[i].functions[f].codeReferences.sorted().flatMap { nodes(at: $0, image: i) }
+    }
+
     private func nodeForSymbol(named name: String, preferring i: Int) -> [Int]? {
         for j in [i, 1 - i] {
             if let value = exports[j][name] { return nodes(at: value, image: j) }
@@ -186,9 +195,9 @@ struct CallGraph {
         if let relocation = relocations[i][slot] {
             switch relocation.type {
             case ELFImage.relocationIRelative:
-                // The IFUNC's resolver: its `lea`s of the candidate implementations are its
-                // edges, so its closure is the union over the candidates.
-                return .functions(nodes(at: UInt64(bitPattern: relocation.addend), image: i))
+                // The IFUNC's resolver runs once, at relocation (in the start window);
+                // what a call runs is one of the implementations it `lea`s.
+                return .functions(ifuncCandidates(resolver: UInt64(bitPattern: relocation.addend), image: i))
             case ELFImage.relocationGlobDat, ELFImage.relocationJumpSlot, ELFImage.relocation64:
                 guard relocation.symbol > 0, relocation.symbol < image.symbols.count else { return .data }
                 let symbol = image.symbols[relocation.symbol]
@@ -433,7 +442,9 @@ struct CallGraph {
                 functions[symbol.name] == nil
             else { continue }
             var bits = Bits()
-            for node in nodes(at: symbol.value, image: 0) { _ = bits.formUnion(closure[node]) }
+            let entries = symbol.type == STT_GNU_IFUNC
+                ? ifuncCandidates(resolver: symbol.value, image: 0) : nodes(at: symbol.value, image: 0)
+            for node in entries { _ = bits.formUnion(closure[node]) }
             functions[symbol.name] = LibcFunctionSummary(set: bits.systemCallSet, mayCallBack: bits.has(flag: Bits.mayCallBack))
             if bits.has(flag: Bits.reachesUnknown) { madeAll.append(symbol.name) }
         }

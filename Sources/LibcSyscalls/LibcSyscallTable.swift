@@ -81,11 +81,20 @@ public struct LibcSyscallTable: Hashable, Sendable {
     }
 
     /// The system calls allowed in every window (specs/libc-syscalls.md "The ambient
-    /// set" gives the reason for each). Never `mapsExecutable`.
+    /// set" gives the reason for each). Never `mapsExecutable`; the kernel allows
+    /// `mmap`/`mprotect` here only without `PROT_EXEC`, and `openat` only read-only
+    /// (specs/kernel-abi.md, "System-call binding").
     public static let ambientNames = [
-        "brk", "mmap", "munmap", "mremap", "madvise", "mprotect", "sched_getaffinity", "futex",
-        "clock_gettime", "clock_getres", "gettimeofday", "time", "rt_sigreturn", "restart_syscall", "exit",
-        "exit_group",
+        // The allocator's memory management; futex: every libc lock.
+        "brk", "mmap", "munmap", "mremap", "madvise", "mprotect", "futex",
+        // The allocator's one-time reads: the tcache key (getrandom), the CPU count for
+        // arenas (sched_getaffinity, /sys/devices/system/cpu), whether heaps may shrink
+        // (/proc/sys/vm/overcommit_memory). Read-only file access, no write.
+        "sched_getaffinity", "getrandom", "openat", "read", "pread64", "getdents64", "close",
+        // Clocks.
+        "clock_gettime", "clock_getres", "gettimeofday", "time",
+        // Signal return, restart, exit.
+        "rt_sigreturn", "restart_syscall", "exit", "exit_group",
     ]
 
     public static let ambient = SystemCallSet(numbers: ambientNames.map { SystemCallNames.number(of: $0)! })

@@ -72,6 +72,13 @@
 #define SBX_NR_MPROTECT		10U
 #define SBX_NR_PKEY_MPROTECT	329U
 #define SBX_PROT_EXEC		0x4U
+/*
+ * openat (its flags are the third argument) is ambient only read-only: with
+ * any of these flags (O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND,
+ * __O_TMPFILE) it needs a window whose set has it.
+ */
+#define SBX_NR_OPENAT		257U
+#define SBX_OPENAT_WRITE_FLAGS	0x400643U
 
 /* Windows that are not a libc call (struct sbx_thread.window_sym). */
 #define SBX_WINDOW_START	0xffffffffU	/* from exec to the first marker */

@@ -666,6 +666,23 @@ static void test_binding(void)
 	CHECK(SYS(10, 7) == SBX_V_EXEC_MAPPING, "mprotect rwx in program code");
 	CHECK(SYS(329, SBX_PROT_EXEC) == SBX_V_SYSCALL_WINDOW, "pkey_mprotect is in no set");
 	CHECK(SYS(2, SBX_PROT_EXEC) == SBX_V_SYSCALL_WINDOW, "open is in no set");
+	/* openat through the ambient set: read-only only. */
+	bound_example(&s);
+	tb_set_add(&s, 1, 257);
+	load_spec(&s);
+	CHECK(sbx_thread_init(&view, &thread, frames, 64) == 0 &&
+	      sbx_step(&view, &thread, C, 0, &v) == 0, "call a");
+	CHECK(SYS(257, 0) == 0 && SYS(257, 0x80000) == 0, "ambient openat O_RDONLY(|O_CLOEXEC)");
+	CHECK(SYS(257, 1) == SBX_V_SYSCALL_WINDOW && SYS(257, 2) == SBX_V_SYSCALL_WINDOW &&
+	      SYS(257, 0x40) == SBX_V_SYSCALL_WINDOW && SYS(257, 0x200) == SBX_V_SYSCALL_WINDOW &&
+	      SYS(257, 0x400) == SBX_V_SYSCALL_WINDOW && SYS(257, 0x410000) == SBX_V_SYSCALL_WINDOW,
+	      "ambient openat never writes, creates, truncates or appends");
+	CHECK(sbx_step(&view, &thread, C, 2, &v) == 0 && sbx_step(&view, &thread, L, 1, &v) == 0 &&
+	      SYS(257, 0x241) == 0, "a window whose set has openat opens for writing");
+	bound_example(&s);
+	load_spec(&s);
+	CHECK(sbx_thread_init(&view, &thread, frames, 64) == 0 &&
+	      sbx_step(&view, &thread, C, 0, &v) == 0, "call a (again)");
 	/* LIBC open: its set. */
 	CHECK(sbx_step(&view, &thread, C, 2, &v) == 0 && sbx_step(&view, &thread, L, 1, &v) == 0 &&
 	      sbx_step(&view, &thread, R, 2, &v) == 0, "h reads");
