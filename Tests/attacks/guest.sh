@@ -133,8 +133,9 @@ attack() {
                 verdict=STOPPED
             else
                 nok "$what: --mode $mode: killed by the monitor (status 100), no canary; got status $st, canary x$canaries, reached the attack: $reached"
-                if [ "$st" = 100 ] && [ $reached = no ]; then verdict="KILLED TOO EARLY"
+                if [ "$st" = 100 ] && [ $reached = no ]; then verdict="KILLED TOO EARLY (a false positive before the attack)"
                 elif [ "$st" = 100 ]; then verdict="killed, but only after the canary"
+                elif [ $reached = no ]; then verdict="the victim never took the attacker's input"
                 else verdict="NOT STOPPED"; fi
             fi
             show "$d/run.err" 8
