@@ -101,8 +101,10 @@ done
 
 # --- the attacks ---------------------------------------------------------------------
 # attack NAME VICTIM MIN_CANARIES PROGRESS: every build of VICTIM, every mode.
-# PROGRESS is a line the victim prints once it has taken the attacker's input (before
-# the hijack): a kill before it would be a false positive, not a stopped attack.
+# PROGRESS is a line the victim prints (and flushes) once it has taken the attacker's
+# input, before the hijack: notes.c's "title set" after the overflowing title, stack.c's
+# "post: N bytes received" in handle_post() between its fread and its return. A kill
+# before it would be a false positive, not a stopped attack.
 attack() {
     local a=$1 victim=$2 min=$3 progress=$4 opt mode
     for opt in O0 O2; do
@@ -149,14 +151,14 @@ attack() {
 attack fnptr-plt          notes-plt 1 "title set"
 attack fnptr-leak         notes     1 "title set"
 attack procmem            notes     1 "title set"
-attack ret2libc           stack     1 "debug: banner"
-attack rop-execve         stack     1 "debug: banner"
-attack rop-openat         stack     1 "debug: banner"
-attack forged-markers     stack     1 "debug: banner"
-attack mprotect-shellcode stack     1 "debug: banner"
-attack clone              stack     2 "debug: banner"
-attack clone3             stack     2 "debug: banner"
-attack vfork-execve       stack     1 "debug: banner"
+attack ret2libc           stack     1 "post: "
+attack rop-execve         stack     1 "post: "
+attack rop-openat         stack     1 "post: "
+attack forged-markers     stack     1 "post: "
+attack mprotect-shellcode stack     1 "post: "
+attack clone              stack     2 "post: "
+attack clone3             stack     2 "post: "
+attack vfork-execve       stack     1 "post: "
 
 if [ $native_only = 0 ]; then
     # No process of an attack survives under the sandbox. (A policy may stay loaded

@@ -59,6 +59,8 @@ __attribute__((noinline)) static unsigned handle_post(size_t n)
 {
 	unsigned char buf[64];
 	size_t got = fread(buf, 1, n, stdin);
+	printf("post: %zu bytes received\n", got);
+	fflush(stdout);
 	return checksum(buf, got < sizeof buf ? got : sizeof buf);
 }
 
