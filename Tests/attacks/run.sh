@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The attack suite (issue 14, "Tests / Attack suite"): real memory-corruption attacks
+# on victims built with dyck-cc, first shown to work natively, then expected to be
+# killed by the monitor under `sbx run --mode dyck` and `--mode nfa`; and benign runs
+# that must equal their native runs. Host side: builds the victims into
+# build/attacks, records what the attacker knows (attacks.py prepare), then runs
+# guest.sh in one guest boot (sbx vm). Never loads anything into the host's kernel.
+#   Tests/attacks/run.sh [--native-only] [BIN_DIR]
+#     BIN_DIR: where sbx and dyck-cc are (default .build/debug)
+#     --native-only (or ATTACKS_NATIVE_ONLY=1): no guest; run the victims natively on
+#       this machine, to check that every attack really works without the sandbox.
+# SBX_KO: another build of the module (default: kmod/sbx_dyck.ko, built here).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+native_only=${ATTACKS_NATIVE_ONLY:-0}
+if [ "${1:-}" = --native-only ]; then native_only=1; shift; fi
+root=$PWD
+bin=$(cd "${1:-.build/debug}" && pwd)
+out=$root/build/attacks
+rm -rf "$out" && mkdir -p "$out"
+say() { printf '[attacks] %s\n' "$*" >&2; }
+src=Tests/attacks
+
+say "building the victims and the benign program with dyck-cc (-O0 and -O2)"
+for opt in O0 O2; do
+    # The stack victim: -fno-stack-protector, or the overflow of its return address
+    # would be caught by the canary check before the return.
+    "$bin/dyck-cc" -$opt -g -fno-stack-protector $src/stack.c -o "$out/stack-$opt" 2>>"$out/build.log"
+    "$bin/dyck-cc" -$opt -g $src/notes.c -o "$out/notes-$opt" 2>>"$out/build.log"
+    # Non-PIE, with the administrator's hook (system() in the PLT, at a fixed address).
+    "$bin/dyck-cc" -$opt -g -fno-pie -no-pie -DADMIN_HOOK $src/notes.c -o "$out/notes-plt-$opt" 2>>"$out/build.log"
+    "$bin/dyck-cc" -$opt -g -pthread $src/benign.c -o "$out/benign-$opt" -ldl 2>>"$out/build.log"
+done
+
+say "the attacker's knowledge: symbols, gadgets, PLT, libc offsets, marker sites, a recorded walk"
+for opt in O0 O2; do
+    # The forged-marker attack replays the markers of a benign run (sbx record is
+    # ptrace only: no kernel module) from the post call's return to log's fputs.
+    printf 'post 5\nhellolog walk\nquit\n' >"$out/walk.in"
+    (cd "$out" && "$bin/sbx" record -o "stack-$opt.walk.trace" -- ./stack-$opt <walk.in >/dev/null)
+    rm -f "$out/stackd.log"
+    /usr/bin/python3 $src/attacks.py prepare "$out/stack-$opt" --walk "$out/stack-$opt.walk.trace"
+    /usr/bin/python3 $src/attacks.py prepare "$out/notes-$opt"
+    /usr/bin/python3 $src/attacks.py prepare "$out/notes-plt-$opt"
+done
+
+if [ "$native_only" = 1 ]; then
+    say "native only: running the victims on this machine"
+    exec bash $src/guest.sh --native-only "$bin" "$out"
+fi
+ko=${SBX_KO:-}
+if [ -z "$ko" ]; then make -C kmod >/dev/null; ko=kmod/sbx_dyck.ko; fi
+say "booting the guest"
+exec "$bin/sbx" vm --cpus 2 --timeout 1500 --module "$ko" -- \
+    bash $src/guest.sh "$bin" "$out"
