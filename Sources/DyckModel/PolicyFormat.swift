@@ -1,10 +1,19 @@
-/// The policy text format, version 1 (`specs/policy-format.md` is the definition;
-/// this file and that document must agree).
+/// The policy text format, versions 1 and 2 (`specs/policy-format.md` is the
+/// definition; this file and that document must agree).
 public enum PolicyFormat {
     /// The first word of every policy file.
     public static let magic = "dyck-policy"
-    /// The only version this library reads and the one it writes.
-    public static let version = 1
+    /// The newest version this library reads and writes: version 1 plus the
+    /// system-call sets (`Policy.syscalls`).
+    public static let version = 2
+    /// Every version this library reads.
+    public static let readableVersions: ClosedRange<Int> = 1...2
+
+    /// The version a policy is written in: 1 without system-call sets, so that such a
+    /// policy's file is byte for byte what version-1 writers wrote; 2 with them.
+    public static func version(for policy: Policy) -> Int {
+        policy.syscalls == nil ? 1 : 2
+    }
 }
 
 /// A policy file, or an in-memory policy, that breaks a rule of the policy format.
@@ -111,7 +120,8 @@ extension Policy {
         edges.sorted { ($0.from, $0.label, $0.to) < ($1.from, $1.label, $1.to) }
     }
 
-    /// The policy as version-1 text. Deterministic: equal policies give identical
+    /// The policy as text: version 1 without system-call sets, version 2 with them
+    /// (`PolicyFormat.version(for:)`). Deterministic: equal policies give identical
     /// text; edges are written sorted (see `canonicalized()`), finals ascending.
     /// The result is only readable back if `validate()` passes.
     public func serialized() -> String {
@@ -122,7 +132,7 @@ extension Policy {
             out += ":\(location.line)"
         }
 
-        out += "\(PolicyFormat.magic) \(PolicyFormat.version)\n"
+        out += "\(PolicyFormat.magic) \(PolicyFormat.version(for: self))\n"
         out += "kind \(kind.rawValue)\n"
         out += module.isEmpty ? "module\n" : "module \(PolicyNameCoding.encode(module))\n"
         out += "entry \(entry)\n"
@@ -155,6 +165,21 @@ extension Policy {
         }
         out += "callbacks \(callbacks.count)\n"
         for callback in callbacks { out += "callback \(callback)\n" }
+        if let binding = syscalls {
+            out += "syscall-sets \(binding.sets.count)\n"
+            for (i, set) in binding.sets.enumerated() {
+                out += "set \(i)"
+                if set.mapsExecutable { out += " exec" }
+                for number in set.numbers { out += " \(number)" }
+                out += "\n"
+            }
+            out += "symbol-sets \(binding.symbolSets.count)\n"
+            for (i, set) in binding.symbolSets.enumerated() {
+                out += "sym-set \(i) \(set)\n"
+            }
+            out += "window start \(binding.startSet)\n"
+            out += "window ambient \(binding.ambientSet)\n"
+        }
         out += "end\n"
         return out
     }
@@ -163,7 +188,7 @@ extension Policy {
 // MARK: - Reading
 
 extension Policy {
-    /// Parses version-1 policy text and validates the result (`validate()`), so a
+    /// Parses policy text of version 1 or 2 and validates the result (`validate()`), so a
     /// returned policy satisfies every rule. Errors name the offending line.
     public static func parse(_ text: String) throws(PolicyFormatError) -> Policy {
         try parse(utf8: Array(text.utf8))
@@ -210,11 +235,19 @@ struct PolicyParser {
         static let indirect = Array("indirect".utf8)
         static let callbacks = Array("callbacks".utf8)
         static let callback = Array("callback".utf8)
+        static let syscallSets = Array("syscall-sets".utf8)
+        static let set = Array("set".utf8)
+        static let exec = Array("exec".utf8)
+        static let symbolSets = Array("symbol-sets".utf8)
+        static let symSet = Array("sym-set".utf8)
+        static let window = Array("window".utf8)
+        static let start = Array("start".utf8)
+        static let ambient = Array("ambient".utf8)
         static let end = Array("end".utf8)
     }
 
     enum Syntax {
-        static let header = "\(PolicyFormat.magic) \(PolicyFormat.version)"
+        static let header = "\(PolicyFormat.magic) 1|2"
         static let kind = "kind dyck|nfa"
         static let module = "module [NAME]"
         static let entry = "entry FUNCTION"
@@ -228,6 +261,12 @@ struct PolicyParser {
         static let site = "site ID caller FUNCTION callees FUNCTION ... direct|indirect [@FILE:LINE]"
         static let callbacks = "callbacks COUNT"
         static let callback = "callback FUNCTION"
+        static let syscallSets = "syscall-sets COUNT"
+        static let set = "set ID [exec] [NUMBER ...]"
+        static let symbolSets = "symbol-sets COUNT"
+        static let symSet = "sym-set SYMBOL SET"
+        static let windowStart = "window start SET"
+        static let windowAmbient = "window ambient SET"
         static let end = "end"
     }
 
@@ -522,7 +561,9 @@ struct PolicyParser {
 
     // MARK: Sections
 
-    mutating func parseHeader() throws(PolicyFormatError) {
+    /// Reads line 1 and returns the version it names, one of
+    /// `PolicyFormat.readableVersions`.
+    mutating func parseHeader() throws(PolicyFormatError) -> Int {
         guard let raw = nextPhysicalLine() else {
             throw PolicyFormatError(
                 kind: .truncated, line: 1, message: "the file is empty (a policy file starts with '\(Syntax.header)')")
@@ -532,7 +573,7 @@ struct PolicyParser {
             throw malformed(1, "the file starts with a UTF-8 byte order mark; remove it (line 1 must be '\(Syntax.header)')")
         }
         let prefix = Array("\(PolicyFormat.magic) ".utf8)
-        if !raw.terminated && Array(Syntax.header.utf8).starts(with: bytes[range]) && !range.isEmpty {
+        if !raw.terminated && prefix.starts(with: bytes[range]) && !range.isEmpty {
             throw PolicyFormatError(
                 kind: .truncated, line: 1, message: "the file is truncated: it ends in the middle of line 1")
         }
@@ -550,13 +591,15 @@ struct PolicyParser {
         let versionEnd = bytes[versionStart..<range.upperBound].firstIndex { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }
             ?? range.upperBound
         let versionToken = versionStart..<versionEnd
+        let version: Int
         switch number(versionToken) {
-        case .value(PolicyFormat.version):
-            break
+        case .value(let value) where PolicyFormat.readableVersions.contains(value):
+            version = value
         case .value, .tooLarge:
+            let readable = PolicyFormat.readableVersions
             throw PolicyFormatError(
                 kind: .unsupportedVersion, line: 1,
-                message: "unsupported policy version \(showRaw(versionToken)); this tool reads version \(PolicyFormat.version)")
+                message: "unsupported policy version \(showRaw(versionToken)); this tool reads versions \(readable.lowerBound) to \(readable.upperBound)")
         case .invalid:
             throw malformed(1, "the policy version must be a decimal number, found '\(showRaw(versionToken))'")
         }
@@ -564,10 +607,11 @@ struct PolicyParser {
         guard tokens.count == 2 else {
             throw malformed(1, "unexpected text after the version: expected '\(Syntax.header)'")
         }
+        return version
     }
 
     mutating func parsePolicy() throws(PolicyFormatError) -> Policy {
-        try parseHeader()
+        let version = try parseHeader()
 
         var line = try expect(Keyword.kind, Syntax.kind)
         try requireFieldCount(line, 2...2, Syntax.kind)
@@ -628,7 +672,15 @@ struct PolicyParser {
             callbacks.append(try index(line, 1, "callback function index", Syntax.callback))
         }
 
-        line = try expect(Keyword.end, Syntax.end, " (after the \(callbackCount) declared callbacks)")
+        var syscalls: SystemCallBinding?
+        if version >= 2 {
+            syscalls = try parseSystemCallBinding(after: " (after the \(callbackCount) declared callbacks)")
+            line = try expect(Keyword.end, Syntax.end, " (after the system-call sets)")
+        } else {
+            line = try expect(
+                Keyword.end, Syntax.end,
+                " (after the \(callbackCount) declared callbacks; system-call sets need 'dyck-policy 2')")
+        }
         try requireFieldCount(line, 1...1, Syntax.end)
         if let extra = try nextLine() {
             throw malformed(extra.number, "unexpected line after 'end' (only blank lines and comments may follow it)")
@@ -636,7 +688,60 @@ struct PolicyParser {
 
         return Policy(
             kind: kind, module: module, symbols: symbols, functions: functions, sites: sites, entry: entry,
-            callbacks: callbacks)
+            callbacks: callbacks, syscalls: syscalls)
+    }
+
+    /// The version-2 section: the sets, one set index per symbol, the two windows.
+    /// Numbers and indices are taken as written; their ranges, order and the rules
+    /// tying the parts together are `Policy.firstViolation()`'s.
+    mutating func parseSystemCallBinding(after context: String) throws(PolicyFormatError) -> SystemCallBinding {
+        var line = try expect(Keyword.syscallSets, Syntax.syscallSets, context)
+        try requireFieldCount(line, 2...2, Syntax.syscallSets)
+        let setCount = try count(line, 1, "system-call set", cap: PolicyLimits.maxSystemCallSets, Syntax.syscallSets)
+        var sets: [SystemCallSet] = []
+        sets.reserveCapacity(plausible(setCount))
+        for i in 0..<setCount {
+            line = try expect(Keyword.set, Syntax.set, " (system-call set \(i) of the \(setCount) declared)")
+            try requireFieldCount(line, 2...Int.max, Syntax.set)
+            try checkID(line, i, "system-call set", Syntax.set)
+            var first = 2
+            var set = SystemCallSet.empty
+            if first < line.tokens.count && equals(line.tokens[first], Keyword.exec) {
+                set.mapsExecutable = true
+                first += 1
+            }
+            // Kept as written (not through `SystemCallSet.init`, which sorts), so that
+            // validation sees unsorted or repeated numbers.
+            set.numbers.reserveCapacity(line.tokens.count - first)
+            for f in first..<line.tokens.count {
+                set.numbers.append(try index(line, f, "system-call number", Syntax.set))
+            }
+            sets.append(set)
+        }
+
+        line = try expect(Keyword.symbolSets, Syntax.symbolSets, " (after the \(setCount) declared system-call sets)")
+        try requireFieldCount(line, 2...2, Syntax.symbolSets)
+        let symbolSetCount = try count(line, 1, "symbol set", cap: PolicyLimits.maxSymbols, Syntax.symbolSets)
+        var symbolSets: [Int] = []
+        symbolSets.reserveCapacity(plausible(symbolSetCount))
+        for i in 0..<symbolSetCount {
+            line = try expect(Keyword.symSet, Syntax.symSet, " (symbol set \(i) of the \(symbolSetCount) declared)")
+            try requireFieldCount(line, 3...3, Syntax.symSet)
+            try checkID(line, i, "symbol", Syntax.symSet)
+            symbolSets.append(try index(line, 2, "system-call set index", Syntax.symSet))
+        }
+
+        let start = try parseWindow(Keyword.start, Syntax.windowStart, " (after the \(symbolSetCount) declared symbol sets)")
+        let ambient = try parseWindow(Keyword.ambient, Syntax.windowAmbient, " (after 'window start')")
+        return SystemCallBinding(sets: sets, symbolSets: symbolSets, startSet: start, ambientSet: ambient)
+    }
+
+    /// `window NAME SET`, with the name `name`: the set index.
+    mutating func parseWindow(_ name: [UInt8], _ syntax: String, _ context: String) throws(PolicyFormatError) -> Int {
+        let line = try expect(Keyword.window, syntax, context)
+        try requireFieldCount(line, 3...3, syntax)
+        try requireKeyword(line, 1, name, syntax)
+        return try index(line, 2, "system-call set index", syntax)
     }
 
     mutating func parseFunction(_ f: Int, of total: Int) throws(PolicyFormatError) -> PolicyFunction {
@@ -772,6 +877,8 @@ struct PolicyParser {
         var symbol = 0
         var site = 0
         var callback = 0
+        var set = 0
+        var symbolSet = 0
         while let line = try? parser.nextLine() {
             guard let first = line.tokens.first else { continue }
             let here: PolicySubject
@@ -797,6 +904,24 @@ struct PolicyParser {
             } else if parser.equals(first, Keyword.callback) {
                 here = .callback(callback)
                 callback += 1
+            } else if parser.equals(first, Keyword.syscallSets) {
+                here = .systemCallSets
+            } else if parser.equals(first, Keyword.set) {
+                here = .systemCallSet(set)
+                set += 1
+            } else if parser.equals(first, Keyword.symbolSets) {
+                here = .symbolSets
+            } else if parser.equals(first, Keyword.symSet) {
+                here = .symbolSet(symbolSet)
+                symbolSet += 1
+            } else if parser.equals(first, Keyword.window), line.tokens.count > 1 {
+                if parser.equals(line.tokens[1], Keyword.start) {
+                    here = .startWindow
+                } else if parser.equals(line.tokens[1], Keyword.ambient) {
+                    here = .ambientWindow
+                } else {
+                    continue
+                }
             } else {
                 continue
             }

@@ -19,6 +19,10 @@ public enum PolicyLimits {
     public static let maxNameBytes = 65535
     /// DWARF line numbers are unsigned 32-bit; 0 means "unknown line".
     public static let maxSourceLine = Int(UInt32.max)
+    /// System-call sets of a policy (`SystemCallBinding.sets`). The sets are
+    /// distinct, so a binding needs at most one per symbol plus the empty, start and
+    /// ambient sets; the kernel's blob loader allows far fewer.
+    public static let maxSystemCallSets = 1 << 21
     /// Size of a policy file `Policy.load(path:)` will read.
     public static let maxFileBytes = 1 << 30
 }
@@ -35,6 +39,14 @@ enum PolicySubject: Equatable {
     case edge(function: Int, index: Int)
     case site(Int)
     case callback(Int)
+    /// The `syscall-sets` line: the binding as a whole.
+    case systemCallSets
+    case systemCallSet(Int)
+    /// The `symbol-sets` line.
+    case symbolSets
+    case symbolSet(Int)
+    case startWindow
+    case ambientWindow
 }
 
 struct PolicyViolation {
@@ -81,6 +93,14 @@ extension Policy {
             return "\(function(f)), edge \(edge.from) -> \(edge.to) \(labelText(edge.label))"
         case .site(let s): return "site \(s)"
         case .callback(let i): return "callback \(i)"
+        case .systemCallSets: return "system-call sets"
+        case .systemCallSet(let i): return "system-call set \(i)"
+        case .symbolSets: return "symbol sets"
+        case .symbolSet(let i):
+            guard i >= 0, i < symbols.count else { return "symbol set \(i)" }
+            return "symbol set \(i) '\(displayName(symbols[i]))'"
+        case .startWindow: return "start window"
+        case .ambientWindow: return "ambient window"
         }
     }
 
@@ -272,6 +292,65 @@ extension Policy {
             if !seenCallbacks.insert(callback).inserted {
                 return fail(.callback(i), .duplicate, "function \(callback) is listed as a callback twice")
             }
+        }
+
+        if let binding = syscalls, let violation = firstViolation(of: binding) {
+            return violation
+        }
+        return nil
+    }
+
+    /// The rules of the system-call sets (version 2), in file order. Runs after the
+    /// rest of the policy is known valid, so `symbols` is within its cap.
+    private func firstViolation(of binding: SystemCallBinding) -> PolicyViolation? {
+        func fail(_ subject: PolicySubject, _ kind: PolicyFormatError.Kind, _ message: String) -> PolicyViolation {
+            PolicyViolation(subject: subject, kind: kind, message: message)
+        }
+        let sets = binding.sets
+        if sets.count > PolicyLimits.maxSystemCallSets {
+            return fail(.systemCallSets, .capExceeded, "\(sets.count) system-call sets exceed the cap of \(PolicyLimits.maxSystemCallSets)")
+        }
+        if sets.isEmpty {
+            return fail(.systemCallSets, .inconsistent, "no system-call sets (set 0, the empty set, is required)")
+        }
+        var seenSets: [SystemCallSet: Int] = [:]
+        seenSets.reserveCapacity(sets.count)
+        for (i, set) in sets.enumerated() {
+            var previous = -1
+            for number in set.numbers {
+                if number < 0 || number > SystemCallSet.maximumNumber {
+                    return fail(.systemCallSet(i), .outOfRange, "system-call number \(number) is out of range (0...\(SystemCallSet.maximumNumber))")
+                }
+                if number == previous {
+                    return fail(.systemCallSet(i), .duplicate, "system-call number \(number) is listed twice")
+                }
+                if number < previous {
+                    return fail(.systemCallSet(i), .malformed, "system-call numbers are not in ascending order (\(number) after \(previous))")
+                }
+                previous = number
+            }
+            if i == 0 && set != .empty {
+                return fail(.systemCallSet(0), .inconsistent, "set 0 must be the empty set without 'exec' (the window of program code)")
+            }
+            if let other = seenSets[set] {
+                return fail(.systemCallSet(i), .duplicate, "the same set as set \(other) (sets are distinct)")
+            }
+            seenSets[set] = i
+        }
+        if binding.symbolSets.count != symbols.count {
+            return fail(.symbolSets, .inconsistent, "\(binding.symbolSets.count) symbol sets for \(symbols.count) symbols (one per symbol)")
+        }
+        for (i, set) in binding.symbolSets.enumerated() where set < 0 || set >= sets.count {
+            return fail(.symbolSet(i), .outOfRange, "out-of-range system-call set index \(set) \(validRange("sets", sets.count))")
+        }
+        if binding.startSet < 0 || binding.startSet >= sets.count {
+            return fail(.startWindow, .outOfRange, "out-of-range system-call set index \(binding.startSet) \(validRange("sets", sets.count))")
+        }
+        if binding.ambientSet < 0 || binding.ambientSet >= sets.count {
+            return fail(.ambientWindow, .outOfRange, "out-of-range system-call set index \(binding.ambientSet) \(validRange("sets", sets.count))")
+        }
+        if sets[binding.ambientSet].mapsExecutable {
+            return fail(.ambientWindow, .inconsistent, "the ambient set \(binding.ambientSet) has 'exec' (executable mappings are allowed only in a window's own set)")
         }
         return nil
     }
