@@ -449,7 +449,11 @@ struct CallGraph {
             if bits.has(flag: Bits.reachesUnknown) { madeAll.append(symbol.name) }
         }
         var start = Bits()
+        // The whole dynamic loader: its entry (`_start`, hand-written assembly) may have
+        // no unwind information, so no function of its own whose closure could stand
+        // for start-up; and at start-up any of the loader's code may run.
         for node in nodes(at: loaderImage.entry, image: 1) { _ = start.formUnion(closure[node]) }
+        for f in images[1].functions.indices { _ = start.formUnion(closure[base[1] + f]) }
         if let value = exports[0]["__libc_start_main"] {
             for node in nodes(at: value, image: 0) { _ = start.formUnion(closure[node]) }
         }

@@ -30,8 +30,10 @@ done
 # grant_admin() right after its call of log_line().
 maintenance=$(nm "$out/hijack" | awk '$3 == "maintenance" { print $1 }')
 python3 -c "import sys; print('41' * 16 + int(sys.argv[1], 16).to_bytes(8, 'little').hex())" "$maintenance" >"$out/hijack.arg"
-objdump -d --no-show-raw-insn "$out/impossible" |
-    awk '/<grant_admin>:/ { f = 1 } f && /call.*<log_line>/ { getline; sub(":", "", $1); print $1; exit }' >"$out/impossible.arg"
+# (awk stops at the match: read objdump's output from a file, not a pipe whose
+# writer would die of SIGPIPE under pipefail.)
+objdump -d --no-show-raw-insn "$out/impossible" >"$out/impossible.dis"
+awk '/<grant_admin>:/ { f = 1 } f && /call.*<log_line>/ { getline; sub(":", "", $1); print $1; exit }' "$out/impossible.dis" >"$out/impossible.arg"
 [ -s "$out/hijack.arg" ] && [ -s "$out/impossible.arg" ] || { say "cannot find the hijack addresses"; exit 1; }
 say "hijack: maintenance() at 0x$maintenance; impossible path: return into grant_admin() at 0x$(cat "$out/impossible.arg")"
 
