@@ -96,7 +96,16 @@ final class ScannedImage {
         }
         functionsWithoutFDE = extra.count
         uncoveredBytes = uncovered
-        let all = (disjoint + extra).sorted { $0.lowerBound < $1.lowerBound }
+        // A function runs on into code that no FDE covers up to the next function:
+        // hand-written assembly ends its FDE early on purpose, e.g. clone and clone3
+        // before their `syscall`, so that the child's unwinder stops there.
+        var all = (disjoint + extra).sorted { $0.lowerBound < $1.lowerBound }
+        for i in all.indices {
+            guard let section = code.first(where: { $0.range.contains(all[i].lowerBound) }) else { continue }
+            let next = i + 1 < all.count && section.range.contains(all[i + 1].lowerBound)
+                ? all[i + 1].lowerBound : section.range.upperBound
+            if next > all[i].upperBound { all[i] = all[i].lowerBound..<next }
+        }
 
         // Pass 1: sweep every function.
         var sweeps: [[Instruction]] = []

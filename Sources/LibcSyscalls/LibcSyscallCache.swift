@@ -13,7 +13,7 @@ import Synchronization
 /// renamed, so readers never see half a file.
 public enum LibcSyscallCache {
     /// Bumped whenever a rule changes, so that old results are not reused.
-    public static let analysisVersion = 3
+    public static let analysisVersion = 4
 
     /// The table for `libcPath` and `loaderPath`: from this process's memory, the disk
     /// cache, or a fresh analysis (which is then stored).
