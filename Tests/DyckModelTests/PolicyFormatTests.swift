@@ -631,6 +631,20 @@ final class PolicyFormatTests: XCTestCase {
         XCTAssertEqual(lines[32], "end")
     }
 
+    /// The two examples of `specs/policy-format.md` are the samples, byte for byte.
+    func testSpecExamplesAreTheSamples() throws {
+        let spec = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("specs/policy-format.md")
+        let text = try String(contentsOf: spec, encoding: .utf8)
+        func block(after heading: String) -> String? {
+            guard let start = text.range(of: heading) else { return nil }
+            let parts = text[start.upperBound...].components(separatedBy: "```")
+            return parts.count > 1 ? String(parts[1].drop { $0 == "\n" }) : nil
+        }
+        XCTAssertEqual(block(after: "## Example\n"), FormatSamples.exampleText)
+        XCTAssertEqual(block(after: "### The same policy with system-call sets"), FormatSamples.exampleV2Text)
+    }
+
     func testVersionFollowsTheBinding() throws {
         XCTAssertEqual(PolicyFormat.version, 2)
         XCTAssertEqual(PolicyFormat.version(for: FormatSamples.example), 1)
