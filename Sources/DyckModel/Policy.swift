@@ -53,7 +53,8 @@ public struct Policy: Hashable, Sendable {
     /// handlers, atexit handlers, comparators, thread start routines, constructors).
     public var callbacks: [Int]
     /// The system calls each libc symbol's window allows (nil: a policy that predates
-    /// system-call binding, which `sbx run` refuses to enforce).
+    /// system-call binding, which `sbx run` refuses to enforce). Written in policy
+    /// format version 2; a policy without it is written, and read, as version 1.
     public var syscalls: SystemCallBinding?
 
     public init(

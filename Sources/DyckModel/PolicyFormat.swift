@@ -596,10 +596,10 @@ struct PolicyParser {
         case .value(let value) where PolicyFormat.readableVersions.contains(value):
             version = value
         case .value, .tooLarge:
-            let readable = PolicyFormat.readableVersions
+            let readable = PolicyFormat.readableVersions.map(String.init).joined(separator: " and ")
             throw PolicyFormatError(
                 kind: .unsupportedVersion, line: 1,
-                message: "unsupported policy version \(showRaw(versionToken)); this tool reads versions \(readable.lowerBound) to \(readable.upperBound)")
+                message: "unsupported policy version \(showRaw(versionToken)); this tool reads versions \(readable)")
         case .invalid:
             throw malformed(1, "the policy version must be a decimal number, found '\(showRaw(versionToken))'")
         }

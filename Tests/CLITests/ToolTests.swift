@@ -90,6 +90,61 @@ final class ToolTests: XCTestCase {
         XCTAssertEqual(try CLI.run("sbx", ["check", back, "--", "puts", "getppid"]).status, 0)
     }
 
+    /// The lines from `syscall-sets` to the windows: the version-2 section.
+    static func systemCallSection(_ text: String) -> [Substring] {
+        let lines = text.split(separator: "\n")
+        guard let start = lines.firstIndex(where: { $0.hasPrefix("syscall-sets ") }) else { return [] }
+        return Array(lines[start...].prefix { $0 != "end" })
+    }
+
+    func testPolicyWithSystemCallSets() throws {
+        let p = try policy()
+        let text = try String(contentsOfFile: p, encoding: .utf8)
+        XCTAssertTrue(text.hasPrefix("dyck-policy 2\n"), text)
+        let section = Self.systemCallSection(text)
+        XCTAssertEqual(section.first, "syscall-sets \(section.filter { $0.hasPrefix("set ") }.count)")
+        XCTAssertTrue(section.contains("set 0"), "set 0 is the empty set")
+        XCTAssertEqual(section.filter { $0.hasPrefix("sym-set ") }.count, text.split(separator: "\n").filter { $0.hasPrefix("sym ") }.count)
+        XCTAssertTrue(section.contains { $0.hasPrefix("window start ") })
+        XCTAssertTrue(section.contains { $0.hasPrefix("window ambient ") })
+
+        let check = try CLI.run("sbx", ["check", p, "--", "puts", "getpid", "puts", "getppid"])
+        XCTAssertEqual(check.status, 0, check.stdout + check.stderr)
+        let blob = try CLI.run("sbx", ["blob", p, "-o", dir.appendingPathComponent("p.blob").path])
+        XCTAssertEqual(blob.status, 0, blob.stderr)
+        XCTAssertTrue(blob.stderr.contains("system-call sets"), blob.stderr)
+
+        // Converting keeps the sets, both ways, byte for byte.
+        let flat = dir.appendingPathComponent("flat.dyck").path
+        let convert = try CLI.run("sbx", ["convert", p, "--to", "nfa", "-o", flat])
+        XCTAssertEqual(convert.status, 0, convert.stderr)
+        let flatText = try String(contentsOfFile: flat, encoding: .utf8)
+        XCTAssertTrue(flatText.hasPrefix("dyck-policy 2\nkind nfa\n"), flatText)
+        XCTAssertEqual(Self.systemCallSection(flatText), section)
+        XCTAssertEqual(try CLI.run("sbx", ["check", flat, "--mode", "nfa", "--", "puts", "getppid"]).status, 0)
+        let back = dir.appendingPathComponent("back.dyck").path
+        XCTAssertEqual(try CLI.run("sbx", ["convert", flat, "--to", "dyck", "-o", back]).status, 0)
+        XCTAssertEqual(Self.systemCallSection(try String(contentsOfFile: back, encoding: .utf8)), section)
+        let flatBlob = try CLI.run("sbx", ["blob", flat, "--mode", "nfa", "-o", dir.appendingPathComponent("flat.blob").path])
+        XCTAssertEqual(flatBlob.status, 0, flatBlob.stderr)
+        XCTAssertTrue(flatBlob.stderr.contains("system-call sets"), flatBlob.stderr)
+
+        // Without the section, the same policy is a version-1 file: read as before,
+        // converted into version 1, compiled without sets.
+        var v1 = text.replacingOccurrences(of: "dyck-policy 2\n", with: "dyck-policy 1\n")
+        v1 = v1.replacingOccurrences(of: section.joined(separator: "\n") + "\n", with: "")
+        XCTAssertFalse(v1.contains("syscall-sets"))
+        let old = dir.appendingPathComponent("old.dyck").path
+        try v1.write(toFile: old, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try CLI.run("sbx", ["check", old, "--", "puts", "getpid"]).status, 0)
+        let oldFlat = dir.appendingPathComponent("old-flat.dyck").path
+        XCTAssertEqual(try CLI.run("sbx", ["convert", old, "--to", "nfa", "-o", oldFlat]).status, 0)
+        XCTAssertTrue(try String(contentsOfFile: oldFlat, encoding: .utf8).hasPrefix("dyck-policy 1\nkind nfa\n"))
+        let oldBlob = try CLI.run("sbx", ["blob", old, "-o", dir.appendingPathComponent("old.blob").path])
+        XCTAssertEqual(oldBlob.status, 0, oldBlob.stderr)
+        XCTAssertFalse(oldBlob.stderr.contains("system-call sets"), oldBlob.stderr)
+    }
+
     func testStatsShowsDyckTighterThanNFA() throws {
         let p = try policy()
         let stats = try CLI.run("sbx", ["stats", p])

@@ -48,6 +48,58 @@ enum FormatSamples {
 
         """
 
+    /// The example's system-call sets: close, open and read in their own windows (open
+    /// and read share one), a loader-like start set that maps executable memory, an
+    /// ambient set.
+    static var exampleBinding: SystemCallBinding {
+        SystemCallBinding(
+            sets: [
+                .empty,
+                SystemCallSet(numbers: [0, 3, 9, 10, 12, 21, 257], mapsExecutable: true),
+                SystemCallSet(numbers: [3]),
+                SystemCallSet(numbers: [0, 257]),
+                SystemCallSet(numbers: [9, 11, 12, 60, 231]),
+            ],
+            symbolSets: [2, 3, 3], startSet: 1, ambientSet: 4)
+    }
+
+    /// The example with system-call sets: the second example of `specs/policy-format.md`.
+    static var exampleV2: Policy {
+        var policy = example
+        policy.syscalls = exampleBinding
+        return policy
+    }
+
+    static let exampleV2Text = exampleText
+        .replacingOccurrences(of: "dyck-policy 1\n", with: "dyck-policy 2\n")
+        .replacingOccurrences(of: "callbacks 0\nend\n", with: """
+            callbacks 0
+            syscall-sets 5
+            set 0
+            set 1 exec 0 3 9 10 12 21 257
+            set 2 3
+            set 3 0 257
+            set 4 9 11 12 60 231
+            symbol-sets 3
+            sym-set 0 2
+            sym-set 1 3
+            sym-set 2 3
+            window start 1
+            window ambient 4
+            end
+
+            """)
+
+    /// A flattened policy keeps its sets; the start window may be the ambient set, a
+    /// symbol's set may be the empty set.
+    static var nfaV2: Policy {
+        var policy = nfa
+        policy.syscalls = SystemCallBinding(
+            sets: [.empty, SystemCallSet(numbers: [0, 1, 510]), SystemCallSet(numbers: [9, 60])],
+            symbolSets: [1, 0], startSet: 2, ambientSet: 2)
+        return policy
+    }
+
     /// Names that need every kind of escape, including ones that look like keywords.
     static var oddNames: Policy {
         let symbols = [
@@ -119,7 +171,7 @@ enum FormatSamples {
             sites: [], entry: 0, callbacks: [1])
     }
 
-    static var all: [Policy] { [example, oddNames, rich, nfa] }
+    static var all: [Policy] { [example, oddNames, rich, nfa, exampleV2, nfaV2] }
 
     /// Many functions and edges, to see that nothing is quadratic.
     static func large(functions count: Int, edgesEach: Int) -> Policy {
@@ -294,7 +346,7 @@ final class PolicyFormatTests: XCTestCase {
     }
 
     func testEveryByteCutIsTruncated() {
-        for policy in [FormatSamples.example, FormatSamples.oddNames] {
+        for policy in [FormatSamples.example, FormatSamples.oddNames, FormatSamples.exampleV2, FormatSamples.nfaV2] {
             let bytes = Array(policy.serialized().utf8)
             for length in 0..<bytes.count - 1 {
                 let cut = String(decoding: bytes[..<length], as: UTF8.self)
@@ -325,11 +377,13 @@ final class PolicyFormatTests: XCTestCase {
     func testUnsupportedVersion() {
         let text = example(replacing: 1, with: "dyck-policy 7")
         let error = assertRejected(text, .unsupportedVersion, line: 1)
-        XCTAssertEqual(error?.message, "unsupported policy version 7; this tool reads version 1")
+        XCTAssertEqual(error?.message, "unsupported policy version 7; this tool reads versions 1 and 2")
         assertRejected(example(replacing: 1, with: "dyck-policy 99999999999999999999999"), .unsupportedVersion, line: 1)
         assertRejected(example(replacing: 1, with: "dyck-policy 0"), .unsupportedVersion, line: 1)
+        assertRejected(example(replacing: 1, with: "dyck-policy 3"), .unsupportedVersion, line: 1)
         // A future version may change the header's shape: the version is judged first.
-        assertRejected(example(replacing: 1, with: "dyck-policy 2 compressed"), .unsupportedVersion, line: 1)
+        assertRejected(example(replacing: 1, with: "dyck-policy 3 compressed"), .unsupportedVersion, line: 1)
+        assertRejected(example(replacing: 1, with: "dyck-policy 2 compressed"), .malformed, line: 1, mentions: ["after the version"])
     }
 
     func testGarbageHeader() {
@@ -551,6 +605,232 @@ final class PolicyFormatTests: XCTestCase {
         assertValidationFails(p, .capExceeded, "policy: 1048577 symbols exceed the cap of 1048576")
     }
 
+    // MARK: Version 2: system-call sets
+
+    /// The version-2 example text with line `number` (1-based) replaced.
+    func exampleV2(replacing number: Int, with replacement: String...) -> String {
+        var lines = FormatSamples.exampleV2Text.components(separatedBy: "\n")
+        lines.replaceSubrange(number - 1..<number, with: replacement)
+        return lines.joined(separator: "\n")
+    }
+
+    func testGoldenExampleV2() throws {
+        XCTAssertEqual(FormatSamples.exampleV2.serialized(), FormatSamples.exampleV2Text)
+        let parsed = try Policy.parse(FormatSamples.exampleV2Text)
+        XCTAssertEqual(parsed, FormatSamples.exampleV2)
+        XCTAssertEqual(parsed.syscalls, FormatSamples.exampleBinding)
+        // The lines the tests below replace.
+        let lines = FormatSamples.exampleV2Text.components(separatedBy: "\n")
+        XCTAssertEqual(lines[20], "syscall-sets 5")
+        XCTAssertEqual(lines[21], "set 0")
+        XCTAssertEqual(lines[24], "set 3 0 257")
+        XCTAssertEqual(lines[26], "symbol-sets 3")
+        XCTAssertEqual(lines[28], "sym-set 1 3")
+        XCTAssertEqual(lines[30], "window start 1")
+        XCTAssertEqual(lines[31], "window ambient 4")
+        XCTAssertEqual(lines[32], "end")
+    }
+
+    /// The two examples of `specs/policy-format.md` are the samples, byte for byte.
+    func testSpecExamplesAreTheSamples() throws {
+        let spec = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("specs/policy-format.md")
+        let text = try String(contentsOf: spec, encoding: .utf8)
+        func block(after heading: String) -> String? {
+            guard let start = text.range(of: heading) else { return nil }
+            let parts = text[start.upperBound...].components(separatedBy: "```")
+            return parts.count > 1 ? String(parts[1].drop { $0 == "\n" }) : nil
+        }
+        XCTAssertEqual(block(after: "## Example\n"), FormatSamples.exampleText)
+        XCTAssertEqual(block(after: "### The same policy with system-call sets"), FormatSamples.exampleV2Text)
+    }
+
+    func testVersionFollowsTheBinding() throws {
+        XCTAssertEqual(PolicyFormat.version, 2)
+        XCTAssertEqual(PolicyFormat.version(for: FormatSamples.example), 1)
+        XCTAssertEqual(PolicyFormat.version(for: FormatSamples.exampleV2), 2)
+        // Without sets, a policy is written exactly as version-1 writers wrote it, and
+        // a version-1 file reads as before: without sets.
+        XCTAssertTrue(FormatSamples.example.serialized().hasPrefix("dyck-policy 1\n"))
+        XCTAssertNil(try Policy.parse(FormatSamples.exampleText).syscalls)
+        for policy in FormatSamples.all {
+            let text = policy.serialized()
+            XCTAssertEqual(text.hasPrefix("dyck-policy 2\n"), policy.syscalls != nil)
+            XCTAssertEqual(text.contains("\nsyscall-sets "), policy.syscalls != nil)
+        }
+        // The section is all version 2 adds.
+        var stripped = FormatSamples.exampleV2
+        stripped.syscalls = nil
+        XCTAssertEqual(stripped.serialized(), FormatSamples.exampleText)
+        XCTAssertNotEqual(stripped, FormatSamples.exampleV2, "equality includes the sets")
+    }
+
+    func testBindingRoundTripsAndIsDeterministic() throws {
+        // Sets built from unsorted, repeated numbers are stored sorted: equal policies,
+        // identical bytes (the digest dyck-cc embeds is over them).
+        var shuffled = FormatSamples.exampleV2
+        shuffled.syscalls?.sets[1] = SystemCallSet(numbers: [257, 21, 12, 10, 9, 3, 0, 3], mapsExecutable: true)
+        XCTAssertEqual(shuffled, FormatSamples.exampleV2)
+        XCTAssertEqual(shuffled.serialized(), FormatSamples.exampleV2Text)
+
+        // The flattened policy keeps the sets, and so does its file.
+        let flat = FormatSamples.exampleV2.flattened()
+        XCTAssertEqual(flat.syscalls, FormatSamples.exampleBinding)
+        XCTAssertEqual(try Policy.parse(flat.serialized()), flat.canonicalized())
+        XCTAssertTrue(flat.serialized().hasPrefix("dyck-policy 2\nkind nfa\n"))
+
+        // Thousands of symbols: the section stays one short line per symbol
+        // ("sym-set 4006 299" is 17 bytes with its newline).
+        var big = FormatSamples.large(functions: 3, edgesEach: 4)
+        let extra = (0..<4000).map { "sym\($0)" }
+        big.symbols += extra
+        var sets: [SystemCallSet] = [.empty]
+        for i in 1..<300 { sets.append(SystemCallSet(numbers: [i % 500, (i * 7) % 511, 300 + i % 200])) }
+        big.syscalls = SystemCallBinding(
+            sets: sets, symbolSets: big.symbols.indices.map { $0 % sets.count }, startSet: 5, ambientSet: 6)
+        try big.validate()
+        let text = big.serialized()
+        XCTAssertEqual(try Policy.parse(text), big)
+        let section = text[text.range(of: "symbol-sets")!.lowerBound...]
+        XCTAssertLessThan(section.utf8.count, 18 * big.symbols.count)
+
+        // Comments and blank lines may appear inside the section too.
+        let commented = FormatSamples.exampleV2Text.replacingOccurrences(of: "set 2 3\n", with: "set 2 3\n# close\n\n")
+        XCTAssertEqual(try Policy.parse(commented), FormatSamples.exampleV2)
+    }
+
+    func testVersionOneRefusesTheSection() {
+        let section = FormatSamples.exampleV2Text.components(separatedBy: "\n")[20..<32].joined(separator: "\n")
+        let text = FormatSamples.exampleText.replacingOccurrences(of: "callbacks 0\nend\n", with: "callbacks 0\n\(section)\nend\n")
+        assertRejected(text, .malformed, line: 21, mentions: ["expected 'end'", "dyck-policy 2", "found 'syscall-sets'"])
+        // And version 2 requires it.
+        let bare = FormatSamples.exampleText.replacingOccurrences(of: "dyck-policy 1\n", with: "dyck-policy 2\n")
+        assertRejected(bare, .malformed, line: 21, mentions: ["expected 'syscall-sets COUNT'", "found 'end'"])
+        assertRejected(String(bare.dropLast(4)), .truncated, line: 21, mentions: ["expected 'syscall-sets COUNT'"])
+    }
+
+    func testSectionMalformedLines() {
+        // Ids out of sequence, missing or extra fields, unknown words.
+        assertRejected(exampleV2(replacing: 22, with: "set 1"), .malformed, line: 22, mentions: ["expected system-call set id 0, found '1'"])
+        assertRejected(exampleV2(replacing: 22, with: "set"), .malformed, line: 22, mentions: ["too few fields", "set ID [exec] [NUMBER ...]"])
+        assertRejected(exampleV2(replacing: 25, with: "set 3 0 exec 257"), .malformed, line: 25, mentions: ["system-call number", "'exec'"])
+        assertRejected(exampleV2(replacing: 25, with: "set 3 EXEC 0"), .malformed, line: 25, mentions: ["system-call number", "'EXEC'"])
+        assertRejected(exampleV2(replacing: 25, with: "set 3 exec exec 0"), .malformed, line: 25, mentions: ["system-call number"])
+        assertRejected(exampleV2(replacing: 25, with: "set 3 0 257 @a.c:1"), .malformed, line: 25, mentions: ["system-call number"])
+        assertRejected(exampleV2(replacing: 21, with: "syscall-sets"), .malformed, line: 21, mentions: ["too few fields"])
+        assertRejected(exampleV2(replacing: 21, with: "syscall-sets 5 5"), .malformed, line: 21, mentions: ["too many fields"])
+        assertRejected(exampleV2(replacing: 27, with: "symbol-sets"), .malformed, line: 27, mentions: ["too few fields"])
+        assertRejected(exampleV2(replacing: 29, with: "sym-set 1 3 3"), .malformed, line: 29, mentions: ["too many fields", "sym-set SYMBOL SET"])
+        assertRejected(exampleV2(replacing: 29, with: "sym-set 1"), .malformed, line: 29, mentions: ["too few fields"])
+        assertRejected(exampleV2(replacing: 29, with: "sym-set 2 3"), .malformed, line: 29, mentions: ["expected symbol id 1, found '2'"])
+        assertRejected(exampleV2(replacing: 31, with: "window start"), .malformed, line: 31, mentions: ["too few fields"])
+        assertRejected(exampleV2(replacing: 31, with: "window middle 1"), .malformed, line: 31, mentions: ["expected 'start' in field 2", "'middle'"])
+        assertRejected(exampleV2(replacing: 31, with: "window ambient 4", "window start 1").replacingOccurrences(of: "window start 1\nwindow ambient 4\nend", with: "window start 1\nend"),
+                       .malformed, line: 31, mentions: ["expected 'start' in field 2", "'ambient'"])
+        // An unknown line anywhere in the section.
+        assertRejected(exampleV2(replacing: 24, with: "set 2 3", "syscalls 9"), .malformed, line: 25, mentions: ["expected 'set ID", "set 3 of the 5", "found 'syscalls'"])
+        assertRejected(exampleV2(replacing: 27, with: "symbol-sets 3", "sym 0 close"), .malformed, line: 28, mentions: ["expected 'sym-set", "found 'sym'"])
+        assertRejected(exampleV2(replacing: 32, with: "window ambient 4", "window exec 1"), .malformed, line: 33, mentions: ["expected 'end'", "found 'window'"])
+        assertRejected(exampleV2(replacing: 32, with: "window ambient 4", "set 5 1"), .malformed, line: 33, mentions: ["expected 'end'", "found 'set'"])
+        assertRejected(exampleV2(replacing: 21, with: "sets 5"), .malformed, line: 21, mentions: ["expected 'syscall-sets COUNT'", "found 'sets'"])
+        assertRejected(exampleV2(replacing: 33, with: "end", "window start 1"), .malformed, line: 34, mentions: ["after 'end'"])
+        // More or fewer rows than declared.
+        assertRejected(exampleV2(replacing: 21, with: "syscall-sets 6"), .malformed, line: 27, mentions: ["system-call set 5 of the 6", "found 'symbol-sets'"])
+        assertRejected(exampleV2(replacing: 21, with: "syscall-sets 4"), .malformed, line: 26, mentions: ["expected 'symbol-sets COUNT'", "found 'set'"])
+        assertRejected(exampleV2(replacing: 27, with: "symbol-sets 4"), .malformed, line: 31, mentions: ["symbol set 3 of the 4", "found 'window'"])
+        assertRejected(exampleV2(replacing: 27, with: "symbol-sets 2"), .malformed, line: 30, mentions: ["expected 'window start SET'", "found 'sym-set'"])
+        // The lines are ASCII fields separated by single spaces, as everywhere.
+        assertRejected(exampleV2(replacing: 25, with: "set 3 0  257"), .malformed, line: 25, mentions: ["two spaces"])
+        assertRejected(exampleV2(replacing: 25, with: "set 3 0 257 "), .malformed, line: 25, mentions: ["ends with a space"])
+        assertRejected(exampleV2(replacing: 25, with: "set 3 0\t257"), .malformed, line: 25, mentions: ["tab"])
+    }
+
+    func testSectionNumbers() {
+        for bad in ["x", "-1", "+3", "03", "0x3", "3.0"] {
+            assertRejected(exampleV2(replacing: 25, with: "set 3 0 \(bad)"), .malformed, line: 25, mentions: ["system-call number", "decimal number"])
+            assertRejected(exampleV2(replacing: 29, with: "sym-set 1 \(bad)"), .malformed, line: 29, mentions: ["system-call set index"])
+            assertRejected(exampleV2(replacing: 31, with: "window start \(bad)"), .malformed, line: 31, mentions: ["system-call set index"])
+            assertRejected(exampleV2(replacing: 21, with: "syscall-sets \(bad)"), .malformed, line: 21, mentions: ["system-call set count"])
+            assertRejected(exampleV2(replacing: 27, with: "symbol-sets \(bad)"), .malformed, line: 27, mentions: ["symbol set count"])
+        }
+        // System-call numbers are 0...510.
+        XCTAssertNoThrow(try Policy.parse(exampleV2(replacing: 25, with: "set 3 0 257 510")))
+        assertRejected(exampleV2(replacing: 25, with: "set 3 0 511"), .outOfRange, line: 25, mentions: ["system-call number 511 is out of range (0...510)"])
+        assertRejected(exampleV2(replacing: 25, with: "set 3 0 \(Int.max)"), .outOfRange, line: 25, mentions: ["\(Int.max)", "(0...510)"])
+        let huge = "99999999999999999999999999"
+        assertRejected(exampleV2(replacing: 25, with: "set 3 0 \(huge)"), .outOfRange, line: 25, mentions: ["system-call number", huge])
+        // Strictly ascending: one spelling per set.
+        assertRejected(exampleV2(replacing: 25, with: "set 3 257 0"), .malformed, line: 25, mentions: ["not in ascending order (0 after 257)"])
+        assertRejected(exampleV2(replacing: 25, with: "set 3 0 0 257"), .duplicate, line: 25, mentions: ["system-call number 0 is listed twice"])
+        // Set indices are < the number of sets.
+        assertRejected(exampleV2(replacing: 29, with: "sym-set 1 5"), .outOfRange, line: 29, mentions: ["out-of-range system-call set index 5 (sets: 0..<5)"])
+        assertRejected(exampleV2(replacing: 29, with: "sym-set 1 \(huge)"), .outOfRange, line: 29, mentions: ["system-call set index", huge])
+        assertRejected(exampleV2(replacing: 31, with: "window start 5"), .outOfRange, line: 31, mentions: ["out-of-range system-call set index 5 (sets: 0..<5)"])
+        assertRejected(exampleV2(replacing: 32, with: "window ambient 9"), .outOfRange, line: 32, mentions: ["out-of-range system-call set index 9 (sets: 0..<5)"])
+        // Caps, checked before anything is allocated.
+        assertRejected(exampleV2(replacing: 21, with: "syscall-sets 2097153"), .capExceeded, line: 21, mentions: ["system-call set count 2097153 exceeds the cap of 2097152"])
+        assertRejected(exampleV2(replacing: 27, with: "symbol-sets 1048577"), .capExceeded, line: 27, mentions: ["symbol set count 1048577 exceeds the cap of 1048576"])
+        assertRejected(exampleV2(replacing: 21, with: "syscall-sets 2097152", "end"), .malformed, line: 22, mentions: ["found 'end'"])
+    }
+
+    func testSectionValidity() throws {
+        // Set 0 is the empty set, without exec.
+        assertRejected(exampleV2(replacing: 22, with: "set 0 3"), .inconsistent, line: 22, mentions: ["set 0 must be the empty set"])
+        assertRejected(exampleV2(replacing: 22, with: "set 0 exec"), .inconsistent, line: 22, mentions: ["set 0 must be the empty set"])
+        let noSets = FormatSamples.exampleV2Text.replacingOccurrences(of: "syscall-sets 5\nset 0\nset 1 exec 0 3 9 10 12 21 257\nset 2 3\nset 3 0 257\nset 4 9 11 12 60 231\n", with: "syscall-sets 0\n")
+        assertRejected(noSets, .inconsistent, line: 21, mentions: ["no system-call sets (set 0, the empty set, is required)"])
+        // No two sets are equal; 'exec' alone tells two sets apart.
+        assertRejected(exampleV2(replacing: 26, with: "set 4 3"), .duplicate, line: 26, mentions: ["the same set as set 2"])
+        XCTAssertNoThrow(try Policy.parse(exampleV2(replacing: 26, with: "set 4 exec 3").replacingOccurrences(of: "window ambient 4", with: "window ambient 3")))
+        // One symbol set per symbol.
+        let fewer = exampleV2(replacing: 27, with: "symbol-sets 2").replacingOccurrences(of: "sym-set 2 3\n", with: "")
+        assertRejected(fewer, .inconsistent, line: 27, mentions: ["2 symbol sets for 3 symbols (one per symbol)"])
+        let more = exampleV2(replacing: 27, with: "symbol-sets 4").replacingOccurrences(of: "sym-set 2 3\n", with: "sym-set 2 3\nsym-set 3 0\n")
+        assertRejected(more, .inconsistent, line: 27, mentions: ["4 symbol sets for 3 symbols"])
+        // The ambient set never maps executable memory; the start set may.
+        assertRejected(exampleV2(replacing: 32, with: "window ambient 1"), .inconsistent, line: 32, mentions: ["the ambient set 1 has 'exec'"])
+        // Not rules: a symbol in the empty set, the start set being the ambient set,
+        // unused sets.
+        XCTAssertNoThrow(try Policy.parse(exampleV2(replacing: 29, with: "sym-set 1 0")))
+        XCTAssertNoThrow(try Policy.parse(exampleV2(replacing: 31, with: "window start 4")))
+        XCTAssertNoThrow(try Policy.parse(exampleV2(replacing: 26, with: "set 4 9 11 12 60 231", "set 5 1 2").replacingOccurrences(of: "syscall-sets 5", with: "syscall-sets 6")))
+        // The rest of the policy is checked first (file order).
+        assertRejected(exampleV2(replacing: 4, with: "entry 2").replacingOccurrences(of: "window ambient 4", with: "window ambient 1"), .outOfRange, line: 4)
+    }
+
+    func testValidateBindingInMemory() {
+        func with(_ change: (inout SystemCallBinding) -> Void) -> Policy {
+            var p = FormatSamples.exampleV2
+            change(&p.syscalls!)
+            return p
+        }
+        assertValidationFails(with { $0.sets = [] }, .inconsistent, "system-call sets: no system-call sets (set 0, the empty set, is required)")
+        assertValidationFails(with { $0.sets[0] = SystemCallSet(numbers: [1]) }, .inconsistent, "system-call set 0: set 0 must be the empty set without 'exec' (the window of program code)")
+        assertValidationFails(with { $0.sets[0].mapsExecutable = true }, .inconsistent, "system-call set 0: set 0 must be the empty set without 'exec' (the window of program code)")
+        assertValidationFails(with { $0.sets[2].numbers = [5, 3] }, .malformed, "system-call set 2: system-call numbers are not in ascending order (3 after 5)")
+        assertValidationFails(with { $0.sets[2].numbers = [3, 3] }, .duplicate, "system-call set 2: system-call number 3 is listed twice")
+        assertValidationFails(with { $0.sets[2].numbers = [-1, 3] }, .outOfRange, "system-call set 2: system-call number -1 is out of range (0...510)")
+        assertValidationFails(with { $0.sets[3].numbers = [0, 511] }, .outOfRange, "system-call set 3: system-call number 511 is out of range (0...510)")
+        assertValidationFails(with { $0.sets.append(SystemCallSet(numbers: [0, 257])) }, .duplicate, "system-call set 5: the same set as set 3 (sets are distinct)")
+        assertValidationFails(with { $0.symbolSets.removeLast() }, .inconsistent, "symbol sets: 2 symbol sets for 3 symbols (one per symbol)")
+        assertValidationFails(with { $0.symbolSets[1] = -1 }, .outOfRange, "symbol set 1 'open': out-of-range system-call set index -1 (sets: 0..<5)")
+        assertValidationFails(with { $0.symbolSets[2] = 5 }, .outOfRange, "symbol set 2 'read': out-of-range system-call set index 5 (sets: 0..<5)")
+        assertValidationFails(with { $0.startSet = 5 }, .outOfRange, "start window: out-of-range system-call set index 5 (sets: 0..<5)")
+        assertValidationFails(with { $0.ambientSet = -1 }, .outOfRange, "ambient window: out-of-range system-call set index -1 (sets: 0..<5)")
+        assertValidationFails(with { $0.ambientSet = 1 }, .inconsistent, "ambient window: the ambient set 1 has 'exec' (executable mappings are allowed only in a window's own set)")
+        assertValidationFails(
+            with { $0.sets = Array(repeating: .empty, count: PolicyLimits.maxSystemCallSets + 1) },
+            .capExceeded, "system-call sets: 2097153 system-call sets exceed the cap of 2097152")
+    }
+
+    func testBindingErrorsNameTheirLine() throws {
+        // Validation errors in the section point at the line that holds the part.
+        let error = assertRejected(exampleV2(replacing: 30, with: "sym-set 2 7"), .outOfRange, line: 30)
+        XCTAssertEqual(error?.message, "out-of-range system-call set index 7 (sets: 0..<5)")
+        let withComments = exampleV2(replacing: 31, with: "# the loader", "window start 1", "", "window ambient 2", "window ambient 4")
+        assertRejected(withComments, .malformed, line: 35, mentions: ["expected 'end'"])
+    }
+
     // MARK: Robustness
 
     /// Random damage to valid text must give an error or a valid policy, never a trap.
@@ -627,7 +907,7 @@ final class PolicyFormatTestsFileIO: XCTestCase {
             XCTAssertEqual(try Policy.load(path: target), policy)
             XCTAssertEqual(try String(contentsOfFile: target, encoding: .utf8), policy.serialized())
         }
-        XCTAssertEqual(try entries(), ["p0.dyck", "p1.dyck", "p2.dyck", "p3.dyck"], "no temporary files left")
+        XCTAssertEqual(try entries(), FormatSamples.all.indices.map { "p\($0).dyck" }, "no temporary files left")
     }
 
     func testOverwriteKeepsPermissions() throws {
@@ -716,7 +996,7 @@ final class PolicyFormatTestsFileIO: XCTestCase {
 
         let empty = path("empty.dyck")
         XCTAssertTrue(FileManager.default.createFile(atPath: empty, contents: Data()))
-        XCTAssertEqual(loadError(empty)?.description, "\(empty):1: the file is empty (a policy file starts with 'dyck-policy 1')")
+        XCTAssertEqual(loadError(empty)?.description, "\(empty):1: the file is empty (a policy file starts with 'dyck-policy 1|2')")
 
         // A hostile file name cannot break the one-line diagnostic.
         let newline = path("two\nlines.dyck")
