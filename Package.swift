@@ -123,9 +123,12 @@ let package = Package(
         .testTarget(name: "DyckModelTests", dependencies: ["DyckModel"]),
         .testTarget(
             name: "LibcSyscallsTests",
-            dependencies: ["LibcSyscalls", "DyckModel"],
+            // DyckAnalysis for the hand-written oracle (SilentLibc) and libc's path.
+            dependencies: ["LibcSyscalls", "DyckModel", "DyckAnalysis"],
             // C programs the tests compile with clang-19 and run under strace.
-            exclude: ["Programs"]
+            exclude: ["Programs"],
+            swiftSettings: llvmSwiftFlags,
+            linkerSettings: llvmLinkFlags
         ),
         .testTarget(
             name: "DyckAnalysisTests",
