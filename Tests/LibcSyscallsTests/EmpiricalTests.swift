@@ -148,9 +148,11 @@ struct TracedCall {
     }
 }
 
+/// An argument as strace prints it raw (`0x5`, `17`), up to the `)` that ends the list.
 private func parseInteger(_ text: String) -> Int? {
-    if text.hasPrefix("0x") { return Int(text.dropFirst(2), radix: 16) }
-    return Int(text)
+    let token = text.prefix { $0 != ")" && $0 != " " }
+    if token.hasPrefix("0x") { return Int(token.dropFirst(2), radix: 16) }
+    return Int(token)
 }
 
 enum StraceTrace {
