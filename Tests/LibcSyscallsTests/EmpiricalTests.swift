@@ -8,10 +8,12 @@ import XCTest
 /// system call. A call made between the brackets of function f — by f's thread, by a
 /// thread f creates, or by a process f creates until that process's successful
 /// `execve` (posix_spawn's, system's and popen's children run libc code of f until
-/// then) — must be allowed by the kernel's rule for f's window: in derived(f) or in the
-/// analysis's ambient set, and an executable mmap/mprotect only if derived(f)
-/// `mapsExecutable`. Before the program's first marker it is the start window
-/// (`startSet`), between brackets the program's own code (the empty set).
+/// then) — must be allowed by the kernel's rule for f's window
+/// (`SystemCallBinding.allows`, specs/kernel-abi.md "System-call binding"): in
+/// derived(f), or in the analysis's ambient set (an `openat` through it read-only), and
+/// an executable mmap/mprotect only if derived(f) `mapsExecutable`. Before the
+/// program's first marker it is the start window (`startSet`), between brackets the
+/// program's own code (the empty set).
 ///
 /// Every call found outside its window is an unsound set and fails the test by name.
 final class EmpiricalTests: XCTestCase {
@@ -70,15 +72,14 @@ final class EmpiricalTests: XCTestCase {
             var observed: [String] = []
             var missing: [String] = []
             for call in observation.calls[window] ?? [] {
-                let label = call.key.executable ? call.key.name + "[exec]" : call.key.name
+                let label = call.key.label
                 observed.append(call.count > 1 ? "\(label)×\(call.count)" : label)
                 guard let number = SystemCallNames.number(of: call.key.name) else {
                     missing.append(label)
                     XCTFail("\(window): strace named a system call \(call.key.name) the name table does not know")
                     continue
                 }
-                let protection: UInt64 = call.key.executable ? SystemCallNumbers.protExec : 0
-                if !binding.allows(number: number, protection: protection, window: 0) {
+                if !binding.allows(number: number, protection: call.key.protection, window: 0) {
                     missing.append(label)
                     missingCount += 1
                     XCTFail(
@@ -131,20 +132,57 @@ struct TracedCall {
     /// The marker system call 999: (function index, 0 before / 1 after).
     var marker: (index: Int, end: Bool)? {
         guard name == "syscall_0x3e7" || name == "syscall_999" else { return nil }
-        let fields = arguments.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let fields = argumentList
         guard fields.count >= 2, let index = parseInteger(fields[0]), let end = parseInteger(fields[1]) else { return nil }
         return (index, end != 0)
     }
 
-    /// mmap, mprotect or pkey_mprotect with PROT_EXEC in their third argument (an
-    /// argument that does not parse counts as executable).
-    var mapsExecutable: Bool {
-        guard ["mmap", "mprotect", "pkey_mprotect"].contains(name) else { return false }
-        let fields = arguments.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        guard fields.count >= 3 else { return true }
-        if fields[2].contains("PROT_") { return fields[2].contains("PROT_EXEC") }
-        guard let protection = parseInteger(fields[2]) else { return true }
-        return protection & 4 != 0
+    /// The arguments, split at the top-level commas (not inside strings, arrays or
+    /// structures), up to the parenthesis that closes the list.
+    var argumentList: [String] {
+        var fields: [String] = []
+        var field = ""
+        var depth = 0
+        var quoted = false
+        var escaped = false
+        for c in arguments {
+            if quoted {
+                field.append(c)
+                if escaped { escaped = false } else if c == "\\" { escaped = true } else if c == "\"" { quoted = false }
+                continue
+            }
+            switch c {
+            case "\"": quoted = true
+            case "[", "{": depth += 1
+            case "]", "}": depth -= 1
+            case ")" where depth == 0:
+                fields.append(field.trimmingCharacters(in: .whitespaces))
+                return fields
+            case "," where depth == 0:
+                fields.append(field.trimmingCharacters(in: .whitespaces))
+                field = ""
+                continue
+            default: break
+            }
+            field.append(c)
+        }
+        fields.append(field.trimmingCharacters(in: .whitespaces))
+        return fields
+    }
+
+    /// What the binding rule reads of the call's arguments (the kernel's `prot`: the
+    /// third argument): `PROT_EXEC` of mmap, mprotect and pkey_mprotect, the writing
+    /// flags of openat. An argument that does not parse counts as having them all.
+    var protection: UInt64 {
+        let mask: UInt64
+        switch name {
+        case "mmap", "mprotect", "pkey_mprotect": mask = SystemCallNumbers.protExec
+        case "openat": mask = SystemCallNumbers.openatWriteFlags
+        default: return 0
+        }
+        let fields = argumentList
+        guard fields.count >= 3, let value = parseInteger(fields[2]) else { return mask }
+        return UInt64(truncatingIfNeeded: value) & mask
     }
 }
 
@@ -214,7 +252,13 @@ enum Window: Hashable, CustomStringConvertible {
 
 struct CallKey: Hashable {
     var name: String
-    var executable: Bool
+    /// `TracedCall.protection`: PROT_EXEC of a mapping, the writing flags of an openat.
+    var protection: UInt64
+
+    var label: String {
+        guard protection != 0 else { return name }
+        return name + (name == "openat" ? "[write]" : "[exec]")
+    }
 }
 
 struct Observation {
@@ -267,7 +311,7 @@ struct Observation {
                         next = .ignored  // a child's new program
                     }
                 }
-                if window != .ignored { record(window, CallKey(name: call.name, executable: call.mapsExecutable)) }
+                if window != .ignored { record(window, CallKey(name: call.name, protection: call.protection)) }
             }
             current[call.pid] = next
         }
