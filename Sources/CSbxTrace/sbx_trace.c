@@ -9,9 +9,11 @@
  * control working under the tracer.
  *
  * Every task is resumed with PTRACE_SYSCALL, so it stops at each system call
- * entry and exit. Only the entry of system call SBX_MARKER_NR produces an
- * event; every other stop costs waitpid, one PTRACE_GET_SYSCALL_INFO and the
- * restart. Nothing is ever written to the tracee.
+ * entry and exit. Every entry after the start produces an event: a marker
+ * (SBX_MARKER_NR through the 64-bit ABI) or a system call (its number and
+ * third argument, which the kernel's binding checks); an exit stop costs
+ * waitpid, one PTRACE_GET_SYSCALL_INFO and the restart. Nothing is ever
+ * written to the tracee.
  *
  * A new task's first stop and its creator's fork/clone event arrive in
  * either order. The new task is held stopped until both are seen, so that
@@ -623,22 +625,36 @@ static int sbx_handle_stop(struct sbx_tracer *t, pid_t tid, int status)
 
 		/*
 		 * The hot path: one call tells entry from exit, and a 32-bit
-		 * (int 0x80) or x32 system call from a 64-bit one.
+		 * (int 0x80) system call from a 64-bit one (x32 calls are
+		 * 64-bit ones with bit 30 in the number, as the kernel's
+		 * sys_enter tracepoint sees them).
 		 */
 		if (ptrace(PTRACE_GET_SYSCALL_INFO, tid, (void *)sizeof(info),
 			   &info) > 0 &&
-		    info.op == PTRACE_SYSCALL_INFO_ENTRY &&
-		    info.arch == AUDIT_ARCH_X86_64 &&
-		    info.entry.nr == SBX_MARKER_NR) {
+		    info.op == PTRACE_SYSCALL_INFO_ENTRY && t->started) {
+			bool ia32 = info.arch != AUDIT_ARCH_X86_64;
+			bool marker = !ia32 && info.entry.nr == SBX_MARKER_NR;
+
 			task = sbx_task_find(&t->tasks, tid);
-			/* Only announced, live threads have lines. */
+			/*
+			 * Only announced, live threads have lines, and only
+			 * after the start (the recorder's child's own execve
+			 * is not the program's).
+			 */
 			if (task && task->state == SBX_TASK_RUNNING) {
-				ev = sbx_queue_push(t, SBX_TRACE_EV_MARKER,
+				ev = sbx_queue_push(t, marker ? SBX_TRACE_EV_MARKER :
+								SBX_TRACE_EV_SYSCALL,
 						    task->tgid, tid);
 				if (!ev)
 					return -1;
-				ev->kind = info.entry.args[0];
-				ev->id = info.entry.args[1];
+				if (marker) {
+					ev->kind = info.entry.args[0];
+					ev->id = info.entry.args[1];
+				} else {
+					ev->kind = info.entry.nr;
+					ev->id = info.entry.args[2];
+					ev->ia32 = ia32;
+				}
 			}
 		}
 		sbx_resume(tid, 0);

@@ -85,10 +85,13 @@ public struct FlattenedMarkers: Sendable {
 extension ThreadMonitor {
     /// Feeds a marker made for the original policy of `map` to this monitor, which
     /// runs on `map.flattened`: nil if allowed (skipped markers included). On refusal
-    /// the state is left as it was.
+    /// the state is left as it was. A skipped site marker changes nothing but the
+    /// window, which becomes `.none` (program code), as in the kernel's nfa mode.
     public mutating func step(_ marker: Marker, flattened map: FlattenedMarkers) -> Refusal? {
         switch map.translate(marker, top: top.kind) {
-        case .skip: return nil
+        case .skip:
+            skipSiteMarker()
+            return nil
         case .step(let translated): return step(translated)
         case .refuse(let reason): return reason
         }

@@ -47,8 +47,9 @@ public struct Marker: Hashable, Sendable {
 }
 
 /// The reference monitor of one thread: exactly the semantics of
-/// `specs/marker-abi.md` ("Meaning to a monitor"). The kernel's monitor core must
-/// accept and refuse the same marker streams.
+/// `specs/marker-abi.md` ("Meaning to a monitor"), and the thread's system-call
+/// window (`specs/kernel-abi.md`, "Stepping" and "System-call binding"). The kernel's
+/// monitor core must accept and refuse the same streams of markers and system calls.
 public struct ThreadMonitor: Sendable {
     public struct State: Hashable, Comparable, Sendable {
         public var function: Int
@@ -69,6 +70,9 @@ public struct ThreadMonitor: Sendable {
         public var kind: FrameKind
         /// Sorted, without duplicates.
         public var frontier: [State]
+        /// A callback frame: the window its `CB_ENTER` interrupted, which its
+        /// `CB_EXIT` restores. `.none` in other frames.
+        public var savedWindow: SystemCallWindow = .none
     }
 
     struct SetjmpRecord: Hashable, Sendable {
@@ -84,21 +88,35 @@ public struct ThreadMonitor: Sendable {
     public private(set) var stack: [Frame]
     var setjmpRecords: [SetjmpRecord] = []
     public let stackLimit: Int
+    /// The thread's window: set by every marker the monitor accepts (a refused one
+    /// changes nothing). A forked child's copy keeps it.
+    public internal(set) var window: SystemCallWindow
 
-    /// A thread of a freshly exec'd program: at the entry function's initial state.
+    /// A thread of a freshly exec'd program: at the entry function's initial state,
+    /// in the start window.
     public init(tables: MonitorTables, stackLimit: Int = ThreadMonitor.defaultStackLimit) {
         self.tables = tables
         self.stackLimit = stackLimit
         let entry = tables.policy.entry
         stack = [Frame(kind: .root, frontier: [State(function: entry, state: tables.initial(entry))])]
+        window = .start
     }
 
     /// A new thread of a running process: nothing is allowed until libc enters its
-    /// start routine as a callback.
-    public static func newThread(tables: MonitorTables, stackLimit: Int = ThreadMonitor.defaultStackLimit) -> ThreadMonitor {
+    /// start routine as a callback. It runs in `window`, the window of the thread
+    /// that created it (the libc call that made the clone, e.g. `pthread_create`).
+    public static func newThread(
+        tables: MonitorTables, stackLimit: Int = ThreadMonitor.defaultStackLimit, window: SystemCallWindow = .none
+    ) -> ThreadMonitor {
         var monitor = ThreadMonitor(tables: tables, stackLimit: stackLimit)
         monitor.stack = [Frame(kind: .root, frontier: [])]
+        monitor.window = window
         return monitor
+    }
+
+    /// A new thread made by `creator` (same tables and stack bound), in its window.
+    public static func newThread(createdBy creator: ThreadMonitor) -> ThreadMonitor {
+        newThread(tables: creator.tables, stackLimit: creator.stackLimit, window: creator.window)
     }
 
     public enum Refusal: Hashable, Sendable {
@@ -110,6 +128,15 @@ public struct ThreadMonitor: Sendable {
         case notACallback
         case stackOverflow
         case noSetjmpRecord
+        /// A system call in neither the window's set nor the ambient set.
+        case systemCallOutsideWindow
+        /// `mmap`, `mprotect` or `pkey_mprotect` with `PROT_EXEC` in a window whose
+        /// set may not create executable mappings.
+        case executableMapping
+        /// A system call through the ia32 or x32 ABI (never allowed).
+        case compatSystemCall
+        /// `io_uring_setup`, `io_uring_enter` or `io_uring_register` (never allowed).
+        case ioUring
     }
 
     /// Feeds one marker. On refusal the state is left as it was before the marker.
@@ -123,6 +150,7 @@ public struct ThreadMonitor: Sendable {
             let next = tables.successors(of: top.frontier, on: .libc(id))
             if next.isEmpty { return .notAllowedHere }
             stack[stack.count - 1].frontier = next
+            window = .libc(id)
         case .call, .tail:
             guard id >= 0, id < policy.sites.count else { return .idOutOfRange }
             let continuation = tables.successors(of: top.frontier, on: .call(id))
@@ -136,27 +164,32 @@ public struct ThreadMonitor: Sendable {
                 stack[stack.count - 1].frontier = continuation
                 stack.append(Frame(kind: .site(id), frontier: entered))
             }
+            window = .none
         case .ret:
             guard id >= 0, id < policy.sites.count else { return .idOutOfRange }
             guard top.kind == .site(id) else { return .returnToWrongSite(expected: top.kind) }
             guard top.frontier.contains(where: tables.isFinal) else { return .cannotReturnYet }
             stack.removeLast()
+            window = .none
         case .callbackEnter:
             guard id >= 0, id < policy.functions.count else { return .idOutOfRange }
             guard tables.isCallback(id) else { return .notACallback }
             guard stack.count < stackLimit else { return .stackOverflow }
-            stack.append(Frame(kind: .callback(id), frontier: [State(function: id, state: tables.initial(id))]))
+            stack.append(Frame(kind: .callback(id), frontier: [State(function: id, state: tables.initial(id))],
+                               savedWindow: window))
+            window = .none
         case .callbackExit:
             guard id >= 0, id < policy.functions.count else { return .idOutOfRange }
             guard top.kind == .callback(id) else { return .returnToWrongSite(expected: top.kind) }
             guard top.frontier.contains(where: tables.isFinal) else { return .cannotReturnYet }
-            stack.removeLast()
+            window = stack.removeLast().savedWindow
         case .setjmpSave:
             guard id >= 0 else { return .idOutOfRange }
             let record = SetjmpRecord(number: id, depth: stack.count, frontier: top.frontier)
             setjmpRecords.removeAll { $0.number == id && $0.depth >= stack.count }
             setjmpRecords.append(record)
             if setjmpRecords.count > Self.setjmpRecordLimit { setjmpRecords.removeFirst() }
+            window = .none
         case .setjmpResume:
             guard id >= 0 else { return .idOutOfRange }
             guard let record = setjmpRecords.last(where: { $0.number == id && $0.depth <= stack.count }) else {
@@ -164,6 +197,7 @@ public struct ThreadMonitor: Sendable {
             }
             stack.removeLast(stack.count - record.depth)
             stack[stack.count - 1].frontier = record.frontier
+            window = .none
         }
         return nil
     }

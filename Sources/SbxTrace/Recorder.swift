@@ -66,7 +66,7 @@ public struct RecordOutcome: Sendable, Equatable {
     public var lostTasks: [Int32]
 }
 
-/// Runs programs under ptrace and records their marker events (`sbx record`).
+/// Runs programs under ptrace and records their markers and system calls (`sbx record`).
 ///
 /// A recording waits for every task of the program (descendants included) to end.
 /// It uses `waitpid(-1)` and process-wide signal actions, so it must be the only code
@@ -188,6 +188,8 @@ public enum TraceRecorder {
         switch UInt32(bitPattern: e.type) {
         case SBX_TRACE_EV_MARKER.rawValue:
             return .marker(pid: e.pid, tid: e.tid, kind: TraceMarkerKind(rawValue: e.kind), id: e.id)
+        case SBX_TRACE_EV_SYSCALL.rawValue:
+            return .systemCall(pid: e.pid, tid: e.tid, abi: e.ia32 != 0 ? .ia32 : .x86_64, number: e.kind, argument: e.id)
         case SBX_TRACE_EV_START.rawValue:
             return .start(pid: e.pid, path: path())
         case SBX_TRACE_EV_FORK.rawValue:
@@ -228,7 +230,8 @@ public enum TraceRecorder {
 
 /// Writes a trace to its file while the program runs. Lines are buffered and flushed
 /// at every start, fork, thread, exec and exit line and whenever 64 KiB are pending,
-/// so a killed recorder loses at most the markers since the last of those. After a
+/// so a killed recorder loses at most the markers and system calls since the last of
+/// those. After a
 /// write error the file is left as it is; `finish()` reports the error.
 final class TraceStreamWriter {
     let path: String
@@ -243,7 +246,7 @@ final class TraceStreamWriter {
         // O_CLOEXEC: the traced program must not inherit the trace.
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o666)
         guard fd >= 0 else { throw SystemError(errno) }
-        buffer = Trace.headerLine
+        buffer = Trace.headerLine()
         buffer.reserveCapacity(Self.flushThreshold + 4096)
     }
 
@@ -251,7 +254,12 @@ final class TraceStreamWriter {
         guard failure == nil else { return }
         if case .start = event { started = true }
         event.appendLine(to: &buffer)
-        if case .marker = event, buffer.count < Self.flushThreshold { return }
+        switch event {
+        case .marker, .systemCall:
+            if buffer.count < Self.flushThreshold { return }
+        default:
+            break
+        }
         flush()
     }
 

@@ -1,14 +1,24 @@
 import CSbxTrace
+import DyckModel
 
-/// A recorded run of an instrumented program: every marker system call and every
-/// fork, new thread, exec and exit of the program's tasks, in the order the recorder
-/// observed them (`specs/trace-format.md`). The first event is always `.start`.
+/// A recorded run of an instrumented program: every marker system call, every other
+/// system call (version 2), and every fork, new thread, exec and exit of the
+/// program's tasks, in the order the recorder observed them (`specs/trace-format.md`).
+/// The first event is always `.start`.
 public struct Trace: Equatable, Sendable {
     public var events: [TraceEvent]
+    /// The format version the trace is written in (`TraceFormat.readableVersions`).
+    /// Version 1 has no `.systemCall` events: its recorder wrote only markers.
+    public var version: Int
 
-    public init(events: [TraceEvent] = []) {
+    public init(events: [TraceEvent] = [], version: Int = TraceFormat.version) {
         self.events = events
+        self.version = version
     }
+
+    /// Whether the recorder recorded every system call (version 2 on), so that a
+    /// trace without `.systemCall` events really made none.
+    public var recordsSystemCalls: Bool { version >= 2 }
 }
 
 /// One line of a trace. Process ids (`pid`) are thread-group ids; thread ids (`tid`)
@@ -18,6 +28,10 @@ public enum TraceEvent: Hashable, Sendable {
     case start(pid: Int32, path: TracePath)
     /// Thread `tid` of process `pid` issued a marker system call.
     case marker(pid: Int32, tid: Int32, kind: TraceMarkerKind, id: UInt64)
+    /// Thread `tid` of process `pid` entered system call `number` through `abi`
+    /// (anything but a marker), whose third argument was `argument` (`rdx`; `edx`
+    /// for ia32). Version 2 on.
+    case systemCall(pid: Int32, tid: Int32, abi: SystemCallABI, number: UInt64, argument: UInt64)
     /// Thread `parentTID` of `parentPID` made a new process (fork, vfork, or clone
     /// without CLONE_THREAD) whose main thread is `childPID`.
     case fork(parentPID: Int32, parentTID: Int32, childPID: Int32)
@@ -32,8 +46,8 @@ public enum TraceEvent: Hashable, Sendable {
     /// The process the event belongs to (for `fork`, the parent).
     public var pid: Int32 {
         switch self {
-        case .start(let pid, _), .marker(let pid, _, _, _), .thread(let pid, _, _), .exec(let pid, _, _),
-             .exit(let pid, _, _):
+        case .start(let pid, _), .marker(let pid, _, _, _), .systemCall(let pid, _, _, _, _), .thread(let pid, _, _),
+             .exec(let pid, _, _), .exit(let pid, _, _):
             return pid
         case .fork(let parentPID, _, _):
             return parentPID
@@ -44,7 +58,8 @@ public enum TraceEvent: Hashable, Sendable {
     public var tid: Int32 {
         switch self {
         case .start(let pid, _): return pid
-        case .marker(_, let tid, _, _), .exec(_, let tid, _), .exit(_, let tid, _): return tid
+        case .marker(_, let tid, _, _), .systemCall(_, let tid, _, _, _), .exec(_, let tid, _), .exit(_, let tid, _):
+            return tid
         case .fork(_, let parentTID, _): return parentTID
         case .thread(_, let parentTID, _): return parentTID
         }

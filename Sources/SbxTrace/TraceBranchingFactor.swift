@@ -150,7 +150,7 @@ public struct TraceBranchingFactor {
                 counts.append(Int32(sets.count(monitor, cursor: &cursors[tid, default: fresh])))
             }
         }
-        let outcome = checker.replay(trace) { index, step, monitor in
+        let outcome = checker.replay(trace, systemCalls: false) { index, step, monitor in
             switch step {
             case .started(let tid):
                 cursors[tid] = NextLibcCursor(monitor)

@@ -2,7 +2,9 @@ import DyckModel
 
 /// Checks a recorded trace against the policy its markers were made for, thread by
 /// thread, with the reference monitor (`ThreadMonitor`), following forks, threads,
-/// execs and exits as `specs/marker-abi.md` prescribes.
+/// execs and exits as `specs/marker-abi.md` prescribes. Every recorded system call
+/// (trace version 2) is checked against its thread's window with the kernel's rules
+/// (`ThreadMonitor.enforcedSystemCall`, `specs/checking.md`, "System calls").
 public struct TraceChecker {
     public enum Mode: String, Sendable {
         case dyck
@@ -18,8 +20,12 @@ public struct TraceChecker {
         public var pid: Int32
         public var tid: Int32
         public var reason: ThreadMonitor.Refusal
-        /// What the refused marker means, e.g. "libc fopen" or "ret of site 3: h() at a.c:9".
+        /// What the refused marker means, e.g. "libc fopen" or "ret of site 3: h() at a.c:9",
+        /// or the refused system call, e.g. "system call 59".
         public var event: String
+        /// A refused system call: the thread's window ("libc fopen", "start (...)",
+        /// "none (...)"); nil for a refused marker.
+        public var window: String?
         /// The functions the thread may have been in.
         public var functions: [String]
         /// The frames from the bottom: "main", "site 0: a() at a.c:20", "callback cmp".
@@ -29,19 +35,30 @@ public struct TraceChecker {
 
         /// The lines `sbx check --trace` prints for this refusal in `mode` of the trace at `path`.
         public func report(mode: Mode, path: String) -> String {
-            """
-            refused: \(event) (\(mode.rawValue) mode)
-              where: pid \(pid) tid \(tid), event \(eventIndex + 1) of \(path)
-              why: \(reason.explanation)
-              in: \(functions.isEmpty ? "(no function)" : functions.joined(separator: ", "))
-              call stack: \(stack.joined(separator: " > "))
-              allowed here: \(expected.isEmpty ? "nothing" : expected.joined(separator: "; "))
-            """
+            var lines = [
+                "refused: \(event) (\(mode.rawValue) mode)",
+                "  where: pid \(pid) tid \(tid), event \(eventIndex + 1) of \(path)",
+                "  why: \(reason.explanation)",
+            ]
+            if let window { lines.append("  window: \(window)") }
+            lines += [
+                "  in: \(functions.isEmpty ? "(no function)" : functions.joined(separator: ", "))",
+                "  call stack: \(stack.joined(separator: " > "))",
+                "  allowed here: \(expected.isEmpty ? "nothing" : expected.joined(separator: "; "))",
+            ]
+            return lines.joined(separator: "\n")
         }
     }
 
     public struct Outcome: Sendable {
         public var checkedMarkers = 0
+        /// System calls of checked threads, each checked against its window.
+        public var checkedSystemCalls = 0
+        /// Whether system calls were checked against windows: the policy has a binding
+        /// (`Policy.syscalls`) and the trace recorded system calls (version 2). Without
+        /// a binding only the calls the kernel refuses whatever the policy (io_uring,
+        /// 32-bit ABIs) can be refused.
+        public var systemCallsBound = false
         public var threads = 0
         public var processes = 0
         /// Processes that exec'd another program: their later markers are not checked.
@@ -85,12 +102,18 @@ public struct TraceChecker {
         }
     }
 
+    /// Whether the policy binds system calls to windows (`Policy.syscalls`).
+    public var bindsSystemCalls: Bool { policy.syscalls != nil }
+
     /// Steps `monitor` with a marker of the trace: nil if allowed, with whether the
-    /// model used it (nfa mode skips the call-site markers it has no use for).
+    /// model used it (nfa mode skips the call-site markers it has no use for; they
+    /// only set the window to program code).
     func step(_ monitor: inout ThreadMonitor, _ marker: Marker) -> (refusal: ThreadMonitor.Refusal?, used: Bool) {
         guard let flat else { return (monitor.step(marker), true) }
         switch flat.translate(marker, top: monitor.top.kind) {
-        case .skip: return (nil, false)
+        case .skip:
+            monitor.skipSiteMarker()
+            return (nil, false)
         case .step(let translated): return (monitor.step(translated), true)
         case .refuse(let reason): return (reason, true)
         }
@@ -115,9 +138,14 @@ public struct TraceChecker {
 
     /// `check`, calling `observe` with the index of the event in `trace.events`, what
     /// happened and the thread's monitor afterwards, for every change of a checked
-    /// thread's monitor up to the refusal (not included).
-    public func replay(_ trace: Trace, observe: (Int, ReplayStep, ThreadMonitor) -> Void) -> Outcome {
+    /// thread's automaton up to the refusal (not included); changes of the window
+    /// alone (skipped site markers in nfa mode) are not reported. With `systemCalls`
+    /// false the system-call lines are skipped (`sbx stats` measures the markers only).
+    public func replay(
+        _ trace: Trace, systemCalls: Bool = true, observe: (Int, ReplayStep, ThreadMonitor) -> Void
+    ) -> Outcome {
         var outcome = Outcome()
+        outcome.systemCallsBound = systemCalls && bindsSystemCalls && trace.recordsSystemCalls
         var threads: [Int32: ThreadMonitor] = [:]
         var unchecked = Set<Int32>()
         var startPath: TracePath?
@@ -139,10 +167,19 @@ public struct TraceChecker {
                         reason, marker: marker, kind: kind, rawID: id, monitor: monitor, index: index, pid: pid, tid: tid)
                     return outcome
                 }
-                guard used else { continue }
                 threads[tid] = monitor
+                guard used else { continue }
                 outcome.checkedMarkers += 1
                 observe(index, .stepped(tid: tid, kind: kind), monitor)
+            case let .systemCall(pid, tid, abi, number, argument):
+                guard systemCalls, !unchecked.contains(pid), let monitor = threads[tid] else { continue }
+                if let reason = monitor.enforcedSystemCall(number: number, protection: argument, abi: abi) {
+                    outcome.refusal = describeSystemCall(
+                        reason, abi: abi, number: number, argument: argument, monitor: monitor, index: index, pid: pid,
+                        tid: tid)
+                    return outcome
+                }
+                outcome.checkedSystemCalls += 1
             case let .fork(parentPID, parentTID, childPID):
                 outcome.processes += 1
                 outcome.threads += 1
@@ -152,10 +189,12 @@ public struct TraceChecker {
                     threads[childPID] = parent
                     observe(index, .forked(parentTID: parentTID, childTID: childPID), parent)
                 }
-            case let .thread(pid, _, newTID):
+            case let .thread(pid, parentTID, newTID):
                 outcome.threads += 1
                 if !unchecked.contains(pid) {
-                    let monitor = ThreadMonitor.newThread(tables: tables)
+                    // In its creator's window (the libc call that made the clone).
+                    let monitor = threads[parentTID].map { ThreadMonitor.newThread(createdBy: $0) }
+                        ?? ThreadMonitor.newThread(tables: tables)
                     threads[newTID] = monitor
                     observe(index, .started(tid: newTID), monitor)
                 }
@@ -205,8 +244,59 @@ public struct TraceChecker {
             }
         }
         return Refusal(
-            eventIndex: index, pid: pid, tid: tid, reason: reason, event: eventText(kind, rawID), functions: functions,
-            stack: stack, expected: expected)
+            eventIndex: index, pid: pid, tid: tid, reason: reason, event: eventText(kind, rawID), window: nil,
+            functions: functions, stack: stack, expected: expected)
+    }
+
+    func describeSystemCall(
+        _ reason: ThreadMonitor.Refusal, abi: SystemCallABI, number: UInt64, argument: UInt64, monitor: ThreadMonitor,
+        index: Int, pid: Int32, tid: Int32
+    ) -> Refusal {
+        // The functions and the stack as for a marker; what was allowed is the window's.
+        var refusal = describe(
+            reason, marker: Marker(.libc, 0), kind: .libc, rawID: 0, monitor: monitor, index: index, pid: pid, tid: tid)
+        var event = abi == .ia32 ? "ia32 system call \(number)" : "system call \(Self.systemCallText(number))"
+        if abi == .x86_64, number <= UInt64(SystemCallSet.maximumNumber),
+            SystemCallNumbers.executableMappingCalls.contains(Int(number))
+        {
+            event += " with protection 0x\(String(argument, radix: 16))"
+        }
+        refusal.event = event
+        refusal.window = windowText(monitor.window)
+        switch reason {
+        case .systemCallOutsideWindow, .executableMapping:
+            var expected: [String] = []
+            if let set = monitor.systemCallSet(of: monitor.window), let binding = policy.syscalls {
+                expected.append("the window's set: " + Self.setText(set))
+                if binding.sets.indices.contains(binding.ambientSet) {
+                    expected.append("the ambient set: " + Self.setText(binding.sets[binding.ambientSet]))
+                }
+            }
+            refusal.expected = expected
+        default:
+            refusal.expected = []
+        }
+        return refusal
+    }
+
+    /// A window in the user's terms.
+    public func windowText(_ window: SystemCallWindow) -> String {
+        switch window {
+        case .start: return "start (from exec to the first marker: the loader and libc's start-up)"
+        case .none: return "none (program code: only the ambient set)"
+        case .libc(let l): return l < policy.symbols.count ? "libc \(policy.symbols[l])" : "libc #\(l) (no such symbol)"
+        }
+    }
+
+    /// A system call as reports show it: its number.
+    static func systemCallText(_ number: UInt64) -> String {
+        "\(number)"
+    }
+
+    static func setText(_ set: SystemCallSet) -> String {
+        var items = set.numbers.map { systemCallText(UInt64($0)) }
+        if set.mapsExecutable { items.append("executable mappings") }
+        return items.isEmpty ? "{}" : "{" + items.joined(separator: ", ") + "}"
     }
 
     /// The marker in the user's terms, resolved against the policy the markers were
@@ -253,6 +343,10 @@ extension ThreadMonitor.Refusal {
         case .notACallback: return "not a callback of the policy"
         case .stackOverflow: return "call stack deeper than the monitor's bound"
         case .noSetjmpRecord: return "longjmp to a setjmp the monitor has not seen"
+        case .systemCallOutsideWindow: return "system call in neither the window's set nor the ambient set"
+        case .executableMapping: return "executable mapping (PROT_EXEC) in a window that may not map code"
+        case .compatSystemCall: return "system call through a 32-bit ABI (ia32 or x32), never allowed"
+        case .ioUring: return "io_uring, never allowed"
         }
     }
 }

@@ -1,12 +1,18 @@
+import CSbxTrace
 import DyckModel
 
-/// The trace text format, version 1. `specs/trace-format.md` is the definition; this
+/// The trace text format, version 2. `specs/trace-format.md` is the definition; this
 /// file and that document must agree.
 public enum TraceFormat {
     /// The first word of every trace file.
     public static let magic = "sbx-trace"
-    /// The only version this library reads and the one it writes.
-    public static let version = 1
+    /// The version this library writes (version 2 added the system-call lines).
+    public static let version = 2
+    /// The versions this library reads: 1 (markers only) and 2.
+    public static let readableVersions: ClosedRange<Int> = 1...2
+    /// The marker system call (`SBX_MARKER_NR`): through the 64-bit ABI it is a
+    /// marker line, never a system-call line.
+    static let markerNumber = UInt64(SBX_MARKER_NR)
     /// Signals are 1...64 on Linux (`_NSIG` is 65).
     static let signals: ClosedRange<Int32> = 1...64
     static let exitCodes: ClosedRange<Int32> = 0...255
@@ -137,6 +143,12 @@ extension TraceEvent {
                 out.append(contentsOf: kind.name.utf8)
             }
             number(id)
+        case .systemCall(let pid, let tid, let abi, let nr, let argument):
+            if abi == .ia32 { word("s32") } else { word("s") }
+            number(pid)
+            number(tid)
+            number(nr)
+            number(argument)
         case .fork(let parentPID, let parentTID, let childPID):
             word("fork")
             number(parentPID)
@@ -178,13 +190,15 @@ extension TraceEvent {
 }
 
 extension Trace {
-    static var headerLine: [UInt8] { Array("\(TraceFormat.magic) \(TraceFormat.version)\n".utf8) }
+    static func headerLine(version: Int = TraceFormat.version) -> [UInt8] {
+        Array("\(TraceFormat.magic) \(version)\n".utf8)
+    }
     static var endLine: [UInt8] { Array("end\n".utf8) }
 
-    /// The trace as version-1 text, `end` included. Deterministic. Readable back only
-    /// if `validate()` passes.
+    /// The trace as text of its `version`, `end` included. Deterministic. Readable
+    /// back only if `validate()` passes.
     public func serializedBytes() -> [UInt8] {
-        var out = Self.headerLine
+        var out = Self.headerLine(version: version)
         out.reserveCapacity(events.count * 24 + 32)
         for event in events { event.appendLine(to: &out) }
         out += Self.endLine
@@ -198,7 +212,11 @@ extension Trace {
     /// Checks every rule of the format that an in-memory trace can break: ranges,
     /// paths, and the consistency rules (`specs/trace-format.md`, "Consistency").
     public func validate() throws(TraceFormatError) {
-        var checker = TraceConsistency()
+        guard TraceFormat.readableVersions.contains(version) else {
+            throw TraceFormatError(kind: .unsupportedVersion, line: nil,
+                                   message: "trace version \(version) is not one this tool writes (\(TraceFormat.readableVersions))")
+        }
+        var checker = TraceConsistency(version: version)
         for (index, event) in events.enumerated() {
             if let problem = checker.rangeProblem(event) ?? checker.apply(event) {
                 throw TraceFormatError(kind: problem.kind, line: nil, message: "event \(index + 1) ('\(event.line)'): \(problem.message)")
@@ -225,6 +243,8 @@ struct TraceConsistency {
     /// Live threads per process.
     var threadCount: [Int32: Int] = [:]
     var started = false
+    /// The trace's format version: version 1 has no system-call lines.
+    var version = TraceFormat.version
 
     func inconsistent(_ message: String) -> Problem {
         Problem(kind: .inconsistent, message: message)
@@ -247,6 +267,9 @@ struct TraceConsistency {
             if case .unknown(let value) = kind, TraceMarkerKind(rawValue: value).isKnown {
                 return Problem(kind: .malformed, message: "marker kind \(value) is known and must be written by its name")
             }
+            return badID(pid, "pid") ?? badID(tid, "tid")
+        case .systemCall(let pid, let tid, let abi, let nr, _):
+            if let problem = systemCallProblem(abi: abi, number: nr) { return problem }
             return badID(pid, "pid") ?? badID(tid, "tid")
         case .fork(let a, let b, let c), .thread(let a, let b, let c):
             return badID(a, "pid") ?? badID(b, "tid") ?? badID(c, "new id")
@@ -276,6 +299,17 @@ struct TraceConsistency {
         if threadCount[pid] == 0 { threadCount[pid] = nil }
     }
 
+    /// A system-call line in a version-1 trace, or a 64-bit call 999, which is a marker.
+    func systemCallProblem(abi: SystemCallABI, number: UInt64) -> Problem? {
+        if version < 2 {
+            return Problem(kind: .malformed, message: "system-call lines ('s', 's32') need trace version 2; this trace is version \(version)")
+        }
+        if abi == .x86_64, number == TraceFormat.markerNumber {
+            return Problem(kind: .malformed, message: "system call \(number) of the 64-bit ABI is a marker: it is written as an 'm' line")
+        }
+        return nil
+    }
+
     func requireLive(_ tid: Int32, in pid: Int32) -> Problem? {
         guard let owner = live[tid] else {
             return inconsistent("thread \(tid) does not exist here (it has not started, or has ended)")
@@ -303,7 +337,7 @@ struct TraceConsistency {
             if started { return inconsistent("a second 'start' (a trace has exactly one)") }
             started = true
             add(pid, to: pid)
-        case .marker(let pid, let tid, _, _):
+        case .marker(let pid, let tid, _, _), .systemCall(let pid, let tid, _, _, _):
             return requireLive(tid, in: pid)
         case .fork(let parentPID, let parentTID, let childPID):
             if let problem = requireLive(parentTID, in: parentPID) ?? requireFree(childPID) { return problem }
@@ -340,8 +374,9 @@ struct TraceConsistency {
 // MARK: - Reading
 
 extension Trace {
-    /// Parses version-1 trace text; a returned trace satisfies every rule, including
-    /// the consistency rules. Errors name the offending line.
+    /// Parses trace text of version 1 or 2; a returned trace satisfies every rule,
+    /// including the consistency rules, and has the file's version. Errors name the
+    /// offending line.
     public static func parse(_ text: String) throws(TraceFormatError) -> Trace {
         try parse(bytes: Array(text.utf8))
     }
@@ -358,6 +393,8 @@ struct TraceParser {
         static let header = "\(TraceFormat.magic) \(TraceFormat.version)"
         static let start = "start PID PATH"
         static let marker = "m PID TID KIND ID"
+        static let systemCall = "s PID TID NR ARG"
+        static let compatSystemCall = "s32 PID TID NR ARG"
         static let fork = "fork PARENT_PID PARENT_TID CHILD_PID"
         static let thread = "thread PID PARENT_TID NEW_TID"
         static let exec = "exec PID TID PATH"
@@ -374,6 +411,8 @@ struct TraceParser {
     let bytes: [UInt8]
     var position = 0
     var lineNumber = 0
+    /// The header's version, once read.
+    var version = TraceFormat.version
 
     init(bytes: [UInt8]) {
         self.bytes = bytes
@@ -564,12 +603,13 @@ struct TraceParser {
         let versionStart = range.lowerBound + prefix.count
         let versionEnd = bytes[versionStart..<range.upperBound].firstIndex { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }
             ?? range.upperBound
+        let readable = TraceFormat.readableVersions
         switch number(versionStart..<versionEnd) {
-        case .value(UInt64(TraceFormat.version)):
-            break
+        case .value(let value) where value >= UInt64(readable.lowerBound) && value <= UInt64(readable.upperBound):
+            version = Int(value)
         case .value, .tooLarge:
             throw error(.unsupportedVersion, 1,
-                        "unsupported trace version \(show(versionStart..<versionEnd)); this tool reads version \(TraceFormat.version)")
+                        "unsupported trace version \(show(versionStart..<versionEnd)); this tool reads versions \(readable.lowerBound) to \(readable.upperBound)")
         case .invalid:
             throw error(.malformed, 1, "the trace version must be a decimal number, found '\(show(versionStart..<versionEnd))'")
         }
@@ -584,7 +624,7 @@ struct TraceParser {
     mutating func parseTrace() throws(TraceFormatError) -> Trace {
         try parseHeader()
         var events: [TraceEvent] = []
-        var checker = TraceConsistency()
+        var checker = TraceConsistency(version: version)
         while true {
             guard let (line, fields) = try nextRecord() else {
                 throw error(.truncated, lineNumber + 1,
@@ -596,9 +636,12 @@ struct TraceParser {
                 if let (extra, _) = try nextRecord() {
                     throw error(.malformed, extra, "unexpected line after 'end' (only blank lines and comments may follow it)")
                 }
-                return Trace(events: events)
+                return Trace(events: events, version: version)
             }
             let event = try parseEvent(fields, line: line)
+            if case .systemCall(_, _, let abi, let nr, _) = event, let problem = checker.systemCallProblem(abi: abi, number: nr) {
+                throw error(problem.kind, line, problem.message)
+            }
             if let problem = checker.apply(event) { throw error(problem.kind, line, problem.message) }
             events.append(event)
         }
@@ -611,6 +654,15 @@ struct TraceParser {
             return .marker(
                 pid: try id(fields[1], "pid", line: line), tid: try id(fields[2], "tid", line: line),
                 kind: try kind(fields[3], line: line), id: try ranged(fields[4], "marker id", 0...UInt64.max, line: line))
+        }
+        let isCompat = equals(keyword, "s32")
+        if isCompat || equals(keyword, "s") {
+            try requireCount(fields, 5, isCompat ? Syntax.compatSystemCall : Syntax.systemCall, line: line)
+            return .systemCall(
+                pid: try id(fields[1], "pid", line: line), tid: try id(fields[2], "tid", line: line),
+                abi: isCompat ? .ia32 : .x86_64,
+                number: try ranged(fields[3], "system call number", 0...UInt64.max, line: line),
+                argument: try ranged(fields[4], "system call argument", 0...UInt64.max, line: line))
         }
         if equals(keyword, "start") {
             try requireCount(fields, 3, Syntax.start, line: line)
@@ -648,6 +700,6 @@ struct TraceParser {
             }
             return .exit(pid: pid, tid: tid, status: status)
         }
-        throw error(.malformed, line, "unknown record '\(show(keyword))' (expected m, start, fork, thread, exec, exit or end)")
+        throw error(.malformed, line, "unknown record '\(show(keyword))' (expected m, s, s32, start, fork, thread, exec, exit or end)")
     }
 }

@@ -17,9 +17,13 @@ struct Check: ParsableCommand {
             With --trace, checks a trace recorded by `sbx record` instead: every \
             marker, including calls and returns, thread by thread, with forks \
             continuing their parent's state and new threads starting at their start \
-            routine (specs/marker-abi.md). The policy must be the one dyck-gen wrote \
-            for the traced program. A refusal names the event, the function, the call \
-            stack of sites and what was allowed.
+            routine (specs/marker-abi.md). Every recorded system call is checked \
+            against its thread's window with the kernel's rules (the set of the libc \
+            call announced last, or the start window, and the ambient set; \
+            specs/checking.md), if the policy carries system-call sets. The policy must \
+            be the one dyck-gen wrote for the traced program. A refusal names the \
+            event (the system call and the window), the function, the call stack of \
+            sites and what was allowed.
 
             Exit status: 0 allowed, 1 refused (the first refused event and what was \
             allowed there are printed), 2 bad input.
@@ -83,12 +87,29 @@ extension Check {
             Diagnostics.note("not checked after exec: \(note)")
         }
         guard let refusal = outcome.refusal else {
-            print("allowed: \(outcome.checkedMarkers) markers in \(outcome.threads) thread\(outcome.threads == 1 ? "" : "s") "
+            let calls = outcome.systemCallsBound
+                ? " and \(outcome.checkedSystemCalls) system call\(outcome.checkedSystemCalls == 1 ? "" : "s")" : ""
+            print("allowed: \(outcome.checkedMarkers) markers\(calls) in \(outcome.threads) thread\(outcome.threads == 1 ? "" : "s") "
                 + "of \(outcome.processes) process\(outcome.processes == 1 ? "" : "es") (\(mode.rawValue) mode)")
+            if !outcome.systemCallsBound {
+                print(Self.unboundNote(policyBinds: checker.bindsSystemCalls, trace: recorded))
+            }
             return
         }
         print(refusal.report(mode: checker.mode, path: path))
         throw CommandOutcome(.refused)
+    }
+}
+
+extension Check {
+    /// Why the system calls of a trace were not checked against windows.
+    static func unboundNote(policyBinds: Bool, trace: Trace) -> String {
+        if !trace.recordsSystemCalls {
+            return "system calls: not checked: the trace (version \(trace.version)) has no system calls; "
+                + "record it again with this sbx"
+        }
+        return "system calls: not checked against windows: the policy has no system-call sets "
+            + "(only io_uring and 32-bit system calls are refused)"
     }
 }
 

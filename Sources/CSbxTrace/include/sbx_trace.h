@@ -3,8 +3,8 @@
  * sbx_trace.h - the ptrace loop behind `sbx record`.
  *
  * Runs a program under ptrace and hands out, one at a time, the events of
- * specs/trace-format.md: marker system calls, forks, new threads, execs and
- * exits. SbxTrace turns them into trace lines. The loop only observes: it
+ * specs/trace-format.md: marker system calls, every other system call, forks,
+ * new threads, execs and exits. SbxTrace turns them into trace lines. The loop only observes: it
  * never changes a register, a result or a signal of the program.
  *
  * This is C because ptrace(2) is variadic, which Swift cannot call.
@@ -35,6 +35,12 @@ enum sbx_trace_event_type {
 	 * detached untraced because its creator died before reporting it.
 	 */
 	SBX_TRACE_EV_LOST = 7,
+	/*
+	 * Any other system call entered by an announced thread after the
+	 * start: pid, tid, kind = its number, id = its third argument,
+	 * ia32 != 0 if it came through the 32-bit ABI.
+	 */
+	SBX_TRACE_EV_SYSCALL = 8,
 };
 
 struct sbx_trace_event {
@@ -46,6 +52,8 @@ struct sbx_trace_event {
 	uint64_t id;
 	int32_t exit_code;
 	int32_t exit_signal;
+	/* SYSCALL: entered through the ia32 ABI (int 0x80, sysenter, ...). */
+	int32_t ia32;
 	/* START, EXEC: not NUL-terminated; valid until the next call. */
 	const char *path;
 	uint32_t path_len;
