@@ -11,6 +11,12 @@ import XCTest
 /// on the flattened policy, fed the original policy's markers through
 /// `FlattenedMarkers` (the streams use the original ids in both modes: one
 /// instrumented binary).
+///
+/// Most policies carry a random system-call binding, and the streams interleave
+/// system calls with the markers, on several threads: new threads (in their
+/// creator's window) and forks (copies). Both sides must agree on the window after
+/// every event and on every system call (allowed, outside the window, executable
+/// mapping), as `sbx check --trace` and the kernel must.
 final class DifferentialTests: XCTestCase {
     struct Pair {
         var monitor: ThreadMonitor
@@ -31,7 +37,48 @@ final class DifferentialTests: XCTestCase {
         case .notACallback: return .notACallback
         case .stackOverflow: return .stackOverflow
         case .noSetjmpRecord: return .noSetjmpRecord
+        case .systemCallOutsideWindow: return .systemCallOutsideWindow
+        case .executableMapping: return .executableMapping
+        // Module rules, not the core's: never produced by systemCall(number:protection:).
+        case .compatSystemCall, .ioUring: return .badState
         }
+    }
+
+    func window(_ w: SystemCallWindow) -> KernelWindow {
+        switch w {
+        case .start: return .start
+        case .none: return .none
+        case .libc(let l): return .libc(l)
+        }
+    }
+
+    var systemCallsCompared = 0
+    var systemCallOutcomes: [String: Int] = [:]
+    var windowsSeen: [String: Int] = [:]
+
+    /// Both must be in the same window.
+    func assertSameWindow(_ pair: Pair, _ context: @autoclosure () -> String) -> Bool {
+        let w = pair.monitor.window
+        windowsSeen["\(w)".components(separatedBy: "(")[0], default: 0] += 1
+        guard window(w) == pair.kernel.window else {
+            XCTFail("window: swift \(w), kernel \(pair.kernel.window): \(context())")
+            return false
+        }
+        return true
+    }
+
+    /// One system call on both; false (after recording a failure) if they disagree.
+    func systemCall(_ pair: Pair, _ number: UInt64, _ protection: UInt64, _ context: @autoclosure () -> String) -> Bool {
+        let expected = pair.monitor.systemCall(number: number, protection: protection)
+        let actual = pair.kernel.checkSystemCall(number: number, protection: protection)
+        systemCallsCompared += 1
+        systemCallOutcomes[expected.map { "\($0)" } ?? "allowed", default: 0] += 1
+        guard expected.map(refusal) == actual else {
+            XCTFail("system call \(number) prot \(protection) in \(pair.monitor.window): swift \(String(describing: expected)), "
+                    + "kernel \(String(describing: actual)): \(context())")
+            return false
+        }
+        return true
     }
 
     func frameKind(_ k: ThreadMonitor.FrameKind, _ flat: FlattenedMarkers?) -> KernelFrameKind {
@@ -84,7 +131,7 @@ final class DifferentialTests: XCTestCase {
             XCTFail("\(marker): swift \(String(describing: expected)), kernel \(String(describing: actual)): \(context())")
             return false
         }
-        return assertSameState(pair, machine, context())
+        return assertSameState(pair, machine, context()) && assertSameWindow(pair, context())
     }
 
     /// The next marker of a stream: mostly one the reference monitor allows (so that
@@ -132,7 +179,8 @@ final class DifferentialTests: XCTestCase {
         }
     }
 
-    /// Runs `streams` random streams of `length` events on `policy` in both modes.
+    /// Runs `streams` random streams of `length` events on `policy` in both modes:
+    /// markers, system calls, new threads and forks, on up to four threads at once.
     func differential(_ policy: Policy, _ rng: inout SplitMix64, streams: Int, length: Int, name: String) throws {
         for mode in BlobMode.allCases {
             let machine = try MacroMachine(policy: policy, mode: mode)
@@ -146,19 +194,48 @@ final class DifferentialTests: XCTestCase {
             for s in 0..<streams {
                 let newThread = rng.int(0...7) == 0
                 let setjmpHeavy = rng.int(0...3) == 0
-                var pair = Pair(
+                // Streams with few system calls go deep; others interleave many.
+                let callShare = rng.pick([0, 1, 3, 5])
+                var threads = [Pair(
                     monitor: newThread ? .newThread(tables: tables, stackLimit: stackLimit)
                                        : ThreadMonitor(tables: tables, stackLimit: stackLimit),
-                    kernel: KernelMonitor(policy: kernel, newThread: newThread))
-                var history: [Marker] = []
-                guard assertSameState(pair, machine, "\(name) \(mode) start") else { return }
+                    kernel: KernelMonitor(policy: kernel, newThread: newThread))]
+                var history: [String] = []
+                func context() -> String {
+                    "\(name) \(mode) limit \(stackLimit) stream \(s): \(history) on \(policy)"
+                }
+                guard assertSameState(threads[0], machine, "\(name) \(mode) start"),
+                      assertSameWindow(threads[0], "\(name) \(mode) start") else { return }
                 for _ in 0..<length {
-                    // Now and then fork: both continue with a copy.
-                    if rng.int(0...19) == 0 { pair.kernel = KernelMonitor(copying: pair.kernel) }
-                    let marker = nextMarker(pair.monitor, policy, machine.flatMarkers, &rng, setjmpHeavy: setjmpHeavy)
-                    history.append(marker)
-                    guard step(&pair, marker, machine, "\(name) \(mode) limit \(stackLimit) stream \(s): \(history) on \(policy)") else {
-                        return
+                    let t = rng.int(0...(threads.count - 1))
+                    let roll = rng.int(0...39)
+                    let isCall = roll >= 3 && roll < 3 + 4 * callShare
+                    switch roll {
+                    case 0 where threads.count < 4:
+                        // Fork: a new process continues with a copy of the thread.
+                        threads.append(Pair(monitor: threads[t].monitor, kernel: KernelMonitor(copying: threads[t].kernel)))
+                        history.append("fork \(t)")
+                        guard assertSameState(threads.last!, machine, context()),
+                              assertSameWindow(threads.last!, context()) else { return }
+                    case 1 where threads.count < 4:
+                        // A new thread, in its creator's window.
+                        threads.append(Pair(
+                            monitor: .newThread(createdBy: threads[t].monitor),
+                            kernel: KernelMonitor(policy: kernel, newThread: true, creator: threads[t].kernel)))
+                        history.append("thread \(t)")
+                        guard assertSameState(threads.last!, machine, context()),
+                              assertSameWindow(threads.last!, context()) else { return }
+                    case 2:
+                        // Fork in place (the old behaviour of these streams).
+                        threads[t].kernel = KernelMonitor(copying: threads[t].kernel)
+                    case _ where isCall:
+                        let call = BlobFixtures.randomSystemCall(&rng)
+                        history.append("\(t): sys \(call.number) prot \(call.protection)")
+                        guard systemCall(threads[t], call.number, call.protection, context()) else { return }
+                    default:
+                        let marker = nextMarker(threads[t].monitor, policy, machine.flatMarkers, &rng, setjmpHeavy: setjmpHeavy)
+                        history.append("\(t): \(marker.kind) \(marker.id)")
+                        guard step(&threads[t], marker, machine, context()) else { return }
                     }
                 }
             }
@@ -169,15 +246,25 @@ final class DifferentialTests: XCTestCase {
         var rng = SplitMix64(seed: 2024)
         let start = Date()
         for i in 0..<2000 {
-            let policy = BlobFixtures.randomPolicy(&rng)
+            var policy = BlobFixtures.randomPolicy(&rng)
+            // Three in four bound: windows are tracked either way.
+            if rng.int(0...3) != 0 { policy.syscalls = BlobFixtures.randomBinding(&rng, symbols: policy.symbols.count) }
             try differential(policy, &rng, streams: 6, length: 40, name: "small #\(i)")
         }
         for i in 0..<600 {
-            let policy = BlobFixtures.randomPolicy(&rng, maxFunctions: 6, maxStates: 6, maxEdges: 12, symbols: 4)
+            var policy = BlobFixtures.randomPolicy(&rng, maxFunctions: 6, maxStates: 6, maxEdges: 12, symbols: 4)
+            if rng.int(0...3) != 0 { policy.syscalls = BlobFixtures.randomBinding(&rng, symbols: policy.symbols.count) }
             try differential(policy, &rng, streams: 6, length: 60, name: "larger #\(i)")
         }
         print("differential: \(eventsCompared) events compared in \(String(format: "%.1f", Date().timeIntervalSince(start))) s; "
-              + "max depth \(maxDepth); outcomes \(outcomes.sorted { $0.key < $1.key })")
+              + "max depth \(maxDepth); outcomes \(outcomes.sorted { $0.key < $1.key }); "
+              + "\(systemCallsCompared) system calls: \(systemCallOutcomes.sorted { $0.key < $1.key }); "
+              + "windows after events \(windowsSeen.sorted { $0.key < $1.key })")
+        // The streams must reach every outcome of the binding, and every kind of window.
+        for outcome in ["allowed", "systemCallOutsideWindow", "executableMapping"] {
+            XCTAssertGreaterThan(systemCallOutcomes[outcome] ?? 0, 100, outcome)
+        }
+        for w in ["start", "none", "libc"] { XCTAssertGreaterThan(windowsSeen[w] ?? 0, 100, w) }
     }
 
     /// The marker ABI makes ids 32-bit (the upper half of %rsi is zero), so the
@@ -208,7 +295,10 @@ final class DifferentialTests: XCTestCase {
         }
         XCTAssertGreaterThan(policies.count, 20)
         var rng = SplitMix64(seed: 99)
-        for (name, policy) in policies {
+        for (name, original) in policies {
+            var policy = original
+            // Real sets when the policy has them, else random ones.
+            if policy.syscalls == nil { policy.syscalls = BlobFixtures.randomBinding(&rng, symbols: policy.symbols.count) }
             let states = policy.functions.reduce(0) { $0 + $1.automaton.stateCount }
             var line = "\(name): \(policy.functions.count) functions, \(states) states, \(policy.sites.count) sites"
             for mode in BlobMode.allCases {
@@ -225,6 +315,6 @@ final class DifferentialTests: XCTestCase {
             print(line)
             try differential(policy, &rng, streams: 30, length: 150, name: name)
         }
-        print("real policies: \(policies.count), \(eventsCompared) events compared")
+        print("real policies: \(policies.count), \(eventsCompared) events and \(systemCallsCompared) system calls compared")
     }
 }
