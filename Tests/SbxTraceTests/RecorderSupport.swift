@@ -1,3 +1,4 @@
+import DyckModel
 import Foundation
 import SbxTrace
 import XCTest
@@ -22,9 +23,39 @@ enum TestPrograms {
             return r;
         }
 
+        /* A raw 64-bit system call with known first three arguments. */
+        static long raw3(long nr, long a, long b, long c)
+        {
+            long r;
+            asm volatile("syscall" : "=a"(r) : "a"(nr), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+            return r;
+        }
+
         """
 
     static let sources: [String: String] = [
+        // Raw system calls between markers, with known numbers and third arguments:
+        // getppid, an executable mapping, mprotect RWX, an x32 number (ENOSYS here or
+        // not, it is entered), a 32-bit int 0x80 getpid, and 999 through int 0x80,
+        // which is not a marker.
+        "syscalls": """
+            #include <sys/mman.h>
+            int main(void)
+            {
+                long r;
+                mark(1, 1);
+                raw3(110, 0, 0, 77);
+                mark(1, 2);
+                void *p = (void *)raw3(9, 0, 4096, PROT_READ | PROT_EXEC | (1L << 40));
+                raw3(10, (long)p, 4096, PROT_READ | PROT_WRITE | PROT_EXEC);
+                mark(2, 3);
+                raw3((1L << 30) | 39, 0, 0, 5);
+                asm volatile("int $0x80" : "=a"(r) : "a"(20L), "b"(0L), "c"(0L), "d"(1234L) : "memory");
+                asm volatile("int $0x80" : "=a"(r) : "a"(999L), "b"(1L), "c"(2L), "d"(3L) : "memory");
+                mark(3, 3);
+                return 0;
+            }
+            """,
         // Every kind, the largest id, an unknown kind, an id with upper bits set; the
         // marker must still fail with -ENOSYS (the recorder changes nothing).
         "single": """
@@ -343,6 +374,22 @@ enum Run {
 }
 
 extension Trace {
+    /// The trace without its system-call lines: what version 1 recorded.
+    var withoutSystemCalls: Trace {
+        Trace(events: events.filter {
+            if case .systemCall = $0 { return false }
+            return true
+        }, version: version)
+    }
+
+    /// The system calls of one thread, in order: (abi, number, third argument).
+    func systemCalls(tid: Int32) -> [(SystemCallABI, UInt64, UInt64)] {
+        events.compactMap {
+            if case .systemCall(_, let t, let abi, let nr, let arg) = $0, t == tid { return (abi, nr, arg) }
+            return nil
+        }
+    }
+
     /// The (kind, id) of the markers of one thread, in order.
     func markers(tid: Int32) -> [(TraceMarkerKind, UInt64)] {
         events.compactMap {

@@ -1,3 +1,4 @@
+import DyckModel
 import Foundation
 import SbxTrace
 import XCTest
@@ -16,13 +17,16 @@ final class RecorderTests: XCTestCase {
 
     var tracePath: String { dir.appendingPathComponent("run.trace").path }
 
-    /// Records a test program with the built `sbx` and loads its trace.
-    func record(_ program: String, _ arguments: [String] = [], stdin: Data? = nil,
+    /// Records a test program with the built `sbx` and loads its trace, without its
+    /// system calls (the markers and tasks tested here are exact; which system calls
+    /// libc makes is not): `full` keeps them.
+    func record(_ program: String, _ arguments: [String] = [], stdin: Data? = nil, full: Bool = false,
                 file: StaticString = #filePath, line: UInt = #line) throws -> (Run.Result, Trace) {
         let path = try TestPrograms.path(program)
         let result = try Run.process(try Run.sbx(), ["record", "-o", tracePath, "--", path] + arguments, stdin: stdin)
         let trace = try Trace.load(path: tracePath)
-        return (result, trace)
+        XCTAssertEqual(trace.version, TraceFormat.version, file: file, line: line)
+        return (result, full ? trace : trace.withoutSystemCalls)
     }
 
     func childPID(_ trace: Trace, _ index: Int = 0) -> Int32? {
@@ -67,7 +71,8 @@ final class RecorderTests: XCTestCase {
         XCTAssertEqual(outcome.termination, .exited(0))
         XCTAssertEqual(outcome.eventCount, trace.events.count)
         XCTAssertEqual(outcome.lostTasks, [])
-        XCTAssertEqual(trace.events.count, 14)
+        XCTAssertEqual(trace.withoutSystemCalls.events.count, 14)
+        XCTAssertGreaterThan(trace.events.count, 14, "the loader's and libc's system calls")
         XCTAssertNoThrow(try trace.validate())
     }
 
@@ -329,6 +334,11 @@ final class RecorderTests: XCTestCase {
         XCTAssertEqual(result.stdout, Data("to stdout\nfrom stdin\n".utf8) + Data([0, 0xFF]) + Data("end".utf8))
         XCTAssertEqual(result.stderrText, "to stderr\n")
         XCTAssertEqual(trace.events.count, 3)
+        // Its read, writes and exit_group are in the full trace.
+        let full = try Trace.load(path: tracePath)
+        let p = try XCTUnwrap(trace.startPID)
+        let calls = full.systemCalls(tid: p).map(\.1)
+        XCTAssertTrue(calls.contains(0) && calls.contains(1) && calls.last == 231, "\(calls)")
     }
 
     // MARK: Bad input
@@ -371,6 +381,65 @@ final class RecorderTests: XCTestCase {
         let result = try Run.process(try Run.sbx(), ["record", "-o", tracePath, "sh", "-c", "exit 3", "-o", "ignored"])
         XCTAssertEqual(result.status, 3, result.stderrText)
         let trace = try Trace.load(path: tracePath)
-        XCTAssertEqual(trace.events.count, 2)
+        XCTAssertEqual(trace.withoutSystemCalls.events.count, 2)
+    }
+
+    // MARK: System calls
+
+    func testSystemCallsAreRecordedInOrderWithTheMarkers() throws {
+        let (result, trace) = try record("syscalls", full: true)
+        XCTAssertEqual(result.status, 0, result.stderrText)
+        let p = try XCTUnwrap(trace.startPID)
+        // Nothing of the recorder's child before the start (its execve is not the
+        // program's); the loader's first call follows it.
+        guard case .systemCall(p, p, .x86_64, _, _)? = trace.events.dropFirst().first else {
+            return XCTFail("the start is not followed by a system call of the program: \(trace.events.prefix(3))")
+        }
+        XCTAssertFalse(trace.systemCalls(tid: p).contains { $0.1 == 59 }, "no execve")
+        let first = try XCTUnwrap(trace.events.firstIndex(of: .marker(pid: p, tid: p, kind: .libc, id: 1)))
+        func s(_ nr: UInt64, _ arg: UInt64, _ abi: SystemCallABI = .x86_64) -> TraceEvent {
+            .systemCall(pid: p, tid: p, abi: abi, number: nr, argument: arg)
+        }
+        func m(_ kind: TraceMarkerKind, _ id: UInt64) -> TraceEvent { .marker(pid: p, tid: p, kind: kind, id: id) }
+        let expected: [TraceEvent] = [
+            m(.libc, 1), s(110, 77), m(.libc, 2), s(9, 1 << 40 | 5), s(10, 7), m(.call, 3),
+            s(1 << 30 | 39, 5), s(20, 1234, .ia32), s(999, 3, .ia32),
+        ]
+        XCTAssertEqual(Array(trace.events[first..<(first + 9)]), expected)
+        XCTAssertEqual(trace.events[first + 9], m(.ret, 3))
+        XCTAssertEqual(trace.events.last, .exit(pid: p, tid: p, status: .exited(0)))
+        XCTAssertEqual(trace.systemCalls(tid: p).last?.1, 231, "exit_group is the last call")
+        // The text round-trips.
+        XCTAssertEqual(try Trace.parse(trace.serialized()), trace)
+    }
+
+    func testSystemCallsOfThreadsForksAndExecs() throws {
+        let (result, trace) = try record("threads", full: true)
+        XCTAssertEqual(result.status, 0, result.stderrText)
+        let p = try XCTUnwrap(trace.startPID)
+        for (index, event) in trace.events.enumerated() {
+            guard case .thread(_, let creator, let tid) = event else { continue }
+            // The creator's clone (clone3 or clone) comes before the thread's line,
+            // and the new thread makes system calls of its own (its start in libc).
+            let before = trace.events[..<index].last { $0.tid == creator }
+            guard case .systemCall(_, _, .x86_64, let nr, _)? = before else {
+                XCTFail("the creator's last event before 'thread' is \(String(describing: before))")
+                continue
+            }
+            XCTAssertTrue(nr == 435 || nr == 56, "clone3 or clone, not \(nr)")
+            XCTAssertFalse(trace.systemCalls(tid: tid).isEmpty)
+            XCTAssertEqual(creator, p)
+        }
+
+        let second = try TestPrograms.path("second")
+        let (vforked, vtrace) = try record("vfork", [second], full: true)
+        XCTAssertEqual(vforked.status, 4)
+        let c = try XCTUnwrap(childPID(vtrace))
+        let exec = try XCTUnwrap(vtrace.events.firstIndex(of: .exec(pid: c, tid: c, path: TracePath(second))))
+        // Up to and including the execve, in the old image; after it the new image's.
+        guard case .systemCall(c, c, .x86_64, 59, _)? = vtrace.events[..<exec].last(where: { $0.tid == c }) else {
+            return XCTFail("the child's execve does not precede its exec line")
+        }
+        XCTAssertTrue(vtrace.events[(exec + 1)...].contains { if case .systemCall(c, c, _, _, _) = $0 { return true }; return false })
     }
 }

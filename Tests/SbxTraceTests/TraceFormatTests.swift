@@ -1,3 +1,4 @@
+import DyckModel
 import Foundation
 import SbxTrace
 import XCTest
@@ -19,7 +20,12 @@ final class TraceFormatTests: XCTestCase {
         .marker(pid: 100, tid: 100, kind: .setjmpResume, id: 0),
         .marker(pid: 100, tid: 100, kind: .unknown(0), id: 7),
         .marker(pid: 100, tid: 100, kind: .unknown(UInt64.max), id: UInt64.max),
+        .systemCall(pid: 100, tid: 100, abi: .x86_64, number: 0, argument: 0),
+        .systemCall(pid: 100, tid: 100, abi: .x86_64, number: 9, argument: 7),
+        .systemCall(pid: 100, tid: 100, abi: .x86_64, number: UInt64.max, argument: UInt64.max),
+        .systemCall(pid: 100, tid: 100, abi: .ia32, number: 999, argument: 3),
         .thread(pid: 100, parentTID: 100, newTID: 101),
+        .systemCall(pid: 100, tid: 101, abi: .x86_64, number: 1_073_741_863, argument: 5),
         .marker(pid: 100, tid: 101, kind: .libc, id: 9),
         .fork(parentPID: 100, parentTID: 101, childPID: 2_147_483_647),
         .exec(pid: 2_147_483_647, tid: 2_147_483_647, path: TracePath(bytes: Array("/t/a b%#:@é".utf8) + [0xFF, 0x01])),
@@ -29,7 +35,7 @@ final class TraceFormatTests: XCTestCase {
     ])
 
     static let sampleText = """
-        sbx-trace 1
+        sbx-trace 2
         start 100 /usr/bin/prog
         m 100 100 libc 0
         m 100 100 call 4294967295
@@ -41,7 +47,12 @@ final class TraceFormatTests: XCTestCase {
         m 100 100 sj-resume 0
         m 100 100 kind-0 7
         m 100 100 kind-18446744073709551615 18446744073709551615
+        s 100 100 0 0
+        s 100 100 9 7
+        s 100 100 18446744073709551615 18446744073709551615
+        s32 100 100 999 3
         thread 100 100 101
+        s 100 101 1073741863 5
         m 100 101 libc 9
         fork 100 101 2147483647
         exec 2147483647 2147483647 /t/a%20b%25%23%3A%40%C3%A9%FF%01
@@ -131,7 +142,8 @@ final class TraceFormatTests: XCTestCase {
     }
 
     func testVersionAndHeader() {
-        assertError("sbx-trace 2\nstart 5 /p\nend\n", .unsupportedVersion, line: 1, mentions: ["version 2"])
+        assertError("sbx-trace 3\nstart 5 /p\nend\n", .unsupportedVersion, line: 1, mentions: ["version 3", "1 to 2"])
+        assertError("sbx-trace 0\nstart 5 /p\nend\n", .unsupportedVersion, line: 1)
         assertError("sbx-trace 99999999999999999999999\n", .unsupportedVersion, line: 1)
         // The version decides before the rest of the line is judged.
         assertError("sbx-trace 3 with more words\n", .unsupportedVersion, line: 1)
@@ -140,6 +152,78 @@ final class TraceFormatTests: XCTestCase {
         assertError("dyck-policy 1\nkind dyck\n", .malformed, line: 1, mentions: ["not an sbx trace"])
         assertError("# comment first\nsbx-trace 1\n", .malformed, line: 1)
         assertError("sbx-trace 1\r\nstart 5 /p\r\n", .malformed, line: 1, mentions: ["carriage return"])
+    }
+
+    // MARK: Versions and system calls
+
+    /// A version-1 file (markers only) is still read, keeps its version, and is
+    /// written back as it was.
+    func testVersion1IsStillRead() throws {
+        let text = "sbx-trace 1\nstart 5 /p\nm 5 5 libc 1\nexit 5 5 exited 0\nend\n"
+        let trace = try Trace.parse(text)
+        XCTAssertEqual(trace.version, 1)
+        XCTAssertFalse(trace.recordsSystemCalls)
+        XCTAssertEqual(trace.events, [.start(pid: 5, path: "/p"), .marker(pid: 5, tid: 5, kind: .libc, id: 1),
+                                      .exit(pid: 5, tid: 5, status: .exited(0))])
+        XCTAssertEqual(trace.serialized(), text)
+        XCTAssertNoThrow(try trace.validate())
+        // Upgraded in memory, it is written as version 2.
+        var upgraded = trace
+        upgraded.version = 2
+        XCTAssertEqual(upgraded.serialized(), "sbx-trace 2" + text.dropFirst("sbx-trace 1".count))
+        XCTAssertTrue(try Trace.parse(upgraded.serialized()).recordsSystemCalls)
+        XCTAssertEqual(Trace(events: []).version, 2, "new traces are version 2")
+    }
+
+    func testSystemCallLines() {
+        // Only from version 2 on.
+        assertError("sbx-trace 1\nstart 5 /p\ns 5 5 1 0\nexit 5 5 exited 0\nend\n", .malformed, line: 3,
+                    mentions: ["version 2", "version 1"])
+        assertError("sbx-trace 1\nstart 5 /p\ns32 5 5 1 0\nexit 5 5 exited 0\nend\n", .malformed, line: 3)
+        // A 64-bit 999 is a marker; through ia32 it is not.
+        assertError(wrap2("s 5 5 999 0\n"), .malformed, line: 3, mentions: ["marker", "'m'"])
+        XCTAssertNoThrow(try Trace.parse(wrap2("s32 5 5 999 0\n")))
+        assertError(wrap2("s 5 5 1\n"), .malformed, line: 3, mentions: ["too few fields", "s PID TID NR ARG"])
+        assertError(wrap2("s32 5 5 1 2 3\n"), .malformed, line: 3, mentions: ["too many fields", "s32 PID TID NR ARG"])
+        assertError(wrap2("s 5 5 18446744073709551616 0\n"), .outOfRange, line: 3, mentions: ["system call number"])
+        assertError(wrap2("s 5 5 1 18446744073709551616\n"), .outOfRange, line: 3, mentions: ["system call argument"])
+        assertError(wrap2("s 5 5 01 0\n"), .malformed, line: 3)
+        assertError(wrap2("s 5 5 read 0\n"), .malformed, line: 3)
+        assertError(wrap2("s 5 5 1 -1\n"), .malformed, line: 3)
+        assertError(wrap2("s 0 5 1 0\n"), .outOfRange, line: 3)
+        assertError(wrap2("s 5 6 1 0\n"), .inconsistent, line: 3, mentions: ["thread 6 does not exist"])
+        assertError(wrap2("S 5 5 1 0\n"), .malformed, line: 3, mentions: ["unknown record 'S'", "s32"])
+        assertError("sbx-trace 2\ns 5 5 1 0\nend\n", .inconsistent, line: 2, mentions: ["'start'"])
+    }
+
+    func testValidateSystemCallsInMemory() {
+        func problem(_ trace: Trace) -> TraceFormatError? {
+            do {
+                try trace.validate()
+                return nil
+            } catch {
+                return error
+            }
+        }
+        let call = TraceEvent.systemCall(pid: 3, tid: 3, abi: .x86_64, number: 1, argument: 0)
+        let events: [TraceEvent] = [.start(pid: 3, path: "/p"), call, .exit(pid: 3, tid: 3, status: .exited(0))]
+        XCTAssertNil(problem(Trace(events: events)))
+        XCTAssertEqual(problem(Trace(events: events, version: 1))?.kind, .malformed)
+        XCTAssertEqual(problem(Trace(events: events, version: 3))?.kind, .unsupportedVersion)
+        XCTAssertEqual(problem(Trace(events: [.start(pid: 3, path: "/p"),
+                                              .systemCall(pid: 3, tid: 3, abi: .x86_64, number: 999, argument: 0),
+                                              .exit(pid: 3, tid: 3, status: .exited(0))]))?.kind, .malformed)
+        XCTAssertNil(problem(Trace(events: [.start(pid: 3, path: "/p"),
+                                            .systemCall(pid: 3, tid: 3, abi: .ia32, number: 999, argument: 0),
+                                            .exit(pid: 3, tid: 3, status: .exited(0))])))
+        XCTAssertEqual(problem(Trace(events: [.start(pid: 3, path: "/p"),
+                                              .systemCall(pid: 3, tid: 4, abi: .x86_64, number: 1, argument: 0),
+                                              .exit(pid: 3, tid: 3, status: .exited(0))]))?.kind, .inconsistent)
+    }
+
+    /// Body lines between a valid start and a valid end for process 5, version 2.
+    func wrap2(_ body: String) -> String {
+        "sbx-trace 2\nstart 5 /p\n\(body)exit 5 5 exited 0\nend\n"
     }
 
     func testBadKinds() {
