@@ -259,7 +259,8 @@ public struct TraceChecker {
         if abi == .x86_64, number <= UInt64(SystemCallSet.maximumNumber),
             SystemCallNumbers.executableMappingCalls.contains(Int(number))
         {
-            event += " with protection 0x\(String(argument, radix: 16))"
+            let hex = "0x" + String(argument, radix: 16)
+            event += argument & SystemCallNumbers.protExec != 0 ? " with PROT_EXEC (protection \(hex))" : " with protection \(hex)"
         }
         refusal.event = event
         refusal.window = windowText(monitor.window)
@@ -288,13 +289,15 @@ public struct TraceChecker {
         }
     }
 
-    /// A system call as reports show it: its number.
+    /// A system call as reports show it (as `sbx run`'s reports do): `openat (257)`,
+    /// or `#N` for a number without a name.
     static func systemCallText(_ number: UInt64) -> String {
-        "\(number)"
+        guard number <= UInt64(Int.max), let name = SystemCallNames.name(of: Int(number)) else { return "#\(number)" }
+        return "\(name) (\(number))"
     }
 
     static func setText(_ set: SystemCallSet) -> String {
-        var items = set.numbers.map { systemCallText(UInt64($0)) }
+        var items = set.numbers.map { SystemCallNames.describe($0) }
         if set.mapsExecutable { items.append("executable mappings") }
         return items.isEmpty ? "{}" : "{" + items.joined(separator: ", ") + "}"
     }
