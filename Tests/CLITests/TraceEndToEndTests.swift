@@ -101,6 +101,48 @@ final class TraceEndToEndTests: XCTestCase {
         XCTAssertTrue(check.stdout.contains("jumps.c:"), "sites are named with their source line: " + check.stdout)
     }
 
+    /// dyck-gen's policies carry no system-call sets yet: the check says so and passes;
+    /// io_uring is refused whatever the policy; a version-1 trace has no system calls.
+    func testSystemCallsOfATrace() throws {
+        let source = Self.programs.appendingPathComponent("jumps.c")
+        let exe = dir.appendingPathComponent("jumps")
+        XCTAssertEqual(try CLI.run("dyck-cc", ["-O0", "-g", "-o", exe.path, source.path]).status, 0)
+        let trace = dir.appendingPathComponent("jumps.trace").path
+        XCTAssertEqual(try CLI.run("sbx", ["record", "-o", trace, "--", exe.path]).status, 0)
+        let text = try String(contentsOfFile: trace, encoding: .utf8)
+        XCTAssertTrue(text.hasPrefix("sbx-trace 2\n"))
+        XCTAssertTrue(text.contains("\ns "), "system-call lines")
+
+        let check = try CLI.run("sbx", ["check", exe.path + ".dyck", "--trace", trace])
+        XCTAssertEqual(check.status, 0, check.stdout + check.stderr)
+        XCTAssertTrue(check.stdout.contains("system calls: not checked against windows: the policy has no system-call sets"),
+                      check.stdout)
+
+        // io_uring_enter right after the first marker.
+        var lines = text.components(separatedBy: "\n")
+        let first = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("m ") })
+        let ids = lines[first].split(separator: " ")
+        lines.insert("s \(ids[1]) \(ids[2]) 426 0", at: first + 1)
+        let edited = dir.appendingPathComponent("uring.trace").path
+        try lines.joined(separator: "\n").write(toFile: edited, atomically: true, encoding: .utf8)
+        for mode in ["dyck", "nfa"] {
+            let refused = try CLI.run("sbx", ["check", exe.path + ".dyck", "--trace", edited, "--mode", mode])
+            XCTAssertEqual(refused.status, 1, refused.stdout + refused.stderr)
+            XCTAssertTrue(refused.stdout.hasPrefix("refused: system call io_uring_enter (426) (\(mode) mode)\n"), refused.stdout)
+            XCTAssertTrue(refused.stdout.contains("  why: io_uring, never allowed\n"), refused.stdout)
+            XCTAssertTrue(refused.stdout.contains("  window: "), refused.stdout)
+            XCTAssertTrue(refused.stdout.contains("event \(first + 1) of \(edited)"), refused.stdout)
+        }
+
+        // The same run as version 1 wrote it.
+        let v1 = ["sbx-trace 1"] + text.components(separatedBy: "\n").dropFirst().filter { !$0.hasPrefix("s ") && !$0.hasPrefix("s32 ") }
+        let old = dir.appendingPathComponent("v1.trace").path
+        try v1.joined(separator: "\n").write(toFile: old, atomically: true, encoding: .utf8)
+        let checkOld = try CLI.run("sbx", ["check", exe.path + ".dyck", "--trace", old])
+        XCTAssertEqual(checkOld.status, 0, checkOld.stdout + checkOld.stderr)
+        XCTAssertTrue(checkOld.stdout.contains("the trace (version 1) has no system calls"), checkOld.stdout)
+    }
+
     func testTraceNeedsTheDyckPolicy() throws {
         let source = Self.programs.appendingPathComponent("errno.c")
         let exe = dir.appendingPathComponent("errno")
