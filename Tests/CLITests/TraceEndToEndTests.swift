@@ -101,44 +101,67 @@ final class TraceEndToEndTests: XCTestCase {
         XCTAssertTrue(check.stdout.contains("jumps.c:"), "sites are named with their source line: " + check.stdout)
     }
 
-    /// dyck-gen's policies carry no system-call sets yet: the check says so and passes;
-    /// io_uring is refused whatever the policy; a version-1 trace has no system calls.
+    /// The system calls of a recorded run: checked against the windows of dyck-cc's
+    /// sets; one the window does not have, and io_uring, refused and named with the
+    /// window; a policy without sets (version 1) and a trace without system calls
+    /// (version 1) noted, not refused.
     func testSystemCallsOfATrace() throws {
         let source = Self.programs.appendingPathComponent("jumps.c")
         let exe = dir.appendingPathComponent("jumps")
         XCTAssertEqual(try CLI.run("dyck-cc", ["-O0", "-g", "-o", exe.path, source.path]).status, 0)
+        let policy = exe.path + ".dyck"
         let trace = dir.appendingPathComponent("jumps.trace").path
         XCTAssertEqual(try CLI.run("sbx", ["record", "-o", trace, "--", exe.path]).status, 0)
         let text = try String(contentsOfFile: trace, encoding: .utf8)
         XCTAssertTrue(text.hasPrefix("sbx-trace 2\n"))
-        XCTAssertTrue(text.contains("\ns "), "system-call lines")
+        let calls = text.components(separatedBy: "\n").filter { $0.hasPrefix("s ") }.count
+        XCTAssertGreaterThan(calls, 10, "system-call lines")
 
-        let check = try CLI.run("sbx", ["check", exe.path + ".dyck", "--trace", trace])
-        XCTAssertEqual(check.status, 0, check.stdout + check.stderr)
-        XCTAssertTrue(check.stdout.contains("system calls: not checked against windows: the policy has no system-call sets"),
-                      check.stdout)
-
-        // io_uring_enter right after the first marker.
-        var lines = text.components(separatedBy: "\n")
-        let first = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("m ") })
-        let ids = lines[first].split(separator: " ")
-        lines.insert("s \(ids[1]) \(ids[2]) 426 0", at: first + 1)
-        let edited = dir.appendingPathComponent("uring.trace").path
-        try lines.joined(separator: "\n").write(toFile: edited, atomically: true, encoding: .utf8)
         for mode in ["dyck", "nfa"] {
-            let refused = try CLI.run("sbx", ["check", exe.path + ".dyck", "--trace", edited, "--mode", mode])
-            XCTAssertEqual(refused.status, 1, refused.stdout + refused.stderr)
-            XCTAssertTrue(refused.stdout.hasPrefix("refused: system call io_uring_enter (426) (\(mode) mode)\n"), refused.stdout)
-            XCTAssertTrue(refused.stdout.contains("  why: io_uring, never allowed\n"), refused.stdout)
-            XCTAssertTrue(refused.stdout.contains("  window: "), refused.stdout)
-            XCTAssertTrue(refused.stdout.contains("event \(first + 1) of \(edited)"), refused.stdout)
+            let check = try CLI.run("sbx", ["check", policy, "--trace", trace, "--mode", mode])
+            XCTAssertEqual(check.status, 0, check.stdout + check.stderr)
+            XCTAssertTrue(check.stdout.contains(" markers and \(calls) system calls in 1 thread of 1 process (\(mode) mode)"), check.stdout)
         }
+
+        // kexec_load (no libc function makes it) and io_uring_enter right after the
+        // first libc marker.
+        var lines = text.components(separatedBy: "\n")
+        let first = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("m ") && $0.contains(" libc ") })
+        let ids = lines[first].split(separator: " ")
+        for (nr, name, why) in [(246, "kexec_load", "system call in neither the window's set nor the ambient set"),
+                                (426, "io_uring_enter", "io_uring, never allowed")] {
+            var edited = lines
+            edited.insert("s \(ids[1]) \(ids[2]) \(nr) 0", at: first + 1)
+            let path = dir.appendingPathComponent("\(name).trace").path
+            try edited.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            for mode in ["dyck", "nfa"] {
+                let refused = try CLI.run("sbx", ["check", policy, "--trace", path, "--mode", mode])
+                XCTAssertEqual(refused.status, 1, refused.stdout + refused.stderr)
+                XCTAssertTrue(refused.stdout.hasPrefix("refused: system call \(name) (\(nr)) (\(mode) mode)\n"), refused.stdout)
+                XCTAssertTrue(refused.stdout.contains("  why: \(why)\n"), refused.stdout)
+                XCTAssertTrue(refused.stdout.contains("  window: libc "), refused.stdout)
+                XCTAssertTrue(refused.stdout.contains("event \(first + 1) of \(path)"), refused.stdout)
+            }
+        }
+
+        // The policy without its sets, as policy format version 1 has it.
+        var policyLines = try String(contentsOfFile: policy, encoding: .utf8).components(separatedBy: "\n")
+        let sets = try XCTUnwrap(policyLines.firstIndex { $0.hasPrefix("syscall-sets ") })
+        let ambient = try XCTUnwrap(policyLines.firstIndex { $0.hasPrefix("window ambient ") })
+        policyLines.removeSubrange(sets...ambient)
+        policyLines[0] = "dyck-policy 1"
+        let unbound = dir.appendingPathComponent("unbound.dyck").path
+        try policyLines.joined(separator: "\n").write(toFile: unbound, atomically: true, encoding: .utf8)
+        let checkUnbound = try CLI.run("sbx", ["check", unbound, "--trace", trace])
+        XCTAssertEqual(checkUnbound.status, 0, checkUnbound.stdout + checkUnbound.stderr)
+        XCTAssertTrue(checkUnbound.stdout.contains("system calls: not checked against windows: the policy has no system-call sets"),
+                      checkUnbound.stdout)
 
         // The same run as version 1 wrote it.
         let v1 = ["sbx-trace 1"] + text.components(separatedBy: "\n").dropFirst().filter { !$0.hasPrefix("s ") && !$0.hasPrefix("s32 ") }
         let old = dir.appendingPathComponent("v1.trace").path
         try v1.joined(separator: "\n").write(toFile: old, atomically: true, encoding: .utf8)
-        let checkOld = try CLI.run("sbx", ["check", exe.path + ".dyck", "--trace", old])
+        let checkOld = try CLI.run("sbx", ["check", policy, "--trace", old])
         XCTAssertEqual(checkOld.status, 0, checkOld.stdout + checkOld.stderr)
         XCTAssertTrue(checkOld.stdout.contains("the trace (version 1) has no system calls"), checkOld.stdout)
     }
