@@ -50,8 +50,10 @@ extension ThreadMonitor {
     /// `protection`, now: nil if it may. Never changes the monitor.
     ///
     /// The rules of `sbx_syscall_check` (`specs/kernel-abi.md`, "System-call
-    /// binding"): the call must be in its window's set or the ambient set
-    /// (`systemCallOutsideWindow`), and `mmap`, `mprotect` or `pkey_mprotect` with
+    /// binding"): the call must be in its window's set or the ambient set, `openat`
+    /// through the ambient set only without a write flag (`systemCallOutsideWindow`;
+    /// for `openat` the third argument is its flags), and `mmap`, `mprotect` or
+    /// `pkey_mprotect` with
     /// `PROT_EXEC` must in addition be made in a window whose set `mapsExecutable`
     /// (`executableMapping`). A policy without a binding allows every call.
     public func systemCall(number: UInt64, protection: UInt64) -> Refusal? {
@@ -59,7 +61,13 @@ extension ThreadMonitor {
         let ambient = binding.sets.indices.contains(binding.ambientSet) ? binding.sets[binding.ambientSet] : .empty
         guard number <= UInt64(SystemCallSet.maximumNumber) else { return .systemCallOutsideWindow }
         let n = Int(number)
-        if !set.contains(n) && !ambient.contains(n) { return .systemCallOutsideWindow }
+        if !set.contains(n) {
+            guard ambient.contains(n) else { return .systemCallOutsideWindow }
+            // The ambient set only reads files: openat with a write flag needs the window.
+            if n == SystemCallNumbers.openat && protection & SystemCallNumbers.openatWriteFlags != 0 {
+                return .systemCallOutsideWindow
+            }
+        }
         if protection & SystemCallNumbers.protExec != 0, SystemCallNumbers.executableMappingCalls.contains(n),
             !set.mapsExecutable
         {

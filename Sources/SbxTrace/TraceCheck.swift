@@ -261,6 +261,8 @@ public struct TraceChecker {
         {
             let hex = "0x" + String(argument, radix: 16)
             event += argument & SystemCallNumbers.protExec != 0 ? " with PROT_EXEC (protection \(hex))" : " with protection \(hex)"
+        } else if abi == .x86_64, number == UInt64(SystemCallNumbers.openat) {
+            event += " with flags 0" + String(argument, radix: 8)
         }
         refusal.event = event
         refusal.window = windowText(monitor.window)

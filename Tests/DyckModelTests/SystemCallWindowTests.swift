@@ -150,6 +150,36 @@ final class SystemCallWindowTests: XCTestCase {
         XCTAssertEqual(m.systemCall(number: -1), .systemCallOutsideWindow)
     }
 
+    /// The ambient set only reads files: openat through it with a write flag is
+    /// refused; through the window's set it is not.
+    func testOpenatThroughTheAmbientSetOnlyReads() {
+        var p = sharedHelperPolicy()
+        var b = binding(symbols: 3)
+        b.sets[5] = SystemCallSet(numbers: [brk, mmap, mprotect, 257])
+        p.syscalls = b
+        var m = ThreadMonitor(tables: MonitorTables(policy: p))
+        XCTAssertNil(m.step(.init(.call, 0)))
+        XCTAssertNil(m.systemCall(number: 257, protection: 0o2000000), "O_RDONLY | O_CLOEXEC")
+        for flags: UInt64 in [0o1, 0o2, 0o100, 0o1000, 0o2000, 0o20000000 | 0o200000] {
+            XCTAssertEqual(m.systemCall(number: 257, protection: flags), .systemCallOutsideWindow, "flags \(flags)")
+        }
+        XCTAssertNil(m.systemCall(number: brk, protection: 0o1), "the flags only matter to openat")
+        XCTAssertNil(m.step(.init(.call, 2)))
+        XCTAssertNil(m.step(.init(.libc, 1)))
+        XCTAssertNil(m.step(.init(.ret, 2)))
+        XCTAssertNil(m.step(.init(.libc, 0)))
+        // open's window: sets[1] = {open, mmap}; add openat to it.
+        b.sets[1] = SystemCallSet(numbers: [open, mmap, 257], mapsExecutable: true)
+        p.syscalls = b
+        var w = ThreadMonitor(tables: MonitorTables(policy: p))
+        XCTAssertNil(w.step(.init(.call, 0)))
+        XCTAssertNil(w.step(.init(.call, 2)))
+        XCTAssertNil(w.step(.init(.libc, 1)))
+        XCTAssertNil(w.step(.init(.ret, 2)))
+        XCTAssertNil(w.step(.init(.libc, 0)))
+        XCTAssertNil(w.systemCall(number: 257, protection: 0o102), "O_RDWR | O_CREAT in a window that has openat")
+    }
+
     func testWithoutBindingEverythingPasses() {
         var m = ThreadMonitor(tables: MonitorTables(policy: sharedHelperPolicy()))
         XCTAssertNil(m.systemCallSet(of: m.window))

@@ -68,6 +68,10 @@ extension BlobFixtures {
     /// mapping calls, some ordinary ones, the ends of the range, and numbers the kernel
     /// never accepts (511, the marker's 999, 2^32 + 9, -1 as the kernel's unsigned).
     static let systemCallNumbers: [UInt64] = [0, 1, 2, 9, 10, 11, 12, 59, 257, 329, 425, 500, 510]
+    /// Third arguments: protections with and without PROT_EXEC, and openat flags
+    /// (O_RDONLY, O_WRONLY, O_RDWR|O_CREAT, O_TRUNC, O_APPEND, __O_TMPFILE, O_CLOEXEC).
+    static let thirdArguments: [UInt64] = [0, 1, 3, 4, 5, 7, 1 << 40 | 4, 1 << 40, UInt64.max,
+                                           0o1, 0o102, 0o1000, 0o2000, 0x400000, 0o2000000]
     static let wildSystemCallNumbers: [UInt64] = [511, 512, 999, 1 << 30 | 1, 1 << 32 | 9, UInt64.max]
 
     /// A random binding for a policy with `symbols` symbols: set 0 empty, a few
@@ -95,7 +99,7 @@ extension BlobFixtures {
     /// protection that has PROT_EXEC half of the time.
     static func randomSystemCall(_ rng: inout SplitMix64) -> (number: UInt64, protection: UInt64) {
         let number = rng.int(0...9) == 0 ? rng.pick(wildSystemCallNumbers) : rng.pick(systemCallNumbers)
-        let protection: UInt64 = rng.pick([0, 1, 3, 4, 5, 7, 1 << 40 | 4, 1 << 40, UInt64.max])
+        let protection = rng.pick(thirdArguments)
         return (number, protection)
     }
 }
