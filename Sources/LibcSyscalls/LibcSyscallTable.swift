@@ -75,10 +75,31 @@ public struct LibcSyscallTable: Hashable, Sendable {
     /// A call to `name` needs no marker: everything it can do is ambient (allowed in
     /// every window), it creates no executable mapping, and it cannot call back into
     /// the program (so no callback marker can happen inside it).
+    ///
+    /// Read-only file access is ambient only for the allocator's one-time reads of
+    /// kernel parameters, which happen deep inside `malloc` and `free`: a function
+    /// whose set has any of it (`read`, `open`, `opendir`, ...) is an event, so that
+    /// what it reads and opens is announced (and its window, not the ambient set,
+    /// decides whether its `openat` may write). The allocator's entry points are the
+    /// exception: their `openat` is `__open64_nocancel` with constant read-only flags
+    /// that the analysis does not follow into the wrapper (specs/libc-syscalls.md,
+    /// "Silent functions").
     public func isSilent(_ name: String) -> Bool {
         guard let summary = functions[name] else { return false }
-        return !summary.mayCallBack && summary.set.isSubset(of: Self.ambient)
+        guard !summary.mayCallBack, summary.set.isSubset(of: Self.ambient) else { return false }
+        return Self.allocator.contains(name) || !summary.set.numbers.contains { Self.readOnlyFileAccess.contains($0) }
     }
+
+    /// `openat` (read-only), `read`, `pread64`, `getdents64`, `close`.
+    public static let readOnlyFileAccess = Set(
+        ["openat", "read", "pread64", "getdents64", "close"].map { SystemCallNames.number(of: $0)! })
+
+    /// The allocator's entry points (glibc's malloc/malloc.c and the string copies that
+    /// only allocate).
+    public static let allocator: Set<String> = [
+        "malloc", "calloc", "realloc", "reallocarray", "free", "cfree", "memalign", "posix_memalign",
+        "aligned_alloc", "valloc", "pvalloc", "malloc_usable_size", "strdup", "strndup", "__strdup", "__strndup",
+    ]
 
     /// The system calls allowed in every window (specs/libc-syscalls.md "The ambient
     /// set" gives the reason for each). Never `mapsExecutable`; the kernel allows
