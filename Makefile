@@ -28,6 +28,7 @@ kmod: deps
 test-vm: build kmod
 	sh kmod/tests/vm-test.sh $(CURDIR)/.build/debug/sbx
 	$(MAKE) test-e2e
+	$(MAKE) test-attacks
 
 # sbx run, sbx policy and sbx status in a guest, on real programs built with dyck-cc:
 # sandboxed runs equal plain runs, a hijack and an impossible path killed, the
@@ -38,8 +39,8 @@ test-e2e: build kmod
 # The attack suite (issue 14) in a guest: memory-corruption attacks on victims built
 # with dyck-cc (function pointer, ret2libc, ROP, forged markers, mprotect shellcode,
 # raw clone/clone3/vfork, /proc/self/mem), each shown to work natively and expected
-# to be killed under both modes; benign runs equal to native ones. Not yet part of
-# `make test`. ATTACKS_NATIVE_ONLY=1: only the native half, on this machine.
+# to be killed under both modes; benign runs equal to native ones. Part of test-vm
+# (so of `make test`). ATTACKS_NATIVE_ONLY=1: only the native half, on this machine.
 test-attacks: build kmod
 	bash Tests/attacks/run.sh .build/debug
 

@@ -105,6 +105,18 @@ done
 # input, before the hijack: notes.c's "title set" after the overflowing title, stack.c's
 # "post: N bytes received" in handle_post() between its fread and its return. A kill
 # before it would be a false positive, not a stopped attack.
+# Known gaps: attacks that stay inside the window they hijack, so that the binding
+# cannot see them (README "What it stops, and what it does not"). Each is still run and
+# reported, as KTAP "not ok ... # TODO" (not counted as a failure) while it gets through,
+# and as ok once it is stopped.
+known_gap() {
+    case $1 in
+    rop-openat) echo "stack.c is hijacked in fflush's window, whose derived set may open files for writing and write (the FILE vtables reach gconv and the loader); openat's flags are not yet derived per call edge" ;;
+    mprotect-shellcode) echo "stack.c is hijacked in fflush's window, which may map code (the FILE vtables reach wide streams, gconv and dlopen), and the shellcode's write is in that window too" ;;
+    *) return 1 ;;
+    esac
+}
+
 attack() {
     local a=$1 victim=$2 min=$3 progress=$4 opt mode
     for opt in O0 O2; do
@@ -133,6 +145,10 @@ attack() {
             if [ "$st" = 100 ] && [ "$canaries" = 0 ] && [ $reached = yes ]; then
                 ok "$what: --mode $mode: killed by the monitor (status 100), no canary"
                 verdict=STOPPED
+            elif gap=$(known_gap "$a") && [ $reached = yes ]; then
+                n=$((n + 1))
+                echo "not ok $n - $what: --mode $mode: killed by the monitor (status 100), no canary; got status $st, canary x$canaries # TODO known gap: $gap"
+                verdict="not stopped (known gap)"
             else
                 nok "$what: --mode $mode: killed by the monitor (status 100), no canary; got status $st, canary x$canaries, reached the attack: $reached"
                 if [ "$st" = 100 ] && [ $reached = no ]; then verdict="KILLED TOO EARLY (a false positive before the attack)"

@@ -171,7 +171,16 @@ check "program not found: 127 (got $st)" '[ $st = 127 ]'
 feed go2 | "$SBX" run -- "$P/waiter" >w2.out 2>&1 &
 spid=$!
 wait_for w2.out waiting
-kill -TERM "$(sed -n 's/^waiting //p' w2.out)"
+wpid2=$(sed -n 's/^waiting //p' w2.out)
+kill -TERM "$wpid2"
+# A process that does not die must not hang the suite: give it 60 s, then say why.
+i=0; while kill -0 $spid 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+if kill -0 $spid 2>/dev/null; then
+    echo "# still running 60 s after SIGTERM:"
+    ps -eo pid,ppid,stat,wchan:24,args 2>&1 | sed 's/^/# /'
+    sed 's/^/# waiter status: /' "/proc/$wpid2/status" 2>/dev/null | grep -E "State|Sig|Shd"
+    touch go2
+fi
 wait $spid; st=$?
 touch go2
 check "a program ended by signal 15: 128+15 (got $st)" '[ $st = 143 ]'

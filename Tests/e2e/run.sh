@@ -41,5 +41,5 @@ say "hijack: maintenance() at 0x$maintenance; impossible path: return into grant
 ko=${SBX_KO:-}
 if [ -z "$ko" ]; then make -C kmod >/dev/null; ko=kmod/sbx_dyck.ko; fi
 say "booting the guest"
-exec "$bin/sbx" vm --cpus 2 --timeout 900 --module "$ko" -- \
+exec "$bin/sbx" vm --cpus 2 --timeout 900 ${SBX_VM_KLOG:+--kernel-log "$SBX_VM_KLOG"} --module "$ko" -- \
     bash Tests/e2e/guest.sh "$bin" "$out"
