@@ -440,7 +440,8 @@ static noinline void sbx_task_syscall_refused(struct sbx_task *t, struct pt_regs
  * @nr:   the number the sys_enter tracepoint reported.
  *
  * An enforced thread's call must be in its window's set or the ambient set
- * (sbx_syscall_check()). A thread that is not enforced costs the lookup.
+ * (sbx_syscall_check()). A thread that is not enforced costs the lookup, or
+ * one counter read while no thread is enforced.
  * While a log-mode thread resynchronises after a marker violation its window
  * is not known, and calls pass unchecked.
  */
@@ -449,6 +450,9 @@ void sbx_task_check_syscall(struct pt_regs *regs, long nr)
 	struct sbx_task *t;
 	int reason;
 
+	/* Nothing enforced (only armed threads or installed files): no lookup. */
+	if (!atomic_read(&sbx_nr_enforced))
+		return;
 	/* Tracepoint probes run with preemption disabled: an RCU reader. */
 	t = sbx_task_find(current);
 	if (likely(!t) || t->state != SBX_TASK_ENFORCED)

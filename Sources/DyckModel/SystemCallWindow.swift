@@ -36,44 +36,35 @@ extension ThreadMonitor {
     /// the empty set, as in the kernel.
     public func systemCallSet(of window: SystemCallWindow) -> SystemCallSet? {
         guard let binding = tables.policy.syscalls else { return nil }
-        let index: Int
-        switch window {
-        case .start: index = binding.startSet
-        case .none: index = 0
-        case .libc(let l): index = binding.symbolSets.indices.contains(l) ? binding.symbolSets[l] : 0
-        }
+        let index = systemCallSetIndex(of: window, in: binding)
         return binding.sets.indices.contains(index) ? binding.sets[index] : .empty
+    }
+
+    private func systemCallSetIndex(of window: SystemCallWindow, in binding: SystemCallBinding) -> Int {
+        switch window {
+        case .start: return binding.startSet
+        case .none: return 0
+        case .libc(let l): return binding.symbolSets.indices.contains(l) ? binding.symbolSets[l] : 0
+        }
     }
 
     /// Whether the thread may make system call `number` (x86-64 ABI, the raw value the
     /// kernel sees, so out-of-range numbers are refused too) whose third argument is
     /// `protection`, now: nil if it may. Never changes the monitor.
     ///
-    /// The rules of `sbx_syscall_check` (`specs/kernel-abi.md`, "System-call
-    /// binding"): the call must be in its window's set or the ambient set, `openat`
-    /// through the ambient set only without a write flag (`systemCallOutsideWindow`;
-    /// for `openat` the third argument is its flags), and `mmap`, `mprotect` or
-    /// `pkey_mprotect` with
-    /// `PROT_EXEC` must in addition be made in a window whose set `mapsExecutable`
+    /// The rules of `sbx_syscall_check` (`SystemCallBinding.refusal`): the call must be
+    /// in its window's set or the ambient set, `openat` through the ambient set only
+    /// without a write flag (`systemCallOutsideWindow`; for `openat` the third argument
+    /// is its flags), and `mmap`, `mprotect` or `pkey_mprotect` with `PROT_EXEC` must
+    /// in addition be made in a window whose set `mapsExecutable`
     /// (`executableMapping`). A policy without a binding allows every call.
     public func systemCall(number: UInt64, protection: UInt64) -> Refusal? {
-        guard let binding = tables.policy.syscalls, let set = systemCallSet(of: window) else { return nil }
-        let ambient = binding.sets.indices.contains(binding.ambientSet) ? binding.sets[binding.ambientSet] : .empty
-        guard number <= UInt64(SystemCallSet.maximumNumber) else { return .systemCallOutsideWindow }
-        let n = Int(number)
-        if !set.contains(n) {
-            guard ambient.contains(n) else { return .systemCallOutsideWindow }
-            // The ambient set only reads files: openat with a write flag needs the window.
-            if n == SystemCallNumbers.openat && protection & SystemCallNumbers.openatWriteFlags != 0 {
-                return .systemCallOutsideWindow
-            }
+        guard let binding = tables.policy.syscalls else { return nil }
+        switch binding.refusal(number: number, protection: protection, window: systemCallSetIndex(of: window, in: binding)) {
+        case nil: return nil
+        case .outsideWindow: return .systemCallOutsideWindow
+        case .executableMapping: return .executableMapping
         }
-        if protection & SystemCallNumbers.protExec != 0, SystemCallNumbers.executableMappingCalls.contains(n),
-            !set.mapsExecutable
-        {
-            return .executableMapping
-        }
-        return nil
     }
 
     /// As `systemCall(number:protection:)` for an `Int` number (negative numbers are

@@ -65,22 +65,45 @@ public struct SystemCallBinding: Hashable, Sendable {
         self.ambientSet = ambientSet
     }
 
+    /// Why system call `number` (the raw value the kernel sees), whose third argument
+    /// is `protection`, is refused in the window whose set is `sets[setIndex]`; nil if
+    /// it is allowed. The rules of the kernel's `sbx_syscall_check`
+    /// (`specs/kernel-abi.md`, "System-call binding"); an index the binding does not
+    /// have stands for the empty set.
+    public func refusal(number: UInt64, protection: UInt64, window setIndex: Int) -> SystemCallRefusal? {
+        let window = sets.indices.contains(setIndex) ? sets[setIndex] : .empty
+        let ambient = sets.indices.contains(ambientSet) ? sets[ambientSet] : .empty
+        guard number <= UInt64(SystemCallSet.maximumNumber) else { return .outsideWindow }
+        let n = Int(number)
+        if !window.contains(n) {
+            guard ambient.contains(n) else { return .outsideWindow }
+            // The ambient set only reads files: openat with a write flag needs the window.
+            if n == SystemCallNumbers.openat && protection & SystemCallNumbers.openatWriteFlags != 0 {
+                return .outsideWindow
+            }
+        }
+        if protection & SystemCallNumbers.protExec != 0, SystemCallNumbers.executableMappingCalls.contains(n),
+            !window.mapsExecutable
+        {
+            return .executableMapping
+        }
+        return nil
+    }
+
     /// Whether system call `number`, whose third argument is `protection`, is allowed
     /// in the window whose set is `sets[setIndex]`.
     public func allows(number: Int, protection: UInt64, window setIndex: Int) -> Bool {
-        guard sets.indices.contains(setIndex), sets.indices.contains(ambientSet) else { return false }
-        let window = sets[setIndex]
-        let inWindow = window.contains(number)
-        if !inWindow {
-            guard sets[ambientSet].contains(number) else { return false }
-            // The ambient set only reads files.
-            if number == SystemCallNumbers.openat && protection & SystemCallNumbers.openatWriteFlags != 0 { return false }
-        }
-        if SystemCallNumbers.executableMappingCalls.contains(number), protection & SystemCallNumbers.protExec != 0 {
-            return window.mapsExecutable
-        }
-        return true
+        number >= 0 && refusal(number: UInt64(number), protection: protection, window: setIndex) == nil
     }
+}
+
+/// Why the binding refuses a system call.
+public enum SystemCallRefusal: Hashable, Sendable {
+    /// In neither the window's set nor the ambient set (or an `openat` for writing
+    /// through the ambient set).
+    case outsideWindow
+    /// `PROT_EXEC` in a window whose set does not map code.
+    case executableMapping
 }
 
 /// The few x86-64 numbers the binding rules name.

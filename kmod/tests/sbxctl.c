@@ -199,6 +199,17 @@ static void mkblob_deep(struct tb_spec *s)
 	s->sites[0] = 1;
 }
 
+/* Every call but mkdir (83), and code mappings, into set @set. */
+static void add_all_but_mkdir(struct tb_spec *s, uint32_t set)
+{
+	uint32_t i;
+
+	for (i = 0; i <= SBX_SET_NR_MAX; i++)
+		if (i != 83)
+			tb_set_add(s, set, i);
+	tb_set_add(s, set, SBX_SET_BIT_EXEC_MAP);
+}
+
 /*
  * The example with system-call binding (specs/kernel-abi.md): set 1 ambient
  * {mmap, mprotect, munmap, brk, rt_sigreturn, exit, exit_group}; set 2 the
@@ -215,10 +226,7 @@ static void mkblob_bound(struct tb_spec *s)
 	s->nr_sets = 5;
 	for (i = 0; i < sizeof(ambient) / sizeof(ambient[0]); i++)
 		tb_set_add(s, 1, ambient[i]);
-	for (i = 0; i <= SBX_SET_NR_MAX; i++)
-		if (i != 83)
-			tb_set_add(s, 2, i);
-	tb_set_add(s, 2, SBX_SET_BIT_EXEC_MAP);
+	add_all_but_mkdir(s, 2);
 	tb_set_add(s, 3, 1);
 	tb_set_add(s, 4, 0);
 	tb_set_add(s, 4, 257);
@@ -254,10 +262,7 @@ static void mkblob_nfa_bound(struct tb_spec *s)
 	s->flags |= SBX_BLOB_F_BOUND;
 	s->nr_sets = 3;
 	tb_set_add(s, 1, 12);
-	for (i = 0; i <= SBX_SET_NR_MAX; i++)
-		if (i != 83)
-			tb_set_add(s, 2, i);
-	tb_set_add(s, 2, SBX_SET_BIT_EXEC_MAP);
+	add_all_but_mkdir(s, 2);
 	for (i = 0; i < s->nr_symbols; i++)
 		s->symsets[i] = 2;
 	s->start_set = 2;
