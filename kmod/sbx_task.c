@@ -23,10 +23,12 @@
 #include <linux/atomic.h>
 #include <linux/binfmts.h>
 #include <linux/err.h>
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/hashtable.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
+#include <linux/mman.h>
 #include <linux/module.h>
 #include <linux/percpu.h>
 #include <linux/ptrace.h>
@@ -433,6 +435,53 @@ static noinline void sbx_task_syscall_refused(struct sbx_task *t, struct pt_regs
 	sbx_task_violation(t, &rec, regs);
 }
 
+/*
+ * May this code mapping, which the window allows, be made? Only of a file that
+ * nobody can write: mmap with PROT_EXEC of a file opened read-only whose inode
+ * no one holds open for writing (not anonymous memory, not a memfd being
+ * filled); mprotect to PROT_EXEC only of file mappings whose pages were never
+ * written (no anonymous COW pages). Shellcode needs memory it wrote, so it has
+ * none (specs/kernel-abi.md, "Executable mappings"). The mmap lock cannot be
+ * waited for here (probes run with preemption disabled): if it is taken, the
+ * mprotect is refused; nothing but an attack changes code to executable
+ * while the loader does not (the loader maps code with mmap).
+ */
+static noinline bool sbx_exec_mapping_ok(struct pt_regs *regs, long nr)
+{
+	struct vm_area_struct *vma;
+	unsigned long start, end;
+	struct file *file;
+	bool ok = true;
+
+	if (nr == __NR_mmap) {
+		if (regs->r10 & MAP_ANONYMOUS)
+			return false;
+		file = fget((unsigned int)regs->r8);
+		if (!file)
+			return true;	/* EBADF: the call fails by itself */
+		ok = !(file->f_mode & FMODE_WRITE) &&
+		     atomic_read(&file_inode(file)->i_writecount) <= 0;
+		fput(file);
+		return ok;
+	}
+	start = regs->di;
+	if (regs->si > TASK_SIZE || start > TASK_SIZE - regs->si)
+		return true;	/* EINVAL or ENOMEM: the call fails by itself */
+	end = start + PAGE_ALIGN(regs->si);
+	if (!mmap_read_trylock(current->mm))
+		return false;
+	for (vma = find_vma(current->mm, start); vma && vma->vm_start < end;
+	     vma = find_vma(current->mm, vma->vm_end)) {
+		if (!vma->vm_file || vma->anon_vma ||
+		    atomic_read(&file_inode(vma->vm_file)->i_writecount) > 0) {
+			ok = false;
+			break;
+		}
+	}
+	mmap_read_unlock(current->mm);
+	return ok;
+}
+
 /**
  * sbx_task_check_syscall - any system call other than a marker, io_uring or
  * a compat one, entered by the current thread.
@@ -463,6 +512,10 @@ void sbx_task_check_syscall(struct pt_regs *regs, long nr)
 		return;
 	}
 	reason = sbx_syscall_check(t->view, &t->thread, (unsigned long)nr, regs->dx);
+	if (unlikely(!reason && (regs->dx & PROT_EXEC) &&
+		     (nr == __NR_mmap || nr == __NR_mprotect || nr == __NR_pkey_mprotect) &&
+		     (t->view->flags & SBX_BLOB_F_BOUND) && !sbx_exec_mapping_ok(regs, nr)))
+		reason = SBX_V_EXEC_MAPPING;
 	if (unlikely(reason))
 		sbx_task_syscall_refused(t, regs, nr, reason);
 }

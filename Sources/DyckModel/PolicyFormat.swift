@@ -1,18 +1,20 @@
-/// The policy text format, versions 1 and 2 (`specs/policy-format.md` is the
+/// The policy text format, versions 1 to 3 (`specs/policy-format.md` is the
 /// definition; this file and that document must agree).
 public enum PolicyFormat {
     /// The first word of every policy file.
     public static let magic = "dyck-policy"
     /// The newest version this library reads and writes: version 1 plus the
-    /// system-call sets (`Policy.syscalls`).
-    public static let version = 2
-    /// Every version this library reads.
-    public static let readableVersions: ClosedRange<Int> = 1...2
+    /// system-call sets (`Policy.syscalls`), each with its `write` right.
+    public static let version = 3
+    /// Every version this library reads. Version 2 had no `write` token: a window
+    /// whose set held `openat` could open for writing, so a version-2 set is read
+    /// with `opensForWriting` = it holds `openat` (the ambient set never).
+    public static let readableVersions: ClosedRange<Int> = 1...3
 
     /// The version a policy is written in: 1 without system-call sets, so that such a
-    /// policy's file is byte for byte what version-1 writers wrote; 2 with them.
+    /// policy's file is byte for byte what version-1 writers wrote; 3 with them.
     public static func version(for policy: Policy) -> Int {
-        policy.syscalls == nil ? 1 : 2
+        policy.syscalls == nil ? 1 : 3
     }
 }
 
@@ -170,6 +172,7 @@ extension Policy {
             for (i, set) in binding.sets.enumerated() {
                 out += "set \(i)"
                 if set.mapsExecutable { out += " exec" }
+                if set.opensForWriting { out += " write" }
                 for number in set.numbers { out += " \(number)" }
                 out += "\n"
             }
@@ -238,6 +241,7 @@ struct PolicyParser {
         static let syscallSets = Array("syscall-sets".utf8)
         static let set = Array("set".utf8)
         static let exec = Array("exec".utf8)
+        static let write = Array("write".utf8)
         static let symbolSets = Array("symbol-sets".utf8)
         static let symSet = Array("sym-set".utf8)
         static let window = Array("window".utf8)
@@ -247,7 +251,7 @@ struct PolicyParser {
     }
 
     enum Syntax {
-        static let header = "\(PolicyFormat.magic) 1|2"
+        static let header = "\(PolicyFormat.magic) 1|2|3"
         static let kind = "kind dyck|nfa"
         static let module = "module [NAME]"
         static let entry = "entry FUNCTION"
@@ -262,7 +266,7 @@ struct PolicyParser {
         static let callbacks = "callbacks COUNT"
         static let callback = "callback FUNCTION"
         static let syscallSets = "syscall-sets COUNT"
-        static let set = "set ID [exec] [NUMBER ...]"
+        static let set = "set ID [exec] [write] [NUMBER ...]"
         static let symbolSets = "symbol-sets COUNT"
         static let symSet = "sym-set SYMBOL SET"
         static let windowStart = "window start SET"
@@ -596,7 +600,8 @@ struct PolicyParser {
         case .value(let value) where PolicyFormat.readableVersions.contains(value):
             version = value
         case .value, .tooLarge:
-            let readable = PolicyFormat.readableVersions.map(String.init).joined(separator: " and ")
+            let versions = PolicyFormat.readableVersions
+            let readable = "\(versions.lowerBound) to \(versions.upperBound)"
             throw PolicyFormatError(
                 kind: .unsupportedVersion, line: 1,
                 message: "unsupported policy version \(showRaw(versionToken)); this tool reads versions \(readable)")
@@ -674,7 +679,7 @@ struct PolicyParser {
 
         var syscalls: SystemCallBinding?
         if version >= 2 {
-            syscalls = try parseSystemCallBinding(after: " (after the \(callbackCount) declared callbacks)")
+            syscalls = try parseSystemCallBinding(version: version, after: " (after the \(callbackCount) declared callbacks)")
             line = try expect(Keyword.end, Syntax.end, " (after the system-call sets)")
         } else {
             line = try expect(
@@ -694,7 +699,7 @@ struct PolicyParser {
     /// The version-2 section: the sets, one set index per symbol, the two windows.
     /// Numbers and indices are taken as written; their ranges, order and the rules
     /// tying the parts together are `Policy.firstViolation()`'s.
-    mutating func parseSystemCallBinding(after context: String) throws(PolicyFormatError) -> SystemCallBinding {
+    mutating func parseSystemCallBinding(version: Int, after context: String) throws(PolicyFormatError) -> SystemCallBinding {
         var line = try expect(Keyword.syscallSets, Syntax.syscallSets, context)
         try requireFieldCount(line, 2...2, Syntax.syscallSets)
         let setCount = try count(line, 1, "system-call set", cap: PolicyLimits.maxSystemCallSets, Syntax.syscallSets)
@@ -708,6 +713,10 @@ struct PolicyParser {
             var set = SystemCallSet.empty
             if first < line.tokens.count && equals(line.tokens[first], Keyword.exec) {
                 set.mapsExecutable = true
+                first += 1
+            }
+            if version >= 3 && first < line.tokens.count && equals(line.tokens[first], Keyword.write) {
+                set.opensForWriting = true
                 first += 1
             }
             // Kept as written (not through `SystemCallSet.init`, which sorts), so that
@@ -733,6 +742,12 @@ struct PolicyParser {
 
         let start = try parseWindow(Keyword.start, Syntax.windowStart, " (after the \(symbolSetCount) declared symbol sets)")
         let ambient = try parseWindow(Keyword.ambient, Syntax.windowAmbient, " (after 'window start')")
+        if version == 2 {
+            // Version 2's rule: a window whose set holds openat may open for writing.
+            for i in sets.indices where i != ambient && sets[i].numbers.contains(SystemCallNumbers.openat) {
+                sets[i].opensForWriting = true
+            }
+        }
         return SystemCallBinding(sets: sets, symbolSets: symbolSets, startSet: start, ambientSet: ambient)
     }
 

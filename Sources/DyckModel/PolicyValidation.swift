@@ -330,7 +330,7 @@ extension Policy {
                 previous = number
             }
             if i == 0 && set != .empty {
-                return fail(.systemCallSet(0), .inconsistent, "set 0 must be the empty set without 'exec' (the window of program code)")
+                return fail(.systemCallSet(0), .inconsistent, "set 0 must be the empty set without 'exec' or 'write' (the window of program code)")
             }
             if let other = seenSets[set] {
                 return fail(.systemCallSet(i), .duplicate, "the same set as set \(other) (sets are distinct)")
@@ -351,6 +351,9 @@ extension Policy {
         }
         if sets[binding.ambientSet].mapsExecutable {
             return fail(.ambientWindow, .inconsistent, "the ambient set \(binding.ambientSet) has 'exec' (executable mappings are allowed only in a window's own set)")
+        }
+        if sets[binding.ambientSet].opensForWriting {
+            return fail(.ambientWindow, .inconsistent, "the ambient set \(binding.ambientSet) has 'write' (opening for writing is allowed only in a window's own set)")
         }
         return nil
     }

@@ -4,23 +4,29 @@
 ///
 /// A thread's *window* is the libc function announced by its last `LIBC` marker (or
 /// one of the windows that are not a libc call: process start, none). Every real
-/// system call of an enforced thread must be in its window's set or in the ambient set
-/// (`openat` through the ambient set only read-only); `mmap`, `mprotect` and
+/// system call of an enforced thread must be in its window's set or in the ambient set;
+/// `openat` for writing needs a window whose set `opensForWriting`; `mmap`, `mprotect` and
 /// `pkey_mprotect` with `PROT_EXEC` must in addition be made in a window whose set
 /// `mapsExecutable`, which the ambient set never does.
 public struct SystemCallSet: Hashable, Sendable {
-    /// x86-64 system-call numbers are 0...maximumNumber; the kernel stores a set as a
-    /// 512-bit map whose last bit is `mapsExecutable`.
-    public static let maximumNumber = 510
+    /// x86-64 system-call numbers are 0...maximumNumber (the highest the kernel
+    /// assigns is far below); the kernel stores a set as a 512-bit map whose last two
+    /// bits are `opensForWriting` and `mapsExecutable`.
+    public static let maximumNumber = 509
 
     /// Sorted, without duplicates, each in 0...maximumNumber.
     public var numbers: [Int]
     /// The set may create executable mappings (the dynamic loader's).
     public var mapsExecutable: Bool
+    /// The set may open files for writing: `openat` with O_WRONLY, O_RDWR, O_CREAT,
+    /// O_TRUNC, O_APPEND or __O_TMPFILE. Without it, `openat` only reads.
+    public var opensForWriting: Bool
 
-    public init<S: Sequence>(numbers: S, mapsExecutable: Bool = false) where S.Element == Int {
+    public init<S: Sequence>(numbers: S, mapsExecutable: Bool = false, opensForWriting: Bool = false)
+    where S.Element == Int {
         self.numbers = Array(Set(numbers)).sorted()
         self.mapsExecutable = mapsExecutable
+        self.opensForWriting = opensForWriting
     }
 
     public static let empty = SystemCallSet(numbers: [Int]())
@@ -36,11 +42,14 @@ public struct SystemCallSet: Hashable, Sendable {
     }
 
     public func union(_ other: SystemCallSet) -> SystemCallSet {
-        SystemCallSet(numbers: numbers + other.numbers, mapsExecutable: mapsExecutable || other.mapsExecutable)
+        SystemCallSet(
+            numbers: numbers + other.numbers, mapsExecutable: mapsExecutable || other.mapsExecutable,
+            opensForWriting: opensForWriting || other.opensForWriting)
     }
 
     public func isSubset(of other: SystemCallSet) -> Bool {
         numbers.allSatisfy(other.contains) && (!mapsExecutable || other.mapsExecutable)
+            && (!opensForWriting || other.opensForWriting)
     }
 }
 
@@ -75,15 +84,14 @@ public struct SystemCallBinding: Hashable, Sendable {
         let ambient = sets.indices.contains(ambientSet) ? sets[ambientSet] : .empty
         guard number <= UInt64(SystemCallSet.maximumNumber) else { return .outsideWindow }
         let n = Int(number)
-        if !window.contains(n) {
-            guard ambient.contains(n) else { return .outsideWindow }
-            // The ambient set only reads files: openat with a write flag needs the window.
-            if n == SystemCallNumbers.openat && protection & SystemCallNumbers.openatWriteFlags != 0 {
-                return .outsideWindow
-            }
+        guard window.contains(n) || ambient.contains(n) else { return .outsideWindow }
+        // Opening a file for writing is a right of its own (the ambient set only reads).
+        if n == SystemCallNumbers.openat, protection & SystemCallNumbers.openatWriteFlags != 0, !window.opensForWriting {
+            return .outsideWindow
         }
+        // Code only where the window maps it, and never writable (W^X).
         if protection & SystemCallNumbers.protExec != 0, SystemCallNumbers.executableMappingCalls.contains(n),
-            !window.mapsExecutable
+            !window.mapsExecutable || protection & SystemCallNumbers.protWrite != 0
         {
             return .executableMapping
         }
@@ -114,9 +122,10 @@ public enum SystemCallNumbers {
     /// Calls whose third argument is a protection: with `PROT_EXEC` they need a
     /// window that `mapsExecutable`.
     public static let executableMappingCalls: Set<Int> = [mmap, mprotect, pkeyMprotect]
+    public static let protWrite: UInt64 = 0x2
     public static let protExec: UInt64 = 0x4
     public static let openat = 257
     /// O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND, __O_TMPFILE: an `openat` with any
-    /// of them is not ambient.
+    /// of them needs a window whose set `opensForWriting`.
     public static let openatWriteFlags: UInt64 = 0x400643
 }

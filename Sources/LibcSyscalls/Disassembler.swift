@@ -58,6 +58,7 @@ enum RegisterFamily {
     static let rax = 0
     static let rcx = 1
     static let rdx = 2
+    static let rsi = 6
     static let r11 = 11
     /// Clobbered by a call (System V x86-64 ABI).
     static let callerSaved: Set<Int> = [0, 1, 2, 6, 7, 8, 9, 10, 11]

@@ -259,6 +259,17 @@ final class ELFImage {
     }
 
     /// The file offset of `count` bytes at virtual address `address`, if the file holds them.
+    /// The NUL-terminated string at `address` (at most 64 bytes), if the file holds it.
+    func cString(at address: UInt64) -> [UInt8]? {
+        for count in stride(from: 64, through: 1, by: -1) {
+            guard let offset = fileOffset(ofAddress: address, count: UInt64(count)) else { continue }
+            let bytes = bytes[offset..<offset + count]
+            guard let end = bytes.firstIndex(of: 0) else { return nil }
+            return Array(bytes[offset..<end])
+        }
+        return nil
+    }
+
     func fileOffset(ofAddress address: UInt64, count: UInt64) -> Int? {
         guard let offset = Self.fileOffset(segments, address, count), offset + Int(count) <= bytes.count else { return nil }
         return offset

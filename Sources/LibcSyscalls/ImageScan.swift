@@ -1,4 +1,5 @@
 import CCapstone
+import DyckModel
 import CLibELF
 
 /// A `syscall` instruction and the numbers `eax` may hold there (nil: unknown).
@@ -38,6 +39,29 @@ struct FunctionFacts {
     /// `syscall` sites of mmap, mprotect or pkey_mprotect whose protection (`edx`) may
     /// include PROT_EXEC (not a known constant without it).
     var executableMappingSites: [UInt64] = []
+    /// The function may open a file for writing by itself: an `openat` (or `open`,
+    /// `creat`, `openat2`) whose flags may hold a write flag, or a direct call that
+    /// passes such flags (or flags not known) to a callee's flags argument. Flags that
+    /// come from the function's own arguments are `openFlagArguments` instead.
+    var opensForWriting = false
+    /// The argument registers (`RegisterFamily`) whose value on entry reaches the flags
+    /// of an open, here or in a direct callee: a wrapper such as `__open64_nocancel`.
+    /// Its callers decide, by what they pass.
+    var openFlagArguments = Set<Int>()
+    /// Direct calls and jumps to code outside the function: target → instruction indices.
+    var directCallSites: [UInt64: [Int]] = [:]
+    /// For the direct calls to a function named in `ScannedImage.argumentQueries`: the
+    /// constants its queried argument register holds over all such calls (nil: not all known).
+    var queriedArguments: [UInt64: [Int]?] = [:]
+}
+
+/// Where the flags of an open come from, as far as write flags go.
+struct FlagSource {
+    /// A constant (or an `or`'d constant) with a write flag.
+    var mayWrite = false
+    /// Argument registers whose entry value flows into the flags unchanged, or with
+    /// flags `or`'d or `and`'ed in.
+    var arguments = Set<Int>()
 }
 
 /// The functions of one shared object with their facts, sorted by start address.
@@ -168,6 +192,32 @@ final class ScannedImage {
         for (f, range) in ranges.enumerated() {
             facts.append(Self.facts(of: sweeps[f], range: range, image: image, callReturns: callReturns))
         }
+        Self.propagateOpenFlags(&facts, image: image, sweeps: sweeps, starts: starts, callReturns: callReturns)
+        for (name, family) in Self.argumentQueries {
+            // The functions the named one calls directly (a hidden internal function, such
+            // as `_IO_fwide`, is found through the exported one that calls it).
+            guard let exported = image.symbols.first(where: { $0.defined && $0.name == name })?.value,
+                let caller = starts[exported]
+            else { continue }
+            for target in facts[caller].branchTargets where starts[target] != nil {
+            for f in facts.indices {
+                guard let sites = facts[f].directCallSites[target] else { continue }
+                let (sources, deadCodeIsDead) = Self.jumpSources(of: sweeps[f], range: ranges[f])
+                var all: [Int]? = []
+                for site in sites {
+                    guard let found = Self.values(
+                        of: family, at: site, in: sweeps[f], jumpSources: sources, deadCodeIsDead: deadCodeIsDead,
+                        callReturns: callReturns)
+                    else {
+                        all = nil
+                        break
+                    }
+                    all! += found
+                }
+                facts[f].queriedArguments[target] = all
+            }
+            }
+        }
         functions = facts
         instructionCount = instructions
         skippedBytes = skipped
@@ -186,6 +236,16 @@ final class ScannedImage {
 
     func isPLT(_ address: UInt64) -> Bool { pltRanges.contains { $0.contains(address) } }
 
+    /// Functions that open the file named by their first argument with the flags that
+    /// their mode string (second argument) gives: a caller passing a constant mode
+    /// without "w", "a" or "+" only reads (specs/libc-syscalls.md, "Opening for writing").
+    static let modeStringOpeners = ["fopen", "fopen64"]
+
+    /// Functions whose direct callees' constant arguments the call graph looks at:
+    /// `fwide`'s, whose callee `_IO_fwide` (not exported) takes the mode in `esi`
+    /// (specs/libc-syscalls.md, "Stream orientation").
+    static let argumentQueries: [(name: String, family: Int)] = [("fwide", RegisterFamily.rsi)]
+
     private static func facts(
         of instructions: [Instruction], range: Range<UInt64>, image: ELFImage, callReturns: (Instruction) -> Bool
     ) -> FunctionFacts {
@@ -201,6 +261,7 @@ final class ScannedImage {
                         if insn.kind != .call { jumpSources[address, default: []].append(i) }
                     } else {
                         facts.branchTargets.insert(address)
+                        facts.directCallSites[address, default: []].append(i)
                     }
                 } else if let slot = insn.ripRelativeAddress(operand) {
                     facts.indirectSlots.insert(slot)
@@ -234,8 +295,211 @@ final class ScannedImage {
                     deadCodeIsDead: !hasComputedJumps, callReturns: callReturns)
                 if protections?.contains(where: { $0 & 4 != 0 }) ?? true { facts.executableMappingSites.append(insn.address) }
             }
+            // open's flags are its second argument, openat's its third; creat and
+            // openat2 (flags in a structure) are taken as writing.
+            guard let numbers else {
+                facts.opensForWriting = true
+                continue
+            }
+            if numbers.contains(where: { [85, 437].contains($0) }) { facts.opensForWriting = true }
+            for (number, family) in [(2, RegisterFamily.rsi), (SystemCallNumbers.openat, RegisterFamily.rdx)]
+            where numbers.contains(number) {
+                if let source = flagSource(
+                    of: family, at: i, in: instructions, jumpSources: jumpSources,
+                    deadCodeIsDead: !hasComputedJumps, callReturns: callReturns)
+                {
+                    if source.mayWrite { facts.opensForWriting = true }
+                    facts.openFlagArguments.formUnion(source.arguments)
+                } else {
+                    facts.opensForWriting = true
+                }
+            }
         }
         return facts
+    }
+
+    /// The open-flag facts of every function after its direct calls: a call to a function
+    /// with `openFlagArguments` passes, in those registers, write flags (the caller opens
+    /// for writing), read-only constants (nothing), or its own arguments (the caller is a
+    /// wrapper too). Least fixpoint over the image's direct calls; calls to another image
+    /// (PLT) and indirect calls are the call graph's to judge (`CallGraph.solve`).
+    private static func propagateOpenFlags(
+        _ facts: inout [FunctionFacts], image: ELFImage, sweeps: [[Instruction]], starts: [UInt64: Int],
+        callReturns: (Instruction) -> Bool
+    ) {
+        // fopen's flags come from its mode string (rsi), which its internals parse.
+        for name in modeStringOpeners {
+            guard let value = image.symbols.first(where: { $0.defined && $0.name == name })?.value,
+                let f = starts[value]
+            else { continue }
+            facts[f].opensForWriting = false
+            facts[f].openFlagArguments = [RegisterFamily.rsi + modeStringFamily]
+        }
+        var callers = [[Int]](repeating: [], count: facts.count)
+        for (f, fact) in facts.enumerated() {
+            for target in fact.directCallSites.keys { if let g = starts[target] { callers[g].append(f) } }
+        }
+        var jumpSourceCache: [Int: (sources: [UInt64: [Int]], deadCodeIsDead: Bool)] = [:]
+        var evaluated = Set<[Int]>()  // (caller, site, family)
+        var work = facts.indices.filter { !facts[$0].openFlagArguments.isEmpty }
+        var queued = Set(work)
+        while let g = work.popLast() {
+            queued.remove(g)
+            for f in Set(callers[g]) {
+                let before = (facts[f].opensForWriting, facts[f].openFlagArguments)
+                if jumpSourceCache[f] == nil { jumpSourceCache[f] = jumpSources(of: sweeps[f], range: facts[f].start..<facts[f].end) }
+                let (sources, deadCodeIsDead) = jumpSourceCache[f]!
+                for (target, sites) in facts[f].directCallSites where starts[target] == g {
+                    for site in sites {
+                        for family in facts[g].openFlagArguments where evaluated.insert([f, site, family]).inserted {
+                            let mode = family >= modeStringFamily
+                            if let source = flagSource(
+                                of: mode ? family - modeStringFamily : family, at: site, in: sweeps[f], jumpSources: sources,
+                                deadCodeIsDead: deadCodeIsDead, callReturns: callReturns, modeString: (image, mode))
+                            {
+                                if source.mayWrite { facts[f].opensForWriting = true }
+                                facts[f].openFlagArguments.formUnion(source.arguments)
+                            } else {
+                                facts[f].opensForWriting = true
+                            }
+                        }
+                    }
+                }
+                if before != (facts[f].opensForWriting, facts[f].openFlagArguments), queued.insert(f).inserted {
+                    work.append(f)
+                }
+            }
+        }
+    }
+
+    /// Jump targets inside the function → the indices of the jumps to them, and whether
+    /// code no instruction reaches is dead (no jump through a register).
+    private static func jumpSources(of instructions: [Instruction], range: Range<UInt64>) -> ([UInt64: [Int]], Bool) {
+        var sources: [UInt64: [Int]] = [:]
+        for (i, insn) in instructions.enumerated() where insn.kind == .jump || insn.kind == .conditionalJump {
+            if case let .immediate(target)? = insn.operands.first, range.contains(UInt64(bitPattern: target)) {
+                sources[UInt64(bitPattern: target), default: []].append(i)
+            }
+        }
+        let hasComputedJumps = instructions.contains { $0.kind == .jump && $0.operands.first.map { op in
+            if case .immediate = op { return false } else { return true } } ?? false }
+        return (sources, !hasComputedJumps)
+    }
+
+    /// An argument family + modeStringFamily: the register holds an `fopen` mode string.
+    static let modeStringFamily = 100
+
+    /// `flagSource`'s pseudo-register for the stack slot at `disp(%rsp)`: family
+    /// stackSlotFamily + disp.
+    private static let stackSlotFamily = 1 << 20
+    private static func stackSlot(_ family: Int) -> Int64? {
+        family >= stackSlotFamily ? Int64(family - stackSlotFamily) : nil
+    }
+
+    /// Where the value of `family` at instruction `site` comes from, for open flags:
+    /// constants (with or without a write flag), the function's argument registers on
+    /// entry, through moves, spills to the stack frame and back, and `or`/`and` with
+    /// constants; nil when it is not known.
+    private static func flagSource(
+        of family: Int, at site: Int, in instructions: [Instruction], jumpSources: [UInt64: [Int]],
+        deadCodeIsDead: Bool, callReturns: (Instruction) -> Bool, modeString: (image: ELFImage, mode: Bool)? = nil
+    ) -> FlagSource? {
+        struct State: Hashable {
+            var index: Int
+            var family: Int
+        }
+        let argumentFamilies: Set<Int> = [7, 6, 2, 1, 8, 9]  // rdi rsi rdx rcx r8 r9
+        let writeFlags = Int64(SystemCallNumbers.openatWriteFlags)
+        var result = FlagSource()
+        var visited = Set<State>()
+        var work = [State(index: site, family: family)]
+        var steps = 0
+        while let state = work.popLast() {
+            var predecessors = jumpSources[instructions[state.index].address] ?? []
+            if state.index > 0 {
+                let previous = instructions[state.index - 1]
+                if previous.kind != .jump && previous.kind != .stop && !(previous.kind == .call && !callReturns(previous)) {
+                    predecessors.append(state.index - 1)
+                }
+            } else {
+                // The function's entry: the caller's value.
+                guard argumentFamilies.contains(state.family) else { return nil }
+                result.arguments.insert(state.family + (modeString?.mode == true ? modeStringFamily : 0))
+            }
+            if predecessors.isEmpty {
+                if state.index > 0 && !deadCodeIsDead { return nil }
+                continue
+            }
+            for p in predecessors {
+                let next = State(index: p, family: state.family)
+                guard visited.insert(next).inserted else { continue }
+                steps += 1
+                if steps > 4096 { return nil }
+                let insn = instructions[p]
+                if let slot = stackSlot(state.family) {
+                    // A spilled value: the store to the same slot of the same frame.
+                    if case let .memory(base, index, displacement)? = insn.operands.first, base == X86_REG_RSP.rawValue,
+                        index == 0, displacement == slot, insn.kind == .other
+                    {
+                        guard insn.id == X86_INS_MOV.rawValue, insn.operands.count == 2 else { return nil }
+                        switch insn.operands[1] {
+                        case let .immediate(value):
+                            if value & writeFlags != 0 { result.mayWrite = true }
+                        case let .register(source):
+                            guard let from = RegisterFamily.of(source) else { return nil }
+                            work.append(State(index: p, family: from.family))
+                        default:
+                            return nil
+                        }
+                        continue
+                    }
+                    if insn.kind != .call && insn.writes.contains(where: { $0.family == 4 }) { return nil }  // rsp moved
+                    work.append(next)
+                    continue
+                }
+                guard let write = insn.writes.first(where: { $0.family == state.family }) else {
+                    if insn.kind == .call && RegisterFamily.callerSaved.contains(state.family) { return nil }
+                    if insn.kind == .syscall && [RegisterFamily.rax, RegisterFamily.rcx, RegisterFamily.r11].contains(state.family) {
+                        return nil
+                    }
+                    work.append(next)
+                    continue
+                }
+                guard write.whole, insn.operands.count == 2, case let .register(destination) = insn.operands[0],
+                    RegisterFamily.of(destination)?.family == state.family
+                else { return nil }
+                switch (insn.id, insn.operands[1]) {
+                case (X86_INS_MOV.rawValue, .immediate(let value)):
+                    if value & writeFlags != 0 { result.mayWrite = true }
+                case (X86_INS_XOR.rawValue, .register(let source)) where source == destination:
+                    break
+                case (X86_INS_MOV.rawValue, .register(let source)):
+                    guard let from = RegisterFamily.of(source), from.whole else { return nil }
+                    work.append(State(index: p, family: from.family))
+                case (X86_INS_OR.rawValue, .immediate(let value)):
+                    if value & writeFlags != 0 { result.mayWrite = true }
+                    work.append(next)
+                case (X86_INS_AND.rawValue, .immediate):
+                    work.append(next)
+                case (X86_INS_LEA.rawValue, .memory):
+                    // A mode string: "r" reads, "w", "a" or "+" write.
+                    guard let modeString, modeString.mode, let address = insn.ripRelativeAddress(insn.operands[1]),
+                        let text = modeString.image.cString(at: address)
+                    else { return nil }
+                    if text.contains(where: { "wa+".utf8.contains($0) }) { result.mayWrite = true }
+                case (X86_INS_MOV.rawValue, .memory(let base, let index, let displacement))
+                where base == X86_REG_RSP.rawValue && index == 0 && (0..<65536).contains(displacement):
+                    work.append(State(index: p, family: stackSlotFamily + Int(displacement)))
+                case (X86_INS_OR.rawValue, .register(let source)):
+                    guard let from = RegisterFamily.of(source), from.whole else { return nil }
+                    work.append(next)
+                    work.append(State(index: p, family: from.family))
+                default:
+                    return nil
+                }
+            }
+        }
+        return result
     }
 
     /// The origin of the pointer an indirect call at index `i` calls, from the last

@@ -17,6 +17,10 @@ public enum LibcSyscallAnalysis {
         "__assert_perror_fail", "__assert",
     ]
 
+    /// Wide-stream helpers that call `_IO_fwide (fp, 1)` but are only reached with a
+    /// stream already oriented wide (specs/libc-syscalls.md, "Stream orientation").
+    static let orientedWideHelpers = ["__woverflow", "__wuflow", "__wunderflow", "_IO_wdefault_xsputn"]
+
     /// Analyses `libcPath` (libc.so.6) and `loaderPath` (ld.so) without any cache.
     public static func analyze(
         libcPath: String, loaderPath: String = defaultLoaderPath, progress: ((String) -> Void)? = nil
@@ -58,11 +62,13 @@ struct Bits: Equatable {
     static let mapsExecutable = 0
     static let mayCallBack = 1
     static let reachesUnknown = 2
+    static let opensForWriting = 3
 
     var words = [UInt64](repeating: 0, count: 9)
 
     mutating func insert(_ number: Int) { words[number >> 6] |= 1 << UInt64(number & 63) }
     mutating func set(flag: Int) { words[8] |= 1 << UInt64(flag) }
+    mutating func clear(flag: Int) { words[8] &= ~(1 << UInt64(flag)) }
     func has(flag: Int) -> Bool { words[8] & (1 << UInt64(flag)) != 0 }
 
     /// Returns whether anything was added.
@@ -86,7 +92,11 @@ struct Bits: Equatable {
         (0...SystemCallSet.maximumNumber).filter { words[$0 >> 6] & (1 << UInt64($0 & 63)) != 0 }
     }
 
-    var systemCallSet: SystemCallSet { SystemCallSet(numbers: numbers, mapsExecutable: has(flag: Self.mapsExecutable)) }
+    var systemCallSet: SystemCallSet {
+        SystemCallSet(
+            numbers: numbers, mapsExecutable: has(flag: Self.mapsExecutable),
+            opensForWriting: has(flag: Self.opensForWriting))
+    }
 }
 
 /// The call graph over the functions of libc (nodes 0..<n) and ld.so (n..<n+m).
@@ -318,6 +328,21 @@ struct CallGraph {
             for target in images[0].functions[f].branchTargets { fatal.formUnion(nodes(at: target, image: 0)) }
         }
         let syscallWrapper = exports[0]["syscall"].flatMap { images[0].function(containing: $0) }
+        // Stream orientation (specs "Stream orientation"): `_IO_fwide (fp, mode)` loads the
+        // locale's conversion (gconv, possibly dlopen) only for mode > 0 on a stream not yet
+        // oriented. A caller that passes a constant mode <= 0 (narrow stdio) does not get
+        // there; nor do the wide helpers below, which only run on streams already oriented
+        // wide (through a wide vtable, or after their wide caller's own `_IO_fwide (fp, 1)`).
+        // `_IO_fwide` is not exported: it is among what `fwide` calls directly (with a
+        // lock's slow path, whose futex is ambient anyway).
+        let orientation: Set<UInt64> = exports[0]["fwide"].flatMap { images[0].function(containing: $0) }
+            .map { images[0].functions[$0].branchTargets } ?? []
+        var fwide = Set<Int>()
+        for target in orientation { fwide.formUnion(nodes(at: target, image: 0)) }
+        var orientedWideHelpers = Set<Int>()
+        for name in LibcSyscallAnalysis.orientedWideHelpers {
+            if let value = exports[0][name] { orientedWideHelpers.formUnion(nodes(at: value, image: 0)) }
+        }
         // Functions whose every exported name is GLIBC_PRIVATE.
         let privateStarts: [Set<UInt64>] = images.map { scanned in
             var byStart: [UInt64: Bool] = [:]
@@ -342,6 +367,10 @@ struct CallGraph {
             }.map(\.value))
 
         var own = [Bits](repeating: Bits(), count: nodeCount)
+        var openFlagArguments = [Set<Int>](repeating: [], count: nodeCount)
+        for (i, scanned) in images.enumerated() {
+            for (f, facts) in scanned.functions.enumerated() { openFlagArguments[base[i] + f] = facts.openFlagArguments }
+        }
         var successors = [[Int]](repeating: [], count: nodeCount)
         var unknown: [UnknownSyscallSite] = []
         var statistics = LibcSyscallStatistics()
@@ -363,15 +392,20 @@ struct CallGraph {
                     } else {
                         bits.insertAll()
                         bits.set(flag: Bits.reachesUnknown)
+                        bits.set(flag: Bits.opensForWriting)
                         unknown.append(
                             UnknownSyscallSite(library: libraryName(i), address: site.address, function: name(ofNode: node)))
                     }
                 }
                 // Only the loader maps code (specs "Executable mappings").
                 if i == 1 && !facts.executableMappingSites.isEmpty { bits.set(flag: Bits.mapsExecutable) }
+                // The loader opens for writing only for LD_PROFILE and LD_DEBUG_OUTPUT
+                // (specs "Opening for writing"), whose output a sandboxed process does not write.
+                if facts.opensForWriting && i == 0 { bits.set(flag: Bits.opensForWriting) }
                 if i == 0 && f == syscallWrapper {
                     bits.insertAll()
                     bits.set(flag: Bits.mapsExecutable)
+                    bits.set(flag: Bits.opensForWriting)
                 }
                 for target in facts.branchTargets { edges.formUnion(nodes(at: target, image: i)) }
                 for target in facts.codeReferences { edges.formUnion(nodes(at: target, image: i)) }
@@ -409,6 +443,26 @@ struct CallGraph {
                 if i == 0 && !exportedStarts.contains(facts.start) { edges.subtract(unwinderLoader) }
                 if !unwindNext.contains(node) { edges.subtract(unwinder) }
                 edges.remove(node)
+                if orientedWideHelpers.contains(node) {
+                    edges.subtract(fwide)
+                } else if i == 0 {
+                    for target in orientation {
+                        guard let modes = facts.queriedArguments[target] ?? nil, modes.allSatisfy({ $0 <= 0 }),
+                            !facts.codeReferences.contains(target)
+                        else { continue }
+                        edges.subtract(nodes(at: target, image: 0))
+                    }
+                }
+                // A wrapper whose open flags are its caller's argument, reached other than
+                // by a direct call in its own image (whose arguments the scan judged):
+                // the caller may pass anything.
+                var judged = Set<Int>()
+                for target in facts.branchTargets {
+                    if let g = scanned.function(containing: target), scanned.functions[g].start == target { judged.insert(base[i] + g) }
+                }
+                if edges.contains(where: { !judged.contains($0) && !openFlagArguments[$0].isEmpty }) {
+                    bits.set(flag: Bits.opensForWriting)
+                }
                 own[node] = bits
                 successors[node] = edges.sorted()
                 statistics.edges += edges.count
@@ -418,19 +472,29 @@ struct CallGraph {
         // Least fixpoint of closure = own ∪ closures of successors, over reverse edges.
         var predecessors = [[Int]](repeating: [], count: nodeCount)
         for (u, targets) in successors.enumerated() { for v in targets { predecessors[v].append(u) } }
+        // A mode-string opener's writing is its caller's to decide (by the mode it passes).
+        var blocksWrite = [Bool](repeating: false, count: nodeCount)
+        for name in ScannedImage.modeStringOpeners {
+            for node in exports[0][name].map({ nodes(at: $0, image: 0) }) ?? [] {
+                blocksWrite[node] = true
+                own[node].clear(flag: Bits.opensForWriting)
+            }
+        }
         var closure = own
         var work = Array(0..<nodeCount)
         var queued = [Bool](repeating: true, count: nodeCount)
         while let v = work.popLast() {
             queued[v] = false
-            for u in predecessors[v] where closure[u].formUnion(closure[v]) && !queued[u] {
+            var masked = closure[v]
+            masked.clear(flag: Bits.opensForWriting)
+            for u in predecessors[v] where closure[u].formUnion(blocksWrite[u] ? masked : closure[v]) && !queued[u] {
                 queued[u] = true
                 work.append(u)
             }
         }
 
         if let request = getenv("DYCK_LIBC_EXPLAIN").map({ String(cString: $0) }) {
-            explain(request, own: own, successors: successors)
+            explain(request, own: own, successors: successors, blocksWrite: blocksWrite)
         }
 
         var functions: [String: LibcFunctionSummary] = [:]
@@ -444,7 +508,11 @@ struct CallGraph {
             var bits = Bits()
             let entries = symbol.type == STT_GNU_IFUNC
                 ? ifuncCandidates(resolver: symbol.value, image: 0) : nodes(at: symbol.value, image: 0)
-            for node in entries { _ = bits.formUnion(closure[node]) }
+            for node in entries {
+                _ = bits.formUnion(closure[node])
+                // Open flags from the program's arguments: anything.
+                if !openFlagArguments[node].isEmpty { bits.set(flag: Bits.opensForWriting) }
+            }
             functions[symbol.name] = LibcFunctionSummary(set: bits.systemCallSet, mayCallBack: bits.has(flag: Bits.mayCallBack))
             if bits.has(flag: Bits.reachesUnknown) { madeAll.append(symbol.name) }
         }
@@ -458,6 +526,7 @@ struct CallGraph {
             for node in nodes(at: value, image: 0) { _ = start.formUnion(closure[node]) }
         }
         start.set(flag: Bits.mapsExecutable)
+        start.set(flag: Bits.opensForWriting)
         return LibcSyscallTable(
             functions: functions, startSet: start.systemCallSet,
             unknownSites: unknown.sorted { ($0.library, $0.address) < ($1.library, $1.address) },
@@ -469,13 +538,14 @@ extension CallGraph {
     /// Debugging aid (`DYCK_LIBC_EXPLAIN=NAME:WHAT`, WHAT a system-call number, `exec`
     /// or `callback`): prints to stderr a shortest call path from the exported function
     /// NAME to a function that makes WHAT itself.
-    fileprivate func explain(_ request: String, own: [Bits], successors: [[Int]]) {
+    fileprivate func explain(_ request: String, own: [Bits], successors: [[Int]], blocksWrite: [Bool]) {
         let parts = request.split(separator: ":").map(String.init)
         guard parts.count == 2, let value = exports[0][parts[0]] else { return }
         func matches(_ n: Int) -> Bool {
             switch parts[1] {
             case "exec": return own[n].has(flag: Bits.mapsExecutable)
             case "callback": return own[n].has(flag: Bits.mayCallBack)
+            case "write": return own[n].has(flag: Bits.opensForWriting)
             default:
                 guard let number = Int(parts[1]) else { return false }
                 return own[n].words[number >> 6] & (1 << UInt64(number & 63)) != 0
@@ -494,6 +564,7 @@ extension CallGraph {
                 fputs("explain \(request): " + path.reversed().map { name(ofNode: $0) }.joined(separator: " -> ") + "\n", stderr)
                 return
             }
+            if parts[1] == "write" && blocksWrite[n] { continue }
             for m in successors[n] where parent[m] == nil {
                 parent[m] = n
                 queue.append(m)

@@ -13,7 +13,7 @@ import Synchronization
 /// renamed, so readers never see half a file.
 public enum LibcSyscallCache {
     /// Bumped whenever a rule changes, so that old results are not reused.
-    public static let analysisVersion = 4
+    public static let analysisVersion = 7
 
     /// The table for `libcPath` and `loaderPath`: from this process's memory, the disk
     /// cache, or a fresh analysis (which is then stored).
@@ -114,7 +114,7 @@ public enum LibcSyscallCache {
     // all COUNT
     // a NAME                                COUNT times
     // functions COUNT
-    // f NAME exec|-  callback|-  NR ...     COUNT times
+    // f NAME exec|-  write|-  callback|-  NR ...     COUNT times
     // end
 
     static func serialize(_ table: LibcSyscallTable) -> String {
@@ -122,7 +122,7 @@ public enum LibcSyscallCache {
         let s = table.statistics
         var out = "libc-syscalls \(analysisVersion)\n"
         out += "stats \(s.functions) \(s.functionsWithoutFDE) \(s.instructions) \(s.skippedBytes) \(s.syscallSites) \(s.edges)\n"
-        out += "start \(table.startSet.mapsExecutable ? "exec" : "-") \(set(table.startSet))\n"
+        out += "start \(table.startSet.mapsExecutable ? "exec" : "-") \(table.startSet.opensForWriting ? "write" : "-") \(set(table.startSet))\n"
         out += "unknown \(table.unknownSites.count)\n"
         for site in table.unknownSites { out += "u \(site.library) \(site.address) \(site.function)\n" }
         out += "all \(table.functionsMadeAll.count)\n"
@@ -130,7 +130,7 @@ public enum LibcSyscallCache {
         out += "functions \(table.functions.count)\n"
         for name in table.functions.keys.sorted() {
             let f = table.functions[name]!
-            out += "f \(name) \(f.set.mapsExecutable ? "exec" : "-") \(f.mayCallBack ? "callback" : "-") \(set(f.set))\n"
+            out += "f \(name) \(f.set.mapsExecutable ? "exec" : "-") \(f.set.opensForWriting ? "write" : "-") \(f.mayCallBack ? "callback" : "-") \(set(f.set))\n"
         }
         out += "end\n"
         return out
@@ -170,8 +170,8 @@ public enum LibcSyscallCache {
         statistics.skippedBytes = values[3]
         statistics.syscallSites = values[4]
         statistics.edges = values[5]
-        guard let start = next("start"), let first = start.first, first == "exec" || first == "-",
-            let startNumbers = numbers(start.dropFirst())
+        guard let start = next("start"), start.count >= 2, let first = start.first, first == "exec" || first == "-",
+            start[1] == "write" || start[1] == "-", let startNumbers = numbers(start.dropFirst(2))
         else { return nil }
         guard let unknownCount = count("unknown") else { return nil }
         var unknown: [UnknownSyscallSite] = []
@@ -188,15 +188,17 @@ public enum LibcSyscallCache {
         guard let functionCount = count("functions") else { return nil }
         var functions: [String: LibcFunctionSummary] = [:]
         for _ in 0..<functionCount {
-            guard let f = next("f"), f.count >= 3, f[1] == "exec" || f[1] == "-", f[2] == "callback" || f[2] == "-",
-                let set = numbers(f.dropFirst(3)), functions[f[0]] == nil
+            guard let f = next("f"), f.count >= 4, f[1] == "exec" || f[1] == "-", f[2] == "write" || f[2] == "-",
+                f[3] == "callback" || f[3] == "-", let set = numbers(f.dropFirst(4)), functions[f[0]] == nil
             else { return nil }
             functions[f[0]] = LibcFunctionSummary(
-                set: SystemCallSet(numbers: set, mapsExecutable: f[1] == "exec"), mayCallBack: f[2] == "callback")
+                set: SystemCallSet(numbers: set, mapsExecutable: f[1] == "exec", opensForWriting: f[2] == "write"),
+                mayCallBack: f[3] == "callback")
         }
         guard next("end") == [], position == lines.count else { return nil }
         return LibcSyscallTable(
-            functions: functions, startSet: SystemCallSet(numbers: startNumbers, mapsExecutable: first == "exec"),
+            functions: functions,
+            startSet: SystemCallSet(numbers: startNumbers, mapsExecutable: first == "exec", opensForWriting: start[1] == "write"),
             unknownSites: unknown, functionsMadeAll: madeAll, statistics: statistics)
     }
 }

@@ -66,8 +66,8 @@ public struct BlobPins: Hashable, Sendable {
     }
 }
 
-/// The 64-byte map of a system-call set (`SBX_SET_SIZE`): bit n for call n, the last
-/// bit for `mapsExecutable`.
+/// The 64-byte map of a system-call set (`SBX_SET_SIZE`): bit n for call n, bit 510 for
+/// `opensForWriting`, bit 511 for `mapsExecutable`.
 func encodeSystemCallSet(_ set: SystemCallSet) -> [UInt8] {
     var map = [UInt8](repeating: 0, count: Int(SBX_SET_SIZE))
     for n in set.numbers where n >= 0 && n <= Int(SBX_SET_NR_MAX) {
@@ -75,6 +75,10 @@ func encodeSystemCallSet(_ set: SystemCallSet) -> [UInt8] {
     }
     if set.mapsExecutable {
         let bit = Int(SBX_SET_BIT_EXEC_MAP)
+        map[bit / 8] |= UInt8(1) << UInt8(bit % 8)
+    }
+    if set.opensForWriting {
+        let bit = Int(SBX_SET_BIT_OPEN_WRITE)
         map[bit / 8] |= UInt8(1) << UInt8(bit % 8)
     }
     return map

@@ -106,7 +106,7 @@ struct DyckGen: ParsableCommand {
         }
     }
 
-    /// `--libc-syscalls`: one line per function, `NAME [exec] [callback]: call call ...`.
+    /// `--libc-syscalls`: one line per function, `NAME [exec] [write] [callback]: call call ...`.
     private func printLibcSyscalls() throws {
         let path = try libcSharedObjectPath(libc)
         let table = try LibcSyscallCache.load(
@@ -117,6 +117,7 @@ struct DyckGen: ParsableCommand {
         func line(_ name: String, _ set: SystemCallSet, callback: Bool) {
             output += name
             if set.mapsExecutable { output += " [exec]" }
+            if set.opensForWriting { output += " [write]" }
             if callback { output += " [callback]" }
             output += ":"
             for number in set.numbers { output += " " + SystemCallNames.describe(number) }

@@ -87,7 +87,7 @@ final class BadInputTests: XCTestCase {
 
     func testWrongVersion() throws {
         let text = try validPolicy()
-        let bumped = text.replacingOccurrences(of: "dyck-policy 2\n", with: "dyck-policy 99\n")
+        let bumped = text.replacingOccurrences(of: "dyck-policy 3\n", with: "dyck-policy 99\n")
         XCTAssertNotEqual(bumped, text)
         let path = try write(bumped, "future.dyck")
         try assertBadInput("sbx", ["stats", path], mentions: ["future.dyck", "version"])
@@ -95,7 +95,7 @@ final class BadInputTests: XCTestCase {
 
     func testBadSystemCallSets() throws {
         let text = try validPolicy()
-        XCTAssertTrue(text.hasPrefix("dyck-policy 2\n"), "dyck-gen writes the sets: \(text.prefix(40))")
+        XCTAssertTrue(text.hasPrefix("dyck-policy 3\n"), "dyck-gen writes the sets: \(text.prefix(40))")
         func edited(_ change: (String) -> String) -> String {
             text.split(separator: "\n", omittingEmptySubsequences: false).map { change(String($0)) }.joined(separator: "\n")
         }
@@ -105,11 +105,11 @@ final class BadInputTests: XCTestCase {
         let unsorted = edited { $0 == "set 0" ? "set 0 2 1" : $0 }
         try assertBadInput("sbx", ["blob", try write(unsorted, "unsorted.dyck"), "-o", dir.appendingPathComponent("x.blob").path],
                            mentions: ["unsorted.dyck:", "not in ascending order"])
-        let tooLarge = edited { $0 == "set 0" ? "set 0 511" : $0 }
+        let tooLarge = edited { $0 == "set 0" ? "set 0 510" : $0 }
         try assertBadInput("sbx", ["convert", try write(tooLarge, "large.dyck"), "--to", "nfa", "-o", dir.appendingPathComponent("y.dyck").path],
-                           mentions: ["large.dyck:", "system-call number 511 is out of range (0...510)"])
+                           mentions: ["large.dyck:", "system-call number 510 is out of range (0...509)"])
         // A version-1 header on a file with the sets.
-        let old = text.replacingOccurrences(of: "dyck-policy 2\n", with: "dyck-policy 1\n")
+        let old = text.replacingOccurrences(of: "dyck-policy 3\n", with: "dyck-policy 1\n")
         try assertBadInput("sbx", ["stats", try write(old, "old.dyck")], mentions: ["old.dyck:", "found 'syscall-sets'", "dyck-policy 2"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("x.blob").path))
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("y.dyck").path))

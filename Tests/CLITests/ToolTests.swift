@@ -100,7 +100,7 @@ final class ToolTests: XCTestCase {
     func testPolicyWithSystemCallSets() throws {
         let p = try policy()
         let text = try String(contentsOfFile: p, encoding: .utf8)
-        XCTAssertTrue(text.hasPrefix("dyck-policy 2\n"), text)
+        XCTAssertTrue(text.hasPrefix("dyck-policy 3\n"), text)
         let section = Self.systemCallSection(text)
         XCTAssertEqual(section.first, "syscall-sets \(section.filter { $0.hasPrefix("set ") }.count)")
         XCTAssertTrue(section.contains("set 0"), "set 0 is the empty set")
@@ -119,7 +119,7 @@ final class ToolTests: XCTestCase {
         let convert = try CLI.run("sbx", ["convert", p, "--to", "nfa", "-o", flat])
         XCTAssertEqual(convert.status, 0, convert.stderr)
         let flatText = try String(contentsOfFile: flat, encoding: .utf8)
-        XCTAssertTrue(flatText.hasPrefix("dyck-policy 2\nkind nfa\n"), flatText)
+        XCTAssertTrue(flatText.hasPrefix("dyck-policy 3\nkind nfa\n"), flatText)
         XCTAssertEqual(Self.systemCallSection(flatText), section)
         XCTAssertEqual(try CLI.run("sbx", ["check", flat, "--mode", "nfa", "--", "puts", "getppid"]).status, 0)
         let back = dir.appendingPathComponent("back.dyck").path
@@ -131,7 +131,7 @@ final class ToolTests: XCTestCase {
 
         // Without the section, the same policy is a version-1 file: read as before,
         // converted into version 1, compiled without sets.
-        var v1 = text.replacingOccurrences(of: "dyck-policy 2\n", with: "dyck-policy 1\n")
+        var v1 = text.replacingOccurrences(of: "dyck-policy 3\n", with: "dyck-policy 1\n")
         v1 = v1.replacingOccurrences(of: section.joined(separator: "\n") + "\n", with: "")
         XCTAssertFalse(v1.contains("syscall-sets"))
         let old = dir.appendingPathComponent("old.dyck").path

@@ -55,9 +55,9 @@ enum FormatSamples {
         SystemCallBinding(
             sets: [
                 .empty,
-                SystemCallSet(numbers: [0, 3, 9, 10, 12, 21, 257], mapsExecutable: true),
+                SystemCallSet(numbers: [0, 3, 9, 10, 12, 21, 257], mapsExecutable: true, opensForWriting: true),
                 SystemCallSet(numbers: [3]),
-                SystemCallSet(numbers: [0, 257]),
+                SystemCallSet(numbers: [0, 257], opensForWriting: true),
                 SystemCallSet(numbers: [9, 11, 12, 60, 231]),
             ],
             symbolSets: [2, 3, 3], startSet: 1, ambientSet: 4)
@@ -71,14 +71,14 @@ enum FormatSamples {
     }
 
     static let exampleV2Text = exampleText
-        .replacingOccurrences(of: "dyck-policy 1\n", with: "dyck-policy 2\n")
+        .replacingOccurrences(of: "dyck-policy 1\n", with: "dyck-policy 3\n")
         .replacingOccurrences(of: "callbacks 0\nend\n", with: """
             callbacks 0
             syscall-sets 5
             set 0
-            set 1 exec 0 3 9 10 12 21 257
+            set 1 exec write 0 3 9 10 12 21 257
             set 2 3
-            set 3 0 257
+            set 3 write 0 257
             set 4 9 11 12 60 231
             symbol-sets 3
             sym-set 0 2
@@ -95,7 +95,7 @@ enum FormatSamples {
     static var nfaV2: Policy {
         var policy = nfa
         policy.syscalls = SystemCallBinding(
-            sets: [.empty, SystemCallSet(numbers: [0, 1, 510]), SystemCallSet(numbers: [9, 60])],
+            sets: [.empty, SystemCallSet(numbers: [0, 1, 509]), SystemCallSet(numbers: [9, 60])],
             symbolSets: [1, 0], startSet: 2, ambientSet: 2)
         return policy
     }
@@ -377,12 +377,12 @@ final class PolicyFormatTests: XCTestCase {
     func testUnsupportedVersion() {
         let text = example(replacing: 1, with: "dyck-policy 7")
         let error = assertRejected(text, .unsupportedVersion, line: 1)
-        XCTAssertEqual(error?.message, "unsupported policy version 7; this tool reads versions 1 and 2")
+        XCTAssertEqual(error?.message, "unsupported policy version 7; this tool reads versions 1 to 3")
         assertRejected(example(replacing: 1, with: "dyck-policy 99999999999999999999999"), .unsupportedVersion, line: 1)
         assertRejected(example(replacing: 1, with: "dyck-policy 0"), .unsupportedVersion, line: 1)
-        assertRejected(example(replacing: 1, with: "dyck-policy 3"), .unsupportedVersion, line: 1)
+        assertRejected(example(replacing: 1, with: "dyck-policy 4"), .unsupportedVersion, line: 1)
         // A future version may change the header's shape: the version is judged first.
-        assertRejected(example(replacing: 1, with: "dyck-policy 3 compressed"), .unsupportedVersion, line: 1)
+        assertRejected(example(replacing: 1, with: "dyck-policy 4 compressed"), .unsupportedVersion, line: 1)
         assertRejected(example(replacing: 1, with: "dyck-policy 2 compressed"), .malformed, line: 1, mentions: ["after the version"])
     }
 
@@ -623,12 +623,25 @@ final class PolicyFormatTests: XCTestCase {
         let lines = FormatSamples.exampleV2Text.components(separatedBy: "\n")
         XCTAssertEqual(lines[20], "syscall-sets 5")
         XCTAssertEqual(lines[21], "set 0")
-        XCTAssertEqual(lines[24], "set 3 0 257")
+        XCTAssertEqual(lines[24], "set 3 write 0 257")
         XCTAssertEqual(lines[26], "symbol-sets 3")
         XCTAssertEqual(lines[28], "sym-set 1 3")
         XCTAssertEqual(lines[30], "window start 1")
         XCTAssertEqual(lines[31], "window ambient 4")
         XCTAssertEqual(lines[32], "end")
+    }
+
+    /// Version 2 had no `write`: a set with openat could open for writing, so it reads
+    /// as one with the right (the ambient set never has it); `write` is no version-2 word.
+    func testVersionTwoReadsOpenatAsWriting() throws {
+        let v2 = FormatSamples.exampleV2Text.replacingOccurrences(of: "dyck-policy 3\n", with: "dyck-policy 2\n")
+            .replacingOccurrences(of: " write ", with: " ")
+        XCTAssertFalse(v2.contains("write"))
+        XCTAssertEqual(try Policy.parse(v2).syscalls, FormatSamples.exampleBinding)
+        let ambientOpenat = v2.replacingOccurrences(of: "set 4 9 11 12 60 231", with: "set 4 9 11 12 60 231 257")
+        XCTAssertEqual(try Policy.parse(ambientOpenat).syscalls?.sets[4].opensForWriting, false)
+        assertRejected(FormatSamples.exampleV2Text.replacingOccurrences(of: "dyck-policy 3\n", with: "dyck-policy 2\n"),
+                       .malformed, line: 23, mentions: ["system-call number", "'write'"])
     }
 
     /// The two examples of `specs/policy-format.md` are the samples, byte for byte.
@@ -646,16 +659,16 @@ final class PolicyFormatTests: XCTestCase {
     }
 
     func testVersionFollowsTheBinding() throws {
-        XCTAssertEqual(PolicyFormat.version, 2)
+        XCTAssertEqual(PolicyFormat.version, 3)
         XCTAssertEqual(PolicyFormat.version(for: FormatSamples.example), 1)
-        XCTAssertEqual(PolicyFormat.version(for: FormatSamples.exampleV2), 2)
+        XCTAssertEqual(PolicyFormat.version(for: FormatSamples.exampleV2), 3)
         // Without sets, a policy is written exactly as version-1 writers wrote it, and
         // a version-1 file reads as before: without sets.
         XCTAssertTrue(FormatSamples.example.serialized().hasPrefix("dyck-policy 1\n"))
         XCTAssertNil(try Policy.parse(FormatSamples.exampleText).syscalls)
         for policy in FormatSamples.all {
             let text = policy.serialized()
-            XCTAssertEqual(text.hasPrefix("dyck-policy 2\n"), policy.syscalls != nil)
+            XCTAssertEqual(text.hasPrefix("dyck-policy 3\n"), policy.syscalls != nil)
             XCTAssertEqual(text.contains("\nsyscall-sets "), policy.syscalls != nil)
         }
         // The section is all version 2 adds.
@@ -669,7 +682,8 @@ final class PolicyFormatTests: XCTestCase {
         // Sets built from unsorted, repeated numbers are stored sorted: equal policies,
         // identical bytes (the digest dyck-cc embeds is over them).
         var shuffled = FormatSamples.exampleV2
-        shuffled.syscalls?.sets[1] = SystemCallSet(numbers: [257, 21, 12, 10, 9, 3, 0, 3], mapsExecutable: true)
+        shuffled.syscalls?.sets[1] = SystemCallSet(
+            numbers: [257, 21, 12, 10, 9, 3, 0, 3], mapsExecutable: true, opensForWriting: true)
         XCTAssertEqual(shuffled, FormatSamples.exampleV2)
         XCTAssertEqual(shuffled.serialized(), FormatSamples.exampleV2Text)
 
@@ -677,7 +691,7 @@ final class PolicyFormatTests: XCTestCase {
         let flat = FormatSamples.exampleV2.flattened()
         XCTAssertEqual(flat.syscalls, FormatSamples.exampleBinding)
         XCTAssertEqual(try Policy.parse(flat.serialized()), flat.canonicalized())
-        XCTAssertTrue(flat.serialized().hasPrefix("dyck-policy 2\nkind nfa\n"))
+        XCTAssertTrue(flat.serialized().hasPrefix("dyck-policy 3\nkind nfa\n"))
 
         // Thousands of symbols: the section stays one short line per symbol
         // ("sym-set 4006 299" is 17 bytes with its newline).
@@ -685,7 +699,7 @@ final class PolicyFormatTests: XCTestCase {
         let extra = (0..<4000).map { "sym\($0)" }
         big.symbols += extra
         var sets: [SystemCallSet] = [.empty]
-        for i in 1..<300 { sets.append(SystemCallSet(numbers: [i % 500, (i * 7) % 511, 300 + i % 200])) }
+        for i in 1..<300 { sets.append(SystemCallSet(numbers: [i % 500, (i * 7) % 510, 300 + i % 200])) }
         big.syscalls = SystemCallBinding(
             sets: sets, symbolSets: big.symbols.indices.map { $0 % sets.count }, startSet: 5, ambientSet: 6)
         try big.validate()
@@ -712,7 +726,9 @@ final class PolicyFormatTests: XCTestCase {
     func testSectionMalformedLines() {
         // Ids out of sequence, missing or extra fields, unknown words.
         assertRejected(exampleV2(replacing: 22, with: "set 1"), .malformed, line: 22, mentions: ["expected system-call set id 0, found '1'"])
-        assertRejected(exampleV2(replacing: 22, with: "set"), .malformed, line: 22, mentions: ["too few fields", "set ID [exec] [NUMBER ...]"])
+        assertRejected(exampleV2(replacing: 22, with: "set"), .malformed, line: 22, mentions: ["too few fields", "set ID [exec] [write] [NUMBER ...]"])
+        assertRejected(exampleV2(replacing: 25, with: "set 3 0 write 257"), .malformed, line: 25, mentions: ["system-call number", "'write'"])
+        assertRejected(exampleV2(replacing: 25, with: "set 3 write exec 257"), .malformed, line: 25, mentions: ["system-call number", "'exec'"])
         assertRejected(exampleV2(replacing: 25, with: "set 3 0 exec 257"), .malformed, line: 25, mentions: ["system-call number", "'exec'"])
         assertRejected(exampleV2(replacing: 25, with: "set 3 EXEC 0"), .malformed, line: 25, mentions: ["system-call number", "'EXEC'"])
         assertRejected(exampleV2(replacing: 25, with: "set 3 exec exec 0"), .malformed, line: 25, mentions: ["system-call number"])
@@ -753,10 +769,10 @@ final class PolicyFormatTests: XCTestCase {
             assertRejected(exampleV2(replacing: 21, with: "syscall-sets \(bad)"), .malformed, line: 21, mentions: ["system-call set count"])
             assertRejected(exampleV2(replacing: 27, with: "symbol-sets \(bad)"), .malformed, line: 27, mentions: ["symbol set count"])
         }
-        // System-call numbers are 0...510.
-        XCTAssertNoThrow(try Policy.parse(exampleV2(replacing: 25, with: "set 3 0 257 510")))
-        assertRejected(exampleV2(replacing: 25, with: "set 3 0 511"), .outOfRange, line: 25, mentions: ["system-call number 511 is out of range (0...510)"])
-        assertRejected(exampleV2(replacing: 25, with: "set 3 0 \(Int.max)"), .outOfRange, line: 25, mentions: ["\(Int.max)", "(0...510)"])
+        // System-call numbers are 0...509.
+        XCTAssertNoThrow(try Policy.parse(exampleV2(replacing: 25, with: "set 3 0 257 509")))
+        assertRejected(exampleV2(replacing: 25, with: "set 3 0 510"), .outOfRange, line: 25, mentions: ["system-call number 510 is out of range (0...509)"])
+        assertRejected(exampleV2(replacing: 25, with: "set 3 0 \(Int.max)"), .outOfRange, line: 25, mentions: ["\(Int.max)", "(0...509)"])
         let huge = "99999999999999999999999999"
         assertRejected(exampleV2(replacing: 25, with: "set 3 0 \(huge)"), .outOfRange, line: 25, mentions: ["system-call number", huge])
         // Strictly ascending: one spelling per set.
@@ -777,11 +793,12 @@ final class PolicyFormatTests: XCTestCase {
         // Set 0 is the empty set, without exec.
         assertRejected(exampleV2(replacing: 22, with: "set 0 3"), .inconsistent, line: 22, mentions: ["set 0 must be the empty set"])
         assertRejected(exampleV2(replacing: 22, with: "set 0 exec"), .inconsistent, line: 22, mentions: ["set 0 must be the empty set"])
-        let noSets = FormatSamples.exampleV2Text.replacingOccurrences(of: "syscall-sets 5\nset 0\nset 1 exec 0 3 9 10 12 21 257\nset 2 3\nset 3 0 257\nset 4 9 11 12 60 231\n", with: "syscall-sets 0\n")
+        let noSets = FormatSamples.exampleV2Text.replacingOccurrences(of: "syscall-sets 5\nset 0\nset 1 exec write 0 3 9 10 12 21 257\nset 2 3\nset 3 write 0 257\nset 4 9 11 12 60 231\n", with: "syscall-sets 0\n")
         assertRejected(noSets, .inconsistent, line: 21, mentions: ["no system-call sets (set 0, the empty set, is required)"])
         // No two sets are equal; 'exec' alone tells two sets apart.
         assertRejected(exampleV2(replacing: 26, with: "set 4 3"), .duplicate, line: 26, mentions: ["the same set as set 2"])
-        XCTAssertNoThrow(try Policy.parse(exampleV2(replacing: 26, with: "set 4 exec 3").replacingOccurrences(of: "window ambient 4", with: "window ambient 3")))
+        XCTAssertNoThrow(try Policy.parse(exampleV2(replacing: 26, with: "set 4 exec 3").replacingOccurrences(of: "window ambient 4", with: "window ambient 2")))
+        XCTAssertNoThrow(try Policy.parse(exampleV2(replacing: 26, with: "set 4 write 3").replacingOccurrences(of: "window ambient 4", with: "window ambient 2")))
         // One symbol set per symbol.
         let fewer = exampleV2(replacing: 27, with: "symbol-sets 2").replacingOccurrences(of: "sym-set 2 3\n", with: "")
         assertRejected(fewer, .inconsistent, line: 27, mentions: ["2 symbol sets for 3 symbols (one per symbol)"])
@@ -789,6 +806,7 @@ final class PolicyFormatTests: XCTestCase {
         assertRejected(more, .inconsistent, line: 27, mentions: ["4 symbol sets for 3 symbols"])
         // The ambient set never maps executable memory; the start set may.
         assertRejected(exampleV2(replacing: 32, with: "window ambient 1"), .inconsistent, line: 32, mentions: ["the ambient set 1 has 'exec'"])
+        assertRejected(exampleV2(replacing: 32, with: "window ambient 3"), .inconsistent, line: 32, mentions: ["the ambient set 3 has 'write'"])
         // Not rules: a symbol in the empty set, the start set being the ambient set,
         // unused sets.
         XCTAssertNoThrow(try Policy.parse(exampleV2(replacing: 29, with: "sym-set 1 0")))
@@ -805,13 +823,13 @@ final class PolicyFormatTests: XCTestCase {
             return p
         }
         assertValidationFails(with { $0.sets = [] }, .inconsistent, "system-call sets: no system-call sets (set 0, the empty set, is required)")
-        assertValidationFails(with { $0.sets[0] = SystemCallSet(numbers: [1]) }, .inconsistent, "system-call set 0: set 0 must be the empty set without 'exec' (the window of program code)")
-        assertValidationFails(with { $0.sets[0].mapsExecutable = true }, .inconsistent, "system-call set 0: set 0 must be the empty set without 'exec' (the window of program code)")
+        assertValidationFails(with { $0.sets[0] = SystemCallSet(numbers: [1]) }, .inconsistent, "system-call set 0: set 0 must be the empty set without 'exec' or 'write' (the window of program code)")
+        assertValidationFails(with { $0.sets[0].mapsExecutable = true }, .inconsistent, "system-call set 0: set 0 must be the empty set without 'exec' or 'write' (the window of program code)")
         assertValidationFails(with { $0.sets[2].numbers = [5, 3] }, .malformed, "system-call set 2: system-call numbers are not in ascending order (3 after 5)")
         assertValidationFails(with { $0.sets[2].numbers = [3, 3] }, .duplicate, "system-call set 2: system-call number 3 is listed twice")
-        assertValidationFails(with { $0.sets[2].numbers = [-1, 3] }, .outOfRange, "system-call set 2: system-call number -1 is out of range (0...510)")
-        assertValidationFails(with { $0.sets[3].numbers = [0, 511] }, .outOfRange, "system-call set 3: system-call number 511 is out of range (0...510)")
-        assertValidationFails(with { $0.sets.append(SystemCallSet(numbers: [0, 257])) }, .duplicate, "system-call set 5: the same set as set 3 (sets are distinct)")
+        assertValidationFails(with { $0.sets[2].numbers = [-1, 3] }, .outOfRange, "system-call set 2: system-call number -1 is out of range (0...509)")
+        assertValidationFails(with { $0.sets[3].numbers = [0, 510] }, .outOfRange, "system-call set 3: system-call number 510 is out of range (0...509)")
+        assertValidationFails(with { $0.sets.append(SystemCallSet(numbers: [0, 257], opensForWriting: true)) }, .duplicate, "system-call set 5: the same set as set 3 (sets are distinct)")
         assertValidationFails(with { $0.symbolSets.removeLast() }, .inconsistent, "symbol sets: 2 symbol sets for 3 symbols (one per symbol)")
         assertValidationFails(with { $0.symbolSets[1] = -1 }, .outOfRange, "symbol set 1 'open': out-of-range system-call set index -1 (sets: 0..<5)")
         assertValidationFails(with { $0.symbolSets[2] = 5 }, .outOfRange, "symbol set 2 'read': out-of-range system-call set index 5 (sets: 0..<5)")
@@ -996,7 +1014,7 @@ final class PolicyFormatTestsFileIO: XCTestCase {
 
         let empty = path("empty.dyck")
         XCTAssertTrue(FileManager.default.createFile(atPath: empty, contents: Data()))
-        XCTAssertEqual(loadError(empty)?.description, "\(empty):1: the file is empty (a policy file starts with 'dyck-policy 1|2')")
+        XCTAssertEqual(loadError(empty)?.description, "\(empty):1: the file is empty (a policy file starts with 'dyck-policy 1|2|3')")
 
         // A hostile file name cannot break the one-line diagnostic.
         let newline = path("two\nlines.dyck")

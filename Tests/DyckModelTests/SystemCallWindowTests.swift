@@ -120,7 +120,8 @@ final class SystemCallWindowTests: XCTestCase {
         // start: {brk, mmap, mprotect, exec maps} plus the ambient set.
         XCTAssertNil(m.systemCall(number: brk))
         XCTAssertNil(m.systemCall(number: mmap, protection: 5))
-        XCTAssertNil(m.systemCall(number: mprotect, protection: 7))
+        XCTAssertNil(m.systemCall(number: mprotect, protection: 5))
+        XCTAssertEqual(m.systemCall(number: mprotect, protection: 7), .executableMapping, "never writable and executable")
         XCTAssertEqual(m.systemCall(number: pkeyMprotect, protection: 4), .systemCallOutsideWindow, "rule 1 before rule 2")
         XCTAssertEqual(m.systemCall(number: open), .systemCallOutsideWindow)
         XCTAssertNil(m.step(.init(.call, 0)))
@@ -168,16 +169,21 @@ final class SystemCallWindowTests: XCTestCase {
         XCTAssertNil(m.step(.init(.libc, 1)))
         XCTAssertNil(m.step(.init(.ret, 2)))
         XCTAssertNil(m.step(.init(.libc, 0)))
-        // open's window: sets[1] = {open, mmap}; add openat to it.
-        b.sets[1] = SystemCallSet(numbers: [open, mmap, 257], mapsExecutable: true)
-        p.syscalls = b
-        var w = ThreadMonitor(tables: MonitorTables(policy: p))
-        XCTAssertNil(w.step(.init(.call, 0)))
-        XCTAssertNil(w.step(.init(.call, 2)))
-        XCTAssertNil(w.step(.init(.libc, 1)))
-        XCTAssertNil(w.step(.init(.ret, 2)))
-        XCTAssertNil(w.step(.init(.libc, 0)))
-        XCTAssertNil(w.systemCall(number: 257, protection: 0o102), "O_RDWR | O_CREAT in a window that has openat")
+        // open's window: sets[1] = {open, mmap}; add openat to it: it only reads,
+        // unless the set has the write right.
+        for writes in [false, true] {
+            b.sets[1] = SystemCallSet(numbers: [open, mmap, 257], mapsExecutable: true, opensForWriting: writes)
+            p.syscalls = b
+            var w = ThreadMonitor(tables: MonitorTables(policy: p))
+            XCTAssertNil(w.step(.init(.call, 0)))
+            XCTAssertNil(w.step(.init(.call, 2)))
+            XCTAssertNil(w.step(.init(.libc, 1)))
+            XCTAssertNil(w.step(.init(.ret, 2)))
+            XCTAssertNil(w.step(.init(.libc, 0)))
+            XCTAssertNil(w.systemCall(number: 257, protection: 0o2000000), "O_CLOEXEC only reads")
+            XCTAssertEqual(w.systemCall(number: 257, protection: 0o102), writes ? nil : .systemCallOutsideWindow,
+                           "O_RDWR | O_CREAT in a window whose set has openat, write right \(writes)")
+        }
     }
 
     func testWithoutBindingEverythingPasses() {

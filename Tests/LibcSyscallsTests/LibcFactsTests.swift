@@ -94,6 +94,21 @@ final class LibcFactsTests: XCTestCase {
         try assertContains("fgets", ["read"])
     }
 
+    /// Opening for writing (specs/libc-syscalls.md, "Opening for writing"): the
+    /// functions that do have the right; stdio on open streams, the allocator, name
+    /// lookups and time conversion only read files (their internal fopen's mode is "r").
+    func testOpeningForWriting() throws {
+        for name in ["fopen", "freopen", "open", "openat", "creat", "mkstemp", "tmpfile", "popen", "system", "syslog"] {
+            XCTAssertTrue(try DerivedLibc.summary(name).set.opensForWriting, "UNSOUND: \(name) opens for writing")
+        }
+        for name in ["puts", "printf", "fprintf", "fputs", "fgets", "fread", "fwrite", "fflush", "fclose", "malloc",
+                     "free", "getpwnam", "getaddrinfo", "localtime", "strftime", "qsort", "dlopen", "read", "write"]
+        {
+            XCTAssertFalse(try DerivedLibc.summary(name).set.opensForWriting, "imprecise: \(name) never opens for writing")
+        }
+        XCTAssertTrue(try DerivedLibc.table().startSet.opensForWriting)
+    }
+
     func testLoader() throws {
         let dlopen = try DerivedLibc.summary("dlopen")
         XCTAssertTrue(dlopen.set.mapsExecutable, "dlopen maps the library's code")

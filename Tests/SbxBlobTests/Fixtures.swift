@@ -67,12 +67,12 @@ extension BlobFixtures {
     /// Numbers the random bindings and system-call streams draw from: the three
     /// mapping calls, some ordinary ones, the ends of the range, and numbers the kernel
     /// never accepts (511, the marker's 999, 2^32 + 9, -1 as the kernel's unsigned).
-    static let systemCallNumbers: [UInt64] = [0, 1, 2, 9, 10, 11, 12, 59, 257, 329, 425, 500, 510]
+    static let systemCallNumbers: [UInt64] = [0, 1, 2, 9, 10, 11, 12, 59, 257, 329, 425, 500, 509]
     /// Third arguments: protections with and without PROT_EXEC, and openat flags
     /// (O_RDONLY, O_WRONLY, O_RDWR|O_CREAT, O_TRUNC, O_APPEND, __O_TMPFILE, O_CLOEXEC).
     static let thirdArguments: [UInt64] = [0, 1, 3, 4, 5, 7, 1 << 40 | 4, 1 << 40, UInt64.max,
                                            0o1, 0o102, 0o1000, 0o2000, 0x400000, 0o2000000]
-    static let wildSystemCallNumbers: [UInt64] = [511, 512, 999, 1 << 30 | 1, 1 << 32 | 9, UInt64.max]
+    static let wildSystemCallNumbers: [UInt64] = [510, 511, 512, 999, 1 << 30 | 1, 1 << 32 | 9, UInt64.max]
 
     /// A random binding for a policy with `symbols` symbols: set 0 empty, a few
     /// distinct random sets (some mapping code), an ambient set that does not, and a
@@ -81,7 +81,7 @@ extension BlobFixtures {
         var sets: [SystemCallSet] = [.empty]
         for _ in 0..<rng.int(1...4) {
             let numbers = systemCallNumbers.filter { _ in rng.int(0...2) == 0 }.map { Int($0) }
-            let set = SystemCallSet(numbers: numbers, mapsExecutable: rng.int(0...2) == 0)
+            let set = SystemCallSet(numbers: numbers, mapsExecutable: rng.int(0...2) == 0, opensForWriting: rng.int(0...2) == 0)
             if !sets.contains(set) { sets.append(set) }
         }
         let ambient = SystemCallSet(numbers: systemCallNumbers.filter { _ in rng.int(0...3) == 0 }.map { Int($0) })

@@ -50,7 +50,7 @@ final class TraceCheckSystemCallTests: XCTestCase {
         .start(pid: 1, path: "/p"),
         s(1, 1, brk), s(1, 1, mmap, 5), s(1, 1, mprotect, 1),
         m(1, 1, .call, 0), s(1, 1, brk), s(1, 1, mmap, 3),
-        m(1, 1, .libc, 0), s(1, 1, open), s(1, 1, mmap, 7), s(1, 1, mprotect, 5),
+        m(1, 1, .libc, 0), s(1, 1, open), s(1, 1, mmap, 5), s(1, 1, mprotect, 5),
         m(1, 1, .ret, 0),
         m(1, 1, .libc, 1), s(1, 1, read), s(1, 1, clone3),
         .thread(pid: 1, parentTID: 1, newTID: 2),
@@ -142,8 +142,16 @@ final class TraceCheckSystemCallTests: XCTestCase {
         XCTAssertEqual(r.window, "libc read")
         // Without the bit on open's set, h's mapping of code is refused.
         r = try refusal(Self.bound { $0.sets[1].mapsExecutable = false }, Self.run)
-        XCTAssertEqual(Self.run.events[r.eventIndex], Self.s(1, 1, Self.mmap, 7))
+        XCTAssertEqual(Self.run.events[r.eventIndex], Self.s(1, 1, Self.mmap, 5))
         XCTAssertEqual(r.reason, .executableMapping)
+        // With the bit, never writable and executable at once (W^X).
+        trace = Self.run
+        let at = try XCTUnwrap(trace.events.lastIndex(of: Self.s(1, 1, Self.mmap, 5)))
+        trace.events[at] = Self.s(1, 1, Self.mmap, 7)
+        r = try refusal(policy, trace)
+        XCTAssertEqual(r.eventIndex, at)
+        XCTAssertEqual(r.reason, .executableMapping)
+        XCTAssertEqual(r.window, "libc open")
     }
 
     func testCallbacksRestoreTheWindowAndForksCopyIt() throws {
@@ -235,10 +243,10 @@ final class TraceCheckSystemCallTests: XCTestCase {
 
     /// A real recording (`sbx record`'s recorder, the `syscalls` test program) under a
     /// hand-made binding: its start window holds what the loader did, libc 1 may
-    /// getppid, libc 2 may map code. The x32 call after `call 3` is refused; so are
-    /// getppid and the mapping when their windows lack them.
+    /// getppid, libc 2 may map code. Its mprotect RWX is refused (W^X); without it, the
+    /// x32 call after `call 3` is; so are getppid and the mapping when their windows lack them.
     func testARealRecording() throws {
-        let (trace, _) = try TraceRecorder.record(command: [try TestPrograms.path("syscalls")])
+        var (trace, _) = try TraceRecorder.record(command: [try TestPrograms.path("syscalls")])
         let p = try XCTUnwrap(trace.startPID)
         let first = try XCTUnwrap(trace.events.firstIndex { if case .marker = $0 { return true }; return false })
         let loader = trace.events[..<first].compactMap { e -> Int? in
@@ -263,6 +271,15 @@ final class TraceCheckSystemCallTests: XCTestCase {
         }
         func index(_ event: TraceEvent) throws -> Int { try XCTUnwrap(trace.events.firstIndex(of: event)) }
         bind()
+        // The program's mprotect RWX, in a window that may map code: refused (W^X).
+        let rwx = try index(.systemCall(pid: p, tid: p, abi: .x86_64, number: 10, argument: 7))
+        for mode in [TraceChecker.Mode.dyck, .nfa] {
+            let r = try XCTUnwrap(try TraceChecker(policy: policy, mode: mode).check(trace).refusal)
+            XCTAssertEqual(r.eventIndex, rwx)
+            XCTAssertEqual(r.reason, .executableMapping)
+            XCTAssertEqual(r.window, "libc s2")
+        }
+        trace.events.remove(at: rwx)
         for mode in [TraceChecker.Mode.dyck, .nfa] {
             let r = try XCTUnwrap(try TraceChecker(policy: policy, mode: mode).check(trace).refusal)
             XCTAssertEqual(r.eventIndex, try index(.systemCall(pid: p, tid: p, abi: .x86_64, number: 1 << 30 | 39, argument: 5)))

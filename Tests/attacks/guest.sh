@@ -111,8 +111,6 @@ done
 # and as ok once it is stopped.
 known_gap() {
     case $1 in
-    rop-openat) echo "stack.c is hijacked in fflush's window, whose derived set may open files for writing and write (the FILE vtables reach gconv and the loader); openat's flags are not yet derived per call edge" ;;
-    mprotect-shellcode) echo "stack.c is hijacked in fflush's window, which may map code (the FILE vtables reach wide streams, gconv and dlopen), and the shellcode's write is in that window too" ;;
     *) return 1 ;;
     esac
 }

@@ -12,6 +12,7 @@
 #include "sbx_le.h"
 #include "../uapi/sbx_marker.h"
 
+/* Every call 0..509, writing opens and code mappings. */
 const sbx_u8 sbx_all_calls[SBX_SET_SIZE] = {
 	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
@@ -228,7 +229,8 @@ static int sbx_check_sets(const struct sbx_policy_view *v)
 		if (v->sets[i])
 			return -SBX_EINVAL;
 	ambient = v->sets + (sbx_u64)SBX_SET_SIZE * v->ambient_set;
-	if (ambient[SBX_SET_BIT_EXEC_MAP / 8] & (1U << (SBX_SET_BIT_EXEC_MAP % 8)))
+	if (ambient[SBX_SET_BIT_EXEC_MAP / 8] & (1U << (SBX_SET_BIT_EXEC_MAP % 8)) ||
+	    ambient[SBX_SET_BIT_OPEN_WRITE / 8] & (1U << (SBX_SET_BIT_OPEN_WRITE % 8)))
 		return -SBX_EINVAL;
 	for (i = 0; i < v->nr_symbols; i++)
 		if (sbx_le32(v->symsets + (sbx_u64)4 * i) >= v->nr_sets)

@@ -18,7 +18,7 @@
 #include "sbx_types.h"
 
 #define SBX_BLOB_MAGIC		0x42584253U	/* "SBXB" */
-#define SBX_BLOB_VERSION	3U
+#define SBX_BLOB_VERSION	4U
 
 /* Header flags. Every other bit must be zero. */
 #define SBX_BLOB_F_NFA		0x1U	/* the flattened model: sites pass, no stack */
@@ -55,12 +55,14 @@
 
 /*
  * System-call sets: a 512-bit map each (64 bytes), bit n (byte n / 8, bit
- * n % 8) for system call n, 0..510; bit 511 (SBX_SET_BIT_EXEC_MAP) means the
- * window may create executable mappings. Set 0 is empty: the window of
- * program code. See specs/kernel-abi.md, "System-call binding".
+ * n % 8) for system call n, 0..509; bit 510 (SBX_SET_BIT_OPEN_WRITE) means the
+ * window may open files for writing, bit 511 (SBX_SET_BIT_EXEC_MAP) that it may
+ * create executable mappings. Set 0 is empty: the window of program code. See
+ * specs/kernel-abi.md, "System-call binding".
  */
 #define SBX_SET_SIZE		64U
-#define SBX_SET_NR_MAX		510U
+#define SBX_SET_NR_MAX		509U
+#define SBX_SET_BIT_OPEN_WRITE	510U
 #define SBX_SET_BIT_EXEC_MAP	511U
 
 /*
@@ -71,11 +73,12 @@
 #define SBX_NR_MMAP		9U
 #define SBX_NR_MPROTECT		10U
 #define SBX_NR_PKEY_MPROTECT	329U
+#define SBX_PROT_WRITE		0x2U
 #define SBX_PROT_EXEC		0x4U
 /*
- * openat (its flags are the third argument) is ambient only read-only: with
- * any of these flags (O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND,
- * __O_TMPFILE) it needs a window whose set has it.
+ * openat (its flags are the third argument) with any of these flags (O_WRONLY,
+ * O_RDWR, O_CREAT, O_TRUNC, O_APPEND, __O_TMPFILE) needs a window whose set has
+ * SBX_SET_BIT_OPEN_WRITE; otherwise it only reads.
  */
 #define SBX_NR_OPENAT		257U
 #define SBX_OPENAT_WRITE_FLAGS	0x400643U
@@ -114,7 +117,8 @@
  * @start_set:      the set of the window from exec to the first marker;
  *                  < nr_sets (0 without SBX_BLOB_F_BOUND).
  * @ambient_set:    the set allowed in every window; < nr_sets, without the
- *                  SBX_SET_BIT_EXEC_MAP bit (0 without SBX_BLOB_F_BOUND).
+ *                  SBX_SET_BIT_EXEC_MAP and SBX_SET_BIT_OPEN_WRITE bits (0
+ *                  without SBX_BLOB_F_BOUND).
  * @nr_pins:        pinned marker sites: 1..SBX_MAX_PINS with
  *                  SBX_BLOB_F_PINNED, else 0.
  * @pins_off:       symsets_off + 4 * nr_symbols (symsets_off without
@@ -135,7 +139,7 @@
  * @total_size different from the size loaded, non-zero reserved field, a section
  * offset other than the one given, an index out of range, unsorted transitions,
  * a call key with SBX_BLOB_F_NFA, a set 0 that is not empty, an ambient set
- * with the exec-map bit, a set index out of range, a pin whose kind is not a
+ * with the exec-map or open-write bit, a set index out of range, a pin whose kind is not a
  * marker kind or whose id is out of range for its kind, a pin table whose
  * addresses would wrap around.
  */

@@ -158,10 +158,11 @@ static inline int sbx_map_has(const sbx_u8 *map, sbx_u64 bit)
  * @prot: its third argument (the protection of mmap, mprotect, pkey_mprotect).
  *
  * Without SBX_BLOB_F_BOUND every call is allowed. Otherwise the call must be
- * in the window's set or the ambient set (openat through the ambient set only
- * without SBX_OPENAT_WRITE_FLAGS), and mmap, mprotect or pkey_mprotect with
+ * in the window's set or the ambient set, openat with SBX_OPENAT_WRITE_FLAGS
+ * needs SBX_SET_BIT_OPEN_WRITE in the window's set, and mmap, mprotect or pkey_mprotect with
  * SBX_PROT_EXEC must in addition be made in a window whose set has
- * SBX_SET_BIT_EXEC_MAP (specs/kernel-abi.md, "System-call binding"). A bit
+ * SBX_SET_BIT_EXEC_MAP, and never with SBX_PROT_WRITE as well (W^X)
+ * (specs/kernel-abi.md, "System-call binding"). A bit
  * test in the window's map (and in the ambient map when it fails); never
  * changes @t. Inline: it runs on every system call of an enforced thread.
  *
@@ -174,15 +175,17 @@ static inline int sbx_syscall_check(const struct sbx_policy_view *p, const struc
 
 	if (nr > SBX_SET_NR_MAX)
 		return p->flags & SBX_BLOB_F_BOUND ? SBX_V_SYSCALL_WINDOW : 0;
-	if (!sbx_map_has(w, nr)) {
-		if (!sbx_map_has(p->ambient_map, nr))
-			return SBX_V_SYSCALL_WINDOW;
-		/* The ambient set only reads files. */
-		if (nr == SBX_NR_OPENAT && (prot & SBX_OPENAT_WRITE_FLAGS))
-			return SBX_V_SYSCALL_WINDOW;
-	}
+	if (!sbx_map_has(w, nr) && !sbx_map_has(p->ambient_map, nr))
+		return SBX_V_SYSCALL_WINDOW;
+	/* Opening a file for writing is a right of its own (the ambient set only reads). */
+	if (nr == SBX_NR_OPENAT && (prot & SBX_OPENAT_WRITE_FLAGS) &&
+	    !sbx_map_has(w, SBX_SET_BIT_OPEN_WRITE))
+		return SBX_V_SYSCALL_WINDOW;
+	/* Code is mapped only where the window may, and never writable (W^X). */
 	if ((nr - SBX_NR_MMAP <= SBX_NR_MPROTECT - SBX_NR_MMAP || nr == SBX_NR_PKEY_MPROTECT) &&
-	    (prot & SBX_PROT_EXEC) && !sbx_map_has(w, SBX_SET_BIT_EXEC_MAP))
+	    (prot & SBX_PROT_EXEC) &&
+	    (!sbx_map_has(w, SBX_SET_BIT_EXEC_MAP) ||
+	     ((prot & SBX_PROT_WRITE) && (p->flags & SBX_BLOB_F_BOUND))))
 		return SBX_V_EXEC_MAPPING;
 	return 0;
 }

@@ -208,12 +208,13 @@ static void add_all_but_mkdir(struct tb_spec *s, uint32_t set)
 		if (i != 83)
 			tb_set_add(s, set, i);
 	tb_set_add(s, set, SBX_SET_BIT_EXEC_MAP);
+	tb_set_add(s, set, SBX_SET_BIT_OPEN_WRITE);
 }
 
 /*
  * The example with system-call binding (specs/kernel-abi.md): set 1 ambient
  * {mmap, mprotect, munmap, brk, rt_sigreturn, exit, exit_group}; set 2 the
- * start window, every call but mkdir, and code mappings; write (symbol 2) may
+ * start window, every call but mkdir, writing opens and code mappings; write (symbol 2) may
  * write, open and read (0, 1) may read and openat.
  */
 static void mkblob_bound(struct tb_spec *s)

@@ -347,7 +347,8 @@ static void test_header_rejections(void)
 	CHECK(validate_mut(0, 0x42584254) == -SBX_EINVAL, "magic");
 	CHECK(validate_mut(4, 1) == -SBX_EINVAL, "version 1 (nfa callbacks renumbered)");
 	CHECK(validate_mut(4, 2) == -SBX_EINVAL, "version 2 (no binding or pins)");
-	CHECK(validate_mut(4, 4) == -SBX_EINVAL, "version 4");
+	CHECK(validate_mut(4, 3) == -SBX_EINVAL, "version 3 (openat for writing without its bit)");
+	CHECK(validate_mut(4, 5) == -SBX_EINVAL, "version 5");
 	CHECK(validate_mut(4, 0) == -SBX_EINVAL, "version 0");
 	CHECK(validate_mut(8, 80) == -SBX_EINVAL, "header size");
 	CHECK(validate_mut(12, 8) == -SBX_EINVAL, "unknown flag");
@@ -655,7 +656,10 @@ static void test_binding(void)
 	CHECK(SYS(12, 0) == 0, "brk is ambient");
 	CHECK(SYS(0, 0) == SBX_V_SYSCALL_WINDOW, "read is not in the start window");
 	CHECK(SYS(9, SBX_PROT_EXEC | 1) == 0, "the start window maps code");
+	CHECK(SYS(9, 7) == SBX_V_EXEC_MAPPING && SYS(10, 6) == SBX_V_EXEC_MAPPING,
+	      "never writable and executable (W^X)");
 	CHECK(SYS(511, 0) == SBX_V_SYSCALL_WINDOW, "the exec-map bit is no call");
+	CHECK(SYS(510, 0) == SBX_V_SYSCALL_WINDOW, "the open-write bit is no call");
 	CHECK(SYS(1ULL << 32 | 1, 0) == SBX_V_SYSCALL_WINDOW, "upper bits of the number");
 	/* Program code (after CALL): ambient only, and never code mappings. */
 	CHECK(sbx_step(&view, &thread, C, 0, &v) == 0, "call a");
@@ -673,12 +677,23 @@ static void test_binding(void)
 	CHECK(sbx_thread_init(&view, &thread, frames, 64) == 0 &&
 	      sbx_step(&view, &thread, C, 0, &v) == 0, "call a");
 	CHECK(SYS(257, 0) == 0 && SYS(257, 0x80000) == 0, "ambient openat O_RDONLY(|O_CLOEXEC)");
+	CHECK(SYS(257, 0x10000) == 0 && SYS(257, 0x20000) == 0,
+	      "O_DIRECTORY, O_NOFOLLOW only read");
 	CHECK(SYS(257, 1) == SBX_V_SYSCALL_WINDOW && SYS(257, 2) == SBX_V_SYSCALL_WINDOW &&
 	      SYS(257, 0x40) == SBX_V_SYSCALL_WINDOW && SYS(257, 0x200) == SBX_V_SYSCALL_WINDOW &&
 	      SYS(257, 0x400) == SBX_V_SYSCALL_WINDOW && SYS(257, 0x410000) == SBX_V_SYSCALL_WINDOW,
 	      "ambient openat never writes, creates, truncates or appends");
 	CHECK(sbx_step(&view, &thread, C, 2, &v) == 0 && sbx_step(&view, &thread, L, 1, &v) == 0 &&
-	      SYS(257, 0x241) == 0, "a window whose set has openat opens for writing");
+	      SYS(257, 0) == 0 && SYS(257, 0x241) == SBX_V_SYSCALL_WINDOW,
+	      "read's set has openat, not the open-write bit: it only reads");
+	tb_set_add(&s, 2, SBX_SET_BIT_OPEN_WRITE);
+	load_spec(&s);
+	CHECK(sbx_thread_init(&view, &thread, frames, 64) == 0 &&
+	      sbx_step(&view, &thread, C, 0, &v) == 0 && sbx_step(&view, &thread, C, 2, &v) == 0 &&
+	      sbx_step(&view, &thread, L, 1, &v) == 0 && SYS(257, 0x241) == 0,
+	      "with the open-write bit its window opens for writing");
+	CHECK(sbx_step(&view, &thread, R, 2, &v) == 0 && SYS(257, 0x241) == SBX_V_SYSCALL_WINDOW &&
+	      SYS(257, 0) == 0, "program code: read-only through the ambient set");
 	bound_example(&s);
 	load_spec(&s);
 	CHECK(sbx_thread_init(&view, &thread, frames, 64) == 0 &&
@@ -733,6 +748,9 @@ static void test_binding(void)
 	bound_example(&s);
 	tb_set_add(&s, 1, SBX_SET_BIT_EXEC_MAP);
 	CHECK(validate_spec(&s) == -SBX_EINVAL, "ambient maps code");
+	bound_example(&s);
+	tb_set_add(&s, 1, SBX_SET_BIT_OPEN_WRITE);
+	CHECK(validate_spec(&s) == -SBX_EINVAL, "ambient opens for writing");
 	bound_example(&s);
 	s.symsets[2] = 4;
 	CHECK(validate_spec(&s) == -SBX_EINVAL, "symbol set out of range");
