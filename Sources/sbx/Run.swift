@@ -78,7 +78,7 @@ struct Run: ParsableCommand {
         if enforcement == .log && !outcome.reports.isEmpty {
             Diagnostics.note("audit: \(outcome.reports.count) deviation\(outcome.reports.count == 1 ? "" : "s") from \(outcome.policyPath) (--action log: nothing was killed)")
         }
-        if outcome.recordsDropped > 0 {
+        if outcome.recordsDropped > 0 && outcome.recordsDroppedArePerPolicy {
             Diagnostics.warning("\(outcome.recordsDropped) violation record\(outcome.recordsDropped == 1 ? " was" : "s were") dropped (the policy's queue was full or over its rate limit): the reports above are not all of them")
         }
         if outcome.policyStillLoaded {
