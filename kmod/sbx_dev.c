@@ -167,7 +167,8 @@ static int sbx_ioc_status(void __user *uarg)
 	s.abi_version = SBX_ABI_VERSION;
 	sbx_policy_stats(&s.nr_policies, &s.policy_bytes);
 	sbx_task_stats(&s.enforced_tasks, &s.armed_tasks, &s.markers, &s.alloc_failures);
-	sbx_report_stats(&s.violations, &s.records_dropped, &s.ring_size, &s.ring_count);
+	sbx_report_stats(&s.violations, &s.records_dropped, &s.kills_dropped, &s.ring_size,
+			 &s.ring_count);
 	s.nr_installed = atomic_read(&sbx_nr_installed);
 	if (copy_to_user(uarg, &s, sizeof(s)))
 		return -EFAULT;
@@ -177,8 +178,6 @@ static int sbx_ioc_status(void __user *uarg)
 static int sbx_ioc_read(void __user *uarg)
 {
 	struct sbx_ioc_read a;
-	u64 violations;
-	u32 size, queued;
 	int ret;
 
 	if (copy_from_user(&a, uarg, sizeof(a)))
@@ -188,9 +187,8 @@ static int sbx_ioc_read(void __user *uarg)
 	if (!(a.flags & SBX_READ_F_POLICY) && a.policy_id)
 		return -EINVAL;
 	ret = sbx_report_read(u64_to_user_ptr(a.records), a.max,
-			      a.flags & SBX_READ_F_POLICY, a.policy_id, &a.count);
-	sbx_report_stats(&violations, &a.dropped, &size, &queued);
-	/* Records read before a fault are gone from the ring: report them. */
+			      a.flags & SBX_READ_F_POLICY, a.policy_id, &a.count, &a.dropped);
+	/* Records read before a fault are gone from their queues: report them. */
 	if (copy_to_user(uarg, &a, sizeof(a)))
 		return -EFAULT;
 	return ret;
@@ -304,6 +302,23 @@ static int sbx_ioc_tasks(void __user *uarg)
 	return 0;
 }
 
+static int sbx_ioc_policies(void __user *uarg)
+{
+	struct sbx_ioc_policies a;
+	int ret;
+
+	if (copy_from_user(&a, uarg, sizeof(a)))
+		return -EFAULT;
+	if (a.reserved)
+		return -EINVAL;
+	ret = sbx_report_policies(u64_to_user_ptr(a.entries), a.max, &a.count);
+	if (ret)
+		return ret;
+	if (copy_to_user(uarg, &a, sizeof(a)))
+		return -EFAULT;
+	return 0;
+}
+
 static long sbx_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *uarg = (void __user *)arg;
@@ -315,6 +330,8 @@ static long sbx_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return sbx_ioc_list(uarg);
 	case SBX_IOC_TASKS:
 		return sbx_ioc_tasks(uarg);
+	case SBX_IOC_POLICIES:
+		return sbx_ioc_policies(uarg);
 	case SBX_IOC_LOAD:
 	case SBX_IOC_UNLOAD:
 	case SBX_IOC_ARM:
@@ -377,6 +394,8 @@ int sbx_dev_init(void)
 	BUILD_BUG_ON(sizeof(struct sbx_ioc_list) != 24);
 	BUILD_BUG_ON(sizeof(struct sbx_task_entry) != 64);
 	BUILD_BUG_ON(sizeof(struct sbx_ioc_tasks) != 24);
+	BUILD_BUG_ON(sizeof(struct sbx_policy_entry) != 64);
+	BUILD_BUG_ON(sizeof(struct sbx_ioc_policies) != 24);
 	BUILD_BUG_ON(SBX_STATE_ARMED != SBX_TASK_ARMED);
 	BUILD_BUG_ON(SBX_STATE_ENFORCED != SBX_TASK_ENFORCED);
 

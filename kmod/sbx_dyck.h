@@ -11,7 +11,8 @@
  *   sbx_registry.c the per-executable registry: policies enforced on every
  *                 exec of an inode (SBX_IOC_INSTALL, _REMOVE, _LIST)
  *   sbx_hooks.c   tracepoint probes (sys_enter, sched_process_*)
- *   sbx_report.c  violation records: ring, rate limit, kernel log
+ *   sbx_report.c  violation records: per-policy queues and rate limits,
+ *                 the kernel log
  *   core/         the freestanding monitor (blob validation, stepping)
  *
  * Context rules: probes run with preemption disabled and may not sleep; they
@@ -23,6 +24,7 @@
 
 #include <linux/atomic.h>
 #include <linux/list.h>
+#include <linux/ratelimit.h>
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
 #include <linux/sched.h>
@@ -48,6 +50,59 @@ extern unsigned int sbx_pool_reserve;
 extern struct workqueue_struct *sbx_wq;
 
 /**
+ * struct sbx_qrec - a violation record in a policy's queue.
+ * @link:    entry of struct sbx_rq.logs or .kills while queued; of
+ *           struct sbx_rq.free while a free slot.
+ * @rec:     the record.
+ * @kill:    a kill record: in .kills, never evicted.
+ * @queued:  in a queue (a reader may be copying it).
+ * @in_task: embedded in a thread state (struct sbx_task.kill_rec), not one
+ *           of the queue's slots.
+ * @held:    with @in_task: the state was released while its record was
+ *           queued; it is returned to the pool when the record is read.
+ */
+struct sbx_qrec {
+	struct list_head link;
+	struct sbx_violation_record rec;
+	u8 kill;
+	u8 queued;
+	u8 in_task;
+	u8 held;
+};
+
+/**
+ * struct sbx_rq - the violation records of one policy (sbx_report.c).
+ * @lock:          protects everything below (any context, irqsave).
+ * @logs:          queued log records, in order of seq (slots).
+ * @kills:         queued kill records, in order of seq (slots and records
+ *                 embedded in thread states).
+ * @free:          free slots.
+ * @slots:         SBX_QUEUE_SIZE slots for log records and for kill records
+ *                 that have no thread state (kvmalloc'd at load).
+ * @rs:            the rate limit of log records.
+ * @nr_logs:       entries of @logs.
+ * @nr_kills:      entries of @kills.
+ * @violations:    records made for the policy.
+ * @dropped:       records lost (see struct sbx_policy_entry).
+ * @dropped_rate:  of @dropped, log records refused by @rs.
+ * @kills_dropped: of @dropped, kill records lost.
+ */
+struct sbx_rq {
+	spinlock_t lock;
+	struct list_head logs;
+	struct list_head kills;
+	struct list_head free;
+	struct sbx_qrec *slots;
+	struct ratelimit_state rs;
+	u32 nr_logs;
+	u32 nr_kills;
+	u64 violations;
+	u64 dropped;
+	u64 dropped_rate;
+	u64 kills_dropped;
+};
+
+/**
  * struct sbx_policy - a loaded, validated policy blob.
  * @ref:          references: one of the store while loaded, one per thread
  *                state (armed or enforced, until its RCU release), one per
@@ -68,6 +123,9 @@ extern struct workqueue_struct *sbx_wq;
  * @nr_tasks:     thread states in use; at most sbx_max_tasks_per_policy.
  * @pool_work:    refills @pool_free to sbx_pool_reserve and trims it.
  * @free_work:    frees the policy after the last reference is dropped.
+ * @rq:           its violation records. A state whose kill record is unread
+ *                when it is released stays counted in @nr_tasks (it is
+ *                held by @rq) until the record is read.
  */
 struct sbx_policy {
 	refcount_t ref;
@@ -83,6 +141,7 @@ struct sbx_policy {
 	u32 nr_tasks;
 	struct work_struct pool_work;
 	struct work_struct free_work;
+	struct sbx_rq rq;
 };
 
 /**
@@ -125,6 +184,9 @@ struct sbx_exe {
  * @exe:       with @exe_bound, the inode the exec must run.
  * @bias:      the executable's load bias, mm->start_code - text_vaddr of the
  *             policy at exec (the pinned sites are link-time addresses).
+ * @kill_rec:  the storage of the thread's kill record, reserved with the
+ *             state, so that queueing it never fails (sbx_report.c). It may
+ *             outlive the thread: see struct sbx_policy.rq.
  * @thread:    the core's state; valid when @state is SBX_TASK_ENFORCED.
  * @frames:    @view->stack_limit frames for @thread.
  *
@@ -154,11 +216,13 @@ struct sbx_task {
 	u64 install_id;
 	struct sbx_exe exe;
 	u64 bias;
+	struct sbx_qrec kill_rec;
 	struct sbx_thread thread;
 	struct sbx_frame frames[];
 };
 
 /* sbx_policy.c */
+struct sbx_policy *sbx_policy_next(u32 *id);
 int sbx_policy_load(const void __user *blob, u32 size, u32 *id, u32 *blob_flags);
 int sbx_policy_unload(u32 id);
 struct sbx_policy *sbx_policy_find(u32 id);
@@ -167,6 +231,7 @@ void sbx_policy_unuse(struct sbx_policy *p);
 void sbx_policy_put(struct sbx_policy *p);
 struct sbx_task *sbx_policy_slot_get(struct sbx_policy *p, bool can_sleep);
 void sbx_policy_slot_put(struct sbx_policy *p, struct sbx_task *t);
+void sbx_policy_slot_return(struct sbx_policy *p, struct sbx_task *t);
 void sbx_policy_stats(u32 *nr, u64 *bytes);
 void sbx_policy_exit(void);
 
@@ -237,10 +302,15 @@ void sbx_hooks_get_more(void);
 void sbx_hooks_put(void);
 
 /* sbx_report.c */
-void sbx_report(struct sbx_violation_record *rec);
+int sbx_rq_init(struct sbx_rq *q);
+void sbx_rq_destroy(struct sbx_policy *p);
+bool sbx_rq_hold(struct sbx_policy *p, struct sbx_task *t);
+void sbx_report(struct sbx_policy *p, struct sbx_task *t, struct sbx_violation_record *rec);
 int sbx_report_read(struct sbx_violation_record __user *buf, u32 max, bool by_policy,
-		    u32 policy_id, u32 *count);
-void sbx_report_stats(u64 *violations, u64 *dropped, u32 *ring_size, u32 *ring_count);
+		    u32 policy_id, u32 *count, u64 *dropped);
+void sbx_report_stats(u64 *violations, u64 *dropped, u64 *kills_dropped, u32 *queue_size,
+		      u32 *queued);
+int sbx_report_policies(struct sbx_policy_entry __user *buf, u32 max, u32 *count);
 
 /* sbx_dev.c */
 int sbx_dev_init(void);

@@ -49,6 +49,10 @@ static struct sbx_policy *sbx_policy_alloc(void *blob, u32 size,
 
 	if (!p)
 		return NULL;
+	if (sbx_rq_init(&p->rq)) {
+		kfree(p);
+		return NULL;
+	}
 	refcount_set(&p->ref, 1);
 	atomic_set(&p->users, 0);
 	p->blob = blob;
@@ -123,6 +127,7 @@ int sbx_policy_load(const void __user *ublob, u32 size, u32 *id, u32 *blob_flags
 
 err_unlock:
 	mutex_unlock(&sbx_policy_lock);
+	sbx_rq_destroy(p);
 	kfree(p);
 err_blob:
 	kvfree(blob);
@@ -160,6 +165,30 @@ int sbx_policy_unload(u32 id)
 	mutex_unlock(&sbx_policy_lock);
 	sbx_policy_put(p);
 	return 0;
+}
+
+/**
+ * sbx_policy_next - the loaded policy with the lowest id >= *@id, with a new
+ * reference (not a use; drop it with sbx_policy_put()). Sleeps.
+ * @id: in: where to start; out: the policy's id.
+ *
+ * Return: the policy, or NULL if none is loaded from *@id on.
+ */
+struct sbx_policy *sbx_policy_next(u32 *id)
+{
+	struct sbx_policy *p;
+	int next = *id;
+
+	if (*id > INT_MAX)
+		return NULL;
+	mutex_lock(&sbx_policy_lock);
+	p = idr_get_next(&sbx_policies, &next);
+	if (p) {
+		refcount_inc(&p->ref);
+		*id = next;
+	}
+	mutex_unlock(&sbx_policy_lock);
+	return p;
 }
 
 /**
@@ -216,6 +245,8 @@ static void sbx_policy_free_work(struct work_struct *work)
 
 	/* No state is in use, so nothing can queue the pool work again. */
 	cancel_work_sync(&p->pool_work);
+	/* Discards the unread records, frees the states held for them. */
+	sbx_rq_destroy(p);
 	WARN_ON(p->nr_tasks);
 	list_for_each_entry_safe(t, next, &p->pool_free, pool_link)
 		kvfree(t);
@@ -307,13 +338,28 @@ struct sbx_task *sbx_policy_slot_get(struct sbx_policy *p, bool can_sleep)
 }
 
 /**
- * sbx_policy_slot_put - return a thread state to its policy's pool.
+ * sbx_policy_slot_put - return a thread state to its policy's pool, or leave
+ * it to the policy's record queue while its kill record is unread.
  * @p: the policy it was obtained from (the caller still holds a reference).
  * @t: the state, no longer reachable by any reader.
  *
  * Any context.
  */
 void sbx_policy_slot_put(struct sbx_policy *p, struct sbx_task *t)
+{
+	if (sbx_rq_hold(p, t))
+		return;
+	sbx_policy_slot_return(p, t);
+}
+
+/**
+ * sbx_policy_slot_return - return a thread state to its policy's pool.
+ * @p: the policy it was obtained from; the caller holds a reference.
+ * @t: the state, no longer reachable and no longer queued.
+ *
+ * Any context.
+ */
+void sbx_policy_slot_return(struct sbx_policy *p, struct sbx_task *t)
 {
 	unsigned long flags;
 	bool trim;

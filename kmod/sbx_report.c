@@ -1,18 +1,40 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * sbx_report.c - violation records: a bounded ring read through SBX_IOC_READ,
- * a rate limit, and a short line in the kernel log.
+ * sbx_report.c - violation records: one queue and one rate limit per policy,
+ * read through SBX_IOC_READ, counted in SBX_IOC_STATUS and SBX_IOC_POLICIES,
+ * and a short line in the kernel log.
  *
- * The ring keeps the SBX_RING_SIZE most recent records; a record pushed into
- * a full ring overwrites the oldest one. At most SBX_RECORD_BURST records are
- * queued per SBX_RECORD_INTERVAL; the others are only counted. Both kinds of
- * loss add to records_dropped. The log line is pr_notice_ratelimited().
+ * Each policy's queue (struct sbx_rq) has two lists in order of seq: kill
+ * records and log records. What one sandbox does never costs another its
+ * records, and a kill record is never lost:
+ *
+ *  - The storage of a thread's kill record is reserved with its thread state
+ *    (struct sbx_task.kill_rec), so queueing it never fails and never evicts
+ *    another kill record. A state that is released while its kill record is
+ *    unread is held by the queue (it stays counted against the policy's task
+ *    budget) and returns to the policy's pool when the record is read, or is
+ *    freed with the policy. Memory per policy stays bounded by its task
+ *    budget plus SBX_QUEUE_SIZE slots.
+ *  - Log records use the SBX_QUEUE_SIZE slots allocated at load. In a full
+ *    queue a new log record evicts the oldest log record; at most
+ *    SBX_QUEUE_RATE log records per second are queued (the policy's own rate
+ *    limit). Kill records are not rate limited: a thread records one kill at
+ *    most (struct sbx_task.killed).
+ *  - A kill record about a task that has no state (SBX_REASON_NO_MEMORY of a
+ *    child or an exec that could get none) takes a slot too, evicting the
+ *    oldest log record if need be; it is lost (kills_dropped) only when every
+ *    slot holds such an unread record.
+ *
+ * Sequence numbers are taken under the queue's lock, so each list is in
+ * order of seq; a reader merges the two. The kernel log lines are rate
+ * limited globally, kill lines apart from the others.
  */
 #define pr_fmt(fmt) "sbx: " fmt
 
 #include <linux/atomic.h>
 #include <linux/jiffies.h>
 #include <linux/minmax.h>
+#include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/printk.h>
 #include <linux/ratelimit.h>
@@ -23,23 +45,18 @@
 
 #include "sbx_dyck.h"
 
-#define SBX_RING_SIZE		256
-#define SBX_RECORD_INTERVAL	HZ
-#define SBX_RECORD_BURST	100
 #define SBX_READ_BATCH		16
 
-static struct sbx_violation_record sbx_ring[SBX_RING_SIZE];
-static unsigned int sbx_ring_head;	/* index of the oldest record */
-static unsigned int sbx_ring_count;
-static DEFINE_SPINLOCK(sbx_ring_lock);
 static DEFINE_MUTEX(sbx_read_lock);	/* serialises readers */
 
 static atomic64_t sbx_seq = ATOMIC64_INIT(0);
+/* Records lost by all policies since load, and the kill records among them. */
 static atomic64_t sbx_dropped = ATOMIC64_INIT(0);
-/* Counts what it refuses in sbx_dropped; no "callbacks suppressed" lines. */
-static struct ratelimit_state sbx_record_rs =
-	RATELIMIT_STATE_INIT_FLAGS(sbx_record_rs, SBX_RECORD_INTERVAL, SBX_RECORD_BURST,
-				   RATELIMIT_MSG_ON_RELEASE);
+static atomic64_t sbx_kills_dropped = ATOMIC64_INIT(0);
+/* The kernel log lines: log records and kill records are limited apart. */
+static DEFINE_RATELIMIT_STATE(sbx_log_rs, DEFAULT_RATELIMIT_INTERVAL, DEFAULT_RATELIMIT_BURST);
+static DEFINE_RATELIMIT_STATE(sbx_log_kill_rs, DEFAULT_RATELIMIT_INTERVAL,
+			      DEFAULT_RATELIMIT_BURST);
 
 static const char *const sbx_reason_names[] = {
 	[SBX_REASON_UNKNOWN_KIND] = "unknown marker kind",
@@ -68,11 +85,122 @@ static const char *sbx_reason_name(u32 reason)
 }
 
 /**
- * sbx_report - queue a violation record and log it. Any context.
- * @rec: the record; its @seq and @time_ns are filled in here.
+ * sbx_rq_init - set up a new policy's record queue. Sleeps.
+ * @q: the queue (zeroed).
+ *
+ * Return: 0 or -ENOMEM.
  */
-void sbx_report(struct sbx_violation_record *rec)
+int sbx_rq_init(struct sbx_rq *q)
 {
+	unsigned int i;
+
+	spin_lock_init(&q->lock);
+	INIT_LIST_HEAD(&q->logs);
+	INIT_LIST_HEAD(&q->kills);
+	INIT_LIST_HEAD(&q->free);
+	q->slots = kvcalloc(SBX_QUEUE_SIZE, sizeof(*q->slots), GFP_KERNEL_ACCOUNT);
+	if (!q->slots)
+		return -ENOMEM;
+	for (i = 0; i < SBX_QUEUE_SIZE; i++)
+		list_add_tail(&q->slots[i].link, &q->free);
+	/* What it refuses is counted in dropped_rate; no "suppressed" lines. */
+	ratelimit_state_init(&q->rs, HZ, SBX_QUEUE_RATE);
+	ratelimit_set_flags(&q->rs, RATELIMIT_MSG_ON_RELEASE);
+	return 0;
+}
+
+/**
+ * sbx_rq_destroy - free a policy's queue: the policy is being freed.
+ * @p: the policy; no reference is left, so no record can be added or read.
+ *
+ * The records still queued are discarded (counted in records_dropped); the
+ * thread states held for their kill records are freed. Sleeps (sbx_wq).
+ */
+void sbx_rq_destroy(struct sbx_policy *p)
+{
+	struct sbx_rq *q = &p->rq;
+	struct sbx_qrec *qr, *next;
+
+	if (!q->slots)
+		return;
+	atomic64_add(q->nr_logs + q->nr_kills, &sbx_dropped);
+	list_for_each_entry_safe(qr, next, &q->kills, link) {
+		list_del(&qr->link);
+		if (!qr->in_task)
+			continue;
+		/* Every state was released before the last reference went. */
+		if (WARN_ON_ONCE(!qr->held))
+			continue;
+		p->nr_tasks--;
+		kvfree(container_of(qr, struct sbx_task, kill_rec));
+	}
+	kvfree(q->slots);
+	q->slots = NULL;
+}
+
+/**
+ * sbx_rq_hold - a thread state of @p is released: keep it if its kill record
+ * is still queued. Any context.
+ * @p: its policy.
+ * @t: the state, no longer reachable through the task table.
+ *
+ * Return: true if the queue holds the state (the caller must not pool it).
+ */
+bool sbx_rq_hold(struct sbx_policy *p, struct sbx_task *t)
+{
+	struct sbx_rq *q = &p->rq;
+	unsigned long flags;
+	bool held = false;
+
+	spin_lock_irqsave(&q->lock, flags);
+	if (t->kill_rec.in_task && t->kill_rec.queued) {
+		t->kill_rec.held = 1;
+		held = true;
+	}
+	spin_unlock_irqrestore(&q->lock, flags);
+	return held;
+}
+
+/*
+ * A slot for a new record of @q, with its lock held: a free one, else the
+ * oldest log record's (evicted and counted). NULL if every slot holds a kill
+ * record.
+ */
+static struct sbx_qrec *sbx_rq_slot(struct sbx_rq *q, bool *evicted)
+{
+	struct sbx_qrec *qr;
+
+	*evicted = false;
+	qr = list_first_entry_or_null(&q->free, struct sbx_qrec, link);
+	if (qr) {
+		list_del(&qr->link);
+		return qr;
+	}
+	qr = list_first_entry_or_null(&q->logs, struct sbx_qrec, link);
+	if (!qr)
+		return NULL;
+	list_del(&qr->link);
+	q->nr_logs--;
+	q->dropped++;
+	*evicted = true;
+	return qr;
+}
+
+/**
+ * sbx_report - queue a violation record and log it. Any context.
+ * @p:   the policy the record is about (the caller holds a reference).
+ * @t:   the thread state the record is about, or NULL when it has none (a
+ *       task killed because no state could be had for it). A kill record of
+ *       a state is queued in @t->kill_rec.
+ * @rec: the record; its @seq and @time_ns are filled in here. It is a kill
+ *       record if it has SBX_REC_F_KILLED.
+ */
+void sbx_report(struct sbx_policy *p, struct sbx_task *t, struct sbx_violation_record *rec)
+{
+	bool kill = rec->flags & SBX_REC_F_KILLED;
+	struct sbx_rq *q = &p->rq;
+	struct sbx_qrec *qr;
+	bool rated = false, evicted = false, lost = false;
 	unsigned long flags;
 
 	/* The core's reasons are the uapi's. */
@@ -90,125 +218,214 @@ void sbx_report(struct sbx_violation_record *rec)
 	BUILD_BUG_ON(SBX_REASON_UNPINNED != SBX_V_UNPINNED);
 	BUILD_BUG_ON(sizeof(struct sbx_violation_record) != 160);
 
-	rec->seq = atomic64_inc_return(&sbx_seq);
 	rec->time_ns = ktime_get_boottime_ns();
+	/* The rate limit has its own lock; it never applies to a kill. */
+	if (!kill && !__ratelimit(&q->rs))
+		rated = true;
 
-	pr_notice_ratelimited("violation: pid %u tid %u (%s) policy %u: %s; syscall %u kind %llu id %llu, top %#x mstate %u depth %u%s\n",
-			      rec->pid, rec->tid, rec->comm, rec->policy_id,
-			      sbx_reason_name(rec->reason), rec->syscall_nr, rec->kind,
-			      rec->id, rec->tag, rec->mstate, rec->depth,
-			      rec->flags & SBX_REC_F_KILLED ? ", killed" : "");
-
-	if (!__ratelimit(&sbx_record_rs)) {
-		atomic64_inc(&sbx_dropped);
-		return;
+	spin_lock_irqsave(&q->lock, flags);
+	/* Taken under the lock: each list stays in order of seq. */
+	rec->seq = atomic64_inc_return(&sbx_seq);
+	q->violations++;
+	if (rated) {
+		q->dropped++;
+		q->dropped_rate++;
+		lost = true;
+		goto unlock;
 	}
-	spin_lock_irqsave(&sbx_ring_lock, flags);
-	if (sbx_ring_count == SBX_RING_SIZE) {
-		sbx_ring_head = (sbx_ring_head + 1) % SBX_RING_SIZE;
-		sbx_ring_count--;
-		atomic64_inc(&sbx_dropped);
+	if (kill && t && !t->kill_rec.queued) {
+		qr = &t->kill_rec;
+	} else {
+		qr = sbx_rq_slot(q, &evicted);
+		if (!qr) {
+			/* Every slot holds a kill record, which stays. */
+			q->dropped++;
+			if (kill)
+				q->kills_dropped++;
+			lost = true;
+			goto unlock;
+		}
 	}
-	sbx_ring[(sbx_ring_head + sbx_ring_count) % SBX_RING_SIZE] = *rec;
-	sbx_ring_count++;
-	spin_unlock_irqrestore(&sbx_ring_lock, flags);
-}
+	qr->rec = *rec;
+	qr->kill = kill;
+	qr->queued = 1;
+	if (kill) {
+		list_add_tail(&qr->link, &q->kills);
+		q->nr_kills++;
+	} else {
+		list_add_tail(&qr->link, &q->logs);
+		q->nr_logs++;
+	}
+unlock:
+	spin_unlock_irqrestore(&q->lock, flags);
+	if (evicted)
+		atomic64_inc(&sbx_dropped);
+	if (lost) {
+		atomic64_inc(&sbx_dropped);
+		if (kill)
+			atomic64_inc(&sbx_kills_dropped);
+	}
 
-static bool sbx_rec_wanted(const struct sbx_violation_record *r, bool by_policy, u32 policy_id)
-{
-	return !by_policy || r->policy_id == policy_id;
+	/* Kill lines have their own limit: a flood of log lines cannot hide them. */
+	if (__ratelimit(kill ? &sbx_log_kill_rs : &sbx_log_rs))
+		pr_notice("violation: pid %u tid %u (%s) policy %u: %s; syscall %u kind %llu id %llu, top %#x mstate %u depth %u%s\n",
+			  rec->pid, rec->tid, rec->comm, rec->policy_id,
+			  sbx_reason_name(rec->reason), rec->syscall_nr, rec->kind,
+			  rec->id, rec->tag, rec->mstate, rec->depth, kill ? ", killed" : "");
 }
 
 /*
- * Copy up to @n of the oldest wanted records into @out without removing
- * them. Returns how many.
+ * Copy up to @n of the oldest records of @q into @out, in order of seq,
+ * without removing them. *@last_log is the seq of the last log record
+ * copied (unchanged if none), *@nr_kills the number of kill records copied
+ * (the first ones of q->kills: only readers remove kill records).
  */
-static unsigned int sbx_ring_peek(struct sbx_violation_record *out, unsigned int n,
-				  bool by_policy, u32 policy_id)
+static unsigned int sbx_rq_peek(struct sbx_rq *q, struct sbx_violation_record *out,
+				unsigned int n, u64 *last_log, unsigned int *nr_kills)
 {
-	const struct sbx_violation_record *r;
+	struct sbx_qrec *l, *k;
 	unsigned long flags;
-	unsigned int i, got = 0;
+	unsigned int got = 0;
 
-	spin_lock_irqsave(&sbx_ring_lock, flags);
-	for (i = 0; i < sbx_ring_count && got < n; i++) {
-		r = &sbx_ring[(sbx_ring_head + i) % SBX_RING_SIZE];
-		if (sbx_rec_wanted(r, by_policy, policy_id))
-			out[got++] = *r;
+	*nr_kills = 0;
+	spin_lock_irqsave(&q->lock, flags);
+	l = list_first_entry_or_null(&q->logs, struct sbx_qrec, link);
+	k = list_first_entry_or_null(&q->kills, struct sbx_qrec, link);
+	while (got < n && (l || k)) {
+		if (l && (!k || l->rec.seq < k->rec.seq)) {
+			out[got++] = l->rec;
+			*last_log = l->rec.seq;
+			l = list_is_last(&l->link, &q->logs) ? NULL : list_next_entry(l, link);
+		} else {
+			out[got++] = k->rec;
+			(*nr_kills)++;
+			k = list_is_last(&k->link, &q->kills) ? NULL : list_next_entry(k, link);
+		}
 	}
-	spin_unlock_irqrestore(&sbx_ring_lock, flags);
+	spin_unlock_irqrestore(&q->lock, flags);
 	return got;
 }
 
 /*
- * Remove the wanted records up to sequence number @last that are still
- * queued; the others keep their order.
+ * Remove what sbx_rq_peek() copied: the log records up to seq @last_log that
+ * are still queued (others may have been evicted meanwhile) and the first
+ * @nr_kills kill records. Held thread states go back to the pool.
  */
-static void sbx_ring_consume(u64 last, bool by_policy, u32 policy_id)
+static void sbx_rq_consume(struct sbx_policy *p, u64 last_log, unsigned int nr_kills)
 {
-	const struct sbx_violation_record *r;
+	struct sbx_rq *q = &p->rq;
+	struct sbx_qrec *qr, *next;
 	unsigned long flags;
-	unsigned int i, kept = 0, count;
+	LIST_HEAD(release);
 
-	spin_lock_irqsave(&sbx_ring_lock, flags);
-	if (!by_policy) {
-		while (sbx_ring_count && sbx_ring[sbx_ring_head].seq <= last) {
-			sbx_ring_head = (sbx_ring_head + 1) % SBX_RING_SIZE;
-			sbx_ring_count--;
+	spin_lock_irqsave(&q->lock, flags);
+	while ((qr = list_first_entry_or_null(&q->logs, struct sbx_qrec, link)) &&
+	       qr->rec.seq <= last_log) {
+		list_move_tail(&qr->link, &q->free);
+		qr->queued = 0;
+		q->nr_logs--;
+	}
+	while (nr_kills-- && (qr = list_first_entry_or_null(&q->kills, struct sbx_qrec, link))) {
+		q->nr_kills--;
+		qr->queued = 0;
+		if (!qr->in_task) {
+			list_move_tail(&qr->link, &q->free);
+		} else if (qr->held) {
+			qr->held = 0;
+			list_move_tail(&qr->link, &release);
+		} else {
+			list_del_init(&qr->link);
 		}
-		goto out;
 	}
-	count = sbx_ring_count;
-	for (i = 0; i < count; i++) {
-		r = &sbx_ring[(sbx_ring_head + i) % SBX_RING_SIZE];
-		if (r->seq <= last && r->policy_id == policy_id)
-			continue;
-		if (kept != i)
-			sbx_ring[(sbx_ring_head + kept) % SBX_RING_SIZE] = *r;
-		kept++;
+	spin_unlock_irqrestore(&q->lock, flags);
+	list_for_each_entry_safe(qr, next, &release, link) {
+		list_del_init(&qr->link);
+		sbx_policy_slot_return(p, container_of(qr, struct sbx_task, kill_rec));
 	}
-	sbx_ring_count = kept;
-out:
-	spin_unlock_irqrestore(&sbx_ring_lock, flags);
+}
+
+/*
+ * Move up to @max - *@done records of @p to @buf + *@done, through @batch.
+ * Return: 0 or -EFAULT (what the failing batch held stays queued).
+ */
+static int sbx_rq_read(struct sbx_policy *p, struct sbx_violation_record __user *buf,
+		       u32 max, u32 *done, struct sbx_violation_record *batch)
+{
+	unsigned int n, nr_kills;
+	u64 last_log;
+
+	while (*done < max) {
+		last_log = 0;
+		n = sbx_rq_peek(&p->rq, batch, min_t(u32, max - *done, SBX_READ_BATCH),
+				&last_log, &nr_kills);
+		if (!n)
+			break;
+		if (copy_to_user(buf + *done, batch, n * sizeof(*batch)))
+			return -EFAULT;
+		sbx_rq_consume(p, last_log, nr_kills);
+		*done += n;
+	}
+	return 0;
+}
+
+static u64 sbx_rq_dropped(struct sbx_rq *q)
+{
+	unsigned long flags;
+	u64 dropped;
+
+	spin_lock_irqsave(&q->lock, flags);
+	dropped = q->dropped;
+	spin_unlock_irqrestore(&q->lock, flags);
+	return dropped;
 }
 
 /**
  * sbx_report_read - move the oldest records to userspace (SBX_IOC_READ).
- * @buf:   the user array.
- * @max:   its capacity in records.
+ * @buf:       the user array.
+ * @max:       its capacity in records.
  * @by_policy: take only the records of @policy_id.
  * @policy_id: the policy, with @by_policy.
- * @count: records written.
+ * @count:     records written.
+ * @dropped:   with @by_policy the policy's dropped counter (0 if it is not
+ *             loaded), else the global one.
  *
- * Records are removed only after they were copied.
+ * Records are removed only after they were copied. Sleeps.
  *
  * Return: 0, -ENOMEM or -EFAULT (nothing copied by the failing batch is lost).
  */
 int sbx_report_read(struct sbx_violation_record __user *buf, u32 max, bool by_policy,
-		    u32 policy_id, u32 *count)
+		    u32 policy_id, u32 *count, u64 *dropped)
 {
-	struct sbx_violation_record *batch;
-	unsigned int n, done = 0;
+	struct sbx_violation_record *batch = NULL;
+	struct sbx_policy *p;
+	u32 id, done = 0;
 	int ret = 0;
 
 	*count = 0;
-	if (!max)
-		return 0;
-	batch = kmalloc_array(SBX_READ_BATCH, sizeof(*batch), GFP_KERNEL);
-	if (!batch)
-		return -ENOMEM;
+	*dropped = by_policy ? 0 : atomic64_read(&sbx_dropped);
+	if (max) {
+		batch = kmalloc_array(SBX_READ_BATCH, sizeof(*batch), GFP_KERNEL);
+		if (!batch)
+			return -ENOMEM;
+	}
 	mutex_lock(&sbx_read_lock);
-	while (done < max) {
-		n = sbx_ring_peek(batch, min_t(u32, max - done, SBX_READ_BATCH),
-				  by_policy, policy_id);
-		if (!n)
-			break;
-		if (copy_to_user(buf + done, batch, n * sizeof(*batch))) {
-			ret = -EFAULT;
-			break;
+	if (by_policy) {
+		id = policy_id;
+		p = sbx_policy_next(&id);
+		if (p && id == policy_id) {
+			if (max)
+				ret = sbx_rq_read(p, buf, max, &done, batch);
+			*dropped = sbx_rq_dropped(&p->rq);
 		}
-		sbx_ring_consume(batch[n - 1].seq, by_policy, policy_id);
-		done += n;
+		if (p)
+			sbx_policy_put(p);
+	} else if (max) {
+		for (id = 1; done < max && (p = sbx_policy_next(&id)); id++) {
+			ret = sbx_rq_read(p, buf, max, &done, batch);
+			sbx_policy_put(p);
+			if (ret || id == U32_MAX)
+				break;
+		}
 	}
 	mutex_unlock(&sbx_read_lock);
 	kfree(batch);
@@ -216,14 +433,93 @@ int sbx_report_read(struct sbx_violation_record __user *buf, u32 max, bool by_po
 	return ret;
 }
 
-void sbx_report_stats(u64 *violations, u64 *dropped, u32 *ring_size, u32 *ring_count)
+/* The queue counters of @p, for SBX_IOC_POLICIES. */
+static void sbx_rq_entry(struct sbx_policy *p, struct sbx_policy_entry *e)
 {
+	struct sbx_rq *q = &p->rq;
 	unsigned long flags;
+
+	memset(e, 0, sizeof(*e));
+	e->id = p->id;
+	e->blob_flags = p->view.flags;
+	e->size = p->size;
+	e->users = atomic_read(&p->users);
+	e->queue_size = SBX_QUEUE_SIZE;
+	spin_lock_irqsave(&q->lock, flags);
+	e->violations = q->violations;
+	e->dropped = q->dropped;
+	e->dropped_rate = q->dropped_rate;
+	e->queued = q->nr_logs + q->nr_kills;
+	e->queued_kills = q->nr_kills;
+	e->kills_dropped = min_t(u64, q->kills_dropped, U32_MAX);
+	spin_unlock_irqrestore(&q->lock, flags);
+}
+
+/**
+ * sbx_report_stats - the record counters of SBX_IOC_STATUS. Sleeps.
+ * @violations:    violations since load.
+ * @dropped:       records lost since load (all policies).
+ * @kills_dropped: kill records lost since load.
+ * @queue_size:    SBX_QUEUE_SIZE.
+ * @queued:        records waiting in the queues of the loaded policies.
+ */
+void sbx_report_stats(u64 *violations, u64 *dropped, u64 *kills_dropped, u32 *queue_size,
+		      u32 *queued)
+{
+	struct sbx_policy_entry e;
+	struct sbx_policy *p;
+	u32 id;
 
 	*violations = atomic64_read(&sbx_seq);
 	*dropped = atomic64_read(&sbx_dropped);
-	*ring_size = SBX_RING_SIZE;
-	spin_lock_irqsave(&sbx_ring_lock, flags);
-	*ring_count = sbx_ring_count;
-	spin_unlock_irqrestore(&sbx_ring_lock, flags);
+	*kills_dropped = atomic64_read(&sbx_kills_dropped);
+	*queue_size = SBX_QUEUE_SIZE;
+	*queued = 0;
+	for (id = 1; (p = sbx_policy_next(&id)); id++) {
+		sbx_rq_entry(p, &e);
+		sbx_policy_put(p);
+		*queued += e.queued;
+		if (id == U32_MAX)
+			break;
+	}
+}
+
+/**
+ * sbx_report_policies - the loaded policies and their queues
+ * (SBX_IOC_POLICIES). Sleeps.
+ * @ubuf:  the user array.
+ * @max:   its capacity in entries.
+ * @count: the number of loaded policies; min(@count, @max) entries are
+ *         written, in order of id.
+ *
+ * Return: 0, -ENOMEM or -EFAULT.
+ */
+int sbx_report_policies(struct sbx_policy_entry __user *ubuf, u32 max, u32 *count)
+{
+	struct sbx_policy_entry *buf = NULL;
+	struct sbx_policy_entry e;
+	struct sbx_policy *p;
+	u32 id, cap, total = 0;
+	int ret = 0;
+
+	cap = min_t(u32, max, sbx_max_policies);
+	if (cap) {
+		buf = kvmalloc_array(cap, sizeof(*buf), GFP_KERNEL);
+		if (!buf)
+			return -ENOMEM;
+	}
+	for (id = 1; (p = sbx_policy_next(&id)); id++) {
+		sbx_rq_entry(p, &e);
+		sbx_policy_put(p);
+		if (total < cap)
+			buf[total] = e;
+		total++;
+		if (id == U32_MAX)
+			break;
+	}
+	if (cap && copy_to_user(ubuf, buf, min(total, cap) * sizeof(*buf)))
+		ret = -EFAULT;
+	kvfree(buf);
+	*count = total;
+	return ret;
 }

@@ -147,6 +147,12 @@ static void sbx_task_setup(struct sbx_task *t, struct task_struct *tsk,
 	t->exe.dev = 0;
 	t->exe.ino = 0;
 	t->bias = 0;
+	/* Never queued here: a queued state is held, not pooled. */
+	INIT_LIST_HEAD(&t->kill_rec.link);
+	t->kill_rec.kill = 1;
+	t->kill_rec.queued = 0;
+	t->kill_rec.in_task = 1;
+	t->kill_rec.held = 0;
 }
 
 /* Is @tsk armed or enforced? Such a thread may not use the privileged ioctls. */
@@ -271,7 +277,7 @@ static void sbx_task_violation(struct sbx_task *t, struct sbx_violation_record *
 		rec->flags |= SBX_REC_F_KILLED;
 		t->killed = 1;
 	}
-	sbx_report(rec);
+	sbx_report(t->policy, t, rec);
 	if (t->action != SBX_ACTION_KILL)
 		return;
 	if (block)
@@ -562,7 +568,8 @@ static void sbx_task_fork_failed(struct sbx_task *pt, struct task_struct *child,
 	sbx_task_fill_record(&rec, pt, child);
 	rec.reason = SBX_REASON_NO_MEMORY;
 	rec.flags = SBX_REC_F_KILLED;
-	sbx_report(&rec);
+	/* The child has no state to hold its record: a slot of the queue. */
+	sbx_report(pt->policy, NULL, &rec);
 	/*
 	 * The child has not run yet; with SIGKILL pending it never reaches
 	 * userspace. A new thread takes its whole process with it.
@@ -666,7 +673,7 @@ static void sbx_task_exe_mismatch(struct sbx_task *t, struct task_struct *tsk)
 	rec.flags = SBX_REC_F_KILLED;
 	WRITE_ONCE(t->violations, t->violations + 1);
 	WRITE_ONCE(t->killed, 1);
-	sbx_report(&rec);
+	sbx_report(t->policy, t, &rec);
 	/* Pending SIGKILL: the thread never returns to userspace. */
 	kill_pid(task_tgid(tsk), SIGKILL, 1);
 }
@@ -694,7 +701,7 @@ static void sbx_task_install_failed(const struct sbx_install *e, struct task_str
 	sbx_fill_record(&rec, tsk, e->policy->id, e->action);
 	rec.reason = SBX_REASON_NO_MEMORY;
 	rec.flags = SBX_REC_F_KILLED;
-	sbx_report(&rec);
+	sbx_report(e->policy, NULL, &rec);
 	kill_pid(task_tgid(tsk), SIGKILL, 1);
 	pr_notice_ratelimited("no monitor state for exec of task %d with policy %u (%d): killed\n",
 			      task_pid_nr(tsk), e->policy->id, err);

@@ -24,6 +24,7 @@ int sbx_dev_install(int fd, struct sbx_ioc_install *arg) { return sbx_call(fd, S
 int sbx_dev_remove(int fd, struct sbx_ioc_remove *arg) { return sbx_call(fd, SBX_IOC_REMOVE, arg); }
 int sbx_dev_list(int fd, struct sbx_ioc_list *arg) { return sbx_call(fd, SBX_IOC_LIST, arg); }
 int sbx_dev_tasks(int fd, struct sbx_ioc_tasks *arg) { return sbx_call(fd, SBX_IOC_TASKS, arg); }
+int sbx_dev_policies(int fd, struct sbx_ioc_policies *arg) { return sbx_call(fd, SBX_IOC_POLICIES, arg); }
 
 /* The child reports a failure as two ints on a close-on-exec pipe. */
 static void sbx_child_fail(int pipe_fd, int stage)

@@ -26,13 +26,34 @@ public struct DeviceStatus: Sendable, Equatable {
     public var armedThreads: UInt32
     public var markers: UInt64
     public var violations: UInt64
+    /// Records lost since the module was loaded, all policies (unloaded ones too).
     public var recordsDropped: UInt64
+    /// Of those, kill records (ABI 4; 0 before).
+    public var killsDropped: UInt64
     public var allocationFailures: UInt64
     public var policyBytes: UInt64
     public var installed: UInt32
-    /// Violation records waiting in the ring, and its capacity.
+    /// Violation records waiting in the queues of all loaded policies, and the
+    /// capacity of each policy's queue for log records (ABI 4; before: the one ring).
     public var recordsQueued: UInt32
     public var ringSize: UInt32
+}
+
+/// A loaded policy and its record queue (SBX_IOC_POLICIES, ABI 4).
+public struct LoadedPolicy: Sendable, Equatable {
+    public var id: UInt32
+    public var nfa: Bool
+    public var size: UInt32
+    public var users: UInt32
+    public var violations: UInt64
+    /// Records lost: log records evicted from the full queue or refused by the rate
+    /// limit, and kill records lost (`killsDropped`).
+    public var dropped: UInt64
+    public var droppedByRate: UInt64
+    public var queued: UInt32
+    public var queuedKills: UInt32
+    public var queueSize: UInt32
+    public var killsDropped: UInt32
 }
 
 /// A registry entry (SBX_IOC_LIST).
@@ -118,7 +139,8 @@ public final class SandboxDevice {
         return DeviceStatus(
             abiVersion: s.abi_version, policies: s.nr_policies, enforcedThreads: s.enforced_tasks,
             armedThreads: s.armed_tasks, markers: s.markers, violations: s.violations,
-            recordsDropped: s.records_dropped, allocationFailures: s.alloc_failures, policyBytes: s.policy_bytes,
+            recordsDropped: s.records_dropped, killsDropped: s.kills_dropped, allocationFailures: s.alloc_failures,
+            policyBytes: s.policy_bytes,
             installed: s.nr_installed, recordsQueued: s.ring_count, ringSize: s.ring_size)
     }
 
@@ -145,8 +167,9 @@ public final class SandboxDevice {
         return true
     }
 
-    /// Takes the violation records waiting in the ring: all of them, or only those
-    /// of one policy (the others stay queued for their own readers).
+    /// Takes the violation records waiting: all of them, or only those of one policy
+    /// (the others stay queued for their own readers). `dropped` is that policy's
+    /// count of lost records (all policies' without one; before ABI 4 always all).
     public func readRecords(policyID: UInt32? = nil) throws -> (records: [ViolationRecord], dropped: UInt64) {
         var out: [ViolationRecord] = []
         var dropped: UInt64 = 0
@@ -223,6 +246,34 @@ public final class SandboxDevice {
                 InstalledPolicy(
                     device: $0.dev, inode: $0.ino, policyID: $0.policy_id, mode: modeName($0.mode),
                     action: actionName($0.action), processes: $0.processes, execs: $0.execs)
+            }
+        }
+    }
+
+    /// The loaded policies and their record queues; nil when the module predates
+    /// SBX_IOC_POLICIES (ABI 3 and before).
+    public func policies() throws -> [LoadedPolicy]? {
+        var capacity = 64
+        while true {
+            var buffer = [sbx_policy_entry](repeating: sbx_policy_entry(), count: capacity)
+            var arg = sbx_ioc_policies()
+            let result = buffer.withUnsafeMutableBytes { raw -> Int32 in
+                arg.entries = UInt64(UInt(bitPattern: raw.baseAddress))
+                arg.max = UInt32(capacity)
+                return sbx_dev_policies(fd, &arg)
+            }
+            if result == -ENOTTY { return nil }
+            try check(result, "list policies")
+            if Int(arg.count) > capacity {
+                capacity = Int(arg.count) + 16
+                continue
+            }
+            return buffer.prefix(Int(arg.count)).map {
+                LoadedPolicy(
+                    id: $0.id, nfa: $0.blob_flags & 1 != 0, size: $0.size, users: $0.users,
+                    violations: $0.violations, dropped: $0.dropped, droppedByRate: $0.dropped_rate,
+                    queued: $0.queued, queuedKills: $0.queued_kills, queueSize: $0.queue_size,
+                    killsDropped: $0.kills_dropped)
             }
         }
     }

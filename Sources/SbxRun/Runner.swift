@@ -33,7 +33,11 @@ public struct SandboxRun {
         public var signal: Int32?
         public var reports: [ViolationReport]
         public var records: [ViolationRecord]
+        /// Records of the run's policy that were lost (log records: a kill record is
+        /// never dropped). With a module before ABI 4: all policies' (see below).
         public var recordsDropped: UInt64
+        /// `recordsDropped` counts only this run's policy (ABI 4 and later).
+        public var recordsDroppedArePerPolicy: Bool
         /// The policy could not be unloaded: processes of the run still use it.
         public var policyStillLoaded: Bool
         public var resolvedProgram: String
@@ -241,7 +245,8 @@ public struct SandboxRun {
         }
         var stage: Int32 = 0
         var code: Int32 = 0
-        let markersBefore = try? device.status().markers
+        let statusBefore = try? device.status()
+        let markersBefore = statusBefore?.markers
         var start = timespec()
         clock_gettime(CLOCK_MONOTONIC, &start)
         let argv = [program] + arguments
@@ -276,7 +281,8 @@ public struct SandboxRun {
         return Outcome(
             programStatus: programStatus, signal: signalled ? status & 0x7f : nil,
             reports: Self.reports(records, policy: policy, mode: mode), records: records,
-            recordsDropped: dropped, policyStillLoaded: !unloaded, resolvedProgram: resolved, policyPath: policyFile,
+            recordsDropped: dropped, recordsDroppedArePerPolicy: (statusBefore?.abiVersion ?? 0) >= 4,
+            policyStillLoaded: !unloaded, resolvedProgram: resolved, policyPath: policyFile,
             userMicroseconds: micros(usage.ru_utime), systemMicroseconds: micros(usage.ru_stime),
             wallNanoseconds: UInt64(max(0, wall)),
             markers: markersBefore.flatMap { b in markersAfter.map { $0 >= b ? $0 - b : 0 } })

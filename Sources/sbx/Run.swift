@@ -78,6 +78,9 @@ struct Run: ParsableCommand {
         if enforcement == .log && !outcome.reports.isEmpty {
             Diagnostics.note("audit: \(outcome.reports.count) deviation\(outcome.reports.count == 1 ? "" : "s") from \(outcome.policyPath) (--action log: nothing was killed)")
         }
+        if outcome.recordsDropped > 0 && outcome.recordsDroppedArePerPolicy {
+            Diagnostics.warning("\(outcome.recordsDropped) violation record\(outcome.recordsDropped == 1 ? " was" : "s were") dropped (the policy's queue was full or over its rate limit): the reports above are not all of them")
+        }
         if outcome.policyStillLoaded {
             Diagnostics.warning("processes started by the program still use its policy; it stays loaded (see sbx status)")
         }
@@ -112,6 +115,9 @@ struct Run: ParsableCommand {
         var stime_us: UInt64
         var wall_ns: UInt64
         var markers: UInt64?
+        /// Violation records of the run's policy that were lost (log records only:
+        /// a kill record is never dropped; ABI 3 modules report all policies').
+        var records_dropped: UInt64
     }
 
     static func json(_ outcome: SandboxRun.Outcome, request: SandboxRun) throws -> String {
@@ -122,7 +128,7 @@ struct Run: ParsableCommand {
                 : outcome.killedByMonitor ? ExitStatus.violation.rawValue : outcome.programStatus,
             signal: outcome.signal, killed_by_monitor: outcome.killedByMonitor, violations: outcome.reports,
             utime_us: outcome.userMicroseconds, stime_us: outcome.systemMicroseconds, wall_ns: outcome.wallNanoseconds,
-            markers: outcome.markers)
+            markers: outcome.markers, records_dropped: outcome.recordsDropped)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         return String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"

@@ -27,6 +27,16 @@ struct Status: ParsableCommand {
         print("threads: \(s.enforcedThreads) enforced, \(s.armedThreads) armed")
         print("markers: \(s.markers) checked")
         print("violations: \(s.violations) (records waiting: \(s.recordsQueued) of \(s.ringSize), dropped: \(s.recordsDropped), allocation failures: \(s.allocationFailures))")
+        if s.killsDropped > 0 { print("kill records lost: \(s.killsDropped)") }
+        if let policies = try handle.policies(), !policies.isEmpty {
+            // Each policy has its own queue and rate limit: its drops are its own.
+            print("")
+            print("POLICY  MODE  USERS  VIOLATIONS  WAITING  KILLS  DROPPED  RATE-LIMITED")
+            for p in policies {
+                print(pad("\(p.id)", 8) + pad(p.nfa ? "nfa" : "dyck", 6) + pad("\(p.users)", 7) + pad("\(p.violations)", 12)
+                      + pad("\(p.queued)", 9) + pad("\(p.queuedKills)", 7) + pad("\(p.dropped)", 9) + "\(p.droppedByRate)")
+            }
+        }
         let threads = try handle.threads()
         guard !threads.isEmpty else { return }
         print("")

@@ -5,6 +5,7 @@
 set -u
 bin=$1 P=$2
 SBX="$bin/sbx"
+here=$(cd "$(dirname "$0")" && pwd)
 W=$(mktemp -d /tmp/sbxe2e.XXXXXXXX) || exit 100  # /tmp is the host's: unique names
 chmod 755 "$W"
 cd "$W" || exit 100
@@ -118,7 +119,7 @@ feed go | "$SBX" run -- "$P/waiter" >waiter.out 2>&1 &
 wpid=$!
 wait_for waiter.out waiting
 "$SBX" status >st.txt 2>&1; last=st.txt; show st.txt
-check "status: ABI version and one enforced thread" 'has st.txt "ABI version 3" && has st.txt "threads: 1 enforced"'
+check "status: ABI version and one enforced thread" 'has st.txt "ABI version 4" && has st.txt "threads: 1 enforced"'
 check "status: the enforced process, its mode and its program" 'grep -E "^[0-9]+ .* dyck +kill +enforced +[1-9][0-9]* .*waiter" st.txt >/dev/null'
 touch go
 bounded_wait $wpid; st=$?
@@ -190,6 +191,9 @@ kill -TERM "$wpid2"
 bounded_wait $spid; st=$?
 touch go2
 check "a program ended by signal 15: 128+15 (got $st)" '[ $st = 143 ]'
+
+# Issue 15, item 4: records that are never lost.
+. "$here/records.sh"
 
 echo "1..$n"
 echo "# e2e: $n tests, $fails failed"

@@ -48,7 +48,7 @@ lsmod | grep -q '^sbx_dyck' || { echo "Bail out! sbx_dyck is not loaded"; exit 1
 # --- device and status -------------------------------------------------------
 check "device /dev/sbx is mode 0600" '[ "$(stat -c %a /dev/sbx)" = 600 ]'
 $CTL status >"$W/st" 2>&1; show "$W/st"
-check "status: abi 3, no policy, nothing enforced, nothing installed" 'has "$W/st" "abi 3 policies 0 enforced 0 armed 0" && has "$W/st" "installed 0$"'
+check "status: abi 4, no policy, nothing enforced, nothing installed" 'has "$W/st" "abi 4 policies 0 enforced 0 armed 0" && has "$W/st" "installed 0$"'
 
 $CTL mkblob dyck "$W/dyck.blob" && $CTL mkblob nfa "$W/nfa.blob"
 D=$($CTL load "$W/dyck.blob")
@@ -251,7 +251,7 @@ check "list is allowed to any opener" 'has "$W/o" "^entries 1$" && has "$W/o" "p
 setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" tasks >"$W/o" 2>&1; show "$W/o"
 check "tasks is allowed to any opener" 'has "$W/o" "^tasks 1$" && has "$W/o" "^pid $bg "'
 setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" status >"$W/o" 2>&1
-check "status is allowed to any opener, and counts the entry" 'has "$W/o" "^abi 3 " && has "$W/o" "installed 1$"'
+check "status is allowed to any opener, and counts the entry" 'has "$W/o" "^abi 4 " && has "$W/o" "installed 1$"'
 setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" install "$D" --exe "$W/mkB" >"$W/o" 2>&1; show "$W/o"
 check "descriptor opened without CAP_SYS_ADMIN cannot install (EPERM)" 'has "$W/o" "^install 1 "'
 setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" remove --exe "$W/mk" >"$W/o" 2>&1; show "$W/o"
@@ -327,7 +327,7 @@ chmod 0666 /dev/sbx
 setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" try-load "$W/dyck.blob" >"$W/o" 2>&1; show "$W/o"
 check "descriptor opened without CAP_SYS_ADMIN cannot load (EPERM)" 'has "$W/o" "^load 1 "'
 setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" status >"$W/o" 2>&1
-check "status is allowed to any opener" 'has "$W/o" "^abi 3"'
+check "status is allowed to any opener" 'has "$W/o" "^abi 4"'
 chmod 0600 /dev/sbx
 
 # --- nfa mode ---------------------------------------------------------------------------
@@ -426,6 +426,63 @@ wait $bg
 rmmod sbx_dyck >"$W/rm" 2>&1; rc=$?
 show "$W/rm"
 check "rmmod with an entry installed and its policy loaded (entries do not pin the module)" '[ $rc -eq 0 ] && ! lsmod | grep -q '\''^sbx_dyck'\'''
+
+# --- records: one queue and one rate limit per policy; kill records never lost -------
+# (issue 15, item 4.) A flooding log-mode program must not cost another policy its
+# kill records; an unread kill record holds its thread state (the task budget,
+# here 4) until it is read: memory stays bounded and the record is never dropped.
+insmod "$KO" max_tasks_per_policy=4 >"$W/rm" 2>&1; rc=$?
+show "$W/rm"
+check "records: the module loads again (max_tasks_per_policy=4)" '[ $rc -eq 0 ]'
+F=$($CTL load "$W/bound.blob"); K1=$($CTL load "$W/bound.blob"); K2=$($CTL load "$W/bound.blob")
+$CTL run -p "$F" -a log -- "$MK" say:start 2:0 sysloop:100000000 >"$W/of" 2>&1 &
+flood=$!
+until_true 60 '$CTL policies | grep -q "^policy $F .* dropped_rate [1-9]"'
+$CTL run -p "$K1" -- "$MK" say:start 2:0 say:CANARY >"$W/ok1" 2>&1 &
+k1=$!
+$CTL run -p "$K2" -- "$MK" say:start 2:0 say:CANARY >"$W/ok2" 2>&1 &
+k2=$!
+wait $k1; wait $k2
+$CTL policies >"$W/pol"; show "$W/pol"
+pkill -9 -x sbx_markers
+wait $flood
+show "$W/of"
+check "records: the flood ran in log mode while the two others were killed" \
+	'has "$W/of" "^start" && has "$W/of" "^signal 9" && has "$W/ok1" "^signal 9" && has "$W/ok2" "^signal 9" && hasnt "$W/ok1" CANARY && hasnt "$W/ok2" CANARY'
+$CTL read -p "$K1" >"$W/r1"; show "$W/r1"
+$CTL read -p "$K2" >"$W/r2"; show "$W/r2"
+check "records: both kill records are there, each in its own policy's queue" \
+	'has "$W/r1" "policy $K1 reason 20 action 1 nr 1 .* flags 0x8 " && has "$W/r1" "^records 1 dropped 0$" && has "$W/r2" "policy $K2 reason 20 action 1 nr 1 .* flags 0x8 " && has "$W/r2" "^records 1 dropped 0$"'
+check "records: the flooding policy dropped records (rate limit), the others none" \
+	'grep -Eq "^policy $F .* dropped [1-9][0-9]* dropped_rate [1-9]" "$W/pol" && has "$W/pol" "^policy $K1 .* dropped 0 dropped_rate 0 " && has "$W/pol" "^policy $K2 .* dropped 0 dropped_rate 0 "'
+$CTL policies >"$W/pol"; show "$W/pol"
+check "records: the flooding policy's queue is bounded (at most 128 records waiting)" \
+	'grep -Eq "^policy $F .* queued ([0-9]|[0-9][0-9]|1[01][0-9]|12[0-8]) kills 0 size 128 " "$W/pol"'
+$CTL status >"$W/st0"
+$CTL unload "$F" >/dev/null
+$CTL status >"$W/st1"; show "$W/st1"
+d0=$(sed -n 's/.* dropped \([0-9]*\) .*/\1/p' "$W/st0"); d1=$(sed -n 's/.* dropped \([0-9]*\) .*/\1/p' "$W/st1")
+check "records: unload discards the policy's unread records, counted in dropped ($d0 -> $d1)" \
+	'[ "$d1" -gt "$d0" ] && has "$W/st1" " ring 0/128 kills_dropped 0 "'
+# Four kills of one policy, unread: each record holds its thread's state, so the
+# budget (4) is used up and a fifth arm is refused; reading frees them.
+K3=$($CTL load "$W/bound.blob")
+for i in 1 2 3 4; do $CTL run -p "$K3" -- "$MK" say:start 2:0 say:CANARY >/dev/null 2>&1; done
+$CTL policies >"$W/pol"; show "$W/pol"
+$CTL run -p "$K3" -- "$MK" say:start 2:0 say:CANARY >"$W/o" 2>&1; show "$W/o"
+check "records: 4 unread kill records hold the budget of 4: the next arm is refused (ENOSPC)" \
+	'has "$W/pol" "^policy $K3 .* queued 4 kills 4 " && has "$W/o" "arm: No space left on device"'
+$CTL read -p "$K3" >"$W/r"; show "$W/r"
+check "records: the 4 kill records are read, none dropped" '[ "$(count "$W/r" "policy $K3 reason 20 .* flags 0x8 ")" = 4 ] && has "$W/r" "^records 4 dropped 0$"'
+$CTL run -p "$K3" -- "$MK" say:start 2:0 say:CANARY >"$W/o" 2>&1
+$CTL read -p "$K3" >"$W/r"
+check "records: once read, the states are free again (arm works, its kill is recorded)" \
+	'has "$W/o" "^signal 9" && has "$W/r" "^records 1 dropped 0$"'
+$CTL unload "$K1" >/dev/null; $CTL unload "$K2" >/dev/null; $CTL unload "$K3" >/dev/null
+$CTL status >"$W/st"; show "$W/st"
+check "records: nothing left loaded or enforced" 'has "$W/st" "policies 0 enforced 0 armed 0 "'
+rmmod sbx_dyck >"$W/rm" 2>&1; rc=$?
+check "records: rmmod succeeds" '[ $rc -eq 0 ]'
 
 t=$(cat /proc/sys/kernel/tainted)
 echo "# tainted $t"

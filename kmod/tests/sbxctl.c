@@ -6,8 +6,11 @@
  *   sbxctl status
  *   sbxctl load BLOB                 prints the policy id
  *   sbxctl unload ID
- *   sbxctl read [MAX]                prints and removes violation records
- *                                    (with the frame tags of their stack)
+ *   sbxctl read [MAX] [-p ID]        prints and removes violation records
+ *                                    (with the frame tags of their stack;
+ *                                    -p: only those of policy ID)
+ *   sbxctl policies                  POLICIES: a line per loaded policy
+ *                                    with its record counters
  *   sbxctl mkblob dyck|nfa|deep|bound|pinned|nfa-bound OUT  writes the core tests' example policy,
  *   sbxctl mkblob nfa-pinned OUT TABLE TEXT SITE:KIND:ID...  ... with pins (hex addresses),
  *                                    or (deep) one whose only function calls
@@ -130,20 +133,30 @@ static int cmd_status(void)
 	}
 	printf("abi %u policies %u enforced %u armed %u markers %" PRIu64
 	       " violations %" PRIu64 " dropped %" PRIu64 " alloc_failures %" PRIu64
-	       " policy_bytes %" PRIu64 " ring %u/%u installed %u\n",
+	       " policy_bytes %" PRIu64 " ring %u/%u kills_dropped %" PRIu64 " installed %u\n",
 	       s.abi_version, s.nr_policies, s.enforced_tasks, s.armed_tasks, (uint64_t)s.markers,
 	       (uint64_t)s.violations, (uint64_t)s.records_dropped, (uint64_t)s.alloc_failures,
-	       (uint64_t)s.policy_bytes, s.ring_count, s.ring_size, s.nr_installed);
+	       (uint64_t)s.policy_bytes, s.ring_count, s.ring_size, (uint64_t)s.kills_dropped,
+	       s.nr_installed);
 	return 0;
 }
 
-static int cmd_read(unsigned int max)
+/* read [MAX] [-p ID]: take (and print) records: all, or one policy's. */
+static int cmd_read(int argc, char **argv)
 {
 	struct sbx_violation_record recs[64];
 	struct sbx_ioc_read a = { 0 };
-	unsigned int i, total = 0;
+	unsigned int i, total = 0, max = 1000000;
 	int fd = open_dev();
 
+	for (i = 0; i < (unsigned int)argc; i++) {
+		if (!strcmp(argv[i], "-p") && i + 1 < (unsigned int)argc) {
+			a.flags = SBX_READ_F_POLICY;
+			a.policy_id = strtoul(argv[++i], NULL, 0);
+		} else {
+			max = strtoul(argv[i], NULL, 0);
+		}
+	}
 	while (total < max) {
 		a.records = (uintptr_t)recs;
 		a.max = max - total < 64 ? max - total : 64;
@@ -611,9 +624,33 @@ static int cmd_tasks(void)
 	return 0;
 }
 
+static int cmd_policies(void)
+{
+	struct sbx_policy_entry es[256];
+	struct sbx_ioc_policies a = { 0 };
+	unsigned int i, n;
+
+	a.entries = (uintptr_t)es;
+	a.max = 256;
+	if (ioctl(open_dev(), SBX_IOC_POLICIES, &a)) {
+		printf("policies %d\n", errno);
+		return 1;
+	}
+	printf("policies %u\n", a.count);
+	n = a.count < a.max ? a.count : a.max;
+	for (i = 0; i < n; i++)
+		printf("policy %u flags %#x size %u users %u violations %" PRIu64 " dropped %" PRIu64
+		       " dropped_rate %" PRIu64 " queued %u kills %u size %u kills_dropped %u%s\n",
+		       es[i].id, es[i].blob_flags, es[i].size, es[i].users,
+		       (uint64_t)es[i].violations, (uint64_t)es[i].dropped,
+		       (uint64_t)es[i].dropped_rate, es[i].queued, es[i].queued_kills,
+		       es[i].queue_size, es[i].kills_dropped, es[i].reserved ? " NONZERO" : "");
+	return 0;
+}
+
 static int usage(void)
 {
-	fprintf(stderr, "usage: sbxctl status | load BLOB | unload ID | read [MAX] |"
+	fprintf(stderr, "usage: sbxctl status | load BLOB | unload ID | read [MAX] [-p ID] | policies |"
 			" mkblob dyck|nfa|deep|bound|pinned|nfa-bound OUT | mkblob nfa-pinned OUT TABLE TEXT SITE:KIND:ID... | | try-load BLOB [--drop] | try-oversized |"
 			" run [-p ID|-b BLOB] [-m MODE] [-a ACTION] [--no-fork] [--fail-first]"
 			" [--twice] [--exe PATH|--exe-fd N] -- PROG [ARG...] |"
@@ -651,7 +688,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(argv[1], "read"))
-		return cmd_read(argc > 2 ? strtoul(argv[2], NULL, 0) : 1000000);
+		return cmd_read(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "policies"))
+		return cmd_policies();
 	if (!strcmp(argv[1], "mkblob") && argc >= 4)
 		return cmd_mkblob(argv[2], argv[3], argc - 4, argv + 4);
 	if (!strcmp(argv[1], "try-load") && argc >= 3)

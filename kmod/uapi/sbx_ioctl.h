@@ -13,7 +13,8 @@
  * (EINVAL otherwise), so that later versions can give them a meaning.
  *
  * Who may do what. The device is created with mode 0600 (root only by default).
- * STATUS, LIST and TASKS are allowed to anyone who holds an open descriptor.
+ * STATUS, LIST, TASKS and POLICIES are allowed to anyone who holds an open
+ * descriptor.
  * LOAD, UNLOAD, ARM, READ, INSTALL and REMOVE need both:
  *  - CAP_SYS_ADMIN in the initial user namespace in the credentials of the
  *    file's opener (checked at ioctl time on file->f_cred, so what counts is
@@ -35,7 +36,7 @@
 #define SBX_DEVICE_PATH		"/dev/sbx"
 
 /* The version of this interface, reported by SBX_IOC_STATUS. */
-#define SBX_ABI_VERSION		3
+#define SBX_ABI_VERSION		4
 
 #define SBX_IOC_MAGIC		0xDB
 
@@ -183,15 +184,25 @@ struct sbx_ioc_arm {
  * @markers:            markers stepped for enforced threads since load.
  * @violations:         violations detected since load (each one, whether or
  *                      not its record was queued).
- * @records_dropped:    records lost since load: overwritten in the full ring
- *                      (drop-oldest) or not queued because of the rate limit.
+ * @records_dropped:    records lost since the module was loaded, of every
+ *                      policy (unloaded ones included): log records evicted
+ *                      from a full queue or not queued because of their
+ *                      policy's rate limit, @kills_dropped, and records still
+ *                      unread when their policy was freed after SBX_IOC_UNLOAD.
+ *                      Per policy: SBX_IOC_POLICIES.
  * @alloc_failures:     threads and processes killed since load because no
  *                      monitor state could be allocated for them (fail closed).
  * @policy_bytes:       total size of the loaded blobs.
- * @ring_size:          capacity of the violation ring, in records.
- * @ring_count:         records waiting in the ring.
+ * @ring_size:          capacity of each policy's queue for log records
+ *                      (SBX_QUEUE_SIZE); kill records are not limited by it.
+ * @ring_count:         records waiting, in the queues of all loaded policies.
  * @nr_installed:       entries of the per-executable registry (SBX_IOC_INSTALL).
  * @reserved0:          zero.
+ * @kills_dropped:      kill records lost since load (part of
+ *                      @records_dropped). Only a SBX_REASON_NO_MEMORY record
+ *                      of a task that never ran can be lost, when its policy's
+ *                      SBX_QUEUE_SIZE slots all hold unread kill records;
+ *                      see SBX_IOC_READ.
  * @reserved:           zero.
  *
  * Never fails except with EFAULT (the result cannot be written).
@@ -210,8 +221,14 @@ struct sbx_ioc_status {
 	__u32 ring_count;
 	__u32 nr_installed;
 	__u32 reserved0;
-	__u64 reserved[3];
+	__u64 kills_dropped;
+	__u64 reserved[2];
 };
+
+/* Slots of each policy's record queue (struct sbx_ioc_status.ring_size). */
+#define SBX_QUEUE_SIZE		128
+/* Log records queued per policy and second, at most (a burst of this many). */
+#define SBX_QUEUE_RATE		100
 
 /* Frames of a violation record's stack (struct sbx_violation_record.stack). */
 #define SBX_REC_STACK		16
@@ -278,16 +295,38 @@ struct sbx_violation_record {
  * @records:  in: user address of an array of @max struct sbx_violation_record.
  * @max:      in: its capacity in records (0 is allowed: only @dropped and the
  *            count are reported).
- * @count:    out: records written, oldest first; they are removed from the ring.
- * @dropped:  out: the records_dropped counter of SBX_IOC_STATUS.
+ * @count:    out: records written; they are removed from their queues.
+ * @dropped:  out: with SBX_READ_F_POLICY, the policy's dropped counter
+ *            (struct sbx_policy_entry.dropped; 0 if no policy has the id);
+ *            otherwise the records_dropped counter of SBX_IOC_STATUS.
  * @policy_id: in: with SBX_READ_F_POLICY, take only the records of this
- *            policy (the others stay queued, in order); zero otherwise.
+ *            policy; zero otherwise.
  * @flags:    in: zero or SBX_READ_F_POLICY.
  *
- * Never blocks. Records are removed only once copied: on EFAULT the ring is
- * unchanged. Readers are serialised. SBX_READ_F_POLICY lets several
- * supervisors (one `sbx run` per program) share the ring without taking each
- * other's records.
+ * Each loaded policy has its own queue of records and its own rate limit, so
+ * what one sandbox does never costs another its records:
+ *  - a kill record (SBX_REC_F_KILLED) is never evicted and never rate
+ *    limited: it stays queued until it is read or its policy is unloaded. Its
+ *    storage is reserved with the thread state of the thread it is about (a
+ *    state whose kill record is unread stays allocated, and counts against
+ *    max_tasks_per_policy, until the record is read), so queueing it needs no
+ *    memory. The one exception is a SBX_REASON_NO_MEMORY record about a task
+ *    that never ran (no state could be had for it): it takes one of the
+ *    policy's SBX_QUEUE_SIZE slots, evicting the oldest log record if need
+ *    be, and is lost (counted in kills_dropped) only when all the slots hold
+ *    such unread records;
+ *  - a log record takes a free slot of its policy's queue; in a full queue it
+ *    evicts the policy's oldest log record; beyond SBX_QUEUE_RATE log records
+ *    per second (per policy) it is not queued. Both losses are counted in
+ *    the policy's dropped counter.
+ *
+ * With SBX_READ_F_POLICY, the oldest records of that policy, oldest first (by
+ * @seq). Without it, the records of every loaded policy, policy by policy in
+ * order of id, each policy's oldest first (sort by @seq for the global order).
+ * Never blocks. Records are removed only once copied: on EFAULT the records
+ * not delivered stay queued (@count tells how many were). Readers are
+ * serialised. The records of a policy go with it: SBX_IOC_UNLOAD discards
+ * those still unread (counted in records_dropped).
  *
  * Errors: EPERM (as for SBX_IOC_LOAD); EFAULT (the argument or the array
  * cannot be accessed); EINVAL (unknown flag, or @policy_id not zero without
@@ -492,6 +531,64 @@ struct sbx_ioc_tasks {
 	__u64 reserved;
 };
 
+/**
+ * struct sbx_policy_entry - one loaded policy and its record queue, as listed
+ * by SBX_IOC_POLICIES.
+ * @id:           the policy's id.
+ * @blob_flags:   the blob header's flags (SBX_BLOB_F_NFA, ...).
+ * @size:         the blob's size in bytes.
+ * @users:        thread states in the task table, registry entries and arms
+ *                or installs in progress that use it (SBX_IOC_UNLOAD fails
+ *                with EBUSY while not zero).
+ * @violations:   violations recorded for it since it was loaded (each one,
+ *                whether or not its record was queued).
+ * @dropped:      its records lost: log records evicted from its full queue
+ *                or not queued because of its rate limit, and
+ *                @kills_dropped.
+ * @dropped_rate: of @dropped, the log records refused by the rate limit.
+ * @queued:       its records waiting to be read.
+ * @queued_kills: of @queued, the kill records.
+ * @queue_size:   SBX_QUEUE_SIZE, the slots for its log records.
+ * @kills_dropped: its kill records lost (see SBX_IOC_READ; 0 unless more than
+ *                SBX_QUEUE_SIZE tasks that never ran were killed, unread).
+ * @reserved:     zero.
+ */
+struct sbx_policy_entry {
+	__u32 id;
+	__u32 blob_flags;
+	__u32 size;
+	__u32 users;
+	__u64 violations;
+	__u64 dropped;
+	__u64 dropped_rate;
+	__u32 queued;
+	__u32 queued_kills;
+	__u32 queue_size;
+	__u32 kills_dropped;
+	__u64 reserved;
+};
+
+/**
+ * struct sbx_ioc_policies - argument of SBX_IOC_POLICIES: the loaded
+ * policies and their record queues.
+ * @entries:  in: user address of an array of @max struct sbx_policy_entry.
+ * @max:      in: its capacity (0 is allowed: only @count is reported).
+ * @count:    out: the number of loaded policies; min(@count, @max) are
+ *            written, in order of id. A snapshot: policies may come and go
+ *            while it is taken.
+ * @reserved: in: zero.
+ *
+ * Allowed to anyone holding a descriptor (as SBX_IOC_STATUS).
+ *
+ * Errors: EFAULT; EINVAL (@reserved not zero); ENOMEM.
+ */
+struct sbx_ioc_policies {
+	__u64 entries;
+	__u32 max;
+	__u32 count;
+	__u64 reserved;
+};
+
 #define SBX_IOC_LOAD	_IOWR(SBX_IOC_MAGIC, 0x01, struct sbx_ioc_load)
 #define SBX_IOC_UNLOAD	_IOW(SBX_IOC_MAGIC, 0x02, struct sbx_ioc_unload)
 #define SBX_IOC_ARM	_IOW(SBX_IOC_MAGIC, 0x03, struct sbx_ioc_arm)
@@ -506,5 +603,6 @@ struct sbx_ioc_tasks {
 #define SBX_IOC_REMOVE	_IOWR(SBX_IOC_MAGIC, 0x07, struct sbx_ioc_remove)
 #define SBX_IOC_LIST	_IOWR(SBX_IOC_MAGIC, 0x08, struct sbx_ioc_list)
 #define SBX_IOC_TASKS	_IOWR(SBX_IOC_MAGIC, 0x09, struct sbx_ioc_tasks)
+#define SBX_IOC_POLICIES _IOWR(SBX_IOC_MAGIC, 0x10, struct sbx_ioc_policies)
 
 #endif /* _UAPI_SBX_IOCTL_H */

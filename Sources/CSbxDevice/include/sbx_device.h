@@ -19,6 +19,7 @@ int sbx_dev_install(int fd, struct sbx_ioc_install *arg);
 int sbx_dev_remove(int fd, struct sbx_ioc_remove *arg);
 int sbx_dev_list(int fd, struct sbx_ioc_list *arg);
 int sbx_dev_tasks(int fd, struct sbx_ioc_tasks *arg);
+int sbx_dev_policies(int fd, struct sbx_ioc_policies *arg);
 
 /* Where sbx_spawn_armed failed in the child. */
 enum sbx_spawn_stage {
