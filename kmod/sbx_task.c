@@ -758,14 +758,16 @@ static struct sbx_task *sbx_task_exec_denied(struct sbx_task *t, struct task_str
 	rec.reason = SBX_REASON_EXEC_DENIED;
 	rec.syscall_nr = (u32)syscall_get_nr(tsk, task_pt_regs(tsk));
 	rec.id = t->thread.window_sym;
+	rec.reserved = t->exec;
 	rec.depth = t->thread.depth;
 	if (t->thread.depth && t->thread.depth <= t->thread.limit) {
 		rec.tag = t->thread.frames[t->thread.depth - 1].tag;
 		rec.mstate = t->thread.frames[t->thread.depth - 1].mstate;
 	}
 	sbx_content_path(&rec, bprm->file);
-	pr_notice_ratelimited("exec of %s by pid %d (policy %u): no installed policy, %s\n",
+	pr_notice_ratelimited("exec of %s by pid %d (policy %u): %s, %s\n",
 			      rec.path, task_tgid_nr(tsk), t->policy->id,
+			      t->exec == SBX_EXEC_DENY ? "execs are denied" : "no installed policy",
 			      t->action == SBX_ACTION_KILL ? "killed" : "runs unconfined (log)");
 	/* Pending SIGKILL: the thread never returns to userspace. */
 	sbx_task_violation(t, &rec, NULL);

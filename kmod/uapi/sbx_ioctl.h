@@ -266,7 +266,8 @@ struct sbx_ioc_status {
  *              call's third argument (the protection of mmap and mprotect);
  *              for SBX_REASON_UNPINNED the marker's address relative to the
  *              executable's load bias (the link-time address of the syscall
- *              instruction it came from); else zero.
+ *              instruction it came from); for SBX_REASON_EXEC_DENIED the
+ *              thread's exec transition (SBX_EXEC_*); else zero.
  * @stack:      the tags of the thread's frames before the event, from the top
  *              down: stack[i] is the tag of frame depth-1-i, for
  *              i < min(@depth, SBX_REC_STACK) (so stack[0] == @tag); the
