@@ -18,6 +18,7 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/sched/signal.h>
+#include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/version.h>
 
@@ -122,7 +123,7 @@ static int sbx_ioc_arm(void __user *uarg)
 
 	if (copy_from_user(&a, uarg, sizeof(a)))
 		return -EFAULT;
-	if ((a.flags & ~SBX_ARM_F_EXE) || a.reserved0 || a.reserved)
+	if ((a.flags & ~SBX_ARM_F_EXE) || a.exec > SBX_EXEC_UNCONFINED || a.reserved)
 		return -EINVAL;
 	ret = sbx_check_mode_action(a.mode, a.action);
 	if (ret)
@@ -148,7 +149,7 @@ static int sbx_ioc_arm(void __user *uarg)
 		ret = -EBUSY;
 		goto err_put;
 	}
-	ret = sbx_task_arm(p, a.action, bind);
+	ret = sbx_task_arm(p, a.action, a.exec, bind);
 	if (ret)
 		goto err_put;
 	return 0;
@@ -166,7 +167,8 @@ static int sbx_ioc_status(void __user *uarg)
 	memset(&s, 0, sizeof(s));
 	s.abi_version = SBX_ABI_VERSION;
 	sbx_policy_stats(&s.nr_policies, &s.policy_bytes);
-	sbx_task_stats(&s.enforced_tasks, &s.armed_tasks, &s.markers, &s.alloc_failures);
+	sbx_task_stats(&s.enforced_tasks, &s.armed_tasks, &s.unconfined_tasks, &s.markers,
+		       &s.alloc_failures);
 	sbx_report_stats(&s.violations, &s.records_dropped, &s.kills_dropped, &s.ring_size,
 			 &s.ring_count);
 	s.nr_installed = atomic_read(&sbx_nr_installed);
@@ -196,44 +198,59 @@ static int sbx_ioc_read(void __user *uarg)
 
 static int sbx_ioc_install(void __user *uarg)
 {
+	struct sbx_install *tmpl;
 	struct sbx_ioc_install a;
 	struct sbx_policy *p;
-	struct sbx_exe exe;
 	u64 entry;
 	int ret;
 
 	if (copy_from_user(&a, uarg, sizeof(a)))
 		return -EFAULT;
-	if (a.flags || a.reserved0 || a.reserved[0] || a.reserved[1])
+	if ((a.flags & ~SBX_INSTALL_F_REPLACE) || a.exec > SBX_EXEC_UNCONFINED ||
+	    a.replaced || a.reserved1 || a.reserved)
 		return -EINVAL;
 	ret = sbx_check_mode_action(a.mode, a.action);
 	if (ret)
 		return ret;
-	ret = sbx_exe_from_fd(a.exe_fd, &exe, true);
+	tmpl = kzalloc(sizeof(*tmpl), GFP_KERNEL);
+	if (!tmpl)
+		return -ENOMEM;
+	ret = sbx_exe_from_fd(a.exe_fd, &tmpl->exe, true);
 	if (ret)
-		return ret;
+		goto out_free;
 	p = sbx_policy_find(a.id);
-	if (!p)
-		return -ENOENT;
+	if (!p) {
+		ret = -ENOENT;
+		goto out_free;
+	}
 	if (!sbx_mode_fits(p, a.mode)) {
 		ret = -EINVAL;
 		goto err_put;
 	}
-	ret = sbx_registry_install(p, a.mode, a.action, &exe, &entry);
+	ret = sbx_content_install(a.exe_fd, tmpl->digest, &tmpl->stamp, &tmpl->stamp_ok);
 	if (ret)
 		goto err_put;
-	a.dev = new_encode_dev(exe.dev);
-	a.ino = exe.ino;
+	tmpl->policy = p;
+	tmpl->mode = a.mode;
+	tmpl->action = a.action;
+	tmpl->exec = a.exec;
+	ret = sbx_registry_install(tmpl, a.flags & SBX_INSTALL_F_REPLACE, &a.replaced, &entry);
+	if (ret)
+		goto err_put;
+	a.dev = new_encode_dev(tmpl->exe.dev);
+	a.ino = tmpl->exe.ino;
 	if (copy_to_user(uarg, &a, sizeof(a))) {
 		/* The caller does not know it succeeded: take it back. */
-		sbx_registry_remove(&exe, entry, NULL);
-		return -EFAULT;
+		sbx_registry_remove(&tmpl->exe, entry, NULL);
+		ret = -EFAULT;
 	}
-	return 0;
+	goto out_free;
 
 err_put:
 	sbx_policy_unuse(p);
 	sbx_policy_put(p);
+out_free:
+	kfree(tmpl);
 	return ret;
 }
 

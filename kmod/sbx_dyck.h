@@ -10,6 +10,8 @@
  *                 exec, exit, stepping markers, resynchronisation
  *   sbx_registry.c the per-executable registry: policies enforced on every
  *                 exec of an inode (SBX_IOC_INSTALL, _REMOVE, _LIST)
+ *   sbx_content.c the registry's content binding: SHA-256 of an executable
+ *                 at install, stamps, re-verification at exec
  *   sbx_hooks.c   tracepoint probes (sys_enter, sched_process_*)
  *   sbx_report.c  violation records: per-policy queues and rate limits,
  *                 the kernel log
@@ -29,6 +31,7 @@
 #include <linux/refcount.h>
 #include <linux/sched.h>
 #include <linux/spinlock.h>
+#include <linux/time64.h>
 #include <linux/types.h>
 #include <linux/workqueue.h>
 
@@ -36,6 +39,9 @@
 #include "core/sbx_monitor.h"
 #include "uapi/sbx_ioctl.h"
 #include "uapi/sbx_marker.h"
+
+/* SHA-256 (the registry's content binding). */
+#define SBX_DIGEST_SIZE		32
 
 struct pt_regs;
 struct file;
@@ -157,6 +163,7 @@ struct sbx_exe {
 /* Thread states (struct sbx_task.state). */
 #define SBX_TASK_ARMED		1	/* enforced from the next successful exec */
 #define SBX_TASK_ENFORCED	2	/* markers are checked */
+#define SBX_TASK_UNCONFINED	3	/* no policy (@policy NULL); never privileged */
 
 /**
  * struct sbx_task - the monitor state of one thread (task_struct).
@@ -167,10 +174,14 @@ struct sbx_exe {
  *             under its lock (SBX_IOC_TASKS, _LIST), where the state is
  *             known to be in the table, so its task is not freed yet: the
  *             exit and free probes remove it first.
- * @policy:    the policy it is armed or enforced with (a counted reference).
- * @view:      &@policy->view.
- * @state:     SBX_TASK_ARMED or SBX_TASK_ENFORCED.
+ * @policy:    the policy it is armed or enforced with (a counted reference);
+ *             NULL when unconfined (the state is then a bare kmalloc'd
+ *             struct sbx_task without frames).
+ * @view:      &@policy->view, or NULL.
+ * @state:     SBX_TASK_ARMED, SBX_TASK_ENFORCED or SBX_TASK_UNCONFINED.
  * @action:    SBX_ACTION_KILL or SBX_ACTION_LOG.
+ * @exec:      the exec transition, SBX_EXEC_* (uapi): what a successful exec
+ *             of an enforced thread does.
  * @killed:    a violation killed the process: further events are blocked
  *             and not recorded again.
  * @lost:      log mode after a violation: the thread is resynchronising
@@ -207,6 +218,7 @@ struct sbx_task {
 	const struct sbx_policy_view *view;
 	u8 state;
 	u8 action;
+	u8 exec;
 	u8 killed;
 	u8 lost;
 	u8 exe_bound;
@@ -239,17 +251,33 @@ void sbx_policy_exit(void);
 int sbx_task_init(void);
 void sbx_task_exit(void);
 bool sbx_task_sandboxed(struct task_struct *tsk);
-int sbx_task_arm(struct sbx_policy *p, u32 action, const struct sbx_exe *exe);
+int sbx_task_arm(struct sbx_policy *p, u32 action, u32 exec, const struct sbx_exe *exe);
 void sbx_task_fork(struct task_struct *parent, struct task_struct *child);
 void sbx_task_exec(struct task_struct *tsk, const struct linux_binprm *bprm);
 void sbx_task_gone(struct task_struct *tsk);
 void sbx_task_marker(struct pt_regs *regs);
 void sbx_task_syscall(struct pt_regs *regs, long nr, u32 reason, u32 flags);
 void sbx_task_check_syscall(struct pt_regs *regs, long nr);
-void sbx_task_stats(u32 *enforced, u32 *armed, u64 *markers, u64 *alloc_failures);
+void sbx_task_stats(u32 *enforced, u32 *armed, u32 *unconfined, u64 *markers,
+		    u64 *alloc_failures);
 bool sbx_task_any(void);
 int sbx_task_list(struct sbx_task_entry __user *buf, u32 max, u32 *count);
+void sbx_task_rebuilt(struct file *file, struct sbx_policy *policy, u32 action, int err);
 void sbx_task_count_installed(const u64 *ids, u32 *processes, u32 n);
+
+/**
+ * struct sbx_stamp - what the inode says of its content: size, mtime, ctime.
+ *
+ * Every change of a file's content through the inode (write, truncate, a
+ * writable mapping) sets its ctime to the current (coarse) time; userspace
+ * cannot set ctime. So a stamp taken after the coarse clock has passed the
+ * file's ctime, with writes denied, changes with any later content change.
+ */
+struct sbx_stamp {
+	struct timespec64 ctime;
+	struct timespec64 mtime;
+	loff_t size;
+};
 
 /**
  * struct sbx_install - an entry of the per-executable registry.
@@ -260,7 +288,13 @@ void sbx_task_count_installed(const u64 *ids, u32 *processes, u32 n);
  * @policy: the policy, with a reference and a use held by the entry.
  * @mode:   SBX_MODE_*.
  * @action: SBX_ACTION_*.
+ * @exec:   SBX_EXEC_*: the transition of the threads it enforces.
+ * @digest: SHA-256 of the file's content at install.
+ * @stamp:  the inode's stamp when @digest was taken.
+ * @stamp_ok: @stamp can be trusted (the clock had passed the file's ctime);
+ *          otherwise every exec hashes the file.
  * @execs:  execs enforced through the entry.
+ * @refused: execs refused because the content was not @digest.
  *
  * Readers (the exec probe) may use an entry they found until the end of their
  * RCU read-side section: removal waits for a grace period before it drops the
@@ -275,7 +309,12 @@ struct sbx_install {
 	struct sbx_policy *policy;
 	u32 mode;
 	u32 action;
+	u32 exec;
+	u8 digest[SBX_DIGEST_SIZE];
+	struct sbx_stamp stamp;
+	bool stamp_ok;
 	atomic64_t execs;
+	atomic_t refused;
 };
 
 /* sbx_registry.c */
@@ -288,11 +327,20 @@ static inline bool sbx_registry_any(void)
 }
 
 struct sbx_install *sbx_registry_find(const struct inode *inode);
-int sbx_registry_install(struct sbx_policy *p, u32 mode, u32 action,
-			 const struct sbx_exe *exe, u64 *id);
+int sbx_registry_install(const struct sbx_install *tmpl, bool replace, u32 *replaced,
+			 u64 *id);
+void sbx_registry_refused(u64 id);
 int sbx_registry_remove(const struct sbx_exe *exe, u64 only_id, u32 *policy_id);
 int sbx_registry_list(struct sbx_install_entry __user *buf, u32 max, u32 *count);
 void sbx_registry_exit(void);
+
+/* sbx_content.c */
+int sbx_content_install(s32 fd, u8 digest[SBX_DIGEST_SIZE], struct sbx_stamp *stamp,
+			bool *stamp_ok);
+bool sbx_content_stamp_matches(const struct sbx_stamp *s, const struct inode *inode);
+int sbx_content_verify_later(struct task_struct *tsk, struct file *file,
+			     const struct sbx_install *e, struct sbx_policy *prev_policy);
+void sbx_content_path(struct sbx_violation_record *rec, struct file *file);
 
 /* sbx_hooks.c */
 int sbx_hooks_init(void);

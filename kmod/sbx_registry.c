@@ -91,57 +91,71 @@ static void sbx_install_free(struct sbx_install *e)
 }
 
 /**
- * sbx_registry_install - add an entry (SBX_IOC_INSTALL).
- * @p:      the policy; on success the caller's reference and use pass to the
- *          entry.
- * @mode:   SBX_MODE_*, checked against the blob by the caller.
- * @action: SBX_ACTION_*.
- * @exe:    the executable, a regular file.
- * @id:     out: the entry's id, for sbx_registry_remove().
+ * sbx_registry_install - add an entry (SBX_IOC_INSTALL), or replace one.
+ * @tmpl:     the entry's executable, policy, mode, action, exec transition,
+ *            digest and stamp (copied); on success the caller's reference
+ *            and use of the policy pass to the entry.
+ * @replace:  replace the inode's entry, if it has one.
+ * @replaced: out: the policy of the entry replaced (its use is dropped when
+ *            this returns), or 0.
+ * @id:       out: the entry's id, for sbx_registry_remove().
  *
- * Sleeps.
+ * A replacement is published before the old entry is unpublished: an exec
+ * meanwhile finds one of them. Sleeps.
  *
  * Return: 0, -ENOMEM, -ENOSPC, -EEXIST, or the error of attaching the
  * sys_enter probe.
  */
-int sbx_registry_install(struct sbx_policy *p, u32 mode, u32 action,
-			 const struct sbx_exe *exe, u64 *id)
+int sbx_registry_install(const struct sbx_install *tmpl, bool replace, u32 *replaced,
+			 u64 *id)
 {
-	struct sbx_install *e;
+	struct sbx_install *e, *old;
 	int ret;
 
+	*replaced = 0;
 	e = kzalloc(sizeof(*e), GFP_KERNEL_ACCOUNT);
 	if (!e)
 		return -ENOMEM;
 	ret = sbx_hooks_get();
 	if (ret)
 		goto err_free;
+	*e = *tmpl;
 	INIT_HLIST_NODE(&e->node);
 	INIT_LIST_HEAD(&e->link);
-	e->exe = *exe;
-	e->policy = p;
-	e->mode = mode;
-	e->action = action;
 	atomic64_set(&e->execs, 0);
+	atomic_set(&e->refused, 0);
 
 	mutex_lock(&sbx_registry_lock);
-	if (atomic_read(&sbx_nr_installed) >= SBX_MAX_INSTALLED) {
-		ret = -ENOSPC;
+	old = sbx_registry_lookup(&e->exe);
+	if (old && !replace) {
+		ret = -EEXIST;
 		goto err_unlock;
 	}
-	if (sbx_registry_lookup(exe)) {
-		ret = -EEXIST;
+	if (!old && atomic_read(&sbx_nr_installed) >= SBX_MAX_INSTALLED) {
+		ret = -ENOSPC;
 		goto err_unlock;
 	}
 	e->id = sbx_registry_next_id++;
 	list_add_tail(&e->link, &sbx_registry_list_head);
 	/* Counted before it is visible: the probe looks only if it counts. */
-	atomic_inc(&sbx_nr_installed);
-	hash_add_rcu(sbx_registry_table, &e->node, sbx_exe_key(exe->dev, exe->ino));
+	if (!old)
+		atomic_inc(&sbx_nr_installed);
+	/* At the bucket's head: found before @old from now on. */
+	hash_add_rcu(sbx_registry_table, &e->node, sbx_exe_key(e->exe.dev, e->exe.ino));
+	if (old) {
+		hash_del_rcu(&old->node);
+		list_del(&old->link);
+	}
 	*id = e->id;
 	mutex_unlock(&sbx_registry_lock);
-	pr_debug("installed policy %u for inode %u:%u:%lu\n", p->id, MAJOR(exe->dev),
-		 MINOR(exe->dev), exe->ino);
+	pr_debug("installed policy %u for inode %u:%u:%lu\n", e->policy->id, MAJOR(e->exe.dev),
+		 MINOR(e->exe.dev), e->exe.ino);
+	if (old) {
+		*replaced = old->policy->id;
+		/* Exec probes that found it have taken their references. */
+		synchronize_rcu();
+		sbx_install_free(old);
+	}
 	return 0;
 
 err_unlock:
@@ -150,6 +164,24 @@ err_unlock:
 err_free:
 	kfree(e);
 	return ret;
+}
+
+/**
+ * sbx_registry_refused - count an exec refused because the content of entry
+ * @id's file changed (if the entry is still there). Sleeps.
+ */
+void sbx_registry_refused(u64 id)
+{
+	struct sbx_install *e;
+
+	mutex_lock(&sbx_registry_lock);
+	list_for_each_entry(e, &sbx_registry_list_head, link) {
+		if (e->id == id) {
+			atomic_inc(&e->refused);
+			break;
+		}
+	}
+	mutex_unlock(&sbx_registry_lock);
 }
 
 /* Unpublish @e. The caller holds sbx_registry_lock. */
@@ -233,6 +265,8 @@ int sbx_registry_list(struct sbx_install_entry __user *ubuf, u32 max, u32 *count
 		buf[n].mode = e->mode;
 		buf[n].action = e->action;
 		buf[n].execs = atomic64_read(&e->execs);
+		buf[n].exec = e->exec;
+		buf[n].refused = atomic_read(&e->refused);
 		ids[n] = e->id;
 		n++;
 	}

@@ -6,14 +6,18 @@
  * disable preemption, which they run with anyway, and which makes a read-side
  * section for call_rcu() without rcu_read_lock()'s out-of-line calls under
  * PREEMPT_RCU), insertions and removals take sbx_task_lock. A thread has a
- * state while it is armed or enforced, from SBX_IOC_ARM (or the fork of an
- * armed or enforced parent, or its exec of an executable in the registry)
- * until it exits, or until it execs while enforced (an exec of an installed
- * executable then gives it a new state).
- * Each state holds a use and a reference of its policy, a reference on the
- * sys_enter probe and one on the module. The use and the module reference go
- * when the state leaves the table; the others in an RCU callback after that,
- * so a lookup never sees a state being reused.
+ * state while it is armed, enforced or unconfined, from SBX_IOC_ARM (or the
+ * fork of a parent with a state, or its exec of an executable in the
+ * registry) until it exits; an exec replaces an enforced thread's state by
+ * the exec transition (enforced with an installed policy, or unconfined), or
+ * kills it (specs/kernel-abi.md, "Exec transitions").
+ * Each armed or enforced state holds a use and a reference of its policy, a
+ * reference on the sys_enter probe and one on the module. The use and the
+ * module reference go when the state leaves the table; the others in an RCU
+ * callback after that, so a lookup never sees a state being reused. An
+ * unconfined state has no policy: it is a bare struct sbx_task (kmalloc'd,
+ * no frames) holding a module reference only; it exists so that the thread
+ * and its descendants are never privileged for /dev/sbx.
  *
  * Specs: specs/marker-abi.md ("Meaning to a monitor"), specs/kernel-abi.md
  * ("Control interface": thread life cycle, violations, resynchronisation).
@@ -33,9 +37,11 @@
 #include <linux/percpu.h>
 #include <linux/ptrace.h>
 #include <linux/sched/signal.h>
+#include <linux/sched/task_stack.h>
 #include <linux/string.h>
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
+#include <asm/syscall.h>
 
 #include "sbx_dyck.h"
 
@@ -46,6 +52,7 @@ static DEFINE_SPINLOCK(sbx_task_lock);
 
 static atomic_t sbx_nr_enforced = ATOMIC_INIT(0);
 static atomic_t sbx_nr_armed = ATOMIC_INIT(0);
+static atomic_t sbx_nr_unconfined = ATOMIC_INIT(0);
 static atomic64_t sbx_alloc_failures = ATOMIC64_INIT(0);
 static DEFINE_PER_CPU(u64, sbx_markers);
 
@@ -63,10 +70,23 @@ static __always_inline struct sbx_task *sbx_task_find(const struct task_struct *
 	return NULL;
 }
 
-/* True if any thread is armed or enforced: lets the sched probes skip lookups. */
+/* True if any thread has a state: lets the sched probes skip lookups. */
 bool sbx_task_any(void)
 {
-	return atomic_read(&sbx_nr_armed) || atomic_read(&sbx_nr_enforced);
+	return atomic_read(&sbx_nr_armed) || atomic_read(&sbx_nr_enforced) ||
+	       atomic_read(&sbx_nr_unconfined);
+}
+
+static atomic_t *sbx_task_counter(u8 state)
+{
+	switch (state) {
+	case SBX_TASK_ENFORCED:
+		return &sbx_nr_enforced;
+	case SBX_TASK_UNCONFINED:
+		return &sbx_nr_unconfined;
+	default:
+		return &sbx_nr_armed;
+	}
 }
 
 /* Tries of sbx_task_list() to size its buffer while threads come and go. */
@@ -76,10 +96,7 @@ static void sbx_task_insert(struct sbx_task *t)
 {
 	unsigned long flags;
 
-	if (t->state == SBX_TASK_ENFORCED)
-		atomic_inc(&sbx_nr_enforced);
-	else
-		atomic_inc(&sbx_nr_armed);
+	atomic_inc(sbx_task_counter(t->state));
 	spin_lock_irqsave(&sbx_task_lock, flags);
 	hash_add_rcu(sbx_task_table, &t->node, (unsigned long)t->task);
 	spin_unlock_irqrestore(&sbx_task_lock, flags);
@@ -90,6 +107,10 @@ static void sbx_task_release_rcu(struct rcu_head *head)
 	struct sbx_task *t = container_of(head, struct sbx_task, rcu);
 	struct sbx_policy *p = t->policy;
 
+	if (!p) {	/* unconfined: no policy, no probe reference */
+		kfree(t);
+		return;
+	}
 	sbx_policy_slot_put(p, t);
 	sbx_policy_put(p);
 	sbx_hooks_put();
@@ -112,11 +133,9 @@ static void sbx_task_remove(struct task_struct *tsk)
 	spin_unlock_irqrestore(&sbx_task_lock, flags);
 	if (!found)
 		return;
-	if (found->state == SBX_TASK_ENFORCED)
-		atomic_dec(&sbx_nr_enforced);
-	else
-		atomic_dec(&sbx_nr_armed);
-	sbx_policy_unuse(found->policy);
+	atomic_dec(sbx_task_counter(found->state));
+	if (found->policy)
+		sbx_policy_unuse(found->policy);
 	call_rcu(&found->rcu, sbx_task_release_rcu);
 	/*
 	 * The module may go as soon as the last state has left the table (not
@@ -128,15 +147,16 @@ static void sbx_task_remove(struct task_struct *tsk)
 }
 
 static void sbx_task_setup(struct sbx_task *t, struct task_struct *tsk,
-			   struct sbx_policy *p, u8 state, u8 action)
+			   struct sbx_policy *p, u8 state, u8 action, u8 exec)
 {
 	INIT_HLIST_NODE(&t->node);
 	INIT_LIST_HEAD(&t->pool_link);
 	t->task = tsk;
 	t->policy = p;
-	t->view = &p->view;
+	t->view = p ? &p->view : NULL;
 	t->state = state;
 	t->action = action;
+	t->exec = exec;
 	t->killed = 0;
 	t->lost = 0;
 	t->exe_bound = 0;
@@ -155,7 +175,26 @@ static void sbx_task_setup(struct sbx_task *t, struct task_struct *tsk,
 	t->kill_rec.held = 0;
 }
 
-/* Is @tsk armed or enforced? Such a thread may not use the privileged ioctls. */
+/*
+ * A new unconfined state for @tsk (not yet in the table), or NULL. Any
+ * context. It holds a module reference.
+ */
+static struct sbx_task *sbx_task_new_unconfined(struct task_struct *tsk)
+{
+	struct sbx_task *t;
+
+	t = kmalloc(sizeof(*t), GFP_ATOMIC | __GFP_NOWARN);
+	if (!t)
+		return NULL;
+	sbx_task_setup(t, tsk, NULL, SBX_TASK_UNCONFINED, 0, SBX_EXEC_UNCONFINED);
+	__module_get(THIS_MODULE);
+	return t;
+}
+
+/*
+ * Is @tsk armed, enforced or unconfined? Such a thread may not use the
+ * privileged ioctls.
+ */
 bool sbx_task_sandboxed(struct task_struct *tsk)
 {
 	bool ret;
@@ -171,6 +210,7 @@ bool sbx_task_sandboxed(struct task_struct *tsk)
  * @p:      the policy; the caller's reference passes to the thread's state
  *          on success.
  * @action: SBX_ACTION_KILL or SBX_ACTION_LOG.
+ * @exec:   SBX_EXEC_*: the transition of the enforced image's execs.
  * @exe:    the inode the next exec must run (SBX_ARM_F_EXE), or NULL.
  *
  * The caller has checked that the thread is neither armed nor enforced and
@@ -178,7 +218,7 @@ bool sbx_task_sandboxed(struct task_struct *tsk)
  *
  * Return: 0, -ENOSPC, -ENOMEM, or the error of registering the sys_enter probe.
  */
-int sbx_task_arm(struct sbx_policy *p, u32 action, const struct sbx_exe *exe)
+int sbx_task_arm(struct sbx_policy *p, u32 action, u32 exec, const struct sbx_exe *exe)
 {
 	struct sbx_task *t;
 	int ret;
@@ -192,7 +232,7 @@ int sbx_task_arm(struct sbx_policy *p, u32 action, const struct sbx_exe *exe)
 		return ret;
 	}
 	__module_get(THIS_MODULE);
-	sbx_task_setup(t, current, p, SBX_TASK_ARMED, action);
+	sbx_task_setup(t, current, p, SBX_TASK_ARMED, action, exec);
 	if (exe) {
 		t->exe_bound = 1;
 		t->exe = *exe;
@@ -223,7 +263,7 @@ static void sbx_fill_record(struct sbx_violation_record *rec, struct task_struct
 static void sbx_task_fill_record(struct sbx_violation_record *rec,
 				 const struct sbx_task *t, struct task_struct *tsk)
 {
-	sbx_fill_record(rec, tsk, t->policy->id, t->action);
+	sbx_fill_record(rec, tsk, t->policy ? t->policy->id : 0, t->action);
 }
 
 /* The thread's depth, top frame and frame tags (top down) before the event. */
@@ -576,7 +616,7 @@ static void sbx_task_fork_failed(struct sbx_task *pt, struct task_struct *child,
 	 */
 	send_sig_info(SIGKILL, SEND_SIG_PRIV, child);
 	pr_notice_ratelimited("no monitor state for new task %d of policy %u (%d): killed\n",
-			      task_pid_nr(child), pt->policy->id, err);
+			      task_pid_nr(child), pt->policy ? pt->policy->id : 0, err);
 }
 
 /**
@@ -598,13 +638,22 @@ void sbx_task_fork(struct task_struct *parent, struct task_struct *child)
 	pt = sbx_task_find(parent);
 	if (!pt)
 		goto out;
+	if (pt->state == SBX_TASK_UNCONFINED) {
+		/* Descendants of an unconfined image stay unprivileged. */
+		ct = sbx_task_new_unconfined(child);
+		if (!ct)
+			sbx_task_fork_failed(pt, child, -ENOMEM);
+		else
+			sbx_task_insert(ct);
+		goto out;
+	}
 	p = pt->policy;
 	ct = sbx_policy_slot_get(p, false);
 	if (IS_ERR(ct)) {
 		sbx_task_fork_failed(pt, child, PTR_ERR(ct));
 		goto out;
 	}
-	sbx_task_setup(ct, child, p, pt->state, pt->action);
+	sbx_task_setup(ct, child, p, pt->state, pt->action, pt->exec);
 	ct->install_id = pt->install_id;
 	ct->exe_bound = pt->exe_bound;
 	ct->exe = pt->exe;
@@ -691,56 +740,106 @@ static void sbx_task_exec_armed(struct sbx_task *t, struct task_struct *tsk,
 		sbx_task_exe_mismatch(t, tsk);
 }
 
-/* No state for a thread that execed an installed executable: fail closed. */
-static void sbx_task_install_failed(const struct sbx_install *e, struct task_struct *tsk,
-				    int err)
+/* No state for a thread that execed: fail closed. */
+static void sbx_task_exec_failed(struct task_struct *tsk, struct sbx_policy *p, u32 action,
+				 int err)
 {
 	struct sbx_violation_record rec;
 
 	atomic64_inc(&sbx_alloc_failures);
-	sbx_fill_record(&rec, tsk, e->policy->id, e->action);
+	sbx_fill_record(&rec, tsk, p->id, action);
 	rec.reason = SBX_REASON_NO_MEMORY;
 	rec.flags = SBX_REC_F_KILLED;
-	sbx_report(e->policy, NULL, &rec);
+	sbx_report(p, NULL, &rec);
 	kill_pid(task_tgid(tsk), SIGKILL, 1);
-	pr_notice_ratelimited("no monitor state for exec of task %d with policy %u (%d): killed\n",
-			      task_pid_nr(tsk), e->policy->id, err);
+	pr_notice_ratelimited("no monitor state for exec of task %d (policy %u, %d): killed\n",
+			      task_pid_nr(tsk), p->id, err);
 }
 
 /*
- * A thread that is not armed execed @inode: if the registry has an entry for
- * it, a new state enforcing the entry's policy from the entry, not yet in the
- * table; else NULL. The caller is an RCU reader (preemption disabled), which
- * keeps the entry and its references alive.
+ * @tsk execed @bprm->file, which has registry entry @e: a new state enforcing
+ * the entry's policy from the new image's entry, not yet in the table, or
+ * NULL when none could be had (the process is then killed). When the inode's
+ * stamp is not the entry's, the content is verified before the new image
+ * runs (sbx_content_verify_later). @prev is the thread's state before the
+ * exec (enforced or unconfined), or NULL. The caller is an RCU reader
+ * (preemption disabled), which keeps the entry and its references alive.
  */
 static struct sbx_task *sbx_task_exec_installed(struct task_struct *tsk,
-						const struct inode *inode)
+						const struct linux_binprm *bprm,
+						struct sbx_install *e,
+						const struct sbx_task *prev)
 {
-	struct sbx_install *e;
-	struct sbx_policy *p;
+	struct sbx_policy *prev_policy = prev ? prev->policy : NULL;
+	struct sbx_policy *p = e->policy;
 	struct sbx_task *t;
+	int ret;
 
-	e = sbx_registry_find(inode);
-	if (!e)
-		return NULL;
 	/* A module being removed enforces nothing any more. */
 	if (!try_module_get(THIS_MODULE))
 		return NULL;
-	p = e->policy;
 	t = sbx_policy_slot_get(p, false);
 	if (IS_ERR(t)) {
 		module_put(THIS_MODULE);
-		sbx_task_install_failed(e, tsk, PTR_ERR(t));
+		sbx_task_exec_failed(tsk, p, e->action, PTR_ERR(t));
 		return NULL;
 	}
-	sbx_task_setup(t, tsk, p, SBX_TASK_ENFORCED, e->action);
+	sbx_task_setup(t, tsk, p, SBX_TASK_ENFORCED, e->action, e->exec);
 	t->install_id = e->id;
 	sbx_task_enforce(t, tsk);
 	/* The entry holds both until a grace period after its removal. */
 	sbx_policy_get(p);
 	sbx_hooks_get_more();
+	if (!e->stamp_ok || !sbx_content_stamp_matches(&e->stamp, file_inode(bprm->file))) {
+		ret = sbx_content_verify_later(tsk, bprm->file, e, prev_policy);
+		if (ret && ret != -ESRCH) {
+			/* Cannot verify: fail closed (the state is kept, killed). */
+			t->killed = 1;
+			sbx_task_exec_failed(tsk, p, e->action, ret);
+		}
+	}
 	atomic64_inc(&e->execs);
 	return t;
+}
+
+/*
+ * The exec transition of enforced thread @t refuses the exec of @bprm->file:
+ * record it (the file, the frame and the window it was made in). With action
+ * kill the process is killed before the new image runs and the old state
+ * stays (killed); with action log the new image runs unconfined (returned,
+ * not yet in the table; NULL if no state can be had: killed).
+ */
+static struct sbx_task *sbx_task_exec_denied(struct sbx_task *t, struct task_struct *tsk,
+					     const struct linux_binprm *bprm)
+{
+	struct sbx_violation_record rec;
+	struct sbx_task *nt;
+
+	sbx_task_fill_record(&rec, t, tsk);
+	rec.reason = SBX_REASON_EXEC_DENIED;
+	rec.syscall_nr = (u32)syscall_get_nr(tsk, task_pt_regs(tsk));
+	rec.id = t->thread.window_sym;
+	rec.reserved = t->exec;
+	rec.depth = t->thread.depth;
+	if (t->thread.depth && t->thread.depth <= t->thread.limit) {
+		rec.tag = t->thread.frames[t->thread.depth - 1].tag;
+		rec.mstate = t->thread.frames[t->thread.depth - 1].mstate;
+	}
+	sbx_content_path(&rec, bprm->file);
+	pr_notice_ratelimited("exec of %s by pid %d (policy %u): %s, %s\n",
+			      rec.path, task_tgid_nr(tsk), t->policy->id,
+			      t->exec == SBX_EXEC_DENY ? "execs are denied" : "no installed policy",
+			      t->action == SBX_ACTION_KILL ? "killed" : "runs unconfined (log)");
+	/* Pending SIGKILL: the thread never returns to userspace. */
+	sbx_task_violation(t, &rec, NULL);
+	if (t->action == SBX_ACTION_KILL)
+		return NULL;
+	nt = sbx_task_new_unconfined(tsk);
+	if (!nt) {
+		t->killed = 1;
+		sbx_task_exec_failed(tsk, t->policy, t->action, -ENOMEM);
+	}
+	return nt;
 }
 
 /**
@@ -749,35 +848,99 @@ static struct sbx_task *sbx_task_exec_installed(struct task_struct *tsk,
  * @bprm: the exec; @bprm->file is the file that runs (for a script, its
  *        interpreter).
  *
- * Armed: the new image is enforced from its entry; with an exe binding the
- * process is killed if another file runs. Otherwise, an exec of a file in the
- * registry is enforced with the entry's policy (an enforced thread leaves its
- * old policy for it), and an enforced thread that execs any other file drops
- * its policy with the old image.
+ * The new image has not run yet. Armed: it is enforced from its entry; with an
+ * exe binding the process is killed if another file runs. Enforced: the
+ * thread's exec transition (specs/kernel-abi.md, "Exec transitions"):
+ * SBX_EXEC_DENY refuses every exec; otherwise an installed file is enforced
+ * with its entry's policy, and any other file is refused (SBX_EXEC_REGISTRY)
+ * or runs unconfined (SBX_EXEC_UNCONFINED). A refused exec is recorded and
+ * kills the process before the new image runs (in log mode, the image runs
+ * unconfined). Unconfined or without state: an installed file is enforced
+ * with its entry's policy; otherwise nothing changes.
  */
 void sbx_task_exec(struct task_struct *tsk, const struct linux_binprm *bprm)
 {
 	const struct inode *inode = file_inode(bprm->file);
 	struct sbx_task *t = NULL, *nt = NULL;
-	bool drop;
+	struct sbx_install *e = NULL;
 
 	preempt_disable();
 	if (sbx_task_any())
 		t = sbx_task_find(tsk);
 	if (t && t->state == SBX_TASK_ARMED) {
 		sbx_task_exec_armed(t, tsk, inode);
-		preempt_enable();
-		return;
+		goto out_keep;
 	}
-	drop = t;
+	if (t && t->state == SBX_TASK_ENFORCED && t->killed)
+		goto out_keep;		/* dying: nothing more to decide */
+	if (t && t->state == SBX_TASK_ENFORCED && t->exec == SBX_EXEC_DENY) {
+		nt = sbx_task_exec_denied(t, tsk, bprm);
+		goto out_replace;
+	}
 	if (sbx_registry_any())
-		nt = sbx_task_exec_installed(tsk, inode);
+		e = sbx_registry_find(inode);
+	if (e) {
+		nt = sbx_task_exec_installed(tsk, bprm, e, t);
+		/* No state (killed): keep the old one, blocking its events. */
+		if (!nt && t && t->state == SBX_TASK_ENFORCED)
+			t->killed = 1;
+		goto out_replace;
+	}
+	if (!t || t->state == SBX_TASK_UNCONFINED)
+		goto out_keep;		/* nothing to enforce: unchanged */
+	if (t->exec == SBX_EXEC_UNCONFINED) {
+		nt = sbx_task_new_unconfined(tsk);
+		if (!nt) {
+			t->killed = 1;
+			sbx_task_exec_failed(tsk, t->policy, t->action, -ENOMEM);
+		}
+	} else {
+		nt = sbx_task_exec_denied(t, tsk, bprm);
+	}
+out_replace:
 	preempt_enable();
 	/* Only this thread changes its own entry: remove, then add. */
-	if (drop)
-		sbx_task_remove(tsk);
-	if (nt)
+	if (nt) {
+		if (t)
+			sbx_task_remove(tsk);
 		sbx_task_insert(nt);
+	}
+	return;
+out_keep:
+	preempt_enable();
+}
+
+/**
+ * sbx_task_rebuilt - the file the current thread execed is not the content its
+ * registry entry was installed for: record it and kill the process.
+ * @file:      the file exec'd.
+ * @policy:    the policy the record names (and whose queue takes it).
+ * @action:    the action it names.
+ * @err:       0 (another digest) or the error of reading the file.
+ *
+ * Process context (the task work of sbx_content_verify_later()), before the
+ * new image's first instruction; the pending SIGKILL is taken on the way out.
+ */
+void sbx_task_rebuilt(struct file *file, struct sbx_policy *policy, u32 action, int err)
+{
+	struct sbx_violation_record rec;
+	struct sbx_task *t;
+
+	sbx_fill_record(&rec, current, policy->id, action);
+	rec.reason = SBX_REASON_EXE_REBUILT;
+	rec.flags = SBX_REC_F_KILLED;
+	sbx_content_path(&rec, file);
+	rcu_read_lock();
+	t = sbx_task_find(current);
+	if (t && t->state == SBX_TASK_ENFORCED) {
+		WRITE_ONCE(t->violations, t->violations + 1);
+		WRITE_ONCE(t->killed, 1);
+	}
+	rcu_read_unlock();
+	sbx_report(policy, NULL, &rec);
+	kill_pid(task_tgid(current), SIGKILL, 1);
+	pr_notice_ratelimited("%s was rebuilt: its content is not the one its policy was installed for%s (pid %d): killed\n",
+			      rec.path, err ? " (cannot read it)" : "", task_tgid_nr(current));
 }
 
 /* sched_process_exit and sched_process_free: forget @tsk. */
@@ -786,7 +949,8 @@ void sbx_task_gone(struct task_struct *tsk)
 	sbx_task_remove(tsk);
 }
 
-void sbx_task_stats(u32 *enforced, u32 *armed, u64 *markers, u64 *alloc_failures)
+void sbx_task_stats(u32 *enforced, u32 *armed, u32 *unconfined, u64 *markers,
+		    u64 *alloc_failures)
 {
 	u64 sum = 0;
 	int cpu;
@@ -795,6 +959,7 @@ void sbx_task_stats(u32 *enforced, u32 *armed, u64 *markers, u64 *alloc_failures
 		sum += per_cpu(sbx_markers, cpu);
 	*enforced = atomic_read(&sbx_nr_enforced);
 	*armed = atomic_read(&sbx_nr_armed);
+	*unconfined = atomic_read(&sbx_nr_unconfined);
 	*markers = sum;
 	*alloc_failures = atomic64_read(&sbx_alloc_failures);
 }
@@ -807,6 +972,11 @@ static void sbx_task_entry_fill(struct sbx_task_entry *e, const struct sbx_task 
 	memset(e, 0, sizeof(*e));
 	e->pid = task_tgid_nr(tsk);
 	e->tid = task_pid_nr(tsk);
+	if (!t->policy) {
+		e->state = SBX_STATE_UNCONFINED;
+		sbx_copy_comm(e->comm, tsk);
+		return;
+	}
 	e->policy_id = t->policy->id;
 	e->state = READ_ONCE(t->state) == SBX_TASK_ENFORCED ? SBX_STATE_ENFORCED
 							     : SBX_STATE_ARMED;
@@ -864,7 +1034,8 @@ int sbx_task_list(struct sbx_task_entry __user *ubuf, u32 max, u32 *count)
 	u32 guess, cap = 0, total = 0;
 	int tries, ret = 0;
 
-	guess = atomic_read(&sbx_nr_armed) + atomic_read(&sbx_nr_enforced);
+	guess = atomic_read(&sbx_nr_armed) + atomic_read(&sbx_nr_enforced) +
+		atomic_read(&sbx_nr_unconfined);
 	for (tries = 0; tries < SBX_TASK_LIST_TRIES; tries++) {
 		kvfree(buf);
 		buf = NULL;

@@ -25,6 +25,8 @@ public enum ErrorCategory: Sendable {
     case programNotFound
     /// `sbx run`: the program was found but could not be executed.
     case programNotExecutable
+    /// `sbx policy install`: the executable already has an installed policy.
+    case alreadyInstalled
 }
 
 /// An error that knows its category and prints as one line naming the file and the

@@ -33,6 +33,9 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
     /// `sbx run`: the policy is not the program's (digest mismatch, or the file exec'd
     /// was not the one checked).
     case wrongPolicy = 105
+    /// `sbx policy install`: the executable already has an installed policy (replace
+    /// it with `--replace`).
+    case alreadyInstalled = 106
     /// `sbx run`: the program exists but cannot be executed (as in shells).
     case cannotExecute = 126
     /// `sbx run`: the program was not found (as in shells).
@@ -55,6 +58,7 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
         case .wrongPolicy: self = .wrongPolicy
         case .programNotFound: self = .notFound
         case .programNotExecutable: self = .cannotExecute
+        case .alreadyInstalled: self = .alreadyInstalled
         }
     }
 }

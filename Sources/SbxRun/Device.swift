@@ -18,12 +18,38 @@ public enum EnforcementAction: String, Sendable, CaseIterable {
     }
 }
 
+/// What a successful exec by an enforced process does (`specs/kernel-abi.md`, "Exec
+/// transitions"): `registry` enforces an installed executable's policy and refuses any
+/// other file; `deny` refuses every exec; `unconfined` enforces an installed
+/// executable's policy and runs any other file without a policy (never privileged
+/// for /dev/sbx, nor are its descendants).
+public enum ExecTransition: String, Sendable, CaseIterable {
+    case registry
+    case deny
+    case unconfined
+
+    var kernelValue: UInt32 {
+        switch self {
+        case .registry: return UInt32(SBX_EXEC_REGISTRY)
+        case .deny: return UInt32(SBX_EXEC_DENY)
+        case .unconfined: return UInt32(SBX_EXEC_UNCONFINED)
+        }
+    }
+
+    init?(kernelValue: UInt32) {
+        guard let match = Self.allCases.first(where: { $0.kernelValue == kernelValue }) else { return nil }
+        self = match
+    }
+}
+
 /// The module's state (SBX_IOC_STATUS).
 public struct DeviceStatus: Sendable, Equatable {
     public var abiVersion: UInt32
     public var policies: UInt32
     public var enforcedThreads: UInt32
     public var armedThreads: UInt32
+    /// Threads without a policy after an unconfined exec (never privileged).
+    public var unconfinedThreads: UInt32
     public var markers: UInt64
     public var violations: UInt64
     /// Records lost since the module was loaded, all policies (unloaded ones too).
@@ -65,6 +91,10 @@ public struct InstalledPolicy: Sendable, Equatable {
     public var action: String
     public var processes: UInt32
     public var execs: UInt64
+    /// The exec transition of the processes it enforces.
+    public var exec: String
+    /// Execs refused because the file's content was no longer the one installed.
+    public var refused: UInt32
 }
 
 /// A sandboxed thread (SBX_IOC_TASKS).
@@ -73,6 +103,8 @@ public struct SandboxedThread: Sendable, Equatable {
     public var tid: UInt32
     public var policyID: UInt32
     public var armed: Bool
+    /// No policy (after an unconfined exec), never privileged.
+    public var unconfined: Bool
     public var mode: String
     public var action: String
     public var markers: UInt64
@@ -138,7 +170,7 @@ public final class SandboxDevice {
         try check(sbx_dev_status(fd, &s), "status")
         return DeviceStatus(
             abiVersion: s.abi_version, policies: s.nr_policies, enforcedThreads: s.enforced_tasks,
-            armedThreads: s.armed_tasks, markers: s.markers, violations: s.violations,
+            armedThreads: s.armed_tasks, unconfinedThreads: s.unconfined_tasks, markers: s.markers, violations: s.violations,
             recordsDropped: s.records_dropped, killsDropped: s.kills_dropped, allocationFailures: s.alloc_failures,
             policyBytes: s.policy_bytes,
             installed: s.nr_installed, recordsQueued: s.ring_count, ringSize: s.ring_size)
@@ -194,20 +226,25 @@ public final class SandboxDevice {
         return (out, dropped)
     }
 
-    /// Installs a policy for every exec of the file open on `exeFD`; returns the
-    /// inode's (device, inode) as the kernel keys it.
-    public func install(policyID: UInt32, mode: String, action: EnforcementAction, exeFD: Int32) throws -> (UInt64, UInt64) {
+    /// Installs a policy for every exec of the file open on `exeFD` (the kernel hashes
+    /// the file: its content is bound to the entry); with `replace`, in place of the
+    /// inode's entry. Returns the inode's (device, inode) as the kernel keys it and the
+    /// policy of the entry replaced (0 if none).
+    public func install(policyID: UInt32, mode: String, action: EnforcementAction, exec: ExecTransition = .registry,
+                        replace: Bool = false, exeFD: Int32) throws -> (device: UInt64, inode: UInt64, replaced: UInt32) {
         var arg = sbx_ioc_install()
         arg.id = policyID
         arg.mode = mode == "nfa" ? UInt32(SBX_MODE_NFA) : UInt32(SBX_MODE_DYCK)
         arg.action = action.kernelValue
+        arg.exec = exec.kernelValue
+        if replace { arg.flags = UInt32(SBX_INSTALL_F_REPLACE) }
         arg.exe_fd = exeFD
         let result = sbx_dev_install(fd, &arg)
         if result == -EEXIST {
             throw RunError.deviceFailed(device: path, operation: "install", errno: EEXIST)
         }
         try check(result, "install policy \(policyID)")
-        return (arg.dev, arg.ino)
+        return (arg.dev, arg.ino, arg.replaced)
     }
 
     /// Removes the registry entry of the file open on `exeFD`, or of (device,
@@ -245,7 +282,8 @@ public final class SandboxDevice {
             return buffer.prefix(Int(arg.count)).map {
                 InstalledPolicy(
                     device: $0.dev, inode: $0.ino, policyID: $0.policy_id, mode: modeName($0.mode),
-                    action: actionName($0.action), processes: $0.processes, execs: $0.execs)
+                    action: actionName($0.action), processes: $0.processes, execs: $0.execs,
+                    exec: ExecTransition(kernelValue: $0.exec)?.rawValue ?? "exec\($0.exec)", refused: $0.refused)
             }
         }
     }
@@ -296,6 +334,7 @@ public final class SandboxDevice {
             return buffer.prefix(Int(arg.count)).map {
                 SandboxedThread(
                     pid: $0.pid, tid: $0.tid, policyID: $0.policy_id, armed: $0.state == UInt32(SBX_STATE_ARMED),
+                    unconfined: $0.state == UInt32(SBX_STATE_UNCONFINED),
                     mode: modeName($0.mode), action: actionName($0.action), markers: $0.markers,
                     violations: $0.violations, killed: $0.flags & UInt32(SBX_TASK_F_KILLED) != 0,
                     lost: $0.flags & UInt32(SBX_TASK_F_LOST) != 0,

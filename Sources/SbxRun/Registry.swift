@@ -15,10 +15,16 @@ public enum Registry {
         public var device: UInt64
         public var inode: UInt64
         public var policyID: UInt32
+        /// The policy of the entry replaced (`--replace`), or 0.
+        public var replaced: UInt32 = 0
     }
 
-    /// Checks that `policyPath` is `executable`'s policy, loads it and installs it.
+    /// Checks that `policyPath` is `executable`'s policy, loads it and installs it; with
+    /// `replace`, in place of the executable's entry (whose policy is then unloaded
+    /// unless processes still use it). Without it, an executable that has an entry is
+    /// refused (`RunError.alreadyInstalled`, saying whether it was rebuilt since).
     public static func install(policyPath: String, executable: String, mode: BlobMode, action: EnforcementAction,
+                               exec: ExecTransition = .registry, replace: Bool = false,
                                device: SandboxDevice) throws -> Installed {
         let exeFD = try SandboxRun.openProgram(executable)
         defer { close(exeFD) }
@@ -26,17 +32,65 @@ public enum Registry {
         let blob = try SandboxRun.cachedBlob(enforced, mode: mode, path: policyPath)
         let id = try device.load(blob: blob)
         do {
-            let (dev, ino) = try device.install(policyID: id, mode: mode.rawValue, action: action, exeFD: exeFD)
-            rememberPath(executable, device: dev, inode: ino)
-            return Installed(device: dev, inode: ino, policyID: id)
+            let entry = try device.install(policyID: id, mode: mode.rawValue, action: action, exec: exec,
+                                           replace: replace, exeFD: exeFD)
+            rememberPath(executable, device: entry.device, inode: entry.inode, digest: contentDigest(fd: exeFD))
+            if entry.replaced != 0 { _ = try? device.unload(id: entry.replaced) }
+            return Installed(device: entry.device, inode: entry.inode, policyID: id, replaced: entry.replaced)
         } catch {
             _ = try? device.unload(id: id)
             if case RunError.deviceFailed(_, _, let code) = error, code == EEXIST {
-                throw RunError.policyUnusable(
-                    path: executable, reason: "already has an installed policy (sbx policy remove --exe \(executable) first)")
+                var info = stat()
+                let rebuilt = fstat(exeFD, &info) == 0
+                    && remembered()[key(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))].map {
+                        $0.digest != nil && $0.digest != contentDigest(fd: exeFD)
+                    } == true
+                throw RunError.alreadyInstalled(executable: executable, rebuilt: rebuilt)
             }
             throw error
         }
+    }
+
+    /// SHA-256 (hex) of the file open on `fd`, as the kernel hashes it at install.
+    static func contentDigest(fd: Int32) -> String? {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        var offset: off_t = 0
+        while true {
+            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) }
+            if n < 0 { return nil }
+            if n == 0 { break }
+            bytes += chunk[..<n]
+            offset += off_t(n)
+        }
+        return ExecutableBinding.hex(SHA256.hash(bytes))
+    }
+
+    /// How the path an entry was installed for stands now.
+    public enum PathState: Equatable, Sendable {
+        /// The path names the installed inode, with the content installed (or unknown).
+        case current
+        /// The path names the installed inode, whose content changed since: execs are refused.
+        case rebuilt
+        /// The path names another file (replaced by rename, or by install(1), which
+        /// unlinks first): the entry applies to the old inode only.
+        case otherFile
+        /// Nothing is at the path any more.
+        case gone
+        /// The path is not known (installed by another tool).
+        case unknown
+    }
+
+    public static func pathState(device dev: UInt64, inode: UInt64) -> (path: String?, state: PathState) {
+        guard let entry = remembered()[key(device: dev, inode: inode)] else { return (nil, .unknown) }
+        let fd = open(entry.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return (entry.path, .gone) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return (entry.path, .gone) }
+        guard UInt64(info.st_dev) == dev, UInt64(info.st_ino) == inode else { return (entry.path, .otherFile) }
+        if let digest = entry.digest, let now = contentDigest(fd: fd), now != digest { return (entry.path, .rebuilt) }
+        return (entry.path, .current)
     }
 
     /// Removes the entry of `executable` (or of device:inode) and unloads its policy
@@ -50,27 +104,44 @@ public enum Registry {
             guard fd >= 0 else { throw RunError.programNotFound(executable) }
             defer { close(fd) }
             var info = stat()
-            if fstat(fd, &info) == 0 { forgetPath(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)) }
             removed = try device.remove(exeFD: fd)
+            if fstat(fd, &info) == 0 { forgetPath(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)) }
         } else {
-            forgetPath(device: dev, inode: inode)
             removed = try device.remove(device: dev, inode: inode)
+            forgetPath(device: dev, inode: inode)
         }
         guard let id = removed else { return nil }
         return (id, try device.unload(id: id))
     }
 
+    /// What is remembered of an entry: the path it was installed for and the SHA-256
+    /// of the file's content then (hex).
+    public struct Remembered: Sendable, Equatable {
+        public var path: String
+        public var digest: String?
+    }
+
     /// Paths remembered for (device, inode) keys.
     public static func paths() -> [String: String] {
+        remembered().mapValues(\.path)
+    }
+
+    /// Lines "DEV:INO SHA256 PATH" (older files: "DEV:INO PATH").
+    public static func remembered() -> [String: Remembered] {
         guard let file = fopen(pathsFile, "r") else { return [:] }
         defer { fclose(file) }
-        var out: [String: String] = [:]
+        var out: [String: Remembered] = [:]
         var line: UnsafeMutablePointer<CChar>?
         var capacity = 0
         while getline(&line, &capacity, file) > 0 {
             let text = String(cString: line!).trimmingSuffix("\n")
-            let parts = text.split(separator: " ", maxSplits: 1)
-            if parts.count == 2 { out[String(parts[0])] = String(parts[1]) }
+            let parts = text.split(separator: " ", maxSplits: 2)
+            if parts.count == 3, parts[1].count == 64, parts[1].allSatisfy(\.isHexDigit) {
+                out[String(parts[0])] = Remembered(path: String(parts[2]), digest: String(parts[1]))
+            } else if parts.count >= 2 {
+                out[String(parts[0])] = Remembered(
+                    path: String(text.dropFirst(parts[0].count + 1)), digest: nil)
+            }
         }
         free(line)
         return out
@@ -78,27 +149,29 @@ public enum Registry {
 
     public static func key(device: UInt64, inode: UInt64) -> String { "\(device):\(inode)" }
 
-    private static func rememberPath(_ path: String, device: UInt64, inode: UInt64) {
-        var entries = paths()
+    private static func rememberPath(_ path: String, device: UInt64, inode: UInt64, digest: String?) {
+        var entries = remembered()
         var absolute = path
         if let real = realpath(path, nil) {
             absolute = String(cString: real)
             free(real)
         }
-        entries[key(device: device, inode: inode)] = absolute
+        entries[key(device: device, inode: inode)] = Remembered(path: absolute, digest: digest)
         save(entries)
     }
 
     private static func forgetPath(device: UInt64, inode: UInt64) {
-        var entries = paths()
+        var entries = remembered()
         if entries.removeValue(forKey: key(device: device, inode: inode)) != nil { save(entries) }
     }
 
     /// Best effort: the file only serves `sbx policy list`.
-    private static func save(_ entries: [String: String]) {
+    private static func save(_ entries: [String: Remembered]) {
         let directory = String(pathsFile[..<(pathsFile.lastIndex(of: "/") ?? pathsFile.endIndex)])
         if !directory.isEmpty { mkdir(directory, 0o755) }
-        let text = entries.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)\n" }.joined()
+        let text = entries.sorted { $0.key < $1.key }.map {
+            "\($0.key) " + ($0.value.digest.map { $0 + " " } ?? "") + "\($0.value.path)\n"
+        }.joined()
         let temporary = pathsFile + ".tmp"
         guard let file = fopen(temporary, "w") else { return }
         fputs(text, file)

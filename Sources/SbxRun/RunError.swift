@@ -17,6 +17,9 @@ public enum RunError: CategorizedError, Sendable {
     case programNotExecutable(program: String, reason: String)
     /// Arming or fork failed for a reason that is none of the above.
     case spawnFailed(program: String, operation: String, errno: Int32)
+    /// `sbx policy install` without `--replace` of an executable that has an entry;
+    /// `rebuilt`: its content is no longer the one installed.
+    case alreadyInstalled(executable: String, rebuilt: Bool)
 
     public var category: ErrorCategory {
         switch self {
@@ -28,6 +31,7 @@ public enum RunError: CategorizedError, Sendable {
         case .wrongPolicy: return .wrongPolicy
         case .programNotFound: return .programNotFound
         case .programNotExecutable: return .programNotExecutable
+        case .alreadyInstalled: return .alreadyInstalled
         }
     }
 
@@ -55,6 +59,10 @@ public enum RunError: CategorizedError, Sendable {
             return "\(program): cannot execute: \(reason)"
         case .spawnFailed(let program, let operation, let code):
             return "\(program): \(operation): \(errnoText(code))"
+        case .alreadyInstalled(let executable, let rebuilt):
+            return "\(executable): already has an installed policy"
+                + (rebuilt ? "; this executable was rebuilt; its policy is not installed" : "")
+                + " (replace it: sbx policy install --replace POLICY --exe \(executable))"
         }
     }
 }

@@ -14,15 +14,20 @@ public struct SandboxRun {
     public var policyPath: String?
     public var mode: BlobMode
     public var action: EnforcementAction
+    /// What the program's execs do: the installed policy or refused (`registry`),
+    /// always refused (`deny`), the installed policy or no policy (`unconfined`).
+    public var exec: ExecTransition
     public var devicePath: String
 
     public init(program: String, arguments: [String], policyPath: String? = nil, mode: BlobMode = .dyck,
-                action: EnforcementAction = .kill, devicePath: String = SandboxDevice.defaultPath) {
+                action: EnforcementAction = .kill, exec: ExecTransition = .registry,
+                devicePath: String = SandboxDevice.defaultPath) {
         self.program = program
         self.arguments = arguments
         self.policyPath = policyPath
         self.mode = mode
         self.action = action
+        self.exec = exec
         self.devicePath = devicePath
     }
 
@@ -234,6 +239,7 @@ public struct SandboxRun {
         arm.action = action.kernelValue
         arm.flags = UInt32(SBX_ARM_F_EXE)
         arm.exe_fd = exeFD
+        arm.exec = exec.kernelValue
 
         // Ctrl-C and Ctrl-\\ reach the program through the terminal's process group;
         // sbx itself stays to report.

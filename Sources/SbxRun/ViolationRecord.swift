@@ -22,6 +22,9 @@ public struct ViolationRecord: Sendable, Equatable {
     /// For a system call outside its window: its third argument; for a marker
     /// that is not its pinned site: the link-time address it came from.
     public var detail: UInt64 = 0
+    /// For an exec refused by the transition, or of a rebuilt executable: the file
+    /// exec'd, as the kernel names it (its end, when longer than 63 bytes).
+    public var path: String?
 
     public var isMarker: Bool { flags & UInt32(SBX_REC_F_MARKER) != 0 }
     public var killed: Bool { flags & UInt32(SBX_REC_F_KILLED) != 0 }
@@ -32,6 +35,10 @@ public struct ViolationRecord: Sendable, Equatable {
     }
     public var isExecMapping: Bool { reason == UInt32(SBX_REASON_EXEC_MAPPING) }
     public var isUnpinned: Bool { reason == UInt32(SBX_REASON_UNPINNED) }
+    /// An exec the thread's exec transition refused.
+    public var isExecDenied: Bool { reason == UInt32(SBX_REASON_EXEC_DENIED) }
+    /// The exec of an installed executable whose content is not the one installed.
+    public var isRebuilt: Bool { reason == UInt32(SBX_REASON_EXE_REBUILT) }
 
     public init(
         sequence: UInt64 = 0, pid: UInt32 = 0, tid: UInt32 = 0, command: String = "", policyID: UInt32 = 0,
@@ -74,6 +81,12 @@ public struct ViolationRecord: Sendable, Equatable {
         depth = r.depth
         flags = r.flags
         detail = r.reserved
+        if r.reason == UInt32(SBX_REASON_EXEC_DENIED) || r.reason == UInt32(SBX_REASON_EXE_REBUILT) {
+            path = cString(r.path)
+            // The frame that execed: only its tag (the rest of the field is the path).
+            stack = r.depth > 0 ? [r.tag] : []
+            return
+        }
         let frames = Int(min(r.depth, UInt32(SBX_REC_STACK)))
         stack = withUnsafeBytes(of: r.stack) { Array($0.bindMemory(to: UInt32.self).prefix(frames)) }
     }
@@ -97,6 +110,8 @@ public struct ViolationRecord: Sendable, Equatable {
         case SBX_REASON_SYSCALL_WINDOW: return "system call the announced libc function cannot make"
         case SBX_REASON_EXEC_MAPPING: return "executable mapping outside the dynamic loader"
         case SBX_REASON_UNPINNED: return "marker not from its pinned site"
+        case SBX_REASON_EXEC_DENIED: return detail == UInt64(SBX_EXEC_DENY) ? "exec refused (--exec=deny)" : "exec of a program without an installed policy"
+        case SBX_REASON_EXE_REBUILT: return "this executable was rebuilt; its policy is not installed"
         default: return "reason \(reason)"
         }
     }

@@ -1,3 +1,4 @@
+import CSbxDevice
 import DyckModel
 import SbxBlob
 
@@ -65,7 +66,7 @@ public struct ViolationReport: Sendable, Codable, Equatable {
         stackTruncated = record.depth > UInt32(record.stack.count)
         functions = []
         allowed = []
-        if record.isWindowViolation { window = Self.windowText(record.id, policy: original) }
+        if record.isWindowViolation || record.isExecDenied { window = Self.windowText(record.id, policy: original) }
         guard let machine, record.isMarker, !record.isUnpinned, Int(record.macroState) < machine.macroStateCount else { return }
         let flat = machine.policy
         let frontier = machine.frontiers[Int(record.macroState)]
@@ -159,6 +160,23 @@ public struct ViolationReport: Sendable, Codable, Equatable {
         guard record.isMarker else {
             if record.isExeMismatch {
                 return Event(kind: "exec", id: 0, name: nil, location: nil, description: "exec of another file")
+            }
+            if record.isExecDenied {
+                let number = Int(record.syscall)
+                let call = SystemCallNames.name(of: number) ?? "exec"
+                let path = record.path ?? "?"
+                let why = record.detail == UInt64(SBX_EXEC_DENY)
+                    ? "every exec is refused (--exec=deny)"
+                    : "it has no installed policy (sbx policy install), and --exec=unconfined was not given"
+                return Event(kind: "exec", id: UInt64(record.syscall), name: path, location: nil,
+                             description: "\(call) of \(path) " + windowDescription(windowText(record.id, policy: policy))
+                                 + ": " + why)
+            }
+            if record.isRebuilt {
+                let path = record.path ?? "?"
+                return Event(kind: "exec", id: 0, name: path, location: nil,
+                             description: "exec of \(path): this executable was rebuilt; its policy is not installed "
+                                 + "(sbx policy install --replace POLICY --exe \(path))")
             }
             if record.isWindowViolation {
                 let number = Int(record.syscall)

@@ -10,9 +10,13 @@ struct PolicyCommand: ParsableCommand {
         discussion: """
             An installed policy is enforced by the sbx_dyck module on every exec of the \
             executable's inode, by any process, without sbx run, until it is removed or \
-            the module is unloaded. Exit statuses as for sbx run (101 module not \
-            loaded, 102 policy missing or corrupt, 103 not instrumented, 104 not \
-            privileged, 105 wrong policy).
+            the module is unloaded, and only while the file's content is the one \
+            installed: the kernel hashes the file at install, and an exec of a file \
+            rebuilt in place is refused ("this executable was rebuilt; its policy is \
+            not installed": install it again with --replace). Exit statuses as for sbx \
+            run (101 module not loaded, 102 policy missing or corrupt, 103 not \
+            instrumented, 104 not privileged, 105 wrong policy), and 106 already \
+            installed (without --replace).
             """,
         subcommands: [Install.self, Remove.self, List.self]
     )
@@ -33,6 +37,12 @@ struct PolicyCommand: ParsableCommand {
         @Option(name: .long, help: "kill (default) or log.")
         var action: String = "kill"
 
+        @Option(name: .long, help: "What its execs do: registry (default), deny or unconfined (as sbx run --exec).")
+        var exec: String = "registry"
+
+        @Flag(name: .long, help: "Replace the executable's installed policy (e.g. after a rebuild).")
+        var replace = false
+
         @Option(name: .long, help: "The module's device.")
         var device: String = SandboxDevice.defaultPath
 
@@ -41,10 +51,14 @@ struct PolicyCommand: ParsableCommand {
             guard let enforcement = EnforcementAction(rawValue: action) else {
                 throw UsageError("--action must be kill or log, not '\(action)'")
             }
+            guard let transition = ExecTransition(rawValue: exec) else {
+                throw UsageError("--exec must be registry, deny or unconfined, not '\(exec)'")
+            }
             let handle = try SandboxDevice(path: device)
             let entry = try Registry.install(policyPath: policy, executable: exe, mode: blobMode, action: enforcement,
-                                             device: handle)
-            print("installed: \(exe) (inode \(Registry.key(device: entry.device, inode: entry.inode))) policy \(entry.policyID) mode \(mode) action \(action)")
+                                             exec: transition, replace: replace, device: handle)
+            print("installed: \(exe) (inode \(Registry.key(device: entry.device, inode: entry.inode))) policy \(entry.policyID) mode \(mode) action \(action) exec \(exec)"
+                  + (entry.replaced != 0 ? " (replaced policy \(entry.replaced))" : ""))
         }
     }
 
@@ -93,13 +107,30 @@ struct PolicyCommand: ParsableCommand {
         func run() throws {
             let handle = try SandboxDevice(path: device)
             let entries = try handle.installed()
-            let paths = Registry.paths()
-            print("POLICY  MODE  ACTION  PROCESSES  EXECS  INODE            EXECUTABLE")
+            print("POLICY  MODE  ACTION  EXEC        PROCESSES  EXECS  REFUSED  INODE            EXECUTABLE")
+            var notes: [String] = []
             for e in entries {
                 let key = Registry.key(device: e.device, inode: e.inode)
-                print(pad("\(e.policyID)", 8) + pad(e.mode, 6) + pad(e.action, 8) + pad("\(e.processes)", 11)
-                      + pad("\(e.execs)", 7) + pad(key, 17) + (paths[key] ?? "?"))
+                let (path, state) = Registry.pathState(device: e.device, inode: e.inode)
+                var shown = path ?? "?"
+                switch state {
+                case .rebuilt:
+                    shown += "  [REBUILT]"
+                    notes.append("\(path ?? key): this executable was rebuilt; its policy is not installed "
+                                 + "(its execs are refused: sbx policy install --replace POLICY --exe \(path ?? "PATH"))")
+                case .otherFile:
+                    shown += "  [PATH NOW NAMES ANOTHER FILE]"
+                    notes.append("\(path ?? key): the path now names another file; the entry covers the old inode "
+                                 + "\(key) only (sbx policy remove --inode \(key), then install the new file)")
+                case .gone:
+                    shown += "  [DELETED]"
+                case .current, .unknown:
+                    if e.refused > 0 { shown += "  [REBUILT, since restored]" }
+                }
+                print(pad("\(e.policyID)", 8) + pad(e.mode, 6) + pad(e.action, 8) + pad(e.exec, 12) + pad("\(e.processes)", 11)
+                      + pad("\(e.execs)", 7) + pad("\(e.refused)", 9) + pad(key, 17) + shown)
             }
+            for note in notes { print("note: " + note) }
         }
     }
 }

@@ -24,11 +24,22 @@ struct Run: ParsableCommand {
             and what the policy allowed next. With --action log (audit mode) the program \
             runs to its end and every deviation is reported.
 
+            --exec says what an exec by the program (or any process it forks) does: \
+            registry (the default) runs an executable with an installed policy (sbx \
+            policy install) under that policy and refuses any other file (the process \
+            is killed before the new image runs, and the report names the file and the \
+            libc function that execed); deny refuses every exec; unconfined runs an \
+            installed executable under its policy and any other file without a policy, \
+            but never privileged for /dev/sbx (nor its descendants). A failed exec \
+            (ENOENT, EACCES) stays an error of the program. With --action log a refused \
+            exec is reported and the file runs unconfined.
+
             Exit status: the program's own, or 128+N when signal N ended it; 100 the \
             monitor killed the program (policy violation); 101 the kernel module is not \
             loaded; 102 the policy is missing, unreadable or corrupt; 103 the program is \
             not instrumented (not built with dyck-cc); 104 not privileged; 105 the policy \
-            is not the program's (or another file was exec'd); 126 the program cannot \
+            is not the program's (or another file was exec'd or an installed one was \
+            rebuilt); 126 the program cannot \
             be executed; 127 it was not found; 2 usage error; 3 the JSON report could \
             not be written; 4 another system error.
 
@@ -46,6 +57,9 @@ struct Run: ParsableCommand {
 
     @Option(name: .long, help: "kill (default) or log (audit mode: record deviations, never kill).")
     var action: String = "kill"
+
+    @Option(name: .long, help: "What the program's execs do: registry (default: an installed policy, else refused), deny, or unconfined (an installed policy, else no policy and never privileged).")
+    var exec: String = "registry"
 
     @Option(name: .customLong("json-report"), help: "Also write the outcome and every violation report as JSON here.")
     var jsonReport: String?
@@ -70,8 +84,11 @@ struct Run: ParsableCommand {
         guard let enforcement = EnforcementAction(rawValue: action) else {
             throw UsageError("--action must be kill or log, not '\(action)'")
         }
+        guard let transition = ExecTransition(rawValue: exec) else {
+            throw UsageError("--exec must be registry, deny or unconfined, not '\(exec)'")
+        }
         let request = SandboxRun(program: program, arguments: Array(argv.dropFirst()), policyPath: policy,
-                                 mode: blobMode, action: enforcement, devicePath: device)
+                                 mode: blobMode, action: enforcement, exec: transition, devicePath: device)
         let outcome = try request.run()
 
         for report in outcome.reports { Diagnostics.printError(report.text) }
@@ -107,6 +124,7 @@ struct Run: ParsableCommand {
         var policy: String
         var mode: String
         var action: String
+        var exec: String
         var status: Int32
         var signal: Int32?
         var killed_by_monitor: Bool
@@ -123,7 +141,7 @@ struct Run: ParsableCommand {
     static func json(_ outcome: SandboxRun.Outcome, request: SandboxRun) throws -> String {
         let value = JSONOutcome(
             program: outcome.resolvedProgram, arguments: request.arguments, policy: outcome.policyPath,
-            mode: request.mode.rawValue, action: request.action.rawValue,
+            mode: request.mode.rawValue, action: request.action.rawValue, exec: request.exec.rawValue,
             status: outcome.exeMismatch ? ExitStatus.wrongPolicy.rawValue
                 : outcome.killedByMonitor ? ExitStatus.violation.rawValue : outcome.programStatus,
             signal: outcome.signal, killed_by_monitor: outcome.killedByMonitor, violations: outcome.reports,

@@ -24,7 +24,7 @@ struct Status: ParsableCommand {
         let s = try handle.status()
         print("module: loaded, ABI version \(s.abiVersion)")
         print("policies: \(s.policies) loaded (\(s.policyBytes) bytes), \(s.installed) installed for executables")
-        print("threads: \(s.enforcedThreads) enforced, \(s.armedThreads) armed")
+        print("threads: \(s.enforcedThreads) enforced, \(s.armedThreads) armed, \(s.unconfinedThreads) unconfined")
         print("markers: \(s.markers) checked")
         print("violations: \(s.violations) (records waiting: \(s.recordsQueued) of \(s.ringSize), dropped: \(s.recordsDropped), allocation failures: \(s.allocationFailures))")
         if s.killsDropped > 0 { print("kill records lost: \(s.killsDropped)") }
@@ -42,9 +42,10 @@ struct Status: ParsableCommand {
         print("")
         print("PID     TID     POLICY  MODE  ACTION  STATE     MARKERS     VIOLATIONS  PROGRAM")
         for t in threads.sorted(by: { ($0.pid, $0.tid) < ($1.pid, $1.tid) }) {
-            var state = t.armed ? "armed" : "enforced"
+            var state = t.armed ? "armed" : t.unconfined ? "unconfined" : "enforced"
             if t.killed { state = "killed" } else if t.lost { state = "lost" }
-            print(pad("\(t.pid)", 8) + pad("\(t.tid)", 8) + pad("\(t.policyID)", 8) + pad(t.mode, 6) + pad(t.action, 8)
+            let (mode, action) = t.unconfined ? ("-", "-") : (t.mode, t.action)
+            print(pad("\(t.pid)", 8) + pad("\(t.tid)", 8) + pad(t.unconfined ? "-" : "\(t.policyID)", 8) + pad(mode, 6) + pad(action, 8)
                   + pad(state, 10) + pad("\(t.markers)", 12) + pad("\(t.violations)", 12)
                   + program(pid: t.pid, command: t.command) + (t.installed ? " (installed)" : ""))
         }

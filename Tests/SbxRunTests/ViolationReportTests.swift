@@ -108,4 +108,38 @@ final class ViolationReportTests: XCTestCase {
         XCTAssertEqual(report.event.description, "entry of callback #9")
         XCTAssertTrue(report.allowed.isEmpty)
     }
+
+    /// An exec refused by the transition: the file, the exec's system call and the
+    /// libc function that execed (the window); in the record's `detail`, the transition.
+    func testExecDenied() throws {
+        let m = try machine(.dyck)
+        var record = ViolationRecord(
+            pid: 9, tid: 9, command: "sh", reason: 25, syscall: 59, kind: 0, id: 3, tag: 0x4000_0000,
+            macroState: 0, depth: 2, flags: 0x8, stack: [0x4000_0000])
+        record.path = "/bin/sh"
+        var report = ViolationReport(record: record, machine: m)
+        XCTAssertEqual(report.event.kind, "exec")
+        XCTAssertEqual(report.event.name, "/bin/sh")
+        XCTAssertEqual(report.window, "system")
+        XCTAssertEqual(report.reason, "exec of a program without an installed policy")
+        XCTAssertTrue(report.text.contains("refused:  execve of /bin/sh after system() was announced: it has no installed policy"))
+        XCTAssertTrue(report.text.contains("window:   system()"))
+        XCTAssertFalse(report.text.contains("allowed:"))
+        record.detail = 1  // SBX_EXEC_DENY
+        report = ViolationReport(record: record, machine: m)
+        XCTAssertEqual(report.reason, "exec refused (--exec=deny)")
+        XCTAssertTrue(report.text.contains("every exec is refused (--exec=deny)"))
+    }
+
+    /// An installed executable rebuilt in place: the user is told so.
+    func testRebuilt() throws {
+        var record = ViolationRecord(
+            pid: 9, tid: 9, command: "app", reason: 26, syscall: 0, kind: 0, id: 0, tag: 0, macroState: 0, depth: 0,
+            flags: 0x8, stack: [])
+        record.path = "/srv/app"
+        let report = ViolationReport(record: record, machine: try machine(.dyck))
+        XCTAssertEqual(report.reason, "this executable was rebuilt; its policy is not installed")
+        XCTAssertTrue(report.text.contains("refused:  exec of /srv/app: this executable was rebuilt; its policy is not installed"))
+        XCTAssertNil(report.window)
+    }
 }

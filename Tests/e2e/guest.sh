@@ -64,8 +64,8 @@ check "hijack: the JSON report has the kill and the event" \
     'has hj.json "\"killed_by_monitor\" : true" && has hj.json "\"name\" : \"fprintf\"" && has hj.json "\"status\" : 100"'
 "$SBX" run --mode dyck -- "$P/hijack" >hj.ok 2>&1; st=$?
 check "hijack program without the overflow runs normally under dyck (status $st)" '[ $st = 0 ] && has hj.ok "hello, world"'
-MAINTENANCE=1 "$SBX" run --mode dyck -- "$P/hijack" >hj.maint 2>&1; st=$?
-check "maintenance() from its legitimate call site is allowed (status $st)" '[ $st = 0 ] && [ -f hijack-canary ]'
+MAINTENANCE=1 "$SBX" run --mode dyck --exec=unconfined -- "$P/hijack" >hj.maint 2>&1; st=$?
+check "maintenance() from its legitimate call site is allowed, its system() runs sh unconfined (status $st)" '[ $st = 0 ] && [ -f hijack-canary ]'
 rm -f hijack-canary
 
 # --- the impossible path: a return into the wrong caller -----------------------------
@@ -74,10 +74,15 @@ rm -f admin-canary
 "$P/impossible" config.txt "$ret" >imp.plain 2>&1; st=$?
 check "impossible path, unsandboxed: the corrupted return reaches grant_admin() (status $st)" '[ -f admin-canary ]'
 rm -f admin-canary
-"$SBX" run --mode nfa -- "$P/impossible" config.txt "$ret" >imp.nfa 2>imp.nfa.err; st=$?
+"$SBX" run --mode nfa --exec=unconfined -- "$P/impossible" config.txt "$ret" >imp.nfa 2>imp.nfa.err; st=$?
 last=imp.nfa.err
-check "impossible path, --mode nfa: the context-insensitive model lets it through (status $st, canary written)" \
+check "impossible path, --mode nfa --exec=unconfined: the context-insensitive model lets it through (status $st, canary written)" \
     '[ $st = 0 ] && [ -f admin-canary ]'
+rm -f admin-canary
+"$SBX" run --mode nfa -- "$P/impossible" config.txt "$ret" >imp.nfa2 2>imp.nfa2.err; st=$?
+last=imp.nfa2.err
+check "impossible path, --mode nfa, default --exec: system()'s sh has no installed policy: killed (status $st), no canary" \
+    '[ $st = 100 ] && [ ! -f admin-canary ] && has imp.nfa2.err "refused:  execve of .*sh after system() was announced"'
 rm -f admin-canary
 "$SBX" run --mode dyck -- "$P/impossible" config.txt "$ret" >imp.dyck 2>imp.dyck.err; st=$?
 last=imp.dyck.err; show imp.dyck.err
@@ -88,7 +93,7 @@ check "impossible-path program without the corruption runs under dyck (status $s
 
 # --- audit mode -----------------------------------------------------------------------
 rm -f hijack-canary
-"$SBX" run --mode dyck --action log --json-report audit.json -- "$P/hijack" "$arg" >audit.out 2>audit.err; st=$?
+"$SBX" run --mode dyck --action log --exec=unconfined --json-report audit.json -- "$P/hijack" "$arg" >audit.out 2>audit.err; st=$?
 last=audit.err; show audit.err
 check "audit mode: the hijacked run is not killed (status $st) and finishes" '[ $st = 0 ] && [ -f hijack-canary ]'
 check "audit mode: the deviation is reported" 'has audit.err "audit: 1 deviation" && has audit.err "violation: pid"'
@@ -137,19 +142,19 @@ rm -f hijack-canary
 ./hijack "$arg" >reg.hj 2>&1; st=$?
 check "installed: a plain exec of the hijack is killed by SIGKILL (status $st), no canary" '[ $st = 137 ] && [ ! -f hijack-canary ]'
 "$SBX" policy list >list.txt 2>&1; last=list.txt; show list.txt
-check "policy list: the entry, with its execs" 'grep -E "^[0-9]+ +dyck +kill +0 +2 .*hijack" list.txt >/dev/null'
+check "policy list: the entry, with its execs" 'grep -E "^[0-9]+ +dyck +kill +registry +0 +2 +0 .*hijack" list.txt >/dev/null'
 "$SBX" policy install hijack.dyck --exe ./hijack >inst2.out 2>&1; st=$?
 last=inst2.out
-check "installing twice is refused (status $st)" '[ $st = 102 ] && has inst2.out "already has an installed policy"'
+check "installing twice is refused: already installed, 106 (status $st)" '[ $st = 106 ] && has inst2.out "already has an installed policy"'
 # Records are taken per policy: sbx run leaves another policy's records queued.
 "$SBX" policy remove --exe ./hijack >/dev/null 2>&1
-"$SBX" policy install hijack.dyck --exe ./hijack --action log >inst3.out 2>&1
+"$SBX" policy install hijack.dyck --exe ./hijack --action log --exec unconfined >inst3.out 2>&1
 queued() { "$SBX" status 2>&1 | sed -n 's/.*records waiting: \([0-9]*\) of.*/\1/p'; }
 before=$(queued)
 rm -f hijack-canary
 ./hijack "$arg" >/dev/null 2>&1; st=$?
 check "installed with --action log: the hijack finishes (status $st)" '[ $st = 0 ] && [ -f hijack-canary ]'
-"$SBX" run --action log -- "$P/hijack" "$arg" >/dev/null 2>audit2.err
+"$SBX" run --action log --exec=unconfined -- "$P/hijack" "$arg" >/dev/null 2>audit2.err
 after=$(queued)
 last=audit2.err
 check "sbx run took only its own record; the registry policy's stays queued ($before -> $after)" \
@@ -192,6 +197,116 @@ bounded_wait $spid; st=$?
 touch go2
 check "a program ended by signal 15: 128+15 (got $st)" '[ $st = 143 ]'
 
+# --- exec transitions (sbx run --exec) and the registry's content binding -----------------
+# On tmpfs: the guest's own file system, whose inodes the kernel stamps (cp rewrites a file
+# in place, keeping its inode).
+X=$(mktemp -d /dev/shm/sbxexec.XXXXXXXX)
+chmod 755 "$X"
+for f in minish registered unregistered fixed; do cp "$P/$f" "$P/$f.dyck" "$X/"; done
+cd "$X" || exit 100
+hasnt() { ! grep -q -- "$2" "$1"; }
+"$SBX" policy install registered.dyck --exe ./registered >x.inst 2>&1; st=$?
+last=x.inst
+check "exec: install the registered program (status $st)" '[ $st = 0 ]'
+rm -f canary-*
+"$SBX" run --exec=unconfined -- ./minish ./registered ./unregistered >x.unc 2>x.unc.err; st=$?
+last=x.unc.err; show x.unc
+check "exec, control (--exec=unconfined): both run, the unregistered program's canary appears (status $st)" \
+    '[ $st = 0 ] && [ -f canary-registered ] && [ -f canary-unregistered ] && has x.unc "canary: unregistered ran" && has x.unc "minish: done"'
+"$SBX" policy list >x.list 2>&1; last=x.list; show x.list
+check "exec, --exec=unconfined: the registered program ran under its installed policy (1 exec)" \
+    'grep -E "^[0-9]+ +dyck +kill +registry +0 +1 +0 .*/registered$" x.list >/dev/null'
+rm -f canary-*
+"$SBX" run --json-report x.json -- ./minish ./registered ./unregistered >x.reg 2>x.reg.err; st=$?
+last=x.reg.err; show x.reg; show x.reg.err
+check "exec, default (registry): the registered program runs under its policy" \
+    '[ -f canary-registered ] && has x.reg "canary: registered ran" && has x.reg "minish: ./registered: exit 0"'
+check "exec, default (registry): the unregistered program is killed before it runs: no canary, status 100 ($st)" \
+    '[ $st = 100 ] && [ ! -f canary-unregistered ] && hasnt x.reg "canary: unregistered" && has x.reg "minish: ./unregistered: signal 9" && has x.reg "minish: done"'
+check "exec, default: the report names the path and the libc function that execed" \
+    'has x.reg.err "KILLED: pid [0-9]* \[unregistered\]: exec of a program without an installed policy" && has x.reg.err "refused:  execve of $X/unregistered after execv() was announced" && has x.reg.err "window:   execv()"'
+check "exec, default: the JSON report has the exec event and its window" \
+    'has x.json "\"kind\" : \"exec\"" && has x.json "unregistered\"" && has x.json "\"window\" : \"execv\"" && has x.json "\"exec\" : \"registry\""'
+rm -f canary-*
+"$SBX" run --exec=deny -- ./minish ./registered >x.deny 2>x.deny.err; st=$?
+last=x.deny.err; show x.deny.err
+check "exec, --exec=deny: even the registered program is refused (status $st, no canary)" \
+    '[ $st = 100 ] && [ ! -f canary-registered ] && has x.deny "minish: ./registered: signal 9" && has x.deny.err "refused:  execve of $X/registered"'
+"$SBX" run -- ./minish ./no-such-program >x.fail 2>x.fail.err; st=$?
+last=x.fail.err
+check "exec: a failed exec (ENOENT) stays an error of the program, no violation (status $st)" \
+    '[ $st = 0 ] && has x.fail "minish: ./no-such-program: exit 127" && hasnt x.fail.err "KILLED"'
+rm -f canary-*
+"$SBX" run --action log -- ./minish ./unregistered >x.log 2>x.log.err; st=$?
+last=x.log.err; show x.log.err
+check "exec, --action log: the refused exec is reported and the program runs unconfined (status $st)" \
+    '[ $st = 0 ] && [ -f canary-unregistered ] && has x.log.err "violation: pid" && has x.log.err "audit: 1 deviation"'
+# Unconfined images are never privileged: sbx policy remove run by minish.
+./minish "$SBX policy remove --exe ./registered" >x.native 2>&1
+check "exec, control: natively, minish's child may remove an installed policy" 'has x.native "exit 0" && has x.native "removed: ./registered"'
+"$SBX" policy install registered.dyck --exe ./registered >/dev/null 2>&1
+"$SBX" run --exec=unconfined -- ./minish "$SBX policy remove --exe ./registered" "$SBX status" >x.priv 2>&1; st=$?
+"$SBX" policy list >x.list 2>&1
+last=x.priv; show x.priv
+check "exec, --exec=unconfined: the unconfined child may not remove it (104, not permitted), the entry stays" \
+    'has x.priv "sbx: exit 104" && has x.priv "not permitted" && grep -q "/registered$" x.list'
+check "exec, --exec=unconfined: sbx status (run unconfined) lists its own process as unconfined" \
+    'grep -E " - +- +- +unconfined +0 +0 +.*/sbx" x.priv >/dev/null'
+# sbx policy install --exec: the transition of an installed program.
+"$SBX" policy install minish.dyck --exe ./minish --exec unconfined >x.inst 2>&1; st=$?
+rm -f canary-*
+./minish ./unregistered >x.im 2>&1
+last=x.im
+check "exec, minish installed with --exec unconfined: its exec of the unregistered program runs (canary)" \
+    '[ $st = 0 ] && [ -f canary-unregistered ] && has x.im "minish: ./unregistered: exit 0"'
+"$SBX" policy install minish.dyck --exe ./minish >x.inst2 2>&1; st=$?
+last=x.inst2
+check "exec: installing minish again without --replace: already installed (106, got $st)" \
+    '[ $st = 106 ] && has x.inst2 "already has an installed policy"'
+"$SBX" policy install minish.dyck --exe ./minish --replace >x.inst3 2>&1; st=$?
+rm -f canary-*
+./minish ./unregistered >x.im 2>&1
+last=x.im
+check "exec, minish reinstalled (--replace) with the default: the exec is killed, no canary" \
+    '[ $st = 0 ] && has x.inst3 "replaced policy" && [ ! -f canary-unregistered ] && has x.im "minish: ./unregistered: signal 9"'
+"$SBX" policy remove --exe ./minish >/dev/null 2>&1
+# Content binding: the installed file rebuilt in place (same inode, new content).
+"$SBX" run --exec=unconfined -- ./minish ./fixed >x.fixed 2>&1
+check "rebuilt, control: the new version runs (its canary)" 'has x.fixed "canary: fixed ran (version 2)"'
+ino=$(stat -c %i registered)
+cp fixed registered
+check "rebuilt: cp over the installed file keeps its inode" '[ "$(stat -c %i registered)" = "$ino" ]'
+rm -f canary-*
+./registered >x.rb 2>&1; st=$?
+"$SBX" policy list >x.list 2>&1
+last=x.list; show x.list
+check "rebuilt: a plain exec is refused, killed before it runs (status $st, no canary)" \
+    '[ $st = 137 ] && [ ! -f canary-registered ] && hasnt x.rb "canary"'
+check "rebuilt: sbx policy list marks it and says so" \
+    'has x.list "\[REBUILT\]" && has x.list "this executable was rebuilt; its policy is not installed" && grep -E " +1 +[0-9]+:[0-9]+ +.*/registered" x.list >/dev/null'
+"$SBX" run --exec=unconfined -- ./minish ./registered >x.rbr 2>x.rbr.err; st=$?
+last=x.rbr.err; show x.rbr.err
+check "rebuilt, exec'd under sbx run: status 100, the report says so" \
+    '[ $st = 100 ] && [ ! -f canary-registered ] && has x.rbr.err "this executable was rebuilt; its policy is not installed"'
+"$SBX" policy install fixed.dyck --exe ./registered >x.inst 2>&1; st=$?
+last=x.inst; show x.inst
+check "rebuilt: install without --replace: 106, and it says the executable was rebuilt" \
+    '[ $st = 106 ] && has x.inst "this executable was rebuilt; its policy is not installed"'
+"$SBX" policy install fixed.dyck --exe ./registered --replace >x.inst 2>&1; st=$?
+./registered >x.rb 2>&1; st2=$?
+last=x.rb
+check "rebuilt: install --replace, then it runs under its new policy (status $st2)" \
+    '[ $st = 0 ] && [ $st2 = 0 ] && has x.rb "canary: registered ran (version 2)"'
+install -m755 "$P/unregistered" registered
+"$SBX" policy list >x.list 2>&1; last=x.list; show x.list
+check "install(1) over it (a new inode here): sbx policy list marks the path" \
+    'has x.list "PATH NOW NAMES ANOTHER FILE"'
+key=$(grep -oE "[0-9]+:$ino " x.list | head -1)
+"$SBX" policy remove --inode $key >/dev/null 2>&1
+"$SBX" status >st.txt 2>&1
+check "after the exec tests: nothing installed or loaded, nothing unconfined" \
+    'has st.txt "policies: 0 loaded" && has st.txt "0 installed" && has st.txt "0 armed, 0 unconfined"'
+cd "$W" && rm -rf "$X"
 # Issue 15, item 4: records that are never lost.
 . "$here/records.sh"
 

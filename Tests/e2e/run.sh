@@ -26,6 +26,13 @@ done
 for p in hijack impossible waiter flood; do
     "$bin/dyck-cc" -O0 -g -fno-pie -no-pie "Tests/e2e/$p.c" -o "$out/$p" 2>>"$out/build.log"
 done
+# Exec transitions: a small shell, two programs it runs (one gets installed), and a
+# rebuilt version of the installed one (other content, its own policy).
+"$bin/dyck-cc" -O2 -g Tests/e2e/minish.c -o "$out/minish" 2>>"$out/build.log"
+for p in registered unregistered; do
+    "$bin/dyck-cc" -O2 -g Tests/e2e/canary.c -o "$out/$p" 2>>"$out/build.log"
+done
+"$bin/dyck-cc" -O2 -g -DVERSION2 Tests/e2e/canary.c -o "$out/fixed" 2>>"$out/build.log"
 # The attacker's knowledge: maintenance()'s address, and the return target in
 # grant_admin() right after its call of log_line().
 maintenance=$(nm "$out/hijack" | awk '$3 == "maintenance" { print $1 }')

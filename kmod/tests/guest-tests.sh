@@ -48,7 +48,7 @@ lsmod | grep -q '^sbx_dyck' || { echo "Bail out! sbx_dyck is not loaded"; exit 1
 # --- device and status -------------------------------------------------------
 check "device /dev/sbx is mode 0600" '[ "$(stat -c %a /dev/sbx)" = 600 ]'
 $CTL status >"$W/st" 2>&1; show "$W/st"
-check "status: abi 4, no policy, nothing enforced, nothing installed" 'has "$W/st" "abi 4 policies 0 enforced 0 armed 0" && has "$W/st" "installed 0$"'
+check "status: abi 4, no policy, nothing enforced, nothing installed" 'has "$W/st" "abi 4 policies 0 enforced 0 armed 0 unconfined 0 " && has "$W/st" "installed 0$"'
 
 $CTL mkblob dyck "$W/dyck.blob" && $CTL mkblob nfa "$W/nfa.blob"
 D=$($CTL load "$W/dyck.blob")
@@ -194,8 +194,8 @@ $CTL read >"$W/r"
 check "exe mismatch kills in log mode too" 'has "$W/o" "^signal 9" && [ ! -e "$W/canary" ] && has "$W/r" "reason 19 action 2 .* flags 0x8 "'
 $CTL run -p "$D" --exe "$MK" --fail-first -- "$MK" $VALID say:done >"$W/o" 2>&1
 check "a failed exec keeps the binding (the next exec of A runs)" 'has "$W/o" "^done" && has "$W/o" "^exit 0"'
-$CTL run -p "$D" --exe "$MK" -- "$MK" exec "$W/mkB" "touch:$W/canary" >"$W/o" 2>&1; show "$W/o"
-check "the binding holds for one exec: the enforced process may then exec B (policy dropped)" 'has "$W/o" "^exit 0" && [ -e "$W/canary" ]'
+$CTL run -p "$D" --exe "$MK" --exec unconfined -- "$MK" exec "$W/mkB" "touch:$W/canary" >"$W/o" 2>&1; show "$W/o"
+check "the binding holds for one exec: the enforced process may then exec B (--exec unconfined)" 'has "$W/o" "^exit 0" && [ -e "$W/canary" ]'
 rm -f "$W/canary"
 $CTL run -p "$D" --exe-fd 99 -- "$MK" >"$W/o" 2>&1
 check "arm with a bad exe descriptor: EBADF" 'has "$W/o" "arm: Bad file descriptor"'
@@ -219,8 +219,8 @@ check "record of the thread: empty frontier (mstate 0), depth 1" 'has "$W/r" "re
 
 $CTL run -p "$D" --fail-first -- "$MK" 1:1 say:x >"$W/o" 2>&1; show "$W/o"
 check "a failed exec keeps the thread armed (next exec enforced)" 'has "$W/o" "^signal 9"'
-$CTL run -p "$D" -- "$MK" 2:0 exec "$MK" 1:1 say:free >"$W/o" 2>&1; show "$W/o"
-check "exec by an enforced process drops its policy" 'has "$W/o" "^free" && has "$W/o" "^exit 0"'
+$CTL run -p "$D" --exec unconfined -- "$MK" 2:0 exec "$MK" 1:1 say:free >"$W/o" 2>&1; show "$W/o"
+check "exec unconfined: the new image runs without the old policy" 'has "$W/o" "^free" && has "$W/o" "^exit 0"'
 $CTL read >/dev/null
 
 # --- per-executable registry (SBX_IOC_INSTALL, _REMOVE, _LIST) ----------------------
@@ -244,10 +244,10 @@ until_true 60 '$CTL tasks >"$W/t"; has "$W/t" "markers 12 "'
 show "$W/t"
 check "tasks: the enforced process with its pid, mode, markers and the installed flag" 'has "$W/t" "^tasks 1$" && has "$W/t" "^pid $bg tid $bg policy $D state enforced mode dyck action kill markers 12 violations 0 flags 0x4 comm mk$"'
 $CTL list >"$W/l"; show "$W/l"
-check "list: the entry, 1 process, 3 execs" 'has "$W/l" "^entries 1$" && has "$W/l" "^dev $dev ino $ino policy $D mode dyck action kill processes 1 execs 3$"'
+check "list: the entry, 1 process, 3 execs" 'has "$W/l" "^entries 1$" && has "$W/l" "^dev $dev ino $ino policy $D mode dyck action kill processes 1 execs 3 exec registry refused 0$"'
 chmod 0666 /dev/sbx
 setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" list >"$W/o" 2>&1; show "$W/o"
-check "list is allowed to any opener" 'has "$W/o" "^entries 1$" && has "$W/o" "processes 1 execs 3$"'
+check "list is allowed to any opener" 'has "$W/o" "^entries 1$" && has "$W/o" "processes 1 execs 3 "'
 setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" tasks >"$W/o" 2>&1; show "$W/o"
 check "tasks is allowed to any opener" 'has "$W/o" "^tasks 1$" && has "$W/o" "^pid $bg "'
 setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" status >"$W/o" 2>&1
@@ -293,7 +293,7 @@ devB=$(stat -c %d "$W/mkB"); inoB=$(stat -c %i "$W/mkB")
 rm -f "$W/mkB"
 $CTL list >"$W/l"
 $CTL remove --inode "$devB" "$inoB" >"$W/o" 2>&1; show "$W/o"
-check "an entry of a deleted file is removed by dev and ino" 'has "$W/l" "^dev $devB ino $inoB policy $D mode dyck action log processes 0 execs 0$" && has "$W/o" "^remove 0 policy $D$"'
+check "an entry of a deleted file is removed by dev and ino" 'has "$W/l" "^dev $devB ino $inoB policy $D mode dyck action log processes 0 execs 0 exec registry refused 0$" && has "$W/o" "^remove 0 policy $D$"'
 $CTL read >"$W/r"
 check "no violation left over from the registry tests" 'has "$W/r" "^records 0 "'
 
@@ -372,6 +372,9 @@ touch "$W/go"
 wait $bg  # not a bare wait: that would also wait for the watchdog
 echo "# marker cost, ns: unmonitored (no sandbox active) $(sed -n 's/.*ns\/marker //p' "$W/o0"), enforced $(sed -n 's/.*ns\/marker //p' "$W/o1"), unmonitored while another is enforced $(sed -n 's/.*ns\/marker //p' "$W/o2")"
 check "enforced marker loop ran" 'has "$W/o1" "^exit 0"'
+
+# --- exec transitions, content binding (guest-exec.sh) --------------------------------
+. "$here/guest-exec.sh"
 
 # --- pinning, unload --------------------------------------------------------------------
 rm -f "$W/go"

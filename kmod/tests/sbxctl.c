@@ -19,7 +19,7 @@
  *                                    --drop, setuid(65534) after the open
  *   sbxctl run [-p ID | -b BLOB] [-m dyck|nfa] [-a kill|log] [--no-fork]
  *              [--fail-first] [--twice] [--exe PATH | --exe-fd N]
- *              -- PROG [ARG...]
+ *              [--exec registry|deny|unconfined] -- PROG [ARG...]
  *       arm and exec PROG: in a forked child (default; the parent waits and
  *       prints "exit N" or "signal N", and exits with N or 128+N), or in this
  *       process (--no-fork). -b loads BLOB first (and unloads it after the
@@ -27,12 +27,13 @@
  *       exec fails, the thread stays armed). --twice arms twice (the second
  *       must fail with EPERM; its errno is printed). --exe binds the arm to
  *       the inode of PATH (opened O_PATH, SBX_ARM_F_EXE); --exe-fd passes
- *       descriptor N as it is.
+ *       descriptor N as it is. --exec sets the arm's exec transition.
  *   sbxctl install BLOB|ID (--exe PATH | --exe-fd N) [-m dyck|nfa]
- *              [-a kill|log]
+ *              [-a kill|log] [--exec registry|deny|unconfined] [--replace]
  *       INSTALL (loading BLOB first if it names a file; unloaded again if
  *       the install fails); prints "install E policy ID dev D ino I" (E the
- *       errno, 0 = ok; exit status 0 only if E is 0).
+ *       errno, 0 = ok; exit status 0 only if E is 0), and with --replace
+ *       " replaced R" (the policy of the entry replaced, 0 if none).
  *   sbxctl remove --exe PATH | --inode DEV INO
  *       REMOVE; prints "remove E policy ID".
  *   sbxctl list                      LIST; prints "entries N", then a line
@@ -67,6 +68,24 @@ static uint32_t parse_mode(const char *s)
 static uint32_t parse_action(const char *s)
 {
 	return !strcmp(s, "log") ? SBX_ACTION_LOG : SBX_ACTION_KILL;
+}
+
+/* Unknown names give a value the module must refuse (EINVAL). */
+static uint32_t parse_exec(const char *s)
+{
+	if (!strcmp(s, "registry"))
+		return SBX_EXEC_REGISTRY;
+	if (!strcmp(s, "deny"))
+		return SBX_EXEC_DENY;
+	if (!strcmp(s, "unconfined"))
+		return SBX_EXEC_UNCONFINED;
+	return strtoul(s, NULL, 0);
+}
+
+static const char *exec_name(uint32_t exec)
+{
+	return exec == SBX_EXEC_REGISTRY ? "registry" : exec == SBX_EXEC_DENY ? "deny" :
+	       exec == SBX_EXEC_UNCONFINED ? "unconfined" : "?";
 }
 
 /* An O_PATH descriptor of PATH (it need not be readable or executable). */
@@ -131,10 +150,11 @@ static int cmd_status(void)
 		perror("sbxctl: status");
 		return 1;
 	}
-	printf("abi %u policies %u enforced %u armed %u markers %" PRIu64
+	printf("abi %u policies %u enforced %u armed %u unconfined %u markers %" PRIu64
 	       " violations %" PRIu64 " dropped %" PRIu64 " alloc_failures %" PRIu64
 	       " policy_bytes %" PRIu64 " ring %u/%u kills_dropped %" PRIu64 " installed %u\n",
-	       s.abi_version, s.nr_policies, s.enforced_tasks, s.armed_tasks, (uint64_t)s.markers,
+	       s.abi_version, s.nr_policies, s.enforced_tasks, s.armed_tasks,
+	       s.unconfined_tasks, (uint64_t)s.markers,
 	       (uint64_t)s.violations, (uint64_t)s.records_dropped, (uint64_t)s.alloc_failures,
 	       (uint64_t)s.policy_bytes, s.ring_count, s.ring_size, (uint64_t)s.kills_dropped,
 	       s.nr_installed);
@@ -170,10 +190,16 @@ static int cmd_read(int argc, char **argv)
 
 			printf("seq %" PRIu64 " pid %u tid %u comm %s policy %u reason %u action %u"
 			       " nr %u kind %" PRIu64 " id %" PRIu64 " tag %#x mstate %u depth %u"
-			       " flags %#x stack ",
+			       " flags %#x ",
 			       (uint64_t)r->seq, r->pid, r->tid, r->comm, r->policy_id, r->reason,
 			       r->action, r->syscall_nr, (uint64_t)r->kind, (uint64_t)r->id, r->tag,
 			       r->mstate, r->depth, r->flags);
+			if (r->reason == SBX_REASON_EXEC_DENIED ||
+			    r->reason == SBX_REASON_EXE_REBUILT) {
+				printf("path %.64s\n", r->path);
+				continue;
+			}
+			printf("stack ");
 			for (j = 0; j < n; j++)
 				printf("%s%#x", j ? "," : "", r->stack[j]);
 			/* The entries past the depth must be zero. */
@@ -378,13 +404,14 @@ static int cmd_try_oversized(void)
 }
 
 /* @exe_fd < -1: no binding; else SBX_ARM_F_EXE with it. */
-static int arm(int fd, uint32_t id, uint32_t mode, uint32_t action, int exe_fd)
+static int arm(int fd, uint32_t id, uint32_t mode, uint32_t action, int exe_fd, uint32_t exec)
 {
 	struct sbx_ioc_arm a = { 0 };
 
 	a.id = id;
 	a.mode = mode;
 	a.action = action;
+	a.exec = exec;
 	if (exe_fd >= -1) {
 		a.flags = SBX_ARM_F_EXE;
 		a.exe_fd = exe_fd;
@@ -394,7 +421,7 @@ static int arm(int fd, uint32_t id, uint32_t mode, uint32_t action, int exe_fd)
 
 static int cmd_run(int argc, char **argv)
 {
-	uint32_t id = 0, mode = SBX_MODE_DYCK, action = SBX_ACTION_KILL;
+	uint32_t id = 0, mode = SBX_MODE_DYCK, action = SBX_ACTION_KILL, exec = SBX_EXEC_REGISTRY;
 	int fork_child = 1, fail_first = 0, twice = 0, loaded = 0, fd, i, err, status;
 	const char *blob = NULL, *exe = NULL;
 	int exe_fd = -2;
@@ -413,6 +440,8 @@ static int cmd_run(int argc, char **argv)
 			exe = argv[++i];
 		else if (!strcmp(argv[i], "--exe-fd") && i + 1 < argc)
 			exe_fd = strtol(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--exec") && i + 1 < argc)
+			exec = parse_exec(argv[++i]);
 		else if (!strcmp(argv[i], "--no-fork"))
 			fork_child = 0;
 		else if (!strcmp(argv[i], "--fail-first"))
@@ -445,13 +474,13 @@ static int cmd_run(int argc, char **argv)
 		/* Kept open (close-on-exec) until the exec. */
 		if (exe)
 			exe_fd = open_path(exe);
-		err = arm(fd, id, mode, action, exe_fd);
+		err = arm(fd, id, mode, action, exe_fd, exec);
 		if (err) {
 			fprintf(stderr, "sbxctl: arm: %s\n", strerror(err));
 			_exit(2);
 		}
 		if (twice)
-			printf("second arm %d\n", arm(fd, id, mode, action, -2));
+			printf("second arm %d\n", arm(fd, id, mode, action, -2, exec));
 		fflush(stdout);
 		if (fail_first) {
 			char *none[] = { "/nonexistent/sbx-missing", NULL };
@@ -503,6 +532,10 @@ static int cmd_install(int argc, char **argv)
 			a.mode = parse_mode(argv[++i]);
 		else if (!strcmp(argv[i], "-a") && i + 1 < argc)
 			a.action = parse_action(argv[++i]);
+		else if (!strcmp(argv[i], "--exec") && i + 1 < argc)
+			a.exec = parse_exec(argv[++i]);
+		else if (!strcmp(argv[i], "--replace"))
+			a.flags |= SBX_INSTALL_F_REPLACE;
 		else
 			return 64;
 	}
@@ -523,8 +556,11 @@ static int cmd_install(int argc, char **argv)
 			return 64;
 	}
 	err = ioctl(fd, SBX_IOC_INSTALL, &a) ? errno : 0;
-	printf("install %d policy %u dev %" PRIu64 " ino %" PRIu64 "\n", err, a.id,
+	printf("install %d policy %u dev %" PRIu64 " ino %" PRIu64, err, a.id,
 	       (uint64_t)a.dev, (uint64_t)a.ino);
+	if (a.flags & SBX_INSTALL_F_REPLACE)
+		printf(" replaced %u", a.replaced);
+	printf("\n");
 	if (err && loaded) {
 		struct sbx_ioc_unload u = { .id = a.id };
 
@@ -579,10 +615,10 @@ static int cmd_list(void)
 	n = a.count < a.max ? a.count : a.max;
 	for (i = 0; i < n; i++)
 		printf("dev %" PRIu64 " ino %" PRIu64 " policy %u mode %s action %s"
-		       " processes %u execs %" PRIu64 "%s\n",
+		       " processes %u execs %" PRIu64 " exec %s refused %u\n",
 		       (uint64_t)es[i].dev, (uint64_t)es[i].ino, es[i].policy_id,
 		       mode_name(es[i].mode), action_name(es[i].action), es[i].processes,
-		       (uint64_t)es[i].execs, es[i].reserved ? " NONZERO" : "");
+		       (uint64_t)es[i].execs, exec_name(es[i].exec), es[i].refused);
 	return 0;
 }
 
@@ -616,7 +652,8 @@ static int cmd_tasks(void)
 		       " violations %u flags %#x comm %.16s%s\n",
 		       ts[i].pid, ts[i].tid, ts[i].policy_id,
 		       ts[i].state == SBX_STATE_ENFORCED ? "enforced" :
-		       ts[i].state == SBX_STATE_ARMED ? "armed" : "?",
+		       ts[i].state == SBX_STATE_ARMED ? "armed" :
+		       ts[i].state == SBX_STATE_UNCONFINED ? "unconfined" : "?",
 		       mode_name(ts[i].mode), action_name(ts[i].action),
 		       (uint64_t)ts[i].markers, ts[i].violations, ts[i].flags, ts[i].comm,
 		       ts[i].reserved ? " NONZERO" : "");
@@ -653,8 +690,9 @@ static int usage(void)
 	fprintf(stderr, "usage: sbxctl status | load BLOB | unload ID | read [MAX] [-p ID] | policies |"
 			" mkblob dyck|nfa|deep|bound|pinned|nfa-bound OUT | mkblob nfa-pinned OUT TABLE TEXT SITE:KIND:ID... | | try-load BLOB [--drop] | try-oversized |"
 			" run [-p ID|-b BLOB] [-m MODE] [-a ACTION] [--no-fork] [--fail-first]"
-			" [--twice] [--exe PATH|--exe-fd N] -- PROG [ARG...] |"
-			" install BLOB|ID --exe PATH|--exe-fd N [-m MODE] [-a ACTION] |"
+			" [--twice] [--exe PATH|--exe-fd N] [--exec T] -- PROG [ARG...] |"
+			" install BLOB|ID --exe PATH|--exe-fd N [-m MODE] [-a ACTION] [--exec T]"
+			" [--replace] |"
 			" remove --exe PATH|--inode DEV INO | list | tasks\n");
 	return 64;
 }

@@ -19,9 +19,11 @@
  *  - CAP_SYS_ADMIN in the initial user namespace in the credentials of the
  *    file's opener (checked at ioctl time on file->f_cred, so what counts is
  *    the capability the descriptor was opened with, not the caller's), and
- *  - a caller that is not sandboxed: a thread that is armed or enforced can
- *    never load, unload, arm, read, install or remove, even as root and even
- *    with a descriptor opened by someone else.
+ *  - a caller that is not sandboxed: a thread that is armed, enforced or
+ *    unconfined (the new image of an enforced process that execed without a
+ *    policy, and its descendants: see SBX_EXEC_UNCONFINED) can never load,
+ *    unload, arm, read, install or remove, even as root and even with a
+ *    descriptor opened by someone else.
  * Otherwise they fail with EPERM. There is no ioctl to disarm or detach: once
  * armed or enforced, a thread stays so until it execs (see SBX_IOC_ARM) or
  * exits.
@@ -43,6 +45,15 @@
 /* Enforcement modes (struct sbx_ioc_arm.mode). */
 #define SBX_MODE_DYCK		1	/* blob built without SBX_BLOB_F_NFA */
 #define SBX_MODE_NFA		2	/* blob built with SBX_BLOB_F_NFA */
+
+/*
+ * Exec transitions (struct sbx_ioc_arm.exec, struct sbx_ioc_install.exec): what
+ * a successful exec by an enforced thread does (specs/kernel-abi.md, "Exec
+ * transitions"). A failed exec changes nothing.
+ */
+#define SBX_EXEC_REGISTRY	0	/* installed file: its policy; else a violation */
+#define SBX_EXEC_DENY		1	/* every exec is a violation */
+#define SBX_EXEC_UNCONFINED	2	/* installed file: its policy; else unconfined */
 
 /* What a violation does (struct sbx_ioc_arm.action). */
 #define SBX_ACTION_KILL		1	/* SIGKILL the process; block the syscall */
@@ -69,6 +80,8 @@
 #define SBX_REASON_SYSCALL_WINDOW	20	/* a system call outside its window's set */
 #define SBX_REASON_EXEC_MAPPING		21	/* PROT_EXEC in a window that may not map code */
 #define SBX_REASON_UNPINNED		22	/* a marker not from its pinned site */
+#define SBX_REASON_EXEC_DENIED		25	/* an exec the thread's transition refuses */
+#define SBX_REASON_EXE_REBUILT		26	/* installed file whose content changed */
 
 /* Flags of a violation record (struct sbx_violation_record.flags). */
 #define SBX_REC_F_MARKER	0x1	/* the event was a marker (syscall 999) */
@@ -131,7 +144,10 @@ struct sbx_ioc_unload {
  * @flags:    in: zero or SBX_ARM_F_EXE.
  * @exe_fd:   in: with SBX_ARM_F_EXE, an open descriptor (O_PATH is enough) of
  *            the regular file the next exec must run; ignored otherwise.
- * @reserved0: in: zero.
+ * @exec:     in: the exec transition of the enforced image and of every
+ *            process it forks: SBX_EXEC_REGISTRY (0), SBX_EXEC_DENY or
+ *            SBX_EXEC_UNCONFINED. The exec that ends the arm is not one: it
+ *            is checked by SBX_ARM_F_EXE alone.
  * @reserved: in: zero.
  *
  * With SBX_ARM_F_EXE the policy is bound to the inode of @exe_fd (its super
@@ -153,8 +169,8 @@ struct sbx_ioc_unload {
  * allocated here, so the exec itself cannot fail for lack of memory.
  *
  * Errors: EPERM (as for SBX_IOC_LOAD; in particular when the caller is already
- * armed or enforced); EFAULT (the argument cannot be read); EINVAL (unknown
- * @mode or @action, an unknown @flags bit, @reserved0 or @reserved not zero);
+ * armed, enforced or unconfined); EFAULT (the argument cannot be read); EINVAL
+ * (unknown @mode, @action or @exec, an unknown @flags bit, @reserved not zero);
  * with SBX_ARM_F_EXE: EBADF (@exe_fd is not an open descriptor), EINVAL
  * (@exe_fd is not a regular file); ENOENT (no policy has this id); EINVAL
  * (@mode disagrees with the blob); EBUSY (the calling process has more than
@@ -168,7 +184,7 @@ struct sbx_ioc_arm {
 	__u32 action;
 	__u32 flags;
 	__s32 exe_fd;
-	__u32 reserved0;
+	__u32 exec;
 	__u64 reserved;
 };
 
@@ -197,7 +213,8 @@ struct sbx_ioc_arm {
  *                      (SBX_QUEUE_SIZE); kill records are not limited by it.
  * @ring_count:         records waiting, in the queues of all loaded policies.
  * @nr_installed:       entries of the per-executable registry (SBX_IOC_INSTALL).
- * @reserved0:          zero.
+ * @unconfined_tasks:   threads currently unconfined (SBX_EXEC_UNCONFINED): no
+ *                      policy, but never privileged.
  * @kills_dropped:      kill records lost since load (part of
  *                      @records_dropped). Only a SBX_REASON_NO_MEMORY record
  *                      of a task that never ran can be lost, when its policy's
@@ -220,7 +237,7 @@ struct sbx_ioc_status {
 	__u32 ring_size;
 	__u32 ring_count;
 	__u32 nr_installed;
-	__u32 reserved0;
+	__u32 unconfined_tasks;
 	__u64 kills_dropped;
 	__u64 reserved[2];
 };
@@ -249,26 +266,40 @@ struct sbx_ioc_status {
  *              __X32_SYSCALL_BIT for x32). For SBX_REASON_NO_MEMORY and
  *              SBX_REASON_EXE_MISMATCH: 0.
  * @kind:       the marker's kind (%rdi) as issued; 0 when not a marker.
- * @id:         the marker's id (%rsi) as issued; for SBX_REASON_SYSCALL_WINDOW
- *              and SBX_REASON_EXEC_MAPPING the window the call was made in:
- *              the symbol id of the last LIBC marker, SBX_WINDOW_START
+ * @id:         the marker's id (%rsi) as issued; for SBX_REASON_SYSCALL_WINDOW,
+ *              SBX_REASON_EXEC_MAPPING and SBX_REASON_EXEC_DENIED the window
+ *              the call was made in: the symbol id of the last LIBC marker
+ *              (for an exec, the libc function that execed), SBX_WINDOW_START
  *              (0xffffffff) or SBX_WINDOW_NONE (0xfffffffe); else 0.
  * @tag:        the top frame's tag (kmod/core/sbx_monitor.h: 0 root,
  *              0x40000000 | site, 0x80000000 | function) before the event.
  * @mstate:     the top frame's macro-state before the event.
  * @depth:      the stack depth before the event, root frame included (so
- *              >= 1 for a marker; 0 for SBX_REASON_NO_MEMORY and
- *              SBX_REASON_EXE_MISMATCH, whose tag, mstate and stack are 0).
+ *              >= 1 for a marker; 0 for SBX_REASON_NO_MEMORY,
+ *              SBX_REASON_EXE_MISMATCH and SBX_REASON_EXE_REBUILT, whose tag,
+ *              mstate and stack are 0).
  * @flags:      SBX_REC_F_*.
  * @reserved:   for SBX_REASON_SYSCALL_WINDOW and SBX_REASON_EXEC_MAPPING the
  *              call's third argument (the protection of mmap and mprotect);
  *              for SBX_REASON_UNPINNED the marker's address relative to the
  *              executable's load bias (the link-time address of the syscall
- *              instruction it came from); else zero.
+ *              instruction it came from); for SBX_REASON_EXEC_DENIED the
+ *              thread's exec transition (SBX_EXEC_*); else zero.
  * @stack:      the tags of the thread's frames before the event, from the top
  *              down: stack[i] is the tag of frame depth-1-i, for
  *              i < min(@depth, SBX_REC_STACK) (so stack[0] == @tag); the
- *              other entries are zero.
+ *              other entries are zero. Not for SBX_REASON_EXEC_DENIED and
+ *              SBX_REASON_EXE_REBUILT, which have @path instead.
+ * @path:       for SBX_REASON_EXEC_DENIED and SBX_REASON_EXE_REBUILT: the
+ *              file the exec ran (for a script, its interpreter), as d_path()
+ *              names it, NUL-terminated and NUL-padded; a path of more than
+ *              63 bytes is cut to "..." and its last 60 bytes.
+ *
+ * For SBX_REASON_EXEC_DENIED, @syscall_nr is the exec's (59 execve, 322
+ * execveat), @comm already the new image's, and @tag, @mstate and @depth
+ * describe the frame that execed. SBX_REASON_EXE_REBUILT has @syscall_nr 0
+ * and the policy of the entry, or, when the thread that execed was enforced,
+ * that thread's policy (so that its supervisor reads the record).
  */
 struct sbx_violation_record {
 	__u64 seq;
@@ -287,7 +318,10 @@ struct sbx_violation_record {
 	__u32 depth;
 	__u32 flags;
 	__u64 reserved;
-	__u32 stack[SBX_REC_STACK];
+	union {
+		__u32 stack[SBX_REC_STACK];
+		char path[4 * SBX_REC_STACK];
+	};
 };
 
 /**
@@ -350,23 +384,41 @@ struct sbx_ioc_read {
  * @id:        in: the policy's id.
  * @mode:      in: SBX_MODE_DYCK or SBX_MODE_NFA, agreeing with the blob.
  * @action:    in: SBX_ACTION_KILL or SBX_ACTION_LOG.
- * @flags:     in: zero.
+ * @flags:     in: zero or SBX_INSTALL_F_REPLACE.
  * @exe_fd:    in: an open descriptor (O_PATH is enough) of the executable, a
  *             regular file.
- * @reserved0: in: zero.
+ * @exec:      in: the exec transition of the processes the entry enforces
+ *             (SBX_EXEC_REGISTRY, SBX_EXEC_DENY, SBX_EXEC_UNCONFINED).
  * @dev:       out: the device of the inode's super block (kernel dev_t,
  *             encoded as by new_encode_dev(), as stat(2)'s st_dev).
  * @ino:       out: the inode number.
+ * @replaced:  in: zero; out: with SBX_INSTALL_F_REPLACE, the policy of the
+ *             entry that was replaced (its use is dropped: SBX_IOC_UNLOAD can
+ *             follow), or 0 if the inode had none.
+ * @reserved1: in: zero.
  * @reserved:  in: zero.
  *
- * From then on, every successful exec of that inode by a thread that is not
- * armed is enforced with the policy, with @mode and @action, from the new
- * image's entry, exactly as after SBX_IOC_ARM; an enforced thread that execs
- * it leaves its old policy and takes this one. (An armed thread keeps what it
- * was armed with.) The entry holds a use of the policy (SBX_IOC_UNLOAD fails
- * with EBUSY until the entry is removed) and keeps sys_enter attached. It
- * stays until SBX_IOC_REMOVE or the module is unloaded; it does not pin the
- * module.
+ * The module reads the whole file (through a read-only open of @exe_fd's path,
+ * with writes to the inode denied meanwhile) and keeps its SHA-256 and a
+ * stamp of the inode (size, mtime, ctime) in the entry. From then on, every
+ * successful exec of that inode by a thread that is not armed is enforced
+ * with the policy, with @mode, @action and @exec, from the new image's entry,
+ * exactly as after SBX_IOC_ARM, provided the file still has that content: an
+ * exec whose inode's stamp differs has the file hashed again before the new
+ * image runs (in the exec'ing thread, on its way back to user mode), and a
+ * different digest kills the process with a SBX_REASON_EXE_REBUILT record
+ * (whatever @action is). An enforced or unconfined thread that execs an
+ * installed file leaves its old state and takes the entry's policy, unless
+ * its transition is SBX_EXEC_DENY. (An armed thread keeps what it was armed
+ * with.) The entry holds a use of the policy (SBX_IOC_UNLOAD fails with EBUSY
+ * until the entry is removed) and keeps sys_enter attached. It stays until
+ * SBX_IOC_REMOVE, a replacement, or the module is unloaded; it does not pin
+ * the module.
+ *
+ * With SBX_INSTALL_F_REPLACE an existing entry of the inode is replaced in one
+ * step (an exec meanwhile finds the old entry or the new one, never none);
+ * threads it enforces stay enforced with the old policy. Without an entry the
+ * flag changes nothing.
  *
  * The file matched is the one the kernel finally runs (for a "#!" script,
  * its interpreter). Other files with the same content (copies) are not
@@ -374,12 +426,14 @@ struct sbx_ioc_read {
  *
  * Errors: EPERM (as for SBX_IOC_LOAD); EFAULT (the argument cannot be read or
  * written back; in the latter case the entry is removed again); EINVAL
- * (unknown @mode or @action, @mode disagrees with the blob, @flags or a
- * reserved field not zero, or @exe_fd is not a regular file); EBADF (@exe_fd
- * is not an open descriptor); ENOENT (no policy has this id); EEXIST (the
- * inode already has an entry); ENOSPC (already SBX_MAX_INSTALLED entries);
- * ENOMEM (out of memory); or the error of registering the sys_enter
- * tracepoint probe.
+ * (unknown @mode, @action or @exec, an unknown @flags bit, @mode disagrees
+ * with the blob, a reserved field or @replaced not zero, or @exe_fd is not a
+ * regular file); EBADF (@exe_fd is not an open descriptor); ETXTBSY (the file
+ * is open for writing); EINTR (a fatal signal while reading it); ENOENT (no
+ * policy has this id); EEXIST (the inode already has an entry, without
+ * SBX_INSTALL_F_REPLACE); ENOSPC (already SBX_MAX_INSTALLED entries); ENOMEM
+ * (out of memory); the error of opening or reading the file (e.g. EIO); or
+ * the error of registering the sys_enter tracepoint probe.
  */
 struct sbx_ioc_install {
 	__u32 id;
@@ -387,11 +441,16 @@ struct sbx_ioc_install {
 	__u32 action;
 	__u32 flags;
 	__s32 exe_fd;
-	__u32 reserved0;
+	__u32 exec;
 	__u64 dev;
 	__u64 ino;
-	__u64 reserved[2];
+	__u32 replaced;
+	__u32 reserved1;
+	__u64 reserved;
 };
+
+/* Flags of struct sbx_ioc_install. */
+#define SBX_INSTALL_F_REPLACE	0x1	/* replace the inode's entry, if any */
 
 /* At most this many registry entries. */
 #define SBX_MAX_INSTALLED	256
@@ -440,7 +499,9 @@ struct sbx_ioc_remove {
  *             process forked from one of them counts; one that left the
  *             entry's policy by exec does not).
  * @execs:     execs enforced through the entry since it was installed.
- * @reserved:  zero.
+ * @exec:      the entry's exec transition, SBX_EXEC_*.
+ * @refused:   execs of the inode refused since it was installed because its
+ *             content was no longer the one installed (SBX_REASON_EXE_REBUILT).
  */
 struct sbx_install_entry {
 	__u64 dev;
@@ -450,7 +511,8 @@ struct sbx_install_entry {
 	__u32 action;
 	__u32 processes;
 	__u64 execs;
-	__u64 reserved;
+	__u32 exec;
+	__u32 refused;
 };
 
 /**
@@ -475,6 +537,7 @@ struct sbx_ioc_list {
 /* Thread states (struct sbx_task_entry.state). */
 #define SBX_STATE_ARMED		1
 #define SBX_STATE_ENFORCED	2
+#define SBX_STATE_UNCONFINED	3	/* no policy, never privileged */
 
 /* Flags of struct sbx_task_entry. */
 #define SBX_TASK_F_KILLED	0x1	/* a violation killed the process */
@@ -486,10 +549,10 @@ struct sbx_ioc_list {
  * SBX_IOC_TASKS.
  * @pid:        thread group id, in the initial pid namespace.
  * @tid:        thread id, in the initial pid namespace.
- * @policy_id:  its policy.
- * @state:      SBX_STATE_ARMED or SBX_STATE_ENFORCED.
- * @mode:       SBX_MODE_* (from the policy's blob).
- * @action:     SBX_ACTION_*.
+ * @policy_id:  its policy (0 when unconfined).
+ * @state:      SBX_STATE_ARMED, SBX_STATE_ENFORCED or SBX_STATE_UNCONFINED.
+ * @mode:       SBX_MODE_* (from the policy's blob; 0 when unconfined).
+ * @action:     SBX_ACTION_* (0 when unconfined).
  * @markers:    markers the thread made while enforced (not counting those of
  *              the thread it was forked from).
  * @violations: violations of the thread.
@@ -515,7 +578,8 @@ struct sbx_task_entry {
  * struct sbx_ioc_tasks - argument of SBX_IOC_TASKS: the sandboxed threads.
  * @entries:  in: user address of an array of @max struct sbx_task_entry.
  * @max:      in: its capacity (0 is allowed).
- * @count:    out: the number of armed and enforced threads; min(@count, @max)
+ * @count:    out: the number of armed, enforced and unconfined threads;
+ *            min(@count, @max)
  *            are written, in no particular order. A snapshot: threads may
  *            come and go while it is taken.
  * @reserved: in: zero.
