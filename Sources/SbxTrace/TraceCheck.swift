@@ -349,7 +349,7 @@ extension ThreadMonitor.Refusal {
         case .stackOverflow: return "call stack deeper than the monitor's bound"
         case .noSetjmpRecord: return "longjmp to a setjmp the monitor has not seen"
         case .systemCallOutsideWindow: return "system call in neither the window's set nor the ambient set"
-        case .executableMapping: return "executable mapping (PROT_EXEC) in a window that may not map code"
+        case .executableMapping: return "executable mapping (PROT_EXEC) in a window that may not map code, or writable as well (W^X)"
         case .compatSystemCall: return "system call through a 32-bit ABI (ia32 or x32), never allowed"
         case .ioUring: return "io_uring, never allowed"
         }

@@ -156,6 +156,11 @@ $CTL read >"$W/r"
 check "bound: the start window is a set too (mkdir refused before any marker)" 'has "$W/o" "^signal 9" && [ ! -e "$W/dir" ] && has "$W/r" "reason 20 action 1 nr 83 kind 0 id 4294967295 "'
 $CTL run -p "$B" -- "$MK" mmap-exec 2:0 mmap-rw exit:3 >"$W/o" 2>&1; show "$W/o"
 check "bound: the start window may map code; program code may map data (ambient mmap)" 'has "$W/o" "^mmap-exec ok" && has "$W/o" "^exit 3"'
+"$MK" mmap-anon-exec >"$W/o" 2>&1; show "$W/o"
+check "control: natively, an anonymous executable mapping works" 'has "$W/o" "^mmap-anon-exec ok"'
+$CTL run -p "$B" -- "$MK" mmap-anon-exec >"$W/o" 2>&1; show "$W/o"
+$CTL read >"$W/r"; show "$W/r"
+check "bound: code only from files, even where code may be mapped: an anonymous PROT_EXEC mapping in the start window is refused (reason 21)" 'has "$W/o" "^signal 9" && hasnt "$W/o" "mmap-anon-exec" && has "$W/r" "reason 21 action 1 nr 9 kind 0 id 4294967295 "'
 $CTL run -p "$B" -- "$MK" 2:0 mmap-exec >"$W/o" 2>&1; show "$W/o"
 $CTL read >"$W/r"; show "$W/r"
 check "bound: PROT_EXEC outside a code-mapping window is refused (reason 21), though mmap is ambient" 'has "$W/o" "^signal 9" && hasnt "$W/o" "mmap-exec" && has "$W/r" "reason 21 action 1 nr 9 kind 0 id 4294967294 "'

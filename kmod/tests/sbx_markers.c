@@ -39,8 +39,10 @@
  *                 prints "pinloop N ns/marker X"
  *   sysloop:N     make N getppid() system calls; prints "sysloop N ns/call X"
  *   mkdir:P       mkdir(P, 0700); prints "mkdir R" (0 or -errno)
- *   mmap-exec     an anonymous PROT_READ|PROT_EXEC mapping; prints "mmap-exec ok"
- *                 or "mmap-exec E" (errno)
+ *   mmap-exec     a PROT_READ|PROT_EXEC mapping of the program's own file
+ *                 (opened read-only); prints "mmap-exec ok" or "mmap-exec E" (errno)
+ *   mmap-anon-exec an anonymous PROT_READ|PROT_EXEC mapping; prints
+ *                 "mmap-anon-exec ok" or "mmap-anon-exec E"
  *   mmap-rw       an anonymous PROT_READ|PROT_WRITE mapping, silently (exit
  *                 70 if it fails)
  *   exit:N        exit(N)
@@ -324,17 +326,22 @@ static int run(int i)
 			printf("loop %lu ns/marker %.1f\n", n, ns / n);
 		} else if (!strncmp(s, "mkdir:", 6)) {
 			printf("mkdir %d\n", mkdir(s + 6, 0700) ? -errno : 0);
-		} else if (!strcmp(s, "mmap-exec") || !strcmp(s, "mmap-rw")) {
-			int exec = !strcmp(s, "mmap-exec");
+		} else if (!strcmp(s, "mmap-exec") || !strcmp(s, "mmap-anon-exec") ||
+			   !strcmp(s, "mmap-rw")) {
+			int exec = strcmp(s, "mmap-rw") != 0;
+			int anon = strcmp(s, "mmap-exec") != 0;
+			int fd = anon ? -1 : open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 			void *p = mmap(NULL, 4096, PROT_READ | (exec ? PROT_EXEC : PROT_WRITE),
-				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+				       MAP_PRIVATE | (anon ? MAP_ANONYMOUS : 0), fd, 0);
 
 			if (exec && p == MAP_FAILED)
-				printf("mmap-exec %d\n", errno);
+				printf("%s %d\n", s, errno);
 			else if (exec)
-				printf("mmap-exec ok\n");
+				printf("%s ok\n", s);
 			else if (p == MAP_FAILED)
 				exit(70);
+			if (fd >= 0)
+				close(fd);
 		} else if (!strncmp(s, "pinloop:", 8) || !strncmp(s, "sysloop:", 8)) {
 			int pin = s[0] == 'p';
 			unsigned long n, j;
