@@ -11,6 +11,9 @@
  *   sbx_registry.c the per-executable registry: policies enforced on every
  *                 exec of an inode (SBX_IOC_INSTALL, _REMOVE, _LIST)
  *   sbx_hooks.c   tracepoint probes (sys_enter, sched_process_*)
+ *   sbx_never.c   calls a sandboxed thread may never make; kprobes on
+ *                 mem_open (/proc/<pid>/mem for writing) and delete_module
+ *                 (forced unload refused)
  *   sbx_report.c  violation records: ring, rate limit, kernel log
  *   core/         the freestanding monitor (blob validation, stepping)
  *
@@ -68,6 +71,9 @@ extern struct workqueue_struct *sbx_wq;
  * @nr_tasks:     thread states in use; at most sbx_max_tasks_per_policy.
  * @pool_work:    refills @pool_free to sbx_pool_reserve and trims it.
  * @free_work:    frees the policy after the last reference is dropped.
+ * @argchk:       bound policies: per system-call set, whether it allowed prctl
+ *                (bit 0) and personality (bit 1) before sbx_never_prepare()
+ *                masked them out; NULL for an unbound policy.
  */
 struct sbx_policy {
 	refcount_t ref;
@@ -83,6 +89,7 @@ struct sbx_policy {
 	u32 nr_tasks;
 	struct work_struct pool_work;
 	struct work_struct free_work;
+	u8 *argchk;
 };
 
 /**
@@ -181,6 +188,7 @@ void sbx_task_gone(struct task_struct *tsk);
 void sbx_task_marker(struct pt_regs *regs);
 void sbx_task_syscall(struct pt_regs *regs, long nr, u32 reason, u32 flags);
 void sbx_task_check_syscall(struct pt_regs *regs, long nr);
+bool sbx_task_proc_mem_write(struct file *file);
 void sbx_task_stats(u32 *enforced, u32 *armed, u64 *markers, u64 *alloc_failures);
 bool sbx_task_any(void);
 int sbx_task_list(struct sbx_task_entry __user *buf, u32 max, u32 *count);
@@ -228,6 +236,14 @@ int sbx_registry_install(struct sbx_policy *p, u32 mode, u32 action,
 int sbx_registry_remove(const struct sbx_exe *exe, u64 only_id, u32 *policy_id);
 int sbx_registry_list(struct sbx_install_entry __user *buf, u32 max, u32 *count);
 void sbx_registry_exit(void);
+
+/* sbx_never.c */
+int sbx_never_init(void);
+void sbx_never_exit(void);
+int sbx_never_prepare(struct sbx_policy *p);
+int sbx_never_classify(const struct sbx_task *t, const struct pt_regs *regs,
+		       unsigned long nr, int reason);
+bool sbx_never_forbidden(const struct pt_regs *regs, unsigned long nr);
 
 /* sbx_hooks.c */
 int sbx_hooks_init(void);

@@ -427,6 +427,9 @@ rmmod sbx_dyck >"$W/rm" 2>&1; rc=$?
 show "$W/rm"
 check "rmmod with an entry installed and its policy loaded (entries do not pin the module)" '[ $rc -eq 0 ] && ! lsmod | grep -q '\''^sbx_dyck'\'''
 
+# --- never-allowed system calls, forced unload --------------------------------------
+. "$here/guest-never.sh"
+
 t=$(cat /proc/sys/kernel/tainted)
 echo "# tainted $t"
 check "no warning, oops or lockup taint (W, D, L)" '[ $((t & (512 | 128 | 16384))) -eq 0 ]'
