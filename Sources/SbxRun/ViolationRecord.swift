@@ -32,6 +32,10 @@ public struct ViolationRecord: Sendable, Equatable {
     }
     public var isExecMapping: Bool { reason == UInt32(SBX_REASON_EXEC_MAPPING) }
     public var isUnpinned: Bool { reason == UInt32(SBX_REASON_UNPINNED) }
+    /// A system call no sandboxed thread may make (specs/kernel-abi.md, "Never allowed").
+    public var isForbidden: Bool { reason == UInt32(SBX_REASON_FORBIDDEN_SYSCALL) }
+    /// A /proc/PID/mem file opened for writing.
+    public var isProcMemWrite: Bool { reason == UInt32(SBX_REASON_PROC_MEM_WRITE) }
 
     public init(
         sequence: UInt64 = 0, pid: UInt32 = 0, tid: UInt32 = 0, command: String = "", policyID: UInt32 = 0,
@@ -97,6 +101,8 @@ public struct ViolationRecord: Sendable, Equatable {
         case SBX_REASON_SYSCALL_WINDOW: return "system call the announced libc function cannot make"
         case SBX_REASON_EXEC_MAPPING: return "executable mapping outside the dynamic loader"
         case SBX_REASON_UNPINNED: return "marker not from its pinned site"
+        case SBX_REASON_FORBIDDEN_SYSCALL: return "system call no sandboxed program may make"
+        case SBX_REASON_PROC_MEM_WRITE: return "/proc/PID/mem opened for writing"
         default: return "reason \(reason)"
         }
     }
