@@ -93,6 +93,8 @@ check "rmmod -f is refused even with nothing enforced" '[ $rc -ne 0 ] && lsmod |
 dmesg 2>/dev/null | grep "forced unload refused" | tail -2 | sed 's/^/# dmesg: /'
 t=$(cat /proc/sys/kernel/tainted)
 check "no forced-unload taint (R) after the refused rmmod -f ($t)" '[ $((t & 8)) -eq 0 ]'
+until_true 30 '$CTL status >"$W/st"; has "$W/st" "policies 0 enforced 0 armed 0"'
+show "$W/st"
 rmmod sbx_dyck >"$W/rm" 2>&1; rc=$?
 show "$W/rm"
 check "rmmod without -f removes the module (kprobes detached)" '[ $rc -eq 0 ] && ! lsmod | grep -q "^sbx_dyck"'

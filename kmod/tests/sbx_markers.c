@@ -257,10 +257,13 @@ static void try_never(const char *name)
 		if (r == 0)
 			prctl(59, 0 /* OFF */, 0, 0, 0);
 	} else if (!strcmp(name, "ptrace")) {
-		pid_t child = fork();
+		pid_t parent = getpid(), child = fork();
 
 		if (child == 0) {
+			/* Dies with the parent, even if that was before the prctl. */
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() != parent)
+				_exit(0);
 			for (;;)
 				pause();
 		}
