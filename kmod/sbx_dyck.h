@@ -13,6 +13,9 @@
  *   sbx_content.c the registry's content binding: SHA-256 of an executable
  *                 at install, stamps, re-verification at exec
  *   sbx_hooks.c   tracepoint probes (sys_enter, sched_process_*)
+ *   sbx_never.c   calls a sandboxed thread may never make; kprobes on
+ *                 mem_open (/proc/<pid>/mem for writing) and delete_module
+ *                 (forced unload refused)
  *   sbx_report.c  violation records: per-policy queues and rate limits,
  *                 the kernel log
  *   core/         the freestanding monitor (blob validation, stepping)
@@ -132,6 +135,9 @@ struct sbx_rq {
  * @rq:           its violation records. A state whose kill record is unread
  *                when it is released stays counted in @nr_tasks (it is
  *                held by @rq) until the record is read.
+ * @argchk:       bound policies: per system-call set, whether it allowed prctl
+ *                (bit 0) and personality (bit 1) before sbx_never_prepare()
+ *                masked them out; NULL for an unbound policy.
  */
 struct sbx_policy {
 	refcount_t ref;
@@ -148,6 +154,7 @@ struct sbx_policy {
 	struct work_struct pool_work;
 	struct work_struct free_work;
 	struct sbx_rq rq;
+	u8 *argchk;
 };
 
 /**
@@ -258,6 +265,7 @@ void sbx_task_gone(struct task_struct *tsk);
 void sbx_task_marker(struct pt_regs *regs);
 void sbx_task_syscall(struct pt_regs *regs, long nr, u32 reason, u32 flags);
 void sbx_task_check_syscall(struct pt_regs *regs, long nr);
+bool sbx_task_proc_mem_write(struct file *file);
 void sbx_task_stats(u32 *enforced, u32 *armed, u32 *unconfined, u64 *markers,
 		    u64 *alloc_failures);
 bool sbx_task_any(void);
@@ -341,6 +349,14 @@ bool sbx_content_stamp_matches(const struct sbx_stamp *s, const struct inode *in
 int sbx_content_verify_later(struct task_struct *tsk, struct file *file,
 			     const struct sbx_install *e, struct sbx_policy *prev_policy);
 void sbx_content_path(struct sbx_violation_record *rec, struct file *file);
+
+/* sbx_never.c */
+int sbx_never_init(void);
+void sbx_never_exit(void);
+int sbx_never_prepare(struct sbx_policy *p);
+int sbx_never_classify(const struct sbx_task *t, const struct pt_regs *regs,
+		       unsigned long nr, int reason);
+bool sbx_never_forbidden(const struct pt_regs *regs, unsigned long nr);
 
 /* sbx_hooks.c */
 int sbx_hooks_init(void);

@@ -50,13 +50,19 @@ static int __init sbx_init(void)
 	if (ret)
 		goto err_task;
 
-	ret = sbx_dev_init();
+	ret = sbx_never_init();
 	if (ret)
 		goto err_hooks;
+
+	ret = sbx_dev_init();
+	if (ret)
+		goto err_never;
 
 	pr_info("loaded: abi %d, device %s\n", SBX_ABI_VERSION, SBX_DEVICE_PATH);
 	return 0;
 
+err_never:
+	sbx_never_exit();
 err_hooks:
 	sbx_hooks_exit();
 err_task:
@@ -68,7 +74,8 @@ err_wq:
 
 /*
  * The module cannot be removed while a thread is armed or enforced (each one
- * holds a module reference) or while /dev/sbx is open, so at this point no
+ * holds a module reference) or while /dev/sbx is open, and a forced unload
+ * (O_TRUNC) is refused before it starts (sbx_never.c), so at this point no
  * thread state is left but those still waiting for their RCU release.
  * Registry entries do not pin the module: they are dropped here.
  */
@@ -76,6 +83,7 @@ static void __exit sbx_exit(void)
 {
 	sbx_dev_exit();
 	sbx_registry_exit();	/* no entry left; execs make no new state */
+	sbx_never_exit();	/* no kprobe handler runs any more */
 	sbx_hooks_exit();	/* no probe runs any more */
 	sbx_task_exit();	/* pending releases done */
 	sbx_policy_exit();	/* store references dropped, frees queued */

@@ -104,6 +104,10 @@ int sbx_policy_load(const void __user *ublob, u32 size, u32 *id, u32 *blob_flags
 		ret = -ENOMEM;
 		goto err_blob;
 	}
+	/* The never-allowed calls leave every window (sbx_never.c). */
+	ret = sbx_never_prepare(p);
+	if (ret)
+		goto err_policy;
 
 	mutex_lock(&sbx_policy_lock);
 	if (sbx_nr_policies >= sbx_max_policies ||
@@ -127,6 +131,8 @@ int sbx_policy_load(const void __user *ublob, u32 size, u32 *id, u32 *blob_flags
 
 err_unlock:
 	mutex_unlock(&sbx_policy_lock);
+err_policy:
+	kvfree(p->argchk);
 	sbx_rq_destroy(p);
 	kfree(p);
 err_blob:
@@ -251,6 +257,7 @@ static void sbx_policy_free_work(struct work_struct *work)
 	list_for_each_entry_safe(t, next, &p->pool_free, pool_link)
 		kvfree(t);
 	pr_debug("policy %u freed\n", p->id);
+	kvfree(p->argchk);
 	kvfree(p->blob);
 	kfree(p);
 }

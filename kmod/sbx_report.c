@@ -75,6 +75,8 @@ static const char *const sbx_reason_names[] = {
 	[SBX_REASON_SYSCALL_WINDOW] = "system call outside its window",
 	[SBX_REASON_EXEC_MAPPING] = "executable mapping outside the loader",
 	[SBX_REASON_UNPINNED] = "marker not from its pinned site",
+	[SBX_REASON_FORBIDDEN_SYSCALL] = "system call never allowed",
+	[SBX_REASON_PROC_MEM_WRITE] = "/proc/<pid>/mem opened for writing",
 };
 
 static const char *sbx_reason_name(u32 reason)

@@ -42,6 +42,7 @@
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
 #include <asm/syscall.h>
+#include <asm/unistd.h>
 
 #include "sbx_dyck.h"
 
@@ -472,9 +473,16 @@ static noinline void sbx_task_syscall_refused(struct sbx_task *t, struct pt_regs
 {
 	struct sbx_violation_record rec;
 
+	/* Masked calls land here: name them, or let prctl/personality pass. */
+	reason = sbx_never_classify(t, regs, nr, reason);
+	if (!reason)
+		return;
 	sbx_task_fill_record(&rec, t, current);
 	rec.reason = reason;
 	rec.syscall_nr = (u32)nr;
+	if (reason == SBX_REASON_FORBIDDEN_SYSCALL &&
+	    (nr == __NR_prctl || nr == __NR_personality))
+		rec.kind = regs->di;	/* the option, the persona */
 	rec.id = t->thread.window_sym;
 	rec.reserved = regs->dx;
 	sbx_task_fill_stack(&rec, t);
@@ -538,7 +546,7 @@ static noinline bool sbx_exec_mapping_ok(struct pt_regs *regs, long nr)
  * (sbx_syscall_check()). A thread that is not enforced costs the lookup, or
  * one counter read while no thread is enforced.
  * While a log-mode thread resynchronises after a marker violation its window
- * is not known, and calls pass unchecked.
+ * is not known, and only the never-allowed calls are checked.
  */
 void sbx_task_check_syscall(struct pt_regs *regs, long nr)
 {
@@ -555,8 +563,15 @@ void sbx_task_check_syscall(struct pt_regs *regs, long nr)
 	if (unlikely(t->killed | t->lost)) {
 		if (t->killed)
 			sbx_block_syscall(regs);
+		else if (sbx_never_forbidden(regs, nr))
+			sbx_task_syscall_refused(t, regs, nr, SBX_REASON_FORBIDDEN_SYSCALL);
 		return;
 	}
+	/*
+	 * The never-allowed calls are masked out of every window
+	 * (sbx_never_prepare()), so they cost nothing here: they are refused,
+	 * and named in the refused path.
+	 */
 	reason = sbx_syscall_check(t->view, &t->thread, (unsigned long)nr, regs->dx);
 	if (unlikely(!reason && (regs->dx & PROT_EXEC) &&
 		     (nr == __NR_mmap || nr == __NR_mprotect || nr == __NR_pkey_mprotect) &&
@@ -597,6 +612,39 @@ void sbx_task_syscall(struct pt_regs *regs, long nr, u32 reason, u32 flags)
 	sbx_task_violation(t, &rec, regs);
 out:
 	preempt_enable();
+}
+
+/**
+ * sbx_task_proc_mem_write - the current thread opens a /proc/<pid>/mem file
+ * with write access (the mem_open kprobe).
+ * @file: the file being opened.
+ *
+ * An enforced thread may never do so: a record (SBX_REASON_PROC_MEM_WRITE)
+ * and, with action kill, the process is killed. Preemption is disabled (a
+ * kprobe handler): an RCU reader.
+ *
+ * Return: true if the open must fail (action kill, or a killed thread).
+ */
+bool sbx_task_proc_mem_write(struct file *file)
+{
+	struct sbx_violation_record rec;
+	struct sbx_task *t;
+
+	t = sbx_task_find(current);
+	if (!t || t->state != SBX_TASK_ENFORCED)
+		return false;
+	if (t->killed)
+		return true;
+	sbx_task_fill_record(&rec, t, current);
+	rec.reason = SBX_REASON_PROC_MEM_WRITE;
+	rec.syscall_nr = (u32)task_pt_regs(current)->orig_ax;
+	if (in_ia32_syscall())
+		rec.flags |= SBX_REC_F_IA32;
+	rec.kind = file->f_flags;
+	rec.id = t->thread.window_sym;
+	sbx_task_fill_stack(&rec, t);
+	sbx_task_violation(t, &rec, NULL);
+	return t->action == SBX_ACTION_KILL;
 }
 
 /* The fork probe could not give @child a state: fail closed. */

@@ -4,8 +4,11 @@
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,8 +39,49 @@ static void sbx_child_fail(int pipe_fd, int stage)
 	_exit(127);
 }
 
+/*
+ * In the child, before the exec: no new privileges, and only the capabilities
+ * of @privs. Touches nothing but its locals (the child shares the parent's
+ * memory). Returns 0 or -1 with errno set.
+ */
+static int sbx_child_privs(const struct sbx_spawn_privs *privs)
+{
+	struct __user_cap_header_struct head = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+	unsigned long long have, keep;
+	int cap;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		return -1;
+	if (!privs || !privs->drop_caps)
+		return 0;
+	if (syscall(SYS_capget, &head, data) != 0)
+		return -1;
+	have = (unsigned long long)data[1].permitted << 32 | data[0].permitted;
+	keep = have & privs->keep_caps;
+	/* The bounding set first: dropping from it needs CAP_SETPCAP. */
+	for (cap = 0; cap < 64; cap++) {
+		if (keep >> cap & 1)
+			continue;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
+			return -1;	/* EINVAL: beyond this kernel's last capability */
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+		return -1;
+	data[0].permitted = data[0].effective = data[0].inheritable = (__u32)keep;
+	data[1].permitted = data[1].effective = data[1].inheritable = (__u32)(keep >> 32);
+	if (syscall(SYS_capset, &head, data) != 0)
+		return -1;
+	for (cap = 0; cap < 64; cap++)
+		if (keep >> cap & 1 &&
+		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0)
+			return -1;
+	return 0;
+}
+
 pid_t sbx_spawn_armed(int dev_fd, const struct sbx_ioc_arm *arm, const char *path,
-		      char *const argv[], int *stage, int *err)
+		      char *const argv[], const struct sbx_spawn_privs *privs, int *stage,
+		      int *err)
 {
 	int fds[2], report[2], sig, saved;
 	sigset_t all, old_mask;
@@ -83,6 +127,8 @@ pid_t sbx_spawn_armed(int dev_fd, const struct sbx_ioc_arm *arm, const char *pat
 		close(dev_fd);
 		if (arm->flags & SBX_ARM_F_EXE)
 			close(arm->exe_fd);
+		if (sbx_child_privs(privs) != 0)
+			sbx_child_fail(fds[1], SBX_SPAWN_PRIVS);
 		execve(path, argv, environ);
 		sbx_child_fail(fds[1], SBX_SPAWN_EXEC);
 	}

@@ -18,10 +18,13 @@ public struct SandboxRun {
     /// always refused (`deny`), the installed policy or no policy (`unconfined`).
     public var exec: ExecTransition
     public var devicePath: String
+    /// The capabilities the program keeps (of those `sbx run` has); nil: all.
+    /// Whatever this is, the program runs with PR_SET_NO_NEW_PRIVS.
+    public var capabilities: CapabilitySet?
 
     public init(program: String, arguments: [String], policyPath: String? = nil, mode: BlobMode = .dyck,
                 action: EnforcementAction = .kill, exec: ExecTransition = .registry,
-                devicePath: String = SandboxDevice.defaultPath) {
+                devicePath: String = SandboxDevice.defaultPath, capabilities: CapabilitySet? = nil) {
         self.program = program
         self.arguments = arguments
         self.policyPath = policyPath
@@ -29,6 +32,7 @@ public struct SandboxRun {
         self.action = action
         self.exec = exec
         self.devicePath = devicePath
+        self.capabilities = capabilities
     }
 
     /// How the run ended.
@@ -258,12 +262,18 @@ public struct SandboxRun {
         let argv = [program] + arguments
         var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         defer { for p in cArgs { free(p) } }
-        let pid = sbx_spawn_armed(device.fd, &arm, resolved, &cArgs, &stage, &code)
+        var privs = sbx_spawn_privs()
+        privs.drop_caps = capabilities == nil ? 0 : 1
+        privs.keep_caps = capabilities?.bits ?? 0
+        let pid = sbx_spawn_armed(device.fd, &arm, resolved, &cArgs, &privs, &stage, &code)
         guard pid > 0 else {
             _ = try? device.unload(id: policyID)
             if stage == Int32(SBX_SPAWN_ARM.rawValue) {
                 if code == EPERM { throw RunError.notPrivileged(device: devicePath, operation: "arm") }
                 throw RunError.spawnFailed(program: resolved, operation: "arm", errno: code)
+            }
+            if stage == Int32(SBX_SPAWN_PRIVS.rawValue) {
+                throw RunError.spawnFailed(program: resolved, operation: "dropping privileges", errno: code)
             }
             if stage == Int32(SBX_SPAWN_EXEC.rawValue) {
                 if code == ENOENT { throw RunError.programNotFound(resolved) }

@@ -39,6 +39,10 @@ public struct ViolationRecord: Sendable, Equatable {
     public var isExecDenied: Bool { reason == UInt32(SBX_REASON_EXEC_DENIED) }
     /// The exec of an installed executable whose content is not the one installed.
     public var isRebuilt: Bool { reason == UInt32(SBX_REASON_EXE_REBUILT) }
+    /// A system call no sandboxed thread may make (specs/kernel-abi.md, "Never allowed").
+    public var isForbidden: Bool { reason == UInt32(SBX_REASON_FORBIDDEN_SYSCALL) }
+    /// A /proc/PID/mem file opened for writing.
+    public var isProcMemWrite: Bool { reason == UInt32(SBX_REASON_PROC_MEM_WRITE) }
 
     public init(
         sequence: UInt64 = 0, pid: UInt32 = 0, tid: UInt32 = 0, command: String = "", policyID: UInt32 = 0,
@@ -112,6 +116,8 @@ public struct ViolationRecord: Sendable, Equatable {
         case SBX_REASON_UNPINNED: return "marker not from its pinned site"
         case SBX_REASON_EXEC_DENIED: return detail == UInt64(SBX_EXEC_DENY) ? "exec refused (--exec=deny)" : "exec of a program without an installed policy"
         case SBX_REASON_EXE_REBUILT: return "this executable was rebuilt; its policy is not installed"
+        case SBX_REASON_FORBIDDEN_SYSCALL: return "system call no sandboxed program may make"
+        case SBX_REASON_PROC_MEM_WRITE: return "/proc/PID/mem opened for writing"
         default: return "reason \(reason)"
         }
     }

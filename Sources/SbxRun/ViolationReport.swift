@@ -178,6 +178,23 @@ public struct ViolationReport: Sendable, Codable, Equatable {
                              description: "exec of \(path): this executable was rebuilt; its policy is not installed "
                                  + "(sbx policy install --replace POLICY --exe \(path))")
             }
+            if record.isForbidden || record.isProcMemWrite {
+                let number = Int(record.syscall)
+                let name = SystemCallNames.name(of: number)
+                var text = "system call \(name ?? "#\(number)")"
+                if name != nil { text += " (\(number))" }
+                if record.isProcMemWrite {
+                    text = "open of a /proc/PID/mem file for writing (\(name ?? "#\(number)"), flags 0x"
+                        + String(record.kind, radix: 16) + "): it could rewrite a process's code"
+                } else if name == "prctl" {
+                    let option = record.kind == 22 ? "PR_SET_SECCOMP" : record.kind == 59
+                        ? "PR_SET_SYSCALL_USER_DISPATCH" : "option \(record.kind)"
+                    text = "prctl(\(option)) (157): it would hide system calls from the monitor"
+                } else if name == "personality" {
+                    text = "personality(0x\(String(record.kind, radix: 16))) (135): a change of the system-call ABI"
+                }
+                return Event(kind: "syscall", id: UInt64(record.syscall), name: name, location: nil, description: text)
+            }
             if record.isWindowViolation {
                 let number = Int(record.syscall)
                 let name = SystemCallNames.name(of: number)

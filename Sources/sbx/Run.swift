@@ -18,6 +18,12 @@ struct Run: ParsableCommand {
             the kernel kills it before its first instruction. Needs root (CAP_SYS_ADMIN) \
             and the module (insmod kmod/sbx_dyck.ko, or inside `sbx vm --module ...`).
 
+            The program runs with PR_SET_NO_NEW_PRIVS: no setuid or setgid file, and no \
+            file capability, raises its privileges or its children's. --cap-drop ALL (or \
+            a list of capabilities) takes capabilities away from it, and --cap-add keeps \
+            some of them, as bubblewrap's options do: a service started as root can run \
+            without root's powers (it still owns root's files).
+
             With --action kill (the default) the first violation kills the program: a \
             report on stderr names the refused event (the libc function, or the call \
             site with file:line), the function it happened in, the stack of call sites, \
@@ -64,6 +70,16 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("json-report"), help: "Also write the outcome and every violation report as JSON here.")
     var jsonReport: String?
 
+    @Option(name: .customLong("cap-drop"), help: ArgumentHelp(
+        "Capabilities the program does not get: ALL, or names (CAP_CHOWN or chown), comma-separated.",
+        valueName: "CAPS"))
+    var capDrop: String?
+
+    @Option(name: .customLong("cap-add"), help: ArgumentHelp(
+        "Capabilities the program keeps after --cap-drop (of those sbx run has), comma-separated.",
+        valueName: "CAPS"))
+    var capAdd: String?
+
     @Option(name: .long, help: "The module's device.")
     var device: String = SandboxDevice.defaultPath
 
@@ -87,8 +103,18 @@ struct Run: ParsableCommand {
         guard let transition = ExecTransition(rawValue: exec) else {
             throw UsageError("--exec must be registry, deny or unconfined, not '\(exec)'")
         }
+        func capabilities(_ list: String?, option: String) throws -> CapabilitySet? {
+            guard let list else { return nil }
+            switch CapabilitySet.parse(list) {
+            case .success(let set): return set
+            case .failure(let error): throw UsageError("\(option): unknown capability '\(error.name)'")
+            }
+        }
+        let kept = CapabilitySet.kept(drop: try capabilities(capDrop, option: "--cap-drop"),
+                                      add: try capabilities(capAdd, option: "--cap-add"))
         let request = SandboxRun(program: program, arguments: Array(argv.dropFirst()), policyPath: policy,
-                                 mode: blobMode, action: enforcement, exec: transition, devicePath: device)
+                                 mode: blobMode, action: enforcement, exec: transition, devicePath: device,
+                                 capabilities: kept)
         let outcome = try request.run()
 
         for report in outcome.reports { Diagnostics.printError(report.text) }

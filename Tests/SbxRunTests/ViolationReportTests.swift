@@ -1,3 +1,4 @@
+import CSbxDevice
 import DyckModel
 import SbxBlob
 import XCTest
@@ -141,5 +142,36 @@ final class ViolationReportTests: XCTestCase {
         XCTAssertEqual(report.reason, "this executable was rebuilt; its policy is not installed")
         XCTAssertTrue(report.text.contains("refused:  exec of /srv/app: this executable was rebuilt; its policy is not installed"))
         XCTAssertNil(report.window)
+    }
+
+    /// A never-allowed call names the call, and for prctl the option; a
+    /// /proc/PID/mem open names the file's flags.
+    func testNeverAllowedCalls() {
+        func event(_ reason: UInt32, _ nr: UInt32, kind: UInt64 = 0) -> ViolationReport {
+            ViolationReport(record: ViolationRecord(
+                reason: reason, syscall: nr, kind: kind, id: 0xffff_ffff, tag: 0, macroState: 1, depth: 1,
+                flags: UInt32(SBX_REC_F_KILLED), stack: [0]), machine: nil)
+        }
+        let ptrace = event(23, 101)
+        XCTAssertEqual(ptrace.reason, "system call no sandboxed program may make")
+        XCTAssertEqual(ptrace.event.description, "system call ptrace (101)")
+        XCTAssertTrue(ptrace.text.contains("refused:  system call ptrace (101)"))
+        XCTAssertEqual(event(23, 157, kind: 22).event.description,
+                       "prctl(PR_SET_SECCOMP) (157): it would hide system calls from the monitor")
+        XCTAssertEqual(event(23, 135, kind: 0x400000).event.description,
+                       "personality(0x400000) (135): a change of the system-call ABI")
+        XCTAssertEqual(event(24, 257, kind: 0x8002).event.description,
+                       "open of a /proc/PID/mem file for writing (openat, flags 0x8002): it could rewrite a process's code")
+    }
+
+    func testCapabilityNames() throws {
+        XCTAssertEqual(try CapabilitySet.parse("ALL").get(), .all)
+        XCTAssertEqual(try CapabilitySet.parse("CAP_CHOWN,kill").get().bits, 1 << 0 | 1 << 5)
+        XCTAssertEqual(try CapabilitySet.parse("cap_checkpoint_restore").get().bits, 1 << 40)
+        XCTAssertEqual(CapabilitySet.parse("CAP_NOPE"), .failure(CapabilityNameError(name: "CAP_NOPE")))
+        XCTAssertNil(CapabilitySet.kept(drop: nil, add: nil))
+        XCTAssertEqual(CapabilitySet.kept(drop: .all, add: nil), CapabilitySet.none)
+        XCTAssertEqual(CapabilitySet.kept(drop: .all, add: CapabilitySet(bits: 1 << 10))?.bits, 1 << 10)
+        XCTAssertEqual(CapabilitySet.kept(drop: CapabilitySet(bits: 1), add: nil)?.bits, ~UInt64(1))
     }
 }

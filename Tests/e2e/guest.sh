@@ -309,6 +309,8 @@ check "after the exec tests: nothing installed or loaded, nothing unconfined" \
 cd "$W" && rm -rf "$X"
 # Issue 15, item 4: records that are never lost.
 . "$here/records.sh"
+# --- sbx run leaves no way back: no new privileges, --cap-drop (issue 15, item 6) -------
+. "$(dirname "${BASH_SOURCE[0]}")/guest-privs.sh"
 
 echo "1..$n"
 echo "# e2e: $n tests, $fails failed"

@@ -491,6 +491,8 @@ $CTL status >"$W/st"; show "$W/st"
 check "records: nothing left loaded or enforced" 'has "$W/st" "policies 0 enforced 0 armed 0 "'
 rmmod sbx_dyck >"$W/rm" 2>&1; rc=$?
 check "records: rmmod succeeds" '[ $rc -eq 0 ]'
+# --- never-allowed system calls, forced unload --------------------------------------
+. "$here/guest-never.sh"
 
 t=$(cat /proc/sys/kernel/tainted)
 echo "# tainted $t"

@@ -46,6 +46,24 @@
  *   mmap-rw       an anonymous PROT_READ|PROT_WRITE mapping, silently (exit
  *                 70 if it fails)
  *   exit:N        exit(N)
+ *   never:NAME    attempt a call a sandboxed thread may never make (or, for
+ *                 the names marked +, one it may), and print "never NAME R"
+ *                 with its result (-errno on failure) and what it did:
+ *                 init_module, finit_module, delete_module (a module that
+ *                 does not exist), kexec_load, kexec_file_load (unload
+ *                 requests), bpf (a bogus command), seccomp and prctl-seccomp
+ *                 (a filter making the marker 999 return ENOSYS, the attack
+ *                 that blinds the monitor), prctl-dispatch (syscall user
+ *                 dispatch on, then off), ptrace (attach to and detach from a
+ *                 child), process_vm_writev (into our own memory: prints the
+ *                 patched word), procmem-self, procmem-parent (open
+ *                 /proc/self/mem, /proc/PPID/mem read-write; for self also a
+ *                 write through it), personality (READ_IMPLIES_EXEC: prints
+ *                 whether a PROT_READ mapping became executable), and the
+ *                 harmless prctl-name+, prctl-get-seccomp+,
+ *                 personality-query+, personality-same+, procmem-read+
+ *   int80-rmmod-force:NAME  delete_module(NAME, O_NONBLOCK|O_TRUNC) through
+ *                 int 0x80; prints "int80 R"
  * After the last step the program exits 0.
  *
  * Build it with -no-pie so that its data sits below 4 GiB, where 32-bit
@@ -59,8 +77,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -166,6 +190,144 @@ static int try_ioctls(void)
 	return 0;
 }
 
+/* A filter that blinds a monitor on sys_enter: the marker returns ENOSYS. */
+static struct sock_filter blind_filter[] = {
+	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0),	/* seccomp_data.nr */
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SBX_MARKER_NR, 0, 1),
+	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+};
+
+static struct sock_fprog blind_prog = {
+	.len = sizeof(blind_filter) / sizeof(blind_filter[0]),
+	.filter = blind_filter,
+};
+
+static volatile unsigned long patched_word = 0x1111;
+
+static long ret_of(long r)
+{
+	return r < 0 ? -errno : r;
+}
+
+/* Is the mapping at @p executable (its line of /proc/self/maps)? */
+static int mapped_exec(void *p)
+{
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "r");
+	int x = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		char perms[8];
+
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 &&
+		    (unsigned long)p >= lo && (unsigned long)p < hi)
+			x = perms[2] == 'x';
+	}
+	fclose(f);
+	return x;
+}
+
+static void try_never(const char *name)
+{
+	char extra[128] = "";
+	long r;
+
+	if (!strcmp(name, "init_module")) {
+		r = ret_of(syscall(__NR_init_module, NULL, 0UL, ""));
+	} else if (!strcmp(name, "finit_module")) {
+		r = ret_of(syscall(__NR_finit_module, -1, "", 0));
+	} else if (!strcmp(name, "delete_module")) {
+		r = ret_of(syscall(__NR_delete_module, "sbx_no_such_module", O_NONBLOCK));
+	} else if (!strcmp(name, "kexec_load")) {
+		r = ret_of(syscall(__NR_kexec_load, 0UL, 0UL, NULL, 0UL));
+	} else if (!strcmp(name, "kexec_file_load")) {
+		r = ret_of(syscall(__NR_kexec_file_load, -1, -1, 0UL, "", 4UL /* UNLOAD */));
+	} else if (!strcmp(name, "bpf")) {
+		r = ret_of(syscall(__NR_bpf, -1, NULL, 0));
+	} else if (!strcmp(name, "seccomp")) {
+		r = ret_of(syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, &blind_prog));
+	} else if (!strcmp(name, "prctl-seccomp")) {
+		r = ret_of(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &blind_prog, 0, 0));
+	} else if (!strcmp(name, "prctl-dispatch")) {
+		static volatile char selector;	/* SYSCALL_DISPATCH_FILTER_ALLOW */
+
+		r = ret_of(prctl(59 /* PR_SET_SYSCALL_USER_DISPATCH */, 1 /* ON */, 0, 0, &selector));
+		if (r == 0)
+			prctl(59, 0 /* OFF */, 0, 0, 0);
+	} else if (!strcmp(name, "ptrace")) {
+		pid_t parent = getpid(), child = fork();
+
+		if (child == 0) {
+			/* Dies with the parent, even if that was before the prctl. */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() != parent)
+				_exit(0);
+			for (;;)
+				pause();
+		}
+		r = ret_of(ptrace(PTRACE_ATTACH, child, NULL, NULL));
+		if (r == 0) {
+			waitpid(child, NULL, __WALL);
+			ptrace(PTRACE_DETACH, child, NULL, NULL);
+		}
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+	} else if (!strcmp(name, "process_vm_writev")) {
+		unsigned long value = 0x2222;
+		struct iovec local = { &value, sizeof(value) };
+		struct iovec remote = { (void *)&patched_word, sizeof(value) };
+
+		r = ret_of(syscall(__NR_process_vm_writev, getpid(), &local, 1UL, &remote, 1UL, 0UL));
+		snprintf(extra, sizeof(extra), " word %#lx", patched_word);
+	} else if (!strcmp(name, "procmem-self") || !strcmp(name, "procmem-parent")) {
+		char path[64];
+		int self = !strcmp(name, "procmem-self");
+
+		snprintf(path, sizeof(path), "/proc/%d/mem", self ? getpid() : getppid());
+		r = ret_of(open(path, O_RDWR | O_CLOEXEC));
+		if (r >= 0) {
+			if (self) {
+				unsigned long value = 0x3333;
+
+				pwrite(r, &value, sizeof(value), (off_t)(uintptr_t)&patched_word);
+				snprintf(extra, sizeof(extra), " word %#lx", patched_word);
+			}
+			close(r);
+			r = 0;
+		}
+	} else if (!strcmp(name, "procmem-read")) {
+		r = ret_of(open("/proc/self/mem", O_RDONLY | O_CLOEXEC));
+		if (r >= 0) {
+			close(r);
+			r = 0;
+		}
+	} else if (!strcmp(name, "personality")) {
+		int old = personality(0xffffffff);
+		void *p;
+
+		r = ret_of(personality(old | READ_IMPLIES_EXEC));
+		p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		snprintf(extra, sizeof(extra), " read-implies-exec %d", p == MAP_FAILED ? -1 : mapped_exec(p));
+		personality(old);
+	} else if (!strcmp(name, "personality-query")) {
+		r = ret_of(personality(0xffffffff));
+	} else if (!strcmp(name, "personality-same")) {
+		r = ret_of(personality(personality(0xffffffff)));
+	} else if (!strcmp(name, "prctl-name")) {
+		r = ret_of(prctl(PR_SET_NAME, "sbx_markers", 0, 0, 0));
+	} else if (!strcmp(name, "prctl-get-seccomp")) {
+		r = ret_of(prctl(PR_GET_SECCOMP, 0, 0, 0, 0));
+	} else {
+		fprintf(stderr, "sbx_markers: unknown never:%s\n", name);
+		exit(64);
+	}
+	printf("never %s %ld%s\n", name, r, extra);
+}
+
 static int run(int i);
 
 static unsigned long storm_n;
@@ -256,6 +418,11 @@ static int run(int i)
 				exit(64);
 			}
 			printf("int80 %ld\n", int80(39, (long)(uintptr_t)low_path, 0700));
+		} else if (!strncmp(s, "never:", 6)) {
+			try_never(s + 6);
+		} else if (!strncmp(s, "int80-rmmod-force:", 18)) {
+			snprintf(low_path, sizeof(low_path), "%s", s + 18);
+			printf("int80 %ld\n", int80(129, (long)(uintptr_t)low_path, O_NONBLOCK | O_TRUNC));
 		} else if (!strcmp(s, "ioctl")) {
 			try_ioctls();
 		} else if (!strncmp(s, "threads:", 8)) {

@@ -80,6 +80,8 @@
 #define SBX_REASON_SYSCALL_WINDOW	20	/* a system call outside its window's set */
 #define SBX_REASON_EXEC_MAPPING		21	/* PROT_EXEC in a window that may not map code */
 #define SBX_REASON_UNPINNED		22	/* a marker not from its pinned site */
+#define SBX_REASON_FORBIDDEN_SYSCALL	23	/* a system call never allowed (kernel-abi.md) */
+#define SBX_REASON_PROC_MEM_WRITE	24	/* a /proc/<pid>/mem opened for writing */
 #define SBX_REASON_EXEC_DENIED		25	/* an exec the thread's transition refuses */
 #define SBX_REASON_EXE_REBUILT		26	/* installed file whose content changed */
 

@@ -25,6 +25,26 @@ int sbx_dev_policies(int fd, struct sbx_ioc_policies *arg);
 enum sbx_spawn_stage {
 	SBX_SPAWN_ARM = 1,	/* SBX_IOC_ARM */
 	SBX_SPAWN_EXEC = 2,	/* execve */
+	SBX_SPAWN_PRIVS = 3,	/* PR_SET_NO_NEW_PRIVS, or dropping capabilities */
+};
+
+/**
+ * struct sbx_spawn_privs - what the program keeps of the launcher's privileges.
+ * @drop_caps: 0: the capabilities stay as they are; 1: the program gets only
+ *             those of @keep_caps that the launcher has: every other one
+ *             leaves the bounding, permitted, effective, inheritable and
+ *             ambient sets before the exec (so a root program gets no more
+ *             back at its exec either), the kept ones are made inheritable
+ *             and ambient (so a program run by another user keeps them too).
+ * @keep_caps: bit N: capability N (linux/capability.h) is kept.
+ *
+ * The program is always spawned with PR_SET_NO_NEW_PRIVS: no exec of it or
+ * of its descendants (a setuid or setgid file, file capabilities) can raise
+ * its privileges.
+ */
+struct sbx_spawn_privs {
+	int drop_caps;
+	unsigned long long keep_caps;
 };
 
 /**
@@ -34,8 +54,11 @@ enum sbx_spawn_stage {
  *          kernel kills the child if @path turns out to be another file).
  * @path:   the program, as execve(2) takes it.
  * @argv:   its arguments, NULL-terminated.
+ * @privs:  the privileges the program keeps (NULL: all, still with
+ *          PR_SET_NO_NEW_PRIVS).
  * @stage:  out, on failure in the child: an enum sbx_spawn_stage.
- * @err:    out, on failure: the errno (of fork, pipe, the ARM ioctl or execve).
+ * @err:    out, on failure: the errno (of fork, pipe, the ARM ioctl, prctl,
+ *          capset or execve).
  *
  * Returns the child's pid once its exec succeeded, or -1 when something failed
  * (the child, if any, has been reaped). The child has the parent's environment
@@ -43,6 +66,7 @@ enum sbx_spawn_stage {
  * not inherited by the program.
  */
 pid_t sbx_spawn_armed(int dev_fd, const struct sbx_ioc_arm *arm, const char *path,
-		      char *const argv[], int *stage, int *err);
+		      char *const argv[], const struct sbx_spawn_privs *privs, int *stage,
+		      int *err);
 
 #endif
