@@ -484,9 +484,11 @@ def attack_forged(v, info, name):
     post(v, info, build)
 
 
-def attack_mprotect(v, info, name):
+def attack_mprotect(v, info, name, protection=7):
     """Shellcode poked into .bss, made RWX with a raw mprotect, then jumped to: it
-    makes a raw write(1, "CANARY-...") and exit_group(0)."""
+    makes a raw write(1, "CANARY-...") and exit_group(0). With protection 5 (the
+    two-step variant: the page was already writable when the chain poked the code),
+    it is made read+execute, so W^X alone does not refuse it."""
     msg = b"CANARY-" + name.encode() + b"\n"
     code = (b"\x48\x8d\x35\x1a\x00\x00\x00"         # lea 0x1a(%rip),%rsi  (msg)
             b"\xbf\x01\x00\x00\x00"                 # mov $1,%edi
@@ -504,9 +506,16 @@ def attack_mprotect(v, info, name):
         rop.poke(at, shellcode)
         page = at & ~0xFFF
         end = (at + len(shellcode) + 0xFFF) & ~0xFFF
-        rop.syscall(NR_MPROTECT, page, end - page, 7)   # PROT_READ|WRITE|EXEC
+        rop.syscall(NR_MPROTECT, page, end - page, protection)   # PROT_READ|WRITE|EXEC, or READ|EXEC
         rop.add(at)
     post(v, info, build)
+
+
+def attack_mprotect_rx(v, info, name):
+    """Shellcode written first, then its page made read+execute (never writable and
+    executable at once): refused because the page was written (kernel-abi.md,
+    "System-call binding", rule 3)."""
+    attack_mprotect(v, info, name, protection=5)
 
 
 def attack_clone(v, info, name):
@@ -550,6 +559,7 @@ ATTACKS = {
     "rop-openat": attack_rop_openat,
     "forged-markers": attack_forged,
     "mprotect-shellcode": attack_mprotect,
+    "mprotect-rx-shellcode": attack_mprotect_rx,
     "clone": attack_clone,
     "clone3": attack_clone3,
     "vfork-execve": attack_vfork,
