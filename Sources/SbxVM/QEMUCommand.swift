@@ -41,7 +41,16 @@ public struct QEMUCommand: Sendable, Equatable {
     public var arguments: [String] {
         var args = [
             "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-            "-machine", kvm ? "q35,accel=kvm" : "q35,accel=tcg",
+            "-machine", kvm ? "q35,accel=kvm" : "q35",
+        ]
+        if !kvm {
+            // One host thread runs every vCPU in turn (not MTTCG): the kernel patches its
+            // own code at run time (static keys, when the module attaches sys_enter), and
+            // with parallel vCPUs a CPU was seen looping for minutes in the patched
+            // syscall entry (a soft lockup) in loaded runs.
+            args += ["-accel", "tcg,thread=single"]
+        }
+        args += [
             "-cpu", kvm ? "host" : "max",
             "-smp", String(cpus), "-m", "\(memoryMiB)M",
         ]

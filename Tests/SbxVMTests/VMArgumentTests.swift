@@ -109,7 +109,8 @@ final class VMArgumentTests: XCTestCase {
         func value(after flag: String) -> [String] {
             args.indices.filter { args[$0] == flag }.map { args[$0 + 1] }
         }
-        XCTAssertEqual(value(after: "-machine"), ["q35,accel=tcg"])
+        XCTAssertEqual(value(after: "-machine"), ["q35"])
+        XCTAssertEqual(value(after: "-accel"), ["tcg,thread=single"])
         XCTAssertEqual(value(after: "-cpu"), ["max"])
         XCTAssertEqual(value(after: "-m"), ["512M"])
         XCTAssertEqual(value(after: "-initrd"), ["/c/i,nit.cpio"], "a file argument, not an option list")
@@ -136,6 +137,7 @@ final class VMArgumentTests: XCTestCase {
         command.extraKernelArguments = ["oops=panic"]
         args = command.arguments
         XCTAssertEqual(value(after: "-machine"), ["q35,accel=kvm"])
+        XCTAssertEqual(value(after: "-accel"), [])
         XCTAssertEqual(value(after: "-cpu"), ["host"])
         XCTAssertFalse(args.contains("-icount"), "KVM runs in real time")
         XCTAssertEqual(value(after: "-virtfs").first, "local,path=/,mount_tag=host,security_model=none,multidevs=remap")
