@@ -68,8 +68,6 @@ static struct sbx_tp sbx_tps[SBX_TP_NR] = {
  */
 static DEFINE_MUTEX(sbx_hooks_lock);
 static atomic_t sbx_hook_users = ATOMIC_INIT(0);
-static void sbx_hooks_work_fn(struct work_struct *work);
-static DECLARE_WORK(sbx_hooks_work, sbx_hooks_work_fn);
 
 /* Syscalls other than the marker that concern an enforced thread. */
 static __always_inline bool sbx_watched_syscall(long id)
@@ -179,20 +177,13 @@ void sbx_hooks_get_more(void)
 	atomic_inc(&sbx_hook_users);
 }
 
-/* A thread state or registry entry is released (any context). */
+/*
+ * A thread state or registry entry is released (any context). sys_enter stays
+ * attached (see sbx_hooks_init()).
+ */
 void sbx_hooks_put(void)
 {
-	if (atomic_dec_and_test(&sbx_hook_users))
-		queue_work(sbx_wq, &sbx_hooks_work);
-}
-
-/* Detach sys_enter once no thread state or registry entry is left. */
-static void sbx_hooks_work_fn(struct work_struct *work)
-{
-	mutex_lock(&sbx_hooks_lock);
-	if (!atomic_read(&sbx_hook_users))
-		sbx_tp_unregister(&sbx_tps[SBX_TP_SYS_ENTER]);
-	mutex_unlock(&sbx_hooks_lock);
+	atomic_dec(&sbx_hook_users);
 }
 
 int sbx_hooks_init(void)
@@ -225,7 +216,14 @@ int sbx_hooks_init(void)
 			return -ENOENT;
 		}
 	}
-	for (i = SBX_TP_FORK; i < SBX_TP_NR; i++) {
+	/*
+	 * sys_enter too, now and until unload: attaching and detaching it while
+	 * programs run patches the syscall entry's static key under them, and a
+	 * guest CPU was seen looping at that site for minutes (a soft lockup in
+	 * syscall_trace_enter). Every system call of the machine then takes the
+	 * tracing path while the module is loaded (issue 19's cost).
+	 */
+	for (i = SBX_TP_SYS_ENTER; i < SBX_TP_NR; i++) {
 		ret = sbx_tp_register(&sbx_tps[i]);
 		if (ret)
 			goto err;
@@ -242,7 +240,6 @@ void sbx_hooks_exit(void)
 {
 	int i;
 
-	cancel_work_sync(&sbx_hooks_work);
 	mutex_lock(&sbx_hooks_lock);
 	for (i = 0; i < SBX_TP_NR; i++)
 		sbx_tp_unregister(&sbx_tps[i]);
