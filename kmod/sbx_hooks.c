@@ -10,11 +10,11 @@
  * Cost for threads that are not sandboxed. The sched probes are registered at
  * load and return after two atomic reads while no thread is armed or enforced
  * (the exec probe after three while the registry is empty).
- * The sys_enter probe is registered only while some thread is armed or
- * enforced or an executable is installed (registering it puts every thread of
- * the system on the syscall tracing slow path), from the first SBX_IOC_ARM or
- * SBX_IOC_INSTALL until a work item notices that the last such thread or entry
- * is gone. While registered, it looks up the calling thread for every system
+ * The sys_enter probe is registered at load too, and stays until unload:
+ * attaching it at run time patched the syscall entry's static key under
+ * running programs, which hung guest CPUs (sbx_hooks_init()). Every thread of
+ * the system is on the syscall tracing slow path while the module is loaded.
+ * The probe looks up the calling thread for every system
  * call: an enforced thread's calls are checked against its window
  * (specs/kernel-abi.md, "System-call binding"); any other thread's return
  * after the lookup finds nothing.
