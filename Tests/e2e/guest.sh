@@ -193,8 +193,10 @@ spid=$!
 wait_for w2.out waiting
 wpid2=$(sed -n 's/^waiting //p' w2.out)
 kill -TERM "$wpid2"
-bounded_wait $spid; st=$?
+# Release the feeder first: bash's wait on a pipeline's last process also waits for the
+# rest of the job, here the feeder that polls for go2 for up to 60 s.
 touch go2
+bounded_wait $spid; st=$?
 check "a program ended by signal 15: 128+15 (got $st)" '[ $st = 143 ]'
 
 # --- exec transitions (sbx run --exec) and the registry's content binding -----------------
