@@ -4,7 +4,8 @@ SWIFT ?= swift
 SWIFT_FLAGS ?=
 BUILD_DIR := .build/debug
 
-.PHONY: all deps build test test-core test-vm test-e2e test-attacks kmod fuzz demo bench bench-analysis bench-marker bench-vm clean
+.PHONY: all deps build test test-core test-vm test-e2e test-attacks kmod fuzz demo bench bench-analysis bench-marker bench-vm clean \
+	install install-tools dkms-install test-install
 
 all: build
 
@@ -18,6 +19,7 @@ test: build test-core
 	$(SWIFT) test $(SWIFT_FLAGS)
 	$(MAKE) test-vm
 	$(MAKE) test-mbedtls
+	$(MAKE) test-install
 
 # The kernel module, against the Debian 6.1 headers the guest kernel matches.
 kmod: deps
@@ -74,6 +76,57 @@ bench-marker: build
 bench-vm: build kmod
 	$(MAKE) -C kmod tests
 	bash Tests/bench/binding-bench.sh $(CURDIR)/.build/debug/sbx
+
+# Installing on a host (README, "Install on a host"). The tools are built in release mode
+# with the Swift runtime linked in (--static-swift-stdlib), so they run without the Swift
+# toolchain; their man pages (swift-argument-parser's generate-manual tool; dyck-cc's from
+# its --dyck-help) and shell completions are generated here, never committed. PREFIX and DESTDIR as with autotools.
+PREFIX ?= /usr/local
+DESTDIR ?=
+INSTALL_SCRATCH ?= .build/install
+TOOLS := dyck-gen dyck-cc sbx
+BINDIR := $(DESTDIR)$(PREFIX)/bin
+MAN1DIR := $(DESTDIR)$(PREFIX)/share/man/man1
+
+install: install-tools
+
+install-tools: deps
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path $(INSTALL_SCRATCH) $(SWIFT_FLAGS)
+	$(SWIFT) build -c release --static-swift-stdlib --scratch-path $(INSTALL_SCRATCH) --product generate-manual
+	rm -rf $(INSTALL_SCRATCH)/man1 && mkdir -p $(INSTALL_SCRATCH)/man1
+	for t in dyck-gen sbx; do \
+		$(INSTALL_SCRATCH)/release/generate-manual $(INSTALL_SCRATCH)/release/$$t --multi-page \
+			--output-directory $(INSTALL_SCRATCH)/man1 || exit 1; done
+	bash Tests/install/dyck-cc-man.sh $(INSTALL_SCRATCH)/release/dyck-cc >$(INSTALL_SCRATCH)/man1/dyck-cc.1
+	install -d $(BINDIR) $(MAN1DIR) \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	for t in $(TOOLS); do install -m 755 $(INSTALL_SCRATCH)/release/$$t $(BINDIR)/$$t || exit 1; done
+	# dyck-cc takes clang's options: it has no completion script of its own.
+	for t in dyck-gen sbx; do \
+		$(INSTALL_SCRATCH)/release/$$t --generate-completion-script bash \
+			>$(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t || exit 1; \
+		$(INSTALL_SCRATCH)/release/$$t --generate-completion-script zsh \
+			>$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t || exit 1; \
+		$(INSTALL_SCRATCH)/release/$$t --generate-completion-script fish \
+			>$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish || exit 1; \
+	done
+	install -m 644 $(INSTALL_SCRATCH)/man1/*.1 $(MAN1DIR)/
+
+# The kernel module through DKMS: its source to /usr/src/sbx-dyck-<version>, then dkms
+# add, build and install for the running kernel; DKMS rebuilds it for every kernel the
+# host installs later. Needs root and the dkms package.
+dkms-install: deps
+	$(MAKE) -C kmod dkms-source DESTDIR=$(DESTDIR)
+	dkms add -m $$($(MAKE) -s -C kmod dkms-name) -v $$($(MAKE) -s -C kmod dkms-version) 2>&1 | grep -v 'already added' || true
+	dkms install -m $$($(MAKE) -s -C kmod dkms-name) -v $$($(MAKE) -s -C kmod dkms-version)
+
+# make install into a temporary DESTDIR, then the installed tools run with the Swift
+# toolchain hidden; DKMS builds the module against Debian's 6.1 headers in a private
+# tree, and a guest loads the module DKMS built.
+test-install: build
+	bash Tests/install/install-test.sh
 
 # mbed TLS (issue 7): bench-mbedtls, test-mbedtls (reduced, part of make test),
 # mbedtls (fetch and build only), evaluation-doc.
