@@ -83,16 +83,17 @@ out:
 	return ret;
 }
 
-static int sbx_ioc_load(void __user *uarg)
+static int sbx_ioc_load(struct file *file, void __user *uarg)
 {
 	struct sbx_ioc_load a;
 	int ret;
 
 	if (copy_from_user(&a, uarg, sizeof(a)))
 		return -EFAULT;
-	if (a.flags || a.reserved[0] || a.reserved[1])
+	if ((a.flags & ~SBX_LOAD_F_OWNED) || a.reserved[0] || a.reserved[1])
 		return -EINVAL;
-	ret = sbx_policy_load(u64_to_user_ptr(a.blob), a.size, &a.id, &a.blob_flags);
+	ret = sbx_policy_load(u64_to_user_ptr(a.blob), a.size,
+			      a.flags & SBX_LOAD_F_OWNED ? file : NULL, &a.id, &a.blob_flags);
 	if (ret)
 		return ret;
 	if (copy_to_user(uarg, &a, sizeof(a))) {
@@ -365,7 +366,7 @@ static long sbx_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 
 	switch (cmd) {
 	case SBX_IOC_LOAD:
-		return sbx_ioc_load(uarg);
+		return sbx_ioc_load(file, uarg);
 	case SBX_IOC_UNLOAD:
 		return sbx_ioc_unload(uarg);
 	case SBX_IOC_ARM:
@@ -380,9 +381,17 @@ static long sbx_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	return -ENOTTY;
 }
 
+/* The last close of an open of /dev/sbx: its owned policies go (SBX_LOAD_F_OWNED). */
+static int sbx_release(struct inode *inode, struct file *file)
+{
+	sbx_policy_disown(file);
+	return 0;
+}
+
 static const struct file_operations sbx_fops = {
 	.owner = THIS_MODULE,
 	.open = nonseekable_open,
+	.release = sbx_release,
 	.unlocked_ioctl = sbx_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 12, 0)

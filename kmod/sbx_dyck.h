@@ -155,7 +155,14 @@ struct sbx_policy {
 	struct work_struct free_work;
 	struct sbx_rq rq;
 	u8 *argchk;
+	/* SBX_LOAD_F_OWNED: the loader's file (identity only, under sbx_policy_lock). */
+	const struct file *owner;
+	unsigned long flags;		/* SBX_POLICY_ORPHAN */
+	struct work_struct reap_work;
 };
+
+/* The owner's file was closed: unload when the last use goes. */
+#define SBX_POLICY_ORPHAN	0
 
 /**
  * struct sbx_exe - an executable, named by its inode.
@@ -242,7 +249,9 @@ struct sbx_task {
 
 /* sbx_policy.c */
 struct sbx_policy *sbx_policy_next(u32 *id);
-int sbx_policy_load(const void __user *blob, u32 size, u32 *id, u32 *blob_flags);
+int sbx_policy_load(const void __user *blob, u32 size, const struct file *owner, u32 *id,
+		    u32 *blob_flags);
+void sbx_policy_disown(const struct file *file);
 int sbx_policy_unload(u32 id);
 struct sbx_policy *sbx_policy_find(u32 id);
 void sbx_policy_get(struct sbx_policy *p);

@@ -41,6 +41,7 @@ static u64 sbx_policy_bytes;
 
 static void sbx_pool_work(struct work_struct *work);
 static void sbx_policy_free_work(struct work_struct *work);
+static void sbx_policy_reap_work(struct work_struct *work);
 
 static struct sbx_policy *sbx_policy_alloc(void *blob, u32 size,
 					   const struct sbx_policy_view *view)
@@ -63,19 +64,23 @@ static struct sbx_policy *sbx_policy_alloc(void *blob, u32 size,
 	INIT_LIST_HEAD(&p->pool_free);
 	INIT_WORK(&p->pool_work, sbx_pool_work);
 	INIT_WORK(&p->free_work, sbx_policy_free_work);
+	INIT_WORK(&p->reap_work, sbx_policy_reap_work);
 	return p;
 }
 
 /**
  * sbx_policy_load - copy a blob from userspace, validate it and store it.
  * @ublob:      the blob in userspace.
+ * @owner:      with SBX_LOAD_F_OWNED, the loader's file (sbx_policy_disown()),
+ *              else NULL.
  * @size:       its size.
  * @id:         the new policy's id.
  * @blob_flags: the blob header's flags.
  *
  * Return: 0, or -E2BIG, -EFAULT, -EINVAL, -ENOSPC, -ENOMEM (see SBX_IOC_LOAD).
  */
-int sbx_policy_load(const void __user *ublob, u32 size, u32 *id, u32 *blob_flags)
+int sbx_policy_load(const void __user *ublob, u32 size, const struct file *owner, u32 *id,
+		    u32 *blob_flags)
 {
 	struct sbx_policy_view view;
 	struct sbx_policy *p;
@@ -119,6 +124,7 @@ int sbx_policy_load(const void __user *ublob, u32 size, u32 *id, u32 *blob_flags
 	if (ret < 0)
 		goto err_unlock;
 	p->id = ret;
+	p->owner = owner;
 	sbx_nr_policies++;
 	sbx_policy_bytes += size;
 	mutex_unlock(&sbx_policy_lock);
@@ -138,6 +144,20 @@ err_policy:
 err_blob:
 	kvfree(blob);
 	return ret;
+}
+
+/*
+ * Take @p out of the store if it is still in it and unused; the caller holds
+ * sbx_policy_lock and, on true, puts the store's reference.
+ */
+static bool sbx_policy_remove_unused(struct sbx_policy *p)
+{
+	if (atomic_read(&p->users) || idr_find(&sbx_policies, p->id) != p)
+		return false;
+	idr_remove(&sbx_policies, p->id);
+	sbx_nr_policies--;
+	sbx_policy_bytes -= p->size;
+	return true;
 }
 
 /**
@@ -161,16 +181,59 @@ int sbx_policy_unload(u32 id)
 		mutex_unlock(&sbx_policy_lock);
 		return -ENOENT;
 	}
-	if (atomic_read(&p->users)) {
+	if (!sbx_policy_remove_unused(p)) {
 		mutex_unlock(&sbx_policy_lock);
 		return -EBUSY;
 	}
-	idr_remove(&sbx_policies, id);
-	sbx_nr_policies--;
-	sbx_policy_bytes -= p->size;
 	mutex_unlock(&sbx_policy_lock);
 	sbx_policy_put(p);
 	return 0;
+}
+
+/*
+ * Unuse and disown meet here: whichever of the last unuse and the owner's close
+ * comes second sees the other (a fully ordered atomic on each side), so an
+ * orphan is unloaded exactly once, by the first to find it unused.
+ */
+static void sbx_policy_reap_work(struct work_struct *work)
+{
+	struct sbx_policy *p = container_of(work, struct sbx_policy, reap_work);
+	bool removed;
+
+	mutex_lock(&sbx_policy_lock);
+	removed = sbx_policy_remove_unused(p);
+	mutex_unlock(&sbx_policy_lock);
+	if (removed) {
+		pr_debug("policy %u unloaded: its owner is gone and nothing uses it\n", p->id);
+		sbx_policy_put(p);
+	}
+	sbx_policy_put(p);	/* the work's */
+}
+
+/**
+ * sbx_policy_disown - the file that loaded policies with SBX_LOAD_F_OWNED is
+ * being released: unload those nothing uses, and have the others unloaded by
+ * their last sbx_policy_unuse(). Sleeps.
+ * @file: the file.
+ */
+void sbx_policy_disown(const struct file *file)
+{
+	struct sbx_policy *p;
+	int id;
+
+	mutex_lock(&sbx_policy_lock);
+	idr_for_each_entry(&sbx_policies, p, id) {
+		if (p->owner != file)
+			continue;
+		p->owner = NULL;
+		set_bit(SBX_POLICY_ORPHAN, &p->flags);
+		smp_mb__after_atomic();
+		if (sbx_policy_remove_unused(p)) {
+			pr_debug("policy %u unloaded with its owner\n", p->id);
+			sbx_policy_put(p);
+		}
+	}
+	mutex_unlock(&sbx_policy_lock);
 }
 
 /**
@@ -231,10 +294,17 @@ void sbx_policy_get(struct sbx_policy *p)
 	atomic_inc(&p->users);
 }
 
-/* A thread state left the task table (its reference goes later). Any context. */
+/*
+ * A thread state left the task table, or a registry entry went (its reference
+ * goes later, so @p is alive here). Any context: an orphan's unload is queued.
+ */
 void sbx_policy_unuse(struct sbx_policy *p)
 {
-	atomic_dec(&p->users);
+	if (atomic_dec_and_test(&p->users) && test_bit(SBX_POLICY_ORPHAN, &p->flags)) {
+		refcount_inc(&p->ref);
+		if (!queue_work(sbx_wq, &p->reap_work))
+			sbx_policy_put(p);
+	}
 }
 
 /* Drop a reference. Any context; the free runs in sbx_wq. */

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -85,6 +86,7 @@ pid_t sbx_spawn_armed(int dev_fd, const struct sbx_ioc_arm *arm, const char *pat
 {
 	int fds[2], report[2], sig, saved;
 	sigset_t all, old_mask;
+	pid_t parent = getpid();
 	ssize_t n;
 	pid_t pid;
 
@@ -129,6 +131,15 @@ pid_t sbx_spawn_armed(int dev_fd, const struct sbx_ioc_arm *arm, const char *pat
 			close(arm->exe_fd);
 		if (sbx_child_privs(privs) != 0)
 			sbx_child_fail(fds[1], SBX_SPAWN_PRIVS);
+		/*
+		 * The program dies with sbx run, as with bubblewrap's
+		 * --die-with-parent: it is never orphaned and left enforced with
+		 * nobody to report. NO_NEW_PRIVS keeps the exec from clearing it.
+		 */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
+			sbx_child_fail(fds[1], SBX_SPAWN_PRIVS);
+		if (getppid() != parent)
+			_exit(128 + SIGKILL);
 		execve(path, argv, environ);
 		sbx_child_fail(fds[1], SBX_SPAWN_EXEC);
 	}
@@ -156,4 +167,49 @@ pid_t sbx_spawn_armed(int dev_fd, const struct sbx_ioc_arm *arm, const char *pat
 		*err = EIO;
 	}
 	return -1;
+}
+
+/* The program that signals are forwarded to; 0 when there is none. */
+static volatile sig_atomic_t sbx_forward_pid;
+static const int sbx_forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+static struct sigaction sbx_forward_saved[sizeof(sbx_forwarded) / sizeof(sbx_forwarded[0])];
+
+static void sbx_forward(int sig, siginfo_t *info, void *context)
+{
+	int saved = errno;
+
+	(void)context;
+	/*
+	 * A signal the kernel generated for the terminal's foreground process
+	 * group (Ctrl-C, Ctrl-\, a hangup) has reached the program directly:
+	 * forwarding it would deliver it twice.
+	 */
+	if (info->si_code != SI_KERNEL && sbx_forward_pid > 0)
+		kill((pid_t)sbx_forward_pid, sig);
+	errno = saved;
+}
+
+int sbx_forward_signals(pid_t pid)
+{
+	struct sigaction sa;
+	size_t i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = sbx_forward;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigfillset(&sa.sa_mask);
+	sbx_forward_pid = pid;
+	for (i = 0; i < sizeof(sbx_forwarded) / sizeof(sbx_forwarded[0]); i++)
+		if (sigaction(sbx_forwarded[i], &sa, &sbx_forward_saved[i]) != 0)
+			return -errno;
+	return 0;
+}
+
+void sbx_forward_stop(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(sbx_forwarded) / sizeof(sbx_forwarded[0]); i++)
+		sigaction(sbx_forwarded[i], &sbx_forward_saved[i], NULL);
+	sbx_forward_pid = 0;
 }

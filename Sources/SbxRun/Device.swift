@@ -176,9 +176,11 @@ public final class SandboxDevice {
             installed: s.nr_installed, recordsQueued: s.ring_count, ringSize: s.ring_size)
     }
 
-    /// Loads a blob; returns the policy's id.
-    public func load(blob: [UInt8]) throws -> UInt32 {
+    /// Loads a blob; returns the policy's id. `owned`: the kernel unloads it once this
+    /// descriptor is closed and nothing uses it (SBX_LOAD_F_OWNED, ABI 5).
+    public func load(blob: [UInt8], owned: Bool = false) throws -> UInt32 {
         var arg = sbx_ioc_load()
+        if owned { arg.flags = UInt32(SBX_LOAD_F_OWNED) }
         let result = blob.withUnsafeBytes { raw -> Int32 in
             arg.blob = UInt64(UInt(bitPattern: raw.baseAddress))
             arg.size = UInt32(raw.count)

@@ -37,6 +37,8 @@ public struct SandboxRun {
 
     /// How the run ended.
     public struct Outcome: Sendable {
+        /// The program's process id (the records name processes by it).
+        public var programPID: UInt32
         /// The program's exit status, or 128+n when signal n ended it.
         public var programStatus: Int32
         public var signal: Int32?
@@ -61,8 +63,17 @@ public struct SandboxRun {
         /// exact when no other sandboxed process ran meanwhile).
         public var markers: UInt64?
 
-        /// The monitor killed the program or one of its processes.
-        public var killedByMonitor: Bool { records.contains { $0.killed } }
+        /// The monitor killed the program itself (it died of SIGKILL and a kill record
+        /// names its process). Record pids are the initial pid namespace's: run sbx
+        /// there for this to tell the program from its descendants.
+        public var killedByMonitor: Bool {
+            signal == SIGKILL && records.contains { $0.killed && $0.pid == programPID }
+        }
+        /// Processes the program started that the monitor killed, in record order, once each.
+        public var killedDescendants: [ViolationRecord] {
+            var seen = Set<UInt32>()
+            return records.filter { $0.killed && $0.pid != programPID && seen.insert($0.pid).inserted }
+        }
         public var exeMismatch: Bool { records.contains { $0.isExeMismatch } }
     }
 
@@ -236,7 +247,10 @@ public struct SandboxRun {
         let blob = try Self.cachedBlob(enforced, mode: mode, path: policyFile)
 
         let device = try SandboxDevice(path: devicePath)
-        let policyID = try device.load(blob: blob)
+        // Owned: if sbx dies, or the program leaves processes behind (a daemon), the
+        // kernel unloads the policy once the last of them is gone.
+        let owned = ((try? device.status())?.abiVersion ?? 0) >= 5
+        let policyID = try device.load(blob: blob, owned: owned)
         var arm = sbx_ioc_arm()
         arm.id = policyID
         arm.mode = mode == .nfa ? UInt32(SBX_MODE_NFA) : UInt32(SBX_MODE_DYCK)
@@ -281,9 +295,12 @@ public struct SandboxRun {
             }
             throw RunError.spawnFailed(program: resolved, operation: "fork", errno: code)
         }
+        // A service manager's SIGTERM, or a kill(1) of sbx, reaches the program.
+        _ = sbx_forward_signals(pid)
         var status: Int32 = 0
         var usage = rusage()
         while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        sbx_forward_stop()
         var end = timespec()
         clock_gettime(CLOCK_MONOTONIC, &end)
         let markersAfter = try? device.status().markers
@@ -295,7 +312,7 @@ public struct SandboxRun {
         let (records, dropped) = try device.readRecords(policyID: policyID)
         let unloaded = (try? device.unload(id: policyID)) ?? false
         return Outcome(
-            programStatus: programStatus, signal: signalled ? status & 0x7f : nil,
+            programPID: UInt32(pid), programStatus: programStatus, signal: signalled ? status & 0x7f : nil,
             reports: Self.reports(records, policy: policy, mode: mode), records: records,
             recordsDropped: dropped, recordsDroppedArePerPolicy: (statusBefore?.abiVersion ?? 0) >= 4,
             policyStillLoaded: !unloaded, resolvedProgram: resolved, policyPath: policyFile,

@@ -40,8 +40,16 @@ struct Run: ParsableCommand {
             (ENOENT, EACCES) stays an error of the program. With --action log a refused \
             exec is reported and the file runs unconfined.
 
-            Exit status: the program's own, or 128+N when signal N ended it; 100 the \
-            monitor killed the program (policy violation); 101 the kernel module is not \
+            Signals: SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to sbx \
+            run (by kill(1) or a service manager) are passed on to the program; those the \
+            terminal sends to its foreground process group (Ctrl-C, Ctrl-\\) reach the \
+            program directly and are not passed on twice. If sbx run dies, the program \
+            is killed (SIGKILL): it never runs on enforced with nobody to report.
+
+            Exit status: the program's own, or 128+N when signal N ended it (also when \
+            the monitor killed a process the program started: a note on stderr and \
+            killed_descendants in the JSON name them); 100 the monitor killed the program \
+            itself (policy violation); 101 the kernel module is not \
             loaded; 102 the policy is missing, unreadable or corrupt; 103 the program is \
             not instrumented (not built with dyck-cc); 104 not privileged; 105 the policy \
             is not the program's (or another file was exec'd or an installed one was \
@@ -124,8 +132,13 @@ struct Run: ParsableCommand {
         if outcome.recordsDropped > 0 && outcome.recordsDroppedArePerPolicy {
             Diagnostics.warning("\(outcome.recordsDropped) violation record\(outcome.recordsDropped == 1 ? " was" : "s were") dropped (the policy's queue was full or over its rate limit): the reports above are not all of them")
         }
+        let descendants = outcome.killedDescendants
+        if !descendants.isEmpty {
+            let named = descendants.map { "\($0.pid) (\($0.command))" }.joined(separator: ", ")
+            Diagnostics.note("the monitor killed \(descendants.count) process\(descendants.count == 1 ? "" : "es") the program started: \(named); the exit status is the program's own")
+        }
         if outcome.policyStillLoaded {
-            Diagnostics.warning("processes started by the program still use its policy; it stays loaded (see sbx status)")
+            Diagnostics.warning("processes started by the program still use its policy (a daemon?): it stays loaded until the last of them exits, and their violations are not reported here; for a daemon, install its policy (sbx policy install) instead")
         }
         if let jsonReport {
             try OutputFile.write(Self.json(outcome, request: request), to: jsonReport)
@@ -162,6 +175,14 @@ struct Run: ParsableCommand {
         /// Violation records of the run's policy that were lost (log records only:
         /// a kill record is never dropped; ABI 3 modules report all policies').
         var records_dropped: UInt64
+        /// Processes the program started that the monitor killed (the program itself
+        /// is `killed_by_monitor`).
+        var killed_descendants: [KilledProcess]
+    }
+
+    struct KilledProcess: Codable {
+        var pid: UInt32
+        var command: String
     }
 
     static func json(_ outcome: SandboxRun.Outcome, request: SandboxRun) throws -> String {
@@ -172,7 +193,8 @@ struct Run: ParsableCommand {
                 : outcome.killedByMonitor ? ExitStatus.violation.rawValue : outcome.programStatus,
             signal: outcome.signal, killed_by_monitor: outcome.killedByMonitor, violations: outcome.reports,
             utime_us: outcome.userMicroseconds, stime_us: outcome.systemMicroseconds, wall_ns: outcome.wallNanoseconds,
-            markers: outcome.markers, records_dropped: outcome.recordsDropped)
+            markers: outcome.markers, records_dropped: outcome.recordsDropped,
+            killed_descendants: outcome.killedDescendants.map { KilledProcess(pid: $0.pid, command: $0.command) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         return String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"

@@ -23,7 +23,7 @@ for opt in O0 O2; do
         "$bin/dyck-cc" -$opt -g -pthread "Tests/DyckInstrumentTests/Programs/$p.c" -o "$out/$p-$opt" 2>>"$out/build.log"
     done
 done
-for p in hijack impossible waiter flood privs; do
+for p in hijack impossible waiter flood privs signals; do
     "$bin/dyck-cc" -O0 -g -fno-pie -no-pie "Tests/e2e/$p.c" -o "$out/$p" 2>>"$out/build.log"
 done
 # Exec transitions: a small shell, two programs it runs (one gets installed), and a

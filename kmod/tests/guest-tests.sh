@@ -48,7 +48,7 @@ lsmod | grep -q '^sbx_dyck' || { echo "Bail out! sbx_dyck is not loaded"; exit 1
 # --- device and status -------------------------------------------------------
 check "device /dev/sbx is mode 0600" '[ "$(stat -c %a /dev/sbx)" = 600 ]'
 $CTL status >"$W/st" 2>&1; show "$W/st"
-check "status: abi 4, no policy, nothing enforced, nothing installed" 'has "$W/st" "abi 4 policies 0 enforced 0 armed 0 unconfined 0 " && has "$W/st" "installed 0$"'
+check "status: abi 5, no policy, nothing enforced, nothing installed" 'has "$W/st" "abi 5 policies 0 enforced 0 armed 0 unconfined 0 " && has "$W/st" "installed 0$"'
 
 $CTL mkblob dyck "$W/dyck.blob" && $CTL mkblob nfa "$W/nfa.blob"
 D=$($CTL load "$W/dyck.blob")
@@ -70,6 +70,14 @@ $CTL try-load "$W/range.blob" >"$W/o" 2>&1
 check "a blob with an out-of-range initial macro-state is refused with EINVAL" 'has "$W/o" "load 22 "'
 $CTL try-oversized >"$W/o" 2>&1
 check "a blob over the 64 MiB cap is refused with E2BIG" 'has "$W/o" "^load 7"'
+
+# SBX_LOAD_F_OWNED (ABI 5): the policy goes with the file that loaded it.
+$CTL load "$W/dyck.blob" --flags 2 >"$W/o" 2>&1
+check "load with an unknown flag (2) is refused with EINVAL" 'has "$W/o" "load: Invalid argument"'
+O=$($CTL load "$W/dyck.blob" --flags 1)
+$CTL policies >"$W/pol"; show "$W/pol"
+check "an owned policy ($O) unused when its loader exits is unloaded with it; the others stay" \
+	'[ -n "$O" ] && ! has "$W/pol" "^policy $O " && has "$W/pol" "^policy $D " && has "$W/pol" "^policy $N "'
 
 VALID="2:0 2:2 1:1 3:2 1:0 3:0 2:1 2:3 1:1 3:3 1:2 3:1"
 
@@ -256,7 +264,7 @@ check "list is allowed to any opener" 'has "$W/o" "^entries 1$" && has "$W/o" "p
 setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" tasks >"$W/o" 2>&1; show "$W/o"
 check "tasks is allowed to any opener" 'has "$W/o" "^tasks 1$" && has "$W/o" "^pid $bg "'
 setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" status >"$W/o" 2>&1
-check "status is allowed to any opener, and counts the entry" 'has "$W/o" "^abi 4 " && has "$W/o" "installed 1$"'
+check "status is allowed to any opener, and counts the entry" 'has "$W/o" "^abi 5 " && has "$W/o" "installed 1$"'
 setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" install "$D" --exe "$W/mkB" >"$W/o" 2>&1; show "$W/o"
 check "descriptor opened without CAP_SYS_ADMIN cannot install (EPERM)" 'has "$W/o" "^install 1 "'
 setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" remove --exe "$W/mk" >"$W/o" 2>&1; show "$W/o"
@@ -332,7 +340,7 @@ chmod 0666 /dev/sbx
 setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" try-load "$W/dyck.blob" >"$W/o" 2>&1; show "$W/o"
 check "descriptor opened without CAP_SYS_ADMIN cannot load (EPERM)" 'has "$W/o" "^load 1 "'
 setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" status >"$W/o" 2>&1
-check "status is allowed to any opener" 'has "$W/o" "^abi 4"'
+check "status is allowed to any opener" 'has "$W/o" "^abi 5"'
 chmod 0600 /dev/sbx
 
 # --- nfa mode ---------------------------------------------------------------------------

@@ -4,7 +4,9 @@
  * module's tests in a guest. It is a second, independent user of the ABI.
  *
  *   sbxctl status
- *   sbxctl load BLOB                 prints the policy id
+ *   sbxctl load BLOB [--flags N]     prints the policy id (N: SBX_IOC_LOAD's
+ *                                    flags; 1 = SBX_LOAD_F_OWNED: unloaded
+ *                                    when sbxctl exits, nothing using it)
  *   sbxctl unload ID
  *   sbxctl read [MAX] [-p ID]        prints and removes violation records
  *                                    (with the frame tags of their stack;
@@ -127,7 +129,7 @@ static void *read_file(const char *path, uint32_t *size)
 	return buf;
 }
 
-static int do_load(int fd, const char *path, uint32_t *id)
+static int do_load_flags(int fd, const char *path, uint32_t flags, uint32_t *id)
 {
 	struct sbx_ioc_load a = { 0 };
 	uint32_t size;
@@ -135,10 +137,16 @@ static int do_load(int fd, const char *path, uint32_t *id)
 
 	a.blob = (uintptr_t)blob;
 	a.size = size;
+	a.flags = flags;
 	if (ioctl(fd, SBX_IOC_LOAD, &a))
 		return errno;
 	*id = a.id;
 	return 0;
+}
+
+static int do_load(int fd, const char *path, uint32_t *id)
+{
+	return do_load_flags(fd, path, 0, id);
 }
 
 static int cmd_status(void)
@@ -704,9 +712,17 @@ int main(int argc, char **argv)
 		return usage();
 	if (!strcmp(argv[1], "status"))
 		return cmd_status();
-	if (!strcmp(argv[1], "load") && argc == 3) {
-		uint32_t id;
-		int err = do_load(open_dev(), argv[2], &id);
+	if (!strcmp(argv[1], "load") && (argc == 3 || argc == 5)) {
+		uint32_t id, flags = 0;
+		int err;
+
+		/* load BLOB --flags N: SBX_IOC_LOAD's flags, as given (1: OWNED). */
+		if (argc == 5) {
+			if (strcmp(argv[3], "--flags"))
+				return usage();
+			flags = strtoul(argv[4], NULL, 0);
+		}
+		err = do_load_flags(open_dev(), argv[2], flags, &id);
 
 		if (err) {
 			fprintf(stderr, "sbxctl: load: %s\n", strerror(err));

@@ -38,7 +38,7 @@
 #define SBX_DEVICE_PATH		"/dev/sbx"
 
 /* The version of this interface, reported by SBX_IOC_STATUS. */
-#define SBX_ABI_VERSION		4
+#define SBX_ABI_VERSION		5
 
 #define SBX_IOC_MAGIC		0xDB
 
@@ -95,7 +95,7 @@
  * struct sbx_ioc_load - argument of SBX_IOC_LOAD: load a policy blob.
  * @blob:       in: user address of the blob (specs/kernel-abi.md, "Policy blob").
  * @size:       in: its size in bytes, at most SBX_BLOB_MAX_SIZE (64 MiB).
- * @flags:      in: zero.
+ * @flags:      in: 0 or SBX_LOAD_F_OWNED (ABI 5).
  * @id:         out: the new policy's id, >= 1, never reused while the module
  *              stays loaded.
  * @blob_flags: out: the blob header's flags (bit 0: SBX_BLOB_F_NFA), so the
@@ -105,14 +105,22 @@
  * The module copies the blob once into kernel memory and validates that copy
  * with sbx_blob_validate(); the policy is then immutable.
  *
+ * With SBX_LOAD_F_OWNED the policy belongs to the open file description of
+ * /dev/sbx that loaded it: when that is closed (the loader exited or died), the
+ * policy is unloaded as soon as nothing uses it (at once, or when its last
+ * thread exits or its last registry entry goes). Without it a policy stays
+ * loaded until SBX_IOC_UNLOAD.
+ *
  * Errors: EPERM (the descriptor was not opened with CAP_SYS_ADMIN, or the
  * caller is sandboxed); EFAULT (the argument or the blob cannot be read, or
- * @id cannot be written back); EINVAL (@flags or @reserved not zero, or the
- * blob is invalid); E2BIG (@size above SBX_BLOB_MAX_SIZE, or the blob exceeds
+ * @id cannot be written back); EINVAL (@flags has a bit other than
+ * SBX_LOAD_F_OWNED, @reserved is not zero, or the blob is invalid); E2BIG (@size above SBX_BLOB_MAX_SIZE, or the blob exceeds
  * a cap of its format); ENOSPC (already max_policies policies loaded, or their
  * total size would exceed max_policy_bytes; see the module parameters);
  * ENOMEM (out of memory).
  */
+#define SBX_LOAD_F_OWNED	0x1	/* unloaded when the loader's file is closed and unused */
+
 struct sbx_ioc_load {
 	__u64 blob;
 	__u32 size;

@@ -63,10 +63,26 @@ struct sbx_spawn_privs {
  * Returns the child's pid once its exec succeeded, or -1 when something failed
  * (the child, if any, has been reaped). The child has the parent's environment
  * and default SIGINT/SIGQUIT handling; the descriptors in @arm and @dev_fd are
- * not inherited by the program.
+ * not inherited by the program. The program gets SIGKILL when the calling
+ * thread ends (PR_SET_PDEATHSIG): call this from the thread that waits.
  */
 pid_t sbx_spawn_armed(int dev_fd, const struct sbx_ioc_arm *arm, const char *path,
 		      char *const argv[], const struct sbx_spawn_privs *privs, int *stage,
 		      int *err);
+
+/**
+ * sbx_forward_signals - pass SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and
+ * SIGUSR2 that the launcher receives on to the program @pid, as a service
+ * manager expects of a wrapper. Signals the kernel generated for the
+ * terminal's process group (si_code SI_KERNEL: Ctrl-C, Ctrl-\, hangup) are not
+ * forwarded: the program, in the same group, got them itself.
+ * @pid: the program.
+ *
+ * Return: 0, or -errno of sigaction.
+ */
+int sbx_forward_signals(pid_t pid);
+
+/* sbx_forward_stop - restore the dispositions sbx_forward_signals() replaced. */
+void sbx_forward_stop(void);
 
 #endif
