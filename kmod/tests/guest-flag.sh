@@ -25,11 +25,11 @@ for how in thread rawthread fork; do
 	fork) steps="fork mkdir:"; out="^mkdir 0" ;;
 	esac
 	"$MK" $steps"$W/fl/native-$how" >"$W/o" 2>&1
-	check "flag: $how: natively, the new thread or process makes the mkdir" \\
+	check "flag: $how: natively, the new thread or process makes the mkdir" \
 		'has "$W/o" "$out" && [ -d "$W/fl/native-$how" ]'
 	$CTL run -p "$B" -- "$MK" $steps"$W/fl/enf-$how" say:CANARY >"$W/o" 2>&1; show "$W/o"
 	$CTL read >"$W/r"; show "$W/r"
-	check "flag: $how of an enforced process: the mkdir is refused before it runs (killed, reason 20 nr 83)" \\
+	check "flag: $how of an enforced process: the mkdir is refused before it runs (killed, reason 20 nr 83)" \
 		'[ ! -e "$W/fl/enf-$how" ] && hasnt "$W/o" "mkdir 0" && hasnt "$W/o" CANARY && has "$W/r" "reason 20 action 1 nr 83 "'
 	if [ $how = fork ]; then
 		check "flag: fork: it is the child that was killed" 'has "$W/o" "^child signal 9"'
@@ -47,7 +47,7 @@ check "flag: install the bound policy for a copy of sbx_markers" 'has "$W/o" "^i
 check "flag: with a policy installed, an unrelated process is not checked" 'has "$W/o" "^rawthread mkdir 0"'
 sh -c '"$1" "rawthread-mkdir:$2" say:CANARY; echo "status $?"' sh "$W/fl/mk-inst" "$W/fl/enf-inst" >"$W/o" 2>&1; show "$W/o"
 $CTL read >"$W/r"; show "$W/r"
-check "flag: exec of the installed file: its raw thread's mkdir is refused (killed)" \\
+check "flag: exec of the installed file: its raw thread's mkdir is refused (killed)" \
 	'[ ! -e "$W/fl/enf-inst" ] && has "$W/o" "^status 137" && hasnt "$W/o" CANARY && has "$W/r" "reason 20 action 1 nr 83 "'
 $CTL remove --exe "$W/fl/mk-inst" >/dev/null
 $CTL unload "$B" >/dev/null
