@@ -61,7 +61,7 @@ $CTL mkblob nfa-bound "$W/bound.blob"
 $CTL mkblob nfa-pinned "$W/pinned.blob" $pins
 # --- an unrelated process: module not loaded, loaded, installed, enforced ----
 cp "$MK" "$W/mk-inst"
-idle_none="" idle_loaded="" idle_inst="" idle_enf=""
+idle_none="" idle_loaded="" idle_inst="" idle_enf="" idle_ctl=""
 i=0
 while [ $i -lt "$ROUNDS" ]; do
 	rmmod sbx_dyck || { echo "guest-bench: cannot remove sbx_dyck"; exit 1; }
@@ -80,12 +80,21 @@ while [ $i -lt "$ROUNDS" ]; do
 	"$MK" sysloop:$N >"$W/o"; idle_enf="$idle_enf $(ns "$W/o")"
 	touch "$W/go"
 	wait $bg
+	# Control: the same waiting process, not enforced (its polling shares the CPU).
+	rm -f "$W/go"
+	"$MK" 1:1 "wait:$W/go" >/dev/null 2>&1 &
+	bg=$!
+	sleep 0.3
+	"$MK" sysloop:$N >"$W/o"; idle_ctl="$idle_ctl $(ns "$W/o")"
+	touch "$W/go"
+	wait $bg
 	i=$((i + 1))
 done
 echo "getppid of an unrelated process, module not loaded :$idle_none"
 echo "getppid of an unrelated process, loaded, idle      :$idle_loaded"
 echo "getppid of an unrelated process, policy installed  :$idle_inst"
 echo "getppid of an unrelated process, another enforced  :$idle_enf"
+echo "getppid of an unrelated process, another waiting, not enforced (control):$idle_ctl"
 
 P=$($CTL load "$W/nfa.blob")
 PB=$($CTL load "$W/bound.blob")
@@ -144,6 +153,7 @@ echo "medians (ns, or instructions under sbx vm --icount):"
 i_none=$(median $idle_none)
 extra() { awk -v a="$1" -v b="$i_none" 'BEGIN { printf "%+.1f", a - b }'; }
 echo "  getppid of an unrelated process: module not loaded $i_none; loaded, nothing enforced $(median $idle_loaded) ($(extra "$(median $idle_loaded)")); a policy installed $(median $idle_inst) ($(extra "$(median $idle_inst)")); a process enforced $(median $idle_enf) ($(extra "$(median $idle_enf)"))"
+echo "    (control for the last: the same waiting process, not enforced, $(median $idle_ctl) ($(extra "$(median $idle_ctl)")): what its polling takes from the CPU)"
 echo "  marker: base $(median $base), other $(median $other), enforced $(median $enf)"
 echo "  ordinary system call: not sandboxed $(median $sys_base), enforced unbound $(median $sys_unbound), enforced bound $(median $sys_bound)"
 echo "  pinned marker (enforced): unpinned blob $(median $pin_unpinned), pinned blob $(median $pin_pinned)"
