@@ -71,6 +71,8 @@ bench-marker: build
 	@bash Tests/bench/marker-bench.sh
 
 # Marker and system-call cost in a guest, in instructions (sbx vm --icount):
+# an unrelated process's getppid with the module not loaded, loaded, a policy
+# installed, another process enforced (issue 19: target +0);
 # module not loaded, loaded but not enforcing, enforced; the binding of system
 # calls and pinned markers, beside the module from before them in the same boot.
 bench-vm: build kmod

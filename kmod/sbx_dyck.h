@@ -268,7 +268,7 @@ int sbx_task_init(void);
 void sbx_task_exit(void);
 bool sbx_task_sandboxed(struct task_struct *tsk);
 int sbx_task_arm(struct sbx_policy *p, u32 action, u32 exec, const struct sbx_exe *exe);
-void sbx_task_fork(struct task_struct *parent, struct task_struct *child);
+bool sbx_task_fork(struct task_struct *parent, struct task_struct *child);
 void sbx_task_exec(struct task_struct *tsk, const struct linux_binprm *bprm);
 void sbx_task_gone(struct task_struct *tsk);
 void sbx_task_marker(struct pt_regs *regs);
@@ -315,8 +315,7 @@ struct sbx_stamp {
  *
  * Readers (the exec probe) may use an entry they found until the end of their
  * RCU read-side section: removal waits for a grace period before it drops the
- * entry's references, so a probe can take its own with sbx_policy_get() and
- * sbx_hooks_get_more().
+ * entry's references, so a probe can take its own with sbx_policy_get().
  */
 struct sbx_install {
 	struct hlist_node node;
@@ -370,9 +369,8 @@ bool sbx_never_forbidden(const struct pt_regs *regs, unsigned long nr);
 /* sbx_hooks.c */
 int sbx_hooks_init(void);
 void sbx_hooks_exit(void);
-int sbx_hooks_get(void);
-void sbx_hooks_get_more(void);
-void sbx_hooks_put(void);
+void sbx_hooks_enforced(struct task_struct *tsk);
+void sbx_hooks_idle(struct task_struct *tsk);
 
 /* sbx_report.c */
 int sbx_rq_init(struct sbx_rq *q);

@@ -10,9 +10,10 @@
  * exec path of every process on the system goes through sbx_registry_any()
  * first, one atomic read, so an empty registry costs nothing more.
  *
- * An entry holds a reference and a use of its policy (it cannot be unloaded)
- * and a reference on the sys_enter probe (it stays attached, so that a thread
- * enforced through the entry is checked from its first marker). Removal
+ * An entry holds a reference and a use of its policy (it cannot be unloaded).
+ * It costs other processes nothing: the sys_enter probe is attached from load,
+ * and a thread gets the syscall tracing flag only when an exec enforces it
+ * through the entry (sbx_hooks.c). Removal
  * unpublishes the entry, waits for a grace period, and only then drops them:
  * a probe that found the entry has taken its own references by then
  * (sbx_task_exec). Entries do not pin the module; module exit drops them.
@@ -86,7 +87,6 @@ static void sbx_install_free(struct sbx_install *e)
 {
 	sbx_policy_unuse(e->policy);
 	sbx_policy_put(e->policy);
-	sbx_hooks_put();
 	kfree(e);
 }
 
@@ -103,8 +103,7 @@ static void sbx_install_free(struct sbx_install *e)
  * A replacement is published before the old entry is unpublished: an exec
  * meanwhile finds one of them. Sleeps.
  *
- * Return: 0, -ENOMEM, -ENOSPC, -EEXIST, or the error of attaching the
- * sys_enter probe.
+ * Return: 0, -ENOMEM, -ENOSPC or -EEXIST.
  */
 int sbx_registry_install(const struct sbx_install *tmpl, bool replace, u32 *replaced,
 			 u64 *id)
@@ -116,9 +115,6 @@ int sbx_registry_install(const struct sbx_install *tmpl, bool replace, u32 *repl
 	e = kzalloc(sizeof(*e), GFP_KERNEL_ACCOUNT);
 	if (!e)
 		return -ENOMEM;
-	ret = sbx_hooks_get();
-	if (ret)
-		goto err_free;
 	*e = *tmpl;
 	INIT_HLIST_NODE(&e->node);
 	INIT_LIST_HEAD(&e->link);
@@ -160,8 +156,6 @@ int sbx_registry_install(const struct sbx_install *tmpl, bool replace, u32 *repl
 
 err_unlock:
 	mutex_unlock(&sbx_registry_lock);
-	sbx_hooks_put();
-err_free:
 	kfree(e);
 	return ret;
 }

@@ -11,10 +11,11 @@
  * registry) until it exits; an exec replaces an enforced thread's state by
  * the exec transition (enforced with an installed policy, or unconfined), or
  * kills it (specs/kernel-abi.md, "Exec transitions").
- * Each armed or enforced state holds a use and a reference of its policy, a
- * reference on the sys_enter probe and one on the module. The use and the
- * module reference go when the state leaves the table; the others in an RCU
- * callback after that, so a lookup never sees a state being reused. An
+ * Each armed or enforced state holds a use and a reference of its policy and
+ * one on the module. The use and the module reference go when the state
+ * leaves the table; the policy reference in an RCU callback after that, so a
+ * lookup never sees a state being reused. An armed or enforced thread has the
+ * syscall tracing flag, any other thread not (sbx_hooks.c). An
  * unconfined state has no policy: it is a bare struct sbx_task (kmalloc'd,
  * no frames) holding a module reference only; it exists so that the thread
  * and its descendants are never privileged for /dev/sbx.
@@ -108,13 +109,12 @@ static void sbx_task_release_rcu(struct rcu_head *head)
 	struct sbx_task *t = container_of(head, struct sbx_task, rcu);
 	struct sbx_policy *p = t->policy;
 
-	if (!p) {	/* unconfined: no policy, no probe reference */
+	if (!p) {	/* unconfined: no policy */
 		kfree(t);
 		return;
 	}
 	sbx_policy_slot_put(p, t);
 	sbx_policy_put(p);
-	sbx_hooks_put();
 }
 
 /* Remove the state of @tsk, if any, and release it after a grace period. */
@@ -217,21 +217,15 @@ bool sbx_task_sandboxed(struct task_struct *tsk)
  * The caller has checked that the thread is neither armed nor enforced and
  * that its process has no other thread. Sleeps.
  *
- * Return: 0, -ENOSPC, -ENOMEM, or the error of registering the sys_enter probe.
+ * Return: 0, -ENOSPC or -ENOMEM.
  */
 int sbx_task_arm(struct sbx_policy *p, u32 action, u32 exec, const struct sbx_exe *exe)
 {
 	struct sbx_task *t;
-	int ret;
 
 	t = sbx_policy_slot_get(p, true);
 	if (IS_ERR(t))
 		return PTR_ERR(t);
-	ret = sbx_hooks_get();
-	if (ret) {
-		sbx_policy_slot_put(p, t);
-		return ret;
-	}
 	__module_get(THIS_MODULE);
 	sbx_task_setup(t, current, p, SBX_TASK_ARMED, action, exec);
 	if (exe) {
@@ -239,6 +233,8 @@ int sbx_task_arm(struct sbx_policy *p, u32 action, u32 exec, const struct sbx_ex
 		t->exe = *exe;
 	}
 	sbx_task_insert(t);
+	/* Its children copy it; its exec keeps it (enforced from the entry on). */
+	sbx_hooks_enforced(current);
 	return 0;
 }
 
@@ -674,12 +670,19 @@ static void sbx_task_fork_failed(struct sbx_task *pt, struct task_struct *child,
  *
  * Enforced parent: a new process gets a copy of the parent's state, a new
  * thread starts at the policy's thread_mstate. Armed parent: the child is
- * armed alike. No state can be had: the child is killed.
+ * armed alike. No state can be had: the child is killed. The child of an
+ * armed or enforced parent has the syscall tracing flag in every case (it
+ * copied the parent's; set again here, so that it holds whatever the kernel
+ * copied).
+ *
+ * Return: true if the parent is armed or enforced (the child has the flag),
+ * false if the child is neither (its flag is the caller's to clear).
  */
-void sbx_task_fork(struct task_struct *parent, struct task_struct *child)
+bool sbx_task_fork(struct task_struct *parent, struct task_struct *child)
 {
 	struct sbx_task *pt, *ct;
 	struct sbx_policy *p;
+	bool enforced = false;
 	int ret = 0;
 
 	preempt_disable();
@@ -695,6 +698,9 @@ void sbx_task_fork(struct task_struct *parent, struct task_struct *child)
 			sbx_task_insert(ct);
 		goto out;
 	}
+	/* Fail closed: even a child that is killed below keeps the flag. */
+	enforced = true;
+	sbx_hooks_enforced(child);
 	p = pt->policy;
 	ct = sbx_policy_slot_get(p, false);
 	if (IS_ERR(ct)) {
@@ -726,11 +732,11 @@ void sbx_task_fork(struct task_struct *parent, struct task_struct *child)
 		goto out;
 	}
 	sbx_policy_get(p);
-	sbx_hooks_get_more();
 	__module_get(THIS_MODULE);
 	sbx_task_insert(ct);
 out:
 	preempt_enable();
+	return enforced;
 }
 
 static bool sbx_exe_is(const struct sbx_exe *exe, const struct inode *inode)
@@ -784,6 +790,7 @@ static void sbx_task_exec_armed(struct sbx_task *t, struct task_struct *tsk,
 	atomic_inc(&sbx_nr_enforced);
 	WRITE_ONCE(t->state, SBX_TASK_ENFORCED);
 	atomic_dec(&sbx_nr_armed);
+	sbx_hooks_enforced(tsk);	/* set at arm already */
 	if (t->exe_bound && !sbx_exe_is(&t->exe, inode))
 		sbx_task_exe_mismatch(t, tsk);
 }
@@ -837,7 +844,6 @@ static struct sbx_task *sbx_task_exec_installed(struct task_struct *tsk,
 	sbx_task_enforce(t, tsk);
 	/* The entry holds both until a grace period after its removal. */
 	sbx_policy_get(p);
-	sbx_hooks_get_more();
 	if (!e->stamp_ok || !sbx_content_stamp_matches(&e->stamp, file_inode(bprm->file))) {
 		ret = sbx_content_verify_later(tsk, bprm->file, e, prev_policy);
 		if (ret && ret != -ESRCH) {
@@ -952,6 +958,15 @@ out_replace:
 		if (t)
 			sbx_task_remove(tsk);
 		sbx_task_insert(nt);
+		/*
+		 * The new image's first system call is checked; an unconfined
+		 * one's are not looked at. Without a new state the old one stays
+		 * (killed, enforced): its flag too.
+		 */
+		if (nt->state == SBX_TASK_ENFORCED)
+			sbx_hooks_enforced(tsk);
+		else
+			sbx_hooks_idle(tsk);
 	}
 	return;
 out_keep:

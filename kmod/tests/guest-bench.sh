@@ -2,6 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 # Cost of markers and system calls, run INSIDE a guest (sbx vm) with sbx_dyck
 # loaded. Under `sbx vm --icount` the figures are guest instructions (1 ns each).
+# First, the cost to the rest of the machine (issue 19): an unrelated process's
+# getppid() with the module not loaded, loaded with nothing enforced, with a
+# policy installed in the registry (for another file), and while another
+# process is enforced (running); the module is removed and loaded again in each
+# round. Then, for markers:
 #   base     no thread sandboxed (the sys_enter probe is not attached)
 #   other    the calling process is not sandboxed, another one is enforced
 #   enforced the calling process is enforced (nfa example, a LIBC self-loop)
@@ -15,6 +20,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 BIN=${SBX_TEST_BIN:-$here/../../build/kmod-tests}
+KO=${SBX_KO:-$here/../sbx_dyck.ko}
 CTL=$BIN/sbxctl
 MK=$BIN/sbx_markers
 N=${N:-300000}
@@ -53,6 +59,43 @@ PY
 $CTL mkblob nfa "$W/nfa.blob"
 $CTL mkblob nfa-bound "$W/bound.blob"
 $CTL mkblob nfa-pinned "$W/pinned.blob" $pins
+# --- an unrelated process: module not loaded, loaded, installed, enforced ----
+cp "$MK" "$W/mk-inst"
+idle_none="" idle_loaded="" idle_inst="" idle_enf="" idle_ctl=""
+i=0
+while [ $i -lt "$ROUNDS" ]; do
+	rmmod sbx_dyck || { echo "guest-bench: cannot remove sbx_dyck"; exit 1; }
+	"$MK" sysloop:$N >"$W/o"; idle_none="$idle_none $(ns "$W/o")"
+	insmod "$KO" || { echo "guest-bench: cannot load $KO"; exit 1; }
+	"$MK" sysloop:$N >"$W/o"; idle_loaded="$idle_loaded $(ns "$W/o")"
+	$CTL install "$W/nfa.blob" --exe "$W/mk-inst" -m nfa >"$W/i" ||
+		{ echo "guest-bench: install failed:"; cat "$W/i"; exit 1; }
+	"$MK" sysloop:$N >"$W/o"; idle_inst="$idle_inst $(ns "$W/o")"
+	$CTL remove --exe "$W/mk-inst" >/dev/null
+	$CTL unload "$(sed -n 's/^install 0 policy \([0-9]*\) .*/\1/p' "$W/i")" >/dev/null
+	rm -f "$W/go"
+	$CTL run -b "$W/nfa.blob" -m nfa -- "$MK" 1:1 "wait:$W/go" >/dev/null 2>&1 &
+	bg=$!
+	while ! $CTL status | grep -q "enforced 1 "; do sleep 0.1; done
+	"$MK" sysloop:$N >"$W/o"; idle_enf="$idle_enf $(ns "$W/o")"
+	touch "$W/go"
+	wait $bg
+	# Control: the same waiting process, not enforced (its polling shares the CPU).
+	rm -f "$W/go"
+	"$MK" 1:1 "wait:$W/go" >/dev/null 2>&1 &
+	bg=$!
+	sleep 0.3
+	"$MK" sysloop:$N >"$W/o"; idle_ctl="$idle_ctl $(ns "$W/o")"
+	touch "$W/go"
+	wait $bg
+	i=$((i + 1))
+done
+echo "getppid of an unrelated process, module not loaded :$idle_none"
+echo "getppid of an unrelated process, loaded, idle      :$idle_loaded"
+echo "getppid of an unrelated process, policy installed  :$idle_inst"
+echo "getppid of an unrelated process, another enforced  :$idle_enf"
+echo "getppid of an unrelated process, another waiting, not enforced (control):$idle_ctl"
+
 P=$($CTL load "$W/nfa.blob")
 PB=$($CTL load "$W/bound.blob")
 PP=$($CTL load "$W/pinned.blob")
@@ -107,6 +150,10 @@ if [ -n "${SBX_BASE_DIR:-}" ]; then
 fi
 
 echo "medians (ns, or instructions under sbx vm --icount):"
+i_none=$(median $idle_none)
+extra() { awk -v a="$1" -v b="$i_none" 'BEGIN { printf "%+.1f", a - b }'; }
+echo "  getppid of an unrelated process: module not loaded $i_none; loaded, nothing enforced $(median $idle_loaded) ($(extra "$(median $idle_loaded)")); a policy installed $(median $idle_inst) ($(extra "$(median $idle_inst)")); a process enforced $(median $idle_enf) ($(extra "$(median $idle_enf)"))"
+echo "    (control for the last: the same waiting process, not enforced, $(median $idle_ctl) ($(extra "$(median $idle_ctl)")): what its polling takes from the CPU)"
 echo "  marker: base $(median $base), other $(median $other), enforced $(median $enf)"
 echo "  ordinary system call: not sandboxed $(median $sys_base), enforced unbound $(median $sys_unbound), enforced bound $(median $sys_bound)"
 echo "  pinned marker (enforced): unpinned blob $(median $pin_unpinned), pinned blob $(median $pin_pinned)"

@@ -502,6 +502,14 @@ check "records: rmmod succeeds" '[ $rc -eq 0 ]'
 # --- never-allowed system calls, forced unload --------------------------------------
 . "$here/guest-never.sh"
 
+# --- the tracing flag: only armed and enforced threads are traced (issue 19) -------
+# The module clears the kernel's per-thread syscall tracing flag on every other
+# thread, so a missed flag would leave an enforced thread unchecked: every way
+# of making a thread or process of an enforced one is shown checked (a
+# forbidden mkdir, which runs natively first), and other syscall tracers keep
+# seeing every thread (specs/kernel-abi.md, "The tracing flag").
+. "$here/guest-flag.sh"
+
 t=$(cat /proc/sys/kernel/tainted)
 echo "# tainted $t"
 check "no warning, oops or lockup taint (W, D, L)" '[ $((t & (512 | 128 | 16384))) -eq 0 ]'

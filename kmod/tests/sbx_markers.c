@@ -39,6 +39,9 @@
  *                 prints "pinloop N ns/marker X"
  *   sysloop:N     make N getppid() system calls; prints "sysloop N ns/call X"
  *   mkdir:P       mkdir(P, 0700); prints "mkdir R" (0 or -errno)
+ *   rawthread-mkdir:P  a thread made with the raw clone system call (56, not
+ *                 pthread_create's clone3), which makes mkdir(P, 0700) and
+ *                 exits; prints "rawthread mkdir R" (0 or -errno)
  *   mmap-exec     a PROT_READ|PROT_EXEC mapping of the program's own file
  *                 (opened read-only at start); prints "mmap-exec ok" or "mmap-exec E" (errno)
  *   mmap-anon-exec an anonymous PROT_READ|PROT_EXEC mapping; prints
@@ -130,6 +133,54 @@ static long pinned_libc1(void)
 		     : "0"((long)SBX_MARKER_NR), "D"(1UL), "S"(1UL)
 		     : "rcx", "rdx", "r11", "memory");
 	return ret;
+}
+
+/*
+ * A thread from the raw clone system call, with nothing of libc: the child
+ * runs on its own stack, makes mkdir(@path, 0700), stores the result, and
+ * exits the thread. The parent waits for it. Returns mkdir's result, or the
+ * clone's error.
+ */
+static long raw_thread_mkdir(const char *path)
+{
+	static char stack[16384] __attribute__((aligned(16)));
+	static volatile long result;
+	static volatile int done;
+	register long r10 asm("r10") = 0;
+	register long r8 asm("r8") = 0;
+	register const char *r12 asm("r12") = path;
+	register volatile long *r13 asm("r13") = &result;
+	register volatile int *r14 asm("r14") = &done;
+	long ret;
+
+	done = 0;
+	asm volatile("syscall\n"
+		     "test %%rax, %%rax\n"
+		     "jnz 1f\n"
+		     /* The child: registers as the parent's, %%rsp the new stack. */
+		     "mov $83, %%eax\n"
+		     "mov %%r12, %%rdi\n"
+		     "mov $0700, %%esi\n"
+		     "syscall\n"
+		     "mov %%rax, (%%r13)\n"
+		     "movl $1, (%%r14)\n"
+		     "mov $60, %%eax\n"
+		     "xor %%edi, %%edi\n"
+		     "syscall\n"
+		     "ud2\n"
+		     "1:\n"
+		     : "=a"(ret)
+		     : "0"((long)SYS_clone),
+		       "D"((long)(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
+				  CLONE_THREAD | CLONE_SYSVSEM)),
+		       "S"(stack + sizeof(stack)), "d"(0L), "r"(r10), "r"(r8), "r"(r12),
+		       "r"(r13), "r"(r14)
+		     : "rcx", "r11", "memory");
+	if (ret < 0)
+		return ret;
+	while (!done)
+		usleep(1000);
+	return result;
 }
 
 static long int80(long nr, long a, long b)
@@ -492,6 +543,8 @@ static int run(int i)
 			clock_gettime(CLOCK_MONOTONIC, &t1);
 			ns = (t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec);
 			printf("loop %lu ns/marker %.1f\n", n, ns / n);
+		} else if (!strncmp(s, "rawthread-mkdir:", 16)) {
+			printf("rawthread mkdir %ld\n", raw_thread_mkdir(s + 16));
 		} else if (!strncmp(s, "mkdir:", 6)) {
 			printf("mkdir %d\n", mkdir(s + 6, 0700) ? -errno : 0);
 		} else if (!strcmp(s, "mmap-exec") || !strcmp(s, "mmap-anon-exec") ||

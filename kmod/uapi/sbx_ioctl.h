@@ -185,8 +185,7 @@ struct sbx_ioc_unload {
  * (@exe_fd is not a regular file); ENOENT (no policy has this id); EINVAL
  * (@mode disagrees with the blob); EBUSY (the calling process has more than
  * one thread); ENOSPC (the policy's task budget, max_tasks_per_policy, is
- * used up); ENOMEM (out of memory); or the error of registering the sys_enter
- * tracepoint probe.
+ * used up); or ENOMEM (out of memory).
  */
 struct sbx_ioc_arm {
 	__u32 id;
@@ -421,7 +420,9 @@ struct sbx_ioc_read {
  * installed file leaves its old state and takes the entry's policy, unless
  * its transition is SBX_EXEC_DENY. (An armed thread keeps what it was armed
  * with.) The entry holds a use of the policy (SBX_IOC_UNLOAD fails with EBUSY
- * until the entry is removed) and keeps sys_enter attached. It stays until
+ * until the entry is removed); it costs other processes nothing until an
+ * exec matches it (only then does the thread get the syscall tracing flag,
+ * specs/kernel-abi.md "The tracing flag"). It stays until
  * SBX_IOC_REMOVE, a replacement, or the module is unloaded; it does not pin
  * the module.
  *
@@ -442,8 +443,7 @@ struct sbx_ioc_read {
  * is open for writing); EINTR (a fatal signal while reading it); ENOENT (no
  * policy has this id); EEXIST (the inode already has an entry, without
  * SBX_INSTALL_F_REPLACE); ENOSPC (already SBX_MAX_INSTALLED entries); ENOMEM
- * (out of memory); the error of opening or reading the file (e.g. EIO); or
- * the error of registering the sys_enter tracepoint probe.
+ * (out of memory); or the error of opening or reading the file (e.g. EIO).
  */
 struct sbx_ioc_install {
 	__u32 id;
