@@ -146,7 +146,12 @@ let package = Package(
         ),
         .testTarget(name: "CLITests", dependencies: ["DyckModel"]),
         .testTarget(name: "SbxTraceTests", dependencies: ["SbxTrace"]),
-        .testTarget(name: "SbxVMTests", dependencies: ["SbxVM"]),
+        .testTarget(
+            name: "SbxVMTests",
+            dependencies: ["SbxVM"],
+            // Real guest console transcripts, read by BootConsoleTests at their source path.
+            exclude: ["Transcripts"]
+        ),
         .testTarget(name: "SbxRunTests", dependencies: ["SbxRun", "DyckModel", "SbxBlob", "SbxCLI"]),
         .testTarget(
             name: "SbxBlobTests",

@@ -18,6 +18,9 @@ import Foundation
 ///
 /// and then ends QEMU through `isa-debug-exit`. The kernel's console (ttyS0) is a
 /// separate file, so kernel messages never mix with the command's output.
+/// `/init` also writes `sbx-init: ...` lines on the console, among them
+/// `sbx-init: stage module` just before it loads the module, which tells the host's
+/// boot-stage detector (`BootConsole`) that a failure is no longer the boot's own.
 public enum GuestInit {
     public static let script = #"""
         #!/bin/busybox sh
@@ -88,6 +91,9 @@ public enum GuestInit {
         sbx_rw
 
         if [ -n "$SBX_MODULE" ]; then
+            # From here on, what runs is under test: the host no longer boots again
+            # after a failure (BootConsole.swift).
+            echo "sbx-init: stage module"
             msg=$(insmod "/host$SBX_MODULE" 2>&1) || fail "cannot load $SBX_MODULE: $msg"
         fi
 

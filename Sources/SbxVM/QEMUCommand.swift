@@ -31,11 +31,40 @@ public struct QEMUCommand: Sendable, Equatable {
     /// The kernel command line. `SBX_RUN` and `SBX_ROOT` reach `/init` as environment
     /// variables (the kernel passes unknown `NAME=VALUE` parameters on).
     public var kernelCommandLine: String {
-        [
+        ([
             "console=ttyS0", "loglevel=\(consoleLogLevel)", "panic=-1", "rdinit=/init",
+        ] + (kvm ? [] : Self.tcgKernelArguments) + [
             "SBX_RUN=\(runDirectory)", "SBX_ROOT=\(rootWritable ? "rw" : "ro")",
-        ].joined(separator: " ") + extraKernelArguments.map { " " + $0 }.joined()
+        ]).joined(separator: " ") + extraKernelArguments.map { " " + $0 }.joined()
     }
+
+    /// Kernel parameters for a TCG guest, which runs at a fraction of the host's speed
+    /// and stops whenever the host deschedules QEMU's thread: the kernel's boot-time
+    /// checks that time a device against the TSC (host time) then fail spuriously.
+    /// (A KVM guest finds these by itself: it detects its hypervisor.)
+    ///
+    /// - `no_timer_check`: skip the IO-APIC timer check (`timer_irq_works`), which
+    ///   waits a fixed number of TSC cycles and panics, "IO-APIC + timer doesn't
+    ///   work!", when fewer than 4 timer interrupts came in that time. A descheduled
+    ///   TCG thread misses them: we saw that panic on a loaded host, and its first
+    ///   fallback ("MP-BIOS bug: 8254 timer not connected to IO-APIC") in 1 boot in 3
+    ///   with QEMU stopped 40 ms in every 42. KVM guests set it themselves
+    ///   (`kvm_guest_init`); the emulated PIT and HPET do work.
+    /// - `tsc=reliable`: under TCG every vCPU reads the same counter (the host's TSC,
+    ///   or the instruction count with `-icount`), so the TSCs cannot drift apart. It
+    ///   keeps a guest with several CPUs from declaring its TSCs "unsynchronized" (the
+    ///   TCG CPU does not advertise an invariant TSC) and falling back to the HPET,
+    ///   every read of which is an emulated MMIO access; it skips the TSC warp test
+    ///   at each secondary CPU's bring-up, a timed spin between two vCPUs that one
+    ///   host thread runs in turn; and it stops the clocksource watchdog, which
+    ///   compares the TSC with the HPET every 0.5 s and, when QEMU is descheduled
+    ///   between the two reads, switches clocksource in the middle of a test.
+    ///
+    /// Not used: `lpj=` (the boot CPU already takes loops_per_jiffy from the TSC's
+    /// frequency without calibrating; secondary CPUs calibrate in about 0.2 s even on
+    /// a loaded host, and a preset would have to match the guest's TSC frequency,
+    /// which is the host's or 1 GHz under `-icount`, or every udelay() would be off).
+    public static let tcgKernelArguments = ["no_timer_check", "tsc=reliable"]
 
     /// The arguments after the QEMU binary.
     public var arguments: [String] {

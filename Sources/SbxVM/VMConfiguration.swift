@@ -10,14 +10,18 @@ public struct VMConfiguration: Sendable, Equatable {
     public var memoryMiB: Int = 1024
     /// Guest CPUs.
     public var cpus: Int = 1
-    /// Seconds from the start of the boot that runs the command until the guest is killed.
+    /// Seconds from the start of the first boot until the guest is killed: every
+    /// boot, retries included, and the command.
     public var timeout: Double = 600
-    /// Seconds a boot may take to reach the command. A boot normally takes a few
-    /// seconds under TCG; one that hangs (KVM on some machines, and rarely a TCG guest
-    /// with several CPUs, stuck in the kernel's early initcalls) is killed and retried.
+    /// Seconds a boot may take to reach the command. A boot takes a few seconds
+    /// under TCG (up to about 30 s on a loaded host); one that hangs (KVM on some
+    /// machines, and rarely a TCG guest, stuck in the kernel's early initcalls) is
+    /// killed and retried.
     public var bootTimeout: Double = 60
-    /// How many boots to try before giving up on a guest that does not reach the
-    /// command. A retry is safe: nothing of the command has run before it is reached.
+    /// How many boots to try before giving up on a guest that fails before the
+    /// command starts (a panic, a hang, QEMU or /init failing). A retry is safe:
+    /// only failures before /init loads the module are retried (`BootStage`), so
+    /// nothing under test has run.
     public var bootAttempts: Int = 3
     /// Use KVM instead of TCG.
     public var kvm: Bool = false

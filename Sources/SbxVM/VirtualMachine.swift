@@ -84,31 +84,62 @@ public enum VirtualMachine {
         if configuration.verbose {
             progress("booting Linux \(kernel.release) under \(configuration.kvm ? "KVM" : "TCG"): " + ([qemu] + command.arguments).map(shellQuote).joined(separator: " "))
         }
-        var attempt = 1
+        // --timeout bounds every boot of this run, retries included, and the command:
+        // one deadline from the first boot's start (the kernel's preparation above,
+        // a download the first time, is not counted).
+        let deadline = Session.now() + configuration.timeout
+        var failures: [BootFailure] = []
         while true {
             for port in QEMUCommand.ports { try writeRunFile(command.portFile(port), "") }
-            if configuration.kernelLog != nil, !FileManager.default.createFile(atPath: command.kernelLog, contents: nil) {
+            if !FileManager.default.createFile(atPath: command.kernelLog, contents: nil) {
                 throw VMError(.outputFailed, "\(command.kernelLog): cannot write the kernel log")
             }
+            let attempt = failures.count + 1
             do {
-                return try Session(configuration: configuration, command: command, progress: progress).run()
-            } catch let hang as BootHang {
-                let waited = "the guest did not reach the command within \(Session.seconds(configuration.bootTimeout))"
-                guard attempt < configuration.bootAttempts else {
-                    throw VMError(.timedOut, waited + (attempt > 1 ? " in any of \(attempt) boots" : "") + "; killed it"
-                                  + (configuration.kvm ? " (KVM boots hang on some machines: try without --kvm)" : ""),
-                                  kernelLogTail: hang.kernelLogTail)
+                return try Session(configuration: configuration, command: command, deadline: deadline,
+                                   attempt: attempt, failures: failures, progress: progress).run()
+            } catch let failure as BootFailure {
+                failures.append(failure)
+                let left = deadline - Session.now()
+                guard failure.retryable, attempt < configuration.bootAttempts, left > 0 else {
+                    throw giveUp(failures, configuration: configuration, deadlinePassed: left <= 0)
                 }
-                attempt += 1
-                let last = hang.kernelLogTail.last.map { ": its kernel's last message was \"\(Session.stripTimestamp($0))\"" } ?? ""
-                progress("\(waited)\(last); booting again (boot \(attempt) of \(configuration.bootAttempts))")
+                progress("boot \(attempt) of \(configuration.bootAttempts) failed before the command started: \(failure.reason); "
+                         + "booting again (boot \(attempt + 1) of \(configuration.bootAttempts), "
+                         + "\(Session.seconds(left.rounded(.down))) left of --timeout)")
             }
         }
     }
 
-    /// A boot that did not reach the command within `bootTimeout` (QEMU is dead).
-    struct BootHang: Error {
-        var kernelLogTail: [String]
+    /// The error after the last boot that failed before its command: the kind of the
+    /// last failure, with every boot's reason when they differ.
+    static func giveUp(_ failures: [BootFailure], configuration: VMConfiguration, deadlinePassed: Bool) -> VMError {
+        let last = failures[failures.count - 1]
+        let kvmHint = configuration.kvm ? " (KVM boots hang on some machines: try without --kvm)" : ""
+        var message: String
+        if failures.count == 1 {
+            message = last.reason
+        } else if failures.allSatisfy({ if case .hang = $0.kind { return true } else { return false } }) {
+            message = "the guest did not reach the command within \(Session.seconds(configuration.bootTimeout)) in any of \(failures.count) boots"
+                + (last.lastMessage.map { "; the last boot's kernel's last message was \"\($0)\"" } ?? "")
+        } else {
+            message = "no boot reached the command in \(failures.count) boots: "
+                + failures.enumerated().map { "boot \($0.offset + 1): \($0.element.reason)" }.joined(separator: "; ")
+        }
+        if !last.retryable {
+            message += " (not retried: the module under test had started loading)"
+        } else if deadlinePassed {
+            message += "; --timeout (\(Session.seconds(configuration.timeout)), which counts every boot) ran out"
+        }
+        switch last.kind {
+        case .hang:
+            return VMError(.timedOut, message + "; killed it" + kvmHint, kernelLogTail: last.kernelLogTail)
+        case .qemuEnded where last.stage == .firmware:
+            return VMError(.environment, message + (configuration.kvm ? " (KVM does not work on every machine: try without --kvm)" : ""),
+                           kernelLogTail: last.kernelLogTail)
+        default:
+            return VMError(.guestFailed, message, kernelLogTail: last.kernelLogTail)
+        }
     }
 
     /// A private directory for the run, with a path the kernel command line can carry.
@@ -141,8 +172,17 @@ private nonisolated(unsafe) var pendingSignal: Int32 = 0
 private struct Session {
     let configuration: VMConfiguration
     let command: QEMUCommand
+    /// When --timeout runs out (`now()`'s clock), counted from the first boot.
+    let deadline: Double
+    /// This boot's number, from 1.
+    let attempt: Int
+    /// The earlier boots of this run, for messages.
+    let failures: [BootFailure]
     let progress: (String) -> Void
 
+    /// Runs the guest to its end. Throws `BootFailure` when it ended before its
+    /// command started (the caller decides whether to boot again), `VMError` for
+    /// everything else.
     func run() throws -> VMResult {
         let out = try open(command.portFile("stdout"))
         let err = try open(command.portFile("stderr"))
@@ -169,7 +209,9 @@ private struct Session {
             signal(SIGPIPE, previousPipe)
         }
 
-        let start = now()
+        let start = Self.now()
+        // This boot's own limit, within the run's deadline.
+        let bootLimit = min(start + configuration.bootTimeout, deadline)
         let pid = try spawn()
         var control = ""
         var bootedAt: Double? = nil
@@ -185,7 +227,7 @@ private struct Session {
                 if n <= 0 { break }
                 control += String(decoding: buffer[0..<n], as: UTF8.self)
             }
-            if bootedAt == nil, control.contains("booted ") { bootedAt = now() - start }
+            if bootedAt == nil, control.contains("booted ") { bootedAt = Self.now() - start }
         }
 
         while true {
@@ -193,21 +235,33 @@ private struct Session {
             var status: Int32 = 0
             let done = waitpid(pid, &status, WNOHANG)
             if done == pid { exitStatus = status; break }
-            let elapsed = now() - start
+            let time = Self.now()
             var reason: String? = nil
             if pendingSignal != 0 {
                 reason = "signal"
-            } else if elapsed >= configuration.timeout {
-                reason = "the guest did not finish within \(Self.seconds(configuration.timeout)) (--timeout); killed it"
-            } else if bootedAt == nil, elapsed >= configuration.bootTimeout {
+            } else if bootedAt == nil, time >= bootLimit {
                 kill(pid, SIGKILL)
                 while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
                 pump()
-                if bootedAt == nil { throw VirtualMachine.BootHang(kernelLogTail: kernelLogTail(5)) }
+                if bootedAt == nil {
+                    let lines = kernelLogLines()
+                    let stage = BootConsole.stage(lines)
+                    let last = BootConsole.lastMessage(lines)
+                    if time >= deadline {
+                        throw VMError(.timedOut, "the guest did not reach the command before --timeout (\(Self.seconds(configuration.timeout)), which counts every boot) ran out: boot \(attempt) was stuck \(stage)"
+                                      + (last.map { "; the kernel's last message was \"\($0)\"" } ?? "")
+                                      + failures.enumerated().map { "; boot \($0.offset + 1): \($0.element.reason)" }.joined()
+                                      + "; killed it", kernelLogTail: kernelLogTail(5))
+                    }
+                    throw BootFailure(.hang(configuration.bootTimeout), stage: stage, lastMessage: last, kernelLogTail: kernelLogTail(5))
+                }
                 // It reached the command as it was killed: the command was cut short,
                 // so booting again would run it twice.
-                timedOut = "the guest reached the command only as it was killed at \(Self.seconds(configuration.bootTimeout))"
+                timedOut = "the guest reached the command only as it was killed at \(Self.seconds(time - start))"
                 break
+            } else if time >= deadline {
+                reason = "the guest did not finish within \(Self.seconds(configuration.timeout)) (--timeout"
+                    + (attempt > 1 ? ", which counted \(attempt - 1) failed boot\(attempt > 2 ? "s" : "") before this one" : "") + "); killed it"
             }
             if let reason {
                 kill(pid, SIGKILL)
@@ -227,10 +281,10 @@ private struct Session {
             raise(sig)
             exit(128 + sig)
         }
-        let total = now() - start
+        let total = Self.now() - start
         if configuration.verbose {
-            progress(String(format: "guest %@ after %.2f s (command started at %@)",
-                            timedOut == nil ? "ended" : "killed", total,
+            progress(String(format: "guest %@%@ after %.2f s (command started at %@)",
+                            timedOut == nil ? "ended" : "killed", attempt > 1 ? " (boot \(attempt))" : "", total,
                             bootedAt.map { String(format: "%.2f s", $0) } ?? "never"))
         }
 
@@ -251,7 +305,12 @@ private struct Session {
         if let timedOut {
             throw VMError(.timedOut, timedOut, kernelLogTail: kernelLogTail())
         }
+        let lines = kernelLogLines()
+        let stage = BootConsole.stage(lines, controlBooted: bootedAt != nil)
         if let errorLine {
+            if stage.retryable {
+                throw BootFailure(.initFailed(errorLine), stage: stage, lastMessage: BootConsole.lastMessage(lines), kernelLogTail: kernelLogTail())
+            }
             throw VMError(.guestFailed, "the guest failed before running the command: \(errorLine)", kernelLogTail: kernelLogTail())
         }
         guard let statusText = fields["status"], let status = Int32(statusText.trimmingCharacters(in: .whitespaces)) else {
@@ -259,11 +318,14 @@ private struct Session {
             let qemuLog = (try? String(contentsOfFile: command.runDirectory + "/qemu.log", encoding: .utf8))?
                 .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             let qemuExit = exitStatus & 0x7f == 0 ? "exit status \((exitStatus >> 8) & 0xff)" : "signal \(exitStatus & 0x7f)"
-            if log.isEmpty, fields.isEmpty, !qemuLog.isEmpty {
-                throw VMError(.environment, "qemu-system-x86_64 failed (\(qemuExit)): \(qemuLog.split(separator: "\n").prefix(3).joined(separator: "; "))"
-                    + (configuration.kvm ? " (KVM does not work on every machine: try without --kvm)" : ""))
+            if stage.retryable {
+                // Nothing under test has run: the boot's own failure (a panic of a slow
+                // guest, a QEMU that died), which booting again may get past.
+                let kind: BootFailure.Kind = BootConsole.panic(lines).map { .panic($0) }
+                    ?? .qemuEnded(exit: qemuExit, message: qemuLog.split(separator: "\n").prefix(3).joined(separator: "; "))
+                throw BootFailure(kind, stage: stage, lastMessage: BootConsole.lastMessage(lines), kernelLogTail: log)
             }
-            if let panic = kernelLogLines().last(where: { $0.contains("Kernel panic") }) {
+            if let panic = lines.last(where: { $0.contains("Kernel panic") }) {
                 throw VMError(.guestFailed, "the guest kernel panicked: \(Self.stripTimestamp(panic))", kernelLogTail: log)
             }
             throw VMError(.guestFailed, "the guest ended without reporting the command's status (QEMU \(qemuExit)\(bootedAt == nil ? ", before the command started" : ""))\(qemuLog.isEmpty ? "" : ": " + qemuLog)", kernelLogTail: log)
@@ -322,10 +384,7 @@ private struct Session {
     /// The lines at the end of the kernel's console (its last 256 KiB).
     func kernelLogLines() -> [String] {
         guard let data = FileManager.default.contents(atPath: command.kernelLog) else { return [] }
-        let text = String(decoding: data.suffix(256 * 1024), as: UTF8.self)
-        return text.split(omittingEmptySubsequences: true, whereSeparator: \.isNewline)
-            .map { String($0) }
-            .filter { !$0.hasPrefix("\u{1b}") }
+        return BootConsole.lines(String(decoding: data.suffix(256 * 1024), as: UTF8.self))
     }
 
     /// What to show of the kernel's console when the guest failed: from the last
@@ -342,16 +401,13 @@ private struct Session {
         return Array(lines.suffix(count))
     }
 
-    static func stripTimestamp(_ line: String) -> String {
-        guard line.hasPrefix("["), let close = line.firstIndex(of: "]") else { return line }
-        return line[line.index(after: close)...].trimmingCharacters(in: .whitespaces)
-    }
+    static func stripTimestamp(_ line: String) -> String { BootConsole.stripTimestamp(line) }
 
     static func seconds(_ value: Double) -> String {
         value == value.rounded() ? "\(Int(value)) s" : String(format: "%.1f s", value)
     }
 
-    func now() -> Double {
+    static func now() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9

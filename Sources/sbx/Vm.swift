@@ -22,17 +22,26 @@ struct Vm: ParsableCommand {
             and stdin from /dev/null. Its stdout and stderr come back separately; the \
             guest kernel's messages go to --kernel-log (or nowhere). There is no \
             network. Preparation prints progress lines starting with 'sbx vm:' on stderr. \
-            A boot that does not reach the command within --boot-timeout is killed and \
-            the guest booted again, with a line saying so: nothing of the command has run \
-            by then. --timeout counts from the start of the boot that runs the command.
+            A boot that fails before the command starts is booted again, up to \
+            --boot-attempts boots, with a line naming the boot and why: a kernel panic, a \
+            boot that does not reach the command within --boot-timeout, QEMU or the \
+            guest's /init failing. The stage is read from the guest's console; once /init \
+            loads the module under test, or the command has started, nothing is retried: \
+            a failure there is the module's or the command's. --timeout bounds the whole \
+            run from the start of the first boot: every boot, retries included, and the \
+            command (preparing the kernel, a download the first time, is not counted). \
+            Under TCG the kernel boots with no_timer_check and tsc=reliable (see \
+            docs/guest-boot.md).
 
             Exit status: the command's own (128+N if it died of signal N in the guest); \
             2 bad usage, or --module/--kernel is not a module/kernel; 3 a cache or \
             output file cannot be written; 4 a tool or package is missing (QEMU, \
             busybox-static, kernel headers, apt-get) or the default module is not \
-            built; 124 the guest was killed at --timeout (or did not reach the command \
-            within --boot-timeout in any of --boot-attempts boots); 125 the guest failed before the command's status was known \
-            (kernel panic, the module does not load). The last two come with an \
+            built, or QEMU failed to start in every boot; 124 the guest was killed at \
+            --timeout (or did not reach the command within --boot-timeout in any of \
+            --boot-attempts boots, or hung loading the module); 125 the guest failed \
+            before the command's status was known (a kernel panic in every boot, the \
+            module does not load, the command panicked the kernel). The last two come with an \
             'sbx vm: error:' line and the end of the kernel's log on stderr.
             """
     )
@@ -46,13 +55,13 @@ struct Vm: ParsableCommand {
     @Option(help: "Guest CPUs.")
     var cpus: Int = 1
 
-    @Option(help: ArgumentHelp("Kill the guest after this many seconds.", valueName: "SECONDS"))
+    @Option(help: ArgumentHelp("Kill the guest after this many seconds, counted from the first boot's start: every boot, retries included, and the command.", valueName: "SECONDS"))
     var timeout: String = "600"
 
-    @Option(help: ArgumentHelp("Kill a boot that has not reached the command after this many seconds, and boot again.", valueName: "SECONDS"))
+    @Option(help: ArgumentHelp("Kill a boot that has not reached the command after this many seconds, and boot again (within --timeout).", valueName: "SECONDS"))
     var bootTimeout: String = "60"
 
-    @Option(help: ArgumentHelp("Boots to try before giving up (exit 124) on a guest that does not reach the command.", valueName: "N"))
+    @Option(help: ArgumentHelp("Boots to try before giving up on a guest that fails before the command starts (panic, hang, QEMU error).", valueName: "N"))
     var bootAttempts: String = "3"
 
     @Flag(help: "Use KVM instead of TCG (KVM boots hang on some machines: see --boot-timeout).")

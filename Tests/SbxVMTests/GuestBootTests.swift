@@ -1,4 +1,5 @@
 import Foundation
+@testable import SbxVM
 import XCTest
 
 /// `sbx vm` end to end: each test boots a guest under TCG (a few seconds each, plus
@@ -69,6 +70,19 @@ final class GuestBootTests: XCTestCase {
         XCTAssertEqual(result.status, 124, result.stderr)
         XCTAssertTrue(result.stderr.contains("--timeout"), result.stderr)
         XCTAssertLessThan(Date().timeIntervalSince(start), 60)
+    }
+
+    /// A kernel panic the command causes (sysrq crash) is the command's result: exit
+    /// 125 after one boot, never booted again; the console shows the command started.
+    func testPanicAfterTheCommandIsNotRetried() throws {
+        let log = dir.appendingPathComponent("kernel.log").path
+        let result = try VM.run(["--no-module", "--kernel-log", log, "--", "sh", "-c", "echo started; echo c > /proc/sysrq-trigger"], in: dir)
+        XCTAssertEqual(result.status, 125, result.stderr)
+        XCTAssertEqual(result.stdout, "started\n")
+        XCTAssertTrue(result.stderr.contains("the guest kernel panicked: Kernel panic - not syncing: sysrq triggered crash"), result.stderr)
+        XCTAssertFalse(result.stderr.contains("booting again"), result.stderr)
+        let console = BootConsole.lines(try String(contentsOfFile: log, encoding: .utf8))
+        XCTAssertEqual(BootConsole.stage(console), .command)
     }
 
     /// Errors found before any boot.
