@@ -10,6 +10,32 @@ public enum OutputFile {
         try AtomicFile.write(Array(text.utf8), to: path)
     }
 
+    /// Fails now if `write(_:to:)` could not write `path` later: its directory must exist
+    /// and be writable (the file is written beside it, then renamed), and `path` must not
+    /// be a directory. For outputs written after long work, such as a report after a run.
+    public static func checkWritable(_ path: String) throws {
+        let directory: String
+        if let slash = path.lastIndex(of: "/") {
+            let head = path[..<slash]
+            directory = head.isEmpty ? "/" : String(head)
+        } else {
+            directory = "."
+        }
+        var info = stat()
+        if stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR {
+            throw OutputError(path: path, reason: "is a directory")
+        }
+        guard stat(directory, &info) == 0 else {
+            throw OutputError(path: path, reason: "\(directory): \(String(cString: strerror(errno)))")
+        }
+        guard info.st_mode & S_IFMT == S_IFDIR else {
+            throw OutputError(path: path, reason: "\(directory) is not a directory")
+        }
+        guard access(directory, W_OK | X_OK) == 0 else {
+            throw OutputError(path: path, reason: "\(directory): \(String(cString: strerror(errno)))")
+        }
+    }
+
     /// The system's explanation of a Foundation file error.
     public static func describe(_ error: Error) -> String {
         let nsError = error as NSError

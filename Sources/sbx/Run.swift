@@ -75,7 +75,7 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "What the program's execs do: registry (default: an installed policy, else refused), deny, or unconfined (an installed policy, else no policy and never privileged).")
     var exec: String = "registry"
 
-    @Option(name: .customLong("json-report"), help: "Also write the outcome and every violation report as JSON here.")
+    @Option(name: .customLong("json-report"), help: "Also write the outcome and every violation report as JSON here (- for stdout, after the program's own output); checked for writability before the program runs.")
     var jsonReport: String?
 
     @Option(name: .customLong("cap-drop"), help: ArgumentHelp(
@@ -120,6 +120,8 @@ struct Run: ParsableCommand {
         }
         let kept = CapabilitySet.kept(drop: try capabilities(capDrop, option: "--cap-drop"),
                                       add: try capabilities(capAdd, option: "--cap-add"))
+        // A report that cannot be written must not be found out after the run.
+        if let jsonReport, jsonReport != "-" { try OutputFile.checkWritable(jsonReport) }
         let request = SandboxRun(program: program, arguments: Array(argv.dropFirst()), policyPath: policy,
                                  mode: blobMode, action: enforcement, exec: transition, devicePath: device,
                                  capabilities: kept)
@@ -141,7 +143,13 @@ struct Run: ParsableCommand {
             Diagnostics.warning("processes started by the program still use its policy (a daemon?): it stays loaded until the last of them exits, and their violations are not reported here; for a daemon, install its policy (sbx policy install) instead")
         }
         if let jsonReport {
-            try OutputFile.write(Self.json(outcome, request: request), to: jsonReport)
+            let text = try Self.json(outcome, request: request)
+            if jsonReport == "-" {
+                fflush(stdout)
+                FileHandle.standardOutput.write(Data(text.utf8))
+            } else {
+                try OutputFile.write(text, to: jsonReport)
+            }
         }
         let status: Int32
         if outcome.exeMismatch {

@@ -37,6 +37,23 @@ final class RunErrorTests: XCTestCase {
         XCTAssertEqual(try sbx(["policy", "list", "--device", missingDevice]).status, 101)
     }
 
+    /// The JSON report's target is checked before anything runs: a report that could
+    /// not be written after the run would lose it and replace the program's status.
+    func testJSONReportCheckedBeforeTheRun() throws {
+        // Control: a writable target gets past the check, to the (missing) module.
+        let fine = try sbx(["run", "--device", missingDevice, "--json-report", dir.appendingPathComponent("r.json").path, "--", exe])
+        XCTAssertEqual(fine.status, 101, fine.stderr)
+        let missingDir = dir.appendingPathComponent("no-such-dir/r.json").path
+        let r = try sbx(["run", "--device", missingDevice, "--json-report", missingDir, "--", exe])
+        XCTAssertEqual(r.status, 3, r.stderr)
+        XCTAssertTrue(r.stderr.contains(missingDir) && r.stderr.contains("No such file or directory"), r.stderr)
+        let isDir = try sbx(["run", "--device", missingDevice, "--json-report", dir.path, "--", exe])
+        XCTAssertEqual(isDir.status, 3, isDir.stderr)
+        XCTAssertTrue(isDir.stderr.contains("is a directory"), isDir.stderr)
+        // "-" is stdout: no file check, so the run goes on to the module.
+        XCTAssertEqual(try sbx(["run", "--device", missingDevice, "--json-report", "-", "--", exe]).status, 101)
+    }
+
     func testPolicyMissingOrCorrupt() throws {
         try FileManager.default.removeItem(atPath: exe + ".dyck")
         let missing = try sbx(["run", "--device", missingDevice, "--", exe])

@@ -81,8 +81,8 @@ check "impossible path, --mode nfa --exec=unconfined: the context-insensitive mo
 rm -f admin-canary
 "$SBX" run --mode nfa -- "$P/impossible" config.txt "$ret" >imp.nfa2 2>imp.nfa2.err; st=$?
 last=imp.nfa2.err
-check "impossible path, --mode nfa, default --exec: system()'s sh has no installed policy: killed (status $st), no canary" \
-    '[ $st = 100 ] && [ ! -f admin-canary ] && has imp.nfa2.err "refused:  execve of .*sh after system() was announced"'
+check "impossible path, --mode nfa, default --exec: system()'s sh has no installed policy: sh killed, no canary; the program's own status 3 (its system() failed; got $st)" \
+    '[ $st = 3 ] && [ ! -f admin-canary ] && has imp.nfa2.err "refused:  execve of .*sh after system() was announced" && has imp.nfa2.err "the monitor killed 1 process the program started: [0-9]* (sh)"'
 rm -f admin-canary
 "$SBX" run --mode dyck -- "$P/impossible" config.txt "$ret" >imp.dyck 2>imp.dyck.err; st=$?
 last=imp.dyck.err; show imp.dyck.err
