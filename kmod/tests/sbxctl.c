@@ -113,19 +113,38 @@ static int open_dev(void)
 	return fd;
 }
 
+/*
+ * The whole file, up to one byte past SBX_BLOB_MAX_SIZE (so that the kernel,
+ * not a silent truncation here, refuses an oversized blob with E2BIG).
+ */
 static void *read_file(const char *path, uint32_t *size)
 {
 	FILE *f = fopen(path, "rb");
-	static uint8_t buf[SBX_BLOB_MAX_SIZE / 64];
-	size_t n;
+	size_t cap = 1 << 20, n = 0, got;
+	uint8_t *buf = NULL;
 
 	if (!f) {
 		fprintf(stderr, "sbxctl: %s: %s\n", path, strerror(errno));
 		exit(2);
 	}
-	n = fread(buf, 1, sizeof(buf), f);
+	for (;;) {
+		buf = realloc(buf, cap);
+		if (!buf) {
+			fprintf(stderr, "sbxctl: %s: out of memory\n", path);
+			exit(2);
+		}
+		got = fread(buf + n, 1, cap - n, f);
+		n += got;
+		if (n < cap || n > SBX_BLOB_MAX_SIZE)
+			break;
+		cap *= 2;
+	}
+	if (ferror(f)) {
+		fprintf(stderr, "sbxctl: %s: read error\n", path);
+		exit(2);
+	}
 	fclose(f);
-	*size = n;
+	*size = n > SBX_BLOB_MAX_SIZE ? SBX_BLOB_MAX_SIZE + 1 : (uint32_t)n;
 	return buf;
 }
 
