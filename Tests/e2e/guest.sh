@@ -311,6 +311,8 @@ cd "$W" && rm -rf "$X"
 . "$here/records.sh"
 # --- sbx run leaves no way back: no new privileges, --cap-drop (issue 15, item 6) -------
 . "$(dirname "${BASH_SOURCE[0]}")/guest-privs.sh"
+# --- issue 17: setjmp/longjmp and deep recursion without false positives ---------------
+. "$here/guest-sj.sh"
 
 echo "1..$n"
 echo "# e2e: $n tests, $fails failed"
