@@ -48,7 +48,7 @@ lsmod | grep -q '^sbx_dyck' || { echo "Bail out! sbx_dyck is not loaded"; exit 1
 # --- device and status -------------------------------------------------------
 check "device /dev/sbx is mode 0600" '[ "$(stat -c %a /dev/sbx)" = 600 ]'
 $CTL status >"$W/st" 2>&1; show "$W/st"
-check "status: abi 4, no policy, nothing enforced, nothing installed" 'has "$W/st" "abi 4 policies 0 enforced 0 armed 0 unconfined 0 " && has "$W/st" "installed 0$"'
+check "status: abi 5, no policy, nothing enforced, nothing installed" 'has "$W/st" "abi 5 policies 0 enforced 0 armed 0 unconfined 0 " && has "$W/st" "installed 0$"'
 
 $CTL mkblob dyck "$W/dyck.blob" && $CTL mkblob nfa "$W/nfa.blob"
 D=$($CTL load "$W/dyck.blob")
@@ -111,9 +111,9 @@ check "log mode: first at depth 3, second after resync at depth 1" 'has "$W/r" "
 $CTL run -p "$D" -a log -- "$MK" 1:1 loop:1000:1:1 say:end >"$W/o" 2>&1
 $CTL read >"$W/r"; show "$W/r"
 check "log mode: a deviation at the root gives one record, not a flood" 'has "$W/o" "^end" && has "$W/r" "^records 1 "'
-$CTL run -p "$D" -- "$MK" 4:4 4:4 4:4 4:4 4:4 4:4 4:4 say:seven 4:4 say:eight >"$W/o" 2>&1
+$CTL run -p "$D" -- "$MK" 7:0 7:1 7:2 7:3 7:4 7:5 7:6 say:seven 7:7 say:eight >"$W/o" 2>&1
 $CTL read >"$W/r"; show "$W/r"
-check "stack limit (8 frames): the push beyond it is a violation" 'has "$W/o" "^seven" && hasnt "$W/o" "^eight" && has "$W/r" "reason 7 .* depth 8 "'
+check "stack limit (8 slots): the root and 7 setjmp records fill it, the 8th record is a violation (27)" 'has "$W/o" "^seven" && hasnt "$W/o" "^eight" && has "$W/r" "reason 27 .* kind 7 id 7 .* depth 1 "'
 $CTL run -p "$D" -- "$MK" 2:0 7:0 2:2 1:1 8:0 2:2 1:1 3:2 1:0 3:0 >"$W/o" 2>&1
 check "longjmp over a frame (SJ_SAVE, SJ_RESUME) stays in the policy" 'has "$W/o" "^exit 0"'
 $CTL run -p "$D" -- "$MK" 8:1 >"$W/o" 2>&1
@@ -256,7 +256,7 @@ check "list is allowed to any opener" 'has "$W/o" "^entries 1$" && has "$W/o" "p
 setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" tasks >"$W/o" 2>&1; show "$W/o"
 check "tasks is allowed to any opener" 'has "$W/o" "^tasks 1$" && has "$W/o" "^pid $bg "'
 setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" status >"$W/o" 2>&1
-check "status is allowed to any opener, and counts the entry" 'has "$W/o" "^abi 4 " && has "$W/o" "installed 1$"'
+check "status is allowed to any opener, and counts the entry" 'has "$W/o" "^abi 5 " && has "$W/o" "installed 1$"'
 setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" install "$D" --exe "$W/mkB" >"$W/o" 2>&1; show "$W/o"
 check "descriptor opened without CAP_SYS_ADMIN cannot install (EPERM)" 'has "$W/o" "^install 1 "'
 setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" remove --exe "$W/mk" >"$W/o" 2>&1; show "$W/o"
@@ -332,7 +332,7 @@ chmod 0666 /dev/sbx
 setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" try-load "$W/dyck.blob" >"$W/o" 2>&1; show "$W/o"
 check "descriptor opened without CAP_SYS_ADMIN cannot load (EPERM)" 'has "$W/o" "^load 1 "'
 setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" status >"$W/o" 2>&1
-check "status is allowed to any opener" 'has "$W/o" "^abi 4"'
+check "status is allowed to any opener" 'has "$W/o" "^abi 5"'
 chmod 0600 /dev/sbx
 
 # --- nfa mode ---------------------------------------------------------------------------
@@ -493,6 +493,8 @@ rmmod sbx_dyck >"$W/rm" 2>&1; rc=$?
 check "records: rmmod succeeds" '[ $rc -eq 0 ]'
 # --- never-allowed system calls, forced unload --------------------------------------
 . "$here/guest-never.sh"
+# --- issue 17: setjmp records die with their frame, recursion folds ----------------
+. "$here/guest-sj.sh"
 
 t=$(cat /proc/sys/kernel/tainted)
 echo "# tainted $t"
