@@ -125,7 +125,7 @@ struct sbx_rq {
  * @size:         the blob's size in bytes.
  * @blob:         the blob (kvmalloc'd, immutable once loaded).
  * @view:         the validated view of @blob the monitor steps.
- * @slot_size:    bytes of a thread state for this policy (frames included).
+ * @slot_size:    bytes of a thread state for this policy (slots included).
  * @pool_lock:    protects @pool_free, @pool_nr_free and @nr_tasks.
  * @pool_free:    preallocated free thread states (struct sbx_task.pool_link).
  * @pool_nr_free: entries of @pool_free.
@@ -190,7 +190,7 @@ struct sbx_exe {
  *             exit and free probes remove it first.
  * @policy:    the policy it is armed or enforced with (a counted reference);
  *             NULL when unconfined (the state is then a bare kmalloc'd
- *             struct sbx_task without frames).
+ *             struct sbx_task without slots).
  * @view:      &@policy->view, or NULL.
  * @state:     SBX_TASK_ARMED, SBX_TASK_ENFORCED or SBX_TASK_UNCONFINED.
  * @action:    SBX_ACTION_KILL or SBX_ACTION_LOG.
@@ -213,7 +213,8 @@ struct sbx_exe {
  *             state, so that queueing it never fails (sbx_report.c). It may
  *             outlive the thread: see struct sbx_policy.rq.
  * @thread:    the core's state; valid when @state is SBX_TASK_ENFORCED.
- * @frames:    @view->stack_limit frames for @thread.
+ * @slots:     @view->stack_limit slots (frame entries and setjmp records)
+ *             for @thread.
  *
  * A state is read and written only by its own thread (the probes run in the
  * thread's context: sys_enter, exec, exit, and fork in the parent), by the
@@ -244,7 +245,7 @@ struct sbx_task {
 	u64 bias;
 	struct sbx_qrec kill_rec;
 	struct sbx_thread thread;
-	struct sbx_frame frames[];
+	union sbx_slot slots[];
 };
 
 /* sbx_policy.c */

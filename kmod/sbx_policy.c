@@ -15,7 +15,7 @@
  * RCU grace period (it is dropped when the state is released), so the final
  * put can come from any context: freeing always runs in sbx_wq.
  *
- * Thread states are sized by the policy (frames for its stack limit) and must
+ * Thread states are sized by the policy (slots for its stack limit) and must
  * be obtainable in the fork probe, which cannot sleep. Each policy keeps a pool
  * of free states, refilled to sbx_pool_reserve by a work item; when the pool is
  * empty the probe falls back to a GFP_ATOMIC allocation. States return to the
@@ -59,7 +59,7 @@ static struct sbx_policy *sbx_policy_alloc(void *blob, u32 size,
 	p->blob = blob;
 	p->size = size;
 	p->view = *view;
-	p->slot_size = struct_size((struct sbx_task *)NULL, frames, view->stack_limit);
+	p->slot_size = struct_size((struct sbx_task *)NULL, slots, view->stack_limit);
 	spin_lock_init(&p->pool_lock);
 	INIT_LIST_HEAD(&p->pool_free);
 	INIT_WORK(&p->pool_work, sbx_pool_work);

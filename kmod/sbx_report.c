@@ -65,7 +65,7 @@ static const char *const sbx_reason_names[] = {
 	[SBX_REASON_WRONG_RETURN] = "wrong return",
 	[SBX_REASON_CANNOT_RETURN] = "cannot return",
 	[SBX_REASON_NOT_CALLBACK] = "not a callback",
-	[SBX_REASON_STACK_OVERFLOW] = "stack overflow",
+	[SBX_REASON_STACK_OVERFLOW] = "stack deeper than the policy's max_depth",
 	[SBX_REASON_NO_SETJMP] = "no matching setjmp",
 	[SBX_REASON_BAD_STATE] = "bad state",
 	[SBX_REASON_COMPAT_SYSCALL] = "32-bit syscall",
@@ -77,6 +77,7 @@ static const char *const sbx_reason_names[] = {
 	[SBX_REASON_UNPINNED] = "marker not from its pinned site",
 	[SBX_REASON_FORBIDDEN_SYSCALL] = "system call never allowed",
 	[SBX_REASON_PROC_MEM_WRITE] = "/proc/<pid>/mem opened for writing",
+	[SBX_REASON_STORE_FULL] = "frames and setjmp records fill the policy's stack_limit slots",
 };
 
 static const char *sbx_reason_name(u32 reason)
@@ -218,6 +219,7 @@ void sbx_report(struct sbx_policy *p, struct sbx_task *t, struct sbx_violation_r
 	BUILD_BUG_ON(SBX_REASON_SYSCALL_WINDOW != SBX_V_SYSCALL_WINDOW);
 	BUILD_BUG_ON(SBX_REASON_EXEC_MAPPING != SBX_V_EXEC_MAPPING);
 	BUILD_BUG_ON(SBX_REASON_UNPINNED != SBX_V_UNPINNED);
+	BUILD_BUG_ON(SBX_REASON_STORE_FULL != SBX_V_STORE_FULL);
 	BUILD_BUG_ON(sizeof(struct sbx_violation_record) != 160);
 
 	rec->time_ns = ktime_get_boottime_ns();

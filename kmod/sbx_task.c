@@ -267,16 +267,13 @@ static void sbx_task_fill_record(struct sbx_violation_record *rec,
 static void sbx_task_fill_stack(struct sbx_violation_record *rec, const struct sbx_task *t)
 {
 	const struct sbx_thread *th = &t->thread;
-	u32 i, n;
 
 	rec->depth = th->depth;
-	if (!th->depth || th->depth > th->limit)
+	if (!sbx_thread_consistent(th))
 		return;
-	rec->tag = th->frames[th->depth - 1].tag;
-	rec->mstate = th->frames[th->depth - 1].mstate;
-	n = min_t(u32, th->depth, SBX_REC_STACK);
-	for (i = 0; i < n; i++)
-		rec->stack[i] = th->frames[th->depth - 1 - i].tag;
+	rec->tag = sbx_top(th)->tag;
+	rec->mstate = sbx_top(th)->mstate;
+	sbx_thread_tags(th, rec->stack, SBX_REC_STACK);
 }
 
 /*
@@ -357,9 +354,8 @@ static void sbx_task_lost_step(struct sbx_task *t, u64 kind, u64 id)
 				return;
 			tag = SBX_FRAME_CALLBACK | (u32)id;
 		}
-		if (th->depth >= 2 && th->depth <= th->limit &&
-		    th->frames[th->depth - 1].tag == tag) {
-			th->depth--;
+		if (th->depth >= 2 && sbx_thread_consistent(th) && sbx_top(th)->tag == tag) {
+			sbx_thread_pop(th);
 			t->lost = 0;
 		}
 		return;
@@ -714,12 +710,12 @@ bool sbx_task_fork(struct task_struct *parent, struct task_struct *child)
 	ct->bias = pt->bias;
 	if (pt->state == SBX_TASK_ENFORCED) {
 		if (same_thread_group(parent, child)) {
-			ret = sbx_thread_init_new_thread(&p->view, &ct->thread, ct->frames,
+			ret = sbx_thread_init_new_thread(&p->view, &ct->thread, ct->slots,
 							 p->view.stack_limit);
 			if (!ret)
 				sbx_thread_inherit_window(&p->view, &ct->thread, &pt->thread);
 		} else {
-			ret = sbx_thread_copy(&ct->thread, ct->frames, p->view.stack_limit,
+			ret = sbx_thread_copy(&ct->thread, ct->slots, p->view.stack_limit,
 					      &pt->thread);
 			ct->killed = pt->killed;
 			ct->lost = pt->lost;
@@ -753,7 +749,7 @@ static bool sbx_exe_is(const struct sbx_exe *exe, const struct inode *inode)
 static void sbx_task_enforce(struct sbx_task *t, struct task_struct *tsk)
 {
 	t->bias = tsk->mm ? tsk->mm->start_code - t->view->text_vaddr : 0;
-	if (WARN_ON_ONCE(sbx_thread_init(t->view, &t->thread, t->frames,
+	if (WARN_ON_ONCE(sbx_thread_init(t->view, &t->thread, t->slots,
 					 t->view->stack_limit))) {
 		/* Cannot happen (the slot fits the policy); fail closed. */
 		t->killed = 1;
@@ -875,9 +871,9 @@ static struct sbx_task *sbx_task_exec_denied(struct sbx_task *t, struct task_str
 	rec.id = t->thread.window_sym;
 	rec.reserved = t->exec;
 	rec.depth = t->thread.depth;
-	if (t->thread.depth && t->thread.depth <= t->thread.limit) {
-		rec.tag = t->thread.frames[t->thread.depth - 1].tag;
-		rec.mstate = t->thread.frames[t->thread.depth - 1].mstate;
+	if (sbx_thread_consistent(&t->thread)) {
+		rec.tag = sbx_top(&t->thread)->tag;
+		rec.mstate = sbx_top(&t->thread)->mstate;
 	}
 	sbx_content_path(&rec, bprm->file);
 	pr_notice_ratelimited("exec of %s by pid %d (policy %u): %s, %s\n",

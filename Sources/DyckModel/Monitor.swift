@@ -75,30 +75,57 @@ public struct ThreadMonitor: Sendable {
         public var savedWindow: SystemCallWindow = .none
     }
 
+    /// A `setjmp` that returned 0 in a frame that is still alive: the frame at
+    /// logical depth `depth`, the lowest frame of entry `entry`.
     struct SetjmpRecord: Hashable, Sendable {
         var number: Int
         var depth: Int
+        var entry: Int
         var frontier: [State]
     }
 
+    /// Slots per thread (frame entries and setjmp records together), as the
+    /// blob's `stack_limit` (`SBX_STACK_LIMIT_DEFAULT`).
     public static let defaultStackLimit = 1024
-    static let setjmpRecordLimit = 16
+    /// The bound on the logical depth, as the blob's `max_depth`
+    /// (`SBX_MAX_DEPTH_DEFAULT`).
+    public static let defaultMaxDepth = 1 << 20
 
     public let tables: MonitorTables
+    /// The logical stack, bottom first: one element per frame (folded frames too).
     public private(set) var stack: [Frame]
+    /// Per frame of `stack`: whether it is the lowest frame of its entry in the
+    /// kernel's store (`specs/kernel-abi.md`, "Stepping"). The top is always one.
+    var entryStarts: [Bool]
+    /// Entries in use: the number of `true` in `entryStarts`.
+    public private(set) var entryCount = 1
+    /// Ordered by depth (never decreasing), none above the stack.
     var setjmpRecords: [SetjmpRecord] = []
+    /// Slots for entries and records together (`stack_limit`).
     public let stackLimit: Int
+    /// The bound on `stack.count` (`max_depth`).
+    public let maxDepth: Int
+
+    /// Setjmp records in use.
+    public var setjmpRecordCount: Int { setjmpRecords.count }
+    /// The logical depth, root frame included.
+    public var depth: Int { stack.count }
     /// The thread's window: set by every marker the monitor accepts (a refused one
     /// changes nothing). A forked child's copy keeps it.
     public internal(set) var window: SystemCallWindow
 
     /// A thread of a freshly exec'd program: at the entry function's initial state,
     /// in the start window.
-    public init(tables: MonitorTables, stackLimit: Int = ThreadMonitor.defaultStackLimit) {
+    public init(
+        tables: MonitorTables, stackLimit: Int = ThreadMonitor.defaultStackLimit,
+        maxDepth: Int = ThreadMonitor.defaultMaxDepth
+    ) {
         self.tables = tables
         self.stackLimit = stackLimit
+        self.maxDepth = maxDepth
         let entry = tables.policy.entry
         stack = [Frame(kind: .root, frontier: [State(function: entry, state: tables.initial(entry))])]
+        entryStarts = [true]
         window = .start
     }
 
@@ -106,9 +133,10 @@ public struct ThreadMonitor: Sendable {
     /// start routine as a callback. It runs in `window`, the window of the thread
     /// that created it (the libc call that made the clone, e.g. `pthread_create`).
     public static func newThread(
-        tables: MonitorTables, stackLimit: Int = ThreadMonitor.defaultStackLimit, window: SystemCallWindow = .none
+        tables: MonitorTables, stackLimit: Int = ThreadMonitor.defaultStackLimit,
+        maxDepth: Int = ThreadMonitor.defaultMaxDepth, window: SystemCallWindow = .none
     ) -> ThreadMonitor {
-        var monitor = ThreadMonitor(tables: tables, stackLimit: stackLimit)
+        var monitor = ThreadMonitor(tables: tables, stackLimit: stackLimit, maxDepth: maxDepth)
         monitor.stack = [Frame(kind: .root, frontier: [])]
         monitor.window = window
         return monitor
@@ -116,7 +144,8 @@ public struct ThreadMonitor: Sendable {
 
     /// A new thread made by `creator` (same tables and stack bound), in its window.
     public static func newThread(createdBy creator: ThreadMonitor) -> ThreadMonitor {
-        newThread(tables: creator.tables, stackLimit: creator.stackLimit, window: creator.window)
+        newThread(tables: creator.tables, stackLimit: creator.stackLimit, maxDepth: creator.maxDepth,
+                  window: creator.window)
     }
 
     public enum Refusal: Hashable, Sendable {
@@ -126,8 +155,12 @@ public struct ThreadMonitor: Sendable {
         case returnToWrongSite(expected: FrameKind)
         case cannotReturnYet
         case notACallback
+        /// A push beyond `maxDepth` frames.
         case stackOverflow
         case noSetjmpRecord
+        /// A push that needs a new entry, or a `setjmp` that needs a new record,
+        /// with all `stackLimit` slots in use.
+        case storeFull
         /// A system call in neither the window's set nor the ambient set.
         case systemCallOutsideWindow
         /// `mmap`, `mprotect` or `pkey_mprotect` with `PROT_EXEC` in a window whose
@@ -158,48 +191,108 @@ public struct ThreadMonitor: Sendable {
             let entered = tables.entryStates(ofSite: id)
             if kind == .tail {
                 guard continuation.contains(where: tables.isFinal) else { return .notAllowedHere }
+                // The calling frame is replaced: its setjmp buffers are dead.
+                dropSetjmpRecords(from: stack.count)
                 stack[stack.count - 1].frontier = entered
             } else {
-                guard stack.count < stackLimit else { return .stackOverflow }
+                var caller = top
+                caller.frontier = continuation
+                let fold = canFold(caller)
+                if let refusal = pushRefusal(fold: fold) { return refusal }
                 stack[stack.count - 1].frontier = continuation
-                stack.append(Frame(kind: .site(id), frontier: entered))
+                push(Frame(kind: .site(id), frontier: entered), fold: fold)
             }
             window = .none
         case .ret:
             guard id >= 0, id < policy.sites.count else { return .idOutOfRange }
             guard top.kind == .site(id) else { return .returnToWrongSite(expected: top.kind) }
             guard top.frontier.contains(where: tables.isFinal) else { return .cannotReturnYet }
-            stack.removeLast()
+            pop()
             window = .none
         case .callbackEnter:
             guard id >= 0, id < policy.functions.count else { return .idOutOfRange }
             guard tables.isCallback(id) else { return .notACallback }
-            guard stack.count < stackLimit else { return .stackOverflow }
-            stack.append(Frame(kind: .callback(id), frontier: [State(function: id, state: tables.initial(id))],
-                               savedWindow: window))
+            let fold = canFold(top)
+            if let refusal = pushRefusal(fold: fold) { return refusal }
+            push(Frame(kind: .callback(id), frontier: [State(function: id, state: tables.initial(id))],
+                       savedWindow: window), fold: fold)
             window = .none
         case .callbackExit:
             guard id >= 0, id < policy.functions.count else { return .idOutOfRange }
             guard top.kind == .callback(id) else { return .returnToWrongSite(expected: top.kind) }
             guard top.frontier.contains(where: tables.isFinal) else { return .cannotReturnYet }
-            window = stack.removeLast().savedWindow
+            window = top.savedWindow
+            pop()
         case .setjmpSave:
             guard id >= 0 else { return .idOutOfRange }
-            let record = SetjmpRecord(number: id, depth: stack.count, frontier: top.frontier)
-            setjmpRecords.removeAll { $0.number == id && $0.depth >= stack.count }
-            setjmpRecords.append(record)
-            if setjmpRecords.count > Self.setjmpRecordLimit { setjmpRecords.removeFirst() }
+            // A re-save in the same frame replaces the record; the top frame's
+            // records are the last ones.
+            var i = setjmpRecords.count - 1
+            while i >= 0, setjmpRecords[i].depth == stack.count, setjmpRecords[i].number != id { i -= 1 }
+            if i >= 0, setjmpRecords[i].depth == stack.count {
+                setjmpRecords[i].frontier = top.frontier
+            } else {
+                guard entryCount + setjmpRecords.count < stackLimit else { return .storeFull }
+                setjmpRecords.append(
+                    SetjmpRecord(number: id, depth: stack.count, entry: entryCount - 1, frontier: top.frontier))
+            }
             window = .none
         case .setjmpResume:
             guard id >= 0 else { return .idOutOfRange }
-            guard let record = setjmpRecords.last(where: { $0.number == id && $0.depth <= stack.count }) else {
-                return .noSetjmpRecord
-            }
+            // Every record is of a live frame: the most recent of the number.
+            guard let record = setjmpRecords.last(where: { $0.number == id }) else { return .noSetjmpRecord }
+            dropSetjmpRecords(from: record.depth + 1)
             stack.removeLast(stack.count - record.depth)
+            entryStarts.removeLast(entryStarts.count - record.depth)
+            // The record's frame is the lowest of its entry, so it starts one.
+            entryCount = record.entry + 1
             stack[stack.count - 1].frontier = record.frontier
             window = .none
         }
         return nil
+    }
+
+    /// The records of the frames at depth `level` and above die.
+    private mutating func dropSetjmpRecords(from level: Int) {
+        while let last = setjmpRecords.last, last.depth >= level { setjmpRecords.removeLast() }
+    }
+
+    /// Whether the top frame, as `suspended`, joins the entry below when a frame is
+    /// pushed over it: equal to the frame below, and holding no setjmp record (a
+    /// record's frame stays the lowest of its entry).
+    private func canFold(_ suspended: Frame) -> Bool {
+        guard stack.count >= 2 else { return false }
+        if let last = setjmpRecords.last, last.depth == stack.count { return false }
+        return stack[stack.count - 2] == suspended
+    }
+
+    private func pushRefusal(fold: Bool) -> Refusal? {
+        if stack.count >= maxDepth { return .stackOverflow }
+        if !fold && entryCount + setjmpRecords.count >= stackLimit { return .storeFull }
+        return nil
+    }
+
+    private mutating func push(_ frame: Frame, fold: Bool) {
+        if fold {
+            entryStarts[entryStarts.count - 1] = false
+        } else {
+            entryCount += 1
+        }
+        stack.append(frame)
+        entryStarts.append(true)
+    }
+
+    /// Pops the top frame (never the root) and its setjmp records; the frame below
+    /// becomes an entry of its own (split off a folded entry, or it already was).
+    private mutating func pop() {
+        dropSetjmpRecords(from: stack.count)
+        stack.removeLast()
+        entryStarts.removeLast()
+        if entryStarts[entryStarts.count - 1] {
+            entryCount -= 1
+        } else {
+            entryStarts[entryStarts.count - 1] = true
+        }
     }
 
     public var top: Frame { stack[stack.count - 1] }

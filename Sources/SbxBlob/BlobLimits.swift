@@ -14,6 +14,8 @@ public enum BlobLimits {
     public static let maxTransitions = Int(SBX_MAX_TRANS)
     public static let maxStackLimit = Int(SBX_STACK_LIMIT_MAX)
     public static let defaultStackLimit = Int(SBX_STACK_LIMIT_DEFAULT)
+    public static let maxMaxDepth = Int(SBX_MAX_DEPTH_MAX)
+    public static let defaultMaxDepth = Int(SBX_MAX_DEPTH_DEFAULT)
     public static let maxSets = Int(SBX_MAX_SETS)
     public static let maxPins = Int(SBX_MAX_PINS)
 
@@ -36,6 +38,8 @@ public enum BlobError: CategorizedError, Equatable {
     case capExceeded(what: String, count: Int, cap: Int)
     /// The stack limit is outside 1...BlobLimits.maxStackLimit.
     case badStackLimit(Int)
+    /// The depth bound is outside 1...BlobLimits.maxMaxDepth.
+    case badMaxDepth(Int)
     /// The C validator refused a blob: -EINVAL (malformed) or -E2BIG (over a cap).
     case invalidBlob(errno: Int32)
     /// The policy's system-call binding does not fit its symbols.
@@ -51,6 +55,8 @@ public enum BlobError: CategorizedError, Equatable {
             return "the policy's system-call binding is malformed: \(reason)"
         case let .badStackLimit(limit):
             return "stack limit \(limit) is outside 1...\(BlobLimits.maxStackLimit)"
+        case let .badMaxDepth(depth):
+            return "depth bound \(depth) is outside 1...\(BlobLimits.maxMaxDepth)"
         case let .invalidBlob(errno):
             switch errno {
             case Int32(SBX_E2BIG): return "policy blob refused: over a cap (E2BIG)"

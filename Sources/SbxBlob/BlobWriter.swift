@@ -12,14 +12,23 @@ import DyckModel
 /// blob `SBX_BLOB_F_BOUND`; `pins` (the executable's `.sbx_sites` table) makes it
 /// `SBX_BLOB_F_PINNED`.
 ///
-/// Throws the policy's first validity error, `BlobError.badStackLimit`, or
-/// `BlobError.capExceeded` naming the table over its cap.
+/// `stackLimit` is the slots of a thread's store (frame entries and setjmp records),
+/// `maxDepth` the bound on its logical stack depth.
+///
+/// Throws the policy's first validity error, `BlobError.badStackLimit`,
+/// `BlobError.badMaxDepth`, or `BlobError.capExceeded` naming the table over its cap.
 public func buildBlob(
-    policy: Policy, mode: BlobMode, stackLimit: Int = BlobLimits.defaultStackLimit, pins: BlobPins? = nil
+    policy: Policy, mode: BlobMode, stackLimit: Int = BlobLimits.defaultStackLimit,
+    maxDepth: Int = BlobLimits.defaultMaxDepth, pins: BlobPins? = nil
 ) throws -> [UInt8] {
-    guard stackLimit >= 1, stackLimit <= BlobLimits.maxStackLimit else { throw BlobError.badStackLimit(stackLimit) }
+    try checkBounds(stackLimit: stackLimit, maxDepth: maxDepth)
     let machine = try MacroMachine(policy: policy, mode: mode)
-    return try encodeBlob(machine, stackLimit: stackLimit, pins: pins)
+    return try encodeBlob(machine, stackLimit: stackLimit, maxDepth: maxDepth, pins: pins)
+}
+
+func checkBounds(stackLimit: Int, maxDepth: Int) throws {
+    guard stackLimit >= 1, stackLimit <= BlobLimits.maxStackLimit else { throw BlobError.badStackLimit(stackLimit) }
+    guard maxDepth >= 1, maxDepth <= BlobLimits.maxMaxDepth else { throw BlobError.badMaxDepth(maxDepth) }
 }
 
 /// The pinned marker sites of an executable (specs/marker-abi.md, "Pinned sites"),
@@ -86,9 +95,10 @@ func encodeSystemCallSet(_ set: SystemCallSet) -> [UInt8] {
 
 /// The blob of a compiled machine; the binding is the original policy's.
 public func encodeBlob(
-    _ machine: MacroMachine, stackLimit: Int = BlobLimits.defaultStackLimit, pins: BlobPins? = nil
+    _ machine: MacroMachine, stackLimit: Int = BlobLimits.defaultStackLimit,
+    maxDepth: Int = BlobLimits.defaultMaxDepth, pins: BlobPins? = nil
 ) throws -> [UInt8] {
-    guard stackLimit >= 1, stackLimit <= BlobLimits.maxStackLimit else { throw BlobError.badStackLimit(stackLimit) }
+    try checkBounds(stackLimit: stackLimit, maxDepth: maxDepth)
     let policy = machine.policy
     let binding = machine.original.syscalls
     if let binding {
@@ -157,7 +167,7 @@ public func encodeBlob(
     put(binding?.ambientSet ?? 0)
     put(pins?.sites.count ?? 0)
     put(pinsOff)
-    put(0)
+    put(maxDepth)
     put64(pins?.tableVaddr ?? 0)
     put64(pins?.textVaddr ?? 0)
     put(0)

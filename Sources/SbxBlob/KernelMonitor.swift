@@ -26,6 +26,7 @@ public final class KernelPolicy: @unchecked Sendable {
     }
 
     public var stackLimit: Int { Int(view.pointee.stack_limit) }
+    public var maxDepth: Int { Int(view.pointee.max_depth) }
     public var macroStateCount: Int { Int(view.pointee.nr_mstates) }
     public var transitionCount: Int { Int(view.pointee.nr_trans) }
     /// The flattened model (`BlobMode.nfa`): site markers in range change nothing.
@@ -55,6 +56,8 @@ public enum KernelRefusal: Int, Sendable, CaseIterable {
     case executableMapping = 21
     /// A marker that is not the pinned site its `rdx` names.
     case unpinnedMarker = 22
+    /// No slot left for a frame entry or a setjmp record (`stack_limit`).
+    case storeFull = 27
 }
 
 /// The window of a thread: which libc call's system calls it may make now.
@@ -106,7 +109,7 @@ public struct KernelViolation: Hashable, Sendable {
 /// `FlattenedMarkers`, as `sbx check --mode nfa` does.
 public final class KernelMonitor: @unchecked Sendable {
     public let policy: KernelPolicy
-    let frames: UnsafeMutablePointer<sbx_frame>
+    let slots: UnsafeMutablePointer<sbx_slot>
     var thread = sbx_thread()
 
     /// A thread of a freshly exec'd program, or (`newThread`) a new thread of a
@@ -115,10 +118,10 @@ public final class KernelMonitor: @unchecked Sendable {
     public init(policy: KernelPolicy, newThread: Bool = false, creator: KernelMonitor? = nil) {
         self.policy = policy
         let capacity = policy.view.pointee.stack_limit
-        frames = .allocate(capacity: Int(capacity))
+        slots = .allocate(capacity: Int(capacity))
         let err = newThread
-            ? sbx_thread_init_new_thread(policy.view, &thread, frames, capacity)
-            : sbx_thread_init(policy.view, &thread, frames, capacity)
+            ? sbx_thread_init_new_thread(policy.view, &thread, slots, capacity)
+            : sbx_thread_init(policy.view, &thread, slots, capacity)
         precondition(err == 0, "sbx_thread_init: \(err)")
         if newThread, let creator {
             withUnsafePointer(to: &creator.thread) { sbx_thread_inherit_window(policy.view, &thread, $0) }
@@ -129,12 +132,12 @@ public final class KernelMonitor: @unchecked Sendable {
     public init(copying parent: KernelMonitor) {
         policy = parent.policy
         let capacity = policy.view.pointee.stack_limit
-        frames = .allocate(capacity: Int(capacity))
-        let err = withUnsafePointer(to: &parent.thread) { sbx_thread_copy(&thread, frames, capacity, $0) }
+        slots = .allocate(capacity: Int(capacity))
+        let err = withUnsafePointer(to: &parent.thread) { sbx_thread_copy(&thread, slots, capacity, $0) }
         precondition(err == 0, "sbx_thread_copy: \(err)")
     }
 
-    deinit { frames.deallocate() }
+    deinit { slots.deallocate() }
 
     /// Feeds one marker (raw kind and id, as the registers carry them); nil if it
     /// is allowed. On a violation the state is left as it was.
@@ -165,11 +168,28 @@ public final class KernelMonitor: @unchecked Sendable {
     /// The thread's window.
     public var window: KernelWindow { KernelWindow(raw: thread.window_sym) }
 
-    /// Frames in use, the root frame included.
+    /// The logical depth, the root frame included (folded frames count).
     public var depth: Int { Int(thread.depth) }
+    /// Frame entries in use (a run of equal frames is one).
+    public var entryCount: Int { Int(thread.nr_frames) }
+    /// Setjmp records in use.
+    public var setjmpRecordCount: Int { Int(thread.nr_sj) }
 
-    /// The frames, bottom first: kind and macro-state.
+    /// The top frame: kind and macro-state.
+    public var top: (kind: KernelFrameKind, macroState: Int) {
+        let f = slots[entryCount - 1].frame
+        return (KernelFrameKind(tag: f.tag), Int(f.mstate))
+    }
+
+    /// The logical frames, bottom first: kind and macro-state (a folded entry
+    /// repeated `count` times).
     public var stack: [(kind: KernelFrameKind, macroState: Int)] {
-        (0..<depth).map { (KernelFrameKind(tag: frames[$0].tag), Int(frames[$0].mstate)) }
+        var out: [(kind: KernelFrameKind, macroState: Int)] = []
+        for e in 0..<entryCount {
+            let f = slots[e].frame
+            let frame: (kind: KernelFrameKind, macroState: Int) = (KernelFrameKind(tag: f.tag), Int(f.mstate))
+            out += repeatElement(frame, count: Int(f.count))
+        }
+        return out
     }
 }

@@ -104,7 +104,11 @@ public struct ViolationRecord: Sendable, Equatable {
         case SBX_REASON_WRONG_RETURN: return "return to the wrong call site"
         case SBX_REASON_CANNOT_RETURN: return "function cannot return yet"
         case SBX_REASON_NOT_CALLBACK: return "not a callback"
-        case SBX_REASON_STACK_OVERFLOW: return "call stack deeper than the policy's limit"
+        case SBX_REASON_STACK_OVERFLOW:
+            return "call stack deeper than the policy's bound of \(depth) frames (max_depth: sbx blob --max-depth sets it)"
+        case SBX_REASON_STORE_FULL:
+            return "no slot left for another distinct frame or setjmp record (the policy's stack_limit: "
+                + "sbx blob --stack-limit sets it)"
         case SBX_REASON_NO_SETJMP: return "longjmp without a matching setjmp"
         case SBX_REASON_BAD_STATE: return "inconsistent monitor state"
         case SBX_REASON_COMPAT_SYSCALL: return "32-bit or x32 system call"

@@ -2,8 +2,9 @@ import XCTest
 @testable import DyckModel
 
 final class MonitorTests: XCTestCase {
-    func run(_ policy: Policy, _ markers: [Marker], stackLimit: Int = ThreadMonitor.defaultStackLimit) -> (Int?, ThreadMonitor.Refusal?) {
-        var monitor = ThreadMonitor(tables: MonitorTables(policy: policy), stackLimit: stackLimit)
+    func run(_ policy: Policy, _ markers: [Marker], stackLimit: Int = ThreadMonitor.defaultStackLimit,
+             maxDepth: Int = ThreadMonitor.defaultMaxDepth) -> (Int?, ThreadMonitor.Refusal?) {
+        var monitor = ThreadMonitor(tables: MonitorTables(policy: policy), stackLimit: stackLimit, maxDepth: maxDepth)
         for (i, m) in markers.enumerated() {
             if let refusal = monitor.step(m) { return (i, refusal) }
         }
@@ -54,8 +55,81 @@ final class MonitorTests: XCTestCase {
         var markers: [Marker] = [.init(.call, 0)]
         // The root frame, main's call of f, then 9 recursive calls: 11 frames.
         for _ in 0..<9 { markers += [.init(.libc, 0), .init(.call, 1)] }
-        XCTAssertNil(run(recursive, markers, stackLimit: 11).0)
-        XCTAssertEqual(run(recursive, markers + [.init(.libc, 0), .init(.call, 1)], stackLimit: 11).1, .stackOverflow)
+        XCTAssertNil(run(recursive, markers, maxDepth: 11).0)
+        XCTAssertEqual(run(recursive, markers + [.init(.libc, 0), .init(.call, 1)], maxDepth: 11).1, .stackOverflow)
+        // The suspended recursive frames are equal: they fold, 4 slots are enough.
+        XCTAssertNil(run(recursive, markers + [.init(.libc, 0), .init(.call, 1)], stackLimit: 4).0)
+        XCTAssertEqual(run(recursive, markers, stackLimit: 3).1, .storeFull)
+    }
+
+    /// Recursion of 5000 frames: logical frames as before, 4 entries in the store.
+    func testRecursionFolds() {
+        var monitor = ThreadMonitor(tables: MonitorTables(policy: ModelFixtures.recursive), stackLimit: 4)
+        XCTAssertNil(monitor.step(.init(.call, 0)))
+        for _ in 0..<5000 {
+            XCTAssertNil(monitor.step(.init(.libc, 0)))
+            XCTAssertNil(monitor.step(.init(.call, 1)))
+        }
+        XCTAssertEqual(monitor.depth, 5002)
+        XCTAssertEqual(monitor.stack.count, 5002)
+        XCTAssertEqual(monitor.entryCount, 4)
+        XCTAssertEqual(monitor.stack[2], monitor.stack[5000], "folded frames are equal")
+        let forked = monitor
+        XCTAssertNil(monitor.step(.init(.libc, 0)))
+        XCTAssertNil(monitor.step(.init(.libc, 2)))
+        for _ in 0..<5000 {
+            XCTAssertNil(monitor.step(.init(.ret, 1)))
+            XCTAssertNil(monitor.step(.init(.libc, 2)))
+        }
+        XCTAssertNil(monitor.step(.init(.ret, 0)))
+        XCTAssertEqual(monitor.entryCount, 1)
+        XCTAssertEqual(forked.depth, 5002, "a copy (a fork) is independent")
+        XCTAssertEqual(forked.entryCount, 4)
+    }
+
+    /// A setjmp record dies with its frame: the Lua pattern (a nested protected call
+    /// returned, the stack grew back to the same depth) resumes the outer frame.
+    func testStaleSetjmpRecordIsNotMatched() {
+        // main: f().   f: read; f()*; write.
+        let recursive = Policy(
+            symbols: ["read", "open", "write"],
+            functions: [
+                PolicyFunction(name: "main", automaton: automaton(states: 2, finals: [1], [(0, .call(0), 1)])),
+                PolicyFunction(name: "f", automaton: automaton(states: 3, finals: [2], [
+                    (0, .libc(0), 1), (1, .call(1), 1), (1, .libc(2), 2)])),
+            ],
+            sites: [CallSite(caller: 0, callees: [1]), CallSite(caller: 1, callees: [1])], entry: 0)
+        let markers: [Marker] = [
+            .init(.call, 0), .init(.libc, 0), .init(.setjmpSave, 5),      // f at depth 2 saves
+            .init(.call, 1), .init(.libc, 0), .init(.setjmpSave, 5),      // f at depth 3 saves
+            .init(.libc, 2), .init(.ret, 1),                              // and returns
+            .init(.call, 1), .init(.libc, 0), .init(.setjmpResume, 5),    // depth 3 again: longjmp
+        ]
+        var monitor = ThreadMonitor(tables: MonitorTables(policy: recursive))
+        for m in markers { XCTAssertNil(monitor.step(m), "\(m)") }
+        XCTAssertEqual(monitor.depth, 2, "the outer frame's record, not the dead one at depth 3")
+        XCTAssertEqual(monitor.top.kind, .site(0))
+        XCTAssertEqual(monitor.top.frontier, [ThreadMonitor.State(function: 1, state: 1)])
+        XCTAssertNil(monitor.step(.init(.libc, 2)))
+        XCTAssertNil(monitor.step(.init(.ret, 0)))
+        // Returning from the frame that saved kills its record.
+        XCTAssertEqual(run(recursive, [.init(.call, 0), .init(.libc, 0), .init(.setjmpSave, 1), .init(.libc, 2),
+                                       .init(.ret, 0), .init(.setjmpResume, 1)]).1, .noSetjmpRecord)
+    }
+
+    /// Setjmp records are never evicted: 40 levels with a record each, then main's.
+    func testFortySetjmpDepths() {
+        let recursive = ModelFixtures.recursive
+        var markers: [Marker] = [.init(.setjmpSave, 0), .init(.call, 0)]
+        for _ in 0..<40 { markers += [.init(.libc, 0), .init(.setjmpSave, 1), .init(.call, 1)] }
+        var monitor = ThreadMonitor(tables: MonitorTables(policy: recursive))
+        for m in markers { XCTAssertNil(monitor.step(m)) }
+        XCTAssertEqual(monitor.setjmpRecordCount, 41)
+        XCTAssertEqual(monitor.entryCount, 42)
+        XCTAssertNil(monitor.step(.init(.setjmpResume, 0)))
+        XCTAssertEqual(monitor.depth, 1)
+        XCTAssertEqual(monitor.setjmpRecordCount, 1)
+        XCTAssertEqual(run(recursive, markers, stackLimit: 60).1, .storeFull)
     }
 
     func testCallbacksInterruptAndResume() {

@@ -26,6 +26,8 @@ final class DifferentialTests: XCTestCase {
     var eventsCompared = 0
     var outcomes: [String: Int] = [:]
     var maxDepth = 0
+    /// The most frames a stream's store saved by folding.
+    var entriesSaved = 0
 
     func refusal(_ r: ThreadMonitor.Refusal) -> KernelRefusal {
         switch r {
@@ -37,6 +39,7 @@ final class DifferentialTests: XCTestCase {
         case .notACallback: return .notACallback
         case .stackOverflow: return .stackOverflow
         case .noSetjmpRecord: return .noSetjmpRecord
+        case .storeFull: return .storeFull
         case .systemCallOutsideWindow: return .systemCallOutsideWindow
         case .executableMapping: return .executableMapping
         // Module rules, not the core's: never produced by systemCall(number:protection:).
@@ -93,10 +96,18 @@ final class DifferentialTests: XCTestCase {
     func assertSameState(_ pair: Pair, _ machine: MacroMachine, _ context: @autoclosure () -> String) -> Bool {
         let flat = machine.flatMarkers
         let stack = pair.kernel.stack
-        guard stack.count == pair.monitor.stack.count else {
+        guard stack.count == pair.monitor.stack.count, pair.kernel.depth == pair.monitor.depth else {
             XCTFail("depth \(stack.count) vs \(pair.monitor.stack.count): \(context())")
             return false
         }
+        // The same store use: entries (runs of folded frames) and setjmp records.
+        guard pair.kernel.entryCount == pair.monitor.entryCount,
+              pair.kernel.setjmpRecordCount == pair.monitor.setjmpRecordCount else {
+            XCTFail("entries \(pair.kernel.entryCount) vs \(pair.monitor.entryCount), records "
+                    + "\(pair.kernel.setjmpRecordCount) vs \(pair.monitor.setjmpRecordCount): \(context())")
+            return false
+        }
+        entriesSaved = max(entriesSaved, pair.kernel.depth - pair.kernel.entryCount)
         for (k, s) in zip(stack, pair.monitor.stack) {
             let frontier = s.frontier.map { MacroMachine.Pair(function: $0.function, state: $0.state) }
             guard k.kind == frameKind(s.kind, flat), machine.frontiers[k.macroState] == frontier else {
@@ -126,7 +137,7 @@ final class DifferentialTests: XCTestCase {
                 XCTFail("\(marker): swift expected \(top), kernel \(a.top): \(context())")
                 return false
             }
-            XCTAssertEqual(a.depth, pair.monitor.stack.count)
+            XCTAssertEqual(a.depth, pair.monitor.depth)
         default:
             XCTFail("\(marker): swift \(String(describing: expected)), kernel \(String(describing: actual)): \(context())")
             return false
@@ -141,7 +152,7 @@ final class DifferentialTests: XCTestCase {
     /// markers carry; `flat` reads them for a monitor of its flattening (nfa mode).
     func nextMarker(_ monitor: ThreadMonitor, _ policy: Policy, _ flat: FlattenedMarkers?, _ rng: inout SplitMix64,
                     setjmpHeavy: Bool = false) -> Marker {
-        // Setjmp-heavy streams fill the 16 records and make them evict.
+        // Setjmp-heavy streams fill the store with records.
         if setjmpHeavy, rng.int(0...1) == 0 {
             return Marker(kind: rng.int(0...3) == 0 ? 8 : 7, id: rng.int(0...24))
         }
@@ -169,7 +180,7 @@ final class DifferentialTests: XCTestCase {
             return Marker(kind: kind, id: rng.pick([-1, counts[kind - 1], counts[kind - 1] + 1, Int(UInt32.max),
                                                     1 << 32, Int.max, Int.min]))
         case 2, 3:
-            // Few numbers reuse records; many fill the 16 slots and evict.
+            // Few numbers reuse records; many fill the store.
             return Marker(kind: rng.int(7...8), id: rng.int(0...(rng.int(0...1) == 0 ? 2 : 24)))
         case 4:
             return Marker(kind: rng.pick([7, 8]), id: rng.pick([Int(UInt32.max), -1, Int.min]))
@@ -185,7 +196,8 @@ final class DifferentialTests: XCTestCase {
         for mode in BlobMode.allCases {
             let machine = try MacroMachine(policy: policy, mode: mode)
             let stackLimit = rng.pick([1, 2, 3, 5, 8, 1024])
-            let kernel = try KernelPolicy(blob: encodeBlob(machine, stackLimit: stackLimit))
+            let maxDepth = rng.pick([1, 3, 6, 12, 1 << 20])
+            let kernel = try KernelPolicy(blob: encodeBlob(machine, stackLimit: stackLimit, maxDepth: maxDepth))
             let tables = MonitorTables(policy: machine.policy)
             XCTAssertEqual(machine.flatMarkers?.flattened, mode == .nfa ? policy.flattened() : nil)
             XCTAssertEqual(kernel.siteCount, policy.sites.count)
@@ -197,12 +209,12 @@ final class DifferentialTests: XCTestCase {
                 // Streams with few system calls go deep; others interleave many.
                 let callShare = rng.pick([0, 1, 3, 5])
                 var threads = [Pair(
-                    monitor: newThread ? .newThread(tables: tables, stackLimit: stackLimit)
-                                       : ThreadMonitor(tables: tables, stackLimit: stackLimit),
+                    monitor: newThread ? .newThread(tables: tables, stackLimit: stackLimit, maxDepth: maxDepth)
+                                       : ThreadMonitor(tables: tables, stackLimit: stackLimit, maxDepth: maxDepth),
                     kernel: KernelMonitor(policy: kernel, newThread: newThread))]
                 var history: [String] = []
                 func context() -> String {
-                    "\(name) \(mode) limit \(stackLimit) stream \(s): \(history) on \(policy)"
+                    "\(name) \(mode) limit \(stackLimit) depth \(maxDepth) stream \(s): \(history) on \(policy)"
                 }
                 guard assertSameState(threads[0], machine, "\(name) \(mode) start"),
                       assertSameWindow(threads[0], "\(name) \(mode) start") else { return }
@@ -257,9 +269,14 @@ final class DifferentialTests: XCTestCase {
             try differential(policy, &rng, streams: 6, length: 60, name: "larger #\(i)")
         }
         print("differential: \(eventsCompared) events compared in \(String(format: "%.1f", Date().timeIntervalSince(start))) s; "
-              + "max depth \(maxDepth); outcomes \(outcomes.sorted { $0.key < $1.key }); "
+              + "max depth \(maxDepth), most frames folded \(entriesSaved); outcomes \(outcomes.sorted { $0.key < $1.key }); "
               + "\(systemCallsCompared) system calls: \(systemCallOutcomes.sorted { $0.key < $1.key }); "
               + "windows after events \(windowsSeen.sorted { $0.key < $1.key })")
+        // The streams must reach both bounds, and fold recursion.
+        for outcome in ["stackOverflow", "storeFull", "noSetjmpRecord"] {
+            XCTAssertGreaterThan(outcomes[outcome] ?? 0, 100, outcome)
+        }
+        XCTAssertGreaterThan(entriesSaved, 2, "no stream folded frames")
         // The streams must reach every outcome of the binding, and every kind of window.
         for outcome in ["allowed", "systemCallOutsideWindow", "executableMapping"] {
             XCTAssertGreaterThan(systemCallOutcomes[outcome] ?? 0, 100, outcome)

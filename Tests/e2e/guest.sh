@@ -317,6 +317,8 @@ cd "$W" && rm -rf "$X"
 . "$(dirname "${BASH_SOURCE[0]}")/guest-privs.sh"
 # --- sbx run under a service manager: signals, killed descendants, death (issue 18) ----
 . "$here/guest-signals.sh"
+# --- issue 17: setjmp/longjmp and deep recursion without false positives ---------------
+. "$here/guest-sj.sh"
 
 echo "1..$n"
 echo "# e2e: $n tests, $fails failed"

@@ -39,10 +39,11 @@ static int sbx_check_header(const sbx_u8 *p, sbx_u64 size, struct sbx_policy_vie
 		return -SBX_EINVAL;
 	if (HDR(p, total_size) != size)
 		return -SBX_EINVAL;
-	if (HDR(p, reserved[0]) || HDR(p, reserved[1]) || HDR(p, reserved0))
+	if (HDR(p, reserved[0]) || HDR(p, reserved[1]))
 		return -SBX_EINVAL;
 
 	v->stack_limit = HDR(p, stack_limit);
+	v->max_depth = HDR(p, max_depth);
 	v->nr_symbols = HDR(p, nr_symbols);
 	v->nr_functions = HDR(p, nr_functions);
 	v->nr_sites = HDR(p, nr_sites);
@@ -75,12 +76,13 @@ static int sbx_check_header(const sbx_u8 *p, sbx_u64 size, struct sbx_policy_vie
 		return -SBX_EINVAL;
 	}
 
-	if (v->stack_limit > SBX_STACK_LIMIT_MAX || v->nr_symbols > SBX_MAX_SYMBOLS ||
+	if (v->stack_limit > SBX_STACK_LIMIT_MAX || v->max_depth > SBX_MAX_DEPTH_MAX ||
+	    v->nr_symbols > SBX_MAX_SYMBOLS ||
 	    v->nr_functions > SBX_MAX_FUNCTIONS || v->nr_sites > SBX_MAX_SITES ||
 	    v->nr_callbacks > SBX_MAX_CALLBACKS || v->nr_mstates > SBX_MAX_MSTATES ||
 	    v->nr_trans > SBX_MAX_TRANS)
 		return -SBX_E2BIG;
-	if (v->stack_limit == 0 || v->nr_functions == 0 ||
+	if (v->stack_limit == 0 || v->max_depth == 0 || v->nr_functions == 0 ||
 	    v->nr_callbacks > v->nr_functions ||
 	    v->initial_mstate >= v->nr_mstates || v->thread_mstate >= v->nr_mstates)
 		return -SBX_EINVAL;

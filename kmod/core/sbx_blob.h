@@ -18,7 +18,7 @@
 #include "sbx_types.h"
 
 #define SBX_BLOB_MAGIC		0x42584253U	/* "SBXB" */
-#define SBX_BLOB_VERSION	4U
+#define SBX_BLOB_VERSION	5U
 
 /* Header flags. Every other bit must be zero. */
 #define SBX_BLOB_F_NFA		0x1U	/* the flattened model: sites pass, no stack */
@@ -39,7 +39,9 @@
 /*
  * Caps. A blob over any of them is refused with -SBX_E2BIG, so the kernel never
  * holds more than SBX_BLOB_MAX_SIZE bytes of policy per process image, and never
- * more than SBX_STACK_LIMIT_MAX frames per thread.
+ * more than SBX_STACK_LIMIT_MAX slots (frame entries and setjmp records) per
+ * thread. The logical depth of a thread's stack is bounded separately
+ * (max_depth): recursion through one site folds into one entry.
  */
 #define SBX_BLOB_MAX_SIZE	(64U << 20)
 #define SBX_MAX_SYMBOLS		(1U << 20)
@@ -52,6 +54,8 @@
 #define SBX_MAX_SETS		(1U << 16)
 #define SBX_MAX_PINS		(1U << 22)
 #define SBX_STACK_LIMIT_DEFAULT	1024U
+#define SBX_MAX_DEPTH_MAX	(1U << 30)
+#define SBX_MAX_DEPTH_DEFAULT	(1U << 20)
 
 /*
  * System-call sets: a 512-bit map each (64 bytes), bit n (byte n / 8, bit
@@ -94,7 +98,8 @@
  * @header_size:    sizeof(struct sbx_blob_header) = 128.
  * @flags:          SBX_BLOB_F_*; unknown bits are refused.
  * @total_size:     size of the whole blob in bytes; equals the size loaded.
- * @stack_limit:    frames per thread, root frame included: 1..SBX_STACK_LIMIT_MAX.
+ * @stack_limit:    slots per thread, shared by frame entries (root included)
+ *                  and setjmp records: 1..SBX_STACK_LIMIT_MAX.
  * @nr_symbols:     LIBC ids are 0..nr_symbols-1.
  * @nr_functions:   CB_ENTER/CB_EXIT ids are 0..nr_functions-1; at least 1.
  * @nr_sites:       CALL/RET/TAIL ids are 0..nr_sites-1; entries of the site
@@ -123,7 +128,9 @@
  *                  SBX_BLOB_F_PINNED, else 0.
  * @pins_off:       symsets_off + 4 * nr_symbols (symsets_off without
  *                  SBX_BLOB_F_BOUND); total_size is pins_off + 16 * nr_pins.
- * @reserved0:      zero.
+ * @max_depth:      the bound on a thread's logical stack depth (frames,
+ *                  root included, counting each folded frame):
+ *                  1..SBX_MAX_DEPTH_MAX.
  * @pin_table_vaddr: the link-time address of the executable's .sbx_sites
  *                  section (entry i at pin_table_vaddr + 16 * i); 0 without
  *                  SBX_BLOB_F_PINNED.
@@ -133,8 +140,9 @@
  * @reserved:       zero.
  *
  * sbx_blob_validate() returns -SBX_E2BIG when the blob is larger than
- * SBX_BLOB_MAX_SIZE, a count exceeds its SBX_MAX_* cap or @stack_limit exceeds
- * SBX_STACK_LIMIT_MAX; -SBX_EINVAL for anything else that is not exactly as
+ * SBX_BLOB_MAX_SIZE, a count exceeds its SBX_MAX_* cap, @stack_limit exceeds
+ * SBX_STACK_LIMIT_MAX or @max_depth exceeds SBX_MAX_DEPTH_MAX; -SBX_EINVAL for
+ * anything else that is not exactly as
  * described here: short blob, wrong magic, unknown version, header size or flag,
  * @total_size different from the size loaded, non-zero reserved field, a section
  * offset other than the one given, an index out of range, unsorted transitions,
@@ -169,7 +177,7 @@ struct sbx_blob_header {
 	sbx_u32 ambient_set;
 	sbx_u32 nr_pins;
 	sbx_u32 pins_off;
-	sbx_u32 reserved0;
+	sbx_u32 max_depth;
 	sbx_u64 pin_table_vaddr;
 	sbx_u64 text_vaddr;
 	sbx_u32 reserved[2];
@@ -286,6 +294,7 @@ struct sbx_policy_view {
 	sbx_u64 pin_bytes;
 	sbx_u32 flags;
 	sbx_u32 stack_limit;
+	sbx_u32 max_depth;
 	sbx_u32 nr_symbols;
 	sbx_u32 nr_functions;
 	sbx_u32 nr_sites;

@@ -5,8 +5,13 @@
  *
  * Every frontier the monitor can reach is a macro-state of the blob, so a
  * marker costs at most one binary search in the top macro-state's transitions
- * (or in the callback table) plus O(1) table reads; setjmp markers scan the 16
- * records. A refused marker leaves the thread exactly as it was. In an NFA blob
+ * (or in the callback table) plus O(1) table reads. Setjmp records live exactly
+ * as long as the frame that made them, so they form a stack ordered by depth:
+ * a pop drops the records of the popped frame from the top of that stack,
+ * SJ_SAVE looks only at the records of the top frame, and SJ_RESUME scans from
+ * the top and drops what it passes over (amortised O(1) per record saved).
+ * Direct recursion suspends equal frames, which fold into one entry with a
+ * count. A refused marker leaves the thread exactly as it was. In an NFA blob
  * (the flattened model) CALL/RET/TAIL of a valid site are allowed and change
  * nothing; callbacks and setjmp work as in a Dyck blob.
  */
@@ -106,19 +111,26 @@ static inline void sbx_window_none(const struct sbx_policy_view *p, struct sbx_t
 }
 
 static int sbx_thread_setup(const struct sbx_policy_view *p, struct sbx_thread *t,
-			    struct sbx_frame *frames, sbx_u32 capacity, sbx_u32 mstate,
+			    union sbx_slot *slots, sbx_u32 capacity, sbx_u32 mstate,
 			    sbx_u32 window)
 {
-	if (!p || !t || !frames || capacity < p->stack_limit || p->stack_limit == 0)
+	struct sbx_frame *root;
+
+	if (!p || !t || !slots || capacity < p->stack_limit || p->stack_limit == 0 ||
+	    p->max_depth == 0)
 		return -SBX_EINVAL;
-	t->frames = frames;
-	t->limit = p->stack_limit;
-	t->depth = 1;
+	t->slots = slots;
+	t->capacity = p->stack_limit;
+	t->max_depth = p->max_depth;
+	t->nr_frames = 1;
 	t->nr_sj = 0;
+	t->depth = 1;
 	sbx_set_window(p, t, window);
-	frames[0].tag = SBX_FRAME_ROOT;
-	frames[0].mstate = mstate;
-	frames[0].saved_window = SBX_WINDOW_NONE;
+	root = &slots[0].frame;
+	root->tag = SBX_FRAME_ROOT;
+	root->mstate = mstate;
+	root->saved_window = SBX_WINDOW_NONE;
+	root->count = 1;
 	return 0;
 }
 
@@ -127,17 +139,17 @@ static int sbx_thread_setup(const struct sbx_policy_view *p, struct sbx_thread *
  * entry function's initial state, in the start window.
  * @p:        a validated policy.
  * @t:        the thread state to fill.
- * @frames:   an array of @capacity frames the thread will use.
+ * @slots:    an array of @capacity slots the thread will use.
  * @capacity: at least @p->stack_limit.
  *
  * Return: 0, or -SBX_EINVAL if an argument is NULL or @capacity is too small.
  */
 int sbx_thread_init(const struct sbx_policy_view *p, struct sbx_thread *t,
-		    struct sbx_frame *frames, sbx_u32 capacity)
+		    union sbx_slot *slots, sbx_u32 capacity)
 {
 	if (!p)
 		return -SBX_EINVAL;
-	return sbx_thread_setup(p, t, frames, capacity, p->initial_mstate, SBX_WINDOW_START);
+	return sbx_thread_setup(p, t, slots, capacity, p->initial_mstate, SBX_WINDOW_START);
 }
 
 /**
@@ -147,49 +159,94 @@ int sbx_thread_init(const struct sbx_policy_view *p, struct sbx_thread *t,
  * creator's.
  * @p:        the policy, as for sbx_thread_init().
  * @t:        the thread state to set up.
- * @frames:   its frame array, as for sbx_thread_init().
- * @capacity: frames in @frames, as for sbx_thread_init().
+ * @slots:    its slot array, as for sbx_thread_init().
+ * @capacity: slots in @slots, as for sbx_thread_init().
  *
  * Return: 0, or -SBX_EINVAL as for sbx_thread_init().
  */
 int sbx_thread_init_new_thread(const struct sbx_policy_view *p, struct sbx_thread *t,
-			       struct sbx_frame *frames, sbx_u32 capacity)
+			       union sbx_slot *slots, sbx_u32 capacity)
 {
 	if (!p)
 		return -SBX_EINVAL;
-	return sbx_thread_setup(p, t, frames, capacity, p->thread_mstate, SBX_WINDOW_NONE);
+	return sbx_thread_setup(p, t, slots, capacity, p->thread_mstate, SBX_WINDOW_NONE);
+}
+
+/**
+ * sbx_thread_consistent - do a thread's counters fit its arrays?
+ * @t: the thread state.
+ *
+ * Checks what every step relies on: at least one entry, entries and records
+ * within the slots, a logical depth from the entry count to max_depth, a top
+ * entry of count 1. O(1); the contents of the entries are the stepping rules'.
+ *
+ * Return: 1 if so, else 0.
+ */
+int sbx_thread_consistent(const struct sbx_thread *t)
+{
+	return t->nr_frames >= 1 && t->nr_frames <= t->capacity &&
+	       t->nr_sj <= t->capacity - t->nr_frames && t->depth >= t->nr_frames &&
+	       t->depth <= t->max_depth && sbx_top(t)->count == 1;
 }
 
 /**
  * sbx_thread_copy - the state of a forked child: a copy of the parent's.
  * @dst:      the child's thread state.
- * @frames:   the child's frame array of @capacity frames.
- * @capacity: at least @src->limit.
+ * @slots:    the child's slot array of @capacity slots.
+ * @capacity: at least @src->capacity.
  * @src:      the parent's thread state.
+ *
+ * Copies the entries and records in use (at most @src->capacity slots).
  *
  * Return: 0, or -SBX_EINVAL if an argument is NULL, @capacity is too small or
  * @src is inconsistent.
  */
-int sbx_thread_copy(struct sbx_thread *dst, struct sbx_frame *frames, sbx_u32 capacity,
+int sbx_thread_copy(struct sbx_thread *dst, union sbx_slot *slots, sbx_u32 capacity,
 		    const struct sbx_thread *src)
 {
 	sbx_u32 i;
 
-	if (!dst || !frames || !src || capacity < src->limit || src->depth == 0 ||
-	    src->depth > src->limit || src->nr_sj > SBX_SJ_RECORDS)
+	if (!dst || !slots || !src || capacity < src->capacity || !src->slots ||
+	    !sbx_thread_consistent(src))
 		return -SBX_EINVAL;
-	for (i = 0; i < src->depth; i++)
-		frames[i] = src->frames[i];
+	for (i = 0; i < src->nr_frames; i++)
+		slots[i] = src->slots[i];
+	/* Records sit at the end of the parent's capacity: so they do in the child. */
 	for (i = 0; i < src->nr_sj; i++)
-		dst->sj[i] = src->sj[i];
-	dst->frames = frames;
-	dst->limit = src->limit;
-	dst->depth = src->depth;
+		slots[src->capacity - 1 - i] = src->slots[src->capacity - 1 - i];
+	dst->slots = slots;
+	dst->capacity = src->capacity;
+	dst->max_depth = src->max_depth;
+	dst->nr_frames = src->nr_frames;
 	dst->nr_sj = src->nr_sj;
+	dst->depth = src->depth;
 	dst->window = src->window;
 	dst->window_sym = src->window_sym;
 	dst->window_map = src->window_map;
 	return 0;
+}
+
+/**
+ * sbx_thread_tags - the tags of a thread's logical frames, top first.
+ * @t:    a consistent thread state.
+ * @tags: filled with up to @n tags.
+ * @n:    how many are wanted.
+ *
+ * Folded frames are repeated; costs O(@n).
+ *
+ * Return: the number of tags written, min(@n, @t->depth).
+ */
+sbx_u32 sbx_thread_tags(const struct sbx_thread *t, sbx_u32 *tags, sbx_u32 n)
+{
+	sbx_u32 e = t->nr_frames, k = 0, c;
+
+	while (e-- > 0 && k < n) {
+		const struct sbx_frame *f = &t->slots[e].frame;
+
+		for (c = 0; c < f->count && k < n; c++)
+			tags[k++] = f->tag;
+	}
+	return k;
 }
 
 /**
@@ -206,51 +263,146 @@ void sbx_thread_inherit_window(const struct sbx_policy_view *p, struct sbx_threa
 	sbx_set_window(p, t, creator->window_sym);
 }
 
-static void sbx_sj_save(struct sbx_thread *t, sbx_u32 number)
+/* The records made by frames at logical depth @level or above die. */
+static inline void sbx_sj_drop_from(struct sbx_thread *t, sbx_u32 level)
 {
-	sbx_u32 i, n = 0;
-
-	/* Drop the records this one supersedes, keeping the order of the rest. */
-	for (i = 0; i < t->nr_sj; i++) {
-		if (t->sj[i].number == number && t->sj[i].depth >= t->depth)
-			continue;
-		t->sj[n++] = t->sj[i];
-	}
-	/* Full: forget the oldest. */
-	if (n == SBX_SJ_RECORDS) {
-		for (i = 1; i < n; i++)
-			t->sj[i - 1] = t->sj[i];
-		n--;
-	}
-	t->sj[n].number = number;
-	t->sj[n].depth = t->depth;
-	t->sj[n].mstate = t->frames[t->depth - 1].mstate;
-	t->nr_sj = n + 1;
+	while (t->nr_sj && sbx_sj(t, t->nr_sj - 1)->level >= level)
+		t->nr_sj--;
 }
 
-static int sbx_sj_resume(struct sbx_thread *t, sbx_u32 number)
+/*
+ * Can the top frame, with macro-state @mstate, fold into the entry below when a
+ * frame is pushed over it? Only if the two are equal and the top frame made no
+ * setjmp record: a record's frame stays the lowest of its entry, so that
+ * SJ_RESUME finds its depth from the entry alone.
+ */
+static inline int sbx_can_fold(const struct sbx_thread *t, sbx_u32 mstate)
 {
+	const struct sbx_frame *top = sbx_top(t), *below;
+
+	if (t->nr_frames < 2)
+		return 0;
+	if (t->nr_sj && sbx_sj(t, t->nr_sj - 1)->entry == t->nr_frames - 1)
+		return 0;
+	below = &t->slots[t->nr_frames - 2].frame;
+	return below->tag == top->tag && below->mstate == mstate &&
+	       below->saved_window == top->saved_window;
+}
+
+/* Room for a push that folds (@fold) or needs a new entry; 0 or a reason. */
+static inline int sbx_push_check(const struct sbx_thread *t, int fold)
+{
+	if (t->depth >= t->max_depth)
+		return SBX_V_STACK_OVERFLOW;
+	if (!fold && t->nr_frames + t->nr_sj >= t->capacity)
+		return SBX_V_STORE_FULL;
+	return 0;
+}
+
+static void sbx_push(struct sbx_thread *t, int fold, sbx_u32 tag, sbx_u32 mstate,
+		     sbx_u32 saved_window)
+{
+	struct sbx_frame *f;
+
+	if (fold) {
+		/* The top joins the entry below; its slot takes the new frame. */
+		t->slots[t->nr_frames - 2].frame.count++;
+		f = sbx_top(t);
+	} else {
+		f = &t->slots[t->nr_frames++].frame;
+	}
+	f->tag = tag;
+	f->mstate = mstate;
+	f->saved_window = saved_window;
+	f->count = 1;
+	t->depth++;
+}
+
+/**
+ * sbx_thread_pop - pop the top frame (which is not the root) without a check.
+ * @t: a consistent thread state with @t->depth >= 2.
+ *
+ * The frame's setjmp records die with it. If the entry below stands for more
+ * than one frame, its top frame becomes an entry of its own (in the popped
+ * entry's slot), so the top entry keeps count 1. Used by RET and CB_EXIT after
+ * their checks, and by the module's resynchronisation (log mode).
+ */
+void sbx_thread_pop(struct sbx_thread *t)
+{
+	struct sbx_frame *top, *below;
+
+	if (t->nr_frames < 2)
+		return;
+	top = sbx_top(t);
+	below = &t->slots[t->nr_frames - 2].frame;
+	sbx_sj_drop_from(t, t->depth);
+	if (below->count > 1) {
+		below->count--;
+		*top = *below;
+		top->count = 1;
+	} else {
+		t->nr_frames--;
+	}
+	t->depth--;
+}
+
+/* SJ_SAVE: a re-save of a number in the same frame replaces its record. */
+static int sbx_sj_save(struct sbx_thread *t, sbx_u32 number)
+{
+	struct sbx_sj_record *r;
 	sbx_u32 i;
 
-	for (i = t->nr_sj; i-- > 0;) {
-		const struct sbx_sj_record *r = &t->sj[i];
-
-		if (r->number != number || r->depth > t->depth || r->depth == 0)
-			continue;
-		t->depth = r->depth;
-		t->frames[t->depth - 1].mstate = r->mstate;
-		return 0;
+	for (i = t->nr_sj; i-- > 0 && sbx_sj(t, i)->level == t->depth;) {
+		r = sbx_sj(t, i);
+		if (r->number == number) {
+			r->mstate = sbx_top(t)->mstate;
+			return 0;
+		}
 	}
-	return SBX_V_NO_SETJMP;
+	if (t->nr_frames + t->nr_sj >= t->capacity)
+		return SBX_V_STORE_FULL;
+	r = sbx_sj(t, t->nr_sj++);
+	r->number = number;
+	r->level = t->depth;
+	r->entry = t->nr_frames - 1;
+	r->mstate = sbx_top(t)->mstate;
+	return 0;
+}
+
+/*
+ * SJ_RESUME: the most recent live record of the number. The frames above its
+ * frame die, and their records with them (records of its own frame stay).
+ */
+static int sbx_sj_resume(struct sbx_thread *t, sbx_u32 number)
+{
+	struct sbx_sj_record r;
+	struct sbx_frame *f;
+	sbx_u32 i;
+
+	for (i = t->nr_sj; i > 0; i--) {
+		if (sbx_sj(t, i - 1)->number == number)
+			break;
+	}
+	if (i == 0)
+		return SBX_V_NO_SETJMP;
+	r = *sbx_sj(t, i - 1);
+	sbx_sj_drop_from(t, r.level + 1);
+	t->nr_frames = r.entry + 1;
+	t->depth = r.level;
+	f = sbx_top(t);
+	f->count = 1;
+	f->mstate = r.mstate;
+	return 0;
 }
 
 /* Returns 0 or an enum sbx_reason; changes @t only when it returns 0. */
 static int sbx_do_step(const struct sbx_policy_view *p, struct sbx_thread *t,
 		       sbx_u64 kind, sbx_u64 id)
 {
-	struct sbx_frame *top = &t->frames[t->depth - 1];
+	struct sbx_frame *top = sbx_top(t);
 	long long next;
 	sbx_u32 entered;
+	int fold, reason;
 
 	if (kind < SBX_MARK_LIBC || kind > SBX_MARK_KIND_MAX)
 		return SBX_V_UNKNOWN_KIND;
@@ -289,17 +441,18 @@ static int sbx_do_step(const struct sbx_policy_view *p, struct sbx_thread *t,
 		if (kind == SBX_MARK_TAIL) {
 			if (!sbx_is_final(p, (sbx_u32)next))
 				return SBX_V_NOT_ALLOWED;
+			/* The calling frame is replaced: its setjmp buffers are dead. */
+			sbx_sj_drop_from(t, t->depth);
 			top->mstate = entered;
 			sbx_window_none(p, t);
 			return 0;
 		}
-		if (t->depth >= t->limit)
-			return SBX_V_STACK_OVERFLOW;
+		fold = sbx_can_fold(t, (sbx_u32)next);
+		reason = sbx_push_check(t, fold);
+		if (reason)
+			return reason;
 		top->mstate = (sbx_u32)next;
-		t->frames[t->depth].tag = SBX_FRAME_SITE | (sbx_u32)id;
-		t->frames[t->depth].mstate = entered;
-		t->frames[t->depth].saved_window = SBX_WINDOW_NONE;
-		t->depth++;
+		sbx_push(t, fold, SBX_FRAME_SITE | (sbx_u32)id, entered, SBX_WINDOW_NONE);
 		sbx_window_none(p, t);
 		return 0;
 
@@ -311,7 +464,7 @@ static int sbx_do_step(const struct sbx_policy_view *p, struct sbx_thread *t,
 				return SBX_V_WRONG_RETURN;
 			if (!sbx_is_final(p, top->mstate))
 				return SBX_V_CANNOT_RETURN;
-			t->depth--;
+			sbx_thread_pop(t);
 		}
 		sbx_window_none(p, t);
 		return 0;
@@ -322,28 +475,33 @@ static int sbx_do_step(const struct sbx_policy_view *p, struct sbx_thread *t,
 		next = sbx_callback(p, (sbx_u32)id);
 		if (next < 0)
 			return SBX_V_NOT_CALLBACK;
-		if (t->depth >= t->limit)
-			return SBX_V_STACK_OVERFLOW;
-		t->frames[t->depth].tag = SBX_FRAME_CALLBACK | (sbx_u32)id;
-		t->frames[t->depth].mstate = (sbx_u32)next;
-		t->frames[t->depth].saved_window = t->window_sym;
-		t->depth++;
+		fold = sbx_can_fold(t, top->mstate);
+		reason = sbx_push_check(t, fold);
+		if (reason)
+			return reason;
+		sbx_push(t, fold, SBX_FRAME_CALLBACK | (sbx_u32)id, (sbx_u32)next, t->window_sym);
 		sbx_window_none(p, t);
 		return 0;
 
-	case SBX_MARK_CB_EXIT:
+	case SBX_MARK_CB_EXIT: {
+		sbx_u32 saved;
+
 		if (id >= p->nr_functions)
 			return SBX_V_ID_RANGE;
 		if (top->tag != (SBX_FRAME_CALLBACK | (sbx_u32)id))
 			return SBX_V_WRONG_RETURN;
 		if (!sbx_is_final(p, top->mstate))
 			return SBX_V_CANNOT_RETURN;
-		t->depth--;
-		sbx_set_window(p, t, top->saved_window);
+		saved = top->saved_window;
+		sbx_thread_pop(t);
+		sbx_set_window(p, t, saved);
 		return 0;
+	}
 
 	case SBX_MARK_SJ_SAVE:
-		sbx_sj_save(t, (sbx_u32)id);
+		reason = sbx_sj_save(t, (sbx_u32)id);
+		if (reason)
+			return reason;
 		sbx_window_none(p, t);
 		return 0;
 
@@ -363,7 +521,7 @@ static int sbx_do_step(const struct sbx_policy_view *p, struct sbx_thread *t,
  * @kind: the marker's kind (%rdi), any value.
  * @id:   the marker's id (%rsi), any value.
  * @out:  if not NULL, filled on a violation: the reason and the thread's top
- *        frame and depth before the marker.
+ *        frame and (logical) depth before the marker.
  *
  * Return: 0 if the marker is allowed (@t has advanced), 1 if it is a violation
  * (@t is unchanged).
@@ -373,8 +531,7 @@ int sbx_step(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u64 kind
 {
 	int reason;
 
-	if (t->depth == 0 || t->depth > t->limit || t->nr_sj > SBX_SJ_RECORDS ||
-	    t->frames[t->depth - 1].mstate >= p->nr_mstates)
+	if (!sbx_thread_consistent(t) || sbx_top(t)->mstate >= p->nr_mstates)
 		reason = SBX_V_BAD_STATE;
 	else
 		reason = sbx_do_step(p, t, kind, id);
@@ -385,9 +542,9 @@ int sbx_step(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u64 kind
 		out->kind = kind;
 		out->id = id;
 		out->depth = t->depth;
-		if (t->depth && t->depth <= t->limit) {
-			out->tag = t->frames[t->depth - 1].tag;
-			out->mstate = t->frames[t->depth - 1].mstate;
+		if (t->nr_frames >= 1 && t->nr_frames <= t->capacity) {
+			out->tag = sbx_top(t)->tag;
+			out->mstate = sbx_top(t)->mstate;
 		} else {
 			out->tag = 0;
 			out->mstate = 0;

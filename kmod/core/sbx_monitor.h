@@ -7,7 +7,7 @@
  * with on every marker stream (for an NFA blob: ThreadMonitor on the flattened
  * policy, with the markers read by FlattenedMarkers, specs/kernel-abi.md "Modes"). A step is a few table look-ups: a binary search
  * in the current macro-state's transitions, or in the callback table. It never
- * allocates; the frame array is provided (preallocated) by the caller.
+ * allocates; the slot array is provided (preallocated) by the caller.
  */
 #ifndef _SBX_MONITOR_H
 #define _SBX_MONITOR_H
@@ -15,9 +15,6 @@
 #include "sbx_types.h"
 #include "sbx_blob.h"
 #include "sbx_le.h"
-
-/* setjmp records kept per thread (the most recent ones). */
-#define SBX_SJ_RECORDS		16
 
 /* Frame tags: bits 31..30 the kind, bits 29..0 the site id or function index. */
 #define SBX_FRAME_ROOT		0x00000000U
@@ -35,7 +32,8 @@
  * @SBX_V_WRONG_RETURN:   RET/CB_EXIT does not match the top frame's kind.
  * @SBX_V_CANNOT_RETURN:  the top frame's macro-state holds no final state.
  * @SBX_V_NOT_CALLBACK:   CB_ENTER of a function that is not a callback.
- * @SBX_V_STACK_OVERFLOW: a push beyond the stack limit.
+ * @SBX_V_STACK_OVERFLOW: a push beyond the depth bound (the policy's max_depth
+ *                        frames, counted logically: folded frames count).
  * @SBX_V_NO_SETJMP:      SJ_RESUME without a matching SJ_SAVE record.
  * @SBX_V_BAD_STATE:      the thread state does not fit the policy (never
  *                        happens when the thread was set up with the same view).
@@ -46,6 +44,9 @@
  * @SBX_V_UNPINNED:       a marker that is not the pinned site its %rdx names,
  *                        or whose kind or id differ from the pinned ones
  *                        (sbx_pin_check()).
+ * @SBX_V_STORE_FULL:     a push that needs a new frame entry, or an SJ_SAVE
+ *                        that needs a new record, while all the thread's
+ *                        slots (the policy's stack_limit) are in use.
  */
 enum sbx_reason {
 	SBX_V_NONE = 0,
@@ -61,59 +62,100 @@ enum sbx_reason {
 	SBX_V_SYSCALL_WINDOW = 20,
 	SBX_V_EXEC_MAPPING = 21,
 	SBX_V_UNPINNED = 22,
+	SBX_V_STORE_FULL = 27,
 };
 
 /**
- * struct sbx_frame - one frame of a thread's stack.
+ * struct sbx_frame - one entry of a thread's stack: @count equal frames.
  * @tag:    SBX_FRAME_ROOT, SBX_FRAME_SITE | site or SBX_FRAME_CALLBACK | function
  *          (never SBX_FRAME_SITE with an NFA blob).
  * @mstate: the frame's frontier, a macro-state of the policy.
  * @saved_window: for a callback frame, the window of the libc call that ran
- *          the callback (struct sbx_thread.window_sym), restored by CB_EXIT.
+ *          the callback (struct sbx_thread.window_sym), restored by CB_EXIT;
+ *          SBX_WINDOW_NONE in other frames.
+ * @count:  how many consecutive logical frames, all equal in the three fields
+ *          above, the entry stands for: direct recursion through one site
+ *          suspends the same frame again and again, and costs one entry. The
+ *          top entry always has @count 1 (specs/kernel-abi.md, "Stepping").
  */
 struct sbx_frame {
 	sbx_u32 tag;
 	sbx_u32 mstate;
 	sbx_u32 saved_window;
+	sbx_u32 count;
 };
 
 /**
- * struct sbx_sj_record - a setjmp that returned 0.
+ * struct sbx_sj_record - a setjmp that returned 0, in a frame still alive.
  * @number: the setjmp call number.
- * @depth:  the stack depth at the time.
- * @mstate: the top frame's macro-state at the time.
+ * @level:  the logical depth of the frame that made it (1 = root).
+ * @entry:  the index of that frame's entry; the frame is the lowest of the
+ *          entry's @count (an entry whose top frame holds records never folds
+ *          into the one below).
+ * @mstate: that frame's macro-state at the time.
  */
 struct sbx_sj_record {
 	sbx_u32 number;
-	sbx_u32 depth;
+	sbx_u32 level;
+	sbx_u32 entry;
 	sbx_u32 mstate;
 };
 
+/*
+ * One slot of a thread's store: frame entries fill it from the bottom, setjmp
+ * records from the top, so one preallocated array of stack_limit slots bounds
+ * both together.
+ */
+union sbx_slot {
+	struct sbx_frame frame;
+	struct sbx_sj_record sj;
+};
+
+_Static_assert(sizeof(struct sbx_frame) == 16, "frame size");
+_Static_assert(sizeof(struct sbx_sj_record) == 16, "record size");
+_Static_assert(sizeof(union sbx_slot) == 16, "slot size");
+
 /**
  * struct sbx_thread - the monitor state of one thread.
- * @frames:   caller-provided array of at least @limit frames; frames[depth-1]
- *            is the top.
- * @limit:    the stack limit (the policy's), at most the array's capacity.
- * @depth:    frames in use, 1..@limit.
- * @nr_sj:    setjmp records in use, oldest first.
- * @window:   the index of the window's system-call set (0 without
- *            SBX_BLOB_F_BOUND).
+ * @slots:     caller-provided array of at least @capacity slots: entry i is
+ *             slots[i].frame (entry @nr_frames - 1 the top), record i (0 the
+ *             oldest, lowest) is slots[@capacity - 1 - i].sj.
+ * @capacity:  the policy's stack_limit: @nr_frames + @nr_sj never exceed it.
+ * @nr_frames: entries in use, 1..@capacity.
+ * @nr_sj:     setjmp records in use; their levels never decrease from record
+ *             0 up, and none is above @depth.
+ * @depth:     the logical depth: the sum of the entries' counts, 1..@max_depth.
+ * @max_depth: the policy's max_depth.
+ * @window:    the index of the window's system-call set (0 without
+ *             SBX_BLOB_F_BOUND).
  * @window_sym: the window: the symbol id of the last LIBC marker,
- *            SBX_WINDOW_START or SBX_WINDOW_NONE.
+ *             SBX_WINDOW_START or SBX_WINDOW_NONE.
  * @window_map: the bit map of set @window (of the policy's view; a map that
- *            allows every call without SBX_BLOB_F_BOUND).
- * @sj:       the records.
+ *             allows every call without SBX_BLOB_F_BOUND).
  */
 struct sbx_thread {
-	struct sbx_frame *frames;
-	sbx_u32 limit;
-	sbx_u32 depth;
+	union sbx_slot *slots;
+	sbx_u32 capacity;
+	sbx_u32 nr_frames;
 	sbx_u32 nr_sj;
+	sbx_u32 depth;
+	sbx_u32 max_depth;
 	sbx_u32 window;
 	sbx_u32 window_sym;
 	const sbx_u8 *window_map;
-	struct sbx_sj_record sj[SBX_SJ_RECORDS];
 };
+
+/* The top entry (a frame of count 1). */
+static inline struct sbx_frame *sbx_top(const struct sbx_thread *t)
+{
+	return &t->slots[t->nr_frames - 1].frame;
+}
+
+/* Record @i, 0 the oldest. */
+static inline struct sbx_sj_record *sbx_sj(const struct sbx_thread *t, sbx_u32 i)
+{
+	return &t->slots[t->capacity - 1 - i].sj;
+}
 
 /**
  * struct sbx_violation - a refused marker and where the thread was.
@@ -122,7 +164,7 @@ struct sbx_thread {
  * @id:     the marker's id, as issued.
  * @tag:    the top frame's tag.
  * @mstate: the top frame's macro-state.
- * @depth:  the stack depth.
+ * @depth:  the logical stack depth.
  */
 struct sbx_violation {
 	sbx_u32 reason;
@@ -134,11 +176,14 @@ struct sbx_violation {
 };
 
 int sbx_thread_init(const struct sbx_policy_view *p, struct sbx_thread *t,
-		    struct sbx_frame *frames, sbx_u32 capacity);
+		    union sbx_slot *slots, sbx_u32 capacity);
 int sbx_thread_init_new_thread(const struct sbx_policy_view *p, struct sbx_thread *t,
-			       struct sbx_frame *frames, sbx_u32 capacity);
-int sbx_thread_copy(struct sbx_thread *dst, struct sbx_frame *frames, sbx_u32 capacity,
+			       union sbx_slot *slots, sbx_u32 capacity);
+int sbx_thread_copy(struct sbx_thread *dst, union sbx_slot *slots, sbx_u32 capacity,
 		    const struct sbx_thread *src);
+int sbx_thread_consistent(const struct sbx_thread *t);
+sbx_u32 sbx_thread_tags(const struct sbx_thread *t, sbx_u32 *tags, sbx_u32 n);
+void sbx_thread_pop(struct sbx_thread *t);
 int sbx_step(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u64 kind,
 	     sbx_u64 id, struct sbx_violation *out);
 void sbx_thread_inherit_window(const struct sbx_policy_view *p, struct sbx_thread *t,

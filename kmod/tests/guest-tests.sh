@@ -119,9 +119,9 @@ check "log mode: first at depth 3, second after resync at depth 1" 'has "$W/r" "
 $CTL run -p "$D" -a log -- "$MK" 1:1 loop:1000:1:1 say:end >"$W/o" 2>&1
 $CTL read >"$W/r"; show "$W/r"
 check "log mode: a deviation at the root gives one record, not a flood" 'has "$W/o" "^end" && has "$W/r" "^records 1 "'
-$CTL run -p "$D" -- "$MK" 4:4 4:4 4:4 4:4 4:4 4:4 4:4 say:seven 4:4 say:eight >"$W/o" 2>&1
+$CTL run -p "$D" -- "$MK" 7:0 7:1 7:2 7:3 7:4 7:5 7:6 say:seven 7:7 say:eight >"$W/o" 2>&1
 $CTL read >"$W/r"; show "$W/r"
-check "stack limit (8 frames): the push beyond it is a violation" 'has "$W/o" "^seven" && hasnt "$W/o" "^eight" && has "$W/r" "reason 7 .* depth 8 "'
+check "stack limit (8 slots): the root and 7 setjmp records fill it, the 8th record is a violation (27)" 'has "$W/o" "^seven" && hasnt "$W/o" "^eight" && has "$W/r" "reason 27 .* kind 7 id 7 .* depth 1 "'
 $CTL run -p "$D" -- "$MK" 2:0 7:0 2:2 1:1 8:0 2:2 1:1 3:2 1:0 3:0 >"$W/o" 2>&1
 check "longjmp over a frame (SJ_SAVE, SJ_RESUME) stays in the policy" 'has "$W/o" "^exit 0"'
 $CTL run -p "$D" -- "$MK" 8:1 >"$W/o" 2>&1
@@ -501,6 +501,8 @@ rmmod sbx_dyck >"$W/rm" 2>&1; rc=$?
 check "records: rmmod succeeds" '[ $rc -eq 0 ]'
 # --- never-allowed system calls, forced unload --------------------------------------
 . "$here/guest-never.sh"
+# --- issue 17: setjmp records die with their frame, recursion folds ----------------
+. "$here/guest-sj.sh"
 
 # --- the tracing flag: only armed and enforced threads are traced (issue 19) -------
 # The module clears the kernel's per-thread syscall tracing flag on every other

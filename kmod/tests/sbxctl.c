@@ -245,13 +245,15 @@ static int cmd_read(int argc, char **argv)
 
 /*
  * One function f, one libc symbol: f0 -call 0-> f0, f0 final; site 0 calls f.
- * Macro-states: 0 {} (new thread), 1 {f0}F. CALL 0 nests up to the stack
- * limit (64); LIBC 0 is never allowed.
+ * Macro-states: 0 {} (new thread), 1 {f0}F. CALL 0 nests up to the depth
+ * bound (100), beyond the 64 slots: the recursion folds; LIBC 0 is never
+ * allowed.
  */
 static void mkblob_deep(struct tb_spec *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->stack_limit = 64;
+	s->max_depth = 100;
 	s->nr_symbols = 1;
 	s->nr_functions = 1;
 	s->initial = 1;

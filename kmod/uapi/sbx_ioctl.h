@@ -61,7 +61,7 @@
 
 /*
  * Reasons of a violation record (struct sbx_violation_record.reason). Values
- * 1..9 and 20..22 are the monitor core's enum sbx_reason
+ * 1..9, 20..22 and 27 are the monitor core's enum sbx_reason
  * (kmod/core/sbx_monitor.h), the others are the module's own.
  */
 #define SBX_REASON_UNKNOWN_KIND		1	/* marker kind not in 1..8 */
@@ -70,7 +70,7 @@
 #define SBX_REASON_WRONG_RETURN		4	/* RET/CB_EXIT does not match the top frame */
 #define SBX_REASON_CANNOT_RETURN	5	/* top frame cannot return yet */
 #define SBX_REASON_NOT_CALLBACK		6	/* CB_ENTER of a function that is no callback */
-#define SBX_REASON_STACK_OVERFLOW	7	/* push beyond the stack limit */
+#define SBX_REASON_STACK_OVERFLOW	7	/* push beyond the depth bound (max_depth) */
 #define SBX_REASON_NO_SETJMP		8	/* SJ_RESUME without a matching SJ_SAVE */
 #define SBX_REASON_BAD_STATE		9	/* thread state inconsistent (a bug) */
 #define SBX_REASON_COMPAT_SYSCALL	16	/* a 32-bit (int 0x80) or x32 syscall */
@@ -84,6 +84,7 @@
 #define SBX_REASON_PROC_MEM_WRITE	24	/* a /proc/<pid>/mem opened for writing */
 #define SBX_REASON_EXEC_DENIED		25	/* an exec the thread's transition refuses */
 #define SBX_REASON_EXE_REBUILT		26	/* installed file whose content changed */
+#define SBX_REASON_STORE_FULL		27	/* no slot for a frame or setjmp record */
 
 /* Flags of a violation record (struct sbx_violation_record.flags). */
 #define SBX_REC_F_MARKER	0x1	/* the event was a marker (syscall 999) */
@@ -283,7 +284,8 @@ struct sbx_ioc_status {
  * @tag:        the top frame's tag (kmod/core/sbx_monitor.h: 0 root,
  *              0x40000000 | site, 0x80000000 | function) before the event.
  * @mstate:     the top frame's macro-state before the event.
- * @depth:      the stack depth before the event, root frame included (so
+ * @depth:      the logical stack depth before the event (frames folded by
+ *              recursion each count), root frame included (so
  *              >= 1 for a marker; 0 for SBX_REASON_NO_MEMORY,
  *              SBX_REASON_EXE_MISMATCH and SBX_REASON_EXE_REBUILT, whose tag,
  *              mstate and stack are 0).
@@ -295,7 +297,8 @@ struct sbx_ioc_status {
  *              instruction it came from); for SBX_REASON_EXEC_DENIED the
  *              thread's exec transition (SBX_EXEC_*); else zero.
  * @stack:      the tags of the thread's frames before the event, from the top
- *              down: stack[i] is the tag of frame depth-1-i, for
+ *              down (a folded frame repeated): stack[i] is the tag of logical
+ *              frame depth-1-i, for
  *              i < min(@depth, SBX_REC_STACK) (so stack[0] == @tag); the
  *              other entries are zero. Not for SBX_REASON_EXEC_DENIED and
  *              SBX_REASON_EXE_REBUILT, which have @path instead.

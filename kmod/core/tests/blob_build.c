@@ -80,6 +80,7 @@ size_t tb_build(const struct tb_spec *s, uint8_t *out, size_t cap)
 	tb_put32(out + 88, s->ambient_set);
 	tb_put32(out + 92, s->nr_pins);
 	tb_put32(out + 96, po);
+	tb_put32(out + 100, s->max_depth ? s->max_depth : SBX_MAX_DEPTH_DEFAULT);
 	tb_put64(out + 104, s->pin_table_vaddr);
 	tb_put64(out + 112, s->text_vaddr);
 	for (i = 0; i < s->nr_sets; i++)
@@ -196,4 +197,37 @@ void tb_example_nfa(struct tb_spec *s)
 	s->nr_callbacks = 1;
 	s->callbacks[0][0] = 4;
 	s->callbacks[0][1] = 2;
+}
+
+/*
+ * Direct recursion and setjmp (tests of folding and of the record stack).
+ * Functions main (0), r (1), cb (2); symbols puts (0), exit (1).
+ *   main: 0 -call 0-> 1 -exit-> 2, final 2      site 0: main -> r
+ *   r:    0 -puts-> 1, final 1; 1 -call 1-> 1    site 1: r -> r
+ *   cb:   0 -puts-> 1, final 1                   (a callback)
+ * Macro-states: 0 {} (new thread), 1 {main0}, 2 {main1}, 3 {main2}F, 4 {r0},
+ * 5 {r1}F, 6 {cb0}, 7 {cb1}F.
+ */
+void tb_recursive(struct tb_spec *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->stack_limit = 8;
+	s->nr_symbols = 2;
+	s->nr_functions = 3;
+	s->initial = 1;
+	s->thread = 0;
+	s->nr_mstates = 8;
+	s->mstates[1] = (struct tb_mstate){ 0, 1, { { SBX_KEY_SITE(0), 2 } } };
+	s->mstates[2] = (struct tb_mstate){ 0, 1, { { SBX_KEY_LIBC(1), 3 } } };
+	s->mstates[3] = (struct tb_mstate){ SBX_MSTATE_F_FINAL, 0, { { 0, 0 } } };
+	s->mstates[4] = (struct tb_mstate){ 0, 1, { { SBX_KEY_LIBC(0), 5 } } };
+	s->mstates[5] = (struct tb_mstate){ SBX_MSTATE_F_FINAL, 1, { { SBX_KEY_SITE(1), 5 } } };
+	s->mstates[6] = (struct tb_mstate){ 0, 1, { { SBX_KEY_LIBC(0), 7 } } };
+	s->mstates[7] = (struct tb_mstate){ SBX_MSTATE_F_FINAL, 0, { { 0, 0 } } };
+	s->nr_sites = 2;
+	s->sites[0] = 4;
+	s->sites[1] = 4;
+	s->nr_callbacks = 1;
+	s->callbacks[0][0] = 2;
+	s->callbacks[0][1] = 6;
 }

@@ -24,6 +24,8 @@ struct tb_mstate {
 struct tb_spec {
 	uint32_t flags;
 	uint32_t stack_limit;
+	/* 0: SBX_MAX_DEPTH_DEFAULT. */
+	uint32_t max_depth;
 	uint32_t nr_symbols;
 	uint32_t nr_functions;
 	uint32_t initial;
@@ -65,5 +67,6 @@ uint32_t tb_get32(const uint8_t *p);
 /* The example policy of the tests (see blob_build.c), in dyck and nfa mode. */
 void tb_example(struct tb_spec *s);
 void tb_example_nfa(struct tb_spec *s);
+void tb_recursive(struct tb_spec *s);
 
 #endif

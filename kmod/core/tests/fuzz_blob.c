@@ -28,12 +28,34 @@ static void check(int cond)
 
 static void check_thread(const struct sbx_policy_view *v, const struct sbx_thread *t)
 {
-	check(t->depth >= 1 && t->depth <= t->limit && t->limit == v->stack_limit);
-	check(t->nr_sj <= SBX_SJ_RECORDS);
-	check(t->frames[t->depth - 1].mstate < v->nr_mstates);
+	sbx_u32 i, level = 0, r = 0;
+
+	check(t->capacity == v->stack_limit && t->max_depth == v->max_depth);
+	check(sbx_thread_consistent(t));
+	check(sbx_top(t)->mstate < v->nr_mstates);
+	check(t->slots[0].frame.tag == SBX_FRAME_ROOT && t->slots[0].frame.count == 1);
+	/* The depth is the entries' counts; a record is at the lowest frame of its entry. */
+	for (i = 0; i < t->nr_frames; i++) {
+		const struct sbx_frame *f = &t->slots[i].frame;
+
+		check(f->count >= 1);
+		check(f->mstate < v->nr_mstates);
+		for (; r < t->nr_sj && sbx_sj(t, r)->entry == i; r++)
+			check(sbx_sj(t, r)->level == level + 1);
+		/* Only the lowest frame of an entry may hold records: equal neighbours fold. */
+		if (i >= 1 && i + 1 < t->nr_frames) {
+			const struct sbx_frame *b = &t->slots[i - 1].frame;
+			int owns = r > 0 && sbx_sj(t, r - 1)->entry == i;
+
+			check(owns || b->tag != f->tag || b->mstate != f->mstate ||
+			      b->saved_window != f->saved_window);
+		}
+		level += f->count;
+	}
+	check(r == t->nr_sj && level == t->depth);
 	/* The flattened model has no stack of calls: only callbacks push. */
 	if (v->flags & SBX_BLOB_F_NFA)
-		check((t->frames[t->depth - 1].tag & SBX_FRAME_KIND_MASK) != SBX_FRAME_SITE);
+		check((sbx_top(t)->tag & SBX_FRAME_KIND_MASK) != SBX_FRAME_SITE);
 	/* The window always names a set of the policy (set 0 when unbound). */
 	check(v->nr_sets ? t->window < v->nr_sets : t->window == 0);
 }
@@ -42,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct sbx_policy_view view;
 	struct sbx_thread t, before, copy;
-	struct sbx_frame *frames, *saved, *other;
+	union sbx_slot *frames, *saved, *other;
 	struct sbx_violation out;
 	size_t n, pos;
 	uint8_t *blob;
@@ -84,33 +106,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (k & 0x20)
 			id |= 1ULL << 32;
 		if (k & 0x40) {
-			struct sbx_frame *tmp;
+			union sbx_slot *tmp;
 
 			check(sbx_thread_copy(&copy, other, view.stack_limit, &t) == 0);
-			check(copy.depth == t.depth && copy.nr_sj == t.nr_sj);
-			check(!memcmp(other, t.frames, sizeof(*other) * t.depth));
+			check(copy.depth == t.depth && copy.nr_sj == t.nr_sj &&
+			      copy.nr_frames == t.nr_frames);
+			check(!memcmp(other, t.slots, sizeof(*other) * t.nr_frames));
+			check(!memcmp(other + t.capacity - t.nr_sj, t.slots + t.capacity - t.nr_sj,
+				      sizeof(*other) * t.nr_sj));
 			t = copy;
 			tmp = frames;
 			frames = other;
 			other = tmp;
 		}
 		before = t;
-		memcpy(saved, t.frames, sizeof(*saved) * t.depth);
+		memcpy(saved, t.slots, sizeof(*saved) * t.capacity);
 		if (!sbx_step(&view, &t, kind, id, &out)) {
 			if ((view.flags & SBX_BLOB_F_NFA) &&
 			    (kind == SBX_MARK_CALL || kind == SBX_MARK_RET ||
 			     kind == SBX_MARK_TAIL)) {
 				/* Only the window changes: program code runs. */
-				check(t.depth == before.depth && t.nr_sj == before.nr_sj);
+				check(t.depth == before.depth && t.nr_frames == before.nr_frames &&
+				      t.nr_sj == before.nr_sj);
 				check(t.window_sym == SBX_WINDOW_NONE && t.window == 0);
-				check(!memcmp(saved, t.frames, sizeof(*saved) * t.depth));
+				check(!memcmp(saved, t.slots, sizeof(*saved) * t.capacity));
 			}
 		} else {
-			check(out.reason >= SBX_V_UNKNOWN_KIND && out.reason <= SBX_V_NO_SETJMP);
+			check((out.reason >= SBX_V_UNKNOWN_KIND && out.reason <= SBX_V_NO_SETJMP) ||
+			      out.reason == SBX_V_STORE_FULL);
 			check(before.window == t.window && before.window_sym == t.window_sym);
 			check(out.depth == t.depth && out.kind == kind && out.id == id);
 			check(!memcmp(&before, &t, sizeof(t)));
-			check(!memcmp(saved, t.frames, sizeof(*saved) * t.depth));
+			check(!memcmp(saved, t.slots, sizeof(*saved) * t.capacity));
 		}
 		check_thread(&view, &t);
 		/* System calls and pins: any number, any registers; reads stay inside. */

@@ -31,7 +31,7 @@ static int failures, checks;
 static uint8_t blob[1 << 16];
 static size_t blob_size;
 static struct sbx_policy_view view;
-static struct sbx_frame frames[64];
+static union sbx_slot slots[8192];
 static struct sbx_thread thread;
 
 static void load_spec(const struct tb_spec *s)
@@ -75,7 +75,7 @@ static int run(const uint64_t (*ev)[2], int n, struct sbx_violation *v)
 #define RUN(v, ...)                                                            \
 	({                                                                     \
 		static const uint64_t ev_[][2] = { __VA_ARGS__ };              \
-		sbx_thread_init(&view, &thread, frames, 64);                   \
+		sbx_thread_init(&view, &thread, slots, 64);                   \
 		run(ev_, sizeof(ev_) / sizeof(ev_[0]), v);                     \
 	})
 
@@ -96,8 +96,8 @@ static void test_valid_run(void)
 	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { L, 1 }, { R, 2 }, { L, 0 }, { R, 0 },
 		  { C, 1 }, { C, 3 }, { L, 1 }, { R, 3 }, { L, 2 }, { R, 1 }) == -1,
 	      "reason %u", v.reason);
-	CHECK(thread.depth == 1 && thread.frames[0].mstate == 3, "depth %u ms %u",
-	      thread.depth, thread.frames[0].mstate);
+	CHECK(thread.depth == 1 && thread.slots[0].frame.mstate == 3, "depth %u ms %u",
+	      thread.depth, thread.slots[0].frame.mstate);
 }
 
 static void test_libc(void)
@@ -140,8 +140,8 @@ static void test_tail(void)
 	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { L, 1 }, { R, 2 }, { L, 0 }, { R, 0 },
 		  { C, 1 }, { C, 3 }, { L, 1 }, { R, 3 }, { T, 4 }, { L, 1 }, { R, 1 },
 		  { R, 0 }) == 13 && v.reason == SBX_V_WRONG_RETURN, "%u", v.reason);
-	CHECK(thread.depth == 1 && thread.frames[0].mstate == 3, "after tail: %u %u",
-	      thread.depth, thread.frames[0].mstate);
+	CHECK(thread.depth == 1 && thread.slots[0].frame.mstate == 3, "after tail: %u %u",
+	      thread.depth, thread.slots[0].frame.mstate);
 	/* main: 0 -call 0-> 1 is not final: a tail call there is refused. */
 	CHECK(RUN(&v, { T, 0 }) == 0 && v.reason == SBX_V_NOT_ALLOWED, "%u", v.reason);
 	CHECK(RUN(&v, { T, 4 }) == 0 && v.reason == SBX_V_NOT_ALLOWED, "%u", v.reason);
@@ -177,7 +177,7 @@ static void test_new_thread(void)
 	struct sbx_violation v;
 
 	load_example(8);
-	CHECK(sbx_thread_init_new_thread(&view, &thread, frames, 64) == 0, "init");
+	CHECK(sbx_thread_init_new_thread(&view, &thread, slots, 64) == 0, "init");
 	CHECK(sbx_step(&view, &thread, C, 0, &v) == 1 && v.reason == SBX_V_NOT_ALLOWED,
 	      "a new thread starts in no function: %u", v.reason);
 	CHECK(sbx_step(&view, &thread, L, 2, &v) == 1 && v.reason == SBX_V_NOT_ALLOWED, "%u", v.reason);
@@ -185,29 +185,106 @@ static void test_new_thread(void)
 	CHECK(sbx_step(&view, &thread, L, 2, &v) == 0, "cb write");
 	CHECK(sbx_step(&view, &thread, CX, 4, &v) == 0, "cb exit");
 	CHECK(sbx_step(&view, &thread, L, 2, &v) == 1, "back to nothing");
-	CHECK(sbx_thread_init(&view, &thread, frames, 7) == -SBX_EINVAL, "capacity < limit");
+	CHECK(sbx_thread_init(&view, &thread, slots, 7) == -SBX_EINVAL, "capacity < limit");
 	CHECK(sbx_thread_init(&view, &thread, NULL, 64) == -SBX_EINVAL, "no frames");
+}
+
+static void load_recursive(uint32_t stack_limit, uint32_t max_depth)
+{
+	struct tb_spec s;
+
+	tb_recursive(&s);
+	s.stack_limit = stack_limit;
+	s.max_depth = max_depth;
+	load_spec(&s);
+}
+
+static int step1(uint64_t kind, uint64_t id, struct sbx_violation *v)
+{
+	return sbx_step(&view, &thread, kind, id, v);
 }
 
 static void test_overflow(void)
 {
 	struct sbx_violation v;
+	struct sbx_thread before;
+	union sbx_slot sb[8];
 	int i;
 
-	/* The root frame and 2 more: the third push overflows. */
+	/* The root frame and 2 more distinct frames fill 3 slots. */
 	load_example(3);
-	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { CE, 4 }) == 2 && v.reason == SBX_V_STACK_OVERFLOW,
+	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { CE, 4 }) == 2 && v.reason == SBX_V_STORE_FULL,
 	      "%u", v.reason);
-	CHECK(RUN(&v, { CE, 4 }, { CE, 4 }, { CE, 4 }) == 2 && v.reason == SBX_V_STACK_OVERFLOW,
-	      "%u", v.reason);
+	/* A callback interrupting itself in the same state folds: no new slot. */
+	CHECK(RUN(&v, { CE, 4 }, { CE, 4 }, { CE, 4 }, { CE, 4 }) == 2 &&
+	      v.reason == SBX_V_STORE_FULL, "third distinct frame: %u", v.reason);
+	load_example(4);
+	CHECK(RUN(&v, { CE, 4 }, { CE, 4 }, { CE, 4 }, { CE, 4 }, { CE, 4 }, { CE, 4 }) == -1 &&
+	      thread.depth == 7 && thread.nr_frames == 4, "%u: depth %u entries %u", v.reason,
+	      thread.depth, thread.nr_frames);
 	load_example(1);
+	CHECK(RUN(&v, { C, 0 }) == 0 && v.reason == SBX_V_STORE_FULL, "%u", v.reason);
+
+	/* The depth bound counts folded frames, and names itself. */
+	load_recursive(8, 100);
+	sbx_thread_init(&view, &thread, slots, 8);
+	CHECK(step1(C, 0, &v) == 0 && step1(L, 0, &v) == 0, "into r");
+	for (i = 0; i < 98; i++)
+		CHECK(step1(C, 1, &v) == 0 && step1(L, 0, &v) == 0, "recursion %d", i);
+	CHECK(thread.depth == 100 && thread.nr_frames == 4, "depth %u entries %u", thread.depth,
+	      thread.nr_frames);
+	before = thread;
+	memcpy(sb, slots, sizeof(sb));
+	CHECK(step1(C, 1, &v) == 1 && v.reason == SBX_V_STACK_OVERFLOW && v.depth == 100 &&
+	      v.tag == (SBX_FRAME_SITE | 1) && v.mstate == 5, "%u at %u", v.reason, v.depth);
+	CHECK(step1(CE, 2, &v) == 1 && v.reason == SBX_V_STACK_OVERFLOW, "%u", v.reason);
+	CHECK(!memcmp(&before, &thread, sizeof(before)) && !memcmp(sb, slots, sizeof(sb)),
+	      "refused push changed the thread");
+	/* Unwinding all of it is as good as the way in. */
+	for (i = 0; i < 98; i++)
+		CHECK(step1(R, 1, &v) == 0, "return %d", i);
+	CHECK(step1(R, 1, &v) == 1 && v.reason == SBX_V_WRONG_RETURN, "%u", v.reason);
+	CHECK(step1(R, 0, &v) == 0 && step1(L, 1, &v) == 0 && thread.depth == 1 &&
+	      thread.nr_frames == 1, "%u", v.reason);
+	/* max_depth 1: nothing can be pushed. */
+	load_recursive(8, 1);
 	CHECK(RUN(&v, { C, 0 }) == 0 && v.reason == SBX_V_STACK_OVERFLOW, "%u", v.reason);
-	load_example(64);
-	sbx_thread_init(&view, &thread, frames, 64);
-	for (i = 0; i < 63; i++)
-		CHECK(sbx_step(&view, &thread, CE, 4, &v) == 0, "push %d", i);
-	CHECK(sbx_step(&view, &thread, CE, 4, &v) == 1 && v.reason == SBX_V_STACK_OVERFLOW &&
-	      v.depth == 64, "%u", v.reason);
+}
+
+/* Legitimate recursion of 5000 frames through one site costs 4 entries. */
+static void test_deep_recursion(void)
+{
+	struct sbx_violation v;
+	sbx_u32 tags[4];
+	int i, ok = 1;
+
+	load_recursive(8, SBX_MAX_DEPTH_DEFAULT);
+	sbx_thread_init(&view, &thread, slots, 8);
+	ok &= step1(C, 0, &v) == 0 && step1(L, 0, &v) == 0;
+	for (i = 0; i < 5000; i++)
+		ok &= step1(C, 1, &v) == 0 && step1(L, 0, &v) == 0;
+	CHECK(ok, "recursion refused: %u at %u", v.reason, v.depth);
+	CHECK(thread.depth == 5002 && thread.nr_frames == 4 &&
+	      thread.slots[2].frame.count == 4999 && thread.slots[3].frame.count == 1,
+	      "depth %u entries %u", thread.depth, thread.nr_frames);
+	CHECK(sbx_thread_tags(&thread, tags, 4) == 4 && tags[0] == (SBX_FRAME_SITE | 1) &&
+	      tags[1] == (SBX_FRAME_SITE | 1) && tags[3] == (SBX_FRAME_SITE | 1), "tags");
+	/* An unrelated callback at the bottom of the recursion, and back. */
+	CHECK(step1(CE, 2, &v) == 0 && step1(L, 0, &v) == 0 && step1(CX, 2, &v) == 0,
+	      "callback %u", v.reason);
+	for (i = 0; i < 5000; i++)
+		ok &= step1(R, 1, &v) == 0;
+	CHECK(ok && thread.depth == 2 && thread.nr_frames == 2, "unwind %u", v.reason);
+	CHECK(step1(R, 0, &v) == 0 && step1(L, 1, &v) == 0, "exit %u", v.reason);
+	/* The same recursion with the old bound of 1024 entries and no folding would
+	 * have been killed at depth 1025; with 3 slots it is still the store that
+	 * ends it, never silently. */
+	load_recursive(3, SBX_MAX_DEPTH_DEFAULT);
+	sbx_thread_init(&view, &thread, slots, 3);
+	CHECK(step1(C, 0, &v) == 0 && step1(L, 0, &v) == 0 && step1(C, 1, &v) == 0 &&
+	      step1(L, 0, &v) == 0, "two levels");
+	CHECK(step1(C, 1, &v) == 1 && v.reason == SBX_V_STORE_FULL, "fourth entry: %u", v.reason);
+	CHECK(sbx_thread_tags(&thread, tags, 4) == 3 && tags[2] == SBX_FRAME_ROOT, "tags");
 }
 
 static void test_kinds(void)
@@ -218,7 +295,7 @@ static void test_kinds(void)
 
 	load_example(8);
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		sbx_thread_init(&view, &thread, frames, 64);
+		sbx_thread_init(&view, &thread, slots, 64);
 		CHECK(sbx_step(&view, &thread, kinds[i], 0, &v) == 1 &&
 		      v.reason == SBX_V_UNKNOWN_KIND && v.kind == kinds[i], "kind %llu",
 		      (unsigned long long)kinds[i]);
@@ -233,8 +310,8 @@ static void test_setjmp(void)
 	load_example(8);
 	/* Save in main, descend, resume: back to main's frame and frontier. */
 	CHECK(RUN(&v, { SS, 7 }, { C, 0 }, { C, 2 }, { SR, 7 }, { C, 0 }) == -1, "%u", v.reason);
-	CHECK(thread.depth == 2 && thread.frames[0].mstate == 2, "%u %u", thread.depth,
-	      thread.frames[0].mstate);
+	CHECK(thread.depth == 2 && thread.slots[0].frame.mstate == 2, "%u %u", thread.depth,
+	      thread.slots[0].frame.mstate);
 	CHECK(RUN(&v, { SR, 0 }) == 0 && v.reason == SBX_V_NO_SETJMP, "%u", v.reason);
 	/* A record deeper than the stack is not used. */
 	CHECK(RUN(&v, { C, 0 }, { SS, 1 }, { C, 2 }, { L, 1 }, { R, 2 }, { L, 0 }, { R, 0 },
@@ -242,19 +319,144 @@ static void test_setjmp(void)
 	/* The most recent matching record wins; a re-save at the same depth replaces. */
 	CHECK(RUN(&v, { SS, 1 }, { C, 0 }, { SS, 1 }, { C, 2 }, { SR, 1 }, { L, 0 }) == 5 &&
 	      v.reason == SBX_V_NOT_ALLOWED, "%u", v.reason);
-	CHECK(thread.depth == 2 && thread.frames[1].mstate == 4, "%u %u", thread.depth,
-	      thread.frames[1].mstate);
+	CHECK(thread.depth == 2 && thread.slots[1].frame.mstate == 4, "%u %u", thread.depth,
+	      thread.slots[1].frame.mstate);
 	CHECK(RUN(&v, { SS, 0xffffffffULL }, { SR, 0xffffffffULL }) == -1, "%u", v.reason);
 	CHECK(RUN(&v, { SS, 1ULL << 32 }) == 0 && v.reason == SBX_V_ID_RANGE, "%u", v.reason);
 	CHECK(RUN(&v, { SR, 1ULL << 32 }) == 0 && v.reason == SBX_V_ID_RANGE, "%u", v.reason);
-	/* Only the 16 most recent records are kept. */
-	sbx_thread_init(&view, &thread, frames, 64);
-	for (i = 0; i < 17; i++)
-		sbx_step(&view, &thread, SS, i, &v);
-	CHECK(thread.nr_sj == SBX_SJ_RECORDS, "%u", thread.nr_sj);
-	CHECK(sbx_step(&view, &thread, SR, 0, &v) == 1 && v.reason == SBX_V_NO_SETJMP, "oldest gone");
-	CHECK(sbx_step(&view, &thread, SR, 1, &v) == 0, "record 1 kept");
-	CHECK(sbx_step(&view, &thread, SR, 16, &v) == 0, "record 16 kept");
+	/* Records are never evicted: a full store refuses the save, unchanged. */
+	load_example(8);
+	sbx_thread_init(&view, &thread, slots, 8);
+	for (i = 0; i < 7; i++)
+		CHECK(sbx_step(&view, &thread, SS, i, &v) == 0, "save %d", i);
+	CHECK(thread.nr_sj == 7, "%u", thread.nr_sj);
+	CHECK(sbx_step(&view, &thread, SS, 7, &v) == 1 && v.reason == SBX_V_STORE_FULL &&
+	      thread.nr_sj == 7, "eighth slot %u", v.reason);
+	CHECK(sbx_step(&view, &thread, SS, 3, &v) == 0 && thread.nr_sj == 7,
+	      "a re-save in the same frame needs no slot");
+	CHECK(sbx_step(&view, &thread, C, 0, &v) == 1 && v.reason == SBX_V_STORE_FULL,
+	      "no slot for a frame either: %u", v.reason);
+	CHECK(sbx_step(&view, &thread, SR, 0, &v) == 0, "record 0 kept");
+	CHECK(sbx_step(&view, &thread, SR, 6, &v) == 0, "record 6 kept");
+}
+
+/*
+ * Issue 17, the Lua pattern: protect() saves at one setjmp site; a nested
+ * protect() returns normally; the stack grows back to the same depth; an error
+ * longjmps to the outer buffer. The nested record died with its frame.
+ */
+static void test_setjmp_stale(void)
+{
+	struct sbx_violation v;
+
+	load_recursive(8, 0);
+	CHECK(RUN(&v, { C, 0 }, { L, 0 }, { SS, 9 }, { C, 1 }, { SS, 9 }, { L, 0 }, { R, 1 },
+		  { C, 1 }, { SR, 9 }) == -1, "%u", v.reason);
+	CHECK(thread.depth == 2 && thread.nr_frames == 2 && thread.nr_sj == 1 &&
+	      thread.slots[1].frame.mstate == 5 && thread.slots[1].frame.tag == (SBX_FRAME_SITE | 0),
+	      "resumed at depth %u entries %u records %u ms %u", thread.depth, thread.nr_frames,
+	      thread.nr_sj, thread.slots[1].frame.mstate);
+	/* The outer frame goes on as the program does: it returns to main. */
+	CHECK(step1(R, 0, &v) == 0 && step1(L, 1, &v) == 0, "%u", v.reason);
+	/* Without the outer save the stale one is not taken either. */
+	CHECK(RUN(&v, { C, 0 }, { L, 0 }, { C, 1 }, { SS, 9 }, { L, 0 }, { R, 1 }, { C, 1 },
+		  { SR, 9 }) == 7 && v.reason == SBX_V_NO_SETJMP, "%u", v.reason);
+	/* A callback's records die at CB_EXIT. */
+	CHECK(RUN(&v, { C, 0 }, { L, 0 }, { CE, 2 }, { SS, 4 }, { L, 0 }, { CX, 2 }, { CE, 2 },
+		  { SR, 4 }) == 7 && v.reason == SBX_V_NO_SETJMP, "%u", v.reason);
+	/* A tail call replaces the frame, and its records. */
+	load_example(8);
+	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { L, 1 }, { R, 2 }, { L, 0 }, { R, 0 }, { C, 1 },
+		  { C, 3 }, { L, 1 }, { R, 3 }, { SS, 5 }, { T, 4 }, { SR, 5 }) == 12 &&
+	      v.reason == SBX_V_NO_SETJMP, "%u", v.reason);
+	/* A resume keeps the records of the frame it returns to, drops those above. */
+	load_recursive(8, 0);
+	CHECK(RUN(&v, { C, 0 }, { L, 0 }, { SS, 1 }, { SS, 2 }, { C, 1 }, { SS, 3 }, { SR, 1 },
+		  { SR, 2 }) == -1 && thread.nr_sj == 2 && thread.depth == 2, "%u", v.reason);
+	CHECK(step1(SR, 3, &v) == 1 && v.reason == SBX_V_NO_SETJMP, "%u", v.reason);
+}
+
+/* Issue 17, a shell: setjmp at 40 depths, then a longjmp to main's buffer. */
+static void test_setjmp_many_depths(void)
+{
+	struct sbx_violation v;
+	struct sbx_thread child;
+	static union sbx_slot cs[128];
+	int i, ok = 1;
+
+	load_recursive(128, 0);
+	sbx_thread_init(&view, &thread, slots, 128);
+	ok &= step1(SS, 0, &v) == 0 && step1(C, 0, &v) == 0 && step1(L, 0, &v) == 0;
+	for (i = 0; i < 40; i++)
+		ok &= step1(SS, 1, &v) == 0 && step1(C, 1, &v) == 0 && step1(L, 0, &v) == 0;
+	CHECK(ok, "%u", v.reason);
+	/* Frames holding records do not fold: 42 entries, 41 records. */
+	CHECK(thread.depth == 42 && thread.nr_frames == 42 && thread.nr_sj == 41, "%u %u %u",
+	      thread.depth, thread.nr_frames, thread.nr_sj);
+	/* A fork copies frames, counts and records. */
+	CHECK(sbx_thread_copy(&child, cs, 128, &thread) == 0, "copy");
+	CHECK(step1(SR, 0, &v) == 0 && thread.depth == 1 && thread.nr_frames == 1 &&
+	      thread.nr_sj == 1 && thread.slots[0].frame.mstate == 1, "to main: %u", v.reason);
+	CHECK(step1(C, 0, &v) == 0 && step1(L, 0, &v) == 0 && step1(R, 0, &v) == 0 &&
+	      step1(L, 1, &v) == 0, "main goes on: %u", v.reason);
+	/* The child longjmps with number 1: to the most recent live record of it, the
+	 * deepest frame's (the monitor cannot tell the buffers of one site apart),
+	 * then unwinds normally. */
+	CHECK(sbx_step(&view, &child, SR, 1, &v) == 0 && child.depth == 41 && child.nr_sj == 41,
+	      "child %u", child.depth);
+	for (i = 0; i < 39; i++)
+		ok &= sbx_step(&view, &child, R, 1, &v) == 0;
+	CHECK(ok && child.depth == 2 && child.nr_sj == 2, "child unwound %u %u", child.depth,
+	      child.nr_sj);
+	CHECK(sbx_step(&view, &child, R, 0, &v) == 0 && child.nr_sj == 1 &&
+	      sbx_step(&view, &child, SR, 0, &v) == 0 && child.slots[0].frame.mstate == 1,
+	      "child to main %u", v.reason);
+	/* With 64 slots, 32 levels with a record each fill the store: a named
+	 * refusal, no eviction. */
+	load_recursive(64, 0);
+	sbx_thread_init(&view, &thread, slots, 64);
+	ok = step1(SS, 0, &v) == 0 && step1(C, 0, &v) == 0 && step1(L, 0, &v) == 0;
+	for (i = 0; i < 30; i++)
+		ok &= step1(SS, 1, &v) == 0 && step1(C, 1, &v) == 0 && step1(L, 0, &v) == 0;
+	CHECK(ok && thread.nr_frames == 32 && thread.nr_sj == 31, "%u %u", thread.nr_frames,
+	      thread.nr_sj);
+	CHECK(step1(SS, 1, &v) == 0 && step1(C, 1, &v) == 1 && v.reason == SBX_V_STORE_FULL,
+	      "%u", v.reason);
+	CHECK(step1(SS, 2, &v) == 1 && v.reason == SBX_V_STORE_FULL, "%u", v.reason);
+	CHECK(step1(SR, 0, &v) == 0 && thread.depth == 1, "main's record kept");
+}
+
+/* Records in a folded run: the record's frame is the lowest of its entry. */
+static void test_setjmp_folded(void)
+{
+	struct sbx_violation v;
+	int i, ok = 1;
+
+	load_recursive(8, 0);
+	sbx_thread_init(&view, &thread, slots, 8);
+	ok &= step1(C, 0, &v) == 0 && step1(L, 0, &v) == 0 && step1(C, 1, &v) == 0 &&
+	      step1(L, 0, &v) == 0 && step1(SS, 5, &v) == 0;
+	for (i = 0; i < 100; i++)
+		ok &= step1(C, 1, &v) == 0 && step1(L, 0, &v) == 0;
+	CHECK(ok && thread.depth == 103 && thread.nr_frames == 4 &&
+	      thread.slots[2].frame.count == 100, "%u: %u %u", v.reason, thread.depth,
+	      thread.nr_frames);
+	CHECK(step1(SR, 5, &v) == 0 && thread.depth == 3 && thread.nr_frames == 3 &&
+	      thread.slots[2].frame.count == 1 && thread.slots[2].frame.mstate == 5, "%u %u",
+	      thread.depth, thread.nr_frames);
+	CHECK(step1(R, 1, &v) == 0 && step1(R, 0, &v) == 0 && step1(L, 1, &v) == 0, "%u", v.reason);
+	/* A pop splits the top frame off a folded entry; records below survive. */
+	load_recursive(8, 0);
+	sbx_thread_init(&view, &thread, slots, 8);
+	ok = step1(C, 0, &v) == 0 && step1(L, 0, &v) == 0 && step1(SS, 5, &v) == 0;
+	for (i = 0; i < 10; i++)
+		ok &= step1(C, 1, &v) == 0 && step1(L, 0, &v) == 0;
+	for (i = 0; i < 5; i++)
+		ok &= step1(R, 1, &v) == 0;
+	CHECK(ok && thread.depth == 7 && thread.nr_frames == 4 && thread.slots[2].frame.count == 4 &&
+	      thread.slots[3].frame.count == 1 && thread.nr_sj == 1, "%u %u %u", thread.depth,
+	      thread.nr_frames, thread.slots[2].frame.count);
+	CHECK(step1(SR, 5, &v) == 0 && thread.depth == 2 && thread.nr_frames == 2, "%u", v.reason);
 }
 
 static void test_unchanged_on_violation(void)
@@ -265,37 +467,37 @@ static void test_unchanged_on_violation(void)
 		{ CE, 3 }, { SR, 4 }, { 0, 0 }, { 9, 1 }, { L, 1ULL << 40 },
 	};
 	struct sbx_thread before;
-	struct sbx_frame fb[64];
+	union sbx_slot fb[64];
 	struct sbx_violation v;
 	unsigned int i;
 
 	load_example(8);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		sbx_thread_init(&view, &thread, frames, 64);
+		sbx_thread_init(&view, &thread, slots, 64);
 		CHECK(run(ev, 4, &v) == -1, "prefix");
 		before = thread;
-		memcpy(fb, frames, sizeof(fb));
+		memcpy(fb, slots, sizeof(fb));
 		CHECK(sbx_step(&view, &thread, bad[i][0], bad[i][1], &v) == 1, "bad %u", i);
 		CHECK(memcmp(&before, &thread, sizeof(before)) == 0 &&
-		      memcmp(fb, frames, sizeof(fb)) == 0, "state changed by bad event %u", i);
+		      memcmp(fb, slots, sizeof(fb)) == 0, "state changed by bad event %u", i);
 	}
 }
 
 static void test_copy(void)
 {
-	struct sbx_frame child_frames[8];
+	union sbx_slot child_slots[8];
 	struct sbx_thread child;
 	struct sbx_violation v;
 
 	load_example(8);
 	CHECK(RUN(&v, { C, 0 }, { SS, 2 }, { C, 2 }) == -1, "%u", v.reason);
-	CHECK(sbx_thread_copy(&child, child_frames, 8, &thread) == 0, "copy");
-	CHECK(sbx_thread_copy(&child, child_frames, 7, &thread) == -SBX_EINVAL, "small copy");
+	CHECK(sbx_thread_copy(&child, child_slots, 8, &thread) == 0, "copy");
+	CHECK(sbx_thread_copy(&child, child_slots, 7, &thread) == -SBX_EINVAL, "small copy");
 	/* The child continues the parent's automaton; the two are independent. */
 	CHECK(sbx_step(&view, &child, L, 1, &v) == 0 && sbx_step(&view, &child, R, 2, &v) == 0,
 	      "child");
 	CHECK(sbx_step(&view, &child, SR, 2, &v) == 0 && child.depth == 2, "child sj");
-	CHECK(thread.depth == 3 && thread.frames[2].mstate == 10, "parent unchanged");
+	CHECK(thread.depth == 3 && thread.slots[2].frame.mstate == 10, "parent unchanged");
 	CHECK(sbx_step(&view, &thread, R, 2, &v) == 1, "parent still in h");
 }
 
@@ -304,14 +506,28 @@ static void test_bad_state(void)
 	struct sbx_violation v;
 
 	load_example(8);
-	sbx_thread_init(&view, &thread, frames, 64);
-	thread.frames[0].mstate = 14;
+	sbx_thread_init(&view, &thread, slots, 64);
+	thread.slots[0].frame.mstate = 14;
 	CHECK(sbx_step(&view, &thread, L, 0, &v) == 1 && v.reason == SBX_V_BAD_STATE, "%u", v.reason);
-	thread.frames[0].mstate = 1;
-	thread.depth = 0;
+	thread.slots[0].frame.mstate = 1;
+	thread.nr_frames = 0;
 	CHECK(sbx_step(&view, &thread, L, 0, &v) == 1 && v.reason == SBX_V_BAD_STATE, "%u", v.reason);
+	thread.nr_frames = 9;
 	thread.depth = 9;
 	CHECK(sbx_step(&view, &thread, L, 0, &v) == 1 && v.reason == SBX_V_BAD_STATE, "%u", v.reason);
+	thread.nr_frames = 1;
+	thread.depth = 0;
+	CHECK(sbx_step(&view, &thread, L, 0, &v) == 1 && v.reason == SBX_V_BAD_STATE, "%u", v.reason);
+	thread.depth = SBX_MAX_DEPTH_DEFAULT + 1;
+	CHECK(sbx_step(&view, &thread, L, 0, &v) == 1 && v.reason == SBX_V_BAD_STATE, "%u", v.reason);
+	thread.depth = 1;
+	thread.nr_sj = 8;
+	CHECK(sbx_step(&view, &thread, L, 0, &v) == 1 && v.reason == SBX_V_BAD_STATE, "%u", v.reason);
+	thread.nr_sj = 0;
+	thread.slots[0].frame.count = 2;
+	CHECK(sbx_step(&view, &thread, L, 0, &v) == 1 && v.reason == SBX_V_BAD_STATE, "%u", v.reason);
+	thread.slots[0].frame.count = 1;
+	CHECK(sbx_step(&view, &thread, C, 0, &v) == 0, "consistent again");
 }
 
 /* --- validation ---------------------------------------------------------- */
@@ -348,7 +564,8 @@ static void test_header_rejections(void)
 	CHECK(validate_mut(4, 1) == -SBX_EINVAL, "version 1 (nfa callbacks renumbered)");
 	CHECK(validate_mut(4, 2) == -SBX_EINVAL, "version 2 (no binding or pins)");
 	CHECK(validate_mut(4, 3) == -SBX_EINVAL, "version 3 (openat for writing without its bit)");
-	CHECK(validate_mut(4, 5) == -SBX_EINVAL, "version 5");
+	CHECK(validate_mut(4, 4) == -SBX_EINVAL, "version 4 (16 evicted setjmp records, no folding)");
+	CHECK(validate_mut(4, 6) == -SBX_EINVAL, "version 6");
 	CHECK(validate_mut(4, 0) == -SBX_EINVAL, "version 0");
 	CHECK(validate_mut(8, 80) == -SBX_EINVAL, "header size");
 	CHECK(validate_mut(12, 8) == -SBX_EINVAL, "unknown flag");
@@ -391,7 +608,9 @@ static void test_header_rejections(void)
 	CHECK(validate_mut(88, 1) == -SBX_EINVAL, "ambient set without SBX_BLOB_F_BOUND");
 	CHECK(validate_mut(92, 1) == -SBX_EINVAL, "pins without SBX_BLOB_F_PINNED");
 	CHECK(validate_mut(96, co + 8 + 16) == -SBX_EINVAL, "pin offset");
-	CHECK(validate_mut(100, 1) == -SBX_EINVAL, "reserved0");
+	CHECK(validate_mut(100, 0) == -SBX_EINVAL, "max_depth 0");
+	CHECK(validate_mut(100, SBX_MAX_DEPTH_MAX + 1) == -SBX_E2BIG, "max_depth over the cap");
+	CHECK(validate_mut(100, SBX_MAX_DEPTH_MAX) == 0 && validate_mut(100, 1) == 0, "max_depth");
 	CHECK(validate_mut(104, 0x1000) == -SBX_EINVAL, "pin table without SBX_BLOB_F_PINNED");
 	CHECK(validate_mut(112, 0x1000) == -SBX_EINVAL, "text address without SBX_BLOB_F_PINNED");
 	CHECK(validate_mut(120, 1) == -SBX_EINVAL, "reserved 0");
@@ -508,7 +727,7 @@ static void test_nfa_stepping(void)
 		{ C, 0 }, { C, 4 }, { R, 0 }, { R, 4 }, { T, 0 }, { T, 4 }, { R, 3 }, { C, 2 },
 	};
 	struct sbx_thread before;
-	struct sbx_frame fb[64];
+	union sbx_slot fb[64];
 	struct sbx_violation v;
 	unsigned int i;
 
@@ -517,14 +736,14 @@ static void test_nfa_stepping(void)
 	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { L, 1 }, { R, 2 }, { L, 0 }, { R, 0 },
 		  { C, 1 }, { C, 3 }, { L, 1 }, { R, 3 }, { L, 2 }, { R, 1 }) == -1,
 	      "reason %u", v.reason);
-	CHECK(thread.depth == 1 && thread.frames[0].mstate == 6, "depth %u ms %u",
-	      thread.depth, thread.frames[0].mstate);
+	CHECK(thread.depth == 1 && thread.slots[0].frame.mstate == 6, "depth %u ms %u",
+	      thread.depth, thread.slots[0].frame.mstate);
 	/* The impossible path (h returns into b although a called it) and markers in
 	 * any order: only libc markers count. */
 	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { L, 1 }, { R, 3 }, { L, 2 }) == -1, "%u", v.reason);
 	CHECK(RUN(&v, { R, 4 }, { L, 1 }, { T, 4 }, { T, 0 }, { L, 1 }, { C, 3 }, { C, 3 },
 		  { L, 0 }, { R, 1 }, { L, 1 }) == -1 && thread.depth == 1 &&
-	      thread.frames[0].mstate == 3, "%u", v.reason);
+	      thread.slots[0].frame.mstate == 3, "%u", v.reason);
 	CHECK(RUN(&v, { L, 0 }) == 0 && v.reason == SBX_V_NOT_ALLOWED && v.tag == SBX_FRAME_ROOT &&
 	      v.mstate == 1, "%u", v.reason);
 	CHECK(RUN(&v, { L, 1 }, { L, 2 }, { L, 1 }) == 2 && v.reason == SBX_V_NOT_ALLOWED,
@@ -536,23 +755,23 @@ static void test_nfa_stepping(void)
 	CHECK(RUN(&v, { C, 1ULL << 32 }) == 0 && v.reason == SBX_V_ID_RANGE, "%u", v.reason);
 	/* Site markers change nothing: not the frames, not the setjmp records. */
 	for (i = 0; i < sizeof(sites) / sizeof(sites[0]); i++) {
-		sbx_thread_init(&view, &thread, frames, 64);
+		sbx_thread_init(&view, &thread, slots, 64);
 		CHECK(sbx_step(&view, &thread, CE, 4, &v) == 0 &&
 		      sbx_step(&view, &thread, SS, 1, &v) == 0, "prefix");
 		before = thread;
-		memcpy(fb, frames, sizeof(fb));
+		memcpy(fb, slots, sizeof(fb));
 		CHECK(sbx_step(&view, &thread, sites[i][0], sites[i][1], &v) == 0, "site %u", i);
 		CHECK(memcmp(&before, &thread, sizeof(before)) == 0 &&
-		      memcmp(fb, frames, sizeof(fb)) == 0, "state changed by site marker %u", i);
+		      memcmp(fb, slots, sizeof(fb)) == 0, "state changed by site marker %u", i);
 	}
 	/* Callbacks keep their frames, under their original function index. */
 	CHECK(RUN(&v, { L, 1 }, { CE, 4 }, { C, 3 }, { L, 2 }, { R, 3 }, { CX, 4 }, { L, 0 }) == -1,
 	      "%u", v.reason);
-	CHECK(thread.depth == 1 && thread.frames[0].mstate == 5, "%u %u", thread.depth,
-	      thread.frames[0].mstate);
+	CHECK(thread.depth == 1 && thread.slots[0].frame.mstate == 5, "%u %u", thread.depth,
+	      thread.slots[0].frame.mstate);
 	CHECK(RUN(&v, { CE, 4 }) == -1 && thread.depth == 2 &&
-	      thread.frames[1].tag == (SBX_FRAME_CALLBACK | 4) && thread.frames[1].mstate == 2,
-	      "callback frame %x %u", thread.frames[1].tag, thread.frames[1].mstate);
+	      thread.slots[1].frame.tag == (SBX_FRAME_CALLBACK | 4) && thread.slots[1].frame.mstate == 2,
+	      "callback frame %x %u", thread.slots[1].frame.tag, thread.slots[1].frame.mstate);
 	CHECK(RUN(&v, { CE, 4 }, { CX, 4 }) == 1 && v.reason == SBX_V_CANNOT_RETURN, "%u", v.reason);
 	CHECK(RUN(&v, { CE, 4 }, { L, 1 }) == 1 && v.reason == SBX_V_NOT_ALLOWED, "%u", v.reason);
 	CHECK(RUN(&v, { CE, 0 }) == 0 && v.reason == SBX_V_NOT_CALLBACK, "flattened root 0 is no callback: %u",
@@ -565,24 +784,24 @@ static void test_nfa_stepping(void)
 	      v.tag == (SBX_FRAME_CALLBACK | 4), "%u", v.reason);
 	CHECK(RUN(&v, { CX, 5 }) == 0 && v.reason == SBX_V_ID_RANGE, "%u", v.reason);
 	/* A new thread: nothing but a callback. */
-	CHECK(sbx_thread_init_new_thread(&view, &thread, frames, 64) == 0, "init");
+	CHECK(sbx_thread_init_new_thread(&view, &thread, slots, 64) == 0, "init");
 	CHECK(sbx_step(&view, &thread, L, 1, &v) == 1 && v.reason == SBX_V_NOT_ALLOWED, "%u", v.reason);
 	CHECK(sbx_step(&view, &thread, C, 0, &v) == 0 && thread.depth == 1, "site marker");
 	CHECK(sbx_step(&view, &thread, CE, 4, &v) == 0 && sbx_step(&view, &thread, L, 2, &v) == 0 &&
 	      sbx_step(&view, &thread, CX, 4, &v) == 0, "callback");
 	/* setjmp: the records work as in dyck mode, across callback frames. */
 	CHECK(RUN(&v, { L, 1 }, { SS, 3 }, { L, 0 }, { CE, 4 }, { SR, 3 }, { L, 2 }) == -1 &&
-	      thread.depth == 1 && thread.frames[0].mstate == 6, "%u", v.reason);
+	      thread.depth == 1 && thread.slots[0].frame.mstate == 6, "%u", v.reason);
 	CHECK(RUN(&v, { CE, 4 }, { SS, 3 }, { CX, 4 }) == 2 && v.reason == SBX_V_CANNOT_RETURN,
 	      "%u", v.reason);
 	CHECK(RUN(&v, { CE, 4 }, { SS, 3 }, { L, 2 }, { CX, 4 }, { SR, 3 }) == 4 &&
 	      v.reason == SBX_V_NO_SETJMP, "record deeper than the stack: %u", v.reason);
-	/* Only callbacks push, so only they overflow. */
+	/* Only callbacks push, so only they fill the store. */
 	load_example_nfa(2);
 	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { C, 3 }, { CE, 4 }, { CE, 4 }) == 4 &&
-	      v.reason == SBX_V_STACK_OVERFLOW && v.depth == 2, "%u", v.reason);
+	      v.reason == SBX_V_STORE_FULL && v.depth == 2, "%u", v.reason);
 	load_example_nfa(1);
-	CHECK(RUN(&v, { C, 0 }, { CE, 4 }) == 1 && v.reason == SBX_V_STACK_OVERFLOW, "%u", v.reason);
+	CHECK(RUN(&v, { C, 0 }, { CE, 4 }) == 1 && v.reason == SBX_V_STORE_FULL, "%u", v.reason);
 }
 
 /* --- fuzzer seeds ---------------------------------------------------------- */
@@ -641,7 +860,7 @@ static void bound_example(struct tb_spec *s)
 
 static void test_binding(void)
 {
-	struct sbx_frame frames2[64];
+	union sbx_slot slots2[64];
 	struct sbx_thread other;
 	struct sbx_violation v;
 	struct tb_spec s;
@@ -649,7 +868,7 @@ static void test_binding(void)
 	bound_example(&s);
 	load_spec(&s);
 	/* The start window: set 3 plus the ambient set. */
-	CHECK(sbx_thread_init(&view, &thread, frames, 64) == 0, "init");
+	CHECK(sbx_thread_init(&view, &thread, slots, 64) == 0, "init");
 	CHECK(thread.window_sym == SBX_WINDOW_START && thread.window == 3, "start %x %u",
 	      thread.window_sym, thread.window);
 	CHECK(SYS(1, 0) == 0, "write at start");
@@ -674,7 +893,7 @@ static void test_binding(void)
 	bound_example(&s);
 	tb_set_add(&s, 1, 257);
 	load_spec(&s);
-	CHECK(sbx_thread_init(&view, &thread, frames, 64) == 0 &&
+	CHECK(sbx_thread_init(&view, &thread, slots, 64) == 0 &&
 	      sbx_step(&view, &thread, C, 0, &v) == 0, "call a");
 	CHECK(SYS(257, 0) == 0 && SYS(257, 0x80000) == 0, "ambient openat O_RDONLY(|O_CLOEXEC)");
 	CHECK(SYS(257, 0x10000) == 0 && SYS(257, 0x20000) == 0,
@@ -688,7 +907,7 @@ static void test_binding(void)
 	      "read's set has openat, not the open-write bit: it only reads");
 	tb_set_add(&s, 2, SBX_SET_BIT_OPEN_WRITE);
 	load_spec(&s);
-	CHECK(sbx_thread_init(&view, &thread, frames, 64) == 0 &&
+	CHECK(sbx_thread_init(&view, &thread, slots, 64) == 0 &&
 	      sbx_step(&view, &thread, C, 0, &v) == 0 && sbx_step(&view, &thread, C, 2, &v) == 0 &&
 	      sbx_step(&view, &thread, L, 1, &v) == 0 && SYS(257, 0x241) == 0,
 	      "with the open-write bit its window opens for writing");
@@ -696,7 +915,7 @@ static void test_binding(void)
 	      SYS(257, 0) == 0, "program code: read-only through the ambient set");
 	bound_example(&s);
 	load_spec(&s);
-	CHECK(sbx_thread_init(&view, &thread, frames, 64) == 0 &&
+	CHECK(sbx_thread_init(&view, &thread, slots, 64) == 0 &&
 	      sbx_step(&view, &thread, C, 0, &v) == 0, "call a (again)");
 	/* LIBC open: its set. */
 	CHECK(sbx_step(&view, &thread, C, 2, &v) == 0 && sbx_step(&view, &thread, L, 1, &v) == 0 &&
@@ -715,12 +934,12 @@ static void test_binding(void)
 	/* A refused marker changes nothing, the window included. */
 	CHECK(sbx_step(&view, &thread, L, 0, &v) == 1 && thread.window_sym == 2, "refused");
 	/* A new thread (or a fork) made now starts in this window. */
-	CHECK(sbx_thread_init_new_thread(&view, &other, frames2, 64) == 0 &&
+	CHECK(sbx_thread_init_new_thread(&view, &other, slots2, 64) == 0 &&
 	      other.window_sym == SBX_WINDOW_NONE && other.window == 0, "new thread");
 	sbx_thread_inherit_window(&view, &other, &thread);
 	CHECK(other.window_sym == 2 && other.window == 3, "inherited %x %u", other.window_sym,
 	      other.window);
-	CHECK(sbx_thread_copy(&other, frames2, 64, &thread) == 0 && other.window_sym == 2 &&
+	CHECK(sbx_thread_copy(&other, slots2, 64, &thread) == 0 && other.window_sym == 2 &&
 	      other.window == 3, "copied");
 	CHECK(sbx_step(&view, &thread, CX, 4, &v) == 0, "cb exit");
 	CHECK(thread.window_sym == 0 && thread.window == 2, "open's window restored %x %u",
@@ -737,7 +956,7 @@ static void test_binding(void)
 
 	/* Without SBX_BLOB_F_BOUND nothing is checked. */
 	load_example(8);
-	CHECK(sbx_thread_init(&view, &thread, frames, 64) == 0 && SYS(59, 0) == 0 &&
+	CHECK(sbx_thread_init(&view, &thread, slots, 64) == 0 && SYS(59, 0) == 0 &&
 	      SYS(10, 7) == 0, "unbound");
 
 	/* Validation. */
@@ -885,6 +1104,10 @@ int main(int argc, char **argv)
 	test_callbacks();
 	test_new_thread();
 	test_overflow();
+	test_deep_recursion();
+	test_setjmp_stale();
+	test_setjmp_many_depths();
+	test_setjmp_folded();
 	test_kinds();
 	test_setjmp();
 	test_unchanged_on_violation();
