@@ -26,6 +26,16 @@ public func buildBlob(
     return try encodeBlob(machine, stackLimit: stackLimit, maxDepth: maxDepth, pins: pins)
 }
 
+/// The two bounds of a thread's monitor stack that a blob carries.
+public struct StackBounds: Sendable, Equatable {
+    public var stackLimit: Int
+    public var maxDepth: Int
+    public init(stackLimit: Int = BlobLimits.defaultStackLimit, maxDepth: Int = BlobLimits.defaultMaxDepth) {
+        self.stackLimit = stackLimit
+        self.maxDepth = maxDepth
+    }
+}
+
 func checkBounds(stackLimit: Int, maxDepth: Int) throws {
     guard stackLimit >= 1, stackLimit <= BlobLimits.maxStackLimit else { throw BlobError.badStackLimit(stackLimit) }
     guard maxDepth >= 1, maxDepth <= BlobLimits.maxMaxDepth else { throw BlobError.badMaxDepth(maxDepth) }

@@ -25,11 +25,11 @@ public enum Registry {
     /// refused (`RunError.alreadyInstalled`, saying whether it was rebuilt since).
     public static func install(policyPath: String, executable: String, mode: BlobMode, action: EnforcementAction,
                                exec: ExecTransition = .registry, replace: Bool = false,
-                               device: SandboxDevice) throws -> Installed {
+                               bounds: StackBounds = StackBounds(), device: SandboxDevice) throws -> Installed {
         let exeFD = try SandboxRun.openProgram(executable)
         defer { close(exeFD) }
         let enforced = try SandboxRun.loadEnforced(path: policyPath, program: executable, exeFD: exeFD)
-        let blob = try SandboxRun.cachedBlob(enforced, mode: mode, path: policyPath)
+        let blob = try SandboxRun.cachedBlob(enforced, mode: mode, path: policyPath, bounds: bounds)
         let id = try device.load(blob: blob)
         do {
             let entry = try device.install(policyID: id, mode: mode.rawValue, action: action, exec: exec,

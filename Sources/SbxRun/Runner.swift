@@ -21,10 +21,14 @@ public struct SandboxRun {
     /// The capabilities the program keeps (of those `sbx run` has); nil: all.
     /// Whatever this is, the program runs with PR_SET_NO_NEW_PRIVS.
     public var capabilities: CapabilitySet?
+    /// The monitor stack's bounds the blob carries.
+    public var bounds: StackBounds
 
     public init(program: String, arguments: [String], policyPath: String? = nil, mode: BlobMode = .dyck,
                 action: EnforcementAction = .kill, exec: ExecTransition = .registry,
-                devicePath: String = SandboxDevice.defaultPath, capabilities: CapabilitySet? = nil) {
+                devicePath: String = SandboxDevice.defaultPath, capabilities: CapabilitySet? = nil,
+                bounds: StackBounds = StackBounds()) {
+        self.bounds = bounds
         self.program = program
         self.arguments = arguments
         self.policyPath = policyPath
@@ -170,9 +174,10 @@ public struct SandboxRun {
     }
 
     /// Compiles the policy for the kernel in `mode`, with the program's pins.
-    static func blob(_ policy: Policy, mode: BlobMode, path: String, pins: BlobPins?) throws -> [UInt8] {
+    static func blob(_ policy: Policy, mode: BlobMode, path: String, pins: BlobPins?, bounds: StackBounds) throws -> [UInt8] {
         do {
-            return try buildBlob(policy: policy, mode: mode, pins: pins)
+            return try buildBlob(policy: policy, mode: mode, stackLimit: bounds.stackLimit, maxDepth: bounds.maxDepth,
+                                 pins: pins)
         } catch {
             throw RunError.policyUnusable(path: path, reason: "cannot compile it for the kernel: \(error)")
         }
@@ -195,14 +200,16 @@ public struct SandboxRun {
 
     /// The blob of a policy, from the cache when it is there; written to the cache
     /// (best effort, atomically) when it was compiled.
-    static func cachedBlob(_ enforced: Enforced, mode: BlobMode, path: String) throws -> [UInt8] {
+    static func cachedBlob(_ enforced: Enforced, mode: BlobMode, path: String, bounds: StackBounds) throws -> [UInt8] {
         let policy = enforced.policy
-        guard let directory = blobCacheDirectory else { return try blob(policy, mode: mode, path: path, pins: enforced.pins) }
+        guard let directory = blobCacheDirectory else {
+            return try blob(policy, mode: mode, path: path, pins: enforced.pins, bounds: bounds)
+        }
         let key = ExecutableBinding.hex(SHA256.hash(enforced.bytes)) + "-"
             + ExecutableBinding.hex(SHA256.hash(enforced.pins.encoded).prefix(16))
-        let file = "\(directory)/\(key)-\(mode.rawValue)-v\(BlobLimits.version).blob"
+        let file = "\(directory)/\(key)-\(mode.rawValue)-s\(bounds.stackLimit)-d\(bounds.maxDepth)-v\(BlobLimits.version).blob"
         if let cached = readWhole(file), !cached.isEmpty { return cached }
-        let compiled = try blob(policy, mode: mode, path: path, pins: enforced.pins)
+        let compiled = try blob(policy, mode: mode, path: path, pins: enforced.pins, bounds: bounds)
         var prefix = directory.hasPrefix("/") ? "" : "."
         for part in directory.split(separator: "/") {
             prefix += "/" + part
@@ -244,7 +251,7 @@ public struct SandboxRun {
         let policyFile = policyPath ?? resolved + ".dyck"
         let enforced = try Self.loadEnforced(path: policyFile, program: resolved, exeFD: exeFD)
         let policy = enforced.policy
-        let blob = try Self.cachedBlob(enforced, mode: mode, path: policyFile)
+        let blob = try Self.cachedBlob(enforced, mode: mode, path: policyFile, bounds: bounds)
 
         let device = try SandboxDevice(path: devicePath)
         // Owned: if sbx dies, or the program leaves processes behind (a daemon), the

@@ -105,10 +105,11 @@ public struct ViolationRecord: Sendable, Equatable {
         case SBX_REASON_CANNOT_RETURN: return "function cannot return yet"
         case SBX_REASON_NOT_CALLBACK: return "not a callback"
         case SBX_REASON_STACK_OVERFLOW:
-            return "call stack deeper than the policy's bound of \(depth) frames (max_depth: sbx blob --max-depth sets it)"
+            return "call stack deeper than the policy's bound of \(depth) frames (max_depth: sbx run --max-depth, "
+                + "sbx policy install --max-depth or sbx blob --max-depth raises it)"
         case SBX_REASON_STORE_FULL:
             return "no slot left for another distinct frame or setjmp record (the policy's stack_limit: "
-                + "sbx blob --stack-limit sets it)"
+                + "sbx run --stack-limit, sbx policy install --stack-limit or sbx blob --stack-limit raises it)"
         case SBX_REASON_NO_SETJMP: return "longjmp without a matching setjmp"
         case SBX_REASON_BAD_STATE: return "inconsistent monitor state"
         case SBX_REASON_COMPAT_SYSCALL: return "32-bit or x32 system call"

@@ -30,25 +30,10 @@ struct BlobCommand: ParsableCommand {
     @Option(help: "dyck: calls and returns must match; nfa: single-copy flattened model.")
     var mode: CheckMode = .dyck
 
-    @Option(help: ArgumentHelp(
-        "Slots per thread for distinct frames and setjmp records (1...\(BlobLimits.maxStackLimit)).",
-        discussion: "Recursion through one call site folds into one slot; the kernel preallocates 16 bytes a slot."))
-    var stackLimit: Int = BlobLimits.defaultStackLimit
-
-    @Option(help: "Frames per thread, folded recursion included, before a call is a violation (1...\(BlobLimits.maxMaxDepth)).")
-    var maxDepth: Int = BlobLimits.defaultMaxDepth
+    @OptionGroup var bounds: StackBoundOptions
 
     @Option(help: "The instrumented program: pin its markers to their sites.")
     var exe: String?
-
-    func validate() throws {
-        guard (1...BlobLimits.maxStackLimit).contains(stackLimit) else {
-            throw ValidationError("--stack-limit must be within 1...\(BlobLimits.maxStackLimit)")
-        }
-        guard (1...BlobLimits.maxMaxDepth).contains(maxDepth) else {
-            throw ValidationError("--max-depth must be within 1...\(BlobLimits.maxMaxDepth)")
-        }
-    }
 
     func run() throws {
         let loaded = try Policy.load(path: policy)
@@ -62,9 +47,9 @@ struct BlobCommand: ParsableCommand {
             pins = table.blobPins
         }
         let bytes = try buildBlob(
-            policy: loaded, mode: mode == .dyck ? .dyck : .nfa, stackLimit: stackLimit, maxDepth: maxDepth, pins: pins)
+            policy: loaded, mode: mode == .dyck ? .dyck : .nfa, stackLimit: bounds.stackLimit, maxDepth: bounds.maxDepth, pins: pins)
         try AtomicFile.write(bytes, to: output)
-        var what = "\(mode.rawValue) mode, stack limit \(stackLimit), depth bound \(maxDepth)"
+        var what = "\(mode.rawValue) mode, stack limit \(bounds.stackLimit), depth bound \(bounds.maxDepth)"
         if loaded.syscalls != nil { what += ", system-call sets" }
         if let pins { what += ", \(pins.sites.count) pinned sites" }
         Diagnostics.note("wrote \(output): \(bytes.count) bytes (\(what))")

@@ -43,6 +43,8 @@ struct PolicyCommand: ParsableCommand {
         @Flag(name: .long, help: "Replace the executable's installed policy (e.g. after a rebuild).")
         var replace = false
 
+        @OptionGroup var bounds: StackBoundOptions
+
         @Option(name: .long, help: "The module's device.")
         var device: String = SandboxDevice.defaultPath
 
@@ -56,7 +58,9 @@ struct PolicyCommand: ParsableCommand {
             }
             let handle = try SandboxDevice(path: device)
             let entry = try Registry.install(policyPath: policy, executable: exe, mode: blobMode, action: enforcement,
-                                             exec: transition, replace: replace, device: handle)
+                                             exec: transition, replace: replace,
+                                             bounds: StackBounds(stackLimit: bounds.stackLimit, maxDepth: bounds.maxDepth),
+                                             device: handle)
             print("installed: \(exe) (inode \(Registry.key(device: entry.device, inode: entry.inode))) policy \(entry.policyID) mode \(mode) action \(action) exec \(exec)"
                   + (entry.replaced != 0 ? " (replaced policy \(entry.replaced))" : ""))
         }

@@ -88,6 +88,8 @@ struct Run: ParsableCommand {
         valueName: "CAPS"))
     var capAdd: String?
 
+    @OptionGroup var bounds: StackBoundOptions
+
     @Option(name: .long, help: "The module's device.")
     var device: String = SandboxDevice.defaultPath
 
@@ -124,7 +126,8 @@ struct Run: ParsableCommand {
         if let jsonReport, jsonReport != "-" { try OutputFile.checkWritable(jsonReport) }
         let request = SandboxRun(program: program, arguments: Array(argv.dropFirst()), policyPath: policy,
                                  mode: blobMode, action: enforcement, exec: transition, devicePath: device,
-                                 capabilities: kept)
+                                 capabilities: kept,
+                                 bounds: StackBounds(stackLimit: bounds.stackLimit, maxDepth: bounds.maxDepth))
         let outcome = try request.run()
 
         for report in outcome.reports { Diagnostics.printError(report.text) }

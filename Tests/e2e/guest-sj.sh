@@ -24,7 +24,15 @@ check "deep-recursion mutual, plain: 2000 levels (status $st)" '[ $st = 0 ] && h
 "$SBX" run --mode dyck -- "$P/deep-recursion-O2" 2000 mutual >mut.out 2>mut.err; st=$?
 last=mut.err
 check "deep-recursion mutual, --mode dyck: killed at the store bound, which the report names (status $st)" \
-    '[ $st = 100 ] && has mut.err "no slot left for another distinct frame or setjmp record" && has mut.err "stack_limit"'
+    '[ $st = 100 ] && has mut.err "no slot left for another distinct frame or setjmp record" && has mut.err "stack_limit" && has mut.err "sbx run --stack-limit"'
+"$SBX" run --mode dyck --stack-limit 8192 -- "$P/deep-recursion-O2" 2000 mutual >mut.big 2>mut.big.err; st=$?
+last=mut.big.err
+check "deep-recursion mutual, --mode dyck --stack-limit 8192: the option the report names lets it run (status $st)" \
+    '[ $st = 0 ] && cmp -s mut.plain mut.big'
+"$SBX" run --mode dyck --max-depth 1000 -- "$P/deep-recursion-O2" 5000 >md.out 2>md.err; st=$?
+last=md.err
+check "deep-recursion, --max-depth 1000: folded recursion still stops at the depth bound, named (status $st)" \
+    '[ $st = 100 ] && has md.err "deeper than the policy.s bound of 1000 frames" && has md.err "sbx run --max-depth"'
 "$SBX" run --mode nfa -- "$P/deep-recursion-O2" 2000 mutual >mut.nfa 2>mut.nfa.err; st=$?
 last=mut.nfa.err
 check "deep-recursion mutual, --mode nfa: no call frames, runs (status $st)" '[ $st = 0 ] && cmp -s mut.plain mut.nfa'
