@@ -49,7 +49,7 @@ struct DyckGen: ParsableCommand {
         }
     }
 
-    @Option(name: .shortAndLong, help: "Directory for the policy (default: next to the input).")
+    @Option(name: .shortAndLong, help: "Directory for the policy (default: next to the input); created if missing, but not its parents.")
     var output: String?
 
     @Option(help: "The function where a run starts.")
@@ -157,10 +157,15 @@ struct DyckGen: ParsableCommand {
         guard let output else {
             return inputURL.deletingLastPathComponent().appendingPathComponent(name).path
         }
-        do {
-            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-        } catch {
-            throw OutputError(path: output, reason: "cannot create directory: \(OutputFile.describe(error))")
+        // The directory itself may be new, as with mkdir(1); a missing parent is a
+        // mistyped path, never created behind the user's back.
+        var info = stat()
+        if stat(output, &info) != 0 {
+            guard mkdir(output, 0o777) == 0 else {
+                throw OutputError(path: output, reason: "cannot create directory: \(String(cString: strerror(errno)))")
+            }
+        } else if info.st_mode & S_IFMT != S_IFDIR {
+            throw OutputError(path: output, reason: "not a directory")
         }
         return URL(fileURLWithPath: output).appendingPathComponent(name).path
     }

@@ -52,7 +52,14 @@ final class ToolTests: XCTestCase {
 
     func testOutputDirectoryOption() throws {
         let ll = try CLI.compile(Self.sharedHelper, name: "shared", in: dir)
-        let out = dir.appendingPathComponent("sub/dir")
+        // A missing parent is an error (3), and nothing is created.
+        let deep = dir.appendingPathComponent("missing/dir")
+        let refused = try CLI.run("dyck-gen", [ll.path, "-o", deep.path])
+        XCTAssertEqual(refused.status, 3, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains(deep.path) && refused.stderr.contains("No such file or directory"), refused.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("missing").path))
+        // The directory itself is made, as mkdir(1) would.
+        let out = dir.appendingPathComponent("sub")
         let gen = try CLI.run("dyck-gen", [ll.path, "-o", out.path])
         XCTAssertEqual(gen.status, 0, gen.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent("shared.dyck").path))
@@ -185,6 +192,19 @@ final class ToolTests: XCTestCase {
         let noGraphviz = try CLI.run("sbx", ["dot", p, "--png", png.path], environment: ["PATH": "/nonexistent"])
         XCTAssertEqual(noGraphviz.status, 4, noGraphviz.stderr)
         XCTAssertTrue(noGraphviz.stderr.contains("dot"), noGraphviz.stderr)
+
+        let svg = dir.appendingPathComponent("all.svg")
+        let vector = try CLI.run("sbx", ["dot", p, "--svg", svg.path])
+        XCTAssertEqual(vector.status, 0, vector.stderr)
+        XCTAssertTrue(try String(contentsOf: svg, encoding: .utf8).contains("<svg"), "an SVG file")
+        let jpg = try CLI.run("sbx", ["dot", p, "--png", dir.appendingPathComponent("x.jpg").path])
+        XCTAssertEqual(jpg.status, 2, jpg.stderr)
+        XCTAssertTrue(jpg.stderr.contains("must end in .png"), jpg.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("x.jpg").path))
+        let unwritable = dir.appendingPathComponent("no-such-dir/x.png").path
+        let cannot = try CLI.run("sbx", ["dot", p, "--png", unwritable])
+        XCTAssertEqual(cannot.status, 3, cannot.stderr)
+        XCTAssertTrue(cannot.stderr.contains(unwritable), cannot.stderr)
     }
 
     func testBlobForTheKernel() throws {
