@@ -1,6 +1,9 @@
 import CLLVM
 import DyckModel
 import LibcSyscalls
+#if canImport(Glibc)
+import Glibc
+#endif
 
 public struct AnalysisOptions: Sendable {
     /// Where the C library's files are (a `.so.6`, an `.a`, or the `libc.so` linker
@@ -742,13 +745,25 @@ private func functionLocation(_ f: LLVMValueRef) -> SourceLocation? {
     return debugLocation(f)
 }
 
+/// Where the analysis runs: source paths below it are shown relative to it.
+private let buildDirectory: String = {
+    guard let cwd = getcwd(nil, 0) else { return "/" }
+    defer { free(cwd) }
+    return String(cString: cwd)
+}()
+
 private func debugLocation(_ value: LLVMValueRef) -> SourceLocation? {
-    var length: UInt32 = 0
-    guard let file = LLVMGetDebugLocFilename(value, &length), length > 0 else { return nil }
-    let name = file.withMemoryRebound(to: UInt8.self, capacity: Int(length)) {
-        String(decoding: UnsafeBufferPointer(start: $0, count: Int(length)), as: UTF8.self)
+    func text(_ get: (LLVMValueRef, UnsafeMutablePointer<UInt32>) -> UnsafePointer<CChar>?) -> String {
+        var length: UInt32 = 0
+        guard let chars = get(value, &length), length > 0 else { return "" }
+        return chars.withMemoryRebound(to: UInt8.self, capacity: Int(length)) {
+            String(decoding: UnsafeBufferPointer(start: $0, count: Int(length)), as: UTF8.self)
+        }
     }
+    let file = text(LLVMGetDebugLocFilename)
+    guard !file.isEmpty else { return nil }
     let line = Int(LLVMGetDebugLocLine(value))
     guard line > 0 else { return nil }
-    return SourceLocation(file: name, line: line)
+    let path = SourceLocation.displayPath(file: file, directory: text(LLVMGetDebugLocDirectory), base: buildDirectory)
+    return SourceLocation(file: path, line: line)
 }

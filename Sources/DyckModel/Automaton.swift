@@ -10,6 +10,34 @@ public struct SourceLocation: Hashable, Comparable, Sendable, CustomStringConver
 
     public var description: String { "\(file):\(line)" }
 
+    /// The path a report shows for a debug-info file: `file` as the compiler recorded it,
+    /// resolved against its compilation `directory`, then shown relative to `base` (the
+    /// build directory) when it lies below it, and absolute otherwise. Lexical only:
+    /// `.` and `..` are folded, symbolic links are not followed.
+    public static func displayPath(file: String, directory: String, base: String) -> String {
+        let full = normalized(file.hasPrefix("/") || directory.isEmpty ? file : directory + "/" + file)
+        guard full.hasPrefix("/") else { return full }
+        let root = normalized(base)
+        if root == "/" { return String(full.dropFirst()) }
+        if full.hasPrefix(root + "/") { return String(full.dropFirst(root.count + 1)) }
+        return full
+    }
+
+    static func normalized(_ path: String) -> String {
+        var parts: [Substring] = []
+        let absolute = path.hasPrefix("/")
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            switch part {
+            case ".": continue
+            case "..":
+                if let last = parts.last, last != ".." { parts.removeLast() } else if !absolute { parts.append(part) }
+            default: parts.append(part)
+            }
+        }
+        let joined = parts.joined(separator: "/")
+        return absolute ? "/" + joined : (joined.isEmpty ? "." : joined)
+    }
+
     public static func < (a: SourceLocation, b: SourceLocation) -> Bool {
         (a.file, a.line) < (b.file, b.line)
     }
