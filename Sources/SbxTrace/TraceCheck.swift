@@ -66,6 +66,23 @@ public struct TraceChecker {
         public var refusal: Refusal?
     }
 
+    /// The trace is not of the policy's program: checking it would only report
+    /// meaningless refusals (ids the policy does not have).
+    public struct OtherProgram: CategorizedError {
+        public var trace: String
+        public var policy: String
+        public var reason: String
+        public init(trace: String, policy: String, reason: String) {
+            self.trace = trace
+            self.policy = policy
+            self.reason = reason
+        }
+        public var category: ErrorCategory { .badInput }
+        public var description: String {
+            "\(trace): not a trace of the program of \(policy): \(reason); give the policy of the traced program"
+        }
+    }
+
     /// Trace checking needs the policy whose ids the markers carry.
     public struct NotADyckPolicy: CategorizedError {
         public var category: ErrorCategory { .badInput }

@@ -1,7 +1,12 @@
 import ArgumentParser
 import DyckModel
+import Foundation
 import SbxCLI
+import SbxRun
 import SbxTrace
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,7 +26,10 @@ struct Check: ParsableCommand {
             against its thread's window with the kernel's rules (the set of the libc \
             call announced last, or the start window, and the ambient set; \
             specs/checking.md), if the policy carries system-call sets. The policy must \
-            be the one dyck-gen wrote for the traced program. A refusal names the \
+            be the one dyck-gen wrote for the traced program: a marker id the policy \
+            does not have means another program's trace (status 2), unless the traced \
+            program, still there, records this policy's digest (then it is a forged \
+            marker, refused). A refusal names the \
             event (the system call and the window), the function, the call stack of \
             sites and what was allowed.
 
@@ -96,8 +104,33 @@ extension Check {
             }
             return
         }
+        // An id the policy does not have: a forged marker of this very program (a
+        // refusal), or a trace of another program or build (bad input). The traced
+        // program's recorded policy digest tells, while its file is there.
+        if case .idOutOfRange = refusal.reason,
+           Self.tracedProgramBuiltWith(policyPath: policy, trace: recorded) != true {
+            throw TraceChecker.OtherProgram(
+                trace: path, policy: policy,
+                reason: "event \(refusal.eventIndex + 1) (\(refusal.event)) has an id the policy does not have")
+        }
         print(refusal.report(mode: checker.mode, path: path))
         throw CommandOutcome(.refused)
+    }
+
+    /// Whether the traced program (the trace's first exec) records the digest of the
+    /// policy at `policyPath` (dyck-cc's `.sbx_policy`); nil when that cannot be told
+    /// (the file is gone or not instrumented). A derived policy (`sbx convert`) of the
+    /// same program has other bytes, so a mismatch alone decides nothing.
+    static func tracedProgramBuiltWith(policyPath: String, trace: Trace) -> Bool? {
+        guard case .start(_, let program)? = trace.events.first(where: { if case .start = $0 { true } else { false } }),
+              let policyBytes = try? Array(Data(contentsOf: URL(fileURLWithPath: policyPath)))
+        else { return nil }
+        let exe = program.description
+        let fd = open(exe, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        guard let recorded = try? ExecutableBinding.recordedDigest(fd: fd, program: exe) else { return nil }
+        return recorded == SHA256.hash(policyBytes)
     }
 }
 

@@ -101,6 +101,30 @@ final class TraceEndToEndTests: XCTestCase {
         XCTAssertTrue(check.stdout.contains("jumps.c:"), "sites are named with their source line: " + check.stdout)
     }
 
+    /// A trace of one program checked against another's policy is bad input (2), said
+    /// so, not a refusal about an out-of-range id: whether the traced program's file is
+    /// there (recording another policy's digest) or gone.
+    func testAnotherProgramsTraceIsSaidSo() throws {
+        let jumps = dir.appendingPathComponent("jumps"), other = dir.appendingPathComponent("other")
+        XCTAssertEqual(try CLI.run("dyck-cc", ["-O0", "-g", "-o", jumps.path, Self.programs.appendingPathComponent("jumps.c").path]).status, 0)
+        let small = dir.appendingPathComponent("small.c")
+        try "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }\n".write(to: small, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try CLI.run("dyck-cc", ["-O0", "-g", "-o", other.path, small.path]).status, 0)
+        let trace = dir.appendingPathComponent("jumps.trace").path
+        XCTAssertEqual(try CLI.run("sbx", ["record", "-o", trace, "--", jumps.path]).status, 0)
+        // Control: its own policy accepts it.
+        XCTAssertEqual(try CLI.run("sbx", ["check", jumps.path + ".dyck", "--trace", trace]).status, 0)
+
+        let byDigest = try CLI.run("sbx", ["check", other.path + ".dyck", "--trace", trace])
+        XCTAssertEqual(byDigest.status, 2, byDigest.stdout + byDigest.stderr)
+        XCTAssertTrue(byDigest.stderr.contains("not a trace of the program of") && byDigest.stderr.contains("an id the policy does not have"), byDigest.stderr)
+
+        try FileManager.default.removeItem(at: jumps)
+        let byID = try CLI.run("sbx", ["check", other.path + ".dyck", "--trace", trace])
+        XCTAssertEqual(byID.status, 2, byID.stdout + byID.stderr)
+        XCTAssertTrue(byID.stderr.contains("not a trace of the program of") && byID.stderr.contains("an id the policy does not have"), byID.stderr)
+    }
+
     /// The system calls of a recorded run: checked against the windows of dyck-cc's
     /// sets; one the window does not have, and io_uring, refused and named with the
     /// window; a policy without sets (version 1) and a trace without system calls
