@@ -101,11 +101,11 @@ extension ParsableCommand {
     /// Parses the command line, runs the command, and turns every error into one line
     /// on stderr and a documented exit status. This is the one place where errors
     /// become exit codes.
-    public static func mainWithExitStatus(toolName: String) -> Never {
+    public static func mainWithExitStatus(toolName: String, arguments: [String]? = nil) -> Never {
         Diagnostics.toolName = toolName
         let status: ExitStatus
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(arguments)
             try command.run()
             status = .success
         } catch let outcome as CommandOutcome {
@@ -130,5 +130,27 @@ extension ParsableCommand {
         }
         fflush(stdout)
         Glibc.exit(status.rawValue)
+    }
+}
+
+/// The arguments after `--` of a command that runs another program (`sbx run`, `record`,
+/// `vm`), set aside before the argument parser sees the command line: its handling of
+/// passthrough arguments takes time quadratic in their number (16,000 took 27 s), and
+/// nothing after `--` is the tool's own anyway.
+public enum PassthroughTail {
+    nonisolated(unsafe) public private(set) static var arguments: [String] = []
+
+    /// `arguments` without what follows the first `--` when `subcommands` names the first
+    /// one; that tail is kept for `complete(_:)`.
+    public static func split(_ arguments: [String], subcommands: Set<String>) -> [String] {
+        guard let first = arguments.first, subcommands.contains(first),
+              let dash = arguments.firstIndex(of: "--") else { return arguments }
+        Self.arguments = Array(arguments[(dash + 1)...])
+        return Array(arguments[...dash])
+    }
+
+    /// What the parser captured for passthrough, with the tail put back.
+    public static func complete(_ captured: [String]) -> [String] {
+        captured + arguments
     }
 }

@@ -50,8 +50,11 @@ struct Check: ParsableCommand {
     @Argument(parsing: .postTerminator, help: "libc call names, after --.")
     var events: [String] = []
 
+    /// The event names, with those set aside before parsing (PassthroughTail).
+    var allEvents: [String] { PassthroughTail.complete(events) }
+
     func validate() throws {
-        if trace != nil && !events.isEmpty {
+        if trace != nil && !allEvents.isEmpty {
             throw ValidationError("give either --trace or event names, not both")
         }
     }
@@ -63,21 +66,21 @@ struct Check: ParsableCommand {
             return
         }
         let model = mode == .dyck ? loaded : loaded.flattened()
-        for (index, name) in events.enumerated() where name.isEmpty || name.contains(where: \.isWhitespace) {
+        for (index, name) in allEvents.enumerated() where name.isEmpty || name.contains(where: \.isWhitespace) {
             throw UsageError("event \(index + 1) is not a function name: '\(name)'")
         }
-        let ids = events.map { model.symbolID(named: $0) }
+        let ids = allEvents.map { model.symbolID(named: $0) }
         let verdict = PolicyChecker(policy: model).check(ids)
         guard let refused = verdict.refusedIndex else {
-            print("allowed: \(events.count) event\(events.count == 1 ? "" : "s") (\(mode.rawValue) mode)")
+            print("allowed: \(allEvents.count) event\(allEvents.count == 1 ? "" : "s") (\(mode.rawValue) mode)")
             return
         }
-        let name = events[refused]
+        let name = allEvents[refused]
         var lines = ["refused: event \(refused + 1) '\(name)' (\(mode.rawValue) mode)"]
         if ids[refused] == nil {
             lines.append("  '\(name)' is not called anywhere in this policy")
         }
-        lines.append("  after: " + (refused == 0 ? "(start of run)" : events[..<refused].joined(separator: " ")))
+        lines.append("  after: " + (refused == 0 ? "(start of run)" : allEvents[..<refused].joined(separator: " ")))
         lines.append("  in: " + (verdict.functions.isEmpty ? "(no function)" : verdict.functions.joined(separator: ", ")))
         let allowed = verdict.allowedNext.map { model.symbols[$0] }
         lines.append("  allowed here: " + (allowed.isEmpty ? "(no further libc call)" : allowed.joined(separator: " ")))

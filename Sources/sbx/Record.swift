@@ -29,7 +29,7 @@ struct Record: ParsableCommand {
     var command: [String] = []
 
     func run() throws {
-        var argv = command
+        var argv = PassthroughTail.complete(command)
         if argv.first == "--" { argv.removeFirst() }
         guard !argv.isEmpty else {
             throw UsageError("missing the command to record: sbx record -o TRACE [--] CMD [ARGS...]")

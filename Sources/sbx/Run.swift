@@ -97,7 +97,7 @@ struct Run: ParsableCommand {
     var command: [String] = []
 
     func run() throws {
-        var argv = command
+        var argv = PassthroughTail.complete(command)
         // The passthrough argument would take `--help` for the program's name.
         if argv.first == "--help" || argv.first == "-h" { throw CleanExit.helpRequest(self) }
         if argv.first == "--" { argv.removeFirst() }

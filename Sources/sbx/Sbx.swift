@@ -22,6 +22,7 @@ struct Sbx: ParsableCommand {
     )
 
     static func main() {
-        mainWithExitStatus(toolName: "sbx")
+        let arguments = PassthroughTail.split(Array(CommandLine.arguments.dropFirst()), subcommands: ["run", "record", "vm", "check"])
+        mainWithExitStatus(toolName: "sbx", arguments: arguments)
     }
 }

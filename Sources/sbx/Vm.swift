@@ -115,7 +115,7 @@ struct Vm: ParsableCommand {
         let host = ProcessInfo.processInfo.environment
         let cwd = FileManager.default.currentDirectoryPath
         var config = VMConfiguration(
-            command: try VMConfiguration.command(from: command),
+            command: try VMConfiguration.command(from: PassthroughTail.complete(command)),
             workingDirectory: cwd,
             environment: try VMConfiguration.guestEnvironment(host: host, extra: env),
             cacheDirectory: try cacheDir.map(absolute) ?? VMCache.defaultRoot(environment: host))

@@ -165,6 +165,28 @@ final class ToolTests: XCTestCase {
         XCTAssertLessThan(dyck, nfa, stats.stdout)
     }
 
+    /// Long command lines after `--` are set aside before argument parsing (it was
+    /// quadratic: 16,000 arguments to `sbx run` took 27 s, 100,000 events to `sbx check`
+    /// did not finish); they must still arrive whole and in order.
+    func testManyArgumentsAfterTheSeparator() throws {
+        let loop = "#include <stdio.h>\nint main(int c, char **v) { for (int i = 0; i < c; i++) puts(v[i]); return 0; }\n"
+        let ll = try CLI.compile(loop, name: "loop", in: dir)
+        XCTAssertEqual(try CLI.run("dyck-gen", [ll.path]).status, 0)
+        let events = Array(repeating: "puts", count: 100_000)
+        let check = try CLI.run("sbx", ["check", dir.appendingPathComponent("loop.dyck").path, "--"] + events)
+        XCTAssertEqual(check.status, 0, check.stderr)
+        XCTAssertEqual(check.stdout, "allowed: 100000 events (dyck mode)\n")
+        let refused = try CLI.run("sbx", ["check", dir.appendingPathComponent("loop.dyck").path, "--"] + events + ["getpid"])
+        XCTAssertEqual(refused.status, 1, refused.stderr)
+        XCTAssertTrue(refused.stdout.contains("refused: event 100001 'getpid'"), String(refused.stdout.prefix(200)))
+
+        let words = (0..<16_000).map { "w\($0)" } + ["--", "-h"]
+        let trace = dir.appendingPathComponent("echo.trace").path
+        let recorded = try CLI.run("sbx", ["record", "-o", trace, "--", "/bin/echo"] + words)
+        XCTAssertEqual(recorded.status, 0, recorded.stderr)
+        XCTAssertEqual(recorded.stdout, words.joined(separator: " ") + "\n", "every argument, a later -- and -h included")
+    }
+
     func testDotAndPNG() throws {
         let p = try policy()
         let text = try CLI.run("sbx", ["dot", p, "--function", "a"])
