@@ -9,7 +9,9 @@ public enum RunError: CategorizedError, Sendable {
     case deviceFailed(device: String, operation: String, errno: Int32)
     /// An operation needs privileges the caller lacks.
     case notPrivileged(device: String, operation: String)
-    case policyMissing(path: String, program: String)
+    /// `given`: the user named the file (--policy, sbx policy install), rather than the
+    /// default PROGRAM.dyck.
+    case policyMissing(path: String, program: String, given: Bool)
     case policyUnusable(path: String, reason: String)
     case notInstrumented(program: String, reason: String)
     case wrongPolicy(program: String, policy: String, reason: String)
@@ -45,10 +47,12 @@ public enum RunError: CategorizedError, Sendable {
         case .notPrivileged(let device, let operation):
             return "\(device): \(operation): not permitted (needs root, or CAP_SYS_ADMIN, and a process that is "
                 + "not itself sandboxed)"
-        case .policyMissing(let path, let program):
-            return "\(path): no policy for \(program) (build it with dyck-cc, which writes PROGRAM.dyck, or give --policy)"
+        case .policyMissing(let path, let program, let given):
+            return given ? "\(path): no such policy file"
+                : "\(path): no policy for \(program) (build it with dyck-cc, which writes PROGRAM.dyck, or give --policy)"
         case .policyUnusable(let path, let reason):
-            return "\(path): \(reason)"
+            // A reason that names the file itself (with a line number) is not prefixed twice.
+            return reason.hasPrefix(path + ":") ? reason : "\(path): \(reason)"
         case .notInstrumented(let program, let reason):
             return "\(program): not instrumented: \(reason) (build it with dyck-cc)"
         case .wrongPolicy(let program, let policy, let reason):

@@ -112,8 +112,8 @@ public struct SandboxRun {
     /// the program's pinned marker sites checked against both (every site a `syscall`
     /// instruction of the file, every id in the policy's ranges). A policy without
     /// system-call sets cannot bind the program's system calls: refused.
-    static func loadEnforced(path: String, program: String, exeFD: Int32) throws -> Enforced {
-        let (policy, bytes) = try loadPolicyWithBytes(path: path, program: program, exeFD: exeFD)
+    static func loadEnforced(path: String, program: String, exeFD: Int32, given: Bool = true) throws -> Enforced {
+        let (policy, bytes) = try loadPolicyWithBytes(path: path, program: program, exeFD: exeFD, given: given)
         let table: PinnedSiteTable
         do {
             table = try PinnedSiteTable.read(fd: exeFD, program: program)
@@ -134,10 +134,10 @@ public struct SandboxRun {
         return Enforced(policy: policy, bytes: bytes, pins: table.blobPins)
     }
 
-    static func loadPolicyWithBytes(path: String, program: String, exeFD: Int32) throws -> (policy: Policy, bytes: [UInt8]) {
+    static func loadPolicyWithBytes(path: String, program: String, exeFD: Int32, given: Bool = true) throws -> (policy: Policy, bytes: [UInt8]) {
         // An uninstrumented program is the more basic problem: say so first.
         _ = try ExecutableBinding.recordedDigest(fd: exeFD, program: program)
-        guard access(path, F_OK) == 0 else { throw RunError.policyMissing(path: path, program: program) }
+        guard access(path, F_OK) == 0 else { throw RunError.policyMissing(path: path, program: program, given: given) }
         let loaded: (policy: Policy, bytes: [UInt8])
         do {
             loaded = try Policy.loadWithBytes(path: path)
@@ -249,7 +249,7 @@ public struct SandboxRun {
         let exeFD = try Self.openProgram(resolved)
         defer { close(exeFD) }
         let policyFile = policyPath ?? resolved + ".dyck"
-        let enforced = try Self.loadEnforced(path: policyFile, program: resolved, exeFD: exeFD)
+        let enforced = try Self.loadEnforced(path: policyFile, program: resolved, exeFD: exeFD, given: policyPath != nil)
         let policy = enforced.policy
         let blob = try Self.cachedBlob(enforced, mode: mode, path: policyFile, bounds: bounds)
 

@@ -57,6 +57,9 @@ struct Stats: ParsableCommand {
         guard traces.isEmpty || loaded.kind == .dyck else {
             throw UsageError("--trace needs the policy dyck-gen wrote (kind dyck), whose ids the markers carry")
         }
+        // Read every trace before printing anything: a bad one is an error, not a
+        // table followed by an error.
+        let recorded = try traces.map { (path: $0, trace: try Trace.load(path: $0)) }
         var rows: [(String, Policy)] = []
         switch loaded.kind {
         case .dyck: rows = [("dyck", loaded), ("nfa", loaded.flattened())]
@@ -64,7 +67,7 @@ struct Stats: ParsableCommand {
         }
         print("policy: \(policy) (\(loaded.module.isEmpty ? "unknown module" : loaded.module))")
         print("functions: \(loaded.functions.count)  libc symbols: \(loaded.symbols.count)  callbacks: \(loaded.callbacks.count)")
-        let header = ["mode", "states", "edges", "call-sites", "abf"]
+        let header = ["mode", "states", "edges", "call-sites", "static-abf"]
         var table = [header]
         for (name, model) in rows {
             let states = model.functions.reduce(0) { $0 + $1.automaton.stateCount }
@@ -80,15 +83,19 @@ struct Stats: ParsableCommand {
             }
             print(cells.joined(separator: "  "))
         }
-        if !traces.isEmpty { try runBased(loaded, flattened: rows.first { $0.0 == "nfa" }?.1) }
+        if rows.count > 1 {
+            print("static-abf: each model's own mean; not comparable between modes (the flattened model has "
+                + "fewer, merged states)" + (recorded.isEmpty ? ": compare them with --trace (run-abf)" : ""))
+        }
+        if !recorded.isEmpty { try runBased(loaded, flattened: rows.first { $0.0 == "nfa" }?.1, recorded: recorded) }
     }
 
     /// The run-based ABF over `traces`; `flattened` is `loaded.flattened()`.
-    private func runBased(_ loaded: Policy, flattened: Policy?) throws {
+    private func runBased(_ loaded: Policy, flattened: Policy?, recorded: [(path: String, trace: Trace)]) throws {
         let measure = try TraceBranchingFactor(policy: loaded, flattened: flattened)
         var total = TraceBranchingFactor.Measurement()
-        for path in traces {
-            let measured = measure.measure(try Trace.load(path: path), byPlace: places != nil)
+        for (path, trace) in recorded {
+            let measured = measure.measure(trace, byPlace: places != nil)
             for note in measured.unchecked {
                 Diagnostics.note("\(path): not measured after exec: \(note)")
             }

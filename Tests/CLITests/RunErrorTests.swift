@@ -64,6 +64,18 @@ final class RunErrorTests: XCTestCase {
         let bad = try sbx(["run", "--device", missingDevice, "--policy", corrupt, "--", exe])
         XCTAssertEqual(bad.status, 102)
         XCTAssertTrue(bad.stderr.contains("corrupt.dyck"), bad.stderr)
+        // Messages a user reads: a policy named with --policy is not "missing, give
+        // --policy", and a parse error with a line number names the file once.
+        let named = try sbx(["run", "--device", missingDevice, "--policy", dir.appendingPathComponent("nosuch.dyck").path, "--", exe])
+        XCTAssertEqual(named.status, 102)
+        XCTAssertTrue(named.stderr.contains("nosuch.dyck: no such policy file") && !named.stderr.contains("give --policy"), named.stderr)
+        XCTAssertTrue(missing.stderr.contains("or give --policy"), "the default file's message keeps the hint: " + missing.stderr)
+        let truncated = dir.appendingPathComponent("trunc.dyck").path
+        try "dyck-policy 1\nkind dyck\nfunc".write(toFile: truncated, atomically: true, encoding: .utf8)
+        let cut = try sbx(["run", "--device", missingDevice, "--policy", truncated, "--", exe])
+        XCTAssertEqual(cut.status, 102)
+        XCTAssertEqual(cut.stderr.components(separatedBy: "trunc.dyck").count - 1, 1, "the file named once: " + cut.stderr)
+        XCTAssertTrue(cut.stderr.contains("trunc.dyck:3:"), cut.stderr)
     }
 
     func testNotInstrumented() throws {

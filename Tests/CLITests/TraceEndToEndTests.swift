@@ -125,6 +125,21 @@ final class TraceEndToEndTests: XCTestCase {
         XCTAssertTrue(byID.stderr.contains("not a trace of the program of") && byID.stderr.contains("an id the policy does not have"), byID.stderr)
     }
 
+    /// `sbx stats --trace` of an unreadable trace: the error, and no table before it.
+    func testStatsWithABadTracePrintsNoTable() throws {
+        let source = Self.programs.appendingPathComponent("jumps.c")
+        let exe = dir.appendingPathComponent("jumps")
+        XCTAssertEqual(try CLI.run("dyck-cc", ["-O0", "-g", "-o", exe.path, source.path]).status, 0)
+        let bad = dir.appendingPathComponent("bad.trace").path
+        try "garbage\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        let stats = try CLI.run("sbx", ["stats", exe.path + ".dyck", "--trace", bad])
+        XCTAssertEqual(stats.status, 2, stats.stderr)
+        XCTAssertEqual(stats.stdout, "", "no table")
+        XCTAssertTrue(stats.stderr.contains("bad.trace:1: not an sbx trace"), stats.stderr)
+        let table = try CLI.run("sbx", ["stats", exe.path + ".dyck"])
+        XCTAssertTrue(table.stdout.contains("static-abf") && table.stdout.contains("not comparable between modes"), table.stdout)
+    }
+
     /// The system calls of a recorded run: checked against the windows of dyck-cc's
     /// sets; one the window does not have, and io_uring, refused and named with the
     /// window; a policy without sets (version 1) and a trace without system calls
