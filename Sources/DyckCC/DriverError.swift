@@ -23,11 +23,13 @@ public enum DriverError: CategorizedError, Equatable, Sendable {
     /// A step that already succeeded once (the same compile, for the object) failed
     /// when repeated for the bitcode: a bug or a changed input.
     case bitcodeCompileFailed(source: String, message: String)
+    /// Linking the bitcode failed because more than one input defines `symbol`.
+    case duplicateSymbol(symbol: String, definedIn: [String])
 
     public var category: ErrorCategory {
         switch self {
         case .toolMissing, .cannotRun, .temporary: return .environment
-        case .badInput, .entryWithoutBitcode, .usage, .bitcodeCompileFailed: return .badInput
+        case .badInput, .entryWithoutBitcode, .usage, .bitcodeCompileFailed, .duplicateSymbol: return .badInput
         case .output: return .outputFailed
         }
     }
@@ -51,6 +53,8 @@ public enum DriverError: CategorizedError, Equatable, Sendable {
             return message
         case let .bitcodeCompileFailed(source, message):
             return "\(source): compiling to bitcode failed although the same compile succeeded: \(message)"
+        case let .duplicateSymbol(symbol, files):
+            return "'\(symbol)' is defined in more than one input: \(files.joined(separator: ", "))"
         }
     }
 }

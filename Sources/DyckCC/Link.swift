@@ -198,7 +198,22 @@ struct Linker {
                 unitPaths.append(path)
             }
         }
-        try Subprocess.check([toolchain.llvmLink, "-o", linked] + unitPaths)
+        let linkErrors = try temporaries.newPath("llvm-link.err")
+        let linkStatus = try Subprocess.run([toolchain.llvmLink, "-o", linked] + unitPaths, stderrPath: linkErrors)
+        if linkStatus != 0 {
+            let text = FileManager.default.contents(atPath: linkErrors).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            FileHandle.standardError.write(Data(text.utf8))
+            // llvm-link names the symbol but not the files: find them.
+            if let symbol = Self.multiplyDefined(in: text) {
+                let definers = units.filter { unit in
+                    guard let bytes = unit.bytes ?? unit.path.flatMap({ FileManager.default.contents(atPath: $0) }).map({ Array($0)[...] }),
+                          isBitcodeMagic(bytes) else { return false }
+                    return (try? bitcodeSymbols(bytes, name: unit.name).defined.contains(symbol)) == true
+                }.map(\.name)
+                if definers.count > 1 { throw DriverError.duplicateSymbol(symbol: symbol, definedIn: definers) }
+            }
+            throw ToolFailed(tool: toolchain.llvmLink, status: linkStatus)
+        }
 
         // Analyse and instrument in this process: the policy's ids are those the
         // markers carry.
@@ -384,6 +399,14 @@ struct Linker {
         words += ["-c", "-o", object, "-Qunused-arguments"]
         try Subprocess.check(words)
         return object
+    }
+
+    /// The symbol of llvm-link's "Linking globals named 'NAME': symbol multiply defined!".
+    static func multiplyDefined(in text: String) -> String? {
+        let marker = "Linking globals named '"
+        guard let start = text.range(of: marker),
+              let end = text[start.upperBound...].range(of: "': symbol multiply defined") else { return nil }
+        return String(text[start.upperBound..<end.lowerBound])
     }
 
     /// The symbols of whatever the link line names at argument `index`.

@@ -105,6 +105,17 @@ final class BuildSystemTests: XCTestCase {
         XCTAssertFalse(ws.exists(dir.appendingPathComponent("undef")))
         XCTAssertFalse(ws.exists(dir.appendingPathComponent("undef.dyck")))
 
+        // A symbol defined twice: llvm-link's message names only the symbol; dyck-cc
+        // names the files (bad input, 2), and writes nothing.
+        try "int f(void) { return 1; }\nint main(void) { return f(); }\n".write(to: dir.appendingPathComponent("dup1.c"), atomically: true, encoding: .utf8)
+        try "int f(void) { return 2; }\n".write(to: dir.appendingPathComponent("dup2.c"), atomically: true, encoding: .utf8)
+        XCTAssertNotEqual(try ws.clang(["-o", "dup", "dup1.c", "dup2.c"], in: dir).status, 0, "control: clang refuses it too")
+        let dup = try ws.dyckCC(["-o", "dup", "dup1.c", "dup2.c"], in: dir)
+        XCTAssertEqual(dup.status, 2, dup.stderr)
+        XCTAssertTrue(dup.stderr.contains("'f' is defined in more than one input: dup1.c, dup2.c"), dup.stderr)
+        XCTAssertFalse(ws.exists(dir.appendingPathComponent("dup")))
+        XCTAssertFalse(ws.exists(dir.appendingPathComponent("dup.dyck")))
+
         // A missing input is clang's to report.
         let missing = try ws.dyckCC(["-o", "x", "nothere.c"], in: dir)
         XCTAssertEqual(missing.status, try ws.clang(["-o", "x", "nothere.c"], in: dir).status)
