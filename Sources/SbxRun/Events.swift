@@ -71,10 +71,15 @@ public struct SandboxEvent: Sendable {
         var out = "--- \(Self.isoTime(time)) policy \(record.policyID)"
         if let exe = source?.exe { out += " \(exe)" }
         if let path = source?.policyPath, note == nil { out += " (policy \(path))" }
-        out += "\n" + report.text
+        out += "\n"
         if let note {
+            // Without the policy, nothing is known of what it allowed.
+            out += report.text.split(separator: "\n", omittingEmptySubsequences: false)
+                .filter { !$0.hasPrefix("  allowed:  nothing") }.joined(separator: "\n")
             out += "  note:     \(note)\n"
             out += "  record:   \(rawText)\n"
+        } else {
+            out += report.text
         }
         return out
     }
@@ -359,8 +364,11 @@ public final class EventReader {
             // states of the record are not this file's.
             let policy = try SandboxRun.loadPolicy(path: path, program: exe, exeFD: fd)
             result = .success(try MacroMachine(policy: policy, mode: source.mode))
+        } catch RunError.policyMissing {
+            result = .failure(ExplainFailure(reason: "cannot explain it: its policy file \(path) does not exist"))
         } catch let error as RunError {
-            result = .failure(ExplainFailure(reason: "cannot explain it with \(path): \(error.description)"))
+            result = .failure(ExplainFailure(
+                reason: "cannot explain it with \(path): \(SandboxRun.strip(error.description, path: path))"))
         } catch {
             result = .failure(ExplainFailure(reason: "cannot explain it with \(path): \(error)"))
         }

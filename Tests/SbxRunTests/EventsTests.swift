@@ -53,6 +53,8 @@ final class EventsTests: XCTestCase {
         XCTAssertEqual(object["event"] as? String, "call of libc function #0")
         XCTAssertTrue(event.text.contains("note:     cannot explain it"), event.text)
         XCTAssertTrue(event.text.contains("record:   reason 3 syscall 999 kind 1 id 0 tag 0x40000001"), event.text)
+        XCTAssertFalse(event.text.contains("allowed:"), event.text)
+        XCTAssertTrue(try hijackEvent().text.contains("  allowed:  printf() at hijack.c:18\n"))
     }
 
     func testJSONEscapes() {

@@ -164,6 +164,18 @@ for sig in TERM INT; do
         '[ $st = 0 ] && [ "$(wc -l <fol.$sig)" = 1 ] && python3 -c "import json; json.loads(open(\"fol.$sig\").read())"'
 done
 
+# --- no usable policy file: the raw record, and why ------------------------------------
+mv policies/hijack-installed.dyck policies/moved.dyck
+./hijack "$earg" >/dev/null 2>&1
+"$SBX" events >ev.raw 2>&1; st=$?
+last=ev.raw; show ev.raw
+check "events without the policy file: the kill with the raw record and why (status $st)" \
+    '[ $st = 0 ] && has ev.raw "^sbx: KILLED: pid [0-9]* \[hijack\]: not allowed here" &&
+     has ev.raw "note:     cannot explain it: its policy file /.*/policies/hijack-installed.dyck does not exist" &&
+     ! has ev.raw "allowed:" &&
+     grep -E "record:   reason 3 syscall 999 kind 1 id [0-9]+ tag 0x40000001 mstate [0-9]+ depth 2 flags 0x9 seq [0-9]+$" ev.raw >/dev/null'
+mv policies/moved.dyck policies/hijack-installed.dyck
+
 "$SBX" policy remove --exe ./hijack >/dev/null 2>&1
 "$SBX" events >ev.gone 2>&1; st=$?
 last=ev.gone
