@@ -34,7 +34,8 @@ public enum Registry {
         do {
             let entry = try device.install(policyID: id, mode: mode.rawValue, action: action, exec: exec,
                                            replace: replace, exeFD: exeFD)
-            rememberPath(executable, device: entry.device, inode: entry.inode, digest: contentDigest(fd: exeFD))
+            rememberPath(executable, device: entry.device, inode: entry.inode, digest: contentDigest(fd: exeFD),
+                         policy: policyPath)
             if entry.replaced != 0 { _ = try? device.unload(id: entry.replaced) }
             return Installed(device: entry.device, inode: entry.inode, policyID: id, replaced: entry.replaced)
         } catch {
@@ -114,11 +115,19 @@ public enum Registry {
         return (id, try device.unload(id: id))
     }
 
-    /// What is remembered of an entry: the path it was installed for and the SHA-256
-    /// of the file's content then (hex).
+    /// What is remembered of an entry: the path it was installed for, the SHA-256
+    /// of the file's content then (hex), and the policy file installed (absolute;
+    /// `sbx events` explains the entry's records with it).
     public struct Remembered: Sendable, Equatable {
         public var path: String
         public var digest: String?
+        public var policy: String?
+
+        public init(path: String, digest: String?, policy: String? = nil) {
+            self.path = path
+            self.digest = digest
+            self.policy = policy
+        }
     }
 
     /// Paths remembered for (device, inode) keys.
@@ -126,7 +135,8 @@ public enum Registry {
         remembered().mapValues(\.path)
     }
 
-    /// Lines "DEV:INO SHA256 PATH" (older files: "DEV:INO PATH").
+    /// Lines "DEV:INO SHA256 PATH", or "DEV:INO SHA256 PATH<TAB>POLICY" when the
+    /// policy file is known (older files: "DEV:INO PATH").
     public static func remembered() -> [String: Remembered] {
         guard let file = fopen(pathsFile, "r") else { return [:] }
         defer { fclose(file) }
@@ -137,7 +147,9 @@ public enum Registry {
             let text = String(cString: line!).trimmingSuffix("\n")
             let parts = text.split(separator: " ", maxSplits: 2)
             if parts.count == 3, parts[1].count == 64, parts[1].allSatisfy(\.isHexDigit) {
-                out[String(parts[0])] = Remembered(path: String(parts[2]), digest: String(parts[1]))
+                let rest = parts[2].split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
+                out[String(parts[0])] = Remembered(path: String(rest[0]), digest: String(parts[1]),
+                                                   policy: rest.count == 2 && !rest[1].isEmpty ? String(rest[1]) : nil)
             } else if parts.count >= 2 {
                 out[String(parts[0])] = Remembered(
                     path: String(text.dropFirst(parts[0].count + 1)), digest: nil)
@@ -149,15 +161,21 @@ public enum Registry {
 
     public static func key(device: UInt64, inode: UInt64) -> String { "\(device):\(inode)" }
 
-    private static func rememberPath(_ path: String, device: UInt64, inode: UInt64, digest: String?) {
+    private static func rememberPath(_ path: String, device: UInt64, inode: UInt64, digest: String?, policy: String?) {
         var entries = remembered()
-        var absolute = path
-        if let real = realpath(path, nil) {
-            absolute = String(cString: real)
-            free(real)
-        }
-        entries[key(device: device, inode: inode)] = Remembered(path: absolute, digest: digest)
+        // A tab or a newline cannot be stored in a line: such a policy path is not
+        // remembered (sbx events then tries EXE.dyck).
+        let exePath = absolutePath(path)
+        let policyPath = exePath.contains("\t") ? nil
+            : policy.map(absolutePath).flatMap { $0.contains("\t") || $0.contains("\n") ? nil : $0 }
+        entries[key(device: device, inode: inode)] = Remembered(path: exePath, digest: digest, policy: policyPath)
         save(entries)
+    }
+
+    static func absolutePath(_ path: String) -> String {
+        guard let real = realpath(path, nil) else { return path }
+        defer { free(real) }
+        return String(cString: real)
     }
 
     private static func forgetPath(device: UInt64, inode: UInt64) {
@@ -170,7 +188,8 @@ public enum Registry {
         let directory = String(pathsFile[..<(pathsFile.lastIndex(of: "/") ?? pathsFile.endIndex)])
         if !directory.isEmpty { mkdir(directory, 0o755) }
         let text = entries.sorted { $0.key < $1.key }.map {
-            "\($0.key) " + ($0.value.digest.map { $0 + " " } ?? "") + "\($0.value.path)\n"
+            "\($0.key) " + ($0.value.digest.map { $0 + " " } ?? "") + "\($0.value.path)"
+                + ($0.value.digest != nil ? $0.value.policy.map { "\t" + $0 } ?? "" : "") + "\n"
         }.joined()
         let temporary = pathsFile + ".tmp"
         guard let file = fopen(temporary, "w") else { return }

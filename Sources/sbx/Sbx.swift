@@ -12,13 +12,13 @@ struct Sbx: ParsableCommand {
             4 a required tool is missing, 70 internal error. sbx vm and sbx record \
             exit with the command's own status; sbx vm also with 124 (the guest timed \
             out) and 125 (the guest failed before the command's status was known). \
-            sbx run, sbx policy and sbx status: 100 the monitor killed the program, 101 \
+            sbx run, sbx policy, sbx status and sbx events: 100 the monitor killed the program, 101 \
             the kernel module is not loaded, 102 the policy is missing or corrupt, 103 \
             the program is not instrumented, 104 not privileged, 105 the policy is not \
             the program's (see their --help).
             """,
         subcommands: [Check.self, Convert.self, DotCommand.self, Stats.self, Record.self, BlobCommand.self, Vm.self,
-                      Run.self, PolicyCommand.self, Status.self]
+                      Run.self, PolicyCommand.self, Status.self, Events.self]
     )
 
     static func main() {

@@ -319,6 +319,8 @@ cd "$W" && rm -rf "$X"
 . "$here/guest-signals.sh"
 # --- issue 17: setjmp/longjmp and deep recursion without false positives ---------------
 . "$here/guest-sj.sh"
+# --- issue 18: sbx events, the records of installed policies, JSON and the journal -----
+. "$here/guest-events.sh"
 
 echo "1..$n"
 echo "# e2e: $n tests, $fails failed"
