@@ -84,8 +84,8 @@ struct Stats: ParsableCommand {
             print(cells.joined(separator: "  "))
         }
         if rows.count > 1 {
-            print("static-abf: each model's own mean; not comparable between modes (the flattened model has "
-                + "fewer, merged states)" + (recorded.isEmpty ? ": compare them with --trace (run-abf)" : ""))
+            print("static-abf: each model's own mean, not comparable between modes (the flattened model has "
+                + "fewer, merged states); --trace measures both modes at the same points of real runs")
         }
         if !recorded.isEmpty { try runBased(loaded, flattened: rows.first { $0.0 == "nfa" }?.1, recorded: recorded) }
     }
