@@ -426,21 +426,33 @@ static noinline void sbx_task_marker_slow(struct sbx_task *t, struct pt_regs *re
 		sbx_task_lost_step(t, regs->di, regs->si);
 }
 
+/*
+ * A marker sbx_step_fast() did not decide: sbx_step() decides it (the thread
+ * is as it was) and fills the violation. Out of line, so that the hot path
+ * has no violation record to clear and no stack canary.
+ */
+static noinline void sbx_task_marker_step(struct sbx_task *t, struct pt_regs *regs)
+{
+	struct sbx_violation v;
+
+	if (sbx_step(t->view, &t->thread, regs->di, regs->si, &v))
+		sbx_task_marker_refused(t, &v);
+}
+
 /**
  * sbx_task_marker - a marker (syscall 999) entered by the current thread.
  * @regs: its registers: %rdi kind, %rsi id, %rdx its pinned site's entry.
  *
  * The hot path of an enforced thread: one table lookup, the pin check (O(1))
- * and one core step.
- * Preemption is disabled (it already is in a tracepoint probe): that makes
- * the lookup an RCU read-side section without rcu_read_lock()'s calls.
+ * and one core step, inline for LIBC markers (and CALL/TAIL/RET with an NFA
+ * blob, sbx_step_fast()), out of line for the others.
+ * Tracepoint probes run with preemption disabled: that makes the lookup an
+ * RCU read-side section without rcu_read_lock()'s calls.
  */
 void sbx_task_marker(struct pt_regs *regs)
 {
-	struct sbx_violation v;
 	struct sbx_task *t;
 
-	/* Tracepoint probes run with preemption disabled: an RCU reader. */
 	t = sbx_task_find(current);
 	if (!t || t->state != SBX_TASK_ENFORCED)
 		return;
@@ -455,8 +467,8 @@ void sbx_task_marker(struct pt_regs *regs)
 		sbx_task_marker_unpinned(t, regs);
 		return;
 	}
-	if (unlikely(sbx_step(t->view, &t->thread, regs->di, regs->si, &v)))
-		sbx_task_marker_refused(t, &v);
+	if (unlikely(sbx_step_fast(t->view, &t->thread, regs->di, regs->si)))
+		sbx_task_marker_step(t, regs);
 }
 
 /* A system call outside the thread's window: record it; kill, or let it run. */

@@ -19,37 +19,6 @@
 #include "sbx_le.h"
 #include "../uapi/sbx_marker.h"
 
-static inline const sbx_u8 *sbx_mstate(const struct sbx_policy_view *p, sbx_u32 m)
-{
-	return p->mstates + (sbx_u64)SBX_BLOB_MSTATE_SIZE * m;
-}
-
-static inline int sbx_is_final(const struct sbx_policy_view *p, sbx_u32 m)
-{
-	return sbx_le32(sbx_mstate(p, m) + 8) & SBX_MSTATE_F_FINAL;
-}
-
-/* The target of @key from macro-state @m, or -1 if there is none. */
-static long long sbx_lookup(const struct sbx_policy_view *p, sbx_u32 m, sbx_u32 key)
-{
-	const sbx_u8 *ms = sbx_mstate(p, m);
-	sbx_u32 lo = sbx_le32(ms), hi = lo + sbx_le32(ms + 4);
-
-	while (lo < hi) {
-		sbx_u32 mid = lo + (hi - lo) / 2;
-		const sbx_u8 *t = p->trans + (sbx_u64)SBX_BLOB_TRANS_SIZE * mid;
-		sbx_u32 k = sbx_le32(t);
-
-		if (k == key)
-			return sbx_le32(t + 4);
-		if (k < key)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
-}
-
 /* The entry macro-state of callback @function, or -1 if it is not one. */
 static long long sbx_callback(const struct sbx_policy_view *p, sbx_u32 function)
 {
@@ -100,14 +69,6 @@ static inline void sbx_set_window(const struct sbx_policy_view *p, struct sbx_th
 	t->window_sym = sym;
 	t->window = sbx_window_set(p, sym);
 	t->window_map = sbx_set_map(p, t->window);
-}
-
-/* Program code runs: the empty set. */
-static inline void sbx_window_none(const struct sbx_policy_view *p, struct sbx_thread *t)
-{
-	t->window_sym = SBX_WINDOW_NONE;
-	t->window = 0;
-	t->window_map = p->none_map;
 }
 
 static int sbx_thread_setup(const struct sbx_policy_view *p, struct sbx_thread *t,
@@ -411,19 +372,7 @@ static int sbx_do_step(const struct sbx_policy_view *p, struct sbx_thread *t,
 
 	switch (kind) {
 	case SBX_MARK_LIBC:
-		if (id >= p->nr_symbols)
-			return SBX_V_ID_RANGE;
-		next = sbx_lookup(p, top->mstate, SBX_KEY_LIBC(id));
-		if (next < 0)
-			return SBX_V_NOT_ALLOWED;
-		top->mstate = (sbx_u32)next;
-		/* id < nr_symbols: its set, without sbx_window_set()'s cases. */
-		t->window_sym = (sbx_u32)id;
-		if (p->flags & SBX_BLOB_F_BOUND) {
-			t->window = sbx_le32(p->symsets + 4 * id);
-			t->window_map = p->sets + (sbx_u64)SBX_SET_SIZE * t->window;
-		}
-		return 0;
+		return sbx_step_libc(p, t, top, id);
 
 	case SBX_MARK_CALL:
 	case SBX_MARK_TAIL:

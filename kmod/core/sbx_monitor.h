@@ -15,6 +15,7 @@
 #include "sbx_types.h"
 #include "sbx_blob.h"
 #include "sbx_le.h"
+#include "../uapi/sbx_marker.h"
 
 /* Frame tags: bits 31..30 the kind, bits 29..0 the site id or function index. */
 #define SBX_FRAME_ROOT		0x00000000U
@@ -189,6 +190,119 @@ int sbx_step(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u64 kind
 void sbx_thread_inherit_window(const struct sbx_policy_view *p, struct sbx_thread *t,
 			       const struct sbx_thread *creator);
 
+
+static inline const sbx_u8 *sbx_mstate(const struct sbx_policy_view *p, sbx_u32 m)
+{
+	return p->mstates + (sbx_u64)SBX_BLOB_MSTATE_SIZE * m;
+}
+
+static inline int sbx_is_final(const struct sbx_policy_view *p, sbx_u32 m)
+{
+	return sbx_le32(sbx_mstate(p, m) + 8) & SBX_MSTATE_F_FINAL;
+}
+
+/*
+ * The target of @key from macro-state @m (< nr_mstates), or -1 if there is
+ * none: a binary search in its transitions. Inline: sbx_step_fast() runs it on
+ * the kernel's hot path.
+ */
+static inline long long sbx_lookup(const struct sbx_policy_view *p, sbx_u32 m, sbx_u32 key)
+{
+	const sbx_u8 *ms = sbx_mstate(p, m);
+	sbx_u32 lo = sbx_le32(ms), hi = lo + sbx_le32(ms + 4);
+
+	while (lo < hi) {
+		sbx_u32 mid = lo + (hi - lo) / 2;
+		const sbx_u8 *t = p->trans + (sbx_u64)SBX_BLOB_TRANS_SIZE * mid;
+		sbx_u32 k = sbx_le32(t);
+
+		if (k == key)
+			return sbx_le32(t + 4);
+		if (k < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* Program code runs: the empty set. */
+static inline void sbx_window_none(const struct sbx_policy_view *p, struct sbx_thread *t)
+{
+	t->window_sym = SBX_WINDOW_NONE;
+	t->window = 0;
+	t->window_map = p->none_map;
+}
+
+/*
+ * LIBC @id from the top frame @top (whose macro-state is < nr_mstates): the
+ * rule of sbx_step() and sbx_step_fast() alike. Returns 0 or an enum
+ * sbx_reason; changes @t only when it returns 0.
+ */
+static inline int sbx_step_libc(const struct sbx_policy_view *p, struct sbx_thread *t,
+				struct sbx_frame *top, sbx_u64 id)
+{
+	long long next;
+
+	/* Also refuses ids above 32 bits: nr_symbols is a 32-bit count. */
+	if (id >= p->nr_symbols)
+		return SBX_V_ID_RANGE;
+	next = sbx_lookup(p, top->mstate, SBX_KEY_LIBC(id));
+	if (next < 0)
+		return SBX_V_NOT_ALLOWED;
+	top->mstate = (sbx_u32)next;
+	/* id < nr_symbols: its set, without sbx_window_set()'s cases. */
+	t->window_sym = (sbx_u32)id;
+	if (p->flags & SBX_BLOB_F_BOUND) {
+		t->window = sbx_le32(p->symsets + 4 * id);
+		t->window_map = p->sets + (sbx_u64)SBX_SET_SIZE * t->window;
+	}
+	return 0;
+}
+
+/**
+ * sbx_step_fast - the markers of hot loops, inline: LIBC (both modes) and,
+ * with an NFA blob, CALL, TAIL and RET.
+ * @p:    the validated policy the thread was set up with.
+ * @t:    the thread state.
+ * @kind: the marker's kind (%rdi), any value.
+ * @id:   the marker's id (%rsi), any value.
+ *
+ * Decides only markers that sbx_step() allows, with the same rule (shared
+ * code: sbx_step_libc(), sbx_window_none()) and the same effect on @t; every
+ * other marker, allowed or not, is left to sbx_step(). Of sbx_step()'s
+ * re-validation of the thread state it keeps what its reads rely on (the top
+ * entry inside the slots, its macro-state inside the policy): the rest of
+ * sbx_thread_consistent() (the depth, the records, the top's count) holds by
+ * construction, since only the core writes a thread state, and sbx_step()
+ * still checks it for every marker it decides. No loop but the binary search,
+ * no allocation.
+ *
+ * Return: 0 if the marker is allowed (@t has advanced as sbx_step() would
+ * have advanced it), 1 if it is not decided here (@t is unchanged: pass the
+ * marker to sbx_step()).
+ */
+static inline int sbx_step_fast(const struct sbx_policy_view *p, struct sbx_thread *t,
+				sbx_u64 kind, sbx_u64 id)
+{
+	struct sbx_frame *top;
+
+	/* nr_frames in 1..capacity (0 wraps around). */
+	if (t->nr_frames - 1 >= t->capacity)
+		return 1;
+	top = sbx_top(t);
+	if (top->mstate >= p->nr_mstates)
+		return 1;
+	if (kind == SBX_MARK_LIBC)
+		return sbx_step_libc(p, t, top, id) ? 1 : 0;
+	/* The flattened model has no stack: a valid site changes nothing. */
+	if ((p->flags & SBX_BLOB_F_NFA) && kind >= SBX_MARK_CALL &&
+	    (kind <= SBX_MARK_RET || kind == SBX_MARK_TAIL) && id < p->nr_sites) {
+		sbx_window_none(p, t);
+		return 0;
+	}
+	return 1;
+}
 
 static inline int sbx_map_has(const sbx_u8 *map, sbx_u64 bit)
 {
