@@ -39,11 +39,6 @@ static long long sbx_callback(const struct sbx_policy_view *p, sbx_u32 function)
 	return -1;
 }
 
-static inline sbx_u32 sbx_site_entered(const struct sbx_policy_view *p, sbx_u32 site)
-{
-	return sbx_le32(p->sites + (sbx_u64)SBX_BLOB_SITE_SIZE * site);
-}
-
 /* The set index of window @sym (a symbol id or SBX_WINDOW_*). */
 static inline sbx_u32 sbx_window_set(const struct sbx_policy_view *p, sbx_u32 sym)
 {
@@ -224,61 +219,6 @@ void sbx_thread_inherit_window(const struct sbx_policy_view *p, struct sbx_threa
 	sbx_set_window(p, t, creator->window_sym);
 }
 
-/* The records made by frames at logical depth @level or above die. */
-static inline void sbx_sj_drop_from(struct sbx_thread *t, sbx_u32 level)
-{
-	while (t->nr_sj && sbx_sj(t, t->nr_sj - 1)->level >= level)
-		t->nr_sj--;
-}
-
-/*
- * Can the top frame, with macro-state @mstate, fold into the entry below when a
- * frame is pushed over it? Only if the two are equal and the top frame made no
- * setjmp record: a record's frame stays the lowest of its entry, so that
- * SJ_RESUME finds its depth from the entry alone.
- */
-static inline int sbx_can_fold(const struct sbx_thread *t, sbx_u32 mstate)
-{
-	const struct sbx_frame *top = sbx_top(t), *below;
-
-	if (t->nr_frames < 2)
-		return 0;
-	if (t->nr_sj && sbx_sj(t, t->nr_sj - 1)->entry == t->nr_frames - 1)
-		return 0;
-	below = &t->slots[t->nr_frames - 2].frame;
-	return below->tag == top->tag && below->mstate == mstate &&
-	       below->saved_window == top->saved_window;
-}
-
-/* Room for a push that folds (@fold) or needs a new entry; 0 or a reason. */
-static inline int sbx_push_check(const struct sbx_thread *t, int fold)
-{
-	if (t->depth >= t->max_depth)
-		return SBX_V_STACK_OVERFLOW;
-	if (!fold && t->nr_frames + t->nr_sj >= t->capacity)
-		return SBX_V_STORE_FULL;
-	return 0;
-}
-
-static void sbx_push(struct sbx_thread *t, int fold, sbx_u32 tag, sbx_u32 mstate,
-		     sbx_u32 saved_window)
-{
-	struct sbx_frame *f;
-
-	if (fold) {
-		/* The top joins the entry below; its slot takes the new frame. */
-		t->slots[t->nr_frames - 2].frame.count++;
-		f = sbx_top(t);
-	} else {
-		f = &t->slots[t->nr_frames++].frame;
-	}
-	f->tag = tag;
-	f->mstate = mstate;
-	f->saved_window = saved_window;
-	f->count = 1;
-	t->depth++;
-}
-
 /**
  * sbx_thread_pop - pop the top frame (which is not the root) without a check.
  * @t: a consistent thread state with @t->depth >= 2.
@@ -362,7 +302,6 @@ static int sbx_do_step(const struct sbx_policy_view *p, struct sbx_thread *t,
 {
 	struct sbx_frame *top = sbx_top(t);
 	long long next;
-	sbx_u32 entered;
 	int fold, reason;
 
 	if (kind < SBX_MARK_LIBC || kind > SBX_MARK_KIND_MAX)
@@ -376,47 +315,10 @@ static int sbx_do_step(const struct sbx_policy_view *p, struct sbx_thread *t,
 
 	case SBX_MARK_CALL:
 	case SBX_MARK_TAIL:
-		if (id >= p->nr_sites)
-			return SBX_V_ID_RANGE;
-		/* The flattened model has no stack: a valid site changes nothing. */
-		if (p->flags & SBX_BLOB_F_NFA) {
-			sbx_window_none(p, t);
-			return 0;
-		}
-		next = sbx_lookup(p, top->mstate, SBX_KEY_SITE(id));
-		if (next < 0)
-			return SBX_V_NOT_ALLOWED;
-		entered = sbx_site_entered(p, (sbx_u32)id);
-		if (kind == SBX_MARK_TAIL) {
-			if (!sbx_is_final(p, (sbx_u32)next))
-				return SBX_V_NOT_ALLOWED;
-			/* The calling frame is replaced: its setjmp buffers are dead. */
-			sbx_sj_drop_from(t, t->depth);
-			top->mstate = entered;
-			sbx_window_none(p, t);
-			return 0;
-		}
-		fold = sbx_can_fold(t, (sbx_u32)next);
-		reason = sbx_push_check(t, fold);
-		if (reason)
-			return reason;
-		top->mstate = (sbx_u32)next;
-		sbx_push(t, fold, SBX_FRAME_SITE | (sbx_u32)id, entered, SBX_WINDOW_NONE);
-		sbx_window_none(p, t);
-		return 0;
+		return sbx_step_site(p, t, top, kind, id);
 
 	case SBX_MARK_RET:
-		if (id >= p->nr_sites)
-			return SBX_V_ID_RANGE;
-		if (!(p->flags & SBX_BLOB_F_NFA)) {
-			if (top->tag != (SBX_FRAME_SITE | (sbx_u32)id))
-				return SBX_V_WRONG_RETURN;
-			if (!sbx_is_final(p, top->mstate))
-				return SBX_V_CANNOT_RETURN;
-			sbx_thread_pop(t);
-		}
-		sbx_window_none(p, t);
-		return 0;
+		return sbx_step_ret(p, t, top, id);
 
 	case SBX_MARK_CB_ENTER:
 		if (id >= p->nr_functions)

@@ -234,6 +234,124 @@ static inline void sbx_window_none(const struct sbx_policy_view *p, struct sbx_t
 	t->window_map = p->none_map;
 }
 
+static inline sbx_u32 sbx_site_entered(const struct sbx_policy_view *p, sbx_u32 site)
+{
+	return sbx_le32(p->sites + (sbx_u64)SBX_BLOB_SITE_SIZE * site);
+}
+
+/* The records made by frames at logical depth @level or above die. */
+static inline void sbx_sj_drop_from(struct sbx_thread *t, sbx_u32 level)
+{
+	while (t->nr_sj && sbx_sj(t, t->nr_sj - 1)->level >= level)
+		t->nr_sj--;
+}
+
+/*
+ * Can the top frame, with macro-state @mstate, fold into the entry below when a
+ * frame is pushed over it? Only if the two are equal and the top frame made no
+ * setjmp record: a record's frame stays the lowest of its entry, so that
+ * SJ_RESUME finds its depth from the entry alone.
+ */
+static inline int sbx_can_fold(const struct sbx_thread *t, sbx_u32 mstate)
+{
+	const struct sbx_frame *top = sbx_top(t), *below;
+
+	if (t->nr_frames < 2)
+		return 0;
+	if (t->nr_sj && sbx_sj(t, t->nr_sj - 1)->entry == t->nr_frames - 1)
+		return 0;
+	below = &t->slots[t->nr_frames - 2].frame;
+	return below->tag == top->tag && below->mstate == mstate &&
+	       below->saved_window == top->saved_window;
+}
+
+/* Room for a push that folds (@fold) or needs a new entry; 0 or a reason. */
+static inline int sbx_push_check(const struct sbx_thread *t, int fold)
+{
+	if (t->depth >= t->max_depth)
+		return SBX_V_STACK_OVERFLOW;
+	if (!fold && t->nr_frames + t->nr_sj >= t->capacity)
+		return SBX_V_STORE_FULL;
+	return 0;
+}
+
+static inline void sbx_push(struct sbx_thread *t, int fold, sbx_u32 tag, sbx_u32 mstate,
+		     sbx_u32 saved_window)
+{
+	struct sbx_frame *f;
+
+	if (fold) {
+		/* The top joins the entry below; its slot takes the new frame. */
+		t->slots[t->nr_frames - 2].frame.count++;
+		f = sbx_top(t);
+	} else {
+		f = &t->slots[t->nr_frames++].frame;
+	}
+	f->tag = tag;
+	f->mstate = mstate;
+	f->saved_window = saved_window;
+	f->count = 1;
+	t->depth++;
+}
+
+/*
+ * CALL or TAIL @id from the top frame @top (as for sbx_step_libc()). Returns 0
+ * or an enum sbx_reason; changes @t only when it returns 0.
+ */
+static inline int sbx_step_site(const struct sbx_policy_view *p, struct sbx_thread *t,
+				struct sbx_frame *top, sbx_u64 kind, sbx_u64 id)
+{
+	long long next;
+	sbx_u32 entered;
+	int fold, reason;
+
+	if (id >= p->nr_sites)
+		return SBX_V_ID_RANGE;
+	/* The flattened model has no stack: a valid site changes nothing. */
+	if (p->flags & SBX_BLOB_F_NFA) {
+		sbx_window_none(p, t);
+		return 0;
+	}
+	next = sbx_lookup(p, top->mstate, SBX_KEY_SITE(id));
+	if (next < 0)
+		return SBX_V_NOT_ALLOWED;
+	entered = sbx_site_entered(p, (sbx_u32)id);
+	if (kind == SBX_MARK_TAIL) {
+		if (!sbx_is_final(p, (sbx_u32)next))
+			return SBX_V_NOT_ALLOWED;
+		/* The calling frame is replaced: its setjmp buffers are dead. */
+		sbx_sj_drop_from(t, t->depth);
+		top->mstate = entered;
+		sbx_window_none(p, t);
+		return 0;
+	}
+	fold = sbx_can_fold(t, (sbx_u32)next);
+	reason = sbx_push_check(t, fold);
+	if (reason)
+		return reason;
+	top->mstate = (sbx_u32)next;
+	sbx_push(t, fold, SBX_FRAME_SITE | (sbx_u32)id, entered, SBX_WINDOW_NONE);
+	sbx_window_none(p, t);
+	return 0;
+}
+
+/* RET @id, as sbx_step_site(). */
+static inline int sbx_step_ret(const struct sbx_policy_view *p, struct sbx_thread *t,
+			       struct sbx_frame *top, sbx_u64 id)
+{
+	if (id >= p->nr_sites)
+		return SBX_V_ID_RANGE;
+	if (!(p->flags & SBX_BLOB_F_NFA)) {
+		if (top->tag != (SBX_FRAME_SITE | (sbx_u32)id))
+			return SBX_V_WRONG_RETURN;
+		if (!sbx_is_final(p, top->mstate))
+			return SBX_V_CANNOT_RETURN;
+		sbx_thread_pop(t);
+	}
+	sbx_window_none(p, t);
+	return 0;
+}
+
 /*
  * LIBC @id from the top frame @top (whose macro-state is < nr_mstates): the
  * rule of sbx_step() and sbx_step_fast() alike. Returns 0 or an enum
@@ -261,22 +379,22 @@ static inline int sbx_step_libc(const struct sbx_policy_view *p, struct sbx_thre
 }
 
 /**
- * sbx_step_fast - the markers of hot loops, inline: LIBC (both modes) and,
- * with an NFA blob, CALL, TAIL and RET.
+ * sbx_step_fast - the markers of hot loops, inline: LIBC, CALL, TAIL and RET.
  * @p:    the validated policy the thread was set up with.
  * @t:    the thread state.
  * @kind: the marker's kind (%rdi), any value.
  * @id:   the marker's id (%rsi), any value.
  *
- * Decides only markers that sbx_step() allows, with the same rule (shared
- * code: sbx_step_libc(), sbx_window_none()) and the same effect on @t; every
- * other marker, allowed or not, is left to sbx_step(). Of sbx_step()'s
- * re-validation of the thread state it keeps what its reads rely on (the top
- * entry inside the slots, its macro-state inside the policy): the rest of
- * sbx_thread_consistent() (the depth, the records, the top's count) holds by
- * construction, since only the core writes a thread state, and sbx_step()
- * still checks it for every marker it decides. No loop but the binary search,
- * no allocation.
+ * Decides only markers that sbx_step() allows, by the same rules (the same
+ * code: sbx_step_libc(), sbx_step_site(), sbx_step_ret()) and with the same
+ * effect on @t; every other marker, allowed or not, is left to sbx_step().
+ * Of sbx_step()'s re-validation of the thread state it keeps what its reads
+ * and writes rely on: the entries and records inside the slots, the top's
+ * macro-state inside the policy. The rest of sbx_thread_consistent() (the
+ * depth against the entries and max_depth, the top entry's count of 1) holds
+ * by construction, since only the core writes a thread state, and sbx_step()
+ * still checks it for every marker it decides. No loop but the binary search
+ * (and a pop's or TAIL's dropping of dead setjmp records), no allocation.
  *
  * Return: 0 if the marker is allowed (@t has advanced as sbx_step() would
  * have advanced it), 1 if it is not decided here (@t is unchanged: pass the
@@ -287,19 +405,20 @@ static inline int sbx_step_fast(const struct sbx_policy_view *p, struct sbx_thre
 {
 	struct sbx_frame *top;
 
-	/* nr_frames in 1..capacity (0 wraps around). */
-	if (t->nr_frames - 1 >= t->capacity)
+	/* nr_frames in 1..capacity (0 wraps around), the records in the rest. */
+	if (t->nr_frames - 1 >= t->capacity || t->nr_sj > t->capacity - t->nr_frames)
 		return 1;
 	top = sbx_top(t);
 	if (top->mstate >= p->nr_mstates)
 		return 1;
-	if (kind == SBX_MARK_LIBC)
+	switch (kind) {
+	case SBX_MARK_LIBC:
 		return sbx_step_libc(p, t, top, id) ? 1 : 0;
-	/* The flattened model has no stack: a valid site changes nothing. */
-	if ((p->flags & SBX_BLOB_F_NFA) && kind >= SBX_MARK_CALL &&
-	    (kind <= SBX_MARK_RET || kind == SBX_MARK_TAIL) && id < p->nr_sites) {
-		sbx_window_none(p, t);
-		return 0;
+	case SBX_MARK_CALL:
+	case SBX_MARK_TAIL:
+		return sbx_step_site(p, t, top, kind, id) ? 1 : 0;
+	case SBX_MARK_RET:
+		return sbx_step_ret(p, t, top, id) ? 1 : 0;
 	}
 	return 1;
 }
