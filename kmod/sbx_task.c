@@ -426,21 +426,37 @@ static noinline void sbx_task_marker_slow(struct sbx_task *t, struct pt_regs *re
 		sbx_task_lost_step(t, regs->di, regs->si);
 }
 
+/*
+ * A marker other than an allowed LIBC: CALL, TAIL and RET through
+ * sbx_step_fast(), the others (and any refusal) through sbx_step(), which
+ * decides on the thread as it was and fills the violation. Out of line, so
+ * that the LIBC path needs few registers and has no violation record to clear
+ * and no stack canary.
+ */
+static noinline void sbx_task_marker_step(struct sbx_task *t, struct pt_regs *regs)
+{
+	struct sbx_violation v;
+
+	if (!sbx_step_fast(t->view, &t->thread, regs->di, regs->si))
+		return;
+	if (sbx_step(t->view, &t->thread, regs->di, regs->si, &v))
+		sbx_task_marker_refused(t, &v);
+}
+
 /**
  * sbx_task_marker - a marker (syscall 999) entered by the current thread.
  * @regs: its registers: %rdi kind, %rsi id, %rdx its pinned site's entry.
  *
  * The hot path of an enforced thread: one table lookup, the pin check (O(1))
- * and one core step.
- * Preemption is disabled (it already is in a tracepoint probe): that makes
- * the lookup an RCU read-side section without rcu_read_lock()'s calls.
+ * and one core step: inline for an allowed LIBC marker (sbx_step_fast()),
+ * out of line for the others (sbx_task_marker_step()).
+ * Tracepoint probes run with preemption disabled: that makes the lookup an
+ * RCU read-side section without rcu_read_lock()'s calls.
  */
 void sbx_task_marker(struct pt_regs *regs)
 {
-	struct sbx_violation v;
 	struct sbx_task *t;
 
-	/* Tracepoint probes run with preemption disabled: an RCU reader. */
 	t = sbx_task_find(current);
 	if (!t || t->state != SBX_TASK_ENFORCED)
 		return;
@@ -455,8 +471,11 @@ void sbx_task_marker(struct pt_regs *regs)
 		sbx_task_marker_unpinned(t, regs);
 		return;
 	}
-	if (unlikely(sbx_step(t->view, &t->thread, regs->di, regs->si, &v)))
-		sbx_task_marker_refused(t, &v);
+	/* The constant kind leaves only the LIBC rule inline. */
+	if (likely(regs->di == SBX_MARK_LIBC) &&
+	    likely(!sbx_step_fast(t->view, &t->thread, SBX_MARK_LIBC, regs->si)))
+		return;
+	sbx_task_marker_step(t, regs);
 }
 
 /* A system call outside the thread's window: record it; kill, or let it run. */

@@ -19,37 +19,6 @@
 #include "sbx_le.h"
 #include "../uapi/sbx_marker.h"
 
-static inline const sbx_u8 *sbx_mstate(const struct sbx_policy_view *p, sbx_u32 m)
-{
-	return p->mstates + (sbx_u64)SBX_BLOB_MSTATE_SIZE * m;
-}
-
-static inline int sbx_is_final(const struct sbx_policy_view *p, sbx_u32 m)
-{
-	return sbx_le32(sbx_mstate(p, m) + 8) & SBX_MSTATE_F_FINAL;
-}
-
-/* The target of @key from macro-state @m, or -1 if there is none. */
-static long long sbx_lookup(const struct sbx_policy_view *p, sbx_u32 m, sbx_u32 key)
-{
-	const sbx_u8 *ms = sbx_mstate(p, m);
-	sbx_u32 lo = sbx_le32(ms), hi = lo + sbx_le32(ms + 4);
-
-	while (lo < hi) {
-		sbx_u32 mid = lo + (hi - lo) / 2;
-		const sbx_u8 *t = p->trans + (sbx_u64)SBX_BLOB_TRANS_SIZE * mid;
-		sbx_u32 k = sbx_le32(t);
-
-		if (k == key)
-			return sbx_le32(t + 4);
-		if (k < key)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
-}
-
 /* The entry macro-state of callback @function, or -1 if it is not one. */
 static long long sbx_callback(const struct sbx_policy_view *p, sbx_u32 function)
 {
@@ -68,11 +37,6 @@ static long long sbx_callback(const struct sbx_policy_view *p, sbx_u32 function)
 			hi = mid;
 	}
 	return -1;
-}
-
-static inline sbx_u32 sbx_site_entered(const struct sbx_policy_view *p, sbx_u32 site)
-{
-	return sbx_le32(p->sites + (sbx_u64)SBX_BLOB_SITE_SIZE * site);
 }
 
 /* The set index of window @sym (a symbol id or SBX_WINDOW_*). */
@@ -100,14 +64,6 @@ static inline void sbx_set_window(const struct sbx_policy_view *p, struct sbx_th
 	t->window_sym = sym;
 	t->window = sbx_window_set(p, sym);
 	t->window_map = sbx_set_map(p, t->window);
-}
-
-/* Program code runs: the empty set. */
-static inline void sbx_window_none(const struct sbx_policy_view *p, struct sbx_thread *t)
-{
-	t->window_sym = SBX_WINDOW_NONE;
-	t->window = 0;
-	t->window_map = p->none_map;
 }
 
 static int sbx_thread_setup(const struct sbx_policy_view *p, struct sbx_thread *t,
@@ -263,61 +219,6 @@ void sbx_thread_inherit_window(const struct sbx_policy_view *p, struct sbx_threa
 	sbx_set_window(p, t, creator->window_sym);
 }
 
-/* The records made by frames at logical depth @level or above die. */
-static inline void sbx_sj_drop_from(struct sbx_thread *t, sbx_u32 level)
-{
-	while (t->nr_sj && sbx_sj(t, t->nr_sj - 1)->level >= level)
-		t->nr_sj--;
-}
-
-/*
- * Can the top frame, with macro-state @mstate, fold into the entry below when a
- * frame is pushed over it? Only if the two are equal and the top frame made no
- * setjmp record: a record's frame stays the lowest of its entry, so that
- * SJ_RESUME finds its depth from the entry alone.
- */
-static inline int sbx_can_fold(const struct sbx_thread *t, sbx_u32 mstate)
-{
-	const struct sbx_frame *top = sbx_top(t), *below;
-
-	if (t->nr_frames < 2)
-		return 0;
-	if (t->nr_sj && sbx_sj(t, t->nr_sj - 1)->entry == t->nr_frames - 1)
-		return 0;
-	below = &t->slots[t->nr_frames - 2].frame;
-	return below->tag == top->tag && below->mstate == mstate &&
-	       below->saved_window == top->saved_window;
-}
-
-/* Room for a push that folds (@fold) or needs a new entry; 0 or a reason. */
-static inline int sbx_push_check(const struct sbx_thread *t, int fold)
-{
-	if (t->depth >= t->max_depth)
-		return SBX_V_STACK_OVERFLOW;
-	if (!fold && t->nr_frames + t->nr_sj >= t->capacity)
-		return SBX_V_STORE_FULL;
-	return 0;
-}
-
-static void sbx_push(struct sbx_thread *t, int fold, sbx_u32 tag, sbx_u32 mstate,
-		     sbx_u32 saved_window)
-{
-	struct sbx_frame *f;
-
-	if (fold) {
-		/* The top joins the entry below; its slot takes the new frame. */
-		t->slots[t->nr_frames - 2].frame.count++;
-		f = sbx_top(t);
-	} else {
-		f = &t->slots[t->nr_frames++].frame;
-	}
-	f->tag = tag;
-	f->mstate = mstate;
-	f->saved_window = saved_window;
-	f->count = 1;
-	t->depth++;
-}
-
 /**
  * sbx_thread_pop - pop the top frame (which is not the root) without a check.
  * @t: a consistent thread state with @t->depth >= 2.
@@ -401,7 +302,6 @@ static int sbx_do_step(const struct sbx_policy_view *p, struct sbx_thread *t,
 {
 	struct sbx_frame *top = sbx_top(t);
 	long long next;
-	sbx_u32 entered;
 	int fold, reason;
 
 	if (kind < SBX_MARK_LIBC || kind > SBX_MARK_KIND_MAX)
@@ -411,63 +311,14 @@ static int sbx_do_step(const struct sbx_policy_view *p, struct sbx_thread *t,
 
 	switch (kind) {
 	case SBX_MARK_LIBC:
-		if (id >= p->nr_symbols)
-			return SBX_V_ID_RANGE;
-		next = sbx_lookup(p, top->mstate, SBX_KEY_LIBC(id));
-		if (next < 0)
-			return SBX_V_NOT_ALLOWED;
-		top->mstate = (sbx_u32)next;
-		/* id < nr_symbols: its set, without sbx_window_set()'s cases. */
-		t->window_sym = (sbx_u32)id;
-		if (p->flags & SBX_BLOB_F_BOUND) {
-			t->window = sbx_le32(p->symsets + 4 * id);
-			t->window_map = p->sets + (sbx_u64)SBX_SET_SIZE * t->window;
-		}
-		return 0;
+		return sbx_step_libc(p, t, top, id);
 
 	case SBX_MARK_CALL:
 	case SBX_MARK_TAIL:
-		if (id >= p->nr_sites)
-			return SBX_V_ID_RANGE;
-		/* The flattened model has no stack: a valid site changes nothing. */
-		if (p->flags & SBX_BLOB_F_NFA) {
-			sbx_window_none(p, t);
-			return 0;
-		}
-		next = sbx_lookup(p, top->mstate, SBX_KEY_SITE(id));
-		if (next < 0)
-			return SBX_V_NOT_ALLOWED;
-		entered = sbx_site_entered(p, (sbx_u32)id);
-		if (kind == SBX_MARK_TAIL) {
-			if (!sbx_is_final(p, (sbx_u32)next))
-				return SBX_V_NOT_ALLOWED;
-			/* The calling frame is replaced: its setjmp buffers are dead. */
-			sbx_sj_drop_from(t, t->depth);
-			top->mstate = entered;
-			sbx_window_none(p, t);
-			return 0;
-		}
-		fold = sbx_can_fold(t, (sbx_u32)next);
-		reason = sbx_push_check(t, fold);
-		if (reason)
-			return reason;
-		top->mstate = (sbx_u32)next;
-		sbx_push(t, fold, SBX_FRAME_SITE | (sbx_u32)id, entered, SBX_WINDOW_NONE);
-		sbx_window_none(p, t);
-		return 0;
+		return sbx_step_site(p, t, top, kind, id);
 
 	case SBX_MARK_RET:
-		if (id >= p->nr_sites)
-			return SBX_V_ID_RANGE;
-		if (!(p->flags & SBX_BLOB_F_NFA)) {
-			if (top->tag != (SBX_FRAME_SITE | (sbx_u32)id))
-				return SBX_V_WRONG_RETURN;
-			if (!sbx_is_final(p, top->mstate))
-				return SBX_V_CANNOT_RETURN;
-			sbx_thread_pop(t);
-		}
-		sbx_window_none(p, t);
-		return 0;
+		return sbx_step_ret(p, t, top, id);
 
 	case SBX_MARK_CB_ENTER:
 		if (id >= p->nr_functions)

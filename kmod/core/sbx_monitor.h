@@ -15,6 +15,7 @@
 #include "sbx_types.h"
 #include "sbx_blob.h"
 #include "sbx_le.h"
+#include "../uapi/sbx_marker.h"
 
 /* Frame tags: bits 31..30 the kind, bits 29..0 the site id or function index. */
 #define SBX_FRAME_ROOT		0x00000000U
@@ -189,6 +190,238 @@ int sbx_step(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u64 kind
 void sbx_thread_inherit_window(const struct sbx_policy_view *p, struct sbx_thread *t,
 			       const struct sbx_thread *creator);
 
+
+static inline const sbx_u8 *sbx_mstate(const struct sbx_policy_view *p, sbx_u32 m)
+{
+	return p->mstates + (sbx_u64)SBX_BLOB_MSTATE_SIZE * m;
+}
+
+static inline int sbx_is_final(const struct sbx_policy_view *p, sbx_u32 m)
+{
+	return sbx_le32(sbx_mstate(p, m) + 8) & SBX_MSTATE_F_FINAL;
+}
+
+/*
+ * The target of @key from macro-state @m (< nr_mstates), or -1 if there is
+ * none: a binary search in its transitions. Inline: sbx_step_fast() runs it on
+ * the kernel's hot path.
+ */
+static inline long long sbx_lookup(const struct sbx_policy_view *p, sbx_u32 m, sbx_u32 key)
+{
+	const sbx_u8 *ms = sbx_mstate(p, m);
+	sbx_u32 lo = sbx_le32(ms), hi = lo + sbx_le32(ms + 4);
+
+	while (lo < hi) {
+		sbx_u32 mid = lo + (hi - lo) / 2;
+		const sbx_u8 *t = p->trans + (sbx_u64)SBX_BLOB_TRANS_SIZE * mid;
+		sbx_u32 k = sbx_le32(t);
+
+		if (k == key)
+			return sbx_le32(t + 4);
+		if (k < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* Program code runs: the empty set. */
+static inline void sbx_window_none(const struct sbx_policy_view *p, struct sbx_thread *t)
+{
+	t->window_sym = SBX_WINDOW_NONE;
+	t->window = 0;
+	t->window_map = p->none_map;
+}
+
+static inline sbx_u32 sbx_site_entered(const struct sbx_policy_view *p, sbx_u32 site)
+{
+	return sbx_le32(p->sites + (sbx_u64)SBX_BLOB_SITE_SIZE * site);
+}
+
+/* The records made by frames at logical depth @level or above die. */
+static inline void sbx_sj_drop_from(struct sbx_thread *t, sbx_u32 level)
+{
+	while (t->nr_sj && sbx_sj(t, t->nr_sj - 1)->level >= level)
+		t->nr_sj--;
+}
+
+/*
+ * Can the top frame, with macro-state @mstate, fold into the entry below when a
+ * frame is pushed over it? Only if the two are equal and the top frame made no
+ * setjmp record: a record's frame stays the lowest of its entry, so that
+ * SJ_RESUME finds its depth from the entry alone.
+ */
+static inline int sbx_can_fold(const struct sbx_thread *t, sbx_u32 mstate)
+{
+	const struct sbx_frame *top = sbx_top(t), *below;
+
+	if (t->nr_frames < 2)
+		return 0;
+	if (t->nr_sj && sbx_sj(t, t->nr_sj - 1)->entry == t->nr_frames - 1)
+		return 0;
+	below = &t->slots[t->nr_frames - 2].frame;
+	return below->tag == top->tag && below->mstate == mstate &&
+	       below->saved_window == top->saved_window;
+}
+
+/* Room for a push that folds (@fold) or needs a new entry; 0 or a reason. */
+static inline int sbx_push_check(const struct sbx_thread *t, int fold)
+{
+	if (t->depth >= t->max_depth)
+		return SBX_V_STACK_OVERFLOW;
+	if (!fold && t->nr_frames + t->nr_sj >= t->capacity)
+		return SBX_V_STORE_FULL;
+	return 0;
+}
+
+static inline void sbx_push(struct sbx_thread *t, int fold, sbx_u32 tag, sbx_u32 mstate,
+		     sbx_u32 saved_window)
+{
+	struct sbx_frame *f;
+
+	if (fold) {
+		/* The top joins the entry below; its slot takes the new frame. */
+		t->slots[t->nr_frames - 2].frame.count++;
+		f = sbx_top(t);
+	} else {
+		f = &t->slots[t->nr_frames++].frame;
+	}
+	f->tag = tag;
+	f->mstate = mstate;
+	f->saved_window = saved_window;
+	f->count = 1;
+	t->depth++;
+}
+
+/*
+ * CALL or TAIL @id from the top frame @top (as for sbx_step_libc()). Returns 0
+ * or an enum sbx_reason; changes @t only when it returns 0.
+ */
+static inline int sbx_step_site(const struct sbx_policy_view *p, struct sbx_thread *t,
+				struct sbx_frame *top, sbx_u64 kind, sbx_u64 id)
+{
+	long long next;
+	sbx_u32 entered;
+	int fold, reason;
+
+	if (id >= p->nr_sites)
+		return SBX_V_ID_RANGE;
+	/* The flattened model has no stack: a valid site changes nothing. */
+	if (p->flags & SBX_BLOB_F_NFA) {
+		sbx_window_none(p, t);
+		return 0;
+	}
+	next = sbx_lookup(p, top->mstate, SBX_KEY_SITE(id));
+	if (next < 0)
+		return SBX_V_NOT_ALLOWED;
+	entered = sbx_site_entered(p, (sbx_u32)id);
+	if (kind == SBX_MARK_TAIL) {
+		if (!sbx_is_final(p, (sbx_u32)next))
+			return SBX_V_NOT_ALLOWED;
+		/* The calling frame is replaced: its setjmp buffers are dead. */
+		sbx_sj_drop_from(t, t->depth);
+		top->mstate = entered;
+		sbx_window_none(p, t);
+		return 0;
+	}
+	fold = sbx_can_fold(t, (sbx_u32)next);
+	reason = sbx_push_check(t, fold);
+	if (reason)
+		return reason;
+	top->mstate = (sbx_u32)next;
+	sbx_push(t, fold, SBX_FRAME_SITE | (sbx_u32)id, entered, SBX_WINDOW_NONE);
+	sbx_window_none(p, t);
+	return 0;
+}
+
+/* RET @id, as sbx_step_site(). */
+static inline int sbx_step_ret(const struct sbx_policy_view *p, struct sbx_thread *t,
+			       struct sbx_frame *top, sbx_u64 id)
+{
+	if (id >= p->nr_sites)
+		return SBX_V_ID_RANGE;
+	if (!(p->flags & SBX_BLOB_F_NFA)) {
+		if (top->tag != (SBX_FRAME_SITE | (sbx_u32)id))
+			return SBX_V_WRONG_RETURN;
+		if (!sbx_is_final(p, top->mstate))
+			return SBX_V_CANNOT_RETURN;
+		sbx_thread_pop(t);
+	}
+	sbx_window_none(p, t);
+	return 0;
+}
+
+/*
+ * LIBC @id from the top frame @top (whose macro-state is < nr_mstates): the
+ * rule of sbx_step() and sbx_step_fast() alike. Returns 0 or an enum
+ * sbx_reason; changes @t only when it returns 0.
+ */
+static inline int sbx_step_libc(const struct sbx_policy_view *p, struct sbx_thread *t,
+				struct sbx_frame *top, sbx_u64 id)
+{
+	long long next;
+
+	/* Also refuses ids above 32 bits: nr_symbols is a 32-bit count. */
+	if (id >= p->nr_symbols)
+		return SBX_V_ID_RANGE;
+	next = sbx_lookup(p, top->mstate, SBX_KEY_LIBC(id));
+	if (next < 0)
+		return SBX_V_NOT_ALLOWED;
+	top->mstate = (sbx_u32)next;
+	/* id < nr_symbols: its set, without sbx_window_set()'s cases. */
+	t->window_sym = (sbx_u32)id;
+	if (p->flags & SBX_BLOB_F_BOUND) {
+		t->window = sbx_le32(p->symsets + 4 * id);
+		t->window_map = p->sets + (sbx_u64)SBX_SET_SIZE * t->window;
+	}
+	return 0;
+}
+
+/**
+ * sbx_step_fast - the markers of hot loops, inline: LIBC, CALL, TAIL and RET.
+ * @p:    the validated policy the thread was set up with.
+ * @t:    the thread state.
+ * @kind: the marker's kind (%rdi), any value.
+ * @id:   the marker's id (%rsi), any value.
+ *
+ * Decides only markers that sbx_step() allows, by the same rules (the same
+ * code: sbx_step_libc(), sbx_step_site(), sbx_step_ret()) and with the same
+ * effect on @t; every other marker, allowed or not, is left to sbx_step().
+ * Of sbx_step()'s re-validation of the thread state it keeps what its reads
+ * and writes rely on: the entries and records inside the slots, the top's
+ * macro-state inside the policy. The rest of sbx_thread_consistent() (the
+ * depth against the entries and max_depth, the top entry's count of 1) holds
+ * by construction, since only the core writes a thread state, and sbx_step()
+ * still checks it for every marker it decides. No loop but the binary search
+ * (and a pop's or TAIL's dropping of dead setjmp records), no allocation.
+ *
+ * Return: 0 if the marker is allowed (@t has advanced as sbx_step() would
+ * have advanced it), 1 if it is not decided here (@t is unchanged: pass the
+ * marker to sbx_step()).
+ */
+static inline int sbx_step_fast(const struct sbx_policy_view *p, struct sbx_thread *t,
+				sbx_u64 kind, sbx_u64 id)
+{
+	struct sbx_frame *top;
+
+	/* nr_frames in 1..capacity (0 wraps around), the records in the rest. */
+	if (t->nr_frames - 1 >= t->capacity || t->nr_sj > t->capacity - t->nr_frames)
+		return 1;
+	top = sbx_top(t);
+	if (top->mstate >= p->nr_mstates)
+		return 1;
+	switch (kind) {
+	case SBX_MARK_LIBC:
+		return sbx_step_libc(p, t, top, id) ? 1 : 0;
+	case SBX_MARK_CALL:
+	case SBX_MARK_TAIL:
+		return sbx_step_site(p, t, top, kind, id) ? 1 : 0;
+	case SBX_MARK_RET:
+		return sbx_step_ret(p, t, top, id) ? 1 : 0;
+	}
+	return 1;
+}
 
 static inline int sbx_map_has(const sbx_u8 *map, sbx_u64 bit)
 {

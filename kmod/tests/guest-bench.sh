@@ -16,6 +16,9 @@
 # With SBX_BASE_DIR (a build of the module and helpers before the binding, see
 # Tests/bench/binding-bench.sh) the module is then replaced by that one in the
 # same boot and the same system call and marker are measured again: "today".
+# With SBX_PREV_DIR (the module of the commit before issue 19's short marker
+# path) the enforced markers (nfa LIBC self-loop, unpinned and pinned) are
+# measured again with that module in the same boot: "before".
 # Each figure is measured ROUNDS times, interleaved; medians are printed last.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -130,6 +133,26 @@ echo "syscall, enforced, bound   :$sys_bound"
 echo "pinned marker, unpinned blob:$pin_unpinned"
 echo "pinned marker, pinned blob  :$pin_pinned"
 
+prev_enf="" prev_pin=""
+if [ -n "${SBX_PREV_DIR:-}" ]; then
+	# The module before the short marker path, in this boot: same program, same loops.
+	rmmod sbx_dyck || { echo "guest-bench: cannot remove sbx_dyck"; exit 1; }
+	insmod "$SBX_PREV_DIR/kmod/sbx_dyck.ko" || { echo "guest-bench: cannot load the previous module"; exit 1; }
+	PCTL=$SBX_PREV_DIR/build/kmod-tests/sbxctl
+	P=$($PCTL load "$W/nfa.blob")
+	PP=$($PCTL load "$W/pinned.blob")
+	i=0
+	while [ $i -lt "$ROUNDS" ]; do
+		$PCTL run -p "$P" -m nfa -- "$MK" 1:1 loop:$N:1:1 >"$W/e"; prev_enf="$prev_enf $(ns "$W/e")"
+		$PCTL run -p "$PP" -m nfa -- "$MK" pinloop:1 pinloop:$N >"$W/o"; prev_pin="$prev_pin $(ns "$W/o")"
+		grep -q '^exit 0' "$W/o" || { echo "guest-bench: the pinned run failed (before):"; cat "$W/o"; exit 1; }
+		i=$((i + 1))
+	done
+	$PCTL unload "$P" >/dev/null; $PCTL unload "$PP" >/dev/null
+	echo "before: marker, enforced   :$prev_enf"
+	echo "before: pinned marker, pinned blob:$prev_pin"
+fi
+
 today_sys="" today_pin=""
 if [ -n "${SBX_BASE_DIR:-}" ]; then
 	# The module before the binding, in this boot: same program, same loops.
@@ -157,6 +180,15 @@ echo "    (control for the last: the same waiting process, not enforced, $(media
 echo "  marker: base $(median $base), other $(median $other), enforced $(median $enf)"
 echo "  ordinary system call: not sandboxed $(median $sys_base), enforced unbound $(median $sys_unbound), enforced bound $(median $sys_bound)"
 echo "  pinned marker (enforced): unpinned blob $(median $pin_unpinned), pinned blob $(median $pin_pinned)"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "?" }'; }
+m_base=$(median $base)
+echo "  enforced marker / bare marker: $(ratio "$(median $enf)" "$m_base") (nfa LIBC), $(ratio "$(median $pin_pinned)" "$m_base") (pinned, bound blob)"
+if [ -n "$prev_enf" ]; then
+	e_old=$(median $prev_enf) e_now=$(median $enf)
+	q_old=$(median $prev_pin) q_now=$(median $pin_pinned)
+	echo "  enforced marker, before the short path: $e_old, now $e_now ($(awk -v a="$e_now" -v b="$e_old" 'BEGIN { printf "%+.1f", a - b }')); / bare marker: before $(ratio "$e_old" "$m_base"), now $(ratio "$e_now" "$m_base")"
+	echo "  pinned marker, before the short path:   $q_old, now $q_now ($(awk -v a="$q_now" -v b="$q_old" 'BEGIN { printf "%+.1f", a - b }')); / bare marker: before $(ratio "$q_old" "$m_base"), now $(ratio "$q_now" "$m_base")"
+fi
 if [ -n "$today_sys" ]; then
 	s_now=$(median $sys_bound) s_old=$(median $today_sys)
 	p_now=$(median $pin_pinned) p_old=$(median $today_pin)

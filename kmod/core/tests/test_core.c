@@ -1095,6 +1095,140 @@ static void write_seeds(const char *dir)
 	write_seed(dir, "example-nfa-thread", blob, blob_size, 1, run1 + 13, 3);
 }
 
+/* --- the kernel's inline fast path ----------------------------------------- */
+
+static union sbx_slot fast_slots[64], ref_slots[64], pre_slots[64];
+
+static int same_thread(const struct sbx_thread *a, const union sbx_slot *as,
+		       const struct sbx_thread *b, const union sbx_slot *bs)
+{
+	return a->capacity == b->capacity && a->nr_frames == b->nr_frames &&
+	       a->nr_sj == b->nr_sj && a->depth == b->depth && a->max_depth == b->max_depth &&
+	       a->window == b->window && a->window_sym == b->window_sym &&
+	       a->window_map == b->window_map && memcmp(as, bs, sizeof(ref_slots)) == 0;
+}
+
+static void copy_thread(struct sbx_thread *dst, union sbx_slot *ds,
+			const struct sbx_thread *src, const union sbx_slot *ss)
+{
+	*dst = *src;
+	dst->slots = ds;
+	memcpy(ds, ss, sizeof(ref_slots));
+}
+
+/*
+ * sbx_step_fast() against sbx_step() on random marker streams: whenever the
+ * fast path decides, sbx_step() allows the marker with the same resulting
+ * state; when it does not, it leaves the state untouched. Returns how many
+ * markers the fast path decided.
+ */
+static unsigned int fast_walk(uint32_t seed, unsigned int n)
+{
+	static const uint64_t odd_ids[] = { 0xffffffffULL, 1ULL << 32, 1ULL << 40, 0x7fffffffULL };
+	struct sbx_thread fast, ref, pre;
+	struct sbx_violation v;
+	unsigned int i, decided = 0;
+	int failed = failures;
+
+	memset(ref_slots, 0, sizeof(ref_slots));
+	sbx_thread_init(&view, &ref, ref_slots, 64);
+	for (i = 0; i < n; i++) {
+		uint64_t kind, id;
+		int rf, rs;
+
+		unsigned int try;
+
+		/*
+		 * Half of the steps take the first of 16 candidates that
+		 * sbx_step() allows (a LIBC if one of 4 is), the others any.
+		 */
+		for (try = 0; try < 16; try++) {
+			seed = seed * 1103515245u + 12345u;
+			/* 0 and 9 are no kind; LIBC first (the bench loop). */
+			kind = try < 4 && !(i % 2) ? SBX_MARK_LIBC : (seed >> 16) % 10;
+			seed = seed * 1103515245u + 12345u;
+			id = (seed >> 16) % 16 == 0 ? odd_ids[(seed >> 20) % 4] : (seed >> 16) % 7;
+			if (i % 2)
+				break;
+			copy_thread(&pre, pre_slots, &ref, ref_slots);
+			if (!sbx_step(&view, &pre, kind, id, &v))
+				break;
+		}
+		if ((seed >> 8) % 64 == 0) {
+			memset(ref_slots, 0, sizeof(ref_slots));
+			if ((seed >> 17) & 1)
+				sbx_thread_init(&view, &ref, ref_slots, 64);
+			else
+				sbx_thread_init_new_thread(&view, &ref, ref_slots, 64);
+		}
+		copy_thread(&fast, fast_slots, &ref, ref_slots);
+		copy_thread(&pre, pre_slots, &ref, ref_slots);
+		rf = sbx_step_fast(&view, &fast, kind, id);
+		rs = sbx_step(&view, &ref, kind, id, &v);
+		CHECK(rf == 0 || rf == 1, "fast returns %d", rf);
+		if (rf == 0) {
+			decided++;
+			CHECK(rs == 0, "fast allowed what sbx_step refuses: seed %u step %u kind %llu id %llu reason %u",
+			      seed, i, (unsigned long long)kind, (unsigned long long)id, v.reason);
+			CHECK(same_thread(&fast, fast_slots, &ref, ref_slots),
+			      "fast and sbx_step differ: step %u kind %llu id %llu", i,
+			      (unsigned long long)kind, (unsigned long long)id);
+		} else {
+			CHECK(same_thread(&fast, fast_slots, &pre, pre_slots),
+			      "undecided marker changed the state: step %u kind %llu", i,
+			      (unsigned long long)kind);
+		}
+		if (failures > failed)
+			break;
+	}
+	return decided;
+}
+
+static void test_fast_path(void)
+{
+	struct sbx_violation v;
+	struct tb_spec s;
+	unsigned int d;
+
+	load_example(8);
+	d = fast_walk(1, 20000);
+	CHECK(d > 400, "dyck example: the fast path decided only %u markers", d);
+	load_example_nfa(8);
+	d = fast_walk(2, 20000);
+	CHECK(d > 4000, "nfa example: the fast path decided only %u markers", d);
+	bound_example(&s);
+	load_spec(&s);
+	d = fast_walk(3, 20000);
+	CHECK(d > 400, "bound example: the fast path decided only %u markers", d);
+	tb_example_nfa(&s);
+	s.flags |= SBX_BLOB_F_BOUND;
+	s.nr_sets = 2;
+	tb_set_add(&s, 1, 0);
+	load_spec(&s);
+	d = fast_walk(4, 20000);
+	CHECK(d > 4000, "bound nfa example: the fast path decided only %u markers", d);
+	load_recursive(8, 64);
+	d = fast_walk(5, 20000);
+	CHECK(d > 600, "recursive: the fast path decided only %u markers", d);
+
+	/* States whose reads would leave the arrays are left to sbx_step(). */
+	load_example(8);
+	sbx_thread_init(&view, &thread, slots, 64);
+	thread.slots[0].frame.mstate = 14;
+	CHECK(sbx_step_fast(&view, &thread, L, 0) == 1, "mstate out of range");
+	thread.slots[0].frame.mstate = 1;
+	thread.nr_frames = 0;
+	CHECK(sbx_step_fast(&view, &thread, L, 0) == 1, "no entry");
+	thread.nr_frames = 9;
+	CHECK(sbx_step_fast(&view, &thread, L, 0) == 1, "entries beyond the capacity");
+	load_example_nfa(8);
+	sbx_thread_init(&view, &thread, slots, 64);
+	CHECK(sbx_step_fast(&view, &thread, L, 1) == 0 && thread.window_sym == 1 &&
+	      thread.slots[0].frame.mstate == 3, "exit");
+	CHECK(sbx_step(&view, &thread, L, 4, &v) == 1 && sbx_step_fast(&view, &thread, L, 4) == 1,
+	      "a refused LIBC is left to sbx_step");
+}
+
 int main(int argc, char **argv)
 {
 	test_valid_run();
@@ -1113,6 +1247,7 @@ int main(int argc, char **argv)
 	test_unchanged_on_violation();
 	test_copy();
 	test_bad_state();
+	test_fast_path();
 	test_header_rejections();
 	test_section_rejections();
 	test_nfa_rejections();
