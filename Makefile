@@ -128,8 +128,8 @@ install-tools: deps
 # host installs later. Needs root and the dkms package.
 dkms-install: deps
 	$(MAKE) -C kmod dkms-source DESTDIR=$(DESTDIR)
-	dkms add -m $$($(MAKE) -s -C kmod dkms-name) -v $$($(MAKE) -s -C kmod dkms-version) 2>&1 | grep -v 'already added' || true
-	dkms install -m $$($(MAKE) -s -C kmod dkms-name) -v $$($(MAKE) -s -C kmod dkms-version)
+	dkms add -m $$($(MAKE) -s --no-print-directory -C kmod dkms-name) -v $$($(MAKE) -s --no-print-directory -C kmod dkms-version) 2>&1 | grep -v 'already added' || true
+	dkms install -m $$($(MAKE) -s --no-print-directory -C kmod dkms-name) -v $$($(MAKE) -s --no-print-directory -C kmod dkms-version)
 
 # make install into a temporary DESTDIR, then the installed tools run with the Swift
 # toolchain hidden; DKMS builds the module against Debian's 6.1 headers in a private

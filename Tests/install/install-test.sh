@@ -59,11 +59,13 @@ check "installed sbx blob works without the toolchain (a real policy -> blob)" \
 # DKMS, in a private tree.
 hdr=$(ls -d /usr/src/linux-headers-6.1.*-amd64 2>/dev/null | sort -V | tail -n 1)
 kver=${hdr#/usr/src/linux-headers-}
-name=$(make -s -C kmod dkms-name)
-version=$(make -s -C kmod dkms-version)
+name=$(make -s --no-print-directory -C kmod dkms-name)
+version=$(make -s --no-print-directory -C kmod dkms-version)
 src=$work/src tree=$work/dkms
 mkdir -p "$src" "$tree"
-make -s -C kmod dkms-source DKMS_SRC="$src/$name-$version" >/dev/null
+# Under a parent make, a sub-make's "Entering directory" lines once ended up in these.
+[[ "$name" =~ ^[a-z0-9-]+$ && "$version" =~ ^[0-9.]+$ ]] || bad "kmod/dkms.conf's name and version read back ('$name', '$version')"
+make -s --no-print-directory -C kmod dkms-source DKMS_SRC="$src/$name-$version" >/dev/null
 echo "test-install: dkms build $name $version for $kver" >&2
 dk() { dkms "$@" -m "$name" -v "$version" --dkmstree "$tree" --sourcetree "$src"; }
 if dk add >"$work/dkms.log" 2>&1 &&
