@@ -168,5 +168,5 @@ let package = Package(
             linkerSettings: llvmLinkFlags
         ),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -114,6 +114,6 @@ public enum Log {
     static func write(_ line: String) {
         var text = line
         if !text.hasSuffix("\n") { text += "\n" }
-        fputs(text, stderr)
+        FileHandle.standardError.write(Data((text).utf8))
     }
 }

@@ -20,7 +20,7 @@ public final class Temporaries {
         guard made != nil else {
             throw DriverError.temporary(path: "\(base)/dyck-cc.XXXXXX", reason: String(cString: strerror(errno)))
         }
-        directory = String(cString: template)
+        directory = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
         Temporaries.register(directory)
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import CCapstone
 import DyckModel
 import CLibELF
@@ -650,5 +651,5 @@ final class ScannedImage {
 
 import Glibc
 private func debugUnknown(_ message: String) {
-    if getenv("DYCK_LIBC_DEBUG") != nil { fputs("unknown: \(message)\n", stderr) }
+    if getenv("DYCK_LIBC_DEBUG") != nil { FileHandle.standardError.write(Data(("unknown: \(message)\n").utf8)) }
 }

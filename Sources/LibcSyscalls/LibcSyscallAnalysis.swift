@@ -1,3 +1,4 @@
+import Foundation
 import CLibELF
 import DyckModel
 import Glibc
@@ -561,7 +562,7 @@ extension CallGraph {
             if matches(n) {
                 var path = [n]
                 while let p = parent[path.last!], p != path.last! { path.append(p) }
-                fputs("explain \(request): " + path.reversed().map { name(ofNode: $0) }.joined(separator: " -> ") + "\n", stderr)
+                FileHandle.standardError.write(Data(("explain \(request): " + path.reversed().map { name(ofNode: $0) }.joined(separator: " -> ") + "\n").utf8))
                 return
             }
             if parts[1] == "write" && blocksWrite[n] { continue }
@@ -570,6 +571,6 @@ extension CallGraph {
                 queue.append(m)
             }
         }
-        fputs("explain \(request): not reachable\n", stderr)
+        FileHandle.standardError.write(Data(("explain \(request): not reachable\n").utf8))
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import DyckModel
 #if canImport(Glibc)
@@ -93,7 +94,7 @@ public enum Diagnostics {
     public static func printError(_ line: String) {
         var text = line
         if !text.hasSuffix("\n") { text += "\n" }
-        fputs(text, stderr)
+        FileHandle.standardError.write(Data((text).utf8))
     }
 }
 
@@ -128,7 +129,7 @@ extension ParsableCommand {
                 status = .internalError
             }
         }
-        fflush(stdout)
+        fflush(nil)  // every stream: stdout is a C global Swift 6 will not read
         Glibc.exit(status.rawValue)
     }
 }

@@ -297,7 +297,7 @@ public final class EventReader {
                 var buffer = [CChar](repeating: 0, count: 4096)
                 let n = readlink("/proc/\(t.pid)/exe", &buffer, buffer.count - 1)
                 guard n > 0 else { continue }
-                let exe = String(cString: buffer)
+                let exe = String(decoding: buffer[..<Int(n)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 out[t.policyID] = PolicySource(exe: exe, policyPath: exe + ".dyck",
                                                mode: BlobMode(rawValue: t.mode) ?? .dyck, installed: false)
             }

@@ -9,7 +9,7 @@ import Glibc
 /// they were installed for are remembered in `pathsFile` (on /run, which like the
 /// module's registry does not survive a reboot), only to show them.
 public enum Registry {
-    public static var pathsFile = "/run/sbx/installed"
+    nonisolated(unsafe) public static var pathsFile = "/run/sbx/installed"  // tests point it elsewhere, before any thread reads it
 
     public struct Installed: Sendable {
         public var device: UInt64

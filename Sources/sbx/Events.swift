@@ -123,7 +123,7 @@ struct Events: ParsableCommand {
                     Diagnostics.warning("--journal: sending to \(socketPath): \(String(cString: strerror(code)))")
                 }
             }
-            fflush(stdout)
+            fflush(nil)  // every stream: stdout is a C global Swift 6 will not read
             guard follow else { return }
             var wait = timespec(tv_sec: Int(interval), tv_nsec: Int((interval - interval.rounded(.down)) * 1e9))
             var info = siginfo_t()

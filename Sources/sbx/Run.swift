@@ -148,7 +148,7 @@ struct Run: ParsableCommand {
         if let jsonReport {
             let text = try Self.json(outcome, request: request)
             if jsonReport == "-" {
-                fflush(stdout)
+                fflush(nil)  // every stream: stdout is a C global Swift 6 will not read
                 FileHandle.standardOutput.write(Data(text.utf8))
             } else {
                 try OutputFile.write(text, to: jsonReport)
@@ -164,7 +164,7 @@ struct Run: ParsableCommand {
             status = outcome.programStatus
         }
         // Any status, which `CommandOutcome` (a fixed set) cannot carry.
-        fflush(stdout)
+        fflush(nil)  // every stream: stdout is a C global Swift 6 will not read
         Glibc.exit(status)
     }
 

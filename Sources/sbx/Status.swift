@@ -54,6 +54,6 @@ struct Status: ParsableCommand {
     private func program(pid: UInt32, command: String) -> String {
         var buffer = [CChar](repeating: 0, count: 4096)
         let n = readlink("/proc/\(pid)/exe", &buffer, buffer.count - 1)
-        return n > 0 ? String(cString: buffer) : command
+        return n > 0 ? String(decoding: buffer[..<Int(n)].map { UInt8(bitPattern: $0) }, as: UTF8.self) : command
     }
 }

@@ -167,7 +167,7 @@ struct Vm: ParsableCommand {
         // The command's status is any number, which `CommandOutcome` (a fixed set of
         // tool statuses) cannot carry: exit here, after flushing like the usual path.
         if result.status != 0 {
-            fflush(stdout)
+            fflush(nil)  // every stream: stdout is a C global Swift 6 will not read
             Glibc.exit(result.status)
         }
     }

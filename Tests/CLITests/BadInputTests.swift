@@ -45,7 +45,7 @@ final class BadInputTests: XCTestCase {
 
     func testNotIRAtAll() throws {
         let path = dir.appendingPathComponent("binary.bc").path
-        FileManager.default.createFile(atPath: path, contents: Data([0x7F, 0x45, 0x4C, 0x46, 0, 1, 2, 3]))
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data([0x7F, 0x45, 0x4C, 0x46, 0, 1, 2, 3])))
         try assertBadInput("dyck-gen", [path], mentions: ["binary.bc"])
     }
 

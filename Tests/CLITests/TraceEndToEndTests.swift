@@ -164,7 +164,7 @@ final class TraceEndToEndTests: XCTestCase {
 
         // kexec_load (no libc function makes it) and io_uring_enter right after the
         // first libc marker.
-        var lines = text.components(separatedBy: "\n")
+        let lines = text.components(separatedBy: "\n")
         let first = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("m ") && $0.contains(" libc ") })
         let ids = lines[first].split(separator: " ")
         for (nr, name, why) in [(246, "kexec_load", "system call in neither the window's set nor the ambient set"),

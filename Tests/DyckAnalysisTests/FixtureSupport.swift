@@ -33,7 +33,7 @@ enum Fixtures {
     }
 
     private static let lock = NSLock()
-    private static var compiled: [String: String] = [:]
+    nonisolated(unsafe) private static var compiled: [String: String] = [:]  // guarded by lock
 
     /// The path of `name`.c compiled with `flags` (e.g. ["-O0", "-g", "-S"]) to IR.
     static func compile(_ name: String, flags: [String], suffix: String = "ll") throws -> String {

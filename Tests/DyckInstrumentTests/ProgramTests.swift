@@ -12,7 +12,7 @@ final class ProgramTests: XCTestCase {
     static let levels: [[String]] = [["-O0", "-g"], ["-O2", "-g"]]
 
     func testErrnoSurvivesMarkers() throws {
-        try check("errno", arguments: [[]], expect: [.libc, .call, .ret])
+        try check("errno", arguments: [[]], expect: [.libc, .call, .ret]) { _, _ in }
     }
 
     func testCallbacks() throws {
@@ -222,7 +222,8 @@ final class ProgramTests: XCTestCase {
         perRun: (_ trace: Lab.Trace, _ policy: Policy, _ arguments: [String], _ level: String) throws -> Void = {
             _, _, _, _ in
         },
-        _ extra: (Lab.Instrumented, String) throws -> Void = { _, _ in }
+        // Required, so that Swift 6's forward scan gives a lone trailing closure to it.
+        _ extra: (Lab.Instrumented, String) throws -> Void
     ) throws {
         for flags in Self.levels {
             let level = "\(name) \(flags.joined(separator: " "))"
