@@ -4,7 +4,7 @@ SWIFT ?= swift
 SWIFT_FLAGS ?=
 BUILD_DIR := .build/debug
 
-.PHONY: all deps build test test-core test-vm test-e2e test-attacks test-boot kmod fuzz demo bench bench-analysis bench-marker bench-vm clean \
+.PHONY: all deps build test test-unit test-core test-vm test-e2e test-attacks test-boot kmod fuzz demo bench bench-analysis bench-marker bench-vm clean \
 	install install-tools dkms-install test-install
 
 all: build
@@ -20,6 +20,15 @@ test: build test-core
 	$(MAKE) test-vm
 	$(MAKE) test-mbedtls
 	$(MAKE) test-install
+
+# The fast loop: pure unit tests (model, formats, checker, blob, reports, arguments,
+# boot-console parsing), no compiler, no ptrace, no guest. Randomised differential
+# tests and timing-based ones are the slow tier (they run in `make test`).
+UNIT_TESTS := DyckModelTests|SbxBlobTests|SbxRunTests\.(SHA256Tests|ViolationReportTests|EventsTests)|SbxTraceTests\.TraceFormatTests|SbxVMTests\.BootConsoleTests|DyckCCTests\.ArgumentsTests|LibcSyscallsTests\.SystemCallNamesTests
+SLOW_UNIT_TESTS := DifferentialTests/test(RandomPoliciesAgree|RealPolicies)|CheckerDifferentialTests|/testRandomRunsMatchSearchAndStayBelowNFA|/testLargeTraceParsesQuickly
+test-unit:
+	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
+	$(SWIFT) test --skip-build $(SWIFT_FLAGS) --filter '$(UNIT_TESTS)' --skip '$(SLOW_UNIT_TESTS)'
 
 # The kernel module, against the Debian 6.1 headers the guest kernel matches.
 kmod: deps
