@@ -238,7 +238,9 @@ final class RecorderTests: XCTestCase {
         process.standardError = FileHandle.nullDevice
         try process.run()
         var pid: Int32?
-        let ready = waitUntil {
+        // 60 s: a loaded host can be slow, but a recording that never gets going is a
+        // failure of the recorder, not a reason to skip.
+        let ready = waitUntil(seconds: 60) {
             guard let text = try? String(contentsOfFile: self.tracePath, encoding: .utf8) else { return false }
             let lines = text.split(separator: "\n")
             if lines.count > 1, lines[1].hasPrefix("start ") { pid = Int32(lines[1].split(separator: " ")[1]) }
@@ -246,7 +248,11 @@ final class RecorderTests: XCTestCase {
         }
         guard ready, let pid else {
             process.terminate()
-            throw XCTSkip("the recording did not get going in time")
+            struct RecordingDidNotStart: Error, CustomStringConvertible {
+                var description: String
+            }
+            throw RecordingDidNotStart(
+                description: "sbx record of \(program) wrote no start and exit lines to \(tracePath) in 60 s")
         }
         return (process, pid)
     }
