@@ -49,20 +49,24 @@ struct Vm: ParsableCommand {
     @Option(help: ArgumentHelp("A kernel image (vmlinuz or vmlinux) to boot instead of Debian's.", valueName: "VMLINUZ"))
     var kernel: String?
 
-    @Option(help: ArgumentHelp("Guest memory (MiB, or like 512M, 2G).", valueName: "M"))
-    var memory: String = "1G"
+    @Option(help: ArgumentHelp("Guest memory (MiB, or like 512M, 2G; at least 128M).", valueName: "M"),
+            transform: VMConfiguration.parseMemory)
+    var memory: Int = 1024
 
-    @Option(help: "Guest CPUs.")
+    @Option(help: "Guest CPUs (1 to 64).")
     var cpus: Int = 1
 
-    @Option(help: ArgumentHelp("Kill the guest after this many seconds, counted from the first boot's start: every boot, retries included, and the command.", valueName: "SECONDS"))
-    var timeout: String = "600"
+    @Option(help: ArgumentHelp("Kill the guest after this many seconds, counted from the first boot's start: every boot, retries included, and the command.", valueName: "SECONDS"),
+            transform: { try VMConfiguration.parseTimeout($0) })
+    var timeout: Double = 600
 
-    @Option(help: ArgumentHelp("Kill a boot that has not reached the command after this many seconds, and boot again (within --timeout).", valueName: "SECONDS"))
-    var bootTimeout: String = "60"
+    @Option(help: ArgumentHelp("Kill a boot that has not reached the command after this many seconds, and boot again (within --timeout).", valueName: "SECONDS"),
+            transform: { try VMConfiguration.parseTimeout($0, option: "--boot-timeout") })
+    var bootTimeout: Double = 60
 
-    @Option(help: ArgumentHelp("Boots to try before giving up on a guest that fails before the command starts (panic, hang, QEMU error).", valueName: "N"))
-    var bootAttempts: String = "3"
+    @Option(help: ArgumentHelp("Boots to try before giving up on a guest that fails before the command starts (panic, hang, QEMU error).", valueName: "N"),
+            transform: VMConfiguration.parseBootAttempts)
+    var bootAttempts: Int = 3
 
     @Flag(help: "Use KVM instead of TCG (KVM boots hang on some machines: see --boot-timeout).")
     var kvm = false
@@ -109,6 +113,11 @@ struct Vm: ParsableCommand {
         if let first = command.first, first == "--help" || first == "-h" {
             throw CleanExit.helpRequest(self)
         }
+        guard (1...64).contains(cpus) else { throw ValidationError("--cpus \(cpus): expected 1 to 64") }
+        guard !(kvm && icount) else {
+            throw ValidationError("--icount counts instructions under TCG: it cannot be used with --kvm")
+        }
+        guard !(noModule && module != nil) else { throw ValidationError("--module and --no-module contradict each other") }
     }
 
     func run() throws {
@@ -119,14 +128,12 @@ struct Vm: ParsableCommand {
             workingDirectory: cwd,
             environment: try VMConfiguration.guestEnvironment(host: host, extra: env),
             cacheDirectory: try cacheDir.map(absolute) ?? VMCache.defaultRoot(environment: host))
-        config.memoryMiB = try VMConfiguration.parseMemory(memory)
-        config.timeout = try VMConfiguration.parseTimeout(timeout)
-        config.bootTimeout = try VMConfiguration.parseTimeout(bootTimeout, option: "--boot-timeout")
-        config.bootAttempts = try VMConfiguration.parseBootAttempts(bootAttempts)
-        guard (1...64).contains(cpus) else { throw UsageError("--cpus \(cpus): expected 1 to 64") }
+        config.memoryMiB = memory
+        config.timeout = timeout
+        config.bootTimeout = bootTimeout
+        config.bootAttempts = bootAttempts
         config.cpus = cpus
         config.kvm = kvm
-        guard !(kvm && icount) else { throw UsageError("--icount counts instructions under TCG: it cannot be used with --kvm") }
         config.icount = icount
         config.kernel = kernel.map(absolute)
         config.kernelLog = kernelLog.map(absolute)
@@ -134,12 +141,8 @@ struct Vm: ParsableCommand {
         config.writableDirectories = rwdir.map(absolute)
         config.verbose = verbose
         config.kernelArguments = kernelArgs.map { $0.split(separator: " ").map(String.init) } ?? []
-        if noModule {
-            guard module == nil else { throw UsageError("--module and --no-module contradict each other") }
-        } else if let module {
-            config.module = absolute(module)
-        } else {
-            config.module = try PackageRoot.defaultModule(
+        if !noModule {
+            config.module = try module.map(absolute) ?? PackageRoot.defaultModule(
                 executable: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0],
                 currentDirectory: cwd)
         }

@@ -43,6 +43,29 @@ final class BadInputTests: XCTestCase {
         try assertBadInput("dyck-gen", [path], mentions: ["broken.ll"])
     }
 
+    /// sbx vm's numeric options are parsed and checked before anything boots: status 2,
+    /// the option and the value named.
+    func testVMOptionsAreCheckedBeforeBooting() throws {
+        let cases: [([String], [String])] = [
+            (["--memory", "3x"], ["--memory", "3x", "512M"]),
+            (["--memory", "64M"], ["--memory", "128M"]),
+            (["--timeout", "0"], ["--timeout", "positive"]),
+            (["--boot-timeout", "nan"], ["--boot-timeout", "positive"]),
+            (["--boot-attempts", "11"], ["--boot-attempts", "1 to 10"]),
+            (["--cpus", "0"], ["--cpus 0", "1 to 64"]),
+            (["--kvm", "--icount"], ["--icount", "--kvm"]),
+            (["--no-module", "--module", "x.ko"], ["--module", "--no-module"]),
+        ]
+        for (options, words) in cases {
+            let result = try CLI.run("sbx", ["vm"] + options + ["--", "true"])
+            XCTAssertEqual(result.status, 2, "\(options): \(result.stderr)")
+            for word in words {
+                XCTAssertTrue(result.stderr.contains(word), "\(options): '\(word)' in: \(result.stderr)")
+            }
+            XCTAssertFalse(result.stderr.contains("booting"), "\(options): \(result.stderr)")
+        }
+    }
+
     func testNotIRAtAll() throws {
         let path = dir.appendingPathComponent("binary.bc").path
         XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data([0x7F, 0x45, 0x4C, 0x46, 0, 1, 2, 3])))
