@@ -31,10 +31,37 @@ struct Argument: Equatable {
     var flag: String { words[0] }
 }
 
+/// Why a command line goes to clang unchanged.
+enum PassThroughReason: Equatable, CustomStringConvertible {
+    /// An option that asks for something other than an object or an executable
+    /// (`-E`, `-S`, `--version`, `-print-…`, `-flto`, …).
+    case option(String)
+    case noInputFiles
+    case inputFromStandardInput
+    case precompiledHeader
+    case noCSourceToCompile
+    /// `-shared`: policies are made for executables.
+    case sharedLibrary
+    /// An input that does not exist: clang reports it, in its words.
+    case missingInput(String)
+
+    var description: String {
+        switch self {
+        case let .option(flag): return flag
+        case .noInputFiles: return "no input files"
+        case .inputFromStandardInput: return "input from stdin"
+        case .precompiledHeader: return "precompiled header"
+        case .noCSourceToCompile: return "no C source to compile"
+        case .sharedLibrary: return "-shared"
+        case let .missingInput(path): return "missing input \(path)"
+        }
+    }
+}
+
 /// What kind of job a command line asks for.
 enum Mode: Equatable {
     /// Run clang unchanged: preprocessing, assembly output, queries, shared libraries...
-    case passThrough(reason: String)
+    case passThrough(PassThroughReason)
     /// `-c`: objects that also carry their bitcode.
     case compile
     /// A link to an executable, with a policy.
@@ -234,30 +261,30 @@ struct CommandLineArguments {
                  "-dumpversion", "-dumpmachine", "-dumpspecs", "-dumpfullversion", "--help", "-help",
                  "-r", "-relocatable", "--relocatable", "-precompile", "--precompile", "-save-temps",
                  "-fdriver-only", "-Xarch_device", "-cc1", "-cc1as":
-                return .passThrough(reason: flag)
+                return .passThrough(.option(flag))
             default:
                 if flag.hasPrefix("-print-") || flag.hasPrefix("--print-") || flag.hasPrefix("-save-temps=") {
-                    return .passThrough(reason: flag)
+                    return .passThrough(.option(flag))
                 }
             }
         }
         let inputs = self.inputs
-        if inputs.isEmpty { return .passThrough(reason: "no input files") }
-        if inputs.contains(where: { $0.path == "-" }) { return .passThrough(reason: "input from stdin") }
+        if inputs.isEmpty { return .passThrough(.noInputFiles) }
+        if inputs.contains(where: { $0.path == "-" }) { return .passThrough(.inputFromStandardInput) }
         let kinds = inputs.map { CommandLineArguments.inputKind(path: $0.path, language: $0.language) }
-        if kinds.contains(.header) { return .passThrough(reason: "precompiled header") }
+        if kinds.contains(.header) { return .passThrough(.precompiledHeader) }
         if compile {
             // -flto and -fembed-bitcode already put bitcode in (or as) the object.
             for argument in arguments where argument.kind == .option {
                 let flag = argument.flag
                 if flag.hasPrefix("-flto") || flag.hasPrefix("-fembed-bitcode") {
-                    return .passThrough(reason: flag)
+                    return .passThrough(.option(flag))
                 }
             }
-            if !kinds.contains(.source) { return .passThrough(reason: "no C source to compile") }
+            if !kinds.contains(.source) { return .passThrough(.noCSourceToCompile) }
             return .compile
         }
-        if hasFlag("-shared") { return .passThrough(reason: "-shared") }
+        if hasFlag("-shared") { return .passThrough(.sharedLibrary) }
         return .link
     }
 

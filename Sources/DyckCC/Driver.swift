@@ -71,15 +71,15 @@ public enum Driver {
         let toolchain = try Toolchain.find()
 
         var mode = command.mode
-        if mode != .passThrough(reason: "no input files") {
+        if mode != .passThrough(.noInputFiles) {
             // A missing input is clang's to report, in its words.
             for input in command.inputs where input.path != "-" && access(input.path, F_OK) != 0 {
-                mode = .passThrough(reason: "missing input \(input.path)")
+                mode = .passThrough(.missingInput(input.path))
             }
         }
         switch mode {
         case let .passThrough(reason):
-            if reason == "-shared" {
+            if reason == .sharedLibrary {
                 Log.warning("shared library: linked without instrumentation, no policy (policies are made for executables)")
             }
             if Subprocess.verbose { Log.note("passing the command to clang unchanged (\(reason))") }
