@@ -32,10 +32,10 @@ public struct AnalysisOptions: Sendable {
 
 public struct AnalysisResult: Sendable {
     public var policy: Policy
-    /// Complete lines (`warning: <module>: ...`), in the order they arose.
-    public var warnings: [String]
+    /// In the order they arose.
+    public var warnings: [Finding]
 
-    public init(policy: Policy, warnings: [String]) {
+    public init(policy: Policy, warnings: [Finding]) {
         self.policy = policy
         self.warnings = warnings
     }
@@ -273,7 +273,7 @@ private struct Analyzer {
     var index: [LLVMValueRef: Int] = [:]
     var records: [CallRecord] = []
     var blocks: [[Block]] = []
-    var warnings: [String] = []
+    var warnings: [Finding] = []
     var warnedNames = Set<String>()
     var buckets: [Bucket] = []
     var bucketOfType: [LLVMTypeRef: Int] = [:]
@@ -435,9 +435,10 @@ private struct Analyzer {
         for b in seen.sorted() where graph[b].returns {
             if graph[b].returnsAfterMusttail {
                 let place = graph[b].returnInstruction.flatMap { instructionLocation($0) }.map { " at \($0)" } ?? ""
-                warnings.append(
-                    "warning: \(moduleName): the entry '\(valueName(functions[entry]))' returns right after a "
-                        + "musttail call\(place); that return has no `exit` event (the exit path is not announced)")
+                warnings.append(Finding(
+                    .entryReturnsAfterMusttail, module: moduleName,
+                    "the entry '\(valueName(functions[entry]))' returns right after a "
+                        + "musttail call\(place); that return has no `exit` event (the exit path is not announced)"))
             } else {
                 result.insert(b)
             }
@@ -556,22 +557,24 @@ private struct Analyzer {
         let place = instructionLocation(inst).map { " at \($0)" } ?? ""
         let typeText = LLVMGetCalledFunctionType(inst).map { takeMessage(LLVMPrintTypeToString($0)) } ?? "?"
         guard let fallback = fallbackBucket else {
-            warnings.append(
-                "warning: \(moduleName): indirect call in '\(valueName(functions[caller]))'\(place) of type "
-                    + "'\(typeText)' has no address-taken function to call; not covered by the policy")
+            warnings.append(Finding(
+                .indirectCallWithoutTargets, module: moduleName,
+                "indirect call in '\(valueName(functions[caller]))'\(place) of type "
+                    + "'\(typeText)' has no address-taken function to call; not covered by the policy"))
             return nil
         }
-        warnings.append(
-            "warning: \(moduleName): indirect call in '\(valueName(functions[caller]))'\(place): no "
-                + "address-taken function has type '\(typeText)'; assuming any address-taken function")
+        warnings.append(Finding(
+            .indirectCallAssumesAnyTarget, module: moduleName,
+            "indirect call in '\(valueName(functions[caller]))'\(place): no "
+                + "address-taken function has type '\(typeText)'; assuming any address-taken function"))
         return fallback
     }
 
     private mutating func warnUncovered(_ name: String) {
         guard warnedNames.insert(name).inserted else { return }
-        warnings.append(
-            "warning: \(moduleName): call to '\(name)' which is neither defined in the module nor exported "
-                + "by libc; not covered by the policy")
+        warnings.append(Finding(
+            .uncoveredExternalCall, module: moduleName,
+            "call to '\(name)' which is neither defined in the module nor exported by libc; not covered by the policy"))
     }
 
     // MARK: Address-taken functions and indirect targets

@@ -228,9 +228,9 @@ struct Linker {
         } catch AnalysisError.entryNotDefined {
             throw DriverError.entryWithoutBitcode(output: output, entry: command.entry)
         }
-        for warning in analysis.result.warnings { Log.warning(Linker.stripWarningPrefix(warning)) }
+        for finding in analysis.result.warnings { Log.warning(finding.description) }
         let report = try instrument(module, analysis: analysis)
-        for warning in report.warnings { Log.warning(Linker.stripWarningPrefix(warning)) }
+        for finding in report.warnings { Log.warning(finding.description) }
 
         // Line tables were added to the bitcode for the policy's sake; the executable
         // gets debug information only if some compile asked for it.
@@ -530,7 +530,4 @@ struct Linker {
         }
     }
 
-    static func stripWarningPrefix(_ line: String) -> String {
-        line.hasPrefix("warning: ") ? String(line.dropFirst(9)) : line
-    }
 }

@@ -27,8 +27,8 @@ public struct InstrumentReport: Equatable, Sendable {
     public var setjmpPoints = 0
     /// Marker instructions of all kinds, thunks included.
     public var markers = 0
-    /// Complete lines (`warning: <module>: ...`).
-    public var warnings: [String] = []
+    /// In the order they arose.
+    public var warnings: [Finding] = []
 
     public init() {}
 }
@@ -229,15 +229,17 @@ private final class Rewriter {
     private func canMarkAfter(_ call: LLVMValueRef, setjmp number: Int) -> Bool {
         let function = valueName(LLVMGetBasicBlockParent(LLVMGetInstructionParent(call)))
         if LLVMIsACallInst(call) != nil && LLVMGetTailCallKind(call) == LLVMTailCallKindMustTail {
-            report.warnings.append(
-                "warning: \(moduleName): setjmp call \(number) in '\(function)' is a musttail call; "
-                    + "no SJ_SAVE/SJ_RESUME marker (a longjmp to it is not covered)")
+            report.warnings.append(Finding(
+                .setjmpNotMarked, module: moduleName,
+                "setjmp call \(number) in '\(function)' is a musttail call; "
+                    + "no SJ_SAVE/SJ_RESUME marker (a longjmp to it is not covered)"))
             return false
         }
         if LLVMGetTypeKind(LLVMTypeOf(call)) != LLVMIntegerTypeKind {
-            report.warnings.append(
-                "warning: \(moduleName): setjmp call \(number) in '\(function)' does not return an integer; "
-                    + "no SJ_SAVE/SJ_RESUME marker (a longjmp to it is not covered)")
+            report.warnings.append(Finding(
+                .setjmpNotMarked, module: moduleName,
+                "setjmp call \(number) in '\(function)' does not return an integer; "
+                    + "no SJ_SAVE/SJ_RESUME marker (a longjmp to it is not covered)"))
             return false
         }
         return true
@@ -277,9 +279,10 @@ private final class Rewriter {
         for index in policy.callbacks where analysis.functions.indices.contains(index) {
             let f = analysis.functions[index]
             if let type = LLVMGlobalGetValueType(f), LLVMIsFunctionVarArg(type) != 0 {
-                report.warnings.append(
-                    "warning: \(moduleName): callback '\(valueName(f))' is variadic and gets no thunk; "
-                        + "libc's calls of it are not marked as callbacks")
+                report.warnings.append(Finding(
+                    .variadicCallbackWithoutThunk, module: moduleName,
+                    "callback '\(valueName(f))' is variadic and gets no thunk; "
+                        + "libc's calls of it are not marked as callbacks"))
                 continue
             }
             guard let thunk = maker.declareThunk(for: f, index: index) else { continue }

@@ -83,8 +83,8 @@ struct DyckGen: ParsableCommand {
         if !quiet { options.progress = { @Sendable line in Diagnostics.note("libc system calls: \(line)") } }
         let program = instrument ? try instrumentIR(atPath: input, analysisOptions: options) : nil
         let result = try program?.analysis ?? analyzeIR(atPath: input, options: options)
-        for warning in result.warnings + (program?.report.warnings ?? []) {
-            Diagnostics.printError(warning.hasPrefix("warning:") ? "dyck-gen: \(warning)" : "dyck-gen: warning: \(warning)")
+        for finding in result.warnings + (program?.report.warnings ?? []) {
+            Diagnostics.printError("dyck-gen: warning: \(finding)")
         }
         try result.policy.validate()
         let path = try outputPath()

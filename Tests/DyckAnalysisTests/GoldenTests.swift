@@ -103,7 +103,7 @@ final class GoldenTests: XCTestCase {
             line: line)
         for expected in expectation.warnings {
             XCTAssertTrue(
-                result.warnings.contains { $0.contains(expected) }, "\(name): no warning like '\(expected)' in "
+                result.warnings.contains { $0.description.contains(expected) }, "\(name): no warning like '\(expected)' in "
                     + "\(result.warnings)", file: file, line: line)
         }
     }

@@ -192,8 +192,9 @@ final class ModuleAnalysisTests: XCTestCase {
         // b makes no libc call: called through %p it gets no marker (an ε beside the site).
         try assertFunction(result.policy, "main", "(call:{a} | ()) exit")
         XCTAssertEqual(result.warnings.count, 1)
-        XCTAssertTrue(result.warnings[0].contains("assuming any address-taken function"), result.warnings[0])
-        XCTAssertTrue(result.warnings[0].hasPrefix("warning: fallback.ll: "), result.warnings[0])
+        XCTAssertEqual(result.warnings[0].kind, .indirectCallAssumesAnyTarget, "\(result.warnings[0])")
+        XCTAssertTrue(result.warnings[0].message.contains("assuming any address-taken function"), "\(result.warnings[0])")
+        XCTAssertEqual(result.warnings[0].module, "fallback.ll")
     }
 
     func testIndirectCallWithNoAddressTakenFunction() throws {
@@ -209,7 +210,8 @@ final class ModuleAnalysisTests: XCTestCase {
                 """, name: "no-targets.ll")
         try assertFunction(result.policy, "main", "puts exit")
         XCTAssertEqual(result.warnings.count, 1)
-        XCTAssertTrue(result.warnings[0].contains("no address-taken function"), result.warnings[0])
+        XCTAssertEqual(result.warnings[0].kind, .indirectCallWithoutTargets, "\(result.warnings[0])")
+        XCTAssertTrue(result.warnings[0].message.contains("no address-taken function"), "\(result.warnings[0])")
     }
 
     func testIndirectCallToLibcOnlyAndToUnknownExternal() throws {
@@ -238,7 +240,8 @@ final class ModuleAnalysisTests: XCTestCase {
         XCTAssertEqual(indirect.libc.map { valueName($0.declaration) }, ["puts"])
         XCTAssertTrue(result.policy.sites.isEmpty)
         XCTAssertEqual(result.warnings.count, 1)
-        XCTAssertTrue(result.warnings[0].contains("'ext'"), result.warnings[0])
+        XCTAssertEqual(result.warnings[0].kind, .uncoveredExternalCall, "\(result.warnings[0])")
+        XCTAssertTrue(result.warnings[0].message.contains("'ext'"), "\(result.warnings[0])")
     }
 
     func testAvailableExternallyIsADeclaration() throws {
@@ -510,7 +513,8 @@ final class ModuleAnalysisTests: XCTestCase {
         try assertFunction(result.policy, "main", "call:helper | exit")
         XCTAssertEqual(analysis.entryExit?.returns.count, 1)
         XCTAssertEqual(result.warnings.count, 1)
-        XCTAssertTrue(result.warnings.first?.contains("returns right after a musttail call") ?? false, "\(result.warnings)")
+        XCTAssertEqual(result.warnings.first?.kind, .entryReturnsAfterMusttail, "\(result.warnings)")
+        XCTAssertTrue(result.warnings.first?.message.contains("returns right after a musttail call") ?? false, "\(result.warnings)")
     }
 
     func testUnnamedFunctionsGetAName() throws {
