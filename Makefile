@@ -24,7 +24,7 @@ test: build test-core
 # The fast loop: pure unit tests (model, formats, checker, blob, reports, arguments,
 # boot-console parsing), no compiler, no ptrace, no guest. Randomised differential
 # tests and timing-based ones are the slow tier (they run in `make test`).
-UNIT_TESTS := DyckModelTests|SbxBlobTests|SbxRunTests\.(ViolationReportTests|EventsTests)|SbxTraceTests\.TraceFormatTests|SbxVMTests\.(BootConsoleTests|VMArgumentTests)|DyckCCTests\.ArgumentsTests|LibcSyscallsTests\.SystemCallNamesTests
+UNIT_TESTS := SbxSystemTests|DyckModelTests|SbxBlobTests|SbxRunTests\.(ViolationReportTests|EventsTests)|SbxTraceTests\.TraceFormatTests|SbxVMTests\.(BootConsoleTests|VMArgumentTests)|DyckCCTests\.ArgumentsTests|LibcSyscallsTests\.SystemCallNamesTests
 SLOW_UNIT_TESTS := DifferentialTests/test(RandomPoliciesAgree|RealPolicies)|CheckerDifferentialTests|/testRandomRunsMatchSearchAndStayBelowNFA|/testLargeTraceParsesQuickly
 test-unit:
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)

@@ -28,9 +28,13 @@ let package = Package(
         // Capstone 4, the x86-64 disassembler behind the analysis of the C library.
         .systemLibrary(name: "CCapstone", path: "Sources/CCapstone"),
 
+        // System plumbing with no domain knowledge: bounded file reads, atomic writes,
+        // errno errors, PATH lookup. Used by every module that touches files.
+        .target(name: "SbxSystem"),
+
         // Automata, Dyck policies, the policy file format, checking, conversion, DOT.
         // Never imports LLVM.
-        .target(name: "DyckModel"),
+        .target(name: "DyckModel", dependencies: ["SbxSystem"]),
 
         // The kernel's freestanding monitor core (policy blob validation, stepping),
         // compiled from kmod/core so that userspace replays with the kernel's code.
@@ -51,7 +55,7 @@ let package = Package(
         // LLVM IR -> per-function automata and call-site table.
         .target(
             name: "DyckAnalysis",
-            dependencies: ["DyckModel", "LibcSyscalls", "CLLVM", "CLibELF"],
+            dependencies: ["DyckModel", "LibcSyscalls", "CLLVM", "CLibELF", "SbxSystem"],
             swiftSettings: llvmSwiftFlags,
             linkerSettings: llvmLinkFlags
         ),
@@ -59,7 +63,7 @@ let package = Package(
         // LLVM IR rewriting: marker system calls for the policy of the same analysis.
         .target(
             name: "DyckInstrument",
-            dependencies: ["DyckAnalysis", "DyckModel", "CLLVM"],
+            dependencies: ["DyckAnalysis", "DyckModel", "CLLVM", "SbxSystem"],
             swiftSettings: llvmSwiftFlags,
             linkerSettings: llvmLinkFlags
         ),
@@ -67,7 +71,7 @@ let package = Package(
         // `sbx record`: the ptrace loop in C (ptrace is variadic, out of Swift's
         // reach), and the trace model, file format and recorder over it.
         .target(name: "CSbxTrace"),
-        .target(name: "SbxTrace", dependencies: ["CSbxTrace", "DyckModel"]),
+        .target(name: "SbxTrace", dependencies: ["CSbxTrace", "DyckModel", "SbxSystem"]),
 
         // /dev/sbx from Swift: ioctl wrappers and the fork-arm-exec of `sbx run` (C:
         // ioctl is variadic, and the child after fork must not run Swift code).
@@ -75,13 +79,13 @@ let package = Package(
         // Enforcement for users: the device, program/policy binding, violation
         // reports, `sbx run`, the per-executable registry, status; the pinned-site
         // table read with libelf.
-        .target(name: "SbxRun", dependencies: ["CSbxDevice", "CLibELF", "DyckModel", "SbxBlob"]),
+        .target(name: "SbxRun", dependencies: ["CSbxDevice", "CLibELF", "DyckModel", "SbxBlob", "SbxSystem"]),
 
         // Shared by the executables: typed errors -> exit codes, diagnostics.
         .target(
             name: "SbxCLI",
             dependencies: [
-                "DyckModel",
+                "DyckModel", "SbxSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -99,7 +103,7 @@ let package = Package(
         // and instrumentation at link time.
         .target(
             name: "DyckCC",
-            dependencies: ["DyckAnalysis", "DyckInstrument", "DyckModel", "CLLVM"],
+            dependencies: ["DyckAnalysis", "DyckInstrument", "DyckModel", "CLLVM", "SbxSystem"],
             swiftSettings: llvmSwiftFlags,
             linkerSettings: llvmLinkFlags
         ),
@@ -110,7 +114,7 @@ let package = Package(
             linkerSettings: llvmLinkFlags
         ),
         // `sbx vm`: one command in a QEMU guest running Debian's kernel with the module.
-        .target(name: "SbxVM", dependencies: ["DyckModel"]),
+        .target(name: "SbxVM", dependencies: ["DyckModel", "SbxSystem"]),
 
         .executableTarget(
             name: "sbx",
@@ -120,6 +124,7 @@ let package = Package(
             ]
         ),
 
+        .testTarget(name: "SbxSystemTests", dependencies: ["SbxSystem"]),
         .testTarget(name: "DyckModelTests", dependencies: ["DyckModel"]),
         .testTarget(
             name: "LibcSyscallsTests",

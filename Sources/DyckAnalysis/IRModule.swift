@@ -1,3 +1,4 @@
+import SbxSystem
 import CLLVM
 import Glibc
 
@@ -17,9 +18,9 @@ public final class IRModule {
     public convenience init(contentsOf path: String) throws {
         let bytes: [UInt8]
         do {
-            bytes = try readFile(path, limit: Int.max)
-        } catch let error as FileReadError {
-            throw AnalysisError.unreadableFile(path: path, reason: error.reason)
+            bytes = try FileBytes.read(path)
+        } catch {
+            throw AnalysisError.unreadableFile(path: path, reason: error.description)
         }
         try self.init(bytes: bytes, path: path)
     }
@@ -128,28 +129,4 @@ func takeMessage(_ message: UnsafeMutablePointer<CChar>?) -> String {
 private func firstLine(_ text: String) -> String? {
     let line = text.split(separator: "\n", omittingEmptySubsequences: true).first
     return line.map { String($0) }
-}
-
-struct FileReadError: Error {
-    var reason: String
-}
-
-/// Reads up to `limit` bytes of a file with POSIX calls, so that failures carry errno's text.
-func readFile(_ path: String, limit: Int) throws -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw FileReadError(reason: String(cString: strerror(errno))) }
-    defer { close(fd) }
-    var result: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 1 << 16)
-    while result.count < limit {
-        let wanted = min(chunk.count, limit - result.count)
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, wanted) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            throw FileReadError(reason: String(cString: strerror(errno)))
-        }
-        if n == 0 { break }
-        result.append(contentsOf: chunk[0..<n])
-    }
-    return result
 }

@@ -1,3 +1,4 @@
+import SbxSystem
 import CLibELF
 import Glibc
 import Synchronization
@@ -86,7 +87,7 @@ public struct LibcSymbols: Sendable {
     static func runningLibcPath() -> String? {
         guard let symbol = dlsym(nil, "getpid") else { return nil }
         let address = UInt(bitPattern: symbol)
-        guard let maps = try? readFile("/proc/self/maps", limit: 16 << 20) else { return nil }
+        guard let maps = try? FileBytes.read("/proc/self/maps", limit: 16 << 20) else { return nil }
         for line in String(decoding: maps, as: UTF8.self).split(separator: "\n") {
             // "start-end perms offset dev inode path"
             let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
@@ -120,9 +121,9 @@ private struct Reader {
         }
         let head: [UInt8]
         do {
-            head = try readFile(path, limit: 8)
-        } catch let error as FileReadError {
-            throw AnalysisError.libcSymbolsUnavailable(path: path, reason: error.reason)
+            head = try FileBytes.readPrefix(path, count: 8)
+        } catch {
+            throw AnalysisError.libcSymbolsUnavailable(path: path, reason: error.description)
         }
         if head.starts(with: [0x7F, 0x45, 0x4C, 0x46]) {
             try readELF(path, archive: false)
@@ -136,9 +137,9 @@ private struct Reader {
     private mutating func readLinkerScript(_ path: String, depth: Int) throws {
         let bytes: [UInt8]
         do {
-            bytes = try readFile(path, limit: 1 << 20)
-        } catch let error as FileReadError {
-            throw AnalysisError.libcSymbolsUnavailable(path: path, reason: error.reason)
+            bytes = try FileBytes.read(path, limit: 1 << 20)
+        } catch {
+            throw AnalysisError.libcSymbolsUnavailable(path: path, reason: error.description)
         }
         guard !bytes.contains(0) else {
             throw AnalysisError.libcSymbolsUnavailable(

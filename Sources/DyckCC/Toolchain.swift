@@ -1,3 +1,4 @@
+import SbxSystem
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -32,11 +33,7 @@ struct Toolchain {
     }
 
     private static func locate(_ name: String, fallback: String?, environment: [String: String]) throws -> String {
-        let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for directory in path.split(separator: ":") where !directory.isEmpty {
-            let candidate = "\(directory)/\(name)"
-            if access(candidate, X_OK) == 0 { return candidate }
-        }
+        if let found = Executables.find(name, searchPath: environment["PATH"]) { return found }
         if let fallback, access(fallback, X_OK) == 0 { return fallback }
         throw DriverError.toolMissing(name: name, hint: "Debian: apt-get install clang-19 llvm-19")
     }

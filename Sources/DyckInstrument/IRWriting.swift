@@ -1,3 +1,4 @@
+import SbxSystem
 import CLLVM
 import DyckAnalysis
 import Glibc
@@ -63,24 +64,10 @@ extension IRModule {
 
     /// `produce` writes the temporary file and answers the reason of a failure, or nil.
     private func writeAtomically(to path: String, _ produce: (String) -> String?) throws {
-        let temporary = path + ".tmp-\(getpid())"
-        if let reason = produce(temporary) {
-            unlink(temporary)
-            throw InstrumentError.cannotWrite(path: path, reason: reason)
-        }
-        // On disk before the rename, so that a crash leaves the old file or the new one.
-        let fd = open(temporary, O_RDONLY | O_CLOEXEC)
-        let synced = fd >= 0 && fsync(fd) == 0
-        let syncError = errno
-        if fd >= 0 { close(fd) }
-        guard synced else {
-            unlink(temporary)
-            throw InstrumentError.cannotWrite(path: path, reason: String(cString: strerror(syncError)))
-        }
-        guard rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            throw InstrumentError.cannotWrite(path: path, reason: reason)
+        do {
+            try AtomicFile.write(to: path, producing: produce)
+        } catch {
+            throw InstrumentError.cannotWrite(path: path, reason: error.reason)
         }
     }
 }

@@ -34,3 +34,9 @@ public enum ErrorCategory: Sendable {
 public protocol CategorizedError: Error, CustomStringConvertible {
     var category: ErrorCategory { get }
 }
+
+import SbxSystem
+
+extension AtomicWriteError: CategorizedError {
+    public var category: ErrorCategory { .outputFailed }
+}

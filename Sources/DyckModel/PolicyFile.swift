@@ -1,3 +1,4 @@
+import SbxSystem
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -113,43 +114,15 @@ extension Policy {
 }
 
 enum PolicyFileIO {
-    static func errorText(_ code: Int32) -> String {
-        String(cString: strerror(code))
-    }
-
     static func readFile(_ path: String) throws(PolicyFileError) -> [UInt8] {
-        func fail(_ reason: PolicyFileError.Reason) -> PolicyFileError {
-            PolicyFileError(path: path, reason: reason)
-        }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw fail(.unreadable(errorText(errno))) }
-        defer { close(fd) }
-
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw fail(.unreadable(errorText(errno))) }
-        if (info.st_mode & S_IFMT) == S_IFDIR { throw fail(.unreadable(errorText(EISDIR))) }
-        let limit = PolicyLimits.maxFileBytes
-        if info.st_size > limit { throw fail(.tooLarge(limit: limit)) }
-
-        var bytes: [UInt8] = []
-        if (info.st_mode & S_IFMT) == S_IFREG && info.st_size > 0 { bytes.reserveCapacity(Int(info.st_size)) }
-        // The size from fstat is only a hint (the file may grow, or be a pipe): the
-        // limit is enforced on what is actually read.
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { buffer -> Int in
-                guard let base = buffer.baseAddress else { return 0 }
-                return read(fd, base, buffer.count)
+        do {
+            return try FileBytes.read(path, limit: PolicyLimits.maxFileBytes)
+        } catch {
+            switch error {
+            case let .system(error): throw PolicyFileError(path: path, reason: .unreadable(error.text))
+            case let .tooLarge(limit): throw PolicyFileError(path: path, reason: .tooLarge(limit: limit))
             }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw fail(.unreadable(errorText(errno)))
-            }
-            if n == 0 { break }
-            if bytes.count + n > limit { throw fail(.tooLarge(limit: limit)) }
-            bytes.append(contentsOf: chunk.prefix(n))
         }
-        return bytes
     }
 
     /// Byte offset of the first invalid UTF-8 sequence, or nil if there is none.

@@ -1,4 +1,5 @@
 import DyckModel
+import SbxSystem
 import Foundation
 
 /// An output file that could not be written.
@@ -87,11 +88,6 @@ public enum Graphviz {
     }
 
     static func findExecutable(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        for directory in path.split(separator: ":") {
-            let candidate = "\(directory)/\(name)"
-            if access(candidate, X_OK) == 0 { return candidate }
-        }
-        return nil
+        Executables.find(name)
     }
 }

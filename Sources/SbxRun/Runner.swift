@@ -1,3 +1,4 @@
+import SbxSystem
 import CSbxDevice
 import DyckModel
 import SbxBlob
@@ -87,12 +88,8 @@ public struct SandboxRun {
             guard access(program, F_OK) == 0 else { throw RunError.programNotFound(program) }
             return program
         }
-        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
-        for directory in path.split(separator: ":", omittingEmptySubsequences: false) {
-            let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + program
-            if access(candidate, X_OK) == 0 { return candidate }
-        }
-        throw RunError.programNotFound(program)
+        guard let found = Executables.find(program) else { throw RunError.programNotFound(program) }
+        return found
     }
 
     /// The policy checked against the program open on `exeFD`.
@@ -208,32 +205,15 @@ public struct SandboxRun {
         let key = ExecutableBinding.hex(SHA256.hash(enforced.bytes)) + "-"
             + ExecutableBinding.hex(SHA256.hash(enforced.pins.encoded).prefix(16))
         let file = "\(directory)/\(key)-\(mode.rawValue)-s\(bounds.stackLimit)-d\(bounds.maxDepth)-v\(BlobLimits.version).blob"
-        if let cached = readWhole(file), !cached.isEmpty { return cached }
+        if let cached = try? FileBytes.read(file, limit: BlobLimits.maxSize), !cached.isEmpty { return cached }
         let compiled = try blob(policy, mode: mode, path: path, pins: enforced.pins, bounds: bounds)
         var prefix = directory.hasPrefix("/") ? "" : "."
         for part in directory.split(separator: "/") {
             prefix += "/" + part
             mkdir(prefix, 0o700)
         }
-        let temporary = file + ".\(getpid()).tmp"
-        if let out = fopen(temporary, "w") {
-            let written = compiled.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, out) }
-            if fclose(out) == 0 && written == compiled.count { rename(temporary, file) } else { unlink(temporary) }
-        }
+        try? AtomicFile.write(compiled, to: file)
         return compiled
-    }
-
-    static func readWhole(_ path: String) -> [UInt8]? {
-        guard let file = fopen(path, "r") else { return nil }
-        defer { fclose(file) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
-            if n > 0 { out += chunk[..<n] }
-            if n < chunk.count { break }
-        }
-        return ferror(file) == 0 ? out : nil
     }
 
     /// Explains records; the machine (the blob's macro-states) is rebuilt only when

@@ -1,5 +1,6 @@
 import CSbxTrace
 import DyckModel
+import SbxSystem
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

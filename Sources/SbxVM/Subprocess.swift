@@ -1,3 +1,4 @@
+import SbxSystem
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -21,16 +22,8 @@ enum Subprocess {
 
     /// `name` looked up in `PATH` (then /usr/sbin, /sbin: modinfo is there on Debian).
     static func find(_ name: String, path: String? = ProcessInfo.processInfo.environment["PATH"]) -> String? {
-        if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
-        let dirs = (path ?? "").split(separator: ":").map(String.init) + ["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"]
-        for dir in dirs where !dir.isEmpty {
-            let candidate = dir + "/" + name
-            var st = stat()
-            if access(candidate, X_OK) == 0, stat(candidate, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG {
-                return candidate
-            }
-        }
-        return nil
+        let fallback = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+        return Executables.find(name, searchPath: path.map { $0.isEmpty ? fallback : $0 + ":" + fallback } ?? fallback)
     }
 
     /// Looks up `name` or throws an environment error saying which package has it.

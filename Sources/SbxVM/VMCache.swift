@@ -1,4 +1,5 @@
 import DyckModel
+import SbxSystem
 import Foundation
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DyckModel
+import SbxSystem
 import SbxBlob
 import SbxCLI
 import SbxRun
