@@ -14,6 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 sbx=${1:-$root/.build/debug/sbx}
+sbx=$(cd "$(dirname "$sbx")" && pwd)/$(basename "$sbx")  # the guest runs it too
 base_ref=${SBX_BENCH_BASE:-4807f2b}
 base=$root/build/bench-base
 prev_ref=${SBX_BENCH_PREV:-92069e9}
