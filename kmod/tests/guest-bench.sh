@@ -76,7 +76,8 @@ $CTL mkblob nfa-pinned "$W/pinned.blob" $pins
 # start-up is counted; the markers are those of the sbx run report (the module's
 # counter over the run; nothing else is enforced meanwhile, so they are the
 # program's). Every run must exit 0, the copy must equal its input and the sort
-# must give the same order in every mode.
+# must give the same order in every mode. Also a getppid loop without and with
+# the seccomp allowlist: what the filter costs per allowed system call.
 libc_modes="plain seccomp inst nfa dyck all"
 libc_bench() {
 	LB=$SBX_LIBC_DIR
@@ -85,7 +86,7 @@ libc_bench() {
 	"$LB/seccomp-launch" --check 2>"$W/sc" ||
 		{ echo "guest-bench: the seccomp filter does not kill a call outside its list:"; cat "$W/sc"; exit 1; }
 	libc_rules=$(sed -n 's/^seccomp-launch: \([0-9]*\) rules$/\1/p' "$W/sc")
-	libc_sum=""
+	libc_sum="" sc_plain="" sc_filtered=""
 	for prog in linecopy strsort; do
 		for mode in $libc_modes; do
 			eval "lb_${prog}_${mode}=''; lm_${prog}_${mode}=''"
@@ -93,6 +94,11 @@ libc_bench() {
 	done
 	i=0
 	while [ $i -lt "$ROUNDS" ]; do
+		# One system call, without and with the allowlist (getppid is on it).
+		"$MK" sysloop:$N >"$W/o"; sc_plain="$sc_plain $(ns "$W/o")"
+		"$LB/seccomp-launch" "$MK" sysloop:$N >"$W/o" ||
+			{ echo "guest-bench: sysloop under seccomp-launch failed:"; cat "$W/o"; exit 1; }
+		sc_filtered="$sc_filtered $(ns "$W/o")"
 		for prog in linecopy strsort; do
 			args=""
 			[ $prog = linecopy ] && args="$L/in.txt $L/out.txt"
@@ -131,6 +137,8 @@ libc_bench() {
 		i=$((i + 1))
 	done
 	rm -rf "$L"
+	echo "getppid, no filter                :$sc_plain"
+	echo "getppid, seccomp allowlist        :$sc_filtered"
 	for prog in linecopy strsort; do
 		for mode in $libc_modes; do
 			eval "echo \"libc $prog $mode:\$lb_${prog}_${mode}\""
@@ -143,6 +151,7 @@ libc_bench() {
 # The medians of libc_bench: each mode's loop CPU and its ratio to plain, the
 # markers, and what each sandboxed mode adds per marker over plain.
 libc_medians() {
+	echo "  getppid under the ${libc_rules}-rule seccomp allowlist: $(median $sc_filtered), without $(median $sc_plain) ($(awk -v a="$(median $sc_filtered)" -v b="$(median $sc_plain)" 'BEGIN { printf "%+.1f", a - b }'))"
 	echo "  libc-heavy programs, CPU of the loop (strsort's locale ${libc_sum% *}; seccomp: a ${libc_rules}-rule allowlist; all: every libc call an event, dyck mode):"
 	for prog in linecopy strsort; do
 		eval "p=\$(median \$lb_${prog}_plain)"
