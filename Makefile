@@ -90,7 +90,9 @@ bench-marker: build
 # an unrelated process's getppid with the module not loaded, loaded, a policy
 # installed, another process enforced (issue 19: target +0);
 # module not loaded, loaded but not enforcing, enforced; the binding of system
-# calls and pinned markers, beside the module from before them in the same boot.
+# calls and pinned markers, beside the module from before them in the same boot;
+# the libc-heavy programs of Tests/bench/libc plain, under a seccomp-bpf allowlist,
+# instrumented, nfa and dyck (docs/benchmarks.md).
 bench-vm: build kmod
 	$(MAKE) -C kmod tests
 	bash Tests/bench/binding-bench.sh $(CURDIR)/.build/debug/sbx

@@ -4,9 +4,10 @@
 #   make test-mbedtls      the same, reduced (a handful of programs and suites), for make test
 #   make mbedtls           only fetch and build (source, both builds, analysis, blobs)
 #   make evaluation-doc    copy the last full report's table into docs/evaluation.md
+#   make test-report       report.py's unit tests (synthetic run directories; part of test-mbedtls)
 # Variables: SCRATCH (swift scratch path of the tools, default .build), SBX_BIN (prebuilt
 # tools instead), MODES, SUITES, VM_CPUS, ... (see Tests/mbedtls/bench.sh).
-.PHONY: mbedtls bench-mbedtls test-mbedtls evaluation-doc
+.PHONY: mbedtls bench-mbedtls test-mbedtls test-report evaluation-doc
 
 mbedtls: build
 	bash Tests/mbedtls/fetch-build.sh
@@ -14,8 +15,11 @@ mbedtls: build
 bench-mbedtls: build kmod
 	bash Tests/mbedtls/bench.sh full
 
-test-mbedtls: build kmod
+test-mbedtls: build kmod test-report
 	bash Tests/mbedtls/bench.sh reduced
+
+test-report:
+	python3 -m unittest discover -s Tests/mbedtls -p 'test_*.py'
 
 evaluation-doc:
 	bash Tests/mbedtls/evaluation-doc.sh

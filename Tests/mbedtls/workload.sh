@@ -21,7 +21,12 @@
 # Per run, OUT/MODE/ holds NAME.out (stdout and stderr), NAME.status, NAME.time
 # (mbt-time: wall user sys status), NAME.prog (the program, relative to the build),
 # NAME.json (the sandbox runner's report) and NAME.records (violation records read
-# from the module after the unit). Each run prints one line: verdict (ok: the exit
+# from the module after the unit) and, for a run that overlapped another run of the
+# unit (a server and the clients run while it listens), NAME.peers: the names of
+# those runs, one line. The module's marker counter is global, so such a run's
+# report counts the markers of its peers too (report.py leaves these runs out of the
+# cost per marker); OUT/peers-recorded says that this workload wrote the files.
+# Each run prints one line: verdict (ok: the exit
 # status is the expected one), mode, name, status, CPU and wall time. Programs that
 # cannot do anything meaningful are listed as "skip" with the reason (OUT/skipped).
 #
@@ -62,7 +67,8 @@ now() { date +%s.%N; }
 
 failures=0
 : >"$out/skipped"
-declare -A server_pid=()
+: >"$out/peers-recorded"
+declare -A server_pid=() server_peers=()
 
 # ---------------------------------------------------------------------------
 # Modes.
@@ -143,6 +149,7 @@ run() {
     echo "${prog#"$build"/}" >"$dest/$name.prog"
     prefix_for "$name"
     rm -f "$dest/$name".json* "$dest/$name".time*
+    note_peers "$name"
     warm "$prog"
     (cd "$cwd" && "$timer" "$dest/$name.time" -- "${prefix[@]}" "$prog" "$@" </dev/null >"$dest/$name.out" 2>&1)
     # Repetitions (MBT_REPEAT, default 1) for the cost: the output of the first is
@@ -205,6 +212,7 @@ start() {
     echo "${prog#"$build"/}" >"$dest/$name.prog"
     prefix_for "$name"
     rm -f "$dest/$name.json"
+    note_peers "$name"
     warm "$prog"
     "$timer" "$dest/$name.time" -- "${prefix[@]}" "$prog" "$@" </dev/null >"$dest/$name.out" 2>&1 &
     server_pid[$name]=$!
@@ -227,6 +235,22 @@ stop() {   # name [expected status, default 143 = SIGTERM]
     wait "$pid"
     finish "$name" "$expected"
     unset "server_pid[$name]"
+    if [ -n "${server_peers[$name]:-}" ]; then   # after the servers it started beside, if any
+        echo "$(cat "$dest/$name.peers" 2>/dev/null)${server_peers[$name]}" | sed 's/^ //' >"$dest/$name.peers.new"
+        mv "$dest/$name.peers.new" "$dest/$name.peers"
+    fi
+    unset "server_peers[$name]"
+}
+# note_peers NAME: NAME starts while the servers in server_pid run: it and they are
+# each other's peers (NAME.peers written now for NAME, at stop for a server).
+note_peers() {
+    local s list=
+    rm -f "$dest/$1.peers"
+    for s in "${!server_pid[@]}"; do
+        list="$list $s"
+        server_peers[$s]="${server_peers[$s]:-} $1"
+    done
+    [ -z "$list" ] || echo "${list# }" >"$dest/$1.peers"
 }
 # The program behind the wrappers mbt-time, sbx (run) and mbt-sbxrun started as pid.
 leaf_pid() {

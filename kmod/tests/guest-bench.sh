@@ -62,6 +62,121 @@ PY
 $CTL mkblob nfa "$W/nfa.blob"
 $CTL mkblob nfa-bound "$W/bound.blob"
 $CTL mkblob nfa-pinned "$W/pinned.blob" $pins
+# --- libc-heavy programs (issue 19) -------------------------------------------
+# With SBX_LIBC_DIR (Tests/bench/binding-bench.sh: build/bench-libc) and SBX_BIN
+# (sbx): the line copier (fgets/fputs over 40,000 lines) and the strcoll qsort
+# (10,000 strings), each run plain (clang-19), plain under a seccomp-bpf
+# allowlist (seccomp-launch: about 50 rules, loaded then exec'd), the dyck-cc
+# build without a sandbox (inst: its markers fail with ENOSYS), and the dyck-cc
+# build under `sbx run --mode nfa` and `--mode dyck`, and (all) the build with
+# every libc call an event (dyck-cc --dyck-libc-events=all: no silent functions)
+# under `--mode dyck`. The figure is the CPU time
+# of the program's loop, which the program measures itself
+# (CLOCK_PROCESS_CPUTIME_ID: instructions under --icount), so that no launcher's
+# start-up is counted; the markers are those of the sbx run report (the module's
+# counter over the run; nothing else is enforced meanwhile, so they are the
+# program's). Every run must exit 0, the copy must equal its input and the sort
+# must give the same order in every mode. Also a getppid loop without and with
+# the seccomp allowlist: what the filter costs per allowed system call.
+libc_modes="plain seccomp inst nfa dyck all"
+libc_bench() {
+	LB=$SBX_LIBC_DIR
+	L=/dev/shm/sbxb-libc  # tmpfs: the copier's files do not go over 9p
+	rm -rf "$L" && mkdir -p "$L" && cp "$LB/lines.txt" "$L/in.txt" || { echo "guest-bench: cannot set up $L"; exit 1; }
+	"$LB/seccomp-launch" --check 2>"$W/sc" ||
+		{ echo "guest-bench: the seccomp filter does not kill a call outside its list:"; cat "$W/sc"; exit 1; }
+	libc_rules=$(sed -n 's/^seccomp-launch: \([0-9]*\) rules$/\1/p' "$W/sc")
+	libc_sum="" sc_plain="" sc_filtered=""
+	for prog in linecopy strsort; do
+		for mode in $libc_modes; do
+			eval "lb_${prog}_${mode}=''; lm_${prog}_${mode}=''"
+		done
+	done
+	i=0
+	while [ $i -lt "$ROUNDS" ]; do
+		# One system call, without and with the allowlist (getppid is on it).
+		"$MK" sysloop:$N >"$W/o"; sc_plain="$sc_plain $(ns "$W/o")"
+		"$LB/seccomp-launch" "$MK" sysloop:$N >"$W/o" ||
+			{ echo "guest-bench: sysloop under seccomp-launch failed:"; cat "$W/o"; exit 1; }
+		sc_filtered="$sc_filtered $(ns "$W/o")"
+		for prog in linecopy strsort; do
+			args=""
+			[ $prog = linecopy ] && args="$L/in.txt $L/out.txt"
+			for mode in $libc_modes; do
+				rm -f "$L/out.txt" "$W/j"
+				# shellcheck disable=SC2086
+				case $mode in
+				plain) "$LB/$prog-plain" $args ;;
+				seccomp) "$LB/seccomp-launch" "$LB/$prog-plain" $args ;;
+				inst) "$LB/$prog-dyck" $args ;;
+				nfa | dyck) "$SBX_BIN" run --mode $mode --json-report "$W/j" -- "$LB/$prog-dyck" $args ;;
+				all) "$SBX_BIN" run --mode dyck --json-report "$W/j" -- "$LB/$prog-all" $args ;;
+				esac >"$W/l" 2>"$W/le"
+				st=$?
+				cpu=$(sed -n 's/.* cpu_ns \([0-9]*\).*/\1/p' "$W/l")
+				if [ $st != 0 ] || [ -z "$cpu" ]; then
+					echo "guest-bench: $prog ($mode) failed, status $st:"; cat "$W/l" "$W/le"; exit 1
+				fi
+				if [ $prog = linecopy ]; then
+					cmp -s "$L/in.txt" "$L/out.txt" || { echo "guest-bench: linecopy ($mode): the copy differs"; exit 1; }
+				else
+					sum=$(sed -n 's/.* locale \([^ ]*\) .* sum \([0-9a-f]*\)$/\1 \2/p' "$W/l")
+					[ -z "$libc_sum" ] && libc_sum=$sum
+					[ "$sum" = "$libc_sum" ] ||
+						{ echo "guest-bench: strsort ($mode): '$sum', first run '$libc_sum'"; exit 1; }
+				fi
+				eval "lb_${prog}_${mode}=\"\$lb_${prog}_${mode} $cpu\""
+				if [ -f "$W/j" ]; then
+					m=$(sed -n 's/.*"markers" *: *\([0-9]*\).*/\1/p' "$W/j")
+					grep -q '"killed_by_monitor" *: *false' "$W/j" ||
+						{ echo "guest-bench: $prog ($mode): the report does not say not killed:"; cat "$W/j"; exit 1; }
+					eval "lm_${prog}_${mode}=\"\$lm_${prog}_${mode} $m\""
+				fi
+			done
+		done
+		i=$((i + 1))
+	done
+	rm -rf "$L"
+	echo "getppid, no filter                :$sc_plain"
+	echo "getppid, seccomp allowlist        :$sc_filtered"
+	for prog in linecopy strsort; do
+		for mode in $libc_modes; do
+			eval "echo \"libc $prog $mode:\$lb_${prog}_${mode}\""
+		done
+		for mode in nfa dyck all; do
+			eval "echo \"libc $prog $mode markers:\$lm_${prog}_${mode}\""
+		done
+	done
+}
+# The medians of libc_bench: each mode's loop CPU and its ratio to plain, the
+# markers, and what each sandboxed mode adds per marker over plain.
+libc_medians() {
+	echo "  getppid under the ${libc_rules}-rule seccomp allowlist: $(median $sc_filtered), without $(median $sc_plain) ($(awk -v a="$(median $sc_filtered)" -v b="$(median $sc_plain)" 'BEGIN { printf "%+.1f", a - b }'))"
+	echo "  libc-heavy programs, CPU of the loop (strsort's locale ${libc_sum% *}; seccomp: a ${libc_rules}-rule allowlist; all: every libc call an event, dyck mode):"
+	for prog in linecopy strsort; do
+		eval "p=\$(median \$lb_${prog}_plain)"
+		line=""
+		for mode in $libc_modes; do
+			eval "v=\$(median \$lb_${prog}_${mode})"
+			if [ "$mode" = plain ]; then line="plain $v"; else line="$line, $mode $v ($(ratio "$v" "$p"))"; fi
+		done
+		eval "md=\$(median \$lm_${prog}_dyck) mn=\$(median \$lm_${prog}_nfa) ma=\$(median \$lm_${prog}_all)"
+		eval "vi=\$(median \$lb_${prog}_inst) vn=\$(median \$lb_${prog}_nfa) vd=\$(median \$lb_${prog}_dyck) va=\$(median \$lb_${prog}_all)"
+		# Only over 1,000 markers: a handful (strsort's set-up) is within the noise.
+		per() { awk -v a="$1" -v b="$p" -v m="$2" 'BEGIN { if (m >= 1000) printf "%.0f", (a - b) / m; else print "-" }'; }
+		echo "    $prog: $line"
+		echo "    $prog: markers dyck $md, nfa $mn, all $ma; added per marker over plain: inst $(per "$vi" "$md"), nfa $(per "$vn" "$mn"), dyck $(per "$vd" "$md"), all $(per "$va" "$ma")"
+	done
+}
+if [ "${SBX_BENCH_ONLY:-}" = libc ]; then
+	[ -n "${SBX_LIBC_DIR:-}" ] || { echo "guest-bench: SBX_BENCH_ONLY=libc needs SBX_LIBC_DIR"; exit 1; }
+	ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "?" }'; }
+	libc_bench
+	echo "medians (ns, or instructions under sbx vm --icount):"
+	libc_medians
+	rm -rf "$W"
+	exit 0
+fi
 # --- an unrelated process: module not loaded, loaded, installed, enforced ----
 cp "$MK" "$W/mk-inst"
 idle_none="" idle_loaded="" idle_inst="" idle_enf="" idle_ctl=""
@@ -133,6 +248,8 @@ echo "syscall, enforced, bound   :$sys_bound"
 echo "pinned marker, unpinned blob:$pin_unpinned"
 echo "pinned marker, pinned blob  :$pin_pinned"
 
+[ -n "${SBX_LIBC_DIR:-}" ] && libc_bench
+
 prev_enf="" prev_pin=""
 if [ -n "${SBX_PREV_DIR:-}" ]; then
 	# The module before the short marker path, in this boot: same program, same loops.
@@ -195,4 +312,5 @@ if [ -n "$today_sys" ]; then
 	echo "  ordinary system call of an enforced thread: today $s_old, now $s_now ($(awk -v a="$s_now" -v b="$s_old" 'BEGIN { printf "%+.1f", a - b }'))"
 	echo "  pinned marker of an enforced thread:        today $p_old, now $p_now ($(awk -v a="$p_now" -v b="$p_old" 'BEGIN { printf "%+.1f", a - b }'))"
 fi
+[ -n "${SBX_LIBC_DIR:-}" ] && libc_medians
 rm -rf "$W"
