@@ -124,7 +124,9 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "SbxSystemTests", dependencies: ["SbxSystem"]),
+        // What the test targets share: running child processes.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "SbxSystemTests", dependencies: ["SbxSystem", "TestSupport"]),
         .testTarget(name: "DyckModelTests", dependencies: ["DyckModel"]),
         .testTarget(
             name: "LibcSyscallsTests",
@@ -144,20 +146,20 @@ let package = Package(
         ),
         .testTarget(
             name: "DyckInstrumentTests",
-            dependencies: ["DyckInstrument", "DyckAnalysis", "DyckModel", "CLLVM"],
+            dependencies: ["DyckInstrument", "DyckAnalysis", "DyckModel", "CLLVM", "TestSupport"],
             resources: [.copy("Programs")],
             swiftSettings: llvmSwiftFlags,
             linkerSettings: llvmLinkFlags
         ),
-        .testTarget(name: "CLITests", dependencies: ["DyckModel"]),
-        .testTarget(name: "SbxTraceTests", dependencies: ["SbxTrace"]),
+        .testTarget(name: "CLITests", dependencies: ["DyckModel", "TestSupport"]),
+        .testTarget(name: "SbxTraceTests", dependencies: ["SbxTrace", "TestSupport"]),
         .testTarget(
             name: "SbxVMTests",
-            dependencies: ["SbxVM"],
+            dependencies: ["SbxVM", "TestSupport"],
             // Real guest console transcripts, read by BootConsoleTests at their source path.
             exclude: ["Transcripts"]
         ),
-        .testTarget(name: "SbxRunTests", dependencies: ["SbxRun", "DyckModel", "SbxBlob", "SbxCLI"]),
+        .testTarget(name: "SbxRunTests", dependencies: ["SbxRun", "DyckModel", "SbxBlob", "SbxCLI", "TestSupport"]),
         .testTarget(
             name: "SbxBlobTests",
             dependencies: ["SbxBlob", "CSbxCore", "DyckModel", "DyckAnalysis"],
@@ -166,7 +168,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DyckCCTests",
-            dependencies: ["DyckCC"],
+            dependencies: ["DyckCC", "TestSupport"],
             // C projects built by the tests through dyck-cc, not by SwiftPM.
             exclude: ["Fixtures"],
             swiftSettings: llvmSwiftFlags,

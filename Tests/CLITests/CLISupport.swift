@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import XCTest
 
@@ -29,31 +30,8 @@ enum CLI {
         guard FileManager.default.isExecutableFile(atPath: path) else {
             throw XCTSkip("\(path) is not built; run `swift build` before `swift test` (the Makefile does)")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Read both pipes concurrently so a chatty child cannot block on a full pipe.
-        final class Box: @unchecked Sendable { var data = Data() }  // written before leave(), read after wait()
-        let errBox = Box()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errBox.data = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        let errData = errBox.data
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus,
-                      stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
+        let outcome = try ProcessRunner.run(path, arguments, environment: environment)
+        return Result(status: outcome.status, stdout: outcome.stdoutText, stderr: outcome.stderrText)
     }
 
     static func temporaryDirectory() throws -> URL {

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import XCTest
 
@@ -60,41 +61,13 @@ final class Workspace {
     /// Runs `executable` (a path, or a name looked up in PATH) in `directory`.
     @discardableResult
     func run(_ executable: String, _ arguments: [String], in directory: URL, environment extra: [String: String] = [:]) throws -> Result {
-        let process = Process()
-        if executable.contains("/") {
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = [executable] + arguments
-        }
-        process.currentDirectoryURL = directory
+        let (path, argv) = executable.contains("/") ? (executable, arguments) : ("/usr/bin/env", [executable] + arguments)
         var environment = ProcessInfo.processInfo.environment
         environment["TMPDIR"] = tmp.path
         environment["LC_ALL"] = "C"
         environment.removeValue(forKey: "DYCK_CC_VERBOSE")
-        for (key, value) in extra { environment[key] = value }
-        process.environment = environment
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Both pipes are drained at once, so that a chatty child never blocks.
-        let errors = Collected()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errors.data = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        let errData = errors.data
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus,
-                      stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
+        let outcome = try ProcessRunner.run(path, argv, environment: environment, extraEnvironment: extra, directory: directory)
+        return Result(status: outcome.status, stdout: outcome.stdoutText, stderr: outcome.stderrText)
     }
 
     @discardableResult

@@ -1,3 +1,4 @@
+import TestSupport
 import DyckAnalysis
 import DyckInstrument
 import DyckModel
@@ -48,38 +49,8 @@ enum Lab {
     /// Runs a program to its end (killed after `timeout` seconds) and captures it.
     @discardableResult
     static func run(_ executable: String, _ arguments: [String], timeout: Double = 60) throws -> Output {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let timer = DispatchWorkItem { if process.isRunning { process.terminate() } }
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: timer)
-        // Both pipes at once, so that a chatty child cannot block on a full pipe.
-        let errors = DataBox()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errors.data = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        let errData = errors.data
-        process.waitUntilExit()
-        timer.cancel()
-        return Output(
-            status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
-            stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
-    }
-
-    /// Written by one thread, read after the group's wait.
-    private final class DataBox: @unchecked Sendable {
-        var data = Data()
+        let outcome = try ProcessRunner.run(executable, arguments, timeout: timeout)
+        return Output(status: outcome.status, signaled: outcome.signaled, stdout: outcome.stdoutText, stderr: outcome.stderrText)
     }
 
     /// Runs a build tool and fails with its message unless it succeeds.

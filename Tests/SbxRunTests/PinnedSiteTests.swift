@@ -1,3 +1,4 @@
+import TestSupport
 import DyckModel
 import Foundation
 import SbxCLI
@@ -314,32 +315,8 @@ enum Tools {
 
     static func run(_ tool: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
         guard FileManager.default.isExecutableFile(atPath: tool) else { throw XCTSkip("\(tool) is not installed") }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Both pipes at once, so that a chatty child cannot block on a full pipe.
-        let errors = DataBox()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errors.data = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self),
-                String(decoding: errors.data, as: UTF8.self))
-    }
-
-    /// Written by one thread, read after the group's wait.
-    private final class DataBox: @unchecked Sendable {
-        var data = Data()
+        let outcome = try ProcessRunner.run(tool, arguments)
+        return (outcome.status, outcome.stdoutText, outcome.stderrText)
     }
 
     static func mustRun(_ tool: String, _ arguments: [String]) throws {

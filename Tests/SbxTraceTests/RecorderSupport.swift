@@ -1,3 +1,4 @@
+import TestSupport
 import DyckModel
 import Foundation
 import SbxTrace
@@ -338,32 +339,8 @@ enum Run {
     }
 
     static func process(_ path: String, _ arguments: [String], stdin: Data? = nil) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        let input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
-        try process.run()
-        input.fileHandleForWriting.write(stdin ?? Data())
-        try? input.fileHandleForWriting.close()
-        // Both pipes at once, so that a chatty child never blocks on a full pipe.
-        final class Box: @unchecked Sendable { var data = Data() }
-        let errors = Box()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errors.data = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
-        return Result(status: status, stdout: outData, stderr: errors.data)
+        let outcome = try ProcessRunner.run(path, arguments, stdin: stdin ?? Data())
+        return Result(status: outcome.shellStatus, stdout: outcome.stdout, stderr: outcome.stderr)
     }
 
     static func temporaryDirectory() throws -> URL {

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 @testable import SbxVM
 import XCTest
@@ -144,31 +145,7 @@ enum VM {
         guard FileManager.default.isExecutableFile(atPath: path) else {
             throw XCTSkip("\(path) is not built; run `swift build` before `swift test` (the Makefile does)")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = args
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.currentDirectoryURL = directory
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Read both pipes concurrently so a chatty child cannot block on a full pipe.
-        final class Box: @unchecked Sendable { var data = Data() }
-        let errBox = Box()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errBox.data = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        let errData = errBox.data
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus,
-                      stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
+        let outcome = try ProcessRunner.run(path, args, extraEnvironment: environment, directory: directory)
+        return Result(status: outcome.status, stdout: outcome.stdoutText, stderr: outcome.stderrText)
     }
 }
