@@ -144,7 +144,8 @@ let package = Package(
             swiftSettings: llvmSwiftFlags,
             linkerSettings: llvmLinkFlags
         ),
-        .testTarget(name: "CLITests", dependencies: ["DyckModel"]),
+        // SbxRun and SbxBlob: a kill report made by the code `sbx run` uses, for `sbx dot --report`.
+        .testTarget(name: "CLITests", dependencies: ["DyckModel", "SbxRun", "SbxBlob"]),
         .testTarget(name: "SbxTraceTests", dependencies: ["SbxTrace"]),
         .testTarget(
             name: "SbxVMTests",
