@@ -239,3 +239,33 @@ public enum Dot {
         return result + "\""
     }
 }
+
+extension Policy {
+    /// The policy with every call edge whose site enters only functions named in
+    /// `callees` made an ε move, each function's automaton then `reduced()` (states
+    /// renumbered): what each function does apart from those calls, for `sbx dot
+    /// --hide` (a parser's hundred calls of a debug printer vanish from its picture).
+    /// Not a policy to enforce: what the hidden calls do is gone with them.
+    public func hidingCalls(to callees: Set<String>) -> Policy {
+        guard !callees.isEmpty else { return self }
+        let hiddenSites = Set(sites.indices.filter { id in
+            let site = sites[id]
+            return !site.callees.isEmpty && site.callees.allSatisfy {
+                functions.indices.contains($0) && callees.contains(functions[$0].name)
+            }
+        })
+        var result = self
+        for index in functions.indices {
+            let automaton = functions[index].automaton
+            guard automaton.edges.contains(where: { if case .call(let id) = $0.label { return hiddenSites.contains(id) } else { return false } })
+            else { continue }
+            var nfa = automaton.asEpsilonNFA()
+            nfa.edges = nfa.edges.map { edge in
+                if case .call(let id)? = edge.label, hiddenSites.contains(id) { return (edge.from, nil, edge.to, nil) }
+                return edge
+            }
+            result.functions[index].automaton = nfa.reduced()
+        }
+        return result
+    }
+}

@@ -25,6 +25,12 @@ struct DotCommand: ParsableCommand {
             event was refused, the states the thread was in (red) and the refused \
             event as a red edge to a red box.
 
+            --hide CALLEE (repeatable) skips the calls of CALLEE: each function's \
+            automaton with those call edges made empty moves, then reduced (states \
+            renumbered). ssl_server2's ssl_parse_client_hello has 106 call edges to \
+            mbedtls_debug_print_msg of its 185; --hide mbedtls_debug_print_msg \
+            --hide mbedtls_debug_print_buf leaves what it does apart from logging.
+
             Graphs over --size-limit edges (default \(defaultSizeLimit)) take Graphviz \
             minutes or more to lay out (ssl_server2's main, 359 edges, did not finish \
             in 400 s): --png and --svg refuse them (status 2) and name the largest \
@@ -50,6 +56,9 @@ struct DotCommand: ParsableCommand {
     @Option(name: .long, help: "Highlight the call stack and refused event of a kill report (sbx run --json-report).")
     var report: String?
 
+    @Option(name: .long, help: ArgumentHelp("Skip calls of this function (repeatable): draw what each function does apart from them.", valueName: "callee"))
+    var hide: [String] = []
+
     @Option(name: .long, help: "Refuse to render (and warn about DOT text) over this many edges; 0: no limit.")
     var sizeLimit: Int = defaultSizeLimit
 
@@ -63,8 +72,8 @@ struct DotCommand: ParsableCommand {
     var svg: String?
 
     func validate() throws {
-        if report != nil && flat {
-            throw ValidationError("--report marks the policy's own functions; it cannot be combined with --flat")
+        if report != nil && (flat || !hide.isEmpty) {
+            throw ValidationError("--report marks the policy's own states; it cannot be combined with --flat or --hide")
         }
         if sizeLimit < 0 {
             throw ValidationError("--size-limit must be 0 (no limit) or more")
@@ -80,7 +89,11 @@ struct DotCommand: ParsableCommand {
     func run() throws {
         // Found out before drawing, which can take long on a large policy.
         for path in [output, png, svg].compactMap({ $0 }) { try OutputFile.checkWritable(path) }
-        let loaded = try Policy.load(path: policy)
+        var loaded = try Policy.load(path: policy)
+        for name in hide where loaded.functionIndex(named: name) == nil {
+            throw UsageError("\(policy): --hide \(name): no function '\(name)' in the policy")
+        }
+        loaded = loaded.hidingCalls(to: Set(hide))
         var index: Int?
         if let function {
             guard let found = loaded.functionIndex(named: function) else {
@@ -144,9 +157,9 @@ struct DotCommand: ParsableCommand {
     /// How to draw less: the options, and the largest functions of what was drawn.
     func narrowingHint(_ drawn: Policy) -> String {
         if function != nil && report == nil {
-            return "this one function is over the limit; --report FILE draws only the path of a kill"
+            return "this one function is over the limit; --hide CALLEE skips calls of a function (a debug printer), --report FILE draws only the path of a kill"
         }
-        var hint = "narrow it with --function NAME"
+        var hint = "narrow it with --function NAME, --hide CALLEE"
         if !flat { hint += ", --flat --function NAME" }
         hint += " or --report FILE"
         let largest = drawn.functions.indices

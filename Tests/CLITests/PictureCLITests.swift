@@ -129,6 +129,13 @@ final class PictureCLITests: XCTestCase {
         XCTAssertTrue(dashed.first?.contains("call dbg() ×3\\n") ?? false, dot.stdout)
         let libc = policy.functions[f].automaton.edges.count - callEdges.count
         XCTAssertEqual(edges.count, 1 + libc + 1, "start arrow, libc edges, one call edge")
+
+        let hidden = try CLI.run("sbx", ["dot", p, "--function", "f", "--hide", "dbg"])
+        XCTAssertEqual(hidden.status, 0, hidden.stderr)
+        XCTAssertFalse(hidden.stdout.contains("style=dashed"), hidden.stdout)
+        XCTAssertTrue(hidden.stdout.contains("label=\"puts"), hidden.stdout)
+        let unknown = try CLI.run("sbx", ["dot", p, "--hide", "nosuch"])
+        XCTAssertEqual(unknown.status, 2, unknown.stderr)
     }
 
     func testSizeLimit() throws {
