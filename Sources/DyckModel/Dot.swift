@@ -28,12 +28,30 @@ public enum Dot {
         /// The refused event's text (`open()`, `call f()`), drawn as a red edge from
         /// each of `states` to a red box.
         public var refused: String
+        /// Edges a recorded run took (`sbx dot --trace`), drawn red: (function, from,
+        /// label, to).
+        public var path: Set<PathEdge>
 
-        public init(sites: Set<Int>, function: Int?, states: [Int], refused: String) {
+        public init(sites: Set<Int>, function: Int?, states: [Int], refused: String, path: Set<PathEdge> = []) {
             self.sites = sites
             self.function = function
             self.states = states
             self.refused = refused
+            self.path = path
+        }
+    }
+
+    public struct PathEdge: Hashable, Sendable {
+        public var function: Int
+        public var from: Int
+        public var label: Label
+        public var to: Int
+
+        public init(function: Int, from: Int, label: Label, to: Int) {
+            self.function = function
+            self.from = from
+            self.label = label
+            self.to = to
         }
     }
 
@@ -72,7 +90,7 @@ public enum Dot {
             lines.append("    label=\(quoted(title(of: policy.functions[index])));")
             if let highlight, highlight.function == index || highlight.sites.contains(where: { site in
                 policy.sites.indices.contains(site) && policy.sites[site].caller == index
-            }) {
+            }) || highlight.path.contains(where: { $0.function == index }) {
                 lines.append("    color=red;")
             }
             lines += body(policy, index: index, indent: "    ", highlight: highlight, size: &size)
@@ -139,7 +157,11 @@ public enum Dot {
         for edge in automaton.validOutgoing().joined() {
             switch edge.label {
             case .libc:
-                lines.append("\(indent)\(node(edge.from)) -> \(node(edge.to)) [label=\(quoted(label(of: edge, in: policy)))];")
+                var attributes = "label=\(quoted(label(of: edge, in: policy)))"
+                if let highlight, highlight.path.contains(PathEdge(function: index, from: edge.from, label: edge.label, to: edge.to)) {
+                    attributes += ", color=red, fontcolor=red, penwidth=2"
+                }
+                lines.append("\(indent)\(node(edge.from)) -> \(node(edge.to)) [\(attributes)];")
                 size.edges += 1
             case .call(let id):
                 let callee = calleeText(site: id, in: policy)
@@ -165,7 +187,10 @@ public enum Dot {
             if group.sites.count > 1 { text += " ×\(group.sites.count)" }
             text += locationLine(group.locations)
             var attributes = "label=\(quoted(text)), style=dashed"
-            if let highlight, group.sites.contains(where: highlight.sites.contains) {
+            if let highlight, group.sites.contains(where: { site in
+                highlight.sites.contains(site)
+                    || highlight.path.contains(PathEdge(function: index, from: group.from, label: .call(site), to: group.to))
+            }) {
                 attributes += ", color=red, fontcolor=red, penwidth=2"
             }
             lines.append("\(indent)\(node(group.from)) -> \(node(group.to)) [\(attributes)];")

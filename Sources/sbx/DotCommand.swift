@@ -3,6 +3,7 @@ import DyckModel
 import Foundation
 import SbxCLI
 import SbxRun
+import SbxTrace
 
 struct DotCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,7 +24,9 @@ struct DotCommand: ParsableCommand {
             a kill: the functions on the call stack of its first killing violation, \
             with the call edges of the stack in red, and in the function where the \
             event was refused, the states the thread was in (red) and the refused \
-            event as a red edge to a red box.
+            event as a red edge to a red box. --trace T (a `sbx record` trace) draws \
+            the same for the first marker the policy refuses in the run, and in red \
+            also the edges the run took in each frame still on the stack.
 
             --hide CALLEE (repeatable) skips the calls of CALLEE: each function's \
             automaton with those call edges made empty moves, then reduced (states \
@@ -56,6 +59,9 @@ struct DotCommand: ParsableCommand {
     @Option(name: .long, help: "Highlight the call stack and refused event of a kill report (sbx run --json-report).")
     var report: String?
 
+    @Option(name: .long, help: "Highlight where a recorded run (sbx record) left the policy, and the path it took there.")
+    var trace: String?
+
     @Option(name: .long, help: ArgumentHelp("Skip calls of this function (repeatable): draw what each function does apart from them.", valueName: "callee"))
     var hide: [String] = []
 
@@ -72,8 +78,11 @@ struct DotCommand: ParsableCommand {
     var svg: String?
 
     func validate() throws {
-        if report != nil && (flat || !hide.isEmpty) {
-            throw ValidationError("--report marks the policy's own states; it cannot be combined with --flat or --hide")
+        if (report != nil || trace != nil) && (flat || !hide.isEmpty) {
+            throw ValidationError("--report and --trace mark the policy's own states; they cannot be combined with --flat or --hide")
+        }
+        if report != nil && trace != nil {
+            throw ValidationError("--report and --trace are alternatives; give one")
         }
         if sizeLimit < 0 {
             throw ValidationError("--size-limit must be 0 (no limit) or more")
@@ -104,7 +113,11 @@ struct DotCommand: ParsableCommand {
         }
         let drawn: Dot.Output
         let shown: Policy
-        if let report {
+        if let trace {
+            let picture = try Self.tracePicture(trace, policy: loaded)
+            shown = loaded
+            drawn = Dot.clusters(loaded, functions: index.map { [$0] } ?? picture.functions, highlight: picture.highlight)
+        } else if let report {
             let picture = try KillPicture(report: report, policy: loaded, policyPath: policy)
             shown = loaded
             drawn = Dot.clusters(loaded, functions: index.map { [$0] } ?? picture.functions, highlight: picture.highlight)
@@ -154,6 +167,28 @@ struct DotCommand: ParsableCommand {
         }
     }
 
+    /// The refusal of a recorded run, replayed in dyck mode.
+    static func tracePicture(_ path: String, policy: Policy) throws -> (functions: [Int], highlight: Dot.Highlight) {
+        guard policy.kind == .dyck else { throw UsageError("--trace needs a dyck policy") }
+        let recorded = try Trace.load(path: path)
+        let checker = try TraceChecker(policy: policy, mode: .dyck)
+        guard let found = checker.refusalPath(recorded) else {
+            throw UsageError("\(path): the run stays inside the policy (or was refused a system call, which is no edge); nothing to highlight (sbx check --trace says more)")
+        }
+        var seen: Set<Int> = []
+        let functions = found.functions.filter { policy.functions.indices.contains($0) && seen.insert($0).inserted }
+        let top = found.frontier.first?.function
+        let event = found.refusal.event
+        let refused = event.hasPrefix("libc ") ? String(event.dropFirst(5)) + "()" : event
+        // The stack's call edges are in the path, exactly those taken: not every edge
+        // of their sites.
+        let highlight = Dot.Highlight(
+            sites: [], function: top,
+            states: found.frontier.filter { $0.function == top }.map(\.state), refused: refused,
+            path: Set(found.steps.map { Dot.PathEdge(function: $0.function, from: $0.from, label: $0.label, to: $0.to) }))
+        return (functions, highlight)
+    }
+
     /// How to draw less: the options, and the largest functions of what was drawn.
     func narrowingHint(_ drawn: Policy) -> String {
         if function != nil && report == nil {
@@ -161,7 +196,7 @@ struct DotCommand: ParsableCommand {
         }
         var hint = "narrow it with --function NAME, --hide CALLEE"
         if !flat { hint += ", --flat --function NAME" }
-        hint += " or --report FILE"
+        hint += ", --report FILE or --trace FILE"
         let largest = drawn.functions.indices
             .map { (name: drawn.functions[$0].name, edges: drawn.functions[$0].automaton.edges.count) }
             .sorted { ($0.edges, $1.name) > ($1.edges, $0.name) }

@@ -260,6 +260,46 @@ final class PictureCLITests: XCTestCase {
         XCTAssertTrue(notReport.stderr.contains("no 'violations'"), notReport.stderr)
     }
 
+    /// A recorded run of the hijack (written by hand in the trace format): getenv,
+    /// maintenance() with its three calls and return, then the handler's frame,
+    /// where fprintf is refused. In red: exactly the edges taken in main (getenv,
+    /// the call of maintenance from state 1, the call of site 1 from state 2, not
+    /// the one from state 1), greet's state 0 and the refused fprintf; maintenance
+    /// returned, so it is not drawn.
+    func testTraceHighlightsThePathTaken() throws {
+        let policyPath = dir.appendingPathComponent("hijack.dyck").path
+        try Self.hijackPolicy.write(toFile: policyPath, atomically: true, encoding: .utf8)
+        let tracePath = dir.appendingPathComponent("h.trace").path
+        try """
+            sbx-trace 1
+            start 7 /p/hijack
+            m 7 7 libc 1
+            m 7 7 call 0
+            m 7 7 libc 0
+            m 7 7 libc 3
+            m 7 7 libc 0
+            m 7 7 ret 0
+            m 7 7 call 1
+            m 7 7 libc 0
+            exit 7 7 killed 9
+            end
+
+            """.write(toFile: tracePath, atomically: true, encoding: .utf8)
+        let dot = try CLI.run("sbx", ["dot", policyPath, "--trace", tracePath])
+        XCTAssertEqual(dot.status, 0, dot.stderr)
+        let lines = dot.stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.filter { $0.contains("subgraph") }, ["  subgraph \"cluster_1\" {", "  subgraph \"cluster_2\" {"], dot.stdout)
+        let red = lines.filter { $0.contains(" -> ") && $0.contains("color=red") }.map { $0.split(separator: " ").prefix(3).joined(separator: " ") }
+        XCTAssertEqual(red, ["f1_s0 -> f1_s1", "f1_s1 -> f1_s2", "f1_s2 -> f1_s3", "f2_s0 -> f2_refused"], dot.stdout)
+        XCTAssertTrue(lines.contains("    f2_s0 [label=\"0\", color=red, penwidth=2];"), dot.stdout)
+
+        // A run the policy allows: nothing to draw, said.
+        try "sbx-trace 1\nstart 7 /p/hijack\nm 7 7 libc 1\nexit 7 7 exited 0\nend\n".write(toFile: tracePath, atomically: true, encoding: .utf8)
+        let allowed = try CLI.run("sbx", ["dot", policyPath, "--trace", tracePath])
+        XCTAssertEqual(allowed.status, 2, allowed.stderr)
+        XCTAssertTrue(allowed.stderr.contains("stays inside the policy"), allowed.stderr)
+    }
+
     /// SIGTERM to sbx while Graphviz renders: the child is ended, its partial output
     /// removed, and sbx dies of the signal.
     func testInterruptedRenderLeavesNothing() throws {
