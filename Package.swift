@@ -151,7 +151,8 @@ let package = Package(
             swiftSettings: llvmSwiftFlags,
             linkerSettings: llvmLinkFlags
         ),
-        .testTarget(name: "CLITests", dependencies: ["DyckModel", "TestSupport"]),
+        // SbxRun and SbxBlob: a kill report made by the code `sbx run` uses, for `sbx dot --report`.
+        .testTarget(name: "CLITests", dependencies: ["DyckModel", "SbxRun", "SbxBlob", "TestSupport"]),
         .testTarget(name: "SbxTraceTests", dependencies: ["SbxTrace", "TestSupport"]),
         .testTarget(
             name: "SbxVMTests",

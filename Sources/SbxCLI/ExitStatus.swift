@@ -10,7 +10,8 @@ import Glibc
 /// signal ended).
 public enum ExitStatus: Int32, CaseIterable, Sendable {
     case success = 0
-    /// `sbx check`: the events leave the policy.
+    /// `sbx check`: the events leave the policy. `sbx diff`: the policies differ
+    /// (as diff(1)).
     case refused = 1
     /// Bad input: usage error, unreadable or malformed file, IR that does not parse.
     case badInput = 2

@@ -56,6 +56,14 @@ public struct GraphvizError: CategorizedError {
 }
 
 public enum Graphviz {
+    /// The running `dot` child and its temporary output, for the signal handler: an
+    /// interrupted render must end the child (a SIGTERM sent to sbx alone would leave
+    /// it running) and leave no partial file. Plain C storage, set before the handler
+    /// is installed, since a signal handler may touch nothing else.
+    nonisolated(unsafe) private static var childPID: pid_t = 0
+    nonisolated(unsafe) private static var temporaryPath = UnsafeMutablePointer<CChar>.allocate(capacity: Int(PATH_MAX) + 1)
+    static let interruptions: [Int32] = [SIGINT, SIGTERM, SIGHUP]
+
     public static func render(dot text: String, format: String, to path: String) throws {
         guard let dot = findExecutable("dot") else {
             throw GraphvizError(message: "Graphviz's 'dot' is not installed (Debian: apt-get install graphviz); cannot write \(path)")
@@ -63,14 +71,46 @@ public enum Graphviz {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: dot)
         let temporary = path + ".tmp-\(getpid())"
+        guard temporary.utf8.count <= Int(PATH_MAX) else {
+            throw OutputError(path: path, reason: "the path is too long")
+        }
         process.arguments = ["-T\(format)", "-o", temporary]
         let input = Pipe()
         let errors = Pipe()
         process.standardInput = input
         process.standardError = errors
-        do { try process.run() } catch {
+        _ = temporary.withCString { strcpy(temporaryPath, $0) }
+        var previous: [Int32: sigaction] = [:]
+        for sig in interruptions {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { sig in Graphviz.interrupted(sig) }
+            sigemptyset(&action.sa_mask)
+            var old = sigaction()
+            sigaction(sig, &action, &old)
+            previous[sig] = old
+        }
+        // Blocked while the child starts, so that the handler sees either no child or
+        // its pid, never a child it does not know about.
+        var block = sigset_t()
+        var saved = sigset_t()
+        sigemptyset(&block)
+        for sig in interruptions { sigaddset(&block, sig) }
+        pthread_sigmask(SIG_BLOCK, &block, &saved)
+        defer {
+            childPID = 0
+            for (sig, old) in previous {
+                var old = old
+                sigaction(sig, &old, nil)
+            }
+        }
+        do {
+            try process.run()
+        } catch {
+            pthread_sigmask(SIG_SETMASK, &saved, nil)
             throw GraphvizError(message: "cannot run \(dot): \(error.localizedDescription)")
         }
+        childPID = process.processIdentifier
+        pthread_sigmask(SIG_SETMASK, &saved, nil)
         input.fileHandleForWriting.write(Data(text.utf8))
         try? input.fileHandleForWriting.close()
         let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -85,6 +125,21 @@ public enum Graphviz {
             unlink(temporary)
             throw OutputError(path: path, reason: reason)
         }
+    }
+
+    /// Async-signal-safe: kill and reap the child (so that it cannot create the file
+    /// after the unlink), remove the temporary, then die of the signal as if
+    /// unhandled, so that shells and service managers see the usual cause.
+    private static func interrupted(_ sig: Int32) {
+        let child = childPID
+        if child > 0 {
+            kill(child, SIGKILL)
+            var status: Int32 = 0
+            waitpid(child, &status, 0)
+            unlink(temporaryPath)
+        }
+        signal(sig, SIG_DFL)
+        raise(sig)
     }
 
     static func findExecutable(_ name: String) -> String? {

@@ -53,6 +53,17 @@ public struct ViolationReport: Sendable, Codable, Equatable {
     /// For a system call outside its window: the window, i.e. the libc function
     /// announced by the last `LIBC` marker ("start" or "none" when not a libc call).
     public var window: String?
+    /// dyck mode, a refused marker: the (function, state) pairs of the policy the
+    /// thread's top frame was in, so that `sbx dot --report` can mark where the
+    /// refused edge would have left. nil otherwise (older reports lack it too).
+    public var states: [State]?
+
+    public struct State: Sendable, Codable, Equatable {
+        public var function: String
+        /// The function's index in the policy, which tells same-named functions apart.
+        public var index: Int
+        public var state: Int
+    }
 
     public init(record: ViolationRecord, machine: MacroMachine?) {
         let original = machine?.original
@@ -75,6 +86,9 @@ public struct ViolationReport: Sendable, Codable, Equatable {
             functions.append(flat.functions[pair.function].name)
         }
         if functions.isEmpty, let top = stack.first, let function = top.function { functions = [function] }
+        if machine.mode == .dyck {
+            states = frontier.map { State(function: flat.functions[$0.function].name, index: $0.function, state: $0.state) }
+        }
         for (key, _) in machine.transitions[Int(record.macroState)] {
             switch key {
             case .libc(let l):

@@ -7,7 +7,7 @@ struct Sbx: ParsableCommand {
         commandName: "sbx",
         abstract: "Check, convert, draw, measure and enforce Dyck libc-call policies.",
         discussion: """
-            Exit status: 0 success or allowed, 1 refused (check), 2 bad input \
+            Exit status: 0 success or allowed, 1 refused (check) or different (diff), 2 bad input \
             (usage, unreadable or malformed file), 3 an output could not be written, \
             4 a required tool is missing, 70 internal error. sbx vm and sbx record \
             exit with the command's own status; sbx vm also with 124 (the guest timed \
@@ -17,7 +17,7 @@ struct Sbx: ParsableCommand {
             the program is not instrumented, 104 not privileged, 105 the policy is not \
             the program's (see their --help).
             """,
-        subcommands: [Check.self, Convert.self, DotCommand.self, Stats.self, Record.self, BlobCommand.self, Vm.self,
+        subcommands: [Check.self, Convert.self, DotCommand.self, Diff.self, Stats.self, Record.self, BlobCommand.self, Vm.self,
                       Run.self, PolicyCommand.self, Status.self, Events.self]
     )
 

@@ -159,6 +159,11 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(try CLI.run("dyck-gen", []).status, 2)
         let policy = try write(try validPolicy(), "ok.dyck")
         XCTAssertEqual(try CLI.run("sbx", ["convert", policy, "--to", "nfa"]).status, 2, "missing -o")
-        XCTAssertEqual(try CLI.run("sbx", ["dot", policy, "--flat", "--function", "main"]).status, 2)
+        // --flat --function F draws F flattened (what F can do); --report cannot be flattened.
+        let flatMain = try CLI.run("sbx", ["dot", policy, "--flat", "--function", "main"])
+        XCTAssertEqual(flatMain.status, 0, flatMain.stderr)
+        XCTAssertTrue(flatMain.stdout.hasPrefix("digraph \"main (flattened)\""), flatMain.stdout)
+        XCTAssertEqual(try CLI.run("sbx", ["dot", policy, "--flat", "--report", "r.json"]).status, 2)
+        XCTAssertEqual(try CLI.run("sbx", ["dot", policy, "--report", "r.json", "--trace", "t.trace"]).status, 2)
     }
 }

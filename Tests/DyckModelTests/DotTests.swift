@@ -97,4 +97,26 @@ final class DotTests: XCTestCase {
             XCTAssertTrue(String(decoding: svg, as: UTF8.self).contains("<svg"))
         }
     }
+
+    /// f: dbg(); read(); (dbg() | write()); with dbg hidden: read(), then write() or
+    /// nothing more (the hidden call moves to the final state).
+    func testHidingCallsKeepsTheRestOfTheLanguage() {
+        let read = Label.libc(0), write = Label.libc(1)
+        let policy = Policy(
+            symbols: ["read", "write"],
+            functions: [
+                PolicyFunction(name: "f", automaton: Automaton(stateCount: 4, initial: 0, finals: [3], edges: [
+                    Edge(from: 0, label: .call(0), to: 1), Edge(from: 1, label: read, to: 2),
+                    Edge(from: 2, label: .call(1), to: 3), Edge(from: 2, label: write, to: 3),
+                ])),
+                PolicyFunction(name: "dbg", automaton: Automaton(stateCount: 2, initial: 0, finals: [1], edges: [Edge(from: 0, label: write, to: 1)])),
+            ],
+            sites: [CallSite(caller: 0, callees: [1]), CallSite(caller: 0, callees: [1])], entry: 0)
+        let hidden = policy.hidingCalls(to: ["dbg"])
+        let expected = Automaton(stateCount: 3, initial: 0, finals: [1, 2], edges: [Edge(from: 0, label: read, to: 1), Edge(from: 1, label: write, to: 2)])
+        XCTAssertTrue(hidden.functions[0].automaton.isEquivalent(to: expected), "\(hidden.functions[0].automaton)")
+        XCTAssertEqual(hidden.functions[1], policy.functions[1], "a function without hidden calls is untouched")
+        XCTAssertEqual(lines(Dot.function(hidden, index: 0), containing: "style=dashed").count, 0)
+        XCTAssertEqual(policy.hidingCalls(to: []), policy)
+    }
 }

@@ -322,6 +322,15 @@ cd "$W" && rm -rf "$X"
 # --- issue 18: sbx events, the records of installed policies, JSON and the journal -----
 . "$here/guest-events.sh"
 
+# --- issue 18: sbx dot --report of a real kill -----------------------------------------
+cd "$W" || exit 100
+"$SBX" run --mode dyck --json-report dotkill.json -- "$P/hijack" "$(cat "$P/hijack.arg")" >/dev/null 2>&1; st=$?
+"$SBX" dot "$P/hijack.dyck" --report dotkill.json >dotkill.dot 2>dotkill.err; st2=$?
+last=dotkill.err
+check "sbx dot --report of the hijack's kill (status $st, then $st2): main and greet only, the site's call edges red, greet's state red, the refused fprintf" \
+    '[ $st = 100 ] && [ $st2 = 0 ] && [ $(grep -c "subgraph" dotkill.dot) = 2 ] && grep -q "call {greet}().*color=red" dotkill.dot \
+     && grep -q "_s0 \[label=\"0\", color=red" dotkill.dot && has dotkill.dot "refused: fprintf()"'
+
 echo "1..$n"
 echo "# e2e: $n tests, $fails failed"
 [ $fails -gt 100 ] && fails=100
