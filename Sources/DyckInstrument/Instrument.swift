@@ -67,6 +67,10 @@ public let setjmpFunctions: Set<String> = ["setjmp", "_setjmp", "__sigsetjmp", "
 ///   each `ret` the analysis lists, after any `RET` of a call right before it: returning
 ///   from `main` runs libc's `exit`, and the system calls of that path (atexit
 ///   handlers, the stdio flush, `exit_group`) are checked against `exit`'s window.
+/// - **The skip flag**: `CALL`, `RET` and `TAIL` markers test the byte
+///   `MarkerABI.skipFlagSymbol` around their pinned pair and set it when the monitor
+///   answers that it ignores them (nfa mode); the module gets that byte's definition
+///   (`specs/marker-abi.md`, "Answers").
 public func instrument(
     _ module: IRModule, analysis: ModuleAnalysis, options: InstrumentOptions = InstrumentOptions()
 ) throws -> InstrumentReport {
