@@ -56,6 +56,7 @@ extern unsigned int sbx_max_policies;
 extern unsigned long sbx_max_policy_bytes;
 extern unsigned int sbx_max_tasks_per_policy;
 extern unsigned int sbx_pool_reserve;
+extern bool sbx_nfa_site_answer;
 extern struct workqueue_struct *sbx_wq;
 
 /**

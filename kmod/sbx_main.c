@@ -29,6 +29,15 @@ module_param_named(pool_reserve, sbx_pool_reserve, uint, 0444);
 MODULE_PARM_DESC(pool_reserve,
 		 "Preallocated thread states per policy in use, for fork (default 8)");
 
+/*
+ * Writable at run time: off, nfa-mode programs keep their site markers (and the
+ * window none after each of them, specs/kernel-abi.md, "Answers to markers").
+ */
+bool sbx_nfa_site_answer = true;
+module_param_named(nfa_site_answer, sbx_nfa_site_answer, bool, 0644);
+MODULE_PARM_DESC(nfa_site_answer,
+		 "Tell programs enforced in nfa mode to skip their CALL/RET/TAIL markers (default Y)");
+
 struct workqueue_struct *sbx_wq;
 
 static int __init sbx_init(void)

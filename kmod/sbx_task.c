@@ -427,6 +427,26 @@ static noinline void sbx_task_marker_slow(struct sbx_task *t, struct pt_regs *re
 }
 
 /*
+ * An allowed marker's answer (specs/marker-abi.md, "Answers"): to a CALL, RET
+ * or TAIL in nfa mode, where they change nothing, SBX_MARKER_NO_SITES, so that
+ * the program stops issuing them; to anything else nothing, and the system
+ * call fails with ENOSYS (SBX_MARKER_KEEP) as without the module. The value
+ * only reaches the program when the entry code re-reads the number after the
+ * tracepoint and finds -1 (no system call: %rax is returned as it is), as
+ * Debian's 6.1 kernel does (sbx_block_syscall()); entry code that does not
+ * re-read overwrites %rax with -ENOSYS, and the program keeps every marker.
+ */
+static __always_inline void sbx_task_marker_answer(struct sbx_task *t, struct pt_regs *regs)
+{
+	if ((t->view->flags & SBX_BLOB_F_NFA) &&
+	    (regs->di == SBX_MARK_CALL || regs->di == SBX_MARK_RET ||
+	     regs->di == SBX_MARK_TAIL) && READ_ONCE(sbx_nfa_site_answer)) {
+		regs->orig_ax = -1;
+		regs->ax = SBX_MARKER_NO_SITES;
+	}
+}
+
+/*
  * A marker other than an allowed LIBC: CALL, TAIL and RET through
  * sbx_step_fast(), the others (and any refusal) through sbx_step(), which
  * decides on the thread as it was and fills the violation. Out of line, so
@@ -437,10 +457,12 @@ static noinline void sbx_task_marker_step(struct sbx_task *t, struct pt_regs *re
 {
 	struct sbx_violation v;
 
-	if (!sbx_step_fast(t->view, &t->thread, regs->di, regs->si))
-		return;
-	if (sbx_step(t->view, &t->thread, regs->di, regs->si, &v))
+	if (sbx_step_fast(t->view, &t->thread, regs->di, regs->si) &&
+	    sbx_step(t->view, &t->thread, regs->di, regs->si, &v)) {
 		sbx_task_marker_refused(t, &v);
+		return;
+	}
+	sbx_task_marker_answer(t, regs);
 }
 
 /**

@@ -67,11 +67,21 @@ public let setjmpFunctions: Set<String> = ["setjmp", "_setjmp", "__sigsetjmp", "
 ///   each `ret` the analysis lists, after any `RET` of a call right before it: returning
 ///   from `main` runs libc's `exit`, and the system calls of that path (atexit
 ///   handlers, the stdio flush, `exit_group`) are checked against `exit`'s window.
+/// - **The skip flag**: `CALL`, `RET` and `TAIL` markers test the byte
+///   `MarkerABI.skipFlagSymbol` around their pinned pair and set it when the monitor
+///   answers that it ignores them (nfa mode); the module gets that byte's definition
+///   (`specs/marker-abi.md`, "Answers").
 public func instrument(
     _ module: IRModule, analysis: ModuleAnalysis, options: InstrumentOptions = InstrumentOptions()
 ) throws -> InstrumentReport {
+    if LLVMGetNamedFunction(module.module, MarkerABI.skipFlagSymbol) != nil
+        || LLVMGetNamedGlobalAlias(module.module, MarkerABI.skipFlagSymbol, MarkerABI.skipFlagSymbol.utf8.count) != nil
+    {
+        throw InstrumentError.reservedName(path: module.path, name: MarkerABI.skipFlagSymbol)
+    }
     let rewriter = try Rewriter(module: module, analysis: analysis)
     rewriter.run()
+    defineSkipFlag(module)
     embedPolicyDigest(module, contents: PolicyDigest.sectionContents(for: analysis.result.policy))
     var message: UnsafeMutablePointer<CChar>?
     let broken = LLVMVerifyModule(module.module, LLVMReturnStatusAction, &message) != 0
@@ -506,6 +516,47 @@ private final class Rewriter {
     }
 }
 
+/// Defines the skip flag that the site markers' asm reads and writes by name
+/// (`MarkerABI.assembly`): one zero byte per process image, internal, kept by
+/// `llvm.used` (no IR refers to it, only asm text). A variable of that name that
+/// the program declares or defines (a test that corrupts the flag) becomes this
+/// definition, zero-initialised whatever the program said: the flag starts clear
+/// at every exec.
+private func defineSkipFlag(_ module: IRModule) {
+    let name = MarkerABI.skipFlagSymbol
+    guard
+        let global = LLVMGetNamedGlobal(module.module, name)
+            ?? LLVMAddGlobal(module.module, LLVMInt8TypeInContext(module.context), name)
+    else { return }
+    LLVMSetInitializer(global, LLVMConstNull(LLVMGlobalGetValueType(global)))
+    LLVMSetGlobalConstant(global, 0)
+    LLVMSetLinkage(global, LLVMInternalLinkage)
+    LLVMSetVisibility(global, LLVMDefaultVisibility)
+    LLVMSetThreadLocal(global, 0)
+    LLVMSetSection(global, "")
+    appendToUsed(module, global)
+}
+
+/// Adds `global` to `llvm.used`, keeping what is there.
+private func appendToUsed(_ module: IRModule, _ global: LLVMValueRef) {
+    let pointerType = LLVMPointerTypeInContext(module.context, 0)
+    var elements: [LLVMValueRef?] = []
+    if let used = LLVMGetNamedGlobal(module.module, "llvm.used") {
+        if let initializer = LLVMGetInitializer(used), LLVMIsAConstantArray(initializer) != nil {
+            for e in 0..<UInt32(max(0, LLVMGetNumOperands(initializer))) {
+                elements.append(LLVMGetOperand(initializer, e))
+            }
+        }
+        LLVMDeleteGlobal(used)
+    }
+    elements.append(global)
+    let array = LLVMConstArray2(pointerType, &elements, UInt64(elements.count))
+    let used = LLVMAddGlobal(module.module, LLVMTypeOf(array), "llvm.used")
+    LLVMSetInitializer(used, array)
+    LLVMSetLinkage(used, LLVMAppendingLinkage)
+    LLVMSetSection(used, "llvm.metadata")
+}
+
 /// Records the policy's digest in the executable: a constant in its own section,
 /// kept by `llvm.used` so that neither code generation nor the linker drops it.
 /// `sbx run` and `sbx policy install` compare it with the policy file they are given.
@@ -523,21 +574,5 @@ private func embedPolicyDigest(_ module: IRModule, contents: [UInt8]) {
     LLVMSetLinkage(global, LLVMInternalLinkage)
     LLVMSetSection(global, PolicyDigest.sectionName)
     LLVMSetAlignment(global, 1)
-
-    let pointerType = LLVMPointerTypeInContext(context, 0)
-    var elements: [LLVMValueRef?] = []
-    if let used = LLVMGetNamedGlobal(module.module, "llvm.used") {
-        if let initializer = LLVMGetInitializer(used), LLVMIsAConstantArray(initializer) != nil {
-            for e in 0..<UInt32(max(0, LLVMGetNumOperands(initializer))) {
-                elements.append(LLVMGetOperand(initializer, e))
-            }
-        }
-        LLVMDeleteGlobal(used)
-    }
-    elements.append(global)
-    let array = LLVMConstArray2(pointerType, &elements, UInt64(elements.count))
-    let used = LLVMAddGlobal(module.module, LLVMTypeOf(array), "llvm.used")
-    LLVMSetInitializer(used, array)
-    LLVMSetLinkage(used, LLVMAppendingLinkage)
-    LLVMSetSection(used, "llvm.metadata")
+    if let global { appendToUsed(module, global) }
 }

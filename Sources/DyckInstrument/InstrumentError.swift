@@ -12,6 +12,9 @@ public enum InstrumentError: CategorizedError, Equatable, Sendable {
     case verifierFailed(path: String, message: String)
     /// The instrumented module could not be written.
     case cannotWrite(path: String, reason: String)
+    /// The module defines something other than a variable under a name the
+    /// instrumentation defines (`MarkerABI.skipFlagSymbol`).
+    case reservedName(path: String, name: String)
 
     public var category: ErrorCategory {
         switch self {
@@ -30,6 +33,8 @@ public enum InstrumentError: CategorizedError, Equatable, Sendable {
             return "\(path): instrumented IR fails LLVM's verifier (please report this): \(message)"
         case let .cannotWrite(path, reason):
             return "\(path): cannot write: \(reason)"
+        case let .reservedName(path, name):
+            return "\(path): '\(name)' is reserved for the markers' skip flag (specs/marker-abi.md) and is not a variable here"
         }
     }
 }

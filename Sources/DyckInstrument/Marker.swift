@@ -24,18 +24,52 @@ public enum MarkerABI {
     /// PC-relative difference resolved at link time), so it needs no relocation at
     /// run time and the section stays read-only; "R" (SHF_GNU_RETAIN) keeps
     /// `--gc-sections` from dropping a section that no code refers to by symbol.
+    ///
+    /// The site markers (`CALL`, `RET`, `TAIL`, see `skips`) are wrapped in the test
+    /// of the process's skip flag (`specs/marker-abi.md`, "Answers"): while the byte
+    /// `skipFlagSymbol` is non-zero the `lea` and `syscall` are jumped over; after the
+    /// `syscall`, the answer `noSitesAnswer` sets the byte. The test is inside the asm,
+    /// around the pinned pair, so the `lea` still immediately precedes its `syscall`
+    /// and no block is split. `$$` is a literal `$` in LLVM's inline-asm text.
     public static func assembly(kind: MarkerKind, id: UInt32) -> String {
-        """
-        lea 2f(%rip), %rdx
-        1: syscall
-        .pushsection \(sitesSection),"aR",@progbits
-        .balign \(siteEntrySize)
-        2: .long 1b - .
-        .long \(kind.rawValue)
-        .long \(id)
-        .long 0
-        .popsection
-        """
+        let pinned = """
+            lea 2f(%rip), %rdx
+            1: syscall
+            """
+        let entry = """
+            .pushsection \(sitesSection),"aR",@progbits
+            .balign \(siteEntrySize)
+            2: .long 1b - .
+            .long \(kind.rawValue)
+            .long \(id)
+            .long 0
+            .popsection
+            """
+        guard skips(kind) else { return pinned + "\n" + entry }
+        return """
+            cmpb $$0, \(skipFlagSymbol)(%rip)
+            jne 3f
+            \(pinned)
+            cmpq $$\(noSitesAnswer), %rax
+            jne 3f
+            movb $$1, \(skipFlagSymbol)(%rip)
+            \(entry)
+            3:
+            """
+    }
+
+    /// `SBX_SKIP_SITES_SYMBOL`: the byte, one per process image, that makes the site
+    /// markers skip once the monitor has answered that it does not need them.
+    public static let skipFlagSymbol = "__sbx_skip_sites"
+    /// `SBX_MARKER_NO_SITES`: the monitor's answer to a site marker that it ignores
+    /// (nfa mode). Every other value, -ENOSYS above all, means keep every marker.
+    public static let noSitesAnswer: UInt64 = 0x5342_5801
+
+    /// The kinds that the skip flag skips: those that change nothing in nfa mode.
+    /// `CB_ENTER`/`CB_EXIT` push and pop callback frames and the setjmp markers keep
+    /// records in both modes, and `LIBC` is the event itself: those are always made.
+    public static func skips(_ kind: MarkerKind) -> Bool {
+        kind == .call || kind == .ret || kind == .tail
     }
 
     /// The inline-asm constraints of every marker: rax carries the number in and the

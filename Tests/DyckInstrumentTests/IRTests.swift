@@ -122,10 +122,12 @@ final class IRTests: XCTestCase {
         XCTAssertTrue(
             main.range(of: #"%v = phi i32 \[ %x, %sbx\.ret\d* \], \[ 7, %b \]"#, options: .regularExpression) != nil,
             main)
-        // %next is entered only from the invoke: RET is its first instruction.
+        // %next is entered only from the invoke: RET (with its skip test) is its first
+        // instruction.
         XCTAssertTrue(
             main.range(
-                of: #"\nnext:[^\n]*\n[^\n]*asm sideeffect "lea 2f[^\n]*\(i64 999, i64 3, "#, options: .regularExpression)
+                of: #"\nnext:[^\n]*\n[^\n]*asm sideeffect "cmpb [^\n]*lea 2f[^\n]*\(i64 999, i64 3, "#,
+                options: .regularExpression)
                 != nil, main)
         // The dispatched invoke: its PHI in %after now names the block that continues.
         XCTAssertTrue(
@@ -260,8 +262,9 @@ final class IRTests: XCTestCase {
         for kept in [
             "@handler_alias = alias void (i32), ptr @handler",
             "blockaddress(@handler, %one), ptr blockaddress(@handler, %two)",
-            // The function itself, not its thunk; then the policy digest instrumentation adds.
-            "@llvm.used = appending global [2 x ptr] [ptr @handler, ptr @__sbx_policy_digest]",
+            // The function itself, not its thunk; then the skip flag and the policy digest
+            // that instrumentation adds.
+            "@llvm.used = appending global [3 x ptr] [ptr @handler, ptr @__sbx_skip_sites, ptr @__sbx_policy_digest]",
             "@__sbx_policy_digest = internal constant [40 x i8] c\"SBXPOL01",
             "section \".sbx_policy\"",
             "@llvm.compiler.used = appending global [1 x ptr] [ptr @handler_alias]",
@@ -291,6 +294,65 @@ final class IRTests: XCTestCase {
         XCTAssertEqual(report.dispatchedCalls, 4)
         XCTAssertEqual(report.setjmpPoints, 0)
         XCTAssertEqual(report.markers, markers(in: result.text).count)
+    }
+
+    /// The skip flag (specs/marker-abi.md, "Answers"): one internal zero byte that only
+    /// asm text names, kept by `llvm.used`; every CALL/RET/TAIL marker tests it (checked
+    /// by `markers(in:)` on every instrumented module of these tests), the others do not.
+    /// A program's own variable of that name becomes the flag, zero at start whatever
+    /// its initializer; anything else of that name is refused.
+    func testSiteMarkersTestTheSkipFlag() throws {
+        let result = try Lab.instrumentFile(try Lab.write(Self.program, to: "skip.ll"))
+        XCTAssertTrue(result.text.contains("@__sbx_skip_sites = internal global i8 0\n"), "no flag definition")
+        let used = try XCTUnwrap(result.text.split(separator: "\n").first { $0.hasPrefix("@llvm.used = ") })
+        XCTAssertTrue(used.contains("ptr @__sbx_skip_sites"), String(used))
+        let found = markers(in: result.text)
+        let sites = found.filter { [2, 3, 6].contains($0.kind) }
+        XCTAssertFalse(sites.isEmpty)
+        XCTAssertTrue(found.contains { $0.kind == 6 }, "a TAIL marker")
+        XCTAssertEqual(result.text.components(separatedBy: "cmpb $$0, __sbx_skip_sites(%rip)").count - 1,
+                       Set(sites.map { "\($0.kind):\($0.id)" }).count, "one uniqued asm per site marker")
+
+        // A program that names the flag itself (to corrupt it, as the e2e test does).
+        let own = Self.program.replacingOccurrences(
+            of: "@current = global ptr null",
+            with: "@current = global ptr null\n@__sbx_skip_sites = global i32 7")
+        let owned = try Lab.instrumentFile(try Lab.write(own, to: "skip-own.ll"))
+        XCTAssertTrue(owned.text.contains("@__sbx_skip_sites = internal global i32 0\n"), "the program's variable is the flag")
+        XCTAssertFalse(owned.text.contains("__sbx_skip_sites.1"))
+        _ = markers(in: owned.text)
+
+        let clash = Self.program.replacingOccurrences(
+            of: "declare i32 @puts(ptr)", with: "declare i32 @puts(ptr)\ndeclare void @__sbx_skip_sites()")
+        let path = try Lab.write(clash, to: "skip-clash.ll")
+        let module = try IRModule(contentsOf: path)
+        XCTAssertThrowsError(try instrument(module, analysis: try analyzeModule(module))) { error in
+            XCTAssertEqual(error as? InstrumentError, .reservedName(path: path, name: "__sbx_skip_sites"))
+        }
+    }
+
+    /// Natively the answer is -ENOSYS: the flag stays clear and every marker is made
+    /// (strace sees them all, the same stream as before); a program that sets the flag
+    /// itself skips its CALL/RET/TAIL markers and still computes the same result.
+    func testNativeRunsKeepEveryMarkerUnlessTheFlagIsSet() throws {
+        let result = try Lab.instrumentFile(try Lab.write(Self.program, to: "native.ll"))
+        let executable = try Lab.link(result.path, flags: ["-O2"], output: "native.inst")
+        XCTAssertEqual(try Lab.run(executable, ["x"]).status, 11)
+        let trace = try Lab.trace(executable, ["x"])
+        let kinds = (trace.events[trace.root] ?? []).compactMap { Lab.marker($0)?.kind }
+        XCTAssertTrue(kinds.contains(.call) && kinds.contains(.ret) && kinds.contains(.tail), "\(kinds)")
+
+        let set = Self.program.replacingOccurrences(
+            of: "@current = global ptr null", with: "@current = global ptr null\n@__sbx_skip_sites = external global i8")
+            .replacingOccurrences(of: "  store ptr @variadic, ptr @slot\n", with: "  store ptr @variadic, ptr @slot\n  store i8 1, ptr @__sbx_skip_sites\n")
+        let corrupted = try Lab.instrumentFile(try Lab.write(set, to: "native-set.ll"))
+        let skipping = try Lab.link(corrupted.path, flags: ["-O2"], output: "native-set.inst")
+        XCTAssertEqual(try Lab.run(skipping, ["x"]).status, 11)
+        XCTAssertEqual(try Lab.run(skipping, []).status, 12)
+        let skipped = try Lab.trace(skipping, ["x"])
+        let left = (skipped.events[skipped.root] ?? []).compactMap { Lab.marker($0)?.kind }
+        XCTAssertFalse(left.contains(.call) || left.contains(.ret) || left.contains(.tail), "\(left)")
+        XCTAssertTrue(left.contains(.libc), "\(left)")
     }
 
     func testAnalysisOfAnotherModuleIsRejected() throws {
@@ -434,9 +496,14 @@ final class IRTests: XCTestCase {
     /// `MarkerABI.assembly`), with the kind and id in the text equal to the `rdi`
     /// and `rsi` operands; a marker otherwise is a test failure.
     private func markers(in text: String, file: StaticString = #filePath, line: UInt = #line) -> [(kind: Int, id: Int)] {
-        let pinned = #"asm sideeffect "lea 2f\(%rip\), %rdx\\0A1: syscall\\0A"#
+        // CALL, RET and TAIL (2, 3, 6) test the skip flag around the pinned pair and
+        // set it on the nfa answer 0x53425801 (1396856833); the others are the bare
+        // pinned pair (specs/marker-abi.md, "Answers").
+        let skipTest = #"cmpb \$\$0, __sbx_skip_sites\(%rip\)\\0Ajne 3f\\0A"#
+        let skipSet = #"cmpq \$\$1396856833, %rax\\0Ajne 3f\\0Amovb \$\$1, __sbx_skip_sites\(%rip\)\\0A"#
+        let pinned = #"asm sideeffect "("# + skipTest + #")?lea 2f\(%rip\), %rdx\\0A1: syscall\\0A("# + skipSet + ")?"
             + #"\.pushsection \.sbx_sites,\\22aR\\22,@progbits\\0A\.balign 16\\0A"#
-            + #"2: \.long 1b - \.\\0A\.long (\d+)\\0A\.long (\d+)\\0A\.long 0\\0A\.popsection", "#
+            + #"2: \.long 1b - \.\\0A\.long (\d+)\\0A\.long (\d+)\\0A\.long 0\\0A\.popsection(\\0A3:)?", "#
             + #""=\{ax\},\{ax\},\{di\},\{si\},~\{rdx\},~\{rcx\},~\{r11\},~\{memory\},~\{dirflag\},~\{fpsr\},~\{flags\}""#
             + #"\(i64 999, i64 (\d+), i64 (\d+)\)"#
         guard let pattern = try? NSRegularExpression(pattern: pinned) else {
@@ -445,9 +512,14 @@ final class IRTests: XCTestCase {
         }
         let range = NSRange(text.startIndex..., in: text)
         let found = pattern.matches(in: text, range: range).compactMap { match -> (kind: Int, id: Int)? in
-            let numbers = (1...4).map { i in Range(match.range(at: i), in: text).flatMap { Int(text[$0]) } ?? -1 }
+            let numbers = [3, 4, 6, 7].map { i in Range(match.range(at: i), in: text).flatMap { Int(text[$0]) } ?? -1 }
             XCTAssertEqual(numbers[0], numbers[2], "kind in the text and in rdi", file: file, line: line)
             XCTAssertEqual(numbers[1], numbers[3], "id in the text and in rsi", file: file, line: line)
+            // The skip test, the answer's test and the label after the entry come all
+            // together, and exactly on the site kinds.
+            let parts = [1, 2, 5].map { match.range(at: $0).location != NSNotFound }
+            let site = [2, 3, 6].contains(numbers[0])
+            XCTAssertEqual(parts, [site, site, site], "kind \(numbers[0]): skip test on site kinds only", file: file, line: line)
             return (numbers[2], numbers[3])
         }
         // Any other asm with a syscall would be a marker the table does not pin.

@@ -321,6 +321,8 @@ cd "$W" && rm -rf "$X"
 . "$here/guest-sj.sh"
 # --- issue 18: sbx events, the records of installed policies, JSON and the journal -----
 . "$here/guest-events.sh"
+# --- issue 19: nfa mode skips CALL/RET/TAIL once the kernel answers ------------------
+. "$here/guest-nfaskip.sh"
 
 # --- issue 18: sbx dot --report of a real kill -----------------------------------------
 cd "$W" || exit 100

@@ -40,6 +40,10 @@ for opt in O0 O2; do
         "$bin/dyck-cc" -$opt -g "Tests/e2e/$p.c" -o "$out/$p-$opt" 2>>"$out/build.log"
     done
 done
+# Issue 19: the markers' skip flag (guest-nfaskip.sh).
+for opt in O0 O2; do
+    "$bin/dyck-cc" -$opt -g Tests/e2e/skipflag.c -o "$out/skipflag-$opt" 2>>"$out/build.log"
+done
 # The attacker's knowledge: maintenance()'s address, and the return target in
 # grant_admin() right after its call of log_line().
 maintenance=$(nm "$out/hijack" | awk '$3 == "maintenance" { print $1 }')

@@ -8,6 +8,8 @@
  * Steps, executed in order:
  *   K:I           marker kind K, id I (an inline syscall 999, as instrumented
  *                 code issues it)
+ *   ans:K:I       the same, then print "ans K:I R" with the marker's answer R
+ *                 (its %rax: -38 for ENOSYS, 1396856833 for SBX_MARKER_NO_SITES)
  *   say:TEXT      write TEXT and a newline to stdout (a plain write(2))
  *   touch:PATH    create the file PATH (a canary: as the first step, it
  *                 shows whether the program ran at all)
@@ -581,6 +583,16 @@ static int run(int i)
 			ns = (t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec);
 			printf("%s %lu ns/%s %.1f\n", pin ? "pinloop" : "sysloop", n,
 			       pin ? "marker" : "call", ns / n);
+		} else if (!strncmp(s, "ans:", 4)) {
+			kind = strtoul(s + 4, &end, 0);
+			if (*end != ':')
+				goto bad;
+			id = strtoul(end + 1, &end, 0);
+			if (*end)
+				goto bad;
+			printf("ans %lu:%lu %ld\n", kind, id, marker(kind, id));
+			/* A later marker may be killed: keep what was printed. */
+			fflush(stdout);
 		} else if (!strncmp(s, "exit:", 5)) {
 			fflush(stdout);
 			exit(atoi(s + 5));

@@ -66,6 +66,31 @@
  * to its start, and the entry's site (entry + offset) is IP - 2 - B, with the
  * entry's kind and id equal to %rdi and %rsi. See specs/marker-abi.md.
  */
+/*
+ * The answer to a marker: the value the syscall leaves in %rax.
+ *
+ * @SBX_MARKER_KEEP:      -ENOSYS (-38): keep issuing every marker. What every
+ *                        kernel returns for system call 999 (no module, a thread
+ *                        that is not enforced, a dyck-mode thread, the ptrace
+ *                        recorder), so it is never an instruction to skip.
+ * @SBX_MARKER_NO_SITES:  the answer of the module to an allowed CALL, RET or TAIL
+ *                        marker of a thread enforced in nfa mode (while the
+ *                        module parameter nfa_site_answer is on): this process
+ *                        image's CALL, RET and TAIL markers change nothing, the
+ *                        program may stop issuing them. Any other value means
+ *                        SBX_MARKER_KEEP.
+ *
+ * Instrumented code keeps one byte per process image, SBX_SKIP_SITES_SYMBOL
+ * (0 at exec): a CALL, RET or TAIL marker is skipped while it is non-zero, and
+ * sets it to 1 when answered SBX_MARKER_NO_SITES. The byte is never trusted:
+ * the monitor checks the markers it receives exactly as before, so a corrupted
+ * byte can only remove markers from what it sees (specs/marker-abi.md,
+ * "Answers").
+ */
+#define SBX_MARKER_KEEP		(-38L)
+#define SBX_MARKER_NO_SITES	0x53425801L
+#define SBX_SKIP_SITES_SYMBOL	"__sbx_skip_sites"
+
 #define SBX_SITES_SECTION ".sbx_sites"
 #define SBX_SITE_ENTRY_SIZE 16
 
