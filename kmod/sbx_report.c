@@ -78,6 +78,7 @@ static const char *const sbx_reason_names[] = {
 	[SBX_REASON_FORBIDDEN_SYSCALL] = "system call never allowed",
 	[SBX_REASON_PROC_MEM_WRITE] = "/proc/<pid>/mem opened for writing",
 	[SBX_REASON_STORE_FULL] = "frames and setjmp records fill the policy's stack_limit slots",
+	[SBX_REASON_UNRESYNCED] = "log mode: never resynchronised (id: markers unchecked)",
 };
 
 static const char *sbx_reason_name(u32 reason)
@@ -230,7 +231,9 @@ void sbx_report(struct sbx_policy *p, struct sbx_task *t, struct sbx_violation_r
 	spin_lock_irqsave(&q->lock, flags);
 	/* Taken under the lock: each list stays in order of seq. */
 	rec->seq = atomic64_inc_return(&sbx_seq);
-	q->violations++;
+	/* An unresynchronised thread's record follows a violation already counted. */
+	if (rec->reason != SBX_REASON_UNRESYNCED)
+		q->violations++;
 	if (rated) {
 		q->dropped++;
 		q->dropped_rate++;
