@@ -231,9 +231,7 @@ void sbx_report(struct sbx_policy *p, struct sbx_task *t, struct sbx_violation_r
 	spin_lock_irqsave(&q->lock, flags);
 	/* Taken under the lock: each list stays in order of seq. */
 	rec->seq = atomic64_inc_return(&sbx_seq);
-	/* An unresynchronised thread's record follows a violation already counted. */
-	if (rec->reason != SBX_REASON_UNRESYNCED)
-		q->violations++;
+	q->violations++;
 	if (rated) {
 		q->dropped++;
 		q->dropped_rate++;

@@ -427,7 +427,7 @@ static noinline void sbx_task_unresynced(struct sbx_task *t, struct task_struct 
 	rec.id = t->unchecked;
 	sbx_task_fill_stack(&rec, t);
 	WRITE_ONCE(t->lost, 0);
-	/* Not a violation of its own: the one that made it lost was counted. */
+	/* No deviation of its own: the thread's violations stay as they are. */
 	sbx_report(t->policy, t, &rec);
 }
 

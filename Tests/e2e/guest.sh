@@ -321,6 +321,8 @@ cd "$W" && rm -rf "$X"
 . "$here/guest-sj.sh"
 # --- issue 18: sbx events, the records of installed policies, JSON and the journal -----
 . "$here/guest-events.sh"
+# --- issue 18: audit mode that keeps watching (resynchronisation, unchecked events) --
+. "$here/guest-audit.sh"
 
 echo "1..$n"
 echo "# e2e: $n tests, $fails failed"

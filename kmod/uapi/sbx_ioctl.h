@@ -316,8 +316,8 @@ struct sbx_ioc_status {
  * unchecked (a forked child counts only its own, from the fork). It has @syscall_nr 0, @kind 0, @flags
  * 0, @id the markers that went unchecked, and @tag, @mstate, @depth and
  * @stack the thread's frames as kept (the failing frame on top); it is a log
- * record (rate-limited and evictable like any) and is not counted in the
- * policy's violations.
+ * record (rate-limited and evictable like any) and, like every record, takes
+ * a @seq and counts in the violations counters.
  *
  * For SBX_REASON_EXEC_DENIED, @syscall_nr is the exec's (59 execve, 322
  * execveat), @comm already the new image's, and @tag, @mstate and @depth
