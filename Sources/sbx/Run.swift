@@ -28,7 +28,11 @@ struct Run: ParsableCommand {
             report on stderr names the refused event (the libc function, or the call \
             site with file:line), the function it happened in, the stack of call sites, \
             and what the policy allowed next. With --action log (audit mode) the program \
-            runs to its end and every deviation is reported.
+            runs to its end and every deviation is reported: after one, the monitor \
+            finds its place again at the next libc call the function may make somewhere \
+            (in main too), or when the function returns. A thread that ends before \
+            that is reported as "monitoring lost", with the number of events that went \
+            unchecked (lost_threads in --json-report).
 
             --exec says what an exec by the program (or any process it forks) does: \
             registry (the default) runs an executable with an installed policy (sbx \
