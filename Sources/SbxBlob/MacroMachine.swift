@@ -139,13 +139,16 @@ public struct MacroMachine: Sendable {
     }
 
     private let outgoing: [[[Edge]]]
+    /// The (function, state) pairs of all frontiers: the memory, and the work of
+    /// stepping them, that the machine took.
+    private var pairCount = 0
     private let finalSets: [Set<Int>]
 
     /// Gives every macro-state not yet stepped its transitions, in number order,
     /// interning the frontiers they lead to. Returns false, leaving the machine
     /// half-closed, as soon as it holds more than `stateLimit` macro-states or
     /// `transitionLimit` transitions (the caller rolls back).
-    private mutating func close(stateLimit: Int, transitionLimit: Int) throws -> Bool {
+    private mutating func close(stateLimit: Int, transitionLimit: Int, pairLimit: Int = Int.max) throws -> Bool {
         var moves: [(key: UInt32, to: Pair)] = []
         while transitions.count < frontiers.count {
             let next = transitions.count
@@ -178,7 +181,9 @@ public struct MacroMachine: Sendable {
                 throw BlobError.capExceeded(what: "transitions", count: transitionCount, cap: transitionCap)
             }
             transitions.append(out)
-            if frontiers.count > stateLimit || transitionCount > transitionLimit { return false }
+            if frontiers.count > stateLimit || transitionCount > transitionLimit || pairCount > pairLimit {
+                return false
+            }
         }
         return true
     }
@@ -192,20 +197,23 @@ public struct MacroMachine: Sendable {
     /// Function groups left out (over the budget).
     public private(set) var resyncGroupsLeftOut = 0
 
-    /// The budget of the macro-states and transitions that resynchronisation may
-    /// add: as many as the machine had without it, and at least 4096 and 16384, so
-    /// that a blob grows at most about twofold; the caps stay as they are.
-    static func resyncBudget(states: Int, transitions: Int) -> (states: Int, transitions: Int) {
-        (max(4096, states), max(16384, transitions))
+    /// The budget of the macro-states, transitions and frontier pairs that
+    /// resynchronisation may add: as many as the machine had without it, and at least
+    /// 4096, 16384 and 2^18, so that a blob grows, and its build takes, at most about
+    /// twice as much (an nfa machine's any macro-state holds every state of the
+    /// program); the caps stay as they are.
+    static func resyncBudget(states: Int, transitions: Int, pairs: Int) -> (states: Int, transitions: Int, pairs: Int) {
+        (max(4096, states), max(16384, transitions), max(1 << 18, pairs))
     }
 
     /// Adds the any macro-states of every function group, in macro-state order
     /// (groups of the macro-states the closures add too), within the budget; a group
     /// whose closure does not fit is rolled back and left out.
     private mutating func addResynchronisation() throws {
-        let budget = MacroMachine.resyncBudget(states: frontiers.count, transitions: transitionCount)
+        let budget = MacroMachine.resyncBudget(states: frontiers.count, transitions: transitionCount, pairs: pairCount)
         let stateLimit = min(frontiers.count + budget.states, macroStateCap)
         let transitionLimit = min(transitionCount + budget.transitions, transitionCap)
+        let pairLimit = pairCount + budget.pairs
         var anyOf: [[Int]: Int?] = [:]
         var m = 0
         while m < frontiers.count {
@@ -216,18 +224,18 @@ public struct MacroMachine: Sendable {
             } else if let known = anyOf[functions] {
                 resync.append(known)
             } else {
-                let states = frontiers.count, transitionsBefore = transitionCount
+                let states = frontiers.count, transitionsBefore = transitionCount, pairsBefore = pairCount
                 var any: [Pair] = []
                 for f in functions {
                     for q in 0..<policy.functions[f].automaton.stateCount { any.append(Pair(function: f, state: q)) }
                 }
-                var fits = frontiers.count < stateLimit
+                var fits = frontiers.count < stateLimit && pairCount + any.count <= pairLimit
                 var number = 0
                 if fits {
                     // At the machine's caps too the group is left out, not the blob.
                     do {
                         number = try intern(any, finalSets)
-                        fits = try close(stateLimit: stateLimit, transitionLimit: transitionLimit)
+                        fits = try close(stateLimit: stateLimit, transitionLimit: transitionLimit, pairLimit: pairLimit)
                     } catch BlobError.capExceeded {
                         fits = false
                     }
@@ -241,6 +249,7 @@ public struct MacroMachine: Sendable {
                     finals.removeSubrange(states...)
                     if transitions.count > states { transitions.removeSubrange(states...) }
                     transitionCount = transitionsBefore
+                    pairCount = pairsBefore
                     anyOf[functions] = .some(nil)
                     resync.append(nil)
                     resyncGroupsLeftOut += 1
@@ -257,6 +266,7 @@ public struct MacroMachine: Sendable {
             throw BlobError.capExceeded(what: "macro-states", count: number + 1, cap: macroStateCap)
         }
         index[frontier] = number
+        pairCount += frontier.count
         frontiers.append(frontier)
         finals.append(frontier.contains { finalSets[$0.function].contains($0.state) })
         return number
