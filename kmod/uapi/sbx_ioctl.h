@@ -317,7 +317,8 @@ struct sbx_ioc_status {
  * 0, @id the markers that went unchecked, and @tag, @mstate, @depth and
  * @stack the thread's frames as kept (the failing frame on top); it is a log
  * record (rate-limited and evictable like any) and, like every record, takes
- * a @seq and counts in the violations counters.
+ * a @seq and counts in the violations counters. Made at an exec, its @comm is
+ * already the new image's (as for SBX_REASON_EXEC_DENIED).
  *
  * For SBX_REASON_EXEC_DENIED, @syscall_nr is the exec's (59 execve, 322
  * execveat), @comm already the new image's, and @tag, @mstate and @depth
