@@ -205,6 +205,11 @@ struct sbx_exe {
  * @lost_nest: while @lost, calls entered and not yet returned since.
  * @violations: violations of this thread (records it caused).
  * @markers:   markers this thread made while enforced.
+ * @unchecked: while @lost, the markers accepted without a check since the
+ *             violation that made the thread lost (neither the refused marker
+ *             nor the one that ended it counts; a forked child starts at 0);
+ *             if not 0 when the thread exits or execs still lost, reported
+ *             (SBX_REASON_UNRESYNCED).
  * @install_id: the id of the registry entry the thread (or the process it
  *             was forked from) was enforced through, or 0.
  * @exe:       with @exe_bound, the inode the exec must run.
@@ -241,6 +246,7 @@ struct sbx_task {
 	u32 lost_nest;
 	u32 violations;
 	u64 markers;
+	u64 unchecked;
 	u64 install_id;
 	struct sbx_exe exe;
 	u64 bias;

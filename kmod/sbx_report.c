@@ -78,6 +78,7 @@ static const char *const sbx_reason_names[] = {
 	[SBX_REASON_FORBIDDEN_SYSCALL] = "system call never allowed",
 	[SBX_REASON_PROC_MEM_WRITE] = "/proc/<pid>/mem opened for writing",
 	[SBX_REASON_STORE_FULL] = "frames and setjmp records fill the policy's stack_limit slots",
+	[SBX_REASON_UNRESYNCED] = "log mode: never resynchronised (id: markers unchecked)",
 };
 
 static const char *sbx_reason_name(u32 reason)

@@ -164,6 +164,7 @@ static void sbx_task_setup(struct sbx_task *t, struct task_struct *tsk,
 	t->lost_nest = 0;
 	t->violations = 0;
 	t->markers = 0;
+	t->unchecked = 0;
 	t->install_id = 0;
 	t->exe.dev = 0;
 	t->exe.ino = 0;
@@ -322,13 +323,17 @@ static void sbx_task_violation(struct sbx_task *t, struct sbx_violation_record *
 
 /*
  * Log mode after a violation: the thread's stack below the failing function
- * is kept, and events are accepted unchecked until the failing frame (the top
- * frame when the violation happened) returns. Calls entered meanwhile are
- * counted so that their returns are not taken for the frame's own; an
- * SJ_RESUME that the core accepts (a setjmp saved before the violation, at or
- * below the current depth) also ends it. See specs/kernel-abi.md.
+ * is kept, and events are accepted unchecked until the thread resynchronises
+ * (specs/kernel-abi.md, "Log mode"): at the failing frame's nesting (calls
+ * entered meanwhile are counted in lost_nest, so that their returns are not
+ * taken for the frame's own), a LIBC marker that the policy allows from some
+ * state of the top frame's functions (sbx_resync(); the refused marker itself
+ * included); the return of the failing frame; or an SJ_RESUME that the core
+ * accepts (a setjmp saved before the violation, at or below the current
+ * depth). Every other marker is counted in unchecked. @refused: the marker is
+ * the one just refused (recorded, so not counted).
  */
-static void sbx_task_lost_step(struct sbx_task *t, u64 kind, u64 id)
+static void sbx_task_lost_step(struct sbx_task *t, u64 kind, u64 id, bool refused)
 {
 	struct sbx_thread *th = &t->thread;
 	u32 tag;
@@ -338,36 +343,47 @@ static void sbx_task_lost_step(struct sbx_task *t, u64 kind, u64 id)
 	case SBX_MARK_CB_ENTER:
 		if (t->lost_nest < U32_MAX)
 			t->lost_nest++;
-		return;
+		break;
 	case SBX_MARK_RET:
 	case SBX_MARK_CB_EXIT:
 		if (t->lost_nest) {
 			t->lost_nest--;
-			return;
+			break;
 		}
 		if (kind == SBX_MARK_RET) {
 			if (id >= t->view->nr_sites)
-				return;
+				break;
 			tag = SBX_FRAME_SITE | (u32)id;
 		} else {
 			if (id >= t->view->nr_functions)
-				return;
+				break;
 			tag = SBX_FRAME_CALLBACK | (u32)id;
 		}
 		if (th->depth >= 2 && sbx_thread_consistent(th) && sbx_top(th)->tag == tag) {
 			sbx_thread_pop(th);
 			t->lost = 0;
+			return;
 		}
-		return;
+		break;
 	case SBX_MARK_SJ_RESUME:
 		if (!sbx_step(t->view, th, kind, id, NULL)) {
 			t->lost = 0;
 			t->lost_nest = 0;
+			return;
 		}
-		return;
+		break;
+	case SBX_MARK_LIBC:
+		/* Only in the failing frame: a callee's states are not its. */
+		if (!t->lost_nest && !sbx_resync(t->view, th, kind, id)) {
+			t->lost = 0;
+			return;
+		}
+		break;
 	default:
-		return;
+		break;
 	}
+	if (!refused)
+		WRITE_ONCE(t->unchecked, t->unchecked + 1);
 }
 
 /* A marker the core refused: record it; kill, or start resynchronising. */
@@ -390,8 +406,29 @@ static noinline void sbx_task_marker_refused(struct sbx_task *t, const struct sb
 	if (t->action == SBX_ACTION_LOG) {
 		t->lost = 1;
 		t->lost_nest = 0;
-		sbx_task_lost_step(t, v->kind, v->id);
+		WRITE_ONCE(t->unchecked, 0);
+		sbx_task_lost_step(t, v->kind, v->id, true);
 	}
+}
+
+/*
+ * A log-mode thread that is still lost exits or execs after markers went
+ * unchecked: say how many since its violation (SBX_REASON_UNRESYNCED), once
+ * (a forked child counts its own from the fork; a thread that made none, such
+ * as system()'s child on its way to exec, has nothing to report). The
+ * caller is an RCU reader; @tsk is the thread (current at exit and exec).
+ */
+static noinline void sbx_task_unresynced(struct sbx_task *t, struct task_struct *tsk)
+{
+	struct sbx_violation_record rec;
+
+	sbx_task_fill_record(&rec, t, tsk);
+	rec.reason = SBX_REASON_UNRESYNCED;
+	rec.id = t->unchecked;
+	sbx_task_fill_stack(&rec, t);
+	WRITE_ONCE(t->lost, 0);
+	/* No deviation of its own: the thread's violations stay as they are. */
+	sbx_report(t->policy, t, &rec);
 }
 
 /*
@@ -423,7 +460,7 @@ static noinline void sbx_task_marker_slow(struct sbx_task *t, struct pt_regs *re
 	if (sbx_pin_check(t->view, t->bias, regs->ip, regs->dx, regs->di, regs->si))
 		sbx_task_marker_unpinned(t, regs);
 	else
-		sbx_task_lost_step(t, regs->di, regs->si);
+		sbx_task_lost_step(t, regs->di, regs->si, false);
 }
 
 /*
@@ -761,6 +798,7 @@ bool sbx_task_fork(struct task_struct *parent, struct task_struct *child)
 			ct->killed = pt->killed;
 			ct->lost = pt->lost;
 			ct->lost_nest = pt->lost_nest;
+			/* Its own count: the parent reports the markers before the fork. */
 		}
 	}
 	if (WARN_ON_ONCE(ret)) {
@@ -958,6 +996,9 @@ void sbx_task_exec(struct task_struct *tsk, const struct linux_binprm *bprm)
 	preempt_disable();
 	if (sbx_task_any())
 		t = sbx_task_find(tsk);
+	/* The old image's unchecked markers are reported before it goes. */
+	if (t && t->state == SBX_TASK_ENFORCED && t->lost && t->unchecked && !t->killed)
+		sbx_task_unresynced(t, tsk);
 	if (t && t->state == SBX_TASK_ARMED) {
 		sbx_task_exec_armed(t, tsk, inode);
 		goto out_keep;
@@ -1043,9 +1084,21 @@ void sbx_task_rebuilt(struct file *file, struct sbx_policy *policy, u32 action, 
 			      rec.path, err ? " (cannot read it)" : "", task_tgid_nr(current));
 }
 
-/* sched_process_exit and sched_process_free: forget @tsk. */
+/*
+ * sched_process_exit and sched_process_free: forget @tsk. A log-mode thread
+ * that exits still lost, with unchecked markers, first reports them (at exit,
+ * as current; its free finds no state any more).
+ */
 void sbx_task_gone(struct task_struct *tsk)
 {
+	struct sbx_task *t;
+
+	rcu_read_lock();
+	t = sbx_task_find(tsk);
+	if (t && READ_ONCE(t->state) == SBX_TASK_ENFORCED && READ_ONCE(t->lost) &&
+	    READ_ONCE(t->unchecked) && !READ_ONCE(t->killed) && tsk == current)
+		sbx_task_unresynced(t, tsk);
+	rcu_read_unlock();
 	sbx_task_remove(tsk);
 }
 

@@ -172,6 +172,30 @@ public struct ThreadMonitor: Sendable {
         case ioUring
     }
 
+    /// Log mode's resynchronisation (`specs/kernel-abi.md`, "Log mode"), the
+    /// reference of the kernel's `sbx_resync`: a `LIBC` marker whose symbol some
+    /// state of the functions of the top frame's frontier allows moves the top
+    /// frame to the frontier of every state that symbol leads to from any state of
+    /// those functions, and the window to the symbol's. Returns false (nothing
+    /// changes) for any other marker, a symbol out of range or allowed nowhere in
+    /// those functions, or an empty frontier (a new thread's root).
+    public mutating func resynchronise(_ marker: Marker) -> Bool {
+        guard marker.kind == MarkerKind.libc.rawValue, marker.id >= 0,
+              marker.id < tables.policy.symbols.count else { return false }
+        var next = Set<State>()
+        for function in Set(top.frontier.map(\.function)) {
+            for edges in tables.outgoing[function] {
+                for edge in edges where edge.label == .libc(marker.id) {
+                    next.insert(State(function: function, state: edge.to))
+                }
+            }
+        }
+        if next.isEmpty { return false }
+        stack[stack.count - 1].frontier = next.sorted()
+        window = .libc(marker.id)
+        return true
+    }
+
     /// Feeds one marker. On refusal the state is left as it was before the marker.
     public mutating func step(_ marker: Marker) -> Refusal? {
         guard let kind = MarkerKind(rawValue: marker.kind) else { return .unknownKind }

@@ -131,7 +131,8 @@ public func encodeBlob(
     let setsOff = callbacksOff + Int(SBX_BLOB_CALLBACK_SIZE) * machine.callbackEntries.count
     let symsetsOff = setsOff + Int(SBX_SET_SIZE) * (binding?.sets.count ?? 0)
     let pinsOff = symsetsOff + 4 * (binding == nil ? 0 : policy.symbols.count)
-    let size = pinsOff + Int(SBX_BLOB_PIN_SIZE) * (pins?.sites.count ?? 0)
+    let resyncOff = pinsOff + Int(SBX_BLOB_PIN_SIZE) * (pins?.sites.count ?? 0)
+    let size = resyncOff + Int(SBX_BLOB_RESYNC_SIZE) * machine.macroStateCount
     if size > BlobLimits.maxSize {
         throw BlobError.capExceeded(what: "blob bytes", count: size, cap: BlobLimits.maxSize)
     }
@@ -180,7 +181,7 @@ public func encodeBlob(
     put(maxDepth)
     put64(pins?.tableVaddr ?? 0)
     put64(pins?.textVaddr ?? 0)
-    put(0)
+    put(resyncOff)
     put(0)
 
     var first = 0
@@ -210,6 +211,7 @@ public func encodeBlob(
         put(Int(site.kind))
         put(Int(site.id))
     }
+    for any in machine.resync { put(any ?? Int(SBX_RESYNC_NONE)) }
     precondition(out.count == size, "blob layout")
     return out
 }

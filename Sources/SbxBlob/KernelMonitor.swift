@@ -158,6 +158,18 @@ public final class KernelMonitor: @unchecked Sendable {
             top: KernelFrameKind(tag: out.tag), macroState: Int(out.mstate), depth: Int(out.depth))
     }
 
+    /// Log mode's resynchronisation (`sbx_resync`): whether a thread that lost its
+    /// place resumes checking at this marker (a `LIBC` marker allowed from some
+    /// state of the top frame's functions), in which case its top frame's
+    /// macro-state and window have changed.
+    public func resync(kind: UInt64, id: UInt64) -> Bool {
+        sbx_resync(policy.view, &thread, kind, id) == 0
+    }
+
+    public func resync(_ marker: Marker) -> Bool {
+        resync(kind: UInt64(bitPattern: Int64(marker.kind)), id: UInt64(bitPattern: Int64(marker.id)))
+    }
+
     /// Whether the thread may make system call `number` now (`protection`: its third
     /// argument); nil if it may, else why not (`sbx_syscall_check`).
     public func checkSystemCall(number: UInt64, protection: UInt64) -> KernelRefusal? {

@@ -112,6 +112,8 @@ public struct MacroMachine: Sendable {
 
         let outgoing = policy.functions.map { $0.automaton.outgoing() }
         let finalSets = policy.functions.map(\.automaton.finals)
+        self.outgoing = outgoing
+        self.finalSets = finalSets
         func initialPair(_ f: Int) -> Pair { Pair(function: f, state: policy.functions[f].automaton.initial) }
 
         // Roots, in this order: the empty frontier, the entry, each site's callees,
@@ -132,9 +134,24 @@ public struct MacroMachine: Sendable {
         callbackEntries = callbacks.sorted { $0.function < $1.function }
 
         // Close under libc successors and call continuations, in number order.
-        var next = 0
+        _ = try close(stateLimit: Int.max, transitionLimit: Int.max)
+        try addResynchronisation()
+    }
+
+    private let outgoing: [[[Edge]]]
+    /// The (function, state) pairs of all frontiers: the memory, and the work of
+    /// stepping them, that the machine took.
+    private var pairCount = 0
+    private let finalSets: [Set<Int>]
+
+    /// Gives every macro-state not yet stepped its transitions, in number order,
+    /// interning the frontiers they lead to. Returns false, leaving the machine
+    /// half-closed, as soon as it holds more than `stateLimit` macro-states or
+    /// `transitionLimit` transitions (the caller rolls back).
+    private mutating func close(stateLimit: Int, transitionLimit: Int, pairLimit: Int = Int.max) throws -> Bool {
         var moves: [(key: UInt32, to: Pair)] = []
-        while next < frontiers.count {
+        while transitions.count < frontiers.count {
+            let next = transitions.count
             moves.removeAll(keepingCapacity: true)
             for pair in frontiers[next] {
                 for edge in outgoing[pair.function][pair.state] {
@@ -164,7 +181,81 @@ public struct MacroMachine: Sendable {
                 throw BlobError.capExceeded(what: "transitions", count: transitionCount, cap: transitionCap)
             }
             transitions.append(out)
-            next += 1
+            if frontiers.count > stateLimit || transitionCount > transitionLimit || pairCount > pairLimit {
+                return false
+            }
+        }
+        return true
+    }
+
+    /// Per macro-state, the "any" macro-state of its function group (log mode's
+    /// resynchronisation, `specs/kernel-abi.md` "Log mode"): the frontier of every
+    /// state of the functions its frontier is in, closed like the rest. nil for the
+    /// empty frontier and for a group left out because its closure would have
+    /// taken the machine over the resynchronisation budget.
+    public private(set) var resync: [Int?] = []
+    /// Function groups left out (over the budget).
+    public private(set) var resyncGroupsLeftOut = 0
+
+    /// The budget of the macro-states, transitions and frontier pairs that
+    /// resynchronisation may add: as many as the machine had without it, and at least
+    /// 4096, 16384 and 2^18, so that a blob grows, and its build takes, at most about
+    /// twice as much (an nfa machine's any macro-state holds every state of the
+    /// program); the caps stay as they are.
+    static func resyncBudget(states: Int, transitions: Int, pairs: Int) -> (states: Int, transitions: Int, pairs: Int) {
+        (max(4096, states), max(16384, transitions), max(1 << 18, pairs))
+    }
+
+    /// Adds the any macro-states of every function group, in macro-state order
+    /// (groups of the macro-states the closures add too), within the budget; a group
+    /// whose closure does not fit is rolled back and left out.
+    private mutating func addResynchronisation() throws {
+        let budget = MacroMachine.resyncBudget(states: frontiers.count, transitions: transitionCount, pairs: pairCount)
+        let stateLimit = min(frontiers.count + budget.states, macroStateCap)
+        let transitionLimit = min(transitionCount + budget.transitions, transitionCap)
+        let pairLimit = pairCount + budget.pairs
+        var anyOf: [[Int]: Int?] = [:]
+        var m = 0
+        while m < frontiers.count {
+            var functions: [Int] = []
+            for pair in frontiers[m] where functions.last != pair.function { functions.append(pair.function) }
+            if functions.isEmpty {
+                resync.append(nil)
+            } else if let known = anyOf[functions] {
+                resync.append(known)
+            } else {
+                let states = frontiers.count, transitionsBefore = transitionCount, pairsBefore = pairCount
+                var any: [Pair] = []
+                for f in functions {
+                    for q in 0..<policy.functions[f].automaton.stateCount { any.append(Pair(function: f, state: q)) }
+                }
+                var fits = frontiers.count < stateLimit && pairCount + any.count <= pairLimit
+                var number = 0
+                if fits {
+                    // At the machine's caps too the group is left out, not the blob.
+                    do {
+                        number = try intern(any, finalSets)
+                        fits = try close(stateLimit: stateLimit, transitionLimit: transitionLimit, pairLimit: pairLimit)
+                    } catch BlobError.capExceeded {
+                        fits = false
+                    }
+                }
+                if fits {
+                    anyOf[functions] = number
+                    resync.append(number)
+                } else {
+                    for dropped in frontiers[states...] { index[dropped] = nil }
+                    frontiers.removeSubrange(states...)
+                    finals.removeSubrange(states...)
+                    if transitions.count > states { transitions.removeSubrange(states...) }
+                    transitionCount = transitionsBefore
+                    pairCount = pairsBefore
+                    anyOf[functions] = .some(nil)
+                    resync.append(nil)
+                    resyncGroupsLeftOut += 1
+                }
+            }
+            m += 1
         }
     }
 
@@ -175,6 +266,7 @@ public struct MacroMachine: Sendable {
             throw BlobError.capExceeded(what: "macro-states", count: number + 1, cap: macroStateCap)
         }
         index[frontier] = number
+        pairCount += frontier.count
         frontiers.append(frontier)
         finals.append(frontier.contains { finalSets[$0.function].contains($0.state) })
         return number

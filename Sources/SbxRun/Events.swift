@@ -108,6 +108,8 @@ public struct SandboxEvent: Sendable {
             ("stack_truncated", .bool(report.stackTruncated)),
             ("allowed", .array(report.allowed.map { .string($0.description) })),
         ]
+        // Log mode: a thread that ended before the monitor found its place again.
+        if let unchecked = report.uncheckedEvents { fields.append(("unchecked_events", .uint(unchecked))) }
         fields.append(("note", note.map(JSONValue.string) ?? .null))
         return JSONValue.object(fields).encoded
     }

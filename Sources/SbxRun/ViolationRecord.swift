@@ -43,6 +43,9 @@ public struct ViolationRecord: Sendable, Equatable {
     public var isForbidden: Bool { reason == UInt32(SBX_REASON_FORBIDDEN_SYSCALL) }
     /// A /proc/PID/mem file opened for writing.
     public var isProcMemWrite: Bool { reason == UInt32(SBX_REASON_PROC_MEM_WRITE) }
+    /// Log mode: the thread exited (or execed) still lost after a violation; `id`
+    /// is the number of markers that went unchecked (ABI 6). No violation itself.
+    public var isUnresynced: Bool { reason == UInt32(SBX_REASON_UNRESYNCED) }
 
     public init(
         sequence: UInt64 = 0, pid: UInt32 = 0, tid: UInt32 = 0, command: String = "", policyID: UInt32 = 0,
@@ -123,6 +126,7 @@ public struct ViolationRecord: Sendable, Equatable {
         case SBX_REASON_EXE_REBUILT: return "this executable was rebuilt; its policy is not installed"
         case SBX_REASON_FORBIDDEN_SYSCALL: return "system call no sandboxed program may make"
         case SBX_REASON_PROC_MEM_WRITE: return "/proc/PID/mem opened for writing"
+        case SBX_REASON_UNRESYNCED: return "monitoring lost: never resynchronised after a deviation"
         default: return "reason \(reason)"
         }
     }

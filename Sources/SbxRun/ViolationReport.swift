@@ -65,6 +65,11 @@ public struct ViolationReport: Sendable, Codable, Equatable {
         public var state: Int
     }
 
+    /// Log mode, a thread that exited still lost after a deviation (it never
+    /// resynchronised, `specs/kernel-abi.md` "Log mode"): how many events (markers)
+    /// went unchecked since that deviation. nil for every other record.
+    public var uncheckedEvents: UInt64?
+
     public init(record: ViolationRecord, machine: MacroMachine?) {
         let original = machine?.original
         pid = record.pid
@@ -78,7 +83,9 @@ public struct ViolationReport: Sendable, Codable, Equatable {
         functions = []
         allowed = []
         if record.isWindowViolation || record.isExecDenied { window = Self.windowText(record.id, policy: original) }
-        guard let machine, record.isMarker, !record.isUnpinned, Int(record.macroState) < machine.macroStateCount else { return }
+        if record.isUnresynced { uncheckedEvents = record.id }
+        guard let machine, (record.isMarker && !record.isUnpinned) || record.isUnresynced,
+              Int(record.macroState) < machine.macroStateCount else { return }
         let flat = machine.policy
         let frontier = machine.frontiers[Int(record.macroState)]
         var seen = Set<Int>()
@@ -86,6 +93,8 @@ public struct ViolationReport: Sendable, Codable, Equatable {
             functions.append(flat.functions[pair.function].name)
         }
         if functions.isEmpty, let top = stack.first, let function = top.function { functions = [function] }
+        // Where it was lost is all there is to say: it was not refused anything.
+        if record.isUnresynced { return }
         if machine.mode == .dyck {
             states = frontier.map { State(function: flat.functions[$0.function].name, index: $0.function, state: $0.state) }
         }
@@ -171,6 +180,12 @@ public struct ViolationReport: Sendable, Codable, Equatable {
                          description: "marker (kind \(record.kind), id \(record.id)) from address 0x"
                              + String(record.detail, radix: 16) + ", which is not the pinned site it names")
         }
+        if record.isUnresynced {
+            let n = record.id
+            return Event(kind: "unchecked", id: n, name: nil, location: nil,
+                         description: "\(n) event\(n == 1 ? "" : "s") went unchecked: the thread ended (exit or exec) "
+                             + "before the monitor found its place again after its deviation")
+        }
         guard record.isMarker else {
             if record.isExeMismatch {
                 return Event(kind: "exec", id: 0, name: nil, location: nil, description: "exec of another file")
@@ -253,6 +268,7 @@ public struct ViolationReport: Sendable, Codable, Equatable {
 
     /// The report as lines for a terminal.
     public var text: String {
+        if let uncheckedEvents { return lostText(uncheckedEvents) }
         var out = "sbx: \(killed ? "KILLED" : "violation"): pid \(pid)"
         if tid != pid { out += " (thread \(tid))" }
         if !command.isEmpty { out += " [\(command)]" }
@@ -274,6 +290,23 @@ public struct ViolationReport: Sendable, Codable, Equatable {
                 for a in allowed.dropFirst().prefix(shown - 1) { out += "            \(a.description)\n" }
                 if allowed.count > shown { out += "            ... and \(allowed.count - shown) more\n" }
             }
+        }
+        return out
+    }
+
+    /// A thread that never resynchronised: no event was refused, so no "refused"
+    /// and "allowed" lines; where it was lost and how much went unwatched.
+    func lostText(_ unchecked: UInt64) -> String {
+        var out = "sbx: monitoring lost: pid \(pid)"
+        if tid != pid { out += " (thread \(tid))" }
+        if !command.isEmpty { out += " [\(command)]" }
+        out += ": never resynchronised after its deviation\n"
+        out += "  unchecked: \(unchecked) event\(unchecked == 1 ? "" : "s") until the thread exited or execed\n"
+        if !functions.isEmpty { out += "  lost in:  \(functions.joined(separator: ", "))()\n" }
+        if !stack.isEmpty {
+            out += "  stack:    (innermost first)\n"
+            for frame in stack { out += "            \(frame.description)\n" }
+            if stackTruncated { out += "            ...\n" }
         }
         return out
     }

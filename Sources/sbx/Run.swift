@@ -28,7 +28,11 @@ struct Run: ParsableCommand {
             report on stderr names the refused event (the libc function, or the call \
             site with file:line), the function it happened in, the stack of call sites, \
             and what the policy allowed next. With --action log (audit mode) the program \
-            runs to its end and every deviation is reported.
+            runs to its end and every deviation is reported: after one, the monitor \
+            finds its place again at the next libc call the function may make somewhere \
+            (in main too), or when the function returns. A thread that ends before \
+            that is reported as "monitoring lost", with the number of events that went \
+            unchecked (lost_threads in --json-report).
 
             --exec says what an exec by the program (or any process it forks) does: \
             registry (the default) runs an executable with an installed policy (sbx \
@@ -131,8 +135,14 @@ struct Run: ParsableCommand {
         let outcome = try request.run()
 
         for report in outcome.reports { Diagnostics.printError(report.text) }
-        if enforcement == .log && !outcome.reports.isEmpty {
-            Diagnostics.note("audit: \(outcome.reports.count) deviation\(outcome.reports.count == 1 ? "" : "s") from \(outcome.policyPath) (--action log: nothing was killed)")
+        let deviations = outcome.reports.filter { $0.uncheckedEvents == nil }
+        if enforcement == .log && !deviations.isEmpty {
+            Diagnostics.note("audit: \(deviations.count) deviation\(deviations.count == 1 ? "" : "s") from \(outcome.policyPath) (--action log: nothing was killed)")
+        }
+        let lost = outcome.reports.filter { $0.uncheckedEvents != nil }
+        if !lost.isEmpty {
+            let unchecked = lost.reduce(UInt64(0)) { $0 + ($1.uncheckedEvents ?? 0) }
+            Diagnostics.warning("audit: \(lost.count) thread\(lost.count == 1 ? "" : "s") never resynchronised after a deviation: \(unchecked) event\(unchecked == 1 ? "" : "s") went unchecked (see \"monitoring lost\" above)")
         }
         if outcome.recordsDropped > 0 && outcome.recordsDroppedArePerPolicy {
             Diagnostics.warning("\(outcome.recordsDropped) violation record\(outcome.recordsDropped == 1 ? " was" : "s were") dropped (the policy's queue was full or over its rate limit): the reports above are not all of them")
@@ -179,6 +189,10 @@ struct Run: ParsableCommand {
         var signal: Int32?
         var killed_by_monitor: Bool
         var violations: [ViolationReport]
+        /// Log mode: threads that ended still lost after a deviation, each with the
+        /// events that went unchecked (`unchecked_events`); empty when every
+        /// thread resynchronised.
+        var lost_threads: [LostThread]
         var utime_us: UInt64
         var stime_us: UInt64
         var wall_ns: UInt64
@@ -189,6 +203,17 @@ struct Run: ParsableCommand {
         /// Processes the program started that the monitor killed (the program itself
         /// is `killed_by_monitor`).
         var killed_descendants: [KilledProcess]
+    }
+
+    struct LostThread: Codable {
+        var pid: UInt32
+        var tid: UInt32
+        var command: String
+        var unchecked_events: UInt64
+        /// The function(s) of the frame it was lost in.
+        var functions: [String]
+        /// Innermost first, as in a violation.
+        var stack: [ViolationReport.Frame]
     }
 
     struct KilledProcess: Codable {
@@ -202,7 +227,14 @@ struct Run: ParsableCommand {
             mode: request.mode.rawValue, action: request.action.rawValue, exec: request.exec.rawValue,
             status: outcome.exeMismatch ? ExitStatus.wrongPolicy.rawValue
                 : outcome.killedByMonitor ? ExitStatus.violation.rawValue : outcome.programStatus,
-            signal: outcome.signal, killed_by_monitor: outcome.killedByMonitor, violations: outcome.reports,
+            signal: outcome.signal, killed_by_monitor: outcome.killedByMonitor,
+            violations: outcome.reports.filter { $0.uncheckedEvents == nil },
+            lost_threads: outcome.reports.compactMap { r in
+                r.uncheckedEvents.map {
+                    LostThread(pid: r.pid, tid: r.tid, command: r.command, unchecked_events: $0,
+                               functions: r.functions, stack: r.stack)
+                }
+            },
             utime_us: outcome.userMicroseconds, stime_us: outcome.systemMicroseconds, wall_ns: outcome.wallNanoseconds,
             markers: outcome.markers, records_dropped: outcome.recordsDropped,
             killed_descendants: outcome.killedDescendants.map { KilledProcess(pid: $0.pid, command: $0.command) })

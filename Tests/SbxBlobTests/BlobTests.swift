@@ -52,9 +52,24 @@ final class BlobTests: XCTestCase {
                 if let k = try? KernelPolicy(blob: mutated) { _ = KernelMonitor(policy: k).step(.init(.libc, 0)) }
             }
         }
-        // The machine of the example: the dyck one has one macro-state per state plus the empty one.
+        // The machine of the example: the dyck one has one macro-state per state plus the
+        // empty one (14), and log mode's any macro-state of each of the 5 functions (all
+        // of its states), whose successors are all macro-states already.
         let machine = try MacroMachine(policy: p, mode: .dyck)
-        XCTAssertEqual(machine.macroStateCount, 14)
+        XCTAssertEqual(machine.macroStateCount, 14 + 5)
+        XCTAssertEqual(machine.resyncGroupsLeftOut, 0)
+        for m in 0..<machine.macroStateCount {
+            let functions = Set(machine.frontiers[m].map(\.function))
+            guard let f = functions.first else {
+                XCTAssertNil(machine.resync[m], "the empty frontier is in no function")
+                continue
+            }
+            XCTAssertEqual(functions.count, 1)
+            let any = try XCTUnwrap(machine.resync[m])
+            XCTAssertEqual(machine.frontiers[any],
+                           (0..<p.functions[f].automaton.stateCount).map { MacroMachine.Pair(function: f, state: $0) })
+            XCTAssertEqual(machine.resync[any], any)
+        }
         XCTAssertEqual(machine.threadStart, 0, "numbering: the empty frontier first")
         XCTAssertEqual(machine.initial, 1, "then the entry")
         XCTAssertEqual(machine.frontiers[machine.threadStart], [])
@@ -86,6 +101,57 @@ final class BlobTests: XCTestCase {
         XCTAssertEqual(m.step(kind: 1 + (1 << 32), id: 0)?.refusal, .unknownKind, "no truncation of the kind")
     }
 
+    /// Log mode's resynchronisation through the blob (`sbx_resync`): a refused event
+    /// in a frame resumes at the next libc call that its function allows anywhere.
+    func testResynchronisation() throws {
+        let k = try KernelPolicy(blob: buildBlob(policy: Self.sharedHelper, mode: .dyck))
+        let m = KernelMonitor(policy: k)
+        XCTAssertNil(m.step(.init(.call, 0)))
+        // In a (at a0), open is refused; a allows it from a1, so it resumes at a2.
+        XCTAssertEqual(m.step(.init(.libc, 1))?.refusal, .notAllowedHere)
+        XCTAssertFalse(m.resync(.init(.libc, 0)), "read is h's, not a's")
+        XCTAssertFalse(m.resync(.init(.ret, 0)), "only libc markers resynchronise")
+        XCTAssertTrue(m.resync(.init(.libc, 1)))
+        XCTAssertEqual(m.window, .libc(1))
+        XCTAssertEqual(m.depth, 2, "the frame is kept")
+        // From a2 a may return, and main goes on.
+        XCTAssertNil(m.step(.init(.ret, 0)))
+        XCTAssertNil(m.step(.init(.call, 1)))
+        // The root: main has no libc call at all, so nothing resumes it.
+        let root = KernelMonitor(policy: k)
+        XCTAssertFalse(root.resync(.init(.libc, 2)))
+        // A new thread's root is the empty frontier: never.
+        XCTAssertFalse(KernelMonitor(policy: k, newThread: true).resync(.init(.libc, 2)))
+        // The reference agrees.
+        var reference = ThreadMonitor(tables: MonitorTables(policy: Self.sharedHelper))
+        XCTAssertNil(reference.step(.init(.call, 0)))
+        XCTAssertTrue(reference.resynchronise(.init(.libc, 1)))
+        XCTAssertEqual(reference.top.frontier.map { [$0.function, $0.state] }, [[1, 2]], "a2")
+    }
+
+    /// A function group whose resynchronisation would take the machine over its
+    /// caps is left out (its entries none), and the blob is still built. With 16
+    /// macro-states for the 14 of the example, the groups are taken in macro-state
+    /// order (1 main, 2 a, 3 b, 4 h, 5 cb): main's and a's any macro-states (14, 15)
+    /// fit, b, h and cb are left out.
+    func testResynchronisationOverTheCapIsLeftOut() throws {
+        let p = Self.sharedHelper
+        let machine = try MacroMachine(policy: p, mode: .dyck, macroStateCap: 16, transitionCap: 1 << 20)
+        XCTAssertEqual(machine.macroStateCount, 16)
+        XCTAssertEqual(machine.resyncGroupsLeftOut, 3)
+        XCTAssertEqual(machine.resync.compactMap { $0 }.count, 8, "main's 3 and a's 3 macro-states and the two any")
+        XCTAssertNil(machine.resync[machine.siteEntries[1]], "b is left out")
+        XCTAssertNil(machine.resync[machine.siteEntries[2]], "h is left out")
+        let k = try KernelPolicy(blob: encodeBlob(machine))
+        let inH = KernelMonitor(policy: k)
+        XCTAssertNil(inH.step(.init(.call, 0)))
+        XCTAssertNil(inH.step(.init(.call, 2)))
+        XCTAssertFalse(inH.resync(.init(.libc, 0)), "h allows read, but its group is left out")
+        let inA = KernelMonitor(policy: k)
+        XCTAssertNil(inA.step(.init(.call, 0)))
+        XCTAssertTrue(inA.resync(.init(.libc, 1)))
+    }
+
     /// An nfa blob is built from the instrumented (dyck) policy and enforces the
     /// flattened model on the same binary: site markers pass without effect (ids out
     /// of range are still refused), callbacks are entered by their original function
@@ -99,7 +165,8 @@ final class BlobTests: XCTestCase {
         XCTAssertEqual(le32(blob, 32), 4, "nr_sites: the instrumented policy's")
         XCTAssertEqual(le32(blob, 64), le32(blob, 68), "no site section")
         let callbacks = le32(blob, 68)
-        XCTAssertEqual(blob.count, callbacks + 8)
+        XCTAssertEqual(le32(blob, 120), callbacks + 8, "the resynchronisation section follows")
+        XCTAssertEqual(blob.count, callbacks + 8 + 4 * k.macroStateCount)
         let machine = try MacroMachine(policy: p, mode: .nfa)
         XCTAssertEqual(machine.policy, p.flattened())
         XCTAssertEqual(machine.original, p)

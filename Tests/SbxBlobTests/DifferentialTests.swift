@@ -24,6 +24,8 @@ final class DifferentialTests: XCTestCase {
     }
 
     var eventsCompared = 0
+    /// Log mode's resynchronisation tried on each refused marker.
+    var resyncOutcomes: [String: Int] = [:]
     var outcomes: [String: Int] = [:]
     var maxDepth = 0
     /// The most frames a stream's store saved by folding.
@@ -138,6 +140,16 @@ final class DifferentialTests: XCTestCase {
                 return false
             }
             XCTAssertEqual(a.depth, pair.monitor.depth)
+            // Log mode: the module tries to resynchronise on the refused marker (the
+            // thread is lost from here); both sides must agree whether it does and
+            // where it resumes (checked below with the state). Libc ids are the same
+            // in the flattening, so the reference reads the marker as it is.
+            let resumed = pair.monitor.resynchronise(marker)
+            guard resumed == pair.kernel.resync(marker) else {
+                XCTFail("\(marker): resync swift \(resumed), kernel \(!resumed): \(context())")
+                return false
+            }
+            resyncOutcomes[resumed ? "resumed" : marker.kind == 1 ? "libc, not resumed" : "other", default: 0] += 1
         default:
             XCTFail("\(marker): swift \(String(describing: expected)), kernel \(String(describing: actual)): \(context())")
             return false
@@ -277,6 +289,10 @@ final class DifferentialTests: XCTestCase {
             XCTAssertGreaterThan(outcomes[outcome] ?? 0, 100, outcome)
         }
         XCTAssertGreaterThan(entriesSaved, 2, "no stream folded frames")
+        print("resync on refused markers: \(resyncOutcomes.sorted { $0.key < $1.key })")
+        for outcome in ["resumed", "libc, not resumed", "other"] {
+            XCTAssertGreaterThan(resyncOutcomes[outcome] ?? 0, 100, outcome)
+        }
         // The streams must reach every outcome of the binding, and every kind of window.
         for outcome in ["allowed", "systemCallOutsideWindow", "executableMapping"] {
             XCTAssertGreaterThan(systemCallOutcomes[outcome] ?? 0, 100, outcome)

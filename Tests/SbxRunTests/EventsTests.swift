@@ -57,6 +57,27 @@ final class EventsTests: XCTestCase {
         XCTAssertTrue(try hijackEvent().text.contains("  allowed:  printf() at hijack.c:18\n"))
     }
 
+    /// A log-mode thread that ended still lost (reason 28): the JSON line has its
+    /// unchecked events; other lines have no such key.
+    func testUnresynchronisedThreadHasItsUncheckedEvents() throws {
+        let m = try MacroMachine(policy: try Policy.parse(ViolationReportTests.policyText), mode: .dyck)
+        let record = ViolationRecord(
+            sequence: 43, pid: 7, tid: 7, command: "hijack", policyID: 3, reason: 28, action: 2, syscall: 0,
+            kind: 0, id: 12, tag: 0x4000_0001, macroState: UInt32(m.siteEntries[1]), depth: 2, flags: 0,
+            stack: [0x4000_0001, 0])
+        let event = SandboxEvent(record: record, time: 1_796_617_800_123_000_000, source: nil,
+                                 report: ViolationReport(record: record, machine: m), note: nil)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(event.jsonLine.utf8)) as? [String: Any])
+        XCTAssertEqual(object["unchecked_events"] as? Int, 12)
+        XCTAssertEqual(object["event_kind"] as? String, "unchecked")
+        XCTAssertEqual(object["action"] as? String, "logged")
+        XCTAssertEqual(object["function"] as? String, "greet")
+        XCTAssertEqual(object["allowed"] as? [String], [])
+        XCTAssertTrue(event.text.contains("sbx: monitoring lost: pid 7 [hijack]: never resynchronised"), event.text)
+        let other = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try hijackEvent().jsonLine.utf8)) as? [String: Any])
+        XCTAssertNil(other["unchecked_events"])
+    }
+
     func testJSONEscapes() {
         XCTAssertEqual(JSONValue.string("a\"b\\c\u{1}\té").encoded, "\"a\\\"b\\\\c\\u0001\\té\"")
         XCTAssertEqual(JSONValue.object([("k", .array([.null, .bool(false), .int(-3)]))]).encoded, "{\"k\":[null,false,-3]}")

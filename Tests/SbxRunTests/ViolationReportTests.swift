@@ -102,6 +102,32 @@ final class ViolationReportTests: XCTestCase {
         XCTAssertEqual(report.stack.count, 16)
     }
 
+    /// Log mode: a thread that exited still lost (reason 28, ABI 6) is reported with
+    /// the events that went unchecked and where it was lost, not as a refusal.
+    func testUnresynchronisedThread() throws {
+        let m = try machine(.dyck)
+        let afterGetenv = try XCTUnwrap(m.transitions[m.initial].first { $0.key == .libc(1) }?.target)
+        let record = ViolationRecord(
+            pid: 9, tid: 10, command: "lost", reason: UInt32(SBX_REASON_UNRESYNCED), action: UInt32(SBX_ACTION_LOG),
+            syscall: 0, kind: 0, id: 42, tag: 0, macroState: UInt32(afterGetenv), depth: 1, flags: 0, stack: [0])
+        XCTAssertTrue(record.isUnresynced)
+        let report = ViolationReport(record: record, machine: m)
+        XCTAssertEqual(report.uncheckedEvents, 42)
+        XCTAssertFalse(report.killed)
+        XCTAssertEqual(report.event.kind, "unchecked")
+        XCTAssertEqual(report.functions, ["main"])
+        XCTAssertTrue(report.allowed.isEmpty, "nothing was refused, so nothing is offered instead")
+        let text = report.text
+        XCTAssertTrue(text.hasPrefix("sbx: monitoring lost: pid 9 (thread 10) [lost]: never resynchronised after its deviation\n"), text)
+        XCTAssertTrue(text.contains("  unchecked: 42 events until the thread exited or execed\n"), text)
+        XCTAssertTrue(text.contains("  lost in:  main()\n"), text)
+        XCTAssertFalse(text.contains("refused:"), text)
+        // Every other record has no count.
+        let other = ViolationReport(record: ViolationRecord(reason: 3, kind: 1, id: 3, tag: 0, macroState: UInt32(afterGetenv),
+                                                            depth: 1, stack: [0]), machine: m)
+        XCTAssertNil(other.uncheckedEvents)
+    }
+
     /// Without the policy (it could not be rebuilt) the report still names ids.
     func testWithoutMachine() {
         let record = ViolationRecord(reason: 3, kind: 4, id: 9, tag: 0, macroState: 0, depth: 1, stack: [0])

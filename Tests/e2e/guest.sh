@@ -124,7 +124,7 @@ feed go | "$SBX" run -- "$P/waiter" >waiter.out 2>&1 &
 wpid=$!
 wait_for waiter.out waiting
 "$SBX" status >st.txt 2>&1; last=st.txt; show st.txt
-check "status: ABI version and one enforced thread" 'has st.txt "ABI version 5" && has st.txt "threads: 1 enforced"'
+check "status: ABI version and one enforced thread" 'has st.txt "ABI version 6" && has st.txt "threads: 1 enforced"'
 check "status: the enforced process, its mode and its program" 'grep -E "^[0-9]+ .* dyck +kill +enforced +[1-9][0-9]* .*waiter" st.txt >/dev/null'
 touch go
 bounded_wait $wpid; st=$?
@@ -321,6 +321,8 @@ cd "$W" && rm -rf "$X"
 . "$here/guest-sj.sh"
 # --- issue 18: sbx events, the records of installed policies, JSON and the journal -----
 . "$here/guest-events.sh"
+# --- issue 18: audit mode that keeps watching (resynchronisation, unchecked events) --
+. "$here/guest-audit.sh"
 # --- issue 19: nfa mode skips CALL/RET/TAIL once the kernel answers ------------------
 . "$here/guest-nfaskip.sh"
 

@@ -39,7 +39,7 @@ static int sbx_check_header(const sbx_u8 *p, sbx_u64 size, struct sbx_policy_vie
 		return -SBX_EINVAL;
 	if (HDR(p, total_size) != size)
 		return -SBX_EINVAL;
-	if (HDR(p, reserved[0]) || HDR(p, reserved[1]))
+	if (HDR(p, reserved))
 		return -SBX_EINVAL;
 
 	v->stack_limit = HDR(p, stack_limit);
@@ -112,6 +112,9 @@ static int sbx_check_header(const sbx_u8 *p, sbx_u64 size, struct sbx_policy_vie
 	if (HDR(p, pins_off) != off)
 		return -SBX_EINVAL;
 	off += (sbx_u64)SBX_BLOB_PIN_SIZE * v->nr_pins;
+	if (HDR(p, resync_off) != off)
+		return -SBX_EINVAL;
+	off += (sbx_u64)SBX_BLOB_RESYNC_SIZE * v->nr_mstates;
 	if (off != size)
 		return -SBX_EINVAL;
 
@@ -122,6 +125,7 @@ static int sbx_check_header(const sbx_u8 *p, sbx_u64 size, struct sbx_policy_vie
 	v->sets = p + HDR(p, sets_off);
 	v->symsets = p + HDR(p, symsets_off);
 	v->pins = p + HDR(p, pins_off);
+	v->resync = p + HDR(p, resync_off);
 	if (v->flags & SBX_BLOB_F_BOUND) {
 		v->none_map = v->sets;
 		v->ambient_map = v->sets + (sbx_u64)SBX_SET_SIZE * v->ambient_set;
@@ -273,6 +277,29 @@ static int sbx_check_pins(const struct sbx_policy_view *v)
 	return 0;
 }
 
+/*
+ * Each entry is SBX_RESYNC_NONE or an any macro-state, whose own entry is
+ * itself: so the monitor never follows more than one entry.
+ */
+static int sbx_check_resync(const struct sbx_policy_view *v)
+{
+	sbx_u32 i, any;
+
+	for (i = 0; i < v->nr_mstates; i++) {
+		any = sbx_le32(v->resync + (sbx_u64)SBX_BLOB_RESYNC_SIZE * i);
+		if (any == SBX_RESYNC_NONE)
+			continue;
+		if (any >= v->nr_mstates ||
+		    sbx_le32(v->resync + (sbx_u64)SBX_BLOB_RESYNC_SIZE * any) != any)
+			return -SBX_EINVAL;
+	}
+	/* The empty frontier is in no function: nothing to resume in. */
+	if (sbx_le32(v->resync + (sbx_u64)SBX_BLOB_RESYNC_SIZE * v->thread_mstate) !=
+	    SBX_RESYNC_NONE)
+		return -SBX_EINVAL;
+	return 0;
+}
+
 /**
  * sbx_blob_validate - check a policy blob and describe it for stepping.
  * @data: the blob, at any alignment; @size bytes are readable.
@@ -301,6 +328,8 @@ int sbx_blob_validate(const void *data, sbx_u64 size, struct sbx_policy_view *ou
 		err = sbx_check_sets(&v);
 	if (!err)
 		err = sbx_check_pins(&v);
+	if (!err)
+		err = sbx_check_resync(&v);
 	if (err)
 		return err;
 	*out = v;

@@ -18,7 +18,7 @@
 #include "sbx_types.h"
 
 #define SBX_BLOB_MAGIC		0x42584253U	/* "SBXB" */
-#define SBX_BLOB_VERSION	5U
+#define SBX_BLOB_VERSION	6U
 
 /* Header flags. Every other bit must be zero. */
 #define SBX_BLOB_F_NFA		0x1U	/* the flattened model: sites pass, no stack */
@@ -127,7 +127,7 @@
  * @nr_pins:        pinned marker sites: 1..SBX_MAX_PINS with
  *                  SBX_BLOB_F_PINNED, else 0.
  * @pins_off:       symsets_off + 4 * nr_symbols (symsets_off without
- *                  SBX_BLOB_F_BOUND); total_size is pins_off + 16 * nr_pins.
+ *                  SBX_BLOB_F_BOUND).
  * @max_depth:      the bound on a thread's logical stack depth (frames,
  *                  root included, counting each folded frame):
  *                  1..SBX_MAX_DEPTH_MAX.
@@ -137,6 +137,9 @@
  * @text_vaddr:     the lowest p_vaddr of the executable's PF_X PT_LOAD
  *                  segments: the load bias is mm->start_code - text_vaddr;
  *                  0 without SBX_BLOB_F_PINNED.
+ * @resync_off:     pins_off + 16 * nr_pins: the resynchronisation section,
+ *                  one u32 per macro-state (struct sbx_blob_resync); the
+ *                  blob's total_size is resync_off + 4 * nr_mstates.
  * @reserved:       zero.
  *
  * sbx_blob_validate() returns -SBX_E2BIG when the blob is larger than
@@ -149,7 +152,9 @@
  * a call key with SBX_BLOB_F_NFA, a set 0 that is not empty, an ambient set
  * with the exec-map or open-write bit, a set index out of range, a pin whose kind is not a
  * marker kind or whose id is out of range for its kind, a pin table whose
- * addresses would wrap around.
+ * addresses would wrap around, a resynchronisation entry that is neither
+ * SBX_RESYNC_NONE nor a macro-state whose own entry is itself, or a
+ * thread_mstate entry other than SBX_RESYNC_NONE.
  */
 struct sbx_blob_header {
 	sbx_u32 magic;
@@ -180,7 +185,8 @@ struct sbx_blob_header {
 	sbx_u32 max_depth;
 	sbx_u64 pin_table_vaddr;
 	sbx_u64 text_vaddr;
-	sbx_u32 reserved[2];
+	sbx_u32 resync_off;
+	sbx_u32 reserved;
 };
 
 /**
@@ -222,6 +228,23 @@ struct sbx_blob_site {
 };
 
 /**
+ * struct sbx_blob_resync - the resynchronisation entry of one macro-state
+ * (4 bytes), indexed by macro-state (specs/kernel-abi.md, "Log mode").
+ * @any: the macro-state whose frontier is every state of the functions that
+ *       this macro-state's frontier is in (the "any" macro-state of its
+ *       function group), or SBX_RESYNC_NONE: the empty frontier, or a group
+ *       the writer left out (its closure was over the writer's budget).
+ *       Otherwise < nr_mstates, and the entry of the any macro-state is
+ *       itself (-SBX_EINVAL otherwise). Only log mode reads it: a thread
+ *       that lost its place resumes at the target of a LIBC key from @any.
+ */
+struct sbx_blob_resync {
+	sbx_u32 any;
+};
+
+#define SBX_RESYNC_NONE		0xffffffffU
+
+/**
  * struct sbx_blob_callback - one callback (8 bytes).
  * @function: function index, the CB_ENTER/CB_EXIT id (with SBX_BLOB_F_NFA too);
  *            strictly ascending over the section, < nr_functions.
@@ -253,6 +276,7 @@ _Static_assert(sizeof(struct sbx_blob_pin) == 16, "pin size");
 _Static_assert(sizeof(struct sbx_blob_mstate) == 12, "macro-state size");
 _Static_assert(sizeof(struct sbx_blob_trans) == 8, "transition size");
 _Static_assert(sizeof(struct sbx_blob_site) == 4, "site size");
+_Static_assert(sizeof(struct sbx_blob_resync) == 4, "resync size");
 _Static_assert(sizeof(struct sbx_blob_callback) == 8, "callback size");
 
 #define SBX_BLOB_HEADER_SIZE	128U
@@ -261,6 +285,7 @@ _Static_assert(sizeof(struct sbx_blob_callback) == 8, "callback size");
 #define SBX_BLOB_TRANS_SIZE	8U
 #define SBX_BLOB_SITE_SIZE	4U
 #define SBX_BLOB_CALLBACK_SIZE	8U
+#define SBX_BLOB_RESYNC_SIZE	4U
 
 /**
  * struct sbx_policy_view - a validated blob, as the monitor steps it.
@@ -271,6 +296,7 @@ _Static_assert(sizeof(struct sbx_blob_callback) == 8, "callback size");
  * @sets:      the system-call sets (empty without SBX_BLOB_F_BOUND).
  * @symsets:   the symbols' set indices (empty without SBX_BLOB_F_BOUND).
  * @pins:      the pinned sites (empty without SBX_BLOB_F_PINNED).
+ * @resync:    the resynchronisation section (one entry per macro-state).
  * @none_map:  the bit map of the window of program code (set 0); without
  *             SBX_BLOB_F_BOUND a map that allows every call.
  * @ambient_map: the bit map of the ambient set; without SBX_BLOB_F_BOUND the
@@ -289,6 +315,7 @@ struct sbx_policy_view {
 	const sbx_u8 *sets;
 	const sbx_u8 *symsets;
 	const sbx_u8 *pins;
+	const sbx_u8 *resync;
 	const sbx_u8 *none_map;
 	const sbx_u8 *ambient_map;
 	sbx_u64 pin_bytes;

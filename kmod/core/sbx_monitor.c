@@ -404,3 +404,50 @@ int sbx_step(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u64 kind
 	return 1;
 }
 
+
+/**
+ * sbx_resync - log mode: may a thread that lost its place resume here?
+ * @p:    the validated policy the thread was set up with.
+ * @t:    the thread state; its top frame is the frame that was refused an
+ *        event (the module calls this only back at that frame's nesting).
+ * @kind: the marker's kind, any value.
+ * @id:   the marker's id, any value.
+ *
+ * The rule (specs/kernel-abi.md, "Log mode"): a LIBC marker whose symbol the
+ * policy allows from some state of the functions the top frame's frontier is
+ * in resumes checking in the frontier of all the states that symbol leads to
+ * from any state of those functions. The blob holds that frontier as the
+ * target of the LIBC key from the top macro-state's "any" macro-state (the
+ * resynchronisation section), so this costs one binary search, like a step;
+ * no loop over states, no allocation. The top frame's tag, depth and setjmp
+ * records are kept; the window becomes the symbol's, as for an allowed LIBC.
+ * Kill mode never calls it: it only widens what log mode watches again.
+ *
+ * Return: 0 if the thread resumed (@t changed: the top frame's macro-state
+ * and the window), 1 if not (@t is unchanged): another kind, an id out of
+ * range, an inconsistent state, a frontier without functions (a new
+ * thread's root) or a group the blob left out, or a symbol that no state of
+ * the functions allows.
+ */
+int sbx_resync(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u64 kind,
+	       sbx_u64 id)
+{
+	struct sbx_frame *top;
+	sbx_u32 any;
+	long long next;
+
+	if (kind != SBX_MARK_LIBC || id >= p->nr_symbols)
+		return 1;
+	if (!sbx_thread_consistent(t) || sbx_top(t)->mstate >= p->nr_mstates)
+		return 1;
+	top = sbx_top(t);
+	any = sbx_le32(p->resync + (sbx_u64)SBX_BLOB_RESYNC_SIZE * top->mstate);
+	if (any == SBX_RESYNC_NONE)
+		return 1;
+	next = sbx_lookup(p, any, SBX_KEY_LIBC(id));
+	if (next < 0)
+		return 1;
+	top->mstate = (sbx_u32)next;
+	sbx_set_window(p, t, (sbx_u32)id);
+	return 0;
+}

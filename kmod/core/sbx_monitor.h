@@ -189,6 +189,8 @@ int sbx_step(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u64 kind
 	     sbx_u64 id, struct sbx_violation *out);
 void sbx_thread_inherit_window(const struct sbx_policy_view *p, struct sbx_thread *t,
 			       const struct sbx_thread *creator);
+int sbx_resync(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u64 kind,
+	       sbx_u64 id);
 
 
 static inline const sbx_u8 *sbx_mstate(const struct sbx_policy_view *p, sbx_u32 m)

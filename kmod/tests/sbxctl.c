@@ -13,7 +13,7 @@
  *                                    -p: only those of policy ID)
  *   sbxctl policies                  POLICIES: a line per loaded policy
  *                                    with its record counters
- *   sbxctl mkblob dyck|nfa|deep|bound|pinned|nfa-bound OUT  writes the core tests' example policy,
+ *   sbxctl mkblob dyck|nfa|deep|bound|pinned|nfa-bound|resync OUT  writes the core tests' example policy,
  *   sbxctl mkblob nfa-pinned OUT TABLE TEXT SITE:KIND:ID...  ... with pins (hex addresses),
  *                                    or (deep) one whose only function calls
  *                                    itself (site 0) with a stack limit of 64
@@ -386,6 +386,8 @@ static int cmd_mkblob(const char *mode, const char *out, int argc, char **argv)
 		mkblob_pinned(&spec);
 	else if (!strcmp(mode, "nfa-bound") || !strcmp(mode, "nfa-pinned"))
 		mkblob_nfa_bound(&spec);
+	else if (!strcmp(mode, "resync"))
+		tb_resync_example(&spec);
 	else
 		return 64;
 	if (!strcmp(mode, "nfa-pinned") ? parse_pins(&spec, argc, argv) : argc)
@@ -717,7 +719,7 @@ static int cmd_policies(void)
 static int usage(void)
 {
 	fprintf(stderr, "usage: sbxctl status | load BLOB | unload ID | read [MAX] [-p ID] | policies |"
-			" mkblob dyck|nfa|deep|bound|pinned|nfa-bound OUT | mkblob nfa-pinned OUT TABLE TEXT SITE:KIND:ID... | | try-load BLOB [--drop] | try-oversized |"
+			" mkblob dyck|nfa|deep|bound|pinned|nfa-bound|resync OUT | mkblob nfa-pinned OUT TABLE TEXT SITE:KIND:ID... | | try-load BLOB [--drop] | try-oversized |"
 			" run [-p ID|-b BLOB] [-m MODE] [-a ACTION] [--no-fork] [--fail-first]"
 			" [--twice] [--exe PATH|--exe-fd N] [--exec T] -- PROG [ARG...] |"
 			" install BLOB|ID --exe PATH|--exe-fd N [-m MODE] [-a ACTION] [--exec T]"

@@ -38,7 +38,7 @@
 #define SBX_DEVICE_PATH		"/dev/sbx"
 
 /* The version of this interface, reported by SBX_IOC_STATUS. */
-#define SBX_ABI_VERSION		5
+#define SBX_ABI_VERSION		6
 
 #define SBX_IOC_MAGIC		0xDB
 
@@ -85,6 +85,7 @@
 #define SBX_REASON_EXEC_DENIED		25	/* an exec the thread's transition refuses */
 #define SBX_REASON_EXE_REBUILT		26	/* installed file whose content changed */
 #define SBX_REASON_STORE_FULL		27	/* no slot for a frame or setjmp record */
+#define SBX_REASON_UNRESYNCED		28	/* log mode: exited or execed still lost */
 
 /* Flags of a violation record (struct sbx_violation_record.flags). */
 #define SBX_REC_F_MARKER	0x1	/* the event was a marker (syscall 999) */
@@ -280,7 +281,9 @@ struct sbx_ioc_status {
  *              SBX_REASON_EXEC_MAPPING and SBX_REASON_EXEC_DENIED the window
  *              the call was made in: the symbol id of the last LIBC marker
  *              (for an exec, the libc function that execed), SBX_WINDOW_START
- *              (0xffffffff) or SBX_WINDOW_NONE (0xfffffffe); else 0.
+ *              (0xffffffff) or SBX_WINDOW_NONE (0xfffffffe); for
+ *              SBX_REASON_UNRESYNCED the number of markers the thread made
+ *              unchecked since the violation that made it lost; else 0.
  * @tag:        the top frame's tag (kmod/core/sbx_monitor.h: 0 root,
  *              0x40000000 | site, 0x80000000 | function) before the event.
  * @mstate:     the top frame's macro-state before the event.
@@ -306,6 +309,16 @@ struct sbx_ioc_status {
  *              file the exec ran (for a script, its interpreter), as d_path()
  *              names it, NUL-terminated and NUL-padded; a path of more than
  *              63 bytes is cut to "..." and its last 60 bytes.
+ *
+ * SBX_REASON_UNRESYNCED (ABI 6) is no violation of its own: a log-mode
+ * thread that a violation left lost (specs/kernel-abi.md, "Log mode") exited
+ * or execed before it resynchronised, after at least one marker went
+ * unchecked (a forked child counts only its own, from the fork). It has @syscall_nr 0, @kind 0, @flags
+ * 0, @id the markers that went unchecked, and @tag, @mstate, @depth and
+ * @stack the thread's frames as kept (the failing frame on top); it is a log
+ * record (rate-limited and evictable like any) and, like every record, takes
+ * a @seq and counts in the violations counters. Made at an exec, its @comm is
+ * already the new image's (as for SBX_REASON_EXEC_DENIED).
  *
  * For SBX_REASON_EXEC_DENIED, @syscall_nr is the exec's (59 execve, 322
  * execveat), @comm already the new image's, and @tag, @mstate and @depth

@@ -37,7 +37,7 @@ uint32_t tb_get32(const uint8_t *p)
 size_t tb_build(const struct tb_spec *s, uint8_t *out, size_t cap)
 {
 	uint32_t nr_trans = 0, i, j, first = 0;
-	size_t off, mo, to, so, co, sto, yo, po, size;
+	size_t off, mo, to, so, co, sto, yo, po, ro, size;
 
 	for (i = 0; i < s->nr_mstates; i++)
 		nr_trans += s->mstates[i].nr_trans;
@@ -49,7 +49,8 @@ size_t tb_build(const struct tb_spec *s, uint8_t *out, size_t cap)
 	sto = co + 8 * s->nr_callbacks;
 	yo = sto + 64 * s->nr_sets;
 	po = yo + 4 * (s->flags & SBX_BLOB_F_BOUND ? s->nr_symbols : 0);
-	size = po + 16 * s->nr_pins;
+	ro = po + 16 * s->nr_pins;
+	size = ro + 4 * s->nr_mstates;
 	if (size > cap) {
 		fprintf(stderr, "tb_build: blob too large\n");
 		abort();
@@ -83,6 +84,9 @@ size_t tb_build(const struct tb_spec *s, uint8_t *out, size_t cap)
 	tb_put32(out + 100, s->max_depth ? s->max_depth : SBX_MAX_DEPTH_DEFAULT);
 	tb_put64(out + 104, s->pin_table_vaddr);
 	tb_put64(out + 112, s->text_vaddr);
+	tb_put32(out + 120, ro);
+	for (i = 0; i < s->nr_mstates; i++)
+		tb_put32(out + ro + 4 * i, s->resync[i] ? s->resync[i] - 1 : SBX_RESYNC_NONE);
 	for (i = 0; i < s->nr_sets; i++)
 		memcpy(out + sto + 64 * i, s->sets[i], 64);
 	for (i = 0; yo + 4 * i < po; i++)
@@ -230,4 +234,36 @@ void tb_recursive(struct tb_spec *s)
 	s->nr_callbacks = 1;
 	s->callbacks[0][0] = 2;
 	s->callbacks[0][1] = 6;
+}
+
+/*
+ * Log mode's resynchronisation (sbx_resync()). Symbols open(0) read(1)
+ * write(2) close(3); one function main: m0 -open-> m1 -read-> m2 -read-> m3
+ * -write-> m4, final m4; close is allowed nowhere. Macro-states: 0 {} (new
+ * thread), 1 {m0}, 2 {m1}, 3 {m2}, 4 {m3}, 5 {m4}F, and main's any
+ * macro-state 6 {m0..m4} -open-> 2, -read-> 7, -write-> 5, where 7 {m2 m3}
+ * -read-> 4, -write-> 5. Every macro-state but 0 resynchronises through 6.
+ */
+void tb_resync_example(struct tb_spec *s)
+{
+	uint32_t i;
+
+	memset(s, 0, sizeof(*s));
+	s->stack_limit = 8;
+	s->nr_symbols = 4;
+	s->nr_functions = 1;
+	s->initial = 1;
+	s->thread = 0;
+	s->nr_mstates = 8;
+	s->mstates[1] = (struct tb_mstate){ 0, 1, { { SBX_KEY_LIBC(0), 2 } } };
+	s->mstates[2] = (struct tb_mstate){ 0, 1, { { SBX_KEY_LIBC(1), 3 } } };
+	s->mstates[3] = (struct tb_mstate){ 0, 1, { { SBX_KEY_LIBC(1), 4 } } };
+	s->mstates[4] = (struct tb_mstate){ 0, 1, { { SBX_KEY_LIBC(2), 5 } } };
+	s->mstates[5] = (struct tb_mstate){ SBX_MSTATE_F_FINAL, 0, { { 0, 0 } } };
+	s->mstates[6] = (struct tb_mstate){ SBX_MSTATE_F_FINAL, 3,
+					    { { SBX_KEY_LIBC(0), 2 }, { SBX_KEY_LIBC(1), 7 },
+					      { SBX_KEY_LIBC(2), 5 } } };
+	s->mstates[7] = (struct tb_mstate){ 0, 2, { { SBX_KEY_LIBC(1), 4 }, { SBX_KEY_LIBC(2), 5 } } };
+	for (i = 1; i < 8; i++)
+		s->resync[i] = 6 + 1;
 }

@@ -51,6 +51,11 @@ struct tb_spec {
 	} pins[TB_MAX];
 	uint64_t pin_table_vaddr;
 	uint64_t text_vaddr;
+	/*
+	 * The resynchronisation entry of each macro-state, plus one: 0 writes
+	 * SBX_RESYNC_NONE, k + 1 macro-state k (so a zeroed spec has none).
+	 */
+	uint32_t resync[TB_MAX];
 };
 
 /*
@@ -68,5 +73,7 @@ uint32_t tb_get32(const uint8_t *p);
 void tb_example(struct tb_spec *s);
 void tb_example_nfa(struct tb_spec *s);
 void tb_recursive(struct tb_spec *s);
+/* Log mode's resynchronisation example: main only, with its any macro-state. */
+void tb_resync_example(struct tb_spec *s);
 
 #endif

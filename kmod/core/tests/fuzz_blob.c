@@ -138,6 +138,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check(out.depth == t.depth && out.kind == kind && out.id == id);
 			check(!memcmp(&before, &t, sizeof(t)));
 			check(!memcmp(saved, t.slots, sizeof(*saved) * t.capacity));
+			/* Log mode: resynchronise on the refused marker, as the module does. */
+			if (!sbx_resync(&view, &t, kind, id)) {
+				check(kind == SBX_MARK_LIBC && t.window_sym == id);
+				check(t.depth == before.depth && t.nr_frames == before.nr_frames &&
+				      t.nr_sj == before.nr_sj);
+			} else {
+				check(!memcmp(&before, &t, sizeof(t)));
+			}
 		}
 		check_thread(&view, &t);
 		/* System calls and pins: any number, any registers; reads stay inside. */

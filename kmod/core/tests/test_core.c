@@ -559,13 +559,14 @@ static void test_header_rejections(void)
 		 co = so + 4 * 5;
 
 	load_example(8);
-	CHECK(blob_size == co + 8, "example size %zu", blob_size);
+	CHECK(blob_size == co + 8 + 4 * 14, "example size %zu", blob_size);
 	CHECK(validate_mut(0, 0x42584254) == -SBX_EINVAL, "magic");
 	CHECK(validate_mut(4, 1) == -SBX_EINVAL, "version 1 (nfa callbacks renumbered)");
 	CHECK(validate_mut(4, 2) == -SBX_EINVAL, "version 2 (no binding or pins)");
 	CHECK(validate_mut(4, 3) == -SBX_EINVAL, "version 3 (openat for writing without its bit)");
 	CHECK(validate_mut(4, 4) == -SBX_EINVAL, "version 4 (16 evicted setjmp records, no folding)");
-	CHECK(validate_mut(4, 6) == -SBX_EINVAL, "version 6");
+	CHECK(validate_mut(4, 5) == -SBX_EINVAL, "version 5 (no resynchronisation section)");
+	CHECK(validate_mut(4, 7) == -SBX_EINVAL, "version 7");
 	CHECK(validate_mut(4, 0) == -SBX_EINVAL, "version 0");
 	CHECK(validate_mut(8, 80) == -SBX_EINVAL, "header size");
 	CHECK(validate_mut(12, 8) == -SBX_EINVAL, "unknown flag");
@@ -613,8 +614,9 @@ static void test_header_rejections(void)
 	CHECK(validate_mut(100, SBX_MAX_DEPTH_MAX) == 0 && validate_mut(100, 1) == 0, "max_depth");
 	CHECK(validate_mut(104, 0x1000) == -SBX_EINVAL, "pin table without SBX_BLOB_F_PINNED");
 	CHECK(validate_mut(112, 0x1000) == -SBX_EINVAL, "text address without SBX_BLOB_F_PINNED");
-	CHECK(validate_mut(120, 1) == -SBX_EINVAL, "reserved 0");
-	CHECK(validate_mut(124, 0x100) == -SBX_EINVAL, "reserved 1");
+	CHECK(validate_mut(120, co + 8 + 4) == -SBX_EINVAL, "resync offset");
+	CHECK(validate_mut(120, 0) == -SBX_EINVAL, "resync offset 0");
+	CHECK(validate_mut(124, 0x100) == -SBX_EINVAL, "reserved");
 
 	/* Every truncation and every extension is refused. */
 	for (n = 0; n < blob_size; n++)
@@ -691,7 +693,7 @@ static void test_nfa_rejections(void)
 	struct tb_spec s;
 
 	load_example_nfa(8);
-	CHECK(blob_size == co + 8, "nfa example size %zu", blob_size);
+	CHECK(blob_size == co + 8 + 4 * 7, "nfa example size %zu", blob_size);
 	CHECK(tb_get32(blob + 32) == 5 && tb_get32(blob + 64) == so &&
 	      tb_get32(blob + 68) == co, "nfa: 5 sites, empty site section");
 	CHECK(validate_mut(12, 0) == -SBX_EINVAL, "dyck flag on an nfa blob");
@@ -1229,6 +1231,87 @@ static void test_fast_path(void)
 	      "a refused LIBC is left to sbx_step");
 }
 
+static void test_resync(void)
+{
+	struct sbx_violation v;
+	struct tb_spec s;
+	uint32_t ro;
+
+	tb_resync_example(&s);
+	load_spec(&s);
+	ro = tb_get32(blob + 120);
+	CHECK(ro + 4 * 8 == blob_size, "resync section at the end");
+
+	/* A refused write in {m1}: resume in {m4}, in write's window. */
+	sbx_thread_init(&view, &thread, slots, 8);
+	CHECK(sbx_step(&view, &thread, L, 0, NULL) == 0, "open");
+	CHECK(sbx_step(&view, &thread, L, 2, &v) == 1 && v.reason == SBX_V_NOT_ALLOWED,
+	      "write refused");
+	CHECK(sbx_resync(&view, &thread, L, 2) == 0, "resync on write");
+	CHECK(sbx_top(&thread)->mstate == 5 && thread.window_sym == 2 && thread.depth == 1 &&
+	      sbx_top(&thread)->tag == SBX_FRAME_ROOT, "at {m4}, window write, root kept: %u %u",
+	      sbx_top(&thread)->mstate, thread.window_sym);
+
+	/* read from anywhere: {m2 m3}, where both read and write are allowed next. */
+	sbx_thread_init(&view, &thread, slots, 8);
+	CHECK(sbx_resync(&view, &thread, L, 1) == 0 && sbx_top(&thread)->mstate == 7,
+	      "resync on read from {m0}");
+	CHECK(sbx_step(&view, &thread, L, 1, NULL) == 0 && sbx_step(&view, &thread, L, 2, NULL) == 0,
+	      "read then write after resync");
+
+	/* Not resynchronising: the thread is unchanged. */
+	sbx_thread_init(&view, &thread, slots, 8);
+	CHECK(sbx_resync(&view, &thread, L, 3) == 1 && sbx_top(&thread)->mstate == 1 &&
+	      thread.window_sym == SBX_WINDOW_START, "close is allowed nowhere in main");
+	CHECK(sbx_resync(&view, &thread, L, 4) == 1, "symbol out of range");
+	CHECK(sbx_resync(&view, &thread, L, 1ULL << 32 | 1) == 1, "id above 32 bits");
+	CHECK(sbx_resync(&view, &thread, SBX_MARK_CALL, 0) == 1, "a CALL never resynchronises");
+	CHECK(sbx_resync(&view, &thread, SBX_MARK_RET, 1) == 1, "a RET never resynchronises");
+	CHECK(sbx_resync(&view, &thread, 0, 1) == 1, "unknown kind");
+	CHECK(sbx_top(&thread)->mstate == 1 && thread.window_sym == SBX_WINDOW_START,
+	      "unchanged");
+	/* A new thread's root (the empty frontier) is in no function. */
+	sbx_thread_init_new_thread(&view, &thread, slots, 8);
+	CHECK(sbx_resync(&view, &thread, L, 1) == 1 && sbx_top(&thread)->mstate == 0,
+	      "no resync at a new thread's root");
+	/* An inconsistent thread is never resynchronised. */
+	sbx_thread_init(&view, &thread, slots, 8);
+	thread.depth = 0;
+	CHECK(sbx_resync(&view, &thread, L, 1) == 1, "inconsistent thread");
+	sbx_thread_init(&view, &thread, slots, 8);
+	sbx_top(&thread)->mstate = 8;
+	CHECK(sbx_resync(&view, &thread, L, 1) == 1, "macro-state out of range");
+
+	/* A group the writer left out (entry none) does not resynchronise. */
+	s.resync[4] = 0;
+	load_spec(&s);
+	sbx_thread_init(&view, &thread, slots, 8);
+	sbx_top(&thread)->mstate = 4;
+	CHECK(sbx_resync(&view, &thread, L, 1) == 1, "left-out group");
+	sbx_top(&thread)->mstate = 3;
+	CHECK(sbx_resync(&view, &thread, L, 1) == 0, "another macro-state of the group");
+
+	/* Without a resynchronisation section (all none): never. */
+	tb_resync_example(&s);
+	memset(s.resync, 0, sizeof(s.resync));
+	load_spec(&s);
+	sbx_thread_init(&view, &thread, slots, 8);
+	CHECK(sbx_resync(&view, &thread, L, 1) == 1, "no entries");
+
+	/* Validation of the section. */
+	tb_resync_example(&s);
+	load_spec(&s);
+	CHECK(validate_mut(ro + 4 * 1, 8) == -SBX_EINVAL, "entry out of range");
+	CHECK(validate_mut(ro + 4 * 1, 0xfffffffe) == -SBX_EINVAL, "entry just below none");
+	CHECK(validate_mut(ro + 4 * 1, 2) == -SBX_EINVAL, "entry whose own entry is not itself");
+	CHECK(validate_mut(ro + 4 * 6, 7) == -SBX_EINVAL, "any macro-state not its own");
+	CHECK(validate_mut(ro + 4 * 6, SBX_RESYNC_NONE) == -SBX_EINVAL,
+	      "an entry naming a macro-state whose entry is none");
+	CHECK(validate_mut(ro + 4 * 0, 6) == -SBX_EINVAL, "the empty frontier resynchronises");
+	CHECK(validate_mut(ro + 4 * 5, SBX_RESYNC_NONE) == 0, "an entry may be none");
+	CHECK(validate_mut(120, ro + 4) == -SBX_EINVAL, "resync offset");
+}
+
 int main(int argc, char **argv)
 {
 	test_valid_run();
@@ -1254,6 +1337,7 @@ int main(int argc, char **argv)
 	test_nfa_stepping();
 	test_binding();
 	test_pins();
+	test_resync();
 	if (argc == 3 && strcmp(argv[1], "--seeds") == 0)
 		write_seeds(argv[2]);
 	printf("test_core: %d checks, %d failures\n", checks, failures);
