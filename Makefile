@@ -74,28 +74,28 @@ fuzz: deps
 # The README's first command: policy, drawing, instrumented build, then a normal run
 # and a killed hijack under sbx run in a guest kernel.
 demo: build kmod
-	@bash Tests/demo/demo.sh
+	@bash examples/demo/demo.sh
 
 bench: bench-analysis bench-marker bench-vm
 
 # dyck-gen on 50k..200k lines of IR: lines/s, peak memory, linearity.
 bench-analysis: build
-	@bash Tests/bench/analysis-bench.sh
+	@bash eval/bench/analysis-bench.sh
 
 # Cost of a marker with no monitor loaded, relative to a bare getppid() syscall.
 bench-marker: build
-	@bash Tests/bench/marker-bench.sh
+	@bash eval/bench/marker-bench.sh
 
 # Marker and system-call cost in a guest, in instructions (sbx vm --icount):
 # an unrelated process's getppid with the module not loaded, loaded, a policy
 # installed, another process enforced (issue 19: target +0);
 # module not loaded, loaded but not enforcing, enforced; the binding of system
 # calls and pinned markers, beside the module from before them in the same boot;
-# the libc-heavy programs of Tests/bench/libc plain, under a seccomp-bpf allowlist,
+# the libc-heavy programs of eval/bench/libc plain, under a seccomp-bpf allowlist,
 # instrumented, nfa and dyck (docs/benchmarks.md).
 bench-vm: build kmod
 	$(MAKE) -C kmod tests
-	bash Tests/bench/binding-bench.sh $(CURDIR)/.build/debug/sbx
+	bash eval/bench/binding-bench.sh $(CURDIR)/.build/debug/sbx
 
 # Installing on a host (README, "Install on a host"). The tools are built in release mode
 # with the Swift runtime linked in (--static-swift-stdlib), so they run without the Swift
@@ -150,7 +150,7 @@ test-install: build
 
 # mbed TLS (issue 7): bench-mbedtls, test-mbedtls (reduced, part of make test),
 # mbedtls (fetch and build only), evaluation-doc.
-include Tests/mbedtls/mbedtls.mk
+include eval/mbedtls/mbedtls.mk
 
 clean:
 	rm -rf .build build

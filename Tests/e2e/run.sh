@@ -18,7 +18,7 @@ say "building the test programs with dyck-cc (and plain clang-19 for the hijack 
 # setjmp/longjmp, function-pointer dispatch, tables of comparators, errno.
 programs="callbacks handlers threads procs jumps dispatch table errno"
 for opt in O0 O2; do
-    "$bin/dyck-cc" -$opt -g Tests/demo/example.c -o "$out/example-$opt" 2>>"$out/build.log"
+    "$bin/dyck-cc" -$opt -g examples/demo/example.c -o "$out/example-$opt" 2>>"$out/build.log"
     for p in $programs; do
         "$bin/dyck-cc" -$opt -g -pthread "Tests/DyckInstrumentTests/Programs/$p.c" -o "$out/$p-$opt" 2>>"$out/build.log"
     done

@@ -14,7 +14,7 @@
 #   syscall  a getppid() of an enforced thread: unbound blob, bound blob
 #   pinned   a marker from a pinned site: unpinned blob, pinned (and bound) blob
 # With SBX_BASE_DIR (a build of the module and helpers before the binding, see
-# Tests/bench/binding-bench.sh) the module is then replaced by that one in the
+# eval/bench/binding-bench.sh) the module is then replaced by that one in the
 # same boot and the same system call and marker are measured again: "today".
 # With SBX_PREV_DIR (the module of the commit before issue 19's short marker
 # path) the enforced markers (nfa LIBC self-loop, unpinned and pinned) are
@@ -63,7 +63,7 @@ $CTL mkblob nfa "$W/nfa.blob"
 $CTL mkblob nfa-bound "$W/bound.blob"
 $CTL mkblob nfa-pinned "$W/pinned.blob" $pins
 # --- libc-heavy programs (issue 19) -------------------------------------------
-# With SBX_LIBC_DIR (Tests/bench/binding-bench.sh: build/bench-libc) and SBX_BIN
+# With SBX_LIBC_DIR (eval/bench/binding-bench.sh: build/bench-libc) and SBX_BIN
 # (sbx): the line copier (fgets/fputs over 40,000 lines) and the strcoll qsort
 # (10,000 strings), each run plain (clang-19), plain under a seccomp-bpf
 # allowlist (seccomp-launch: about 50 rules, loaded then exec'd), the dyck-cc

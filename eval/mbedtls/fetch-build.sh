@@ -7,7 +7,7 @@
 # Idempotent: the deb-src line, the source and each finished build are reused; a
 # build is redone when its compiler (by content) or its configuration changes.
 #
-#   Tests/mbedtls/fetch-build.sh [SUITES...]     # test suites to build: names without
+#   eval/mbedtls/fetch-build.sh [SUITES...]     # test suites to build: names without
 #                                                # test_suite_, "all", or none
 # Environment:
 #   MBEDTLS_DIR  where everything goes (default build/mbedtls, ignored by git)
@@ -94,7 +94,7 @@ mkdir -p "$wrap" "$dir/dyck-bc"
 real_link=$(command -v llvm-link-19 || echo /usr/lib/llvm-19/bin/llvm-link)
 cat >"$wrap/llvm-link-19" <<EOF
 #!/bin/sh
-# written by Tests/mbedtls/fetch-build.sh: llvm-link-19 that keeps a copy of its output
+# written by eval/mbedtls/fetch-build.sh: llvm-link-19 that keeps a copy of its output
 "$real_link" "\$@" || exit \$?
 out=
 while [ \$# -gt 0 ]; do [ "\$1" = -o ] && out=\$2; shift; done

@@ -4,8 +4,8 @@
 # `sbx record`), then `sbx check --trace` of every trace in both modes, and
 # report.py's comparison of statuses and outputs with the plain runs.
 #
-#   Tests/mbedtls/fetch-build.sh                 # once
-#   Tests/mbedtls/record-check.sh [-r REGEX] [-l full|reduced] [-n]
+#   eval/mbedtls/fetch-build.sh                 # once
+#   eval/mbedtls/record-check.sh [-r REGEX] [-l full|reduced] [-n]
 #   (-n: check the recordings already in build/mbedtls/runs/record-check, record nothing)
 #
 # Environment: MBEDTLS_DIR (default build/mbedtls), SBX_BIN or SCRATCH (the tools).
@@ -27,13 +27,13 @@ while getopts r:l:n opt; do
 done
 [ -x "$sbx" ] || { echo "no $sbx: build the tools first" >&2; exit 2; }
 mkdir -p "$dir/tools"
-clang-19 -O2 -Wall -o "$dir/tools/mbt-time" Tests/mbedtls/mbt-time.c || exit 2
+clang-19 -O2 -Wall -o "$dir/tools/mbt-time" eval/mbedtls/mbt-time.c || exit 2
 out=$dir/runs/record-check
 if [ "$record" = 1 ]; then
     rm -rf "$out"
     # One recording per run: repetitions (MBT_REPEAT) only matter for timing.
     SBX=$sbx MBT_TIME=$dir/tools/mbt-time MBT_PLAIN=$dir/plain MBT_DYCK=$dir/dyck MBT_REPEAT=1 \
-        bash Tests/mbedtls/workload.sh -o "$out" -m "plain record" -r "$only" -l "$level"
+        bash eval/mbedtls/workload.sh -o "$out" -m "plain record" -r "$only" -l "$level"
 fi
 
 runs=0 allowed_dyck=0 allowed_nfa=0 refused=0

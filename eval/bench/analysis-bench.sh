@@ -19,7 +19,7 @@ for n in "${sizes[@]}"; do
     src="$work/gen$n.c"
     ll="$work/gen$n.ll"
     if [ ! -s "$ll" ]; then
-        python3 Tests/bench/gen_program.py "$n" >"$src"
+        python3 eval/bench/gen_program.py "$n" >"$src"
         clang-19 -O0 -g -S -emit-llvm -w "$src" -o "$ll"
     fi
     lines=$(wc -l <"$ll")

@@ -2,7 +2,7 @@
 """Unit tests of report.py's cost per marker (issue 19, "Fix a figure"), on a
 synthetic run directory: no guest, no mbed TLS.
 
-    python3 -m unittest discover -s Tests/mbedtls -p 'test_*.py'   (make test-report)
+    python3 -m unittest discover -s eval/mbedtls -p 'test_*.py'   (make test-report)
 
 The workload: one program run alone, and a server with one client run while it
 listened. Each program's own markers cost 300 instructions in inst and 450 in

@@ -6,9 +6,9 @@
 # 4807f2b, the last commit before issue 14) from git into build/bench-base, and
 # those of SBX_BENCH_PREV (default 92069e9, the module before issue 19's short
 # marker path) into build/bench-prev. Also builds the libc-heavy programs of
-# Tests/bench/libc (a line copier, a strcoll qsort) plain (clang-19) and with
+# eval/bench/libc (a line copier, a strcoll qsort) plain (clang-19) and with
 # dyck-cc (also with --dyck-libc-events=all), the seccomp launcher, and the copier's input, into build/bench-libc.
-#   Tests/bench/binding-bench.sh [SBX]      (SBX: the sbx binary; default .build/debug/sbx;
+#   eval/bench/binding-bench.sh [SBX]      (SBX: the sbx binary; default .build/debug/sbx;
 #                                            dyck-cc is taken from the same directory)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -38,13 +38,13 @@ dyckcc=$(dirname "$sbx")/dyck-cc
 say "building the libc-heavy programs (plain clang-19, dyck-cc, seccomp launcher) into $libc"
 rm -rf "$libc" && mkdir -p "$libc"
 for p in linecopy strsort; do
-	clang-19 -O2 -Wall -Wextra -Werror -o "$libc/$p-plain" "Tests/bench/libc/$p.c"
-	"$dyckcc" -O2 -Wall -Wextra -Werror -o "$libc/$p-dyck" "Tests/bench/libc/$p.c" 2>>"$libc/build.log"
+	clang-19 -O2 -Wall -Wextra -Werror -o "$libc/$p-plain" "eval/bench/libc/$p.c"
+	"$dyckcc" -O2 -Wall -Wextra -Werror -o "$libc/$p-dyck" "eval/bench/libc/$p.c" 2>>"$libc/build.log"
 	# The same with every libc call an event (no silent functions): what they save.
-	"$dyckcc" -O2 -Wall -Wextra -Werror --dyck-libc-events=all -o "$libc/$p-all" "Tests/bench/libc/$p.c" 2>>"$libc/build.log"
+	"$dyckcc" -O2 -Wall -Wextra -Werror --dyck-libc-events=all -o "$libc/$p-all" "eval/bench/libc/$p.c" 2>>"$libc/build.log"
 	[ -f "$libc/$p-dyck.dyck" ] && [ -f "$libc/$p-all.dyck" ] || { say "dyck-cc wrote no policy for $p (see $libc/build.log)"; exit 1; }
 done
-cc -O2 -Wall -Wextra -Werror -o "$libc/seccomp-launch" Tests/bench/libc/seccomp-launch.c -lseccomp
+cc -O2 -Wall -Wextra -Werror -o "$libc/seccomp-launch" eval/bench/libc/seccomp-launch.c -lseccomp
 # 40,000 lines of 40 to 60 bytes, the same every time.
 awk 'BEGIN { for (i = 1; i <= 40000; i++) printf "%08x line %d of the input, text to copy%s\n", (i * 2654435761) % 4294967296, i, substr("..........", 1, i % 11) }' >"$libc/lines.txt"
 say "measuring in one guest (--icount: figures are instructions)"

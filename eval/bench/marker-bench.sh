@@ -10,7 +10,7 @@ mkdir -p "$work"
 bin=$(swift build --show-bin-path)
 swift build --product dyck-gen >&2
 
-clang-19 -O2 -g -S -emit-llvm Tests/bench/marker_loop.c -o "$work/loop.ll"
+clang-19 -O2 -g -S -emit-llvm eval/bench/marker_loop.c -o "$work/loop.ll"
 "$bin/dyck-gen" -q "$work/loop.ll" --instrument -o "$work"
 clang-19 -O2 "$work/loop.ll" -o "$work/plain"
 clang-19 -O2 "$work/loop.inst.ll" -o "$work/inst"

@@ -8,7 +8,7 @@
 #   3. report.py compares the runs, writes OUT/report.md and report.json, and
 #      prints the summary line last.
 #
-#   Tests/mbedtls/bench.sh [full|reduced]
+#   eval/mbedtls/bench.sh [full|reduced]
 #
 # Environment: MBEDTLS_DIR, SBX_BIN, SCRATCH, JOBS (see fetch-build.sh);
 #   MODES (default 'plain nfa dyck'; 'inst' adds the dyck-cc build without a
@@ -45,7 +45,7 @@ fi
 out=$dir/runs/$level
 if [ "${REPORT_ONLY:-}" != 1 ]; then
 t0=$SECONDS
-bash Tests/mbedtls/fetch-build.sh $suites
+bash eval/mbedtls/fetch-build.sh $suites
 fetch_seconds=$((SECONDS - t0))
 if [ -n "${SBX_BIN:-}" ]; then bin=$(cd "$SBX_BIN" && pwd); else bin=$root/${SCRATCH:-.build}/debug; fi
 sbx=$bin/sbx
@@ -62,8 +62,8 @@ fi
 tools=$dir/tools
 mkdir -p "$tools"
 cc=clang-19
-$cc -O2 -Wall -o "$tools/mbt-time" Tests/mbedtls/mbt-time.c
-$cc -O2 -Wall -I kmod/uapi -o "$tools/mbt-sbxrun" Tests/mbedtls/mbt-sbxrun.c
+$cc -O2 -Wall -o "$tools/mbt-time" eval/mbedtls/mbt-time.c
+$cc -O2 -Wall -I kmod/uapi -o "$tools/mbt-sbxrun" eval/mbedtls/mbt-sbxrun.c
 
 if [ -n "${SBX_RUN:-}" ]; then
     runner=$SBX_RUN
@@ -110,7 +110,7 @@ icount_flag=(); [ "$icount" = 1 ] && icount_flag=(--icount)
     --env SBX_RUN="$runner" --env SBX_BLOB_CACHE="$blob_cache" --env MBT_TIME="$tools/mbt-time" --env MBT_SBXCTL="$tools/mbt-sbxrun" \
     --env MBT_REPEAT="$MBT_REPEAT" --env MBT_PLAIN="$dir/plain" --env MBT_DYCK="$dir/dyck" --env MBT_SUITES="$suite_list" \
     --env BENCHMARK_ALGS="${BENCHMARK_ALGS-md5 sha256 sha512 aes_cbc aes_gcm chachapoly ctr_drbg hmac_drbg}" \
-    -- bash "$root/Tests/mbedtls/guest.sh" -o "$out" -m "$modes" -s "$suite_modes" -l "$level" -r "${ONLY:-.}" \
+    -- bash "$root/eval/mbedtls/guest.sh" -o "$out" -m "$modes" -s "$suite_modes" -l "$level" -r "${ONLY:-.}" \
     2>&1 | tee "$out/workload.log"
 vm_status=${PIPESTATUS[0]}
 set -e
@@ -157,10 +157,10 @@ if [ "$level" = full ] && [ "${MBT_PROFILE:-1}" = 1 ]; then
         kill "$server" 2>/dev/null; wait "$server" 2>/dev/null
         {
             echo "== test/selftest (all self tests)"
-            python3 "$root/Tests/mbedtls/marker-profile.py" "$dir/dyck/programs/test/selftest.dyck" selftest.trace 20
+            python3 "$root/eval/mbedtls/marker-profile.py" "$dir/dyck/programs/test/selftest.dyck" selftest.trace 20
             echo
             echo "== ssl/ssl_client2 (one full TLS 1.2 handshake and exchange with ssl_server2)"
-            python3 "$root/Tests/mbedtls/marker-profile.py" "$dir/dyck/programs/ssl/ssl_client2.dyck" ssl_client2.trace 20
+            python3 "$root/eval/mbedtls/marker-profile.py" "$dir/dyck/programs/ssl/ssl_client2.dyck" ssl_client2.trace 20
         } >"$out/profile.txt"
         rm -f ./*.trace
     ) || say "profile failed (see $prof)"
@@ -176,7 +176,7 @@ if [ "${MBT_RUN_ABF:-1}" = 1 ]; then
     set +e
     # REPORT_ONLY=1 MBT_REUSE_RECORDINGS=1: check and measure the recordings already made.
     reuse=; [ "${REPORT_ONLY:-}" = 1 ] && [ "${MBT_REUSE_RECORDINGS:-}" = 1 ] && reuse=-n
-    SBX_BIN=$(dirname "$sbx") MBEDTLS_DIR=$dir bash Tests/mbedtls/record-check.sh -l "$level" -r "${ONLY:-.}" $reuse >"$out/record-check.log" 2>&1
+    SBX_BIN=$(dirname "$sbx") MBEDTLS_DIR=$dir bash eval/mbedtls/record-check.sh -l "$level" -r "${ONLY:-.}" $reuse >"$out/record-check.log" 2>&1
     set -e
     tail -1 "$out/record-check.log" | sed 's/^/[mbedtls] /' >&2
     printf 'program\ttraces\tpositions\tabf_dyck\tabf_nfa\tabf_floor\n' >"$out/run-abf.tsv"
@@ -199,7 +199,7 @@ if [ "${MBT_RUN_ABF:-1}" = 1 ]; then
     say "run-based ABF of $(($(wc -l <"$out/run-abf.tsv") - 1)) programs in $((SECONDS - t0)) s"
 fi
 set +e
-python3 Tests/mbedtls/report.py "$dir" "$out" >"$out/summary.txt"
+python3 eval/mbedtls/report.py "$dir" "$out" >"$out/summary.txt"
 report_status=$?
 set -e
 [ "$report_status" = 0 ] || { say "report.py failed"; exit 70; }

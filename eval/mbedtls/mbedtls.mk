@@ -6,20 +6,20 @@
 #   make evaluation-doc    copy the last full report's table into docs/evaluation.md
 #   make test-report       report.py's unit tests (synthetic run directories; part of test-mbedtls)
 # Variables: SCRATCH (swift scratch path of the tools, default .build), SBX_BIN (prebuilt
-# tools instead), MODES, SUITES, VM_CPUS, ... (see Tests/mbedtls/bench.sh).
+# tools instead), MODES, SUITES, VM_CPUS, ... (see eval/mbedtls/bench.sh).
 .PHONY: mbedtls bench-mbedtls test-mbedtls test-report evaluation-doc
 
 mbedtls: build
-	bash Tests/mbedtls/fetch-build.sh
+	bash eval/mbedtls/fetch-build.sh
 
 bench-mbedtls: build kmod
-	bash Tests/mbedtls/bench.sh full
+	bash eval/mbedtls/bench.sh full
 
 test-mbedtls: build kmod test-report
-	bash Tests/mbedtls/bench.sh reduced
+	bash eval/mbedtls/bench.sh reduced
 
 test-report:
-	python3 -m unittest discover -s Tests/mbedtls -p 'test_*.py'
+	python3 -m unittest discover -s eval/mbedtls -p 'test_*.py'
 
 evaluation-doc:
-	bash Tests/mbedtls/evaluation-doc.sh
+	bash eval/mbedtls/evaluation-doc.sh

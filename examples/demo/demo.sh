@@ -14,7 +14,7 @@ step() { printf '\n== %s\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 
 step "1. Compile the example to LLVM IR with clang-19 (-g for source lines)"
-run clang-19 -O0 -g -S -emit-llvm Tests/demo/example.c -o "$out/example.ll"
+run clang-19 -O0 -g -S -emit-llvm examples/demo/example.c -o "$out/example.ll"
 
 step "2. Extract the Dyck policy"
 run "$bin/dyck-gen" "$out/example.ll" -o "$out"
@@ -41,7 +41,7 @@ echo "(exit status $status: refused)"
 [ "$status" -eq 1 ]
 
 step "7. Build the program with dyck-cc: markers in the code, policy next to it"
-run "$bin/dyck-cc" -O0 -g -o "$out/example" Tests/demo/example.c
+run "$bin/dyck-cc" -O0 -g -o "$out/example" examples/demo/example.c
 printf 'key = value\n' >"$out/config.txt"
 
 step "8. Run it natively under the recorder (no monitor: markers are harmless)"
@@ -60,4 +60,4 @@ echo "(the attacker points the handler at maintenance(), 0x$maintenance, which c
 
 step "11. Boot a guest kernel with the sbx_dyck module and run both programs under sbx run"
 make -C kmod >/dev/null
-run "$bin/sbx" vm --module kmod/sbx_dyck.ko -- bash Tests/demo/guest-demo.sh "$bin" "$PWD/$out"
+run "$bin/sbx" vm --module kmod/sbx_dyck.ko -- bash examples/demo/guest-demo.sh "$bin" "$PWD/$out"

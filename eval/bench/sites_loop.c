@@ -1,6 +1,6 @@
 /*
  * An mbed-TLS-like hash loop for the cost of call-site markers (issue 19, "The
- * nfa mode does not pay for CALL/RET"; Tests/bench/site-skip-bench.sh). As in
+ * nfa mode does not pay for CALL/RET"; eval/bench/site-skip-bench.sh). As in
  * mbed TLS, the layered API functions reach libc only through an error/debug
  * path that a normal run never takes, so every call of them is an instrumented
  * site: each update makes six site markers (CALL/RET of md_update, sha_update

@@ -1,5 +1,5 @@
 /*
- * mbt-time - run a command and record its cost (Tests/mbedtls, built by bench.sh).
+ * mbt-time - run a command and record its cost (eval/mbedtls, built by bench.sh).
  *
  *   mbt-time FILE -- CMD [ARGS...]
  *
