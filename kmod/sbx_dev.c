@@ -406,8 +406,164 @@ static struct miscdevice sbx_miscdev = {
 	.mode = 0600,
 };
 
+/*
+ * No holes in the ABI structs (as landlock's build_check_abi()): each size is the
+ * sum of its fields' sizes, so no byte that userspace passes or reads is padding
+ * that one compiler fills and another does not, and every byte is a field the
+ * kernel checks. The sizes themselves are pinned in sbx_dev_init().
+ */
+static void sbx_build_check_abi(void)
+{
+	size_t size;
+
+	size = sizeof_field(struct sbx_ioc_load, blob) +
+	       sizeof_field(struct sbx_ioc_load, size) +
+	       sizeof_field(struct sbx_ioc_load, flags) +
+	       sizeof_field(struct sbx_ioc_load, id) +
+	       sizeof_field(struct sbx_ioc_load, blob_flags) +
+	       sizeof_field(struct sbx_ioc_load, reserved);
+	BUILD_BUG_ON(sizeof(struct sbx_ioc_load) != size);
+
+	size = sizeof_field(struct sbx_ioc_unload, id) +
+	       sizeof_field(struct sbx_ioc_unload, flags);
+	BUILD_BUG_ON(sizeof(struct sbx_ioc_unload) != size);
+
+	size = sizeof_field(struct sbx_ioc_arm, id) +
+	       sizeof_field(struct sbx_ioc_arm, mode) +
+	       sizeof_field(struct sbx_ioc_arm, action) +
+	       sizeof_field(struct sbx_ioc_arm, flags) +
+	       sizeof_field(struct sbx_ioc_arm, exe_fd) +
+	       sizeof_field(struct sbx_ioc_arm, exec) +
+	       sizeof_field(struct sbx_ioc_arm, reserved);
+	BUILD_BUG_ON(sizeof(struct sbx_ioc_arm) != size);
+
+	size = sizeof_field(struct sbx_ioc_status, abi_version) +
+	       sizeof_field(struct sbx_ioc_status, nr_policies) +
+	       sizeof_field(struct sbx_ioc_status, enforced_tasks) +
+	       sizeof_field(struct sbx_ioc_status, armed_tasks) +
+	       sizeof_field(struct sbx_ioc_status, markers) +
+	       sizeof_field(struct sbx_ioc_status, violations) +
+	       sizeof_field(struct sbx_ioc_status, records_dropped) +
+	       sizeof_field(struct sbx_ioc_status, alloc_failures) +
+	       sizeof_field(struct sbx_ioc_status, policy_bytes) +
+	       sizeof_field(struct sbx_ioc_status, ring_size) +
+	       sizeof_field(struct sbx_ioc_status, ring_count) +
+	       sizeof_field(struct sbx_ioc_status, nr_installed) +
+	       sizeof_field(struct sbx_ioc_status, unconfined_tasks) +
+	       sizeof_field(struct sbx_ioc_status, kills_dropped) +
+	       sizeof_field(struct sbx_ioc_status, reserved);
+	BUILD_BUG_ON(sizeof(struct sbx_ioc_status) != size);
+
+	size = sizeof_field(struct sbx_violation_record, seq) +
+	       sizeof_field(struct sbx_violation_record, time_ns) +
+	       sizeof_field(struct sbx_violation_record, pid) +
+	       sizeof_field(struct sbx_violation_record, tid) +
+	       sizeof_field(struct sbx_violation_record, comm) +
+	       sizeof_field(struct sbx_violation_record, policy_id) +
+	       sizeof_field(struct sbx_violation_record, reason) +
+	       sizeof_field(struct sbx_violation_record, action) +
+	       sizeof_field(struct sbx_violation_record, syscall_nr) +
+	       sizeof_field(struct sbx_violation_record, kind) +
+	       sizeof_field(struct sbx_violation_record, id) +
+	       sizeof_field(struct sbx_violation_record, tag) +
+	       sizeof_field(struct sbx_violation_record, mstate) +
+	       sizeof_field(struct sbx_violation_record, depth) +
+	       sizeof_field(struct sbx_violation_record, flags) +
+	       sizeof_field(struct sbx_violation_record, reserved) +
+	       sizeof_field(struct sbx_violation_record, stack);
+	BUILD_BUG_ON(sizeof(struct sbx_violation_record) != size);
+	BUILD_BUG_ON(sizeof_field(struct sbx_violation_record, path) !=
+		     sizeof_field(struct sbx_violation_record, stack));
+
+	size = sizeof_field(struct sbx_ioc_read, records) +
+	       sizeof_field(struct sbx_ioc_read, max) +
+	       sizeof_field(struct sbx_ioc_read, count) +
+	       sizeof_field(struct sbx_ioc_read, dropped) +
+	       sizeof_field(struct sbx_ioc_read, policy_id) +
+	       sizeof_field(struct sbx_ioc_read, flags);
+	BUILD_BUG_ON(sizeof(struct sbx_ioc_read) != size);
+
+	size = sizeof_field(struct sbx_ioc_install, id) +
+	       sizeof_field(struct sbx_ioc_install, mode) +
+	       sizeof_field(struct sbx_ioc_install, action) +
+	       sizeof_field(struct sbx_ioc_install, flags) +
+	       sizeof_field(struct sbx_ioc_install, exe_fd) +
+	       sizeof_field(struct sbx_ioc_install, exec) +
+	       sizeof_field(struct sbx_ioc_install, dev) +
+	       sizeof_field(struct sbx_ioc_install, ino) +
+	       sizeof_field(struct sbx_ioc_install, replaced) +
+	       sizeof_field(struct sbx_ioc_install, reserved1) +
+	       sizeof_field(struct sbx_ioc_install, reserved);
+	BUILD_BUG_ON(sizeof(struct sbx_ioc_install) != size);
+
+	size = sizeof_field(struct sbx_ioc_remove, flags) +
+	       sizeof_field(struct sbx_ioc_remove, exe_fd) +
+	       sizeof_field(struct sbx_ioc_remove, dev) +
+	       sizeof_field(struct sbx_ioc_remove, ino) +
+	       sizeof_field(struct sbx_ioc_remove, policy_id) +
+	       sizeof_field(struct sbx_ioc_remove, reserved0);
+	BUILD_BUG_ON(sizeof(struct sbx_ioc_remove) != size);
+
+	size = sizeof_field(struct sbx_install_entry, dev) +
+	       sizeof_field(struct sbx_install_entry, ino) +
+	       sizeof_field(struct sbx_install_entry, policy_id) +
+	       sizeof_field(struct sbx_install_entry, mode) +
+	       sizeof_field(struct sbx_install_entry, action) +
+	       sizeof_field(struct sbx_install_entry, processes) +
+	       sizeof_field(struct sbx_install_entry, execs) +
+	       sizeof_field(struct sbx_install_entry, exec) +
+	       sizeof_field(struct sbx_install_entry, refused);
+	BUILD_BUG_ON(sizeof(struct sbx_install_entry) != size);
+
+	size = sizeof_field(struct sbx_ioc_list, entries) +
+	       sizeof_field(struct sbx_ioc_list, max) +
+	       sizeof_field(struct sbx_ioc_list, count) +
+	       sizeof_field(struct sbx_ioc_list, reserved);
+	BUILD_BUG_ON(sizeof(struct sbx_ioc_list) != size);
+
+	size = sizeof_field(struct sbx_task_entry, pid) +
+	       sizeof_field(struct sbx_task_entry, tid) +
+	       sizeof_field(struct sbx_task_entry, policy_id) +
+	       sizeof_field(struct sbx_task_entry, state) +
+	       sizeof_field(struct sbx_task_entry, mode) +
+	       sizeof_field(struct sbx_task_entry, action) +
+	       sizeof_field(struct sbx_task_entry, markers) +
+	       sizeof_field(struct sbx_task_entry, violations) +
+	       sizeof_field(struct sbx_task_entry, flags) +
+	       sizeof_field(struct sbx_task_entry, comm) +
+	       sizeof_field(struct sbx_task_entry, reserved);
+	BUILD_BUG_ON(sizeof(struct sbx_task_entry) != size);
+
+	size = sizeof_field(struct sbx_ioc_tasks, entries) +
+	       sizeof_field(struct sbx_ioc_tasks, max) +
+	       sizeof_field(struct sbx_ioc_tasks, count) +
+	       sizeof_field(struct sbx_ioc_tasks, reserved);
+	BUILD_BUG_ON(sizeof(struct sbx_ioc_tasks) != size);
+
+	size = sizeof_field(struct sbx_policy_entry, id) +
+	       sizeof_field(struct sbx_policy_entry, blob_flags) +
+	       sizeof_field(struct sbx_policy_entry, size) +
+	       sizeof_field(struct sbx_policy_entry, users) +
+	       sizeof_field(struct sbx_policy_entry, violations) +
+	       sizeof_field(struct sbx_policy_entry, dropped) +
+	       sizeof_field(struct sbx_policy_entry, dropped_rate) +
+	       sizeof_field(struct sbx_policy_entry, queued) +
+	       sizeof_field(struct sbx_policy_entry, queued_kills) +
+	       sizeof_field(struct sbx_policy_entry, queue_size) +
+	       sizeof_field(struct sbx_policy_entry, kills_dropped) +
+	       sizeof_field(struct sbx_policy_entry, reserved);
+	BUILD_BUG_ON(sizeof(struct sbx_policy_entry) != size);
+
+	size = sizeof_field(struct sbx_ioc_policies, entries) +
+	       sizeof_field(struct sbx_ioc_policies, max) +
+	       sizeof_field(struct sbx_ioc_policies, count) +
+	       sizeof_field(struct sbx_ioc_policies, reserved);
+	BUILD_BUG_ON(sizeof(struct sbx_ioc_policies) != size);
+}
+
 int sbx_dev_init(void)
 {
+	sbx_build_check_abi();
 	BUILD_BUG_ON(sizeof(struct sbx_ioc_load) != 40);
 	BUILD_BUG_ON(sizeof(struct sbx_ioc_unload) != 8);
 	BUILD_BUG_ON(sizeof(struct sbx_ioc_arm) != 32);
