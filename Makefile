@@ -4,6 +4,16 @@ SWIFT ?= swift
 SWIFT_FLAGS ?=
 BUILD_DIR := .build/debug
 
+# The git commit that `sbx --version`, `dyck-gen --version` and `dyck-cc --dyck-version`
+# report: Package.swift reads SBX_GIT_COMMIT from the environment of every swift
+# command run here (exported, so that `swift build` and `swift test` see the same value
+# and do not relink each other's products). 12 hex digits, "-dirty" when tracked files
+# have uncommitted changes; "unknown" outside a git checkout (e.g. a release tarball:
+# set SBX_GIT_COMMIT=... on the command line).
+SBX_GIT_COMMIT ?= $(shell c=$$(git rev-parse --short=12 HEAD 2>/dev/null) && \
+	{ git diff --quiet HEAD -- 2>/dev/null && echo $$c || echo $$c-dirty; } || echo unknown)
+export SBX_GIT_COMMIT
+
 .PHONY: all deps build test test-core test-vm test-e2e test-attacks test-boot kmod fuzz demo bench bench-analysis bench-marker bench-vm clean \
 	install install-tools dkms-install test-install
 
