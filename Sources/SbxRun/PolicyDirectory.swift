@@ -100,7 +100,7 @@ public enum PolicyDirectory {
         }
         func number(_ key: String, _ range: ClosedRange<Int>, _ fallback: Int) throws(Malformed) -> Int {
             guard let entry = values[key] else { return fallback }
-            guard let n = Int(entry.value), range.contains(n) else {
+            guard entry.value.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(entry.value), range.contains(n) else {
                 throw fail(entry.line, "\(key) must be a number within \(range.lowerBound)...\(range.upperBound), not '\(entry.value)'")
             }
             return n

@@ -47,6 +47,7 @@ final class PolicyDirectoryTests: XCTestCase {
             (good + "exec=maybe\n", 4, "exec must be registry, deny or unconfined"),
             (good + "stack_limit=0\n", 4, "stack_limit must be a number within 1..."),
             (good + "max_depth=lots\n", 4, "max_depth must be a number"),
+            (good + "max_depth=+5\n", 4, "max_depth must be a number"),
             (good + "colour=blue\n", 4, "unknown key 'colour'"),
             (good + "exe=/bin/y\n", 4, "'exe' given twice (first on line 2)"),
             (good + "just words\n", 4, "not KEY=VALUE"),

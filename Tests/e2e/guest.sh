@@ -9,6 +9,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 W=$(mktemp -d /tmp/sbxe2e.XXXXXXXX) || exit 100  # /tmp is the host's: unique names
 chmod 755 "$W"
 cd "$W" || exit 100
+# sbx policy install saves each policy into the policy directory, /etc/sbx/policies by
+# default: the host's /etc, read-only here. Every section saves into the test's own.
+export SBX_POLICY_DIR="$W/etc-sbx-policies"
 
 n=0 fails=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
@@ -321,6 +324,8 @@ cd "$W" && rm -rf "$X"
 . "$here/guest-sj.sh"
 # --- issue 18: sbx events, the records of installed policies, JSON and the journal -----
 . "$here/guest-events.sh"
+# --- issue 18: saved policies survive a (simulated) reboot; --json outputs ---------------
+. "$here/guest-saved.sh"
 
 echo "1..$n"
 echo "# e2e: $n tests, $fails failed"
