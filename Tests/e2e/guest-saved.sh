@@ -104,7 +104,7 @@ check "restored: the hijack is killed again under the restored policy (status $s
 check "restored: its normal run still runs (status $st)" '[ $st = 0 ] && has sv.ok "hello, world"'
 "$SBX" policy list --json >sv.list2.json 2>&1
 last=sv.list2.json
-check "restored: policy list --json lists the broken file as malformed, nothing saved-not-installed" \
+check "restored: policy list --json: the broken file malformed, the vanished executable saved but not installed" \
     'python3 -c "
 import json
 d = json.load(open(\"sv.list2.json\"))
