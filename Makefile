@@ -4,8 +4,18 @@ SWIFT ?= swift
 SWIFT_FLAGS ?=
 BUILD_DIR := .build/debug
 
+# The git commit that `sbx --version`, `dyck-gen --version` and `dyck-cc --dyck-version`
+# report: Package.swift reads SBX_GIT_COMMIT from the environment of every swift
+# command run here (exported, so that `swift build` and `swift test` see the same value
+# and do not relink each other's products). 12 hex digits, "-dirty" when tracked files
+# have uncommitted changes; "unknown" outside a git checkout (e.g. a release tarball:
+# set SBX_GIT_COMMIT=... on the command line).
+SBX_GIT_COMMIT ?= $(shell c=$$(git rev-parse --short=12 HEAD 2>/dev/null) && \
+	{ git diff --quiet HEAD -- 2>/dev/null && echo $$c || echo $$c-dirty; } || echo unknown)
+export SBX_GIT_COMMIT
+
 .PHONY: all deps build test test-unit test-core test-vm test-e2e test-attacks test-boot kmod fuzz demo bench bench-analysis bench-marker bench-vm clean \
-	install install-tools dkms-install test-install
+	install install-tools install-systemd install-modules-load dkms-install test-install
 
 all: build
 
@@ -108,7 +118,25 @@ TOOLS := dyck-gen dyck-cc sbx
 BINDIR := $(DESTDIR)$(PREFIX)/bin
 MAN1DIR := $(DESTDIR)$(PREFIX)/share/man/man1
 
-install: install-tools
+# systemd reads units from $(PREFIX)/lib/systemd/system for PREFIX /usr and /usr/local,
+# and modules-load.d files from $(PREFIX)/lib/modules-load.d likewise.
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+MODULESLOADDIR ?= $(PREFIX)/lib/modules-load.d
+
+install: install-tools install-systemd
+
+# sbx-policies.service: `sbx policy load-all` at boot (README, "Policies that survive a
+# reboot"); its ExecStart names the installed sbx. Not enabled here: systemctl enable.
+install-systemd:
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' dist/systemd/sbx-policies.service.in >$(DESTDIR)$(SYSTEMDUNITDIR)/sbx-policies.service
+	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/sbx-policies.service
+
+# modules-load.d/sbx_dyck.conf: systemd-modules-load loads the module at boot. With the
+# module (dkms-install), not with the tools: without the module it would fail every boot.
+install-modules-load:
+	install -d $(DESTDIR)$(MODULESLOADDIR)
+	install -m 644 dist/modules-load.d/sbx_dyck.conf $(DESTDIR)$(MODULESLOADDIR)/sbx_dyck.conf
 
 install-tools: deps
 	$(SWIFT) build -c release --static-swift-stdlib --scratch-path $(INSTALL_SCRATCH) $(SWIFT_FLAGS)
@@ -137,7 +165,7 @@ install-tools: deps
 # The kernel module through DKMS: its source to /usr/src/sbx-dyck-<version>, then dkms
 # add, build and install for the running kernel; DKMS rebuilds it for every kernel the
 # host installs later. Needs root and the dkms package.
-dkms-install: deps
+dkms-install: deps install-modules-load
 	$(MAKE) -C kmod dkms-source DESTDIR=$(DESTDIR)
 	dkms add -m $$($(MAKE) -s --no-print-directory -C kmod dkms-name) -v $$($(MAKE) -s --no-print-directory -C kmod dkms-version) 2>&1 | grep -v 'already added' || true
 	dkms install -m $$($(MAKE) -s --no-print-directory -C kmod dkms-name) -v $$($(MAKE) -s --no-print-directory -C kmod dkms-version)

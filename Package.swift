@@ -1,4 +1,5 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
 
 // LLVM 19 comes from Debian's llvm-19-dev; its location is fixed by that package.
@@ -9,6 +10,18 @@ let llvmSwiftFlags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-I\(llvmInclude)"])
 let llvmLinkFlags: [LinkerSetting] = [
     .unsafeFlags(["-L\(llvmLib)", "-Xlinker", "-rpath", "-Xlinker", llvmLib]),
 ]
+
+// The git commit the tools report with --version: the Makefile passes it in
+// SBX_GIT_COMMIT (nothing is generated into the tree); a plain `swift build` says
+// "unknown". Only letters, digits, '.', '-' and '_' are kept, so the value is always a
+// valid C string literal. It is a define of CBuildInfo alone: a new commit recompiles
+// one C file and relinks.
+let gitCommit: String = {
+    let value = ProcessInfo.processInfo.environment["SBX_GIT_COMMIT"] ?? ""
+    let safe = !value.isEmpty && value.count <= 64
+        && value.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) && $0.isASCII || "._-".unicodeScalars.contains($0) }
+    return safe ? value : "unknown"
+}()
 
 let package = Package(
     name: "dyck-sandbox",
@@ -81,11 +94,14 @@ let package = Package(
         // table read with libelf.
         .target(name: "SbxRun", dependencies: ["CSbxDevice", "CLibELF", "DyckModel", "SbxBlob", "SbxSystem"]),
 
-        // Shared by the executables: typed errors -> exit codes, diagnostics.
+        // The version and the git commit of the build (--version, --dyck-version).
+        .target(name: "CBuildInfo", cSettings: [.define("SBX_GIT_COMMIT", to: "\"\(gitCommit)\"")]),
+
+        // Shared by the executables: typed errors -> exit codes, diagnostics, version.
         .target(
             name: "SbxCLI",
             dependencies: [
-                "DyckModel", "SbxSystem",
+                "DyckModel", "SbxSystem", "CBuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -103,7 +119,7 @@ let package = Package(
         // and instrumentation at link time.
         .target(
             name: "DyckCC",
-            dependencies: ["DyckAnalysis", "DyckInstrument", "DyckModel", "CLLVM", "SbxSystem"],
+            dependencies: ["DyckAnalysis", "DyckInstrument", "DyckModel", "CLLVM", "SbxSystem", "CBuildInfo"],
             swiftSettings: llvmSwiftFlags,
             linkerSettings: llvmLinkFlags
         ),

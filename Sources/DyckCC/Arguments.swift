@@ -77,6 +77,8 @@ struct CommandLineArguments {
     var libcEvents: LibcEventSelection = .effectful
     var verbose = false
     var help = false
+    /// `--dyck-version`: print dyck-cc's version and commit (`--version` is clang's).
+    var version = false
 
     /// Options that take their value in the next word when written alone.
     static let separateValue: Set<String> = [
@@ -148,9 +150,11 @@ struct CommandLineArguments {
             verbose = true
         } else if word == "--dyck-help" {
             help = true
+        } else if word == "--dyck-version" {
+            version = true
         } else {
             throw DriverError.usage(
-                "unknown option '\(word)' (dyck-cc knows --dyck-entry=NAME, --dyck-libc=PATH, --dyck-libc-events=effectful|all, --dyck-verbose, --dyck-help)")
+                "unknown option '\(word)' (dyck-cc knows --dyck-entry=NAME, --dyck-libc=PATH, --dyck-libc-events=effectful|all, --dyck-verbose, --dyck-help, --dyck-version)")
         }
     }
 

@@ -1,3 +1,4 @@
+import CBuildInfo
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -47,6 +48,7 @@ public enum Driver {
                               specs/analysis.md)
           --dyck-verbose      print the commands run (also DYCK_CC_VERBOSE=1)
           --dyck-help         this text
+          --dyck-version      dyck-cc's version and git commit (--version is clang's)
 
         Inputs without bitcode (prebuilt objects, libraries built without dyck-cc) still
         link, with a warning: the policy does not cover them.
@@ -65,6 +67,10 @@ public enum Driver {
         let command = try CommandLineArguments(expanded)
         if command.help {
             print(Driver.help)
+            return 0
+        }
+        if command.version {
+            print("dyck-cc \(String(cString: sbx_build_version())) (commit \(String(cString: sbx_build_commit())))")
             return 0
         }
         Subprocess.verbose = command.verbose || ProcessInfo.processInfo.environment["DYCK_CC_VERBOSE"].map { !$0.isEmpty && $0 != "0" } ?? false

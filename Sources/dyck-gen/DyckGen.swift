@@ -29,7 +29,8 @@ struct DyckGen: ParsableCommand {
             With --libc-syscalls, the arguments are libc function names instead: prints \
             the system calls each can make, as derived from libc.so.6 and the dynamic \
             loader (specs/libc-syscalls.md); without names, every exported function.
-            """
+            """,
+        version: "dyck-gen " + ToolVersion.text
     )
 
     @Argument(help: "LLVM IR of the whole program (.ll or .bc); with --libc-syscalls, libc function names.")

@@ -240,6 +240,9 @@ struct Run: ParsableCommand {
             killed_descendants: outcome.killedDescendants.map { KilledProcess(pid: $0.pid, command: $0.command) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        // One key style in every JSON output: snake_case (ViolationReport's
+        // stackTruncated becomes stack_truncated; specs/json-output.md).
+        encoder.keyEncodingStrategy = .convertToSnakeCase
         return String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"
     }
 }

@@ -17,6 +17,7 @@ struct Sbx: ParsableCommand {
             the program is not instrumented, 104 not privileged, 105 the policy is not \
             the program's (see their --help).
             """,
+        version: "sbx " + ToolVersion.text,
         subcommands: [Check.self, Convert.self, DotCommand.self, Diff.self, Stats.self, Record.self, BlobCommand.self, Vm.self,
                       Run.self, PolicyCommand.self, Status.self, Events.self]
     )

@@ -31,6 +31,9 @@ struct Stats: ParsableCommand {
             the libc call just made there (or the start of a thread): its positions, \
             its share of the dyck sum, and the mean next-set size there in each mode.
 
+            --json prints one JSON object instead of the tables (snake_case keys; \
+            specs/json-output.md); a refused trace is then reported on stderr only.
+
             Exit status: 0, 1 if a trace leaves the policy in either mode (the refused \
             event is printed as by `sbx check`), 2 bad input.
             """
@@ -46,6 +49,9 @@ struct Stats: ParsableCommand {
         "With --trace: also list the N places (function and libc call just made) that add most to the dyck run-based ABF.",
         valueName: "N"))
     var places: Int?
+
+    @Flag(name: .long, help: "Print one JSON object (specs/json-output.md).")
+    var json = false
 
     func validate() throws {
         if let places, places < 1 { throw ValidationError("--places must be at least 1") }
@@ -65,8 +71,9 @@ struct Stats: ParsableCommand {
         case .dyck: rows = [("dyck", loaded), ("nfa", loaded.flattened())]
         case .nfa: rows = [("nfa", loaded)]
         }
-        print("policy: \(policy) (\(loaded.module.isEmpty ? "unknown module" : loaded.module))")
-        print("functions: \(loaded.functions.count)  libc symbols: \(loaded.symbols.count)  callbacks: \(loaded.callbacks.count)")
+        var document = JSONStats(policy: policy, module: loaded.module.isEmpty ? nil : loaded.module,
+                                 kind: loaded.kind == .dyck ? "dyck" : "nfa", functions: loaded.functions.count,
+                                 libcSymbols: loaded.symbols.count, callbacks: loaded.callbacks.count, modes: [])
         let header = ["mode", "states", "edges", "call-sites", "static-abf"]
         var table = [header]
         for (name, model) in rows {
@@ -74,7 +81,18 @@ struct Stats: ParsableCommand {
             let edges = model.functions.reduce(0) { $0 + $1.automaton.edges.count }
             let abf = model.branchingFactor()
             table.append([name, "\(states)", "\(edges)", "\(model.sites.count)", formatABF(abf.average)])
+            document.modes.append(JSONStats.Mode(mode: name, states: states, edges: edges, callSites: model.sites.count,
+                                                 staticAbf: abf.average))
         }
+        if json {
+            if !recorded.isEmpty {
+                try runBased(loaded, flattened: rows.first { $0.0 == "nfa" }?.1, recorded: recorded, into: &document)
+            }
+            print(try JSONOutput.text(document), terminator: "")
+            return
+        }
+        print("policy: \(policy) (\(loaded.module.isEmpty ? "unknown module" : loaded.module))")
+        print("functions: \(loaded.functions.count)  libc symbols: \(loaded.symbols.count)  callbacks: \(loaded.callbacks.count)")
         let widths = header.indices.map { column in table.map { $0[column].count }.max() ?? 0 }
         for row in table {
             let cells = row.enumerated().map { column, cell in
@@ -87,11 +105,53 @@ struct Stats: ParsableCommand {
             print("static-abf: each model's own mean, not comparable between modes (the flattened model has "
                 + "fewer, merged states); --trace measures both modes at the same points of real runs")
         }
-        if !recorded.isEmpty { try runBased(loaded, flattened: rows.first { $0.0 == "nfa" }?.1, recorded: recorded) }
+        if !recorded.isEmpty {
+            try runBased(loaded, flattened: rows.first { $0.0 == "nfa" }?.1, recorded: recorded, into: &document)
+        }
+    }
+
+    /// `sbx stats --json` (specs/json-output.md); keys printed snake_case.
+    struct JSONStats: Encodable {
+        struct Mode: Encodable {
+            var mode: String
+            var states: Int
+            var edges: Int
+            var callSites: Int
+            var staticAbf: Double
+        }
+        struct RunABF: Encodable {
+            var traces: Int
+            var positions: Int
+            var dyck: Double
+            var nfa: Double
+            var floor: Double
+        }
+        struct Place: Encodable {
+            var function: String
+            /// The libc call just made, nil at a thread's start.
+            var after: String?
+            var positions: Int
+            var share: Double
+            var dyck: Double
+            var nfa: Double
+        }
+        var policy: String
+        var module: String?
+        var kind: String
+        var functions: Int
+        var libcSymbols: Int
+        var callbacks: Int
+        var modes: [Mode]
+        var runAbf: RunABF?
+        /// With --places: the places adding most to the dyck run-based sum, largest first.
+        var places: [Place]?
+        /// With --places: how many places there are in all.
+        var placesTotal: Int?
     }
 
     /// The run-based ABF over `traces`; `flattened` is `loaded.flattened()`.
-    private func runBased(_ loaded: Policy, flattened: Policy?, recorded: [(path: String, trace: Trace)]) throws {
+    private func runBased(_ loaded: Policy, flattened: Policy?, recorded: [(path: String, trace: Trace)],
+                          into document: inout JSONStats) throws {
         let measure = try TraceBranchingFactor(policy: loaded, flattened: flattened)
         var total = TraceBranchingFactor.Measurement()
         for (path, trace) in recorded {
@@ -100,7 +160,10 @@ struct Stats: ParsableCommand {
                 Diagnostics.note("\(path): not measured after exec: \(note)")
             }
             if let (mode, refusal) = measured.refusal {
-                print(refusal.report(mode: mode, path: path))
+                // With --json, stdout holds JSON only: the refusal goes to stderr.
+                if json { Diagnostics.printError(refusal.report(mode: mode, path: path)) } else {
+                    print(refusal.report(mode: mode, path: path))
+                }
                 Diagnostics.note("error: no run-based ABF: \(path) leaves the policy in \(mode.rawValue) mode")
                 throw CommandOutcome(.refused)
             }
@@ -109,17 +172,42 @@ struct Stats: ParsableCommand {
         if total.dyckAboveNFA > 0 {
             Diagnostics.warning("\(total.dyckAboveNFA) positions have a larger next set in dyck than in nfa mode (a bug)")
         }
+        document.runAbf = JSONStats.RunABF(traces: traces.count, positions: total.positions, dyck: total.dyckAverage,
+                                           nfa: total.nfaAverage, floor: total.floorAverage)
+        if json {
+            if let places { jsonPlaces(total, limit: places, policy: loaded, into: &document) }
+            return
+        }
         print("run-abf: traces=\(traces.count) positions=\(total.positions) "
             + "dyck=\(formatABF(total.dyckAverage)) nfa=\(formatABF(total.nfaAverage)) "
             + "floor=\(formatABF(total.floorAverage))")
         if let places { printPlaces(total, limit: places, policy: loaded) }
     }
 
-    /// The places that add most to the dyck sum, largest first.
-    private func printPlaces(_ total: TraceBranchingFactor.Measurement, limit: Int, policy: Policy) {
-        let ranked = total.places.sorted {
+    private func ranked(_ total: TraceBranchingFactor.Measurement)
+        -> [(key: TraceBranchingFactor.Place, value: TraceBranchingFactor.PlaceSums)] {
+        total.places.sorted {
             ($0.value.dyckSum, $1.key.function, $1.key.libc ?? -1) > ($1.value.dyckSum, $0.key.function, $0.key.libc ?? -1)
         }
+    }
+
+    private func jsonPlaces(_ total: TraceBranchingFactor.Measurement, limit: Int, policy: Policy,
+                            into document: inout JSONStats) {
+        let all = ranked(total)
+        document.placesTotal = all.count
+        document.places = all.prefix(limit).map { place, sums in
+            JSONStats.Place(
+                function: policy.functions.indices.contains(place.function) ? policy.functions[place.function].name : "(no frame)",
+                after: place.libc.map { policy.symbols.indices.contains($0) ? policy.symbols[$0] : "libc \($0)" },
+                positions: sums.positions,
+                share: total.dyckSum == 0 ? 0 : Double(sums.dyckSum) / Double(total.dyckSum),
+                dyck: Double(sums.dyckSum) / Double(sums.positions), nfa: Double(sums.nfaSum) / Double(sums.positions))
+        }
+    }
+
+    /// The places that add most to the dyck sum, largest first.
+    private func printPlaces(_ total: TraceBranchingFactor.Measurement, limit: Int, policy: Policy) {
+        let ranked = ranked(total)
         print("run-abf places: \(min(limit, ranked.count)) of \(ranked.count), by share of the dyck sum")
         print(" positions   share   dyck    nfa  place")
         for (place, sums) in ranked.prefix(limit) {

@@ -229,6 +229,7 @@ final class PictureCLITests: XCTestCase {
         XCTAssertEqual(report.states, [ViolationReport.State(function: "greet", index: 2, state: 0)])
         struct File: Encodable { var violations: [ViolationReport] }
         let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase  // as sbx run --json-report writes it
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let reportPath = dir.appendingPathComponent("r.json").path
         try encoder.encode(File(violations: [report])).write(to: URL(fileURLWithPath: reportPath))

@@ -9,6 +9,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 W=$(mktemp -d /tmp/sbxe2e.XXXXXXXX) || exit 100  # /tmp is the host's: unique names
 chmod 755 "$W"
 cd "$W" || exit 100
+# sbx policy install saves each policy into the policy directory, /etc/sbx/policies by
+# default: the host's /etc, read-only here. Every section saves into the test's own.
+export SBX_POLICY_DIR="$W/etc-sbx-policies"
 
 n=0 fails=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
@@ -334,6 +337,8 @@ last=dotkill.err
 check "sbx dot --report of the hijack's kill (status $st, then $st2): main and greet only, the site's call edges red, greet's state red, the refused fprintf" \
     '[ $st = 100 ] && [ $st2 = 0 ] && [ $(grep -c "subgraph" dotkill.dot) = 2 ] && grep -q "call {greet}().*color=red" dotkill.dot \
      && grep -q "_s0 \[label=\"0\", color=red" dotkill.dot && has dotkill.dot "refused: fprintf()"'
+# --- issue 18: saved policies survive a (simulated) reboot; --json outputs ---------------
+. "$here/guest-saved.sh"
 
 echo "1..$n"
 echo "# e2e: $n tests, $fails failed"

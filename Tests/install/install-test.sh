@@ -40,6 +40,40 @@ done
 check "sbx subcommands have their own man pages (sbx.run.1, sbx.policy.install.1)" \
     "[ -s '$dest/usr/share/man/man1/sbx.run.1' ] && [ -s '$dest/usr/share/man/man1/sbx.policy.install.1' ]"
 
+# sbx-policies.service (sbx policy load-all at boot) and the module's modules-load.d file.
+unit=$dest/usr/lib/systemd/system/sbx-policies.service
+check "sbx-policies.service installed under PREFIX/lib/systemd/system" "[ -s '$unit' ]"
+check "its ExecStart runs the installed sbx: /usr/bin/sbx policy load-all" \
+    "grep -qx 'ExecStart=/usr/bin/sbx policy load-all' '$unit'"
+check "it is ordered after systemd-modules-load.service" "grep -qx 'After=systemd-modules-load.service' '$unit'"
+if command -v systemd-analyze >/dev/null; then
+    # verify checks that ExecStart's binary exists: point it into DESTDIR. It exits 0
+    # on most mistakes and only prints them, so any output at all fails.
+    mkdir -p "$work/unit" "$work/broken"
+    sed "s|^ExecStart=/usr/bin/|ExecStart=$dest/usr/bin/|" "$unit" >"$work/unit/sbx-policies.service"
+    check "systemd-analyze verify: sbx-policies.service is clean" \
+        "systemd-analyze verify --man=no '$work/unit/sbx-policies.service' >'$work/verify.out' 2>&1 && [ ! -s '$work/verify.out' ]"
+    [ -s "$work/verify.out" ] && cat "$work/verify.out"
+    sed 's/^Type=oneshot/Type=oneshoot/' "$work/unit/sbx-policies.service" >"$work/broken/sbx-policies.service"
+    check "control: systemd-analyze verify reports a broken copy of it" \
+        "systemd-analyze verify --man=no '$work/broken/sbx-policies.service' 2>&1 | grep -q oneshoot"
+else
+    bad "systemd-analyze is not installed (apt-get install systemd)"
+fi
+make -s install-modules-load DESTDIR="$dest" PREFIX=/usr >/dev/null
+check "make install-modules-load (part of dkms-install): PREFIX/lib/modules-load.d/sbx_dyck.conf names sbx_dyck" \
+    "grep -qx sbx_dyck '$dest/usr/lib/modules-load.d/sbx_dyck.conf'"
+
+# The version and the commit the installed tools were built from.
+head=$(git rev-parse --short=12 HEAD)
+kversion=$(make -s --no-print-directory -C kmod dkms-version)
+version_is() {  # TOOL OPTION: prints "TOOL VERSION (commit HEAD[-dirty])"
+    "$dest/usr/bin/$1" "$2" | grep -Eqx "$1 $kversion \(commit $head(-dirty)?\)"
+}
+check "installed sbx --version names kmod/dkms.conf's version ($kversion) and the commit $head" "version_is sbx --version"
+check "installed dyck-gen --version: the same" "version_is dyck-gen --version"
+check "installed dyck-cc --dyck-version: the same" "version_is dyck-cc --dyck-version"
+
 # The toolchain this machine built with: hide its whole tree.
 toolchain=$(dirname "$(dirname "$(readlink -f "$(command -v swift)")")")
 echo "test-install: hiding the Swift toolchain at $toolchain" >&2
