@@ -41,13 +41,17 @@ let package = Package(
         // Capstone 4, the x86-64 disassembler behind the analysis of the C library.
         .systemLibrary(name: "CCapstone", path: "Sources/CCapstone"),
 
+        // The kernel ABI: marker kinds, ioctls, records, reasons. Its headers are links to
+        // kmod/uapi, their one definition; Swift takes its enums' values from them.
+        .target(name: "CSbxABI"),
+
         // System plumbing with no domain knowledge: bounded file reads, atomic writes,
         // errno errors, PATH lookup. Used by every module that touches files.
         .target(name: "SbxSystem"),
 
         // Automata, Dyck policies, the policy file format, checking, conversion, DOT.
         // Never imports LLVM.
-        .target(name: "DyckModel", dependencies: ["SbxSystem"]),
+        .target(name: "DyckModel", dependencies: ["SbxSystem", "CSbxABI"]),
 
         // The kernel's freestanding monitor core (policy blob validation, stepping),
         // compiled from kmod/core so that userspace replays with the kernel's code.
@@ -83,12 +87,12 @@ let package = Package(
 
         // `sbx record`: the ptrace loop in C (ptrace is variadic, out of Swift's
         // reach), and the trace model, file format and recorder over it.
-        .target(name: "CSbxTrace"),
+        .target(name: "CSbxTrace", dependencies: ["CSbxABI"]),
         .target(name: "SbxTrace", dependencies: ["CSbxTrace", "DyckModel", "SbxSystem"]),
 
         // /dev/sbx from Swift: ioctl wrappers and the fork-arm-exec of `sbx run` (C:
         // ioctl is variadic, and the child after fork must not run Swift code).
-        .target(name: "CSbxDevice"),
+        .target(name: "CSbxDevice", dependencies: ["CSbxABI"]),
         // Enforcement for users: the device, program/policy binding, violation
         // reports, `sbx run`, the per-executable registry, status; the pinned-site
         // table read with libelf.

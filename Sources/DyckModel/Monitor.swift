@@ -1,14 +1,35 @@
+import CSbxABI
 /// The kinds of marker an instrumented program issues (`specs/marker-abi.md`,
 /// `kmod/uapi/sbx_marker.h`).
-public enum MarkerKind: Int, CaseIterable, Sendable {
-    case libc = 1
-    case call = 2
-    case ret = 3
-    case callbackEnter = 4
-    case callbackExit = 5
-    case tail = 6
-    case setjmpSave = 7
-    case setjmpResume = 8
+/// Each case's raw value is its SBX_MARK_* constant: the numbers are defined once, in
+/// the ABI header.
+public enum MarkerKind: CaseIterable, Sendable, RawRepresentable {
+    case libc
+    case call
+    case ret
+    case callbackEnter
+    case callbackExit
+    case tail
+    case setjmpSave
+    case setjmpResume
+
+    public var rawValue: Int {
+        switch self {
+        case .libc: return Int(SBX_MARK_LIBC)
+        case .call: return Int(SBX_MARK_CALL)
+        case .ret: return Int(SBX_MARK_RET)
+        case .callbackEnter: return Int(SBX_MARK_CB_ENTER)
+        case .callbackExit: return Int(SBX_MARK_CB_EXIT)
+        case .tail: return Int(SBX_MARK_TAIL)
+        case .setjmpSave: return Int(SBX_MARK_SJ_SAVE)
+        case .setjmpResume: return Int(SBX_MARK_SJ_RESUME)
+        }
+    }
+
+    public init?(rawValue: Int) {
+        guard let kind = Self.allCases.first(where: { $0.rawValue == rawValue }) else { return nil }
+        self = kind
+    }
 
     /// The name used in traces and reports.
     public var name: String {

@@ -39,25 +39,52 @@ public final class KernelPolicy: @unchecked Sendable {
     public var callbackCount: Int { Int(view.pointee.nr_callbacks) }
 }
 
-/// Why the kernel's monitor refused a marker (`enum sbx_reason`).
-public enum KernelRefusal: Int, Sendable, CaseIterable {
-    case unknownKind = 1
-    case idOutOfRange = 2
-    case notAllowedHere = 3
-    case returnToWrongSite = 4
-    case cannotReturnYet = 5
-    case notACallback = 6
-    case stackOverflow = 7
-    case noSetjmpRecord = 8
-    case badState = 9
+/// Why the kernel's monitor refused a marker (`enum sbx_reason` of kmod/core, whose
+/// values are the ABI's SBX_REASON_* numbers): each case's raw value is the C
+/// enumerator, so the numbers are defined once.
+public enum KernelRefusal: Sendable, CaseIterable, RawRepresentable {
+    case unknownKind
+    case idOutOfRange
+    case notAllowedHere
+    case returnToWrongSite
+    case cannotReturnYet
+    case notACallback
+    case stackOverflow
+    case noSetjmpRecord
+    case badState
     /// A system call in neither its window's set nor the ambient set.
-    case systemCallOutsideWindow = 20
+    case systemCallOutsideWindow
     /// `PROT_EXEC` in a window whose set may not map code.
-    case executableMapping = 21
+    case executableMapping
     /// A marker that is not the pinned site its `rdx` names.
-    case unpinnedMarker = 22
+    case unpinnedMarker
     /// No slot left for a frame entry or a setjmp record (`stack_limit`).
-    case storeFull = 27
+    case storeFull
+
+    public var rawValue: Int {
+        let reason: sbx_reason
+        switch self {
+        case .unknownKind: reason = SBX_V_UNKNOWN_KIND
+        case .idOutOfRange: reason = SBX_V_ID_RANGE
+        case .notAllowedHere: reason = SBX_V_NOT_ALLOWED
+        case .returnToWrongSite: reason = SBX_V_WRONG_RETURN
+        case .cannotReturnYet: reason = SBX_V_CANNOT_RETURN
+        case .notACallback: reason = SBX_V_NOT_CALLBACK
+        case .stackOverflow: reason = SBX_V_STACK_OVERFLOW
+        case .noSetjmpRecord: reason = SBX_V_NO_SETJMP
+        case .badState: reason = SBX_V_BAD_STATE
+        case .systemCallOutsideWindow: reason = SBX_V_SYSCALL_WINDOW
+        case .executableMapping: reason = SBX_V_EXEC_MAPPING
+        case .unpinnedMarker: reason = SBX_V_UNPINNED
+        case .storeFull: reason = SBX_V_STORE_FULL
+        }
+        return Int(reason.rawValue)
+    }
+
+    public init?(rawValue: Int) {
+        guard let found = Self.allCases.first(where: { $0.rawValue == rawValue }) else { return nil }
+        self = found
+    }
 }
 
 /// The window of a thread: which libc call's system calls it may make now.

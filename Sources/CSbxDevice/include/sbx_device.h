@@ -7,8 +7,8 @@
 #define SBX_DEVICE_H
 
 #include <sys/types.h>
-#include "../../../kmod/uapi/sbx_ioctl.h"
-#include "../../../kmod/uapi/sbx_marker.h"
+#include <sbx_ioctl.h>
+#include <sbx_marker.h>
 
 /* Each returns 0, or -errno of the ioctl. */
 int sbx_dev_load(int fd, struct sbx_ioc_load *arg);

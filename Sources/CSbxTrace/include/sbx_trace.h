@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 /* The marker numbers, so that Swift and C read them from one place. */
-#include "../../../kmod/uapi/sbx_marker.h"
+#include <sbx_marker.h>
 
 enum sbx_trace_event_type {
 	/* The program's first exec succeeded: pid, path. */

@@ -1,0 +1,1 @@
+../../../kmod/uapi/sbx_ioctl.h
