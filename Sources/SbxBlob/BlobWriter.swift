@@ -109,7 +109,8 @@ public func encodeBlob(
     maxDepth: Int = BlobLimits.defaultMaxDepth, pins: BlobPins? = nil
 ) throws -> [UInt8] {
     try checkBounds(stackLimit: stackLimit, maxDepth: maxDepth)
-    let policy = machine.policy
+    // The flattening keeps the symbol table: the original policy's serves both modes.
+    let policy = machine.original
     let binding = machine.original.syscalls
     if let binding {
         guard binding.symbolSets.count == policy.symbols.count else {

@@ -1,4 +1,21 @@
 import DyckModel
+import Foundation
+
+/// The flattening of a policy, computed on first use and kept (the machine is a value
+/// type; its copies share the one flattening).
+final class LazyFlattening: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cached: FlattenedMarkers?
+
+    func value(_ policy: Policy) -> FlattenedMarkers {
+        lock.lock()
+        defer { lock.unlock() }
+        if let cached { return cached }
+        let computed = FlattenedMarkers(policy: policy)
+        cached = computed
+        return computed
+    }
+}
 
 /// Which model a blob enforces on a program instrumented for a Dyck policy: the
 /// policy as written, or its single-copy flattened NFA (`Policy.flattened()`), where
@@ -45,15 +62,28 @@ public struct MacroMachine: Sendable {
         public static func < (a: Key, b: Key) -> Bool { a.encoded < b.encoded }
     }
 
-    /// The model the frontiers are over: the policy as given (dyck mode) or its
-    /// flattening (nfa mode).
-    public let policy: Policy
+    /// The model the machine enforces: the policy as given (dyck mode) or its
+    /// flattening (nfa mode). Computed on demand: the flattening of a large Dyck
+    /// policy is quadratic (one copy of the program per root), and the machine is
+    /// built without it (`SharedFlattening`).
+    public var policy: Policy { flatMarkers?.flattened ?? original }
     /// The policy as given, whose ids the markers carry.
     public let original: Policy
     /// nfa mode (also for a policy of kind nfa, its own flattening): how the markers
-    /// read in `policy`; nil in dyck mode.
-    public let flatMarkers: FlattenedMarkers?
-    public var mode: BlobMode { flatMarkers == nil ? .dyck : .nfa }
+    /// read in `policy`; nil in dyck mode. Computed on demand, as `policy`.
+    public var flatMarkers: FlattenedMarkers? { mode == .nfa ? lazyFlat.value(original) : nil }
+    private let lazyFlat = LazyFlattening()
+    public let mode: BlobMode
+    /// The policy whose (function, state) pairs the frontiers hold: `original` in
+    /// dyck mode and in nfa mode for a Dyck policy (the frontier is then a set of
+    /// positions of the shared flattening, named by the original function and
+    /// state); the policy itself for a policy of kind nfa.
+    public let frontierModel: Policy
+    /// nfa mode for a Dyck policy: the shared flattening the frontiers are over.
+    let shared: SharedFlattening?
+    /// nfa mode for a Dyck policy: the shared copy each macro-state's frontier is in
+    /// (-1 for the empty frontier).
+    public private(set) var frontierCopies: [Int] = []
     /// Site ids (`CALL`/`RET`/`TAIL`) and function indices (`CB_ENTER`/`CB_EXIT`) the
     /// markers may carry: the original policy's.
     public var siteCount: Int { original.sites.count }
@@ -97,18 +127,33 @@ public struct MacroMachine: Sendable {
         try input.validate()
         try BlobLimits.checkCounts(input)
         original = input
-        let policy: Policy
-        if mode == .nfa || input.kind == .nfa {
-            let map = FlattenedMarkers(policy: input)
-            policy = map.flattened
-            try policy.validate()
-            try BlobLimits.checkCounts(policy)
-            flatMarkers = map
-        } else {
-            policy = input
-            flatMarkers = nil
+        self.mode = mode == .nfa || input.kind == .nfa ? .nfa : .dyck
+        if self.mode == .nfa && input.kind == .dyck {
+            frontierModel = input
+            let built = try Self.sharedMachine(input, macroStateCap: macroStateCap, transitionCap: transitionCap)
+            shared = built.flat
+            frontiers = built.frontiers
+            frontierCopies = built.copies
+            finals = built.finals
+            transitions = built.transitions
+            transitionCount = built.transitionCount
+            callbackEntries = built.callbacks
+            threadStart = 0
+            initial = 1
+            for (m, f) in frontiers.enumerated() where index[f] == nil { index[f] = m }
+            // Log mode's resynchronisation is not built over the shared flattening yet:
+            // no macro-state has an any macro-state, so a lost thread resynchronises only
+            // when its failing frame returns or on an SJ_RESUME, and is otherwise
+            // reported with its unchecked events (specs/kernel-abi.md, "Log mode").
+            outgoing = []
+            finalSets = []
+            resync = Array(repeating: nil, count: frontiers.count)
+            return
         }
-        self.policy = policy
+        shared = nil
+        // A policy of kind nfa is its own flattening: no call edges, nothing to share.
+        let policy = input
+        frontierModel = input
 
         let outgoing = policy.functions.map { $0.automaton.outgoing() }
         let finalSets = policy.functions.map(\.automaton.finals)

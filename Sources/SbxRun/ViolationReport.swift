@@ -86,7 +86,9 @@ public struct ViolationReport: Sendable, Codable, Equatable {
         if record.isUnresynced { uncheckedEvents = record.id }
         guard let machine, (record.isMarker && !record.isUnpinned) || record.isUnresynced,
               Int(record.macroState) < machine.macroStateCount else { return }
-        let flat = machine.policy
+        // The frontier's pairs are over `frontierModel` (the original policy, also in
+        // nfa mode, where they are positions of the shared flattening).
+        let flat = machine.frontierModel
         let frontier = machine.frontiers[Int(record.macroState)]
         var seen = Set<Int>()
         for pair in frontier where seen.insert(pair.function).inserted {
@@ -102,14 +104,7 @@ public struct ViolationReport: Sendable, Codable, Equatable {
             switch key {
             case .libc(let l):
                 let name = flat.symbols.indices.contains(l) ? flat.symbols[l] : "libc#\(l)"
-                var locations = Set<String>()
-                for pair in frontier {
-                    for edge in flat.functions[pair.function].automaton.edges
-                    where edge.from == pair.state && edge.label == .libc(l) {
-                        for location in edge.locations { locations.insert(location.description) }
-                    }
-                }
-                let sorted = locations.sorted()
+                let sorted = machine.libcLocations(of: Int(record.macroState), symbol: l)
                 allowed.append(Allowed(
                     kind: "libc", name: name, locations: sorted,
                     description: "\(name)()" + (sorted.isEmpty ? "" : " at \(sorted.joined(separator: ", "))")))

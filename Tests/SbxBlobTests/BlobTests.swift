@@ -174,8 +174,11 @@ final class BlobTests: XCTestCase {
         XCTAssertEqual(machine.callbackEntries.map(\.function), [4], "the original index of cb")
         let cbRoot = p.flattened().callbacks[0]
         XCTAssertEqual(cbRoot, 1)
+        // The nfa frontiers of a Dyck policy are positions of the shared flattening,
+        // named by the original function and state: cb's initial state.
         XCTAssertEqual(machine.frontiers[machine.callbackEntries[0].entered],
-                       [.init(function: cbRoot, state: machine.policy.functions[cbRoot].automaton.initial)])
+                       [.init(function: 4, state: p.functions[4].automaton.initial)])
+        XCTAssertEqual(machine.frontierModel, p)
         XCTAssertEqual(le32(blob, callbacks), 4)
         XCTAssertEqual(le32(blob, callbacks + 4), machine.callbackEntries[0].entered)
         XCTAssertTrue(machine.transitions.allSatisfy { $0.allSatisfy { if case .libc = $0.key { true } else { false } } })

@@ -1,0 +1,473 @@
+import DyckModel
+
+/// The single-copy flattened model of a Dyck policy, built for the nfa blob without
+/// one copy of the program per root.
+///
+/// `Policy.flattened()` gives every root (the entry, each callback) its own copy of
+/// every function it reaches. Two roots reach the same functions exactly when they are
+/// in the same strongly connected component of the call graph, and then their copies
+/// are the same ε-NFA (only the initial and final states differ). A program whose
+/// callbacks sit in one large component (SQLite: 639 of 655 roots reach the same
+/// 1,576 functions) therefore has a quadratic flattening: 7.6 million states for 13
+/// thousand. Here each component that holds a root gets one copy, shared by its roots,
+/// of the functions it reaches: the ε-NFA of `specs/checking.md` ("Flattening",
+/// single copy) restricted to those functions, with ε kept (no ε-removal, which is
+/// quadratic in the closures). The frontiers of the macro-state construction are sets
+/// of *positions* of a copy (the initial state of a root, or the target of a libc
+/// edge); a step is `succ(F, l)` = the targets of the `l` edges leaving the ε-closure
+/// of `F`. Finality is per root: `final(F, r)` holds when the closure of `F` holds a
+/// final state of root `r`'s function.
+struct SharedFlattening {
+    /// One shared copy: the functions reachable from one component of the call graph.
+    struct Copy {
+        /// Original function index of each function of the copy, and its first state.
+        var functions: [Int] = []
+        var offset: [Int: Int] = [:]
+        var stateCount = 0
+        /// ε successors and libc edges (symbol, target) per state.
+        var epsilon: [[Int32]] = []
+        var libc: [[(symbol: Int32, to: Int32)]] = []
+        /// Nodes below this are function states; the auxiliary ε nodes follow.
+        var functionStates = 0
+        /// The `exit` node of each function of the copy.
+        var exitOf: [Int: Int] = [:]
+        /// The roots whose `exit` node this is (one at most).
+        var finalOf: [[Int32]] = []
+        /// The same edges in compressed rows, for the closure loop (which is the
+        /// whole cost of the construction): node `q`'s ε successors are
+        /// `epsTo[epsStart[q] ..< epsStart[q + 1]]`, its libc edges likewise, and
+        /// `rootOfExit[q]` the root whose exit `q` is, or -1.
+        var epsStart: [Int32] = []
+        var epsTo: [Int32] = []
+        var libcStart: [Int32] = []
+        var libcSymbol: [Int32] = []
+        var libcTo: [Int32] = []
+        var rootOfExit: [Int32] = []
+
+        /// The compressed rows as buffers, so the closure loop neither retains nor
+        /// checks uniqueness per node.
+        func withRows<R>(_ body: (UnsafeBufferPointer<Int32>, UnsafeBufferPointer<Int32>, UnsafeBufferPointer<Int32>,
+                                  UnsafeBufferPointer<Int32>, UnsafeBufferPointer<Int32>, UnsafeBufferPointer<Int32>) throws -> R) rethrows -> R {
+            try epsStart.withUnsafeBufferPointer { a in
+                try epsTo.withUnsafeBufferPointer { b in
+                    try libcStart.withUnsafeBufferPointer { c in
+                        try libcSymbol.withUnsafeBufferPointer { d in
+                            try libcTo.withUnsafeBufferPointer { e in
+                                try rootOfExit.withUnsafeBufferPointer { f in try body(a, b, c, d, e, f) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        mutating func compress() {
+            epsStart = [0]; libcStart = [0]
+            epsStart.reserveCapacity(stateCount + 1)
+            libcStart.reserveCapacity(stateCount + 1)
+            rootOfExit = [Int32](repeating: -1, count: stateCount)
+            for q in 0..<stateCount {
+                epsTo.append(contentsOf: epsilon[q])
+                epsStart.append(Int32(epsTo.count))
+                for (symbol, to) in libc[q] {
+                    libcSymbol.append(symbol)
+                    libcTo.append(to)
+                }
+                libcStart.append(Int32(libcSymbol.count))
+                if let r = finalOf[q].first { rootOfExit[q] = r }
+            }
+        }
+    }
+
+    var copies: [Copy] = []
+    /// Copy and initial state of each root function (original index).
+    var rootCopy: [Int: (copy: Int, state: Int)] = [:]
+
+    init(policy: Policy, roots: [Int]) {
+        let n = policy.functions.count
+        // Call graph over valid call edges, as the flattening wires them.
+        var callees = [[Int]](repeating: [], count: n)
+        for (f, function) in policy.functions.enumerated() {
+            var seen = Set<Int>()
+            for edge in function.automaton.edges {
+                guard case .call(let c) = edge.label, policy.sites.indices.contains(c) else { continue }
+                for g in policy.sites[c].callees where policy.functions.indices.contains(g) && seen.insert(g).inserted {
+                    callees[f].append(g)
+                }
+            }
+        }
+        let component = Self.components(callees)
+        var copyOfComponent: [Int: Int] = [:]
+        for root in roots {
+            let key = component[root]
+            let copyIndex: Int
+            if let known = copyOfComponent[key] {
+                copyIndex = known
+            } else {
+                copyIndex = copies.count
+                copyOfComponent[key] = copyIndex
+                copies.append(Self.copy(policy: policy, from: root, callees: callees))
+            }
+            let offset = copies[copyIndex].offset[root]!
+            rootCopy[root] = (copyIndex, offset + policy.functions[root].automaton.initial)
+            let exit = copies[copyIndex].exitOf[root]!
+            if !copies[copyIndex].finalOf[exit].contains(Int32(root)) { copies[copyIndex].finalOf[exit].append(Int32(root)) }
+        }
+        for c in copies.indices { copies[c].compress() }
+    }
+
+    /// Tarjan's strongly connected components, iteratively; a component number per node.
+    static func components(_ succ: [[Int]]) -> [Int] {
+        let n = succ.count
+        var index = [Int](repeating: -1, count: n)
+        var low = [Int](repeating: 0, count: n)
+        var onStack = [Bool](repeating: false, count: n)
+        var comp = [Int](repeating: -1, count: n)
+        var stack: [Int] = []
+        var counter = 0
+        var comps = 0
+        for start in 0..<n where index[start] < 0 {
+            var work: [(node: Int, next: Int)] = [(start, 0)]
+            index[start] = counter; low[start] = counter; counter += 1
+            stack.append(start); onStack[start] = true
+            while let (v, i) = work.last {
+                if i < succ[v].count {
+                    work[work.count - 1].next += 1
+                    let w = succ[v][i]
+                    if index[w] < 0 {
+                        index[w] = counter; low[w] = counter; counter += 1
+                        stack.append(w); onStack[w] = true
+                        work.append((w, 0))
+                    } else if onStack[w] {
+                        low[v] = min(low[v], index[w])
+                    }
+                } else {
+                    work.removeLast()
+                    if let parent = work.last { low[parent.node] = min(low[parent.node], low[v]) }
+                    if low[v] == index[v] {
+                        while let w = stack.popLast() {
+                            onStack[w] = false
+                            comp[w] = comps
+                            if w == v { break }
+                        }
+                        comps += 1
+                    }
+                }
+            }
+        }
+        return comp
+    }
+
+    /// The shared copy of the functions reachable from `root`, wired as the single-copy
+    /// flattening wires them, through three kinds of auxiliary ε-only nodes so that the
+    /// ε edges stay linear in the policy: `exit(f)` (ε from each final state of `f`),
+    /// and per call site `c` `enter(c)` (ε to the initial state of each callee) and
+    /// `return(c)` (ε from `exit(g)` of each callee `g`). A call edge `s --call c--> t`
+    /// becomes `s -> enter(c)` and `return(c) -> t`. A path through them is exactly a
+    /// path of the single-copy flattening (`s -> initial(g)`, `final(g) -> t`), so the
+    /// closures restricted to function states, and the language, are the same.
+    static func copy(policy: Policy, from root: Int, callees: [[Int]]) -> Copy {
+        var copy = Copy()
+        var queue = [root]
+        copy.offset[root] = 0
+        var next = 0
+        while next < queue.count {
+            let f = queue[next]
+            next += 1
+            copy.functions.append(f)
+            copy.offset[f] = copy.stateCount
+            copy.stateCount += policy.functions[f].automaton.stateCount
+            for g in callees[f] where copy.offset[g] == nil {
+                copy.offset[g] = -1
+                queue.append(g)
+            }
+        }
+        copy.functionStates = copy.stateCount
+        var exitNode: [Int: Int] = [:]
+        for f in copy.functions {
+            exitNode[f] = copy.stateCount
+            copy.stateCount += 1
+        }
+        var siteNode: [Int: Int] = [:]
+        for f in copy.functions {
+            for edge in policy.functions[f].automaton.edges {
+                if case .call(let c) = edge.label, policy.sites.indices.contains(c), siteNode[c] == nil {
+                    siteNode[c] = copy.stateCount
+                    copy.stateCount += 2
+                }
+            }
+        }
+        copy.epsilon = [[Int32]](repeating: [], count: copy.stateCount)
+        copy.libc = [[(symbol: Int32, to: Int32)]](repeating: [], count: copy.stateCount)
+        copy.finalOf = [[Int32]](repeating: [], count: copy.stateCount)
+        copy.exitOf = exitNode
+        for f in copy.functions {
+            let base = copy.offset[f]!
+            let automaton = policy.functions[f].automaton
+            for final in automaton.finals.sorted() {
+                copy.epsilon[base + final].append(Int32(exitNode[f]!))
+            }
+            for edge in automaton.edges {
+                switch edge.label {
+                case .libc(let l):
+                    copy.libc[base + edge.from].append((Int32(l), Int32(base + edge.to)))
+                case .call(let c):
+                    guard let node = siteNode[c] else { continue }
+                    copy.epsilon[base + edge.from].append(Int32(node))
+                    copy.epsilon[node + 1].append(Int32(base + edge.to))
+                }
+            }
+        }
+        for (c, node) in siteNode.sorted(by: { $0.key < $1.key }) {
+            var seen = Set<Int>()
+            for g in policy.sites[c].callees where policy.functions.indices.contains(g) && seen.insert(g).inserted {
+                copy.epsilon[node].append(Int32(copy.offset[g]! + policy.functions[g].automaton.initial))
+                copy.epsilon[exitNode[g]!].append(Int32(node + 1))
+            }
+        }
+        return copy
+    }
+
+    /// The original (function, state) of a function-state node of copy `c`.
+    func pair(copy c: Int, node: Int) -> (function: Int, state: Int) {
+        let copy = copies[c]
+        var lo = 0, hi = copy.functions.count
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2
+            if copy.offset[copy.functions[mid]]! <= node { lo = mid } else { hi = mid }
+        }
+        let f = copy.functions[lo]
+        return (f, node - copy.offset[f]!)
+    }
+}
+
+/// The macro-states of a `SharedFlattening`: frontiers (a copy and a sorted set of
+/// its positions), reached from the roots' initial positions under `succ`.
+struct SharedMachine {
+    struct Frontier: Hashable {
+        var copy: Int32
+        var positions: [Int32]
+    }
+
+    var frontiers: [Frontier] = []
+    /// Roots whose function has a final state in the ε-closure of each frontier, sorted.
+    var finalRoots: [[Int32]] = []
+    /// Transitions of each frontier: (symbol, target macro-state), ascending symbol.
+    var transitions: [[(symbol: Int32, target: Int32)]] = []
+    var transitionCount = 0
+    /// States visited in closures, over the whole construction (the real cost).
+    var work = 0
+    private var index: [Frontier: Int] = [:]
+
+    mutating func intern(_ f: Frontier) -> Int {
+        if let known = index[f] { return known }
+        index[f] = frontiers.count
+        frontiers.append(f)
+        return frontiers.count - 1
+    }
+
+    init(_ flat: SharedFlattening, roots: [Int], macroStateCap: Int, transitionCap: Int) throws {
+        _ = intern(Frontier(copy: -1, positions: []))
+        for r in roots {
+            let (c, s) = flat.rootCopy[r]!
+            _ = intern(Frontier(copy: Int32(c), positions: [Int32(s)]))
+        }
+        let largest = flat.copies.map(\.stateCount).max() ?? 0
+        var mark = [Int](repeating: -1, count: largest)
+        var stack: [Int32] = []
+        var moves: [Int64] = []
+        var fin: [Int32] = []
+        var next = 0
+        while next < frontiers.count {
+            let f = frontiers[next]
+            moves.removeAll(keepingCapacity: true)
+            fin.removeAll(keepingCapacity: true)
+            if f.copy >= 0 {
+                flat.copies[Int(f.copy)].withRows { epsStart, epsTo, libcStart, libcSymbol, libcTo, rootOfExit in
+                    stack.removeAll(keepingCapacity: true)
+                    for p in f.positions where mark[Int(p)] != next {
+                        mark[Int(p)] = next
+                        stack.append(p)
+                    }
+                    while let q = stack.popLast() {
+                        work += 1
+                        let qi = Int(q)
+                        for e in Int(libcStart[qi])..<Int(libcStart[qi + 1]) {
+                            moves.append(Int64(libcSymbol[e]) << 32 | Int64(libcTo[e]))
+                        }
+                        if rootOfExit[qi] >= 0 { fin.append(rootOfExit[qi]) }
+                        for e in Int(epsStart[qi])..<Int(epsStart[qi + 1]) {
+                            let r = Int(epsTo[e])
+                            if mark[r] != next {
+                                mark[r] = next
+                                stack.append(Int32(r))
+                            }
+                        }
+                    }
+                }
+            }
+            moves.sort()
+            var out: [(symbol: Int32, target: Int32)] = []
+            var i = 0
+            while i < moves.count {
+                let symbol = Int32(moves[i] >> 32)
+                var positions: [Int32] = []
+                while i < moves.count, moves[i] >> 32 == Int64(symbol) {
+                    let to = Int32(truncatingIfNeeded: moves[i])
+                    if positions.last != to { positions.append(to) }
+                    i += 1
+                }
+                let target = intern(Frontier(copy: f.copy, positions: positions))
+                if frontiers.count > macroStateCap {
+                    throw BlobError.capExceeded(what: "macro-states", count: frontiers.count, cap: macroStateCap)
+                }
+                out.append((symbol, Int32(target)))
+            }
+            transitionCount += out.count
+            if transitionCount > transitionCap {
+                throw BlobError.capExceeded(what: "transitions", count: transitionCount, cap: transitionCap)
+            }
+            transitions.append(out)
+            fin.sort()
+            var unique: [Int32] = []
+            for r in fin where unique.last != r { unique.append(r) }
+            finalRoots.append(unique)
+            next += 1
+        }
+    }
+}
+
+
+extension MacroMachine {
+    struct SharedBuild {
+        var flat: SharedFlattening
+        var frontiers: [[Pair]] = []
+        var copies: [Int] = []
+        var finals: [Bool] = []
+        var transitions: [[(key: Key, target: Int)]] = []
+        var transitionCount = 0
+        var callbacks: [(function: Int, entered: Int)] = []
+    }
+
+    /// The nfa machine of a Dyck policy, over the shared flattening.
+    ///
+    /// A macro-state is a pair (frontier, root class). The frontiers are those of
+    /// `SharedMachine`; finality depends on the frame's root, but only through the
+    /// *root class*: roots that are members of exactly the same distinct final-root
+    /// sets (`SharedMachine.finalRoots`) are final at exactly the same frontiers, so a
+    /// frame of either can share macro-states. A frame's class never changes, so the
+    /// pairs reachable from a root all carry its class. Numbering as for the dyck
+    /// machine: the empty frontier 0, the entry 1, then the callbacks in the policy's
+    /// order, then breadth-first in number order, transitions in ascending key order.
+    static func sharedMachine(_ policy: Policy, macroStateCap: Int, transitionCap: Int) throws -> SharedBuild {
+        var roots: [Int] = []
+        for r in [policy.entry] + policy.callbacks where !roots.contains(r) { roots.append(r) }
+        let flat = SharedFlattening(policy: policy, roots: roots)
+        let machine = try SharedMachine(flat, roots: roots, macroStateCap: macroStateCap, transitionCap: transitionCap)
+
+        // Distinct final-root sets, and each frontier's.
+        var setIndex: [[Int32]: Int] = [:]
+        var setOf = [Int](repeating: 0, count: machine.frontiers.count)
+        var membership: [Int: [Int]] = [:]
+        for (m, set) in machine.finalRoots.enumerated() {
+            if let known = setIndex[set] {
+                setOf[m] = known
+            } else {
+                let id = setIndex.count
+                setIndex[set] = id
+                setOf[m] = id
+                for r in set { membership[Int(r), default: []].append(id) }
+            }
+        }
+        // Root classes: equal membership lists. Class -1 is the empty frontier's.
+        var classIndex: [[Int]: Int] = [:]
+        var classSets: [Set<Int>] = []
+        func rootClass(_ r: Int) -> Int {
+            let key = membership[r] ?? []
+            if let known = classIndex[key] { return known }
+            classIndex[key] = classSets.count
+            classSets.append(Set(key))
+            return classSets.count - 1
+        }
+
+        var build = SharedBuild(flat: flat)
+        var index: [Int64: Int] = [:]
+        var states: [(frontier: Int, rootClass: Int)] = []
+        func intern(_ frontier: Int, _ c: Int) throws -> Int {
+            let key = Int64(frontier) << 32 | Int64(c + 1)
+            if let known = index[key] { return known }
+            let number = states.count
+            if number >= macroStateCap {
+                throw BlobError.capExceeded(what: "macro-states", count: number + 1, cap: macroStateCap)
+            }
+            index[key] = number
+            states.append((frontier, c))
+            let f = machine.frontiers[frontier]
+            build.frontiers.append(f.positions.map {
+                let p = flat.pair(copy: Int(f.copy), node: Int($0))
+                return Pair(function: p.function, state: p.state)
+            }.sorted())
+            build.copies.append(Int(f.copy))
+            build.finals.append(c >= 0 && classSets[c].contains(setOf[frontier]))
+            return number
+        }
+        // SharedMachine numbers the empty frontier 0 and root k (in `roots` order) k + 1.
+        _ = try intern(0, -1)
+        let entryClass = rootClass(policy.entry)
+        _ = try intern(1, entryClass)
+        var callbacks: [(function: Int, entered: Int)] = []
+        for f in policy.callbacks {
+            let k = roots.firstIndex(of: f)!
+            callbacks.append((f, try intern(k + 1, rootClass(f))))
+        }
+        build.callbacks = callbacks.sorted { $0.function < $1.function }
+        var next = 0
+        while next < states.count {
+            let (frontier, c) = states[next]
+            var out: [(key: Key, target: Int)] = []
+            for (symbol, target) in machine.transitions[frontier] {
+                out.append((.libc(Int(symbol)), try intern(Int(target), c)))
+            }
+            build.transitionCount += out.count
+            if build.transitionCount > transitionCap {
+                throw BlobError.capExceeded(what: "transitions", count: build.transitionCount, cap: transitionCap)
+            }
+            build.transitions.append(out)
+            next += 1
+        }
+        return build
+    }
+
+    /// Where the libc calls allowed from macro-state `m` with symbol `symbol` are:
+    /// the locations of the `symbol` edges leaving its frontier's closure (nfa mode of a
+    /// Dyck policy), or its frontier's own edges.
+    public func libcLocations(of m: Int, symbol: Int) -> [String] {
+        var locations = Set<String>()
+        guard frontiers.indices.contains(m) else { return [] }
+        if let shared, frontierCopies[m] >= 0 {
+            let c = frontierCopies[m]
+            let copy = shared.copies[c]
+            var seen = Set<Int>()
+            var stack: [Int] = frontiers[m].map { copy.offset[$0.function]! + $0.state }
+            for q in stack { seen.insert(q) }
+            while let q = stack.popLast() {
+                if q < copy.functionStates {
+                    let p = shared.pair(copy: c, node: q)
+                    for edge in frontierModel.functions[p.function].automaton.edges
+                    where edge.from == p.state && edge.label == .libc(symbol) {
+                        for location in edge.locations { locations.insert(location.description) }
+                    }
+                }
+                for r in copy.epsilon[q] where seen.insert(Int(r)).inserted { stack.append(Int(r)) }
+            }
+        } else {
+            for pair in frontiers[m] {
+                for edge in frontierModel.functions[pair.function].automaton.edges
+                where edge.from == pair.state && edge.label == .libc(symbol) {
+                    for location in edge.locations { locations.insert(location.description) }
+                }
+            }
+        }
+        return locations.sorted()
+    }
+}
