@@ -8,7 +8,7 @@ let llvmLib = "/usr/lib/llvm-19/lib"
 
 let llvmSwiftFlags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-I\(llvmInclude)"])]
 let llvmLinkFlags: [LinkerSetting] = [
-    .unsafeFlags(["-L\(llvmLib)", "-Xlinker", "-rpath", "-Xlinker", llvmLib]),
+    .unsafeFlags(["-L\(llvmLib)", "-Xlinker", "-rpath", "-Xlinker", llvmLib])
 ]
 
 // The git commit the tools report with --version: the Makefile passes it in
@@ -18,8 +18,11 @@ let llvmLinkFlags: [LinkerSetting] = [
 // one C file and relinks.
 let gitCommit: String = {
     let value = ProcessInfo.processInfo.environment["SBX_GIT_COMMIT"] ?? ""
-    let safe = !value.isEmpty && value.count <= 64
-        && value.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) && $0.isASCII || "._-".unicodeScalars.contains($0) }
+    let safe =
+        !value.isEmpty && value.count <= 64
+        && value.unicodeScalars.allSatisfy {
+            CharacterSet.alphanumerics.contains($0) && $0.isASCII || "._-".unicodeScalars.contains($0)
+        }
     return safe ? value : "unknown"
 }()
 
@@ -28,10 +31,10 @@ let package = Package(
     products: [
         .executable(name: "dyck-gen", targets: ["dyck-gen"]),
         .executable(name: "sbx", targets: ["sbx"]),
-        .executable(name: "dyck-cc", targets: ["dyck-cc"]),
+        .executable(name: "dyck-cc", targets: ["dyck-cc"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
     ],
     targets: [
         // The LLVM 19 C API (llvm-c/*.h).
@@ -106,7 +109,7 @@ let package = Package(
             name: "SbxCLI",
             dependencies: [
                 "DyckModel", "SbxSystem", "CBuildInfo",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser")
             ]
         ),
 
@@ -114,7 +117,7 @@ let package = Package(
             name: "dyck-gen",
             dependencies: [
                 "DyckAnalysis", "DyckInstrument", "DyckModel", "LibcSyscalls", "SbxCLI",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser")
             ],
             swiftSettings: llvmSwiftFlags,
             linkerSettings: llvmLinkFlags
@@ -140,7 +143,7 @@ let package = Package(
             name: "sbx",
             dependencies: [
                 "DyckModel", "SbxBlob", "SbxCLI", "SbxRun", "SbxTrace", "SbxVM",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser")
             ]
         ),
 
@@ -194,7 +197,7 @@ let package = Package(
             exclude: ["Fixtures"],
             swiftSettings: llvmSwiftFlags,
             linkerSettings: llvmLinkFlags
-        ),
+        )
     ],
     swiftLanguageModes: [.v6]
 )

@@ -33,10 +33,10 @@
 
 #include "sbx_dyck.h"
 
-#define SBX_HASH_CHUNK		(64 * 1024)
+#define SBX_HASH_CHUNK (64 * 1024)
 /* How long install waits for the clock to pass the file's ctime: 2.5 s. */
-#define SBX_STAMP_WAIT_MS	10
-#define SBX_STAMP_WAIT_TRIES	250
+#define SBX_STAMP_WAIT_MS    10
+#define SBX_STAMP_WAIT_TRIES 250
 
 static struct timespec64 sbx_mtime(const struct inode *inode)
 {
@@ -118,8 +118,7 @@ out:
  * Return: 0, -EBADF, -ETXTBSY (open for writing), -EINTR (fatal signal),
  * -ENOMEM, or the error of opening or reading the file.
  */
-int sbx_content_install(s32 fd, u8 digest[SBX_DIGEST_SIZE], struct sbx_stamp *stamp,
-			bool *stamp_ok)
+int sbx_content_install(s32 fd, u8 digest[SBX_DIGEST_SIZE], struct sbx_stamp *stamp, bool *stamp_ok)
 {
 	struct timespec64 now;
 	struct inode *inode;
@@ -221,7 +220,7 @@ static void sbx_verify_fn(struct callback_head *cb)
 	if (current->flags & PF_EXITING)
 		goto out;
 	ret = sbx_content_hash(v->file, digest);
-	if (ret == -EINTR)	/* a fatal signal: the process is going */
+	if (ret == -EINTR) /* a fatal signal: the process is going */
 		goto out;
 	if (!ret && !memcmp(digest, v->digest, SBX_DIGEST_SIZE))
 		goto out;
@@ -259,7 +258,7 @@ int sbx_content_verify_later(struct task_struct *tsk, struct file *file,
 	v->file = get_file(file);
 	v->entry_id = e->id;
 	v->policy = prev_policy ? prev_policy : e->policy;
-	refcount_inc(&v->policy->ref);	/* the caller's reference keeps it alive now */
+	refcount_inc(&v->policy->ref); /* the caller's reference keeps it alive now */
 	v->action = e->action;
 	memcpy(v->digest, e->digest, SBX_DIGEST_SIZE);
 	__module_get(THIS_MODULE);

@@ -32,8 +32,7 @@
  */
 static bool sbx_privileged(struct file *file)
 {
-	return file_ns_capable(file, &init_user_ns, CAP_SYS_ADMIN) &&
-	       !sbx_task_sandboxed(current);
+	return file_ns_capable(file, &init_user_ns, CAP_SYS_ADMIN) && !sbx_task_sandboxed(current);
 }
 
 /* The mode and action of SBX_IOC_ARM and SBX_IOC_INSTALL. */
@@ -189,8 +188,8 @@ static int sbx_ioc_read(void __user *uarg)
 		return -EINVAL;
 	if (!(a.flags & SBX_READ_F_POLICY) && a.policy_id)
 		return -EINVAL;
-	ret = sbx_report_read(u64_to_user_ptr(a.records), a.max,
-			      a.flags & SBX_READ_F_POLICY, a.policy_id, &a.count, &a.dropped);
+	ret = sbx_report_read(u64_to_user_ptr(a.records), a.max, a.flags & SBX_READ_F_POLICY,
+			      a.policy_id, &a.count, &a.dropped);
 	/* Records read before a fault are gone from their queues: report them. */
 	if (copy_to_user(uarg, &a, sizeof(a)))
 		return -EFAULT;
@@ -207,8 +206,8 @@ static int sbx_ioc_install(void __user *uarg)
 
 	if (copy_from_user(&a, uarg, sizeof(a)))
 		return -EFAULT;
-	if ((a.flags & ~SBX_INSTALL_F_REPLACE) || a.exec > SBX_EXEC_UNCONFINED ||
-	    a.replaced || a.reserved1 || a.reserved)
+	if ((a.flags & ~SBX_INSTALL_F_REPLACE) || a.exec > SBX_EXEC_UNCONFINED || a.replaced ||
+	    a.reserved1 || a.reserved)
 		return -EINVAL;
 	ret = sbx_check_mode_action(a.mode, a.action);
 	if (ret)
@@ -416,24 +415,18 @@ static void sbx_build_check_abi(void)
 {
 	size_t size;
 
-	size = sizeof_field(struct sbx_ioc_load, blob) +
-	       sizeof_field(struct sbx_ioc_load, size) +
-	       sizeof_field(struct sbx_ioc_load, flags) +
-	       sizeof_field(struct sbx_ioc_load, id) +
+	size = sizeof_field(struct sbx_ioc_load, blob) + sizeof_field(struct sbx_ioc_load, size) +
+	       sizeof_field(struct sbx_ioc_load, flags) + sizeof_field(struct sbx_ioc_load, id) +
 	       sizeof_field(struct sbx_ioc_load, blob_flags) +
 	       sizeof_field(struct sbx_ioc_load, reserved);
 	BUILD_BUG_ON(sizeof(struct sbx_ioc_load) != size);
 
-	size = sizeof_field(struct sbx_ioc_unload, id) +
-	       sizeof_field(struct sbx_ioc_unload, flags);
+	size = sizeof_field(struct sbx_ioc_unload, id) + sizeof_field(struct sbx_ioc_unload, flags);
 	BUILD_BUG_ON(sizeof(struct sbx_ioc_unload) != size);
 
-	size = sizeof_field(struct sbx_ioc_arm, id) +
-	       sizeof_field(struct sbx_ioc_arm, mode) +
-	       sizeof_field(struct sbx_ioc_arm, action) +
-	       sizeof_field(struct sbx_ioc_arm, flags) +
-	       sizeof_field(struct sbx_ioc_arm, exe_fd) +
-	       sizeof_field(struct sbx_ioc_arm, exec) +
+	size = sizeof_field(struct sbx_ioc_arm, id) + sizeof_field(struct sbx_ioc_arm, mode) +
+	       sizeof_field(struct sbx_ioc_arm, action) + sizeof_field(struct sbx_ioc_arm, flags) +
+	       sizeof_field(struct sbx_ioc_arm, exe_fd) + sizeof_field(struct sbx_ioc_arm, exec) +
 	       sizeof_field(struct sbx_ioc_arm, reserved);
 	BUILD_BUG_ON(sizeof(struct sbx_ioc_arm) != size);
 
@@ -475,8 +468,7 @@ static void sbx_build_check_abi(void)
 	BUILD_BUG_ON(sizeof_field(struct sbx_violation_record, path) !=
 		     sizeof_field(struct sbx_violation_record, stack));
 
-	size = sizeof_field(struct sbx_ioc_read, records) +
-	       sizeof_field(struct sbx_ioc_read, max) +
+	size = sizeof_field(struct sbx_ioc_read, records) + sizeof_field(struct sbx_ioc_read, max) +
 	       sizeof_field(struct sbx_ioc_read, count) +
 	       sizeof_field(struct sbx_ioc_read, dropped) +
 	       sizeof_field(struct sbx_ioc_read, policy_id) +
@@ -498,8 +490,7 @@ static void sbx_build_check_abi(void)
 
 	size = sizeof_field(struct sbx_ioc_remove, flags) +
 	       sizeof_field(struct sbx_ioc_remove, exe_fd) +
-	       sizeof_field(struct sbx_ioc_remove, dev) +
-	       sizeof_field(struct sbx_ioc_remove, ino) +
+	       sizeof_field(struct sbx_ioc_remove, dev) + sizeof_field(struct sbx_ioc_remove, ino) +
 	       sizeof_field(struct sbx_ioc_remove, policy_id) +
 	       sizeof_field(struct sbx_ioc_remove, reserved0);
 	BUILD_BUG_ON(sizeof(struct sbx_ioc_remove) != size);
@@ -515,14 +506,12 @@ static void sbx_build_check_abi(void)
 	       sizeof_field(struct sbx_install_entry, refused);
 	BUILD_BUG_ON(sizeof(struct sbx_install_entry) != size);
 
-	size = sizeof_field(struct sbx_ioc_list, entries) +
-	       sizeof_field(struct sbx_ioc_list, max) +
+	size = sizeof_field(struct sbx_ioc_list, entries) + sizeof_field(struct sbx_ioc_list, max) +
 	       sizeof_field(struct sbx_ioc_list, count) +
 	       sizeof_field(struct sbx_ioc_list, reserved);
 	BUILD_BUG_ON(sizeof(struct sbx_ioc_list) != size);
 
-	size = sizeof_field(struct sbx_task_entry, pid) +
-	       sizeof_field(struct sbx_task_entry, tid) +
+	size = sizeof_field(struct sbx_task_entry, pid) + sizeof_field(struct sbx_task_entry, tid) +
 	       sizeof_field(struct sbx_task_entry, policy_id) +
 	       sizeof_field(struct sbx_task_entry, state) +
 	       sizeof_field(struct sbx_task_entry, mode) +
@@ -535,8 +524,7 @@ static void sbx_build_check_abi(void)
 	BUILD_BUG_ON(sizeof(struct sbx_task_entry) != size);
 
 	size = sizeof_field(struct sbx_ioc_tasks, entries) +
-	       sizeof_field(struct sbx_ioc_tasks, max) +
-	       sizeof_field(struct sbx_ioc_tasks, count) +
+	       sizeof_field(struct sbx_ioc_tasks, max) + sizeof_field(struct sbx_ioc_tasks, count) +
 	       sizeof_field(struct sbx_ioc_tasks, reserved);
 	BUILD_BUG_ON(sizeof(struct sbx_ioc_tasks) != size);
 

@@ -44,7 +44,7 @@
 #include "uapi/sbx_marker.h"
 
 /* SHA-256 (the registry's content binding). */
-#define SBX_DIGEST_SIZE		32
+#define SBX_DIGEST_SIZE 32
 
 struct pt_regs;
 struct file;
@@ -158,12 +158,12 @@ struct sbx_policy {
 	u8 *argchk;
 	/* SBX_LOAD_F_OWNED: the loader's file (identity only, under sbx_policy_lock). */
 	const struct file *owner;
-	unsigned long flags;		/* SBX_POLICY_ORPHAN */
+	unsigned long flags; /* SBX_POLICY_ORPHAN */
 	struct work_struct reap_work;
 };
 
 /* The owner's file was closed: unload when the last use goes. */
-#define SBX_POLICY_ORPHAN	0
+#define SBX_POLICY_ORPHAN 0
 
 /**
  * struct sbx_exe - an executable, named by its inode.
@@ -176,9 +176,9 @@ struct sbx_exe {
 };
 
 /* Thread states (struct sbx_task.state). */
-#define SBX_TASK_ARMED		1	/* enforced from the next successful exec */
-#define SBX_TASK_ENFORCED	2	/* markers are checked */
-#define SBX_TASK_UNCONFINED	3	/* no policy (@policy NULL); never privileged */
+#define SBX_TASK_ARMED	    1 /* enforced from the next successful exec */
+#define SBX_TASK_ENFORCED   2 /* markers are checked */
+#define SBX_TASK_UNCONFINED 3 /* no policy (@policy NULL); never privileged */
 
 /**
  * struct sbx_task - the monitor state of one thread (task_struct).
@@ -283,8 +283,7 @@ void sbx_task_marker(struct pt_regs *regs);
 void sbx_task_syscall(struct pt_regs *regs, long nr, u32 reason, u32 flags);
 void sbx_task_check_syscall(struct pt_regs *regs, long nr);
 bool sbx_task_proc_mem_write(struct file *file);
-void sbx_task_stats(u32 *enforced, u32 *armed, u32 *unconfined, u64 *markers,
-		    u64 *alloc_failures);
+void sbx_task_stats(u32 *enforced, u32 *armed, u32 *unconfined, u64 *markers, u64 *alloc_failures);
 bool sbx_task_any(void);
 int sbx_task_list(struct sbx_task_entry __user *buf, u32 max, u32 *count);
 void sbx_task_rebuilt(struct file *file, struct sbx_policy *policy, u32 action, int err);
@@ -351,8 +350,7 @@ static inline bool sbx_registry_any(void)
 }
 
 struct sbx_install *sbx_registry_find(const struct inode *inode);
-int sbx_registry_install(const struct sbx_install *tmpl, bool replace, u32 *replaced,
-			 u64 *id);
+int sbx_registry_install(const struct sbx_install *tmpl, bool replace, u32 *replaced, u64 *id);
 void sbx_registry_refused(u64 id);
 int sbx_registry_remove(const struct sbx_exe *exe, u64 only_id, u32 *policy_id);
 int sbx_registry_list(struct sbx_install_entry __user *buf, u32 max, u32 *count);
@@ -370,8 +368,8 @@ void sbx_content_path(struct sbx_violation_record *rec, struct file *file);
 int sbx_never_init(void);
 void sbx_never_exit(void);
 int sbx_never_prepare(struct sbx_policy *p);
-int sbx_never_classify(const struct sbx_task *t, const struct pt_regs *regs,
-		       unsigned long nr, int reason);
+int sbx_never_classify(const struct sbx_task *t, const struct pt_regs *regs, unsigned long nr,
+		       int reason);
 bool sbx_never_forbidden(const struct pt_regs *regs, unsigned long nr);
 
 /* sbx_hooks.c */
@@ -385,8 +383,8 @@ int sbx_rq_init(struct sbx_rq *q);
 void sbx_rq_destroy(struct sbx_policy *p);
 bool sbx_rq_hold(struct sbx_policy *p, struct sbx_task *t);
 void sbx_report(struct sbx_policy *p, struct sbx_task *t, struct sbx_violation_record *rec);
-int sbx_report_read(struct sbx_violation_record __user *buf, u32 max, bool by_policy,
-		    u32 policy_id, u32 *count, u64 *dropped);
+int sbx_report_read(struct sbx_violation_record __user *buf, u32 max, bool by_policy, u32 policy_id,
+		    u32 *count, u64 *dropped);
 void sbx_report_stats(u64 *violations, u64 *dropped, u64 *kills_dropped, u32 *queue_size,
 		      u32 *queued);
 int sbx_report_policies(struct sbx_policy_entry __user *buf, u32 max, u32 *count);

@@ -70,8 +70,7 @@ struct sbx_tp {
 };
 
 static void sbx_probe_sys_enter(void *data, struct pt_regs *regs, long id);
-static void sbx_probe_fork(void *data, struct task_struct *parent,
-			   struct task_struct *child);
+static void sbx_probe_fork(void *data, struct task_struct *parent, struct task_struct *child);
 static void sbx_probe_exec(void *data, struct task_struct *p, pid_t old_pid,
 			   struct linux_binprm *bprm);
 static void sbx_probe_exit(void *data, struct task_struct *p);
@@ -112,8 +111,7 @@ static void sbx_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 		sbx_task_syscall(regs, id, SBX_REASON_IO_URING, 0);
 }
 
-static void sbx_probe_fork(void *data, struct task_struct *parent,
-			   struct task_struct *child)
+static void sbx_probe_fork(void *data, struct task_struct *parent, struct task_struct *child)
 {
 	/* The child has not run yet: its flag is right before its first call. */
 	if (sbx_task_any() && sbx_task_fork(parent, child))
@@ -292,8 +290,9 @@ static int sbx_hooks_watch_tracers(void)
 		sbx_kp_tp[i] = &sbx_kp_tp_register[i];
 	ret = register_kprobes(sbx_kp_tp, ARRAY_SIZE(sbx_kp_tp));
 	if (ret) {
-		pr_notice("cannot watch the syscall tracepoints' registrations (%d): every thread keeps the syscall tracing path while the module is loaded\n",
-			  ret);
+		pr_notice(
+			"cannot watch the syscall tracepoints' registrations (%d): every thread keeps the syscall tracing path while the module is loaded\n",
+			ret);
 		return 0;
 	}
 	sbx_kp_tp_registered = true;

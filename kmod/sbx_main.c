@@ -21,8 +21,7 @@ MODULE_PARM_DESC(max_policy_bytes, "Total size of the loaded blobs (default 256 
 
 unsigned int sbx_max_tasks_per_policy = 4096;
 module_param_named(max_tasks_per_policy, sbx_max_tasks_per_policy, uint, 0444);
-MODULE_PARM_DESC(max_tasks_per_policy,
-		 "Threads armed or enforced with one policy (default 4096)");
+MODULE_PARM_DESC(max_tasks_per_policy, "Threads armed or enforced with one policy (default 4096)");
 
 unsigned int sbx_pool_reserve = 8;
 module_param_named(pool_reserve, sbx_pool_reserve, uint, 0444);
@@ -35,8 +34,9 @@ MODULE_PARM_DESC(pool_reserve,
  */
 bool sbx_nfa_site_answer = true;
 module_param_named(nfa_site_answer, sbx_nfa_site_answer, bool, 0644);
-MODULE_PARM_DESC(nfa_site_answer,
-		 "Tell programs enforced in nfa mode to skip their CALL/RET/TAIL markers (default Y)");
+MODULE_PARM_DESC(
+	nfa_site_answer,
+	"Tell programs enforced in nfa mode to skip their CALL/RET/TAIL markers (default Y)");
 
 struct workqueue_struct *sbx_wq;
 
@@ -91,12 +91,12 @@ err_wq:
 static void __exit sbx_exit(void)
 {
 	sbx_dev_exit();
-	sbx_registry_exit();	/* no entry left; execs make no new state */
-	sbx_never_exit();	/* no kprobe handler runs any more */
-	sbx_hooks_exit();	/* no probe runs any more */
-	sbx_task_exit();	/* pending releases done */
-	sbx_policy_exit();	/* store references dropped, frees queued */
-	destroy_workqueue(sbx_wq);	/* drains the frees and pool work */
+	sbx_registry_exit();	   /* no entry left; execs make no new state */
+	sbx_never_exit();	   /* no kprobe handler runs any more */
+	sbx_hooks_exit();	   /* no probe runs any more */
+	sbx_task_exit();	   /* pending releases done */
+	sbx_policy_exit();	   /* store references dropped, frees queued */
+	destroy_workqueue(sbx_wq); /* drains the frees and pool work */
 	pr_info("unloaded\n");
 }
 

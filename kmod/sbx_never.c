@@ -62,9 +62,9 @@
 
 /* System calls forbidden by number. */
 static const u16 sbx_never_nrs[] = {
-	__NR_init_module, __NR_finit_module, __NR_delete_module,
-	__NR_kexec_load, __NR_kexec_file_load, __NR_bpf, __NR_seccomp,
-	__NR_ptrace, __NR_process_vm_writev,
+	__NR_init_module, __NR_finit_module,	__NR_delete_module,
+	__NR_kexec_load,  __NR_kexec_file_load, __NR_bpf,
+	__NR_seccomp,	  __NR_ptrace,		__NR_process_vm_writev,
 };
 
 /*
@@ -77,8 +77,8 @@ static u8 sbx_never_map[SBX_SET_SIZE];
 static u8 sbx_unbound_map[SBX_SET_SIZE];
 
 /* struct sbx_policy.argchk bits: the set allowed the call before masking. */
-#define SBX_ARGCHK_PRCTL	0x1
-#define SBX_ARGCHK_PERSONALITY	0x2
+#define SBX_ARGCHK_PRCTL       0x1
+#define SBX_ARGCHK_PERSONALITY 0x2
 
 static inline bool sbx_never_masked(unsigned long nr)
 {
@@ -155,8 +155,8 @@ static bool sbx_never_args(const struct pt_regs *regs, unsigned long nr)
  * window or the ambient set allowed before sbx_never_prepare() masked it;
  * else @reason.
  */
-int sbx_never_classify(const struct sbx_task *t, const struct pt_regs *regs,
-		       unsigned long nr, int reason)
+int sbx_never_classify(const struct sbx_task *t, const struct pt_regs *regs, unsigned long nr,
+		       int reason)
 {
 	const struct sbx_policy *p = t->policy;
 	u8 bit;
@@ -167,7 +167,7 @@ int sbx_never_classify(const struct sbx_task *t, const struct pt_regs *regs,
 		return SBX_REASON_FORBIDDEN_SYSCALL;
 	if (sbx_never_args(regs, nr))
 		return SBX_REASON_FORBIDDEN_SYSCALL;
-	if (!p->argchk)		/* unbound: every call is allowed */
+	if (!p->argchk) /* unbound: every call is allowed */
 		return 0;
 	bit = nr == __NR_prctl ? SBX_ARGCHK_PRCTL : SBX_ARGCHK_PERSONALITY;
 	if ((p->argchk[t->thread.window] | p->argchk[p->view.ambient_set]) & bit)
@@ -194,9 +194,7 @@ bool sbx_never_forbidden(const struct pt_regs *regs, unsigned long nr)
 asmlinkage void sbx_return_now(void);
 asm(".pushsection .text\n"
     ".type sbx_return_now, @function\n"
-    "sbx_return_now:\n\t"
-    ASM_RET
-    ".size sbx_return_now, .-sbx_return_now\n"
+    "sbx_return_now:\n\t" ASM_RET ".size sbx_return_now, .-sbx_return_now\n"
     ".popsection\n");
 
 /* Make the function whose entry @regs are return @err to its caller. */
@@ -275,7 +273,8 @@ static struct kprobe sbx_kp_delete_ia32 = {
 };
 
 static struct kprobe *sbx_kprobes[] = {
-	&sbx_kp_mem_open, &sbx_kp_delete,
+	&sbx_kp_mem_open,
+	&sbx_kp_delete,
 #ifdef CONFIG_IA32_EMULATION
 	&sbx_kp_delete_ia32,
 #endif

@@ -35,7 +35,7 @@
 #include "sbx_dyck.h"
 
 static DEFINE_IDR(sbx_policies);
-static DEFINE_MUTEX(sbx_policy_lock);	/* the idr and the totals below */
+static DEFINE_MUTEX(sbx_policy_lock); /* the idr and the totals below */
 static u32 sbx_nr_policies;
 static u64 sbx_policy_bytes;
 
@@ -43,8 +43,7 @@ static void sbx_pool_work(struct work_struct *work);
 static void sbx_policy_free_work(struct work_struct *work);
 static void sbx_policy_reap_work(struct work_struct *work);
 
-static struct sbx_policy *sbx_policy_alloc(void *blob, u32 size,
-					   const struct sbx_policy_view *view)
+static struct sbx_policy *sbx_policy_alloc(void *blob, u32 size, const struct sbx_policy_view *view)
 {
 	struct sbx_policy *p = kzalloc(sizeof(*p), GFP_KERNEL);
 
@@ -115,8 +114,7 @@ int sbx_policy_load(const void __user *ublob, u32 size, const struct file *owner
 		goto err_policy;
 
 	mutex_lock(&sbx_policy_lock);
-	if (sbx_nr_policies >= sbx_max_policies ||
-	    sbx_policy_bytes + size > sbx_max_policy_bytes) {
+	if (sbx_nr_policies >= sbx_max_policies || sbx_policy_bytes + size > sbx_max_policy_bytes) {
 		ret = -ENOSPC;
 		goto err_unlock;
 	}
@@ -131,8 +129,8 @@ int sbx_policy_load(const void __user *ublob, u32 size, const struct file *owner
 
 	*id = p->id;
 	*blob_flags = view.flags;
-	pr_debug("policy %u loaded: %u bytes, %u macro-states%s\n", p->id, size,
-		 view.nr_mstates, view.flags & SBX_BLOB_F_NFA ? ", nfa" : "");
+	pr_debug("policy %u loaded: %u bytes, %u macro-states%s\n", p->id, size, view.nr_mstates,
+		 view.flags & SBX_BLOB_F_NFA ? ", nfa" : "");
 	return 0;
 
 err_unlock:
@@ -207,7 +205,7 @@ static void sbx_policy_reap_work(struct work_struct *work)
 		pr_debug("policy %u unloaded: its owner is gone and nothing uses it\n", p->id);
 		sbx_policy_put(p);
 	}
-	sbx_policy_put(p);	/* the work's */
+	sbx_policy_put(p); /* the work's */
 }
 
 /**
@@ -222,7 +220,8 @@ void sbx_policy_disown(const struct file *file)
 	int id;
 
 	mutex_lock(&sbx_policy_lock);
-	idr_for_each_entry(&sbx_policies, p, id) {
+	idr_for_each_entry(&sbx_policies, p, id)
+	{
 		if (p->owner != file)
 			continue;
 		p->owner = NULL;
@@ -466,7 +465,8 @@ void sbx_policy_exit(void)
 	int id;
 
 	mutex_lock(&sbx_policy_lock);
-	idr_for_each_entry(&sbx_policies, p, id) {
+	idr_for_each_entry(&sbx_policies, p, id)
+	{
 		WARN_ON(atomic_read(&p->users));
 		sbx_policy_put(p);
 	}

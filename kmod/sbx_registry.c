@@ -37,11 +37,11 @@
 
 #include "sbx_dyck.h"
 
-#define SBX_REGISTRY_HASH_BITS	6
+#define SBX_REGISTRY_HASH_BITS 6
 
 static DEFINE_HASHTABLE(sbx_registry_table, SBX_REGISTRY_HASH_BITS);
-static LIST_HEAD(sbx_registry_list_head);	/* in order of installation */
-static DEFINE_MUTEX(sbx_registry_lock);	/* the hash, the list, the id counter */
+static LIST_HEAD(sbx_registry_list_head); /* in order of installation */
+static DEFINE_MUTEX(sbx_registry_lock);	  /* the hash, the list, the id counter */
 static u64 sbx_registry_next_id = 1;
 
 /* Entries in the registry; read without the lock by the exec probe. */
@@ -105,8 +105,7 @@ static void sbx_install_free(struct sbx_install *e)
  *
  * Return: 0, -ENOMEM, -ENOSPC or -EEXIST.
  */
-int sbx_registry_install(const struct sbx_install *tmpl, bool replace, u32 *replaced,
-			 u64 *id)
+int sbx_registry_install(const struct sbx_install *tmpl, bool replace, u32 *replaced, u64 *id)
 {
 	struct sbx_install *e, *old;
 	int ret;

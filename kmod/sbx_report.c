@@ -45,9 +45,9 @@
 
 #include "sbx_dyck.h"
 
-#define SBX_READ_BATCH		16
+#define SBX_READ_BATCH 16
 
-static DEFINE_MUTEX(sbx_read_lock);	/* serialises readers */
+static DEFINE_MUTEX(sbx_read_lock); /* serialises readers */
 
 static atomic64_t sbx_seq = ATOMIC64_INIT(0);
 /* Records lost by all policies since load, and the kill records among them. */
@@ -55,8 +55,7 @@ static atomic64_t sbx_dropped = ATOMIC64_INIT(0);
 static atomic64_t sbx_kills_dropped = ATOMIC64_INIT(0);
 /* The kernel log lines: log records and kill records are limited apart. */
 static DEFINE_RATELIMIT_STATE(sbx_log_rs, DEFAULT_RATELIMIT_INTERVAL, DEFAULT_RATELIMIT_BURST);
-static DEFINE_RATELIMIT_STATE(sbx_log_kill_rs, DEFAULT_RATELIMIT_INTERVAL,
-			      DEFAULT_RATELIMIT_BURST);
+static DEFINE_RATELIMIT_STATE(sbx_log_kill_rs, DEFAULT_RATELIMIT_INTERVAL, DEFAULT_RATELIMIT_BURST);
 
 static const char *const sbx_reason_names[] = {
 	[SBX_REASON_UNKNOWN_KIND] = "unknown marker kind",
@@ -273,10 +272,11 @@ unlock:
 
 	/* Kill lines have their own limit: a flood of log lines cannot hide them. */
 	if (__ratelimit(kill ? &sbx_log_kill_rs : &sbx_log_rs))
-		pr_notice("violation: pid %u tid %u (%s) policy %u: %s; syscall %u kind %llu id %llu, top %#x mstate %u depth %u%s\n",
-			  rec->pid, rec->tid, rec->comm, rec->policy_id,
-			  sbx_reason_name(rec->reason), rec->syscall_nr, rec->kind,
-			  rec->id, rec->tag, rec->mstate, rec->depth, kill ? ", killed" : "");
+		pr_notice(
+			"violation: pid %u tid %u (%s) policy %u: %s; syscall %u kind %llu id %llu, top %#x mstate %u depth %u%s\n",
+			rec->pid, rec->tid, rec->comm, rec->policy_id, sbx_reason_name(rec->reason),
+			rec->syscall_nr, rec->kind, rec->id, rec->tag, rec->mstate, rec->depth,
+			kill ? ", killed" : "");
 }
 
 /*
@@ -285,8 +285,8 @@ unlock:
  * copied (unchanged if none), *@nr_kills the number of kill records copied
  * (the first ones of q->kills: only readers remove kill records).
  */
-static unsigned int sbx_rq_peek(struct sbx_rq *q, struct sbx_violation_record *out,
-				unsigned int n, u64 *last_log, unsigned int *nr_kills)
+static unsigned int sbx_rq_peek(struct sbx_rq *q, struct sbx_violation_record *out, unsigned int n,
+				u64 *last_log, unsigned int *nr_kills)
 {
 	struct sbx_qrec *l, *k;
 	unsigned long flags;
@@ -353,16 +353,16 @@ static void sbx_rq_consume(struct sbx_policy *p, u64 last_log, unsigned int nr_k
  * Move up to @max - *@done records of @p to @buf + *@done, through @batch.
  * Return: 0 or -EFAULT (what the failing batch held stays queued).
  */
-static int sbx_rq_read(struct sbx_policy *p, struct sbx_violation_record __user *buf,
-		       u32 max, u32 *done, struct sbx_violation_record *batch)
+static int sbx_rq_read(struct sbx_policy *p, struct sbx_violation_record __user *buf, u32 max,
+		       u32 *done, struct sbx_violation_record *batch)
 {
 	unsigned int n, nr_kills;
 	u64 last_log;
 
 	while (*done < max) {
 		last_log = 0;
-		n = sbx_rq_peek(&p->rq, batch, min_t(u32, max - *done, SBX_READ_BATCH),
-				&last_log, &nr_kills);
+		n = sbx_rq_peek(&p->rq, batch, min_t(u32, max - *done, SBX_READ_BATCH), &last_log,
+				&nr_kills);
 		if (!n)
 			break;
 		if (copy_to_user(buf + *done, batch, n * sizeof(*batch)))
@@ -398,8 +398,8 @@ static u64 sbx_rq_dropped(struct sbx_rq *q)
  *
  * Return: 0, -ENOMEM or -EFAULT (nothing copied by the failing batch is lost).
  */
-int sbx_report_read(struct sbx_violation_record __user *buf, u32 max, bool by_policy,
-		    u32 policy_id, u32 *count, u64 *dropped)
+int sbx_report_read(struct sbx_violation_record __user *buf, u32 max, bool by_policy, u32 policy_id,
+		    u32 *count, u64 *dropped)
 {
 	struct sbx_violation_record *batch = NULL;
 	struct sbx_policy *p;

@@ -47,7 +47,7 @@
 
 #include "sbx_dyck.h"
 
-#define SBX_TASK_HASH_BITS	11
+#define SBX_TASK_HASH_BITS 11
 
 static DEFINE_HASHTABLE(sbx_task_table, SBX_TASK_HASH_BITS);
 static DEFINE_SPINLOCK(sbx_task_lock);
@@ -92,7 +92,7 @@ static atomic_t *sbx_task_counter(u8 state)
 }
 
 /* Tries of sbx_task_list() to size its buffer while threads come and go. */
-#define SBX_TASK_LIST_TRIES	4
+#define SBX_TASK_LIST_TRIES 4
 
 static void sbx_task_insert(struct sbx_task *t)
 {
@@ -109,7 +109,7 @@ static void sbx_task_release_rcu(struct rcu_head *head)
 	struct sbx_task *t = container_of(head, struct sbx_task, rcu);
 	struct sbx_policy *p = t->policy;
 
-	if (!p) {	/* unconfined: no policy */
+	if (!p) { /* unconfined: no policy */
 		kfree(t);
 		return;
 	}
@@ -147,8 +147,8 @@ static void sbx_task_remove(struct task_struct *tsk)
 	module_put(THIS_MODULE);
 }
 
-static void sbx_task_setup(struct sbx_task *t, struct task_struct *tsk,
-			   struct sbx_policy *p, u8 state, u8 action, u8 exec)
+static void sbx_task_setup(struct sbx_task *t, struct task_struct *tsk, struct sbx_policy *p,
+			   u8 state, u8 action, u8 exec)
 {
 	INIT_HLIST_NODE(&t->node);
 	INIT_LIST_HEAD(&t->pool_link);
@@ -258,8 +258,8 @@ static void sbx_fill_record(struct sbx_violation_record *rec, struct task_struct
 	rec->action = action;
 }
 
-static void sbx_task_fill_record(struct sbx_violation_record *rec,
-				 const struct sbx_task *t, struct task_struct *tsk)
+static void sbx_task_fill_record(struct sbx_violation_record *rec, const struct sbx_task *t,
+				 struct task_struct *tsk)
 {
 	sbx_fill_record(rec, tsk, t->policy ? t->policy->id : 0, t->action);
 }
@@ -476,8 +476,8 @@ static noinline void sbx_task_marker_slow(struct sbx_task *t, struct pt_regs *re
 static __always_inline void sbx_task_marker_answer(struct sbx_task *t, struct pt_regs *regs)
 {
 	if ((t->view->flags & SBX_BLOB_F_NFA) &&
-	    (regs->di == SBX_MARK_CALL || regs->di == SBX_MARK_RET ||
-	     regs->di == SBX_MARK_TAIL) && READ_ONCE(sbx_nfa_site_answer)) {
+	    (regs->di == SBX_MARK_CALL || regs->di == SBX_MARK_RET || regs->di == SBX_MARK_TAIL) &&
+	    READ_ONCE(sbx_nfa_site_answer)) {
 		regs->orig_ax = -1;
 		regs->ax = SBX_MARKER_NO_SITES;
 	}
@@ -525,8 +525,7 @@ void sbx_task_marker(struct pt_regs *regs)
 		sbx_task_marker_slow(t, regs);
 		return;
 	}
-	if (unlikely(sbx_pin_check(t->view, t->bias, regs->ip, regs->dx, regs->di,
-				   regs->si))) {
+	if (unlikely(sbx_pin_check(t->view, t->bias, regs->ip, regs->dx, regs->di, regs->si))) {
 		sbx_task_marker_unpinned(t, regs);
 		return;
 	}
@@ -538,8 +537,8 @@ void sbx_task_marker(struct pt_regs *regs)
 }
 
 /* A system call outside the thread's window: record it; kill, or let it run. */
-static noinline void sbx_task_syscall_refused(struct sbx_task *t, struct pt_regs *regs,
-					      long nr, int reason)
+static noinline void sbx_task_syscall_refused(struct sbx_task *t, struct pt_regs *regs, long nr,
+					      int reason)
 {
 	struct sbx_violation_record rec;
 
@@ -550,9 +549,8 @@ static noinline void sbx_task_syscall_refused(struct sbx_task *t, struct pt_regs
 	sbx_task_fill_record(&rec, t, current);
 	rec.reason = reason;
 	rec.syscall_nr = (u32)nr;
-	if (reason == SBX_REASON_FORBIDDEN_SYSCALL &&
-	    (nr == __NR_prctl || nr == __NR_personality))
-		rec.kind = regs->di;	/* the option, the persona */
+	if (reason == SBX_REASON_FORBIDDEN_SYSCALL && (nr == __NR_prctl || nr == __NR_personality))
+		rec.kind = regs->di; /* the option, the persona */
 	rec.id = t->thread.window_sym;
 	rec.reserved = regs->dx;
 	sbx_task_fill_stack(&rec, t);
@@ -582,7 +580,7 @@ static noinline bool sbx_exec_mapping_ok(struct pt_regs *regs, long nr)
 			return false;
 		file = fget((unsigned int)regs->r8);
 		if (!file)
-			return true;	/* EBADF: the call fails by itself */
+			return true; /* EBADF: the call fails by itself */
 		ok = !(file->f_mode & FMODE_WRITE) &&
 		     atomic_read(&file_inode(file)->i_writecount) <= 0;
 		fput(file);
@@ -590,7 +588,7 @@ static noinline bool sbx_exec_mapping_ok(struct pt_regs *regs, long nr)
 	}
 	start = regs->di;
 	if (regs->si > TASK_SIZE || start > TASK_SIZE - regs->si)
-		return true;	/* EINVAL or ENOMEM: the call fails by itself */
+		return true; /* EINVAL or ENOMEM: the call fails by itself */
 	end = start + PAGE_ALIGN(regs->si);
 	if (!mmap_read_trylock(current->mm))
 		return false;
@@ -828,8 +826,7 @@ static bool sbx_exe_is(const struct sbx_exe *exe, const struct inode *inode)
 static void sbx_task_enforce(struct sbx_task *t, struct task_struct *tsk)
 {
 	t->bias = tsk->mm ? tsk->mm->start_code - t->view->text_vaddr : 0;
-	if (WARN_ON_ONCE(sbx_thread_init(t->view, &t->thread, t->slots,
-					 t->view->stack_limit))) {
+	if (WARN_ON_ONCE(sbx_thread_init(t->view, &t->thread, t->slots, t->view->stack_limit))) {
 		/* Cannot happen (the slot fits the policy); fail closed. */
 		t->killed = 1;
 		kill_pid(task_tgid(tsk), SIGKILL, 1);
@@ -865,14 +862,13 @@ static void sbx_task_exec_armed(struct sbx_task *t, struct task_struct *tsk,
 	atomic_inc(&sbx_nr_enforced);
 	WRITE_ONCE(t->state, SBX_TASK_ENFORCED);
 	atomic_dec(&sbx_nr_armed);
-	sbx_hooks_enforced(tsk);	/* set at arm already */
+	sbx_hooks_enforced(tsk); /* set at arm already */
 	if (t->exe_bound && !sbx_exe_is(&t->exe, inode))
 		sbx_task_exe_mismatch(t, tsk);
 }
 
 /* No state for a thread that execed: fail closed. */
-static void sbx_task_exec_failed(struct task_struct *tsk, struct sbx_policy *p, u32 action,
-				 int err)
+static void sbx_task_exec_failed(struct task_struct *tsk, struct sbx_policy *p, u32 action, int err)
 {
 	struct sbx_violation_record rec;
 
@@ -897,8 +893,7 @@ static void sbx_task_exec_failed(struct task_struct *tsk, struct sbx_policy *p, 
  */
 static struct sbx_task *sbx_task_exec_installed(struct task_struct *tsk,
 						const struct linux_binprm *bprm,
-						struct sbx_install *e,
-						const struct sbx_task *prev)
+						struct sbx_install *e, const struct sbx_task *prev)
 {
 	struct sbx_policy *prev_policy = prev ? prev->policy : NULL;
 	struct sbx_policy *p = e->policy;
@@ -955,8 +950,8 @@ static struct sbx_task *sbx_task_exec_denied(struct sbx_task *t, struct task_str
 		rec.mstate = sbx_top(&t->thread)->mstate;
 	}
 	sbx_content_path(&rec, bprm->file);
-	pr_notice_ratelimited("exec of %s by pid %d (policy %u): %s, %s\n",
-			      rec.path, task_tgid_nr(tsk), t->policy->id,
+	pr_notice_ratelimited("exec of %s by pid %d (policy %u): %s, %s\n", rec.path,
+			      task_tgid_nr(tsk), t->policy->id,
 			      t->exec == SBX_EXEC_DENY ? "execs are denied" : "no installed policy",
 			      t->action == SBX_ACTION_KILL ? "killed" : "runs unconfined (log)");
 	/* Pending SIGKILL: the thread never returns to userspace. */
@@ -1004,7 +999,7 @@ void sbx_task_exec(struct task_struct *tsk, const struct linux_binprm *bprm)
 		goto out_keep;
 	}
 	if (t && t->state == SBX_TASK_ENFORCED && t->killed)
-		goto out_keep;		/* dying: nothing more to decide */
+		goto out_keep; /* dying: nothing more to decide */
 	if (t && t->state == SBX_TASK_ENFORCED && t->exec == SBX_EXEC_DENY) {
 		nt = sbx_task_exec_denied(t, tsk, bprm);
 		goto out_replace;
@@ -1019,7 +1014,7 @@ void sbx_task_exec(struct task_struct *tsk, const struct linux_binprm *bprm)
 		goto out_replace;
 	}
 	if (!t || t->state == SBX_TASK_UNCONFINED)
-		goto out_keep;		/* nothing to enforce: unchanged */
+		goto out_keep; /* nothing to enforce: unchanged */
 	if (t->exec == SBX_EXEC_UNCONFINED) {
 		nt = sbx_task_new_unconfined(tsk);
 		if (!nt) {
@@ -1080,8 +1075,9 @@ void sbx_task_rebuilt(struct file *file, struct sbx_policy *policy, u32 action, 
 	rcu_read_unlock();
 	sbx_report(policy, NULL, &rec);
 	kill_pid(task_tgid(current), SIGKILL, 1);
-	pr_notice_ratelimited("%s was rebuilt: its content is not the one its policy was installed for%s (pid %d): killed\n",
-			      rec.path, err ? " (cannot read it)" : "", task_tgid_nr(current));
+	pr_notice_ratelimited(
+		"%s was rebuilt: its content is not the one its policy was installed for%s (pid %d): killed\n",
+		rec.path, err ? " (cannot read it)" : "", task_tgid_nr(current));
 }
 
 /*
@@ -1102,14 +1098,12 @@ void sbx_task_gone(struct task_struct *tsk)
 	sbx_task_remove(tsk);
 }
 
-void sbx_task_stats(u32 *enforced, u32 *armed, u32 *unconfined, u64 *markers,
-		    u64 *alloc_failures)
+void sbx_task_stats(u32 *enforced, u32 *armed, u32 *unconfined, u64 *markers, u64 *alloc_failures)
 {
 	u64 sum = 0;
 	int cpu;
 
-	for_each_possible_cpu(cpu)
-		sum += per_cpu(sbx_markers, cpu);
+	for_each_possible_cpu(cpu) sum += per_cpu(sbx_markers, cpu);
 	*enforced = atomic_read(&sbx_nr_enforced);
 	*armed = atomic_read(&sbx_nr_armed);
 	*unconfined = atomic_read(&sbx_nr_unconfined);
@@ -1131,8 +1125,7 @@ static void sbx_task_entry_fill(struct sbx_task_entry *e, const struct sbx_task 
 		return;
 	}
 	e->policy_id = t->policy->id;
-	e->state = READ_ONCE(t->state) == SBX_TASK_ENFORCED ? SBX_STATE_ENFORCED
-							     : SBX_STATE_ARMED;
+	e->state = READ_ONCE(t->state) == SBX_TASK_ENFORCED ? SBX_STATE_ENFORCED : SBX_STATE_ARMED;
 	e->mode = t->view->flags & SBX_BLOB_F_NFA ? SBX_MODE_NFA : SBX_MODE_DYCK;
 	e->action = t->action;
 	e->markers = READ_ONCE(t->markers);

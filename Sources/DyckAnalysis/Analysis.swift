@@ -413,7 +413,9 @@ private struct Analyzer {
             entry: entry, callbacks: callbacks, syscalls: systemCallBinding(symbols))
         let entryExit = symbolID[exitSymbol].flatMap { symbol in
             exitBlocks.isEmpty
-                ? nil : EntryExit(symbol: symbol, returns: exitBlocks.sorted().compactMap { blocks[entry][$0].returnInstruction })
+                ? nil
+                : EntryExit(
+                    symbol: symbol, returns: exitBlocks.sorted().compactMap { blocks[entry][$0].returnInstruction })
         }
         return ModuleAnalysis(
             result: AnalysisResult(policy: policy, warnings: warnings), functions: functions, calls: calls,
@@ -435,10 +437,12 @@ private struct Analyzer {
         for b in seen.sorted() where graph[b].returns {
             if graph[b].returnsAfterMusttail {
                 let place = graph[b].returnInstruction.flatMap { instructionLocation($0) }.map { " at \($0)" } ?? ""
-                warnings.append(Finding(
-                    .entryReturnsAfterMusttail, module: moduleName,
-                    "the entry '\(valueName(functions[entry]))' returns right after a "
-                        + "musttail call\(place); that return has no `exit` event (the exit path is not announced)"))
+                warnings.append(
+                    Finding(
+                        .entryReturnsAfterMusttail, module: moduleName,
+                        "the entry '\(valueName(functions[entry]))' returns right after a "
+                            + "musttail call\(place); that return has no `exit` event (the exit path is not announced)")
+                )
             } else {
                 result.insert(b)
             }
@@ -557,24 +561,28 @@ private struct Analyzer {
         let place = instructionLocation(inst).map { " at \($0)" } ?? ""
         let typeText = LLVMGetCalledFunctionType(inst).map { takeMessage(LLVMPrintTypeToString($0)) } ?? "?"
         guard let fallback = fallbackBucket else {
-            warnings.append(Finding(
-                .indirectCallWithoutTargets, module: moduleName,
-                "indirect call in '\(valueName(functions[caller]))'\(place) of type "
-                    + "'\(typeText)' has no address-taken function to call; not covered by the policy"))
+            warnings.append(
+                Finding(
+                    .indirectCallWithoutTargets, module: moduleName,
+                    "indirect call in '\(valueName(functions[caller]))'\(place) of type "
+                        + "'\(typeText)' has no address-taken function to call; not covered by the policy"))
             return nil
         }
-        warnings.append(Finding(
-            .indirectCallAssumesAnyTarget, module: moduleName,
-            "indirect call in '\(valueName(functions[caller]))'\(place): no "
-                + "address-taken function has type '\(typeText)'; assuming any address-taken function"))
+        warnings.append(
+            Finding(
+                .indirectCallAssumesAnyTarget, module: moduleName,
+                "indirect call in '\(valueName(functions[caller]))'\(place): no "
+                    + "address-taken function has type '\(typeText)'; assuming any address-taken function"))
         return fallback
     }
 
     private mutating func warnUncovered(_ name: String) {
         guard warnedNames.insert(name).inserted else { return }
-        warnings.append(Finding(
-            .uncoveredExternalCall, module: moduleName,
-            "call to '\(name)' which is neither defined in the module nor exported by libc; not covered by the policy"))
+        warnings.append(
+            Finding(
+                .uncoveredExternalCall, module: moduleName,
+                "call to '\(name)' which is neither defined in the module nor exported by libc; not covered by the policy"
+            ))
     }
 
     // MARK: Address-taken functions and indirect targets

@@ -242,7 +242,9 @@ func linkerScriptInputs(_ script: String) -> [String] {
     while i < characters.count {
         if characters[i] == "/", i + 1 < characters.count, characters[i + 1] == "*" {
             i += 2
-            while i < characters.count && !(characters[i] == "*" && i + 1 < characters.count && characters[i + 1] == "/") {
+            while i < characters.count
+                && !(characters[i] == "*" && i + 1 < characters.count && characters[i + 1] == "/")
+            {
                 i += 1
             }
             i += 2

@@ -57,7 +57,7 @@ public enum SilentLibc {
         "malloc", "calloc", "realloc", "reallocarray", "free", "posix_memalign", "aligned_alloc",
         "memalign", "valloc", "pvalloc", "malloc_usable_size", "strdup", "strndup",
         // Clocks, read only.
-        "time", "gettimeofday", "clock_gettime", "clock",
+        "time", "gettimeofday", "clock_gettime", "clock"
     ]
 
     public static func contains(_ name: String) -> Bool { names.contains(name) }

@@ -41,7 +41,8 @@ struct Archive {
             }
             var name = field(0, 16)
             var dataStart = at + 60
-            let isSpecial = name == "/" || name == "/SYM64/" || name == "//" || name == "__.SYMDEF" || name == "__.SYMDEF SORTED"
+            let isSpecial =
+                name == "/" || name == "/SYM64/" || name == "//" || name == "__.SYMDEF" || name == "__.SYMDEF SORTED"
             // Thin archives store only the symbol and name tables; members live outside.
             let stored = !thin || isSpecial
             let dataSize = stored ? size : 0
@@ -53,12 +54,15 @@ struct Archive {
                 longNames = data
             } else if name.hasPrefix("#1/"), let length = Int(name.dropFirst(3)), length <= dataSize {
                 // BSD: the name precedes the data.
-                name = String(decoding: data.prefix(length), as: UTF8.self).trimmingCharacters(in: CharacterSet(charactersIn: "\0"))
+                name = String(decoding: data.prefix(length), as: UTF8.self).trimmingCharacters(
+                    in: CharacterSet(charactersIn: "\0"))
                 dataStart += length
                 data = bytes[dataStart..<dataStart + dataSize - length]
             } else if name.hasPrefix("/"), name.count > 1, let offset = Int(name.dropFirst()) {
                 // GNU: "/offset" into the long-name table, entries end with "/\n".
-                guard offset < longNames.count else { throw ELFError("member name offset \(offset) outside the name table") }
+                guard offset < longNames.count else {
+                    throw ELFError("member name offset \(offset) outside the name table")
+                }
                 let start = longNames.startIndex + offset
                 let end = longNames[start...].firstIndex(of: 0x0A) ?? longNames.endIndex
                 name = String(decoding: longNames[start..<end], as: UTF8.self)
@@ -68,7 +72,9 @@ struct Archive {
             }
             if !isSpecial && name != "//" {
                 if thin {
-                    let memberPath = name.hasPrefix("/") ? name
+                    let memberPath =
+                        name.hasPrefix("/")
+                        ? name
                         : URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(name).path
                     guard let contents = FileManager.default.contents(atPath: memberPath) else {
                         throw ELFError("member '\(name)' of the thin archive cannot be read at \(memberPath)")

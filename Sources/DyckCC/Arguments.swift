@@ -91,7 +91,7 @@ struct CommandLineArguments {
         "-resource-dir", "--param", "-u", "-e", "-T", "-Ttext", "-Tdata", "-Tbss", "-z", "-B", "-A",
         "--output", "--include-directory", "--library-directory", "--language", "--define-macro",
         "--undefine-macro", "--include", "--for-linker", "--sysroot", "--prefix", "--config",
-        "--assert", "-aux-info", "--gcc-toolchain", "-G",
+        "--assert", "-aux-info", "--gcc-toolchain", "-G"
     ]
 
     /// Parses `words` (already expanded from response files). `--dyck-*` options are
@@ -129,7 +129,8 @@ struct CommandLineArguments {
                 group.append(words[index])
                 index += 1
             }
-            result.append(Argument(words: group, kind: CommandLineArguments.classify(word, value: value, language: &language)))
+            result.append(
+                Argument(words: group, kind: CommandLineArguments.classify(word, value: value, language: &language)))
         }
         arguments = result
     }
@@ -154,7 +155,8 @@ struct CommandLineArguments {
             version = true
         } else {
             throw DriverError.usage(
-                "unknown option '\(word)' (dyck-cc knows --dyck-entry=NAME, --dyck-libc=PATH, --dyck-libc-events=effectful|all, --dyck-verbose, --dyck-help, --dyck-version)")
+                "unknown option '\(word)' (dyck-cc knows --dyck-entry=NAME, --dyck-libc=PATH, --dyck-libc-events=effectful|all, --dyck-verbose, --dyck-help, --dyck-version)"
+            )
         }
     }
 
@@ -168,7 +170,9 @@ struct CommandLineArguments {
         if word == "-o" || word == "--output" { return .output(value ?? "") }
         if let path = joined("--output=") { return .output(path) }
         if word.hasPrefix("-o"), !word.hasPrefix("-objc") { return .output(String(word.dropFirst(2))) }
-        if word == "-x" || (word.hasPrefix("-x") && word.count > 2) || word == "--language" || word.hasPrefix("--language=") {
+        if word == "-x" || (word.hasPrefix("-x") && word.count > 2) || word == "--language"
+            || word.hasPrefix("--language=")
+        {
             let lang = value ?? (word.hasPrefix("--language=") ? String(word.dropFirst(11)) : String(word.dropFirst(2)))
             language = (lang == "none") ? nil : lang
             return .language(lang)
@@ -178,7 +182,9 @@ struct CommandLineArguments {
             return .libraryDirectory(dir)
         }
         if word == "-Xlinker" || word == "--for-linker" { return .linker(value.map { [$0] } ?? []) }
-        if word.hasPrefix("-Wl,") { return .linker(word.dropFirst(4).split(separator: ",", omittingEmptySubsequences: false).map(String.init)) }
+        if word.hasPrefix("-Wl,") {
+            return .linker(word.dropFirst(4).split(separator: ",", omittingEmptySubsequences: false).map(String.init))
+        }
         if word == "-u" { return .linker(["-u"] + (value.map { [$0] } ?? [])) }
         if isDependencyOption(word) { return .dependencies }
         return .option
@@ -188,8 +194,10 @@ struct CommandLineArguments {
     /// second time (or to a temporary name).
     static func isDependencyOption(_ word: String) -> Bool {
         if ["-MD", "-MMD", "-MG", "-MP", "-MV"].contains(word) { return true }
-        for prefix in ["-MF", "-MT", "-MQ", "-MJ", "-dependency-file", "-dependency-dot", "--write-dependencies",
-                       "--write-user-dependencies", "--user-dependencies"] where word.hasPrefix(prefix) {
+        for prefix in [
+            "-MF", "-MT", "-MQ", "-MJ", "-dependency-file", "-dependency-dot", "--write-dependencies",
+            "--write-user-dependencies", "--user-dependencies"
+        ] where word.hasPrefix(prefix) {
             return true
         }
         if word.hasPrefix("-Wp,-M") { return true }
@@ -216,7 +224,7 @@ struct CommandLineArguments {
         if let language {
             switch language {
             case "c", "c++", "objective-c", "objective-c++", "cpp-output", "c++-cpp-output",
-                 "objective-c-cpp-output", "objc-cpp-output", "objective-c++-cpp-output", "objc++-cpp-output":
+                "objective-c-cpp-output", "objc-cpp-output", "objective-c++-cpp-output", "objc++-cpp-output":
                 return .source
             case "assembler", "assembler-with-cpp": return .assembly
             case "ir", "ll", "bc": return .ir
@@ -262,9 +270,9 @@ struct CommandLineArguments {
             switch flag {
             case "-c": compile = true
             case "-E", "-S", "-M", "-MM", "-fsyntax-only", "-emit-llvm", "-emit-ast", "-###", "--version",
-                 "-dumpversion", "-dumpmachine", "-dumpspecs", "-dumpfullversion", "--help", "-help",
-                 "-r", "-relocatable", "--relocatable", "-precompile", "--precompile", "-save-temps",
-                 "-fdriver-only", "-Xarch_device", "-cc1", "-cc1as":
+                "-dumpversion", "-dumpmachine", "-dumpspecs", "-dumpfullversion", "--help", "-help",
+                "-r", "-relocatable", "--relocatable", "-precompile", "--precompile", "-save-temps",
+                "-fdriver-only", "-Xarch_device", "-cc1", "-cc1as":
                 return .passThrough(.option(flag))
             default:
                 if flag.hasPrefix("-print-") || flag.hasPrefix("--print-") || flag.hasPrefix("-save-temps=") {
@@ -313,7 +321,8 @@ struct CommandLineArguments {
         }
         if flag == "-g" || flag == "-g1" || flag == "-g2" || flag == "-g3" || flag == "-gfull" || flag == "-gmlt"
             || flag == "-gline-tables-only" || flag.hasPrefix("-ggdb") || flag.hasPrefix("-gdwarf")
-            || flag == "-glldb" || flag == "-gsce" || flag == "-gdbx" || flag == "-gcodeview" || flag == "-gstabs" {
+            || flag == "-glldb" || flag == "-gsce" || flag == "-gdbx" || flag == "-gcodeview" || flag == "-gstabs"
+        {
             return true
         }
         return nil
@@ -327,7 +336,8 @@ func expandResponseFiles(_ words: [String], depth: Int = 0) -> [String] {
     var result: [String] = []
     for word in words {
         guard word.hasPrefix("@"), word.count > 1, depth < 16,
-              let data = FileManager.default.contents(atPath: String(word.dropFirst())) else {
+            let data = FileManager.default.contents(atPath: String(word.dropFirst()))
+        else {
             result.append(word)
             continue
         }

@@ -67,7 +67,8 @@ struct Compiler {
         guard case let .input(path, _) = command.arguments[index].kind else {
             throw DriverError.badInput(path: "?", reason: "internal: not an input")
         }
-        let output = try temporaries.newPath(URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent + ".bc")
+        let output = try temporaries.newPath(
+            URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent + ".bc")
         var words: [String] = [toolchain.clang]
         var skipNext = false
         for (position, argument) in command.arguments.enumerated() {
@@ -108,11 +109,14 @@ struct Compiler {
     /// Options of a compile that must not be repeated in the bitcode compile: they
     /// write files of their own or print what the first compile already printed.
     static func droppedForBitcode(_ flag: String) -> Bool {
-        if ["-v", "-gsplit-dwarf", "-ftime-report", "-fproc-stat-report", "-serialize-diagnostics",
-            "--serialize-diagnostics", "-c"].contains(flag) {
+        if [
+            "-v", "-gsplit-dwarf", "-ftime-report", "-fproc-stat-report", "-serialize-diagnostics",
+            "--serialize-diagnostics", "-c"
+        ].contains(flag) {
             return true
         }
-        return flag.hasPrefix("-ftime-trace") || flag.hasPrefix("-gsplit-dwarf=") || flag.hasPrefix("-fproc-stat-report=")
+        return flag.hasPrefix("-ftime-trace") || flag.hasPrefix("-gsplit-dwarf=")
+            || flag.hasPrefix("-fproc-stat-report=")
             || flag.hasPrefix("-save-stats") || flag.hasPrefix("-fdiagnostics-format=sarif")
     }
 
@@ -136,7 +140,7 @@ struct Compiler {
                 "--set-section-flags", "\(ELFObject.bitcodeSection)=readonly,exclude",
                 "--add-section", "\(ELFObject.flagsSection)=\(recordPath)",
                 "--set-section-flags", "\(ELFObject.flagsSection)=readonly,exclude",
-                object, staged,
+                object, staged
             ])
             try Temporaries.commit(staged, to: object)
         } catch {

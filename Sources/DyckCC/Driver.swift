@@ -73,7 +73,9 @@ public enum Driver {
             print("dyck-cc \(String(cString: sbx_build_version())) (commit \(String(cString: sbx_build_commit())))")
             return 0
         }
-        Subprocess.verbose = command.verbose || ProcessInfo.processInfo.environment["DYCK_CC_VERBOSE"].map { !$0.isEmpty && $0 != "0" } ?? false
+        Subprocess.verbose =
+            command.verbose
+            || ProcessInfo.processInfo.environment["DYCK_CC_VERBOSE"].map { !$0.isEmpty && $0 != "0" } ?? false
         let toolchain = try Toolchain.find()
 
         var mode = command.mode
@@ -86,7 +88,8 @@ public enum Driver {
         switch mode {
         case let .passThrough(reason):
             if reason == .sharedLibrary {
-                Log.warning("shared library: linked without instrumentation, no policy (policies are made for executables)")
+                Log.warning(
+                    "shared library: linked without instrumentation, no policy (policies are made for executables)")
             }
             if Subprocess.verbose { Log.note("passing the command to clang unchanged (\(reason))") }
             // The user's words as given (response files unexpanded), minus dyck-cc's own.

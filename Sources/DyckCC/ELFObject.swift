@@ -43,7 +43,8 @@ struct ELFObject {
         // 64-bit, little-endian only: anything else carries nothing we can use.
         guard view.u8(4) == 2, view.u8(5) == 1 else { return }
         guard let shoff = view.u64(40), let shentsize = view.u16(58), var shnum = view.u16(60).map(Int.init),
-              var shstrndx = view.u16(62).map(Int.init) else {
+            var shstrndx = view.u16(62).map(Int.init)
+        else {
             throw ELFError("truncated ELF header")
         }
         if shoff == 0 { return }
@@ -52,7 +53,8 @@ struct ELFObject {
         func header(_ index: Int) throws -> SectionHeader {
             let at = table + index * Int(shentsize)
             guard let name = view.u32(at), let type = view.u32(at + 4), let offset = view.u64(at + 24),
-                  let size = view.u64(at + 32), let link = view.u32(at + 40), let entsize = view.u64(at + 56) else {
+                let size = view.u64(at + 32), let link = view.u32(at + 40), let entsize = view.u64(at + 56)
+            else {
                 throw ELFError("truncated section header \(index)")
             }
             return SectionHeader(name: name, type: type, offset: offset, size: size, link: link, entsize: entsize)
@@ -70,7 +72,9 @@ struct ELFObject {
         var clangBitcode: ArraySlice<UInt8>? = nil
         for section in sections {
             let name = ByteView.string(in: names, at: Int(section.name))
-            if name == ELFObject.bitcodeSection || name == ELFObject.clangBitcodeSection, section.type != 8 /* SHT_NOBITS */ {
+            if name == ELFObject.bitcodeSection || name == ELFObject.clangBitcodeSection,
+                section.type != 8 /* SHT_NOBITS */
+            {
                 let data = try view.slice(section.offset, section.size)
                 // `-fembed-bitcode=marker` leaves an empty or placeholder section.
                 if isBitcodeMagic(data) {
@@ -90,7 +94,8 @@ struct ELFObject {
             var at = entry  // symbol 0 is the null symbol
             while at + entry <= symbols.count {
                 defer { at += entry }
-                guard let nameOffset = symbols.u32(at), let info = symbols.u8(at + 4), let shndx = symbols.u16(at + 6) else { break }
+                guard let nameOffset = symbols.u32(at), let info = symbols.u8(at + 4), let shndx = symbols.u16(at + 6)
+                else { break }
                 let binding = info >> 4
                 let type = info & 0xF
                 // Global, weak and GNU unique symbols; not sections or files.

@@ -93,8 +93,10 @@ struct Linker {
                 switch CommandLineArguments.inputKind(path: path, language: language) {
                 case .source:
                     let bitcode = try compiler.bitcode(for: index, in: command, showDiagnostics: true)
-                    units.append(Unit(name: path, path: bitcode,
-                                      record: CompileRecord(arguments: command.arguments, debug: command.debugRequested)))
+                    units.append(
+                        Unit(
+                            name: path, path: bitcode,
+                            record: CompileRecord(arguments: command.arguments, debug: command.debugRequested)))
                     roles[index] = .unit(units.count - 1)
                     events.append(.file(index))
                 case .ir:
@@ -108,18 +110,23 @@ struct Linker {
                 case .header:
                     continue
                 case .linkerInput:
-                    let role = try classify(file: path, system: false, units: &units, archives: &archives, warnings: &warnings)
+                    let role = try classify(
+                        file: path, system: false, units: &units, archives: &archives, warnings: &warnings)
                     roles[index] = role
                     events.append(.file(index))
                 }
             case let .library(name):
                 if systemDirectories == nil { systemDirectories = try searchDirectories() }
-                guard let (path, system) = resolve(library: name, static: staticLibraries,
-                                                   userDirectories: libraryDirectories, systemDirectories: systemDirectories ?? []),
-                      let bytes = try? readPrefix(path, count: 8), Archive.isArchive(bytes[...]) else {
+                guard
+                    let (path, system) = resolve(
+                        library: name, static: staticLibraries,
+                        userDirectories: libraryDirectories, systemDirectories: systemDirectories ?? []),
+                    let bytes = try? readPrefix(path, count: 8), Archive.isArchive(bytes[...])
+                else {
                     continue  // a shared library, a linker script, or unresolved: the linker's business
                 }
-                let role = try classify(file: path, system: system, units: &units, archives: &archives, warnings: &warnings)
+                let role = try classify(
+                    file: path, system: system, units: &units, archives: &archives, warnings: &warnings)
                 roles[index] = role
                 events.append(.file(index))
             case let .linker(words):
@@ -155,8 +162,10 @@ struct Linker {
             var uncovered: [String] = []
             for (m, member) in input.archive.members.enumerated() where input.chosen[m] {
                 if let bitcode = input.objects[m]?.bitcode {
-                    units.append(Unit(name: "\(input.path)(\(member.name))", bytes: bitcode,
-                                      record: input.objects[m].flatMap { CompileRecord(lines: $0.flags) }))
+                    units.append(
+                        Unit(
+                            name: "\(input.path)(\(member.name))", bytes: bitcode,
+                            record: input.objects[m].flatMap { CompileRecord(lines: $0.flags) }))
                 } else if isBitcodeMagic(member.bytes) {
                     units.append(Unit(name: "\(input.path)(\(member.name))", bytes: member.bytes, record: nil))
                 } else {
@@ -165,7 +174,9 @@ struct Linker {
             }
             if !uncovered.isEmpty && !input.system {
                 let shown = uncovered.prefix(5).joined(separator: ", ") + (uncovered.count > 5 ? ", ..." : "")
-                warnings.append("\(input.path): member\(uncovered.count == 1 ? "" : "s") \(shown) without bitcode: the policy does not cover \(uncovered.count == 1 ? "it" : "them")")
+                warnings.append(
+                    "\(input.path): member\(uncovered.count == 1 ? "" : "s") \(shown) without bitcode: the policy does not cover \(uncovered.count == 1 ? "it" : "them")"
+                )
             }
         }
 
@@ -201,13 +212,17 @@ struct Linker {
         let linkErrors = try temporaries.newPath("llvm-link.err")
         let linkStatus = try Subprocess.run([toolchain.llvmLink, "-o", linked] + unitPaths, stderrPath: linkErrors)
         if linkStatus != 0 {
-            let text = FileManager.default.contents(atPath: linkErrors).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            let text =
+                FileManager.default.contents(atPath: linkErrors).map { String(decoding: $0, as: UTF8.self) } ?? ""
             FileHandle.standardError.write(Data(text.utf8))
             // llvm-link names the symbol but not the files: find them.
             if let symbol = Self.multiplyDefined(in: text) {
                 let definers = units.filter { unit in
-                    guard let bytes = unit.bytes ?? unit.path.flatMap({ FileManager.default.contents(atPath: $0) }).map({ Array($0)[...] }),
-                          isBitcodeMagic(bytes) else { return false }
+                    guard
+                        let bytes = unit.bytes
+                            ?? unit.path.flatMap({ FileManager.default.contents(atPath: $0) }).map({ Array($0)[...] }),
+                        isBitcodeMagic(bytes)
+                    else { return false }
                     return (try? bitcodeSymbols(bytes, name: unit.name).defined.contains(symbol)) == true
                 }.map(\.name)
                 if definers.count > 1 { throw DriverError.duplicateSymbol(symbol: symbol, definedIn: definers) }
@@ -248,11 +263,14 @@ struct Linker {
         // (printf -> puts) after the analysis, and would repeat instrumentation passes
         // that already ran (sanitizers, profiling).
         let object = "\(workDirectory)/instrumented.o"
-        var codegen = [toolchain.clang, "-c", "-x", "ir", instrumented, "-o", object, "-Qunused-arguments",
-                       "-Xclang", "-disable-llvm-passes"]
+        var codegen = [
+            toolchain.clang, "-c", "-x", "ir", instrumented, "-o", object, "-Qunused-arguments",
+            "-Xclang", "-disable-llvm-passes"
+        ]
         let known = records.compactMap { $0 }
         if let level = CodegenFlags.optimization(command.arguments)
-            ?? known.compactMap(\.optimization).max(by: { CodegenFlags.rank($0) < CodegenFlags.rank($1) }) {
+            ?? known.compactMap(\.optimization).max(by: { CodegenFlags.rank($0) < CodegenFlags.rank($1) })
+        {
             codegen.append(level)
         }
         // Units compiled alike have equal flag lists: each distinct list once, in link
@@ -318,15 +336,18 @@ struct Linker {
             throw error
         }
         let policy = analysis.result.policy
-        return LinkSummary(executable: output, policyPath: policyPath, functions: policy.functions.count,
-                           sites: policy.sites.count, symbols: policy.symbols.count, report: report)
+        return LinkSummary(
+            executable: output, policyPath: policyPath, functions: policy.functions.count,
+            sites: policy.sites.count, symbols: policy.symbols.count, report: report)
     }
 
     // MARK: Inputs
 
     /// Reads a linker input and decides its role.
-    private func classify(file path: String, system: Bool, units: inout [Unit], archives: inout [ArchiveInput],
-                          warnings: inout [String]) throws -> Role {
+    private func classify(
+        file path: String, system: Bool, units: inout [Unit], archives: inout [ArchiveInput],
+        warnings: inout [String]
+    ) throws -> Role {
         guard let data = FileManager.default.contents(atPath: path) else {
             return .keep  // the linker reports it
         }
@@ -358,8 +379,10 @@ struct Linker {
                     symbols.append(Symbols(defined: [], undefined: []))
                 }
             }
-            archives.append(ArchiveInput(path: path, archive: archive, objects: objects, symbols: symbols,
-                                         chosen: Array(repeating: false, count: archive.members.count), system: system))
+            archives.append(
+                ArchiveInput(
+                    path: path, archive: archive, objects: objects, symbols: symbols,
+                    chosen: Array(repeating: false, count: archive.members.count), system: system))
             return .archive(archives.count - 1)
         }
         if ELFObject.fileType(bytes[...]) == 1 {
@@ -387,7 +410,8 @@ struct Linker {
     /// Compiles an assembly source of the link line to a native object.
     private func compileNative(_ index: Int) throws -> String {
         guard case let .input(path, _) = command.arguments[index].kind else { return "" }
-        let object = try temporaries.newPath(URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent + ".o")
+        let object = try temporaries.newPath(
+            URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent + ".o")
         var words = [toolchain.clang]
         for (position, argument) in command.arguments.enumerated() {
             switch argument.kind {
@@ -405,7 +429,8 @@ struct Linker {
     static func multiplyDefined(in text: String) -> String? {
         let marker = "Linking globals named '"
         guard let start = text.range(of: marker),
-              let end = text[start.upperBound...].range(of: "': symbol multiply defined") else { return nil }
+            let end = text[start.upperBound...].range(of: "': symbol multiply defined")
+        else { return nil }
         return String(text[start.upperBound..<end.lowerBound])
     }
 
@@ -432,8 +457,10 @@ struct Linker {
     /// undefined at that point of the link, repeatedly until nothing changes; archives
     /// between --start-group and --end-group are searched together until nothing
     /// changes; --whole-archive takes every member. Weak references take nothing.
-    private func chooseMembers(events: [Event], roles: [Role], units: [Unit], archives: inout [ArchiveInput],
-                               undefined initial: Set<String>) throws {
+    private func chooseMembers(
+        events: [Event], roles: [Role], units: [Unit], archives: inout [ArchiveInput],
+        undefined initial: Set<String>
+    ) throws {
         guard !archives.isEmpty else { return }
         var defined = Set<String>()
         var undefined = initial
@@ -486,8 +513,10 @@ struct Linker {
 
     /// `-lNAME` as ld resolves it: each directory in turn (-L ones first), preferring
     /// `libNAME.so` to `libNAME.a` unless linking statically; `-l:FILE` names the file.
-    private func resolve(library name: String, static: Bool, userDirectories: [String],
-                         systemDirectories: [String]) -> (String, Bool)? {
+    private func resolve(
+        library name: String, static: Bool, userDirectories: [String],
+        systemDirectories: [String]
+    ) -> (String, Bool)? {
         let candidates: [String]
         if name.hasPrefix(":") {
             candidates = [String(name.dropFirst())]
@@ -516,8 +545,10 @@ struct Linker {
             if list.hasPrefix("=") { list = list.dropFirst() }
             directories += list.split(separator: ":").map { URL(fileURLWithPath: String($0)).standardizedFileURL.path }
         }
-        for directory in ["/usr/local/lib/x86_64-linux-gnu", "/usr/local/lib", "/lib/x86_64-linux-gnu",
-                          "/usr/lib/x86_64-linux-gnu", "/lib", "/usr/lib"] where !directories.contains(directory) {
+        for directory in [
+            "/usr/local/lib/x86_64-linux-gnu", "/usr/local/lib", "/lib/x86_64-linux-gnu",
+            "/usr/lib/x86_64-linux-gnu", "/lib", "/usr/lib"
+        ] where !directories.contains(directory) {
             directories.append(directory)
         }
         return directories

@@ -14,12 +14,14 @@ struct Toolchain {
     /// Looks the tools up in `PATH`, then in LLVM 19's own bin directory.
     /// `DYCK_CC_CLANG` names another clang (it must still produce LLVM 19 IR).
     static func find(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Toolchain {
-        let clang = try environment["DYCK_CC_CLANG"].flatMap { $0.isEmpty ? nil : $0 }.map(absoluteExecutable)
+        let clang =
+            try environment["DYCK_CC_CLANG"].flatMap { $0.isEmpty ? nil : $0 }.map(absoluteExecutable)
             ?? locate("clang-19", fallback: "/usr/lib/llvm-19/bin/clang", environment: environment)
         return Toolchain(
             clang: clang,
             llvmLink: try locate("llvm-link-19", fallback: "/usr/lib/llvm-19/bin/llvm-link", environment: environment),
-            llvmObjcopy: try locate("llvm-objcopy-19", fallback: "/usr/lib/llvm-19/bin/llvm-objcopy", environment: environment))
+            llvmObjcopy: try locate(
+                "llvm-objcopy-19", fallback: "/usr/lib/llvm-19/bin/llvm-objcopy", environment: environment))
     }
 
     private static func absoluteExecutable(_ name: String) throws -> String {
@@ -52,7 +54,7 @@ enum CodegenFlags {
         "direct-access-external-data", "jump-tables", "stack-size-section", "basic-block-sections=",
         "zero-call-used-regs=", "addrsig", "integrated-as", "semantic-interposition", "split-stack",
         "exceptions", "trap-function=", "stack-protector", "stack-clash-protection", "cf-protection",
-        "tls-model=", "code-model=", "debug-prefix-map=", "fixed-",
+        "tls-model=", "code-model=", "debug-prefix-map=", "fixed-"
     ]
 
     /// The backend-relevant options of a command line, in order, without `-O` (see
@@ -107,7 +109,8 @@ struct CompileRecord: Equatable {
     }
 
     init(arguments: [Argument], debug: Bool) {
-        self.init(optimization: CodegenFlags.optimization(arguments), flags: CodegenFlags.select(arguments), debug: debug)
+        self.init(
+            optimization: CodegenFlags.optimization(arguments), flags: CodegenFlags.select(arguments), debug: debug)
     }
 
     /// Lines: the header, `opt FLAG`, `debug`, then `flag WORD` per flag.
@@ -126,9 +129,13 @@ struct CompileRecord: Equatable {
         flags = []
         debug = false
         for line in lines.dropFirst() {
-            if line.hasPrefix("opt ") { optimization = String(line.dropFirst(4)) }
-            else if line == "debug" { debug = true }
-            else if line.hasPrefix("flag ") { flags.append(String(line.dropFirst(5))) }
+            if line.hasPrefix("opt ") {
+                optimization = String(line.dropFirst(4))
+            } else if line == "debug" {
+                debug = true
+            } else if line.hasPrefix("flag ") {
+                flags.append(String(line.dropFirst(5)))
+            }
         }
     }
 }

@@ -138,7 +138,8 @@ private final class Rewriter {
             throw InstrumentError.analysisMismatch(path: path, message: "function lists differ in length")
         }
         for f in analysis.functions where LLVMGetGlobalParent(f) != module.module {
-            throw InstrumentError.analysisMismatch(path: path, message: "function '\(valueName(f))' is not in the module")
+            throw InstrumentError.analysisMismatch(
+                path: path, message: "function '\(valueName(f))' is not in the module")
         }
         for (key, events) in analysis.calls {
             guard analysis.functions.indices.contains(key.function),
@@ -167,7 +168,8 @@ private final class Rewriter {
                 guard LLVMGetInstructionOpcode(ret) == LLVMRet, let block = LLVMGetInstructionParent(ret),
                     LLVMGetBasicBlockParent(block) == entry
                 else {
-                    throw InstrumentError.analysisMismatch(path: path, message: "a return of the entry is not where it was")
+                    throw InstrumentError.analysisMismatch(
+                        path: path, message: "a return of the entry is not where it was")
                 }
             }
         }
@@ -239,17 +241,19 @@ private final class Rewriter {
     private func canMarkAfter(_ call: LLVMValueRef, setjmp number: Int) -> Bool {
         let function = valueName(LLVMGetBasicBlockParent(LLVMGetInstructionParent(call)))
         if LLVMIsACallInst(call) != nil && LLVMGetTailCallKind(call) == LLVMTailCallKindMustTail {
-            report.warnings.append(Finding(
-                .setjmpNotMarked, module: moduleName,
-                "setjmp call \(number) in '\(function)' is a musttail call; "
-                    + "no SJ_SAVE/SJ_RESUME marker (a longjmp to it is not covered)"))
+            report.warnings.append(
+                Finding(
+                    .setjmpNotMarked, module: moduleName,
+                    "setjmp call \(number) in '\(function)' is a musttail call; "
+                        + "no SJ_SAVE/SJ_RESUME marker (a longjmp to it is not covered)"))
             return false
         }
         if LLVMGetTypeKind(LLVMTypeOf(call)) != LLVMIntegerTypeKind {
-            report.warnings.append(Finding(
-                .setjmpNotMarked, module: moduleName,
-                "setjmp call \(number) in '\(function)' does not return an integer; "
-                    + "no SJ_SAVE/SJ_RESUME marker (a longjmp to it is not covered)"))
+            report.warnings.append(
+                Finding(
+                    .setjmpNotMarked, module: moduleName,
+                    "setjmp call \(number) in '\(function)' does not return an integer; "
+                        + "no SJ_SAVE/SJ_RESUME marker (a longjmp to it is not covered)"))
             return false
         }
         return true
@@ -289,10 +293,11 @@ private final class Rewriter {
         for index in policy.callbacks where analysis.functions.indices.contains(index) {
             let f = analysis.functions[index]
             if let type = LLVMGlobalGetValueType(f), LLVMIsFunctionVarArg(type) != 0 {
-                report.warnings.append(Finding(
-                    .variadicCallbackWithoutThunk, module: moduleName,
-                    "callback '\(valueName(f))' is variadic and gets no thunk; "
-                        + "libc's calls of it are not marked as callbacks"))
+                report.warnings.append(
+                    Finding(
+                        .variadicCallbackWithoutThunk, module: moduleName,
+                        "callback '\(valueName(f))' is variadic and gets no thunk; "
+                            + "libc's calls of it are not marked as callbacks"))
                 continue
             }
             guard let thunk = maker.declareThunk(for: f, index: index) else { continue }

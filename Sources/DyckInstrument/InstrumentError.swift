@@ -34,7 +34,8 @@ public enum InstrumentError: CategorizedError, Equatable, Sendable {
         case let .cannotWrite(path, reason):
             return "\(path): cannot write: \(reason)"
         case let .reservedName(path, name):
-            return "\(path): '\(name)' is reserved for the markers' skip flag (specs/marker-abi.md) and is not a variable here"
+            return
+                "\(path): '\(name)' is reserved for the markers' skip flag (specs/marker-abi.md) and is not a variable here"
         }
     }
 }

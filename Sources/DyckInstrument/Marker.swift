@@ -123,7 +123,7 @@ final class MarkerEmitter {
         var arguments: [LLVMValueRef?] = [
             LLVMConstInt(int64, MarkerABI.systemCallNumber, 0),
             LLVMConstInt(int64, UInt64(kind.rawValue), 0),
-            LLVMConstInt(int64, UInt64(id), 0),
+            LLVMConstInt(int64, UInt64(id), 0)
         ]
         let call = LLVMBuildCall2(builder, functionType, inlineAsm(kind, id), &arguments, 3, "")
         if let call {

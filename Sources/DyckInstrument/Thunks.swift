@@ -16,7 +16,7 @@ struct ThunkMaker {
     /// function that only adds two side-effecting system calls. Everything about
     /// inlining, optimization or memory effects is the callback's alone.
     private static let sharedFunctionAttributes = [
-        "nounwind", "noreturn", "uwtable", "ssp", "sspstrong", "sspreq", "noredzone", "nocf_check",
+        "nounwind", "noreturn", "uwtable", "ssp", "sspstrong", "sspreq", "noredzone", "nocf_check"
     ]
 
     /// The thunk's declaration, without a body: the body's call of `callback` must be
@@ -24,7 +24,8 @@ struct ThunkMaker {
     func declareThunk(for callback: LLVMValueRef, index: Int) -> LLVMValueRef? {
         guard let type = LLVMGlobalGetValueType(callback) else { return nil }
         let name = valueName(callback)
-        let thunk: LLVMValueRef = LLVMAddFunction(module, (name.isEmpty ? "sbx.cb.\(index)" : name) + ".sbx_thunk", type)
+        let thunk: LLVMValueRef = LLVMAddFunction(
+            module, (name.isEmpty ? "sbx.cb.\(index)" : name) + ".sbx_thunk", type)
         // Internal and without unnamed_addr: the thunk's address must stay unique,
         // since indirect calls compare pointers with it.
         LLVMSetLinkage(thunk, LLVMInternalLinkage)

@@ -110,7 +110,8 @@ struct BranchingFactorComputation {
         }
         for (index, function) in policy.functions.enumerated() {
             let count = max(function.automaton.stateCount, 0)
-            for edge in function.automaton.edges where edge.from >= 0 && edge.from < count && edge.to >= 0 && edge.to < count {
+            for edge in function.automaton.edges
+            where edge.from >= 0 && edge.from < count && edge.to >= 0 && edge.to < count {
                 let from = base[index] + edge.from
                 let to = base[index] + edge.to
                 switch edge.label {
@@ -123,7 +124,9 @@ struct BranchingFactorComputation {
                     guard policy.sites.indices.contains(site) else { continue }
                     var callees: [Int] = []
                     for callee in policy.sites[site].callees
-                    where policy.functions.indices.contains(callee) && initial[callee] != nil && !callees.contains(callee) {
+                    where policy.functions.indices.contains(callee) && initial[callee] != nil
+                        && !callees.contains(callee)
+                    {
                         callees.append(callee)
                     }
                     if !callees.isEmpty { callEdges[from].append((callees, to)) }
@@ -196,7 +199,9 @@ struct BranchingFactorComputation {
         for state in 0..<stateCount {
             for call in callEdges[state] {
                 for callee in call.callees { firstSuccessors[state].append(initialState(callee)) }
-                if call.callees.contains(where: { nullable[initialState($0)] }) { firstSuccessors[state].append(call.to) }
+                if call.callees.contains(where: { nullable[initialState($0)] }) {
+                    firstSuccessors[state].append(call.to)
+                }
             }
         }
         return LabelClosure(

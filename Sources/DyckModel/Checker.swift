@@ -75,7 +75,9 @@ public struct PolicyChecker {
     public func check(_ events: [Int?]) -> Verdict {
         var charts: [Chart] = []
         var current = Chart()
-        add(Item(function: policy.entry, state: initial(policy.entry), origin: .root), to: &current, position: 0, charts: &charts)
+        add(
+            Item(function: policy.entry, state: initial(policy.entry), origin: .root), to: &current, position: 0,
+            charts: &charts)
         close(&current, position: 0, charts: &charts)
         for (index, event) in events.enumerated() {
             var next = Chart()
@@ -119,7 +121,9 @@ public struct PolicyChecker {
             if !policy.callbacks.isEmpty && !chart.callbacksPredicted {
                 chart.callbacksPredicted = true
                 for callback in policy.callbacks {
-                    addOnly(Item(function: callback, state: initial(callback), origin: .callback(position: position)), to: &chart)
+                    addOnly(
+                        Item(function: callback, state: initial(callback), origin: .callback(position: position)),
+                        to: &chart)
                 }
             }
             guard item.function >= 0 else { continue }
@@ -130,9 +134,13 @@ public struct PolicyChecker {
                 let continuation = Continuation(function: item.function, state: edge.to, origin: item.origin)
                 for callee in policy.sites[site].callees {
                     chart.waiting[callee, default: []].append(continuation)
-                    addOnly(Item(function: callee, state: initial(callee), origin: .call(position: position)), to: &chart)
+                    addOnly(
+                        Item(function: callee, state: initial(callee), origin: .call(position: position)), to: &chart)
                     if chart.completedHere.contains(callee) {
-                        addOnly(Item(function: continuation.function, state: continuation.state, origin: continuation.origin), to: &chart)
+                        addOnly(
+                            Item(
+                                function: continuation.function, state: continuation.state, origin: continuation.origin),
+                            to: &chart)
                     }
                 }
             }

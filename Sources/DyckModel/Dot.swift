@@ -88,9 +88,12 @@ public enum Dot {
         for index in functions where policy.functions.indices.contains(index) {
             lines.append("  subgraph \(quoted("cluster_\(index)")) {")
             lines.append("    label=\(quoted(title(of: policy.functions[index])));")
-            if let highlight, highlight.function == index || highlight.sites.contains(where: { site in
-                policy.sites.indices.contains(site) && policy.sites[site].caller == index
-            }) || highlight.path.contains(where: { $0.function == index }) {
+            if let highlight,
+                highlight.function == index
+                    || highlight.sites.contains(where: { site in
+                        policy.sites.indices.contains(site) && policy.sites[site].caller == index
+                    }) || highlight.path.contains(where: { $0.function == index })
+            {
                 lines.append("    color=red;")
             }
             lines += body(policy, index: index, indent: "    ", highlight: highlight, size: &size)
@@ -115,7 +118,7 @@ public enum Dot {
     private static let header = [
         "  rankdir=LR;",
         "  node [shape=circle, fontsize=10, width=0.3];",
-        "  edge [fontsize=9];",
+        "  edge [fontsize=9];"
     ]
 
     private static func title(of function: PolicyFunction) -> String {
@@ -158,7 +161,9 @@ public enum Dot {
             switch edge.label {
             case .libc:
                 var attributes = "label=\(quoted(label(of: edge, in: policy)))"
-                if let highlight, highlight.path.contains(PathEdge(function: index, from: edge.from, label: edge.label, to: edge.to)) {
+                if let highlight,
+                    highlight.path.contains(PathEdge(function: index, from: edge.from, label: edge.label, to: edge.to))
+                {
                     attributes += ", color=red, fontcolor=red, penwidth=2"
                 }
                 lines.append("\(indent)\(node(edge.from)) -> \(node(edge.to)) [\(attributes)];")
@@ -187,10 +192,13 @@ public enum Dot {
             if group.sites.count > 1 { text += " ×\(group.sites.count)" }
             text += locationLine(group.locations)
             var attributes = "label=\(quoted(text)), style=dashed"
-            if let highlight, group.sites.contains(where: { site in
-                highlight.sites.contains(site)
-                    || highlight.path.contains(PathEdge(function: index, from: group.from, label: .call(site), to: group.to))
-            }) {
+            if let highlight,
+                group.sites.contains(where: { site in
+                    highlight.sites.contains(site)
+                        || highlight.path.contains(
+                            PathEdge(function: index, from: group.from, label: .call(site), to: group.to))
+                })
+            {
                 attributes += ", color=red, fontcolor=red, penwidth=2"
             }
             lines.append("\(indent)\(node(group.from)) -> \(node(group.to)) [\(attributes)];")
@@ -198,10 +206,14 @@ public enum Dot {
         }
         if let highlight, highlight.function == index {
             let box = "f\(index)_refused"
-            lines.append("\(indent)\(box) [shape=box, color=red, fontcolor=red, label=\(quoted("refused: " + highlight.refused))];")
+            lines.append(
+                "\(indent)\(box) [shape=box, color=red, fontcolor=red, label=\(quoted("refused: " + highlight.refused))];"
+            )
             size.nodes += 1
             for state in highlight.states.sorted() where state >= 0 && state < count {
-                lines.append("\(indent)\(node(state)) -> \(box) [color=red, fontcolor=red, style=bold, label=\(quoted(highlight.refused))];")
+                lines.append(
+                    "\(indent)\(node(state)) -> \(box) [color=red, fontcolor=red, style=bold, label=\(quoted(highlight.refused))];"
+                )
                 size.edges += 1
             }
         }
@@ -222,8 +234,10 @@ public enum Dot {
             let name = policy.symbols.indices.contains(id) ? policy.symbols[id] : "libc#\(id)"
             return name + locationLine(edge.locations)
         case .call(let id):
-            return "call " + calleeText(site: id, in: policy) + locationLine(
-                policy.sites.indices.contains(id) ? policy.sites[id].location.map { [$0] } ?? edge.locations : edge.locations)
+            return "call " + calleeText(site: id, in: policy)
+                + locationLine(
+                    policy.sites.indices.contains(id)
+                        ? policy.sites[id].location.map { [$0] } ?? edge.locations : edge.locations)
         }
     }
 
@@ -236,7 +250,8 @@ public enum Dot {
 
     /// `basename:line`: full paths make labels unreadably wide.
     private static func short(_ location: SourceLocation) -> String {
-        let base = location.file.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? location.file
+        let base =
+            location.file.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? location.file
         return "\(base):\(location.line)"
     }
 
@@ -273,16 +288,21 @@ extension Policy {
     /// Not a policy to enforce: what the hidden calls do is gone with them.
     public func hidingCalls(to callees: Set<String>) -> Policy {
         guard !callees.isEmpty else { return self }
-        let hiddenSites = Set(sites.indices.filter { id in
-            let site = sites[id]
-            return !site.callees.isEmpty && site.callees.allSatisfy {
-                functions.indices.contains($0) && callees.contains(functions[$0].name)
-            }
-        })
+        let hiddenSites = Set(
+            sites.indices.filter { id in
+                let site = sites[id]
+                return !site.callees.isEmpty
+                    && site.callees.allSatisfy {
+                        functions.indices.contains($0) && callees.contains(functions[$0].name)
+                    }
+            })
         var result = self
         for index in functions.indices {
             let automaton = functions[index].automaton
-            guard automaton.edges.contains(where: { if case .call(let id) = $0.label { return hiddenSites.contains(id) } else { return false } })
+            guard
+                automaton.edges.contains(where: {
+                    if case .call(let id) = $0.label { return hiddenSites.contains(id) } else { return false }
+                })
             else { continue }
             var nfa = automaton.asEpsilonNFA()
             nfa.edges = nfa.edges.map { edge in

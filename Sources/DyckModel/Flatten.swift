@@ -38,7 +38,8 @@ extension Policy {
         let flatFunctions = roots.map { root -> PolicyFunction in
             var builder = FlatteningBuilder(policy: self, budget: options.inlineBudget)
             builder.build(root: root)
-            return PolicyFunction(name: functions[root].name, location: functions[root].location, automaton: builder.nfa.reduced())
+            return PolicyFunction(
+                name: functions[root].name, location: functions[root].location, automaton: builder.nfa.reduced())
         }
         let flatCallbacks = callbacks.compactMap { roots.firstIndex(of: $0) }
         return Policy(
@@ -105,7 +106,9 @@ struct FlatteningBuilder {
         let offset = nfa.stateCount
         nfa.stateCount += stateCount(of: function)
         for edge in policy.functions[function].automaton.edges {
-            guard case .libc = edge.label, valid(edge.from, in: function), valid(edge.to, in: function) else { continue }
+            guard case .libc = edge.label, valid(edge.from, in: function), valid(edge.to, in: function) else {
+                continue
+            }
             if edge.locations.isEmpty {
                 nfa.addEdge(offset + edge.from, edge.label, offset + edge.to)
             } else {
@@ -129,14 +132,17 @@ struct FlatteningBuilder {
         let automaton = policy.functions[instance.function].automaton
         let calls = automaton.edges
             .filter { edge in
-                if case .call = edge.label { return valid(edge.from, in: instance.function) && valid(edge.to, in: instance.function) }
+                if case .call = edge.label {
+                    return valid(edge.from, in: instance.function) && valid(edge.to, in: instance.function)
+                }
                 return false
             }
             .sorted { ($0.from, $0.label, $0.to) < ($1.from, $1.label, $1.to) }
         for edge in calls {
             guard case .call(let site) = edge.label, policy.sites.indices.contains(site) else { continue }
             var callees: [Int] = []
-            for callee in policy.sites[site].callees where policy.functions.indices.contains(callee) && !callees.contains(callee) {
+            for callee in policy.sites[site].callees
+            where policy.functions.indices.contains(callee) && !callees.contains(callee) {
                 callees.append(callee)
             }
             for callee in callees {
@@ -156,7 +162,7 @@ struct FlatteningBuilder {
     /// the budget allows and `callee` is not already on the path, else the shared one.
     private mutating func target(for callee: Int, from instance: Instance) -> Int {
         guard let budget, let path = instance.path, !path.contains(callee),
-              nfa.stateCount + stateCount(of: callee) <= budget
+            nfa.stateCount + stateCount(of: callee) <= budget
         else { return shared(callee) }
         let offset = copy(callee)
         pending.append(Instance(function: callee, offset: offset, path: path + [callee]))

@@ -165,8 +165,9 @@ public struct ThreadMonitor: Sendable {
 
     /// A new thread made by `creator` (same tables and stack bound), in its window.
     public static func newThread(createdBy creator: ThreadMonitor) -> ThreadMonitor {
-        newThread(tables: creator.tables, stackLimit: creator.stackLimit, maxDepth: creator.maxDepth,
-                  window: creator.window)
+        newThread(
+            tables: creator.tables, stackLimit: creator.stackLimit, maxDepth: creator.maxDepth,
+            window: creator.window)
     }
 
     public enum Refusal: Hashable, Sendable {
@@ -202,7 +203,8 @@ public struct ThreadMonitor: Sendable {
     /// those functions, or an empty frontier (a new thread's root).
     public mutating func resynchronise(_ marker: Marker) -> Bool {
         guard marker.kind == MarkerKind.libc.rawValue, marker.id >= 0,
-              marker.id < tables.policy.symbols.count else { return false }
+            marker.id < tables.policy.symbols.count
+        else { return false }
         var next = Set<State>()
         for function in Set(top.frontier.map(\.function)) {
             for edges in tables.outgoing[function] {
@@ -259,8 +261,10 @@ public struct ThreadMonitor: Sendable {
             guard tables.isCallback(id) else { return .notACallback }
             let fold = canFold(top)
             if let refusal = pushRefusal(fold: fold) { return refusal }
-            push(Frame(kind: .callback(id), frontier: [State(function: id, state: tables.initial(id))],
-                       savedWindow: window), fold: fold)
+            push(
+                Frame(
+                    kind: .callback(id), frontier: [State(function: id, state: tables.initial(id))],
+                    savedWindow: window), fold: fold)
             window = .none
         case .callbackExit:
             guard id >= 0, id < policy.functions.count else { return .idOutOfRange }

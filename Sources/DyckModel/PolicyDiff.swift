@@ -130,10 +130,13 @@ public struct PolicyDiff: Sendable, Equatable {
             let (found, complete) = Self.compare(left, right, alphabet: alphabet)
             if !complete { incomplete.append(key) }
             for change in found {
-                let context = change.direction == .added
+                let context =
+                    change.direction == .added
                     ? newContexts.chain(to: newIndexOfKey) : oldContexts.chain(to: oldIndex)
-                changes.append(Change(function: key, letter: change.letter, direction: change.direction,
-                                      before: change.before, context: context))
+                changes.append(
+                    Change(
+                        function: key, letter: change.letter, direction: change.direction,
+                        before: change.before, context: context))
             }
         }
         changes.sort { a, b in
@@ -257,8 +260,10 @@ public struct PolicyDiff: Sendable, Equatable {
         }
         func report(_ letter: Int, added: Bool, at node: Int) {
             guard reported.insert([letter, added ? 1 : 0]).inserted else { return }
-            found.append(Found(letter: letter < 0 ? .return : alphabet.letters[letter],
-                               direction: added ? .added : .removed, before: word(to: node)))
+            found.append(
+                Found(
+                    letter: letter < 0 ? .return : alphabet.letters[letter],
+                    direction: added ? .added : .removed, before: word(to: node)))
         }
         var next = 0
         while next < keys.count {
@@ -275,7 +280,9 @@ public struct PolicyDiff: Sendable, Equatable {
             if leftFinal != right.isFinal(key.right) { report(-1, added: !leftFinal, at: next) }
             let leftSteps = left.successors(key.left)
             let rightSteps = right.successors(key.right)
-            let letters = Set(leftSteps.keys).union(rightSteps.keys).sorted { alphabet.letters[$0] < alphabet.letters[$1] }
+            let letters = Set(leftSteps.keys).union(rightSteps.keys).sorted {
+                alphabet.letters[$0] < alphabet.letters[$1]
+            }
             for letter in letters {
                 switch (leftSteps[letter], rightSteps[letter]) {
                 case (let l?, let r?):
@@ -311,7 +318,8 @@ public struct PolicyDiff: Sendable, Equatable {
                 callees[site.caller] += site.callees.filter(policy.functions.indices.contains)
             }
             var queue: [Int] = []
-            for root in [policy.entry] + policy.callbacks where policy.functions.indices.contains(root) && !reached[root] {
+            for root in [policy.entry] + policy.callbacks
+            where policy.functions.indices.contains(root) && !reached[root] {
                 reached[root] = true
                 queue.append(root)
             }
@@ -358,10 +366,15 @@ public struct PolicyDiff: Sendable, Equatable {
         }
         if !onlyInOld.isEmpty { out += "functions only in \(old): \(onlyInOld.joined(separator: ", "))\n" }
         if !onlyInNew.isEmpty { out += "functions only in \(new): \(onlyInNew.joined(separator: ", "))\n" }
-        if !callbacksOnlyInOld.isEmpty { out += "callbacks only in \(old): \(callbacksOnlyInOld.joined(separator: ", "))\n" }
-        if !callbacksOnlyInNew.isEmpty { out += "callbacks only in \(new): \(callbacksOnlyInNew.joined(separator: ", "))\n" }
+        if !callbacksOnlyInOld.isEmpty {
+            out += "callbacks only in \(old): \(callbacksOnlyInOld.joined(separator: ", "))\n"
+        }
+        if !callbacksOnlyInNew.isEmpty {
+            out += "callbacks only in \(new): \(callbacksOnlyInNew.joined(separator: ", "))\n"
+        }
         if !incomplete.isEmpty {
-            out += "not compared to the end (over \(Self.pairLimit) pairs of state sets): \(incomplete.joined(separator: ", "))\n"
+            out +=
+                "not compared to the end (over \(Self.pairLimit) pairs of state sets): \(incomplete.joined(separator: ", "))\n"
         }
         return out
     }

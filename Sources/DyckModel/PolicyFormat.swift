@@ -342,7 +342,8 @@ struct PolicyParser {
                     throw malformed(
                         lineNumber,
                         i == range.lowerBound
-                            ? "the line starts with a space" : "two spaces in a row (fields are separated by a single space)")
+                            ? "the line starts with a space"
+                            : "two spaces in a row (fields are separated by a single space)")
                 }
                 tokens.append(start..<i)
                 start = i + 1
@@ -435,7 +436,8 @@ struct PolicyParser {
         guard equals(token, keyword) else {
             throw malformed(
                 line.number,
-                "expected '\(String(decoding: keyword, as: UTF8.self))' in field \(i + 1) of '\(syntax)', found '\(show(token))'")
+                "expected '\(String(decoding: keyword, as: UTF8.self))' in field \(i + 1) of '\(syntax)', found '\(show(token))'"
+            )
         }
     }
 
@@ -447,7 +449,8 @@ struct PolicyParser {
         case .value(let value): return value
         case .tooLarge:
             throw PolicyFormatError(
-                kind: .outOfRange, line: line.number, message: "out-of-range \(what) \(show(token)) (too large for any table)")
+                kind: .outOfRange, line: line.number,
+                message: "out-of-range \(what) \(show(token)) (too large for any table)")
         case .invalid:
             throw malformed(
                 line.number,
@@ -462,11 +465,13 @@ struct PolicyParser {
             return value
         case .value, .tooLarge:
             throw PolicyFormatError(
-                kind: .capExceeded, line: line.number, message: "\(what) count \(show(token)) exceeds the cap of \(cap)")
+                kind: .capExceeded, line: line.number, message: "\(what) count \(show(token)) exceeds the cap of \(cap)"
+            )
         case .invalid:
             throw malformed(
                 line.number,
-                "expected \(what) count as a decimal number (digits only, no sign or leading zeros), found '\(show(token))'")
+                "expected \(what) count as a decimal number (digits only, no sign or leading zeros), found '\(show(token))'"
+            )
         }
     }
 
@@ -488,8 +493,8 @@ struct PolicyParser {
             let byte = bytes[i]
             if byte == UInt8(ascii: "%") {
                 guard i + 2 < token.upperBound,
-                      let high = PolicyNameCoding.hexValue(bytes[i + 1]),
-                      let low = PolicyNameCoding.hexValue(bytes[i + 2])
+                    let high = PolicyNameCoding.hexValue(bytes[i + 1]),
+                    let low = PolicyNameCoding.hexValue(bytes[i + 2])
                 else {
                     let shown = showRaw(i..<min(i + 3, token.upperBound))
                     throw malformed(line, "invalid percent escape '\(shown)' in \(what) (a '%' is written %25)")
@@ -498,7 +503,8 @@ struct PolicyParser {
                 i += 3
             } else if PolicyNameCoding.mustEncode(byte) {
                 throw malformed(
-                    line, "'\(showRaw(i..<i + 1))' in \(what) must be percent-encoded (as %\(Self.hex(byte).dropFirst(2)))")
+                    line,
+                    "'\(showRaw(i..<i + 1))' in \(what) must be percent-encoded (as %\(Self.hex(byte).dropFirst(2)))")
             } else {
                 decoded.append(byte)
                 i += 1
@@ -517,7 +523,7 @@ struct PolicyParser {
 
     mutating func location(_ token: Range<Int>, line: Int) throws(PolicyFormatError) -> SourceLocation {
         guard bytes[token.lowerBound] == UInt8(ascii: "@"),
-              let colon = bytes[token].lastIndex(of: UInt8(ascii: ":"))
+            let colon = bytes[token].lastIndex(of: UInt8(ascii: ":"))
         else {
             throw malformed(line, "expected a source location '@FILE:LINE', found '\(show(token))'")
         }
@@ -535,7 +541,9 @@ struct PolicyParser {
         case .value, .tooLarge:
             throw PolicyFormatError(
                 kind: .outOfRange, line: line,
-                message: "source line \(show(colon + 1..<token.upperBound)) in '\(show(token))' is out of range (0...\(PolicyLimits.maxSourceLine))")
+                message:
+                    "source line \(show(colon + 1..<token.upperBound)) in '\(show(token))' is out of range (0...\(PolicyLimits.maxSourceLine))"
+            )
         case .invalid:
             throw malformed(line, "expected a line number after ':' in source location '\(show(token))'")
         }
@@ -574,7 +582,8 @@ struct PolicyParser {
         }
         let range = raw.range
         if bytes[range].starts(with: [0xEF, 0xBB, 0xBF]) {
-            throw malformed(1, "the file starts with a UTF-8 byte order mark; remove it (line 1 must be '\(Syntax.header)')")
+            throw malformed(
+                1, "the file starts with a UTF-8 byte order mark; remove it (line 1 must be '\(Syntax.header)')")
         }
         let prefix = Array("\(PolicyFormat.magic) ".utf8)
         if !raw.terminated && prefix.starts(with: bytes[range]) && !range.isEmpty {
@@ -592,7 +601,8 @@ struct PolicyParser {
         // version may change.
         let versionStart = range.lowerBound + prefix.count
         // A CR ends it too, so that a CRLF file gets the message about line endings.
-        let versionEnd = bytes[versionStart..<range.upperBound].firstIndex { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }
+        let versionEnd =
+            bytes[versionStart..<range.upperBound].firstIndex { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }
             ?? range.upperBound
         let versionToken = versionStart..<versionEnd
         let version: Int
@@ -679,7 +689,8 @@ struct PolicyParser {
 
         var syscalls: SystemCallBinding?
         if version >= 2 {
-            syscalls = try parseSystemCallBinding(version: version, after: " (after the \(callbackCount) declared callbacks)")
+            syscalls = try parseSystemCallBinding(
+                version: version, after: " (after the \(callbackCount) declared callbacks)")
             line = try expect(Keyword.end, Syntax.end, " (after the system-call sets)")
         } else {
             line = try expect(
@@ -699,7 +710,9 @@ struct PolicyParser {
     /// The version-2 section: the sets, one set index per symbol, the two windows.
     /// Numbers and indices are taken as written; their ranges, order and the rules
     /// tying the parts together are `Policy.firstViolation()`'s.
-    mutating func parseSystemCallBinding(version: Int, after context: String) throws(PolicyFormatError) -> SystemCallBinding {
+    mutating func parseSystemCallBinding(version: Int, after context: String) throws(PolicyFormatError)
+        -> SystemCallBinding
+    {
         var line = try expect(Keyword.syscallSets, Syntax.syscallSets, context)
         try requireFieldCount(line, 2...2, Syntax.syscallSets)
         let setCount = try count(line, 1, "system-call set", cap: PolicyLimits.maxSystemCallSets, Syntax.syscallSets)
@@ -740,7 +753,8 @@ struct PolicyParser {
             symbolSets.append(try index(line, 2, "system-call set index", Syntax.symSet))
         }
 
-        let start = try parseWindow(Keyword.start, Syntax.windowStart, " (after the \(symbolSetCount) declared symbol sets)")
+        let start = try parseWindow(
+            Keyword.start, Syntax.windowStart, " (after the \(symbolSetCount) declared symbol sets)")
         let ambient = try parseWindow(Keyword.ambient, Syntax.windowAmbient, " (after 'window start')")
         if version == 2 {
             // Version 2's rule: a window whose set holds openat may open for writing.
@@ -812,7 +826,9 @@ struct PolicyParser {
             } else if equals(labelToken, Keyword.call) {
                 label = .call(try index(line, 4, "call site index", Syntax.edge))
             } else {
-                throw malformed(line.number, "expected 'libc' or 'call' in field 4 of '\(Syntax.edge)', found '\(show(labelToken))'")
+                throw malformed(
+                    line.number, "expected 'libc' or 'call' in field 4 of '\(Syntax.edge)', found '\(show(labelToken))'"
+                )
             }
             var locations: [SourceLocation] = []
             for i in 5..<line.tokens.count {

@@ -116,20 +116,25 @@ extension Policy {
             return fail(.policy, .capExceeded, "\(symbols.count) symbols exceed the cap of \(PolicyLimits.maxSymbols)")
         }
         if functions.count > PolicyLimits.maxFunctions {
-            return fail(.policy, .capExceeded, "\(functions.count) functions exceed the cap of \(PolicyLimits.maxFunctions)")
+            return fail(
+                .policy, .capExceeded, "\(functions.count) functions exceed the cap of \(PolicyLimits.maxFunctions)")
         }
         if sites.count > PolicyLimits.maxSites {
             return fail(.policy, .capExceeded, "\(sites.count) call sites exceed the cap of \(PolicyLimits.maxSites)")
         }
         if callbacks.count > PolicyLimits.maxFunctions {
-            return fail(.policy, .capExceeded, "\(callbacks.count) callbacks exceed the cap of \(PolicyLimits.maxFunctions)")
+            return fail(
+                .policy, .capExceeded, "\(callbacks.count) callbacks exceed the cap of \(PolicyLimits.maxFunctions)")
         }
 
         if module.utf8.count > PolicyLimits.maxNameBytes {
-            return fail(.module, .capExceeded, "name is \(module.utf8.count) bytes long; the cap is \(PolicyLimits.maxNameBytes)")
+            return fail(
+                .module, .capExceeded,
+                "name is \(module.utf8.count) bytes long; the cap is \(PolicyLimits.maxNameBytes)")
         }
         guard entry >= 0, entry < functions.count else {
-            return fail(.entry, .outOfRange, "out-of-range entry index \(entry) \(validRange("functions", functions.count))")
+            return fail(
+                .entry, .outOfRange, "out-of-range entry index \(entry) \(validRange("functions", functions.count))")
         }
 
         var totalLocations = 0
@@ -137,13 +142,19 @@ extension Policy {
         func checkLocation(_ location: SourceLocation, of subject: PolicySubject) -> PolicyViolation? {
             totalLocations += 1
             if totalLocations > PolicyLimits.maxTotalLocations {
-                return fail(subject, .capExceeded, "more than \(PolicyLimits.maxTotalLocations) source locations in the policy")
+                return fail(
+                    subject, .capExceeded, "more than \(PolicyLimits.maxTotalLocations) source locations in the policy")
             }
             if location.line < 0 || location.line > PolicyLimits.maxSourceLine {
-                return fail(subject, .outOfRange, "source line \(location.line) is out of range (0...\(PolicyLimits.maxSourceLine))")
+                return fail(
+                    subject, .outOfRange,
+                    "source line \(location.line) is out of range (0...\(PolicyLimits.maxSourceLine))")
             }
             if location.file.utf8.count > PolicyLimits.maxNameBytes {
-                return fail(subject, .capExceeded, "source file name is \(location.file.utf8.count) bytes long; the cap is \(PolicyLimits.maxNameBytes)")
+                return fail(
+                    subject, .capExceeded,
+                    "source file name is \(location.file.utf8.count) bytes long; the cap is \(PolicyLimits.maxNameBytes)"
+                )
             }
             return nil
         }
@@ -155,10 +166,13 @@ extension Policy {
         for (i, name) in symbols.enumerated() {
             if name.isEmpty { return fail(.symbol(i), .malformed, "symbol name is empty") }
             if name.utf8.count > PolicyLimits.maxNameBytes {
-                return fail(.symbol(i), .capExceeded, "symbol name is \(name.utf8.count) bytes long; the cap is \(PolicyLimits.maxNameBytes)")
+                return fail(
+                    .symbol(i), .capExceeded,
+                    "symbol name is \(name.utf8.count) bytes long; the cap is \(PolicyLimits.maxNameBytes)")
             }
             if let other = symbolIndex[name] {
-                return fail(.symbol(i), .duplicate, "duplicate symbol name '\(displayName(name))' (also symbol \(other))")
+                return fail(
+                    .symbol(i), .duplicate, "duplicate symbol name '\(displayName(name))' (also symbol \(other))")
             }
             symbolIndex[name] = i
         }
@@ -177,10 +191,13 @@ extension Policy {
             let name = function.name
             if name.isEmpty { return fail(.function(f), .malformed, "function name is empty") }
             if name.utf8.count > PolicyLimits.maxNameBytes {
-                return fail(.function(f), .capExceeded, "function name is \(name.utf8.count) bytes long; the cap is \(PolicyLimits.maxNameBytes)")
+                return fail(
+                    .function(f), .capExceeded,
+                    "function name is \(name.utf8.count) bytes long; the cap is \(PolicyLimits.maxNameBytes)")
             }
             if let other = functionIndex[name] {
-                return fail(.function(f), .duplicate, "duplicate function name '\(displayName(name))' (also function \(other))")
+                return fail(
+                    .function(f), .duplicate, "duplicate function name '\(displayName(name))' (also function \(other))")
             }
             functionIndex[name] = f
             if let location = function.location, let problem = checkLocation(location, of: .function(f)) {
@@ -190,60 +207,86 @@ extension Policy {
             let automaton = function.automaton
             let states = automaton.stateCount
             if states < 1 {
-                return fail(.function(f), .outOfRange, "state count \(states) is out of range (a function has at least one state)")
+                return fail(
+                    .function(f), .outOfRange,
+                    "state count \(states) is out of range (a function has at least one state)")
             }
             if states > PolicyLimits.maxStatesPerFunction {
-                return fail(.function(f), .capExceeded, "state count \(states) exceeds the cap of \(PolicyLimits.maxStatesPerFunction)")
+                return fail(
+                    .function(f), .capExceeded,
+                    "state count \(states) exceeds the cap of \(PolicyLimits.maxStatesPerFunction)")
             }
             totalStates += states
             if totalStates > PolicyLimits.maxTotalStates {
-                return fail(.function(f), .capExceeded, "the policy has more than \(PolicyLimits.maxTotalStates) states in total")
+                return fail(
+                    .function(f), .capExceeded,
+                    "the policy has more than \(PolicyLimits.maxTotalStates) states in total")
             }
             if automaton.edges.count > PolicyLimits.maxEdgesPerFunction {
-                return fail(.function(f), .capExceeded, "edge count \(automaton.edges.count) exceeds the cap of \(PolicyLimits.maxEdgesPerFunction)")
+                return fail(
+                    .function(f), .capExceeded,
+                    "edge count \(automaton.edges.count) exceeds the cap of \(PolicyLimits.maxEdgesPerFunction)")
             }
             totalEdges += automaton.edges.count
             if totalEdges > PolicyLimits.maxTotalEdges {
-                return fail(.function(f), .capExceeded, "the policy has more than \(PolicyLimits.maxTotalEdges) edges in total")
+                return fail(
+                    .function(f), .capExceeded, "the policy has more than \(PolicyLimits.maxTotalEdges) edges in total")
             }
             if automaton.initial < 0 || automaton.initial >= states {
-                return fail(.function(f), .outOfRange, "out-of-range initial state \(automaton.initial) \(validRange("states", states))")
+                return fail(
+                    .function(f), .outOfRange,
+                    "out-of-range initial state \(automaton.initial) \(validRange("states", states))")
             }
             // Sorted, so that the reported state does not depend on hashing.
             if let bad = automaton.finals.sorted().first(where: { $0 < 0 || $0 >= states }) {
-                return fail(.finals(function: f), .outOfRange, "out-of-range final state \(bad) \(validRange("states", states))")
+                return fail(
+                    .finals(function: f), .outOfRange, "out-of-range final state \(bad) \(validRange("states", states))"
+                )
             }
 
             seenEdges.removeAll(keepingCapacity: true)
             for (e, edge) in automaton.edges.enumerated() {
                 let subject = PolicySubject.edge(function: f, index: e)
                 if edge.from < 0 || edge.from >= states {
-                    return fail(subject, .outOfRange, "out-of-range source state \(edge.from) \(validRange("states", states))")
+                    return fail(
+                        subject, .outOfRange, "out-of-range source state \(edge.from) \(validRange("states", states))")
                 }
                 if edge.to < 0 || edge.to >= states {
-                    return fail(subject, .outOfRange, "out-of-range target state \(edge.to) \(validRange("states", states))")
+                    return fail(
+                        subject, .outOfRange, "out-of-range target state \(edge.to) \(validRange("states", states))")
                 }
                 switch edge.label {
                 case .libc(let symbol):
                     if symbol < 0 || symbol >= symbols.count {
-                        return fail(subject, .outOfRange, "out-of-range symbol index \(symbol) \(validRange("symbols", symbols.count))")
+                        return fail(
+                            subject, .outOfRange,
+                            "out-of-range symbol index \(symbol) \(validRange("symbols", symbols.count))")
                     }
                 case .call(let site):
                     if kind == .nfa {
-                        return fail(subject, .inconsistent, "call edge in a policy of kind nfa (a flattened policy has no call edges)")
+                        return fail(
+                            subject, .inconsistent,
+                            "call edge in a policy of kind nfa (a flattened policy has no call edges)")
                     }
                     if site < 0 || site >= sites.count {
-                        return fail(subject, .outOfRange, "out-of-range call site index \(site) \(validRange("sites", sites.count))")
+                        return fail(
+                            subject, .outOfRange,
+                            "out-of-range call site index \(site) \(validRange("sites", sites.count))")
                     }
                     // An out-of-range caller is the site's own fault, reported at the site.
                     let caller = sites[site].caller
                     if caller >= 0 && caller < functions.count && caller != f {
                         let owner = "function \(caller) '\(displayName(functions[caller].name))'"
-                        return fail(subject, .inconsistent, "call edge uses site \(site), whose caller is \(owner), not this function \(f)")
+                        return fail(
+                            subject, .inconsistent,
+                            "call edge uses site \(site), whose caller is \(owner), not this function \(f)")
                     }
                 }
                 if !seenEdges.insert(EdgeKey(from: edge.from, label: edge.label, to: edge.to)).inserted {
-                    return fail(subject, .duplicate, "duplicate edge \(edge.from) -> \(edge.to) \(labelText(edge.label)) (merge the two and join their locations)")
+                    return fail(
+                        subject, .duplicate,
+                        "duplicate edge \(edge.from) -> \(edge.to) \(labelText(edge.label)) (merge the two and join their locations)"
+                    )
                 }
                 for location in edge.locations {
                     if let problem = checkLocation(location, of: subject) { return problem }
@@ -255,25 +298,33 @@ extension Policy {
         var seenCallees = Set<Int>()
         for (s, site) in sites.enumerated() {
             if kind == .nfa {
-                return fail(.site(s), .inconsistent, "call site in a policy of kind nfa (a flattened policy has no call sites)")
+                return fail(
+                    .site(s), .inconsistent, "call site in a policy of kind nfa (a flattened policy has no call sites)")
             }
             if site.caller < 0 || site.caller >= functions.count {
-                return fail(.site(s), .outOfRange, "out-of-range caller index \(site.caller) \(validRange("functions", functions.count))")
+                return fail(
+                    .site(s), .outOfRange,
+                    "out-of-range caller index \(site.caller) \(validRange("functions", functions.count))")
             }
             if site.callees.isEmpty {
                 return fail(.site(s), .inconsistent, "call site has no callees")
             }
             if !site.indirect && site.callees.count != 1 {
-                return fail(.site(s), .inconsistent, "direct call site has \(site.callees.count) callees (a direct call has exactly one)")
+                return fail(
+                    .site(s), .inconsistent,
+                    "direct call site has \(site.callees.count) callees (a direct call has exactly one)")
             }
             totalCallees += site.callees.count
             if totalCallees > PolicyLimits.maxTotalCallees {
-                return fail(.site(s), .capExceeded, "more than \(PolicyLimits.maxTotalCallees) callees over all call sites")
+                return fail(
+                    .site(s), .capExceeded, "more than \(PolicyLimits.maxTotalCallees) callees over all call sites")
             }
             seenCallees.removeAll(keepingCapacity: true)
             for callee in site.callees {
                 if callee < 0 || callee >= functions.count {
-                    return fail(.site(s), .outOfRange, "out-of-range callee index \(callee) \(validRange("functions", functions.count))")
+                    return fail(
+                        .site(s), .outOfRange,
+                        "out-of-range callee index \(callee) \(validRange("functions", functions.count))")
                 }
                 if !seenCallees.insert(callee).inserted {
                     return fail(.site(s), .duplicate, "callee \(callee) is listed twice")
@@ -287,7 +338,9 @@ extension Policy {
         var seenCallbacks = Set<Int>()
         for (i, callback) in callbacks.enumerated() {
             if callback < 0 || callback >= functions.count {
-                return fail(.callback(i), .outOfRange, "out-of-range callback index \(callback) \(validRange("functions", functions.count))")
+                return fail(
+                    .callback(i), .outOfRange,
+                    "out-of-range callback index \(callback) \(validRange("functions", functions.count))")
             }
             if !seenCallbacks.insert(callback).inserted {
                 return fail(.callback(i), .duplicate, "function \(callback) is listed as a callback twice")
@@ -308,7 +361,9 @@ extension Policy {
         }
         let sets = binding.sets
         if sets.count > PolicyLimits.maxSystemCallSets {
-            return fail(.systemCallSets, .capExceeded, "\(sets.count) system-call sets exceed the cap of \(PolicyLimits.maxSystemCallSets)")
+            return fail(
+                .systemCallSets, .capExceeded,
+                "\(sets.count) system-call sets exceed the cap of \(PolicyLimits.maxSystemCallSets)")
         }
         if sets.isEmpty {
             return fail(.systemCallSets, .inconsistent, "no system-call sets (set 0, the empty set, is required)")
@@ -319,18 +374,24 @@ extension Policy {
             var previous = -1
             for number in set.numbers {
                 if number < 0 || number > SystemCallSet.maximumNumber {
-                    return fail(.systemCallSet(i), .outOfRange, "system-call number \(number) is out of range (0...\(SystemCallSet.maximumNumber))")
+                    return fail(
+                        .systemCallSet(i), .outOfRange,
+                        "system-call number \(number) is out of range (0...\(SystemCallSet.maximumNumber))")
                 }
                 if number == previous {
                     return fail(.systemCallSet(i), .duplicate, "system-call number \(number) is listed twice")
                 }
                 if number < previous {
-                    return fail(.systemCallSet(i), .malformed, "system-call numbers are not in ascending order (\(number) after \(previous))")
+                    return fail(
+                        .systemCallSet(i), .malformed,
+                        "system-call numbers are not in ascending order (\(number) after \(previous))")
                 }
                 previous = number
             }
             if i == 0 && set != .empty {
-                return fail(.systemCallSet(0), .inconsistent, "set 0 must be the empty set without 'exec' or 'write' (the window of program code)")
+                return fail(
+                    .systemCallSet(0), .inconsistent,
+                    "set 0 must be the empty set without 'exec' or 'write' (the window of program code)")
             }
             if let other = seenSets[set] {
                 return fail(.systemCallSet(i), .duplicate, "the same set as set \(other) (sets are distinct)")
@@ -338,22 +399,36 @@ extension Policy {
             seenSets[set] = i
         }
         if binding.symbolSets.count != symbols.count {
-            return fail(.symbolSets, .inconsistent, "\(binding.symbolSets.count) symbol sets for \(symbols.count) symbols (one per symbol)")
+            return fail(
+                .symbolSets, .inconsistent,
+                "\(binding.symbolSets.count) symbol sets for \(symbols.count) symbols (one per symbol)")
         }
         for (i, set) in binding.symbolSets.enumerated() where set < 0 || set >= sets.count {
-            return fail(.symbolSet(i), .outOfRange, "out-of-range system-call set index \(set) \(validRange("sets", sets.count))")
+            return fail(
+                .symbolSet(i), .outOfRange,
+                "out-of-range system-call set index \(set) \(validRange("sets", sets.count))")
         }
         if binding.startSet < 0 || binding.startSet >= sets.count {
-            return fail(.startWindow, .outOfRange, "out-of-range system-call set index \(binding.startSet) \(validRange("sets", sets.count))")
+            return fail(
+                .startWindow, .outOfRange,
+                "out-of-range system-call set index \(binding.startSet) \(validRange("sets", sets.count))")
         }
         if binding.ambientSet < 0 || binding.ambientSet >= sets.count {
-            return fail(.ambientWindow, .outOfRange, "out-of-range system-call set index \(binding.ambientSet) \(validRange("sets", sets.count))")
+            return fail(
+                .ambientWindow, .outOfRange,
+                "out-of-range system-call set index \(binding.ambientSet) \(validRange("sets", sets.count))")
         }
         if sets[binding.ambientSet].mapsExecutable {
-            return fail(.ambientWindow, .inconsistent, "the ambient set \(binding.ambientSet) has 'exec' (executable mappings are allowed only in a window's own set)")
+            return fail(
+                .ambientWindow, .inconsistent,
+                "the ambient set \(binding.ambientSet) has 'exec' (executable mappings are allowed only in a window's own set)"
+            )
         }
         if sets[binding.ambientSet].opensForWriting {
-            return fail(.ambientWindow, .inconsistent, "the ambient set \(binding.ambientSet) has 'write' (opening for writing is allowed only in a window's own set)")
+            return fail(
+                .ambientWindow, .inconsistent,
+                "the ambient set \(binding.ambientSet) has 'write' (opening for writing is allowed only in a window's own set)"
+            )
         }
         return nil
     }

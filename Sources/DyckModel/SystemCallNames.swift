@@ -82,7 +82,7 @@ public enum SystemCallNames {
         (439, "faccessat2"), (440, "process_madvise"), (441, "epoll_pwait2"), (442, "mount_setattr"),
         (443, "quotactl_fd"), (444, "landlock_create_ruleset"), (445, "landlock_add_rule"),
         (446, "landlock_restrict_self"), (447, "memfd_secret"), (448, "process_mrelease"),
-        (449, "futex_waitv"), (450, "set_mempolicy_home_node"),
+        (449, "futex_waitv"), (450, "set_mempolicy_home_node")
     ]
 
     private static let byNumber: [Int: String] = Dictionary(uniqueKeysWithValues: table.map { ($0.number, $0.name) })

@@ -60,7 +60,9 @@ extension ThreadMonitor {
     /// (`executableMapping`). A policy without a binding allows every call.
     public func systemCall(number: UInt64, protection: UInt64) -> Refusal? {
         guard let binding = tables.policy.syscalls else { return nil }
-        switch binding.refusal(number: number, protection: protection, window: systemCallSetIndex(of: window, in: binding)) {
+        switch binding.refusal(
+            number: number, protection: protection, window: systemCallSetIndex(of: window, in: binding))
+        {
         case nil: return nil
         case .outsideWindow: return .systemCallOutsideWindow
         case .executableMapping: return .executableMapping

@@ -86,7 +86,8 @@ public struct SystemCallBinding: Hashable, Sendable {
         let n = Int(number)
         guard window.contains(n) || ambient.contains(n) else { return .outsideWindow }
         // Opening a file for writing is a right of its own (the ambient set only reads).
-        if n == SystemCallNumbers.openat, protection & SystemCallNumbers.openatWriteFlags != 0, !window.opensForWriting {
+        if n == SystemCallNumbers.openat, protection & SystemCallNumbers.openatWriteFlags != 0, !window.opensForWriting
+        {
             return .outsideWindow
         }
         // Code only where the window maps it, and never writable (W^X).

@@ -81,7 +81,7 @@ enum RegisterFamily {
             (X86_REG_R12, X86_REG_R12D, X86_REG_R12W, [X86_REG_R12B]),
             (X86_REG_R13, X86_REG_R13D, X86_REG_R13W, [X86_REG_R13B]),
             (X86_REG_R14, X86_REG_R14D, X86_REG_R14W, [X86_REG_R14B]),
-            (X86_REG_R15, X86_REG_R15D, X86_REG_R15W, [X86_REG_R15B]),
+            (X86_REG_R15, X86_REG_R15D, X86_REG_R15W, [X86_REG_R15B])
         ]
         for (family, row) in rows.enumerated() {
             table[row.0.rawValue] = RegisterWrite(family: family, whole: true)
@@ -151,7 +151,8 @@ final class Disassembler {
                     result.append(
                         Instruction(
                             address: address + UInt64(offset - range.lowerBound), size: length, kind: .other, id: 0,
-                            operands: [], writes: (0..<16).map { RegisterWrite(family: $0, whole: false) }, notrack: false))
+                            operands: [], writes: (0..<16).map { RegisterWrite(family: $0, whole: false) },
+                            notrack: false))
                     offset += length
                 } else {
                     skipped += 1
@@ -238,7 +239,8 @@ final class Disassembler {
                 case X86_OP_REG: operands.append(.register(op.reg.rawValue))
                 case X86_OP_IMM: operands.append(.immediate(op.imm))
                 case X86_OP_MEM:
-                    operands.append(.memory(base: op.mem.base.rawValue, index: op.mem.index.rawValue, displacement: op.mem.disp))
+                    operands.append(
+                        .memory(base: op.mem.base.rawValue, index: op.mem.index.rawValue, displacement: op.mem.disp))
                 default: break
                 }
             }

@@ -12,7 +12,9 @@ func ehFrameRanges(_ image: ELFImage) throws(LibcSyscallsError) -> [Range<UInt64
     let bytes = image.bytes
     let start = Int(section.offset)
     let end = start + Int(section.size)
-    guard end <= bytes.count else { throw .unreadableLibrary(path: image.path, reason: ".eh_frame lies outside the file") }
+    guard end <= bytes.count else {
+        throw .unreadableLibrary(path: image.path, reason: ".eh_frame lies outside the file")
+    }
     func malformed(_ at: Int) -> LibcSyscallsError {
         .unreadableLibrary(path: image.path, reason: "malformed .eh_frame entry at offset \(at - start)")
     }

@@ -131,7 +131,8 @@ final class ELFImage {
                 for i in 0..<Int(shdr.sh_size / shdr.sh_entsize) {
                     var sym = GElf_Sym()
                     guard gelf_getsym(d, Int32(i), &sym) != nil else { continue }
-                    let symbolName = elf_strptr(elf, Int(shdr.sh_link), Int(sym.st_name)).map { String(cString: $0) } ?? ""
+                    let symbolName =
+                        elf_strptr(elf, Int(shdr.sh_link), Int(sym.st_name)).map { String(cString: $0) } ?? ""
                     symbolList.append(
                         Symbol(
                             name: symbolName, value: sym.st_value, size: sym.st_size, type: Int32(sym.st_info & 0xF),
@@ -247,7 +248,8 @@ final class ELFImage {
     }
 
     private static func fileOffset(_ segments: [Segment], _ address: UInt64, _ count: UInt64) -> Int? {
-        for segment in segments where address >= segment.address && address + count <= segment.address + segment.fileSize {
+        for segment in segments
+        where address >= segment.address && address + count <= segment.address + segment.fileSize {
             return Int(segment.offset + (address - segment.address))
         }
         return nil
@@ -271,7 +273,9 @@ final class ELFImage {
     }
 
     func fileOffset(ofAddress address: UInt64, count: UInt64) -> Int? {
-        guard let offset = Self.fileOffset(segments, address, count), offset + Int(count) <= bytes.count else { return nil }
+        guard let offset = Self.fileOffset(segments, address, count), offset + Int(count) <= bytes.count else {
+            return nil
+        }
         return offset
     }
 

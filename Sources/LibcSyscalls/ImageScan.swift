@@ -83,7 +83,9 @@ final class ScannedImage {
         let pltNames: Set<String> = [".plt", ".plt.got", ".plt.sec"]
         let plts = image.sections.filter { pltNames.contains($0.name) }.map(\.range)
         pltRanges = plts
-        let code = image.sections.filter { $0.isExecutable && $0.flags & UInt64(SHF_ALLOC) != 0 && !pltNames.contains($0.name) }
+        let code = image.sections.filter {
+            $0.isExecutable && $0.flags & UInt64(SHF_ALLOC) != 0 && !pltNames.contains($0.name)
+        }
 
         // Function boundaries: FDE ranges, then dynamic symbols in code no FDE covers.
         var fdeRanges = try ehFrameRanges(image).filter { range in
@@ -106,7 +108,8 @@ final class ScannedImage {
         for section in code {
             var gaps: [Range<UInt64>] = []
             var cursor = section.address
-            for range in disjoint where range.lowerBound < section.range.upperBound && range.upperBound > section.address {
+            for range in disjoint
+            where range.lowerBound < section.range.upperBound && range.upperBound > section.address {
                 if range.lowerBound > cursor { gaps.append(cursor..<range.lowerBound) }
                 cursor = max(cursor, range.upperBound)
             }
@@ -127,7 +130,8 @@ final class ScannedImage {
         var all = (disjoint + extra).sorted { $0.lowerBound < $1.lowerBound }
         for i in all.indices {
             guard let section = code.first(where: { $0.range.contains(all[i].lowerBound) }) else { continue }
-            let next = i + 1 < all.count && section.range.contains(all[i + 1].lowerBound)
+            let next =
+                i + 1 < all.count && section.range.contains(all[i + 1].lowerBound)
                 ? all[i + 1].lowerBound : section.range.upperBound
             if next > all[i].upperBound { all[i] = all[i].lowerBound..<next }
         }
@@ -138,11 +142,13 @@ final class ScannedImage {
         var instructions = 0
         var skipped = 0
         for range in all {
-            guard let offset = image.fileOffset(ofAddress: range.lowerBound, count: range.upperBound - range.lowerBound) else {
+            guard let offset = image.fileOffset(ofAddress: range.lowerBound, count: range.upperBound - range.lowerBound)
+            else {
                 continue
             }
             let sweep = disassembler.sweep(
-                image.bytes, range: offset..<offset + Int(range.upperBound - range.lowerBound), address: range.lowerBound)
+                image.bytes, range: offset..<offset + Int(range.upperBound - range.lowerBound),
+                address: range.lowerBound)
             skipped += sweep.skipped
             sweeps.append(sweep.instructions)
             ranges.append(range)
@@ -155,15 +161,20 @@ final class ScannedImage {
         for sweep in sweeps {
             for insn in sweep {
                 for operand in insn.operands {
-                    if let address = insn.ripRelativeAddress(operand), image.isCode(address) { codeTargets.insert(address) }
+                    if let address = insn.ripRelativeAddress(operand), image.isCode(address) {
+                        codeTargets.insert(address)
+                    }
                 }
             }
         }
         for (f, range) in ranges.enumerated() {
             let boundaries = Set(sweeps[f].map(\.address))
             for target in codeTargets.sorted() where range.contains(target) && !boundaries.contains(target) {
-                guard let offset = image.fileOffset(ofAddress: target, count: range.upperBound - target) else { continue }
-                let tail = disassembler.sweep(image.bytes, range: offset..<offset + Int(range.upperBound - target), address: target)
+                guard let offset = image.fileOffset(ofAddress: target, count: range.upperBound - target) else {
+                    continue
+                }
+                let tail = disassembler.sweep(
+                    image.bytes, range: offset..<offset + Int(range.upperBound - target), address: target)
                 sweeps[f] = sweeps[f].filter { $0.address < target } + tail.instructions
             }
             instructions += sweeps[f].count
@@ -175,7 +186,9 @@ final class ScannedImage {
         for (f, sweep) in sweeps.enumerated() {
             returns[f] = sweep.contains { insn in
                 if insn.id == X86_INS_RET.rawValue || insn.id == X86_INS_RETF.rawValue { return true }
-                guard insn.kind == .jump || insn.kind == .conditionalJump, let operand = insn.operands.first else { return false }
+                guard insn.kind == .jump || insn.kind == .conditionalJump, let operand = insn.operands.first else {
+                    return false
+                }
                 if case let .immediate(target) = operand { return !ranges[f].contains(UInt64(bitPattern: target)) }
                 return true
             }
@@ -201,22 +214,24 @@ final class ScannedImage {
                 let caller = starts[exported]
             else { continue }
             for target in facts[caller].branchTargets where starts[target] != nil {
-            for f in facts.indices {
-                guard let sites = facts[f].directCallSites[target] else { continue }
-                let (sources, deadCodeIsDead) = Self.jumpSources(of: sweeps[f], range: ranges[f])
-                var all: [Int]? = []
-                for site in sites {
-                    guard let found = Self.values(
-                        of: family, at: site, in: sweeps[f], jumpSources: sources, deadCodeIsDead: deadCodeIsDead,
-                        callReturns: callReturns)
-                    else {
-                        all = nil
-                        break
+                for f in facts.indices {
+                    guard let sites = facts[f].directCallSites[target] else { continue }
+                    let (sources, deadCodeIsDead) = Self.jumpSources(of: sweeps[f], range: ranges[f])
+                    var all: [Int]? = []
+                    for site in sites {
+                        guard
+                            let found = Self.values(
+                                of: family, at: site, in: sweeps[f], jumpSources: sources,
+                                deadCodeIsDead: deadCodeIsDead,
+                                callReturns: callReturns)
+                        else {
+                            all = nil
+                            break
+                        }
+                        all! += found
                     }
-                    all! += found
+                    facts[f].queriedArguments[target] = all
                 }
-                facts[f].queriedArguments[target] = all
-            }
             }
         }
         functions = facts
@@ -282,8 +297,12 @@ final class ScannedImage {
         }
         // Without a jump through a register, an instruction no other one reaches (after
         // a jmp or ret, and no jump targets it) is padding or dead code.
-        let hasComputedJumps = instructions.contains { $0.kind == .jump && $0.operands.first.map { op in
-            if case .immediate = op { return false } else { return true } } ?? false }
+        let hasComputedJumps = instructions.contains {
+            $0.kind == .jump
+                && $0.operands.first.map { op in
+                    if case .immediate = op { return false } else { return true }
+                } ?? false
+        }
         for (i, insn) in instructions.enumerated() where insn.kind == .syscall {
             let numbers = values(
                 of: RegisterFamily.rax, at: i, in: instructions, jumpSources: jumpSources,
@@ -294,7 +313,9 @@ final class ScannedImage {
                 let protections = values(
                     of: RegisterFamily.rdx, at: i, in: instructions, jumpSources: jumpSources,
                     deadCodeIsDead: !hasComputedJumps, callReturns: callReturns)
-                if protections?.contains(where: { $0 & 4 != 0 }) ?? true { facts.executableMappingSites.append(insn.address) }
+                if protections?.contains(where: { $0 & 4 != 0 }) ?? true {
+                    facts.executableMappingSites.append(insn.address)
+                }
             }
             // open's flags are its second argument, openat's its third; creat and
             // openat2 (flags in a structure) are taken as writing.
@@ -348,14 +369,17 @@ final class ScannedImage {
             queued.remove(g)
             for f in Set(callers[g]) {
                 let before = (facts[f].opensForWriting, facts[f].openFlagArguments)
-                if jumpSourceCache[f] == nil { jumpSourceCache[f] = jumpSources(of: sweeps[f], range: facts[f].start..<facts[f].end) }
+                if jumpSourceCache[f] == nil {
+                    jumpSourceCache[f] = jumpSources(of: sweeps[f], range: facts[f].start..<facts[f].end)
+                }
                 let (sources, deadCodeIsDead) = jumpSourceCache[f]!
                 for (target, sites) in facts[f].directCallSites where starts[target] == g {
                     for site in sites {
                         for family in facts[g].openFlagArguments where evaluated.insert([f, site, family]).inserted {
                             let mode = family >= modeStringFamily
                             if let source = flagSource(
-                                of: mode ? family - modeStringFamily : family, at: site, in: sweeps[f], jumpSources: sources,
+                                of: mode ? family - modeStringFamily : family, at: site, in: sweeps[f],
+                                jumpSources: sources,
                                 deadCodeIsDead: deadCodeIsDead, callReturns: callReturns, modeString: (image, mode))
                             {
                                 if source.mayWrite { facts[f].opensForWriting = true }
@@ -382,8 +406,12 @@ final class ScannedImage {
                 sources[UInt64(bitPattern: target), default: []].append(i)
             }
         }
-        let hasComputedJumps = instructions.contains { $0.kind == .jump && $0.operands.first.map { op in
-            if case .immediate = op { return false } else { return true } } ?? false }
+        let hasComputedJumps = instructions.contains {
+            $0.kind == .jump
+                && $0.operands.first.map { op in
+                    if case .immediate = op { return false } else { return true }
+                } ?? false
+        }
         return (sources, !hasComputedJumps)
     }
 
@@ -419,7 +447,9 @@ final class ScannedImage {
             var predecessors = jumpSources[instructions[state.index].address] ?? []
             if state.index > 0 {
                 let previous = instructions[state.index - 1]
-                if previous.kind != .jump && previous.kind != .stop && !(previous.kind == .call && !callReturns(previous)) {
+                if previous.kind != .jump && previous.kind != .stop
+                    && !(previous.kind == .call && !callReturns(previous))
+                {
                     predecessors.append(state.index - 1)
                 }
             } else {
@@ -454,13 +484,16 @@ final class ScannedImage {
                         }
                         continue
                     }
-                    if insn.kind != .call && insn.writes.contains(where: { $0.family == 4 }) { return nil }  // rsp moved
+                    // rsp moved
+                    if insn.kind != .call && insn.writes.contains(where: { $0.family == 4 }) { return nil }
                     work.append(next)
                     continue
                 }
                 guard let write = insn.writes.first(where: { $0.family == state.family }) else {
                     if insn.kind == .call && RegisterFamily.callerSaved.contains(state.family) { return nil }
-                    if insn.kind == .syscall && [RegisterFamily.rax, RegisterFamily.rcx, RegisterFamily.r11].contains(state.family) {
+                    if insn.kind == .syscall
+                        && [RegisterFamily.rax, RegisterFamily.rcx, RegisterFamily.r11].contains(state.family)
+                    {
                         return nil
                     }
                     work.append(next)
@@ -519,7 +552,9 @@ final class ScannedImage {
             guard let family = RegisterFamily.of(base)?.family, let def = definition(of: family, before: index),
                 def.operands.count == 2, let address = def.ripRelativeAddress(def.operands[1])
             else { return nil }
-            if def.id == X86_INS_LEA.rawValue { return .word(UInt64(bitPattern: Int64(bitPattern: address) &+ displacement)) }
+            if def.id == X86_INS_LEA.rawValue {
+                return .word(UInt64(bitPattern: Int64(bitPattern: address) &+ displacement))
+            }
             if def.id == X86_INS_MOV.rawValue { return .field(slot: address, displacement: displacement) }
             return nil
         }
@@ -559,7 +594,8 @@ final class ScannedImage {
                 return true
             }
         }
-        guard case let .register(register)? = jump.operands.first, let family = RegisterFamily.of(register)?.family else {
+        guard case let .register(register)? = jump.operands.first, let family = RegisterFamily.of(register)?.family
+        else {
             return false
         }
         var sawAdd = false
@@ -598,13 +634,17 @@ final class ScannedImage {
             var predecessors = jumpSources[instructions[state.index].address] ?? []
             if state.index > 0 {
                 let previous = instructions[state.index - 1]
-                if previous.kind != .jump && previous.kind != .stop && !(previous.kind == .call && !callReturns(previous)) {
+                if previous.kind != .jump && previous.kind != .stop
+                    && !(previous.kind == .call && !callReturns(previous))
+                {
                     predecessors.append(state.index - 1)
                 }
             }
             if predecessors.isEmpty {
                 if state.index > 0 && deadCodeIsDead { continue }
-                debugUnknown("no predecessor at 0x\(String(instructions[state.index].address, radix: 16)) family \(state.family)")
+                debugUnknown(
+                    "no predecessor at 0x\(String(instructions[state.index].address, radix: 16)) family \(state.family)"
+                )
                 return nil
             }
             for p in predecessors {

@@ -15,7 +15,7 @@ public enum LibcSyscallAnalysis {
     /// `__libc_message`) join them.
     public static let fatalNames: Set<String> = [
         "abort", "__libc_fatal", "__fortify_fail", "__chk_fail", "__stack_chk_fail", "__assert_fail",
-        "__assert_perror_fail", "__assert",
+        "__assert_perror_fail", "__assert"
     ]
 
     /// Wide-stream helpers that call `_IO_fwide (fp, 1)` but are only reached with a
@@ -50,10 +50,13 @@ public enum LibcSyscallAnalysis {
         let libc = try ScannedImage(image: libcImage, disassembler: disassembler)
         report("disassembled \(libcPath): \(libc.functions.count) functions, \(libc.instructionCount) instructions")
         let loader = try ScannedImage(image: loaderImage, disassembler: disassembler)
-        report("disassembled \(loaderPath): \(loader.functions.count) functions, \(loader.instructionCount) instructions")
+        report(
+            "disassembled \(loaderPath): \(loader.functions.count) functions, \(loader.instructionCount) instructions")
         var graph = CallGraph(libc: libc, loader: loader, disassembler: disassembler)
         let table = graph.solve()
-        report("solved the call graph: \(table.statistics.edges) edges, \(table.unknownSites.count) unknown system-call sites")
+        report(
+            "solved the call graph: \(table.statistics.edges) edges, \(table.unknownSites.count) unknown system-call sites"
+        )
         return table
     }
 }
@@ -135,7 +138,9 @@ struct CallGraph {
             // address of the stub to the slot of the next such jump.
             var slots: [UInt64: UInt64] = [:]
             for range in scanned.pltRanges {
-                guard let offset = image.fileOffset(ofAddress: range.lowerBound, count: range.upperBound - range.lowerBound)
+                guard
+                    let offset = image.fileOffset(
+                        ofAddress: range.lowerBound, count: range.upperBound - range.lowerBound)
                 else { continue }
                 let instructions = disassembler.sweep(
                     image.bytes, range: offset..<offset + Int(range.upperBound - range.lowerBound),
@@ -143,7 +148,9 @@ struct CallGraph {
                 ).instructions
                 var nextSlot: (address: UInt64, slot: UInt64)? = nil
                 for insn in instructions.reversed() {
-                    if insn.kind == .jump, let operand = insn.operands.first, let slot = insn.ripRelativeAddress(operand) {
+                    if insn.kind == .jump, let operand = insn.operands.first,
+                        let slot = insn.ripRelativeAddress(operand)
+                    {
                         nextSlot = (insn.address, slot)
                     }
                     if let next = nextSlot, next.address - insn.address < 16 { slots[insn.address] = next.slot }
@@ -160,7 +167,9 @@ struct CallGraph {
         let candidates = scanned.image.symbols.filter {
             $0.defined && $0.value == start && ($0.type == STT_FUNC || $0.type == STT_GNU_IFUNC)
         }
-        if let exported = candidates.min(by: { ($0.name.hasPrefix("_") ? 1 : 0, $0.name) < ($1.name.hasPrefix("_") ? 1 : 0, $1.name) }) {
+        if let exported = candidates.min(by: {
+            ($0.name.hasPrefix("_") ? 1 : 0, $0.name) < ($1.name.hasPrefix("_") ? 1 : 0, $1.name)
+        }) {
             return exported.name
         }
         return "\(libraryName(i))+0x\(String(start, radix: 16))"
@@ -245,7 +254,9 @@ struct CallGraph {
             else { return .unresolved }
             let name = images[i].image.symbols[relocation.symbol].name
             for j in [i, 1 - i] {
-                guard let object = images[j].image.symbols.first(where: { $0.defined && $0.name == name }) else { continue }
+                guard let object = images[j].image.symbols.first(where: { $0.defined && $0.name == name }) else {
+                    continue
+                }
                 let field = UInt64(bitPattern: Int64(bitPattern: object.value) &+ displacement)
                 let result = resolve(slot: field, image: j)
                 if case .unresolved = result, j == 1, isGLRO(field) { return .data }
@@ -300,7 +311,8 @@ struct CallGraph {
         for (slot, value) in image.relativeTargets where range.contains(slot) && image.isCode(value) {
             result += nodes(at: value, image: i)
         }
-        for (slot, relocation) in relocations[i] where range.contains(slot) && relocation.type == ELFImage.relocation64 {
+        for (slot, relocation) in relocations[i] where range.contains(slot) && relocation.type == ELFImage.relocation64
+        {
             if case let .functions(found) = resolve(slot: slot, image: i) { result += found }
         }
         return Array(Set(result)).sorted()
@@ -318,7 +330,8 @@ struct CallGraph {
         let glroNodes = codePointers(in: glroRange, image: 1)
         let glroSlotsInLibc = Set(
             relocations[0].values.filter {
-                $0.symbol > 0 && $0.symbol < libcImage.symbols.count && libcImage.symbols[$0.symbol].name == "_rtld_global_ro"
+                $0.symbol > 0 && $0.symbol < libcImage.symbols.count
+                    && libcImage.symbols[$0.symbol].name == "_rtld_global_ro"
             }.map(\.offset))
 
         var fatal = Set<Int>()
@@ -336,7 +349,8 @@ struct CallGraph {
         // wide (through a wide vtable, or after their wide caller's own `_IO_fwide (fp, 1)`).
         // `_IO_fwide` is not exported: it is among what `fwide` calls directly (with a
         // lock's slow path, whose futex is ambient anyway).
-        let orientation: Set<UInt64> = exports[0]["fwide"].flatMap { images[0].function(containing: $0) }
+        let orientation: Set<UInt64> =
+            exports[0]["fwide"].flatMap { images[0].function(containing: $0) }
             .map { images[0].functions[$0].branchTargets } ?? []
         var fwide = Set<Int>()
         for target in orientation { fwide.formUnion(nodes(at: target, image: 0)) }
@@ -347,7 +361,8 @@ struct CallGraph {
         // Functions whose every exported name is GLIBC_PRIVATE.
         let privateStarts: [Set<UInt64>] = images.map { scanned in
             var byStart: [UInt64: Bool] = [:]
-            for symbol in scanned.image.symbols where symbol.defined && (symbol.type == STT_FUNC || symbol.type == STT_GNU_IFUNC) {
+            for symbol in scanned.image.symbols
+            where symbol.defined && (symbol.type == STT_FUNC || symbol.type == STT_GNU_IFUNC) {
                 byStart[symbol.value] = (byStart[symbol.value] ?? true) && symbol.glibcPrivate
             }
             return Set(byStart.filter(\.value).keys)
@@ -370,7 +385,9 @@ struct CallGraph {
         var own = [Bits](repeating: Bits(), count: nodeCount)
         var openFlagArguments = [Set<Int>](repeating: [], count: nodeCount)
         for (i, scanned) in images.enumerated() {
-            for (f, facts) in scanned.functions.enumerated() { openFlagArguments[base[i] + f] = facts.openFlagArguments }
+            for (f, facts) in scanned.functions.enumerated() {
+                openFlagArguments[base[i] + f] = facts.openFlagArguments
+            }
         }
         var successors = [[Int]](repeating: [], count: nodeCount)
         var unknown: [UnknownSyscallSite] = []
@@ -395,7 +412,8 @@ struct CallGraph {
                         bits.set(flag: Bits.reachesUnknown)
                         bits.set(flag: Bits.opensForWriting)
                         unknown.append(
-                            UnknownSyscallSite(library: libraryName(i), address: site.address, function: name(ofNode: node)))
+                            UnknownSyscallSite(
+                                library: libraryName(i), address: site.address, function: name(ofNode: node)))
                     }
                 }
                 // Only the loader maps code (specs "Executable mappings").
@@ -459,7 +477,9 @@ struct CallGraph {
                 // the caller may pass anything.
                 var judged = Set<Int>()
                 for target in facts.branchTargets {
-                    if let g = scanned.function(containing: target), scanned.functions[g].start == target { judged.insert(base[i] + g) }
+                    if let g = scanned.function(containing: target), scanned.functions[g].start == target {
+                        judged.insert(base[i] + g)
+                    }
                 }
                 if edges.contains(where: { !judged.contains($0) && !openFlagArguments[$0].isEmpty }) {
                     bits.set(flag: Bits.opensForWriting)
@@ -507,14 +527,16 @@ struct CallGraph {
                 functions[symbol.name] == nil
             else { continue }
             var bits = Bits()
-            let entries = symbol.type == STT_GNU_IFUNC
+            let entries =
+                symbol.type == STT_GNU_IFUNC
                 ? ifuncCandidates(resolver: symbol.value, image: 0) : nodes(at: symbol.value, image: 0)
             for node in entries {
                 _ = bits.formUnion(closure[node])
                 // Open flags from the program's arguments: anything.
                 if !openFlagArguments[node].isEmpty { bits.set(flag: Bits.opensForWriting) }
             }
-            functions[symbol.name] = LibcFunctionSummary(set: bits.systemCallSet, mayCallBack: bits.has(flag: Bits.mayCallBack))
+            functions[symbol.name] = LibcFunctionSummary(
+                set: bits.systemCallSet, mayCallBack: bits.has(flag: Bits.mayCallBack))
             if bits.has(flag: Bits.reachesUnknown) { madeAll.append(symbol.name) }
         }
         var start = Bits()
@@ -562,7 +584,10 @@ extension CallGraph {
             if matches(n) {
                 var path = [n]
                 while let p = parent[path.last!], p != path.last! { path.append(p) }
-                FileHandle.standardError.write(Data(("explain \(request): " + path.reversed().map { name(ofNode: $0) }.joined(separator: " -> ") + "\n").utf8))
+                FileHandle.standardError.write(
+                    Data(
+                        ("explain \(request): " + path.reversed().map { name(ofNode: $0) }.joined(separator: " -> ")
+                            + "\n").utf8))
                 return
             }
             if parts[1] == "write" && blocksWrite[n] { continue }

@@ -58,7 +58,8 @@ public enum LibcSyscallCache {
                 throw .unreadableLibrary(path: path, reason: String(cString: strerror(errno)))
             }
             if let id = buildID(path) { return id }
-            return "\(status.st_dev)-\(status.st_ino)-\(status.st_size)-\(status.st_mtim.tv_sec).\(status.st_mtim.tv_nsec)"
+            return
+                "\(status.st_dev)-\(status.st_ino)-\(status.st_size)-\(status.st_mtim.tv_sec).\(status.st_mtim.tv_nsec)"
         }
         return "v\(analysisVersion)-" + (try part(libcPath)) + "-" + (try part(loaderPath))
     }
@@ -67,7 +68,8 @@ public enum LibcSyscallCache {
     /// on every run, the analysis only on a miss).
     private static func buildID(_ path: String) -> String? {
         guard let image = try? ELFImage(path: path), let id = image.buildID, !id.isEmpty else { return nil }
-        return id.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        return id.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }
+            .joined()
     }
 
     private static func readText(_ path: String) throws -> String? {
@@ -121,8 +123,10 @@ public enum LibcSyscallCache {
         func set(_ s: SystemCallSet) -> String { s.numbers.map(String.init).joined(separator: " ") }
         let s = table.statistics
         var out = "libc-syscalls \(analysisVersion)\n"
-        out += "stats \(s.functions) \(s.functionsWithoutFDE) \(s.instructions) \(s.skippedBytes) \(s.syscallSites) \(s.edges)\n"
-        out += "start \(table.startSet.mapsExecutable ? "exec" : "-") \(table.startSet.opensForWriting ? "write" : "-") \(set(table.startSet))\n"
+        out +=
+            "stats \(s.functions) \(s.functionsWithoutFDE) \(s.instructions) \(s.skippedBytes) \(s.syscallSites) \(s.edges)\n"
+        out +=
+            "start \(table.startSet.mapsExecutable ? "exec" : "-") \(table.startSet.opensForWriting ? "write" : "-") \(set(table.startSet))\n"
         out += "unknown \(table.unknownSites.count)\n"
         for site in table.unknownSites { out += "u \(site.library) \(site.address) \(site.function)\n" }
         out += "all \(table.functionsMadeAll.count)\n"
@@ -130,7 +134,8 @@ public enum LibcSyscallCache {
         out += "functions \(table.functions.count)\n"
         for name in table.functions.keys.sorted() {
             let f = table.functions[name]!
-            out += "f \(name) \(f.set.mapsExecutable ? "exec" : "-") \(f.set.opensForWriting ? "write" : "-") \(f.mayCallBack ? "callback" : "-") \(set(f.set))\n"
+            out +=
+                "f \(name) \(f.set.mapsExecutable ? "exec" : "-") \(f.set.opensForWriting ? "write" : "-") \(f.mayCallBack ? "callback" : "-") \(set(f.set))\n"
         }
         out += "end\n"
         return out
@@ -138,7 +143,9 @@ public enum LibcSyscallCache {
 
     /// nil for anything that is not exactly a file `serialize` writes.
     static func parse(_ text: String) -> LibcSyscallTable? {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.split(separator: " ").map(String.init) }
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
+            $0.split(separator: " ").map(String.init)
+        }
         guard lines.last == [] else { return nil }
         lines.removeLast()
         var position = 0
@@ -150,7 +157,9 @@ public enum LibcSyscallCache {
         func numbers(_ fields: ArraySlice<String>) -> [Int]? {
             var result: [Int] = []
             for field in fields {
-                guard let n = Int(field), n >= 0, n <= SystemCallSet.maximumNumber, n > (result.last ?? -1) else { return nil }
+                guard let n = Int(field), n >= 0, n <= SystemCallSet.maximumNumber, n > (result.last ?? -1) else {
+                    return nil
+                }
                 result.append(n)
             }
             return result
@@ -198,7 +207,8 @@ public enum LibcSyscallCache {
         guard next("end") == [], position == lines.count else { return nil }
         return LibcSyscallTable(
             functions: functions,
-            startSet: SystemCallSet(numbers: startNumbers, mapsExecutable: first == "exec", opensForWriting: start[1] == "write"),
+            startSet: SystemCallSet(
+                numbers: startNumbers, mapsExecutable: first == "exec", opensForWriting: start[1] == "write"),
             unknownSites: unknown, functionsMadeAll: madeAll, statistics: statistics)
     }
 }

@@ -98,7 +98,7 @@ public struct LibcSyscallTable: Hashable, Sendable {
     /// only allocate).
     public static let allocator: Set<String> = [
         "malloc", "calloc", "realloc", "reallocarray", "free", "cfree", "memalign", "posix_memalign",
-        "aligned_alloc", "valloc", "pvalloc", "malloc_usable_size", "strdup", "strndup", "__strdup", "__strndup",
+        "aligned_alloc", "valloc", "pvalloc", "malloc_usable_size", "strdup", "strndup", "__strdup", "__strndup"
     ]
 
     /// The system calls allowed in every window (specs/libc-syscalls.md "The ambient
@@ -115,7 +115,7 @@ public struct LibcSyscallTable: Hashable, Sendable {
         // Clocks.
         "clock_gettime", "clock_getres", "gettimeofday", "time",
         // Signal return, restart, exit.
-        "rt_sigreturn", "restart_syscall", "exit", "exit_group",
+        "rt_sigreturn", "restart_syscall", "exit", "exit_group"
     ]
 
     public static let ambient = SystemCallSet(numbers: ambientNames.map { SystemCallNames.number(of: $0)! })

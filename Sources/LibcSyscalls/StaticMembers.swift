@@ -16,7 +16,9 @@ extension LibcSyscallTable {
         guard fd >= 0 else { throw .unreadableLibrary(path: archivePath, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
         let archive = try ELFHandle(fd: fd, path: archivePath)
-        guard elf_kind(archive.elf) == ELF_K_AR else { throw .unreadableLibrary(path: archivePath, reason: "not an ar archive") }
+        guard elf_kind(archive.elf) == ELF_K_AR else {
+            throw .unreadableLibrary(path: archivePath, reason: "not an ar archive")
+        }
         var result = self
         var command = ELF_C_READ
         while let member = elf_begin(fd, command, archive.elf) {
@@ -45,7 +47,9 @@ extension LibcSyscallTable {
                     let binding = Int32(symbol.st_info >> 4)
                     if symbol.st_shndx == UInt16(SHN_UNDEF) {
                         referenced.append(name)
-                    } else if (type == STT_FUNC || type == STT_GNU_IFUNC) && (binding == STB_GLOBAL || binding == STB_WEAK) {
+                    } else if (type == STT_FUNC || type == STT_GNU_IFUNC)
+                        && (binding == STB_GLOBAL || binding == STB_WEAK)
+                    {
                         defined.append(name)
                     }
                 }

@@ -24,7 +24,7 @@ public enum BlobLimits {
             ("symbols", policy.symbols.count, maxSymbols),
             ("functions", policy.functions.count, maxFunctions),
             ("call sites", policy.sites.count, maxSites),
-            ("callbacks", policy.callbacks.count, maxCallbacks),
+            ("callbacks", policy.callbacks.count, maxCallbacks)
         ]
         for (what, count, cap) in counts where count > cap {
             throw BlobError.capExceeded(what: what, count: count, cap: cap)

@@ -146,7 +146,8 @@ public final class KernelMonitor: @unchecked Sendable {
         self.policy = policy
         let capacity = policy.view.pointee.stack_limit
         slots = .allocate(capacity: Int(capacity))
-        let err = newThread
+        let err =
+            newThread
             ? sbx_thread_init_new_thread(policy.view, &thread, slots, capacity)
             : sbx_thread_init(policy.view, &thread, slots, capacity)
         precondition(err == 0, "sbx_thread_init: \(err)")

@@ -116,8 +116,9 @@ public struct MacroMachine: Sendable {
     /// for, in both modes; nfa mode flattens it); throws the policy's first validity
     /// error, or a `BlobError` naming the cap a table would exceed.
     public init(policy input: Policy, mode: BlobMode) throws {
-        try self.init(policy: input, mode: mode, macroStateCap: BlobLimits.maxMacroStates,
-                      transitionCap: BlobLimits.maxTransitions)
+        try self.init(
+            policy: input, mode: mode, macroStateCap: BlobLimits.maxMacroStates,
+            transitionCap: BlobLimits.maxTransitions)
     }
 
     /// As `init(policy:mode:)`, with smaller caps (for tests).

@@ -46,8 +46,12 @@ struct SharedFlattening {
 
         /// The compressed rows as buffers, so the closure loop neither retains nor
         /// checks uniqueness per node.
-        func withRows<R>(_ body: (UnsafeBufferPointer<Int32>, UnsafeBufferPointer<Int32>, UnsafeBufferPointer<Int32>,
-                                  UnsafeBufferPointer<Int32>, UnsafeBufferPointer<Int32>, UnsafeBufferPointer<Int32>) throws -> R) rethrows -> R {
+        func withRows<R>(
+            _ body: (
+                UnsafeBufferPointer<Int32>, UnsafeBufferPointer<Int32>, UnsafeBufferPointer<Int32>,
+                UnsafeBufferPointer<Int32>, UnsafeBufferPointer<Int32>, UnsafeBufferPointer<Int32>
+            ) throws -> R
+        ) rethrows -> R {
             try epsStart.withUnsafeBufferPointer { a in
                 try epsTo.withUnsafeBufferPointer { b in
                     try libcStart.withUnsafeBufferPointer { c in
@@ -111,7 +115,9 @@ struct SharedFlattening {
             let offset = copies[copyIndex].offset[root]!
             rootCopy[root] = (copyIndex, offset + policy.functions[root].automaton.initial)
             let exit = copies[copyIndex].exitOf[root]!
-            if !copies[copyIndex].finalOf[exit].contains(Int32(root)) { copies[copyIndex].finalOf[exit].append(Int32(root)) }
+            if !copies[copyIndex].finalOf[exit].contains(Int32(root)) {
+                copies[copyIndex].finalOf[exit].append(Int32(root))
+            }
         }
         for c in copies.indices { copies[c].compress() }
     }
@@ -337,7 +343,6 @@ struct SharedMachine {
     }
 }
 
-
 extension MacroMachine {
     struct SharedBuild {
         var flat: SharedFlattening
@@ -403,10 +408,11 @@ extension MacroMachine {
             index[key] = number
             states.append((frontier, c))
             let f = machine.frontiers[frontier]
-            build.frontiers.append(f.positions.map {
-                let p = flat.pair(copy: Int(f.copy), node: Int($0))
-                return Pair(function: p.function, state: p.state)
-            }.sorted())
+            build.frontiers.append(
+                f.positions.map {
+                    let p = flat.pair(copy: Int(f.copy), node: Int($0))
+                    return Pair(function: p.function, state: p.state)
+                }.sorted())
             build.copies.append(Int(f.copy))
             build.finals.append(c >= 0 && classSets[c].contains(setOf[frontier]))
             return number

@@ -146,7 +146,8 @@ public enum PassthroughTail {
     /// one; that tail is kept for `complete(_:)`.
     public static func split(_ arguments: [String], subcommands: Set<String>) -> [String] {
         guard let first = arguments.first, subcommands.contains(first),
-              let dash = arguments.firstIndex(of: "--") else { return arguments }
+            let dash = arguments.firstIndex(of: "--")
+        else { return arguments }
         Self.arguments = Array(arguments[(dash + 1)...])
         return Array(arguments[...dash])
     }

@@ -41,7 +41,8 @@ public enum OutputFile {
     public static func describe(_ error: Error) -> String {
         let nsError = error as NSError
         if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError,
-           underlying.domain == NSPOSIXErrorDomain {
+            underlying.domain == NSPOSIXErrorDomain
+        {
             return String(cString: strerror(Int32(underlying.code)))
         }
         return nsError.localizedDescription
@@ -61,12 +62,14 @@ public enum Graphviz {
     /// it running) and leave no partial file. Plain C storage, set before the handler
     /// is installed, since a signal handler may touch nothing else.
     nonisolated(unsafe) private static var childPID: pid_t = 0
-    nonisolated(unsafe) private static var temporaryPath = UnsafeMutablePointer<CChar>.allocate(capacity: Int(PATH_MAX) + 1)
+    nonisolated(unsafe) private static var temporaryPath = UnsafeMutablePointer<CChar>.allocate(
+        capacity: Int(PATH_MAX) + 1)
     static let interruptions: [Int32] = [SIGINT, SIGTERM, SIGHUP]
 
     public static func render(dot text: String, format: String, to path: String) throws {
         guard let dot = findExecutable("dot") else {
-            throw GraphvizError(message: "Graphviz's 'dot' is not installed (Debian: apt-get install graphviz); cannot write \(path)")
+            throw GraphvizError(
+                message: "Graphviz's 'dot' is not installed (Debian: apt-get install graphviz); cannot write \(path)")
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: dot)
@@ -117,7 +120,8 @@ public enum Graphviz {
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             unlink(temporary)
-            let first = message.split(separator: "\n").first.map(String.init) ?? "exit status \(process.terminationStatus)"
+            let first =
+                message.split(separator: "\n").first.map(String.init) ?? "exit status \(process.terminationStatus)"
             throw GraphvizError(message: "dot failed on \(path): \(first)")
         }
         guard rename(temporary, path) == 0 else {

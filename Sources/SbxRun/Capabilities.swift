@@ -18,7 +18,7 @@ public struct CapabilitySet: Sendable, Equatable {
         "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
         "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN",
         "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
-        "CAP_CHECKPOINT_RESTORE",
+        "CAP_CHECKPOINT_RESTORE"
     ]
 
     /// A comma-separated list of names (`CAP_CHOWN` or `chown`, any case), or `ALL`;
@@ -29,7 +29,9 @@ public struct CapabilitySet: Sendable, Equatable {
             let name = word.trimmingCharacters(in: " ").uppercased()
             if name == "ALL" { bits = ~0; continue }
             let full = name.hasPrefix("CAP_") ? name : "CAP_" + name
-            guard let index = names.firstIndex(of: full) else { return .failure(CapabilityNameError(name: String(word))) }
+            guard let index = names.firstIndex(of: full) else {
+                return .failure(CapabilityNameError(name: String(word)))
+            }
             bits |= 1 << UInt64(index)
         }
         return .success(CapabilitySet(bits: bits))

@@ -170,7 +170,8 @@ public final class SandboxDevice {
         try check(sbx_dev_status(fd, &s), "status")
         return DeviceStatus(
             abiVersion: s.abi_version, policies: s.nr_policies, enforcedThreads: s.enforced_tasks,
-            armedThreads: s.armed_tasks, unconfinedThreads: s.unconfined_tasks, markers: s.markers, violations: s.violations,
+            armedThreads: s.armed_tasks, unconfinedThreads: s.unconfined_tasks, markers: s.markers,
+            violations: s.violations,
             recordsDropped: s.records_dropped, killsDropped: s.kills_dropped, allocationFailures: s.alloc_failures,
             policyBytes: s.policy_bytes,
             installed: s.nr_installed, recordsQueued: s.ring_count, ringSize: s.ring_size)
@@ -232,8 +233,10 @@ public final class SandboxDevice {
     /// the file: its content is bound to the entry); with `replace`, in place of the
     /// inode's entry. Returns the inode's (device, inode) as the kernel keys it and the
     /// policy of the entry replaced (0 if none).
-    public func install(policyID: UInt32, mode: String, action: EnforcementAction, exec: ExecTransition = .registry,
-                        replace: Bool = false, exeFD: Int32) throws -> (device: UInt64, inode: UInt64, replaced: UInt32) {
+    public func install(
+        policyID: UInt32, mode: String, action: EnforcementAction, exec: ExecTransition = .registry,
+        replace: Bool = false, exeFD: Int32
+    ) throws -> (device: UInt64, inode: UInt64, replaced: UInt32) {
         var arg = sbx_ioc_install()
         arg.id = policyID
         arg.mode = mode == "nfa" ? UInt32(SBX_MODE_NFA) : UInt32(SBX_MODE_DYCK)

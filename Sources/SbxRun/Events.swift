@@ -106,7 +106,7 @@ public struct SandboxEvent: Sendable {
             ("reason_code", .uint(UInt64(record.reason))),
             ("stack", .array(report.stack.map { .string($0.description) })),
             ("stack_truncated", .bool(report.stackTruncated)),
-            ("allowed", .array(report.allowed.map { .string($0.description) })),
+            ("allowed", .array(report.allowed.map { .string($0.description) }))
         ]
         // Log mode: a thread that ended before the monitor found its place again.
         if let unchecked = report.uncheckedEvents { fields.append(("unchecked_events", .uint(unchecked))) }
@@ -126,7 +126,7 @@ public struct SandboxEvent: Sendable {
             // Like the kernel's line of a kill: warning; a logged deviation: notice.
             ("PRIORITY", record.killed ? "4" : "5"),
             ("SYSLOG_IDENTIFIER", "sbx"),
-            ("SBX_POLICY", "\(record.policyID)"),
+            ("SBX_POLICY", "\(record.policyID)")
         ]
         if let exe = source?.exe { fields.append(("SBX_EXE", exe)) }
         if let path = source?.policyPath, note == nil { fields.append(("SBX_POLICY_FILE", path)) }
@@ -141,7 +141,9 @@ public struct SandboxEvent: Sendable {
         fields.append(("SBX_COMMAND", record.command))
         fields.append(("SBX_SEQ", "\(record.sequence)"))
         fields.append(("SBX_TIME", Self.isoTime(time)))
-        if !report.stack.isEmpty { fields.append(("SBX_STACK", report.stack.map(\.description).joined(separator: "\n"))) }
+        if !report.stack.isEmpty {
+            fields.append(("SBX_STACK", report.stack.map(\.description).joined(separator: "\n")))
+        }
         if let note { fields.append(("SBX_NOTE", note)) }
         return fields
     }
@@ -227,7 +229,8 @@ public indirect enum JSONValue: Sendable {
         case .bool(let v): return v ? "true" : "false"
         case .null: return "null"
         case .array(let values): return "[" + values.map(\.encoded).joined(separator: ",") + "]"
-        case .object(let fields): return "{" + fields.map { Self.quote($0.0) + ":" + $0.1.encoded }.joined(separator: ",") + "}"
+        case .object(let fields):
+            return "{" + fields.map { Self.quote($0.0) + ":" + $0.1.encoded }.joined(separator: ",") + "}"
         }
     }
 
@@ -300,8 +303,9 @@ public final class EventReader {
                 let n = readlink("/proc/\(t.pid)/exe", &buffer, buffer.count - 1)
                 guard n > 0 else { continue }
                 let exe = String(decoding: buffer[..<Int(n)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                out[t.policyID] = PolicySource(exe: exe, policyPath: exe + ".dyck",
-                                               mode: BlobMode(rawValue: t.mode) ?? .dyck, installed: false)
+                out[t.policyID] = PolicySource(
+                    exe: exe, policyPath: exe + ".dyck",
+                    mode: BlobMode(rawValue: t.mode) ?? .dyck, installed: false)
             }
         }
         return out
@@ -337,11 +341,13 @@ public final class EventReader {
             let time = offset + Int64(record.timeNanoseconds)
             switch machine(for: source, policyID: record.policyID) {
             case .success(let machine):
-                return SandboxEvent(record: record, time: time, source: source,
-                                    report: ViolationReport(record: record, machine: machine), note: nil)
+                return SandboxEvent(
+                    record: record, time: time, source: source,
+                    report: ViolationReport(record: record, machine: machine), note: nil)
             case .failure(let failure):
-                return SandboxEvent(record: record, time: time, source: source,
-                                    report: ViolationReport(record: record, machine: nil), note: failure.reason)
+                return SandboxEvent(
+                    record: record, time: time, source: source,
+                    report: ViolationReport(record: record, machine: nil), note: failure.reason)
             }
         }
         return (events, lost)
@@ -349,12 +355,16 @@ public final class EventReader {
 
     private func machine(for source: PolicySource?, policyID: UInt32) -> Result<MacroMachine, ExplainFailure> {
         guard let source else {
-            return .failure(ExplainFailure(reason: "policy \(policyID) is neither installed nor used by a live process: "
-                                           + "its policy file is not known (raw record below)"))
+            return .failure(
+                ExplainFailure(
+                    reason: "policy \(policyID) is neither installed nor used by a live process: "
+                        + "its policy file is not known (raw record below)"))
         }
         guard let exe = source.exe, let path = source.policyPath else {
-            return .failure(ExplainFailure(reason: "the executable of policy \(policyID) is not remembered "
-                                           + "(installed by another tool?): its policy file is not known"))
+            return .failure(
+                ExplainFailure(
+                    reason: "the executable of policy \(policyID) is not remembered "
+                        + "(installed by another tool?): its policy file is not known"))
         }
         let key = "\(source.mode.rawValue)\t\(exe)\t\(path)"
         if let cached = machines[key] { return cached }
@@ -369,8 +379,9 @@ public final class EventReader {
         } catch RunError.policyMissing {
             result = .failure(ExplainFailure(reason: "cannot explain it: its policy file \(path) does not exist"))
         } catch let error as RunError {
-            result = .failure(ExplainFailure(
-                reason: "cannot explain it with \(path): \(SandboxRun.strip(error.description, path: path))"))
+            result = .failure(
+                ExplainFailure(
+                    reason: "cannot explain it with \(path): \(SandboxRun.strip(error.description, path: path))"))
         } catch {
             result = .failure(ExplainFailure(reason: "cannot explain it with \(path): \(error)"))
         }
@@ -397,7 +408,8 @@ public func parseSinceTime(_ text: String, now: Int64) -> Int64? {
         zoneOffset = 0
         body = body.dropLast()
     } else if body.count > 6, let sign = body.dropLast(5).last, sign == "+" || sign == "-",
-              body.suffix(5).dropFirst(2).first == ":" {
+        body.suffix(5).dropFirst(2).first == ":"
+    {
         let hh = Int(body.suffix(5).prefix(2)), mm = Int(body.suffix(2))
         guard let hh, let mm else { return nil }
         zoneOffset = (sign == "+" ? 1 : -1) * (hh * 3600 + mm * 60)
@@ -407,13 +419,15 @@ public func parseSinceTime(_ text: String, now: Int64) -> Int64? {
     guard let datePart = dateTime.first else { return nil }
     let date = datePart.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
     guard date.count == 3, let year = date[0], let month = date[1], let day = date[2],
-          (1...12).contains(month), (1...31).contains(day) else { return nil }
+        (1...12).contains(month), (1...31).contains(day)
+    else { return nil }
     var hour = 0, minute = 0
     var second = 0.0
     if dateTime.count == 2 {
         let clock = dateTime[1].split(separator: ":", omittingEmptySubsequences: false)
         guard clock.count >= 2, clock.count <= 3, let h = Int(clock[0]), let m = Int(clock[1]),
-              (0...23).contains(h), (0...59).contains(m) else { return nil }
+            (0...23).contains(h), (0...59).contains(m)
+        else { return nil }
         hour = h
         minute = m
         if clock.count == 3 {

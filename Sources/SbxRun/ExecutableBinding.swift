@@ -15,7 +15,8 @@ public enum ExecutableBinding {
             var buffer = [UInt8](repeating: 0, count: count)
             let got = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(offset)) }
             guard got == count else {
-                throw RunError.notInstrumented(program: program, reason: "not an ELF file (cannot read \(count) bytes at \(offset))")
+                throw RunError.notInstrumented(
+                    program: program, reason: "not an ELF file (cannot read \(count) bytes at \(offset))")
             }
             return buffer
         }
@@ -55,11 +56,14 @@ public enum ExecutableBinding {
                 names[start..<start + wanted.count].elementsEqual(wanted)
             else { continue }
             guard s.size == UInt64(PolicyDigest.size) else {
-                throw RunError.notInstrumented(program: program, reason: "\(PolicyDigest.sectionName) has \(s.size) bytes, not \(PolicyDigest.size)")
+                throw RunError.notInstrumented(
+                    program: program,
+                    reason: "\(PolicyDigest.sectionName) has \(s.size) bytes, not \(PolicyDigest.size)")
             }
             let contents = try read(s.offset, PolicyDigest.size)
             guard contents.starts(with: PolicyDigest.magic) else {
-                throw RunError.notInstrumented(program: program, reason: "\(PolicyDigest.sectionName) has an unknown format")
+                throw RunError.notInstrumented(
+                    program: program, reason: "\(PolicyDigest.sectionName) has an unknown format")
             }
             return Array(contents.dropFirst(PolicyDigest.magic.count))
         }
@@ -74,7 +78,8 @@ public enum ExecutableBinding {
         guard recorded == actual else {
             throw RunError.wrongPolicy(
                 program: program, policy: policyPath,
-                reason: "the program records policy digest \(hex(recorded.prefix(8)))…, the file's is \(hex(actual.prefix(8)))… "
+                reason:
+                    "the program records policy digest \(hex(recorded.prefix(8)))…, the file's is \(hex(actual.prefix(8)))… "
                     + "(rebuild the program, or give the policy it was built with)")
         }
     }

@@ -118,7 +118,9 @@ public struct PinnedSiteTable: Hashable, Sendable {
         sites.reserveCapacity(count)
         for i in 0..<count {
             let entry = bytes.advanced(by: i * entrySize)
-            func word(_ n: Int) -> UInt32 { UInt32(littleEndian: entry.loadUnaligned(fromByteOffset: 4 * n, as: UInt32.self)) }
+            func word(_ n: Int) -> UInt32 {
+                UInt32(littleEndian: entry.loadUnaligned(fromByteOffset: 4 * n, as: UInt32.self))
+            }
             let entryVaddr = shdr.sh_addr &+ UInt64(i * entrySize)
             let offset = Int64(Int32(bitPattern: word(0)))
             let kind = word(1)
@@ -144,10 +146,12 @@ public struct PinnedSiteTable: Hashable, Sendable {
             guard inFile,
                 image[Int(fileOffset)] == syscallBytes[0], image[Int(fileOffset) + 1] == syscallBytes[1]
             else {
-                let found = inFile
+                let found =
+                    inFile
                     ? byteHex(image[Int(fileOffset)]) + " " + byteHex(image[Int(fileOffset) + 1]) : "nothing"
-                throw refuse("\(what) points at \(hex(site)), which holds \(found), not a syscall instruction (0f 05): "
-                    + "the table does not describe this file's code")
+                throw refuse(
+                    "\(what) points at \(hex(site)), which holds \(found), not a syscall instruction (0f 05): "
+                        + "the table does not describe this file's code")
             }
             sites.append(PinnedSite(vaddr: site, kind: kind, id: id))
         }
@@ -179,7 +183,8 @@ public struct PinnedSiteTable: Hashable, Sendable {
             if let limit, Int(site.id) >= limit {
                 throw RunError.wrongPolicy(
                     program: program, policy: policyPath ?? "the policy of module \(policy.module)",
-                    reason: "\(Self.sectionName) entry \(i) (\(kind.name) marker at \(hex(site.vaddr))) has id \(site.id), "
+                    reason:
+                        "\(Self.sectionName) entry \(i) (\(kind.name) marker at \(hex(site.vaddr))) has id \(site.id), "
                         + "but the policy has \(limit) \(what)")
             }
         }

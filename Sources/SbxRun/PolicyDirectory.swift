@@ -35,8 +35,10 @@ public enum PolicyDirectory {
         public var exec: ExecTransition = .registry
         public var bounds = StackBounds()
 
-        public init(executable: String, policy: String, mode: BlobMode = .dyck, action: EnforcementAction = .kill,
-                    exec: ExecTransition = .registry, bounds: StackBounds = StackBounds()) {
+        public init(
+            executable: String, policy: String, mode: BlobMode = .dyck, action: EnforcementAction = .kill,
+            exec: ExecTransition = .registry, bounds: StackBounds = StackBounds()
+        ) {
             self.executable = executable
             self.policy = policy
             self.mode = mode
@@ -85,30 +87,40 @@ public enum PolicyDirectory {
             let key = String(raw[..<equals])
             let value = String(raw[raw.index(after: equals)...])
             guard known.contains(key) else {
-                throw fail(line, "unknown key '\(key)' (known: format, exe, policy, mode, action, exec, stack_limit, max_depth)")
+                throw fail(
+                    line,
+                    "unknown key '\(key)' (known: format, exe, policy, mode, action, exec, stack_limit, max_depth)")
             }
             if let first = values[key] { throw fail(line, "'\(key)' given twice (first on line \(first.line))") }
             values[key] = (value, line)
         }
         guard let format = values["format"] else { throw fail(nil, "no format= line") }
         guard format.value == "\(formatVersion)" else {
-            throw fail(format.line, "format '\(format.value)' is not \(formatVersion) (written by another version of sbx?)")
+            throw fail(
+                format.line, "format '\(format.value)' is not \(formatVersion) (written by another version of sbx?)")
         }
         func path(_ key: String) throws(Malformed) -> String {
             guard let entry = values[key] else { throw fail(nil, "no \(key)= line") }
-            guard entry.value.hasPrefix("/") else { throw fail(entry.line, "\(key) must be an absolute path, not '\(entry.value)'") }
+            guard entry.value.hasPrefix("/") else {
+                throw fail(entry.line, "\(key) must be an absolute path, not '\(entry.value)'")
+            }
             return entry.value
         }
         func number(_ key: String, _ range: ClosedRange<Int>, _ fallback: Int) throws(Malformed) -> Int {
             guard let entry = values[key] else { return fallback }
-            guard entry.value.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(entry.value), range.contains(n) else {
-                throw fail(entry.line, "\(key) must be a number within \(range.lowerBound)...\(range.upperBound), not '\(entry.value)'")
+            guard entry.value.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(entry.value), range.contains(n)
+            else {
+                throw fail(
+                    entry.line,
+                    "\(key) must be a number within \(range.lowerBound)...\(range.upperBound), not '\(entry.value)'")
             }
             return n
         }
         var entry = Entry(executable: try path("exe"), policy: try path("policy"))
         if let mode = values["mode"] {
-            guard let m = BlobMode(rawValue: mode.value) else { throw fail(mode.line, "mode must be dyck or nfa, not '\(mode.value)'") }
+            guard let m = BlobMode(rawValue: mode.value) else {
+                throw fail(mode.line, "mode must be dyck or nfa, not '\(mode.value)'")
+            }
             entry.mode = m
         }
         if let action = values["action"] {
@@ -135,7 +147,8 @@ public enum PolicyDirectory {
     /// executables never share a file), then ".policy".
     public static func fileName(executable: String) -> String {
         let base = executable.split(separator: "/").last.map(String.init) ?? "root"
-        let readable = String(base.prefix(64).map { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) ? $0 : "_" })
+        let readable = String(
+            base.prefix(64).map { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) ? $0 : "_" })
         let digest = ExecutableBinding.hex(SHA256.hash(Array(executable.utf8)).prefix(8))
         return "\(readable.hasPrefix(".") ? "_" + readable.dropFirst() : readable)-\(digest)\(suffix)"
     }
@@ -179,9 +192,12 @@ public enum PolicyDirectory {
         guard stat(path, &info) == 0 else {
             throw PolicyDirectoryError.unreadable(path: path, reason: String(cString: strerror(errno)))
         }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw Malformed(file: path, line: nil, reason: "not a regular file") }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw Malformed(file: path, line: nil, reason: "not a regular file")
+        }
         guard info.st_size <= maxFileSize else {
-            throw Malformed(file: path, line: nil, reason: "\(info.st_size) bytes (a saved policy is at most \(maxFileSize))")
+            throw Malformed(
+                file: path, line: nil, reason: "\(info.st_size) bytes (a saved policy is at most \(maxFileSize))")
         }
         guard let file = fopen(path, "r") else {
             throw PolicyDirectoryError.unreadable(path: path, reason: String(cString: strerror(errno)))
@@ -202,7 +218,8 @@ public enum PolicyDirectory {
         for part in directory.split(separator: "/") {
             built += "/" + part
             if mkdir(built, 0o755) != 0 && errno != EEXIST {
-                throw AtomicWriteError(path: directory, reason: "cannot create \(built): \(String(cString: strerror(errno)))")
+                throw AtomicWriteError(
+                    path: directory, reason: "cannot create \(built): \(String(cString: strerror(errno)))")
             }
         }
         guard access(directory, W_OK | X_OK) == 0 else {

@@ -9,7 +9,8 @@ import Glibc
 /// they were installed for are remembered in `pathsFile` (on /run, which like the
 /// module's registry does not survive a reboot), only to show them.
 public enum Registry {
-    nonisolated(unsafe) public static var pathsFile = "/run/sbx/installed"  // tests point it elsewhere, before any thread reads it
+    // Tests point it elsewhere, before any thread reads it.
+    nonisolated(unsafe) public static var pathsFile = "/run/sbx/installed"
 
     public struct Installed: Sendable {
         public var device: UInt64
@@ -23,26 +24,31 @@ public enum Registry {
     /// `replace`, in place of the executable's entry (whose policy is then unloaded
     /// unless processes still use it). Without it, an executable that has an entry is
     /// refused (`RunError.alreadyInstalled`, saying whether it was rebuilt since).
-    public static func install(policyPath: String, executable: String, mode: BlobMode, action: EnforcementAction,
-                               exec: ExecTransition = .registry, replace: Bool = false,
-                               bounds: StackBounds = StackBounds(), device: SandboxDevice) throws -> Installed {
+    public static func install(
+        policyPath: String, executable: String, mode: BlobMode, action: EnforcementAction,
+        exec: ExecTransition = .registry, replace: Bool = false,
+        bounds: StackBounds = StackBounds(), device: SandboxDevice
+    ) throws -> Installed {
         let exeFD = try SandboxRun.openProgram(executable)
         defer { close(exeFD) }
         let enforced = try SandboxRun.loadEnforced(path: policyPath, program: executable, exeFD: exeFD)
         let blob = try SandboxRun.cachedBlob(enforced, mode: mode, path: policyPath, bounds: bounds)
         let id = try device.load(blob: blob)
         do {
-            let entry = try device.install(policyID: id, mode: mode.rawValue, action: action, exec: exec,
-                                           replace: replace, exeFD: exeFD)
-            rememberPath(executable, device: entry.device, inode: entry.inode, digest: contentDigest(fd: exeFD),
-                         policy: policyPath)
+            let entry = try device.install(
+                policyID: id, mode: mode.rawValue, action: action, exec: exec,
+                replace: replace, exeFD: exeFD)
+            rememberPath(
+                executable, device: entry.device, inode: entry.inode, digest: contentDigest(fd: exeFD),
+                policy: policyPath)
             if entry.replaced != 0 { _ = try? device.unload(id: entry.replaced) }
             return Installed(device: entry.device, inode: entry.inode, policyID: id, replaced: entry.replaced)
         } catch {
             _ = try? device.unload(id: id)
             if case RunError.deviceFailed(_, _, let code) = error, code == EEXIST {
                 var info = stat()
-                let rebuilt = fstat(exeFD, &info) == 0
+                let rebuilt =
+                    fstat(exeFD, &info) == 0
                     && remembered()[key(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))].map {
                         $0.digest != nil && $0.digest != contentDigest(fd: exeFD)
                     } == true
@@ -97,8 +103,10 @@ public enum Registry {
     /// Removes the entry of `executable` (or of device:inode) and unloads its policy
     /// when no process uses it any more. Returns the policy id and whether it was
     /// unloaded; nil when there was no entry.
-    public static func remove(executable: String?, device dev: UInt64 = 0, inode: UInt64 = 0,
-                              device: SandboxDevice) throws -> (policyID: UInt32, unloaded: Bool)? {
+    public static func remove(
+        executable: String?, device dev: UInt64 = 0, inode: UInt64 = 0,
+        device: SandboxDevice
+    ) throws -> (policyID: UInt32, unloaded: Bool)? {
         let removed: UInt32?
         if let executable {
             let fd = open(executable, O_RDONLY | O_CLOEXEC)
@@ -148,8 +156,9 @@ public enum Registry {
             let parts = text.split(separator: " ", maxSplits: 2)
             if parts.count == 3, parts[1].count == 64, parts[1].allSatisfy(\.isHexDigit) {
                 let rest = parts[2].split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
-                out[String(parts[0])] = Remembered(path: String(rest[0]), digest: String(parts[1]),
-                                                   policy: rest.count == 2 && !rest[1].isEmpty ? String(rest[1]) : nil)
+                out[String(parts[0])] = Remembered(
+                    path: String(rest[0]), digest: String(parts[1]),
+                    policy: rest.count == 2 && !rest[1].isEmpty ? String(rest[1]) : nil)
             } else if parts.count >= 2 {
                 out[String(parts[0])] = Remembered(
                     path: String(text.dropFirst(parts[0].count + 1)), digest: nil)
@@ -166,7 +175,9 @@ public enum Registry {
         // A tab or a newline cannot be stored in a line: such a policy path is not
         // remembered (sbx events then tries EXE.dyck).
         let exePath = absolutePath(path)
-        let policyPath = exePath.contains("\t") ? nil
+        let policyPath =
+            exePath.contains("\t")
+            ? nil
             : policy.map(absolutePath).flatMap { $0.contains("\t") || $0.contains("\n") ? nil : $0 }
         entries[key(device: device, inode: inode)] = Remembered(path: exePath, digest: digest, policy: policyPath)
         save(entries)

@@ -48,7 +48,8 @@ public enum RunError: CategorizedError, Sendable {
             return "\(device): \(operation): not permitted (needs root, or CAP_SYS_ADMIN, and a process that is "
                 + "not itself sandboxed)"
         case .policyMissing(let path, let program, let given):
-            return given ? "\(path): no such policy file"
+            return given
+                ? "\(path): no such policy file"
                 : "\(path): no policy for \(program) (build it with dyck-cc, which writes PROGRAM.dyck, or give --policy)"
         case .policyUnusable(let path, let reason):
             // A reason that names the file itself (with a line number) is not prefixed twice.

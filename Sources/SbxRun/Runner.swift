@@ -25,10 +25,12 @@ public struct SandboxRun {
     /// The monitor stack's bounds the blob carries.
     public var bounds: StackBounds
 
-    public init(program: String, arguments: [String], policyPath: String? = nil, mode: BlobMode = .dyck,
-                action: EnforcementAction = .kill, exec: ExecTransition = .registry,
-                devicePath: String = SandboxDevice.defaultPath, capabilities: CapabilitySet? = nil,
-                bounds: StackBounds = StackBounds()) {
+    public init(
+        program: String, arguments: [String], policyPath: String? = nil, mode: BlobMode = .dyck,
+        action: EnforcementAction = .kill, exec: ExecTransition = .registry,
+        devicePath: String = SandboxDevice.defaultPath, capabilities: CapabilitySet? = nil,
+        bounds: StackBounds = StackBounds()
+    ) {
         self.bounds = bounds
         self.program = program
         self.arguments = arguments
@@ -126,12 +128,15 @@ public struct SandboxRun {
         guard policy.syscalls != nil else {
             throw RunError.policyUnusable(
                 path: path,
-                reason: "it has no system-call sets (a policy file of version 1): rebuild the program with this dyck-cc")
+                reason: "it has no system-call sets (a policy file of version 1): rebuild the program with this dyck-cc"
+            )
         }
         return Enforced(policy: policy, bytes: bytes, pins: table.blobPins)
     }
 
-    static func loadPolicyWithBytes(path: String, program: String, exeFD: Int32, given: Bool = true) throws -> (policy: Policy, bytes: [UInt8]) {
+    static func loadPolicyWithBytes(path: String, program: String, exeFD: Int32, given: Bool = true) throws -> (
+        policy: Policy, bytes: [UInt8]
+    ) {
         // An uninstrumented program is the more basic problem: say so first.
         _ = try ExecutableBinding.recordedDigest(fd: exeFD, program: program)
         guard access(path, F_OK) == 0 else { throw RunError.policyMissing(path: path, program: program, given: given) }
@@ -171,10 +176,13 @@ public struct SandboxRun {
     }
 
     /// Compiles the policy for the kernel in `mode`, with the program's pins.
-    static func blob(_ policy: Policy, mode: BlobMode, path: String, pins: BlobPins?, bounds: StackBounds) throws -> [UInt8] {
+    static func blob(_ policy: Policy, mode: BlobMode, path: String, pins: BlobPins?, bounds: StackBounds) throws
+        -> [UInt8]
+    {
         do {
-            return try buildBlob(policy: policy, mode: mode, stackLimit: bounds.stackLimit, maxDepth: bounds.maxDepth,
-                                 pins: pins)
+            return try buildBlob(
+                policy: policy, mode: mode, stackLimit: bounds.stackLimit, maxDepth: bounds.maxDepth,
+                pins: pins)
         } catch {
             throw RunError.policyUnusable(path: path, reason: "cannot compile it for the kernel: \(error)")
         }
@@ -202,9 +210,11 @@ public struct SandboxRun {
         guard let directory = blobCacheDirectory else {
             return try blob(policy, mode: mode, path: path, pins: enforced.pins, bounds: bounds)
         }
-        let key = ExecutableBinding.hex(SHA256.hash(enforced.bytes)) + "-"
+        let key =
+            ExecutableBinding.hex(SHA256.hash(enforced.bytes)) + "-"
             + ExecutableBinding.hex(SHA256.hash(enforced.pins.encoded).prefix(16))
-        let file = "\(directory)/\(key)-\(mode.rawValue)-s\(bounds.stackLimit)-d\(bounds.maxDepth)-v\(BlobLimits.version).blob"
+        let file =
+            "\(directory)/\(key)-\(mode.rawValue)-s\(bounds.stackLimit)-d\(bounds.maxDepth)-v\(BlobLimits.version).blob"
         if let cached = try? FileBytes.read(file, limit: BlobLimits.maxSize), !cached.isEmpty { return cached }
         let compiled = try blob(policy, mode: mode, path: path, pins: enforced.pins, bounds: bounds)
         var prefix = directory.hasPrefix("/") ? "" : "."
@@ -229,7 +239,8 @@ public struct SandboxRun {
         let exeFD = try Self.openProgram(resolved)
         defer { close(exeFD) }
         let policyFile = policyPath ?? resolved + ".dyck"
-        let enforced = try Self.loadEnforced(path: policyFile, program: resolved, exeFD: exeFD, given: policyPath != nil)
+        let enforced = try Self.loadEnforced(
+            path: policyFile, program: resolved, exeFD: exeFD, given: policyPath != nil)
         let policy = enforced.policy
         let blob = try Self.cachedBlob(enforced, mode: mode, path: policyFile, bounds: bounds)
 

@@ -120,9 +120,12 @@ public struct ViolationRecord: Sendable, Equatable {
         case SBX_REASON_NO_MEMORY: return "no memory for a monitor state"
         case SBX_REASON_EXE_MISMATCH: return "the file exec'd is not the program the policy was checked against"
         case SBX_REASON_SYSCALL_WINDOW: return "system call the announced libc function cannot make"
-        case SBX_REASON_EXEC_MAPPING: return "executable mapping outside the dynamic loader, writable code, or code from memory that was written"
+        case SBX_REASON_EXEC_MAPPING:
+            return "executable mapping outside the dynamic loader, writable code, or code from memory that was written"
         case SBX_REASON_UNPINNED: return "marker not from its pinned site"
-        case SBX_REASON_EXEC_DENIED: return detail == UInt64(SBX_EXEC_DENY) ? "exec refused (--exec=deny)" : "exec of a program without an installed policy"
+        case SBX_REASON_EXEC_DENIED:
+            return detail == UInt64(SBX_EXEC_DENY)
+                ? "exec refused (--exec=deny)" : "exec of a program without an installed policy"
         case SBX_REASON_EXE_REBUILT: return "this executable was rebuilt; its policy is not installed"
         case SBX_REASON_FORBIDDEN_SYSCALL: return "system call no sandboxed program may make"
         case SBX_REASON_PROC_MEM_WRITE: return "/proc/PID/mem opened for writing"

@@ -85,7 +85,8 @@ public struct ViolationReport: Sendable, Codable, Equatable {
         if record.isWindowViolation || record.isExecDenied { window = Self.windowText(record.id, policy: original) }
         if record.isUnresynced { uncheckedEvents = record.id }
         guard let machine, (record.isMarker && !record.isUnpinned) || record.isUnresynced,
-              Int(record.macroState) < machine.macroStateCount else { return }
+            Int(record.macroState) < machine.macroStateCount
+        else { return }
         // The frontier's pairs are over `frontierModel` (the original policy, also in
         // nfa mode, where they are positions of the shared flattening).
         let flat = machine.frontierModel
@@ -98,30 +99,39 @@ public struct ViolationReport: Sendable, Codable, Equatable {
         // Where it was lost is all there is to say: it was not refused anything.
         if record.isUnresynced { return }
         if machine.mode == .dyck {
-            states = frontier.map { State(function: flat.functions[$0.function].name, index: $0.function, state: $0.state) }
+            states = frontier.map {
+                State(function: flat.functions[$0.function].name, index: $0.function, state: $0.state)
+            }
         }
         for (key, _) in machine.transitions[Int(record.macroState)] {
             switch key {
             case .libc(let l):
                 let name = flat.symbols.indices.contains(l) ? flat.symbols[l] : "libc#\(l)"
                 let sorted = machine.libcLocations(of: Int(record.macroState), symbol: l)
-                allowed.append(Allowed(
-                    kind: "libc", name: name, locations: sorted,
-                    description: "\(name)()" + (sorted.isEmpty ? "" : " at \(sorted.joined(separator: ", "))")))
+                allowed.append(
+                    Allowed(
+                        kind: "libc", name: name, locations: sorted,
+                        description: "\(name)()" + (sorted.isEmpty ? "" : " at \(sorted.joined(separator: ", "))")))
             case .call(let c):
                 let site = Self.siteText(c, policy: flat)
-                allowed.append(Allowed(kind: "call", name: site.callees.joined(separator: "|"),
-                                       locations: site.location.map { [$0] } ?? [],
-                                       description: "call " + site.text))
+                allowed.append(
+                    Allowed(
+                        kind: "call", name: site.callees.joined(separator: "|"),
+                        locations: site.location.map { [$0] } ?? [],
+                        description: "call " + site.text))
             }
         }
         if machine.finals[Int(record.macroState)] && record.depth > 1 {
-            allowed.append(Allowed(kind: "return", name: nil, locations: [],
-                                   description: "return from " + (functions.first ?? "the function")))
+            allowed.append(
+                Allowed(
+                    kind: "return", name: nil, locations: [],
+                    description: "return from " + (functions.first ?? "the function")))
         }
     }
 
-    static func siteText(_ id: Int, policy: Policy?) -> (text: String, caller: String?, callees: [String], location: String?) {
+    static func siteText(_ id: Int, policy: Policy?) -> (
+        text: String, caller: String?, callees: [String], location: String?
+    ) {
         guard let policy, policy.sites.indices.contains(id) else { return ("site \(id)", nil, [], nil) }
         let site = policy.sites[id]
         let caller = policy.functions.indices.contains(site.caller) ? policy.functions[site.caller].name : nil
@@ -139,16 +149,21 @@ public struct ViolationReport: Sendable, Codable, Equatable {
         switch tag & 0xc000_0000 {
         case 0x4000_0000:
             let site = siteText(Int(value), policy: policy)
-            return Frame(kind: "site", id: value, function: site.caller, callees: site.callees, location: site.location,
-                         description: site.text)
+            return Frame(
+                kind: "site", id: value, function: site.caller, callees: site.callees, location: site.location,
+                description: site.text)
         case 0x8000_0000:
-            let name = policy.flatMap { $0.functions.indices.contains(Int(value)) ? $0.functions[Int(value)].name : nil }
-            return Frame(kind: "callback", id: value, function: name, callees: nil, location: nil,
-                         description: "callback \(name ?? "#\(value)")() called from libc")
+            let name = policy.flatMap {
+                $0.functions.indices.contains(Int(value)) ? $0.functions[Int(value)].name : nil
+            }
+            return Frame(
+                kind: "callback", id: value, function: name, callees: nil, location: nil,
+                description: "callback \(name ?? "#\(value)")() called from libc")
         default:
             let name = policy.flatMap { $0.functions.indices.contains($0.entry) ? $0.functions[$0.entry].name : nil }
-            return Frame(kind: "root", id: nil, function: name, callees: nil, location: nil,
-                         description: "\(name ?? "the entry")() (program entry)")
+            return Frame(
+                kind: "root", id: nil, function: name, callees: nil, location: nil,
+                description: "\(name ?? "the entry")() (program entry)")
         }
     }
 
@@ -171,15 +186,17 @@ public struct ViolationReport: Sendable, Codable, Equatable {
 
     static func event(of record: ViolationRecord, policy: Policy?) -> Event {
         if record.isUnpinned {
-            return Event(kind: "forged-marker", id: record.id, name: nil, location: nil,
-                         description: "marker (kind \(record.kind), id \(record.id)) from address 0x"
-                             + String(record.detail, radix: 16) + ", which is not the pinned site it names")
+            return Event(
+                kind: "forged-marker", id: record.id, name: nil, location: nil,
+                description: "marker (kind \(record.kind), id \(record.id)) from address 0x"
+                    + String(record.detail, radix: 16) + ", which is not the pinned site it names")
         }
         if record.isUnresynced {
             let n = record.id
-            return Event(kind: "unchecked", id: n, name: nil, location: nil,
-                         description: "\(n) event\(n == 1 ? "" : "s") went unchecked: the thread ended (exit or exec) "
-                             + "before the monitor found its place again after its deviation")
+            return Event(
+                kind: "unchecked", id: n, name: nil, location: nil,
+                description: "\(n) event\(n == 1 ? "" : "s") went unchecked: the thread ended (exit or exec) "
+                    + "before the monitor found its place again after its deviation")
         }
         guard record.isMarker else {
             if record.isExeMismatch {
@@ -189,18 +206,21 @@ public struct ViolationReport: Sendable, Codable, Equatable {
                 let number = Int(record.syscall)
                 let call = SystemCallNames.name(of: number) ?? "exec"
                 let path = record.path ?? "?"
-                let why = record.detail == UInt64(SBX_EXEC_DENY)
+                let why =
+                    record.detail == UInt64(SBX_EXEC_DENY)
                     ? "every exec is refused (--exec=deny)"
                     : "it has no installed policy (sbx policy install), and --exec=unconfined was not given"
-                return Event(kind: "exec", id: UInt64(record.syscall), name: path, location: nil,
-                             description: "\(call) of \(path) " + windowDescription(windowText(record.id, policy: policy))
-                                 + ": " + why)
+                return Event(
+                    kind: "exec", id: UInt64(record.syscall), name: path, location: nil,
+                    description: "\(call) of \(path) " + windowDescription(windowText(record.id, policy: policy))
+                        + ": " + why)
             }
             if record.isRebuilt {
                 let path = record.path ?? "?"
-                return Event(kind: "exec", id: 0, name: path, location: nil,
-                             description: "exec of \(path): this executable was rebuilt; its policy is not installed "
-                                 + "(sbx policy install --replace POLICY --exe \(path))")
+                return Event(
+                    kind: "exec", id: 0, name: path, location: nil,
+                    description: "exec of \(path): this executable was rebuilt; its policy is not installed "
+                        + "(sbx policy install --replace POLICY --exe \(path))")
             }
             if record.isForbidden || record.isProcMemWrite {
                 let number = Int(record.syscall)
@@ -208,11 +228,15 @@ public struct ViolationReport: Sendable, Codable, Equatable {
                 var text = "system call \(name ?? "#\(number)")"
                 if name != nil { text += " (\(number))" }
                 if record.isProcMemWrite {
-                    text = "open of a /proc/PID/mem file for writing (\(name ?? "#\(number)"), flags 0x"
+                    text =
+                        "open of a /proc/PID/mem file for writing (\(name ?? "#\(number)"), flags 0x"
                         + String(record.kind, radix: 16) + "): it could rewrite a process's code"
                 } else if name == "prctl" {
-                    let option = record.kind == 22 ? "PR_SET_SECCOMP" : record.kind == 59
-                        ? "PR_SET_SYSCALL_USER_DISPATCH" : "option \(record.kind)"
+                    let option =
+                        record.kind == 22
+                        ? "PR_SET_SECCOMP"
+                        : record.kind == 59
+                            ? "PR_SET_SYSCALL_USER_DISPATCH" : "option \(record.kind)"
                     text = "prctl(\(option)) (157): it would hide system calls from the monitor"
                 } else if name == "personality" {
                     text = "personality(0x\(String(record.kind, radix: 16))) (135): a change of the system-call ABI"
@@ -230,34 +254,39 @@ public struct ViolationReport: Sendable, Codable, Equatable {
                 text += " " + windowDescription(windowText(record.id, policy: policy))
                 return Event(kind: "syscall", id: UInt64(record.syscall), name: name, location: nil, description: text)
             }
-            return Event(kind: "syscall", id: UInt64(record.syscall), name: nil, location: nil,
-                         description: "system call \(record.syscall) (\(record.reasonName))")
+            return Event(
+                kind: "syscall", id: UInt64(record.syscall), name: nil, location: nil,
+                description: "system call \(record.syscall) (\(record.reasonName))")
         }
         let id = record.id
         switch record.kind {
         case 1:
             let name = policy.flatMap { id < UInt64($0.symbols.count) ? $0.symbols[Int(id)] : nil }
-            return Event(kind: "libc", id: id, name: name, location: nil,
-                         description: "call of libc function \(name.map { "\($0)()" } ?? "#\(id)")")
+            return Event(
+                kind: "libc", id: id, name: name, location: nil,
+                description: "call of libc function \(name.map { "\($0)()" } ?? "#\(id)")")
         case 2, 3, 6:
             let site = siteText(id < UInt64(Int32.max) ? Int(id) : -1, policy: policy)
             let kind = record.kind == 2 ? "call" : record.kind == 3 ? "return" : "tail-call"
             let verb = record.kind == 2 ? "call of" : record.kind == 3 ? "return from" : "tail call of"
-            return Event(kind: kind, id: id, name: site.callees.joined(separator: "|"), location: site.location,
-                         description: "\(verb) \(site.text)")
+            return Event(
+                kind: kind, id: id, name: site.callees.joined(separator: "|"), location: site.location,
+                description: "\(verb) \(site.text)")
         case 4, 5:
             let name = policy.flatMap { id < UInt64($0.functions.count) ? $0.functions[Int(id)].name : nil }
             let kind = record.kind == 4 ? "callback-entry" : "callback-exit"
             let verb = record.kind == 4 ? "entry of callback" : "exit of callback"
-            return Event(kind: kind, id: id, name: name, location: nil,
-                         description: "\(verb) \(name.map { "\($0)()" } ?? "#\(id)")")
+            return Event(
+                kind: kind, id: id, name: name, location: nil,
+                description: "\(verb) \(name.map { "\($0)()" } ?? "#\(id)")")
         case 7:
             return Event(kind: "setjmp", id: id, name: nil, location: nil, description: "setjmp #\(id)")
         case 8:
             return Event(kind: "longjmp", id: id, name: nil, location: nil, description: "longjmp to setjmp #\(id)")
         default:
-            return Event(kind: "unknown", id: id, name: nil, location: nil,
-                         description: "marker of unknown kind \(record.kind) (id \(id))")
+            return Event(
+                kind: "unknown", id: id, name: nil, location: nil,
+                description: "marker of unknown kind \(record.kind) (id \(id))")
         }
     }
 

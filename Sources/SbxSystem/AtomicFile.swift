@@ -97,7 +97,9 @@ public enum AtomicFile {
 
     /// Syncs and closes `fd`, then renames `temporary` over `path` and syncs the
     /// directory; on any problem, removes the temporary file and throws.
-    private static func commit(_ temporary: String, fd: Int32, to path: String, problem: String?) throws(AtomicWriteError) {
+    private static func commit(_ temporary: String, fd: Int32, to path: String, problem: String?)
+        throws(AtomicWriteError)
+    {
         var problem = problem
         // Synced before the rename, so a crash leaves either the old file or the
         // complete new one, never an empty or partial file under the real name.

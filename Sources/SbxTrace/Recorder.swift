@@ -49,7 +49,8 @@ public struct RecordError: CategorizedError, Sendable {
         case .outputUnwritable(let path, let why):
             return "\(TraceIO.oneLine(path)): cannot write: \(why)"
         case .ptraceRefused(let path, let why):
-            return "cannot trace \(TraceIO.oneLine(path)): ptrace refused: \(why) (is ptrace disabled by Yama, seccomp or a container?)"
+            return
+                "cannot trace \(TraceIO.oneLine(path)): ptrace refused: \(why) (is ptrace disabled by Yama, seccomp or a container?)"
         case .system(let why):
             return "recording failed: \(why)"
         }
@@ -152,7 +153,8 @@ public enum TraceRecorder {
     }
 
     /// The event loop: C produces events, `sink` consumes them.
-    static func run(path: String, arguments: [String], sink: (TraceEvent) -> Void) throws(RecordError) -> RecordOutcome {
+    static func run(path: String, arguments: [String], sink: (TraceEvent) -> Void) throws(RecordError) -> RecordOutcome
+    {
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var error = sbx_trace_error()
@@ -190,7 +192,8 @@ public enum TraceRecorder {
         case SBX_TRACE_EV_MARKER.rawValue:
             return .marker(pid: e.pid, tid: e.tid, kind: TraceMarkerKind(rawValue: e.kind), id: e.id)
         case SBX_TRACE_EV_SYSCALL.rawValue:
-            return .systemCall(pid: e.pid, tid: e.tid, abi: e.ia32 != 0 ? .ia32 : .x86_64, number: e.kind, argument: e.id)
+            return .systemCall(
+                pid: e.pid, tid: e.tid, abi: e.ia32 != 0 ? .ia32 : .x86_64, number: e.kind, argument: e.id)
         case SBX_TRACE_EV_START.rawValue:
             return .start(pid: e.pid, path: path())
         case SBX_TRACE_EV_FORK.rawValue:
@@ -200,7 +203,9 @@ public enum TraceRecorder {
         case SBX_TRACE_EV_EXEC.rawValue:
             return .exec(pid: e.pid, tid: e.tid, path: path())
         case SBX_TRACE_EV_EXIT.rawValue:
-            return .exit(pid: e.pid, tid: e.tid, status: e.exit_signal != 0 ? .killed(signal: e.exit_signal) : .exited(e.exit_code))
+            return .exit(
+                pid: e.pid, tid: e.tid,
+                status: e.exit_signal != 0 ? .killed(signal: e.exit_signal) : .exited(e.exit_code))
         default:
             return nil
         }

@@ -35,13 +35,16 @@ extension TraceChecker {
         let policy = tables.policy
         var monitors: [Int32: ThreadMonitor] = [:]
         var paths: [Int32: [[RefusalPath.Step]]] = [:]
-        func edges(_ before: [ThreadMonitor.State], _ label: Label, _ after: [ThreadMonitor.State]) -> [RefusalPath.Step] {
+        func edges(_ before: [ThreadMonitor.State], _ label: Label, _ after: [ThreadMonitor.State]) -> [RefusalPath
+            .Step]
+        {
             let targets = Set(after.map { [$0.function, $0.state] })
             var result: [RefusalPath.Step] = []
             for pair in before {
                 for edge in policy.functions[pair.function].automaton.edges
                 where edge.from == pair.state && edge.label == label
-                    && targets.contains([pair.function, edge.to]) {
+                    && targets.contains([pair.function, edge.to])
+                {
                     result.append(RefusalPath.Step(function: pair.function, from: edge.from, label: label, to: edge.to))
                 }
             }
@@ -62,9 +65,12 @@ extension TraceChecker {
                 if case let .marker(_, _, _, raw) = trace.events[index] { id = Int(clamping: raw) }
                 if let before, kind == .libc, before.depth == monitor.depth, !path.isEmpty {
                     path[path.count - 1] += edges(before.top.frontier, .libc(id), monitor.top.frontier)
-                } else if let before, kind == .call, monitor.depth == before.depth + 1, path.count == before.depth, !path.isEmpty {
+                } else if let before, kind == .call, monitor.depth == before.depth + 1, path.count == before.depth,
+                    !path.isEmpty
+                {
                     // CALL moves the caller to the call edges' targets at once.
-                    path[path.count - 1] += edges(before.top.frontier, .call(id), monitor.stack[before.depth - 1].frontier)
+                    path[path.count - 1] += edges(
+                        before.top.frontier, .call(id), monitor.stack[before.depth - 1].frontier)
                     path.append([])
                 } else if let before, kind == .ret, monitor.depth == before.depth - 1, path.count == before.depth {
                     path.removeLast()
@@ -79,7 +85,9 @@ extension TraceChecker {
                 monitors[tid] = monitor
             }
         }
-        guard let refusal = outcome.refusal, refusal.window == nil, let monitor = monitors[refusal.tid] else { return nil }
+        guard let refusal = outcome.refusal, refusal.window == nil, let monitor = monitors[refusal.tid] else {
+            return nil
+        }
         var sites: [Int] = []
         var functions: [Int] = []
         for frame in monitor.stack {
@@ -92,7 +100,8 @@ extension TraceChecker {
             }
         }
         if let first = monitor.top.frontier.first { functions.append(first.function) }
-        return RefusalPath(refusal: refusal, sites: sites, functions: functions, frontier: monitor.top.frontier,
-                           steps: Set((paths[refusal.tid] ?? []).joined()))
+        return RefusalPath(
+            refusal: refusal, sites: sites, functions: functions, frontier: monitor.top.frontier,
+            steps: Set((paths[refusal.tid] ?? []).joined()))
     }
 }

@@ -47,7 +47,7 @@ public enum TraceEvent: Hashable, Sendable {
     public var pid: Int32 {
         switch self {
         case .start(let pid, _), .marker(let pid, _, _, _), .systemCall(let pid, _, _, _, _), .thread(let pid, _, _),
-             .exec(let pid, _, _), .exit(let pid, _, _):
+            .exec(let pid, _, _), .exit(let pid, _, _):
             return pid
         case .fork(let parentPID, _, _):
             return parentPID
@@ -90,7 +90,7 @@ public enum TraceMarkerKind: Hashable, Sendable, CustomStringConvertible {
         (.callbackExit, UInt64(SBX_MARK_CB_EXIT), "cb-exit"),
         (.tail, UInt64(SBX_MARK_TAIL), "tail"),
         (.setjmpSave, UInt64(SBX_MARK_SJ_SAVE), "sj-save"),
-        (.setjmpResume, UInt64(SBX_MARK_SJ_RESUME), "sj-resume"),
+        (.setjmpResume, UInt64(SBX_MARK_SJ_RESUME), "sj-resume")
     ]
 
     public init(rawValue: UInt64) {

@@ -191,13 +191,15 @@ public struct TraceBranchingFactor {
         }
         // Both replays take positions at the same events while neither refuses.
         let common = min(d.positions.count, n.positions.count)
-        precondition(n.outcome.refusal != nil || d.positions == n.positions, "run-based ABF: positions differ between modes")
+        precondition(
+            n.outcome.refusal != nil || d.positions == n.positions, "run-based ABF: positions differ between modes")
         result.positions = common
         var nextOnThread: [Int32: Int] = [:]
         for i in (0..<common).reversed() {
             let position = d.positions[i]
             if let next = nextOnThread[position.tid],
-               case .marker(_, _, .libc, _) = trace.events[d.positions[next].eventIndex] {
+                case .marker(_, _, .libc, _) = trace.events[d.positions[next].eventIndex]
+            {
                 result.followed += 1
             }
             nextOnThread[position.tid] = i

@@ -38,13 +38,13 @@ public struct TraceChecker {
             var lines = [
                 "refused: \(event) (\(mode.rawValue) mode)",
                 "  where: pid \(pid) tid \(tid), event \(eventIndex + 1) of \(path)",
-                "  why: \(reason.explanation)",
+                "  why: \(reason.explanation)"
             ]
             if let window { lines.append("  window: \(window)") }
             lines += [
                 "  in: \(functions.isEmpty ? "(no function)" : functions.joined(separator: ", "))",
                 "  call stack: \(stack.joined(separator: " > "))",
-                "  allowed here: \(expected.isEmpty ? "nothing" : expected.joined(separator: "; "))",
+                "  allowed here: \(expected.isEmpty ? "nothing" : expected.joined(separator: "; "))"
             ]
             return lines.joined(separator: "\n")
         }
@@ -113,7 +113,8 @@ public struct TraceChecker {
             tables = MonitorTables(policy: policy)
             flat = nil
         case .nfa:
-            let map = flattened.map { FlattenedMarkers(policy: policy, flattened: $0) } ?? FlattenedMarkers(policy: policy)
+            let map =
+                flattened.map { FlattenedMarkers(policy: policy, flattened: $0) } ?? FlattenedMarkers(policy: policy)
             tables = MonitorTables(policy: map.flattened)
             flat = map
         }
@@ -181,7 +182,8 @@ public struct TraceChecker {
                 let (refusal, used) = step(&monitor, marker)
                 if let reason = refusal {
                     outcome.refusal = describe(
-                        reason, marker: marker, kind: kind, rawID: id, monitor: monitor, index: index, pid: pid, tid: tid)
+                        reason, marker: marker, kind: kind, rawID: id, monitor: monitor, index: index, pid: pid,
+                        tid: tid)
                     return outcome
                 }
                 threads[tid] = monitor
@@ -210,7 +212,8 @@ public struct TraceChecker {
                 outcome.threads += 1
                 if !unchecked.contains(pid) {
                     // In its creator's window (the libc call that made the clone).
-                    let monitor = threads[parentTID].map { ThreadMonitor.newThread(createdBy: $0) }
+                    let monitor =
+                        threads[parentTID].map { ThreadMonitor.newThread(createdBy: $0) }
                         ?? ThreadMonitor.newThread(tables: tables)
                     threads[newTID] = monitor
                     observe(index, .started(tid: newTID), monitor)
@@ -277,7 +280,9 @@ public struct TraceChecker {
             SystemCallNumbers.executableMappingCalls.contains(Int(number))
         {
             let hex = "0x" + String(argument, radix: 16)
-            event += argument & SystemCallNumbers.protExec != 0 ? " with PROT_EXEC (protection \(hex))" : " with protection \(hex)"
+            event +=
+                argument & SystemCallNumbers.protExec != 0
+                ? " with PROT_EXEC (protection \(hex))" : " with protection \(hex)"
         } else if abi == .x86_64, number == UInt64(SystemCallNumbers.openat) {
             event += " with flags 0" + String(argument, radix: 8)
         }
@@ -329,9 +334,11 @@ public struct TraceChecker {
         case .libc:
             return n < policy.symbols.count ? "libc \(policy.symbols[n])" : "libc #\(id) (no such symbol)"
         case .call, .ret, .tail:
-            return n < policy.sites.count ? "\(kind.name) of site \(n): \(originalSiteText(n))" : "\(kind.name) of site #\(id) (no such site)"
+            return n < policy.sites.count
+                ? "\(kind.name) of site \(n): \(originalSiteText(n))" : "\(kind.name) of site #\(id) (no such site)"
         case .callbackEnter, .callbackExit:
-            return n < policy.functions.count ? "\(kind.name) \(policy.functions[n].name)" : "\(kind.name) #\(id) (no such function)"
+            return n < policy.functions.count
+                ? "\(kind.name) \(policy.functions[n].name)" : "\(kind.name) #\(id) (no such function)"
         default:
             return "\(kind.name) \(id)"
         }
@@ -367,7 +374,8 @@ extension ThreadMonitor.Refusal {
         case .storeFull: return "no slot left for another distinct frame or setjmp record (stack_limit)"
         case .noSetjmpRecord: return "longjmp to a setjmp the monitor has not seen"
         case .systemCallOutsideWindow: return "system call in neither the window's set nor the ambient set"
-        case .executableMapping: return "executable mapping (PROT_EXEC) in a window that may not map code, or writable as well (W^X)"
+        case .executableMapping:
+            return "executable mapping (PROT_EXEC) in a window that may not map code, or writable as well (W^X)"
         case .compatSystemCall: return "system call through a 32-bit ABI (ia32 or x32), never allowed"
         case .ioUring: return "io_uring, never allowed"
         }

@@ -60,7 +60,8 @@ extension Trace {
         } catch {
             switch error {
             case let .system(error): throw TraceFileError(path: path, reason: .unreadable(error.text))
-            case let .tooLarge(limit): throw TraceFileError(path: path, reason: .unreadable("larger than \(limit) bytes"))
+            case let .tooLarge(limit):
+                throw TraceFileError(path: path, reason: .unreadable("larger than \(limit) bytes"))
             }
         }
         do throws(TraceFormatError) {

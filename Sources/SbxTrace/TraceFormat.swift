@@ -213,13 +213,15 @@ extension Trace {
     /// paths, and the consistency rules (`specs/trace-format.md`, "Consistency").
     public func validate() throws(TraceFormatError) {
         guard TraceFormat.readableVersions.contains(version) else {
-            throw TraceFormatError(kind: .unsupportedVersion, line: nil,
-                                   message: "trace version \(version) is not one this tool writes (\(TraceFormat.readableVersions))")
+            throw TraceFormatError(
+                kind: .unsupportedVersion, line: nil,
+                message: "trace version \(version) is not one this tool writes (\(TraceFormat.readableVersions))")
         }
         var checker = TraceConsistency(version: version)
         for (index, event) in events.enumerated() {
             if let problem = checker.rangeProblem(event) ?? checker.apply(event) {
-                throw TraceFormatError(kind: problem.kind, line: nil, message: "event \(index + 1) ('\(event.line)'): \(problem.message)")
+                throw TraceFormatError(
+                    kind: problem.kind, line: nil, message: "event \(index + 1) ('\(event.line)'): \(problem.message)")
             }
         }
         if let problem = checker.finish() {
@@ -253,7 +255,8 @@ struct TraceConsistency {
     /// Ranges the type system does not enforce (the reader checks them while parsing).
     func rangeProblem(_ event: TraceEvent) -> Problem? {
         func badID(_ value: Int32, _ what: String) -> Problem? {
-            value > 0 ? nil : Problem(kind: .outOfRange, message: "\(what) \(value) is not a positive process or thread id")
+            value > 0
+                ? nil : Problem(kind: .outOfRange, message: "\(what) \(value) is not a positive process or thread id")
         }
         func badPath(_ path: TracePath) -> Problem? {
             if path.bytes.isEmpty { return Problem(kind: .malformed, message: "the path is empty") }
@@ -265,7 +268,8 @@ struct TraceConsistency {
             return badID(pid, "pid") ?? badPath(path)
         case .marker(let pid, let tid, let kind, _):
             if case .unknown(let value) = kind, TraceMarkerKind(rawValue: value).isKnown {
-                return Problem(kind: .malformed, message: "marker kind \(value) is known and must be written by its name")
+                return Problem(
+                    kind: .malformed, message: "marker kind \(value) is known and must be written by its name")
             }
             return badID(pid, "pid") ?? badID(tid, "tid")
         case .systemCall(let pid, let tid, let abi, let nr, _):
@@ -302,10 +306,14 @@ struct TraceConsistency {
     /// A system-call line in a version-1 trace, or a 64-bit call 999, which is a marker.
     func systemCallProblem(abi: SystemCallABI, number: UInt64) -> Problem? {
         if version < 2 {
-            return Problem(kind: .malformed, message: "system-call lines ('s', 's32') need trace version 2; this trace is version \(version)")
+            return Problem(
+                kind: .malformed,
+                message: "system-call lines ('s', 's32') need trace version 2; this trace is version \(version)")
         }
         if abi == .x86_64, number == TraceFormat.markerNumber {
-            return Problem(kind: .malformed, message: "system call \(number) of the 64-bit ABI is a marker: it is written as an 'm' line")
+            return Problem(
+                kind: .malformed,
+                message: "system call \(number) of the 64-bit ABI is a marker: it is written as an 'm' line")
         }
         return nil
     }
@@ -324,12 +332,15 @@ struct TraceConsistency {
     /// (the kernel keeps a process's id while any of its threads lives).
     func requireFree(_ id: Int32) -> Problem? {
         if let owner = live[id] { return inconsistent("id \(id) is in use by a live thread of process \(owner)") }
-        if threadCount[id] != nil { return inconsistent("id \(id) is in use by process \(id), which still has threads") }
+        if threadCount[id] != nil {
+            return inconsistent("id \(id) is in use by process \(id), which still has threads")
+        }
         return nil
     }
 
     mutating func apply(_ event: TraceEvent) -> Problem? {
-        if case .start = event {} else if !started {
+        if case .start = event {
+        } else if !started {
             return inconsistent("the first event must be 'start'")
         }
         switch event {
@@ -442,7 +453,9 @@ struct TraceParser {
             // The recorder writes whole lines, so a line without LF is a cut file,
             // unless it is the complete `end` line.
             if !raw.terminated && !bytes[range].elementsEqual("end".utf8) {
-                throw error(.truncated, lineNumber, "the trace is truncated: it ends in the middle of line \(lineNumber), which has no newline")
+                throw error(
+                    .truncated, lineNumber,
+                    "the trace is truncated: it ends in the middle of line \(lineNumber), which has no newline")
             }
             return (lineNumber, try tokenize(range))
         }
@@ -456,8 +469,11 @@ struct TraceParser {
             let byte = bytes[i]
             if byte == UInt8(ascii: " ") {
                 if i == start {
-                    throw error(.malformed, lineNumber, i == range.lowerBound
-                        ? "the line starts with a space" : "two spaces in a row (fields are separated by a single space)")
+                    throw error(
+                        .malformed, lineNumber,
+                        i == range.lowerBound
+                            ? "the line starts with a space"
+                            : "two spaces in a row (fields are separated by a single space)")
                 }
                 fields.append(start..<i)
                 start = i + 1
@@ -520,14 +536,20 @@ struct TraceParser {
         return overflow ? .tooLarge : .value(value)
     }
 
-    func ranged(_ range: Range<Int>, _ what: String, _ bounds: ClosedRange<UInt64>, line: Int) throws(TraceFormatError) -> UInt64 {
+    func ranged(_ range: Range<Int>, _ what: String, _ bounds: ClosedRange<UInt64>, line: Int) throws(TraceFormatError)
+        -> UInt64
+    {
         switch number(range) {
         case .value(let value) where bounds.contains(value):
             return value
         case .value, .tooLarge:
-            throw error(.outOfRange, line, "\(what) \(show(range)) is out of range (\(bounds.lowerBound)...\(bounds.upperBound))")
+            throw error(
+                .outOfRange, line,
+                "\(what) \(show(range)) is out of range (\(bounds.lowerBound)...\(bounds.upperBound))")
         case .invalid:
-            throw error(.malformed, line, "expected \(what) as a decimal number (digits only, no sign or leading zeros), found '\(show(range))'")
+            throw error(
+                .malformed, line,
+                "expected \(what) as a decimal number (digits only, no sign or leading zeros), found '\(show(range))'")
         }
     }
 
@@ -561,17 +583,22 @@ struct TraceParser {
             let byte = bytes[i]
             if byte == UInt8(ascii: "%") {
                 guard i + 2 < range.upperBound,
-                      let high = TracePathCoding.hexValue(bytes[i + 1]),
-                      let low = TracePathCoding.hexValue(bytes[i + 2])
+                    let high = TracePathCoding.hexValue(bytes[i + 1]),
+                    let low = TracePathCoding.hexValue(bytes[i + 2])
                 else {
-                    throw error(.malformed, line, "invalid percent escape '\(show(i..<min(i + 3, range.upperBound)))' in the path (a '%' is written %25)")
+                    throw error(
+                        .malformed, line,
+                        "invalid percent escape '\(show(i..<min(i + 3, range.upperBound)))' in the path (a '%' is written %25)"
+                    )
                 }
                 let value = high << 4 | low
                 if value == 0 { throw error(.malformed, line, "the path contains a NUL byte (%00)") }
                 decoded.append(value)
                 i += 3
             } else if TracePathCoding.mustEncode(byte) {
-                throw error(.malformed, line, "'\(show(i..<i + 1))' in the path must be percent-encoded (as %\(Self.hex(byte).dropFirst(2)))")
+                throw error(
+                    .malformed, line,
+                    "'\(show(i..<i + 1))' in the path must be percent-encoded (as %\(Self.hex(byte).dropFirst(2)))")
             } else {
                 decoded.append(byte)
                 i += 1
@@ -601,17 +628,21 @@ struct TraceParser {
         }
         // The version is judged first: a later version may change the rest.
         let versionStart = range.lowerBound + prefix.count
-        let versionEnd = bytes[versionStart..<range.upperBound].firstIndex { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }
+        let versionEnd =
+            bytes[versionStart..<range.upperBound].firstIndex { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }
             ?? range.upperBound
         let readable = TraceFormat.readableVersions
         switch number(versionStart..<versionEnd) {
         case .value(let value) where value >= UInt64(readable.lowerBound) && value <= UInt64(readable.upperBound):
             version = Int(value)
         case .value, .tooLarge:
-            throw error(.unsupportedVersion, 1,
-                        "unsupported trace version \(show(versionStart..<versionEnd)); this tool reads versions \(readable.lowerBound) to \(readable.upperBound)")
+            throw error(
+                .unsupportedVersion, 1,
+                "unsupported trace version \(show(versionStart..<versionEnd)); this tool reads versions \(readable.lowerBound) to \(readable.upperBound)"
+            )
         case .invalid:
-            throw error(.malformed, 1, "the trace version must be a decimal number, found '\(show(versionStart..<versionEnd))'")
+            throw error(
+                .malformed, 1, "the trace version must be a decimal number, found '\(show(versionStart..<versionEnd))'")
         }
         if !raw.terminated {
             throw error(.truncated, 1, "the trace is truncated: it ends after line 1")
@@ -627,19 +658,23 @@ struct TraceParser {
         var checker = TraceConsistency(version: version)
         while true {
             guard let (line, fields) = try nextRecord() else {
-                throw error(.truncated, lineNumber + 1,
-                            "the trace is incomplete: it has no 'end' line (the recorder was killed, or the file was cut)")
+                throw error(
+                    .truncated, lineNumber + 1,
+                    "the trace is incomplete: it has no 'end' line (the recorder was killed, or the file was cut)")
             }
             if equals(fields[0], "end") {
                 try requireCount(fields, 1, Syntax.end, line: line)
                 if let problem = checker.finish() { throw error(problem.kind, line, problem.message) }
                 if let (extra, _) = try nextRecord() {
-                    throw error(.malformed, extra, "unexpected line after 'end' (only blank lines and comments may follow it)")
+                    throw error(
+                        .malformed, extra, "unexpected line after 'end' (only blank lines and comments may follow it)")
                 }
                 return Trace(events: events, version: version)
             }
             let event = try parseEvent(fields, line: line)
-            if case .systemCall(_, _, let abi, let nr, _) = event, let problem = checker.systemCallProblem(abi: abi, number: nr) {
+            if case .systemCall(_, _, let abi, let nr, _) = event,
+                let problem = checker.systemCallProblem(abi: abi, number: nr)
+            {
                 throw error(problem.kind, line, problem.message)
             }
             if let problem = checker.apply(event) { throw error(problem.kind, line, problem.message) }
@@ -653,7 +688,8 @@ struct TraceParser {
             try requireCount(fields, 5, Syntax.marker, line: line)
             return .marker(
                 pid: try id(fields[1], "pid", line: line), tid: try id(fields[2], "tid", line: line),
-                kind: try kind(fields[3], line: line), id: try ranged(fields[4], "marker id", 0...UInt64.max, line: line))
+                kind: try kind(fields[3], line: line),
+                id: try ranged(fields[4], "marker id", 0...UInt64.max, line: line))
         }
         let isCompat = equals(keyword, "s32")
         if isCompat || equals(keyword, "s") {
@@ -671,7 +707,8 @@ struct TraceParser {
         if equals(keyword, "fork") {
             try requireCount(fields, 4, Syntax.fork, line: line)
             return .fork(
-                parentPID: try id(fields[1], "parent pid", line: line), parentTID: try id(fields[2], "parent tid", line: line),
+                parentPID: try id(fields[1], "parent pid", line: line),
+                parentTID: try id(fields[2], "parent tid", line: line),
                 childPID: try id(fields[3], "child pid", line: line))
         }
         if equals(keyword, "thread") {
@@ -696,10 +733,14 @@ struct TraceParser {
             } else if equals(fields[3], "killed") {
                 status = .killed(signal: Int32(try ranged(fields[4], "signal", 1...64, line: line)))
             } else {
-                throw error(.malformed, line, "expected 'exited' or 'killed' in field 4 of '\(Syntax.exit)', found '\(show(fields[3]))'")
+                throw error(
+                    .malformed, line,
+                    "expected 'exited' or 'killed' in field 4 of '\(Syntax.exit)', found '\(show(fields[3]))'")
             }
             return .exit(pid: pid, tid: tid, status: status)
         }
-        throw error(.malformed, line, "unknown record '\(show(keyword))' (expected m, s, s32, start, fork, thread, exec, exit or end)")
+        throw error(
+            .malformed, line,
+            "unknown record '\(show(keyword))' (expected m, s, s32, start, fork, thread, exec, exit or end)")
     }
 }

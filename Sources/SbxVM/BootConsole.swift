@@ -132,11 +132,13 @@ public struct BootFailure: Error, Sendable, Equatable {
         case .panic(let why):
             return "the guest kernel panicked \(stage): \(why)"
         case .hang(let seconds):
-            return "the guest did not reach the command within \(BootFailure.seconds(seconds)) (--boot-timeout), stuck \(stage)\(last)"
+            return
+                "the guest did not reach the command within \(BootFailure.seconds(seconds)) (--boot-timeout), stuck \(stage)\(last)"
         case .initFailed(let message):
             return "the guest's /init failed \(stage): \(message)"
         case .qemuEnded(let exit, let message):
-            return "QEMU ended (\(exit)) \(stage) without the command's status" + (message.isEmpty ? last : ": \(message)")
+            return "QEMU ended (\(exit)) \(stage) without the command's status"
+                + (message.isEmpty ? last : ": \(message)")
         }
     }
 

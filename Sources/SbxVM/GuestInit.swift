@@ -108,8 +108,10 @@ public enum GuestInit {
     /// The run's configuration, sourced by `/init` (busybox sh): the module to load,
     /// the writable directories (9p tags `rw0`, `rw1`, ... in `tags` order), and the
     /// script the host's `/bin/sh` runs in the chroot: environment, directory, command.
-    public static func configuration(command: [String], workingDirectory: String, environment: [String: String],
-                                     module: String?, writable: [(tag: String, path: String)]) -> String {
+    public static func configuration(
+        command: [String], workingDirectory: String, environment: [String: String],
+        module: String?, writable: [(tag: String, path: String)]
+    ) -> String {
         var script = ""
         for name in environment.keys.sorted() {
             script += "export \(name)=\(shellQuote(environment[name]!))\n"

@@ -31,13 +31,15 @@ public struct NewcArchive {
         return copy.bytes
     }
 
-    private mutating func entry(_ name: String, mode: UInt32, data: [UInt8], rdev: (UInt32, UInt32) = (0, 0),
-                                nlink: UInt32? = nil, numbered: Bool = true) {
+    private mutating func entry(
+        _ name: String, mode: UInt32, data: [UInt8], rdev: (UInt32, UInt32) = (0, 0),
+        nlink: UInt32? = nil, numbered: Bool = true
+    ) {
         let nameBytes = Array(name.utf8) + [0]
         let isDir = mode & 0o170000 == 0o040000
         let fields: [UInt32] = [
             numbered ? inode : 0, mode, 0, 0, nlink ?? (isDir ? 2 : 1), 0,
-            UInt32(data.count), 0, 0, rdev.0, rdev.1, UInt32(nameBytes.count), 0,
+            UInt32(data.count), 0, 0, rdev.0, rdev.1, UInt32(nameBytes.count), 0
         ]
         if numbered { inode += 1 }
         bytes += Array("070701".utf8)

@@ -43,7 +43,7 @@ public enum KernelImage {
         for i in 0..<phnum {
             let at = phoff + i * phentsize
             guard at + 4 <= bytes.count else { return false }
-            if u(at, 4) == 3 { return true } // PT_INTERP
+            if u(at, 4) == 3 { return true }  // PT_INTERP
         }
         return false
     }
@@ -76,14 +76,16 @@ public enum KernelImage {
     /// the image is not of that kind (then the bzImage is booted as it is).
     static func extractVmlinux(from image: String, to output: String) -> Bool {
         guard let bytes = FileManager.default.contents(atPath: image).map(Array.init),
-              let offset = xzPayloadOffset(bytes), let xz = Subprocess.find("xz") else { return false }
+            let offset = xzPayloadOffset(bytes), let xz = Subprocess.find("xz")
+        else { return false }
         let payload = output + ".xz-\(getpid())"
         let partial = output + ".tmp-\(getpid())"
         defer { unlink(payload); unlink(partial) }
         guard FileManager.default.createFile(atPath: payload, contents: Data(bytes[offset...])),
-              let outcome = try? Subprocess.run([xz, "-dc", "--single-stream", payload], stdoutFile: partial),
-              outcome.status == 0,
-              let handle = FileHandle(forReadingAtPath: partial) else { return false }
+            let outcome = try? Subprocess.run([xz, "-dc", "--single-stream", payload], stdoutFile: partial),
+            outcome.status == 0,
+            let handle = FileHandle(forReadingAtPath: partial)
+        else { return false }
         let head = Array((try? handle.read(upToCount: 4096)) ?? nil ?? Data())
         try? handle.close()
         guard isELF(head) && head.count == 4096 else { return false }
@@ -96,8 +98,11 @@ public enum KernelImage {
         let modinfo = try Subprocess.require("modinfo", package: "kmod")
         let outcome = try Subprocess.run([modinfo, "-F", "vermagic", path])
         guard outcome.status == 0, let release = outcome.stdout.split(separator: " ").first.map(String.init),
-              !release.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-            throw VMError(.badInput, "\(path): not a kernel module (\(outcome.diagnostic.isEmpty ? "no vermagic" : outcome.diagnostic))")
+            !release.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+        else {
+            throw VMError(
+                .badInput,
+                "\(path): not a kernel module (\(outcome.diagnostic.isEmpty ? "no vermagic" : outcome.diagnostic))")
         }
         return release.trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -111,7 +116,8 @@ public enum KernelImage {
             guard name.hasPrefix("linux-headers-6.1."), name.hasSuffix("-amd64") else { return nil }
             let release = String(name.dropFirst("linux-headers-".count))
             // 6.1.0-NN-amd64
-            let numbers = release.dropLast("-amd64".count).split(whereSeparator: { $0 == "." || $0 == "-" }).compactMap { Int($0) }
+            let numbers = release.dropLast("-amd64".count).split(whereSeparator: { $0 == "." || $0 == "-" }).compactMap
+            { Int($0) }
             return numbers.count == 4 ? (release, numbers) : nil
         }
         return releases.max { $0.1.lexicographicallyPrecedes($1.1) }?.0

@@ -9,8 +9,10 @@ public enum GuestModules {
 
     /// `names` and everything they depend on, each after its dependencies, without
     /// duplicates; built-in modules (in `builtin`) are left out.
-    public static func loadOrder(_ names: [String], builtin: Set<String>,
-                                 dependencies: (String) throws -> [String]) throws -> [String] {
+    public static func loadOrder(
+        _ names: [String], builtin: Set<String>,
+        dependencies: (String) throws -> [String]
+    ) throws -> [String] {
         var order: [String] = []
         var done = Set<String>()
         var visiting = Set<String>()
@@ -18,7 +20,8 @@ public enum GuestModules {
             let name = normalized(raw)
             if done.contains(name) || builtin.contains(name) { return }
             guard !visiting.contains(name) else {
-                throw VMError(.environment, "the guest kernel's modules depend on each other in a cycle through \(name)")
+                throw VMError(
+                    .environment, "the guest kernel's modules depend on each other in a cycle through \(name)")
             }
             visiting.insert(name)
             for dep in try dependencies(name) { try visit(dep) }
@@ -49,19 +52,22 @@ public enum GuestModules {
             }
         }
         guard !paths.isEmpty else {
-            throw VMError(.environment, "\(modulesDirectory)/modules.order is missing or empty: not a kernel's modules directory")
+            throw VMError(
+                .environment, "\(modulesDirectory)/modules.order is missing or empty: not a kernel's modules directory")
         }
         let builtinText = (try? String(contentsOfFile: modulesDirectory + "/modules.builtin", encoding: .utf8)) ?? ""
-        let builtin = Set(builtinText.split(separator: "\n").map {
-            normalized(String(($0 as NSString).lastPathComponent.split(separator: ".").first ?? ""))
-        })
+        let builtin = Set(
+            builtinText.split(separator: "\n").map {
+                normalized(String(($0 as NSString).lastPathComponent.split(separator: ".").first ?? ""))
+            })
         let modinfo = try Subprocess.require("modinfo", package: "kmod")
         func path(_ name: String) throws -> String {
             guard let path = paths[name] else {
                 throw VMError(.environment, "the guest kernel has no module \(name) in \(modulesDirectory)")
             }
             guard path.hasSuffix(".ko") else {
-                throw VMError(.environment, "\(path): compressed modules are not supported; use a kernel with plain .ko modules")
+                throw VMError(
+                    .environment, "\(path): compressed modules are not supported; use a kernel with plain .ko modules")
             }
             return path
         }

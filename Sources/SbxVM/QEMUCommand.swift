@@ -32,9 +32,9 @@ public struct QEMUCommand: Sendable, Equatable {
     /// variables (the kernel passes unknown `NAME=VALUE` parameters on).
     public var kernelCommandLine: String {
         ([
-            "console=ttyS0", "loglevel=\(consoleLogLevel)", "panic=-1", "rdinit=/init",
+            "console=ttyS0", "loglevel=\(consoleLogLevel)", "panic=-1", "rdinit=/init"
         ] + (kvm ? [] : Self.tcgKernelArguments) + [
-            "SBX_RUN=\(runDirectory)", "SBX_ROOT=\(rootWritable ? "rw" : "ro")",
+            "SBX_RUN=\(runDirectory)", "SBX_ROOT=\(rootWritable ? "rw" : "ro")"
         ]).joined(separator: " ") + extraKernelArguments.map { " " + $0 }.joined()
     }
 
@@ -70,7 +70,7 @@ public struct QEMUCommand: Sendable, Equatable {
     public var arguments: [String] {
         var args = [
             "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-            "-machine", kvm ? "q35,accel=kvm" : "q35",
+            "-machine", kvm ? "q35,accel=kvm" : "q35"
         ]
         if !kvm {
             // One host thread runs every vCPU in turn (not MTTCG): the kernel patches its
@@ -81,7 +81,7 @@ public struct QEMUCommand: Sendable, Equatable {
         }
         args += [
             "-cpu", kvm ? "host" : "max",
-            "-smp", String(cpus), "-m", "\(memoryMiB)M",
+            "-smp", String(cpus), "-m", "\(memoryMiB)M"
         ]
         if icount && !kvm {
             // sleep=on: an idle guest's clock still follows the host's, so waits end.
@@ -93,13 +93,18 @@ public struct QEMUCommand: Sendable, Equatable {
             "-chardev", "file,id=klog,path=\(Self.escape(kernelLog))", "-serial", "chardev:klog",
             // ioeventfd=off: a port's data reaches its file before the guest's next
             // I/O, so nothing written before the `status` line can be lost at exit.
-            "-device", "virtio-serial-pci,id=vser0,ioeventfd=off",
+            "-device", "virtio-serial-pci,id=vser0,ioeventfd=off"
         ]
         for (i, name) in Self.ports.enumerated() {
-            args += ["-chardev", "file,id=\(name),path=\(Self.escape(portFile(name)))",
-                     "-device", "virtserialport,bus=vser0.0,nr=\(i + 1),chardev=\(name),name=sbx.\(name)"]
+            args += [
+                "-chardev", "file,id=\(name),path=\(Self.escape(portFile(name)))",
+                "-device", "virtserialport,bus=vser0.0,nr=\(i + 1),chardev=\(name),name=sbx.\(name)"
+            ]
         }
-        args += ["-virtfs", "local,path=/,mount_tag=host,security_model=none,multidevs=remap" + (rootWritable ? "" : ",readonly=on")]
+        args += [
+            "-virtfs",
+            "local,path=/,mount_tag=host,security_model=none,multidevs=remap" + (rootWritable ? "" : ",readonly=on")
+        ]
         for (i, dir) in writable.enumerated() {
             args += ["-virtfs", "local,path=\(Self.escape(dir)),mount_tag=rw\(i),security_model=none,multidevs=remap"]
         }

@@ -46,10 +46,13 @@ enum Subprocess {
             unlink(errPath)
         }
         guard FileManager.default.createFile(atPath: outPath, contents: nil),
-              FileManager.default.createFile(atPath: errPath, contents: nil),
-              let out = FileHandle(forWritingAtPath: outPath),
-              let err = FileHandle(forWritingAtPath: errPath) else {
-            throw VMError(.outputFailed, "cannot create temporary files for \(argv[0]) in \(scratch.deletingLastPathComponent().path)")
+            FileManager.default.createFile(atPath: errPath, contents: nil),
+            let out = FileHandle(forWritingAtPath: outPath),
+            let err = FileHandle(forWritingAtPath: errPath)
+        else {
+            throw VMError(
+                .outputFailed,
+                "cannot create temporary files for \(argv[0]) in \(scratch.deletingLastPathComponent().path)")
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: argv[0])
@@ -64,7 +67,8 @@ enum Subprocess {
         process.waitUntilExit()
         try? out.close()
         try? err.close()
-        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        let status =
+            process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
         let stdoutText = stdoutFile == nil ? (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "" : ""
         let stderrText = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
         return Outcome(status: status, stdout: stdoutText, stderr: stderrText)

@@ -48,7 +48,8 @@ public struct VMCache {
         if let home = environment["HOME"], home.hasPrefix("/") {
             return (home == "/" ? "" : home) + "/.cache/sbx/vm"
         }
-        throw VMError(.environment, "neither XDG_CACHE_HOME nor HOME is set: pass --cache-dir for the kernels sbx vm downloads")
+        throw VMError(
+            .environment, "neither XDG_CACHE_HOME nor HOME is set: pass --cache-dir for the kernels sbx vm downloads")
     }
 
     /// Runs `body` holding the cache's lock (other `sbx vm` processes wait).
@@ -107,10 +108,14 @@ public struct VMCache {
                 let fetched = debFiles(in: staging, package: package)
                 guard outcome.status == 0, let deb = fetched.first else {
                     try? FileManager.default.removeItem(atPath: staging)
-                    throw VMError(.environment, "apt-get download \(package) failed: \(outcome.diagnostic.isEmpty ? "exit status \(outcome.status)" : outcome.diagnostic) (run apt-get update? is \(release) still in the archive?)")
+                    throw VMError(
+                        .environment,
+                        "apt-get download \(package) failed: \(outcome.diagnostic.isEmpty ? "exit status \(outcome.status)" : outcome.diagnostic) (run apt-get update? is \(release) still in the archive?)"
+                    )
                 }
                 guard rename(staging + "/" + deb, dir + "/" + deb) == 0 else {
-                    throw VMError(.outputFailed, "\(dir)/\(deb): cannot move into the cache: \(String(cString: strerror(errno)))")
+                    throw VMError(
+                        .outputFailed, "\(dir)/\(deb): cannot move into the cache: \(String(cString: strerror(errno)))")
                 }
                 try? FileManager.default.removeItem(atPath: staging)
                 debs = [deb]
@@ -167,10 +172,16 @@ public struct VMCache {
             modulesDirectory = try modules(for: custom, release: found)
         } else {
             guard let wanted else {
-                throw VMError(.environment, "no kernel to boot: install Debian's kernel headers (apt-get install linux-headers-amd64) or pass --kernel")
+                throw VMError(
+                    .environment,
+                    "no kernel to boot: install Debian's kernel headers (apt-get install linux-headers-amd64) or pass --kernel"
+                )
             }
             guard KernelImage.isDebianRelease(wanted) else {
-                throw VMError(.badInput, "the module was built for Linux \(wanted), which is not a Debian amd64 kernel sbx vm can download; pass --kernel")
+                throw VMError(
+                    .badInput,
+                    "the module was built for Linux \(wanted), which is not a Debian amd64 kernel sbx vm can download; pass --kernel"
+                )
             }
             let tree = try debianKernel(wanted)
             release = wanted
@@ -193,7 +204,9 @@ public struct VMCache {
             return dir
         }
         guard KernelImage.isDebianRelease(release) else {
-            throw VMError(.badInput, "\(image): no modules for Linux \(release) (looked in \(beside) and /lib/modules/\(release))")
+            throw VMError(
+                .badInput, "\(image): no modules for Linux \(release) (looked in \(beside) and /lib/modules/\(release))"
+            )
         }
         return try debianKernel(release) + "/lib/modules/" + release
     }
@@ -219,7 +232,8 @@ public struct VMCache {
 
     /// The initramfs for `release`, built when busybox, `/init` or the module set
     /// changed.
-    public func initramfs(release: String, modulesDirectory: String, busybox: String = "/bin/busybox") throws -> String {
+    public func initramfs(release: String, modulesDirectory: String, busybox: String = "/bin/busybox") throws -> String
+    {
         var st = stat()
         guard stat(busybox, &st) == 0 else {
             throw VMError(.environment, "\(busybox) is missing (Debian: apt-get install busybox-static)")
@@ -240,9 +254,13 @@ public struct VMCache {
                 throw VMError(.environment, "\(busybox): cannot read")
             }
             guard !KernelImage.hasInterpreter(box) else {
-                throw VMError(.environment, "\(busybox) is dynamically linked; the guest needs a static one (Debian: apt-get install busybox-static)")
+                throw VMError(
+                    .environment,
+                    "\(busybox) is dynamically linked; the guest needs a static one (Debian: apt-get install busybox-static)"
+                )
             }
-            let modules = try GuestModules.resolve(modulesDirectory: modulesDirectory).map { module -> (String, [UInt8]) in
+            let modules = try GuestModules.resolve(modulesDirectory: modulesDirectory).map {
+                module -> (String, [UInt8]) in
                 guard let contents = FileManager.default.contents(atPath: module.path) else {
                     throw VMError(.environment, "\(module.path): cannot read")
                 }
@@ -266,7 +284,8 @@ public struct VMCache {
 enum OutputDescription {
     static func of(_ error: Error) -> String {
         let nsError = error as NSError
-        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain
+        {
             return String(cString: strerror(Int32(underlying.code)))
         }
         return nsError.localizedDescription

@@ -72,7 +72,8 @@ public struct VMConfiguration: Sendable, Equatable {
         env["SBX_VM"] = "1"
         for item in extra {
             guard let eq = item.firstIndex(of: "="), eq != item.startIndex,
-                  isVariableName(item[..<eq]) else {
+                isVariableName(item[..<eq])
+            else {
                 throw VMError(.badInput, "--env \(item): expected NAME=VALUE")
             }
             env[String(item[..<eq])] = String(item[item.index(after: eq)...])
@@ -81,10 +82,13 @@ public struct VMConfiguration: Sendable, Equatable {
     }
 
     static func isVariableName(_ name: Substring) -> Bool {
-        guard let first = name.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic) else {
+        guard let first = name.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic)
+        else {
             return false
         }
-        return name.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
+        return name.unicodeScalars.allSatisfy {
+            $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0)))
+        }
     }
 
     /// `--memory`: a number of MiB, or QEMU's `NM`/`NG` (also `NMiB`, `NGiB`).
@@ -98,7 +102,8 @@ public struct VMConfiguration: Sendable, Equatable {
             break
         }
         guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(digits),
-              n > 0, n <= 1 << 20 / factor else {
+            n > 0, n <= 1 << 20 / factor
+        else {
             throw VMError(.badInput, "--memory \(text): expected a size like 512M or 2G")
         }
         let mib = n * factor
@@ -141,14 +146,17 @@ public enum PackageRoot {
     /// The first directory, going up from the `sbx` executable and then from the
     /// current directory, that holds both `Package.swift` and `kmod/`.
     public static func find(executable: String, currentDirectory: String) -> String? {
-        for start in [URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent().path,
-                      currentDirectory] {
+        for start in [
+            URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent().path,
+            currentDirectory
+        ] {
             var dir = URL(fileURLWithPath: start).standardizedFileURL
             while true {
                 let fm = FileManager.default
                 var isDir: ObjCBool = false
                 if fm.fileExists(atPath: dir.appendingPathComponent("Package.swift").path),
-                   fm.fileExists(atPath: dir.appendingPathComponent("kmod").path, isDirectory: &isDir), isDir.boolValue {
+                    fm.fileExists(atPath: dir.appendingPathComponent("kmod").path, isDirectory: &isDir), isDir.boolValue
+                {
                     return dir.path
                 }
                 if dir.path == "/" { break }
@@ -164,11 +172,16 @@ public enum PackageRoot {
     /// looked when it is not there.
     public static func defaultModule(executable: String, currentDirectory: String) throws -> String {
         guard let root = find(executable: executable, currentDirectory: currentDirectory) else {
-            throw VMError(.environment, "cannot find the package root (a directory with Package.swift and kmod/) above \(executable) or \(currentDirectory), so no \(modulePath) to load: pass --module PATH, or --no-module to run without it")
+            throw VMError(
+                .environment,
+                "cannot find the package root (a directory with Package.swift and kmod/) above \(executable) or \(currentDirectory), so no \(modulePath) to load: pass --module PATH, or --no-module to run without it"
+            )
         }
         let path = root + "/" + modulePath
         guard FileManager.default.fileExists(atPath: path) else {
-            throw VMError(.environment, "\(path) does not exist: build the module first (make -C kmod), or pass --no-module to run without it")
+            throw VMError(
+                .environment,
+                "\(path) does not exist: build the module first (make -C kmod), or pass --no-module to run without it")
         }
         return path
     }

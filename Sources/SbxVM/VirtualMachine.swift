@@ -20,7 +20,9 @@ public struct VMResult: Sendable, Equatable {
 /// `/proc/sys/kernel/tainted`, decoded.
 public enum Taint {
     /// The flag letters of Documentation/admin-guide/tainted-kernels.rst, by bit.
-    static let letters: [Character] = ["P", "F", "S", "R", "M", "B", "U", "D", "A", "W", "C", "I", "O", "E", "L", "K", "X", "T"]
+    static let letters: [Character] = [
+        "P", "F", "S", "R", "M", "B", "U", "D", "A", "W", "C", "I", "O", "E", "L", "K", "X", "T"
+    ]
 
     /// Bit 7: the kernel oopsed.
     public static let oops: UInt64 = 1 << 7
@@ -68,22 +70,26 @@ public enum VirtualMachine {
                 throw VMError(.badInput, "\(dir): not a directory, cannot be made writable in the guest")
             }
         }
-        var command = QEMUCommand(qemu: qemu, kernel: kernel, memoryMiB: configuration.memoryMiB, cpus: configuration.cpus,
-                                  kvm: configuration.kvm, runDirectory: runDirectory,
-                                  kernelLog: configuration.kernelLog ?? runDirectory + "/kernel.log",
-                                  rootWritable: rootWritable, writable: writable)
+        var command = QEMUCommand(
+            qemu: qemu, kernel: kernel, memoryMiB: configuration.memoryMiB, cpus: configuration.cpus,
+            kvm: configuration.kvm, runDirectory: runDirectory,
+            kernelLog: configuration.kernelLog ?? runDirectory + "/kernel.log",
+            rootWritable: rootWritable, writable: writable)
         command.extraKernelArguments = configuration.kernelArguments
         command.icount = configuration.icount
-        let conf = GuestInit.configuration(command: configuration.command, workingDirectory: configuration.workingDirectory,
-                                           environment: configuration.environment, module: configuration.module,
-                                           writable: writable.enumerated().map { ("rw\($0.offset)", $0.element) })
+        let conf = GuestInit.configuration(
+            command: configuration.command, workingDirectory: configuration.workingDirectory,
+            environment: configuration.environment, module: configuration.module,
+            writable: writable.enumerated().map { ("rw\($0.offset)", $0.element) })
         try writeRunFile(runDirectory + "/conf", conf)
         // A taint file from an earlier run must not pass for this one's.
         if let taintFile = configuration.taintFile, unlink(taintFile) != 0, errno != ENOENT {
             throw VMError(.outputFailed, "\(taintFile): cannot replace: \(String(cString: strerror(errno)))")
         }
         if configuration.verbose {
-            progress("booting Linux \(kernel.release) under \(configuration.kvm ? "KVM" : "TCG"): " + ([qemu] + command.arguments).map(shellQuote).joined(separator: " "))
+            progress(
+                "booting Linux \(kernel.release) under \(configuration.kvm ? "KVM" : "TCG"): "
+                    + ([qemu] + command.arguments).map(shellQuote).joined(separator: " "))
         }
         // --timeout bounds every boot of this run, retries included, and the command:
         // one deadline from the first boot's start (the kernel's preparation above,
@@ -97,17 +103,20 @@ public enum VirtualMachine {
             }
             let attempt = failures.count + 1
             do {
-                return try Session(configuration: configuration, command: command, deadline: deadline,
-                                   attempt: attempt, failures: failures, progress: progress).run()
+                return try Session(
+                    configuration: configuration, command: command, deadline: deadline,
+                    attempt: attempt, failures: failures, progress: progress
+                ).run()
             } catch let failure as BootFailure {
                 failures.append(failure)
                 let left = deadline - Session.now()
                 guard failure.retryable, attempt < configuration.bootAttempts, left > 0 else {
                     throw giveUp(failures, configuration: configuration, deadlinePassed: left <= 0)
                 }
-                progress("boot \(attempt) of \(configuration.bootAttempts) failed before the command started: \(failure.reason); "
-                         + "booting again (boot \(attempt + 1) of \(configuration.bootAttempts), "
-                         + "\(Session.seconds(left.rounded(.down))) left of --timeout)")
+                progress(
+                    "boot \(attempt) of \(configuration.bootAttempts) failed before the command started: \(failure.reason); "
+                        + "booting again (boot \(attempt + 1) of \(configuration.bootAttempts), "
+                        + "\(Session.seconds(left.rounded(.down))) left of --timeout)")
             }
         }
     }
@@ -121,10 +130,12 @@ public enum VirtualMachine {
         if failures.count == 1 {
             message = last.reason
         } else if failures.allSatisfy({ if case .hang = $0.kind { return true } else { return false } }) {
-            message = "the guest did not reach the command within \(Session.seconds(configuration.bootTimeout)) in any of \(failures.count) boots"
+            message =
+                "the guest did not reach the command within \(Session.seconds(configuration.bootTimeout)) in any of \(failures.count) boots"
                 + (last.lastMessage.map { "; the last boot's kernel's last message was \"\($0)\"" } ?? "")
         } else {
-            message = "no boot reached the command in \(failures.count) boots: "
+            message =
+                "no boot reached the command in \(failures.count) boots: "
                 + failures.enumerated().map { "boot \($0.offset + 1): \($0.element.reason)" }.joined(separator: "; ")
         }
         if !last.retryable {
@@ -136,8 +147,10 @@ public enum VirtualMachine {
         case .hang:
             return VMError(.timedOut, message + "; killed it" + kvmHint, kernelLogTail: last.kernelLogTail)
         case .qemuEnded where last.stage == .firmware:
-            return VMError(.environment, message + (configuration.kvm ? " (KVM does not work on every machine: try without --kvm)" : ""),
-                           kernelLogTail: last.kernelLogTail)
+            return VMError(
+                .environment,
+                message + (configuration.kvm ? " (KVM does not work on every machine: try without --kvm)" : ""),
+                kernelLogTail: last.kernelLogTail)
         default:
             return VMError(.guestFailed, message, kernelLogTail: last.kernelLogTail)
         }
@@ -148,15 +161,23 @@ public enum VirtualMachine {
         var candidates = ["/tmp"]
         if let tmp = ProcessInfo.processInfo.environment["TMPDIR"], tmp.hasPrefix("/") { candidates.insert(tmp, at: 0) }
         for base in candidates {
-            var template = Array((base.hasSuffix("/") ? base : base + "/").utf8CString.dropLast()) + Array("sbx-vm-XXXXXX".utf8CString)
+            var template =
+                Array((base.hasSuffix("/") ? base : base + "/").utf8CString.dropLast())
+                + Array("sbx-vm-XXXXXX".utf8CString)
             guard let made = mkdtemp(&template) else { continue }
             let path = String(cString: made)
-            if path.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "/._-+".unicodeScalars.contains($0)) }) {
+            if path.unicodeScalars.allSatisfy({
+                $0.isASCII
+                    && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "/._-+".unicodeScalars.contains($0))
+            }) {
                 return path
             }
             rmdir(path)
         }
-        throw VMError(.outputFailed, "cannot create a run directory in $TMPDIR or /tmp (it must exist, be writable, and have a path without spaces)")
+        throw VMError(
+            .outputFailed,
+            "cannot create a run directory in $TMPDIR or /tmp (it must exist, be writable, and have a path without spaces)"
+        )
     }
 
     static func writeRunFile(_ path: String, _ text: String) throws {
@@ -249,20 +270,27 @@ private struct Session {
                     let stage = BootConsole.stage(lines)
                     let last = BootConsole.lastMessage(lines)
                     if time >= deadline {
-                        throw VMError(.timedOut, "the guest did not reach the command before --timeout (\(Self.seconds(configuration.timeout)), which counts every boot) ran out: boot \(attempt) was stuck \(stage)"
-                                      + (last.map { "; the kernel's last message was \"\($0)\"" } ?? "")
-                                      + failures.enumerated().map { "; boot \($0.offset + 1): \($0.element.reason)" }.joined()
-                                      + "; killed it", kernelLogTail: kernelLogTail(5))
+                        throw VMError(
+                            .timedOut,
+                            "the guest did not reach the command before --timeout (\(Self.seconds(configuration.timeout)), which counts every boot) ran out: boot \(attempt) was stuck \(stage)"
+                                + (last.map { "; the kernel's last message was \"\($0)\"" } ?? "")
+                                + failures.enumerated().map { "; boot \($0.offset + 1): \($0.element.reason)" }.joined()
+                                + "; killed it", kernelLogTail: kernelLogTail(5))
                     }
-                    throw BootFailure(.hang(configuration.bootTimeout), stage: stage, lastMessage: last, kernelLogTail: kernelLogTail(5))
+                    throw BootFailure(
+                        .hang(configuration.bootTimeout), stage: stage, lastMessage: last,
+                        kernelLogTail: kernelLogTail(5))
                 }
                 // It reached the command as it was killed: the command was cut short,
                 // so booting again would run it twice.
                 timedOut = "the guest reached the command only as it was killed at \(Self.seconds(time - start))"
                 break
             } else if time >= deadline {
-                reason = "the guest did not finish within \(Self.seconds(configuration.timeout)) (--timeout"
-                    + (attempt > 1 ? ", which counted \(attempt - 1) failed boot\(attempt > 2 ? "s" : "") before this one" : "") + "); killed it"
+                reason =
+                    "the guest did not finish within \(Self.seconds(configuration.timeout)) (--timeout"
+                    + (attempt > 1
+                        ? ", which counted \(attempt - 1) failed boot\(attempt > 2 ? "s" : "") before this one" : "")
+                    + "); killed it"
             }
             if let reason {
                 kill(pid, SIGKILL)
@@ -284,9 +312,11 @@ private struct Session {
         }
         let total = Self.now() - start
         if configuration.verbose {
-            progress(String(format: "guest %@%@ after %.2f s (command started at %@)",
-                            timedOut == nil ? "ended" : "killed", attempt > 1 ? " (boot \(attempt))" : "", total,
-                            bootedAt.map { String(format: "%.2f s", $0) } ?? "never"))
+            progress(
+                String(
+                    format: "guest %@%@ after %.2f s (command started at %@)",
+                    timedOut == nil ? "ended" : "killed", attempt > 1 ? " (boot \(attempt))" : "", total,
+                    bootedAt.map { String(format: "%.2f s", $0) } ?? "never"))
         }
 
         var fields: [String: String] = [:]
@@ -310,26 +340,39 @@ private struct Session {
         let stage = BootConsole.stage(lines, controlBooted: bootedAt != nil)
         if let errorLine {
             if stage.retryable {
-                throw BootFailure(.initFailed(errorLine), stage: stage, lastMessage: BootConsole.lastMessage(lines), kernelLogTail: kernelLogTail())
+                throw BootFailure(
+                    .initFailed(errorLine), stage: stage, lastMessage: BootConsole.lastMessage(lines),
+                    kernelLogTail: kernelLogTail())
             }
-            throw VMError(.guestFailed, "the guest failed before running the command: \(errorLine)", kernelLogTail: kernelLogTail())
+            throw VMError(
+                .guestFailed, "the guest failed before running the command: \(errorLine)",
+                kernelLogTail: kernelLogTail())
         }
-        guard let statusText = fields["status"], let status = Int32(statusText.trimmingCharacters(in: .whitespaces)) else {
+        guard let statusText = fields["status"], let status = Int32(statusText.trimmingCharacters(in: .whitespaces))
+        else {
             let log = kernelLogTail()
-            let qemuLog = (try? String(contentsOfFile: command.runDirectory + "/qemu.log", encoding: .utf8))?
+            let qemuLog =
+                (try? String(contentsOfFile: command.runDirectory + "/qemu.log", encoding: .utf8))?
                 .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-            let qemuExit = exitStatus & 0x7f == 0 ? "exit status \((exitStatus >> 8) & 0xff)" : "signal \(exitStatus & 0x7f)"
+            let qemuExit =
+                exitStatus & 0x7f == 0 ? "exit status \((exitStatus >> 8) & 0xff)" : "signal \(exitStatus & 0x7f)"
             if stage.retryable {
                 // Nothing under test has run: the boot's own failure (a panic of a slow
                 // guest, a QEMU that died), which booting again may get past.
-                let kind: BootFailure.Kind = BootConsole.panic(lines).map { .panic($0) }
-                    ?? .qemuEnded(exit: qemuExit, message: qemuLog.split(separator: "\n").prefix(3).joined(separator: "; "))
+                let kind: BootFailure.Kind =
+                    BootConsole.panic(lines).map { .panic($0) }
+                    ?? .qemuEnded(
+                        exit: qemuExit, message: qemuLog.split(separator: "\n").prefix(3).joined(separator: "; "))
                 throw BootFailure(kind, stage: stage, lastMessage: BootConsole.lastMessage(lines), kernelLogTail: log)
             }
             if let panic = lines.last(where: { $0.contains("Kernel panic") }) {
-                throw VMError(.guestFailed, "the guest kernel panicked: \(Self.stripTimestamp(panic))", kernelLogTail: log)
+                throw VMError(
+                    .guestFailed, "the guest kernel panicked: \(Self.stripTimestamp(panic))", kernelLogTail: log)
             }
-            throw VMError(.guestFailed, "the guest ended without reporting the command's status (QEMU \(qemuExit)\(bootedAt == nil ? ", before the command started" : ""))\(qemuLog.isEmpty ? "" : ": " + qemuLog)", kernelLogTail: log)
+            throw VMError(
+                .guestFailed,
+                "the guest ended without reporting the command's status (QEMU \(qemuExit)\(bootedAt == nil ? ", before the command started" : ""))\(qemuLog.isEmpty ? "" : ": " + qemuLog)",
+                kernelLogTail: log)
         }
         return VMResult(status: status, tainted: tainted, bootSeconds: bootedAt, totalSeconds: total)
     }

@@ -39,32 +39,41 @@ struct DyckGen: ParsableCommand {
     @Flag(help: "Print the system-call set of each named libc function (all exported functions when none is named).")
     var libcSyscalls = false
 
-    @Option(help: "The dynamic loader whose code dlopen and process start-up run (default /lib64/ld-linux-x86-64.so.2).")
+    @Option(
+        help: "The dynamic loader whose code dlopen and process start-up run (default /lib64/ld-linux-x86-64.so.2).")
     var loader: String?
 
     var input: String { arguments[0] }
 
     func validate() throws {
         if !libcSyscalls && arguments.count != 1 {
-            throw ValidationError(arguments.isEmpty ? "Missing expected argument '<input>'" : "Expected one input file, got \(arguments.count)")
+            throw ValidationError(
+                arguments.isEmpty
+                    ? "Missing expected argument '<input>'" : "Expected one input file, got \(arguments.count)")
         }
     }
 
-    @Option(name: .shortAndLong, help: "Directory for the policy (default: next to the input); created if missing, but not its parents.")
+    @Option(
+        name: .shortAndLong,
+        help: "Directory for the policy (default: next to the input); created if missing, but not its parents.")
     var output: String?
 
     @Option(help: "The function where a run starts.")
     var entry: String = "main"
 
-    @Option(help: "The C library to take libc's symbols from (libc.so.6, libc_nonshared.a, or the libc.so linker script).")
+    @Option(
+        help: "The C library to take libc's symbols from (libc.so.6, libc_nonshared.a, or the libc.so linker script).")
     var libc: String?
 
-    @Option(help: ArgumentHelp(
-        "Which libc calls are events: 'effectful' (default) leaves out functions whose effects stay in the process (memcpy, strlen, malloc, free, gettimeofday, ...; specs/analysis.md), 'all' keeps every libc call.",
-        valueName: "effectful|all"))
+    @Option(
+        help: ArgumentHelp(
+            "Which libc calls are events: 'effectful' (default) leaves out functions whose effects stay in the process (memcpy, strlen, malloc, free, gettimeofday, ...; specs/analysis.md), 'all' keeps every libc call.",
+            valueName: "effectful|all"))
     var libcEvents: LibcEventSelection = .effectful
 
-    @Flag(help: "Also write the instrumented program (NAME.inst.ll, or NAME.inst.bc for bitcode input) beside the policy.")
+    @Flag(
+        help: "Also write the instrumented program (NAME.inst.ll, or NAME.inst.bc for bitcode input) beside the policy."
+    )
     var instrument = false
 
     @Flag(name: .shortAndLong, help: "Print warnings only, no summary.")
@@ -99,10 +108,14 @@ struct DyckGen: ParsableCommand {
         if !quiet {
             let policy = result.policy
             let states = policy.functions.reduce(0) { $0 + $1.automaton.stateCount }
-            Diagnostics.note("wrote \(path): \(policy.functions.count) functions, \(policy.sites.count) call sites, \(policy.symbols.count) libc functions, \(states) states")
+            Diagnostics.note(
+                "wrote \(path): \(policy.functions.count) functions, \(policy.sites.count) call sites, \(policy.symbols.count) libc functions, \(states) states"
+            )
             if let program, let instrumentedPath {
                 let report = program.report
-                Diagnostics.note("wrote \(instrumentedPath): \(report.markers) markers, \(report.libcMarkers) before libc calls, \(report.instrumentedSites) of \(report.programCalls) program calls instrumented as sites, \(report.thunks) callback thunks, \(report.setjmpPoints) setjmp points")
+                Diagnostics.note(
+                    "wrote \(instrumentedPath): \(report.markers) markers, \(report.libcMarkers) before libc calls, \(report.instrumentedSites) of \(report.programCalls) program calls instrumented as sites, \(report.thunks) callback thunks, \(report.setjmpPoints) setjmp points"
+                )
             }
         }
     }

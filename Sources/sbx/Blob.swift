@@ -48,7 +48,8 @@ struct BlobCommand: ParsableCommand {
             pins = table.blobPins
         }
         let bytes = try buildBlob(
-            policy: loaded, mode: mode == .dyck ? .dyck : .nfa, stackLimit: bounds.stackLimit, maxDepth: bounds.maxDepth, pins: pins)
+            policy: loaded, mode: mode == .dyck ? .dyck : .nfa, stackLimit: bounds.stackLimit,
+            maxDepth: bounds.maxDepth, pins: pins)
         try AtomicFile.write(bytes, to: output)
         var what = "\(mode.rawValue) mode, stack limit \(bounds.stackLimit), depth bound \(bounds.maxDepth)"
         if loaded.syscalls != nil { what += ", system-call sets" }

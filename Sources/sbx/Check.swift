@@ -81,7 +81,8 @@ struct Check: ParsableCommand {
             lines.append("  '\(name)' is not called anywhere in this policy")
         }
         lines.append("  after: " + (refused == 0 ? "(start of run)" : allEvents[..<refused].joined(separator: " ")))
-        lines.append("  in: " + (verdict.functions.isEmpty ? "(no function)" : verdict.functions.joined(separator: ", ")))
+        lines.append(
+            "  in: " + (verdict.functions.isEmpty ? "(no function)" : verdict.functions.joined(separator: ", ")))
         let allowed = verdict.allowedNext.map { model.symbols[$0] }
         lines.append("  allowed here: " + (allowed.isEmpty ? "(no further libc call)" : allowed.joined(separator: " ")))
         print(lines.joined(separator: "\n"))
@@ -98,10 +99,12 @@ extension Check {
             Diagnostics.note("not checked after exec: \(note)")
         }
         guard let refusal = outcome.refusal else {
-            let calls = outcome.systemCallsBound
+            let calls =
+                outcome.systemCallsBound
                 ? " and \(outcome.checkedSystemCalls) system call\(outcome.checkedSystemCalls == 1 ? "" : "s")" : ""
-            print("allowed: \(outcome.checkedMarkers) markers\(calls) in \(outcome.threads) thread\(outcome.threads == 1 ? "" : "s") "
-                + "of \(outcome.processes) process\(outcome.processes == 1 ? "" : "es") (\(mode.rawValue) mode)")
+            print(
+                "allowed: \(outcome.checkedMarkers) markers\(calls) in \(outcome.threads) thread\(outcome.threads == 1 ? "" : "s") "
+                    + "of \(outcome.processes) process\(outcome.processes == 1 ? "" : "es") (\(mode.rawValue) mode)")
             if !outcome.systemCallsBound {
                 print(Self.unboundNote(policyBinds: checker.bindsSystemCalls, trace: recorded))
             }
@@ -111,7 +114,8 @@ extension Check {
         // refusal), or a trace of another program or build (bad input). The traced
         // program's recorded policy digest tells, while its file is there.
         if case .idOutOfRange = refusal.reason,
-           Self.tracedProgramBuiltWith(policyPath: policy, trace: recorded) != true {
+            Self.tracedProgramBuiltWith(policyPath: policy, trace: recorded) != true
+        {
             throw TraceChecker.OtherProgram(
                 trace: path, policy: policy,
                 reason: "event \(refusal.eventIndex + 1) (\(refusal.event)) has an id the policy does not have")
@@ -126,7 +130,7 @@ extension Check {
     /// same program has other bytes, so a mismatch alone decides nothing.
     static func tracedProgramBuiltWith(policyPath: String, trace: Trace) -> Bool? {
         guard case .start(_, let program)? = trace.events.first(where: { if case .start = $0 { true } else { false } }),
-              let policyBytes = try? Array(Data(contentsOf: URL(fileURLWithPath: policyPath)))
+            let policyBytes = try? Array(Data(contentsOf: URL(fileURLWithPath: policyPath)))
         else { return nil }
         let exe = program.description
         let fd = open(exe, O_RDONLY | O_CLOEXEC)

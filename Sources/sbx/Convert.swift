@@ -47,7 +47,9 @@ struct Convert: ParsableCommand {
             result = input
             result.kind = .dyck
         case (.nfa, .nfa), (.dyck, .dyck):
-            if inlineBudget != nil { throw UsageError("\(policy) is already a \(to.rawValue) policy; --inline-budget has nothing to inline") }
+            if inlineBudget != nil {
+                throw UsageError("\(policy) is already a \(to.rawValue) policy; --inline-budget has nothing to inline")
+            }
             Diagnostics.note("\(policy) is already a \(to.rawValue) policy; copied unchanged")
             result = input
         }
@@ -55,6 +57,8 @@ struct Convert: ParsableCommand {
         try result.write(to: output)
         let states = result.functions.reduce(0) { $0 + $1.automaton.stateCount }
         let edges = result.functions.reduce(0) { $0 + $1.automaton.edges.count }
-        Diagnostics.note("wrote \(output) (\(result.kind.rawValue): \(result.functions.count) function\(result.functions.count == 1 ? "" : "s"), \(states) states, \(edges) edges)")
+        Diagnostics.note(
+            "wrote \(output) (\(result.kind.rawValue): \(result.functions.count) function\(result.functions.count == 1 ? "" : "s"), \(states) states, \(edges) edges)"
+        )
     }
 }

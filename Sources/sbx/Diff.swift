@@ -30,7 +30,9 @@ struct Diff: ParsableCommand {
         let before = try Policy.load(path: old)
         let after = try Policy.load(path: new)
         guard before.kind == after.kind else {
-            throw UsageError("\(old) is a \(before.kind.rawValue) policy and \(new) a \(after.kind.rawValue) one; convert one (sbx convert) to compare them")
+            throw UsageError(
+                "\(old) is a \(before.kind.rawValue) policy and \(new) a \(after.kind.rawValue) one; convert one (sbx convert) to compare them"
+            )
         }
         let diff = PolicyDiff(old: before, new: after)
         if diff.isEmpty { return }

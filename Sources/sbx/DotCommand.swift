@@ -59,10 +59,15 @@ struct DotCommand: ParsableCommand {
     @Option(name: .long, help: "Highlight the call stack and refused event of a kill report (sbx run --json-report).")
     var report: String?
 
-    @Option(name: .long, help: "Highlight where a recorded run (sbx record) left the policy, and the path it took there.")
+    @Option(
+        name: .long, help: "Highlight where a recorded run (sbx record) left the policy, and the path it took there.")
     var trace: String?
 
-    @Option(name: .long, help: ArgumentHelp("Skip calls of this function (repeatable): draw what each function does apart from them.", valueName: "callee"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Skip calls of this function (repeatable): draw what each function does apart from them.",
+            valueName: "callee"))
     var hide: [String] = []
 
     @Option(name: .long, help: "Refuse to render (and warn about DOT text) over this many edges; 0: no limit.")
@@ -79,7 +84,8 @@ struct DotCommand: ParsableCommand {
 
     func validate() throws {
         if (report != nil || trace != nil) && (flat || !hide.isEmpty) {
-            throw ValidationError("--report and --trace mark the policy's own states; they cannot be combined with --flat or --hide")
+            throw ValidationError(
+                "--report and --trace mark the policy's own states; they cannot be combined with --flat or --hide")
         }
         if report != nil && trace != nil {
             throw ValidationError("--report and --trace are alternatives; give one")
@@ -107,7 +113,9 @@ struct DotCommand: ParsableCommand {
         if let function {
             guard let found = loaded.functionIndex(named: function) else {
                 let known = loaded.functions.prefix(8).map(\.name).joined(separator: ", ")
-                throw UsageError("\(policy): no function '\(function)' in the policy (functions: \(known)\(loaded.functions.count > 8 ? ", ..." : ""))")
+                throw UsageError(
+                    "\(policy): no function '\(function)' in the policy (functions: \(known)\(loaded.functions.count > 8 ? ", ..." : ""))"
+                )
             }
             index = found
         }
@@ -116,11 +124,13 @@ struct DotCommand: ParsableCommand {
         if let trace {
             let picture = try Self.tracePicture(trace, policy: loaded)
             shown = loaded
-            drawn = Dot.clusters(loaded, functions: index.map { [$0] } ?? picture.functions, highlight: picture.highlight)
+            drawn = Dot.clusters(
+                loaded, functions: index.map { [$0] } ?? picture.functions, highlight: picture.highlight)
         } else if let report {
             let picture = try KillPicture(report: report, policy: loaded, policyPath: policy)
             shown = loaded
-            drawn = Dot.clusters(loaded, functions: index.map { [$0] } ?? picture.functions, highlight: picture.highlight)
+            drawn = Dot.clusters(
+                loaded, functions: index.map { [$0] } ?? picture.functions, highlight: picture.highlight)
         } else if flat {
             var root = loaded
             if let index {
@@ -129,7 +139,8 @@ struct DotCommand: ParsableCommand {
                 root.callbacks = []
             }
             var flattened = root.flattened()
-            flattened.module = (index.map { loaded.functions[$0].name } ?? (loaded.module.isEmpty ? "policy" : loaded.module))
+            flattened.module =
+                (index.map { loaded.functions[$0].name } ?? (loaded.module.isEmpty ? "policy" : loaded.module))
                 + " (flattened)"
             shown = flattened
             drawn = Dot.clusters(flattened, functions: Array(flattened.functions.indices))
@@ -142,12 +153,17 @@ struct DotCommand: ParsableCommand {
         }
         let rendering = png != nil || svg != nil
         if sizeLimit > 0 && drawn.edgeCount > sizeLimit {
-            let message = "the graph has \(drawn.nodeCount) states and \(drawn.edgeCount) edges, over --size-limit "
+            let message =
+                "the graph has \(drawn.nodeCount) states and \(drawn.edgeCount) edges, over --size-limit "
                 + "\(sizeLimit), which Graphviz may take minutes or hours to lay out; "
                 + narrowingHint(shown)
             guard rendering else {
                 Diagnostics.warning(message)
-                if let output { try OutputFile.write(drawn.text, to: output) } else { print(drawn.text, terminator: "") }
+                if let output {
+                    try OutputFile.write(drawn.text, to: output)
+                } else {
+                    print(drawn.text, terminator: "")
+                }
                 return
             }
             // The DOT text asked for is still written: it costs nothing.
@@ -173,7 +189,9 @@ struct DotCommand: ParsableCommand {
         let recorded = try Trace.load(path: path)
         let checker = try TraceChecker(policy: policy, mode: .dyck)
         guard let found = checker.refusalPath(recorded) else {
-            throw UsageError("\(path): the run stays inside the policy (or was refused a system call, which is no edge); nothing to highlight (sbx check --trace says more)")
+            throw UsageError(
+                "\(path): the run stays inside the policy (or was refused a system call, which is no edge); nothing to highlight (sbx check --trace says more)"
+            )
         }
         var seen: Set<Int> = []
         let functions = found.functions.filter { policy.functions.indices.contains($0) && seen.insert($0).inserted }
@@ -185,14 +203,16 @@ struct DotCommand: ParsableCommand {
         let highlight = Dot.Highlight(
             sites: [], function: top,
             states: found.frontier.filter { $0.function == top }.map(\.state), refused: refused,
-            path: Set(found.steps.map { Dot.PathEdge(function: $0.function, from: $0.from, label: $0.label, to: $0.to) }))
+            path: Set(
+                found.steps.map { Dot.PathEdge(function: $0.function, from: $0.from, label: $0.label, to: $0.to) }))
         return (functions, highlight)
     }
 
     /// How to draw less: the options, and the largest functions of what was drawn.
     func narrowingHint(_ drawn: Policy) -> String {
         if function != nil && report == nil {
-            return "this one function is over the limit; --hide CALLEE skips calls of a function (a debug printer), --report FILE draws only the path of a kill"
+            return
+                "this one function is over the limit; --hide CALLEE skips calls of a function (a debug printer), --report FILE draws only the path of a kill"
         }
         var hint = "narrow it with --function NAME, --hide CALLEE"
         if !flat { hint += ", --flat --function NAME" }
@@ -236,7 +256,9 @@ struct KillPicture {
         }
         func index(of name: String?, what: String) throws -> Int {
             guard let name, let found = policy.functionIndex(named: name) else {
-                throw UsageError("\(path): \(what) \(name.map { "'\($0)'" } ?? "(unnamed)") is not in \(policyPath); is the report of another policy?")
+                throw UsageError(
+                    "\(path): \(what) \(name.map { "'\($0)'" } ?? "(unnamed)") is not in \(policyPath); is the report of another policy?"
+                )
             }
             return found
         }
@@ -247,9 +269,11 @@ struct KillPicture {
             switch frame.kind {
             case "site":
                 guard let id = frame.id.map(Int.init), policy.sites.indices.contains(id),
-                      policy.functions[policy.sites[id].caller].name == frame.function
+                    policy.functions[policy.sites[id].caller].name == frame.function
                 else {
-                    throw UsageError("\(path): call site \(frame.id.map(String.init) ?? "?") of the stack is not in \(policyPath) as the report names it; is the report of another policy?")
+                    throw UsageError(
+                        "\(path): call site \(frame.id.map(String.init) ?? "?") of the stack is not in \(policyPath) as the report names it; is the report of another policy?"
+                    )
                 }
                 sites.insert(id)
                 onStack.append(policy.sites[id].caller)
@@ -264,8 +288,11 @@ struct KillPicture {
         var top: Int?
         var states: [Int] = []
         if let pairs = violation.states, let first = pairs.first {
-            guard policy.functions.indices.contains(first.index), policy.functions[first.index].name == first.function else {
-                throw UsageError("\(path): function '\(first.function)' (#\(first.index)) is not in \(policyPath); is the report of another policy?")
+            guard policy.functions.indices.contains(first.index), policy.functions[first.index].name == first.function
+            else {
+                throw UsageError(
+                    "\(path): function '\(first.function)' (#\(first.index)) is not in \(policyPath); is the report of another policy?"
+                )
             }
             top = first.index
             states = pairs.filter { $0.index == first.index }.map(\.state)
@@ -279,7 +306,9 @@ struct KillPicture {
         let refused: String
         switch event.kind {
         case "libc": refused = "\(event.name ?? "libc#\(event.id)")()"
-        case "call", "tail-call": refused = "\(event.kind == "call" ? "call" : "tail call") \(event.name.map { $0.isEmpty ? "site \(event.id)" : $0 } ?? "site \(event.id)")()"
+        case "call", "tail-call":
+            refused =
+                "\(event.kind == "call" ? "call" : "tail call") \(event.name.map { $0.isEmpty ? "site \(event.id)" : $0 } ?? "site \(event.id)")()"
         case "return": refused = "return"
         default: refused = event.description
         }

@@ -59,10 +59,12 @@ struct Events: ParsableCommand {
     @Flag(name: .long, help: "One JSON object per line.")
     var json = false
 
-    @Option(name: .long, help: ArgumentHelp(
-        "Show only records from this time on: N or Ns/Nm/Nh/Nd (that long ago), @EPOCH-SECONDS, or an ISO 8601 date "
-            + "(2026-12-07T04:30:00Z; without a zone, local time).",
-        valueName: "time"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Show only records from this time on: N or Ns/Nm/Nh/Nd (that long ago), @EPOCH-SECONDS, or an ISO 8601 date "
+                + "(2026-12-07T04:30:00Z; without a zone, local time).",
+            valueName: "time"))
     var since: String?
 
     @Flag(name: .long, help: "Also send each record to the systemd journal (structured SBX_* fields).")
@@ -82,14 +84,16 @@ struct Events: ParsableCommand {
         var sinceTime: Int64?
         if let since {
             guard let t = parseSinceTime(since, now: Self.now()) else {
-                throw UsageError("--since '\(since)': give seconds (300, 5m, 2h, 1d), @EPOCH-SECONDS or an ISO date "
-                                 + "(2026-12-07T04:30:00Z)")
+                throw UsageError(
+                    "--since '\(since)': give seconds (300, 5m, 2h, 1d), @EPOCH-SECONDS or an ISO date "
+                        + "(2026-12-07T04:30:00Z)")
             }
             sinceTime = t
         }
         var socketPath: String?
         if journal {
-            let path = journalSocket ?? getenv("SBX_JOURNAL_SOCKET").map { String(cString: $0) }
+            let path =
+                journalSocket ?? getenv("SBX_JOURNAL_SOCKET").map { String(cString: $0) }
                 ?? JournalProtocol.defaultSocket
             if access(path, F_OK) == 0 {
                 socketPath = path
@@ -110,15 +114,17 @@ struct Events: ParsableCommand {
         while true {
             let (events, lost) = try reader.read()
             for (policy, dropped) in lost {
-                Diagnostics.note(policy == 0
-                    ? "\(dropped) records lost in all (log records: queue full or rate limited)"
-                    : "policy \(policy): \(dropped) records lost (log records: queue full or rate limited)")
+                Diagnostics.note(
+                    policy == 0
+                        ? "\(dropped) records lost in all (log records: queue full or rate limited)"
+                        : "policy \(policy): \(dropped) records lost (log records: queue full or rate limited)")
             }
             for event in events where sinceTime.map({ event.time >= $0 }) ?? true {
                 print(json ? event.jsonLine : event.text, terminator: json ? "\n" : "")
                 if !json { print("") }
                 if let socketPath, let code = JournalProtocol.send(event.journalFields, socketPath: socketPath),
-                   !journalWarned {
+                    !journalWarned
+                {
                     journalWarned = true
                     Diagnostics.warning("--journal: sending to \(socketPath): \(String(cString: strerror(code)))")
                 }

@@ -60,7 +60,9 @@ struct PolicyCommand: ParsableCommand {
         var device: String = SandboxDevice.defaultPath
 
         func run() throws {
-            guard let blobMode = BlobMode(rawValue: mode) else { throw UsageError("--mode must be dyck or nfa, not '\(mode)'") }
+            guard let blobMode = BlobMode(rawValue: mode) else {
+                throw UsageError("--mode must be dyck or nfa, not '\(mode)'")
+            }
             guard let enforcement = EnforcementAction(rawValue: action) else {
                 throw UsageError("--action must be kill or log, not '\(action)'")
             }
@@ -72,12 +74,14 @@ struct PolicyCommand: ParsableCommand {
             // next boot is refused, not installed (status 3).
             if !saving.runtime { try PolicyDirectory.prepare(directory) }
             let handle = try SandboxDevice(path: device)
-            let entry = try Registry.install(policyPath: policy, executable: exe, mode: blobMode, action: enforcement,
-                                             exec: transition, replace: replace,
-                                             bounds: StackBounds(stackLimit: bounds.stackLimit, maxDepth: bounds.maxDepth),
-                                             device: handle)
-            print("installed: \(exe) (inode \(Registry.key(device: entry.device, inode: entry.inode))) policy \(entry.policyID) mode \(mode) action \(action) exec \(exec)"
-                  + (entry.replaced != 0 ? " (replaced policy \(entry.replaced))" : ""))
+            let entry = try Registry.install(
+                policyPath: policy, executable: exe, mode: blobMode, action: enforcement,
+                exec: transition, replace: replace,
+                bounds: StackBounds(stackLimit: bounds.stackLimit, maxDepth: bounds.maxDepth),
+                device: handle)
+            print(
+                "installed: \(exe) (inode \(Registry.key(device: entry.device, inode: entry.inode))) policy \(entry.policyID) mode \(mode) action \(action) exec \(exec)"
+                    + (entry.replaced != 0 ? " (replaced policy \(entry.replaced))" : ""))
             guard !saving.runtime else { return }
             let saved = PolicyDirectory.Entry(
                 executable: PolicyDirectory.absolute(exe), policy: PolicyDirectory.absolute(policy), mode: blobMode,
@@ -134,7 +138,8 @@ struct PolicyCommand: ParsableCommand {
                 throw UsageError("give --exe PATH or --inode DEV:INO")
             }
             // The path of the saved file: the one given, or the one remembered for the inode.
-            let savedPath = exe.map(PolicyDirectory.absolute)
+            let savedPath =
+                exe.map(PolicyDirectory.absolute)
                 ?? Registry.remembered()[Registry.key(device: dev, inode: ino)]?.path
             let handle = try SandboxDevice(path: device)
             var removed: (policyID: UInt32, unloaded: Bool)?
@@ -147,11 +152,14 @@ struct PolicyCommand: ParsableCommand {
                 }
             }
             if let removed {
-                print("removed: \(exe ?? inode!) policy \(removed.policyID)"
-                      + (removed.unloaded ? "" : " (still used by running processes: stays loaded until they end)"))
+                print(
+                    "removed: \(exe ?? inode!) policy \(removed.policyID)"
+                        + (removed.unloaded ? "" : " (still used by running processes: stays loaded until they end)"))
             }
             var deleted: [String] = []
-            if !saving.runtime, let savedPath { deleted = try PolicyDirectory.remove(executable: savedPath, in: saving.directory) }
+            if !saving.runtime, let savedPath {
+                deleted = try PolicyDirectory.remove(executable: savedPath, in: saving.directory)
+            }
             for path in deleted { print("deleted: \(path)") }
             if removed == nil {
                 if deleted.isEmpty {
@@ -200,40 +208,53 @@ struct PolicyCommand: ParsableCommand {
             }
             var rows: [JSONEntry] = []
             var notes: [String] = []
-            if !json { print("POLICY  MODE  ACTION  EXEC        PROCESSES  EXECS  REFUSED  INODE            EXECUTABLE") }
+            if !json {
+                print("POLICY  MODE  ACTION  EXEC        PROCESSES  EXECS  REFUSED  INODE            EXECUTABLE")
+            }
             for e in entries {
                 let key = Registry.key(device: e.device, inode: e.inode)
                 let remembered = Registry.remembered()[key]
                 let (path, state) = Registry.pathState(device: e.device, inode: e.inode)
                 let savedFile = path.flatMap { saved.removeValue(forKey: $0) }
-                rows.append(JSONEntry(
-                    policy: e.policyID, mode: e.mode, action: e.action, exec: e.exec, processes: e.processes,
-                    execs: e.execs, refused: e.refused, device: e.device, inode: e.inode, executable: path,
-                    state: Self.stateName(state, refused: e.refused), policyFile: remembered?.policy, savedFile: savedFile))
+                rows.append(
+                    JSONEntry(
+                        policy: e.policyID, mode: e.mode, action: e.action, exec: e.exec, processes: e.processes,
+                        execs: e.execs, refused: e.refused, device: e.device, inode: e.inode, executable: path,
+                        state: Self.stateName(state, refused: e.refused), policyFile: remembered?.policy,
+                        savedFile: savedFile))
                 var shown = path ?? "?"
                 switch state {
                 case .rebuilt:
                     shown += "  [REBUILT]"
-                    notes.append("\(path ?? key): this executable was rebuilt; its policy is not installed "
-                                 + "(its execs are refused: sbx policy install --replace POLICY --exe \(path ?? "PATH"))")
+                    notes.append(
+                        "\(path ?? key): this executable was rebuilt; its policy is not installed "
+                            + "(its execs are refused: sbx policy install --replace POLICY --exe \(path ?? "PATH"))")
                 case .otherFile:
                     shown += "  [PATH NOW NAMES ANOTHER FILE]"
-                    notes.append("\(path ?? key): the path now names another file; the entry covers the old inode "
-                                 + "\(key) only (sbx policy remove --inode \(key), then install the new file)")
+                    notes.append(
+                        "\(path ?? key): the path now names another file; the entry covers the old inode "
+                            + "\(key) only (sbx policy remove --inode \(key), then install the new file)")
                 case .gone:
                     shown += "  [DELETED]"
                 case .current, .unknown:
                     if e.refused > 0 { shown += "  [REBUILT, since restored]" }
                 }
                 if !json {
-                    print(pad("\(e.policyID)", 8) + pad(e.mode, 6) + pad(e.action, 8) + pad(e.exec, 12) + pad("\(e.processes)", 11)
-                          + pad("\(e.execs)", 7) + pad("\(e.refused)", 9) + pad(key, 17) + shown)
+                    print(
+                        pad("\(e.policyID)", 8) + pad(e.mode, 6) + pad(e.action, 8) + pad(e.exec, 12)
+                            + pad("\(e.processes)", 11)
+                            + pad("\(e.execs)", 7) + pad("\(e.refused)", 9) + pad(key, 17) + shown)
                 }
             }
-            let notInstalled = saved.sorted { $0.value < $1.value }.map { JSONSaved(file: $0.value, executable: $0.key) }
+            let notInstalled = saved.sorted { $0.value < $1.value }.map {
+                JSONSaved(file: $0.value, executable: $0.key)
+            }
             if json {
-                print(try JSONOutput.text(JSONList(directory: directory, installed: rows, savedNotInstalled: notInstalled,
-                                                   malformed: malformed)), terminator: "")
+                print(
+                    try JSONOutput.text(
+                        JSONList(
+                            directory: directory, installed: rows, savedNotInstalled: notInstalled,
+                            malformed: malformed)), terminator: "")
                 return
             }
             for note in notes { print("note: " + note) }

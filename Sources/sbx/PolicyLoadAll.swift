@@ -53,8 +53,9 @@ extension PolicyCommand {
                         policyPath: entry.policy, executable: entry.executable, mode: entry.mode, action: entry.action,
                         exec: entry.exec, replace: true, bounds: entry.bounds, device: handle)
                     loaded += 1
-                    print("loaded: \(path): \(entry.executable) policy \(installed.policyID) mode \(entry.mode.rawValue) "
-                          + "action \(entry.action.rawValue) exec \(entry.exec.rawValue)")
+                    print(
+                        "loaded: \(path): \(entry.executable) policy \(installed.policyID) mode \(entry.mode.rawValue) "
+                            + "action \(entry.action.rawValue) exec \(entry.exec.rawValue)")
                 } catch RunError.moduleNotLoaded(let device) {
                     throw RunError.moduleNotLoaded(device: device)
                 } catch RunError.notPrivileged(let device, let operation) {

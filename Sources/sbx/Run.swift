@@ -76,20 +76,32 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "kill (default) or log (audit mode: record deviations, never kill).")
     var action: String = "kill"
 
-    @Option(name: .long, help: "What the program's execs do: registry (default: an installed policy, else refused), deny, or unconfined (an installed policy, else no policy and never privileged).")
+    @Option(
+        name: .long,
+        help:
+            "What the program's execs do: registry (default: an installed policy, else refused), deny, or unconfined (an installed policy, else no policy and never privileged)."
+    )
     var exec: String = "registry"
 
-    @Option(name: .customLong("json-report"), help: "Also write the outcome and every violation report as JSON here (- for stdout, after the program's own output); checked for writability before the program runs.")
+    @Option(
+        name: .customLong("json-report"),
+        help:
+            "Also write the outcome and every violation report as JSON here (- for stdout, after the program's own output); checked for writability before the program runs."
+    )
     var jsonReport: String?
 
-    @Option(name: .customLong("cap-drop"), help: ArgumentHelp(
-        "Capabilities the program does not get: ALL, or names (CAP_CHOWN or chown), comma-separated.",
-        valueName: "CAPS"))
+    @Option(
+        name: .customLong("cap-drop"),
+        help: ArgumentHelp(
+            "Capabilities the program does not get: ALL, or names (CAP_CHOWN or chown), comma-separated.",
+            valueName: "CAPS"))
     var capDrop: String?
 
-    @Option(name: .customLong("cap-add"), help: ArgumentHelp(
-        "Capabilities the program keeps after --cap-drop (of those sbx run has), comma-separated.",
-        valueName: "CAPS"))
+    @Option(
+        name: .customLong("cap-add"),
+        help: ArgumentHelp(
+            "Capabilities the program keeps after --cap-drop (of those sbx run has), comma-separated.",
+            valueName: "CAPS"))
     var capAdd: String?
 
     @OptionGroup var bounds: StackBoundOptions
@@ -124,36 +136,48 @@ struct Run: ParsableCommand {
             case .failure(let error): throw UsageError("\(option): unknown capability '\(error.name)'")
             }
         }
-        let kept = CapabilitySet.kept(drop: try capabilities(capDrop, option: "--cap-drop"),
-                                      add: try capabilities(capAdd, option: "--cap-add"))
+        let kept = CapabilitySet.kept(
+            drop: try capabilities(capDrop, option: "--cap-drop"),
+            add: try capabilities(capAdd, option: "--cap-add"))
         // A report that cannot be written must not be found out after the run.
         if let jsonReport, jsonReport != "-" { try OutputFile.checkWritable(jsonReport) }
-        let request = SandboxRun(program: program, arguments: Array(argv.dropFirst()), policyPath: policy,
-                                 mode: blobMode, action: enforcement, exec: transition, devicePath: device,
-                                 capabilities: kept,
-                                 bounds: StackBounds(stackLimit: bounds.stackLimit, maxDepth: bounds.maxDepth))
+        let request = SandboxRun(
+            program: program, arguments: Array(argv.dropFirst()), policyPath: policy,
+            mode: blobMode, action: enforcement, exec: transition, devicePath: device,
+            capabilities: kept,
+            bounds: StackBounds(stackLimit: bounds.stackLimit, maxDepth: bounds.maxDepth))
         let outcome = try request.run()
 
         for report in outcome.reports { Diagnostics.printError(report.text) }
         let deviations = outcome.reports.filter { $0.uncheckedEvents == nil }
         if enforcement == .log && !deviations.isEmpty {
-            Diagnostics.note("audit: \(deviations.count) deviation\(deviations.count == 1 ? "" : "s") from \(outcome.policyPath) (--action log: nothing was killed)")
+            Diagnostics.note(
+                "audit: \(deviations.count) deviation\(deviations.count == 1 ? "" : "s") from \(outcome.policyPath) (--action log: nothing was killed)"
+            )
         }
         let lost = outcome.reports.filter { $0.uncheckedEvents != nil }
         if !lost.isEmpty {
             let unchecked = lost.reduce(UInt64(0)) { $0 + ($1.uncheckedEvents ?? 0) }
-            Diagnostics.warning("audit: \(lost.count) thread\(lost.count == 1 ? "" : "s") never resynchronised after a deviation: \(unchecked) event\(unchecked == 1 ? "" : "s") went unchecked (see \"monitoring lost\" above)")
+            Diagnostics.warning(
+                "audit: \(lost.count) thread\(lost.count == 1 ? "" : "s") never resynchronised after a deviation: \(unchecked) event\(unchecked == 1 ? "" : "s") went unchecked (see \"monitoring lost\" above)"
+            )
         }
         if outcome.recordsDropped > 0 && outcome.recordsDroppedArePerPolicy {
-            Diagnostics.warning("\(outcome.recordsDropped) violation record\(outcome.recordsDropped == 1 ? " was" : "s were") dropped (the policy's queue was full or over its rate limit): the reports above are not all of them")
+            Diagnostics.warning(
+                "\(outcome.recordsDropped) violation record\(outcome.recordsDropped == 1 ? " was" : "s were") dropped (the policy's queue was full or over its rate limit): the reports above are not all of them"
+            )
         }
         let descendants = outcome.killedDescendants
         if !descendants.isEmpty {
             let named = descendants.map { "\($0.pid) (\($0.command))" }.joined(separator: ", ")
-            Diagnostics.note("the monitor killed \(descendants.count) process\(descendants.count == 1 ? "" : "es") the program started: \(named); the exit status is the program's own")
+            Diagnostics.note(
+                "the monitor killed \(descendants.count) process\(descendants.count == 1 ? "" : "es") the program started: \(named); the exit status is the program's own"
+            )
         }
         if outcome.policyStillLoaded {
-            Diagnostics.warning("processes started by the program still use its policy (a daemon?): it stays loaded until the last of them exits, and their violations are not reported here; for a daemon, install its policy (sbx policy install) instead")
+            Diagnostics.warning(
+                "processes started by the program still use its policy (a daemon?): it stays loaded until the last of them exits, and their violations are not reported here; for a daemon, install its policy (sbx policy install) instead"
+            )
         }
         if let jsonReport {
             let text = try Self.json(outcome, request: request)
@@ -166,7 +190,9 @@ struct Run: ParsableCommand {
         }
         let status: Int32
         if outcome.exeMismatch {
-            Diagnostics.printError("sbx: error: \(outcome.resolvedProgram): the file exec'd was not the program checked against \(outcome.policyPath); killed before it ran")
+            Diagnostics.printError(
+                "sbx: error: \(outcome.resolvedProgram): the file exec'd was not the program checked against \(outcome.policyPath); killed before it ran"
+            )
             status = ExitStatus.wrongPolicy.rawValue
         } else if outcome.killedByMonitor {
             status = ExitStatus.violation.rawValue
@@ -225,14 +251,16 @@ struct Run: ParsableCommand {
         let value = JSONOutcome(
             program: outcome.resolvedProgram, arguments: request.arguments, policy: outcome.policyPath,
             mode: request.mode.rawValue, action: request.action.rawValue, exec: request.exec.rawValue,
-            status: outcome.exeMismatch ? ExitStatus.wrongPolicy.rawValue
+            status: outcome.exeMismatch
+                ? ExitStatus.wrongPolicy.rawValue
                 : outcome.killedByMonitor ? ExitStatus.violation.rawValue : outcome.programStatus,
             signal: outcome.signal, killed_by_monitor: outcome.killedByMonitor,
             violations: outcome.reports.filter { $0.uncheckedEvents == nil },
             lost_threads: outcome.reports.compactMap { r in
                 r.uncheckedEvents.map {
-                    LostThread(pid: r.pid, tid: r.tid, command: r.command, unchecked_events: $0,
-                               functions: r.functions, stack: r.stack)
+                    LostThread(
+                        pid: r.pid, tid: r.tid, command: r.command, unchecked_events: $0,
+                        functions: r.functions, stack: r.stack)
                 }
             },
             utime_us: outcome.userMicroseconds, stime_us: outcome.systemMicroseconds, wall_ns: outcome.wallNanoseconds,

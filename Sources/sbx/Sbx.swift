@@ -18,12 +18,15 @@ struct Sbx: ParsableCommand {
             the program's (see their --help).
             """,
         version: "sbx " + ToolVersion.text,
-        subcommands: [Check.self, Convert.self, DotCommand.self, Diff.self, Stats.self, Record.self, BlobCommand.self, Vm.self,
-                      Run.self, PolicyCommand.self, Status.self, Events.self]
+        subcommands: [
+            Check.self, Convert.self, DotCommand.self, Diff.self, Stats.self, Record.self, BlobCommand.self, Vm.self,
+            Run.self, PolicyCommand.self, Status.self, Events.self
+        ]
     )
 
     static func main() {
-        let arguments = PassthroughTail.split(Array(CommandLine.arguments.dropFirst()), subcommands: ["run", "record", "vm", "check"])
+        let arguments = PassthroughTail.split(
+            Array(CommandLine.arguments.dropFirst()), subcommands: ["run", "record", "vm", "check"])
         mainWithExitStatus(toolName: "sbx", arguments: arguments)
     }
 }

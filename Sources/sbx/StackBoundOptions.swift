@@ -4,12 +4,17 @@ import SbxBlob
 /// The two bounds of a thread's monitor stack that a blob carries (specs/kernel-abi.md,
 /// "Stepping"): `sbx blob`, `sbx run` and `sbx policy install` take them alike.
 struct StackBoundOptions: ParsableArguments {
-    @Option(help: ArgumentHelp(
-        "Slots per thread for distinct frames and setjmp records (1...\(BlobLimits.maxStackLimit)).",
-        discussion: "Recursion through one call site folds into one slot; the kernel preallocates 16 bytes a slot."))
+    @Option(
+        help: ArgumentHelp(
+            "Slots per thread for distinct frames and setjmp records (1...\(BlobLimits.maxStackLimit)).",
+            discussion: "Recursion through one call site folds into one slot; the kernel preallocates 16 bytes a slot.")
+    )
     var stackLimit: Int = BlobLimits.defaultStackLimit
 
-    @Option(help: "Frames per thread, folded recursion included, before a call is a violation (1...\(BlobLimits.maxMaxDepth)).")
+    @Option(
+        help:
+            "Frames per thread, folded recursion included, before a call is a violation (1...\(BlobLimits.maxMaxDepth))."
+    )
     var maxDepth: Int = BlobLimits.defaultMaxDepth
 
     func validate() throws {

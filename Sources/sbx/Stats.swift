@@ -42,12 +42,16 @@ struct Stats: ParsableCommand {
     @Argument(help: "The policy file.")
     var policy: String
 
-    @Option(name: .customLong("trace"), help: "A trace recorded by `sbx record` to measure the run-based ABF on (repeatable).")
+    @Option(
+        name: .customLong("trace"),
+        help: "A trace recorded by `sbx record` to measure the run-based ABF on (repeatable).")
     var traces: [String] = []
 
-    @Option(name: .customLong("places"), help: ArgumentHelp(
-        "With --trace: also list the N places (function and libc call just made) that add most to the dyck run-based ABF.",
-        valueName: "N"))
+    @Option(
+        name: .customLong("places"),
+        help: ArgumentHelp(
+            "With --trace: also list the N places (function and libc call just made) that add most to the dyck run-based ABF.",
+            valueName: "N"))
     var places: Int?
 
     @Flag(name: .long, help: "Print one JSON object (specs/json-output.md).")
@@ -71,9 +75,10 @@ struct Stats: ParsableCommand {
         case .dyck: rows = [("dyck", loaded), ("nfa", loaded.flattened())]
         case .nfa: rows = [("nfa", loaded)]
         }
-        var document = JSONStats(policy: policy, module: loaded.module.isEmpty ? nil : loaded.module,
-                                 kind: loaded.kind == .dyck ? "dyck" : "nfa", functions: loaded.functions.count,
-                                 libcSymbols: loaded.symbols.count, callbacks: loaded.callbacks.count, modes: [])
+        var document = JSONStats(
+            policy: policy, module: loaded.module.isEmpty ? nil : loaded.module,
+            kind: loaded.kind == .dyck ? "dyck" : "nfa", functions: loaded.functions.count,
+            libcSymbols: loaded.symbols.count, callbacks: loaded.callbacks.count, modes: [])
         let header = ["mode", "states", "edges", "call-sites", "static-abf"]
         var table = [header]
         for (name, model) in rows {
@@ -81,8 +86,10 @@ struct Stats: ParsableCommand {
             let edges = model.functions.reduce(0) { $0 + $1.automaton.edges.count }
             let abf = model.branchingFactor()
             table.append([name, "\(states)", "\(edges)", "\(model.sites.count)", formatABF(abf.average)])
-            document.modes.append(JSONStats.Mode(mode: name, states: states, edges: edges, callSites: model.sites.count,
-                                                 staticAbf: abf.average))
+            document.modes.append(
+                JSONStats.Mode(
+                    mode: name, states: states, edges: edges, callSites: model.sites.count,
+                    staticAbf: abf.average))
         }
         if json {
             if !recorded.isEmpty {
@@ -92,18 +99,22 @@ struct Stats: ParsableCommand {
             return
         }
         print("policy: \(policy) (\(loaded.module.isEmpty ? "unknown module" : loaded.module))")
-        print("functions: \(loaded.functions.count)  libc symbols: \(loaded.symbols.count)  callbacks: \(loaded.callbacks.count)")
+        print(
+            "functions: \(loaded.functions.count)  libc symbols: \(loaded.symbols.count)  callbacks: \(loaded.callbacks.count)"
+        )
         let widths = header.indices.map { column in table.map { $0[column].count }.max() ?? 0 }
         for row in table {
             let cells = row.enumerated().map { column, cell in
-                column == 0 ? cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+                column == 0
+                    ? cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
                     : pad(cell, widths[column])
             }
             print(cells.joined(separator: "  "))
         }
         if rows.count > 1 {
-            print("static-abf: each model's own mean, not comparable between modes (the flattened model has "
-                + "fewer, merged states); --trace measures both modes at the same points of real runs")
+            print(
+                "static-abf: each model's own mean, not comparable between modes (the flattened model has "
+                    + "fewer, merged states); --trace measures both modes at the same points of real runs")
         }
         if !recorded.isEmpty {
             try runBased(loaded, flattened: rows.first { $0.0 == "nfa" }?.1, recorded: recorded, into: &document)
@@ -150,8 +161,10 @@ struct Stats: ParsableCommand {
     }
 
     /// The run-based ABF over `traces`; `flattened` is `loaded.flattened()`.
-    private func runBased(_ loaded: Policy, flattened: Policy?, recorded: [(path: String, trace: Trace)],
-                          into document: inout JSONStats) throws {
+    private func runBased(
+        _ loaded: Policy, flattened: Policy?, recorded: [(path: String, trace: Trace)],
+        into document: inout JSONStats
+    ) throws {
         let measure = try TraceBranchingFactor(policy: loaded, flattened: flattened)
         var total = TraceBranchingFactor.Measurement()
         for (path, trace) in recorded {
@@ -161,7 +174,9 @@ struct Stats: ParsableCommand {
             }
             if let (mode, refusal) = measured.refusal {
                 // With --json, stdout holds JSON only: the refusal goes to stderr.
-                if json { Diagnostics.printError(refusal.report(mode: mode, path: path)) } else {
+                if json {
+                    Diagnostics.printError(refusal.report(mode: mode, path: path))
+                } else {
                     print(refusal.report(mode: mode, path: path))
                 }
                 Diagnostics.note("error: no run-based ABF: \(path) leaves the policy in \(mode.rawValue) mode")
@@ -170,34 +185,43 @@ struct Stats: ParsableCommand {
             total.add(measured)
         }
         if total.dyckAboveNFA > 0 {
-            Diagnostics.warning("\(total.dyckAboveNFA) positions have a larger next set in dyck than in nfa mode (a bug)")
+            Diagnostics.warning(
+                "\(total.dyckAboveNFA) positions have a larger next set in dyck than in nfa mode (a bug)")
         }
-        document.runAbf = JSONStats.RunABF(traces: traces.count, positions: total.positions, dyck: total.dyckAverage,
-                                           nfa: total.nfaAverage, floor: total.floorAverage)
+        document.runAbf = JSONStats.RunABF(
+            traces: traces.count, positions: total.positions, dyck: total.dyckAverage,
+            nfa: total.nfaAverage, floor: total.floorAverage)
         if json {
             if let places { jsonPlaces(total, limit: places, policy: loaded, into: &document) }
             return
         }
-        print("run-abf: traces=\(traces.count) positions=\(total.positions) "
-            + "dyck=\(formatABF(total.dyckAverage)) nfa=\(formatABF(total.nfaAverage)) "
-            + "floor=\(formatABF(total.floorAverage))")
+        print(
+            "run-abf: traces=\(traces.count) positions=\(total.positions) "
+                + "dyck=\(formatABF(total.dyckAverage)) nfa=\(formatABF(total.nfaAverage)) "
+                + "floor=\(formatABF(total.floorAverage))")
         if let places { printPlaces(total, limit: places, policy: loaded) }
     }
 
     private func ranked(_ total: TraceBranchingFactor.Measurement)
-        -> [(key: TraceBranchingFactor.Place, value: TraceBranchingFactor.PlaceSums)] {
+        -> [(key: TraceBranchingFactor.Place, value: TraceBranchingFactor.PlaceSums)]
+    {
         total.places.sorted {
-            ($0.value.dyckSum, $1.key.function, $1.key.libc ?? -1) > ($1.value.dyckSum, $0.key.function, $0.key.libc ?? -1)
+            ($0.value.dyckSum, $1.key.function, $1.key.libc ?? -1) > (
+                $1.value.dyckSum, $0.key.function, $0.key.libc ?? -1
+            )
         }
     }
 
-    private func jsonPlaces(_ total: TraceBranchingFactor.Measurement, limit: Int, policy: Policy,
-                            into document: inout JSONStats) {
+    private func jsonPlaces(
+        _ total: TraceBranchingFactor.Measurement, limit: Int, policy: Policy,
+        into document: inout JSONStats
+    ) {
         let all = ranked(total)
         document.placesTotal = all.count
         document.places = all.prefix(limit).map { place, sums in
             JSONStats.Place(
-                function: policy.functions.indices.contains(place.function) ? policy.functions[place.function].name : "(no frame)",
+                function: policy.functions.indices.contains(place.function)
+                    ? policy.functions[place.function].name : "(no frame)",
                 after: place.libc.map { policy.symbols.indices.contains($0) ? policy.symbols[$0] : "libc \($0)" },
                 positions: sums.positions,
                 share: total.dyckSum == 0 ? 0 : Double(sums.dyckSum) / Double(total.dyckSum),
@@ -211,15 +235,19 @@ struct Stats: ParsableCommand {
         print("run-abf places: \(min(limit, ranked.count)) of \(ranked.count), by share of the dyck sum")
         print(" positions   share   dyck    nfa  place")
         for (place, sums) in ranked.prefix(limit) {
-            let function = policy.functions.indices.contains(place.function)
+            let function =
+                policy.functions.indices.contains(place.function)
                 ? policy.functions[place.function].name : "(no frame)"
-            let event = place.libc.map { policy.symbols.indices.contains($0) ? "after \(policy.symbols[$0])" : "after libc \($0)" }
+            let event =
+                place.libc.map {
+                    policy.symbols.indices.contains($0) ? "after \(policy.symbols[$0])" : "after libc \($0)"
+                }
                 ?? "thread start"
             let share = total.dyckSum == 0 ? 0 : Double(sums.dyckSum) / Double(total.dyckSum)
             let columns = [
                 pad("\(sums.positions)", 10), pad(formatPercent(share), 7),
                 pad(formatABF(Double(sums.dyckSum) / Double(sums.positions)), 6),
-                pad(formatABF(Double(sums.nfaSum) / Double(sums.positions)), 6),
+                pad(formatABF(Double(sums.nfaSum) / Double(sums.positions)), 6)
             ]
             print(columns.joined(separator: " ") + "  \(function) \(event)")
         }

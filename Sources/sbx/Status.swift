@@ -37,22 +37,29 @@ struct Status: ParsableCommand {
         let policies = try handle.policies()
         let threads = try handle.threads().sorted(by: { ($0.pid, $0.tid) < ($1.pid, $1.tid) })
         if json {
-            print(try JSONOutput.text(Self.document(s, device: device, policies: policies, threads: threads)), terminator: "")
+            print(
+                try JSONOutput.text(Self.document(s, device: device, policies: policies, threads: threads)),
+                terminator: "")
             return
         }
         print("module: loaded, ABI version \(s.abiVersion)")
         print("policies: \(s.policies) loaded (\(s.policyBytes) bytes), \(s.installed) installed for executables")
         print("threads: \(s.enforcedThreads) enforced, \(s.armedThreads) armed, \(s.unconfinedThreads) unconfined")
         print("markers: \(s.markers) checked")
-        print("violations: \(s.violations) (records waiting: \(s.recordsQueued) of \(s.ringSize), dropped: \(s.recordsDropped), allocation failures: \(s.allocationFailures))")
+        print(
+            "violations: \(s.violations) (records waiting: \(s.recordsQueued) of \(s.ringSize), dropped: \(s.recordsDropped), allocation failures: \(s.allocationFailures))"
+        )
         if s.killsDropped > 0 { print("kill records lost: \(s.killsDropped)") }
         if let policies, !policies.isEmpty {
             // Each policy has its own queue and rate limit: its drops are its own.
             print("")
             print("POLICY  MODE  USERS  VIOLATIONS  WAITING  KILLS  DROPPED  RATE-LIMITED")
             for p in policies {
-                print(pad("\(p.id)", 8) + pad(p.nfa ? "nfa" : "dyck", 6) + pad("\(p.users)", 7) + pad("\(p.violations)", 12)
-                      + pad("\(p.queued)", 9) + pad("\(p.queuedKills)", 7) + pad("\(p.dropped)", 9) + "\(p.droppedByRate)")
+                print(
+                    pad("\(p.id)", 8) + pad(p.nfa ? "nfa" : "dyck", 6) + pad("\(p.users)", 7)
+                        + pad("\(p.violations)", 12)
+                        + pad("\(p.queued)", 9) + pad("\(p.queuedKills)", 7) + pad("\(p.dropped)", 9)
+                        + "\(p.droppedByRate)")
             }
         }
         guard !threads.isEmpty else { return }
@@ -60,9 +67,11 @@ struct Status: ParsableCommand {
         print("PID     TID     POLICY  MODE  ACTION  STATE     MARKERS     VIOLATIONS  PROGRAM")
         for t in threads {
             let (mode, action) = t.unconfined ? ("-", "-") : (t.mode, t.action)
-            print(pad("\(t.pid)", 8) + pad("\(t.tid)", 8) + pad(t.unconfined ? "-" : "\(t.policyID)", 8) + pad(mode, 6) + pad(action, 8)
-                  + pad(Self.state(t), 10) + pad("\(t.markers)", 12) + pad("\(t.violations)", 12)
-                  + Self.program(pid: t.pid, command: t.command) + (t.installed ? " (installed)" : ""))
+            print(
+                pad("\(t.pid)", 8) + pad("\(t.tid)", 8) + pad(t.unconfined ? "-" : "\(t.policyID)", 8) + pad(mode, 6)
+                    + pad(action, 8)
+                    + pad(Self.state(t), 10) + pad("\(t.markers)", 12) + pad("\(t.violations)", 12)
+                    + Self.program(pid: t.pid, command: t.command) + (t.installed ? " (installed)" : ""))
         }
     }
 
@@ -137,8 +146,10 @@ struct Status: ParsableCommand {
         var installed: Bool
     }
 
-    static func document(_ s: DeviceStatus, device: String, policies: [LoadedPolicy]?,
-                         threads: [SandboxedThread]) -> Document {
+    static func document(
+        _ s: DeviceStatus, device: String, policies: [LoadedPolicy]?,
+        threads: [SandboxedThread]
+    ) -> Document {
         Document(
             device: device, abiVersion: s.abiVersion, policiesLoaded: s.policies, policyBytes: s.policyBytes,
             installed: s.installed, threadsEnforced: s.enforcedThreads, threadsArmed: s.armedThreads,
@@ -146,16 +157,18 @@ struct Status: ParsableCommand {
             recordsQueued: s.recordsQueued, queueSize: s.ringSize, recordsDropped: s.recordsDropped,
             killsDropped: s.killsDropped, allocationFailures: s.allocationFailures,
             policies: policies?.map {
-                Policy(policy: $0.id, mode: $0.nfa ? "nfa" : "dyck", size: $0.size, users: $0.users,
-                       violations: $0.violations, recordsQueued: $0.queued, killsQueued: $0.queuedKills,
-                       queueSize: $0.queueSize, recordsDropped: $0.dropped, rateLimited: $0.droppedByRate,
-                       killsDropped: $0.killsDropped)
+                Policy(
+                    policy: $0.id, mode: $0.nfa ? "nfa" : "dyck", size: $0.size, users: $0.users,
+                    violations: $0.violations, recordsQueued: $0.queued, killsQueued: $0.queuedKills,
+                    queueSize: $0.queueSize, recordsDropped: $0.dropped, rateLimited: $0.droppedByRate,
+                    killsDropped: $0.killsDropped)
             },
             threads: threads.map {
-                Thread(pid: $0.pid, tid: $0.tid, policy: $0.unconfined ? nil : $0.policyID,
-                       mode: $0.unconfined ? nil : $0.mode, action: $0.unconfined ? nil : $0.action,
-                       state: state($0), markers: $0.markers, violations: $0.violations,
-                       program: program(pid: $0.pid, command: $0.command), command: $0.command, installed: $0.installed)
+                Thread(
+                    pid: $0.pid, tid: $0.tid, policy: $0.unconfined ? nil : $0.policyID,
+                    mode: $0.unconfined ? nil : $0.mode, action: $0.unconfined ? nil : $0.action,
+                    state: state($0), markers: $0.markers, violations: $0.violations,
+                    program: program(pid: $0.pid, command: $0.command), command: $0.command, installed: $0.installed)
             })
     }
 }

@@ -46,35 +46,52 @@ struct Vm: ParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("A kernel image (vmlinuz or vmlinux) to boot instead of Debian's.", valueName: "VMLINUZ"))
+    @Option(
+        help: ArgumentHelp("A kernel image (vmlinuz or vmlinux) to boot instead of Debian's.", valueName: "VMLINUZ"))
     var kernel: String?
 
-    @Option(help: ArgumentHelp("Guest memory (MiB, or like 512M, 2G; at least 128M).", valueName: "M"),
-            transform: VMConfiguration.parseMemory)
+    @Option(
+        help: ArgumentHelp("Guest memory (MiB, or like 512M, 2G; at least 128M).", valueName: "M"),
+        transform: VMConfiguration.parseMemory)
     var memory: Int = 1024
 
     @Option(help: "Guest CPUs (1 to 64).")
     var cpus: Int = 1
 
-    @Option(help: ArgumentHelp("Kill the guest after this many seconds, counted from the first boot's start: every boot, retries included, and the command.", valueName: "SECONDS"),
-            transform: { try VMConfiguration.parseTimeout($0) })
+    @Option(
+        help: ArgumentHelp(
+            "Kill the guest after this many seconds, counted from the first boot's start: every boot, retries included, and the command.",
+            valueName: "SECONDS"),
+        transform: { try VMConfiguration.parseTimeout($0) })
     var timeout: Double = 600
 
-    @Option(help: ArgumentHelp("Kill a boot that has not reached the command after this many seconds, and boot again (within --timeout).", valueName: "SECONDS"),
-            transform: { try VMConfiguration.parseTimeout($0, option: "--boot-timeout") })
+    @Option(
+        help: ArgumentHelp(
+            "Kill a boot that has not reached the command after this many seconds, and boot again (within --timeout).",
+            valueName: "SECONDS"),
+        transform: { try VMConfiguration.parseTimeout($0, option: "--boot-timeout") })
     var bootTimeout: Double = 60
 
-    @Option(help: ArgumentHelp("Boots to try before giving up on a guest that fails before the command starts (panic, hang, QEMU error).", valueName: "N"),
-            transform: VMConfiguration.parseBootAttempts)
+    @Option(
+        help: ArgumentHelp(
+            "Boots to try before giving up on a guest that fails before the command starts (panic, hang, QEMU error).",
+            valueName: "N"),
+        transform: VMConfiguration.parseBootAttempts)
     var bootAttempts: Int = 3
 
     @Flag(help: "Use KVM instead of TCG (KVM boots hang on some machines: see --boot-timeout).")
     var kvm = false
 
-    @Flag(help: "Count instructions (QEMU -icount shift=0; not with --kvm): the guest's clocks advance 1 ns per instruction, so CPU times measured in the guest are deterministic and do not depend on the host's load.")
+    @Flag(
+        help:
+            "Count instructions (QEMU -icount shift=0; not with --kvm): the guest's clocks advance 1 ns per instruction, so CPU times measured in the guest are deterministic and do not depend on the host's load."
+    )
     var icount = false
 
-    @Option(help: ArgumentHelp("The module to load (default: kmod/sbx_dyck.ko in the package above the sbx binary or the current directory).", valueName: "PATH"))
+    @Option(
+        help: ArgumentHelp(
+            "The module to load (default: kmod/sbx_dyck.ko in the package above the sbx binary or the current directory).",
+            valueName: "PATH"))
     var module: String?
 
     @Flag(help: "Load no module.")
@@ -89,13 +106,17 @@ struct Vm: ParsableCommand {
     @Flag(help: "Print /proc/sys/kernel/tainted after the command on stderr.")
     var reportTaint = false
 
-    @Option(help: ArgumentHelp("Write /proc/sys/kernel/tainted after the command (a decimal number) to FILE.", valueName: "FILE"))
+    @Option(
+        help: ArgumentHelp(
+            "Write /proc/sys/kernel/tainted after the command (a decimal number) to FILE.", valueName: "FILE"))
     var taintFile: String?
 
     @Option(help: ArgumentHelp("Another host directory the guest may write to (repeatable).", valueName: "DIR"))
     var rwdir: [String] = []
 
-    @Option(name: .customLong("env"), help: ArgumentHelp("Set a variable in the command's environment (repeatable).", valueName: "NAME=VALUE"))
+    @Option(
+        name: .customLong("env"),
+        help: ArgumentHelp("Set a variable in the command's environment (repeatable).", valueName: "NAME=VALUE"))
     var env: [String] = []
 
     @Option(help: ArgumentHelp("The cache of kernels and initramfs images.", valueName: "DIR"))
@@ -117,7 +138,9 @@ struct Vm: ParsableCommand {
         guard !(kvm && icount) else {
             throw ValidationError("--icount counts instructions under TCG: it cannot be used with --kvm")
         }
-        guard !(noModule && module != nil) else { throw ValidationError("--module and --no-module contradict each other") }
+        guard !(noModule && module != nil) else {
+            throw ValidationError("--module and --no-module contradict each other")
+        }
     }
 
     func run() throws {
@@ -142,9 +165,12 @@ struct Vm: ParsableCommand {
         config.verbose = verbose
         config.kernelArguments = kernelArgs.map { $0.split(separator: " ").map(String.init) } ?? []
         if !noModule {
-            config.module = try module.map(absolute) ?? PackageRoot.defaultModule(
-                executable: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0],
-                currentDirectory: cwd)
+            config.module =
+                try module.map(absolute)
+                ?? PackageRoot.defaultModule(
+                    executable: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+                        ?? CommandLine.arguments[0],
+                    currentDirectory: cwd)
         }
 
         let result: VMResult

@@ -20,7 +20,9 @@ final class BadInputTests: XCTestCase {
         return url.path
     }
 
-    func assertBadInput(_ tool: String, _ args: [String], mentions: [String], file: StaticString = #filePath, line: UInt = #line) throws {
+    func assertBadInput(
+        _ tool: String, _ args: [String], mentions: [String], file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         let result = try CLI.run(tool, args)
         XCTAssertEqual(result.status, 2, "\(args): \(result.stderr)", file: file, line: line)
         let lines = result.stderr.split(separator: "\n")
@@ -54,7 +56,7 @@ final class BadInputTests: XCTestCase {
             (["--boot-attempts", "11"], ["--boot-attempts", "1 to 10"]),
             (["--cpus", "0"], ["--cpus 0", "1 to 64"]),
             (["--kvm", "--icount"], ["--icount", "--kvm"]),
-            (["--no-module", "--module", "x.ko"], ["--module", "--no-module"]),
+            (["--no-module", "--module", "x.ko"], ["--module", "--no-module"])
         ]
         for (options, words) in cases {
             let result = try CLI.run("sbx", ["vm"] + options + ["--", "true"])
@@ -68,7 +70,8 @@ final class BadInputTests: XCTestCase {
 
     func testNotIRAtAll() throws {
         let path = dir.appendingPathComponent("binary.bc").path
-        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data([0x7F, 0x45, 0x4C, 0x46, 0, 1, 2, 3])))
+        XCTAssertTrue(
+            FileManager.default.createFile(atPath: path, contents: Data([0x7F, 0x45, 0x4C, 0x46, 0, 1, 2, 3])))
         try assertBadInput("dyck-gen", [path], mentions: ["binary.bc"])
     }
 
@@ -120,20 +123,30 @@ final class BadInputTests: XCTestCase {
         let text = try validPolicy()
         XCTAssertTrue(text.hasPrefix("dyck-policy 3\n"), "dyck-gen writes the sets: \(text.prefix(40))")
         func edited(_ change: (String) -> String) -> String {
-            text.split(separator: "\n", omittingEmptySubsequences: false).map { change(String($0)) }.joined(separator: "\n")
+            text.split(separator: "\n", omittingEmptySubsequences: false).map { change(String($0)) }.joined(
+                separator: "\n")
         }
         let ambient = edited { $0.hasPrefix("window ambient ") ? "window ambient 4000" : $0 }
-        try assertBadInput("sbx", ["check", try write(ambient, "ambient.dyck"), "--", "puts"],
-                           mentions: ["ambient.dyck:", "out-of-range system-call set index 4000"])
+        try assertBadInput(
+            "sbx", ["check", try write(ambient, "ambient.dyck"), "--", "puts"],
+            mentions: ["ambient.dyck:", "out-of-range system-call set index 4000"])
         let unsorted = edited { $0 == "set 0" ? "set 0 2 1" : $0 }
-        try assertBadInput("sbx", ["blob", try write(unsorted, "unsorted.dyck"), "-o", dir.appendingPathComponent("x.blob").path],
-                           mentions: ["unsorted.dyck:", "not in ascending order"])
+        try assertBadInput(
+            "sbx", ["blob", try write(unsorted, "unsorted.dyck"), "-o", dir.appendingPathComponent("x.blob").path],
+            mentions: ["unsorted.dyck:", "not in ascending order"])
         let tooLarge = edited { $0 == "set 0" ? "set 0 510" : $0 }
-        try assertBadInput("sbx", ["convert", try write(tooLarge, "large.dyck"), "--to", "nfa", "-o", dir.appendingPathComponent("y.dyck").path],
-                           mentions: ["large.dyck:", "system-call number 510 is out of range (0...509)"])
+        try assertBadInput(
+            "sbx",
+            [
+                "convert", try write(tooLarge, "large.dyck"), "--to", "nfa", "-o",
+                dir.appendingPathComponent("y.dyck").path
+            ],
+            mentions: ["large.dyck:", "system-call number 510 is out of range (0...509)"])
         // A version-1 header on a file with the sets.
         let old = text.replacingOccurrences(of: "dyck-policy 3\n", with: "dyck-policy 1\n")
-        try assertBadInput("sbx", ["stats", try write(old, "old.dyck")], mentions: ["old.dyck:", "found 'syscall-sets'", "dyck-policy 2"])
+        try assertBadInput(
+            "sbx", ["stats", try write(old, "old.dyck")],
+            mentions: ["old.dyck:", "found 'syscall-sets'", "dyck-policy 2"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("x.blob").path))
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("y.dyck").path))
     }

@@ -7,7 +7,8 @@ enum CLI {
     /// The directory holding the test runner is the build products directory, where
     /// `swift build` put `dyck-gen` and `sbx`.
     static let binDir: URL = {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
         // On Linux the runner is NAME.xctest, an executable in the products directory.
         while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("sbx").path), dir.path != "/" {

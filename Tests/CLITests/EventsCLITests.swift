@@ -17,14 +17,17 @@ final class EventsCLITests: XCTestCase {
         let badInterval = try CLI.run("sbx", ["events", "--device", missingDevice, "--follow", "--interval", "0"])
         XCTAssertEqual(badInterval.status, 2, badInterval.stderr)
         // A good --since and --json get past the checks to the (missing) module.
-        let fine = try CLI.run("sbx", ["events", "--device", missingDevice, "--json", "--since", "2026-12-07T04:30:00Z"])
+        let fine = try CLI.run(
+            "sbx", ["events", "--device", missingDevice, "--json", "--since", "2026-12-07T04:30:00Z"])
         XCTAssertEqual(fine.status, 101, fine.stderr)
     }
 
     func testHelp() throws {
         let help = try CLI.run("sbx", ["events", "--help"])
         XCTAssertEqual(help.status, 0, help.stderr)
-        for needle in ["--follow", "--json", "--since", "--journal", "--all", "Reading takes the records", "SBX_FUNCTION"] {
+        for needle in [
+            "--follow", "--json", "--since", "--journal", "--all", "Reading takes the records", "SBX_FUNCTION"
+        ] {
             XCTAssertTrue(help.stdout.contains(needle), "missing \(needle) in:\n\(help.stdout)")
         }
         let top = try CLI.run("sbx", ["--help"])

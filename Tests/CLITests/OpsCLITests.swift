@@ -32,11 +32,13 @@ final class OpsCLITests: XCTestCase {
             let result = try CLI.run(tool, [option])
             XCTAssertEqual(result.status, 0, "\(tool) \(option): \(result.stderr)")
             let text = result.stdout
-            let match = try XCTUnwrap(pattern.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
-                                      "\(tool) \(option): '\(text)'")
+            let match = try XCTUnwrap(
+                pattern.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
+                "\(tool) \(option): '\(text)'")
             XCTAssertEqual((text as NSString).substring(with: match.range(at: 1)), tool)
-            XCTAssertEqual((text as NSString).substring(with: match.range(at: 2)), version,
-                           "\(tool)'s version is kmod/dkms.conf's")
+            XCTAssertEqual(
+                (text as NSString).substring(with: match.range(at: 2)), version,
+                "\(tool)'s version is kmod/dkms.conf's")
         }
         // dyck-cc's --version stays clang's.
         let clang = try CLI.run("dyck-cc", ["--version"])
@@ -53,8 +55,9 @@ final class OpsCLITests: XCTestCase {
     func assertSnakeCase(_ value: Any, _ path: String = "", file: StaticString = #filePath, line: UInt = #line) {
         if let object = value as? [String: Any] {
             for (key, inner) in object {
-                XCTAssertNotNil(key.range(of: "^[a-z][a-z0-9_]*$", options: .regularExpression),
-                                "key '\(path).\(key)' is not snake_case", file: file, line: line)
+                XCTAssertNotNil(
+                    key.range(of: "^[a-z][a-z0-9_]*$", options: .regularExpression),
+                    "key '\(path).\(key)' is not snake_case", file: file, line: line)
                 assertSnakeCase(inner, path + "." + key, file: file, line: line)
             }
         } else if let array = value as? [Any] {
@@ -126,36 +129,54 @@ final class OpsCLITests: XCTestCase {
         let file = dir.appendingPathComponent("plain-file")
         try "x".write(to: file, atomically: true, encoding: .utf8)
         let blocked = file.path + "/policies"
-        let install = try CLI.run("sbx", ["policy", "install", "p.dyck", "--exe", "/bin/true", "--policy-dir", blocked,
-                                          "--device", missing])
+        let install = try CLI.run(
+            "sbx",
+            [
+                "policy", "install", "p.dyck", "--exe", "/bin/true", "--policy-dir", blocked,
+                "--device", missing
+            ])
         XCTAssertEqual(install.status, 3, install.stderr)
         XCTAssertTrue(install.stderr.contains(blocked), install.stderr)
         // The same through the environment variable.
         var environment = ProcessInfo.processInfo.environment
         environment["SBX_POLICY_DIR"] = blocked
-        let viaEnvironment = try CLI.run("sbx", ["policy", "install", "p.dyck", "--exe", "/bin/true", "--device", missing],
-                                         environment: environment)
+        let viaEnvironment = try CLI.run(
+            "sbx", ["policy", "install", "p.dyck", "--exe", "/bin/true", "--device", missing],
+            environment: environment)
         XCTAssertEqual(viaEnvironment.status, 3, viaEnvironment.stderr)
         XCTAssertTrue(viaEnvironment.stderr.contains(blocked), viaEnvironment.stderr)
-        let runtime = try CLI.run("sbx", ["policy", "install", "p.dyck", "--exe", "/bin/true", "--policy-dir", blocked,
-                                          "--runtime", "--device", missing])
+        let runtime = try CLI.run(
+            "sbx",
+            [
+                "policy", "install", "p.dyck", "--exe", "/bin/true", "--policy-dir", blocked,
+                "--runtime", "--device", missing
+            ])
         XCTAssertEqual(runtime.status, 101, runtime.stderr)
         // A usable directory: created (with its parents), then the device is missing.
         let fresh = dir.appendingPathComponent("etc/sbx/policies").path
-        let created = try CLI.run("sbx", ["policy", "install", "p.dyck", "--exe", "/bin/true", "--policy-dir", fresh,
-                                          "--device", missing])
+        let created = try CLI.run(
+            "sbx",
+            [
+                "policy", "install", "p.dyck", "--exe", "/bin/true", "--policy-dir", fresh,
+                "--device", missing
+            ])
         XCTAssertEqual(created.status, 101, created.stderr)
         var isDirectory: ObjCBool = false
         XCTAssertTrue(FileManager.default.fileExists(atPath: fresh, isDirectory: &isDirectory) && isDirectory.boolValue)
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: fresh), [], "nothing saved without the kernel")
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: fresh), [], "nothing saved without the kernel")
     }
 
     func testLoadAllErrors() throws {
         let missing = dir.appendingPathComponent("no-sbx").path
         // An empty or missing directory still needs the module (the service must not
         // pass silently without it).
-        let none = try CLI.run("sbx", ["policy", "load-all", "--policy-dir", dir.appendingPathComponent("none").path,
-                                       "--device", missing])
+        let none = try CLI.run(
+            "sbx",
+            [
+                "policy", "load-all", "--policy-dir", dir.appendingPathComponent("none").path,
+                "--device", missing
+            ])
         XCTAssertEqual(none.status, 101, none.stderr)
         // A directory that cannot be read: 2, naming it.
         let file = dir.appendingPathComponent("plain-file")

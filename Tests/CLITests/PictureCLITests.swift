@@ -78,8 +78,10 @@ final class PictureCLITests: XCTestCase {
         let always = try generate(Self.version2.replacingOccurrences(of: "if (n > 2)\n", with: ""), name: "v3")
         let both = try CLI.run("sbx", ["diff", old, always])
         XCTAssertEqual(both.status, 1)
-        XCTAssertEqual(both.stdout.split(separator: "\n").filter { $0.hasPrefix("  ") },
-                       ["  + getpid()    e.g. puts(), fflush(), getpid()", "  - return    e.g. puts(), fflush(), return"], both.stdout)
+        XCTAssertEqual(
+            both.stdout.split(separator: "\n").filter { $0.hasPrefix("  ") },
+            ["  + getpid()    e.g. puts(), fflush(), getpid()", "  - return    e.g. puts(), fflush(), return"],
+            both.stdout)
 
         // Only the lines moved (a comment): renumbered text, same language.
         let moved = try generate("/* moved */\n" + Self.version1, name: "v1moved")
@@ -105,7 +107,8 @@ final class PictureCLITests: XCTestCase {
     /// Three call sites of dbg() between the same two states of f: one dashed edge
     /// labelled ×3 where the policy has three call edges.
     func testParallelCallEdgesAreCollapsed() throws {
-        let p = try generate("""
+        let p = try generate(
+            """
             #include <stdio.h>
             void dbg(const char *s) { fputs(s, stderr); }
             void f(int x) {
@@ -118,7 +121,9 @@ final class PictureCLITests: XCTestCase {
             """, name: "debug")
         let policy = try Policy.load(path: p)
         let f = try XCTUnwrap(policy.functionIndex(named: "f"))
-        let callEdges = policy.functions[f].automaton.edges.filter { if case .call = $0.label { return true } else { return false } }
+        let callEdges = policy.functions[f].automaton.edges.filter {
+            if case .call = $0.label { return true } else { return false }
+        }
         XCTAssertEqual(callEdges.count, 3, "three sites, three call edges in the policy")
         XCTAssertEqual(Set(callEdges.map { "\($0.from)>\($0.to)" }).count, 1, "all between the same two states")
         let dot = try CLI.run("sbx", ["dot", p, "--function", "f"])
@@ -147,10 +152,13 @@ final class PictureCLITests: XCTestCase {
         XCTAssertEqual(refused.status, 2, refused.stderr)
         let policy = try Policy.load(path: p)
         let main = try XCTUnwrap(policy.functionIndex(named: "main"))
-        let (states, edgeCount) = (policy.functions[main].automaton.stateCount, policy.functions[main].automaton.edges.count)
+        let (states, edgeCount) = (
+            policy.functions[main].automaton.stateCount, policy.functions[main].automaton.edges.count
+        )
         XCTAssertGreaterThanOrEqual(edgeCount, 300)
         XCTAssertEqual(policy.functions.count, 1)
-        XCTAssertTrue(refused.stderr.contains("\(states) states and \(edgeCount) edges, over --size-limit 250"), refused.stderr)
+        XCTAssertTrue(
+            refused.stderr.contains("\(states) states and \(edgeCount) edges, over --size-limit 250"), refused.stderr)
         XCTAssertTrue(refused.stderr.contains("--function NAME"), refused.stderr)
         XCTAssertTrue(refused.stderr.contains("raise --size-limit"), refused.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: svg))
@@ -158,7 +166,8 @@ final class PictureCLITests: XCTestCase {
         // DOT text is cheap: written, with the warning.
         let text = try CLI.run("sbx", ["dot", p])
         XCTAssertEqual(text.status, 0, text.stderr)
-        XCTAssertTrue(text.stderr.contains("warning: the graph has \(states) states and \(edgeCount) edges"), text.stderr)
+        XCTAssertTrue(
+            text.stderr.contains("warning: the graph has \(states) states and \(edgeCount) edges"), text.stderr)
         XCTAssertTrue(text.stdout.hasPrefix("digraph"))
 
         let small = try CLI.run("sbx", ["dot", p, "--size-limit", "400"])
@@ -167,7 +176,9 @@ final class PictureCLITests: XCTestCase {
         let negative = try CLI.run("sbx", ["dot", p, "--size-limit", "-1"])
         XCTAssertEqual(negative.status, 2, negative.stderr)
 
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/dot") else { throw XCTSkip("graphviz not installed") }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/dot") else {
+            throw XCTSkip("graphviz not installed")
+        }
         let forced = try CLI.run("sbx", ["dot", p, "--svg", svg, "--size-limit", "0"])
         XCTAssertEqual(forced.status, 0, forced.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: svg))
@@ -238,15 +249,22 @@ final class PictureCLITests: XCTestCase {
         XCTAssertEqual(dot.status, 0, dot.stderr)
         let lines = dot.stdout.split(separator: "\n").map(String.init)
         // main (the root), then greet (where the event was refused); nothing else.
-        XCTAssertEqual(lines.filter { $0.contains("subgraph") }, ["  subgraph \"cluster_1\" {", "  subgraph \"cluster_2\" {"], dot.stdout)
+        XCTAssertEqual(
+            lines.filter { $0.contains("subgraph") }, ["  subgraph \"cluster_1\" {", "  subgraph \"cluster_2\" {"],
+            dot.stdout)
         let red = lines.filter { $0.contains("color=red") && $0.contains(" -> ") }
         // Both of main's call edges of site 1, and the refused edge from greet's state 0.
         XCTAssertEqual(red.count, 3, dot.stdout)
         XCTAssertEqual(red.filter { $0.contains("call {greet}()") && $0.hasPrefix("    f1_s") }.count, 2, dot.stdout)
-        XCTAssertTrue(lines.contains("    f2_s0 -> f2_refused [color=red, fontcolor=red, style=bold, label=\"fprintf()\"];"), dot.stdout)
+        XCTAssertTrue(
+            lines.contains("    f2_s0 -> f2_refused [color=red, fontcolor=red, style=bold, label=\"fprintf()\"];"),
+            dot.stdout)
         XCTAssertTrue(lines.contains("    f2_s0 [label=\"0\", color=red, penwidth=2];"), dot.stdout)
-        XCTAssertTrue(lines.contains { $0.contains("f2_refused [shape=box") && $0.contains("refused: fprintf()") }, dot.stdout)
-        XCTAssertFalse(lines.contains { $0.contains("call maintenance()") && $0.contains("color=red") }, "site 0 is not on the stack")
+        XCTAssertTrue(
+            lines.contains { $0.contains("f2_refused [shape=box") && $0.contains("refused: fprintf()") }, dot.stdout)
+        XCTAssertFalse(
+            lines.contains { $0.contains("call maintenance()") && $0.contains("color=red") },
+            "site 0 is not on the stack")
 
         // The same report against another policy: said, status 2.
         let other = try generate(Self.version1, name: "v1")
@@ -272,30 +290,35 @@ final class PictureCLITests: XCTestCase {
         try Self.hijackPolicy.write(toFile: policyPath, atomically: true, encoding: .utf8)
         let tracePath = dir.appendingPathComponent("h.trace").path
         try """
-            sbx-trace 1
-            start 7 /p/hijack
-            m 7 7 libc 1
-            m 7 7 call 0
-            m 7 7 libc 0
-            m 7 7 libc 3
-            m 7 7 libc 0
-            m 7 7 ret 0
-            m 7 7 call 1
-            m 7 7 libc 0
-            exit 7 7 killed 9
-            end
+        sbx-trace 1
+        start 7 /p/hijack
+        m 7 7 libc 1
+        m 7 7 call 0
+        m 7 7 libc 0
+        m 7 7 libc 3
+        m 7 7 libc 0
+        m 7 7 ret 0
+        m 7 7 call 1
+        m 7 7 libc 0
+        exit 7 7 killed 9
+        end
 
-            """.write(toFile: tracePath, atomically: true, encoding: .utf8)
+        """.write(toFile: tracePath, atomically: true, encoding: .utf8)
         let dot = try CLI.run("sbx", ["dot", policyPath, "--trace", tracePath])
         XCTAssertEqual(dot.status, 0, dot.stderr)
         let lines = dot.stdout.split(separator: "\n").map(String.init)
-        XCTAssertEqual(lines.filter { $0.contains("subgraph") }, ["  subgraph \"cluster_1\" {", "  subgraph \"cluster_2\" {"], dot.stdout)
-        let red = lines.filter { $0.contains(" -> ") && $0.contains("color=red") }.map { $0.split(separator: " ").prefix(3).joined(separator: " ") }
+        XCTAssertEqual(
+            lines.filter { $0.contains("subgraph") }, ["  subgraph \"cluster_1\" {", "  subgraph \"cluster_2\" {"],
+            dot.stdout)
+        let red = lines.filter { $0.contains(" -> ") && $0.contains("color=red") }.map {
+            $0.split(separator: " ").prefix(3).joined(separator: " ")
+        }
         XCTAssertEqual(red, ["f1_s0 -> f1_s1", "f1_s1 -> f1_s2", "f1_s2 -> f1_s3", "f2_s0 -> f2_refused"], dot.stdout)
         XCTAssertTrue(lines.contains("    f2_s0 [label=\"0\", color=red, penwidth=2];"), dot.stdout)
 
         // A run the policy allows: nothing to draw, said.
-        try "sbx-trace 1\nstart 7 /p/hijack\nm 7 7 libc 1\nexit 7 7 exited 0\nend\n".write(toFile: tracePath, atomically: true, encoding: .utf8)
+        try "sbx-trace 1\nstart 7 /p/hijack\nm 7 7 libc 1\nexit 7 7 exited 0\nend\n".write(
+            toFile: tracePath, atomically: true, encoding: .utf8)
         let allowed = try CLI.run("sbx", ["dot", policyPath, "--trace", tracePath])
         XCTAssertEqual(allowed.status, 2, allowed.stderr)
         XCTAssertTrue(allowed.stderr.contains("stays inside the policy"), allowed.stderr)
@@ -309,14 +332,14 @@ final class PictureCLITests: XCTestCase {
         let pidFile = dir.appendingPathComponent("dot.pid").path
         let fake = bin.appendingPathComponent("dot").path
         try """
-            #!/bin/sh
-            # A slow Graphviz: writes part of its output, then hangs.
-            echo $$ > "\(pidFile)"
-            while [ $# -gt 0 ]; do [ "$1" = -o ] && out=$2; shift; done
-            cat > /dev/null
-            printf partial > "$out"
-            exec sleep 60
-            """.write(toFile: fake, atomically: true, encoding: .utf8)
+        #!/bin/sh
+        # A slow Graphviz: writes part of its output, then hangs.
+        echo $$ > "\(pidFile)"
+        while [ $# -gt 0 ]; do [ "$1" = -o ] && out=$2; shift; done
+        cat > /dev/null
+        printf partial > "$out"
+        exec sleep 60
+        """.write(toFile: fake, atomically: true, encoding: .utf8)
         chmod(fake, 0o755)
         let p = try generate(Self.version1, name: "v1")
         let out = dir.appendingPathComponent("out").path
@@ -334,7 +357,9 @@ final class PictureCLITests: XCTestCase {
             waited += 1
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out).count, 1, "the partial temporary file")
-        let child = pid_t(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        let child =
+            pid_t(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))
+            ?? 0
         XCTAssertGreaterThan(child, 0)
         kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()

@@ -13,7 +13,8 @@ final class RunErrorTests: XCTestCase {
     override func setUpWithError() throws {
         dir = try CLI.temporaryDirectory()
         let source = dir.appendingPathComponent("hello.c")
-        try "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }\n".write(to: source, atomically: true, encoding: .utf8)
+        try "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }\n".write(
+            to: source, atomically: true, encoding: .utf8)
         let build = try CLI.run("dyck-cc", ["-O1", "-o", exe, source.path])
         XCTAssertEqual(build.status, 0, build.stderr)
     }
@@ -41,7 +42,9 @@ final class RunErrorTests: XCTestCase {
     /// not be written after the run would lose it and replace the program's status.
     func testJSONReportCheckedBeforeTheRun() throws {
         // Control: a writable target gets past the check, to the (missing) module.
-        let fine = try sbx(["run", "--device", missingDevice, "--json-report", dir.appendingPathComponent("r.json").path, "--", exe])
+        let fine = try sbx([
+            "run", "--device", missingDevice, "--json-report", dir.appendingPathComponent("r.json").path, "--", exe
+        ])
         XCTAssertEqual(fine.status, 101, fine.stderr)
         let missingDir = dir.appendingPathComponent("no-such-dir/r.json").path
         let r = try sbx(["run", "--device", missingDevice, "--json-report", missingDir, "--", exe])
@@ -66,15 +69,21 @@ final class RunErrorTests: XCTestCase {
         XCTAssertTrue(bad.stderr.contains("corrupt.dyck"), bad.stderr)
         // Messages a user reads: a policy named with --policy is not "missing, give
         // --policy", and a parse error with a line number names the file once.
-        let named = try sbx(["run", "--device", missingDevice, "--policy", dir.appendingPathComponent("nosuch.dyck").path, "--", exe])
+        let named = try sbx([
+            "run", "--device", missingDevice, "--policy", dir.appendingPathComponent("nosuch.dyck").path, "--", exe
+        ])
         XCTAssertEqual(named.status, 102)
-        XCTAssertTrue(named.stderr.contains("nosuch.dyck: no such policy file") && !named.stderr.contains("give --policy"), named.stderr)
-        XCTAssertTrue(missing.stderr.contains("or give --policy"), "the default file's message keeps the hint: " + missing.stderr)
+        XCTAssertTrue(
+            named.stderr.contains("nosuch.dyck: no such policy file") && !named.stderr.contains("give --policy"),
+            named.stderr)
+        XCTAssertTrue(
+            missing.stderr.contains("or give --policy"), "the default file's message keeps the hint: " + missing.stderr)
         let truncated = dir.appendingPathComponent("trunc.dyck").path
         try "dyck-policy 1\nkind dyck\nfunc".write(toFile: truncated, atomically: true, encoding: .utf8)
         let cut = try sbx(["run", "--device", missingDevice, "--policy", truncated, "--", exe])
         XCTAssertEqual(cut.status, 102)
-        XCTAssertEqual(cut.stderr.components(separatedBy: "trunc.dyck").count - 1, 1, "the file named once: " + cut.stderr)
+        XCTAssertEqual(
+            cut.stderr.components(separatedBy: "trunc.dyck").count - 1, 1, "the file named once: " + cut.stderr)
         XCTAssertTrue(cut.stderr.contains("trunc.dyck:3:"), cut.stderr)
     }
 
@@ -89,7 +98,8 @@ final class RunErrorTests: XCTestCase {
     func testWrongPolicy() throws {
         let edited = dir.appendingPathComponent("edited.dyck").path
         let text = try String(contentsOfFile: exe + ".dyck", encoding: .utf8)
-        try text.replacingOccurrences(of: "module hello", with: "module other").write(toFile: edited, atomically: true, encoding: .utf8)
+        try text.replacingOccurrences(of: "module hello", with: "module other").write(
+            toFile: edited, atomically: true, encoding: .utf8)
         let r = try sbx(["run", "--device", missingDevice, "--policy", edited, "--", exe])
         XCTAssertEqual(r.status, 105)
         XCTAssertTrue(r.stderr.contains("is not its policy"), r.stderr)

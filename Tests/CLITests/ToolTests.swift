@@ -56,7 +56,8 @@ final class ToolTests: XCTestCase {
         let deep = dir.appendingPathComponent("missing/dir")
         let refused = try CLI.run("dyck-gen", [ll.path, "-o", deep.path])
         XCTAssertEqual(refused.status, 3, refused.stderr)
-        XCTAssertTrue(refused.stderr.contains(deep.path) && refused.stderr.contains("No such file or directory"), refused.stderr)
+        XCTAssertTrue(
+            refused.stderr.contains(deep.path) && refused.stderr.contains("No such file or directory"), refused.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("missing").path))
         // The directory itself is made, as mkdir(1) would.
         let out = dir.appendingPathComponent("sub")
@@ -81,13 +82,16 @@ final class ToolTests: XCTestCase {
         let flat = dir.appendingPathComponent("flat.dyck").path
         let convert = try CLI.run("sbx", ["convert", p, "--to", "nfa", "-o", flat])
         XCTAssertEqual(convert.status, 0, convert.stderr)
-        XCTAssertEqual(try CLI.run("sbx", ["check", flat, "--", "puts", "getppid"]).status, 0,
-                       "a flattened policy admits the impossible path even in dyck mode")
+        XCTAssertEqual(
+            try CLI.run("sbx", ["check", flat, "--", "puts", "getppid"]).status, 0,
+            "a flattened policy admits the impossible path even in dyck mode")
 
         let inlined = dir.appendingPathComponent("inlined.dyck").path
-        XCTAssertEqual(try CLI.run("sbx", ["convert", p, "--to", "nfa", "--inline-budget", "1000", "-o", inlined]).status, 0)
-        XCTAssertEqual(try CLI.run("sbx", ["check", inlined, "--", "puts", "getppid"]).status, 1,
-                       "a copy of h per call site removes the impossible path")
+        XCTAssertEqual(
+            try CLI.run("sbx", ["convert", p, "--to", "nfa", "--inline-budget", "1000", "-o", inlined]).status, 0)
+        XCTAssertEqual(
+            try CLI.run("sbx", ["check", inlined, "--", "puts", "getppid"]).status, 1,
+            "a copy of h per call site removes the impossible path")
         XCTAssertEqual(try CLI.run("sbx", ["check", inlined, "--", "puts", "getpid", "puts", "getppid"]).status, 0)
 
         let back = dir.appendingPathComponent("back.dyck").path
@@ -111,7 +115,9 @@ final class ToolTests: XCTestCase {
         let section = Self.systemCallSection(text)
         XCTAssertEqual(section.first, "syscall-sets \(section.filter { $0.hasPrefix("set ") }.count)")
         XCTAssertTrue(section.contains("set 0"), "set 0 is the empty set")
-        XCTAssertEqual(section.filter { $0.hasPrefix("sym-set ") }.count, text.split(separator: "\n").filter { $0.hasPrefix("sym ") }.count)
+        XCTAssertEqual(
+            section.filter { $0.hasPrefix("sym-set ") }.count,
+            text.split(separator: "\n").filter { $0.hasPrefix("sym ") }.count)
         XCTAssertTrue(section.contains { $0.hasPrefix("window start ") })
         XCTAssertTrue(section.contains { $0.hasPrefix("window ambient ") })
 
@@ -132,7 +138,8 @@ final class ToolTests: XCTestCase {
         let back = dir.appendingPathComponent("back.dyck").path
         XCTAssertEqual(try CLI.run("sbx", ["convert", flat, "--to", "dyck", "-o", back]).status, 0)
         XCTAssertEqual(Self.systemCallSection(try String(contentsOfFile: back, encoding: .utf8)), section)
-        let flatBlob = try CLI.run("sbx", ["blob", flat, "--mode", "nfa", "-o", dir.appendingPathComponent("flat.blob").path])
+        let flatBlob = try CLI.run(
+            "sbx", ["blob", flat, "--mode", "nfa", "-o", dir.appendingPathComponent("flat.blob").path])
         XCTAssertEqual(flatBlob.status, 0, flatBlob.stderr)
         XCTAssertTrue(flatBlob.stderr.contains("system-call sets"), flatBlob.stderr)
 
@@ -169,14 +176,16 @@ final class ToolTests: XCTestCase {
     /// quadratic: 16,000 arguments to `sbx run` took 27 s, 100,000 events to `sbx check`
     /// did not finish); they must still arrive whole and in order.
     func testManyArgumentsAfterTheSeparator() throws {
-        let loop = "#include <stdio.h>\nint main(int c, char **v) { for (int i = 0; i < c; i++) puts(v[i]); return 0; }\n"
+        let loop =
+            "#include <stdio.h>\nint main(int c, char **v) { for (int i = 0; i < c; i++) puts(v[i]); return 0; }\n"
         let ll = try CLI.compile(loop, name: "loop", in: dir)
         XCTAssertEqual(try CLI.run("dyck-gen", [ll.path]).status, 0)
         let events = Array(repeating: "puts", count: 100_000)
         let check = try CLI.run("sbx", ["check", dir.appendingPathComponent("loop.dyck").path, "--"] + events)
         XCTAssertEqual(check.status, 0, check.stderr)
         XCTAssertEqual(check.stdout, "allowed: 100000 events (dyck mode)\n")
-        let refused = try CLI.run("sbx", ["check", dir.appendingPathComponent("loop.dyck").path, "--"] + events + ["getpid"])
+        let refused = try CLI.run(
+            "sbx", ["check", dir.appendingPathComponent("loop.dyck").path, "--"] + events + ["getpid"])
         XCTAssertEqual(refused.status, 1, refused.stderr)
         XCTAssertTrue(refused.stdout.contains("refused: event 100001 'getpid'"), String(refused.stdout.prefix(200)))
 
@@ -184,7 +193,8 @@ final class ToolTests: XCTestCase {
         let trace = dir.appendingPathComponent("echo.trace").path
         let recorded = try CLI.run("sbx", ["record", "-o", trace, "--", "/bin/echo"] + words)
         XCTAssertEqual(recorded.status, 0, recorded.stderr)
-        XCTAssertEqual(recorded.stdout, words.joined(separator: " ") + "\n", "every argument, a later -- and -h included")
+        XCTAssertEqual(
+            recorded.stdout, words.joined(separator: " ") + "\n", "every argument, a later -- and -h included")
     }
 
     func testDotAndPNG() throws {
@@ -238,7 +248,8 @@ final class ToolTests: XCTestCase {
             let bytes = try Data(contentsOf: out)
             XCTAssertEqual(Array(bytes.prefix(4)), Array("SBXB".utf8), "the blob's magic (specs/kernel-abi.md)")
         }
-        XCTAssertEqual(try CLI.run("sbx", ["blob", p, "--stack-limit", "0", "-o", dir.appendingPathComponent("x").path]).status, 2)
+        XCTAssertEqual(
+            try CLI.run("sbx", ["blob", p, "--stack-limit", "0", "-o", dir.appendingPathComponent("x").path]).status, 2)
     }
 
     func testHelpIsSuccess() throws {

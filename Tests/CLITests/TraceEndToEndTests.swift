@@ -65,7 +65,8 @@ final class TraceEndToEndTests: XCTestCase {
     func testMultiFileProjectTraceIsAccepted() throws {
         let project = dir.appendingPathComponent("multi")
         try FileManager.default.copyItem(at: Self.multiProject, to: project)
-        let make = try CLI.run("/usr/bin/make", ["-s", "-C", project.path, "CC=\(CLI.binDir.path)/dyck-cc", "CFLAGS=-O2 -g"])
+        let make = try CLI.run(
+            "/usr/bin/make", ["-s", "-C", project.path, "CC=\(CLI.binDir.path)/dyck-cc", "CFLAGS=-O2 -g"])
         XCTAssertEqual(make.status, 0, make.stderr)
         let exe = project.appendingPathComponent("prog")
         let plainDir = dir.appendingPathComponent("plain")
@@ -106,9 +107,13 @@ final class TraceEndToEndTests: XCTestCase {
     /// there (recording another policy's digest) or gone.
     func testAnotherProgramsTraceIsSaidSo() throws {
         let jumps = dir.appendingPathComponent("jumps"), other = dir.appendingPathComponent("other")
-        XCTAssertEqual(try CLI.run("dyck-cc", ["-O0", "-g", "-o", jumps.path, Self.programs.appendingPathComponent("jumps.c").path]).status, 0)
+        XCTAssertEqual(
+            try CLI.run(
+                "dyck-cc", ["-O0", "-g", "-o", jumps.path, Self.programs.appendingPathComponent("jumps.c").path]
+            ).status, 0)
         let small = dir.appendingPathComponent("small.c")
-        try "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }\n".write(to: small, atomically: true, encoding: .utf8)
+        try "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }\n".write(
+            to: small, atomically: true, encoding: .utf8)
         XCTAssertEqual(try CLI.run("dyck-cc", ["-O0", "-g", "-o", other.path, small.path]).status, 0)
         let trace = dir.appendingPathComponent("jumps.trace").path
         XCTAssertEqual(try CLI.run("sbx", ["record", "-o", trace, "--", jumps.path]).status, 0)
@@ -117,12 +122,16 @@ final class TraceEndToEndTests: XCTestCase {
 
         let byDigest = try CLI.run("sbx", ["check", other.path + ".dyck", "--trace", trace])
         XCTAssertEqual(byDigest.status, 2, byDigest.stdout + byDigest.stderr)
-        XCTAssertTrue(byDigest.stderr.contains("not a trace of the program of") && byDigest.stderr.contains("an id the policy does not have"), byDigest.stderr)
+        XCTAssertTrue(
+            byDigest.stderr.contains("not a trace of the program of")
+                && byDigest.stderr.contains("an id the policy does not have"), byDigest.stderr)
 
         try FileManager.default.removeItem(at: jumps)
         let byID = try CLI.run("sbx", ["check", other.path + ".dyck", "--trace", trace])
         XCTAssertEqual(byID.status, 2, byID.stdout + byID.stderr)
-        XCTAssertTrue(byID.stderr.contains("not a trace of the program of") && byID.stderr.contains("an id the policy does not have"), byID.stderr)
+        XCTAssertTrue(
+            byID.stderr.contains("not a trace of the program of")
+                && byID.stderr.contains("an id the policy does not have"), byID.stderr)
     }
 
     /// `sbx stats --trace` of an unreadable trace: the error, and no table before it.
@@ -137,7 +146,8 @@ final class TraceEndToEndTests: XCTestCase {
         XCTAssertEqual(stats.stdout, "", "no table")
         XCTAssertTrue(stats.stderr.contains("bad.trace:1: not an sbx trace"), stats.stderr)
         let table = try CLI.run("sbx", ["stats", exe.path + ".dyck"])
-        XCTAssertTrue(table.stdout.contains("static-abf") && table.stdout.contains("not comparable between modes"), table.stdout)
+        XCTAssertTrue(
+            table.stdout.contains("static-abf") && table.stdout.contains("not comparable between modes"), table.stdout)
     }
 
     /// The system calls of a recorded run: checked against the windows of dyck-cc's
@@ -159,7 +169,9 @@ final class TraceEndToEndTests: XCTestCase {
         for mode in ["dyck", "nfa"] {
             let check = try CLI.run("sbx", ["check", policy, "--trace", trace, "--mode", mode])
             XCTAssertEqual(check.status, 0, check.stdout + check.stderr)
-            XCTAssertTrue(check.stdout.contains(" markers and \(calls) system calls in 1 thread of 1 process (\(mode) mode)"), check.stdout)
+            XCTAssertTrue(
+                check.stdout.contains(" markers and \(calls) system calls in 1 thread of 1 process (\(mode) mode)"),
+                check.stdout)
         }
 
         // kexec_load (no libc function makes it) and io_uring_enter right after the
@@ -167,8 +179,10 @@ final class TraceEndToEndTests: XCTestCase {
         let lines = text.components(separatedBy: "\n")
         let first = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("m ") && $0.contains(" libc ") })
         let ids = lines[first].split(separator: " ")
-        for (nr, name, why) in [(246, "kexec_load", "system call in neither the window's set nor the ambient set"),
-                                (426, "io_uring_enter", "io_uring, never allowed")] {
+        for (nr, name, why) in [
+            (246, "kexec_load", "system call in neither the window's set nor the ambient set"),
+            (426, "io_uring_enter", "io_uring, never allowed")
+        ] {
             var edited = lines
             edited.insert("s \(ids[1]) \(ids[2]) \(nr) 0", at: first + 1)
             let path = dir.appendingPathComponent("\(name).trace").path
@@ -176,7 +190,8 @@ final class TraceEndToEndTests: XCTestCase {
             for mode in ["dyck", "nfa"] {
                 let refused = try CLI.run("sbx", ["check", policy, "--trace", path, "--mode", mode])
                 XCTAssertEqual(refused.status, 1, refused.stdout + refused.stderr)
-                XCTAssertTrue(refused.stdout.hasPrefix("refused: system call \(name) (\(nr)) (\(mode) mode)\n"), refused.stdout)
+                XCTAssertTrue(
+                    refused.stdout.hasPrefix("refused: system call \(name) (\(nr)) (\(mode) mode)\n"), refused.stdout)
                 XCTAssertTrue(refused.stdout.contains("  why: \(why)\n"), refused.stdout)
                 XCTAssertTrue(refused.stdout.contains("  window: libc "), refused.stdout)
                 XCTAssertTrue(refused.stdout.contains("event \(first + 1) of \(path)"), refused.stdout)
@@ -193,11 +208,15 @@ final class TraceEndToEndTests: XCTestCase {
         try policyLines.joined(separator: "\n").write(toFile: unbound, atomically: true, encoding: .utf8)
         let checkUnbound = try CLI.run("sbx", ["check", unbound, "--trace", trace])
         XCTAssertEqual(checkUnbound.status, 0, checkUnbound.stdout + checkUnbound.stderr)
-        XCTAssertTrue(checkUnbound.stdout.contains("system calls: not checked against windows: the policy has no system-call sets"),
-                      checkUnbound.stdout)
+        XCTAssertTrue(
+            checkUnbound.stdout.contains(
+                "system calls: not checked against windows: the policy has no system-call sets"),
+            checkUnbound.stdout)
 
         // The same run as version 1 wrote it.
-        let v1 = ["sbx-trace 1"] + text.components(separatedBy: "\n").dropFirst().filter { !$0.hasPrefix("s ") && !$0.hasPrefix("s32 ") }
+        let v1 =
+            ["sbx-trace 1"]
+            + text.components(separatedBy: "\n").dropFirst().filter { !$0.hasPrefix("s ") && !$0.hasPrefix("s32 ") }
         let old = dir.appendingPathComponent("v1.trace").path
         try v1.joined(separator: "\n").write(toFile: old, atomically: true, encoding: .utf8)
         let checkOld = try CLI.run("sbx", ["check", policy, "--trace", old])

@@ -31,7 +31,7 @@ final class GoldenTests: XCTestCase {
         let tested: Set<String> = [
             "straight", "branch", "loop", "nondet", "helper", "shared", "recursion", "indirect", "switch", "early",
             "variadic", "exit", "pruned", "external", "intrinsic", "callbacks", "handlers", "silentlibc",
-            "confined",
+            "confined"
         ]
         XCTAssertEqual(Set(Fixtures.names), tested)
         for name in Fixtures.names {
@@ -77,7 +77,9 @@ final class GoldenTests: XCTestCase {
             let actual = words.relabel(policy.functions[index].automaton)
             let expected = regex.automaton { words.id($0) }
             if let difference = actual.difference(from: expected) {
-                let side = difference.inSelf ? "the analysis allows it, the expectation not" : "expected, but the analysis does not allow it"
+                let side =
+                    difference.inSelf
+                    ? "the analysis allows it, the expectation not" : "expected, but the analysis does not allow it"
                 XCTFail(
                     "\(name): \(function): '\(words.spell(difference.word))' (\(difference.language.rawValue) "
                         + "language): \(side); expected \(text)", file: file, line: line)
@@ -89,8 +91,10 @@ final class GoldenTests: XCTestCase {
             return policy.sites.filter { $0.callees.contains(index) }.count
         }
         for function in expectation.pruned {
-            XCTAssertNotNil(policy.functionIndex(named: function), "\(name): no function \(function)", file: file, line: line)
-            XCTAssertEqual(sitesCalling(function), 0, "\(name): \(function) should have no call site", file: file, line: line)
+            XCTAssertNotNil(
+                policy.functionIndex(named: function), "\(name): no function \(function)", file: file, line: line)
+            XCTAssertEqual(
+                sitesCalling(function), 0, "\(name): \(function) should have no call site", file: file, line: line)
         }
         for (function, count) in expectation.siteCounts {
             XCTAssertEqual(sitesCalling(function), count, "\(name): sites calling \(function)", file: file, line: line)
@@ -103,7 +107,8 @@ final class GoldenTests: XCTestCase {
             line: line)
         for expected in expectation.warnings {
             XCTAssertTrue(
-                result.warnings.contains { $0.description.contains(expected) }, "\(name): no warning like '\(expected)' in "
+                result.warnings.contains { $0.description.contains(expected) },
+                "\(name): no warning like '\(expected)' in "
                     + "\(result.warnings)", file: file, line: line)
         }
     }
@@ -118,13 +123,16 @@ func assertWellFormed(_ policy: Policy, _ context: String, file: StaticString = 
     }
     XCTAssertTrue(policy.functions.indices.contains(policy.entry), "\(context): entry", file: file, line: line)
     XCTAssertEqual(policy.symbols, policy.symbols.sorted(), "\(context): symbols sorted", file: file, line: line)
-    XCTAssertEqual(Set(policy.symbols).count, policy.symbols.count, "\(context): symbols unique", file: file, line: line)
+    XCTAssertEqual(
+        Set(policy.symbols).count, policy.symbols.count, "\(context): symbols unique", file: file, line: line)
     XCTAssertEqual(policy.callbacks, policy.callbacks.sorted(), "\(context): callbacks sorted", file: file, line: line)
     XCTAssertFalse(policy.callbacks.contains(policy.entry), "\(context): entry is no callback", file: file, line: line)
     var siteUsers = [Int: Set<Int>]()
     for (index, function) in policy.functions.enumerated() {
         let automaton = function.automaton
-        XCTAssertTrue((0..<automaton.stateCount).contains(automaton.initial), "\(context): \(function.name) initial", file: file, line: line)
+        XCTAssertTrue(
+            (0..<automaton.stateCount).contains(automaton.initial), "\(context): \(function.name) initial", file: file,
+            line: line)
         for edge in automaton.edges {
             XCTAssertTrue(
                 (0..<automaton.stateCount).contains(edge.from) && (0..<automaton.stateCount).contains(edge.to),
@@ -140,14 +148,24 @@ func assertWellFormed(_ policy: Policy, _ context: String, file: StaticString = 
     }
     // A libc call in a block that no path reaches keeps its symbol but loses its edge, so
     // symbols may go unused; each is named once (ids are per name).
-    XCTAssertEqual(Set(policy.symbols).count, policy.symbols.count, "\(context): symbol named twice", file: file, line: line)
+    XCTAssertEqual(
+        Set(policy.symbols).count, policy.symbols.count, "\(context): symbol named twice", file: file, line: line)
     for (id, site) in policy.sites.enumerated() {
-        XCTAssertEqual(siteUsers[id] ?? [site.caller], [site.caller], "\(context): site \(id) appears in its caller only", file: file, line: line)
+        XCTAssertEqual(
+            siteUsers[id] ?? [site.caller], [site.caller], "\(context): site \(id) appears in its caller only",
+            file: file, line: line)
         XCTAssertFalse(site.callees.isEmpty, "\(context): site \(id) has callees", file: file, line: line)
-        XCTAssertEqual(site.callees, site.callees.sorted(), "\(context): site \(id) callees sorted", file: file, line: line)
-        XCTAssertTrue(site.callees.allSatisfy { policy.functions.indices.contains($0) }, "\(context): site \(id) callees", file: file, line: line)
-        if !site.indirect { XCTAssertEqual(site.callees.count, 1, "\(context): direct site \(id)", file: file, line: line) }
+        XCTAssertEqual(
+            site.callees, site.callees.sorted(), "\(context): site \(id) callees sorted", file: file, line: line)
+        XCTAssertTrue(
+            site.callees.allSatisfy { policy.functions.indices.contains($0) }, "\(context): site \(id) callees",
+            file: file, line: line)
+        if !site.indirect {
+            XCTAssertEqual(site.callees.count, 1, "\(context): direct site \(id)", file: file, line: line)
+        }
     }
     // Sites are numbered in function order.
-    XCTAssertEqual(policy.sites.map(\.caller), policy.sites.map(\.caller).sorted(), "\(context): site order", file: file, line: line)
+    XCTAssertEqual(
+        policy.sites.map(\.caller), policy.sites.map(\.caller).sorted(), "\(context): site order", file: file,
+        line: line)
 }

@@ -5,7 +5,9 @@ import Foundation
 import XCTest
 
 final class ModuleAnalysisTests: XCTestCase {
-    private func analyze(ir: String, name: String, options: AnalysisOptions = AnalysisOptions()) throws -> AnalysisResult {
+    private func analyze(ir: String, name: String, options: AnalysisOptions = AnalysisOptions()) throws
+        -> AnalysisResult
+    {
         try analyzeIR(atPath: try Fixtures.write(ir, to: name), options: options)
     }
 
@@ -193,7 +195,8 @@ final class ModuleAnalysisTests: XCTestCase {
         try assertFunction(result.policy, "main", "(call:{a} | ()) exit")
         XCTAssertEqual(result.warnings.count, 1)
         XCTAssertEqual(result.warnings[0].kind, .indirectCallAssumesAnyTarget, "\(result.warnings[0])")
-        XCTAssertTrue(result.warnings[0].message.contains("assuming any address-taken function"), "\(result.warnings[0])")
+        XCTAssertTrue(
+            result.warnings[0].message.contains("assuming any address-taken function"), "\(result.warnings[0])")
         XCTAssertEqual(result.warnings[0].module, "fallback.ll")
     }
 
@@ -218,18 +221,18 @@ final class ModuleAnalysisTests: XCTestCase {
         // Candidates of type i32(ptr): puts (libc) and ext (unknown): a puts edge, or no event.
         let path = try Fixtures.write(
             """
-                @fns = global [2 x ptr] [ptr @puts, ptr @ext]
+            @fns = global [2 x ptr] [ptr @puts, ptr @ext]
 
-                define i32 @main(ptr %p) {
-                  %r = call i32 %p(ptr null)
-                  %q = call i32 @putchar(i32 1)
-                  ret i32 0
-                }
+            define i32 @main(ptr %p) {
+              %r = call i32 %p(ptr null)
+              %q = call i32 @putchar(i32 1)
+              ret i32 0
+            }
 
-                declare i32 @puts(ptr)
-                declare i32 @ext(ptr)
-                declare i32 @putchar(i32)
-                """, to: "libc-pointer.ll")
+            declare i32 @puts(ptr)
+            declare i32 @ext(ptr)
+            declare i32 @putchar(i32)
+            """, to: "libc-pointer.ll")
         let module = try IRModule(contentsOf: path)
         let analysis = try analyzeModule(module)
         let result = analysis.result
@@ -273,56 +276,56 @@ final class ModuleAnalysisTests: XCTestCase {
     func testCallbacksAreAddressTakenFunctionsThatReachLibc() throws {
         let path = try Fixtures.write(
             """
-                @llvm.global_ctors = appending global [1 x { i32, ptr, ptr }] [{ i32, ptr, ptr } { i32 65535, ptr @ctor, ptr null }]
-                @slot = global ptr null
-                @action = internal constant { ptr, i64 } { ptr @in_static, i64 0 }
-                @quiet_table = global [1 x ptr] [ptr @quiet]
+            @llvm.global_ctors = appending global [1 x { i32, ptr, ptr }] [{ i32, ptr, ptr } { i32 65535, ptr @ctor, ptr null }]
+            @slot = global ptr null
+            @action = internal constant { ptr, i64 } { ptr @in_static, i64 0 }
+            @quiet_table = global [1 x ptr] [ptr @quiet]
 
-                define void @ctor() {
-                  %r = call i32 @puts(ptr null)
-                  ret void
-                }
-                define void @stored() {
-                  %r = call i32 @puts(ptr null)
-                  ret void
-                }
-                define void @handler(i32 %s) {
-                  call void @direct_only()
-                  ret void
-                }
-                define void @in_static(i32 %s) {
-                  %r = call i32 @puts(ptr null)
-                  ret void
-                }
-                define void @through_wrapper(i32 %s) {
-                  %r = call i32 @puts(ptr null)
-                  ret void
-                }
-                define void @wrapper(i32 %s, ptr %f) {
-                  %r = call ptr @signal(i32 %s, ptr %f)
-                  ret void
-                }
-                define void @direct_only() {
-                  %r = call i32 @puts(ptr null)
-                  ret void
-                }
-                define void @quiet(i32 %s) {
-                  ret void
-                }
+            define void @ctor() {
+              %r = call i32 @puts(ptr null)
+              ret void
+            }
+            define void @stored() {
+              %r = call i32 @puts(ptr null)
+              ret void
+            }
+            define void @handler(i32 %s) {
+              call void @direct_only()
+              ret void
+            }
+            define void @in_static(i32 %s) {
+              %r = call i32 @puts(ptr null)
+              ret void
+            }
+            define void @through_wrapper(i32 %s) {
+              %r = call i32 @puts(ptr null)
+              ret void
+            }
+            define void @wrapper(i32 %s, ptr %f) {
+              %r = call ptr @signal(i32 %s, ptr %f)
+              ret void
+            }
+            define void @direct_only() {
+              %r = call i32 @puts(ptr null)
+              ret void
+            }
+            define void @quiet(i32 %s) {
+              ret void
+            }
 
-                define i32 @main() {
-                  store ptr @stored, ptr @slot
-                  %r = call ptr @signal(i32 2, ptr @handler)
-                  call void @wrapper(i32 3, ptr @through_wrapper)
-                  store ptr @main, ptr @slot
-                  %p = load ptr, ptr @action
-                  call void %p(i32 1)
-                  ret i32 0
-                }
+            define i32 @main() {
+              store ptr @stored, ptr @slot
+              %r = call ptr @signal(i32 2, ptr @handler)
+              call void @wrapper(i32 3, ptr @through_wrapper)
+              store ptr @main, ptr @slot
+              %p = load ptr, ptr @action
+              call void %p(i32 1)
+              ret i32 0
+            }
 
-                declare ptr @signal(i32, ptr)
-                declare i32 @puts(ptr)
-                """, to: "callbacks.ll")
+            declare ptr @signal(i32, ptr)
+            declare i32 @puts(ptr)
+            """, to: "callbacks.ll")
         let module = try IRModule(contentsOf: path)
         let analysis = try analyzeModule(module)
         let policy = analysis.result.policy
@@ -389,8 +392,9 @@ final class ModuleAnalysisTests: XCTestCase {
         try assertFunction(result.policy, "main", "puts? exit")
         // putchar labels no edge a run can take (the block is unreachable); exit does.
         XCTAssertEqual(result.policy.symbols, ["exit", "putchar", "puts"])
-        let module2 = try IRModule(contentsOf: try Fixtures.write(
-            """
+        let module2 = try IRModule(
+            contentsOf: try Fixtures.write(
+                """
                 define i32 @main(i32 %argc) {
                 entry:
                   %c = icmp sgt i32 %argc, 1
@@ -423,8 +427,9 @@ final class ModuleAnalysisTests: XCTestCase {
                 """, name: "forever.ll")
         try assertFunction(result.policy, "main", "puts+!")
         XCTAssertEqual(result.policy.symbols, ["puts"])
-        let module = try IRModule(contentsOf: try Fixtures.write(
-            """
+        let module = try IRModule(
+            contentsOf: try Fixtures.write(
+                """
                 define i32 @main() {
                   %r = call i32 @puts(ptr null)
                   unreachable
@@ -490,23 +495,23 @@ final class ModuleAnalysisTests: XCTestCase {
     func testMusttailReturnOfTheEntryIsWarned() throws {
         let path = try Fixtures.write(
             """
-                define i32 @main(i32 %n) {
-                  %c = icmp sgt i32 %n, 0
-                  br i1 %c, label %tail, label %done
-                tail:
-                  %r = musttail call i32 @helper(i32 %n)
-                  ret i32 %r
-                done:
-                  ret i32 0
-                }
+            define i32 @main(i32 %n) {
+              %c = icmp sgt i32 %n, 0
+              br i1 %c, label %tail, label %done
+            tail:
+              %r = musttail call i32 @helper(i32 %n)
+              ret i32 %r
+            done:
+              ret i32 0
+            }
 
-                define i32 @helper(i32 %n) {
-                  %r = call i32 @puts(ptr null)
-                  ret i32 %r
-                }
+            define i32 @helper(i32 %n) {
+              %r = call i32 @puts(ptr null)
+              ret i32 %r
+            }
 
-                declare i32 @puts(ptr)
-                """, to: "musttail-main.ll")
+            declare i32 @puts(ptr)
+            """, to: "musttail-main.ll")
         let module = try IRModule(contentsOf: path)
         let analysis = try analyzeModule(module)
         let result = analysis.result
@@ -514,7 +519,9 @@ final class ModuleAnalysisTests: XCTestCase {
         XCTAssertEqual(analysis.entryExit?.returns.count, 1)
         XCTAssertEqual(result.warnings.count, 1)
         XCTAssertEqual(result.warnings.first?.kind, .entryReturnsAfterMusttail, "\(result.warnings)")
-        XCTAssertTrue(result.warnings.first?.message.contains("returns right after a musttail call") ?? false, "\(result.warnings)")
+        XCTAssertTrue(
+            result.warnings.first?.message.contains("returns right after a musttail call") ?? false,
+            "\(result.warnings)")
     }
 
     func testUnnamedFunctionsGetAName() throws {

@@ -32,7 +32,7 @@ final class ArgumentsTests: XCTestCase {
             "-I", "inc", "-Iinc2", "-DX=1", "-o", "out", "-x", "c", "src", "-x", "none", "b.o",
             "-L", "lib", "-lfoo", "-l", "bar", "-Wl,--whole-archive,-Bstatic", "-Xlinker", "-zdefs",
             "-MF", "dep.d", "-MT", "t", "-include", "conf.h", "-mllvm", "-x86-asm-syntax=intel",
-            "--dyck-entry=start", "--dyck-verbose",
+            "--dyck-entry=start", "--dyck-verbose"
         ])
         XCTAssertEqual(command.entry, "start")
         XCTAssertTrue(command.verbose)
@@ -47,7 +47,8 @@ final class ArgumentsTests: XCTestCase {
         XCTAssertTrue(kinds.contains(.linker(["-zdefs"])))
         XCTAssertEqual(kinds.filter { $0 == .dependencies }.count, 2)
         // Separate values are never taken for inputs.
-        XCTAssertFalse(command.inputs.contains { ["inc", "conf.h", "-x86-asm-syntax=intel", "dep.d", "t"].contains($0.path) })
+        XCTAssertFalse(
+            command.inputs.contains { ["inc", "conf.h", "-x86-asm-syntax=intel", "dep.d", "t"].contains($0.path) })
         XCTAssertEqual(CodegenFlags.select(command.arguments), ["-mllvm", "-x86-asm-syntax=intel"])
         XCTAssertThrowsError(try CommandLineArguments(["--dyck-nonsense"]))
     }
@@ -67,8 +68,10 @@ final class ArgumentsTests: XCTestCase {
         XCTAssertTrue(try CommandLineArguments(["-g", "-c", "a.c"]).debugRequested)
         XCTAssertFalse(try CommandLineArguments(["-g", "-g0", "-c", "a.c"]).debugRequested)
         XCTAssertTrue(try CommandLineArguments(["-gdwarf-4", "-gsplit-dwarf", "-c", "a.c"]).debugRequested)
-        let command = try CommandLineArguments(["-O2", "-fPIC", "-fno-omit-frame-pointer", "-fsanitize=address",
-                                                "-Wall", "-march=x86-64-v2", "-std=c99", "-O3", "-c", "a.c"])
+        let command = try CommandLineArguments([
+            "-O2", "-fPIC", "-fno-omit-frame-pointer", "-fsanitize=address",
+            "-Wall", "-march=x86-64-v2", "-std=c99", "-O3", "-c", "a.c"
+        ])
         XCTAssertEqual(CodegenFlags.optimization(command.arguments), "-O3")
         XCTAssertEqual(CodegenFlags.select(command.arguments), ["-fPIC", "-fno-omit-frame-pointer", "-march=x86-64-v2"])
         XCTAssertGreaterThan(CodegenFlags.rank("-O2"), CodegenFlags.rank("-O0"))
@@ -85,8 +88,9 @@ final class ArgumentsTests: XCTestCase {
         try "-lm 'a b.o'".write(to: inner, atomically: true, encoding: .utf8)
         let outer = dir.appendingPathComponent("outer.rsp")
         try "-O2 \"x y.c\" back\\ slash.o\n@\(inner.path)\n".write(to: outer, atomically: true, encoding: .utf8)
-        XCTAssertEqual(expandResponseFiles(["-c", "@\(outer.path)", "@/no/such/file"]),
-                       ["-c", "-O2", "x y.c", "back slash.o", "-lm", "a b.o", "@/no/such/file"])
+        XCTAssertEqual(
+            expandResponseFiles(["-c", "@\(outer.path)", "@/no/such/file"]),
+            ["-c", "-O2", "x y.c", "back slash.o", "-lm", "a b.o", "@/no/such/file"])
     }
 
     /// Archives and objects as binutils writes them.
@@ -103,23 +107,29 @@ final class ArgumentsTests: XCTestCase {
             process.waitUntilExit()
             XCTAssertEqual(process.terminationStatus, 0, command)
         }
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/clang-19") else { throw XCTSkip("clang-19 is not installed") }
-        try sh("printf 'extern int g(int); int w(void) __attribute__((weak)); int a_function_with_a_long_name(int x) { return g(x) + (w ? w() : 0); }\\n' > long.c"
-            + " && printf 'int g(int x) { return x; }\\n' > g.c"
-            + " && clang-19 -c long.c -o a_member_with_a_long_file_name.o && clang-19 -c g.c -o g.o"
-            + " && ar rcs lib.a a_member_with_a_long_file_name.o g.o && ar rcsT thin.a g.o")
-        let archive = try Archive(path: dir.appendingPathComponent("lib.a").path,
-                                  bytes: Array(try Data(contentsOf: dir.appendingPathComponent("lib.a"))))
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/clang-19") else {
+            throw XCTSkip("clang-19 is not installed")
+        }
+        try sh(
+            "printf 'extern int g(int); int w(void) __attribute__((weak)); int a_function_with_a_long_name(int x) { return g(x) + (w ? w() : 0); }\\n' > long.c"
+                + " && printf 'int g(int x) { return x; }\\n' > g.c"
+                + " && clang-19 -c long.c -o a_member_with_a_long_file_name.o && clang-19 -c g.c -o g.o"
+                + " && ar rcs lib.a a_member_with_a_long_file_name.o g.o && ar rcsT thin.a g.o")
+        let archive = try Archive(
+            path: dir.appendingPathComponent("lib.a").path,
+            bytes: Array(try Data(contentsOf: dir.appendingPathComponent("lib.a"))))
         XCTAssertEqual(archive.members.map(\.name), ["a_member_with_a_long_file_name.o", "g.o"])
         let object = try ELFObject(bytes: archive.members[0].bytes)
         XCTAssertEqual(object.defined, ["a_function_with_a_long_name"])
         XCTAssertEqual(object.undefined, ["g"], "weak references must not be listed")
         XCTAssertNil(object.bitcode)
-        let thin = try Archive(path: dir.appendingPathComponent("thin.a").path,
-                               bytes: Array(try Data(contentsOf: dir.appendingPathComponent("thin.a"))))
+        let thin = try Archive(
+            path: dir.appendingPathComponent("thin.a").path,
+            bytes: Array(try Data(contentsOf: dir.appendingPathComponent("thin.a"))))
         XCTAssertEqual(thin.members.map(\.name), ["g.o"])
         XCTAssertEqual(try ELFObject(bytes: thin.members[0].bytes).defined, ["g"])
         XCTAssertThrowsError(try ELFObject(bytes: Array("\u{7F}ELF\u{2}\u{1}".utf8)[...]))
-        XCTAssertThrowsError(try Archive(path: "x", bytes: Array("!<arch>\nshort".utf8) + Array(repeating: 0x20, count: 60)))
+        XCTAssertThrowsError(
+            try Archive(path: "x", bytes: Array("!<arch>\nshort".utf8) + Array(repeating: 0x20, count: 60)))
     }
 }

@@ -10,16 +10,19 @@ final class BuildSystemTests: XCTestCase {
         let ws = try Workspace()
         let dyck = try ws.copyFixture("configure", as: "dyck")
         let plain = try ws.copyFixture("configure", as: "plain")
-        let configured = try ws.succeed(dyck.appendingPathComponent("configure").path, ["CC=\(Workspace.dyckCC)", "CFLAGS=-O2"], in: dyck)
+        let configured = try ws.succeed(
+            dyck.appendingPathComponent("configure").path, ["CC=\(Workspace.dyckCC)", "CFLAGS=-O2"], in: dyck)
         try ws.succeed(plain.appendingPathComponent("configure").path, ["CC=clang-19", "CFLAGS=-O2"], in: plain)
-        XCTAssertEqual(ws.read(dyck.appendingPathComponent("config.h")), ws.read(plain.appendingPathComponent("config.h")),
-                       configured.stdout)
+        XCTAssertEqual(
+            ws.read(dyck.appendingPathComponent("config.h")), ws.read(plain.appendingPathComponent("config.h")),
+            configured.stdout)
         let config = ws.read(dyck.appendingPathComponent("config.h"))
         XCTAssertTrue(config.contains("#define HAVE_STRDUP 1"), config)
         XCTAssertFalse(config.contains("AC_NONEXISTENT"), config)
         XCTAssertTrue(config.contains("#define HAVE_LIBM 1"), config)
         let mk = ws.read(dyck.appendingPathComponent("config.mk"))
-        XCTAssertTrue(mk.contains("EXEEXT = \n") && mk.contains("OBJEXT = o\n") && mk.contains("cross_compiling = no"), mk)
+        XCTAssertTrue(
+            mk.contains("EXEEXT = \n") && mk.contains("OBJEXT = o\n") && mk.contains("cross_compiling = no"), mk)
 
         try ws.succeed("make", [], in: dyck)
         let run = try ws.succeed(dyck.appendingPathComponent("probe").path, [], in: dyck)
@@ -55,8 +58,10 @@ final class BuildSystemTests: XCTestCase {
     func testPassThrough() throws {
         let ws = try Workspace()
         let dir = try ws.copyFixture("multi")
-        for arguments in [["--version"], ["-dumpmachine"], ["-dumpversion"], ["-print-prog-name=ld"],
-                          ["-E", "-DTEXT_H", "main.c"], ["-E", "-dM", "-x", "c", "/dev/null"], ["-M", "main.c"]] {
+        for arguments in [
+            ["--version"], ["-dumpmachine"], ["-dumpversion"], ["-print-prog-name=ld"],
+            ["-E", "-DTEXT_H", "main.c"], ["-E", "-dM", "-x", "c", "/dev/null"], ["-M", "main.c"]
+        ] {
             let mine = try ws.dyckCC(arguments, in: dir)
             let theirs = try ws.clang(arguments, in: dir)
             XCTAssertEqual(mine.status, theirs.status, "\(arguments)")
@@ -71,7 +76,8 @@ final class BuildSystemTests: XCTestCase {
         XCTAssertTrue(ws.read(dir.appendingPathComponent("util.s")).contains("fib:"))
 
         // Shared libraries: linked as clang links them, without a policy, with a warning.
-        let shared = try ws.succeed(Workspace.dyckCC, ["-shared", "-fPIC", "-o", "libtext.so", "strops.c", "numops.c"], in: dir)
+        let shared = try ws.succeed(
+            Workspace.dyckCC, ["-shared", "-fPIC", "-o", "libtext.so", "strops.c", "numops.c"], in: dir)
         XCTAssertTrue(shared.stderr.contains("dyck-cc: warning:"), shared.stderr)
         XCTAssertTrue(ws.exists(dir.appendingPathComponent("libtext.so")))
         XCTAssertFalse(ws.exists(dir.appendingPathComponent("libtext.so.dyck")))
@@ -83,7 +89,8 @@ final class BuildSystemTests: XCTestCase {
     func testFailuresEndWithClangStatus() throws {
         let ws = try Workspace()
         let dir = try ws.directory("fail")
-        try "int main(void) { return missing_variable; }\n".write(to: dir.appendingPathComponent("bad.c"), atomically: true, encoding: .utf8)
+        try "int main(void) { return missing_variable; }\n".write(
+            to: dir.appendingPathComponent("bad.c"), atomically: true, encoding: .utf8)
         let mine = try ws.dyckCC(["-c", "bad.c", "-o", "bad.o"], in: dir)
         let theirs = try ws.clang(["-c", "bad.c", "-o", "bad.o"], in: dir)
         XCTAssertNotEqual(theirs.status, 0)
@@ -96,7 +103,8 @@ final class BuildSystemTests: XCTestCase {
         XCTAssertTrue(oneStep.stderr.contains("missing_variable"), oneStep.stderr)
 
         // An undefined function: the link fails as clang's does; no executable, no policy.
-        try "int absent(void);\nint main(void) { return absent(); }\n".write(to: dir.appendingPathComponent("undef.c"), atomically: true, encoding: .utf8)
+        try "int absent(void);\nint main(void) { return absent(); }\n".write(
+            to: dir.appendingPathComponent("undef.c"), atomically: true, encoding: .utf8)
         let link = try ws.dyckCC(["-o", "undef", "undef.c"], in: dir)
         let clangLink = try ws.clang(["-o", "undef", "undef.c"], in: dir)
         XCTAssertNotEqual(clangLink.status, 0)
@@ -107,9 +115,12 @@ final class BuildSystemTests: XCTestCase {
 
         // A symbol defined twice: llvm-link's message names only the symbol; dyck-cc
         // names the files (bad input, 2), and writes nothing.
-        try "int f(void) { return 1; }\nint main(void) { return f(); }\n".write(to: dir.appendingPathComponent("dup1.c"), atomically: true, encoding: .utf8)
-        try "int f(void) { return 2; }\n".write(to: dir.appendingPathComponent("dup2.c"), atomically: true, encoding: .utf8)
-        XCTAssertNotEqual(try ws.clang(["-o", "dup", "dup1.c", "dup2.c"], in: dir).status, 0, "control: clang refuses it too")
+        try "int f(void) { return 1; }\nint main(void) { return f(); }\n".write(
+            to: dir.appendingPathComponent("dup1.c"), atomically: true, encoding: .utf8)
+        try "int f(void) { return 2; }\n".write(
+            to: dir.appendingPathComponent("dup2.c"), atomically: true, encoding: .utf8)
+        XCTAssertNotEqual(
+            try ws.clang(["-o", "dup", "dup1.c", "dup2.c"], in: dir).status, 0, "control: clang refuses it too")
         let dup = try ws.dyckCC(["-o", "dup", "dup1.c", "dup2.c"], in: dir)
         XCTAssertEqual(dup.status, 2, dup.stderr)
         XCTAssertTrue(dup.stderr.contains("'f' is defined in more than one input: dup1.c, dup2.c"), dup.stderr)
@@ -144,10 +155,12 @@ final class BuildSystemTests: XCTestCase {
             try ws.succeed("/usr/bin/clang-19", ["-c", "\(name).c", "-o", "\(name).o"], in: dir)
         }
         try "stale".write(to: dir.appendingPathComponent("prog.dyck"), atomically: true, encoding: .utf8)
-        let plain = try ws.succeed(Workspace.dyckCC, ["-o", "prog", "main.o", "util.o", "strops.o", "numops.o"], in: dir)
+        let plain = try ws.succeed(
+            Workspace.dyckCC, ["-o", "prog", "main.o", "util.o", "strops.o", "numops.o"], in: dir)
         XCTAssertTrue(plain.stderr.contains("no policy written"), plain.stderr)
         XCTAssertTrue(ws.exists(dir.appendingPathComponent("prog")))
-        XCTAssertFalse(ws.exists(dir.appendingPathComponent("prog.dyck")), "a stale policy was left next to the executable")
+        XCTAssertFalse(
+            ws.exists(dir.appendingPathComponent("prog.dyck")), "a stale policy was left next to the executable")
         ws.assertNoTemporariesLeft()
     }
 }

@@ -11,7 +11,8 @@ final class Workspace {
 
     /// The products directory that holds the test bundle also holds `dyck-cc`.
     static let binDir: URL = {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
         while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("dyck-cc").path), dir.path != "/" {
             dir = dir.deletingLastPathComponent()
@@ -60,13 +61,17 @@ final class Workspace {
 
     /// Runs `executable` (a path, or a name looked up in PATH) in `directory`.
     @discardableResult
-    func run(_ executable: String, _ arguments: [String], in directory: URL, environment extra: [String: String] = [:]) throws -> Result {
-        let (path, argv) = executable.contains("/") ? (executable, arguments) : ("/usr/bin/env", [executable] + arguments)
+    func run(_ executable: String, _ arguments: [String], in directory: URL, environment extra: [String: String] = [:])
+        throws -> Result
+    {
+        let (path, argv) =
+            executable.contains("/") ? (executable, arguments) : ("/usr/bin/env", [executable] + arguments)
         var environment = ProcessInfo.processInfo.environment
         environment["TMPDIR"] = tmp.path
         environment["LC_ALL"] = "C"
         environment.removeValue(forKey: "DYCK_CC_VERBOSE")
-        let outcome = try ProcessRunner.run(path, argv, environment: environment, extraEnvironment: extra, directory: directory)
+        let outcome = try ProcessRunner.run(
+            path, argv, environment: environment, extraEnvironment: extra, directory: directory)
         return Result(status: outcome.status, stdout: outcome.stdoutText, stderr: outcome.stderrText)
     }
 
@@ -82,11 +87,15 @@ final class Workspace {
 
     /// Runs a command that must succeed, and returns what it printed.
     @discardableResult
-    func succeed(_ executable: String, _ arguments: [String], in directory: URL, environment: [String: String] = [:],
-                 file: StaticString = #filePath, line: UInt = #line) throws -> Result {
+    func succeed(
+        _ executable: String, _ arguments: [String], in directory: URL, environment: [String: String] = [:],
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws -> Result {
         let result = try run(executable, arguments, in: directory, environment: environment)
-        XCTAssertEqual(result.status, 0, "\(executable) \(arguments.joined(separator: " ")) failed:\n\(result.stdout)\n\(result.stderr)",
-                       file: file, line: line)
+        XCTAssertEqual(
+            result.status, 0,
+            "\(executable) \(arguments.joined(separator: " ")) failed:\n\(result.stdout)\n\(result.stderr)",
+            file: file, line: line)
         return result
     }
 
@@ -106,16 +115,19 @@ final class Workspace {
 
     /// Function names in a policy file (`func INDEX NAME ...` lines).
     func policyFunctions(_ url: URL) -> Set<String> {
-        Set(read(url).split(separator: "\n").compactMap { line -> String? in
-            let fields = line.split(separator: " ")
-            guard fields.count >= 3, fields[0] == "func" else { return nil }
-            return String(fields[2])
-        })
+        Set(
+            read(url).split(separator: "\n").compactMap { line -> String? in
+                let fields = line.split(separator: " ")
+                guard fields.count >= 3, fields[0] == "func" else { return nil }
+                return String(fields[2])
+            })
     }
 
     /// Entries of a directory that look like leftovers of an interrupted write.
     func strayFiles(in directory: URL) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter { $0.contains(".dyck-cc-") }
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter {
+            $0.contains(".dyck-cc-")
+        }
     }
 }
 

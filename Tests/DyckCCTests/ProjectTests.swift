@@ -34,12 +34,13 @@ final class ProjectTests: XCTestCase {
         let summary = build.stderr.split(separator: "\n").first { $0.hasPrefix("dyck-cc: prog: wrote") }
         XCTAssertNotNil(summary, build.stderr)
         print("multi-file project: \(summary ?? "")")
-        let sites = try XCTUnwrap(summary.flatMap { line -> (Int, Int)? in
-            guard let range = line.range(of: "instrumented ") else { return nil }
-            let words = line[range.upperBound...].split(separator: " ")
-            guard words.count > 2, let a = Int(words[0]), let b = Int(words[2]) else { return nil }
-            return (a, b)
-        })
+        let sites = try XCTUnwrap(
+            summary.flatMap { line -> (Int, Int)? in
+                guard let range = line.range(of: "instrumented ") else { return nil }
+                let words = line[range.upperBound...].split(separator: " ")
+                guard words.count > 2, let a = Int(words[0]), let b = Int(words[2]) else { return nil }
+                return (a, b)
+            })
         XCTAssertGreaterThan(sites.0, 0)
         XCTAssertLessThanOrEqual(sites.0, sites.1)
 
@@ -77,8 +78,9 @@ final class ProjectTests: XCTestCase {
         XCTAssertEqual(mine.stderr, theirs.stderr)
         XCTAssertEqual(mine.status, theirs.status)
 
-        let relink = try ws.succeed(Workspace.dyckCC, ["-o", "prog2", "main.o", "util.o", "-L.", "-ltext"], in: dyck,
-                                    environment: ["DYCK_CC_VERBOSE": "1"])
+        let relink = try ws.succeed(
+            Workspace.dyckCC, ["-o", "prog2", "main.o", "util.o", "-L.", "-ltext"], in: dyck,
+            environment: ["DYCK_CC_VERBOSE": "1"])
         let codegen = relink.stderr.split(separator: "\n").first { $0.contains(" -x ir ") }
         XCTAssertNotNil(codegen, relink.stderr)
         XCTAssertTrue(codegen?.hasSuffix(" -O2") == true || codegen?.contains(" -O2 ") == true, String(codegen ?? ""))
@@ -98,13 +100,19 @@ final class ProjectTests: XCTestCase {
         XCTAssertEqual(mine.stdout, theirs.stdout)
         XCTAssertEqual(mine.stderr, theirs.stderr)
         XCTAssertEqual(mine.status, theirs.status)
-        XCTAssertTrue(ws.policyFunctions(dir.appendingPathComponent("prog.dyck")).isSuperset(of: ["main", "num_sort", "text_reverse"]))
+        XCTAssertTrue(
+            ws.policyFunctions(dir.appendingPathComponent("prog.dyck")).isSuperset(of: [
+                "main", "num_sort", "text_reverse"
+            ]))
         // No objects appear in the source directory.
         XCTAssertFalse(ws.exists(dir.appendingPathComponent("main.o")))
 
         // -x names the language of a file without a C extension.
-        try FileManager.default.copyItem(at: dir.appendingPathComponent("main.c"), to: dir.appendingPathComponent("main.txt"))
-        try ws.succeed(Workspace.dyckCC, ["-o", "prog-x", "-x", "c", "main.txt", "util.c", "-x", "none", "strops.c", "numops.c"], in: dir)
+        try FileManager.default.copyItem(
+            at: dir.appendingPathComponent("main.c"), to: dir.appendingPathComponent("main.txt"))
+        try ws.succeed(
+            Workspace.dyckCC, ["-o", "prog-x", "-x", "c", "main.txt", "util.c", "-x", "none", "strops.c", "numops.c"],
+            in: dir)
         XCTAssertEqual(try ws.run(dir.appendingPathComponent("prog-x").path, ["x-y"], in: dir).stdout, theirs.stdout)
         ws.assertNoTemporariesLeft()
     }
@@ -114,7 +122,8 @@ final class ProjectTests: XCTestCase {
         let ws = try Workspace()
         let dir = try ws.copyFixture("multi")
         try ws.succeed("/usr/bin/clang-19", ["-O0", "-c", "util.c", "-o", "util.o"], in: dir)
-        let link = try ws.succeed(Workspace.dyckCC, ["-O0", "-o", "prog", "main.c", "util.o", "strops.c", "numops.c"], in: dir)
+        let link = try ws.succeed(
+            Workspace.dyckCC, ["-O0", "-o", "prog", "main.c", "util.o", "strops.c", "numops.c"], in: dir)
         let warnings = link.stderr.split(separator: "\n").filter { $0.contains("util.o") }
         XCTAssertEqual(warnings.count, 1, link.stderr)
         XCTAssertTrue(warnings.first?.contains("the policy does not cover it") == true, link.stderr)
@@ -140,10 +149,12 @@ final class ProjectTests: XCTestCase {
         }
         // Defines `report`, like util.c, and calls libc: pulled in, it would break the
         // link (duplicate symbol) and show up in the policy.
-        try "#include <stdio.h>\nint report(const char *l, long v) { return puts(l) + (int)v; }\nint unused_helper(void) { return 7; }\n"
+        try
+            "#include <stdio.h>\nint report(const char *l, long v) { return puts(l) + (int)v; }\nint unused_helper(void) { return 7; }\n"
             .write(to: dir.appendingPathComponent("clash.c"), atomically: true, encoding: .utf8)
         try ws.succeed(cc, ["-O0", "-w", "-c", "clash.c", "-o", "clash.o"], in: dir)
-        try "int never_called(void) { return 1; }\n".write(to: dir.appendingPathComponent("nobc.c"), atomically: true, encoding: .utf8)
+        try "int never_called(void) { return 1; }\n".write(
+            to: dir.appendingPathComponent("nobc.c"), atomically: true, encoding: .utf8)
         try ws.succeed("/usr/bin/clang-19", ["-c", "nobc.c", "-o", "nobc.o"], in: dir)
         try ws.succeed("ar", ["rcs", "libbig.a", "strops.o", "clash.o", "numops.o", "nobc.o"], in: dir)
 
@@ -160,16 +171,22 @@ final class ProjectTests: XCTestCase {
         try ws.succeed("ar", ["rcs", "libmixed.a", "plainstrops.o", "numops.o"], in: dir)
         let mixed = try ws.succeed(cc, ["-o", "prog-mixed", "main.o", "util.o", "-L.", "-lmixed"], in: dir)
         // (The analysis also warns about the calls into it.)
-        let warnings = mixed.stderr.split(separator: "\n").filter { $0.contains("warning") && $0.contains("libmixed.a") }
+        let warnings = mixed.stderr.split(separator: "\n").filter {
+            $0.contains("warning") && $0.contains("libmixed.a")
+        }
         XCTAssertEqual(warnings.count, 1, mixed.stderr)
-        XCTAssertTrue(warnings.first?.contains("libmixed.a") == true && warnings.first?.contains("plainstrops.o") == true, mixed.stderr)
+        XCTAssertTrue(
+            warnings.first?.contains("libmixed.a") == true && warnings.first?.contains("plainstrops.o") == true,
+            mixed.stderr)
         let mixedFunctions = ws.policyFunctions(dir.appendingPathComponent("prog-mixed.dyck"))
         XCTAssertTrue(mixedFunctions.contains("num_sort"))
         XCTAssertFalse(mixedFunctions.contains("text_reverse"))
         XCTAssertEqual(try ws.run(dir.appendingPathComponent("prog-mixed").path, [], in: dir).status, 3)
 
         // --whole-archive takes every member: now the clash is real, as with clang.
-        let whole = try ws.dyckCC(["-o", "prog-whole", "main.o", "util.o", "-Wl,--whole-archive", "libbig.a", "-Wl,--no-whole-archive"], in: dir)
+        let whole = try ws.dyckCC(
+            ["-o", "prog-whole", "main.o", "util.o", "-Wl,--whole-archive", "libbig.a", "-Wl,--no-whole-archive"],
+            in: dir)
         XCTAssertNotEqual(whole.status, 0)
         XCTAssertTrue(whole.stderr.contains("report"), whole.stderr)
         XCTAssertFalse(ws.exists(dir.appendingPathComponent("prog-whole")))

@@ -117,7 +117,8 @@ final class IRTests: XCTestCase {
         // %join has another predecessor (%b): RET goes on a new block on the edge, and
         // the PHI names that block instead of %a.
         XCTAssertTrue(
-            main.range(of: #"%x = invoke i32 @say\(ptr @.hello\)\s+to label %sbx\.ret\d* "#, options: .regularExpression)
+            main.range(
+                of: #"%x = invoke i32 @say\(ptr @.hello\)\s+to label %sbx\.ret\d* "#, options: .regularExpression)
                 != nil, main)
         XCTAssertTrue(
             main.range(of: #"%v = phi i32 \[ %x, %sbx\.ret\d* \], \[ 7, %b \]"#, options: .regularExpression) != nil,
@@ -142,7 +143,8 @@ final class IRTests: XCTestCase {
         let main = try body(of: "main", in: result.text)
         XCTAssertTrue(
             main.range(
-                of: #"asm sideeffect "lea 2f[^\n]*\(i64 999, i64 1, i64 "# + String(exit) + #"\)[^\n]*\n\s*ret i32 %sum\n"#,
+                of: #"asm sideeffect "lea 2f[^\n]*\(i64 999, i64 1, i64 "# + String(exit)
+                    + #"\)[^\n]*\n\s*ret i32 %sum\n"#,
                 options: .regularExpression) != nil, main)
         let everywhere = markers(in: result.text).filter { $0.kind == 1 && $0.id == exit }
         XCTAssertEqual(everywhere.count, 1)
@@ -190,7 +192,9 @@ final class IRTests: XCTestCase {
         XCTAssertEqual(result.report.thunks, 2)
         XCTAssertEqual(result.report.warnings.count, 1)
         XCTAssertEqual(result.report.warnings.first?.kind, .variadicCallbackWithoutThunk, "\(result.report.warnings)")
-        XCTAssertTrue(result.report.warnings.first?.message.contains("'variadic' is variadic") ?? false, "\(result.report.warnings)")
+        XCTAssertTrue(
+            result.report.warnings.first?.message.contains("'variadic' is variadic") ?? false,
+            "\(result.report.warnings)")
         XCTAssertTrue(result.text.contains("ptr @ctor.sbx_thunk, ptr null }]"), result.text)
         XCTAssertTrue(result.text.contains("@fns = global [2 x ptr] [ptr @puts, ptr @my_puts.sbx_thunk]"), result.text)
         XCTAssertTrue(result.text.contains("store ptr @variadic, ptr @slot"))
@@ -202,7 +206,8 @@ final class IRTests: XCTestCase {
         // The program's calls through %p call my_puts itself when %p is its thunk.
         let main = try body(of: "main", in: result.text)
         XCTAssertTrue(
-            main.range(of: #"icmp eq ptr %p, @my_puts\.sbx_thunk\n\s*%\S+ = select i1 %\S+, ptr @my_puts, ptr %p"#,
+            main.range(
+                of: #"icmp eq ptr %p, @my_puts\.sbx_thunk\n\s*%\S+ = select i1 %\S+, ptr @my_puts, ptr %p"#,
                 options: .regularExpression) != nil, main)
         XCTAssertFalse(main.contains("call i32 @my_puts.sbx_thunk"), main)
     }
@@ -271,7 +276,7 @@ final class IRTests: XCTestCase {
             "call void @handler(i32 0)", "call void @handler_alias(i32 1)",
             "@action = internal constant { ptr, i64 } { ptr @handler.sbx_thunk, i64 0 }",
             "ptrtoint (ptr @handler.sbx_thunk to i64)",
-            "call ptr @signal(i32 12, ptr @handler.sbx_thunk)",
+            "call ptr @signal(i32 12, ptr @handler.sbx_thunk)"
         ] {
             XCTAssertTrue(text.contains(kept), "no '\(kept)' in\n\(text)")
         }
@@ -310,15 +315,17 @@ final class IRTests: XCTestCase {
         let sites = found.filter { [2, 3, 6].contains($0.kind) }
         XCTAssertFalse(sites.isEmpty)
         XCTAssertTrue(found.contains { $0.kind == 6 }, "a TAIL marker")
-        XCTAssertEqual(result.text.components(separatedBy: "cmpb $$0, __sbx_skip_sites(%rip)").count - 1,
-                       Set(sites.map { "\($0.kind):\($0.id)" }).count, "one uniqued asm per site marker")
+        XCTAssertEqual(
+            result.text.components(separatedBy: "cmpb $$0, __sbx_skip_sites(%rip)").count - 1,
+            Set(sites.map { "\($0.kind):\($0.id)" }).count, "one uniqued asm per site marker")
 
         // A program that names the flag itself (to corrupt it, as the e2e test does).
         let own = Self.program.replacingOccurrences(
             of: "@current = global ptr null",
             with: "@current = global ptr null\n@__sbx_skip_sites = global i32 7")
         let owned = try Lab.instrumentFile(try Lab.write(own, to: "skip-own.ll"))
-        XCTAssertTrue(owned.text.contains("@__sbx_skip_sites = internal global i32 0\n"), "the program's variable is the flag")
+        XCTAssertTrue(
+            owned.text.contains("@__sbx_skip_sites = internal global i32 0\n"), "the program's variable is the flag")
         XCTAssertFalse(owned.text.contains("__sbx_skip_sites.1"))
         _ = markers(in: owned.text)
 
@@ -343,8 +350,11 @@ final class IRTests: XCTestCase {
         XCTAssertTrue(kinds.contains(.call) && kinds.contains(.ret) && kinds.contains(.tail), "\(kinds)")
 
         let set = Self.program.replacingOccurrences(
-            of: "@current = global ptr null", with: "@current = global ptr null\n@__sbx_skip_sites = external global i8")
-            .replacingOccurrences(of: "  store ptr @variadic, ptr @slot\n", with: "  store ptr @variadic, ptr @slot\n  store i8 1, ptr @__sbx_skip_sites\n")
+            of: "@current = global ptr null", with: "@current = global ptr null\n@__sbx_skip_sites = external global i8"
+        )
+        .replacingOccurrences(
+            of: "  store ptr @variadic, ptr @slot\n",
+            with: "  store ptr @variadic, ptr @slot\n  store i8 1, ptr @__sbx_skip_sites\n")
         let corrupted = try Lab.instrumentFile(try Lab.write(set, to: "native-set.ll"))
         let skipping = try Lab.link(corrupted.path, flags: ["-O2"], output: "native-set.inst")
         XCTAssertEqual(try Lab.run(skipping, ["x"]).status, 11)
@@ -374,12 +384,12 @@ final class IRTests: XCTestCase {
             contentsOf: Lab.packageRoot.appendingPathComponent("kmod/uapi/sbx_marker.h"), encoding: .utf8)
         var defines: [String: String] = [:]
         for line in header.split(separator: "\n") where line.hasPrefix("#define ") {
-            let words = line.split(separator: " ", omittingEmptySubsequences: true)
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             if words.count >= 3 { defines[String(words[1])] = String(words[2]) }
         }
         let names: [MarkerKind: String] = [
             .libc: "LIBC", .call: "CALL", .ret: "RET", .callbackEnter: "CB_ENTER", .callbackExit: "CB_EXIT",
-            .tail: "TAIL", .setjmpSave: "SJ_SAVE", .setjmpResume: "SJ_RESUME",
+            .tail: "TAIL", .setjmpSave: "SJ_SAVE", .setjmpResume: "SJ_RESUME"
         ]
         for kind in MarkerKind.allCases {
             XCTAssertEqual(defines["SBX_MARK_" + (names[kind] ?? "?")], String(kind.rawValue), "\(kind)")
@@ -405,7 +415,8 @@ final class IRTests: XCTestCase {
         // A directory in the way: the rename fails, the error names the path, and no
         // temporary file is left behind.
         let blocked = Lab.work.appendingPathComponent("blocked-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: blocked.appendingPathComponent("x.ll"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: blocked.appendingPathComponent("x.ll"), withIntermediateDirectories: true)
         for write in [module.writeText, module.writeBitcode] {
             XCTAssertThrowsError(try write(blocked.appendingPathComponent("x.ll").path)) { error in
                 guard case InstrumentError.cannotWrite(let errorPath, _) = error else { return XCTFail("\(error)") }
@@ -470,7 +481,8 @@ final class IRTests: XCTestCase {
     // MARK: -
 
     static let dyckGen: String? = {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var directory = URL(fileURLWithPath: exe).deletingLastPathComponent()
         while directory.path != "/" {
             let candidate = directory.appendingPathComponent("dyck-gen").path
@@ -495,13 +507,15 @@ final class IRTests: XCTestCase {
     /// form of `specs/marker-abi.md` (its text spelled out here, independently of
     /// `MarkerABI.assembly`), with the kind and id in the text equal to the `rdi`
     /// and `rsi` operands; a marker otherwise is a test failure.
-    private func markers(in text: String, file: StaticString = #filePath, line: UInt = #line) -> [(kind: Int, id: Int)] {
+    private func markers(in text: String, file: StaticString = #filePath, line: UInt = #line) -> [(kind: Int, id: Int)]
+    {
         // CALL, RET and TAIL (2, 3, 6) test the skip flag around the pinned pair and
         // set it on the nfa answer 0x53425801 (1396856833); the others are the bare
         // pinned pair (specs/marker-abi.md, "Answers").
         let skipTest = #"cmpb \$\$0, __sbx_skip_sites\(%rip\)\\0Ajne 3f\\0A"#
         let skipSet = #"cmpq \$\$1396856833, %rax\\0Ajne 3f\\0Amovb \$\$1, __sbx_skip_sites\(%rip\)\\0A"#
-        let pinned = #"asm sideeffect "("# + skipTest + #")?lea 2f\(%rip\), %rdx\\0A1: syscall\\0A("# + skipSet + ")?"
+        let pinned =
+            #"asm sideeffect "("# + skipTest + #")?lea 2f\(%rip\), %rdx\\0A1: syscall\\0A("# + skipSet + ")?"
             + #"\.pushsection \.sbx_sites,\\22aR\\22,@progbits\\0A\.balign 16\\0A"#
             + #"2: \.long 1b - \.\\0A\.long (\d+)\\0A\.long (\d+)\\0A\.long 0\\0A\.popsection(\\0A3:)?", "#
             + #""=\{ax\},\{ax\},\{di\},\{si\},~\{rdx\},~\{rcx\},~\{r11\},~\{memory\},~\{dirflag\},~\{fpsr\},~\{flags\}""#
@@ -519,12 +533,14 @@ final class IRTests: XCTestCase {
             // together, and exactly on the site kinds.
             let parts = [1, 2, 5].map { match.range(at: $0).location != NSNotFound }
             let site = [2, 3, 6].contains(numbers[0])
-            XCTAssertEqual(parts, [site, site, site], "kind \(numbers[0]): skip test on site kinds only", file: file, line: line)
+            XCTAssertEqual(
+                parts, [site, site, site], "kind \(numbers[0]): skip test on site kinds only", file: file, line: line)
             return (numbers[2], numbers[3])
         }
         // Any other asm with a syscall would be a marker the table does not pin.
-        XCTAssertEqual(text.components(separatedBy: "syscall").count - 1, found.count, "unpinned syscall asm",
-                       file: file, line: line)
+        XCTAssertEqual(
+            text.components(separatedBy: "syscall").count - 1, found.count, "unpinned syscall asm",
+            file: file, line: line)
         return found
     }
 }
@@ -545,9 +561,13 @@ struct SiteSection {
             throw Lab.Failure("unreadable section line: \(line)")
         }
         let dump = Lab.work.appendingPathComponent("sites-\(UUID().uuidString).bin").path
-        try Lab.build("/usr/bin/objcopy", ["--dump-section", ".sbx_sites=\(dump)", executable, Lab.work.appendingPathComponent("sites-discard").path])
+        try Lab.build(
+            "/usr/bin/objcopy",
+            ["--dump-section", ".sbx_sites=\(dump)", executable, Lab.work.appendingPathComponent("sites-discard").path])
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dump)))
-        guard bytes.count == size, size % 16 == 0 else { throw Lab.Failure("section of \(bytes.count) bytes, header says \(size)") }
+        guard bytes.count == size, size % 16 == 0 else {
+            throw Lab.Failure("section of \(bytes.count) bytes, header says \(size)")
+        }
         func word(_ offset: Int) -> UInt32 {
             (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[offset + $1]) << (8 * $1) }
         }

@@ -106,22 +106,26 @@ final class ProgramTests: XCTestCase {
                 let qsort = try XCTUnwrap(policy.symbolID(named: "qsort"), level)
                 let byName = try XCTUnwrap(policy.functionIndex(named: "by_name"), level)
                 let byLength = try XCTUnwrap(policy.functionIndex(named: "by_length"), level)
-                let firstQsort = try XCTUnwrap(events.firstIndex { Lab.marker($0).map { $0.kind == .libc && $0.id == qsort } ?? false }, level)
+                let firstQsort = try XCTUnwrap(
+                    events.firstIndex { Lab.marker($0).map { $0.kind == .libc && $0.id == qsort } ?? false }, level)
                 let before = events[..<firstQsort]
                 XCTAssertFalse(before.contains { Lab.isMarker($0, .callbackEnter) }, "\(level): \(before)")
                 if level.contains("-O0") {
                     let tableSites = Set(
-                        policy.sites.indices.filter { policy.sites[$0].indirect && policy.sites[$0].callees.contains(byName) })
+                        policy.sites.indices.filter {
+                            policy.sites[$0].indirect && policy.sites[$0].callees.contains(byName)
+                        })
                     let tableCalls = before.filter { event in
                         guard let (kind, id) = Lab.marker(event) else { return false }
                         return kind == .call && tableSites.contains(id)
                     }
                     XCTAssertEqual(tableCalls.count, 2, "\(level): \(before)")
                 }
-                let entered = Set(events[firstQsort...].compactMap { event -> Int? in
-                    guard let (kind, id) = Lab.marker(event), kind == .callbackEnter else { return nil }
-                    return id
-                })
+                let entered = Set(
+                    events[firstQsort...].compactMap { event -> Int? in
+                        guard let (kind, id) = Lab.marker(event), kind == .callbackEnter else { return nil }
+                        return id
+                    })
                 // The first qsort takes orders[argc % 2], the second by_name.
                 XCTAssertEqual(entered, arguments.count % 2 == 0 ? [byName, byLength] : [byName], level)
             }
@@ -204,7 +208,9 @@ final class ProgramTests: XCTestCase {
     /// Every program at every level, and -O2 without debug info, passes the verifier
     /// (instrument throws otherwise) and clang compiles the result.
     func testInstrumentedIRVerifiesAndCompiles() throws {
-        for name in ["errno", "callbacks", "threads", "jumps", "procs", "dispatch", "handlers", "table", "zeroize", "confined"] {
+        for name in [
+            "errno", "callbacks", "threads", "jumps", "procs", "dispatch", "handlers", "table", "zeroize", "confined"
+        ] {
             let ir = try Lab.compileIR(name, flags: ["-O2"])
             let result = try Lab.instrumentFile(ir)
             XCTAssertTrue(result.text.contains("1: syscall\\0A.pushsection .sbx_sites"), name)

@@ -50,7 +50,8 @@ enum Lab {
     @discardableResult
     static func run(_ executable: String, _ arguments: [String], timeout: Double = 60) throws -> Output {
         let outcome = try ProcessRunner.run(executable, arguments, timeout: timeout)
-        return Output(status: outcome.status, signaled: outcome.signaled, stdout: outcome.stdoutText, stderr: outcome.stderrText)
+        return Output(
+            status: outcome.status, signaled: outcome.signaled, stdout: outcome.stdoutText, stderr: outcome.stderrText)
     }
 
     /// Runs a build tool and fails with its message unless it succeeds.

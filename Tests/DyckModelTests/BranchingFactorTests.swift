@@ -50,8 +50,9 @@ final class BranchingFactorTests: XCTestCase {
         let policy = Policy(
             symbols: ["read", "open"],
             functions: [
-                PolicyFunction(name: "main", automaton: ModelFixtures.automaton(3, finals: [2], [(0, .call(0), 1), (1, open, 2)])),
-                PolicyFunction(name: "g", automaton: ModelFixtures.automaton(2, finals: [0, 1], [(0, read, 1)])),
+                PolicyFunction(
+                    name: "main", automaton: ModelFixtures.automaton(3, finals: [2], [(0, .call(0), 1), (1, open, 2)])),
+                PolicyFunction(name: "g", automaton: ModelFixtures.automaton(2, finals: [0, 1], [(0, read, 1)]))
             ],
             sites: [CallSite(caller: 0, callees: [1])],
             entry: 0)
@@ -73,8 +74,10 @@ final class BranchingFactorTests: XCTestCase {
         let policy = Policy(
             symbols: ["exit", "open"],
             functions: [
-                PolicyFunction(name: "main", automaton: ModelFixtures.automaton(3, finals: [2], [(0, .call(0), 1), (1, .libc(1), 2)])),
-                PolicyFunction(name: "die", automaton: ModelFixtures.automaton(2, finals: [], [(0, .libc(0), 1)])),
+                PolicyFunction(
+                    name: "main",
+                    automaton: ModelFixtures.automaton(3, finals: [2], [(0, .call(0), 1), (1, .libc(1), 2)])),
+                PolicyFunction(name: "die", automaton: ModelFixtures.automaton(2, finals: [], [(0, .libc(0), 1)]))
             ],
             sites: [CallSite(caller: 0, callees: [1])],
             entry: 0)
@@ -83,7 +86,12 @@ final class BranchingFactorTests: XCTestCase {
     }
 
     func testFlattenedIsTheNFABranchingFactor() {
-        for policy in [ModelFixtures.sharedHelper, { var p = ModelFixtures.sharedHelper; p.callbacks = [3, 1]; return p }()] {
+        for policy in [
+            ModelFixtures.sharedHelper,
+            {
+                var p = ModelFixtures.sharedHelper; p.callbacks = [3, 1]; return p
+            }()
+        ] {
             for options in [FlattenOptions(), FlattenOptions(inlineBudget: 100)] {
                 let flat = policy.flattened(options: options)
                 XCTAssertEqual(flat.branchingFactor(), nfaBranchingFactor(flat))
@@ -113,9 +121,13 @@ final class BranchingFactorTests: XCTestCase {
         var sites: [CallSite] = []
         for index in 0..<n {
             if index == n - 1 {
-                functions.append(PolicyFunction(name: "f\(index)", automaton: ModelFixtures.automaton(2, finals: [1], [(0, read, 1)])))
+                functions.append(
+                    PolicyFunction(
+                        name: "f\(index)", automaton: ModelFixtures.automaton(2, finals: [1], [(0, read, 1)])))
             } else {
-                functions.append(PolicyFunction(name: "f\(index)", automaton: ModelFixtures.automaton(2, finals: [1], [(0, .call(index), 1)])))
+                functions.append(
+                    PolicyFunction(
+                        name: "f\(index)", automaton: ModelFixtures.automaton(2, finals: [1], [(0, .call(index), 1)])))
                 sites.append(CallSite(caller: index, callees: [index + 1]))
             }
         }

@@ -3,8 +3,9 @@ import XCTest
 
 /// Builds a function automaton from (from, label, to) triples.
 func automaton(states: Int, finals: Set<Int>, _ edges: [(Int, Label, Int)]) -> Automaton {
-    Automaton(stateCount: states, initial: 0, finals: finals,
-              edges: edges.map { Edge(from: $0.0, label: $0.1, to: $0.2) })
+    Automaton(
+        stateCount: states, initial: 0, finals: finals,
+        edges: edges.map { Edge(from: $0.0, label: $0.1, to: $0.2) })
 }
 
 /// main calls a() then b(); a calls h() then open(); b calls h() then write();
@@ -19,11 +20,11 @@ func sharedHelperPolicy() -> Policy {
         module: "shared.ll", symbols: ["open", "read", "write"],
         functions: [
             PolicyFunction(name: "main", automaton: main), PolicyFunction(name: "a", automaton: a),
-            PolicyFunction(name: "b", automaton: b), PolicyFunction(name: "h", automaton: h),
+            PolicyFunction(name: "b", automaton: b), PolicyFunction(name: "h", automaton: h)
         ],
         sites: [
             CallSite(caller: 0, callees: [1]), CallSite(caller: 0, callees: [2]),
-            CallSite(caller: 1, callees: [3]), CallSite(caller: 2, callees: [3]),
+            CallSite(caller: 1, callees: [3]), CallSite(caller: 2, callees: [3])
         ],
         entry: 0)
 }
@@ -56,7 +57,8 @@ final class CheckerTests: XCTestCase {
 
     /// f: read, then optionally recurse, then write; returns. Balanced reads/writes.
     func recursivePolicy() -> Policy {
-        let f = automaton(states: 4, finals: [3], [(0, .libc(0), 1), (1, .call(0), 2), (1, .libc(1), 3), (2, .libc(1), 3)])
+        let f = automaton(
+            states: 4, finals: [3], [(0, .libc(0), 1), (1, .call(0), 2), (1, .libc(1), 3), (2, .libc(1), 3)])
         let main = automaton(states: 3, finals: [2], [(0, .call(1), 1), (1, .libc(2), 2)])
         return Policy(
             symbols: ["read", "write", "exit"],
@@ -86,9 +88,13 @@ final class CheckerTests: XCTestCase {
         let main = automaton(states: 3, finals: [2], [(0, .call(2), 1), (1, .libc(1), 2)])
         let policy = Policy(
             symbols: ["read", "exit"],
-            functions: [PolicyFunction(name: "even", automaton: even), PolicyFunction(name: "odd", automaton: odd),
-                        PolicyFunction(name: "main", automaton: main)],
-            sites: [CallSite(caller: 0, callees: [1]), CallSite(caller: 1, callees: [0]), CallSite(caller: 2, callees: [0])],
+            functions: [
+                PolicyFunction(name: "even", automaton: even), PolicyFunction(name: "odd", automaton: odd),
+                PolicyFunction(name: "main", automaton: main)
+            ],
+            sites: [
+                CallSite(caller: 0, callees: [1]), CallSite(caller: 1, callees: [0]), CallSite(caller: 2, callees: [0])
+            ],
             entry: 2)
         let checker = PolicyChecker(policy: policy)
         XCTAssertTrue(checker.check(ids(policy, "exit")).allowed)

@@ -38,9 +38,11 @@ final class DotTests: XCTestCase {
 
     func testIndirectCallsAndSeveralLocations() {
         var policy = ModelFixtures.sharedHelper
-        policy.sites[0] = CallSite(caller: 0, callees: [1, 2], indirect: true, location: SourceLocation(file: "/abs/dir/m.c", line: 7))
+        policy.sites[0] = CallSite(
+            caller: 0, callees: [1, 2], indirect: true, location: SourceLocation(file: "/abs/dir/m.c", line: 7))
         policy.functions[3].automaton.edges[0].locations = [
-            SourceLocation(file: "x/h.c", line: 5), SourceLocation(file: "x/h.c", line: 2), SourceLocation(file: "x/h.c", line: 9),
+            SourceLocation(file: "x/h.c", line: 5), SourceLocation(file: "x/h.c", line: 2),
+            SourceLocation(file: "x/h.c", line: 9)
         ]
         let text = Dot.allFunctions(policy)
         XCTAssertEqual(lines(text, containing: "label=\"call {a, b}()\\nm.c:7\", style=dashed").count, 1)
@@ -60,7 +62,9 @@ final class DotTests: XCTestCase {
 
     func testMalformedInputDoesNotTrap() {
         var policy = ModelFixtures.sharedHelper
-        policy.functions[0].automaton.edges += [Edge(from: 0, label: .call(40), to: 1), Edge(from: 5, label: .libc(9), to: 0)]
+        policy.functions[0].automaton.edges += [
+            Edge(from: 0, label: .call(40), to: 1), Edge(from: 5, label: .libc(9), to: 0)
+        ]
         policy.functions[0].automaton.edges.append(Edge(from: 0, label: .libc(9), to: 2))
         policy.functions[1].automaton.initial = -1
         policy.sites[1].callees = [77]
@@ -72,7 +76,11 @@ final class DotTests: XCTestCase {
     }
 
     func testGraphvizAcceptsOutput() throws {
-        guard let dot = ["/usr/bin/dot", "/usr/local/bin/dot"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        guard
+            let dot = ["/usr/bin/dot", "/usr/local/bin/dot"].first(where: {
+                FileManager.default.isExecutableFile(atPath: $0)
+            })
+        else {
             throw XCTSkip("graphviz not installed")
         }
         var policy = ModelFixtures.sharedHelper
@@ -105,15 +113,24 @@ final class DotTests: XCTestCase {
         let policy = Policy(
             symbols: ["read", "write"],
             functions: [
-                PolicyFunction(name: "f", automaton: Automaton(stateCount: 4, initial: 0, finals: [3], edges: [
-                    Edge(from: 0, label: .call(0), to: 1), Edge(from: 1, label: read, to: 2),
-                    Edge(from: 2, label: .call(1), to: 3), Edge(from: 2, label: write, to: 3),
-                ])),
-                PolicyFunction(name: "dbg", automaton: Automaton(stateCount: 2, initial: 0, finals: [1], edges: [Edge(from: 0, label: write, to: 1)])),
+                PolicyFunction(
+                    name: "f",
+                    automaton: Automaton(
+                        stateCount: 4, initial: 0, finals: [3],
+                        edges: [
+                            Edge(from: 0, label: .call(0), to: 1), Edge(from: 1, label: read, to: 2),
+                            Edge(from: 2, label: .call(1), to: 3), Edge(from: 2, label: write, to: 3)
+                        ])),
+                PolicyFunction(
+                    name: "dbg",
+                    automaton: Automaton(
+                        stateCount: 2, initial: 0, finals: [1], edges: [Edge(from: 0, label: write, to: 1)]))
             ],
             sites: [CallSite(caller: 0, callees: [1]), CallSite(caller: 0, callees: [1])], entry: 0)
         let hidden = policy.hidingCalls(to: ["dbg"])
-        let expected = Automaton(stateCount: 3, initial: 0, finals: [1, 2], edges: [Edge(from: 0, label: read, to: 1), Edge(from: 1, label: write, to: 2)])
+        let expected = Automaton(
+            stateCount: 3, initial: 0, finals: [1, 2],
+            edges: [Edge(from: 0, label: read, to: 1), Edge(from: 1, label: write, to: 2)])
         XCTAssertTrue(hidden.functions[0].automaton.isEquivalent(to: expected), "\(hidden.functions[0].automaton)")
         XCTAssertEqual(hidden.functions[1], policy.functions[1], "a function without hidden calls is untouched")
         XCTAssertEqual(lines(Dot.function(hidden, index: 0), containing: "style=dashed").count, 0)

@@ -13,9 +13,11 @@ final class EquivalenceTests: XCTestCase {
     }
 
     func testLocationsAndNumberingAreIgnored() {
-        let a = Automaton(stateCount: 2, initial: 0, finals: [1], edges: [
-            Edge(from: 0, label: open, to: 1, locations: [SourceLocation(file: "a.c", line: 3)]),
-        ])
+        let a = Automaton(
+            stateCount: 2, initial: 0, finals: [1],
+            edges: [
+                Edge(from: 0, label: open, to: 1, locations: [SourceLocation(file: "a.c", line: 3)])
+            ])
         let b = Automaton(stateCount: 3, initial: 2, finals: [0], edges: [Edge(from: 2, label: open, to: 0)])
         XCTAssertTrue(a.isEquivalent(to: b))
     }
@@ -23,9 +25,11 @@ final class EquivalenceTests: XCTestCase {
     func testDeadStateAfterExitIsNotNoTransition() {
         // `exit` leads to a live state that cannot return: the word `exit` is an allowed
         // prefix, though no complete word contains it.
-        let withExit = Automaton(stateCount: 3, initial: 0, finals: [1], edges: [
-            Edge(from: 0, label: open, to: 1), Edge(from: 0, label: exit, to: 2),
-        ])
+        let withExit = Automaton(
+            stateCount: 3, initial: 0, finals: [1],
+            edges: [
+                Edge(from: 0, label: open, to: 1), Edge(from: 0, label: exit, to: 2)
+            ])
         let without = Automaton(stateCount: 2, initial: 0, finals: [1], edges: [Edge(from: 0, label: open, to: 1)])
         let difference = withExit.difference(from: without)
         XCTAssertEqual(difference, LanguageDifference(word: [exit], language: .prefix, inSelf: true))
@@ -40,14 +44,18 @@ final class EquivalenceTests: XCTestCase {
 
     func testNondeterministicAgainstDeterministic() {
         // open (read | read read) vs open read read?
-        let nfa = Automaton(stateCount: 5, initial: 0, finals: [2, 4], edges: [
-            Edge(from: 0, label: open, to: 1), Edge(from: 0, label: open, to: 3),
-            Edge(from: 1, label: read, to: 2), Edge(from: 3, label: read, to: 2), Edge(from: 3, label: read, to: 4),
-            Edge(from: 4, label: read, to: 2),
-        ])
-        let dfa = Automaton(stateCount: 4, initial: 0, finals: [2, 3], edges: [
-            Edge(from: 0, label: open, to: 1), Edge(from: 1, label: read, to: 2), Edge(from: 2, label: read, to: 3),
-        ])
+        let nfa = Automaton(
+            stateCount: 5, initial: 0, finals: [2, 4],
+            edges: [
+                Edge(from: 0, label: open, to: 1), Edge(from: 0, label: open, to: 3),
+                Edge(from: 1, label: read, to: 2), Edge(from: 3, label: read, to: 2), Edge(from: 3, label: read, to: 4),
+                Edge(from: 4, label: read, to: 2)
+            ])
+        let dfa = Automaton(
+            stateCount: 4, initial: 0, finals: [2, 3],
+            edges: [
+                Edge(from: 0, label: open, to: 1), Edge(from: 1, label: read, to: 2), Edge(from: 2, label: read, to: 3)
+            ])
         XCTAssertTrue(nfa.isEquivalent(to: dfa))
         var longer = dfa
         longer.edges.append(Edge(from: 3, label: read, to: 3))
@@ -61,9 +69,11 @@ final class EquivalenceTests: XCTestCase {
     }
 
     func testMalformedInputDoesNotTrap() {
-        let broken = Automaton(stateCount: 2, initial: 0, finals: [7, -1], edges: [
-            Edge(from: 0, label: open, to: 9), Edge(from: -3, label: read, to: 1),
-        ])
+        let broken = Automaton(
+            stateCount: 2, initial: 0, finals: [7, -1],
+            edges: [
+                Edge(from: 0, label: open, to: 9), Edge(from: -3, label: read, to: 1)
+            ])
         let lone = Automaton(stateCount: 1, initial: 0, finals: [], edges: [])
         XCTAssertTrue(broken.isEquivalent(to: lone))
         let noInitial = Automaton(stateCount: -1, initial: 4, finals: [], edges: [])

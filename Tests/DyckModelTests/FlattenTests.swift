@@ -7,7 +7,9 @@ final class FlattenTests: XCTestCase {
     let write = Label.libc(2)
 
     func chain(_ labels: [Label]) -> Automaton {
-        ModelFixtures.automaton(labels.count + 1, finals: [labels.count], labels.enumerated().map { ($0.offset, $0.element, $0.offset + 1) })
+        ModelFixtures.automaton(
+            labels.count + 1, finals: [labels.count], labels.enumerated().map { ($0.offset, $0.element, $0.offset + 1) }
+        )
     }
 
     func testSingleCopyAdmitsImpossiblePath() {
@@ -56,16 +58,19 @@ final class FlattenTests: XCTestCase {
 
     func testRecursionBecomesRegularOverApproximation() {
         // read^n write^n over-approximated by read+ write+.
-        let expected = ModelFixtures.automaton(3, finals: [2], [(0, read, 1), (1, read, 1), (1, write, 2), (2, write, 2)])
+        let expected = ModelFixtures.automaton(
+            3, finals: [2], [(0, read, 1), (1, read, 1), (1, write, 2), (2, write, 2)])
         XCTAssertNil(recursive.flattened().functions[0].automaton.difference(from: expected))
     }
 
     func testInliningStopsAtRecursion() {
         // main's call gets a private f whose recursive call goes to the shared f, so
         // the outermost level stays matched: read write | read read+ write write+.
-        let expected = ModelFixtures.automaton(6, finals: [2, 5], [
-            (0, read, 1), (1, write, 2), (1, read, 3), (3, read, 3), (3, write, 4), (4, write, 5), (5, write, 5),
-        ])
+        let expected = ModelFixtures.automaton(
+            6, finals: [2, 5],
+            [
+                (0, read, 1), (1, write, 2), (1, read, 3), (3, read, 3), (3, write, 4), (4, write, 5), (5, write, 5)
+            ])
         let flat = recursive.flattened(options: FlattenOptions(inlineBudget: 1000))
         XCTAssertNil(flat.functions[0].automaton.difference(from: expected))
     }
@@ -77,10 +82,14 @@ final class FlattenTests: XCTestCase {
             symbols: ["read", "open", "write", "close"],
             functions: [
                 PolicyFunction(name: "main", automaton: ModelFixtures.automaton(2, finals: [1], [(0, .call(0), 1)])),
-                PolicyFunction(name: "p", automaton: ModelFixtures.automaton(3, finals: [1, 2], [(0, open, 1), (1, .call(1), 2)])),
-                PolicyFunction(name: "q", automaton: ModelFixtures.automaton(3, finals: [1, 2], [(0, close, 1), (1, .call(2), 2)])),
+                PolicyFunction(
+                    name: "p", automaton: ModelFixtures.automaton(3, finals: [1, 2], [(0, open, 1), (1, .call(1), 2)])),
+                PolicyFunction(
+                    name: "q", automaton: ModelFixtures.automaton(3, finals: [1, 2], [(0, close, 1), (1, .call(2), 2)]))
             ],
-            sites: [CallSite(caller: 0, callees: [1]), CallSite(caller: 1, callees: [2]), CallSite(caller: 2, callees: [1])],
+            sites: [
+                CallSite(caller: 0, callees: [1]), CallSite(caller: 1, callees: [2]), CallSite(caller: 2, callees: [1])
+            ],
             entry: 0)
         let expected = ModelFixtures.automaton(3, finals: [1, 2], [(0, open, 1), (1, close, 2), (2, open, 1)])
         for options in [FlattenOptions(), FlattenOptions(inlineBudget: 50)] {
@@ -118,12 +127,14 @@ final class FlattenTests: XCTestCase {
         broken.functions[1].automaton.edges.append(Edge(from: 0, label: .call(-4), to: 1))
         let result = broken.flattened(options: FlattenOptions(inlineBudget: 20))
         // a's call to h can never complete; b's site is gone: only a prefix remains.
-        XCTAssertNil(result.functions[0].automaton.difference(from: Automaton(stateCount: 1, initial: 0, finals: [], edges: [])))
+        XCTAssertNil(
+            result.functions[0].automaton.difference(from: Automaton(stateCount: 1, initial: 0, finals: [], edges: [])))
 
         broken.entry = 12
         XCTAssertEqual(broken.flattened().functions, [])
         broken.entry = 0
         broken.functions[0].automaton.initial = 40
-        XCTAssertEqual(broken.flattened().functions[0].automaton, Automaton(stateCount: 1, initial: 0, finals: [], edges: []))
+        XCTAssertEqual(
+            broken.flattened().functions[0].automaton, Automaton(stateCount: 1, initial: 0, finals: [], edges: []))
     }
 }

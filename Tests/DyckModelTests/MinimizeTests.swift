@@ -23,7 +23,8 @@ final class MinimizeTests: XCTestCase {
         // 0 -ε-> 1 -open-> 2 -ε-> 3(final), 0 -ε-> 3: the empty word completes too.
         let input = nfa(4, finals: [3], [(0, nil, 1), (1, open, 2), (2, nil, 3), (0, nil, 3)])
         let reduced = input.reduced()
-        XCTAssertEqual(reduced, Automaton(stateCount: 2, initial: 0, finals: [0, 1], edges: [Edge(from: 0, label: open, to: 1)]))
+        XCTAssertEqual(
+            reduced, Automaton(stateCount: 2, initial: 0, finals: [0, 1], edges: [Edge(from: 0, label: open, to: 1)]))
         XCTAssertTrue(reduced.isEquivalent(to: input.removingEpsilons()))
     }
 
@@ -36,18 +37,24 @@ final class MinimizeTests: XCTestCase {
         input.addEdge(0, read, 3, location: location(2))
         input.addEdge(3, close, 4, location: location(7))
         let reduced = input.reduced()
-        XCTAssertEqual(reduced, Automaton(stateCount: 3, initial: 0, finals: [2], edges: [
-            Edge(from: 0, label: open, to: 1, locations: [location(1)]),
-            Edge(from: 0, label: read, to: 1, locations: [location(2)]),
-            Edge(from: 1, label: close, to: 2, locations: [location(5), location(7)]),
-        ]))
+        XCTAssertEqual(
+            reduced,
+            Automaton(
+                stateCount: 3, initial: 0, finals: [2],
+                edges: [
+                    Edge(from: 0, label: open, to: 1, locations: [location(1)]),
+                    Edge(from: 0, label: read, to: 1, locations: [location(2)]),
+                    Edge(from: 1, label: close, to: 2, locations: [location(5), location(7)])
+                ]))
     }
 
     func testLoopCollapses() {
         // open; while (...) { read; read; } close — unrolled twice by the front end.
-        let input = nfa(6, finals: [5], [
-            (0, open, 1), (1, read, 2), (2, read, 3), (3, read, 4), (4, read, 1), (1, close, 5), (3, close, 5),
-        ])
+        let input = nfa(
+            6, finals: [5],
+            [
+                (0, open, 1), (1, read, 2), (2, read, 3), (3, read, 4), (4, read, 1), (1, close, 5), (3, close, 5)
+            ])
         let reduced = input.reduced()
         XCTAssertEqual(reduced.stateCount, 4)
         XCTAssertTrue(reduced.isEquivalent(to: input.removingEpsilons()))
@@ -90,7 +97,9 @@ final class MinimizeTests: XCTestCase {
         // All final and a loop at the end: everything merges into one state.
         chain.finals = Set(0..<n)
         chain.addEdge(n - 1, read, n - 1)
-        XCTAssertEqual(chain.reduced(), Automaton(stateCount: 1, initial: 0, finals: [0], edges: [Edge(from: 0, label: read, to: 0)]))
+        XCTAssertEqual(
+            chain.reduced(),
+            Automaton(stateCount: 1, initial: 0, finals: [0], edges: [Edge(from: 0, label: read, to: 0)]))
         XCTAssertLessThan(Date().timeIntervalSince(start), 20)
     }
 
@@ -106,9 +115,12 @@ final class MinimizeTests: XCTestCase {
         XCTAssertTrue(reduced.isEquivalent(to: input.removingEpsilons()))
         XCTAssertEqual(reduced, reduced.reduced())
         // A smaller k stays within the cap and is determinized (2^(k+1) states).
-        let small = nfa(5, finals: [4], [(0, open, 0), (0, read, 0), (0, open, 1)] + (1...3).flatMap {
-            [($0, open, $0 + 1), ($0, read, $0 + 1)]
-        })
+        let small = nfa(
+            5, finals: [4],
+            [(0, open, 0), (0, read, 0), (0, open, 1)]
+                + (1...3).flatMap {
+                    [($0, open, $0 + 1), ($0, read, $0 + 1)]
+                })
         let determinized = small.reduced()
         XCTAssertTrue(determinized.isDeterministic)
         XCTAssertEqual(determinized.stateCount, 16)
@@ -137,7 +149,9 @@ final class MinimizeTests: XCTestCase {
 
     func testMalformedInputDoesNotTrap() {
         var input = nfa(3, initial: 1, finals: [9, -2, 2], [(1, open, 2), (1, read, 7), (-1, nil, 0), (2, nil, 5)])
-        XCTAssertEqual(input.reduced(), Automaton(stateCount: 2, initial: 0, finals: [1], edges: [Edge(from: 0, label: open, to: 1)]))
+        XCTAssertEqual(
+            input.reduced(),
+            Automaton(stateCount: 2, initial: 0, finals: [1], edges: [Edge(from: 0, label: open, to: 1)]))
         input.initial = 3
         XCTAssertEqual(input.reduced(), Automaton(stateCount: 1, initial: 0, finals: [], edges: []))
         input.stateCount = -4
@@ -166,10 +180,12 @@ final class MinimizeTests: XCTestCase {
                 for label in alphabet {
                     signature.append(outgoing[state].first { $0.label == label }.map { classes[$0.to] } ?? -1)
                 }
-                next.append(signatures[signature] ?? {
-                    signatures[signature] = signatures.count
-                    return signatures.count - 1
-                }())
+                next.append(
+                    signatures[signature]
+                        ?? {
+                            signatures[signature] = signatures.count
+                            return signatures.count - 1
+                        }())
             }
             if Set(next).count == Set(classes).count { return Set(next).count }
             classes = next
@@ -188,9 +204,12 @@ final class MinimizeTests: XCTestCase {
             for _ in 0..<Int.random(in: 0...(3 * count), using: &generator) {
                 let from = Int.random(in: 0..<count, using: &generator)
                 let to = Int.random(in: 0..<count, using: &generator)
-                let label: Label? = Int.random(in: 0..<4, using: &generator) == 0
+                let label: Label? =
+                    Int.random(in: 0..<4, using: &generator) == 0
                     ? nil : alphabet[Int.random(in: 0..<alphabet.count, using: &generator)]
-                input.addEdge(from, label, to, location: SourceLocation(file: "r.c", line: Int.random(in: 1...3, using: &generator)))
+                input.addEdge(
+                    from, label, to,
+                    location: SourceLocation(file: "r.c", line: Int.random(in: 1...3, using: &generator)))
             }
             let plain = input.removingEpsilons()
             let reduced = input.reduced()
@@ -231,4 +250,3 @@ final class MinimizeTests: XCTestCase {
         }
     }
 }
-

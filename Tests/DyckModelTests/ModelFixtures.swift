@@ -4,9 +4,13 @@ import DyckModel
 enum ModelFixtures {
     /// A chain automaton from edge triples; `finals` as given.
     static func automaton(_ count: Int, finals: Set<Int>, _ edges: [(Int, Label, Int)], line: Int? = nil) -> Automaton {
-        Automaton(stateCount: count, initial: 0, finals: finals, edges: edges.map {
-            Edge(from: $0.0, label: $0.1, to: $0.2, locations: line.map { [SourceLocation(file: "src/t.c", line: $0)] } ?? [])
-        })
+        Automaton(
+            stateCount: count, initial: 0, finals: finals,
+            edges: edges.map {
+                Edge(
+                    from: $0.0, label: $0.1, to: $0.2,
+                    locations: line.map { [SourceLocation(file: "src/t.c", line: $0)] } ?? [])
+            })
     }
 
     /// A random policy of up to 3 functions with 4 states, over libc symbols a and b,
@@ -21,7 +25,8 @@ enum ModelFixtures {
             for _ in 0..<rng.int(0...5) {
                 let from = rng.int(0...(states - 1)), to = rng.int(0...(states - 1))
                 if rng.int(0...2) == 0 {
-                    let callees = Array(Set((0..<rng.int(1...2)).map { _ in rng.int(0...(functionCount - 1)) })).sorted()
+                    let callees = Array(Set((0..<rng.int(1...2)).map { _ in rng.int(0...(functionCount - 1)) }))
+                        .sorted()
                     sites.append(CallSite(caller: f, callees: callees, indirect: callees.count > 1))
                     edges.append(Edge(from: from, label: .call(sites.count - 1), to: to))
                 } else {
@@ -29,7 +34,9 @@ enum ModelFixtures {
                 }
             }
             let finals = Set((0..<states).filter { _ in rng.int(0...2) == 0 })
-            functions.append(PolicyFunction(name: "f\(f)", automaton: Automaton(stateCount: states, initial: 0, finals: finals, edges: edges)))
+            functions.append(
+                PolicyFunction(
+                    name: "f\(f)", automaton: Automaton(stateCount: states, initial: 0, finals: finals, edges: edges)))
         }
         let callbacks = rng.int(0...3) == 0 ? [rng.int(0...(functionCount - 1))] : []
         return Policy(symbols: ["a", "b"], functions: functions, sites: sites, entry: 0, callbacks: callbacks)
@@ -43,9 +50,13 @@ enum ModelFixtures {
             symbols: ["read", "open", "write"],
             functions: [
                 PolicyFunction(name: "main", automaton: automaton(2, finals: [1], [(0, .call(0), 1)])),
-                PolicyFunction(name: "f", automaton: automaton(4, finals: [3], [
-                    (0, read, 1), (1, .call(1), 2), (2, write, 3), (1, write, 3),
-                ])),
+                PolicyFunction(
+                    name: "f",
+                    automaton: automaton(
+                        4, finals: [3],
+                        [
+                            (0, read, 1), (1, .call(1), 2), (2, write, 3), (1, write, 3)
+                        ]))
             ],
             sites: [CallSite(caller: 0, callees: [1]), CallSite(caller: 1, callees: [1])],
             entry: 0)
@@ -59,16 +70,19 @@ enum ModelFixtures {
         return Policy(
             symbols: ["read", "open", "write"],
             functions: [
-                PolicyFunction(name: "main", automaton: automaton(3, finals: [2], [(0, .call(0), 1), (1, .call(1), 2)])),
-                PolicyFunction(name: "a", automaton: automaton(3, finals: [2], [(0, .call(2), 1), (1, open, 2)], line: 10)),
-                PolicyFunction(name: "b", automaton: automaton(3, finals: [2], [(0, .call(3), 1), (1, write, 2)], line: 20)),
-                PolicyFunction(name: "h", automaton: automaton(2, finals: [1], [(0, read, 1)], line: 30)),
+                PolicyFunction(
+                    name: "main", automaton: automaton(3, finals: [2], [(0, .call(0), 1), (1, .call(1), 2)])),
+                PolicyFunction(
+                    name: "a", automaton: automaton(3, finals: [2], [(0, .call(2), 1), (1, open, 2)], line: 10)),
+                PolicyFunction(
+                    name: "b", automaton: automaton(3, finals: [2], [(0, .call(3), 1), (1, write, 2)], line: 20)),
+                PolicyFunction(name: "h", automaton: automaton(2, finals: [1], [(0, read, 1)], line: 30))
             ],
             sites: [
                 CallSite(caller: 0, callees: [1], location: SourceLocation(file: "src/t.c", line: 2)),
                 CallSite(caller: 0, callees: [2], location: SourceLocation(file: "src/t.c", line: 3)),
                 CallSite(caller: 1, callees: [3], location: SourceLocation(file: "src/t.c", line: 9)),
-                CallSite(caller: 2, callees: [3], location: SourceLocation(file: "src/t.c", line: 19)),
+                CallSite(caller: 2, callees: [3], location: SourceLocation(file: "src/t.c", line: 19))
             ],
             entry: 0)
     }

@@ -2,8 +2,10 @@ import XCTest
 @testable import DyckModel
 
 final class MonitorTests: XCTestCase {
-    func run(_ policy: Policy, _ markers: [Marker], stackLimit: Int = ThreadMonitor.defaultStackLimit,
-             maxDepth: Int = ThreadMonitor.defaultMaxDepth) -> (Int?, ThreadMonitor.Refusal?) {
+    func run(
+        _ policy: Policy, _ markers: [Marker], stackLimit: Int = ThreadMonitor.defaultStackLimit,
+        maxDepth: Int = ThreadMonitor.defaultMaxDepth
+    ) -> (Int?, ThreadMonitor.Refusal?) {
         var monitor = ThreadMonitor(tables: MonitorTables(policy: policy), stackLimit: stackLimit, maxDepth: maxDepth)
         for (i, m) in markers.enumerated() {
             if let refusal = monitor.step(m) { return (i, refusal) }
@@ -17,7 +19,7 @@ final class MonitorTests: XCTestCase {
     func testRealRunIsAccepted() {
         let markers: [Marker] = [
             .init(.call, 0), .init(.call, 2), .init(.libc, 1), .init(.ret, 2), .init(.libc, 0), .init(.ret, 0),
-            .init(.call, 1), .init(.call, 3), .init(.libc, 1), .init(.ret, 3), .init(.libc, 2), .init(.ret, 1),
+            .init(.call, 1), .init(.call, 3), .init(.libc, 1), .init(.ret, 3), .init(.libc, 2), .init(.ret, 1)
         ]
         XCTAssertNil(run(policy, markers).0)
     }
@@ -95,15 +97,20 @@ final class MonitorTests: XCTestCase {
             symbols: ["read", "open", "write"],
             functions: [
                 PolicyFunction(name: "main", automaton: automaton(states: 2, finals: [1], [(0, .call(0), 1)])),
-                PolicyFunction(name: "f", automaton: automaton(states: 3, finals: [2], [
-                    (0, .libc(0), 1), (1, .call(1), 1), (1, .libc(2), 2)])),
+                PolicyFunction(
+                    name: "f",
+                    automaton: automaton(
+                        states: 3, finals: [2],
+                        [
+                            (0, .libc(0), 1), (1, .call(1), 1), (1, .libc(2), 2)
+                        ]))
             ],
             sites: [CallSite(caller: 0, callees: [1]), CallSite(caller: 1, callees: [1])], entry: 0)
         let markers: [Marker] = [
-            .init(.call, 0), .init(.libc, 0), .init(.setjmpSave, 5),      // f at depth 2 saves
-            .init(.call, 1), .init(.libc, 0), .init(.setjmpSave, 5),      // f at depth 3 saves
-            .init(.libc, 2), .init(.ret, 1),                              // and returns
-            .init(.call, 1), .init(.libc, 0), .init(.setjmpResume, 5),    // depth 3 again: longjmp
+            .init(.call, 0), .init(.libc, 0), .init(.setjmpSave, 5),  // f at depth 2 saves
+            .init(.call, 1), .init(.libc, 0), .init(.setjmpSave, 5),  // f at depth 3 saves
+            .init(.libc, 2), .init(.ret, 1),  // and returns
+            .init(.call, 1), .init(.libc, 0), .init(.setjmpResume, 5)  // depth 3 again: longjmp
         ]
         var monitor = ThreadMonitor(tables: MonitorTables(policy: recursive))
         for m in markers { XCTAssertNil(monitor.step(m), "\(m)") }
@@ -113,8 +120,14 @@ final class MonitorTests: XCTestCase {
         XCTAssertNil(monitor.step(.init(.libc, 2)))
         XCTAssertNil(monitor.step(.init(.ret, 0)))
         // Returning from the frame that saved kills its record.
-        XCTAssertEqual(run(recursive, [.init(.call, 0), .init(.libc, 0), .init(.setjmpSave, 1), .init(.libc, 2),
-                                       .init(.ret, 0), .init(.setjmpResume, 1)]).1, .noSetjmpRecord)
+        XCTAssertEqual(
+            run(
+                recursive,
+                [
+                    .init(.call, 0), .init(.libc, 0), .init(.setjmpSave, 1), .init(.libc, 2),
+                    .init(.ret, 0), .init(.setjmpResume, 1)
+                ]
+            ).1, .noSetjmpRecord)
     }
 
     /// Setjmp records are never evicted: 40 levels with a record each, then main's.
@@ -136,13 +149,17 @@ final class MonitorTests: XCTestCase {
         // main: qsort then free; cmp: strcmp.
         let main = automaton(states: 3, finals: [2], [(0, .libc(0), 1), (1, .libc(1), 2)])
         let cmp = automaton(states: 2, finals: [1], [(0, .libc(2), 1)])
-        let p = Policy(symbols: ["qsort", "free", "strcmp"],
-                       functions: [PolicyFunction(name: "main", automaton: main), PolicyFunction(name: "cmp", automaton: cmp)],
-                       sites: [], entry: 0, callbacks: [1])
-        let ok: [Marker] = [.init(.libc, 0), .init(.callbackEnter, 1), .init(.libc, 2), .init(.callbackExit, 1), .init(.libc, 1)]
+        let p = Policy(
+            symbols: ["qsort", "free", "strcmp"],
+            functions: [PolicyFunction(name: "main", automaton: main), PolicyFunction(name: "cmp", automaton: cmp)],
+            sites: [], entry: 0, callbacks: [1])
+        let ok: [Marker] = [
+            .init(.libc, 0), .init(.callbackEnter, 1), .init(.libc, 2), .init(.callbackExit, 1), .init(.libc, 1)
+        ]
         XCTAssertNil(run(p, ok).0)
-        XCTAssertEqual(run(p, [.init(.libc, 0), .init(.callbackEnter, 1), .init(.libc, 1)]).0, 2,
-                       "inside the callback only its own calls are allowed")
+        XCTAssertEqual(
+            run(p, [.init(.libc, 0), .init(.callbackEnter, 1), .init(.libc, 1)]).0, 2,
+            "inside the callback only its own calls are allowed")
         XCTAssertEqual(run(p, [.init(.callbackEnter, 1), .init(.callbackExit, 1)]).1, .cannotReturnYet)
         var thread = ThreadMonitor.newThread(tables: MonitorTables(policy: p))
         XCTAssertEqual(thread.step(.init(.libc, 0)), .notAllowedHere, "a new thread starts in no function")
@@ -154,25 +171,34 @@ final class MonitorTests: XCTestCase {
         let main = automaton(states: 3, finals: [2], [(0, .call(0), 1), (1, .libc(2), 2)])
         let f = automaton(states: 3, finals: [2], [(0, .libc(0), 1), (1, .call(1), 2)])
         let g = automaton(states: 2, finals: [1], [(0, .libc(1), 1)])
-        let p = Policy(symbols: ["read", "write", "exit"],
-                       functions: [PolicyFunction(name: "main", automaton: main), PolicyFunction(name: "f", automaton: f),
-                                   PolicyFunction(name: "g", automaton: g)],
-                       sites: [CallSite(caller: 0, callees: [1]), CallSite(caller: 1, callees: [2])], entry: 0)
-        XCTAssertNil(run(p, [.init(.call, 0), .init(.libc, 0), .init(.tail, 1), .init(.libc, 1), .init(.ret, 0), .init(.libc, 2)]).0)
-        XCTAssertEqual(run(p, [.init(.call, 0), .init(.libc, 0), .init(.tail, 1), .init(.libc, 1), .init(.ret, 1)]).1,
-                       .returnToWrongSite(expected: .site(0)))
+        let p = Policy(
+            symbols: ["read", "write", "exit"],
+            functions: [
+                PolicyFunction(name: "main", automaton: main), PolicyFunction(name: "f", automaton: f),
+                PolicyFunction(name: "g", automaton: g)
+            ],
+            sites: [CallSite(caller: 0, callees: [1]), CallSite(caller: 1, callees: [2])], entry: 0)
+        XCTAssertNil(
+            run(
+                p, [.init(.call, 0), .init(.libc, 0), .init(.tail, 1), .init(.libc, 1), .init(.ret, 0), .init(.libc, 2)]
+            ).0)
+        XCTAssertEqual(
+            run(p, [.init(.call, 0), .init(.libc, 0), .init(.tail, 1), .init(.libc, 1), .init(.ret, 1)]).1,
+            .returnToWrongSite(expected: .site(0)))
     }
 
     func testLongjmpUnwindsToTheSetjmpFrame() {
         // main: setjmp; sj-save; f(); exit.   f: read; f() | longjmp.
-        let main = automaton(states: 4, finals: [3], [(0, .libc(0), 1), (1, .call(0), 2), (2, .libc(3), 3), (1, .libc(3), 3)])
+        let main = automaton(
+            states: 4, finals: [3], [(0, .libc(0), 1), (1, .call(0), 2), (2, .libc(3), 3), (1, .libc(3), 3)])
         let f = automaton(states: 3, finals: [], [(0, .libc(1), 1), (1, .call(1), 2), (1, .libc(2), 2)])
-        let p = Policy(symbols: ["_setjmp", "read", "longjmp", "exit"],
-                       functions: [PolicyFunction(name: "main", automaton: main), PolicyFunction(name: "f", automaton: f)],
-                       sites: [CallSite(caller: 0, callees: [1]), CallSite(caller: 1, callees: [1])], entry: 0)
+        let p = Policy(
+            symbols: ["_setjmp", "read", "longjmp", "exit"],
+            functions: [PolicyFunction(name: "main", automaton: main), PolicyFunction(name: "f", automaton: f)],
+            sites: [CallSite(caller: 0, callees: [1]), CallSite(caller: 1, callees: [1])], entry: 0)
         let markers: [Marker] = [
             .init(.libc, 0), .init(.setjmpSave, 0), .init(.call, 0), .init(.libc, 1), .init(.call, 1), .init(.libc, 1),
-            .init(.call, 1), .init(.libc, 1), .init(.libc, 2), .init(.setjmpResume, 0), .init(.libc, 3),
+            .init(.call, 1), .init(.libc, 1), .init(.libc, 2), .init(.setjmpResume, 0), .init(.libc, 3)
         ]
         XCTAssertNil(run(p, markers).0)
         XCTAssertEqual(run(p, [.init(.libc, 0), .init(.setjmpResume, 0)]).1, .noSetjmpRecord)
@@ -217,7 +243,9 @@ final class MonitorTests: XCTestCase {
             for edge in automaton.edges where edge.from == top.state {
                 switch edge.label {
                 case .libc(let l):
-                    moves.append { stack[stack.count - 1].state = edge.to; markers.append(.init(.libc, l)) }
+                    moves.append {
+                        stack[stack.count - 1].state = edge.to; markers.append(.init(.libc, l))
+                    }
                 case .call(let c):
                     for callee in p.sites[c].callees where stack.count < 20 {
                         moves.append {
@@ -229,7 +257,9 @@ final class MonitorTests: XCTestCase {
                 }
             }
             if automaton.finals.contains(top.state), let site = top.site {
-                moves.append { stack.removeLast(); markers.append(.init(.ret, site)) }
+                moves.append {
+                    stack.removeLast(); markers.append(.init(.ret, site))
+                }
             }
             if moves.isEmpty { break }
             moves[rng.int(0...(moves.count - 1))]()

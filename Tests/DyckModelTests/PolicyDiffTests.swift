@@ -6,13 +6,19 @@ import XCTest
 final class PolicyDiffTests: XCTestCase {
     typealias Letter = PolicyDiff.Letter
 
-    func function(_ name: String, _ count: Int, initial: Int = 0, finals: Set<Int>, _ edges: [(Int, Label, Int)]) -> PolicyFunction {
-        PolicyFunction(name: name, automaton: Automaton(
-            stateCount: count, initial: initial, finals: finals,
-            edges: edges.map { Edge(from: $0.0, label: $0.1, to: $0.2) }))
+    func function(_ name: String, _ count: Int, initial: Int = 0, finals: Set<Int>, _ edges: [(Int, Label, Int)])
+        -> PolicyFunction
+    {
+        PolicyFunction(
+            name: name,
+            automaton: Automaton(
+                stateCount: count, initial: initial, finals: finals,
+                edges: edges.map { Edge(from: $0.0, label: $0.1, to: $0.2) }))
     }
 
-    func one(_ functions: [PolicyFunction], symbols: [String], sites: [CallSite] = [], entry: Int = 0, callbacks: [Int] = []) -> Policy {
+    func one(
+        _ functions: [PolicyFunction], symbols: [String], sites: [CallSite] = [], entry: Int = 0, callbacks: [Int] = []
+    ) -> Policy {
         Policy(symbols: symbols, functions: functions, sites: sites, entry: entry, callbacks: callbacks)
     }
 
@@ -25,14 +31,17 @@ final class PolicyDiffTests: XCTestCase {
     /// main: read(); f();   f: write().  The new build lists symbols, functions, sites
     /// and states in another order: same language, no change.
     func testRenumberedPolicyIsTheSame() {
-        let old = one([
-            function("main", 3, finals: [2], [(0, .libc(0), 1), (1, .call(0), 2)]),
-            function("f", 2, finals: [1], [(0, .libc(1), 1)]),
-        ], symbols: ["read", "write"], sites: [CallSite(caller: 0, callees: [1])])
-        let new = one([
-            function("f", 2, initial: 1, finals: [0], [(1, .libc(0), 0)]),
-            function("main", 3, initial: 2, finals: [1], [(2, .libc(1), 0), (0, .call(1), 1)]),
-        ], symbols: ["write", "read"], sites: [CallSite(caller: 0, callees: [1]), CallSite(caller: 1, callees: [0])], entry: 1)
+        let old = one(
+            [
+                function("main", 3, finals: [2], [(0, .libc(0), 1), (1, .call(0), 2)]),
+                function("f", 2, finals: [1], [(0, .libc(1), 1)])
+            ], symbols: ["read", "write"], sites: [CallSite(caller: 0, callees: [1])])
+        let new = one(
+            [
+                function("f", 2, initial: 1, finals: [0], [(1, .libc(0), 0)]),
+                function("main", 3, initial: 2, finals: [1], [(2, .libc(1), 0), (0, .call(1), 1)])
+            ], symbols: ["write", "read"],
+            sites: [CallSite(caller: 0, callees: [1]), CallSite(caller: 1, callees: [0])], entry: 1)
         let diff = PolicyDiff(old: old, new: new)
         XCTAssertTrue(diff.isEmpty, summary(diff).description)
         XCTAssertEqual(diff.text(old: "a", new: "b"), "")
@@ -41,9 +50,12 @@ final class PolicyDiffTests: XCTestCase {
     /// main: read(); write()   ->   main: read(); (write() | open()).
     /// The only new word family starts with read open: + open() after [read()].
     func testOneAddedCall() {
-        let old = one([function("main", 3, finals: [2], [(0, .libc(0), 1), (1, .libc(1), 2)])], symbols: ["read", "write", "open"])
-        let new = one([function("main", 3, finals: [2], [(0, .libc(0), 1), (1, .libc(1), 2), (1, .libc(2), 2)])],
-                      symbols: ["read", "write", "open"])
+        let old = one(
+            [function("main", 3, finals: [2], [(0, .libc(0), 1), (1, .libc(1), 2)])], symbols: ["read", "write", "open"]
+        )
+        let new = one(
+            [function("main", 3, finals: [2], [(0, .libc(0), 1), (1, .libc(1), 2), (1, .libc(2), 2)])],
+            symbols: ["read", "write", "open"])
         let diff = PolicyDiff(old: old, new: new)
         XCTAssertEqual(summary(diff), ["main +open() after [read()]"])
         XCTAssertEqual(diff.changes[0].context, ["main"])
@@ -70,9 +82,11 @@ final class PolicyDiffTests: XCTestCase {
     /// [a a] both read b forever. The shortest example of + b is [a], and it is the
     /// only change although new also reads a b b, a b b b, ...
     func testShortestExample() {
-        let old = one([function("m", 3, finals: [], [(0, .libc(0), 1), (1, .libc(0), 2), (2, .libc(1), 2)])], symbols: ["a", "b"])
-        let new = one([function("m", 3, finals: [], [(0, .libc(0), 1), (1, .libc(1), 1), (1, .libc(0), 2), (2, .libc(1), 2)])],
-                      symbols: ["a", "b"])
+        let old = one(
+            [function("m", 3, finals: [], [(0, .libc(0), 1), (1, .libc(0), 2), (2, .libc(1), 2)])], symbols: ["a", "b"])
+        let new = one(
+            [function("m", 3, finals: [], [(0, .libc(0), 1), (1, .libc(1), 1), (1, .libc(0), 2), (2, .libc(1), 2)])],
+            symbols: ["a", "b"])
         XCTAssertEqual(summary(PolicyDiff(old: old, new: new)), ["m +b() after [a()]"])
     }
 
@@ -81,10 +95,12 @@ final class PolicyDiffTests: XCTestCase {
     func testIndirectCandidateRemoved() {
         let g = function("g", 2, finals: [1], [(0, .libc(0), 1)])
         let h = function("h", 2, finals: [1], [(0, .libc(0), 1)])
-        let old = one([function("main", 2, finals: [1], [(0, .call(0), 1)]), g, h], symbols: ["x"],
-                      sites: [CallSite(caller: 0, callees: [1, 2], indirect: true)], callbacks: [1, 2])
-        let new = one([function("main", 2, finals: [1], [(0, .call(0), 1)]), g, h], symbols: ["x"],
-                      sites: [CallSite(caller: 0, callees: [1], indirect: true)], callbacks: [1, 2])
+        let old = one(
+            [function("main", 2, finals: [1], [(0, .call(0), 1)]), g, h], symbols: ["x"],
+            sites: [CallSite(caller: 0, callees: [1, 2], indirect: true)], callbacks: [1, 2])
+        let new = one(
+            [function("main", 2, finals: [1], [(0, .call(0), 1)]), g, h], symbols: ["x"],
+            sites: [CallSite(caller: 0, callees: [1], indirect: true)], callbacks: [1, 2])
         XCTAssertEqual(summary(PolicyDiff(old: old, new: new)), ["main -call h() after []"])
     }
 
@@ -96,14 +112,17 @@ final class PolicyDiffTests: XCTestCase {
         let newF = function("f", 3, finals: [1, 2], [(0, .libc(0), 1), (1, .call(1), 2)])
         let k = function("k", 2, finals: [1], [(0, .libc(1), 1)])
         let old = one([main, oldF], symbols: ["write", "unlink"], sites: [CallSite(caller: 0, callees: [1])])
-        let new = one([main, newF, k], symbols: ["write", "unlink"],
-                      sites: [CallSite(caller: 0, callees: [1]), CallSite(caller: 1, callees: [2])])
+        let new = one(
+            [main, newF, k], symbols: ["write", "unlink"],
+            sites: [CallSite(caller: 0, callees: [1]), CallSite(caller: 1, callees: [2])])
         let diff = PolicyDiff(old: old, new: new)
         XCTAssertEqual(summary(diff), ["f +call k() after [write()]"])
         XCTAssertEqual(diff.changes[0].context, ["main", "f"])
         XCTAssertEqual(diff.onlyInNew, ["k"])
         XCTAssertEqual(diff.onlyInOld, [])
-        XCTAssertTrue(diff.text(old: "o", new: "n").contains("in f (called as main -> f):\n  + call k()    e.g. write(), call k()\n"))
+        XCTAssertTrue(
+            diff.text(old: "o", new: "n").contains(
+                "in f (called as main -> f):\n  + call k()    e.g. write(), call k()\n"))
         XCTAssertTrue(diff.text(old: "o", new: "n").contains("functions only in n: k\n"))
     }
 
@@ -127,7 +146,9 @@ final class PolicyDiffTests: XCTestCase {
     func testEntryAndCallbacks() {
         let a = function("a", 1, finals: [0], [])
         let b = function("b", 1, finals: [0], [])
-        let diff = PolicyDiff(old: one([a, b], symbols: [], entry: 0, callbacks: [1]), new: one([a, b], symbols: [], entry: 1, callbacks: [0]))
+        let diff = PolicyDiff(
+            old: one([a, b], symbols: [], entry: 0, callbacks: [1]),
+            new: one([a, b], symbols: [], entry: 1, callbacks: [0]))
         XCTAssertEqual(diff.entry?.old, "a")
         XCTAssertEqual(diff.entry?.new, "b")
         XCTAssertEqual(diff.callbacksOnlyInOld, ["b"])
@@ -168,13 +189,20 @@ final class PolicyDiffTests: XCTestCase {
                 let states = rng.int(1...4)
                 var edges: [Edge] = []
                 for _ in 0..<rng.int(0...6) {
-                    edges.append(Edge(from: rng.int(0...(states - 1)), label: .libc(rng.int(0...1)), to: rng.int(0...(states - 1))))
+                    edges.append(
+                        Edge(
+                            from: rng.int(0...(states - 1)), label: .libc(rng.int(0...1)), to: rng.int(0...(states - 1))
+                        ))
                 }
-                return Automaton(stateCount: states, initial: 0, finals: Set((0..<states).filter { _ in rng.int(0...1) == 0 }), edges: edges)
+                return Automaton(
+                    stateCount: states, initial: 0, finals: Set((0..<states).filter { _ in rng.int(0...1) == 0 }),
+                    edges: edges)
             }
             let a = random(), b = random()
-            let old = Policy(symbols: ["x", "y"], functions: [PolicyFunction(name: "f", automaton: a)], sites: [], entry: 0)
-            let new = Policy(symbols: ["x", "y"], functions: [PolicyFunction(name: "f", automaton: b)], sites: [], entry: 0)
+            let old = Policy(
+                symbols: ["x", "y"], functions: [PolicyFunction(name: "f", automaton: a)], sites: [], entry: 0)
+            let new = Policy(
+                symbols: ["x", "y"], functions: [PolicyFunction(name: "f", automaton: b)], sites: [], entry: 0)
             let diff = PolicyDiff(old: old, new: new)
             XCTAssertEqual(diff.changes.isEmpty, a.isEquivalent(to: b), "\(a) vs \(b)")
             for change in diff.changes {

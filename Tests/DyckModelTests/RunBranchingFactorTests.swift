@@ -10,18 +10,24 @@ final class RunBranchingFactorTests: XCTestCase {
         Policy(
             symbols: ["open", "read", "write"],
             functions: [
-                PolicyFunction(name: "main", automaton: ModelFixtures.automaton(5, finals: [4], [
-                    (0, .call(0), 1), (1, .libc(1), 2), (2, .call(1), 3), (3, .libc(2), 4),
-                ])),
-                PolicyFunction(name: "h", automaton: ModelFixtures.automaton(2, finals: [1], [(0, .libc(0), 1)])),
+                PolicyFunction(
+                    name: "main",
+                    automaton: ModelFixtures.automaton(
+                        5, finals: [4],
+                        [
+                            (0, .call(0), 1), (1, .libc(1), 2), (2, .call(1), 3), (3, .libc(2), 4)
+                        ])),
+                PolicyFunction(name: "h", automaton: ModelFixtures.automaton(2, finals: [1], [(0, .libc(0), 1)]))
             ],
             sites: [CallSite(caller: 0, callees: [1]), CallSite(caller: 0, callees: [1])],
             entry: 0)
     }
 
     /// Steps both monitors (the nfa one through `FlattenedMarkers`), failing on refusal.
-    func step(_ dyck: inout ThreadMonitor, _ nfa: inout ThreadMonitor, _ map: FlattenedMarkers, _ kind: MarkerKind, _ id: Int,
-              file: StaticString = #filePath, line: UInt = #line) {
+    func step(
+        _ dyck: inout ThreadMonitor, _ nfa: inout ThreadMonitor, _ map: FlattenedMarkers, _ kind: MarkerKind, _ id: Int,
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         XCTAssertNil(dyck.step(Marker(kind, id)), "dyck \(kind) \(id)", file: file, line: line)
         XCTAssertNil(nfa.step(Marker(kind, id), flattened: map), "nfa \(kind) \(id)", file: file, line: line)
     }
@@ -65,12 +71,19 @@ final class RunBranchingFactorTests: XCTestCase {
         let policy = Policy(
             symbols: ["read", "open", "write"],
             functions: [
-                PolicyFunction(name: "main", automaton: ModelFixtures.automaton(3, finals: [2], [(0, .call(0), 1), (1, .libc(2), 2)])),
-                PolicyFunction(name: "a", automaton: ModelFixtures.automaton(3, finals: [2], [(0, .call(1), 1), (1, .call(2), 2)])),
+                PolicyFunction(
+                    name: "main",
+                    automaton: ModelFixtures.automaton(3, finals: [2], [(0, .call(0), 1), (1, .libc(2), 2)])),
+                PolicyFunction(
+                    name: "a", automaton: ModelFixtures.automaton(3, finals: [2], [(0, .call(1), 1), (1, .call(2), 2)])),
                 PolicyFunction(name: "g", automaton: ModelFixtures.automaton(2, finals: [0, 1], [(0, .libc(0), 1)])),
-                PolicyFunction(name: "h", automaton: ModelFixtures.automaton(3, finals: [1, 2], [(0, .libc(1), 1), (1, .libc(1), 2)])),
+                PolicyFunction(
+                    name: "h",
+                    automaton: ModelFixtures.automaton(3, finals: [1, 2], [(0, .libc(1), 1), (1, .libc(1), 2)]))
             ],
-            sites: [CallSite(caller: 0, callees: [1]), CallSite(caller: 1, callees: [2]), CallSite(caller: 1, callees: [3])],
+            sites: [
+                CallSite(caller: 0, callees: [1]), CallSite(caller: 1, callees: [2]), CallSite(caller: 1, callees: [3])
+            ],
             entry: 0)
         let sets = NextLibcSets(policy: policy)
         var monitor = ThreadMonitor(tables: MonitorTables(policy: policy))
@@ -112,8 +125,10 @@ final class RunBranchingFactorTests: XCTestCase {
         let policy = Policy(
             symbols: ["read", "open", "write"],
             functions: [
-                PolicyFunction(name: "main", automaton: ModelFixtures.automaton(3, finals: [2], [(0, .libc(0), 1), (1, .libc(2), 2)])),
-                PolicyFunction(name: "cb", automaton: ModelFixtures.automaton(2, finals: [1], [(0, .libc(1), 1)])),
+                PolicyFunction(
+                    name: "main",
+                    automaton: ModelFixtures.automaton(3, finals: [2], [(0, .libc(0), 1), (1, .libc(2), 2)])),
+                PolicyFunction(name: "cb", automaton: ModelFixtures.automaton(2, finals: [1], [(0, .libc(1), 1)]))
             ],
             sites: [], entry: 0, callbacks: [1])
         let sets = NextLibcSets(policy: policy)
@@ -170,8 +185,12 @@ final class RunBranchingFactorTests: XCTestCase {
         let policy = Policy(
             symbols: ["read", "write"],
             functions: [
-                PolicyFunction(name: "main", automaton: ModelFixtures.automaton(3, finals: [2], [(0, .call(0), 1), (1, .libc(1), 2)])),
-                PolicyFunction(name: "f", automaton: ModelFixtures.automaton(3, finals: [1, 2], [(0, .libc(0), 1), (1, .call(1), 2)])),
+                PolicyFunction(
+                    name: "main",
+                    automaton: ModelFixtures.automaton(3, finals: [2], [(0, .call(0), 1), (1, .libc(1), 2)])),
+                PolicyFunction(
+                    name: "f",
+                    automaton: ModelFixtures.automaton(3, finals: [1, 2], [(0, .libc(0), 1), (1, .call(1), 2)]))
             ],
             sites: [CallSite(caller: 0, callees: [1]), CallSite(caller: 1, callees: [1])],
             entry: 0)
@@ -202,7 +221,8 @@ final class RunBranchingFactorTests: XCTestCase {
     /// The libc ids the monitor accepts after some sequence of call, tail and return
     /// markers from `monitor`, with stacks at most `extraDepth` deeper, and whether the
     /// search was complete (it gives up after `budget` configurations).
-    func searchedNext(_ monitor: ThreadMonitor, extraDepth: Int, budget: Int = 5000) -> (labels: [Int], complete: Bool) {
+    func searchedNext(_ monitor: ThreadMonitor, extraDepth: Int, budget: Int = 5000) -> (labels: [Int], complete: Bool)
+    {
         let policy = monitor.tables.policy
         var result = Set<Int>()
         var seen: Set<[ThreadMonitor.Frame]> = [monitor.stack]
@@ -217,7 +237,9 @@ final class RunBranchingFactorTests: XCTestCase {
             if case .site(let c) = current.top.kind { moves.append(Marker(.ret, c)) }
             for move in moves {
                 var copy = current
-                if copy.step(move) == nil, copy.stack.count <= limit, seen.insert(copy.stack).inserted { queue.append(copy) }
+                if copy.step(move) == nil, copy.stack.count <= limit, seen.insert(copy.stack).inserted {
+                    queue.append(copy)
+                }
             }
             if seen.count > budget { return (result.sorted(), false) }
         }
@@ -267,10 +289,12 @@ final class RunBranchingFactorTests: XCTestCase {
                 let flat = nfaSets.labels(nfa)
                 XCTAssertTrue(Set(memoized).isSubset(of: flat), "dyck \(memoized) ⊄ nfa \(flat)")
                 // nfa: exactly the labels the flattened monitor accepts next.
-                XCTAssertEqual(flat, policy.symbols.indices.filter { l in
-                    var copy = nfa
-                    return copy.step(Marker(.libc, l)) == nil
-                })
+                XCTAssertEqual(
+                    flat,
+                    policy.symbols.indices.filter { l in
+                        var copy = nfa
+                        return copy.step(Marker(.libc, l)) == nil
+                    })
             }
         }
         XCTAssertGreaterThan(positions, 2000, "positions: \(positions)")

@@ -25,7 +25,7 @@ final class SystemCallWindowTests: XCTestCase {
             SystemCallSet(numbers: [read]),
             SystemCallSet(numbers: [write]),
             SystemCallSet(numbers: [brk, mmap, mprotect], mapsExecutable: true),
-            SystemCallSet(numbers: [brk, mmap, mprotect]),
+            SystemCallSet(numbers: [brk, mmap, mprotect])
         ]
         return SystemCallBinding(sets: sets, symbolSets: Array([1, 2, 3].prefix(symbols)), startSet: 4, ambientSet: 5)
     }
@@ -66,9 +66,10 @@ final class SystemCallWindowTests: XCTestCase {
         // main: qsort then free; cmp: strcmp.
         let main = automaton(states: 3, finals: [2], [(0, .libc(0), 1), (1, .libc(1), 2)])
         let cmp = automaton(states: 2, finals: [1], [(0, .libc(2), 1)])
-        var p = Policy(symbols: ["qsort", "free", "strcmp"],
-                       functions: [PolicyFunction(name: "main", automaton: main), PolicyFunction(name: "cmp", automaton: cmp)],
-                       sites: [], entry: 0, callbacks: [1])
+        var p = Policy(
+            symbols: ["qsort", "free", "strcmp"],
+            functions: [PolicyFunction(name: "main", automaton: main), PolicyFunction(name: "cmp", automaton: cmp)],
+            sites: [], entry: 0, callbacks: [1])
         p.syscalls = binding(symbols: 3)
         var m = ThreadMonitor(tables: MonitorTables(policy: p))
         XCTAssertNil(m.step(.init(.libc, 0)))
@@ -95,9 +96,12 @@ final class SystemCallWindowTests: XCTestCase {
     func testNewThreadsInheritTheirCreatorsWindowAndForksCopyIt() {
         let main = automaton(states: 2, finals: [1], [(0, .libc(0), 1)])
         let start = automaton(states: 2, finals: [1], [(0, .libc(2), 1)])
-        var p = Policy(symbols: ["pthread_create", "free", "strcmp"],
-                       functions: [PolicyFunction(name: "main", automaton: main), PolicyFunction(name: "worker", automaton: start)],
-                       sites: [], entry: 0, callbacks: [1])
+        var p = Policy(
+            symbols: ["pthread_create", "free", "strcmp"],
+            functions: [
+                PolicyFunction(name: "main", automaton: main), PolicyFunction(name: "worker", automaton: start)
+            ],
+            sites: [], entry: 0, callbacks: [1])
         p.syscalls = binding(symbols: 3)
         var creator = ThreadMonitor(tables: MonitorTables(policy: p))
         XCTAssertNil(creator.step(.init(.libc, 0)))
@@ -124,8 +128,10 @@ final class SystemCallWindowTests: XCTestCase {
         XCTAssertNil(m.systemCall(number: brk))
         XCTAssertNil(m.systemCall(number: mmap, protection: 5))
         XCTAssertNil(m.systemCall(number: mprotect, protection: 5))
-        XCTAssertEqual(m.systemCall(number: mprotect, protection: 7), .executableMapping, "never writable and executable")
-        XCTAssertEqual(m.systemCall(number: pkeyMprotect, protection: 4), .systemCallOutsideWindow, "rule 1 before rule 2")
+        XCTAssertEqual(
+            m.systemCall(number: mprotect, protection: 7), .executableMapping, "never writable and executable")
+        XCTAssertEqual(
+            m.systemCall(number: pkeyMprotect, protection: 4), .systemCallOutsideWindow, "rule 1 before rule 2")
         XCTAssertEqual(m.systemCall(number: open), .systemCallOutsideWindow)
         XCTAssertNil(m.step(.init(.call, 0)))
         // none: the ambient set only, and never code.
@@ -184,8 +190,9 @@ final class SystemCallWindowTests: XCTestCase {
             XCTAssertNil(w.step(.init(.ret, 2)))
             XCTAssertNil(w.step(.init(.libc, 0)))
             XCTAssertNil(w.systemCall(number: 257, protection: 0o2000000), "O_CLOEXEC only reads")
-            XCTAssertEqual(w.systemCall(number: 257, protection: 0o102), writes ? nil : .systemCallOutsideWindow,
-                           "O_RDWR | O_CREAT in a window whose set has openat, write right \(writes)")
+            XCTAssertEqual(
+                w.systemCall(number: 257, protection: 0o102), writes ? nil : .systemCallOutsideWindow,
+                "O_RDWR | O_CREAT in a window whose set has openat, write right \(writes)")
         }
     }
 
@@ -206,7 +213,8 @@ final class SystemCallWindowTests: XCTestCase {
     func testModuleRulesComeFirst() {
         let m = ThreadMonitor(tables: MonitorTables(policy: boundPolicy()))
         XCTAssertEqual(m.enforcedSystemCall(number: UInt64(brk), protection: 0, abi: .ia32), .compatSystemCall)
-        XCTAssertEqual(m.enforcedSystemCall(number: 1 << 30 | UInt64(brk), protection: 0, abi: .x86_64), .compatSystemCall)
+        XCTAssertEqual(
+            m.enforcedSystemCall(number: 1 << 30 | UInt64(brk), protection: 0, abi: .x86_64), .compatSystemCall)
         for n: UInt64 in [425, 426, 427] {
             XCTAssertEqual(m.enforcedSystemCall(number: n, protection: 0, abi: .x86_64), .ioUring)
         }

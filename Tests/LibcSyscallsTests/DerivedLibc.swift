@@ -20,7 +20,9 @@ enum DerivedLibc {
     static func table() throws -> LibcSyscallTable { try result.get() }
 
     /// The summary of exported function `name`; fails the test if libc does not export it.
-    static func summary(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws -> LibcFunctionSummary {
+    static func summary(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws
+        -> LibcFunctionSummary
+    {
         guard let summary = try table()[name] else {
             XCTFail("\(libcPath) exports no function \(name)", file: file, line: line)
             throw XCTSkip("no \(name)")
@@ -39,6 +41,7 @@ enum DerivedLibc {
     /// "name name ..." of a set, for messages.
     static func describe(_ set: SystemCallSet) -> String {
         let names = set.numbers.map { SystemCallNames.name(of: $0) ?? "#\($0)" }
-        return (set.mapsExecutable ? "[exec] " : "") + (names.count > 40 ? "\(names.count) calls" : names.joined(separator: " "))
+        return (set.mapsExecutable ? "[exec] " : "")
+            + (names.count > 40 ? "\(names.count) calls" : names.joined(separator: " "))
     }
 }

@@ -19,14 +19,18 @@ import XCTest
 final class EmpiricalTests: XCTestCase {
     func testObservedSystemCallsAreInTheDerivedSets() throws {
         let table = try DerivedLibc.table()
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("libc-calls-\(getpid())-\(UUID().uuidString)")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "libc-calls-\(getpid())-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         var keep = false
         defer { if !keep { try? FileManager.default.removeItem(at: scratch) } }
 
-        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Programs/calls.c")
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "Programs/calls.c")
         let program = scratch.appendingPathComponent("calls").path
-        let compiled = try Tool.run(["clang-19", "-O0", "-fno-builtin", "-pthread", "-Wall", "-Werror", "-o", program, source.path])
+        let compiled = try Tool.run([
+            "clang-19", "-O0", "-fno-builtin", "-pthread", "-Wall", "-Werror", "-o", program, source.path
+        ])
         guard compiled.status == 0 else { return XCTFail("clang-19 failed:\n\(compiled.stderr)") }
 
         let listing = try Tool.run([program, "--list"])
@@ -68,7 +72,8 @@ final class EmpiricalTests: XCTestCase {
                 set = summary.set
             case .ignored: continue
             }
-            let binding = SystemCallBinding(sets: [set, LibcSyscallTable.ambient], symbolSets: [], startSet: 0, ambientSet: 1)
+            let binding = SystemCallBinding(
+                sets: [set, LibcSyscallTable.ambient], symbolSets: [], startSet: 0, ambientSet: 1)
             var observed: [String] = []
             var missing: [String] = []
             for call in observation.calls[window] ?? [] {
@@ -93,7 +98,9 @@ final class EmpiricalTests: XCTestCase {
         var report = "libc functions under strace (observed calls, and those missing from derived ∪ ambient):\n"
         let width = max(16, rows.map(\.window.count).max() ?? 0)
         for row in rows {
-            report += row.window.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + (row.observed.isEmpty ? "-" : row.observed)
+            report +=
+                row.window.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
+                + (row.observed.isEmpty ? "-" : row.observed)
             if !row.missing.isEmpty { report += "   MISSING: " + row.missing }
             report += "\n"
         }
@@ -106,7 +113,7 @@ final class EmpiricalTests: XCTestCase {
         }
         for (function, call) in [
             ("system", "execve"), ("popen", "execve"), ("posix_spawn", "execve"), ("fork", "clone"),
-            ("pthread_create", "exit"), ("exit", "exit_group"), ("dlopen", "openat"),
+            ("pthread_create", "exit"), ("exit", "exit_group"), ("dlopen", "openat")
         ] {
             let seen = observation.calls[.libc(function)]?.contains { $0.key.name == call } ?? false
             XCTAssertTrue(seen, "\(function): expected to see \(call) (attribution to threads and children)")
@@ -133,7 +140,9 @@ struct TracedCall {
     var marker: (index: Int, end: Bool)? {
         guard name == "syscall_0x3e7" || name == "syscall_999" else { return nil }
         let fields = argumentList
-        guard fields.count >= 2, let index = parseInteger(fields[0]), let end = parseInteger(fields[1]) else { return nil }
+        guard fields.count >= 2, let index = parseInteger(fields[0]), let end = parseInteger(fields[1]) else {
+            return nil
+        }
         return (index, end != 0)
     }
 

@@ -101,10 +101,12 @@ final class LibcFactsTests: XCTestCase {
         for name in ["fopen", "freopen", "open", "openat", "creat", "mkstemp", "tmpfile", "popen", "system", "syslog"] {
             XCTAssertTrue(try DerivedLibc.summary(name).set.opensForWriting, "UNSOUND: \(name) opens for writing")
         }
-        for name in ["puts", "printf", "fprintf", "fputs", "fgets", "fread", "fwrite", "fflush", "fclose", "malloc",
-                     "free", "getpwnam", "getaddrinfo", "localtime", "strftime", "qsort", "dlopen", "read", "write"]
-        {
-            XCTAssertFalse(try DerivedLibc.summary(name).set.opensForWriting, "imprecise: \(name) never opens for writing")
+        for name in [
+            "puts", "printf", "fprintf", "fputs", "fgets", "fread", "fwrite", "fflush", "fclose", "malloc",
+            "free", "getpwnam", "getaddrinfo", "localtime", "strftime", "qsort", "dlopen", "read", "write"
+        ] {
+            XCTAssertFalse(
+                try DerivedLibc.summary(name).set.opensForWriting, "imprecise: \(name) never opens for writing")
         }
         XCTAssertTrue(try DerivedLibc.table().startSet.opensForWriting)
     }
@@ -156,7 +158,7 @@ final class LibcFactsTests: XCTestCase {
         XCTAssertTrue(start.mapsExecutable)
         for call in [
             "openat", "read", "pread64", "newfstatat", "mmap", "mprotect", "munmap", "close", "brk",
-            "access", "arch_prctl", "set_tid_address", "set_robust_list", "rseq", "prlimit64",
+            "access", "arch_prctl", "set_tid_address", "set_robust_list", "rseq", "prlimit64"
         ] {
             XCTAssertTrue(
                 start.contains(DerivedLibc.number(call)),
@@ -174,7 +176,8 @@ final class LibcFactsTests: XCTestCase {
             XCTAssertFalse(ambient.contains(DerivedLibc.number(call)), "\(call) is not ambient")
         }
         XCTAssertEqual(Set(LibcSyscallTable.ambientNames).count, LibcSyscallTable.ambientNames.count)
-        XCTAssertEqual(ambient.numbers.count, LibcSyscallTable.ambientNames.count, "every ambient name is a system call")
+        XCTAssertEqual(
+            ambient.numbers.count, LibcSyscallTable.ambientNames.count, "every ambient name is a system call")
     }
 
     /// Rules of the table itself: silence, "all numbers", what an unknown site does.
@@ -207,7 +210,8 @@ final class LibcFactsTests: XCTestCase {
         let text = LibcSyscallCache.serialize(table)
         XCTAssertEqual(LibcSyscallCache.parse(text), table)
         XCTAssertNil(LibcSyscallCache.parse(String(text.dropLast(5))), "a truncated file is not a table")
-        let key = try LibcSyscallCache.cacheKey(libcPath: DerivedLibc.libcPath, loaderPath: LibcSyscallAnalysis.defaultLoaderPath)
+        let key = try LibcSyscallCache.cacheKey(
+            libcPath: DerivedLibc.libcPath, loaderPath: LibcSyscallAnalysis.defaultLoaderPath)
         XCTAssertTrue(key.hasPrefix("v\(LibcSyscallCache.analysisVersion)-"), key)
     }
 

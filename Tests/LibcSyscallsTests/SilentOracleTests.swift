@@ -22,7 +22,10 @@ final class SilentOracleTests: XCTestCase {
                     .map { SystemCallNames.describe($0) }
                 var why: [String] = []
                 if !outside.isEmpty {
-                    why.append(outside.count > 12 ? "\(outside.count) calls outside the ambient set" : "not ambient: " + outside.joined(separator: " "))
+                    why.append(
+                        outside.count > 12
+                            ? "\(outside.count) calls outside the ambient set"
+                            : "not ambient: " + outside.joined(separator: " "))
                 }
                 if summary.set.mapsExecutable { why.append("maps executable") }
                 if summary.mayCallBack { why.append("may call back") }
@@ -30,8 +33,9 @@ final class SilentOracleTests: XCTestCase {
                 XCTFail("\(name) is hand-listed silent but derived: \(why.joined(separator: "; "))")
             }
         }
-        print("silent oracle: \(SilentLibc.names.count - absent.count) hand-listed names exported, "
-            + "\(notSilent.count) not derived silent: \(notSilent.joined(separator: " "))")
+        print(
+            "silent oracle: \(SilentLibc.names.count - absent.count) hand-listed names exported, "
+                + "\(notSilent.count) not derived silent: \(notSilent.joined(separator: " "))")
         print("silent oracle: not exported by \(DerivedLibc.libcPath): \(absent.joined(separator: " "))")
         // The list is glibc's core: nearly all of it must be there, or the oracle checks nothing.
         XCTAssertLessThan(absent.count, 10, "\(absent)")

@@ -9,19 +9,24 @@ final class BlobTests: XCTestCase {
     /// callback cb (function 4): write.
     static var sharedHelper: Policy {
         func automaton(_ count: Int, finals: Set<Int>, _ edges: [(Int, Label, Int)]) -> Automaton {
-            Automaton(stateCount: count, initial: 0, finals: finals, edges: edges.map { Edge(from: $0.0, label: $0.1, to: $0.2) })
+            Automaton(
+                stateCount: count, initial: 0, finals: finals,
+                edges: edges.map { Edge(from: $0.0, label: $0.1, to: $0.2) })
         }
         return Policy(
             symbols: ["read", "open", "write"],
             functions: [
-                PolicyFunction(name: "main", automaton: automaton(3, finals: [2], [(0, .call(0), 1), (1, .call(1), 2)])),
+                PolicyFunction(
+                    name: "main", automaton: automaton(3, finals: [2], [(0, .call(0), 1), (1, .call(1), 2)])),
                 PolicyFunction(name: "a", automaton: automaton(3, finals: [2], [(0, .call(2), 1), (1, .libc(1), 2)])),
                 PolicyFunction(name: "b", automaton: automaton(3, finals: [2], [(0, .call(3), 1), (1, .libc(2), 2)])),
                 PolicyFunction(name: "h", automaton: automaton(2, finals: [1], [(0, .libc(0), 1)])),
-                PolicyFunction(name: "cb", automaton: automaton(2, finals: [1], [(0, .libc(2), 1)])),
+                PolicyFunction(name: "cb", automaton: automaton(2, finals: [1], [(0, .libc(2), 1)]))
             ],
-            sites: [CallSite(caller: 0, callees: [1]), CallSite(caller: 0, callees: [2]),
-                    CallSite(caller: 1, callees: [3]), CallSite(caller: 2, callees: [3])],
+            sites: [
+                CallSite(caller: 0, callees: [1]), CallSite(caller: 0, callees: [2]),
+                CallSite(caller: 1, callees: [3]), CallSite(caller: 2, callees: [3])
+            ],
             entry: 0, callbacks: [4])
     }
 
@@ -66,27 +71,35 @@ final class BlobTests: XCTestCase {
             }
             XCTAssertEqual(functions.count, 1)
             let any = try XCTUnwrap(machine.resync[m])
-            XCTAssertEqual(machine.frontiers[any],
-                           (0..<p.functions[f].automaton.stateCount).map { MacroMachine.Pair(function: f, state: $0) })
+            XCTAssertEqual(
+                machine.frontiers[any],
+                (0..<p.functions[f].automaton.stateCount).map { MacroMachine.Pair(function: f, state: $0) })
             XCTAssertEqual(machine.resync[any], any)
         }
         XCTAssertEqual(machine.threadStart, 0, "numbering: the empty frontier first")
         XCTAssertEqual(machine.initial, 1, "then the entry")
         XCTAssertEqual(machine.frontiers[machine.threadStart], [])
         XCTAssertEqual(machine.frontiers[machine.initial], [.init(function: 0, state: 0)])
-        XCTAssertEqual(machine.siteEntries.map { machine.frontiers[$0] },
-                       [[.init(function: 1, state: 0)], [.init(function: 2, state: 0)],
-                        [.init(function: 3, state: 0)], [.init(function: 3, state: 0)]])
+        XCTAssertEqual(
+            machine.siteEntries.map { machine.frontiers[$0] },
+            [
+                [.init(function: 1, state: 0)], [.init(function: 2, state: 0)],
+                [.init(function: 3, state: 0)], [.init(function: 3, state: 0)]
+            ])
     }
 
     func testKernelMonitorSteps() throws {
         let k = try KernelPolicy(blob: buildBlob(policy: Self.sharedHelper, mode: .dyck))
         let m = KernelMonitor(policy: k)
-        let run: [Marker] = [.init(.call, 0), .init(.call, 2), .init(.libc, 0), .init(.ret, 2), .init(.libc, 1), .init(.ret, 0),
-                             .init(.call, 1), .init(.callbackEnter, 4), .init(.libc, 2), .init(.callbackExit, 4)]
+        let run: [Marker] = [
+            .init(.call, 0), .init(.call, 2), .init(.libc, 0), .init(.ret, 2), .init(.libc, 1), .init(.ret, 0),
+            .init(.call, 1), .init(.callbackEnter, 4), .init(.libc, 2), .init(.callbackExit, 4)
+        ]
         for marker in run { XCTAssertNil(m.step(marker), "\(marker)") }
         XCTAssertEqual(m.depth, 2)
-        XCTAssertEqual(m.step(.init(.ret, 0)), KernelViolation(refusal: .returnToWrongSite, top: .site(1), macroState: m.stack[1].macroState, depth: 2))
+        XCTAssertEqual(
+            m.step(.init(.ret, 0)),
+            KernelViolation(refusal: .returnToWrongSite, top: .site(1), macroState: m.stack[1].macroState, depth: 2))
         let child = KernelMonitor(copying: m)
         XCTAssertNil(child.step(.init(.call, 3)))
         XCTAssertEqual(m.depth, 2)
@@ -176,17 +189,21 @@ final class BlobTests: XCTestCase {
         XCTAssertEqual(cbRoot, 1)
         // The nfa frontiers of a Dyck policy are positions of the shared flattening,
         // named by the original function and state: cb's initial state.
-        XCTAssertEqual(machine.frontiers[machine.callbackEntries[0].entered],
-                       [.init(function: 4, state: p.functions[4].automaton.initial)])
+        XCTAssertEqual(
+            machine.frontiers[machine.callbackEntries[0].entered],
+            [.init(function: 4, state: p.functions[4].automaton.initial)])
         XCTAssertEqual(machine.frontierModel, p)
         XCTAssertEqual(le32(blob, callbacks), 4)
         XCTAssertEqual(le32(blob, callbacks + 4), machine.callbackEntries[0].entered)
-        XCTAssertTrue(machine.transitions.allSatisfy { $0.allSatisfy { if case .libc = $0.key { true } else { false } } })
+        XCTAssertTrue(
+            machine.transitions.allSatisfy { $0.allSatisfy { if case .libc = $0.key { true } else { false } } })
 
         // The dyck policy's run, as the instrumented program issues it.
         let m = KernelMonitor(policy: k)
-        let run: [Marker] = [.init(.call, 0), .init(.call, 2), .init(.libc, 0), .init(.ret, 2), .init(.libc, 1), .init(.ret, 0),
-                             .init(.call, 1), .init(.callbackEnter, 4), .init(.libc, 2), .init(.callbackExit, 4)]
+        let run: [Marker] = [
+            .init(.call, 0), .init(.call, 2), .init(.libc, 0), .init(.ret, 2), .init(.libc, 1), .init(.ret, 0),
+            .init(.call, 1), .init(.callbackEnter, 4), .init(.libc, 2), .init(.callbackExit, 4)
+        ]
         for marker in run { XCTAssertNil(m.step(marker), "\(marker)") }
         XCTAssertEqual(m.stack.map(\.kind), [.root], "site markers push nothing")
         XCTAssertNil(m.step(.init(.callbackEnter, 4)))
@@ -221,8 +238,9 @@ final class BlobTests: XCTestCase {
         XCTAssertEqual(flat.translate(.init(.tail, 4), top: .root), .refuse(.idOutOfRange))
         XCTAssertEqual(flat.translate(.init(.callbackEnter, 4), top: .root), .step(.init(.callbackEnter, 1)))
         XCTAssertEqual(flat.translate(.init(.callbackEnter, 1), top: .root), .refuse(.notACallback))
-        XCTAssertEqual(flat.translate(.init(.callbackExit, 2), top: .callback(1)),
-                       .refuse(.returnToWrongSite(expected: .callback(1))))
+        XCTAssertEqual(
+            flat.translate(.init(.callbackExit, 2), top: .callback(1)),
+            .refuse(.returnToWrongSite(expected: .callback(1))))
         XCTAssertEqual(flat.originalKind(.callback(1)), .callback(4))
         XCTAssertEqual(flat.translate(.init(.libc, 9), top: .root), .step(.init(.libc, 9)))
 
@@ -260,18 +278,25 @@ final class BlobTests: XCTestCase {
     /// reachable frontiers. The caps stop it with an error naming the table.
     func testSubsetBlowUpIsCapped() throws {
         let n = 9
-        var edges = [Edge(from: 0, label: .libc(0), to: 0), Edge(from: 0, label: .libc(1), to: 0),
-                     Edge(from: 0, label: .libc(0), to: 1)]
+        var edges = [
+            Edge(from: 0, label: .libc(0), to: 0), Edge(from: 0, label: .libc(1), to: 0),
+            Edge(from: 0, label: .libc(0), to: 1)
+        ]
         for i in 1...n {
             edges += [Edge(from: i, label: .libc(0), to: i + 1), Edge(from: i, label: .libc(1), to: i + 1)]
         }
-        let p = Policy(symbols: ["a", "b"], functions: [
-            PolicyFunction(name: "main", automaton: Automaton(stateCount: n + 2, initial: 0, finals: [n + 1], edges: edges)),
-        ], sites: [], entry: 0)
+        let p = Policy(
+            symbols: ["a", "b"],
+            functions: [
+                PolicyFunction(
+                    name: "main", automaton: Automaton(stateCount: n + 2, initial: 0, finals: [n + 1], edges: edges))
+            ], sites: [], entry: 0)
         let machine = try MacroMachine(policy: p, mode: .dyck)
-        XCTAssertEqual(machine.macroStateCount, (1 << (n + 1)) + 1, "every subset containing state 0, and the empty one")
+        XCTAssertEqual(
+            machine.macroStateCount, (1 << (n + 1)) + 1, "every subset containing state 0, and the empty one")
         XCTAssertNoThrow(try KernelPolicy(blob: encodeBlob(machine)))
-        XCTAssertThrowsError(try MacroMachine(policy: p, mode: .dyck, macroStateCap: 1000, transitionCap: 1 << 20)) { error in
+        XCTAssertThrowsError(try MacroMachine(policy: p, mode: .dyck, macroStateCap: 1000, transitionCap: 1 << 20)) {
+            error in
             XCTAssertEqual(error as? BlobError, .capExceeded(what: "macro-states", count: 1001, cap: 1000))
         }
     }

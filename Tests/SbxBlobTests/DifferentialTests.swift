@@ -73,13 +73,15 @@ final class DifferentialTests: XCTestCase {
     }
 
     /// One system call on both; false (after recording a failure) if they disagree.
-    func systemCall(_ pair: Pair, _ number: UInt64, _ protection: UInt64, _ context: @autoclosure () -> String) -> Bool {
+    func systemCall(_ pair: Pair, _ number: UInt64, _ protection: UInt64, _ context: @autoclosure () -> String) -> Bool
+    {
         let expected = pair.monitor.systemCall(number: number, protection: protection)
         let actual = pair.kernel.checkSystemCall(number: number, protection: protection)
         systemCallsCompared += 1
         systemCallOutcomes[expected.map { "\($0)" } ?? "allowed", default: 0] += 1
         guard expected.map(refusal) == actual else {
-            XCTFail("system call \(number) prot \(protection) in \(pair.monitor.window): swift \(String(describing: expected)), "
+            XCTFail(
+                "system call \(number) prot \(protection) in \(pair.monitor.window): swift \(String(describing: expected)), "
                     + "kernel \(String(describing: actual)): \(context())")
             return false
         }
@@ -104,8 +106,10 @@ final class DifferentialTests: XCTestCase {
         }
         // The same store use: entries (runs of folded frames) and setjmp records.
         guard pair.kernel.entryCount == pair.monitor.entryCount,
-              pair.kernel.setjmpRecordCount == pair.monitor.setjmpRecordCount else {
-            XCTFail("entries \(pair.kernel.entryCount) vs \(pair.monitor.entryCount), records "
+            pair.kernel.setjmpRecordCount == pair.monitor.setjmpRecordCount
+        else {
+            XCTFail(
+                "entries \(pair.kernel.entryCount) vs \(pair.monitor.entryCount), records "
                     + "\(pair.kernel.setjmpRecordCount) vs \(pair.monitor.setjmpRecordCount): \(context())")
             return false
         }
@@ -135,8 +139,9 @@ final class DifferentialTests: XCTestCase {
     }
 
     func nfaView(_ machine: MacroMachine, _ m: Int) -> FrameView {
-        FrameView(libc: machine.transitions[m].compactMap { if case .libc(let l) = $0.key { l } else { nil } },
-                  final: machine.finals[m])
+        FrameView(
+            libc: machine.transitions[m].compactMap { if case .libc(let l) = $0.key { l } else { nil } },
+            final: machine.finals[m])
     }
 
     func referenceView(_ model: Policy, _ frontier: [ThreadMonitor.State]) -> FrameView {
@@ -153,7 +158,9 @@ final class DifferentialTests: XCTestCase {
     }
 
     /// Feeds one marker to both; false (after recording a failure) if they disagree.
-    func step(_ pair: inout Pair, _ marker: Marker, _ machine: MacroMachine, _ context: @autoclosure () -> String) -> Bool {
+    func step(_ pair: inout Pair, _ marker: Marker, _ machine: MacroMachine, _ context: @autoclosure () -> String)
+        -> Bool
+    {
         let expected = machine.flatMarkers.map { pair.monitor.step(marker, flattened: $0) } ?? pair.monitor.step(marker)
         let actual = pair.kernel.step(marker)
         eventsCompared += 1
@@ -186,7 +193,8 @@ final class DifferentialTests: XCTestCase {
             }
             resyncOutcomes[resumed ? "resumed" : marker.kind == 1 ? "libc, not resumed" : "other", default: 0] += 1
         default:
-            XCTFail("\(marker): swift \(String(describing: expected)), kernel \(String(describing: actual)): \(context())")
+            XCTFail(
+                "\(marker): swift \(String(describing: expected)), kernel \(String(describing: actual)): \(context())")
             return false
         }
         return assertSameState(pair, machine, context()) && assertSameWindow(pair, context())
@@ -197,8 +205,10 @@ final class DifferentialTests: XCTestCase {
     /// wrong returns, setjmp records. Setjmp numbers stay within 32 bits (see
     /// testSetjmpNumbersAre32Bit). `policy` is the instrumented one, whose ids the
     /// markers carry; `flat` reads them for a monitor of its flattening (nfa mode).
-    func nextMarker(_ monitor: ThreadMonitor, _ policy: Policy, _ flat: FlattenedMarkers?, _ rng: inout SplitMix64,
-                    setjmpHeavy: Bool = false) -> Marker {
+    func nextMarker(
+        _ monitor: ThreadMonitor, _ policy: Policy, _ flat: FlattenedMarkers?, _ rng: inout SplitMix64,
+        setjmpHeavy: Bool = false
+    ) -> Marker {
         // Setjmp-heavy streams fill the store with records.
         if setjmpHeavy, rng.int(0...1) == 0 {
             return Marker(kind: rng.int(0...3) == 0 ? 8 : 7, id: rng.int(0...24))
@@ -217,15 +227,21 @@ final class DifferentialTests: XCTestCase {
         default: break
         }
         if rng.int(0...9) < 7, !allowed.isEmpty { return rng.pick(allowed) }
-        let counts = [policy.symbols.count, policy.sites.count, policy.sites.count, policy.functions.count,
-                      policy.functions.count, policy.sites.count, 3, 3]
+        let counts = [
+            policy.symbols.count, policy.sites.count, policy.sites.count, policy.functions.count,
+            policy.functions.count, policy.sites.count, 3, 3
+        ]
         switch rng.int(0...9) {
         case 0:
             return Marker(kind: rng.pick([-1, 0, 9, 10, 255, Int(UInt32.max), 1 << 32 | 1]), id: rng.int(0...2))
         case 1:
             let kind = rng.int(1...6)
-            return Marker(kind: kind, id: rng.pick([-1, counts[kind - 1], counts[kind - 1] + 1, Int(UInt32.max),
-                                                    1 << 32, Int.max, Int.min]))
+            return Marker(
+                kind: kind,
+                id: rng.pick([
+                    -1, counts[kind - 1], counts[kind - 1] + 1, Int(UInt32.max),
+                    1 << 32, Int.max, Int.min
+                ]))
         case 2, 3:
             // Few numbers reuse records; many fill the store.
             return Marker(kind: rng.int(7...8), id: rng.int(0...(rng.int(0...1) == 0 ? 2 : 24)))
@@ -255,16 +271,20 @@ final class DifferentialTests: XCTestCase {
                 let setjmpHeavy = rng.int(0...3) == 0
                 // Streams with few system calls go deep; others interleave many.
                 let callShare = rng.pick([0, 1, 3, 5])
-                var threads = [Pair(
-                    monitor: newThread ? .newThread(tables: tables, stackLimit: stackLimit, maxDepth: maxDepth)
-                                       : ThreadMonitor(tables: tables, stackLimit: stackLimit, maxDepth: maxDepth),
-                    kernel: KernelMonitor(policy: kernel, newThread: newThread))]
+                var threads = [
+                    Pair(
+                        monitor: newThread
+                            ? .newThread(tables: tables, stackLimit: stackLimit, maxDepth: maxDepth)
+                            : ThreadMonitor(tables: tables, stackLimit: stackLimit, maxDepth: maxDepth),
+                        kernel: KernelMonitor(policy: kernel, newThread: newThread))
+                ]
                 var history: [String] = []
                 func context() -> String {
                     "\(name) \(mode) limit \(stackLimit) depth \(maxDepth) stream \(s): \(history) on \(policy)"
                 }
                 guard assertSameState(threads[0], machine, "\(name) \(mode) start"),
-                      assertSameWindow(threads[0], "\(name) \(mode) start") else { return }
+                    assertSameWindow(threads[0], "\(name) \(mode) start")
+                else { return }
                 for _ in 0..<length {
                     let t = rng.int(0...(threads.count - 1))
                     let roll = rng.int(0...39)
@@ -272,18 +292,22 @@ final class DifferentialTests: XCTestCase {
                     switch roll {
                     case 0 where threads.count < 4:
                         // Fork: a new process continues with a copy of the thread.
-                        threads.append(Pair(monitor: threads[t].monitor, kernel: KernelMonitor(copying: threads[t].kernel)))
+                        threads.append(
+                            Pair(monitor: threads[t].monitor, kernel: KernelMonitor(copying: threads[t].kernel)))
                         history.append("fork \(t)")
                         guard assertSameState(threads.last!, machine, context()),
-                              assertSameWindow(threads.last!, context()) else { return }
+                            assertSameWindow(threads.last!, context())
+                        else { return }
                     case 1 where threads.count < 4:
                         // A new thread, in its creator's window.
-                        threads.append(Pair(
-                            monitor: .newThread(createdBy: threads[t].monitor),
-                            kernel: KernelMonitor(policy: kernel, newThread: true, creator: threads[t].kernel)))
+                        threads.append(
+                            Pair(
+                                monitor: .newThread(createdBy: threads[t].monitor),
+                                kernel: KernelMonitor(policy: kernel, newThread: true, creator: threads[t].kernel)))
                         history.append("thread \(t)")
                         guard assertSameState(threads.last!, machine, context()),
-                              assertSameWindow(threads.last!, context()) else { return }
+                            assertSameWindow(threads.last!, context())
+                        else { return }
                     case 2:
                         // Fork in place (the old behaviour of these streams).
                         threads[t].kernel = KernelMonitor(copying: threads[t].kernel)
@@ -292,7 +316,8 @@ final class DifferentialTests: XCTestCase {
                         history.append("\(t): sys \(call.number) prot \(call.protection)")
                         guard systemCall(threads[t], call.number, call.protection, context()) else { return }
                     default:
-                        let marker = nextMarker(threads[t].monitor, policy, machine.flatMarkers, &rng, setjmpHeavy: setjmpHeavy)
+                        let marker = nextMarker(
+                            threads[t].monitor, policy, machine.flatMarkers, &rng, setjmpHeavy: setjmpHeavy)
                         history.append("\(t): \(marker.kind) \(marker.id)")
                         guard step(&threads[t], marker, machine, context()) else { return }
                     }
@@ -315,10 +340,11 @@ final class DifferentialTests: XCTestCase {
             if rng.int(0...3) != 0 { policy.syscalls = BlobFixtures.randomBinding(&rng, symbols: policy.symbols.count) }
             try differential(policy, &rng, streams: 6, length: 60, name: "larger #\(i)")
         }
-        print("differential: \(eventsCompared) events compared in \(String(format: "%.1f", Date().timeIntervalSince(start))) s; "
-              + "max depth \(maxDepth), most frames folded \(entriesSaved); outcomes \(outcomes.sorted { $0.key < $1.key }); "
-              + "\(systemCallsCompared) system calls: \(systemCallOutcomes.sorted { $0.key < $1.key }); "
-              + "windows after events \(windowsSeen.sorted { $0.key < $1.key })")
+        print(
+            "differential: \(eventsCompared) events compared in \(String(format: "%.1f", Date().timeIntervalSince(start))) s; "
+                + "max depth \(maxDepth), most frames folded \(entriesSaved); outcomes \(outcomes.sorted { $0.key < $1.key }); "
+                + "\(systemCallsCompared) system calls: \(systemCallOutcomes.sorted { $0.key < $1.key }); "
+                + "windows after events \(windowsSeen.sorted { $0.key < $1.key })")
         // The streams must reach both bounds, and fold recursion.
         for outcome in ["stackOverflow", "storeFull", "noSetjmpRecord"] {
             XCTAssertGreaterThan(outcomes[outcome] ?? 0, 100, outcome)
@@ -357,7 +383,9 @@ final class DifferentialTests: XCTestCase {
             }
         }
         if let dir = ProcessInfo.processInfo.environment["SBX_BLOB_POLICY_DIR"] {
-            for file in try FileManager.default.contentsOfDirectory(atPath: dir).filter({ $0.hasSuffix(".dyck") }).sorted() {
+            for file in try FileManager.default.contentsOfDirectory(atPath: dir).filter({ $0.hasSuffix(".dyck") })
+                .sorted()
+            {
                 policies.append((file, try Policy.load(path: dir + "/" + file)))
             }
         }
@@ -366,7 +394,9 @@ final class DifferentialTests: XCTestCase {
         for (name, original) in policies {
             var policy = original
             // Real sets when the policy has them, else random ones.
-            if policy.syscalls == nil { policy.syscalls = BlobFixtures.randomBinding(&rng, symbols: policy.symbols.count) }
+            if policy.syscalls == nil {
+                policy.syscalls = BlobFixtures.randomBinding(&rng, symbols: policy.symbols.count)
+            }
             let states = policy.functions.reduce(0) { $0 + $1.automaton.stateCount }
             var line = "\(name): \(policy.functions.count) functions, \(states) states, \(policy.sites.count) sites"
             for mode in BlobMode.allCases {
@@ -377,12 +407,15 @@ final class DifferentialTests: XCTestCase {
                 let kernel = try KernelPolicy(blob: blob)
                 XCTAssertEqual(kernel.macroStateCount, machine.macroStateCount)
                 let modeStates = machine.policy.functions.reduce(0) { $0 + $1.automaton.stateCount }
-                line += "; \(mode): \(modeStates) states -> \(machine.macroStateCount) macro-states, "
+                line +=
+                    "; \(mode): \(modeStates) states -> \(machine.macroStateCount) macro-states, "
                     + "\(machine.transitionCount) transitions, \(blob.count) bytes, \(String(format: "%.3f", seconds)) s"
             }
             print(line)
             try differential(policy, &rng, streams: 30, length: 150, name: name)
         }
-        print("real policies: \(policies.count), \(eventsCompared) events and \(systemCallsCompared) system calls compared")
+        print(
+            "real policies: \(policies.count), \(eventsCompared) events and \(systemCallsCompared) system calls compared"
+        )
     }
 }

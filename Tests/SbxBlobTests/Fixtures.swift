@@ -27,8 +27,10 @@ enum BlobFixtures {
     /// up to `maxFunctions` functions of up to `maxStates` states over `symbols`
     /// libc symbols, direct and indirect call sites (often recursive), and
     /// sometimes callbacks.
-    static func randomPolicy(_ rng: inout SplitMix64, maxFunctions: Int = 3, maxStates: Int = 4,
-                             maxEdges: Int = 5, symbols: Int = 2) -> Policy {
+    static func randomPolicy(
+        _ rng: inout SplitMix64, maxFunctions: Int = 3, maxStates: Int = 4,
+        maxEdges: Int = 5, symbols: Int = 2
+    ) -> Policy {
         let functionCount = rng.int(1...maxFunctions)
         var sites: [CallSite] = []
         var functions: [PolicyFunction] = []
@@ -39,7 +41,8 @@ enum BlobFixtures {
             for _ in 0..<rng.int(0...maxEdges) {
                 let from = rng.int(0...(states - 1)), to = rng.int(0...(states - 1))
                 if rng.int(0...2) == 0 {
-                    let callees = Array(Set((0..<rng.int(1...2)).map { _ in rng.int(0...(functionCount - 1)) })).sorted()
+                    let callees = Array(Set((0..<rng.int(1...2)).map { _ in rng.int(0...(functionCount - 1)) }))
+                        .sorted()
                     sites.append(CallSite(caller: f, callees: callees, indirect: callees.count > 1))
                     edges.append(Edge(from: from, label: .call(sites.count - 1), to: to))
                 } else {
@@ -49,7 +52,9 @@ enum BlobFixtures {
                 }
             }
             let finals = Set((0..<states).filter { _ in rng.int(0...2) == 0 })
-            functions.append(PolicyFunction(name: "f\(f)", automaton: Automaton(stateCount: states, initial: 0, finals: finals, edges: edges)))
+            functions.append(
+                PolicyFunction(
+                    name: "f\(f)", automaton: Automaton(stateCount: states, initial: 0, finals: finals, edges: edges)))
         }
         var callbacks: [Int] = []
         if rng.int(0...3) == 0 {
@@ -58,8 +63,9 @@ enum BlobFixtures {
                 if !callbacks.contains(f) { callbacks.append(f) }
             }
         }
-        return Policy(symbols: (0..<symbols).map { "s\($0)" }, functions: functions, sites: sites,
-                      entry: 0, callbacks: callbacks)
+        return Policy(
+            symbols: (0..<symbols).map { "s\($0)" }, functions: functions, sites: sites,
+            entry: 0, callbacks: callbacks)
     }
 }
 
@@ -70,8 +76,10 @@ extension BlobFixtures {
     static let systemCallNumbers: [UInt64] = [0, 1, 2, 9, 10, 11, 12, 59, 257, 329, 425, 500, 509]
     /// Third arguments: protections with and without PROT_EXEC, and openat flags
     /// (O_RDONLY, O_WRONLY, O_RDWR|O_CREAT, O_TRUNC, O_APPEND, __O_TMPFILE, O_CLOEXEC).
-    static let thirdArguments: [UInt64] = [0, 1, 3, 4, 5, 7, 1 << 40 | 4, 1 << 40, UInt64.max,
-                                           0o1, 0o102, 0o1000, 0o2000, 0x400000, 0o2000000]
+    static let thirdArguments: [UInt64] = [
+        0, 1, 3, 4, 5, 7, 1 << 40 | 4, 1 << 40, UInt64.max,
+        0o1, 0o102, 0o1000, 0o2000, 0x400000, 0o2000000
+    ]
     static let wildSystemCallNumbers: [UInt64] = [510, 511, 512, 999, 1 << 30 | 1, 1 << 32 | 9, UInt64.max]
 
     /// A random binding for a policy with `symbols` symbols: set 0 empty, a few
@@ -81,7 +89,8 @@ extension BlobFixtures {
         var sets: [SystemCallSet] = [.empty]
         for _ in 0..<rng.int(1...4) {
             let numbers = systemCallNumbers.filter { _ in rng.int(0...2) == 0 }.map { Int($0) }
-            let set = SystemCallSet(numbers: numbers, mapsExecutable: rng.int(0...2) == 0, opensForWriting: rng.int(0...2) == 0)
+            let set = SystemCallSet(
+                numbers: numbers, mapsExecutable: rng.int(0...2) == 0, opensForWriting: rng.int(0...2) == 0)
             if !sets.contains(set) { sets.append(set) }
         }
         let ambient = SystemCallSet(numbers: systemCallNumbers.filter { _ in rng.int(0...3) == 0 }.map { Int($0) })

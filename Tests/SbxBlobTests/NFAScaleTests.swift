@@ -15,20 +15,33 @@ enum CallbackRing {
     /// every other: one component, `n + 1` roots.
     static func dispatcher(_ n: Int, symbols: Int = 8) -> Policy {
         var functions = [
-            PolicyFunction(name: "main", automaton: Automaton(
-                stateCount: 3, initial: 0, finals: [2], edges: [Edge(from: 0, label: .call(0), to: 1), Edge(from: 1, label: .libc(0), to: 2)])),
-            PolicyFunction(name: "dispatch", automaton: Automaton(
-                stateCount: 2, initial: 0, finals: [0, 1], edges: [Edge(from: 0, label: .call(1), to: 1)])),
+            PolicyFunction(
+                name: "main",
+                automaton: Automaton(
+                    stateCount: 3, initial: 0, finals: [2],
+                    edges: [Edge(from: 0, label: .call(0), to: 1), Edge(from: 1, label: .libc(0), to: 2)])),
+            PolicyFunction(
+                name: "dispatch",
+                automaton: Automaton(
+                    stateCount: 2, initial: 0, finals: [0, 1], edges: [Edge(from: 0, label: .call(1), to: 1)]))
         ]
-        var sites = [CallSite(caller: 0, callees: [1]), CallSite(caller: 1, callees: Array(2..<(n + 2)), indirect: true)]
+        var sites = [
+            CallSite(caller: 0, callees: [1]), CallSite(caller: 1, callees: Array(2..<(n + 2)), indirect: true)
+        ]
         for i in 0..<n {
-            functions.append(PolicyFunction(name: "cb\(i)", automaton: Automaton(
-                stateCount: 3, initial: 0, finals: [1, 2],
-                edges: [Edge(from: 0, label: .libc(i % symbols), to: 1), Edge(from: 1, label: .call(i + 2), to: 2)])))
+            functions.append(
+                PolicyFunction(
+                    name: "cb\(i)",
+                    automaton: Automaton(
+                        stateCount: 3, initial: 0, finals: [1, 2],
+                        edges: [
+                            Edge(from: 0, label: .libc(i % symbols), to: 1), Edge(from: 1, label: .call(i + 2), to: 2)
+                        ])))
             sites.append(CallSite(caller: i + 2, callees: [1]))
         }
-        return Policy(symbols: (0..<symbols).map { "s\($0)" }, functions: functions, sites: sites,
-                      entry: 0, callbacks: Array(2..<(n + 2)))
+        return Policy(
+            symbols: (0..<symbols).map { "s\($0)" }, functions: functions, sites: sites,
+            entry: 0, callbacks: Array(2..<(n + 2)))
     }
 
     /// `n` functions in a ring of indirect calls, each a callback but the entry 0:
@@ -45,11 +58,13 @@ enum CallbackRing {
             var edges = [Edge(from: 0, label: .libc(i % symbols), to: 1), Edge(from: 1, label: .call(i), to: 2)]
             if rng.int(0...3) == 0 { edges.append(Edge(from: 2, label: .libc((i + 1) % symbols), to: 1)) }
             let finals: Set<Int> = rng.int(0...2) == 0 ? [1, 2] : [2]
-            functions.append(PolicyFunction(
-                name: "f\(i)", automaton: Automaton(stateCount: 3, initial: 0, finals: finals, edges: edges)))
+            functions.append(
+                PolicyFunction(
+                    name: "f\(i)", automaton: Automaton(stateCount: 3, initial: 0, finals: finals, edges: edges)))
         }
-        return Policy(symbols: (0..<symbols).map { "s\($0)" }, functions: functions, sites: sites,
-                      entry: 0, callbacks: Array(1..<n))
+        return Policy(
+            symbols: (0..<symbols).map { "s\($0)" }, functions: functions, sites: sites,
+            entry: 0, callbacks: Array(1..<n))
     }
 
     /// States of `Policy.flattened()` before reduction: one copy of every reachable
@@ -83,7 +98,8 @@ extension DifferentialTests {
         let states = policy.functions.reduce(0) { $0 + $1.automaton.stateCount }
         let edges = policy.functions.reduce(0) { $0 + $1.automaton.edges.count }
         let calleeEntries = policy.sites.reduce(0) { $0 + $1.callees.count }
-        XCTAssertEqual(CallbackRing.perRootStates(policy), 3 + (n + 1) * (states - 3), "the old flattening: a copy per root")
+        XCTAssertEqual(
+            CallbackRing.perRootStates(policy), 3 + (n + 1) * (states - 3), "the old flattening: a copy per root")
 
         let start = Date()
         let machine = try MacroMachine(policy: policy, mode: .nfa)
@@ -92,9 +108,10 @@ extension DifferentialTests {
         let shared = try XCTUnwrap(machine.shared)
         let nodes = shared.copies.reduce(0) { $0 + $1.stateCount }
         let epsilon = shared.copies.reduce(0) { $0 + $1.epsTo.count }
-        print("dispatcher of \(n): \(states) states, \(edges) edges; shared copies \(shared.copies.count), "
-              + "\(nodes) nodes, \(epsilon) ε edges; \(machine.macroStateCount) macro-states, "
-              + "\(machine.transitionCount) transitions, \(blob.count) bytes, \(String(format: "%.2f", seconds)) s")
+        print(
+            "dispatcher of \(n): \(states) states, \(edges) edges; shared copies \(shared.copies.count), "
+                + "\(nodes) nodes, \(epsilon) ε edges; \(machine.macroStateCount) macro-states, "
+                + "\(machine.transitionCount) transitions, \(blob.count) bytes, \(String(format: "%.2f", seconds)) s")
         // Two components hold the roots (main's, and the one of the dispatcher and its
         // callbacks): two copies, each of function states plus one exit node per
         // function and two nodes per site; the second lacks main (3 states, 1 site).
@@ -119,7 +136,8 @@ extension DifferentialTests {
     func testSharedFlatteningAgreesWithTheFlattenedModel() throws {
         var rng = SplitMix64(seed: 1717)
         for n in 1...12 {
-            try differential(CallbackRing.dispatcher(n, symbols: 1 + n % 4), &rng, streams: 10, length: 80, name: "dispatcher \(n)")
+            try differential(
+                CallbackRing.dispatcher(n, symbols: 1 + n % 4), &rng, streams: 10, length: 80, name: "dispatcher \(n)")
         }
         for i in 0..<150 {
             let policy = CallbackRing.policy(rng.int(2...9), symbols: rng.int(1...4), &rng)

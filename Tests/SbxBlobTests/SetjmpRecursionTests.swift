@@ -9,7 +9,8 @@ import XCTest
 /// both must agree on the outcome, the logical depth, the entries and the records.
 final class SetjmpRecursionTests: XCTestCase {
     static func automaton(_ count: Int, finals: Set<Int>, _ edges: [(Int, Label, Int)]) -> Automaton {
-        Automaton(stateCount: count, initial: 0, finals: finals, edges: edges.map { Edge(from: $0.0, label: $0.1, to: $0.2) })
+        Automaton(
+            stateCount: count, initial: 0, finals: finals, edges: edges.map { Edge(from: $0.0, label: $0.1, to: $0.2) })
     }
 
     /// Lua's protected calls: symbols _setjmp 0, puts 1, longjmp 2, exit 3.
@@ -23,15 +24,22 @@ final class SetjmpRecursionTests: XCTestCase {
         Policy(
             symbols: ["_setjmp", "puts", "longjmp", "exit"],
             functions: [
-                PolicyFunction(name: "main", automaton: automaton(3, finals: [2], [(0, .call(0), 1), (1, .libc(3), 2)])),
-                PolicyFunction(name: "protect", automaton: automaton(3, finals: [1, 2], [(0, .libc(0), 1), (1, .call(1), 2)])),
-                PolicyFunction(name: "body", automaton: automaton(3, finals: [2], [(0, .call(2), 1), (1, .call(3), 2)])),
+                PolicyFunction(
+                    name: "main", automaton: automaton(3, finals: [2], [(0, .call(0), 1), (1, .libc(3), 2)])),
+                PolicyFunction(
+                    name: "protect", automaton: automaton(3, finals: [1, 2], [(0, .libc(0), 1), (1, .call(1), 2)])),
+                PolicyFunction(
+                    name: "body", automaton: automaton(3, finals: [2], [(0, .call(2), 1), (1, .call(3), 2)])),
                 PolicyFunction(name: "quiet", automaton: automaton(2, finals: [1], [(0, .libc(1), 1)])),
                 PolicyFunction(name: "helper", automaton: automaton(2, finals: [1], [(0, .call(4), 1)])),
-                PolicyFunction(name: "throw_error", automaton: automaton(3, finals: [], [(0, .libc(1), 1), (1, .libc(2), 2)])),
+                PolicyFunction(
+                    name: "throw_error", automaton: automaton(3, finals: [], [(0, .libc(1), 1), (1, .libc(2), 2)]))
             ],
-            sites: [CallSite(caller: 0, callees: [1]), CallSite(caller: 1, callees: [2, 3], indirect: true), CallSite(caller: 2, callees: [1]),
-                    CallSite(caller: 2, callees: [4]), CallSite(caller: 4, callees: [5])],
+            sites: [
+                CallSite(caller: 0, callees: [1]), CallSite(caller: 1, callees: [2, 3], indirect: true),
+                CallSite(caller: 2, callees: [1]),
+                CallSite(caller: 2, callees: [4]), CallSite(caller: 4, callees: [5])
+            ],
             entry: 0)
     }
 
@@ -43,10 +51,20 @@ final class SetjmpRecursionTests: XCTestCase {
         Policy(
             symbols: ["_setjmp", "longjmp", "exit", "puts"],
             functions: [
-                PolicyFunction(name: "main", automaton: automaton(4, finals: [3], [
-                    (0, .libc(0), 1), (1, .call(0), 2), (2, .libc(2), 3), (1, .libc(2), 3)])),
-                PolicyFunction(name: "rec", automaton: automaton(4, finals: [2], [
-                    (0, .libc(0), 1), (1, .call(1), 2), (1, .libc(3), 3), (3, .libc(1), 2)])),
+                PolicyFunction(
+                    name: "main",
+                    automaton: automaton(
+                        4, finals: [3],
+                        [
+                            (0, .libc(0), 1), (1, .call(0), 2), (2, .libc(2), 3), (1, .libc(2), 3)
+                        ])),
+                PolicyFunction(
+                    name: "rec",
+                    automaton: automaton(
+                        4, finals: [2],
+                        [
+                            (0, .libc(0), 1), (1, .call(1), 2), (1, .libc(3), 3), (3, .libc(1), 2)
+                        ]))
             ],
             sites: [CallSite(caller: 0, callees: [1]), CallSite(caller: 1, callees: [1])],
             entry: 0)
@@ -60,9 +78,15 @@ final class SetjmpRecursionTests: XCTestCase {
         Policy(
             symbols: ["getchar", "putchar", "exit"],
             functions: [
-                PolicyFunction(name: "main", automaton: automaton(3, finals: [2], [(0, .call(0), 1), (1, .libc(2), 2)])),
-                PolicyFunction(name: "parse", automaton: automaton(4, finals: [3], [
-                    (0, .libc(0), 1), (1, .call(1), 2), (2, .libc(1), 3), (1, .libc(1), 3)])),
+                PolicyFunction(
+                    name: "main", automaton: automaton(3, finals: [2], [(0, .call(0), 1), (1, .libc(2), 2)])),
+                PolicyFunction(
+                    name: "parse",
+                    automaton: automaton(
+                        4, finals: [3],
+                        [
+                            (0, .libc(0), 1), (1, .call(1), 2), (2, .libc(1), 3), (1, .libc(1), 3)
+                        ]))
             ],
             sites: [CallSite(caller: 0, callees: [1]), CallSite(caller: 1, callees: [1])],
             entry: 0)
@@ -73,9 +97,12 @@ final class SetjmpRecursionTests: XCTestCase {
         let kernel: KernelMonitor
         let machine: MacroMachine
 
-        init(_ policy: Policy, stackLimit: Int = BlobLimits.defaultStackLimit, maxDepth: Int = BlobLimits.defaultMaxDepth) throws {
+        init(
+            _ policy: Policy, stackLimit: Int = BlobLimits.defaultStackLimit, maxDepth: Int = BlobLimits.defaultMaxDepth
+        ) throws {
             machine = try MacroMachine(policy: policy, mode: .dyck)
-            kernel = KernelMonitor(policy: try KernelPolicy(blob: encodeBlob(machine, stackLimit: stackLimit, maxDepth: maxDepth)))
+            kernel = KernelMonitor(
+                policy: try KernelPolicy(blob: encodeBlob(machine, stackLimit: stackLimit, maxDepth: maxDepth)))
             swift = ThreadMonitor(tables: MonitorTables(policy: policy), stackLimit: stackLimit, maxDepth: maxDepth)
         }
 
@@ -86,11 +113,14 @@ final class SetjmpRecursionTests: XCTestCase {
         }
 
         /// Steps both; the refusal (nil if allowed), after checking that they agree.
-        mutating func step(_ marker: Marker, file: StaticString = #filePath, line: UInt = #line) -> ThreadMonitor.Refusal? {
+        mutating func step(_ marker: Marker, file: StaticString = #filePath, line: UInt = #line) -> ThreadMonitor
+            .Refusal?
+        {
             let expected = swift.step(marker)
             let actual = kernel.step(marker)
-            XCTAssertEqual(expected.map { "\($0)".components(separatedBy: "(")[0] }, actual.map { "\($0.refusal)" },
-                           "\(marker)", file: file, line: line)
+            XCTAssertEqual(
+                expected.map { "\($0)".components(separatedBy: "(")[0] }, actual.map { "\($0.refusal)" },
+                "\(marker)", file: file, line: line)
             XCTAssertEqual(swift.depth, kernel.depth, "depth", file: file, line: line)
             XCTAssertEqual(swift.entryCount, kernel.entryCount, "entries", file: file, line: line)
             XCTAssertEqual(swift.setjmpRecordCount, kernel.setjmpRecordCount, "records", file: file, line: line)
@@ -101,7 +131,9 @@ final class SetjmpRecursionTests: XCTestCase {
         }
 
         /// Steps all; the index of the first refusal and its reason.
-        mutating func run(_ markers: [Marker], file: StaticString = #filePath, line: UInt = #line) -> (Int, ThreadMonitor.Refusal)? {
+        mutating func run(_ markers: [Marker], file: StaticString = #filePath, line: UInt = #line) -> (
+            Int, ThreadMonitor.Refusal
+        )? {
             for (i, m) in markers.enumerated() {
                 if let r = step(m, file: file, line: line) { return (i, r) }
             }
@@ -114,10 +146,10 @@ final class SetjmpRecursionTests: XCTestCase {
     func testStaleRecordIsNotMatched() throws {
         var m = try Both(Self.protect)
         let prefix: [Marker] = [
-            .init(.call, 0), .init(.libc, 0), .init(.setjmpSave, 0),        // protect(body): setjmp
+            .init(.call, 0), .init(.libc, 0), .init(.setjmpSave, 0),  // protect(body): setjmp
             .init(.call, 1), .init(.call, 2), .init(.libc, 0), .init(.setjmpSave, 0),  // body: protect(quiet)
             .init(.call, 1), .init(.libc, 1), .init(.ret, 1), .init(.ret, 2),  // quiet returns, protect returns
-            .init(.call, 3), .init(.call, 4), .init(.libc, 1), .init(.libc, 2),  // helper: throw_error: longjmp
+            .init(.call, 3), .init(.call, 4), .init(.libc, 1), .init(.libc, 2)  // helper: throw_error: longjmp
         ]
         XCTAssertNil(m.run(prefix).map { "\($0)" })
         XCTAssertEqual(m.swift.depth, 5)
@@ -148,7 +180,8 @@ final class SetjmpRecursionTests: XCTestCase {
         XCTAssertEqual(child.swift.depth, 42)
         XCTAssertNil(child.step(.init(.setjmpResume, 1)), "the child's own level")
         XCTAssertEqual(child.swift.depth, 42)
-        XCTAssertNil(child.run([.init(.libc, 3), .init(.libc, 1), .init(.setjmpResume, 0), .init(.libc, 2)]).map { "\($0)" })
+        XCTAssertNil(
+            child.run([.init(.libc, 3), .init(.libc, 1), .init(.setjmpResume, 0), .init(.libc, 2)]).map { "\($0)" })
 
         // 64 slots: 1 + 32 entries and 31 records fill them.
         var small = try Both(Self.nested, stackLimit: 64)

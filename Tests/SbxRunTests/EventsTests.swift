@@ -17,8 +17,9 @@ final class EventsTests: XCTestCase {
             stack: [0x4000_0001, 0])
         record.timeNanoseconds = 5
         let source = PolicySource(exe: "/root/hijack", policyPath: "/root/hijack.dyck", mode: .dyck, installed: true)
-        return SandboxEvent(record: record, time: 1_796_617_800_123_000_000, source: source,
-                            report: ViolationReport(record: record, machine: note == nil ? m : nil), note: note)
+        return SandboxEvent(
+            record: record, time: 1_796_617_800_123_000_000, source: source,
+            report: ViolationReport(record: record, machine: note == nil ? m : nil), note: note)
     }
 
     func testJSONLineIsOneParseableObjectWithTheBriefsKeys() throws {
@@ -40,7 +41,8 @@ final class EventsTests: XCTestCase {
         XCTAssertEqual(object["killed"] as? Bool, true)
         XCTAssertEqual(object["reason"] as? String, "not allowed here")
         XCTAssertEqual(object["seq"] as? Int, 42)
-        XCTAssertEqual(object["stack"] as? [String], ["greet() (indirect) in main at hijack.c:57", "main() (program entry)"])
+        XCTAssertEqual(
+            object["stack"] as? [String], ["greet() (indirect) in main at hijack.c:57", "main() (program entry)"])
         XCTAssertEqual(object["allowed"] as? [String], ["printf() at hijack.c:18"])
         XCTAssertTrue(object["note"] is NSNull)
     }
@@ -65,8 +67,9 @@ final class EventsTests: XCTestCase {
             sequence: 43, pid: 7, tid: 7, command: "hijack", policyID: 3, reason: 28, action: 2, syscall: 0,
             kind: 0, id: 12, tag: 0x4000_0001, macroState: UInt32(m.siteEntries[1]), depth: 2, flags: 0,
             stack: [0x4000_0001, 0])
-        let event = SandboxEvent(record: record, time: 1_796_617_800_123_000_000, source: nil,
-                                 report: ViolationReport(record: record, machine: m), note: nil)
+        let event = SandboxEvent(
+            record: record, time: 1_796_617_800_123_000_000, source: nil,
+            report: ViolationReport(record: record, machine: m), note: nil)
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(event.jsonLine.utf8)) as? [String: Any])
         XCTAssertEqual(object["unchecked_events"] as? Int, 12)
         XCTAssertEqual(object["event_kind"] as? String, "unchecked")
@@ -74,13 +77,15 @@ final class EventsTests: XCTestCase {
         XCTAssertEqual(object["function"] as? String, "greet")
         XCTAssertEqual(object["allowed"] as? [String], [])
         XCTAssertTrue(event.text.contains("sbx: monitoring lost: pid 7 [hijack]: never resynchronised"), event.text)
-        let other = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try hijackEvent().jsonLine.utf8)) as? [String: Any])
+        let other = try XCTUnwrap(
+            JSONSerialization.jsonObject(with: Data(try hijackEvent().jsonLine.utf8)) as? [String: Any])
         XCTAssertNil(other["unchecked_events"])
     }
 
     func testJSONEscapes() {
         XCTAssertEqual(JSONValue.string("a\"b\\c\u{1}\té").encoded, "\"a\\\"b\\\\c\\u0001\\té\"")
-        XCTAssertEqual(JSONValue.object([("k", .array([.null, .bool(false), .int(-3)]))]).encoded, "{\"k\":[null,false,-3]}")
+        XCTAssertEqual(
+            JSONValue.object([("k", .array([.null, .bool(false), .int(-3)]))]).encoded, "{\"k\":[null,false,-3]}")
     }
 
     func testJournalFieldsOfAKill() throws {
@@ -93,8 +98,10 @@ final class EventsTests: XCTestCase {
         XCTAssertEqual(fields["SBX_ACTION"], "killed")
         XCTAssertEqual(fields["PRIORITY"], "4")
         XCTAssertEqual(fields["SYSLOG_IDENTIFIER"], "sbx")
-        XCTAssertEqual(fields["MESSAGE"],
-                       "sbx: KILLED: pid 7 [hi\"jack\n]: not allowed here: call of libc function fprintf() in greet() at hijack.c:57")
+        XCTAssertEqual(
+            fields["MESSAGE"],
+            "sbx: KILLED: pid 7 [hi\"jack\n]: not allowed here: call of libc function fprintf() in greet() at hijack.c:57"
+        )
         XCTAssertEqual(fields["SBX_STACK"], "greet() (indirect) in main at hijack.c:57\nmain() (program entry)")
     }
 
@@ -118,13 +125,16 @@ final class EventsTests: XCTestCase {
             for (i, b) in path.utf8.enumerated() { raw[i] = b }
         }
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         XCTAssertEqual(bound, 0)
         XCTAssertNil(JournalProtocol.send([("SBX_POLICY", "3"), ("SBX_STACK", "x\ny")], socketPath: path))
         var buffer = [UInt8](repeating: 0, count: 4096)
         let n = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
-        XCTAssertEqual(Array(buffer.prefix(max(n, 0))), JournalProtocol.encode([("SBX_POLICY", "3"), ("SBX_STACK", "x\ny")]))
+        XCTAssertEqual(
+            Array(buffer.prefix(max(n, 0))), JournalProtocol.encode([("SBX_POLICY", "3"), ("SBX_STACK", "x\ny")]))
         XCTAssertEqual(JournalProtocol.send([("A", "b")], socketPath: path + ".none"), ENOENT)
     }
 
@@ -156,8 +166,11 @@ final class EventsTests: XCTestCase {
         try ("1:2 \(digest) /usr/bin/my prog\t/etc/sbx/my prog.dyck\n3:4 \(digest) /bin/x\n5:6 /old/format path\n")
             .write(toFile: file, atomically: true, encoding: .utf8)
         let entries = Registry.remembered()
-        XCTAssertEqual(entries["1:2"], Registry.Remembered(path: "/usr/bin/my prog", digest: digest,
-                                                           policy: "/etc/sbx/my prog.dyck"))
+        XCTAssertEqual(
+            entries["1:2"],
+            Registry.Remembered(
+                path: "/usr/bin/my prog", digest: digest,
+                policy: "/etc/sbx/my prog.dyck"))
         XCTAssertEqual(entries["3:4"], Registry.Remembered(path: "/bin/x", digest: digest, policy: nil))
         XCTAssertEqual(entries["5:6"], Registry.Remembered(path: "/old/format path", digest: nil, policy: nil))
     }

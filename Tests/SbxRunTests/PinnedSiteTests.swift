@@ -104,8 +104,9 @@ final class PinnedSiteTests: XCTestCase {
             XCTAssertThrowsError(try table.check(against: fewer, policyPath: "fewer.dyck")) { error in
                 guard case RunError.wrongPolicy = error else { return XCTFail("\(error)") }
                 XCTAssertEqual(ExitStatus((error as! RunError).category), .wrongPolicy)
-                XCTAssertTrue("\(error)".contains("fewer.dyck is not its policy") && "\(error)".contains("libc marker"),
-                              "\(error)")
+                XCTAssertTrue(
+                    "\(error)".contains("fewer.dyck is not its policy") && "\(error)".contains("libc marker"),
+                    "\(error)")
             }
             var noSites = policy
             noSites.sites = []
@@ -145,15 +146,16 @@ final class PinnedSiteTests: XCTestCase {
     /// of its `.sbx_sites` (label 1 is the syscall, 3 a nop after it, 4 two bytes
     /// 0f 05 in read-only data), nil for no section at all.
     private func handMade(_ name: String, entry: String?, flags: [String] = []) throws -> String {
-        let table = entry.map {
-            """
-                .pushsection .sbx_sites,"a",@progbits
-                .balign 16
-            2:
-            \($0)
-                .popsection
-            """
-        } ?? "2:" // no table: the lea needs a target all the same
+        let table =
+            entry.map {
+                """
+                    .pushsection .sbx_sites,"a",@progbits
+                    .balign 16
+                2:
+                \($0)
+                    .popsection
+                """
+            } ?? "2:"  // no table: the lea needs a target all the same
         let assembly = """
                 .text
                 .globl main
@@ -197,15 +199,24 @@ final class PinnedSiteTests: XCTestCase {
         let cases: [(name: String, entry: String?, expected: String)] = [
             ("missing", nil, "no .sbx_sites section"),
             ("short", "    .long 1b - 2b\n    .long 1\n    .long 0", "12 bytes, not a multiple of 16"),
-            ("longer", "    .long 1b - 2b\n    .long 1\n    .long 0\n    .long 0\n    .long 0", "20 bytes, not a multiple of 16"),
+            (
+                "longer", "    .long 1b - 2b\n    .long 1\n    .long 0\n    .long 0\n    .long 0",
+                "20 bytes, not a multiple of 16"
+            ),
             ("kind0", "    .long 1b - 2b\n    .long 0\n    .long 0\n    .long 0", "unknown marker kind 0"),
             ("kind9", "    .long 1b - 2b\n    .long 9\n    .long 0\n    .long 0", "unknown marker kind 9"),
             ("reserved", "    .long 1b - 2b\n    .long 1\n    .long 0\n    .long 1", "non-zero reserved word"),
-            ("nop", "    .long 3b - 2b\n    .long 1\n    .long 0\n    .long 0", "holds 90 31, not a syscall instruction"),
+            (
+                "nop", "    .long 3b - 2b\n    .long 1\n    .long 0\n    .long 0",
+                "holds 90 31, not a syscall instruction"
+            ),
             ("rodata", "    .long 4b - 2b\n    .long 1\n    .long 0\n    .long 0", "outside the executable segments"),
             ("far", "    .long 0x7fffffff\n    .long 1\n    .long 0\n    .long 0", "outside the executable segments"),
-            ("twice", "    .long 1b - 2b\n    .long 1\n    .long 0\n    .long 0\n    .long 1b - 2b - 16\n    .long 2\n    .long 0\n    .long 0",
-             "pins 0x"),
+            (
+                "twice",
+                "    .long 1b - 2b\n    .long 1\n    .long 0\n    .long 0\n    .long 1b - 2b - 16\n    .long 2\n    .long 0\n    .long 0",
+                "pins 0x"
+            )
         ]
         for c in cases {
             let exe = try handMade(c.name, entry: c.entry)
@@ -225,12 +236,13 @@ final class PinnedSiteTests: XCTestCase {
         let digest = try ExecutableBinding.recordedDigest(fd: fd, program: original)
 
         let bytes = (PolicyDigest.magic + digest).map { String($0) }.joined(separator: ", ")
-        let copy = Self.program + """
+        let copy =
+            Self.program + """
 
-            __attribute__((section(".sbx_policy"), used, aligned(1)))
-            static const unsigned char copied_digest[40] = { \(bytes) };
+                __attribute__((section(".sbx_policy"), used, aligned(1)))
+                static const unsigned char copied_digest[40] = { \(bytes) };
 
-            """
+                """
         let forged = dir.appendingPathComponent("forged").path
         try Tools.mustRun("/usr/bin/clang-19", ["-O1", "-w", "-o", forged, try write(copy, "forged.c")])
         let forgedFD = open(forged, O_RDONLY)
@@ -251,7 +263,7 @@ final class PinnedSiteTests: XCTestCase {
         let header = try String(contentsOf: root.appendingPathComponent("kmod/uapi/sbx_marker.h"), encoding: .utf8)
         var defines: [String: String] = [:]
         for line in header.split(separator: "\n") where line.hasPrefix("#define ") {
-            let words = line.split(separator: " ", omittingEmptySubsequences: true)
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             if words.count >= 3 { defines[String(words[1])] = String(words[2]) }
         }
         XCTAssertEqual(defines["SBX_SITES_SECTION"], "\"\(PinnedSiteTable.sectionName)\"")
@@ -297,7 +309,8 @@ enum Tools {
     }
 
     static let binDir: URL = {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
         while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("dyck-cc").path), dir.path != "/" {
             dir = dir.deletingLastPathComponent()
@@ -321,7 +334,9 @@ enum Tools {
 
     static func mustRun(_ tool: String, _ arguments: [String]) throws {
         let r = try run(tool, arguments)
-        guard r.status == 0 else { throw Failure("\(tool) \(arguments.joined(separator: " ")): status \(r.status)\n\(r.stderr)") }
+        guard r.status == 0 else {
+            throw Failure("\(tool) \(arguments.joined(separator: " ")): status \(r.status)\n\(r.stderr)")
+        }
     }
 
     /// Every `syscall` instruction of the executable, by address, with the target of

@@ -25,7 +25,8 @@ final class PolicyDirectoryTests: XCTestCase {
         let path = try PolicyDirectory.save(entry, in: dir + "/a/b")
         XCTAssertEqual(path, dir + "/a/b/" + PolicyDirectory.fileName(executable: entry.executable))
         XCTAssertEqual(try PolicyDirectory.read(path), entry)
-        XCTAssertEqual(try PolicyDirectory.fileNames(in: dir + "/a/b"), [PolicyDirectory.fileName(executable: entry.executable)])
+        XCTAssertEqual(
+            try PolicyDirectory.fileNames(in: dir + "/a/b"), [PolicyDirectory.fileName(executable: entry.executable)])
     }
 
     func testDefaultsAndComments() throws {
@@ -50,15 +51,16 @@ final class PolicyDirectoryTests: XCTestCase {
             (good + "max_depth=+5\n", 4, "max_depth must be a number"),
             (good + "colour=blue\n", 4, "unknown key 'colour'"),
             (good + "exe=/bin/y\n", 4, "'exe' given twice (first on line 2)"),
-            (good + "just words\n", 4, "not KEY=VALUE"),
+            (good + "just words\n", 4, "not KEY=VALUE")
         ]
         for (text, line, reason) in cases {
             XCTAssertThrowsError(try PolicyDirectory.parse(text, file: "d/f.policy"), text) { error in
                 guard let malformed = error as? PolicyDirectory.Malformed else { return XCTFail("\(error)") }
                 XCTAssertEqual(malformed.line, line, text)
                 XCTAssertTrue(malformed.reason.contains(reason), "\(malformed.reason) for \(text)")
-                XCTAssertTrue(malformed.description.hasPrefix("d/f.policy" + (line.map { ":\($0)" } ?? "") + ": "),
-                              malformed.description)
+                XCTAssertTrue(
+                    malformed.description.hasPrefix("d/f.policy" + (line.map { ":\($0)" } ?? "") + ": "),
+                    malformed.description)
             }
         }
     }

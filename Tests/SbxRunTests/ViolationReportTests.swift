@@ -55,8 +55,10 @@ final class ViolationReportTests: XCTestCase {
     func testHijackedIndirectCall() throws {
         let m = try machine(.dyck)
         let record = ViolationRecord(
-            pid: 7, tid: 7, command: "hijack", reason: UInt32(SBX_REASON_NOT_ALLOWED), kind: UInt64(SBX_MARK_LIBC), id: 0, tag: 0x4000_0001,
-            macroState: UInt32(m.siteEntries[1]), depth: 2, flags: UInt32(SBX_REC_F_MARKER | SBX_REC_F_KILLED), stack: [0x4000_0001, 0])
+            pid: 7, tid: 7, command: "hijack", reason: UInt32(SBX_REASON_NOT_ALLOWED), kind: UInt64(SBX_MARK_LIBC),
+            id: 0, tag: 0x4000_0001,
+            macroState: UInt32(m.siteEntries[1]), depth: 2, flags: UInt32(SBX_REC_F_MARKER | SBX_REC_F_KILLED),
+            stack: [0x4000_0001, 0])
         let report = ViolationReport(record: record, machine: m)
         XCTAssertTrue(report.killed)
         XCTAssertEqual(report.event.kind, "libc")
@@ -81,12 +83,14 @@ final class ViolationReportTests: XCTestCase {
         // The macro-state after getenv in main.
         let afterGetenv = try XCTUnwrap(m.transitions[m.initial].first { $0.key == .libc(1) }?.target)
         let record = ViolationRecord(
-            reason: UInt32(SBX_REASON_NOT_ALLOWED), kind: UInt64(SBX_MARK_LIBC), id: 3, tag: 0, macroState: UInt32(afterGetenv), depth: 1, stack: [0])
+            reason: UInt32(SBX_REASON_NOT_ALLOWED), kind: UInt64(SBX_MARK_LIBC), id: 3, tag: 0,
+            macroState: UInt32(afterGetenv), depth: 1, stack: [0])
         let report = ViolationReport(record: record, machine: m)
         XCTAssertEqual(report.event.description, "call of libc function system()")
         XCTAssertEqual(report.functions, ["main"])
-        XCTAssertEqual(Set(report.allowed.map(\.description)),
-                       ["call maintenance() in main at hijack.c:56", "call greet() (indirect) in main at hijack.c:57"])
+        XCTAssertEqual(
+            Set(report.allowed.map(\.description)),
+            ["call maintenance() in main at hijack.c:56", "call greet() (indirect) in main at hijack.c:57"])
     }
 
     /// A record of a call-site marker names the site's callee and location; a
@@ -94,7 +98,8 @@ final class ViolationReportTests: XCTestCase {
     func testCallEventAndTruncatedStack() throws {
         let m = try machine(.dyck)
         let record = ViolationRecord(
-            reason: UInt32(SBX_REASON_STACK_OVERFLOW), kind: UInt64(SBX_MARK_CALL), id: 0, tag: 0x4000_0000, macroState: UInt32(m.siteEntries[0]), depth: 40,
+            reason: UInt32(SBX_REASON_STACK_OVERFLOW), kind: UInt64(SBX_MARK_CALL), id: 0, tag: 0x4000_0000,
+            macroState: UInt32(m.siteEntries[0]), depth: 40,
             stack: [UInt32](repeating: 0x4000_0000, count: 16))
         let report = ViolationReport(record: record, machine: m)
         XCTAssertEqual(report.event.description, "call of maintenance() in main at hijack.c:56")
@@ -118,19 +123,26 @@ final class ViolationReportTests: XCTestCase {
         XCTAssertEqual(report.functions, ["main"])
         XCTAssertTrue(report.allowed.isEmpty, "nothing was refused, so nothing is offered instead")
         let text = report.text
-        XCTAssertTrue(text.hasPrefix("sbx: monitoring lost: pid 9 (thread 10) [lost]: never resynchronised after its deviation\n"), text)
+        XCTAssertTrue(
+            text.hasPrefix(
+                "sbx: monitoring lost: pid 9 (thread 10) [lost]: never resynchronised after its deviation\n"), text)
         XCTAssertTrue(text.contains("  unchecked: 42 events until the thread exited or execed\n"), text)
         XCTAssertTrue(text.contains("  lost in:  main()\n"), text)
         XCTAssertFalse(text.contains("refused:"), text)
         // Every other record has no count.
-        let other = ViolationReport(record: ViolationRecord(reason: UInt32(SBX_REASON_NOT_ALLOWED), kind: UInt64(SBX_MARK_LIBC), id: 3, tag: 0, macroState: UInt32(afterGetenv),
-                                                            depth: 1, stack: [0]), machine: m)
+        let other = ViolationReport(
+            record: ViolationRecord(
+                reason: UInt32(SBX_REASON_NOT_ALLOWED), kind: UInt64(SBX_MARK_LIBC), id: 3, tag: 0,
+                macroState: UInt32(afterGetenv),
+                depth: 1, stack: [0]), machine: m)
         XCTAssertNil(other.uncheckedEvents)
     }
 
     /// Without the policy (it could not be rebuilt) the report still names ids.
     func testWithoutMachine() {
-        let record = ViolationRecord(reason: UInt32(SBX_REASON_NOT_ALLOWED), kind: UInt64(SBX_MARK_CB_ENTER), id: 9, tag: 0, macroState: 0, depth: 1, stack: [0])
+        let record = ViolationRecord(
+            reason: UInt32(SBX_REASON_NOT_ALLOWED), kind: UInt64(SBX_MARK_CB_ENTER), id: 9, tag: 0, macroState: 0,
+            depth: 1, stack: [0])
         let report = ViolationReport(record: record, machine: nil)
         XCTAssertEqual(report.event.description, "entry of callback #9")
         XCTAssertTrue(report.allowed.isEmpty)
@@ -141,7 +153,8 @@ final class ViolationReportTests: XCTestCase {
     func testExecDenied() throws {
         let m = try machine(.dyck)
         var record = ViolationRecord(
-            pid: 9, tid: 9, command: "sh", reason: UInt32(SBX_REASON_EXEC_DENIED), syscall: 59, kind: 0, id: 3, tag: 0x4000_0000,
+            pid: 9, tid: 9, command: "sh", reason: UInt32(SBX_REASON_EXEC_DENIED), syscall: 59, kind: 0, id: 3,
+            tag: 0x4000_0000,
             macroState: 0, depth: 2, flags: UInt32(SBX_REC_F_KILLED), stack: [0x4000_0000])
         record.path = "/bin/sh"
         var report = ViolationReport(record: record, machine: m)
@@ -149,7 +162,9 @@ final class ViolationReportTests: XCTestCase {
         XCTAssertEqual(report.event.name, "/bin/sh")
         XCTAssertEqual(report.window, "system")
         XCTAssertEqual(report.reason, "exec of a program without an installed policy")
-        XCTAssertTrue(report.text.contains("refused:  execve of /bin/sh after system() was announced: it has no installed policy"))
+        XCTAssertTrue(
+            report.text.contains("refused:  execve of /bin/sh after system() was announced: it has no installed policy")
+        )
         XCTAssertTrue(report.text.contains("window:   system()"))
         XCTAssertFalse(report.text.contains("allowed:"))
         record.detail = UInt64(SBX_EXEC_DENY)
@@ -161,12 +176,15 @@ final class ViolationReportTests: XCTestCase {
     /// An installed executable rebuilt in place: the user is told so.
     func testRebuilt() throws {
         var record = ViolationRecord(
-            pid: 9, tid: 9, command: "app", reason: UInt32(SBX_REASON_EXE_REBUILT), syscall: 0, kind: 0, id: 0, tag: 0, macroState: 0, depth: 0,
+            pid: 9, tid: 9, command: "app", reason: UInt32(SBX_REASON_EXE_REBUILT), syscall: 0, kind: 0, id: 0, tag: 0,
+            macroState: 0, depth: 0,
             flags: UInt32(SBX_REC_F_KILLED), stack: [])
         record.path = "/srv/app"
         let report = ViolationReport(record: record, machine: try machine(.dyck))
         XCTAssertEqual(report.reason, "this executable was rebuilt; its policy is not installed")
-        XCTAssertTrue(report.text.contains("refused:  exec of /srv/app: this executable was rebuilt; its policy is not installed"))
+        XCTAssertTrue(
+            report.text.contains("refused:  exec of /srv/app: this executable was rebuilt; its policy is not installed")
+        )
         XCTAssertNil(report.window)
     }
 
@@ -174,20 +192,24 @@ final class ViolationReportTests: XCTestCase {
     /// /proc/PID/mem open names the file's flags.
     func testNeverAllowedCalls() {
         func event(_ reason: UInt32, _ nr: UInt32, kind: UInt64 = 0) -> ViolationReport {
-            ViolationReport(record: ViolationRecord(
-                reason: reason, syscall: nr, kind: kind, id: 0xffff_ffff, tag: 0, macroState: 1, depth: 1,
-                flags: UInt32(SBX_REC_F_KILLED), stack: [0]), machine: nil)
+            ViolationReport(
+                record: ViolationRecord(
+                    reason: reason, syscall: nr, kind: kind, id: 0xffff_ffff, tag: 0, macroState: 1, depth: 1,
+                    flags: UInt32(SBX_REC_F_KILLED), stack: [0]), machine: nil)
         }
         let ptrace = event(UInt32(SBX_REASON_FORBIDDEN_SYSCALL), 101)
         XCTAssertEqual(ptrace.reason, "system call no sandboxed program may make")
         XCTAssertEqual(ptrace.event.description, "system call ptrace (101)")
         XCTAssertTrue(ptrace.text.contains("refused:  system call ptrace (101)"))
-        XCTAssertEqual(event(UInt32(SBX_REASON_FORBIDDEN_SYSCALL), 157, kind: 22 /* PR_SET_SECCOMP */).event.description,
-                       "prctl(PR_SET_SECCOMP) (157): it would hide system calls from the monitor")
-        XCTAssertEqual(event(UInt32(SBX_REASON_FORBIDDEN_SYSCALL), 135, kind: 0x400000).event.description,
-                       "personality(0x400000) (135): a change of the system-call ABI")
-        XCTAssertEqual(event(UInt32(SBX_REASON_PROC_MEM_WRITE), 257, kind: 0x8002).event.description,
-                       "open of a /proc/PID/mem file for writing (openat, flags 0x8002): it could rewrite a process's code")
+        XCTAssertEqual(
+            event(UInt32(SBX_REASON_FORBIDDEN_SYSCALL), 157, kind: 22 /* PR_SET_SECCOMP */).event.description,
+            "prctl(PR_SET_SECCOMP) (157): it would hide system calls from the monitor")
+        XCTAssertEqual(
+            event(UInt32(SBX_REASON_FORBIDDEN_SYSCALL), 135, kind: 0x400000).event.description,
+            "personality(0x400000) (135): a change of the system-call ABI")
+        XCTAssertEqual(
+            event(UInt32(SBX_REASON_PROC_MEM_WRITE), 257, kind: 0x8002).event.description,
+            "open of a /proc/PID/mem file for writing (openat, flags 0x8002): it could rewrite a process's code")
     }
 
     func testCapabilityNames() throws {

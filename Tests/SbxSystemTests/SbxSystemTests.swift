@@ -16,7 +16,8 @@ final class SbxSystemTests: XCTestCase {
 
     private func make(_ name: String, _ bytes: [UInt8], mode: Int = 0o644) throws -> String {
         let path = dir + "/" + name
-        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(bytes), attributes: [.posixPermissions: mode]))
+        XCTAssertTrue(
+            FileManager.default.createFile(atPath: path, contents: Data(bytes), attributes: [.posixPermissions: mode]))
         return path
     }
 

@@ -41,7 +41,8 @@ final class DerivedSetsTests: XCTestCase {
             let name = source.deletingPathExtension().lastPathComponent
             for level in ["-O0", "-O2"] {
                 let exe = dir.appendingPathComponent(name + level)
-                let build = try Run.process(try tool("dyck-cc"), [level, "-g", "-o", exe.path, source.path, "-lpthread"])
+                let build = try Run.process(
+                    try tool("dyck-cc"), [level, "-g", "-o", exe.path, source.path, "-lpthread"])
                 XCTAssertEqual(build.status, 0, "\(name)\(level): \(build.stderrText)")
                 let policy = try Policy.load(path: exe.path + ".dyck")
                 XCTAssertNotNil(policy.syscalls, "dyck-cc's policy carries the system-call sets")
@@ -54,7 +55,8 @@ final class DerivedSetsTests: XCTestCase {
                         XCTAssertTrue(outcome.systemCallsBound)
                         checked += outcome.checkedSystemCalls
                         if let refusal = outcome.refusal {
-                            failures.append("\(name)\(level) \(args.count) args:\n" + refusal.report(mode: mode, path: tracePath))
+                            failures.append(
+                                "\(name)\(level) \(args.count) args:\n" + refusal.report(mode: mode, path: tracePath))
                         }
                     }
                 }

@@ -40,242 +40,242 @@ enum TestPrograms {
         // not, it is entered), a 32-bit int 0x80 getpid, and 999 through int 0x80,
         // which is not a marker.
         "syscalls": """
-            #include <sys/mman.h>
-            int main(void)
-            {
-                long r;
-                mark(1, 1);
-                raw3(110, 0, 0, 77);
-                mark(1, 2);
-                void *p = (void *)raw3(9, 0, 4096, PROT_READ | PROT_EXEC | (1L << 40));
-                raw3(10, (long)p, 4096, PROT_READ | PROT_WRITE | PROT_EXEC);
-                mark(2, 3);
-                raw3((1L << 30) | 39, 0, 0, 5);
-                asm volatile("int $0x80" : "=a"(r) : "a"(20L), "b"(0L), "c"(0L), "d"(1234L) : "memory");
-                asm volatile("int $0x80" : "=a"(r) : "a"(999L), "b"(1L), "c"(2L), "d"(3L) : "memory");
-                mark(3, 3);
-                return 0;
-            }
-            """,
+        #include <sys/mman.h>
+        int main(void)
+        {
+            long r;
+            mark(1, 1);
+            raw3(110, 0, 0, 77);
+            mark(1, 2);
+            void *p = (void *)raw3(9, 0, 4096, PROT_READ | PROT_EXEC | (1L << 40));
+            raw3(10, (long)p, 4096, PROT_READ | PROT_WRITE | PROT_EXEC);
+            mark(2, 3);
+            raw3((1L << 30) | 39, 0, 0, 5);
+            asm volatile("int $0x80" : "=a"(r) : "a"(20L), "b"(0L), "c"(0L), "d"(1234L) : "memory");
+            asm volatile("int $0x80" : "=a"(r) : "a"(999L), "b"(1L), "c"(2L), "d"(3L) : "memory");
+            mark(3, 3);
+            return 0;
+        }
+        """,
         // Every kind, the largest id, an unknown kind, an id with upper bits set; the
         // marker must still fail with -ENOSYS (the recorder changes nothing).
         "single": """
-            int main(void)
-            {
-                mark(1, 0); mark(2, 5); mark(3, 5); mark(4, 2); mark(5, 2);
-                mark(6, 9); mark(7, 0); mark(8, 0); mark(1, 4294967295UL);
-                mark(42, 7); mark(1, 1UL << 32);
-                return mark(1, 3) == -38 ? 0 : 1;
-            }
-            """,
+        int main(void)
+        {
+            mark(1, 0); mark(2, 5); mark(3, 5); mark(4, 2); mark(5, 2);
+            mark(6, 9); mark(7, 0); mark(8, 0); mark(1, 4294967295UL);
+            mark(42, 7); mark(1, 1UL << 32);
+            return mark(1, 3) == -38 ? 0 : 1;
+        }
+        """,
         "fork": """
-            int main(void)
-            {
-                int st;
-                mark(1, 1);
-                pid_t c = fork();
-                if (c == 0) { mark(1, 100); mark(1, 101); _exit(5); }
-                waitpid(c, &st, 0);
-                mark(1, 2);
-                return WIFEXITED(st) && WEXITSTATUS(st) == 5 ? 0 : 1;
-            }
-            """,
+        int main(void)
+        {
+            int st;
+            mark(1, 1);
+            pid_t c = fork();
+            if (c == 0) { mark(1, 100); mark(1, 101); _exit(5); }
+            waitpid(c, &st, 0);
+            mark(1, 2);
+            return WIFEXITED(st) && WEXITSTATUS(st) == 5 ? 0 : 1;
+        }
+        """,
         "forks": """
-            int main(void)
-            {
-                pid_t c[10];
-                for (int i = 0; i < 10; i++) {
-                    c[i] = fork();
-                    if (c[i] == 0) {
-                        for (int j = 0; j < 20; j++) mark(1, i * 100 + j);
-                        _exit(i);
-                    }
+        int main(void)
+        {
+            pid_t c[10];
+            for (int i = 0; i < 10; i++) {
+                c[i] = fork();
+                if (c[i] == 0) {
+                    for (int j = 0; j < 20; j++) mark(1, i * 100 + j);
+                    _exit(i);
                 }
-                int ok = 1;
-                for (int i = 0; i < 10; i++) {
-                    int st;
-                    waitpid(c[i], &st, 0);
-                    ok = ok && WIFEXITED(st) && WEXITSTATUS(st) == i;
-                }
-                return ok ? 0 : 1;
             }
-            """,
-        "threads": """
-            static void *worker(void *arg)
-            {
-                long base = (long)arg;
-                for (int i = 0; i < 50; i++) mark(1, base + i);
-                return 0;
-            }
-            int main(void)
-            {
-                pthread_t t[2];
-                mark(2, 1);
-                pthread_create(&t[0], 0, worker, (void *)1000);
-                pthread_create(&t[1], 0, worker, (void *)2000);
-                pthread_join(t[0], 0);
-                pthread_join(t[1], 0);
-                mark(3, 1);
-                return 0;
-            }
-            """,
-        "manythreads": """
-            static void *worker(void *arg)
-            {
-                long base = (long)arg;
-                for (int i = 0; i < 300; i++) mark(1, base + i);
-                return 0;
-            }
-            int main(void)
-            {
-                pthread_t t[8];
-                for (long i = 0; i < 8; i++) pthread_create(&t[i], 0, worker, (void *)(i * 1000));
-                for (int i = 0; i < 8; i++) pthread_join(t[i], 0);
-                return 0;
-            }
-            """,
-        "killed": """
-            int main(void)
-            {
-                mark(1, 1);
-                kill(getpid(), SIGTERM);
-                for (;;) pause();
-            }
-            """,
-        "exec": """
-            int main(int argc, char **argv)
-            {
-                mark(1, 1);
-                execl(argv[1], argv[1], "arg", (char *)0);
-                return 99;
-            }
-            """,
-        "second": """
-            int main(int argc, char **argv)
-            {
-                mark(1, 77);
-                return 4;
-            }
-            """,
-        "vfork": """
-            int main(int argc, char **argv)
-            {
+            int ok = 1;
+            for (int i = 0; i < 10; i++) {
                 int st;
-                mark(1, 1);
-                pid_t c = vfork();
-                if (c == 0) { execl(argv[1], argv[1], (char *)0); _exit(99); }
-                waitpid(c, &st, 0);
-                mark(1, 2);
-                return WEXITSTATUS(st);
+                waitpid(c[i], &st, 0);
+                ok = ok && WIFEXITED(st) && WEXITSTATUS(st) == i;
             }
-            """,
+            return ok ? 0 : 1;
+        }
+        """,
+        "threads": """
+        static void *worker(void *arg)
+        {
+            long base = (long)arg;
+            for (int i = 0; i < 50; i++) mark(1, base + i);
+            return 0;
+        }
+        int main(void)
+        {
+            pthread_t t[2];
+            mark(2, 1);
+            pthread_create(&t[0], 0, worker, (void *)1000);
+            pthread_create(&t[1], 0, worker, (void *)2000);
+            pthread_join(t[0], 0);
+            pthread_join(t[1], 0);
+            mark(3, 1);
+            return 0;
+        }
+        """,
+        "manythreads": """
+        static void *worker(void *arg)
+        {
+            long base = (long)arg;
+            for (int i = 0; i < 300; i++) mark(1, base + i);
+            return 0;
+        }
+        int main(void)
+        {
+            pthread_t t[8];
+            for (long i = 0; i < 8; i++) pthread_create(&t[i], 0, worker, (void *)(i * 1000));
+            for (int i = 0; i < 8; i++) pthread_join(t[i], 0);
+            return 0;
+        }
+        """,
+        "killed": """
+        int main(void)
+        {
+            mark(1, 1);
+            kill(getpid(), SIGTERM);
+            for (;;) pause();
+        }
+        """,
+        "exec": """
+        int main(int argc, char **argv)
+        {
+            mark(1, 1);
+            execl(argv[1], argv[1], "arg", (char *)0);
+            return 99;
+        }
+        """,
+        "second": """
+        int main(int argc, char **argv)
+        {
+            mark(1, 77);
+            return 4;
+        }
+        """,
+        "vfork": """
+        int main(int argc, char **argv)
+        {
+            int st;
+            mark(1, 1);
+            pid_t c = vfork();
+            if (c == 0) { execl(argv[1], argv[1], (char *)0); _exit(99); }
+            waitpid(c, &st, 0);
+            mark(1, 2);
+            return WEXITSTATUS(st);
+        }
+        """,
         "threadexec": """
-            static char *target;
-            static void *sleeper(void *a) { for (;;) pause(); }
-            static void *worker(void *a)
-            {
-                mark(1, 20);
-                execl(target, target, (char *)0);
-                _exit(99);
-            }
-            int main(int argc, char **argv)
-            {
-                pthread_t s, w;
-                target = argv[1];
-                pthread_create(&s, 0, sleeper, 0);
-                pthread_create(&w, 0, worker, 0);
-                for (;;) pause();
-            }
-            """,
+        static char *target;
+        static void *sleeper(void *a) { for (;;) pause(); }
+        static void *worker(void *a)
+        {
+            mark(1, 20);
+            execl(target, target, (char *)0);
+            _exit(99);
+        }
+        int main(int argc, char **argv)
+        {
+            pthread_t s, w;
+            target = argv[1];
+            pthread_create(&s, 0, sleeper, 0);
+            pthread_create(&w, 0, worker, 0);
+            for (;;) pause();
+        }
+        """,
         "handler": """
-            static volatile sig_atomic_t handled;
-            static void on_usr1(int sig)
-            {
-                mark(4, 3);
-                handled++;
-                mark(5, 3);
-            }
-            int main(void)
-            {
-                struct sigaction sa;
-                memset(&sa, 0, sizeof(sa));
-                sa.sa_handler = on_usr1;
-                sigaction(SIGUSR1, &sa, 0);
-                mark(1, 1);
-                raise(SIGUSR1);
-                mark(1, 2);
-                return handled == 1 ? 0 : 1;
-            }
-            """,
+        static volatile sig_atomic_t handled;
+        static void on_usr1(int sig)
+        {
+            mark(4, 3);
+            handled++;
+            mark(5, 3);
+        }
+        int main(void)
+        {
+            struct sigaction sa;
+            memset(&sa, 0, sizeof(sa));
+            sa.sa_handler = on_usr1;
+            sigaction(SIGUSR1, &sa, 0);
+            mark(1, 1);
+            raise(SIGUSR1);
+            mark(1, 2);
+            return handled == 1 ? 0 : 1;
+        }
+        """,
         // Job control under the tracer: the parent must see its child stop
         // (WUNTRACED) and continue it with SIGCONT.
         "groupstop": """
-            int main(void)
-            {
-                int st;
-                pid_t c = fork();
-                if (c == 0) { raise(SIGSTOP); mark(1, 9); _exit(0); }
-                waitpid(c, &st, WUNTRACED);
-                if (!WIFSTOPPED(st) || WSTOPSIG(st) != SIGSTOP) return 10;
-                mark(1, 8);
-                kill(c, SIGCONT);
-                waitpid(c, &st, 0);
-                return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 11;
-            }
-            """,
+        int main(void)
+        {
+            int st;
+            pid_t c = fork();
+            if (c == 0) { raise(SIGSTOP); mark(1, 9); _exit(0); }
+            waitpid(c, &st, WUNTRACED);
+            if (!WIFSTOPPED(st) || WSTOPSIG(st) != SIGSTOP) return 10;
+            mark(1, 8);
+            kill(c, SIGCONT);
+            waitpid(c, &st, 0);
+            return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 11;
+        }
+        """,
         "output": """
-            int main(void)
-            {
-                char buf[256];
-                ssize_t n = read(0, buf, sizeof(buf));
-                mark(1, 1);
-                fputs("to stdout\\n", stdout);
-                fflush(stdout);
-                fputs("to stderr\\n", stderr);
-                if (n > 0) fwrite(buf, 1, n, stdout);
-                fwrite("\\0\\377end", 1, 5, stdout);
-                return 0;
-            }
-            """,
+        int main(void)
+        {
+            char buf[256];
+            ssize_t n = read(0, buf, sizeof(buf));
+            mark(1, 1);
+            fputs("to stdout\\n", stdout);
+            fflush(stdout);
+            fputs("to stderr\\n", stderr);
+            if (n > 0) fwrite(buf, 1, n, stdout);
+            fwrite("\\0\\377end", 1, 5, stdout);
+            return 0;
+        }
+        """,
         // Eight threads fork and make threads at once: the recorder then often sees a
         // new task's first stop before its creator's event (the held-task path).
         "storm": """
-            static void *inner(void *a) { mark(1, 7); return 0; }
-            static void *worker(void *arg)
-            {
-                long base = (long)arg;
-                for (int i = 0; i < 20; i++) {
-                    int st;
-                    pthread_t t;
-                    pid_t c = fork();
-                    if (c == 0) { mark(1, base + i); _exit(i); }
-                    pthread_create(&t, 0, inner, 0);
-                    pthread_join(t, 0);
-                    waitpid(c, &st, 0);
-                    if (!WIFEXITED(st) || WEXITSTATUS(st) != i) abort();
-                }
-                return 0;
+        static void *inner(void *a) { mark(1, 7); return 0; }
+        static void *worker(void *arg)
+        {
+            long base = (long)arg;
+            for (int i = 0; i < 20; i++) {
+                int st;
+                pthread_t t;
+                pid_t c = fork();
+                if (c == 0) { mark(1, base + i); _exit(i); }
+                pthread_create(&t, 0, inner, 0);
+                pthread_join(t, 0);
+                waitpid(c, &st, 0);
+                if (!WIFEXITED(st) || WEXITSTATUS(st) != i) abort();
             }
-            int main(void)
-            {
-                pthread_t t[8];
-                for (long i = 0; i < 8; i++) pthread_create(&t[i], 0, worker, (void *)(i * 1000));
-                for (int i = 0; i < 8; i++) pthread_join(t[i], 0);
-                return 0;
-            }
-            """,
+            return 0;
+        }
+        int main(void)
+        {
+            pthread_t t[8];
+            for (long i = 0; i < 8; i++) pthread_create(&t[i], 0, worker, (void *)(i * 1000));
+            for (int i = 0; i < 8; i++) pthread_join(t[i], 0);
+            return 0;
+        }
+        """,
         // Stays alive after a fork and an exit, so the recorder can be signalled
         // while the trace already holds them.
         "waiter": """
-            int main(void)
-            {
-                mark(1, 1);
-                pid_t c = fork();
-                if (c == 0) _exit(0);
-                waitpid(c, 0, 0);
-                for (;;) pause();
-            }
-            """,
+        int main(void)
+        {
+            mark(1, 1);
+            pid_t c = fork();
+            if (c == 0) _exit(0);
+            waitpid(c, 0, 0);
+            for (;;) pause();
+        }
+        """
     ]
 
     static var programDirectory: URL {
@@ -295,7 +295,8 @@ enum TestPrograms {
             try (prelude + body + "\n").write(to: source, atomically: true, encoding: .utf8)
             let result = try Run.process("/usr/bin/clang-19", ["-O1", "-w", "-pthread", source.path, "-o", binary.path])
             guard result.status == 0 else {
-                throw NSError(domain: "clang", code: Int(result.status), userInfo: [NSLocalizedDescriptionKey: result.stderrText])
+                throw NSError(
+                    domain: "clang", code: Int(result.status), userInfo: [NSLocalizedDescriptionKey: result.stderrText])
             }
             // The kernel names executables by their real path in /proc/PID/exe.
             paths[name] = binary.resolvingSymlinksInPath().path
@@ -322,7 +323,8 @@ enum Run {
 
     /// The directory of the built executables: the test runner lives there too.
     static let binDir: URL = {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
         while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("sbx").path), dir.path != "/" {
             dir = dir.deletingLastPathComponent()
@@ -353,10 +355,11 @@ enum Run {
 extension Trace {
     /// The trace without its system-call lines: what version 1 recorded.
     var withoutSystemCalls: Trace {
-        Trace(events: events.filter {
-            if case .systemCall = $0 { return false }
-            return true
-        }, version: version)
+        Trace(
+            events: events.filter {
+                if case .systemCall = $0 { return false }
+                return true
+            }, version: version)
     }
 
     /// The system calls of one thread, in order: (abi, number, third argument).

@@ -20,8 +20,10 @@ final class RecorderTests: XCTestCase {
     /// Records a test program with the built `sbx` and loads its trace, without its
     /// system calls (the markers and tasks tested here are exact; which system calls
     /// libc makes is not): `full` keeps them.
-    func record(_ program: String, _ arguments: [String] = [], stdin: Data? = nil, full: Bool = false,
-                file: StaticString = #filePath, line: UInt = #line) throws -> (Run.Result, Trace) {
+    func record(
+        _ program: String, _ arguments: [String] = [], stdin: Data? = nil, full: Bool = false,
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws -> (Run.Result, Trace) {
         let path = try TestPrograms.path(program)
         let result = try Run.process(try Run.sbx(), ["record", "-o", tracePath, "--", path] + arguments, stdin: stdin)
         let trace = try Trace.load(path: tracePath)
@@ -56,13 +58,15 @@ final class RecorderTests: XCTestCase {
         XCTAssertEqual(result.stderrText, "", "the recorder is silent on success")
         let p = try XCTUnwrap(trace.startPID)
         func m(_ kind: TraceMarkerKind, _ id: UInt64) -> TraceEvent { .marker(pid: p, tid: p, kind: kind, id: id) }
-        XCTAssertEqual(trace.events, [
-            .start(pid: p, path: TracePath(try TestPrograms.path("single"))),
-            m(.libc, 0), m(.call, 5), m(.ret, 5), m(.callbackEnter, 2), m(.callbackExit, 2),
-            m(.tail, 9), m(.setjmpSave, 0), m(.setjmpResume, 0), m(.libc, 4_294_967_295),
-            m(.unknown(42), 7), m(.libc, 1 << 32), m(.libc, 3),
-            .exit(pid: p, tid: p, status: .exited(0)),
-        ])
+        XCTAssertEqual(
+            trace.events,
+            [
+                .start(pid: p, path: TracePath(try TestPrograms.path("single"))),
+                m(.libc, 0), m(.call, 5), m(.ret, 5), m(.callbackEnter, 2), m(.callbackExit, 2),
+                m(.tail, 9), m(.setjmpSave, 0), m(.setjmpResume, 0), m(.libc, 4_294_967_295),
+                m(.unknown(42), 7), m(.libc, 1 << 32), m(.libc, 3),
+                .exit(pid: p, tid: p, status: .exited(0))
+            ])
     }
 
     func testInMemoryRecording() throws {
@@ -82,16 +86,18 @@ final class RecorderTests: XCTestCase {
         let p = try XCTUnwrap(trace.startPID)
         let c = try XCTUnwrap(childPID(trace))
         XCTAssertNotEqual(c, p)
-        XCTAssertEqual(trace.events, [
-            .start(pid: p, path: TracePath(try TestPrograms.path("fork"))),
-            .marker(pid: p, tid: p, kind: .libc, id: 1),
-            .fork(parentPID: p, parentTID: p, childPID: c),
-            .marker(pid: c, tid: c, kind: .libc, id: 100),
-            .marker(pid: c, tid: c, kind: .libc, id: 101),
-            .exit(pid: c, tid: c, status: .exited(5)),
-            .marker(pid: p, tid: p, kind: .libc, id: 2),
-            .exit(pid: p, tid: p, status: .exited(0)),
-        ])
+        XCTAssertEqual(
+            trace.events,
+            [
+                .start(pid: p, path: TracePath(try TestPrograms.path("fork"))),
+                .marker(pid: p, tid: p, kind: .libc, id: 1),
+                .fork(parentPID: p, parentTID: p, childPID: c),
+                .marker(pid: c, tid: c, kind: .libc, id: 100),
+                .marker(pid: c, tid: c, kind: .libc, id: 101),
+                .exit(pid: c, tid: c, status: .exited(5)),
+                .marker(pid: p, tid: p, kind: .libc, id: 2),
+                .exit(pid: p, tid: p, status: .exited(0))
+            ])
     }
 
     func testManyForks() throws {
@@ -100,7 +106,10 @@ final class RecorderTests: XCTestCase {
         for i in 0..<10 {
             let c = try XCTUnwrap(childPID(trace, i))
             XCTAssertEqual(trace.markerIDs(tid: c), (0..<20).map { UInt64(i * 100 + $0) })
-            let forkAt = try XCTUnwrap(trace.events.firstIndex { if case .fork(_, _, c) = $0 { return true }; return false })
+            let forkAt = try XCTUnwrap(
+                trace.events.firstIndex {
+                    if case .fork(_, _, c) = $0 { return true }; return false
+                })
             let firstMarker = try XCTUnwrap(trace.events.firstIndex { $0.tid == c })
             XCTAssertLessThan(forkAt, firstMarker)
             XCTAssertEqual(trace.events.filter { $0 == .exit(pid: c, tid: c, status: .exited(Int32(i))) }.count, 1)
@@ -180,10 +189,12 @@ final class RecorderTests: XCTestCase {
         let (result, trace) = try record("killed")
         XCTAssertEqual(result.status, 128 + SIGTERM)
         let p = try XCTUnwrap(trace.startPID)
-        XCTAssertEqual(Array(trace.events.dropFirst()), [
-            .marker(pid: p, tid: p, kind: .libc, id: 1),
-            .exit(pid: p, tid: p, status: .killed(signal: SIGTERM)),
-        ])
+        XCTAssertEqual(
+            Array(trace.events.dropFirst()),
+            [
+                .marker(pid: p, tid: p, kind: .libc, id: 1),
+                .exit(pid: p, tid: p, status: .killed(signal: SIGTERM))
+            ])
     }
 
     func testSignalHandlerRunsAndItsMarkersAreRecorded() throws {
@@ -222,7 +233,8 @@ final class RecorderTests: XCTestCase {
                 return XCTFail("\(error)")
             }
             XCTAssertEqual(format.kind, .truncated)
-            XCTAssertTrue(error.description.contains(tracePath) && error.description.contains("incomplete"), error.description)
+            XCTAssertTrue(
+                error.description.contains(tracePath) && error.description.contains("incomplete"), error.description)
         }
         // The program does not outlive its recorder (PTRACE_O_EXITKILL).
         XCTAssertTrue(waitUntil { Self.isGone(pid) }, "traced program \(pid) survived its recorder")
@@ -269,7 +281,8 @@ final class RecorderTests: XCTestCase {
     /// Gone, or a zombie waiting for init to reap it.
     static func isGone(_ pid: Int32) -> Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return true }
+            let close = stat.lastIndex(of: ")")
+        else { return true }
         return stat[stat.index(close, offsetBy: 2)] == "Z"
     }
 
@@ -280,13 +293,15 @@ final class RecorderTests: XCTestCase {
         let (result, trace) = try record("exec", [second])
         XCTAssertEqual(result.status, 4)
         let p = try XCTUnwrap(trace.startPID)
-        XCTAssertEqual(trace.events, [
-            .start(pid: p, path: TracePath(try TestPrograms.path("exec"))),
-            .marker(pid: p, tid: p, kind: .libc, id: 1),
-            .exec(pid: p, tid: p, path: TracePath(second)),
-            .marker(pid: p, tid: p, kind: .libc, id: 77),
-            .exit(pid: p, tid: p, status: .exited(4)),
-        ])
+        XCTAssertEqual(
+            trace.events,
+            [
+                .start(pid: p, path: TracePath(try TestPrograms.path("exec"))),
+                .marker(pid: p, tid: p, kind: .libc, id: 1),
+                .exec(pid: p, tid: p, path: TracePath(second)),
+                .marker(pid: p, tid: p, kind: .libc, id: 77),
+                .exit(pid: p, tid: p, status: .exited(4))
+            ])
     }
 
     func testVforkAndExec() throws {
@@ -295,15 +310,17 @@ final class RecorderTests: XCTestCase {
         XCTAssertEqual(result.status, 4)
         let p = try XCTUnwrap(trace.startPID)
         let c = try XCTUnwrap(childPID(trace))
-        XCTAssertEqual(Array(trace.events.dropFirst()), [
-            .marker(pid: p, tid: p, kind: .libc, id: 1),
-            .fork(parentPID: p, parentTID: p, childPID: c),
-            .exec(pid: c, tid: c, path: TracePath(second)),
-            .marker(pid: c, tid: c, kind: .libc, id: 77),
-            .exit(pid: c, tid: c, status: .exited(4)),
-            .marker(pid: p, tid: p, kind: .libc, id: 2),
-            .exit(pid: p, tid: p, status: .exited(4)),
-        ])
+        XCTAssertEqual(
+            Array(trace.events.dropFirst()),
+            [
+                .marker(pid: p, tid: p, kind: .libc, id: 1),
+                .fork(parentPID: p, parentTID: p, childPID: c),
+                .exec(pid: c, tid: c, path: TracePath(second)),
+                .marker(pid: c, tid: c, kind: .libc, id: 77),
+                .exit(pid: c, tid: c, status: .exited(4)),
+                .marker(pid: p, tid: p, kind: .libc, id: 2),
+                .exit(pid: p, tid: p, status: .exited(4))
+            ])
     }
 
     func testExecFromASecondaryThread() throws {
@@ -316,20 +333,26 @@ final class RecorderTests: XCTestCase {
         let (sleeper, worker) = (threads[0], threads[1])
         // The exec ends the main thread and the sleeper (reported as exit 0, in either
         // order), then the worker carries on as the process's main thread.
-        XCTAssertEqual(Array(trace.events[0..<4]), [
-            .start(pid: p, path: TracePath(try TestPrograms.path("threadexec"))),
-            .thread(pid: p, parentTID: p, newTID: sleeper),
-            .thread(pid: p, parentTID: p, newTID: worker),
-            .marker(pid: p, tid: worker, kind: .libc, id: 20),
-        ])
-        XCTAssertEqual(Set(trace.events[4..<6]), [
-            .exit(pid: p, tid: p, status: .exited(0)), .exit(pid: p, tid: sleeper, status: .exited(0)),
-        ])
-        XCTAssertEqual(Array(trace.events[6...]), [
-            .exec(pid: p, tid: worker, path: TracePath(second)),
-            .marker(pid: p, tid: p, kind: .libc, id: 77),
-            .exit(pid: p, tid: p, status: .exited(4)),
-        ])
+        XCTAssertEqual(
+            Array(trace.events[0..<4]),
+            [
+                .start(pid: p, path: TracePath(try TestPrograms.path("threadexec"))),
+                .thread(pid: p, parentTID: p, newTID: sleeper),
+                .thread(pid: p, parentTID: p, newTID: worker),
+                .marker(pid: p, tid: worker, kind: .libc, id: 20)
+            ])
+        XCTAssertEqual(
+            Set(trace.events[4..<6]),
+            [
+                .exit(pid: p, tid: p, status: .exited(0)), .exit(pid: p, tid: sleeper, status: .exited(0))
+            ])
+        XCTAssertEqual(
+            Array(trace.events[6...]),
+            [
+                .exec(pid: p, tid: worker, path: TracePath(second)),
+                .marker(pid: p, tid: p, kind: .libc, id: 77),
+                .exit(pid: p, tid: p, status: .exited(4))
+            ])
     }
 
     // MARK: Input and output
@@ -349,30 +372,40 @@ final class RecorderTests: XCTestCase {
 
     // MARK: Bad input
 
-    func assertFails(_ arguments: [String], status: Int32, mentions: [String],
-                     file: StaticString = #filePath, line: UInt = #line) throws {
+    func assertFails(
+        _ arguments: [String], status: Int32, mentions: [String],
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         let result = try Run.process(try Run.sbx(), ["record"] + arguments)
         XCTAssertEqual(result.status, status, result.stderrText, file: file, line: line)
-        XCTAssertEqual(result.stderrText.split(separator: "\n").count, 1, "one line: \(result.stderrText)", file: file, line: line)
+        XCTAssertEqual(
+            result.stderrText.split(separator: "\n").count, 1, "one line: \(result.stderrText)", file: file, line: line)
         for word in mentions {
-            XCTAssertTrue(result.stderrText.contains(word), "'\(word)' in: \(result.stderrText)", file: file, line: line)
+            XCTAssertTrue(
+                result.stderrText.contains(word), "'\(word)' in: \(result.stderrText)", file: file, line: line)
         }
         XCTAssertFalse(result.stderrText.contains("Fatal error"), file: file, line: line)
     }
 
     func testCommandThatCannotRun() throws {
-        try assertFails(["-o", tracePath, "--", "sbx-no-such-command"], status: 2, mentions: ["sbx-no-such-command", "not found"])
-        try assertFails(["-o", tracePath, dir.appendingPathComponent("missing").path], status: 2, mentions: ["missing", "No such file"])
+        try assertFails(
+            ["-o", tracePath, "--", "sbx-no-such-command"], status: 2, mentions: ["sbx-no-such-command", "not found"])
+        try assertFails(
+            ["-o", tracePath, dir.appendingPathComponent("missing").path], status: 2,
+            mentions: ["missing", "No such file"])
         try assertFails(["-o", tracePath, dir.path], status: 2, mentions: ["directory"])
         let plain = dir.appendingPathComponent("plain.txt").path
-        _ = FileManager.default.createFile(atPath: plain, contents: Data("hello\n".utf8), attributes: [.posixPermissions: 0o644])
+        _ = FileManager.default.createFile(
+            atPath: plain, contents: Data("hello\n".utf8), attributes: [.posixPermissions: 0o644])
         try assertFails(["-o", tracePath, plain], status: 2, mentions: ["plain.txt", "Permission denied"])
         // Executable, but not a program the kernel can run.
         let script = dir.appendingPathComponent("noshebang").path
-        _ = FileManager.default.createFile(atPath: script, contents: Data("hello\n".utf8), attributes: [.posixPermissions: 0o755])
+        _ = FileManager.default.createFile(
+            atPath: script, contents: Data("hello\n".utf8), attributes: [.posixPermissions: 0o755])
         try assertFails(["-o", tracePath, script], status: 2, mentions: ["noshebang", "Exec format error"])
         try assertFails(["-o", tracePath], status: 2, mentions: ["command"])
-        XCTAssertFalse(FileManager.default.fileExists(atPath: tracePath), "no trace is left for a program that never ran")
+        XCTAssertFalse(
+            FileManager.default.fileExists(atPath: tracePath), "no trace is left for a program that never ran")
     }
 
     func testUnwritableOutputDoesNotRunTheProgram() throws {
@@ -409,7 +442,7 @@ final class RecorderTests: XCTestCase {
         func m(_ kind: TraceMarkerKind, _ id: UInt64) -> TraceEvent { .marker(pid: p, tid: p, kind: kind, id: id) }
         let expected: [TraceEvent] = [
             m(.libc, 1), s(110, 77), m(.libc, 2), s(9, 1 << 40 | 5), s(10, 7), m(.call, 3),
-            s(1 << 30 | 39, 5), s(20, 1234, .ia32), s(999, 3, .ia32),
+            s(1 << 30 | 39, 5), s(20, 1234, .ia32), s(999, 3, .ia32)
         ]
         XCTAssertEqual(Array(trace.events[first..<(first + 9)]), expected)
         XCTAssertEqual(trace.events[first + 9], m(.ret, 3))
@@ -446,6 +479,9 @@ final class RecorderTests: XCTestCase {
         guard case .systemCall(c, c, .x86_64, 59, _)? = vtrace.events[..<exec].last(where: { $0.tid == c }) else {
             return XCTFail("the child's execve does not precede its exec line")
         }
-        XCTAssertTrue(vtrace.events[(exec + 1)...].contains { if case .systemCall(c, c, _, _, _) = $0 { return true }; return false })
+        XCTAssertTrue(
+            vtrace.events[(exec + 1)...].contains {
+                if case .systemCall(c, c, _, _, _) = $0 { return true }; return false
+            })
     }
 }

@@ -7,7 +7,8 @@ import XCTest
 /// `specs/checking.md`, "Run-based ABF").
 final class TraceBranchingFactorTests: XCTestCase {
     static func automaton(_ count: Int, finals: Set<Int>, _ edges: [(Int, Label, Int)]) -> Automaton {
-        Automaton(stateCount: count, initial: 0, finals: finals, edges: edges.map { Edge(from: $0.0, label: $0.1, to: $0.2) })
+        Automaton(
+            stateCount: count, initial: 0, finals: finals, edges: edges.map { Edge(from: $0.0, label: $0.1, to: $0.2) })
     }
 
     /// Symbols open(0), read(1), write(2).
@@ -17,11 +18,15 @@ final class TraceBranchingFactorTests: XCTestCase {
         module: "t.c",
         symbols: ["open", "read", "write"],
         functions: [
-            PolicyFunction(name: "main", automaton: automaton(5, finals: [4], [
-                (0, .call(0), 1), (1, .libc(1), 2), (2, .call(1), 3), (3, .libc(2), 4),
-            ])),
+            PolicyFunction(
+                name: "main",
+                automaton: automaton(
+                    5, finals: [4],
+                    [
+                        (0, .call(0), 1), (1, .libc(1), 2), (2, .call(1), 3), (3, .libc(2), 4)
+                    ])),
             PolicyFunction(name: "h", automaton: automaton(2, finals: [1], [(0, .libc(0), 1)])),
-            PolicyFunction(name: "worker", automaton: automaton(2, finals: [1], [(0, .libc(2), 1)])),
+            PolicyFunction(name: "worker", automaton: automaton(2, finals: [1], [(0, .libc(2), 1)]))
         ],
         sites: [CallSite(caller: 0, callees: [1]), CallSite(caller: 0, callees: [1])],
         entry: 0, callbacks: [2])
@@ -35,7 +40,7 @@ final class TraceBranchingFactorTests: XCTestCase {
         .start(pid: 1, path: "/p"),
         m(1, 1, .call, 0), m(1, 1, .libc, 0), m(1, 1, .ret, 0), m(1, 1, .libc, 1),
         m(1, 1, .call, 1), m(1, 1, .libc, 0), m(1, 1, .ret, 1), m(1, 1, .libc, 2),
-        .exit(pid: 1, tid: 1, status: .exited(0)),
+        .exit(pid: 1, tid: 1, status: .exited(0))
     ])
 
     func testSharedHelperRun() throws {
@@ -64,12 +69,14 @@ final class TraceBranchingFactorTests: XCTestCase {
         typealias P = TraceBranchingFactor.Place
         typealias S = TraceBranchingFactor.PlaceSums
         // h after open, from each site: {read} then {write} in dyck, {read, write} twice in nfa.
-        XCTAssertEqual(measured.places, [
-            P(function: 0, libc: nil): S(positions: 1, dyckSum: 1, nfaSum: 1),
-            P(function: 1, libc: 0): S(positions: 2, dyckSum: 2, nfaSum: 4),
-            P(function: 0, libc: 1): S(positions: 1, dyckSum: 1, nfaSum: 1),
-            P(function: 0, libc: 2): S(positions: 1, dyckSum: 0, nfaSum: 0),
-        ])
+        XCTAssertEqual(
+            measured.places,
+            [
+                P(function: 0, libc: nil): S(positions: 1, dyckSum: 1, nfaSum: 1),
+                P(function: 1, libc: 0): S(positions: 2, dyckSum: 2, nfaSum: 4),
+                P(function: 0, libc: 1): S(positions: 1, dyckSum: 1, nfaSum: 1),
+                P(function: 0, libc: 2): S(positions: 1, dyckSum: 0, nfaSum: 0)
+            ])
         var twice = measured
         twice.add(measured)
         XCTAssertEqual(twice.places[P(function: 1, libc: 0)], S(positions: 4, dyckSum: 4, nfaSum: 8))
@@ -77,40 +84,42 @@ final class TraceBranchingFactorTests: XCTestCase {
     }
 
     static let processes = Trace(events: [
-        .start(pid: 1, path: "/p"),               // 0: position, {open}
+        .start(pid: 1, path: "/p"),  // 0: position, {open}
         m(1, 1, .call, 0),
-        m(1, 1, .libc, 0),                        // 2: {read} / {read, write}
-        .thread(pid: 1, parentTID: 1, newTID: 2), // nothing yet: not a position
-        m(1, 2, .callbackEnter, 2),               // 4: the thread's start: {write}
-        m(1, 2, .libc, 2),                        // 5: ∅ (returning resumes libc)
+        m(1, 1, .libc, 0),  // 2: {read} / {read, write}
+        .thread(pid: 1, parentTID: 1, newTID: 2),  // nothing yet: not a position
+        m(1, 2, .callbackEnter, 2),  // 4: the thread's start: {write}
+        m(1, 2, .libc, 2),  // 5: ∅ (returning resumes libc)
         m(1, 2, .callbackExit, 2),
         .exit(pid: 1, tid: 2, status: .exited(0)),
-        .fork(parentPID: 1, parentTID: 1, childPID: 3), // 8: the parent's: {read} / {read, write}
+        .fork(parentPID: 1, parentTID: 1, childPID: 3),  // 8: the parent's: {read} / {read, write}
         m(3, 3, .ret, 0),
-        m(3, 3, .libc, 1),                        // 10: {open}
-        .exec(pid: 3, tid: 3, path: "/p"),        // 11: the program again: {open}
+        m(3, 3, .libc, 1),  // 10: {open}
+        .exec(pid: 3, tid: 3, path: "/p"),  // 11: the program again: {open}
         m(3, 3, .call, 0),
-        m(3, 3, .libc, 0),                        // 13: {read} / {read, write}
-        .fork(parentPID: 3, parentTID: 3, childPID: 4), // 14: {read} / {read, write}
-        .exec(pid: 4, tid: 4, path: "/bin/true"), // another program: no longer measured
+        m(3, 3, .libc, 0),  // 13: {read} / {read, write}
+        .fork(parentPID: 3, parentTID: 3, childPID: 4),  // 14: {read} / {read, write}
+        .exec(pid: 4, tid: 4, path: "/bin/true"),  // another program: no longer measured
         m(4, 4, .libc, 2),
         .exit(pid: 4, tid: 4, status: .exited(0)),
         .exit(pid: 3, tid: 3, status: .exited(0)),
         m(1, 1, .ret, 0),
-        m(1, 1, .libc, 1),                        // 20: {open}
-        .exit(pid: 1, tid: 1, status: .exited(0)),
+        m(1, 1, .libc, 1),  // 20: {open}
+        .exit(pid: 1, tid: 1, status: .exited(0))
     ])
 
     func testThreadsForksAndExecs() throws {
         XCTAssertNoThrow(try Self.processes.validate())
         let measured = try TraceBranchingFactor(policy: Self.policy).measure(Self.processes, keepSets: true)
         XCTAssertNil(measured.refusal)
-        XCTAssertEqual(measured.sets.map(\.position), [
-            .init(eventIndex: 0, tid: 1), .init(eventIndex: 2, tid: 1), .init(eventIndex: 4, tid: 2),
-            .init(eventIndex: 5, tid: 2), .init(eventIndex: 8, tid: 3), .init(eventIndex: 10, tid: 3),
-            .init(eventIndex: 11, tid: 3), .init(eventIndex: 13, tid: 3), .init(eventIndex: 14, tid: 4),
-            .init(eventIndex: 20, tid: 1),
-        ])
+        XCTAssertEqual(
+            measured.sets.map(\.position),
+            [
+                .init(eventIndex: 0, tid: 1), .init(eventIndex: 2, tid: 1), .init(eventIndex: 4, tid: 2),
+                .init(eventIndex: 5, tid: 2), .init(eventIndex: 8, tid: 3), .init(eventIndex: 10, tid: 3),
+                .init(eventIndex: 11, tid: 3), .init(eventIndex: 13, tid: 3), .init(eventIndex: 14, tid: 4),
+                .init(eventIndex: 20, tid: 1)
+            ])
         XCTAssertEqual(measured.sets.map(\.dyck), [[0], [1], [2], [], [1], [0], [0], [1], [1], [0]])
         XCTAssertEqual(measured.sets.map(\.nfa), [[0], [1, 2], [2], [], [1, 2], [0], [0], [1, 2], [1, 2], [0]])
         XCTAssertEqual(measured.positions, 10)
@@ -131,7 +140,7 @@ final class TraceBranchingFactorTests: XCTestCase {
     static let refused = Trace(events: [
         .start(pid: 1, path: "/p"),
         m(1, 1, .call, 0), m(1, 1, .libc, 0), m(1, 1, .ret, 0), m(1, 1, .libc, 2),
-        .exit(pid: 1, tid: 1, status: .exited(0)),
+        .exit(pid: 1, tid: 1, status: .exited(0))
     ])
 
     func testRefusalIsReported() throws {
@@ -174,22 +183,25 @@ final class TraceBranchingFactorTests: XCTestCase {
         XCTAssertEqual(both.status, 0, both.stderrText)
         let text = String(decoding: both.stdout, as: UTF8.self)
         XCTAssertTrue(text.hasPrefix(plainText), "the static table comes first, unchanged:\n\(text)")
-        XCTAssertEqual(text.dropFirst(plainText.count), "run-abf: traces=2 positions=15 dyck=0.87 nfa=1.27 floor=0.60\n")
+        XCTAssertEqual(
+            text.dropFirst(plainText.count), "run-abf: traces=2 positions=15 dyck=0.87 nfa=1.27 floor=0.60\n")
         XCTAssertTrue(both.stderrText.contains("not measured after exec: pid 4 exec'd /bin/true"), both.stderrText)
 
         // Places of the simple run (testPlaces), largest dyck sum first, ties by function then libc.
         let placed = try Run.process(sbx, ["stats", policy, "--trace", paths["simple"]!, "--places", "3"])
         XCTAssertEqual(placed.status, 0, placed.stderrText)
         let placedText = String(decoding: placed.stdout, as: UTF8.self)
-        XCTAssertTrue(placedText.hasSuffix("""
-            run-abf: traces=1 positions=5 dyck=0.80 nfa=1.20 floor=0.80
-            run-abf places: 3 of 4, by share of the dyck sum
-             positions   share   dyck    nfa  place
-                     2   50.0%   1.00   2.00  h after open
-                     1   25.0%   1.00   1.00  main thread start
-                     1   25.0%   1.00   1.00  main after read
+        XCTAssertTrue(
+            placedText.hasSuffix(
+                """
+                run-abf: traces=1 positions=5 dyck=0.80 nfa=1.20 floor=0.80
+                run-abf places: 3 of 4, by share of the dyck sum
+                 positions   share   dyck    nfa  place
+                         2   50.0%   1.00   2.00  h after open
+                         1   25.0%   1.00   1.00  main thread start
+                         1   25.0%   1.00   1.00  main after read
 
-            """), placedText)
+                """), placedText)
         let noTrace = try Run.process(sbx, ["stats", policy, "--places", "3"])
         XCTAssertEqual(noTrace.status, 2)
         XCTAssertTrue(noTrace.stderrText.contains("--places needs --trace"), noTrace.stderrText)
@@ -237,7 +249,10 @@ final class TraceBranchingFactorTests: XCTestCase {
                 for _ in 0..<Int.random(in: 1...2, using: &rng) {
                     let to = Int.random(in: 0..<states, using: &rng)
                     if Int.random(in: 0..<3, using: &rng) == 0 {
-                        let callees = Set((0..<Int.random(in: 1...2, using: &rng)).map { _ in Int.random(in: 1..<functionCount, using: &rng) })
+                        let callees = Set(
+                            (0..<Int.random(in: 1...2, using: &rng)).map { _ in
+                                Int.random(in: 1..<functionCount, using: &rng)
+                            })
                         sites.append(CallSite(caller: f, callees: callees.sorted(), indirect: callees.count > 1))
                         edges.append((from, .call(sites.count - 1), to))
                     } else {
@@ -281,7 +296,9 @@ final class TraceBranchingFactorTests: XCTestCase {
             guard let tid = live.randomElement(using: &rng), var monitor = monitors[tid] else { break }
             var candidates = policy.symbols.indices.map { Marker(.libc, $0) }
             candidates += policy.sites.indices.map { Marker(.call, $0) }
-            if case .site(let c) = monitor.top.kind { candidates += [Marker(.ret, c), Marker(.ret, c), Marker(.ret, c)] }
+            if case .site(let c) = monitor.top.kind {
+                candidates += [Marker(.ret, c), Marker(.ret, c), Marker(.ret, c)]
+            }
             let allowed = candidates.filter { marker in
                 var copy = monitor
                 return copy.step(marker) == nil
@@ -309,7 +326,8 @@ final class TraceBranchingFactorTests: XCTestCase {
             XCTAssertNil(measured.refusal.map { "\($0.mode): \($0.refusal.event) \($0.refusal.reason)" })
             XCTAssertEqual(measured.sets.count, measured.positions)
             for sets in measured.sets {
-                XCTAssertTrue(Set(sets.dyck).isSubset(of: sets.nfa), "at \(sets.position): dyck \(sets.dyck) ⊄ nfa \(sets.nfa)")
+                XCTAssertTrue(
+                    Set(sets.dyck).isSubset(of: sets.nfa), "at \(sets.position): dyck \(sets.dyck) ⊄ nfa \(sets.nfa)")
                 if sets.dyck.count < sets.nfa.count { strictlyBelow += 1 }
             }
             XCTAssertEqual(measured.dyckAboveNFA, 0)
@@ -326,14 +344,16 @@ final class TraceBranchingFactorTests: XCTestCase {
     func testLongTraceIsMeasuredQuickly() throws {
         // 200k markers of a loop: main: for (;;) { h(); read(); h(); write(); }
         var policy = Self.policy
-        policy.functions[0].automaton = Self.automaton(4, finals: [0], [
-            (0, .call(0), 1), (1, .libc(1), 2), (2, .call(1), 3), (3, .libc(2), 0),
-        ])
+        policy.functions[0].automaton = Self.automaton(
+            4, finals: [0],
+            [
+                (0, .call(0), 1), (1, .libc(1), 2), (2, .call(1), 3), (3, .libc(2), 0)
+            ])
         var events: [TraceEvent] = [.start(pid: 1, path: "/p")]
         for _ in 0..<25_000 {
             events += [
                 Self.m(1, 1, .call, 0), Self.m(1, 1, .libc, 0), Self.m(1, 1, .ret, 0), Self.m(1, 1, .libc, 1),
-                Self.m(1, 1, .call, 1), Self.m(1, 1, .libc, 0), Self.m(1, 1, .ret, 1), Self.m(1, 1, .libc, 2),
+                Self.m(1, 1, .call, 1), Self.m(1, 1, .libc, 0), Self.m(1, 1, .ret, 1), Self.m(1, 1, .libc, 2)
             ]
         }
         events.append(.exit(pid: 1, tid: 1, status: .exited(0)))

@@ -26,7 +26,7 @@ final class TraceCheckSystemCallTests: XCTestCase {
                 SystemCallSet(numbers: [0, 435, 202]),
                 SystemCallSet(numbers: [1]),
                 SystemCallSet(numbers: [12, 9, 10], mapsExecutable: true),
-                SystemCallSet(numbers: [12, 9, 10, 231]),
+                SystemCallSet(numbers: [12, 9, 10, 231])
             ],
             symbolSets: [1, 2, 3], startSet: 4, ambientSet: 5)
         change(&binding)
@@ -34,7 +34,9 @@ final class TraceCheckSystemCallTests: XCTestCase {
         return p
     }
 
-    static func s(_ pid: Int32, _ tid: Int32, _ nr: UInt64, _ arg: UInt64 = 0, abi: SystemCallABI = .x86_64) -> TraceEvent {
+    static func s(_ pid: Int32, _ tid: Int32, _ nr: UInt64, _ arg: UInt64 = 0, abi: SystemCallABI = .x86_64)
+        -> TraceEvent
+    {
         .systemCall(pid: pid, tid: tid, abi: abi, number: nr, argument: arg)
     }
 
@@ -63,7 +65,7 @@ final class TraceCheckSystemCallTests: XCTestCase {
         .exit(pid: 1, tid: 2, status: .exited(0)),
         m(1, 1, .call, 1), m(1, 1, .libc, 0), m(1, 1, .ret, 1), m(1, 1, .libc, 2), s(1, 1, write),
         s(1, 1, exitGroup),
-        .exit(pid: 1, tid: 1, status: .exited(0)),
+        .exit(pid: 1, tid: 1, status: .exited(0))
     ])
 
     func check(_ policy: Policy, _ trace: Trace, _ mode: TraceChecker.Mode) throws -> TraceChecker.Outcome {
@@ -82,8 +84,10 @@ final class TraceCheckSystemCallTests: XCTestCase {
     }
 
     /// The first refusal of `trace` in `mode`, which must exist.
-    func refusal(_ policy: Policy, _ trace: Trace, _ mode: TraceChecker.Mode = .dyck,
-                 file: StaticString = #filePath, line: UInt = #line) throws -> TraceChecker.Refusal {
+    func refusal(
+        _ policy: Policy, _ trace: Trace, _ mode: TraceChecker.Mode = .dyck,
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws -> TraceChecker.Refusal {
         let outcome = try check(policy, trace, mode)
         return try XCTUnwrap(outcome.refusal, "not refused", file: file, line: line)
     }
@@ -102,7 +106,10 @@ final class TraceCheckSystemCallTests: XCTestCase {
         XCTAssertTrue(report.contains("  why: system call in neither the window's set nor the ambient set\n"), report)
         XCTAssertTrue(report.contains("  window: libc read\n"), report)
         XCTAssertTrue(report.contains("  where: pid 1 tid 2, event \(r.eventIndex + 1) of run.trace\n"), report)
-        XCTAssertTrue(report.contains("allowed here: the window's set: {read, futex, clone3}; the ambient set: {mmap, mprotect, brk, exit_group}"), report)
+        XCTAssertTrue(
+            report.contains(
+                "allowed here: the window's set: {read, futex, clone3}; the ambient set: {mmap, mprotect, brk, exit_group}"
+            ), report)
 
         // open in the start window.
         var trace = Self.run
@@ -194,10 +201,12 @@ final class TraceCheckSystemCallTests: XCTestCase {
         XCTAssertFalse(outcome.systemCallsBound)
         XCTAssertEqual(outcome.checkedSystemCalls, 19)
         // ... but io_uring and 32-bit system calls are refused whatever the policy.
-        for (call, reason) in [(Self.s(1, 1, 426), ThreadMonitor.Refusal.ioUring),
-                               (Self.s(1, 1, 1 << 30 | 1), .compatSystemCall),
-                               (Self.s(1, 1, 4, abi: .ia32), .compatSystemCall),
-                               (Self.s(1, 1, 999, abi: .ia32), .compatSystemCall)] {
+        for (call, reason) in [
+            (Self.s(1, 1, 426), ThreadMonitor.Refusal.ioUring),
+            (Self.s(1, 1, 1 << 30 | 1), .compatSystemCall),
+            (Self.s(1, 1, 4, abi: .ia32), .compatSystemCall),
+            (Self.s(1, 1, 999, abi: .ia32), .compatSystemCall)
+        ] {
             trace = Self.run
             trace.events.insert(call, at: 5)
             for policy in [F.policy, Self.bound()] {
@@ -224,20 +233,26 @@ final class TraceCheckSystemCallTests: XCTestCase {
         // program starts again in the start window.
         let base: [TraceEvent] = [
             .start(pid: 1, path: "/p"), Self.s(1, 1, Self.brk), Self.m(1, 1, .call, 0), Self.s(1, 1, Self.execve),
-            .exec(pid: 1, tid: 1, path: "/bin/sh"), Self.s(1, 1, Self.open), Self.s(1, 1, Self.execve),
+            .exec(pid: 1, tid: 1, path: "/bin/sh"), Self.s(1, 1, Self.open), Self.s(1, 1, Self.execve)
         ]
         var trace = Trace(events: base + [.exit(pid: 1, tid: 1, status: .exited(0))])
         var r = try refusal(Self.bound(), trace)
         XCTAssertEqual(r.eventIndex, 3, "the execve itself is checked")
         XCTAssertEqual(r.reason, .systemCallOutsideWindow, "the execve itself is checked")
-        let execAllowed = Self.bound { $0.ambientSet = 6; $0.sets.append(SystemCallSet(numbers: [12, 9, 10, 231, 59])) }
+        let execAllowed = Self.bound {
+            $0.ambientSet = 6; $0.sets.append(SystemCallSet(numbers: [12, 9, 10, 231, 59]))
+        }
         let outcome = try check(execAllowed, trace, .dyck)
         XCTAssertNil(outcome.refusal)
         XCTAssertEqual(outcome.checkedSystemCalls, 2)
-        trace = Trace(events: base + [.exec(pid: 1, tid: 1, path: "/p"), Self.s(1, 1, Self.mmap, 5), Self.s(1, 1, Self.open),
-                                      .exit(pid: 1, tid: 1, status: .exited(0))])
+        trace = Trace(
+            events: base + [
+                .exec(pid: 1, tid: 1, path: "/p"), Self.s(1, 1, Self.mmap, 5), Self.s(1, 1, Self.open),
+                .exit(pid: 1, tid: 1, status: .exited(0))
+            ])
         r = try refusal(execAllowed, trace)
-        XCTAssertEqual(r.eventIndex, 9, "the re-exec'd program's loader maps code in the start window, then open is refused")
+        XCTAssertEqual(
+            r.eventIndex, 9, "the re-exec'd program's loader maps code in the start window, then open is refused")
         XCTAssertTrue(r.window?.hasPrefix("start") ?? false)
     }
 
@@ -248,25 +263,35 @@ final class TraceCheckSystemCallTests: XCTestCase {
     func testARealRecording() throws {
         var (trace, _) = try TraceRecorder.record(command: [try TestPrograms.path("syscalls")])
         let p = try XCTUnwrap(trace.startPID)
-        let first = try XCTUnwrap(trace.events.firstIndex { if case .marker = $0 { return true }; return false })
+        let first = try XCTUnwrap(
+            trace.events.firstIndex {
+                if case .marker = $0 { return true }; return false
+            })
         let loader = trace.events[..<first].compactMap { e -> Int? in
             if case .systemCall(_, _, _, let nr, _) = e { return Int(nr) }
             return nil
         }
         XCTAssertGreaterThan(loader.count, 5)
-        let main = Automaton(stateCount: 4, initial: 0, finals: [3], edges: [
-            Edge(from: 0, label: .libc(1), to: 1), Edge(from: 1, label: .libc(2), to: 2), Edge(from: 2, label: .call(3), to: 3),
-        ])
+        let main = Automaton(
+            stateCount: 4, initial: 0, finals: [3],
+            edges: [
+                Edge(from: 0, label: .libc(1), to: 1), Edge(from: 1, label: .libc(2), to: 2),
+                Edge(from: 2, label: .call(3), to: 3)
+            ])
         var policy = Policy(
             symbols: ["s0", "s1", "s2"],
-            functions: [PolicyFunction(name: "main", automaton: main),
-                        PolicyFunction(name: "f", automaton: Automaton(stateCount: 1, initial: 0, finals: [0], edges: []))],
+            functions: [
+                PolicyFunction(name: "main", automaton: main),
+                PolicyFunction(name: "f", automaton: Automaton(stateCount: 1, initial: 0, finals: [0], edges: []))
+            ],
             sites: (0..<4).map { _ in CallSite(caller: 0, callees: [1]) }, entry: 0)
         func bind(getppid: Bool = true, maps: Bool = true) {
             policy.syscalls = SystemCallBinding(
-                sets: [.empty, SystemCallSet(numbers: loader, mapsExecutable: true),
-                       SystemCallSet(numbers: getppid ? [110] : []), SystemCallSet(numbers: [9, 10], mapsExecutable: maps),
-                       SystemCallSet(numbers: [231])],
+                sets: [
+                    .empty, SystemCallSet(numbers: loader, mapsExecutable: true),
+                    SystemCallSet(numbers: getppid ? [110] : []), SystemCallSet(numbers: [9, 10], mapsExecutable: maps),
+                    SystemCallSet(numbers: [231])
+                ],
                 symbolSets: [0, 2, 3], startSet: 1, ambientSet: 4)
         }
         func index(_ event: TraceEvent) throws -> Int { try XCTUnwrap(trace.events.firstIndex(of: event)) }
@@ -282,13 +307,15 @@ final class TraceCheckSystemCallTests: XCTestCase {
         trace.events.remove(at: rwx)
         for mode in [TraceChecker.Mode.dyck, .nfa] {
             let r = try XCTUnwrap(try TraceChecker(policy: policy, mode: mode).check(trace).refusal)
-            XCTAssertEqual(r.eventIndex, try index(.systemCall(pid: p, tid: p, abi: .x86_64, number: 1 << 30 | 39, argument: 5)))
+            XCTAssertEqual(
+                r.eventIndex, try index(.systemCall(pid: p, tid: p, abi: .x86_64, number: 1 << 30 | 39, argument: 5)))
             XCTAssertEqual(r.reason, .compatSystemCall)
             XCTAssertTrue(r.window?.hasPrefix("none") ?? false)
         }
         bind(maps: false)
         var r = try XCTUnwrap(try TraceChecker(policy: policy, mode: .dyck).check(trace).refusal)
-        XCTAssertEqual(r.eventIndex, try index(.systemCall(pid: p, tid: p, abi: .x86_64, number: 9, argument: 1 << 40 | 5)))
+        XCTAssertEqual(
+            r.eventIndex, try index(.systemCall(pid: p, tid: p, abi: .x86_64, number: 9, argument: 1 << 40 | 5)))
         XCTAssertEqual(r.reason, .executableMapping)
         XCTAssertEqual(r.window, "libc s2")
         bind(getppid: false)
@@ -310,9 +337,10 @@ final class TraceCheckSystemCallTests: XCTestCase {
 extension Trace {
     /// The same run as a version-1 recorder would have written it.
     func markersOnly(version: Int) -> Trace {
-        Trace(events: events.filter {
-            if case .systemCall = $0 { return false }
-            return true
-        }, version: version)
+        Trace(
+            events: events.filter {
+                if case .systemCall = $0 { return false }
+                return true
+            }, version: version)
     }
 }

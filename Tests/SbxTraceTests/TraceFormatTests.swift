@@ -31,7 +31,7 @@ final class TraceFormatTests: XCTestCase {
         .exec(pid: 2_147_483_647, tid: 2_147_483_647, path: TracePath(bytes: Array("/t/a b%#:@é".utf8) + [0xFF, 0x01])),
         .exit(pid: 2_147_483_647, tid: 2_147_483_647, status: .killed(signal: 64)),
         .exit(pid: 100, tid: 101, status: .exited(255)),
-        .exit(pid: 100, tid: 100, status: .exited(0)),
+        .exit(pid: 100, tid: 100, status: .exited(0))
     ])
 
     static let sampleText = """
@@ -77,7 +77,8 @@ final class TraceFormatTests: XCTestCase {
     func testMarkerKindNumbersFollowTheABIHeader() {
         let expected: [(TraceMarkerKind, UInt64, String)] = [
             (.libc, 1, "libc"), (.call, 2, "call"), (.ret, 3, "ret"), (.callbackEnter, 4, "cb-enter"),
-            (.callbackExit, 5, "cb-exit"), (.tail, 6, "tail"), (.setjmpSave, 7, "sj-save"), (.setjmpResume, 8, "sj-resume"),
+            (.callbackExit, 5, "cb-exit"), (.tail, 6, "tail"), (.setjmpSave, 7, "sj-save"),
+            (.setjmpResume, 8, "sj-resume")
         ]
         for (kind, value, name) in expected {
             XCTAssertEqual(kind.rawValue, value)
@@ -90,7 +91,8 @@ final class TraceFormatTests: XCTestCase {
 
     func testCommentsBlankLinesAndFinalEndWithoutNewline() throws {
         let text = "sbx-trace 1\n# recorded by hand\n\nstart 5 /p\n#x\nexit 5 5 exited 1\nend\n\n# trailing"
-        XCTAssertEqual(try Trace.parse(text).events, [.start(pid: 5, path: "/p"), .exit(pid: 5, tid: 5, status: .exited(1))])
+        XCTAssertEqual(
+            try Trace.parse(text).events, [.start(pid: 5, path: "/p"), .exit(pid: 5, tid: 5, status: .exited(1))])
         XCTAssertEqual(try Trace.parse("sbx-trace 1\nstart 5 /p\nexit 5 5 exited 1\nend").events.count, 2)
     }
 
@@ -112,7 +114,8 @@ final class TraceFormatTests: XCTestCase {
             XCTAssertEqual(error.kind, kind, error.description, file: file, line: testLine)
             XCTAssertEqual(error.line, line, error.description, file: file, line: testLine)
             for word in mentions {
-                XCTAssertTrue(error.message.contains(word), "'\(word)' in: \(error.message)", file: file, line: testLine)
+                XCTAssertTrue(
+                    error.message.contains(word), "'\(word)' in: \(error.message)", file: file, line: testLine)
             }
         }
     }
@@ -163,8 +166,12 @@ final class TraceFormatTests: XCTestCase {
         let trace = try Trace.parse(text)
         XCTAssertEqual(trace.version, 1)
         XCTAssertFalse(trace.recordsSystemCalls)
-        XCTAssertEqual(trace.events, [.start(pid: 5, path: "/p"), .marker(pid: 5, tid: 5, kind: .libc, id: 1),
-                                      .exit(pid: 5, tid: 5, status: .exited(0))])
+        XCTAssertEqual(
+            trace.events,
+            [
+                .start(pid: 5, path: "/p"), .marker(pid: 5, tid: 5, kind: .libc, id: 1),
+                .exit(pid: 5, tid: 5, status: .exited(0))
+            ])
         XCTAssertEqual(trace.serialized(), text)
         XCTAssertNoThrow(try trace.validate())
         // Upgraded in memory, it is written as version 2.
@@ -177,8 +184,9 @@ final class TraceFormatTests: XCTestCase {
 
     func testSystemCallLines() {
         // Only from version 2 on.
-        assertError("sbx-trace 1\nstart 5 /p\ns 5 5 1 0\nexit 5 5 exited 0\nend\n", .malformed, line: 3,
-                    mentions: ["version 2", "version 1"])
+        assertError(
+            "sbx-trace 1\nstart 5 /p\ns 5 5 1 0\nexit 5 5 exited 0\nend\n", .malformed, line: 3,
+            mentions: ["version 2", "version 1"])
         assertError("sbx-trace 1\nstart 5 /p\ns32 5 5 1 0\nexit 5 5 exited 0\nend\n", .malformed, line: 3)
         // A 64-bit 999 is a marker; through ia32 it is not.
         assertError(wrap2("s 5 5 999 0\n"), .malformed, line: 3, mentions: ["marker", "'m'"])
@@ -210,15 +218,27 @@ final class TraceFormatTests: XCTestCase {
         XCTAssertNil(problem(Trace(events: events)))
         XCTAssertEqual(problem(Trace(events: events, version: 1))?.kind, .malformed)
         XCTAssertEqual(problem(Trace(events: events, version: 3))?.kind, .unsupportedVersion)
-        XCTAssertEqual(problem(Trace(events: [.start(pid: 3, path: "/p"),
-                                              .systemCall(pid: 3, tid: 3, abi: .x86_64, number: 999, argument: 0),
-                                              .exit(pid: 3, tid: 3, status: .exited(0))]))?.kind, .malformed)
-        XCTAssertNil(problem(Trace(events: [.start(pid: 3, path: "/p"),
-                                            .systemCall(pid: 3, tid: 3, abi: .ia32, number: 999, argument: 0),
-                                            .exit(pid: 3, tid: 3, status: .exited(0))])))
-        XCTAssertEqual(problem(Trace(events: [.start(pid: 3, path: "/p"),
-                                              .systemCall(pid: 3, tid: 4, abi: .x86_64, number: 1, argument: 0),
-                                              .exit(pid: 3, tid: 3, status: .exited(0))]))?.kind, .inconsistent)
+        XCTAssertEqual(
+            problem(
+                Trace(events: [
+                    .start(pid: 3, path: "/p"),
+                    .systemCall(pid: 3, tid: 3, abi: .x86_64, number: 999, argument: 0),
+                    .exit(pid: 3, tid: 3, status: .exited(0))
+                ]))?.kind, .malformed)
+        XCTAssertNil(
+            problem(
+                Trace(events: [
+                    .start(pid: 3, path: "/p"),
+                    .systemCall(pid: 3, tid: 3, abi: .ia32, number: 999, argument: 0),
+                    .exit(pid: 3, tid: 3, status: .exited(0))
+                ])))
+        XCTAssertEqual(
+            problem(
+                Trace(events: [
+                    .start(pid: 3, path: "/p"),
+                    .systemCall(pid: 3, tid: 4, abi: .x86_64, number: 1, argument: 0),
+                    .exit(pid: 3, tid: 3, status: .exited(0))
+                ]))?.kind, .inconsistent)
     }
 
     /// Body lines between a valid start and a valid end for process 5, version 2.
@@ -227,7 +247,8 @@ final class TraceFormatTests: XCTestCase {
     }
 
     func testBadKinds() {
-        assertError(wrap("m 5 5 foo 1\n"), .malformed, line: 3, mentions: ["unknown marker kind 'foo'", "libc", "kind-N"])
+        assertError(
+            wrap("m 5 5 foo 1\n"), .malformed, line: 3, mentions: ["unknown marker kind 'foo'", "libc", "kind-N"])
         assertError(wrap("m 5 5 LIBC 1\n"), .malformed, line: 3)
         assertError(wrap("m 5 5 kind-1 1\n"), .malformed, line: 3, mentions: ["'libc'"])
         assertError(wrap("m 5 5 kind-8 1\n"), .malformed, line: 3, mentions: ["'sj-resume'"])
@@ -274,7 +295,9 @@ final class TraceFormatTests: XCTestCase {
         assertError("sbx-trace 1\nend\n", .inconsistent, line: 2, mentions: ["no 'start'"])
         assertError(wrap("start 6 /q\n"), .inconsistent, line: 3, mentions: ["second 'start'"])
         assertError(wrap("m 5 6 libc 1\n"), .inconsistent, line: 3, mentions: ["thread 6 does not exist"])
-        assertError(wrap("thread 5 5 6\nm 7 6 libc 1\nexit 5 6 exited 0\n"), .inconsistent, line: 4, mentions: ["belongs to process 5"])
+        assertError(
+            wrap("thread 5 5 6\nm 7 6 libc 1\nexit 5 6 exited 0\n"), .inconsistent, line: 4,
+            mentions: ["belongs to process 5"])
         assertError(wrap("fork 5 5 5\n"), .inconsistent, line: 3, mentions: ["in use"])
         assertError(wrap("thread 5 5 6\nexec 5 5 /q\n"), .inconsistent, line: 4, mentions: ["other threads"])
         assertError(wrap("fork 5 5 6\n"), .inconsistent, line: 5, mentions: ["6 (process 6)"])
@@ -303,8 +326,10 @@ final class TraceFormatTests: XCTestCase {
         }
         XCTAssertEqual(problem([.start(pid: -3, path: "/p")])?.kind, .outOfRange)
         XCTAssertEqual(problem([.start(pid: 3, path: TracePath(bytes: []))])?.kind, .malformed)
-        XCTAssertEqual(problem([.start(pid: 3, path: "/p"), .marker(pid: 3, tid: 3, kind: .unknown(2), id: 0)])?.kind, .malformed)
-        XCTAssertEqual(problem([.start(pid: 3, path: "/p"), .exit(pid: 3, tid: 3, status: .exited(300))])?.kind, .outOfRange)
+        XCTAssertEqual(
+            problem([.start(pid: 3, path: "/p"), .marker(pid: 3, tid: 3, kind: .unknown(2), id: 0)])?.kind, .malformed)
+        XCTAssertEqual(
+            problem([.start(pid: 3, path: "/p"), .exit(pid: 3, tid: 3, status: .exited(300))])?.kind, .outOfRange)
         XCTAssertEqual(problem([.start(pid: 3, path: "/p")])?.kind, .inconsistent)
         XCTAssertNil(problem([.start(pid: 3, path: "/p"), .exit(pid: 3, tid: 3, status: .killed(signal: 9))]))
         // Writing an invalid trace never traps, and no reader accepts the result.
@@ -343,7 +368,9 @@ final class TraceFormatTests: XCTestCase {
         XCTAssertThrowsError(try Trace.load(path: path)) { error in
             let error = error as? TraceFileError
             XCTAssertEqual(error?.category, .badInput)
-            XCTAssertTrue(error?.description.hasPrefix("\(path):3: unknown marker kind 'bogus'") ?? false, "\(String(describing: error))")
+            XCTAssertTrue(
+                error?.description.hasPrefix("\(path):3: unknown marker kind 'bogus'") ?? false,
+                "\(String(describing: error))")
         }
         XCTAssertThrowsError(try Trace.load(path: dir.appendingPathComponent("missing.trace").path)) { error in
             XCTAssertTrue((error as? TraceFileError)?.description.contains("missing.trace: cannot read") ?? false)

@@ -34,8 +34,9 @@ final class BootConsoleTests: XCTestCase {
         // The control port's "booted" is authoritative, even before the console shows it.
         XCTAssertEqual(BootConsole.stage(try prefix(lines, through: "sbx: loaded: abi"), controlBooted: true), .command)
         // Which of them a failure may be retried at.
-        XCTAssertEqual([BootStage.firmware, .kernel, .userspace, .module, .command].map(\.retryable),
-                       [true, true, true, false, false])
+        XCTAssertEqual(
+            [BootStage.firmware, .kernel, .userspace, .module, .command].map(\.retryable),
+            [true, true, true, false, false])
     }
 
     /// Two CPUs, no module: straight from userspace to the command.
@@ -51,13 +52,19 @@ final class BootConsoleTests: XCTestCase {
     func testIOAPICTimerPanic() throws {
         let lines = try transcript("panic-io-apic-timer.log")
         XCTAssertEqual(BootConsole.stage(lines), .kernel)
-        XCTAssertEqual(BootConsole.panic(lines),
-                       "IO-APIC + timer doesn't work!  Boot with apic=debug and send a report.  Then try booting with the 'noapic' option.")
-        let failure = BootFailure(.panic(BootConsole.panic(lines)!), stage: BootConsole.stage(lines),
-                                  lastMessage: BootConsole.lastMessage(lines))
+        XCTAssertEqual(
+            BootConsole.panic(lines),
+            "IO-APIC + timer doesn't work!  Boot with apic=debug and send a report.  Then try booting with the 'noapic' option."
+        )
+        let failure = BootFailure(
+            .panic(BootConsole.panic(lines)!), stage: BootConsole.stage(lines),
+            lastMessage: BootConsole.lastMessage(lines))
         XCTAssertTrue(failure.retryable)
         XCTAssertEqual(failure.lastMessage, "</TASK>")
-        XCTAssertTrue(failure.reason.hasPrefix("the guest kernel panicked in the kernel's initialisation: IO-APIC + timer doesn't work!"), failure.reason)
+        XCTAssertTrue(
+            failure.reason.hasPrefix(
+                "the guest kernel panicked in the kernel's initialisation: IO-APIC + timer doesn't work!"),
+            failure.reason)
     }
 
     /// A panic the command itself caused (sysrq crash): after the command started, so
@@ -75,25 +82,35 @@ final class BootConsoleTests: XCTestCase {
         let lines = try transcript("killed-in-kernel-init.log")
         XCTAssertEqual(BootConsole.stage(lines), .kernel)
         XCTAssertNil(BootConsole.panic(lines))
-        XCTAssertEqual(BootConsole.lastMessage(lines), "x86/fpu: Enabled xstate features 0x21f, context size is 2696 bytes, using 'standard' format.")
+        XCTAssertEqual(
+            BootConsole.lastMessage(lines),
+            "x86/fpu: Enabled xstate features 0x21f, context size is 2696 bytes, using 'standard' format.")
         let failure = BootFailure(.hang(60), stage: .kernel, lastMessage: BootConsole.lastMessage(lines))
-        XCTAssertEqual(failure.reason, "the guest did not reach the command within 60 s (--boot-timeout), stuck in the kernel's initialisation; the kernel's last message was \"x86/fpu: Enabled xstate features 0x21f, context size is 2696 bytes, using 'standard' format.\"")
+        XCTAssertEqual(
+            failure.reason,
+            "the guest did not reach the command within 60 s (--boot-timeout), stuck in the kernel's initialisation; the kernel's last message was \"x86/fpu: Enabled xstate features 0x21f, context size is 2696 bytes, using 'standard' format.\""
+        )
     }
 
     /// Lines that only look like stage markers do not count.
     func testMarkersMustStartTheMessage() {
-        XCTAssertEqual(BootConsole.stage(["[    1.0] audit: comm=\"sh\" Linux version in a message", "[    2.0] x: Run /init as init process"]), .firmware)
+        XCTAssertEqual(
+            BootConsole.stage([
+                "[    1.0] audit: comm=\"sh\" Linux version in a message", "[    2.0] x: Run /init as init process"
+            ]), .firmware)
         XCTAssertEqual(BootConsole.stage(["[    0.0] Linux version 6.1", "[    5.0] echo sbx-init: booted"]), .kernel)
         XCTAssertNil(BootConsole.panic(["[    3.0] Kernel panic test string without the kernel's words"]))
-        XCTAssertEqual(BootConsole.stripTimestamp("[    4.593248] Kernel panic - not syncing: x"), "Kernel panic - not syncing: x")
+        XCTAssertEqual(
+            BootConsole.stripTimestamp("[    4.593248] Kernel panic - not syncing: x"), "Kernel panic - not syncing: x")
         XCTAssertEqual(BootConsole.stripTimestamp("sbx-init: booted 3.21"), "sbx-init: booted 3.21")
     }
 
     /// The TCG kernel command line carries the parameters for a slow guest; KVM's not.
     func testTCGKernelArguments() {
         let kernel = GuestKernel(release: "6.1.0-57-amd64", image: "/k", initramfs: "/i")
-        var command = QEMUCommand(kernel: kernel, memoryMiB: 512, cpus: 2, kvm: false, runDirectory: "/tmp/r",
-                                  kernelLog: "/tmp/r/k.log", rootWritable: false, writable: [])
+        var command = QEMUCommand(
+            kernel: kernel, memoryMiB: 512, cpus: 2, kvm: false, runDirectory: "/tmp/r",
+            kernelLog: "/tmp/r/k.log", rootWritable: false, writable: [])
         XCTAssertTrue(command.kernelCommandLine.contains(" no_timer_check tsc=reliable "), command.kernelCommandLine)
         command.kvm = true
         XCTAssertFalse(command.kernelCommandLine.contains("no_timer_check"), command.kernelCommandLine)

@@ -11,10 +11,12 @@ final class BootRetryTests: XCTestCase {
 
     override func setUpWithError() throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/qemu-system-x86_64") else {
-            throw XCTSkip("qemu-system-x86_64 is not installed (.ci/install-deps.sh installs it; the kernel cache needs it too)")
+            throw XCTSkip(
+                "qemu-system-x86_64 is not installed (.ci/install-deps.sh installs it; the kernel cache needs it too)")
         }
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("sbx-vm-retry-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir.appendingPathComponent("bin"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: dir.appendingPathComponent("bin"), withIntermediateDirectories: true)
         let fake = dir.appendingPathComponent("bin/qemu-system-x86_64")
         try Self.fakeQEMU.write(to: fake, atomically: true, encoding: .utf8)
         chmod(fake.path, 0o755)
@@ -67,17 +69,27 @@ final class BootRetryTests: XCTestCase {
         exit 1
         """#
 
-    func run(hangs: Int, attempts: Int, fail: String = "hang", transcript: String? = nil,
-             options: [String] = []) throws -> (result: VM.Result, boots: Int, seconds: Double) {
+    func run(
+        hangs: Int, attempts: Int, fail: String = "hang", transcript: String? = nil,
+        options: [String] = []
+    ) throws -> (result: VM.Result, boots: Int, seconds: Double) {
         let state = dir.appendingPathComponent("boots").path
         let start = Date()
-        let result = try VM.sbx(["vm", "--no-module", "--boot-timeout", "3", "--boot-attempts", String(attempts)] + options + ["--", "true"],
-                                in: dir,
-                                environment: ["PATH": dir.appendingPathComponent("bin").path + ":/usr/bin:/bin",
-                                              "FAKE_QEMU_STATE": state, "FAKE_QEMU_HANGS": String(hangs),
-                                              "FAKE_QEMU_FAIL": fail,
-                                              "FAKE_QEMU_TRANSCRIPT": transcript.map { BootConsoleTests.transcriptPath($0) } ?? ""])
-        let boots = Int((try? String(contentsOfFile: state, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+        let result = try VM.sbx(
+            ["vm", "--no-module", "--boot-timeout", "3", "--boot-attempts", String(attempts)] + options + [
+                "--", "true"
+            ],
+            in: dir,
+            environment: [
+                "PATH": dir.appendingPathComponent("bin").path + ":/usr/bin:/bin",
+                "FAKE_QEMU_STATE": state, "FAKE_QEMU_HANGS": String(hangs),
+                "FAKE_QEMU_FAIL": fail,
+                "FAKE_QEMU_TRANSCRIPT": transcript.map { BootConsoleTests.transcriptPath($0) } ?? ""
+            ])
+        let boots =
+            Int(
+                (try? String(contentsOfFile: state, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+                    ?? "") ?? 0
         return (result, boots, Date().timeIntervalSince(start))
     }
 
@@ -89,7 +101,9 @@ final class BootRetryTests: XCTestCase {
         let retries = result.stderr.split(separator: "\n").filter { $0.contains("booting again") }
         XCTAssertEqual(retries.count, 2, result.stderr)
         XCTAssertTrue(retries.first?.contains("within 3 s") ?? false, result.stderr)
-        XCTAssertTrue(retries.first?.contains("Switched to clocksource hpet (boot 1)") ?? false, "names where boot 1 hung: \(result.stderr)")
+        XCTAssertTrue(
+            retries.first?.contains("Switched to clocksource hpet (boot 1)") ?? false,
+            "names where boot 1 hung: \(result.stderr)")
         XCTAssertTrue(retries.last?.contains("boot 3 of 3") ?? false, result.stderr)
     }
 
@@ -116,7 +130,10 @@ final class BootRetryTests: XCTestCase {
         XCTAssertEqual(boots, 2)
         let retries = result.stderr.split(separator: "\n").filter { $0.contains("booting again") }
         XCTAssertEqual(retries.count, 1, result.stderr)
-        XCTAssertTrue(retries.first?.contains("boot 1 of 3 failed before the command started: the guest kernel panicked in the kernel's initialisation: IO-APIC + timer doesn't work!") ?? false, result.stderr)
+        XCTAssertTrue(
+            retries.first?.contains(
+                "boot 1 of 3 failed before the command started: the guest kernel panicked in the kernel's initialisation: IO-APIC + timer doesn't work!"
+            ) ?? false, result.stderr)
         XCTAssertTrue(retries.first?.contains("(boot 2 of 3,") ?? false, result.stderr)
     }
 
@@ -125,17 +142,24 @@ final class BootRetryTests: XCTestCase {
         let (result, boots, _) = try run(hangs: 5, attempts: 2, fail: "panic", transcript: "panic-io-apic-timer.log")
         XCTAssertEqual(result.status, 125, result.stderr)
         XCTAssertEqual(boots, 2)
-        XCTAssertTrue(result.stderr.contains("error: no boot reached the command in 2 boots: boot 1: the guest kernel panicked"), result.stderr)
-        XCTAssertTrue(result.stderr.contains("Kernel panic - not syncing: IO-APIC + timer"), "the kernel log's tail: \(result.stderr)")
+        XCTAssertTrue(
+            result.stderr.contains("error: no boot reached the command in 2 boots: boot 1: the guest kernel panicked"),
+            result.stderr)
+        XCTAssertTrue(
+            result.stderr.contains("Kernel panic - not syncing: IO-APIC + timer"),
+            "the kernel log's tail: \(result.stderr)")
     }
 
     /// A panic after the command started is the test's own result: never retried.
     func testPanicAfterTheCommandStartedIsNotRetried() throws {
-        let (result, boots, _) = try run(hangs: 1, attempts: 3, fail: "crash-after-command", transcript: "panic-after-command.log")
+        let (result, boots, _) = try run(
+            hangs: 1, attempts: 3, fail: "crash-after-command", transcript: "panic-after-command.log")
         XCTAssertEqual(result.status, 125, result.stderr)
         XCTAssertEqual(boots, 1)
         XCTAssertFalse(result.stderr.contains("booting again"), result.stderr)
-        XCTAssertTrue(result.stderr.contains("the guest kernel panicked: Kernel panic - not syncing: sysrq triggered crash"), result.stderr)
+        XCTAssertTrue(
+            result.stderr.contains("the guest kernel panicked: Kernel panic - not syncing: sysrq triggered crash"),
+            result.stderr)
     }
 
     /// QEMU failing before the kernel's first message is retried; the last one is an
@@ -144,7 +168,10 @@ final class BootRetryTests: XCTestCase {
         let (result, boots, _) = try run(hangs: 1, attempts: 3, fail: "qemu-error")
         XCTAssertEqual(result.status, 7, result.stderr)
         XCTAssertEqual(boots, 2)
-        XCTAssertTrue(result.stderr.contains("QEMU ended (exit status 1) before the kernel's first message without the command's status: qemu-system-x86_64: cannot set up guest memory 'pc.ram': Cannot allocate memory (boot 1)"), result.stderr)
+        XCTAssertTrue(
+            result.stderr.contains(
+                "QEMU ended (exit status 1) before the kernel's first message without the command's status: qemu-system-x86_64: cannot set up guest memory 'pc.ram': Cannot allocate memory (boot 1)"
+            ), result.stderr)
         let (always, tries, _) = try run(hangs: 5, attempts: 2, fail: "qemu-error")
         XCTAssertEqual(always.status, 4, always.stderr)
         XCTAssertEqual(tries, 2 + 2, "2 more boots, counted on from the first run")
@@ -169,7 +196,10 @@ final class BootRetryTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(seconds, 5)
         XCTAssertLessThan(seconds, 8, "the third boot never starts")
         XCTAssertTrue(result.stderr.contains("booting again (boot 2 of 3, 1 s left of --timeout)"), result.stderr)
-        XCTAssertTrue(result.stderr.contains("did not reach the command before --timeout (5 s, which counts every boot) ran out: boot 2 was stuck in the kernel's initialisation"), result.stderr)
+        XCTAssertTrue(
+            result.stderr.contains(
+                "did not reach the command before --timeout (5 s, which counts every boot) ran out: boot 2 was stuck in the kernel's initialisation"
+            ), result.stderr)
         XCTAssertTrue(result.stderr.contains("; boot 1: the guest did not reach the command within 3 s"), result.stderr)
     }
 }

@@ -46,12 +46,15 @@ final class GuestBootTests: XCTestCase {
             touch /etc/sbx-vm-must-not-exist 2>/dev/null && echo "etc is writable"
             exit 7
             """
-        let result = try VM.run(["--no-module", "--taint-file", taint, "--kernel-log", log, "--", "sh", "-c", script], in: cwd)
+        let result = try VM.run(
+            ["--no-module", "--taint-file", taint, "--kernel-log", log, "--", "sh", "-c", script], in: cwd)
         XCTAssertEqual(result.status, 7, result.stderr)
         XCTAssertEqual(result.stdout, "out 1 0 \(cwd.path)\n")
         XCTAssertEqual(result.commandStderr, "err\n")
-        XCTAssertEqual(try String(contentsOf: cwd.appendingPathComponent("written.txt"), encoding: .utf8), "from-guest\n")
-        let value = try XCTUnwrap(UInt64(String(contentsOfFile: taint, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        XCTAssertEqual(
+            try String(contentsOf: cwd.appendingPathComponent("written.txt"), encoding: .utf8), "from-guest\n")
+        let value = try XCTUnwrap(
+            UInt64(String(contentsOfFile: taint, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         XCTAssertEqual(value & (1 << 7 | 1 << 9), 0, "no oops (D) or warning (W) taint")
         let kernelLog = try String(contentsOfFile: log, encoding: .utf8)
         XCTAssertTrue(kernelLog.contains("Linux version 6.1."), "the kernel's console went to --kernel-log")
@@ -77,10 +80,14 @@ final class GuestBootTests: XCTestCase {
     /// 125 after one boot, never booted again; the console shows the command started.
     func testPanicAfterTheCommandIsNotRetried() throws {
         let log = dir.appendingPathComponent("kernel.log").path
-        let result = try VM.run(["--no-module", "--kernel-log", log, "--", "sh", "-c", "echo started; echo c > /proc/sysrq-trigger"], in: dir)
+        let result = try VM.run(
+            ["--no-module", "--kernel-log", log, "--", "sh", "-c", "echo started; echo c > /proc/sysrq-trigger"],
+            in: dir)
         XCTAssertEqual(result.status, 125, result.stderr)
         XCTAssertEqual(result.stdout, "started\n")
-        XCTAssertTrue(result.stderr.contains("the guest kernel panicked: Kernel panic - not syncing: sysrq triggered crash"), result.stderr)
+        XCTAssertTrue(
+            result.stderr.contains("the guest kernel panicked: Kernel panic - not syncing: sysrq triggered crash"),
+            result.stderr)
         XCTAssertFalse(result.stderr.contains("booting again"), result.stderr)
         let console = BootConsole.lines(try String(contentsOfFile: log, encoding: .utf8))
         XCTAssertEqual(BootConsole.stage(console), .command)
@@ -98,7 +105,7 @@ final class GuestBootTests: XCTestCase {
             (["vm", "--module", "/nonexistent/sbx_dyck.ko", "--", "true"], ["/nonexistent/sbx_dyck.ko"]),
             (["vm", "--module", "/etc/passwd", "--", "true"], ["/etc/passwd", "not a kernel module"]),
             (["vm", "--no-module", "--module", "x.ko", "--", "true"], ["--no-module"]),
-            (["vm", "--no-module", "--env", "1X=2", "--", "true"], ["--env"]),
+            (["vm", "--no-module", "--env", "1X=2", "--", "true"], ["--env"])
         ] {
             let result = try VM.sbx(args, in: dir)
             XCTAssertEqual(result.status, 2, "\(args): \(result.stderr)")
@@ -127,7 +134,8 @@ enum VM {
     }
 
     static let binDir: URL = {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
         while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("sbx").path), dir.path != "/" {
             dir = dir.deletingLastPathComponent()

@@ -53,7 +53,9 @@ final class VMArgumentTests: XCTestCase {
     }
 
     func testWritableExports() {
-        let (root, dirs) = GuestInit.writableExports(["/work/main", "/tmp", "/tmp/x/y", "/work/main/.build", "/tmp/../tmp/", "/var/a"])
+        let (root, dirs) = GuestInit.writableExports([
+            "/work/main", "/tmp", "/tmp/x/y", "/work/main/.build", "/tmp/../tmp/", "/var/a"
+        ])
         XCTAssertFalse(root)
         XCTAssertEqual(dirs, ["/tmp", "/var/a", "/work/main"])
         let (rootRW, none) = GuestInit.writableExports(["/", "/tmp"])
@@ -95,16 +97,18 @@ final class VMArgumentTests: XCTestCase {
         try process.run()
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        let expected = "module </m o'd.ko>\nrw <rw0> </tmp/a b>\nrw <rw1> </x'y>\n"
+        let expected =
+            "module </m o'd.ko>\nrw <rw0> </tmp/a b>\nrw <rw1> </x'y>\n"
             + args.map { "[\($0)]\n" }.joined() + "status 0\n" + cwd.path + "\n" + "x'y\"z $w\n|"
         XCTAssertEqual(output, expected)
     }
 
     func testQEMUCommand() {
         let kernel = GuestKernel(release: "6.1.0-56-amd64", image: "/c/vmlinux", initramfs: "/c/i,nit.cpio")
-        var command = QEMUCommand(kernel: kernel, memoryMiB: 512, cpus: 1, kvm: false, runDirectory: "/tmp/sbx-vm-abc",
-                                  kernelLog: "/tmp/sbx-vm-abc/kernel.log", rootWritable: false,
-                                  writable: ["/work/a,b", "/tmp"])
+        var command = QEMUCommand(
+            kernel: kernel, memoryMiB: 512, cpus: 1, kvm: false, runDirectory: "/tmp/sbx-vm-abc",
+            kernelLog: "/tmp/sbx-vm-abc/kernel.log", rootWritable: false,
+            writable: ["/work/a,b", "/tmp"])
         var args = command.arguments
         func value(after flag: String) -> [String] {
             args.indices.filter { args[$0] == flag }.map { args[$0 + 1] }
@@ -114,11 +118,13 @@ final class VMArgumentTests: XCTestCase {
         XCTAssertEqual(value(after: "-cpu"), ["max"])
         XCTAssertEqual(value(after: "-m"), ["512M"])
         XCTAssertEqual(value(after: "-initrd"), ["/c/i,nit.cpio"], "a file argument, not an option list")
-        XCTAssertEqual(value(after: "-virtfs"), [
-            "local,path=/,mount_tag=host,security_model=none,multidevs=remap,readonly=on",
-            "local,path=/work/a,,b,mount_tag=rw0,security_model=none,multidevs=remap",
-            "local,path=/tmp,mount_tag=rw1,security_model=none,multidevs=remap",
-        ])
+        XCTAssertEqual(
+            value(after: "-virtfs"),
+            [
+                "local,path=/,mount_tag=host,security_model=none,multidevs=remap,readonly=on",
+                "local,path=/work/a,,b,mount_tag=rw0,security_model=none,multidevs=remap",
+                "local,path=/tmp,mount_tag=rw1,security_model=none,multidevs=remap"
+            ])
         XCTAssertTrue(args.contains("isa-debug-exit,iobase=0xf4,iosize=0x04"))
         for port in ["stdout", "stderr", "ctl"] {
             XCTAssertTrue(value(after: "-device").contains { $0.hasSuffix("name=sbx.\(port)") }, port)
@@ -149,12 +155,15 @@ final class VMArgumentTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let bin = dir.appendingPathComponent(".build/debug")
         try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(at: dir.appendingPathComponent("kmod"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: dir.appendingPathComponent("kmod"), withIntermediateDirectories: true)
         try "// package".write(to: dir.appendingPathComponent("Package.swift"), atomically: true, encoding: .utf8)
         let exe = bin.appendingPathComponent("sbx").path
         XCTAssertEqual(PackageRoot.find(executable: exe, currentDirectory: "/"), dir.path)
         // Found from the current directory when the executable is elsewhere.
-        XCTAssertEqual(PackageRoot.find(executable: "/usr/bin/sbx", currentDirectory: dir.appendingPathComponent("kmod").path), dir.path)
+        XCTAssertEqual(
+            PackageRoot.find(executable: "/usr/bin/sbx", currentDirectory: dir.appendingPathComponent("kmod").path),
+            dir.path)
         XCTAssertNil(PackageRoot.find(executable: "/usr/bin/sbx", currentDirectory: "/"))
 
         XCTAssertThrowsError(try PackageRoot.defaultModule(executable: exe, currentDirectory: "/")) { error in
@@ -162,11 +171,14 @@ final class VMArgumentTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("kmod/sbx_dyck.ko"), "\(error)")
             XCTAssertTrue("\(error)".contains("--no-module"), "\(error)")
         }
-        XCTAssertThrowsError(try PackageRoot.defaultModule(executable: "/usr/bin/sbx", currentDirectory: "/")) { error in
+        XCTAssertThrowsError(try PackageRoot.defaultModule(executable: "/usr/bin/sbx", currentDirectory: "/")) {
+            error in
             XCTAssertTrue("\(error)".contains("--no-module"), "\(error)")
         }
-        _ = FileManager.default.createFile(atPath: dir.appendingPathComponent("kmod/sbx_dyck.ko").path, contents: Data())
-        XCTAssertEqual(try PackageRoot.defaultModule(executable: exe, currentDirectory: "/"), dir.path + "/kmod/sbx_dyck.ko")
+        _ = FileManager.default.createFile(
+            atPath: dir.appendingPathComponent("kmod/sbx_dyck.ko").path, contents: Data())
+        XCTAssertEqual(
+            try PackageRoot.defaultModule(executable: exe, currentDirectory: "/"), dir.path + "/kmod/sbx_dyck.ko")
     }
 
     func testTaint() {

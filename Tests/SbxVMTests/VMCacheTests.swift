@@ -17,17 +17,23 @@ final class VMCacheTests: XCTestCase {
     }
 
     func testDefaultRoot() throws {
-        XCTAssertEqual(try VMCache.defaultRoot(environment: ["XDG_CACHE_HOME": "/x/cache", "HOME": "/home/u"]), "/x/cache/sbx/vm")
-        XCTAssertEqual(try VMCache.defaultRoot(environment: ["XDG_CACHE_HOME": "relative", "HOME": "/home/u"]), "/home/u/.cache/sbx/vm")
+        XCTAssertEqual(
+            try VMCache.defaultRoot(environment: ["XDG_CACHE_HOME": "/x/cache", "HOME": "/home/u"]), "/x/cache/sbx/vm")
+        XCTAssertEqual(
+            try VMCache.defaultRoot(environment: ["XDG_CACHE_HOME": "relative", "HOME": "/home/u"]),
+            "/home/u/.cache/sbx/vm")
         XCTAssertEqual(try VMCache.defaultRoot(environment: ["HOME": "/"]), "/.cache/sbx/vm")
         XCTAssertThrowsError(try VMCache.defaultRoot(environment: [:]))
     }
 
     func testHeadersRelease() throws {
         let src = dir.appendingPathComponent("src")
-        for name in ["linux-headers-6.1.0-9-amd64", "linux-headers-6.1.0-56-amd64", "linux-headers-6.1.0-56-common",
-                     "linux-headers-6.1.0-10-amd64", "linux-headers-6.12.0-1-amd64", "linux-kbuild-6.1", "python3.11"] {
-            try FileManager.default.createDirectory(at: src.appendingPathComponent(name), withIntermediateDirectories: true)
+        for name in [
+            "linux-headers-6.1.0-9-amd64", "linux-headers-6.1.0-56-amd64", "linux-headers-6.1.0-56-common",
+            "linux-headers-6.1.0-10-amd64", "linux-headers-6.12.0-1-amd64", "linux-kbuild-6.1", "python3.11"
+        ] {
+            try FileManager.default.createDirectory(
+                at: src.appendingPathComponent(name), withIntermediateDirectories: true)
         }
         XCTAssertEqual(KernelImage.headersRelease(srcDirectory: src.path), "6.1.0-56-amd64")
         XCTAssertNil(KernelImage.headersRelease(srcDirectory: dir.appendingPathComponent("none").path))
@@ -54,7 +60,8 @@ final class VMCacheTests: XCTestCase {
 
     func testStaticBusybox() throws {
         guard let box = FileManager.default.contents(atPath: "/bin/busybox"),
-              let sh = FileManager.default.contents(atPath: "/bin/ls") else {
+            let sh = FileManager.default.contents(atPath: "/bin/ls")
+        else {
             throw XCTSkip("no /bin/busybox (busybox-static)")
         }
         XCTAssertFalse(KernelImage.hasInterpreter(Array(box)), "busybox-static has no interpreter")
@@ -66,14 +73,15 @@ final class VMCacheTests: XCTestCase {
             "9p": ["9pnet", "fscache", "netfs"], "fscache": ["netfs"], "netfs": [], "9pnet": [],
             "9pnet_virtio": ["virtio", "9pnet", "virtio_ring"], "virtio": ["virtio_ring"], "virtio_ring": [],
             "virtio_pci": ["virtio_ring", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio"],
-            "virtio_pci_modern_dev": [], "virtio_pci_legacy_dev": [], "virtio_console": ["virtio", "virtio_ring"],
+            "virtio_pci_modern_dev": [], "virtio_pci_legacy_dev": [], "virtio_console": ["virtio", "virtio_ring"]
         ]
         let order = try GuestModules.loadOrder(GuestModules.wanted, builtin: []) { deps[$0]! }
         XCTAssertEqual(Set(order), Set(deps.keys))
         XCTAssertEqual(order.count, deps.count)
         for (module, needs) in deps {
             for need in needs {
-                XCTAssertLessThan(order.firstIndex(of: need)!, order.firstIndex(of: module)!, "\(need) before \(module)")
+                XCTAssertLessThan(
+                    order.firstIndex(of: need)!, order.firstIndex(of: module)!, "\(need) before \(module)")
             }
         }
         // Built-in modules are not loaded; names with '-' are the same module.
@@ -86,24 +94,33 @@ final class VMCacheTests: XCTestCase {
     /// the guest needs.
     func testInitramfsArchive() throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/cpio") else { throw XCTSkip("no cpio") }
-        let bytes = GuestInitramfs.build(busybox: Array("#!fake busybox".utf8),
-                                         modules: [("virtio", Array("ko1".utf8)), ("9p", Array("ko22".utf8))])
+        let bytes = GuestInitramfs.build(
+            busybox: Array("#!fake busybox".utf8),
+            modules: [("virtio", Array("ko1".utf8)), ("9p", Array("ko22".utf8))])
         XCTAssertEqual(bytes.count % 4, 0)
-        XCTAssertEqual(bytes, GuestInitramfs.build(busybox: Array("#!fake busybox".utf8),
-                                                   modules: [("virtio", Array("ko1".utf8)), ("9p", Array("ko22".utf8))]),
-                       "deterministic")
+        XCTAssertEqual(
+            bytes,
+            GuestInitramfs.build(
+                busybox: Array("#!fake busybox".utf8),
+                modules: [("virtio", Array("ko1".utf8)), ("9p", Array("ko22".utf8))]),
+            "deterministic")
         let archive = dir.appendingPathComponent("i.cpio")
         try Data(bytes).write(to: archive)
         let out = dir.appendingPathComponent("x")
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         let listing = try run("/bin/sh", ["-c", "cpio -itv < '\(archive.path)' 2>&1"])
-        for name in ["init", "bin/busybox", "bin/sh -> busybox", "lib/modules/virtio.ko", "lib/modules/9p.ko", "modules.list"] {
+        for name in [
+            "init", "bin/busybox", "bin/sh -> busybox", "lib/modules/virtio.ko", "lib/modules/9p.ko", "modules.list"
+        ] {
             XCTAssertTrue(listing.contains(name), "\(name) in:\n\(listing)")
         }
         XCTAssertTrue(listing.contains("crw-------") && listing.contains("dev/console"), listing)
-        XCTAssertTrue(listing.contains("-rwxr-xr-x") , listing)
-        _ = try run("/bin/sh", ["-c", "cd '\(out.path)' && cpio -id --no-absolute-filenames < '\(archive.path)' 2>/dev/null; true"])
-        XCTAssertEqual(try String(contentsOf: out.appendingPathComponent("modules.list"), encoding: .utf8), "virtio\n9p\n")
+        XCTAssertTrue(listing.contains("-rwxr-xr-x"), listing)
+        _ = try run(
+            "/bin/sh",
+            ["-c", "cd '\(out.path)' && cpio -id --no-absolute-filenames < '\(archive.path)' 2>/dev/null; true"])
+        XCTAssertEqual(
+            try String(contentsOf: out.appendingPathComponent("modules.list"), encoding: .utf8), "virtio\n9p\n")
         XCTAssertEqual(try String(contentsOf: out.appendingPathComponent("lib/modules/9p.ko"), encoding: .utf8), "ko22")
         XCTAssertEqual(try String(contentsOf: out.appendingPathComponent("init"), encoding: .utf8), GuestInit.script)
         XCTAssertTrue(GuestInit.script.hasPrefix("#!/bin/busybox sh\n"))
@@ -118,7 +135,8 @@ final class VMCacheTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: tree + "/boot", withIntermediateDirectories: true)
         // Without `ready` the entry is incomplete (an interrupted download).
         XCTAssertFalse(cache.hasKernel(release))
-        _ = FileManager.default.createFile(atPath: cache.kernelDirectory(release) + "/ready", contents: Data("x.deb\n".utf8))
+        _ = FileManager.default.createFile(
+            atPath: cache.kernelDirectory(release) + "/ready", contents: Data("x.deb\n".utf8))
         XCTAssertTrue(cache.hasKernel(release))
         XCTAssertEqual(try cache.debianKernel(release), tree)
     }
@@ -143,8 +161,10 @@ final class VMCacheTests: XCTestCase {
         let tree = dir.appendingPathComponent("tree")
         let modules = tree.appendingPathComponent("lib/modules/6.1.0-7-amd64")
         try FileManager.default.createDirectory(at: modules, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(at: tree.appendingPathComponent("boot"), withIntermediateDirectories: true)
-        try "kernel/fs/9p/9p.ko\n".write(to: modules.appendingPathComponent("modules.order"), atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(
+            at: tree.appendingPathComponent("boot"), withIntermediateDirectories: true)
+        try "kernel/fs/9p/9p.ko\n".write(
+            to: modules.appendingPathComponent("modules.order"), atomically: true, encoding: .utf8)
         let image = tree.appendingPathComponent("boot/vmlinuz-6.1.0-7-amd64").path
         XCTAssertEqual(try cache.modules(for: image, release: "6.1.0-7-amd64"), modules.path)
         XCTAssertThrowsError(try cache.modules(for: image, release: "5.99-custom")) { error in

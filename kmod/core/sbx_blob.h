@@ -17,24 +17,24 @@
 
 #include "sbx_types.h"
 
-#define SBX_BLOB_MAGIC		0x42584253U	/* "SBXB" */
-#define SBX_BLOB_VERSION	6U
+#define SBX_BLOB_MAGIC	 0x42584253U /* "SBXB" */
+#define SBX_BLOB_VERSION 6U
 
 /* Header flags. Every other bit must be zero. */
-#define SBX_BLOB_F_NFA		0x1U	/* the flattened model: sites pass, no stack */
-#define SBX_BLOB_F_BOUND	0x2U	/* system calls are bound to windows (set sections) */
-#define SBX_BLOB_F_PINNED	0x4U	/* markers are pinned to their sites (pin section) */
-#define SBX_BLOB_F_ALL		(SBX_BLOB_F_NFA | SBX_BLOB_F_BOUND | SBX_BLOB_F_PINNED)
+#define SBX_BLOB_F_NFA	  0x1U /* the flattened model: sites pass, no stack */
+#define SBX_BLOB_F_BOUND  0x2U /* system calls are bound to windows (set sections) */
+#define SBX_BLOB_F_PINNED 0x4U /* markers are pinned to their sites (pin section) */
+#define SBX_BLOB_F_ALL	  (SBX_BLOB_F_NFA | SBX_BLOB_F_BOUND | SBX_BLOB_F_PINNED)
 
 /* Macro-state flags. Every other bit must be zero. */
-#define SBX_MSTATE_F_FINAL	0x1U	/* holds a final state of its function */
-#define SBX_MSTATE_F_ALL	SBX_MSTATE_F_FINAL
+#define SBX_MSTATE_F_FINAL 0x1U /* holds a final state of its function */
+#define SBX_MSTATE_F_ALL   SBX_MSTATE_F_FINAL
 
 /* Transition keys: bit 31 is the label kind, bits 30..0 the symbol or site id. */
-#define SBX_KEY_CALL		0x80000000U
-#define SBX_KEY_ID_MASK		0x7fffffffU
-#define SBX_KEY_LIBC(sym)	((sbx_u32)(sym))
-#define SBX_KEY_SITE(site)	(SBX_KEY_CALL | (sbx_u32)(site))
+#define SBX_KEY_CALL	   0x80000000U
+#define SBX_KEY_ID_MASK	   0x7fffffffU
+#define SBX_KEY_LIBC(sym)  ((sbx_u32)(sym))
+#define SBX_KEY_SITE(site) (SBX_KEY_CALL | (sbx_u32)(site))
 
 /*
  * Caps. A blob over any of them is refused with -SBX_E2BIG, so the kernel never
@@ -53,7 +53,7 @@
 #define SBX_STACK_LIMIT_MAX	(1U << 14)
 #define SBX_MAX_SETS		(1U << 16)
 #define SBX_MAX_PINS		(1U << 22)
-#define SBX_STACK_LIMIT_DEFAULT	1024U
+#define SBX_STACK_LIMIT_DEFAULT 1024U
 #define SBX_MAX_DEPTH_MAX	(1U << 30)
 #define SBX_MAX_DEPTH_DEFAULT	(1U << 20)
 
@@ -64,32 +64,32 @@
  * create executable mappings. Set 0 is empty: the window of program code. See
  * specs/kernel-abi.md, "System-call binding".
  */
-#define SBX_SET_SIZE		64U
-#define SBX_SET_NR_MAX		509U
-#define SBX_SET_BIT_OPEN_WRITE	510U
-#define SBX_SET_BIT_EXEC_MAP	511U
+#define SBX_SET_SIZE	       64U
+#define SBX_SET_NR_MAX	       509U
+#define SBX_SET_BIT_OPEN_WRITE 510U
+#define SBX_SET_BIT_EXEC_MAP   511U
 
 /*
  * The x86-64 calls whose third argument is a protection: with SBX_PROT_EXEC
  * they need a window with SBX_SET_BIT_EXEC_MAP (the module checks these
  * against <asm/unistd.h> at build time).
  */
-#define SBX_NR_MMAP		9U
-#define SBX_NR_MPROTECT		10U
-#define SBX_NR_PKEY_MPROTECT	329U
-#define SBX_PROT_WRITE		0x2U
-#define SBX_PROT_EXEC		0x4U
+#define SBX_NR_MMAP	     9U
+#define SBX_NR_MPROTECT	     10U
+#define SBX_NR_PKEY_MPROTECT 329U
+#define SBX_PROT_WRITE	     0x2U
+#define SBX_PROT_EXEC	     0x4U
 /*
  * openat (its flags are the third argument) with any of these flags (O_WRONLY,
  * O_RDWR, O_CREAT, O_TRUNC, O_APPEND, __O_TMPFILE) needs a window whose set has
  * SBX_SET_BIT_OPEN_WRITE; otherwise it only reads.
  */
-#define SBX_NR_OPENAT		257U
-#define SBX_OPENAT_WRITE_FLAGS	0x400643U
+#define SBX_NR_OPENAT	       257U
+#define SBX_OPENAT_WRITE_FLAGS 0x400643U
 
 /* Windows that are not a libc call (struct sbx_thread.window_sym). */
-#define SBX_WINDOW_START	0xffffffffU	/* from exec to the first marker */
-#define SBX_WINDOW_NONE		0xfffffffeU	/* program code: set 0 */
+#define SBX_WINDOW_START 0xffffffffU /* from exec to the first marker */
+#define SBX_WINDOW_NONE	 0xfffffffeU /* program code: set 0 */
 
 /**
  * struct sbx_blob_header - the first 128 bytes of a policy blob.
@@ -242,7 +242,7 @@ struct sbx_blob_resync {
 	sbx_u32 any;
 };
 
-#define SBX_RESYNC_NONE		0xffffffffU
+#define SBX_RESYNC_NONE 0xffffffffU
 
 /**
  * struct sbx_blob_callback - one callback (8 bytes).
@@ -279,13 +279,13 @@ _Static_assert(sizeof(struct sbx_blob_site) == 4, "site size");
 _Static_assert(sizeof(struct sbx_blob_resync) == 4, "resync size");
 _Static_assert(sizeof(struct sbx_blob_callback) == 8, "callback size");
 
-#define SBX_BLOB_HEADER_SIZE	128U
-#define SBX_BLOB_PIN_SIZE	16U
-#define SBX_BLOB_MSTATE_SIZE	12U
-#define SBX_BLOB_TRANS_SIZE	8U
-#define SBX_BLOB_SITE_SIZE	4U
-#define SBX_BLOB_CALLBACK_SIZE	8U
-#define SBX_BLOB_RESYNC_SIZE	4U
+#define SBX_BLOB_HEADER_SIZE   128U
+#define SBX_BLOB_PIN_SIZE      16U
+#define SBX_BLOB_MSTATE_SIZE   12U
+#define SBX_BLOB_TRANS_SIZE    8U
+#define SBX_BLOB_SITE_SIZE     4U
+#define SBX_BLOB_CALLBACK_SIZE 8U
+#define SBX_BLOB_RESYNC_SIZE   4U
 
 /**
  * struct sbx_policy_view - a validated blob, as the monitor steps it.

@@ -13,8 +13,7 @@
 
 static inline sbx_u32 sbx_le32(const sbx_u8 *p)
 {
-	return (sbx_u32)p[0] | (sbx_u32)p[1] << 8 | (sbx_u32)p[2] << 16 |
-	       (sbx_u32)p[3] << 24;
+	return (sbx_u32)p[0] | (sbx_u32)p[1] << 8 | (sbx_u32)p[2] << 16 | (sbx_u32)p[3] << 24;
 }
 
 static inline sbx_u64 sbx_le64(const sbx_u8 *p)

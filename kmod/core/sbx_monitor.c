@@ -54,7 +54,7 @@ static inline sbx_u32 sbx_window_set(const struct sbx_policy_view *p, sbx_u32 sy
 static inline const sbx_u8 *sbx_set_map(const struct sbx_policy_view *p, sbx_u32 set)
 {
 	if (!(p->flags & SBX_BLOB_F_BOUND))
-		return p->none_map;	/* sbx_all_calls */
+		return p->none_map; /* sbx_all_calls */
 	return p->sets + (sbx_u64)SBX_SET_SIZE * set;
 }
 
@@ -67,8 +67,7 @@ static inline void sbx_set_window(const struct sbx_policy_view *p, struct sbx_th
 }
 
 static int sbx_thread_setup(const struct sbx_policy_view *p, struct sbx_thread *t,
-			    union sbx_slot *slots, sbx_u32 capacity, sbx_u32 mstate,
-			    sbx_u32 window)
+			    union sbx_slot *slots, sbx_u32 capacity, sbx_u32 mstate, sbx_u32 window)
 {
 	struct sbx_frame *root;
 
@@ -100,8 +99,8 @@ static int sbx_thread_setup(const struct sbx_policy_view *p, struct sbx_thread *
  *
  * Return: 0, or -SBX_EINVAL if an argument is NULL or @capacity is too small.
  */
-int sbx_thread_init(const struct sbx_policy_view *p, struct sbx_thread *t,
-		    union sbx_slot *slots, sbx_u32 capacity)
+int sbx_thread_init(const struct sbx_policy_view *p, struct sbx_thread *t, union sbx_slot *slots,
+		    sbx_u32 capacity)
 {
 	if (!p)
 		return -SBX_EINVAL;
@@ -297,8 +296,8 @@ static int sbx_sj_resume(struct sbx_thread *t, sbx_u32 number)
 }
 
 /* Returns 0 or an enum sbx_reason; changes @t only when it returns 0. */
-static int sbx_do_step(const struct sbx_policy_view *p, struct sbx_thread *t,
-		       sbx_u64 kind, sbx_u64 id)
+static int sbx_do_step(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u64 kind,
+		       sbx_u64 id)
 {
 	struct sbx_frame *top = sbx_top(t);
 	long long next;
@@ -377,8 +376,8 @@ static int sbx_do_step(const struct sbx_policy_view *p, struct sbx_thread *t,
  * Return: 0 if the marker is allowed (@t has advanced), 1 if it is a violation
  * (@t is unchanged).
  */
-int sbx_step(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u64 kind,
-	     sbx_u64 id, struct sbx_violation *out)
+int sbx_step(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u64 kind, sbx_u64 id,
+	     struct sbx_violation *out)
 {
 	int reason;
 
@@ -404,7 +403,6 @@ int sbx_step(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u64 kind
 	return 1;
 }
 
-
 /**
  * sbx_resync - log mode: may a thread that lost its place resume here?
  * @p:    the validated policy the thread was set up with.
@@ -429,8 +427,7 @@ int sbx_step(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u64 kind
  * thread's root) or a group the blob left out, or a symbol that no state of
  * the functions allows.
  */
-int sbx_resync(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u64 kind,
-	       sbx_u64 id)
+int sbx_resync(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u64 kind, sbx_u64 id)
 {
 	struct sbx_frame *top;
 	sbx_u32 any;

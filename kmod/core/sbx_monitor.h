@@ -18,11 +18,11 @@
 #include "../uapi/sbx_marker.h"
 
 /* Frame tags: bits 31..30 the kind, bits 29..0 the site id or function index. */
-#define SBX_FRAME_ROOT		0x00000000U
-#define SBX_FRAME_SITE		0x40000000U
-#define SBX_FRAME_CALLBACK	0x80000000U
-#define SBX_FRAME_KIND_MASK	0xc0000000U
-#define SBX_FRAME_ID_MASK	0x3fffffffU
+#define SBX_FRAME_ROOT	    0x00000000U
+#define SBX_FRAME_SITE	    0x40000000U
+#define SBX_FRAME_CALLBACK  0x80000000U
+#define SBX_FRAME_KIND_MASK 0xc0000000U
+#define SBX_FRAME_ID_MASK   0x3fffffffU
 
 /**
  * enum sbx_reason - why a marker was refused.
@@ -176,8 +176,8 @@ struct sbx_violation {
 	sbx_u32 depth;
 };
 
-int sbx_thread_init(const struct sbx_policy_view *p, struct sbx_thread *t,
-		    union sbx_slot *slots, sbx_u32 capacity);
+int sbx_thread_init(const struct sbx_policy_view *p, struct sbx_thread *t, union sbx_slot *slots,
+		    sbx_u32 capacity);
 int sbx_thread_init_new_thread(const struct sbx_policy_view *p, struct sbx_thread *t,
 			       union sbx_slot *slots, sbx_u32 capacity);
 int sbx_thread_copy(struct sbx_thread *dst, union sbx_slot *slots, sbx_u32 capacity,
@@ -185,13 +185,11 @@ int sbx_thread_copy(struct sbx_thread *dst, union sbx_slot *slots, sbx_u32 capac
 int sbx_thread_consistent(const struct sbx_thread *t);
 sbx_u32 sbx_thread_tags(const struct sbx_thread *t, sbx_u32 *tags, sbx_u32 n);
 void sbx_thread_pop(struct sbx_thread *t);
-int sbx_step(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u64 kind,
-	     sbx_u64 id, struct sbx_violation *out);
+int sbx_step(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u64 kind, sbx_u64 id,
+	     struct sbx_violation *out);
 void sbx_thread_inherit_window(const struct sbx_policy_view *p, struct sbx_thread *t,
 			       const struct sbx_thread *creator);
-int sbx_resync(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u64 kind,
-	       sbx_u64 id);
-
+int sbx_resync(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u64 kind, sbx_u64 id);
 
 static inline const sbx_u8 *sbx_mstate(const struct sbx_policy_view *p, sbx_u32 m)
 {
@@ -278,7 +276,7 @@ static inline int sbx_push_check(const struct sbx_thread *t, int fold)
 }
 
 static inline void sbx_push(struct sbx_thread *t, int fold, sbx_u32 tag, sbx_u32 mstate,
-		     sbx_u32 saved_window)
+			    sbx_u32 saved_window)
 {
 	struct sbx_frame *f;
 
@@ -402,8 +400,8 @@ static inline int sbx_step_libc(const struct sbx_policy_view *p, struct sbx_thre
  * have advanced it), 1 if it is not decided here (@t is unchanged: pass the
  * marker to sbx_step()).
  */
-static inline int sbx_step_fast(const struct sbx_policy_view *p, struct sbx_thread *t,
-				sbx_u64 kind, sbx_u64 id)
+static inline int sbx_step_fast(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u64 kind,
+				sbx_u64 id)
 {
 	struct sbx_frame *top;
 

@@ -31,7 +31,7 @@ _Static_assert(sizeof(sbx_u64) == 8, "sbx_u64");
  * Error numbers returned (negated) by the core. The values are Linux's, so
  * the module may return them to userspace unchanged: -SBX_EINVAL == -EINVAL.
  */
-#define SBX_E2BIG	7
-#define SBX_EINVAL	22
+#define SBX_E2BIG  7
+#define SBX_EINVAL 22
 
 #endif /* _SBX_TYPES_H */

@@ -173,10 +173,10 @@ static long raw_thread_mkdir(const char *path)
 		     "1:\n"
 		     : "=a"(ret)
 		     : "0"((long)SYS_clone),
-		       "D"((long)(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
-				  CLONE_THREAD | CLONE_SYSVSEM)),
-		       "S"(stack + sizeof(stack)), "d"(0L), "r"(r10), "r"(r8), "r"(r12),
-		       "r"(r13), "r"(r14)
+		       "D"((long)(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+				  CLONE_SYSVSEM)),
+		       "S"(stack + sizeof(stack)), "d"(0L), "r"(r10), "r"(r8), "r"(r12), "r"(r13),
+		       "r"(r14)
 		     : "rcx", "r11", "memory");
 	if (ret < 0)
 		return ret;
@@ -189,10 +189,7 @@ static long int80(long nr, long a, long b)
 {
 	long ret;
 
-	asm volatile("int $0x80"
-		     : "=a"(ret)
-		     : "0"(nr), "b"(a), "c"(b)
-		     : "memory");
+	asm volatile("int $0x80" : "=a"(ret) : "0"(nr), "b"(a), "c"(b) : "memory");
 	return ret;
 }
 
@@ -246,7 +243,7 @@ static int try_ioctls(void)
 
 /* A filter that blinds a monitor on sys_enter: the marker returns ENOSYS. */
 static struct sock_filter blind_filter[] = {
-	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0),	/* seccomp_data.nr */
+	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0), /* seccomp_data.nr */
 	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SBX_MARKER_NR, 0, 1),
 	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
 	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
@@ -277,8 +274,8 @@ static int mapped_exec(void *p)
 		unsigned long lo, hi;
 		char perms[8];
 
-		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 &&
-		    (unsigned long)p >= lo && (unsigned long)p < hi)
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && (unsigned long)p >= lo &&
+		    (unsigned long)p < hi)
 			x = perms[2] == 'x';
 	}
 	fclose(f);
@@ -307,9 +304,10 @@ static void try_never(const char *name)
 	} else if (!strcmp(name, "prctl-seccomp")) {
 		r = ret_of(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &blind_prog, 0, 0));
 	} else if (!strcmp(name, "prctl-dispatch")) {
-		static volatile char selector;	/* SYSCALL_DISPATCH_FILTER_ALLOW */
+		static volatile char selector; /* SYSCALL_DISPATCH_FILTER_ALLOW */
 
-		r = ret_of(prctl(59 /* PR_SET_SYSCALL_USER_DISPATCH */, 1 /* ON */, 0, 0, &selector));
+		r = ret_of(
+			prctl(59 /* PR_SET_SYSCALL_USER_DISPATCH */, 1 /* ON */, 0, 0, &selector));
 		if (r == 0)
 			prctl(59, 0 /* OFF */, 0, 0, 0);
 	} else if (!strcmp(name, "ptrace")) {
@@ -335,7 +333,8 @@ static void try_never(const char *name)
 		struct iovec local = { &value, sizeof(value) };
 		struct iovec remote = { (void *)&patched_word, sizeof(value) };
 
-		r = ret_of(syscall(__NR_process_vm_writev, getpid(), &local, 1UL, &remote, 1UL, 0UL));
+		r = ret_of(
+			syscall(__NR_process_vm_writev, getpid(), &local, 1UL, &remote, 1UL, 0UL));
 		snprintf(extra, sizeof(extra), " word %#lx", patched_word);
 	} else if (!strcmp(name, "procmem-self") || !strcmp(name, "procmem-parent")) {
 		char path[64];
@@ -365,7 +364,8 @@ static void try_never(const char *name)
 
 		r = ret_of(personality(old | READ_IMPLIES_EXEC));
 		p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		snprintf(extra, sizeof(extra), " read-implies-exec %d", p == MAP_FAILED ? -1 : mapped_exec(p));
+		snprintf(extra, sizeof(extra), " read-implies-exec %d",
+			 p == MAP_FAILED ? -1 : mapped_exec(p));
 		personality(old);
 	} else if (!strcmp(name, "personality-query")) {
 		r = ret_of(personality(0xffffffff));
@@ -460,7 +460,7 @@ static int run(int i)
 			perror("execv");
 			exit(70);
 		} else if (!strcmp(s, "iouring")) {
-			unsigned char params[120] = { 0 };	/* struct io_uring_params */
+			unsigned char params[120] = { 0 }; /* struct io_uring_params */
 
 			printf("iouring %ld\n", syscall(__NR_io_uring_setup, 1, params));
 		} else if (!strcmp(s, "int80-getpid")) {
@@ -476,7 +476,8 @@ static int run(int i)
 			try_never(s + 6);
 		} else if (!strncmp(s, "int80-rmmod-force:", 18)) {
 			snprintf(low_path, sizeof(low_path), "%s", s + 18);
-			printf("int80 %ld\n", int80(129, (long)(uintptr_t)low_path, O_NONBLOCK | O_TRUNC));
+			printf("int80 %ld\n",
+			       int80(129, (long)(uintptr_t)low_path, O_NONBLOCK | O_TRUNC));
 		} else if (!strcmp(s, "ioctl")) {
 			try_ioctls();
 		} else if (!strncmp(s, "threads:", 8)) {

@@ -86,8 +86,10 @@ static uint32_t parse_exec(const char *s)
 
 static const char *exec_name(uint32_t exec)
 {
-	return exec == SBX_EXEC_REGISTRY ? "registry" : exec == SBX_EXEC_DENY ? "deny" :
-	       exec == SBX_EXEC_UNCONFINED ? "unconfined" : "?";
+	return exec == SBX_EXEC_REGISTRY   ? "registry" :
+	       exec == SBX_EXEC_DENY	   ? "deny" :
+	       exec == SBX_EXEC_UNCONFINED ? "unconfined" :
+					     "?";
 }
 
 /* An O_PATH descriptor of PATH (it need not be readable or executable). */
@@ -180,11 +182,10 @@ static int cmd_status(void)
 	printf("abi %u policies %u enforced %u armed %u unconfined %u markers %" PRIu64
 	       " violations %" PRIu64 " dropped %" PRIu64 " alloc_failures %" PRIu64
 	       " policy_bytes %" PRIu64 " ring %u/%u kills_dropped %" PRIu64 " installed %u\n",
-	       s.abi_version, s.nr_policies, s.enforced_tasks, s.armed_tasks,
-	       s.unconfined_tasks, (uint64_t)s.markers,
-	       (uint64_t)s.violations, (uint64_t)s.records_dropped, (uint64_t)s.alloc_failures,
-	       (uint64_t)s.policy_bytes, s.ring_count, s.ring_size, (uint64_t)s.kills_dropped,
-	       s.nr_installed);
+	       s.abi_version, s.nr_policies, s.enforced_tasks, s.armed_tasks, s.unconfined_tasks,
+	       (uint64_t)s.markers, (uint64_t)s.violations, (uint64_t)s.records_dropped,
+	       (uint64_t)s.alloc_failures, (uint64_t)s.policy_bytes, s.ring_count, s.ring_size,
+	       (uint64_t)s.kills_dropped, s.nr_installed);
 	return 0;
 }
 
@@ -587,8 +588,8 @@ static int cmd_install(int argc, char **argv)
 			return 64;
 	}
 	err = ioctl(fd, SBX_IOC_INSTALL, &a) ? errno : 0;
-	printf("install %d policy %u dev %" PRIu64 " ino %" PRIu64, err, a.id,
-	       (uint64_t)a.dev, (uint64_t)a.ino);
+	printf("install %d policy %u dev %" PRIu64 " ino %" PRIu64, err, a.id, (uint64_t)a.dev,
+	       (uint64_t)a.ino);
 	if (a.flags & SBX_INSTALL_F_REPLACE)
 		printf(" replaced %u", a.replaced);
 	printf("\n");
@@ -682,12 +683,12 @@ static int cmd_tasks(void)
 		printf("pid %u tid %u policy %u state %s mode %s action %s markers %" PRIu64
 		       " violations %u flags %#x comm %.16s%s\n",
 		       ts[i].pid, ts[i].tid, ts[i].policy_id,
-		       ts[i].state == SBX_STATE_ENFORCED ? "enforced" :
-		       ts[i].state == SBX_STATE_ARMED ? "armed" :
-		       ts[i].state == SBX_STATE_UNCONFINED ? "unconfined" : "?",
-		       mode_name(ts[i].mode), action_name(ts[i].action),
-		       (uint64_t)ts[i].markers, ts[i].violations, ts[i].flags, ts[i].comm,
-		       ts[i].reserved ? " NONZERO" : "");
+		       ts[i].state == SBX_STATE_ENFORCED   ? "enforced" :
+		       ts[i].state == SBX_STATE_ARMED	   ? "armed" :
+		       ts[i].state == SBX_STATE_UNCONFINED ? "unconfined" :
+							     "?",
+		       mode_name(ts[i].mode), action_name(ts[i].action), (uint64_t)ts[i].markers,
+		       ts[i].violations, ts[i].flags, ts[i].comm, ts[i].reserved ? " NONZERO" : "");
 	free(ts);
 	return 0;
 }
@@ -707,8 +708,9 @@ static int cmd_policies(void)
 	printf("policies %u\n", a.count);
 	n = a.count < a.max ? a.count : a.max;
 	for (i = 0; i < n; i++)
-		printf("policy %u flags %#x size %u users %u violations %" PRIu64 " dropped %" PRIu64
-		       " dropped_rate %" PRIu64 " queued %u kills %u size %u kills_dropped %u%s\n",
+		printf("policy %u flags %#x size %u users %u violations %" PRIu64
+		       " dropped %" PRIu64 " dropped_rate %" PRIu64
+		       " queued %u kills %u size %u kills_dropped %u%s\n",
 		       es[i].id, es[i].blob_flags, es[i].size, es[i].users,
 		       (uint64_t)es[i].violations, (uint64_t)es[i].dropped,
 		       (uint64_t)es[i].dropped_rate, es[i].queued, es[i].queued_kills,
@@ -718,13 +720,14 @@ static int cmd_policies(void)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: sbxctl status | load BLOB | unload ID | read [MAX] [-p ID] | policies |"
-			" mkblob dyck|nfa|deep|bound|pinned|nfa-bound|resync OUT | mkblob nfa-pinned OUT TABLE TEXT SITE:KIND:ID... | | try-load BLOB [--drop] | try-oversized |"
-			" run [-p ID|-b BLOB] [-m MODE] [-a ACTION] [--no-fork] [--fail-first]"
-			" [--twice] [--exe PATH|--exe-fd N] [--exec T] -- PROG [ARG...] |"
-			" install BLOB|ID --exe PATH|--exe-fd N [-m MODE] [-a ACTION] [--exec T]"
-			" [--replace] |"
-			" remove --exe PATH|--inode DEV INO | list | tasks\n");
+	fprintf(stderr,
+		"usage: sbxctl status | load BLOB | unload ID | read [MAX] [-p ID] | policies |"
+		" mkblob dyck|nfa|deep|bound|pinned|nfa-bound|resync OUT | mkblob nfa-pinned OUT TABLE TEXT SITE:KIND:ID... | | try-load BLOB [--drop] | try-oversized |"
+		" run [-p ID|-b BLOB] [-m MODE] [-a ACTION] [--no-fork] [--fail-first]"
+		" [--twice] [--exe PATH|--exe-fd N] [--exec T] -- PROG [ARG...] |"
+		" install BLOB|ID --exe PATH|--exe-fd N [-m MODE] [-a ACTION] [--exec T]"
+		" [--replace] |"
+		" remove --exe PATH|--inode DEV INO | list | tasks\n");
 	return 64;
 }
 

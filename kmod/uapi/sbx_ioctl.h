@@ -34,64 +34,64 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define SBX_DEVICE_NAME		"sbx"
-#define SBX_DEVICE_PATH		"/dev/sbx"
+#define SBX_DEVICE_NAME "sbx"
+#define SBX_DEVICE_PATH "/dev/sbx"
 
 /* The version of this interface, reported by SBX_IOC_STATUS. */
-#define SBX_ABI_VERSION		6
+#define SBX_ABI_VERSION 6
 
-#define SBX_IOC_MAGIC		0xDB
+#define SBX_IOC_MAGIC 0xDB
 
 /* Enforcement modes (struct sbx_ioc_arm.mode). */
-#define SBX_MODE_DYCK		1	/* blob built without SBX_BLOB_F_NFA */
-#define SBX_MODE_NFA		2	/* blob built with SBX_BLOB_F_NFA */
+#define SBX_MODE_DYCK 1 /* blob built without SBX_BLOB_F_NFA */
+#define SBX_MODE_NFA  2 /* blob built with SBX_BLOB_F_NFA */
 
 /*
  * Exec transitions (struct sbx_ioc_arm.exec, struct sbx_ioc_install.exec): what
  * a successful exec by an enforced thread does (specs/kernel-abi.md, "Exec
  * transitions"). A failed exec changes nothing.
  */
-#define SBX_EXEC_REGISTRY	0	/* installed file: its policy; else a violation */
-#define SBX_EXEC_DENY		1	/* every exec is a violation */
-#define SBX_EXEC_UNCONFINED	2	/* installed file: its policy; else unconfined */
+#define SBX_EXEC_REGISTRY   0 /* installed file: its policy; else a violation */
+#define SBX_EXEC_DENY	    1 /* every exec is a violation */
+#define SBX_EXEC_UNCONFINED 2 /* installed file: its policy; else unconfined */
 
 /* What a violation does (struct sbx_ioc_arm.action). */
-#define SBX_ACTION_KILL		1	/* SIGKILL the process; block the syscall */
-#define SBX_ACTION_LOG		2	/* record it; the process continues */
+#define SBX_ACTION_KILL 1 /* SIGKILL the process; block the syscall */
+#define SBX_ACTION_LOG	2 /* record it; the process continues */
 
 /*
  * Reasons of a violation record (struct sbx_violation_record.reason). Values
  * 1..9, 20..22 and 27 are the monitor core's enum sbx_reason
  * (kmod/core/sbx_monitor.h), the others are the module's own.
  */
-#define SBX_REASON_UNKNOWN_KIND		1	/* marker kind not in 1..8 */
-#define SBX_REASON_ID_RANGE		2	/* marker id out of range for its kind */
-#define SBX_REASON_NOT_ALLOWED		3	/* no transition for the marker */
-#define SBX_REASON_WRONG_RETURN		4	/* RET/CB_EXIT does not match the top frame */
-#define SBX_REASON_CANNOT_RETURN	5	/* top frame cannot return yet */
-#define SBX_REASON_NOT_CALLBACK		6	/* CB_ENTER of a function that is no callback */
-#define SBX_REASON_STACK_OVERFLOW	7	/* push beyond the depth bound (max_depth) */
-#define SBX_REASON_NO_SETJMP		8	/* SJ_RESUME without a matching SJ_SAVE */
-#define SBX_REASON_BAD_STATE		9	/* thread state inconsistent (a bug) */
-#define SBX_REASON_COMPAT_SYSCALL	16	/* a 32-bit (int 0x80) or x32 syscall */
-#define SBX_REASON_IO_URING		17	/* io_uring_setup/_enter/_register */
-#define SBX_REASON_NO_MEMORY		18	/* no monitor state for a new thread or child */
-#define SBX_REASON_EXE_MISMATCH		19	/* armed with SBX_ARM_F_EXE, another file was exec'd */
-#define SBX_REASON_SYSCALL_WINDOW	20	/* a system call outside its window's set */
-#define SBX_REASON_EXEC_MAPPING		21	/* PROT_EXEC in a window that may not map code */
-#define SBX_REASON_UNPINNED		22	/* a marker not from its pinned site */
-#define SBX_REASON_FORBIDDEN_SYSCALL	23	/* a system call never allowed (kernel-abi.md) */
-#define SBX_REASON_PROC_MEM_WRITE	24	/* a /proc/<pid>/mem opened for writing */
-#define SBX_REASON_EXEC_DENIED		25	/* an exec the thread's transition refuses */
-#define SBX_REASON_EXE_REBUILT		26	/* installed file whose content changed */
-#define SBX_REASON_STORE_FULL		27	/* no slot for a frame or setjmp record */
-#define SBX_REASON_UNRESYNCED		28	/* log mode: exited or execed still lost */
+#define SBX_REASON_UNKNOWN_KIND	     1	/* marker kind not in 1..8 */
+#define SBX_REASON_ID_RANGE	     2	/* marker id out of range for its kind */
+#define SBX_REASON_NOT_ALLOWED	     3	/* no transition for the marker */
+#define SBX_REASON_WRONG_RETURN	     4	/* RET/CB_EXIT does not match the top frame */
+#define SBX_REASON_CANNOT_RETURN     5	/* top frame cannot return yet */
+#define SBX_REASON_NOT_CALLBACK	     6	/* CB_ENTER of a function that is no callback */
+#define SBX_REASON_STACK_OVERFLOW    7	/* push beyond the depth bound (max_depth) */
+#define SBX_REASON_NO_SETJMP	     8	/* SJ_RESUME without a matching SJ_SAVE */
+#define SBX_REASON_BAD_STATE	     9	/* thread state inconsistent (a bug) */
+#define SBX_REASON_COMPAT_SYSCALL    16 /* a 32-bit (int 0x80) or x32 syscall */
+#define SBX_REASON_IO_URING	     17 /* io_uring_setup/_enter/_register */
+#define SBX_REASON_NO_MEMORY	     18 /* no monitor state for a new thread or child */
+#define SBX_REASON_EXE_MISMATCH	     19 /* armed with SBX_ARM_F_EXE, another file was exec'd */
+#define SBX_REASON_SYSCALL_WINDOW    20 /* a system call outside its window's set */
+#define SBX_REASON_EXEC_MAPPING	     21 /* PROT_EXEC in a window that may not map code */
+#define SBX_REASON_UNPINNED	     22 /* a marker not from its pinned site */
+#define SBX_REASON_FORBIDDEN_SYSCALL 23 /* a system call never allowed (kernel-abi.md) */
+#define SBX_REASON_PROC_MEM_WRITE    24 /* a /proc/<pid>/mem opened for writing */
+#define SBX_REASON_EXEC_DENIED	     25 /* an exec the thread's transition refuses */
+#define SBX_REASON_EXE_REBUILT	     26 /* installed file whose content changed */
+#define SBX_REASON_STORE_FULL	     27 /* no slot for a frame or setjmp record */
+#define SBX_REASON_UNRESYNCED	     28 /* log mode: exited or execed still lost */
 
 /* Flags of a violation record (struct sbx_violation_record.flags). */
-#define SBX_REC_F_MARKER	0x1	/* the event was a marker (syscall 999) */
-#define SBX_REC_F_IA32		0x2	/* the syscall came through the ia32 ABI */
-#define SBX_REC_F_X32		0x4	/* the syscall came through the x32 ABI */
-#define SBX_REC_F_KILLED	0x8	/* the process was sent SIGKILL */
+#define SBX_REC_F_MARKER 0x1 /* the event was a marker (syscall 999) */
+#define SBX_REC_F_IA32	 0x2 /* the syscall came through the ia32 ABI */
+#define SBX_REC_F_X32	 0x4 /* the syscall came through the x32 ABI */
+#define SBX_REC_F_KILLED 0x8 /* the process was sent SIGKILL */
 
 /**
  * struct sbx_ioc_load - argument of SBX_IOC_LOAD: load a policy blob.
@@ -121,7 +121,7 @@
  * total size would exceed max_policy_bytes; see the module parameters);
  * ENOMEM (out of memory).
  */
-#define SBX_LOAD_F_OWNED	0x1	/* unloaded when the loader's file is closed and unused */
+#define SBX_LOAD_F_OWNED 0x1 /* unloaded when the loader's file is closed and unused */
 
 struct sbx_ioc_load {
 	__u64 blob;
@@ -200,7 +200,7 @@ struct sbx_ioc_arm {
 };
 
 /* Flags of struct sbx_ioc_arm. */
-#define SBX_ARM_F_EXE		0x1	/* bind to the inode of @exe_fd */
+#define SBX_ARM_F_EXE 0x1 /* bind to the inode of @exe_fd */
 
 /**
  * struct sbx_ioc_status - result of SBX_IOC_STATUS: the module's state.
@@ -254,12 +254,12 @@ struct sbx_ioc_status {
 };
 
 /* Slots of each policy's record queue (struct sbx_ioc_status.ring_size). */
-#define SBX_QUEUE_SIZE		128
+#define SBX_QUEUE_SIZE 128
 /* Log records queued per policy and second, at most (a burst of this many). */
-#define SBX_QUEUE_RATE		100
+#define SBX_QUEUE_RATE 100
 
 /* Frames of a violation record's stack (struct sbx_violation_record.stack). */
-#define SBX_REC_STACK		16
+#define SBX_REC_STACK 16
 
 /**
  * struct sbx_violation_record - one violation, as read by SBX_IOC_READ.
@@ -401,7 +401,7 @@ struct sbx_ioc_read {
 };
 
 /* Flags of struct sbx_ioc_read. */
-#define SBX_READ_F_POLICY	0x1	/* only the records of @policy_id */
+#define SBX_READ_F_POLICY 0x1 /* only the records of @policy_id */
 
 /**
  * struct sbx_ioc_install - argument of SBX_IOC_INSTALL: enforce a policy on
@@ -476,10 +476,10 @@ struct sbx_ioc_install {
 };
 
 /* Flags of struct sbx_ioc_install. */
-#define SBX_INSTALL_F_REPLACE	0x1	/* replace the inode's entry, if any */
+#define SBX_INSTALL_F_REPLACE 0x1 /* replace the inode's entry, if any */
 
 /* At most this many registry entries. */
-#define SBX_MAX_INSTALLED	256
+#define SBX_MAX_INSTALLED 256
 
 /**
  * struct sbx_ioc_remove - argument of SBX_IOC_REMOVE: remove a registry entry.
@@ -511,7 +511,7 @@ struct sbx_ioc_remove {
 };
 
 /* Flags of struct sbx_ioc_remove. */
-#define SBX_REMOVE_F_INODE	0x1	/* name the entry by @dev and @ino */
+#define SBX_REMOVE_F_INODE 0x1 /* name the entry by @dev and @ino */
 
 /**
  * struct sbx_install_entry - one registry entry, as listed by SBX_IOC_LIST.
@@ -561,14 +561,14 @@ struct sbx_ioc_list {
 };
 
 /* Thread states (struct sbx_task_entry.state). */
-#define SBX_STATE_ARMED		1
-#define SBX_STATE_ENFORCED	2
-#define SBX_STATE_UNCONFINED	3	/* no policy, never privileged */
+#define SBX_STATE_ARMED	     1
+#define SBX_STATE_ENFORCED   2
+#define SBX_STATE_UNCONFINED 3 /* no policy, never privileged */
 
 /* Flags of struct sbx_task_entry. */
-#define SBX_TASK_F_KILLED	0x1	/* a violation killed the process */
-#define SBX_TASK_F_LOST		0x2	/* log mode: resynchronising */
-#define SBX_TASK_F_INSTALLED	0x4	/* enforced through a registry entry */
+#define SBX_TASK_F_KILLED    0x1 /* a violation killed the process */
+#define SBX_TASK_F_LOST	     0x2 /* log mode: resynchronising */
+#define SBX_TASK_F_INSTALLED 0x4 /* enforced through a registry entry */
 
 /**
  * struct sbx_task_entry - one armed or enforced thread, as listed by
@@ -679,20 +679,20 @@ struct sbx_ioc_policies {
 	__u64 reserved;
 };
 
-#define SBX_IOC_LOAD	_IOWR(SBX_IOC_MAGIC, 0x01, struct sbx_ioc_load)
-#define SBX_IOC_UNLOAD	_IOW(SBX_IOC_MAGIC, 0x02, struct sbx_ioc_unload)
-#define SBX_IOC_ARM	_IOW(SBX_IOC_MAGIC, 0x03, struct sbx_ioc_arm)
-#define SBX_IOC_STATUS	_IOR(SBX_IOC_MAGIC, 0x04, struct sbx_ioc_status)
+#define SBX_IOC_LOAD   _IOWR(SBX_IOC_MAGIC, 0x01, struct sbx_ioc_load)
+#define SBX_IOC_UNLOAD _IOW(SBX_IOC_MAGIC, 0x02, struct sbx_ioc_unload)
+#define SBX_IOC_ARM    _IOW(SBX_IOC_MAGIC, 0x03, struct sbx_ioc_arm)
+#define SBX_IOC_STATUS _IOR(SBX_IOC_MAGIC, 0x04, struct sbx_ioc_status)
 /*
  * READ was number 0x05 in version 1, whose records were 96 bytes: the record
  * array's size is not part of the ioctl number, so the number changed with
  * the record, and a version 1 reader gets ENOTTY instead of an overrun.
  */
-#define SBX_IOC_READ	_IOWR(SBX_IOC_MAGIC, 0x0a, struct sbx_ioc_read)
-#define SBX_IOC_INSTALL	_IOWR(SBX_IOC_MAGIC, 0x06, struct sbx_ioc_install)
-#define SBX_IOC_REMOVE	_IOWR(SBX_IOC_MAGIC, 0x07, struct sbx_ioc_remove)
-#define SBX_IOC_LIST	_IOWR(SBX_IOC_MAGIC, 0x08, struct sbx_ioc_list)
-#define SBX_IOC_TASKS	_IOWR(SBX_IOC_MAGIC, 0x09, struct sbx_ioc_tasks)
+#define SBX_IOC_READ	 _IOWR(SBX_IOC_MAGIC, 0x0a, struct sbx_ioc_read)
+#define SBX_IOC_INSTALL	 _IOWR(SBX_IOC_MAGIC, 0x06, struct sbx_ioc_install)
+#define SBX_IOC_REMOVE	 _IOWR(SBX_IOC_MAGIC, 0x07, struct sbx_ioc_remove)
+#define SBX_IOC_LIST	 _IOWR(SBX_IOC_MAGIC, 0x08, struct sbx_ioc_list)
+#define SBX_IOC_TASKS	 _IOWR(SBX_IOC_MAGIC, 0x09, struct sbx_ioc_tasks)
 #define SBX_IOC_POLICIES _IOWR(SBX_IOC_MAGIC, 0x10, struct sbx_ioc_policies)
 
 #endif /* _UAPI_SBX_IOCTL_H */

@@ -32,12 +32,12 @@
  * @SBX_MARK_SJ_RESUME: setjmp returned through longjmp (non-zero); id = setjmp
  *                      call number.
  */
-#define SBX_MARK_LIBC      1
-#define SBX_MARK_CALL      2
-#define SBX_MARK_RET       3
+#define SBX_MARK_LIBC	   1
+#define SBX_MARK_CALL	   2
+#define SBX_MARK_RET	   3
 #define SBX_MARK_CB_ENTER  4
 #define SBX_MARK_CB_EXIT   5
-#define SBX_MARK_TAIL      6
+#define SBX_MARK_TAIL	   6
 #define SBX_MARK_SJ_SAVE   7
 #define SBX_MARK_SJ_RESUME 8
 
@@ -87,11 +87,11 @@
  * byte can only remove markers from what it sees (specs/marker-abi.md,
  * "Answers").
  */
-#define SBX_MARKER_KEEP		(-38L)
-#define SBX_MARKER_NO_SITES	0x53425801L
-#define SBX_SKIP_SITES_SYMBOL	"__sbx_skip_sites"
+#define SBX_MARKER_KEEP	      (-38L)
+#define SBX_MARKER_NO_SITES   0x53425801L
+#define SBX_SKIP_SITES_SYMBOL "__sbx_skip_sites"
 
-#define SBX_SITES_SECTION ".sbx_sites"
+#define SBX_SITES_SECTION   ".sbx_sites"
 #define SBX_SITE_ENTRY_SIZE 16
 
 #endif /* _UAPI_SBX_MARKER_H */

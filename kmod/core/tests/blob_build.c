@@ -119,7 +119,6 @@ size_t tb_build(const struct tb_spec *s, uint8_t *out, size_t cap)
 	return size;
 }
 
-
 /*
  * The example: symbols open(0) read(1) write(2); functions main(0) a(1) b(2)
  * h(3) cb(4), cb a callback.
@@ -149,7 +148,8 @@ void tb_example(struct tb_spec *s)
 	s->mstates[5] = (struct tb_mstate){ 0, 1, { { SBX_KEY_LIBC(0), 6 } } };
 	s->mstates[6] = (struct tb_mstate){ SBX_MSTATE_F_FINAL, 0, { { 0, 0 } } };
 	s->mstates[7] = (struct tb_mstate){ 0, 1, { { SBX_KEY_SITE(3), 8 } } };
-	s->mstates[8] = (struct tb_mstate){ 0, 2, { { SBX_KEY_LIBC(2), 9 }, { SBX_KEY_SITE(4), 9 } } };
+	s->mstates[8] =
+		(struct tb_mstate){ 0, 2, { { SBX_KEY_LIBC(2), 9 }, { SBX_KEY_SITE(4), 9 } } };
 	s->mstates[9] = (struct tb_mstate){ SBX_MSTATE_F_FINAL, 0, { { 0, 0 } } };
 	s->mstates[10] = (struct tb_mstate){ 0, 1, { { SBX_KEY_LIBC(1), 11 } } };
 	s->mstates[11] = (struct tb_mstate){ SBX_MSTATE_F_FINAL, 0, { { 0, 0 } } };
@@ -191,9 +191,11 @@ void tb_example_nfa(struct tb_spec *s)
 	s->nr_mstates = 7;
 	s->mstates[1] = (struct tb_mstate){ 0, 1, { { SBX_KEY_LIBC(1), 3 } } };
 	s->mstates[2] = (struct tb_mstate){ 0, 1, { { SBX_KEY_LIBC(2), 4 } } };
-	s->mstates[3] = (struct tb_mstate){ SBX_MSTATE_F_FINAL, 3,
-					    { { SBX_KEY_LIBC(0), 5 }, { SBX_KEY_LIBC(1), 3 },
-					      { SBX_KEY_LIBC(2), 6 } } };
+	s->mstates[3] = (struct tb_mstate){
+		SBX_MSTATE_F_FINAL,
+		3,
+		{ { SBX_KEY_LIBC(0), 5 }, { SBX_KEY_LIBC(1), 3 }, { SBX_KEY_LIBC(2), 6 } }
+	};
 	s->mstates[4] = (struct tb_mstate){ SBX_MSTATE_F_FINAL, 0, { { 0, 0 } } };
 	s->mstates[5] = (struct tb_mstate){ 0, 1, { { SBX_KEY_LIBC(1), 3 } } };
 	s->mstates[6] = (struct tb_mstate){ SBX_MSTATE_F_FINAL, 0, { { 0, 0 } } };
@@ -260,10 +262,13 @@ void tb_resync_example(struct tb_spec *s)
 	s->mstates[3] = (struct tb_mstate){ 0, 1, { { SBX_KEY_LIBC(1), 4 } } };
 	s->mstates[4] = (struct tb_mstate){ 0, 1, { { SBX_KEY_LIBC(2), 5 } } };
 	s->mstates[5] = (struct tb_mstate){ SBX_MSTATE_F_FINAL, 0, { { 0, 0 } } };
-	s->mstates[6] = (struct tb_mstate){ SBX_MSTATE_F_FINAL, 3,
-					    { { SBX_KEY_LIBC(0), 2 }, { SBX_KEY_LIBC(1), 7 },
-					      { SBX_KEY_LIBC(2), 5 } } };
-	s->mstates[7] = (struct tb_mstate){ 0, 2, { { SBX_KEY_LIBC(1), 4 }, { SBX_KEY_LIBC(2), 5 } } };
+	s->mstates[6] = (struct tb_mstate){
+		SBX_MSTATE_F_FINAL,
+		3,
+		{ { SBX_KEY_LIBC(0), 2 }, { SBX_KEY_LIBC(1), 7 }, { SBX_KEY_LIBC(2), 5 } }
+	};
+	s->mstates[7] =
+		(struct tb_mstate){ 0, 2, { { SBX_KEY_LIBC(1), 4 }, { SBX_KEY_LIBC(2), 5 } } };
 	for (i = 1; i < 8; i++)
 		s->resync[i] = 6 + 1;
 }

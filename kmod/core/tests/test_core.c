@@ -17,15 +17,15 @@
 
 static int failures, checks;
 
-#define CHECK(cond, ...)                                                      \
-	do {                                                                  \
-		checks++;                                                     \
-		if (!(cond)) {                                                \
-			failures++;                                           \
+#define CHECK(cond, ...)                                                                \
+	do {                                                                            \
+		checks++;                                                               \
+		if (!(cond)) {                                                          \
+			failures++;                                                     \
 			fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond); \
-			fprintf(stderr, __VA_ARGS__);                         \
-			fputc('\n', stderr);                                  \
-		}                                                             \
+			fprintf(stderr, __VA_ARGS__);                                   \
+			fputc('\n', stderr);                                            \
+		}                                                                       \
 	} while (0)
 
 static uint8_t blob[1 << 16];
@@ -72,19 +72,19 @@ static int run(const uint64_t (*ev)[2], int n, struct sbx_violation *v)
 	return -1;
 }
 
-#define RUN(v, ...)                                                            \
-	({                                                                     \
-		static const uint64_t ev_[][2] = { __VA_ARGS__ };              \
-		sbx_thread_init(&view, &thread, slots, 64);                   \
-		run(ev_, sizeof(ev_) / sizeof(ev_[0]), v);                     \
+#define RUN(v, ...)                                               \
+	({                                                        \
+		static const uint64_t ev_[][2] = { __VA_ARGS__ }; \
+		sbx_thread_init(&view, &thread, slots, 64);       \
+		run(ev_, sizeof(ev_) / sizeof(ev_[0]), v);        \
 	})
 
-#define L SBX_MARK_LIBC
-#define C SBX_MARK_CALL
-#define R SBX_MARK_RET
+#define L  SBX_MARK_LIBC
+#define C  SBX_MARK_CALL
+#define R  SBX_MARK_RET
 #define CE SBX_MARK_CB_ENTER
 #define CX SBX_MARK_CB_EXIT
-#define T SBX_MARK_TAIL
+#define T  SBX_MARK_TAIL
 #define SS SBX_MARK_SJ_SAVE
 #define SR SBX_MARK_SJ_RESUME
 
@@ -93,8 +93,8 @@ static void test_valid_run(void)
 	struct sbx_violation v;
 
 	load_example(8);
-	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { L, 1 }, { R, 2 }, { L, 0 }, { R, 0 },
-		  { C, 1 }, { C, 3 }, { L, 1 }, { R, 3 }, { L, 2 }, { R, 1 }) == -1,
+	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { L, 1 }, { R, 2 }, { L, 0 }, { R, 0 }, { C, 1 },
+		  { C, 3 }, { L, 1 }, { R, 3 }, { L, 2 }, { R, 1 }) == -1,
 	      "reason %u", v.reason);
 	CHECK(thread.depth == 1 && thread.slots[0].frame.mstate == 3, "depth %u ms %u",
 	      thread.depth, thread.slots[0].frame.mstate);
@@ -124,10 +124,10 @@ static void test_call_ret(void)
 	CHECK(RUN(&v, { C, 5 }) == 0 && v.reason == SBX_V_ID_RANGE, "%u", v.reason);
 	CHECK(RUN(&v, { R, 0 }) == 0 && v.reason == SBX_V_WRONG_RETURN, "%u", v.reason);
 	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { L, 1 }, { R, 3 }) == 3 &&
-	      v.reason == SBX_V_WRONG_RETURN && v.tag == (SBX_FRAME_SITE | 2),
+		      v.reason == SBX_V_WRONG_RETURN && v.tag == (SBX_FRAME_SITE | 2),
 	      "return to the wrong site: %u %x", v.reason, v.tag);
-	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { R, 2 }) == 2 && v.reason == SBX_V_CANNOT_RETURN,
-	      "%u", v.reason);
+	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { R, 2 }) == 2 && v.reason == SBX_V_CANNOT_RETURN, "%u",
+	      v.reason);
 	CHECK(RUN(&v, { R, 5 }) == 0 && v.reason == SBX_V_ID_RANGE, "%u", v.reason);
 }
 
@@ -137,9 +137,10 @@ static void test_tail(void)
 
 	load_example(8);
 	/* b: 1 -tail 4-> 2 (final): the frame of site 1 now runs h. */
-	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { L, 1 }, { R, 2 }, { L, 0 }, { R, 0 },
-		  { C, 1 }, { C, 3 }, { L, 1 }, { R, 3 }, { T, 4 }, { L, 1 }, { R, 1 },
-		  { R, 0 }) == 13 && v.reason == SBX_V_WRONG_RETURN, "%u", v.reason);
+	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { L, 1 }, { R, 2 }, { L, 0 }, { R, 0 }, { C, 1 },
+		  { C, 3 }, { L, 1 }, { R, 3 }, { T, 4 }, { L, 1 }, { R, 1 }, { R, 0 }) == 13 &&
+		      v.reason == SBX_V_WRONG_RETURN,
+	      "%u", v.reason);
 	CHECK(thread.depth == 1 && thread.slots[0].frame.mstate == 3, "after tail: %u %u",
 	      thread.depth, thread.slots[0].frame.mstate);
 	/* main: 0 -call 0-> 1 is not final: a tail call there is refused. */
@@ -147,9 +148,10 @@ static void test_tail(void)
 	CHECK(RUN(&v, { T, 4 }) == 0 && v.reason == SBX_V_NOT_ALLOWED, "%u", v.reason);
 	CHECK(RUN(&v, { T, 9 }) == 0 && v.reason == SBX_V_ID_RANGE, "%u", v.reason);
 	/* Returning before the tail callee is done. */
-	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { L, 1 }, { R, 2 }, { L, 0 }, { R, 0 },
-		  { C, 1 }, { C, 3 }, { L, 1 }, { R, 3 }, { T, 4 }, { R, 1 }) == 11 &&
-	      v.reason == SBX_V_CANNOT_RETURN, "%u", v.reason);
+	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { L, 1 }, { R, 2 }, { L, 0 }, { R, 0 }, { C, 1 },
+		  { C, 3 }, { L, 1 }, { R, 3 }, { T, 4 }, { R, 1 }) == 11 &&
+		      v.reason == SBX_V_CANNOT_RETURN,
+	      "%u", v.reason);
 }
 
 static void test_callbacks(void)
@@ -161,15 +163,18 @@ static void test_callbacks(void)
 	CHECK(thread.depth == 3, "depth %u", thread.depth);
 	CHECK(RUN(&v, { CE, 4 }, { L, 1 }) == 1 && v.reason == SBX_V_NOT_ALLOWED,
 	      "inside the callback only its own calls: %u", v.reason);
-	CHECK(RUN(&v, { CE, 4 }, { CX, 4 }) == 1 && v.reason == SBX_V_CANNOT_RETURN, "%u", v.reason);
+	CHECK(RUN(&v, { CE, 4 }, { CX, 4 }) == 1 && v.reason == SBX_V_CANNOT_RETURN, "%u",
+	      v.reason);
 	CHECK(RUN(&v, { CE, 3 }) == 0 && v.reason == SBX_V_NOT_CALLBACK, "%u", v.reason);
 	CHECK(RUN(&v, { CE, 5 }) == 0 && v.reason == SBX_V_ID_RANGE, "%u", v.reason);
 	CHECK(RUN(&v, { CX, 4 }) == 0 && v.reason == SBX_V_WRONG_RETURN, "%u", v.reason);
 	CHECK(RUN(&v, { CX, 5 }) == 0 && v.reason == SBX_V_ID_RANGE, "%u", v.reason);
 	CHECK(RUN(&v, { C, 0 }, { CE, 4 }, { L, 2 }, { R, 0 }) == 3 &&
-	      v.reason == SBX_V_WRONG_RETURN, "%u", v.reason);
+		      v.reason == SBX_V_WRONG_RETURN,
+	      "%u", v.reason);
 	CHECK(RUN(&v, { C, 0 }, { CE, 4 }, { L, 2 }, { CX, 3 }) == 3 &&
-	      v.reason == SBX_V_WRONG_RETURN, "%u", v.reason);
+		      v.reason == SBX_V_WRONG_RETURN,
+	      "%u", v.reason);
 }
 
 static void test_new_thread(void)
@@ -180,7 +185,8 @@ static void test_new_thread(void)
 	CHECK(sbx_thread_init_new_thread(&view, &thread, slots, 64) == 0, "init");
 	CHECK(sbx_step(&view, &thread, C, 0, &v) == 1 && v.reason == SBX_V_NOT_ALLOWED,
 	      "a new thread starts in no function: %u", v.reason);
-	CHECK(sbx_step(&view, &thread, L, 2, &v) == 1 && v.reason == SBX_V_NOT_ALLOWED, "%u", v.reason);
+	CHECK(sbx_step(&view, &thread, L, 2, &v) == 1 && v.reason == SBX_V_NOT_ALLOWED, "%u",
+	      v.reason);
 	CHECK(sbx_step(&view, &thread, CE, 4, &v) == 0, "cb enter");
 	CHECK(sbx_step(&view, &thread, L, 2, &v) == 0, "cb write");
 	CHECK(sbx_step(&view, &thread, CX, 4, &v) == 0, "cb exit");
@@ -213,15 +219,16 @@ static void test_overflow(void)
 
 	/* The root frame and 2 more distinct frames fill 3 slots. */
 	load_example(3);
-	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { CE, 4 }) == 2 && v.reason == SBX_V_STORE_FULL,
-	      "%u", v.reason);
+	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { CE, 4 }) == 2 && v.reason == SBX_V_STORE_FULL, "%u",
+	      v.reason);
 	/* A callback interrupting itself in the same state folds: no new slot. */
 	CHECK(RUN(&v, { CE, 4 }, { CE, 4 }, { CE, 4 }, { CE, 4 }) == 2 &&
-	      v.reason == SBX_V_STORE_FULL, "third distinct frame: %u", v.reason);
+		      v.reason == SBX_V_STORE_FULL,
+	      "third distinct frame: %u", v.reason);
 	load_example(4);
 	CHECK(RUN(&v, { CE, 4 }, { CE, 4 }, { CE, 4 }, { CE, 4 }, { CE, 4 }, { CE, 4 }) == -1 &&
-	      thread.depth == 7 && thread.nr_frames == 4, "%u: depth %u entries %u", v.reason,
-	      thread.depth, thread.nr_frames);
+		      thread.depth == 7 && thread.nr_frames == 4,
+	      "%u: depth %u entries %u", v.reason, thread.depth, thread.nr_frames);
 	load_example(1);
 	CHECK(RUN(&v, { C, 0 }) == 0 && v.reason == SBX_V_STORE_FULL, "%u", v.reason);
 
@@ -236,7 +243,8 @@ static void test_overflow(void)
 	before = thread;
 	memcpy(sb, slots, sizeof(sb));
 	CHECK(step1(C, 1, &v) == 1 && v.reason == SBX_V_STACK_OVERFLOW && v.depth == 100 &&
-	      v.tag == (SBX_FRAME_SITE | 1) && v.mstate == 5, "%u at %u", v.reason, v.depth);
+		      v.tag == (SBX_FRAME_SITE | 1) && v.mstate == 5,
+	      "%u at %u", v.reason, v.depth);
 	CHECK(step1(CE, 2, &v) == 1 && v.reason == SBX_V_STACK_OVERFLOW, "%u", v.reason);
 	CHECK(!memcmp(&before, &thread, sizeof(before)) && !memcmp(sb, slots, sizeof(sb)),
 	      "refused push changed the thread");
@@ -245,7 +253,8 @@ static void test_overflow(void)
 		CHECK(step1(R, 1, &v) == 0, "return %d", i);
 	CHECK(step1(R, 1, &v) == 1 && v.reason == SBX_V_WRONG_RETURN, "%u", v.reason);
 	CHECK(step1(R, 0, &v) == 0 && step1(L, 1, &v) == 0 && thread.depth == 1 &&
-	      thread.nr_frames == 1, "%u", v.reason);
+		      thread.nr_frames == 1,
+	      "%u", v.reason);
 	/* max_depth 1: nothing can be pushed. */
 	load_recursive(8, 1);
 	CHECK(RUN(&v, { C, 0 }) == 0 && v.reason == SBX_V_STACK_OVERFLOW, "%u", v.reason);
@@ -265,13 +274,14 @@ static void test_deep_recursion(void)
 		ok &= step1(C, 1, &v) == 0 && step1(L, 0, &v) == 0;
 	CHECK(ok, "recursion refused: %u at %u", v.reason, v.depth);
 	CHECK(thread.depth == 5002 && thread.nr_frames == 4 &&
-	      thread.slots[2].frame.count == 4999 && thread.slots[3].frame.count == 1,
+		      thread.slots[2].frame.count == 4999 && thread.slots[3].frame.count == 1,
 	      "depth %u entries %u", thread.depth, thread.nr_frames);
 	CHECK(sbx_thread_tags(&thread, tags, 4) == 4 && tags[0] == (SBX_FRAME_SITE | 1) &&
-	      tags[1] == (SBX_FRAME_SITE | 1) && tags[3] == (SBX_FRAME_SITE | 1), "tags");
+		      tags[1] == (SBX_FRAME_SITE | 1) && tags[3] == (SBX_FRAME_SITE | 1),
+	      "tags");
 	/* An unrelated callback at the bottom of the recursion, and back. */
-	CHECK(step1(CE, 2, &v) == 0 && step1(L, 0, &v) == 0 && step1(CX, 2, &v) == 0,
-	      "callback %u", v.reason);
+	CHECK(step1(CE, 2, &v) == 0 && step1(L, 0, &v) == 0 && step1(CX, 2, &v) == 0, "callback %u",
+	      v.reason);
 	for (i = 0; i < 5000; i++)
 		ok &= step1(R, 1, &v) == 0;
 	CHECK(ok && thread.depth == 2 && thread.nr_frames == 2, "unwind %u", v.reason);
@@ -282,7 +292,8 @@ static void test_deep_recursion(void)
 	load_recursive(3, SBX_MAX_DEPTH_DEFAULT);
 	sbx_thread_init(&view, &thread, slots, 3);
 	CHECK(step1(C, 0, &v) == 0 && step1(L, 0, &v) == 0 && step1(C, 1, &v) == 0 &&
-	      step1(L, 0, &v) == 0, "two levels");
+		      step1(L, 0, &v) == 0,
+	      "two levels");
 	CHECK(step1(C, 1, &v) == 1 && v.reason == SBX_V_STORE_FULL, "fourth entry: %u", v.reason);
 	CHECK(sbx_thread_tags(&thread, tags, 4) == 3 && tags[2] == SBX_FRAME_ROOT, "tags");
 }
@@ -297,8 +308,8 @@ static void test_kinds(void)
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		sbx_thread_init(&view, &thread, slots, 64);
 		CHECK(sbx_step(&view, &thread, kinds[i], 0, &v) == 1 &&
-		      v.reason == SBX_V_UNKNOWN_KIND && v.kind == kinds[i], "kind %llu",
-		      (unsigned long long)kinds[i]);
+			      v.reason == SBX_V_UNKNOWN_KIND && v.kind == kinds[i],
+		      "kind %llu", (unsigned long long)kinds[i]);
 	}
 }
 
@@ -315,10 +326,13 @@ static void test_setjmp(void)
 	CHECK(RUN(&v, { SR, 0 }) == 0 && v.reason == SBX_V_NO_SETJMP, "%u", v.reason);
 	/* A record deeper than the stack is not used. */
 	CHECK(RUN(&v, { C, 0 }, { SS, 1 }, { C, 2 }, { L, 1 }, { R, 2 }, { L, 0 }, { R, 0 },
-		  { SR, 1 }) == 7 && v.reason == SBX_V_NO_SETJMP, "%u", v.reason);
+		  { SR, 1 }) == 7 &&
+		      v.reason == SBX_V_NO_SETJMP,
+	      "%u", v.reason);
 	/* The most recent matching record wins; a re-save at the same depth replaces. */
 	CHECK(RUN(&v, { SS, 1 }, { C, 0 }, { SS, 1 }, { C, 2 }, { SR, 1 }, { L, 0 }) == 5 &&
-	      v.reason == SBX_V_NOT_ALLOWED, "%u", v.reason);
+		      v.reason == SBX_V_NOT_ALLOWED,
+	      "%u", v.reason);
 	CHECK(thread.depth == 2 && thread.slots[1].frame.mstate == 4, "%u %u", thread.depth,
 	      thread.slots[1].frame.mstate);
 	CHECK(RUN(&v, { SS, 0xffffffffULL }, { SR, 0xffffffffULL }) == -1, "%u", v.reason);
@@ -331,7 +345,8 @@ static void test_setjmp(void)
 		CHECK(sbx_step(&view, &thread, SS, i, &v) == 0, "save %d", i);
 	CHECK(thread.nr_sj == 7, "%u", thread.nr_sj);
 	CHECK(sbx_step(&view, &thread, SS, 7, &v) == 1 && v.reason == SBX_V_STORE_FULL &&
-	      thread.nr_sj == 7, "eighth slot %u", v.reason);
+		      thread.nr_sj == 7,
+	      "eighth slot %u", v.reason);
 	CHECK(sbx_step(&view, &thread, SS, 3, &v) == 0 && thread.nr_sj == 7,
 	      "a re-save in the same frame needs no slot");
 	CHECK(sbx_step(&view, &thread, C, 0, &v) == 1 && v.reason == SBX_V_STORE_FULL,
@@ -351,28 +366,37 @@ static void test_setjmp_stale(void)
 
 	load_recursive(8, 0);
 	CHECK(RUN(&v, { C, 0 }, { L, 0 }, { SS, 9 }, { C, 1 }, { SS, 9 }, { L, 0 }, { R, 1 },
-		  { C, 1 }, { SR, 9 }) == -1, "%u", v.reason);
+		  { C, 1 }, { SR, 9 }) == -1,
+	      "%u", v.reason);
 	CHECK(thread.depth == 2 && thread.nr_frames == 2 && thread.nr_sj == 1 &&
-	      thread.slots[1].frame.mstate == 5 && thread.slots[1].frame.tag == (SBX_FRAME_SITE | 0),
+		      thread.slots[1].frame.mstate == 5 &&
+		      thread.slots[1].frame.tag == (SBX_FRAME_SITE | 0),
 	      "resumed at depth %u entries %u records %u ms %u", thread.depth, thread.nr_frames,
 	      thread.nr_sj, thread.slots[1].frame.mstate);
 	/* The outer frame goes on as the program does: it returns to main. */
 	CHECK(step1(R, 0, &v) == 0 && step1(L, 1, &v) == 0, "%u", v.reason);
 	/* Without the outer save the stale one is not taken either. */
 	CHECK(RUN(&v, { C, 0 }, { L, 0 }, { C, 1 }, { SS, 9 }, { L, 0 }, { R, 1 }, { C, 1 },
-		  { SR, 9 }) == 7 && v.reason == SBX_V_NO_SETJMP, "%u", v.reason);
+		  { SR, 9 }) == 7 &&
+		      v.reason == SBX_V_NO_SETJMP,
+	      "%u", v.reason);
 	/* A callback's records die at CB_EXIT. */
 	CHECK(RUN(&v, { C, 0 }, { L, 0 }, { CE, 2 }, { SS, 4 }, { L, 0 }, { CX, 2 }, { CE, 2 },
-		  { SR, 4 }) == 7 && v.reason == SBX_V_NO_SETJMP, "%u", v.reason);
+		  { SR, 4 }) == 7 &&
+		      v.reason == SBX_V_NO_SETJMP,
+	      "%u", v.reason);
 	/* A tail call replaces the frame, and its records. */
 	load_example(8);
 	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { L, 1 }, { R, 2 }, { L, 0 }, { R, 0 }, { C, 1 },
 		  { C, 3 }, { L, 1 }, { R, 3 }, { SS, 5 }, { T, 4 }, { SR, 5 }) == 12 &&
-	      v.reason == SBX_V_NO_SETJMP, "%u", v.reason);
+		      v.reason == SBX_V_NO_SETJMP,
+	      "%u", v.reason);
 	/* A resume keeps the records of the frame it returns to, drops those above. */
 	load_recursive(8, 0);
 	CHECK(RUN(&v, { C, 0 }, { L, 0 }, { SS, 1 }, { SS, 2 }, { C, 1 }, { SS, 3 }, { SR, 1 },
-		  { SR, 2 }) == -1 && thread.nr_sj == 2 && thread.depth == 2, "%u", v.reason);
+		  { SR, 2 }) == -1 &&
+		      thread.nr_sj == 2 && thread.depth == 2,
+	      "%u", v.reason);
 	CHECK(step1(SR, 3, &v) == 1 && v.reason == SBX_V_NO_SETJMP, "%u", v.reason);
 }
 
@@ -396,9 +420,11 @@ static void test_setjmp_many_depths(void)
 	/* A fork copies frames, counts and records. */
 	CHECK(sbx_thread_copy(&child, cs, 128, &thread) == 0, "copy");
 	CHECK(step1(SR, 0, &v) == 0 && thread.depth == 1 && thread.nr_frames == 1 &&
-	      thread.nr_sj == 1 && thread.slots[0].frame.mstate == 1, "to main: %u", v.reason);
+		      thread.nr_sj == 1 && thread.slots[0].frame.mstate == 1,
+	      "to main: %u", v.reason);
 	CHECK(step1(C, 0, &v) == 0 && step1(L, 0, &v) == 0 && step1(R, 0, &v) == 0 &&
-	      step1(L, 1, &v) == 0, "main goes on: %u", v.reason);
+		      step1(L, 1, &v) == 0,
+	      "main goes on: %u", v.reason);
 	/* The child longjmps with number 1: to the most recent live record of it, the
 	 * deepest frame's (the monitor cannot tell the buffers of one site apart),
 	 * then unwinds normally. */
@@ -409,7 +435,7 @@ static void test_setjmp_many_depths(void)
 	CHECK(ok && child.depth == 2 && child.nr_sj == 2, "child unwound %u %u", child.depth,
 	      child.nr_sj);
 	CHECK(sbx_step(&view, &child, R, 0, &v) == 0 && child.nr_sj == 1 &&
-	      sbx_step(&view, &child, SR, 0, &v) == 0 && child.slots[0].frame.mstate == 1,
+		      sbx_step(&view, &child, SR, 0, &v) == 0 && child.slots[0].frame.mstate == 1,
 	      "child to main %u", v.reason);
 	/* With 64 slots, 32 levels with a record each fill the store: a named
 	 * refusal, no eviction. */
@@ -420,8 +446,8 @@ static void test_setjmp_many_depths(void)
 		ok &= step1(SS, 1, &v) == 0 && step1(C, 1, &v) == 0 && step1(L, 0, &v) == 0;
 	CHECK(ok && thread.nr_frames == 32 && thread.nr_sj == 31, "%u %u", thread.nr_frames,
 	      thread.nr_sj);
-	CHECK(step1(SS, 1, &v) == 0 && step1(C, 1, &v) == 1 && v.reason == SBX_V_STORE_FULL,
-	      "%u", v.reason);
+	CHECK(step1(SS, 1, &v) == 0 && step1(C, 1, &v) == 1 && v.reason == SBX_V_STORE_FULL, "%u",
+	      v.reason);
 	CHECK(step1(SS, 2, &v) == 1 && v.reason == SBX_V_STORE_FULL, "%u", v.reason);
 	CHECK(step1(SR, 0, &v) == 0 && thread.depth == 1, "main's record kept");
 }
@@ -439,11 +465,11 @@ static void test_setjmp_folded(void)
 	for (i = 0; i < 100; i++)
 		ok &= step1(C, 1, &v) == 0 && step1(L, 0, &v) == 0;
 	CHECK(ok && thread.depth == 103 && thread.nr_frames == 4 &&
-	      thread.slots[2].frame.count == 100, "%u: %u %u", v.reason, thread.depth,
-	      thread.nr_frames);
+		      thread.slots[2].frame.count == 100,
+	      "%u: %u %u", v.reason, thread.depth, thread.nr_frames);
 	CHECK(step1(SR, 5, &v) == 0 && thread.depth == 3 && thread.nr_frames == 3 &&
-	      thread.slots[2].frame.count == 1 && thread.slots[2].frame.mstate == 5, "%u %u",
-	      thread.depth, thread.nr_frames);
+		      thread.slots[2].frame.count == 1 && thread.slots[2].frame.mstate == 5,
+	      "%u %u", thread.depth, thread.nr_frames);
 	CHECK(step1(R, 1, &v) == 0 && step1(R, 0, &v) == 0 && step1(L, 1, &v) == 0, "%u", v.reason);
 	/* A pop splits the top frame off a folded entry; records below survive. */
 	load_recursive(8, 0);
@@ -453,9 +479,10 @@ static void test_setjmp_folded(void)
 		ok &= step1(C, 1, &v) == 0 && step1(L, 0, &v) == 0;
 	for (i = 0; i < 5; i++)
 		ok &= step1(R, 1, &v) == 0;
-	CHECK(ok && thread.depth == 7 && thread.nr_frames == 4 && thread.slots[2].frame.count == 4 &&
-	      thread.slots[3].frame.count == 1 && thread.nr_sj == 1, "%u %u %u", thread.depth,
-	      thread.nr_frames, thread.slots[2].frame.count);
+	CHECK(ok && thread.depth == 7 && thread.nr_frames == 4 &&
+		      thread.slots[2].frame.count == 4 && thread.slots[3].frame.count == 1 &&
+		      thread.nr_sj == 1,
+	      "%u %u %u", thread.depth, thread.nr_frames, thread.slots[2].frame.count);
 	CHECK(step1(SR, 5, &v) == 0 && thread.depth == 2 && thread.nr_frames == 2, "%u", v.reason);
 }
 
@@ -463,8 +490,8 @@ static void test_unchanged_on_violation(void)
 {
 	static const uint64_t ev[][2] = { { C, 0 }, { C, 2 }, { SS, 3 }, { L, 1 } };
 	static const uint64_t bad[][2] = {
-		{ L, 0 }, { L, 9 }, { C, 1 }, { C, 0 }, { R, 0 }, { R, 3 }, { T, 0 }, { CX, 4 },
-		{ CE, 3 }, { SR, 4 }, { 0, 0 }, { 9, 1 }, { L, 1ULL << 40 },
+		{ L, 0 },  { L, 9 },  { C, 1 },	 { C, 0 }, { R, 0 }, { R, 3 },		{ T, 0 },
+		{ CX, 4 }, { CE, 3 }, { SR, 4 }, { 0, 0 }, { 9, 1 }, { L, 1ULL << 40 },
 	};
 	struct sbx_thread before;
 	union sbx_slot fb[64];
@@ -479,7 +506,8 @@ static void test_unchanged_on_violation(void)
 		memcpy(fb, slots, sizeof(fb));
 		CHECK(sbx_step(&view, &thread, bad[i][0], bad[i][1], &v) == 1, "bad %u", i);
 		CHECK(memcmp(&before, &thread, sizeof(before)) == 0 &&
-		      memcmp(fb, slots, sizeof(fb)) == 0, "state changed by bad event %u", i);
+			      memcmp(fb, slots, sizeof(fb)) == 0,
+		      "state changed by bad event %u", i);
 	}
 }
 
@@ -508,24 +536,31 @@ static void test_bad_state(void)
 	load_example(8);
 	sbx_thread_init(&view, &thread, slots, 64);
 	thread.slots[0].frame.mstate = 14;
-	CHECK(sbx_step(&view, &thread, L, 0, &v) == 1 && v.reason == SBX_V_BAD_STATE, "%u", v.reason);
+	CHECK(sbx_step(&view, &thread, L, 0, &v) == 1 && v.reason == SBX_V_BAD_STATE, "%u",
+	      v.reason);
 	thread.slots[0].frame.mstate = 1;
 	thread.nr_frames = 0;
-	CHECK(sbx_step(&view, &thread, L, 0, &v) == 1 && v.reason == SBX_V_BAD_STATE, "%u", v.reason);
+	CHECK(sbx_step(&view, &thread, L, 0, &v) == 1 && v.reason == SBX_V_BAD_STATE, "%u",
+	      v.reason);
 	thread.nr_frames = 9;
 	thread.depth = 9;
-	CHECK(sbx_step(&view, &thread, L, 0, &v) == 1 && v.reason == SBX_V_BAD_STATE, "%u", v.reason);
+	CHECK(sbx_step(&view, &thread, L, 0, &v) == 1 && v.reason == SBX_V_BAD_STATE, "%u",
+	      v.reason);
 	thread.nr_frames = 1;
 	thread.depth = 0;
-	CHECK(sbx_step(&view, &thread, L, 0, &v) == 1 && v.reason == SBX_V_BAD_STATE, "%u", v.reason);
+	CHECK(sbx_step(&view, &thread, L, 0, &v) == 1 && v.reason == SBX_V_BAD_STATE, "%u",
+	      v.reason);
 	thread.depth = SBX_MAX_DEPTH_DEFAULT + 1;
-	CHECK(sbx_step(&view, &thread, L, 0, &v) == 1 && v.reason == SBX_V_BAD_STATE, "%u", v.reason);
+	CHECK(sbx_step(&view, &thread, L, 0, &v) == 1 && v.reason == SBX_V_BAD_STATE, "%u",
+	      v.reason);
 	thread.depth = 1;
 	thread.nr_sj = 8;
-	CHECK(sbx_step(&view, &thread, L, 0, &v) == 1 && v.reason == SBX_V_BAD_STATE, "%u", v.reason);
+	CHECK(sbx_step(&view, &thread, L, 0, &v) == 1 && v.reason == SBX_V_BAD_STATE, "%u",
+	      v.reason);
 	thread.nr_sj = 0;
 	thread.slots[0].frame.count = 2;
-	CHECK(sbx_step(&view, &thread, L, 0, &v) == 1 && v.reason == SBX_V_BAD_STATE, "%u", v.reason);
+	CHECK(sbx_step(&view, &thread, L, 0, &v) == 1 && v.reason == SBX_V_BAD_STATE, "%u",
+	      v.reason);
 	thread.slots[0].frame.count = 1;
 	CHECK(sbx_step(&view, &thread, C, 0, &v) == 0, "consistent again");
 }
@@ -555,8 +590,7 @@ static void test_header_rejections(void)
 {
 	struct sbx_policy_view w;
 	size_t n;
-	uint32_t mo = SBX_BLOB_HEADER_SIZE, to = mo + 12 * 14, so = to + 8 * 9,
-		 co = so + 4 * 5;
+	uint32_t mo = SBX_BLOB_HEADER_SIZE, to = mo + 12 * 14, so = to + 8 * 9, co = so + 4 * 5;
 
 	load_example(8);
 	CHECK(blob_size == co + 8 + 4 * 14, "example size %zu", blob_size);
@@ -564,7 +598,8 @@ static void test_header_rejections(void)
 	CHECK(validate_mut(4, 1) == -SBX_EINVAL, "version 1 (nfa callbacks renumbered)");
 	CHECK(validate_mut(4, 2) == -SBX_EINVAL, "version 2 (no binding or pins)");
 	CHECK(validate_mut(4, 3) == -SBX_EINVAL, "version 3 (openat for writing without its bit)");
-	CHECK(validate_mut(4, 4) == -SBX_EINVAL, "version 4 (16 evicted setjmp records, no folding)");
+	CHECK(validate_mut(4, 4) == -SBX_EINVAL,
+	      "version 4 (16 evicted setjmp records, no folding)");
 	CHECK(validate_mut(4, 5) == -SBX_EINVAL, "version 5 (no resynchronisation section)");
 	CHECK(validate_mut(4, 7) == -SBX_EINVAL, "version 7");
 	CHECK(validate_mut(4, 0) == -SBX_EINVAL, "version 0");
@@ -631,8 +666,7 @@ static void test_header_rejections(void)
 
 static void test_section_rejections(void)
 {
-	uint32_t mo = SBX_BLOB_HEADER_SIZE, to = mo + 12 * 14, so = to + 8 * 9,
-		 co = so + 4 * 5;
+	uint32_t mo = SBX_BLOB_HEADER_SIZE, to = mo + 12 * 14, so = to + 8 * 9, co = so + 4 * 5;
 	struct tb_spec s;
 
 	load_example(8);
@@ -694,8 +728,8 @@ static void test_nfa_rejections(void)
 
 	load_example_nfa(8);
 	CHECK(blob_size == co + 8 + 4 * 7, "nfa example size %zu", blob_size);
-	CHECK(tb_get32(blob + 32) == 5 && tb_get32(blob + 64) == so &&
-	      tb_get32(blob + 68) == co, "nfa: 5 sites, empty site section");
+	CHECK(tb_get32(blob + 32) == 5 && tb_get32(blob + 64) == so && tb_get32(blob + 68) == co,
+	      "nfa: 5 sites, empty site section");
 	CHECK(validate_mut(12, 0) == -SBX_EINVAL, "dyck flag on an nfa blob");
 	CHECK(validate_mut(68, so + 4 * 5) == -SBX_EINVAL, "callback offset after site entries");
 	CHECK(validate_mut(32, 0) == 0, "no sites");
@@ -735,8 +769,8 @@ static void test_nfa_stepping(void)
 
 	load_example_nfa(8);
 	/* The dyck example's valid run. */
-	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { L, 1 }, { R, 2 }, { L, 0 }, { R, 0 },
-		  { C, 1 }, { C, 3 }, { L, 1 }, { R, 3 }, { L, 2 }, { R, 1 }) == -1,
+	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { L, 1 }, { R, 2 }, { L, 0 }, { R, 0 }, { C, 1 },
+		  { C, 3 }, { L, 1 }, { R, 3 }, { L, 2 }, { R, 1 }) == -1,
 	      "reason %u", v.reason);
 	CHECK(thread.depth == 1 && thread.slots[0].frame.mstate == 6, "depth %u ms %u",
 	      thread.depth, thread.slots[0].frame.mstate);
@@ -744,12 +778,14 @@ static void test_nfa_stepping(void)
 	 * any order: only libc markers count. */
 	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { L, 1 }, { R, 3 }, { L, 2 }) == -1, "%u", v.reason);
 	CHECK(RUN(&v, { R, 4 }, { L, 1 }, { T, 4 }, { T, 0 }, { L, 1 }, { C, 3 }, { C, 3 },
-		  { L, 0 }, { R, 1 }, { L, 1 }) == -1 && thread.depth == 1 &&
-	      thread.slots[0].frame.mstate == 3, "%u", v.reason);
-	CHECK(RUN(&v, { L, 0 }) == 0 && v.reason == SBX_V_NOT_ALLOWED && v.tag == SBX_FRAME_ROOT &&
-	      v.mstate == 1, "%u", v.reason);
-	CHECK(RUN(&v, { L, 1 }, { L, 2 }, { L, 1 }) == 2 && v.reason == SBX_V_NOT_ALLOWED,
+		  { L, 0 }, { R, 1 }, { L, 1 }) == -1 &&
+		      thread.depth == 1 && thread.slots[0].frame.mstate == 3,
 	      "%u", v.reason);
+	CHECK(RUN(&v, { L, 0 }) == 0 && v.reason == SBX_V_NOT_ALLOWED && v.tag == SBX_FRAME_ROOT &&
+		      v.mstate == 1,
+	      "%u", v.reason);
+	CHECK(RUN(&v, { L, 1 }, { L, 2 }, { L, 1 }) == 2 && v.reason == SBX_V_NOT_ALLOWED, "%u",
+	      v.reason);
 	/* Site ids out of range are still refused. */
 	CHECK(RUN(&v, { C, 5 }) == 0 && v.reason == SBX_V_ID_RANGE, "%u", v.reason);
 	CHECK(RUN(&v, { R, 5 }) == 0 && v.reason == SBX_V_ID_RANGE, "%u", v.reason);
@@ -759,12 +795,14 @@ static void test_nfa_stepping(void)
 	for (i = 0; i < sizeof(sites) / sizeof(sites[0]); i++) {
 		sbx_thread_init(&view, &thread, slots, 64);
 		CHECK(sbx_step(&view, &thread, CE, 4, &v) == 0 &&
-		      sbx_step(&view, &thread, SS, 1, &v) == 0, "prefix");
+			      sbx_step(&view, &thread, SS, 1, &v) == 0,
+		      "prefix");
 		before = thread;
 		memcpy(fb, slots, sizeof(fb));
 		CHECK(sbx_step(&view, &thread, sites[i][0], sites[i][1], &v) == 0, "site %u", i);
 		CHECK(memcmp(&before, &thread, sizeof(before)) == 0 &&
-		      memcmp(fb, slots, sizeof(fb)) == 0, "state changed by site marker %u", i);
+			      memcmp(fb, slots, sizeof(fb)) == 0,
+		      "state changed by site marker %u", i);
 	}
 	/* Callbacks keep their frames, under their original function index. */
 	CHECK(RUN(&v, { L, 1 }, { CE, 4 }, { C, 3 }, { L, 2 }, { R, 3 }, { CX, 4 }, { L, 0 }) == -1,
@@ -772,44 +810,52 @@ static void test_nfa_stepping(void)
 	CHECK(thread.depth == 1 && thread.slots[0].frame.mstate == 5, "%u %u", thread.depth,
 	      thread.slots[0].frame.mstate);
 	CHECK(RUN(&v, { CE, 4 }) == -1 && thread.depth == 2 &&
-	      thread.slots[1].frame.tag == (SBX_FRAME_CALLBACK | 4) && thread.slots[1].frame.mstate == 2,
+		      thread.slots[1].frame.tag == (SBX_FRAME_CALLBACK | 4) &&
+		      thread.slots[1].frame.mstate == 2,
 	      "callback frame %x %u", thread.slots[1].frame.tag, thread.slots[1].frame.mstate);
-	CHECK(RUN(&v, { CE, 4 }, { CX, 4 }) == 1 && v.reason == SBX_V_CANNOT_RETURN, "%u", v.reason);
-	CHECK(RUN(&v, { CE, 4 }, { L, 1 }) == 1 && v.reason == SBX_V_NOT_ALLOWED, "%u", v.reason);
-	CHECK(RUN(&v, { CE, 0 }) == 0 && v.reason == SBX_V_NOT_CALLBACK, "flattened root 0 is no callback: %u",
+	CHECK(RUN(&v, { CE, 4 }, { CX, 4 }) == 1 && v.reason == SBX_V_CANNOT_RETURN, "%u",
 	      v.reason);
+	CHECK(RUN(&v, { CE, 4 }, { L, 1 }) == 1 && v.reason == SBX_V_NOT_ALLOWED, "%u", v.reason);
+	CHECK(RUN(&v, { CE, 0 }) == 0 && v.reason == SBX_V_NOT_CALLBACK,
+	      "flattened root 0 is no callback: %u", v.reason);
 	CHECK(RUN(&v, { CE, 1 }) == 0 && v.reason == SBX_V_NOT_CALLBACK, "%u", v.reason);
 	CHECK(RUN(&v, { CE, 5 }) == 0 && v.reason == SBX_V_ID_RANGE, "%u", v.reason);
 	CHECK(RUN(&v, { CX, 4 }) == 0 && v.reason == SBX_V_WRONG_RETURN && v.tag == SBX_FRAME_ROOT,
 	      "%u", v.reason);
 	CHECK(RUN(&v, { CE, 4 }, { L, 2 }, { CX, 1 }) == 2 && v.reason == SBX_V_WRONG_RETURN &&
-	      v.tag == (SBX_FRAME_CALLBACK | 4), "%u", v.reason);
+		      v.tag == (SBX_FRAME_CALLBACK | 4),
+	      "%u", v.reason);
 	CHECK(RUN(&v, { CX, 5 }) == 0 && v.reason == SBX_V_ID_RANGE, "%u", v.reason);
 	/* A new thread: nothing but a callback. */
 	CHECK(sbx_thread_init_new_thread(&view, &thread, slots, 64) == 0, "init");
-	CHECK(sbx_step(&view, &thread, L, 1, &v) == 1 && v.reason == SBX_V_NOT_ALLOWED, "%u", v.reason);
+	CHECK(sbx_step(&view, &thread, L, 1, &v) == 1 && v.reason == SBX_V_NOT_ALLOWED, "%u",
+	      v.reason);
 	CHECK(sbx_step(&view, &thread, C, 0, &v) == 0 && thread.depth == 1, "site marker");
 	CHECK(sbx_step(&view, &thread, CE, 4, &v) == 0 && sbx_step(&view, &thread, L, 2, &v) == 0 &&
-	      sbx_step(&view, &thread, CX, 4, &v) == 0, "callback");
+		      sbx_step(&view, &thread, CX, 4, &v) == 0,
+	      "callback");
 	/* setjmp: the records work as in dyck mode, across callback frames. */
 	CHECK(RUN(&v, { L, 1 }, { SS, 3 }, { L, 0 }, { CE, 4 }, { SR, 3 }, { L, 2 }) == -1 &&
-	      thread.depth == 1 && thread.slots[0].frame.mstate == 6, "%u", v.reason);
+		      thread.depth == 1 && thread.slots[0].frame.mstate == 6,
+	      "%u", v.reason);
 	CHECK(RUN(&v, { CE, 4 }, { SS, 3 }, { CX, 4 }) == 2 && v.reason == SBX_V_CANNOT_RETURN,
 	      "%u", v.reason);
 	CHECK(RUN(&v, { CE, 4 }, { SS, 3 }, { L, 2 }, { CX, 4 }, { SR, 3 }) == 4 &&
-	      v.reason == SBX_V_NO_SETJMP, "record deeper than the stack: %u", v.reason);
+		      v.reason == SBX_V_NO_SETJMP,
+	      "record deeper than the stack: %u", v.reason);
 	/* Only callbacks push, so only they fill the store. */
 	load_example_nfa(2);
 	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { C, 3 }, { CE, 4 }, { CE, 4 }) == 4 &&
-	      v.reason == SBX_V_STORE_FULL && v.depth == 2, "%u", v.reason);
+		      v.reason == SBX_V_STORE_FULL && v.depth == 2,
+	      "%u", v.reason);
 	load_example_nfa(1);
 	CHECK(RUN(&v, { C, 0 }, { CE, 4 }) == 1 && v.reason == SBX_V_STORE_FULL, "%u", v.reason);
 }
 
 /* --- fuzzer seeds ---------------------------------------------------------- */
 
-static void write_seed(const char *dir, const char *name, const uint8_t *b, size_t n,
-		       uint8_t mode, const uint64_t (*ev)[2], int nev)
+static void write_seed(const char *dir, const char *name, const uint8_t *b, size_t n, uint8_t mode,
+		       const uint64_t (*ev)[2], int nev)
 {
 	char path[4096];
 	uint8_t len[4];
@@ -896,36 +942,43 @@ static void test_binding(void)
 	tb_set_add(&s, 1, 257);
 	load_spec(&s);
 	CHECK(sbx_thread_init(&view, &thread, slots, 64) == 0 &&
-	      sbx_step(&view, &thread, C, 0, &v) == 0, "call a");
+		      sbx_step(&view, &thread, C, 0, &v) == 0,
+	      "call a");
 	CHECK(SYS(257, 0) == 0 && SYS(257, 0x80000) == 0, "ambient openat O_RDONLY(|O_CLOEXEC)");
 	CHECK(SYS(257, 0x10000) == 0 && SYS(257, 0x20000) == 0,
 	      "O_DIRECTORY, O_NOFOLLOW only read");
 	CHECK(SYS(257, 1) == SBX_V_SYSCALL_WINDOW && SYS(257, 2) == SBX_V_SYSCALL_WINDOW &&
-	      SYS(257, 0x40) == SBX_V_SYSCALL_WINDOW && SYS(257, 0x200) == SBX_V_SYSCALL_WINDOW &&
-	      SYS(257, 0x400) == SBX_V_SYSCALL_WINDOW && SYS(257, 0x410000) == SBX_V_SYSCALL_WINDOW,
+		      SYS(257, 0x40) == SBX_V_SYSCALL_WINDOW &&
+		      SYS(257, 0x200) == SBX_V_SYSCALL_WINDOW &&
+		      SYS(257, 0x400) == SBX_V_SYSCALL_WINDOW &&
+		      SYS(257, 0x410000) == SBX_V_SYSCALL_WINDOW,
 	      "ambient openat never writes, creates, truncates or appends");
 	CHECK(sbx_step(&view, &thread, C, 2, &v) == 0 && sbx_step(&view, &thread, L, 1, &v) == 0 &&
-	      SYS(257, 0) == 0 && SYS(257, 0x241) == SBX_V_SYSCALL_WINDOW,
+		      SYS(257, 0) == 0 && SYS(257, 0x241) == SBX_V_SYSCALL_WINDOW,
 	      "read's set has openat, not the open-write bit: it only reads");
 	tb_set_add(&s, 2, SBX_SET_BIT_OPEN_WRITE);
 	load_spec(&s);
 	CHECK(sbx_thread_init(&view, &thread, slots, 64) == 0 &&
-	      sbx_step(&view, &thread, C, 0, &v) == 0 && sbx_step(&view, &thread, C, 2, &v) == 0 &&
-	      sbx_step(&view, &thread, L, 1, &v) == 0 && SYS(257, 0x241) == 0,
+		      sbx_step(&view, &thread, C, 0, &v) == 0 &&
+		      sbx_step(&view, &thread, C, 2, &v) == 0 &&
+		      sbx_step(&view, &thread, L, 1, &v) == 0 && SYS(257, 0x241) == 0,
 	      "with the open-write bit its window opens for writing");
 	CHECK(sbx_step(&view, &thread, R, 2, &v) == 0 && SYS(257, 0x241) == SBX_V_SYSCALL_WINDOW &&
-	      SYS(257, 0) == 0, "program code: read-only through the ambient set");
+		      SYS(257, 0) == 0,
+	      "program code: read-only through the ambient set");
 	bound_example(&s);
 	load_spec(&s);
 	CHECK(sbx_thread_init(&view, &thread, slots, 64) == 0 &&
-	      sbx_step(&view, &thread, C, 0, &v) == 0, "call a (again)");
+		      sbx_step(&view, &thread, C, 0, &v) == 0,
+	      "call a (again)");
 	/* LIBC open: its set. */
 	CHECK(sbx_step(&view, &thread, C, 2, &v) == 0 && sbx_step(&view, &thread, L, 1, &v) == 0 &&
-	      sbx_step(&view, &thread, R, 2, &v) == 0, "h reads");
+		      sbx_step(&view, &thread, R, 2, &v) == 0,
+	      "h reads");
 	CHECK(SYS(0, 0) == SBX_V_SYSCALL_WINDOW, "RET ends read's window");
 	CHECK(sbx_step(&view, &thread, L, 0, &v) == 0, "open");
-	CHECK(thread.window_sym == 0 && thread.window == 2, "window open %x %u",
-	      thread.window_sym, thread.window);
+	CHECK(thread.window_sym == 0 && thread.window == 2, "window open %x %u", thread.window_sym,
+	      thread.window);
 	CHECK(SYS(257, 0) == 0 && SYS(0, 0) == 0 && SYS(1, 0) == SBX_V_SYSCALL_WINDOW,
 	      "open's set");
 	CHECK(SYS(10, SBX_PROT_EXEC) == SBX_V_EXEC_MAPPING, "open's set maps no code");
@@ -937,12 +990,14 @@ static void test_binding(void)
 	CHECK(sbx_step(&view, &thread, L, 0, &v) == 1 && thread.window_sym == 2, "refused");
 	/* A new thread (or a fork) made now starts in this window. */
 	CHECK(sbx_thread_init_new_thread(&view, &other, slots2, 64) == 0 &&
-	      other.window_sym == SBX_WINDOW_NONE && other.window == 0, "new thread");
+		      other.window_sym == SBX_WINDOW_NONE && other.window == 0,
+	      "new thread");
 	sbx_thread_inherit_window(&view, &other, &thread);
 	CHECK(other.window_sym == 2 && other.window == 3, "inherited %x %u", other.window_sym,
 	      other.window);
 	CHECK(sbx_thread_copy(&other, slots2, 64, &thread) == 0 && other.window_sym == 2 &&
-	      other.window == 3, "copied");
+		      other.window == 3,
+	      "copied");
 	CHECK(sbx_step(&view, &thread, CX, 4, &v) == 0, "cb exit");
 	CHECK(thread.window_sym == 0 && thread.window == 2, "open's window restored %x %u",
 	      thread.window_sym, thread.window);
@@ -952,14 +1007,16 @@ static void test_binding(void)
 	CHECK(sbx_step(&view, &thread, SR, 7, &v) == 0 && thread.window == 0, "sj resume");
 	/* TAIL and the NFA's sites too. */
 	CHECK(RUN(&v, { C, 0 }, { C, 2 }, { L, 1 }, { R, 2 }, { L, 0 }, { R, 0 }, { C, 1 },
-		  { C, 3 }, { L, 1 }, { R, 3 }) == -1 && thread.window == 0, "b");
+		  { C, 3 }, { L, 1 }, { R, 3 }) == -1 &&
+		      thread.window == 0,
+	      "b");
 	CHECK(sbx_step(&view, &thread, L, 2, &v) == 0 && thread.window == 3, "write");
 	CHECK(sbx_step(&view, &thread, T, 4, &v) == 1, "tail after write: not allowed");
 
 	/* Without SBX_BLOB_F_BOUND nothing is checked. */
 	load_example(8);
-	CHECK(sbx_thread_init(&view, &thread, slots, 64) == 0 && SYS(59, 0) == 0 &&
-	      SYS(10, 7) == 0, "unbound");
+	CHECK(sbx_thread_init(&view, &thread, slots, 64) == 0 && SYS(59, 0) == 0 && SYS(10, 7) == 0,
+	      "unbound");
 
 	/* Validation. */
 	bound_example(&s);
@@ -1031,8 +1088,8 @@ static void test_pins(void)
 	      "another id");
 	CHECK(sbx_pin_check(&view, b, b + 0x1102, b + 0x4000, C, 1) == SBX_V_UNPINNED,
 	      "another kind");
-	CHECK(sbx_pin_check(&view, b, b + 0x1102, b + 0x4000, L, 1ULL << 32 | 1) ==
-	      SBX_V_UNPINNED, "upper bits of the id");
+	CHECK(sbx_pin_check(&view, b, b + 0x1102, b + 0x4000, L, 1ULL << 32 | 1) == SBX_V_UNPINNED,
+	      "upper bits of the id");
 	CHECK(sbx_pin_check(&view, b, b + 0x1102, b + 0x4008, L, 1) == SBX_V_UNPINNED,
 	      "inside an entry");
 	CHECK(sbx_pin_check(&view, b, b + 0x1102, b + 0x4030, L, 1) == SBX_V_UNPINNED,
@@ -1076,15 +1133,15 @@ static void test_pins(void)
 static void write_seeds(const char *dir)
 {
 	static const uint64_t run1[][2] = {
-		{ C, 0 }, { C, 2 }, { L, 1 }, { R, 2 }, { L, 0 }, { R, 0 }, { C, 1 }, { C, 3 },
+		{ C, 0 }, { C, 2 }, { L, 1 }, { R, 2 }, { L, 0 }, { R, 0 },  { C, 1 }, { C, 3 },
 		{ L, 1 }, { R, 3 }, { T, 4 }, { L, 1 }, { R, 1 }, { CE, 4 }, { L, 2 }, { CX, 4 },
 	};
 	static const uint64_t run2[][2] = {
 		{ SS, 1 }, { C, 0 }, { SS, 2 }, { CE, 4 }, { C, 2 }, { SR, 2 }, { SR, 1 }, { C, 0 },
 	};
 	static const uint64_t run3[][2] = {
-		{ C, 0 }, { C, 2 }, { L, 1 }, { R, 3 }, { SS, 1 }, { L, 0 }, { CE, 4 }, { T, 4 },
-		{ L, 2 }, { CX, 4 }, { SR, 1 }, { L, 2 }, { C, 5 },
+		{ C, 0 }, { C, 2 }, { L, 1 },  { R, 3 },  { SS, 1 }, { L, 0 }, { CE, 4 },
+		{ T, 4 }, { L, 2 }, { CX, 4 }, { SR, 1 }, { L, 2 },  { C, 5 },
 	};
 
 	load_example(8);
@@ -1104,14 +1161,14 @@ static union sbx_slot fast_slots[64], ref_slots[64], pre_slots[64];
 static int same_thread(const struct sbx_thread *a, const union sbx_slot *as,
 		       const struct sbx_thread *b, const union sbx_slot *bs)
 {
-	return a->capacity == b->capacity && a->nr_frames == b->nr_frames &&
-	       a->nr_sj == b->nr_sj && a->depth == b->depth && a->max_depth == b->max_depth &&
-	       a->window == b->window && a->window_sym == b->window_sym &&
-	       a->window_map == b->window_map && memcmp(as, bs, sizeof(ref_slots)) == 0;
+	return a->capacity == b->capacity && a->nr_frames == b->nr_frames && a->nr_sj == b->nr_sj &&
+	       a->depth == b->depth && a->max_depth == b->max_depth && a->window == b->window &&
+	       a->window_sym == b->window_sym && a->window_map == b->window_map &&
+	       memcmp(as, bs, sizeof(ref_slots)) == 0;
 }
 
-static void copy_thread(struct sbx_thread *dst, union sbx_slot *ds,
-			const struct sbx_thread *src, const union sbx_slot *ss)
+static void copy_thread(struct sbx_thread *dst, union sbx_slot *ds, const struct sbx_thread *src,
+			const union sbx_slot *ss)
 {
 	*dst = *src;
 	dst->slots = ds;
@@ -1170,7 +1227,8 @@ static unsigned int fast_walk(uint32_t seed, unsigned int n)
 		CHECK(rf == 0 || rf == 1, "fast returns %d", rf);
 		if (rf == 0) {
 			decided++;
-			CHECK(rs == 0, "fast allowed what sbx_step refuses: seed %u step %u kind %llu id %llu reason %u",
+			CHECK(rs == 0,
+			      "fast allowed what sbx_step refuses: seed %u step %u kind %llu id %llu reason %u",
 			      seed, i, (unsigned long long)kind, (unsigned long long)id, v.reason);
 			CHECK(same_thread(&fast, fast_slots, &ref, ref_slots),
 			      "fast and sbx_step differ: step %u kind %llu id %llu", i,
@@ -1226,7 +1284,8 @@ static void test_fast_path(void)
 	load_example_nfa(8);
 	sbx_thread_init(&view, &thread, slots, 64);
 	CHECK(sbx_step_fast(&view, &thread, L, 1) == 0 && thread.window_sym == 1 &&
-	      thread.slots[0].frame.mstate == 3, "exit");
+		      thread.slots[0].frame.mstate == 3,
+	      "exit");
 	CHECK(sbx_step(&view, &thread, L, 4, &v) == 1 && sbx_step_fast(&view, &thread, L, 4) == 1,
 	      "a refused LIBC is left to sbx_step");
 }
@@ -1249,27 +1308,29 @@ static void test_resync(void)
 	      "write refused");
 	CHECK(sbx_resync(&view, &thread, L, 2) == 0, "resync on write");
 	CHECK(sbx_top(&thread)->mstate == 5 && thread.window_sym == 2 && thread.depth == 1 &&
-	      sbx_top(&thread)->tag == SBX_FRAME_ROOT, "at {m4}, window write, root kept: %u %u",
-	      sbx_top(&thread)->mstate, thread.window_sym);
+		      sbx_top(&thread)->tag == SBX_FRAME_ROOT,
+	      "at {m4}, window write, root kept: %u %u", sbx_top(&thread)->mstate,
+	      thread.window_sym);
 
 	/* read from anywhere: {m2 m3}, where both read and write are allowed next. */
 	sbx_thread_init(&view, &thread, slots, 8);
 	CHECK(sbx_resync(&view, &thread, L, 1) == 0 && sbx_top(&thread)->mstate == 7,
 	      "resync on read from {m0}");
-	CHECK(sbx_step(&view, &thread, L, 1, NULL) == 0 && sbx_step(&view, &thread, L, 2, NULL) == 0,
+	CHECK(sbx_step(&view, &thread, L, 1, NULL) == 0 &&
+		      sbx_step(&view, &thread, L, 2, NULL) == 0,
 	      "read then write after resync");
 
 	/* Not resynchronising: the thread is unchanged. */
 	sbx_thread_init(&view, &thread, slots, 8);
 	CHECK(sbx_resync(&view, &thread, L, 3) == 1 && sbx_top(&thread)->mstate == 1 &&
-	      thread.window_sym == SBX_WINDOW_START, "close is allowed nowhere in main");
+		      thread.window_sym == SBX_WINDOW_START,
+	      "close is allowed nowhere in main");
 	CHECK(sbx_resync(&view, &thread, L, 4) == 1, "symbol out of range");
 	CHECK(sbx_resync(&view, &thread, L, 1ULL << 32 | 1) == 1, "id above 32 bits");
 	CHECK(sbx_resync(&view, &thread, SBX_MARK_CALL, 0) == 1, "a CALL never resynchronises");
 	CHECK(sbx_resync(&view, &thread, SBX_MARK_RET, 1) == 1, "a RET never resynchronises");
 	CHECK(sbx_resync(&view, &thread, 0, 1) == 1, "unknown kind");
-	CHECK(sbx_top(&thread)->mstate == 1 && thread.window_sym == SBX_WINDOW_START,
-	      "unchanged");
+	CHECK(sbx_top(&thread)->mstate == 1 && thread.window_sym == SBX_WINDOW_START, "unchanged");
 	/* A new thread's root (the empty frontier) is in no function. */
 	sbx_thread_init_new_thread(&view, &thread, slots, 8);
 	CHECK(sbx_resync(&view, &thread, L, 1) == 1 && sbx_top(&thread)->mstate == 0,
