@@ -14,7 +14,7 @@ SBX_GIT_COMMIT ?= $(shell c=$$(git rev-parse --short=12 HEAD 2>/dev/null) && \
 	{ git diff --quiet HEAD -- 2>/dev/null && echo $$c || echo $$c-dirty; } || echo unknown)
 export SBX_GIT_COMMIT
 
-.PHONY: all deps build test test-unit test-core test-vm test-e2e test-attacks test-boot kmod fuzz demo bench bench-analysis bench-marker bench-vm clean \
+.PHONY: all deps build lint format test test-unit test-core test-vm test-e2e test-attacks test-boot kmod fuzz demo bench bench-analysis bench-marker bench-vm clean \
 	install install-tools install-systemd install-modules-load dkms-install test-install
 
 all: build
@@ -25,11 +25,22 @@ deps:
 build: deps
 	$(SWIFT) build $(SWIFT_FLAGS)
 
-test: build test-core
+test: build lint test-core
 	$(SWIFT) test $(SWIFT_FLAGS)
 	$(MAKE) test-vm
 	$(MAKE) test-mbedtls
 	$(MAKE) test-install
+
+# Formatting: swift-format (.swift-format) for the Swift code, clang-format in kernel
+# style (kmod/.clang-format) for kmod/. `make lint` checks, `make format` applies.
+KMOD_C_FILES = $(shell git ls-files 'kmod/*.c' 'kmod/*.h' | grep -v '\.mod\.c$$')
+lint: deps
+	$(SWIFT) format lint --strict -r -p Sources Tests Package.swift
+	clang-format-19 --dry-run -Werror --style=file:kmod/.clang-format $(KMOD_C_FILES)
+
+format:
+	$(SWIFT) format format -i -r -p Sources Tests Package.swift
+	clang-format-19 -i --style=file:kmod/.clang-format $(KMOD_C_FILES)
 
 # The fast loop: pure unit tests (model, formats, checker, blob, reports, arguments,
 # boot-console parsing), no compiler, no ptrace, no guest. Randomised differential

@@ -3,7 +3,7 @@
 # everything is present, so `make test` can call it every time.
 set -euo pipefail
 
-packages=(llvm-19-dev clang-19 llvm-19 libelf-dev graphviz time python3 make cmake qemu-system-x86 busybox-static linux-headers-amd64 cpio kmod xz-utils libcapstone-dev strace dkms libseccomp-dev "$@")
+packages=(llvm-19-dev clang-19 llvm-19 clang-format-19 libelf-dev graphviz time python3 make cmake qemu-system-x86 busybox-static linux-headers-amd64 cpio kmod xz-utils libcapstone-dev strace dkms libseccomp-dev "$@")
 
 missing=()
 for p in "${packages[@]}"; do
