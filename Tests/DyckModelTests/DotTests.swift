@@ -7,17 +7,52 @@ final class DotTests: XCTestCase {
         text.split(separator: "\n").map(String.init).filter { $0.contains(fragment) }
     }
 
+    /// The graph a DOT text draws, read without relying on the writer's node ids:
+    /// each node by its label (a state number, or "start" for the invisible entry
+    /// point), each edge by its end nodes' labels and its own label.
+    struct DrawnGraph {
+        var nodes: [String: String] = [:]  // id -> label
+        var edges: [(from: String, to: String, label: String?, dashed: Bool)] = []
+        var doubleCircles: Set<String> = []
+
+        init(_ text: String) {
+            var rawEdges: [(String, String, String?, Bool)] = []
+            for line in text.split(separator: "\n").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+                let attributes = line.range(of: " [").map { String(line[$0.upperBound...]) } ?? ""
+                let label = attributes.range(of: "label=\"").map { start -> String in
+                    let rest = attributes[start.upperBound...]
+                    return String(rest[..<(rest.range(of: "\", ")?.lowerBound ?? rest.range(of: "\"]")!.lowerBound)])
+                }
+                let head = String(line.prefix { $0 != "[" && $0 != ";" }).trimmingCharacters(in: .whitespaces)
+                if head.contains(" -> ") {
+                    let ends = head.components(separatedBy: " -> ")
+                    rawEdges.append((ends[0], ends[1], label, attributes.contains("style=dashed")))
+                } else if !head.isEmpty, !head.contains(" "), head != "}", attributes.contains("shape=point") {
+                    nodes[head] = "start"
+                } else if !head.isEmpty, !head.contains(" "), let label {
+                    nodes[head] = label
+                    if attributes.contains("shape=doublecircle") { doubleCircles.insert(label) }
+                }
+            }
+            edges = rawEdges.map { (nodes[$0.0] ?? "?" + $0.0, nodes[$0.1] ?? "?" + $0.1, $0.2, $0.3) }
+        }
+
+        func has(_ from: String, _ to: String, _ label: String?, dashed: Bool = false) -> Bool {
+            edges.contains { $0.from == from && $0.to == to && $0.label == label && $0.dashed == dashed }
+        }
+    }
+
     func testSingleFunction() {
         let text = Dot.function(ModelFixtures.sharedHelper, index: 1)
         XCTAssertTrue(text.hasPrefix("digraph \"a\" {"))
+        let graph = DrawnGraph(text)
         // 3 states + the invisible start point; 2 edges + the start arrow.
-        XCTAssertEqual(lines(text, containing: "[label=\"").filter { !$0.contains("->") }.count, 3)
-        XCTAssertEqual(lines(text, containing: "->").count, 3)
-        XCTAssertEqual(lines(text, containing: "shape=doublecircle").count, 1)
-        XCTAssertEqual(lines(text, containing: "f1_start [shape=point, style=invis]").count, 1)
-        XCTAssertEqual(lines(text, containing: "f1_start -> f1_s0;").count, 1)
-        XCTAssertEqual(lines(text, containing: "f1_s0 -> f1_s1 [label=\"call h()\\nt.c:9\", style=dashed];").count, 1)
-        XCTAssertEqual(lines(text, containing: "f1_s1 -> f1_s2 [label=\"open\\nt.c:10\"];").count, 1)
+        XCTAssertEqual(graph.nodes.values.sorted(), ["0", "1", "2", "start"], text)
+        XCTAssertEqual(graph.edges.count, 3, text)
+        XCTAssertEqual(graph.doubleCircles, ["2"], text)
+        XCTAssertTrue(graph.has("start", "0", nil), text)
+        XCTAssertTrue(graph.has("0", "1", "call h()\\nt.c:9", dashed: true), text)
+        XCTAssertTrue(graph.has("1", "2", "open\\nt.c:10"), text)
     }
 
     func testAllFunctionsHasAClusterPerFunction() {
