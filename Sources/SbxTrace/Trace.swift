@@ -81,17 +81,24 @@ public enum TraceMarkerKind: Hashable, Sendable, CustomStringConvertible {
     /// Any other value of `rdi`; never one of the values above.
     case unknown(UInt64)
 
-    /// The known kinds with their numbers (from `kmod/uapi/sbx_marker.h`) and names.
-    static let table: [(kind: TraceMarkerKind, value: UInt64, name: String)] = [
-        (.libc, UInt64(SBX_MARK_LIBC), "libc"),
-        (.call, UInt64(SBX_MARK_CALL), "call"),
-        (.ret, UInt64(SBX_MARK_RET), "ret"),
-        (.callbackEnter, UInt64(SBX_MARK_CB_ENTER), "cb-enter"),
-        (.callbackExit, UInt64(SBX_MARK_CB_EXIT), "cb-exit"),
-        (.tail, UInt64(SBX_MARK_TAIL), "tail"),
-        (.setjmpSave, UInt64(SBX_MARK_SJ_SAVE), "sj-save"),
-        (.setjmpResume, UInt64(SBX_MARK_SJ_RESUME), "sj-resume")
-    ]
+    /// The known kinds with their numbers (`MarkerKind`: from `kmod/uapi/sbx_marker.h`) and names.
+    static let table: [(kind: TraceMarkerKind, value: UInt64, name: String)] = MarkerKind.allCases.map { kind in
+        (TraceMarkerKind(kind), UInt64(kind.rawValue), kind.name)
+    }
+
+    /// The trace's name for a kind the monitor knows.
+    init(_ kind: MarkerKind) {
+        switch kind {
+        case .libc: self = .libc
+        case .call: self = .call
+        case .ret: self = .ret
+        case .callbackEnter: self = .callbackEnter
+        case .callbackExit: self = .callbackExit
+        case .tail: self = .tail
+        case .setjmpSave: self = .setjmpSave
+        case .setjmpResume: self = .setjmpResume
+        }
+    }
 
     public init(rawValue: UInt64) {
         self = Self.table.first { $0.value == rawValue }?.kind ?? .unknown(rawValue)
