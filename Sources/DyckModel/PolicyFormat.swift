@@ -293,28 +293,9 @@ struct PolicyParser {
 
     /// The policy format's words for what the lexer found.
     static func lexError(_ error: RecordLexError) -> PolicyFormatError {
-        let line = error.line
-        let message: String
-        switch error.problem {
-        case .unterminatedLine:
-            return PolicyFormatError(
-                kind: .truncated, line: line,
-                message: "the file is truncated: it ends in the middle of line \(line), which has no newline")
-        case .leadingSpace: message = "the line starts with a space"
-        case .doubleSpace: message = "two spaces in a row (fields are separated by a single space)"
-        case .trailingSpace: message = "the line ends with a space"
-        case .forbiddenByte(let byte): message = describeForbidden(byte)
-        }
-        return PolicyFormatError(kind: .malformed, line: line, message: message)
-    }
-
-    static func describeForbidden(_ byte: UInt8) -> String {
-        switch byte {
-        case UInt8(ascii: "\r"): return "carriage return in the line (policy files use LF line endings, not CRLF)"
-        case UInt8(ascii: "\t"): return "tab in the line (fields are separated by a single space)"
-        case 0x80...: return "non-ASCII byte \(hex(byte)) outside a comment (names write such bytes as %XX)"
-        default: return "control byte \(hex(byte)) outside a comment (names write such bytes as %XX)"
-        }
+        PolicyFormatError(
+            kind: error.problem == .unterminatedLine ? .truncated : .malformed, line: error.line,
+            message: error.message(cut: "the file", files: "policy files", escaped: "names"))
     }
 
     static func hex(_ byte: UInt8) -> String {

@@ -3,8 +3,9 @@
 /// lines with their numbers, records (lines that are neither blank nor comments) split
 /// into single-space-separated fields of printable ASCII, decimal numbers with one
 /// spelling each, `%XX`-escaped names, the `MAGIC VERSION` header line, and fields
-/// quoted for messages. It knows no grammar: it reports what it found as typed values
-/// and each format words its own messages, so the two formats' diagnostics stay theirs.
+/// quoted for messages. It knows no grammar: it reports what it found as typed values;
+/// each format chooses the error kind, and fills in its own nouns where the message of
+/// a refused line (`RecordLexError.message`) names the format.
 /// `specs/record-lexer.md` is the definition.
 package struct RecordLexer {
     package let bytes: [UInt8]
@@ -241,6 +242,28 @@ package struct RecordLexError: Error, Equatable, Sendable {
     package init(line: Int, problem: Problem) {
         self.line = line
         self.problem = problem
+    }
+}
+
+extension RecordLexError {
+    /// The one-line message, in a format's words: `cut` names the input in the
+    /// message about a cut ("the file"), `files` names the format's files in the one
+    /// about CRLF ("policy files"), `escaped` what writes other bytes as `%XX` ("names").
+    package func message(cut: String, files: String, escaped: String) -> String {
+        switch problem {
+        case .unterminatedLine:
+            return "\(cut) is truncated: it ends in the middle of line \(line), which has no newline"
+        case .leadingSpace: return "the line starts with a space"
+        case .doubleSpace: return "two spaces in a row (fields are separated by a single space)"
+        case .trailingSpace: return "the line ends with a space"
+        case .forbiddenByte(UInt8(ascii: "\r")):
+            return "carriage return in the line (\(files) use LF line endings, not CRLF)"
+        case .forbiddenByte(UInt8(ascii: "\t")): return "tab in the line (fields are separated by a single space)"
+        case .forbiddenByte(let byte) where byte >= 0x80:
+            return "non-ASCII byte \(RecordLexer.hex(byte)) outside a comment (\(escaped) write such bytes as %XX)"
+        case .forbiddenByte(let byte):
+            return "control byte \(RecordLexer.hex(byte)) outside a comment (\(escaped) write such bytes as %XX)"
+        }
     }
 }
 

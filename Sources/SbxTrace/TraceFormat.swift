@@ -425,26 +425,9 @@ struct TraceParser {
 
     /// The trace format's words for what the lexer found.
     func lexError(_ problem: RecordLexError) -> TraceFormatError {
-        let line = problem.line
-        switch problem.problem {
-        case .unterminatedLine:
-            return error(
-                .truncated, line, "the trace is truncated: it ends in the middle of line \(line), which has no newline")
-        case .leadingSpace: return error(.malformed, line, "the line starts with a space")
-        case .doubleSpace:
-            return error(.malformed, line, "two spaces in a row (fields are separated by a single space)")
-        case .trailingSpace: return error(.malformed, line, "the line ends with a space")
-        case .forbiddenByte(let byte): return error(.malformed, line, Self.describeForbidden(byte))
-        }
-    }
-
-    static func describeForbidden(_ byte: UInt8) -> String {
-        switch byte {
-        case UInt8(ascii: "\r"): return "carriage return in the line (traces use LF line endings, not CRLF)"
-        case UInt8(ascii: "\t"): return "tab in the line (fields are separated by a single space)"
-        case 0x80...: return "non-ASCII byte \(hex(byte)) outside a comment (paths write such bytes as %XX)"
-        default: return "control byte \(hex(byte)) outside a comment (paths write such bytes as %XX)"
-        }
+        error(
+            problem.problem == .unterminatedLine ? .truncated : .malformed, problem.line,
+            problem.message(cut: "the trace", files: "traces", escaped: "paths"))
     }
 
     static func hex(_ byte: UInt8) -> String {

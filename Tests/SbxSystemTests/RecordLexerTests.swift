@@ -56,6 +56,22 @@ final class RecordLexerTests: XCTestCase {
         XCTAssertEqual(lexError("\n\nab\u{E9}\n"), RecordLexError(line: 3, problem: .forbiddenByte(0xC3)))
     }
 
+    func testMessagesOfRefusedLinesTakeTheFormatsNouns() {
+        func message(_ problem: RecordLexError.Problem) -> String {
+            RecordLexError(line: 7, problem: problem).message(cut: "the log", files: "logs", escaped: "keys")
+        }
+        XCTAssertEqual(
+            message(.unterminatedLine), "the log is truncated: it ends in the middle of line 7, which has no newline")
+        XCTAssertEqual(
+            message(.forbiddenByte(0x0D)), "carriage return in the line (logs use LF line endings, not CRLF)")
+        XCTAssertEqual(message(.forbiddenByte(0x09)), "tab in the line (fields are separated by a single space)")
+        XCTAssertEqual(
+            message(.forbiddenByte(0x80)), "non-ASCII byte 0x80 outside a comment (keys write such bytes as %XX)")
+        XCTAssertEqual(
+            message(.forbiddenByte(0x7F)), "control byte 0x7F outside a comment (keys write such bytes as %XX)")
+        XCTAssertEqual(message(.doubleSpace), "two spaces in a row (fields are separated by a single space)")
+    }
+
     func testDecimalsHaveOneSpellingAndOverflowIsTyped() {
         let lex = lexer("0 7 18446744073709551615 18446744073709551616 9223372036854775808 01 -1 +1 1a")
         let fields = (try? lex.fields(0..<lex.bytes.count)) ?? []
