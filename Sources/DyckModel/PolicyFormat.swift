@@ -1,3 +1,5 @@
+import SbxSystem
+
 /// The policy text format, versions 1 to 3 (`specs/policy-format.md` is the
 /// definition; this file and that document must agree).
 public enum PolicyFormat {
@@ -62,42 +64,11 @@ public struct PolicyFormatError: CategorizedError, Equatable, Sendable {
 
 // MARK: - Names
 
-/// Percent-encoding of names, so that a name is always one space-free token of
-/// printable ASCII and never looks like a location or a comment.
+/// Percent-encoding of names (`PercentCoding`), for text: a name is always one
+/// space-free token of printable ASCII and never looks like a location or a comment.
 enum PolicyNameCoding {
-    static let hexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
-
-    /// Controls, space, DEL, every non-ASCII byte, and the four bytes with a meaning
-    /// in the format: '%' (escape), '#' (comment), ':' (location separator), '@'
-    /// (location start).
-    static func mustEncode(_ byte: UInt8) -> Bool {
-        byte <= 0x20 || byte >= 0x7F || byte == UInt8(ascii: "%") || byte == UInt8(ascii: "#")
-            || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "@")
-    }
-
     static func encode(_ name: String) -> String {
-        guard name.utf8.contains(where: mustEncode) else { return name }
-        var out: [UInt8] = []
-        out.reserveCapacity(name.utf8.count * 3)
-        for byte in name.utf8 {
-            if mustEncode(byte) {
-                out.append(UInt8(ascii: "%"))
-                out.append(hexDigits[Int(byte >> 4)])
-                out.append(hexDigits[Int(byte & 0x0F)])
-            } else {
-                out.append(byte)
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
-        default: return nil
-        }
+        PercentCoding.encode(name)
     }
 }
 
@@ -280,97 +251,55 @@ struct PolicyParser {
         var tokens: [Range<Int>]
     }
 
-    enum Number {
-        case value(Int)
-        case tooLarge
-        case invalid
-    }
-
-    let bytes: [UInt8]
-    var position = 0
+    var lexer: RecordLexer
+    var bytes: [UInt8] { lexer.bytes }
+    var position: Int { lexer.position }
     /// Number of the physical line read last (1-based; 0 before the first).
-    var lineNumber = 0
+    var lineNumber: Int { lexer.lineNumber }
     var totalStates = 0
     var totalEdges = 0
     var totalCallees = 0
     var totalLocations = 0
 
     init(bytes: [UInt8]) {
-        self.bytes = bytes
+        lexer = RecordLexer(bytes: bytes)
     }
 
     // MARK: Lines and fields
 
-    /// The next physical line without its LF, and whether an LF ended it.
     mutating func nextPhysicalLine() -> (range: Range<Int>, terminated: Bool)? {
-        guard position < bytes.count else { return nil }
-        let start = position
-        lineNumber += 1
-        if let newline = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) {
-            position = newline + 1
-            return (start..<newline, true)
-        }
-        position = bytes.count
-        return (start..<bytes.count, false)
+        lexer.nextPhysicalLine()
     }
 
-    /// The next line that is neither blank nor a comment, split into fields.
+    /// The next line that is neither blank nor a comment, split into fields. A
+    /// missing final newline means the file was cut, unless the cut line is the
+    /// complete `end` line (some editors drop the last newline).
     mutating func nextLine() throws(PolicyFormatError) -> Line? {
-        while let raw = nextPhysicalLine() {
-            let range = raw.range
-            if range.isEmpty || bytes[range.lowerBound] == UInt8(ascii: "#") { continue }
-            // A missing final newline means the file was cut, unless the cut line is
-            // the complete `end` line (some editors drop the last newline).
-            if !raw.terminated && !bytes[range].elementsEqual(Keyword.end) {
-                throw PolicyFormatError(
-                    kind: .truncated, line: lineNumber,
-                    message: "the file is truncated: it ends in the middle of line \(lineNumber), which has no newline")
-            }
-            return Line(number: lineNumber, tokens: try tokenize(range))
+        do throws(RecordLexError) {
+            guard let record = try lexer.nextRecord(unterminatedAllowed: Keyword.end) else { return nil }
+            return Line(number: record.number, tokens: record.fields)
+        } catch {
+            throw Self.lexError(error)
         }
-        return nil
     }
 
     func tokenize(_ range: Range<Int>) throws(PolicyFormatError) -> [Range<Int>] {
-        var tokens: [Range<Int>] = []
-        var start = range.lowerBound
-        var i = range.lowerBound
-        while i < range.upperBound {
-            let byte = bytes[i]
-            if byte == UInt8(ascii: " ") {
-                if i == start {
-                    throw malformed(
-                        lineNumber,
-                        i == range.lowerBound
-                            ? "the line starts with a space"
-                            : "two spaces in a row (fields are separated by a single space)")
-                }
-                tokens.append(start..<i)
-                start = i + 1
-            } else if byte < 0x21 || byte > 0x7E {
-                throw malformed(lineNumber, Self.describeForbidden(byte))
-            }
-            i += 1
+        do throws(RecordLexError) {
+            return try lexer.fields(range)
+        } catch {
+            throw Self.lexError(error)
         }
-        if start == range.upperBound {
-            throw malformed(lineNumber, "the line ends with a space")
-        }
-        tokens.append(start..<range.upperBound)
-        return tokens
     }
 
-    static func describeForbidden(_ byte: UInt8) -> String {
-        switch byte {
-        case UInt8(ascii: "\r"): return "carriage return in the line (policy files use LF line endings, not CRLF)"
-        case UInt8(ascii: "\t"): return "tab in the line (fields are separated by a single space)"
-        case 0x80...: return "non-ASCII byte \(hex(byte)) outside a comment (names write such bytes as %XX)"
-        default: return "control byte \(hex(byte)) outside a comment (names write such bytes as %XX)"
-        }
+    /// The policy format's words for what the lexer found.
+    static func lexError(_ error: RecordLexError) -> PolicyFormatError {
+        PolicyFormatError(
+            kind: error.problem == .unterminatedLine ? .truncated : .malformed, line: error.line,
+            message: error.message(cut: "the file", files: "policy files", escaped: "names"))
     }
 
     static func hex(_ byte: UInt8) -> String {
-        let digits = PolicyNameCoding.hexDigits
-        return "0x" + String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]], as: UTF8.self)
+        RecordLexer.hex(byte)
     }
 
     func malformed(_ line: Int, _ message: String) -> PolicyFormatError {
@@ -378,42 +307,18 @@ struct PolicyParser {
     }
 
     func equals(_ token: Range<Int>, _ keyword: [UInt8]) -> Bool {
-        bytes[token].elementsEqual(keyword)
+        lexer.equals(token, keyword)
     }
 
-    /// A field as it may be quoted in a message: printable ASCII (tokenize ensures
-    /// that of fields; `showRaw` handles arbitrary bytes), cut short.
+    /// A field as it may be quoted in a message: printable, cut short.
     func show(_ token: Range<Int>) -> String {
-        showRaw(token)
+        lexer.show(token)
     }
 
-    func showRaw(_ range: Range<Int>) -> String {
-        var text = ""
-        for byte in bytes[range].prefix(40) {
-            if byte >= 0x20 && byte < 0x7F {
-                text.unicodeScalars.append(Unicode.Scalar(byte))
-            } else {
-                text += "\\x" + Self.hex(byte).dropFirst(2)
-            }
-        }
-        return range.count > 40 ? text + "..." : text
-    }
-
-    func number(_ token: Range<Int>) -> Number {
-        guard !token.isEmpty else { return .invalid }
-        // One spelling per number: no sign, no leading zeros.
-        if token.count > 1 && bytes[token.lowerBound] == UInt8(ascii: "0") { return .invalid }
-        var value = 0
-        var overflow = false
-        for i in token {
-            let byte = bytes[i]
-            guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return .invalid }
-            let (times10, o1) = value.multipliedReportingOverflow(by: 10)
-            let (sum, o2) = times10.addingReportingOverflow(Int(byte - UInt8(ascii: "0")))
-            if o1 || o2 { overflow = true }
-            value = sum
-        }
-        return overflow ? .tooLarge : .value(value)
+    /// Indices, counts and line numbers are `Int`s: a number above `Int.max` is too
+    /// large for any table.
+    func number(_ token: Range<Int>) -> Result<Int, RecordNumberError> {
+        lexer.decimal(token, as: Int.self)
     }
 
     /// Field `i` of a line whose field count was checked by the caller.
@@ -446,12 +351,12 @@ struct PolicyParser {
     func index(_ line: Line, _ i: Int, _ what: String, _ syntax: String) throws(PolicyFormatError) -> Int {
         let token = try field(line, i, syntax)
         switch number(token) {
-        case .value(let value): return value
-        case .tooLarge:
+        case .success(let value): return value
+        case .failure(.overflow):
             throw PolicyFormatError(
                 kind: .outOfRange, line: line.number,
                 message: "out-of-range \(what) \(show(token)) (too large for any table)")
-        case .invalid:
+        case .failure(.notDecimal):
             throw malformed(
                 line.number,
                 "expected \(what) as a decimal number (digits only, no sign or leading zeros), found '\(show(token))'")
@@ -461,13 +366,13 @@ struct PolicyParser {
     func count(_ line: Line, _ i: Int, _ what: String, cap: Int, _ syntax: String) throws(PolicyFormatError) -> Int {
         let token = try field(line, i, syntax)
         switch number(token) {
-        case .value(let value) where value <= cap:
+        case .success(let value) where value <= cap:
             return value
-        case .value, .tooLarge:
+        case .success, .failure(.overflow):
             throw PolicyFormatError(
                 kind: .capExceeded, line: line.number, message: "\(what) count \(show(token)) exceeds the cap of \(cap)"
             )
-        case .invalid:
+        case .failure(.notDecimal):
             throw malformed(
                 line.number,
                 "expected \(what) count as a decimal number (digits only, no sign or leading zeros), found '\(show(token))'"
@@ -479,35 +384,27 @@ struct PolicyParser {
     /// duplicated by hand edits.
     func checkID(_ line: Line, _ expected: Int, _ what: String, _ syntax: String) throws(PolicyFormatError) {
         let token = try field(line, 1, syntax)
-        guard case .value(let id) = number(token), id == expected else {
+        guard case .success(let id) = number(token), id == expected else {
             throw malformed(
                 line.number, "expected \(what) id \(expected), found '\(show(token))' (ids are 0, 1, 2, ... in order)")
         }
     }
 
     func name(_ token: Range<Int>, _ what: String, line: Int) throws(PolicyFormatError) -> String {
-        var decoded: [UInt8] = []
-        decoded.reserveCapacity(token.count)
-        var i = token.lowerBound
-        while i < token.upperBound {
-            let byte = bytes[i]
-            if byte == UInt8(ascii: "%") {
-                guard i + 2 < token.upperBound,
-                    let high = PolicyNameCoding.hexValue(bytes[i + 1]),
-                    let low = PolicyNameCoding.hexValue(bytes[i + 2])
-                else {
-                    let shown = showRaw(i..<min(i + 3, token.upperBound))
-                    throw malformed(line, "invalid percent escape '\(shown)' in \(what) (a '%' is written %25)")
-                }
-                decoded.append(high << 4 | low)
-                i += 3
-            } else if PolicyNameCoding.mustEncode(byte) {
+        let decoded: [UInt8]
+        do throws(PercentDecodingError) {
+            decoded = try lexer.percentDecoded(token, rejectingNUL: false)
+        } catch {
+            switch error {
+            case .invalidEscape(let escape):
+                throw malformed(line, "invalid percent escape '\(show(escape))' in \(what) (a '%' is written %25)")
+            case .unescaped(let i):
                 throw malformed(
                     line,
-                    "'\(showRaw(i..<i + 1))' in \(what) must be percent-encoded (as %\(Self.hex(byte).dropFirst(2)))")
-            } else {
-                decoded.append(byte)
-                i += 1
+                    "'\(show(i..<i + 1))' in \(what) must be percent-encoded (as %\(Self.hex(bytes[i]).dropFirst(2)))")
+            case .escapedNUL:
+                // Not asked for: a NUL in a name is judged by validation.
+                throw malformed(line, "\(what) contains a NUL byte (%00)")
             }
         }
         if decoded.count > PolicyLimits.maxNameBytes {
@@ -536,15 +433,15 @@ struct PolicyParser {
         // '@' is not ':', so the colon lies after it and the file range is valid.
         let file = try name(token.lowerBound + 1..<colon, "source file name", line: line)
         switch number(colon + 1..<token.upperBound) {
-        case .value(let value) where value <= PolicyLimits.maxSourceLine:
+        case .success(let value) where value <= PolicyLimits.maxSourceLine:
             return SourceLocation(file: file, line: value)
-        case .value, .tooLarge:
+        case .success, .failure(.overflow):
             throw PolicyFormatError(
                 kind: .outOfRange, line: line,
                 message:
                     "source line \(show(colon + 1..<token.upperBound)) in '\(show(token))' is out of range (0...\(PolicyLimits.maxSourceLine))"
             )
-        case .invalid:
+        case .failure(.notDecimal):
             throw malformed(line, "expected a line number after ':' in source location '\(show(token))'")
         }
     }
@@ -576,47 +473,42 @@ struct PolicyParser {
     /// Reads line 1 and returns the version it names, one of
     /// `PolicyFormat.readableVersions`.
     mutating func parseHeader() throws(PolicyFormatError) -> Int {
-        guard let raw = nextPhysicalLine() else {
+        guard let header = lexer.header(magic: PolicyFormat.magic) else {
             throw PolicyFormatError(
                 kind: .truncated, line: 1, message: "the file is empty (a policy file starts with '\(Syntax.header)')")
         }
-        let range = raw.range
+        let range = header.range
         if bytes[range].starts(with: [0xEF, 0xBB, 0xBF]) {
             throw malformed(
                 1, "the file starts with a UTF-8 byte order mark; remove it (line 1 must be '\(Syntax.header)')")
         }
-        let prefix = Array("\(PolicyFormat.magic) ".utf8)
-        if !raw.terminated && prefix.starts(with: bytes[range]) && !range.isEmpty {
+        if !header.terminated && lexer.isNonEmptyPrefix(range, of: "\(PolicyFormat.magic) ") {
             throw PolicyFormatError(
                 kind: .truncated, line: 1, message: "the file is truncated: it ends in the middle of line 1")
         }
-        guard bytes[range].starts(with: prefix) else {
-            throw malformed(1, "not a dyck policy file: line 1 must be '\(Syntax.header)', found '\(showRaw(range))'")
+        guard header.hasMagic else {
+            throw malformed(1, "not a dyck policy file: line 1 must be '\(Syntax.header)', found '\(show(range))'")
         }
-        if !raw.terminated {
+        if !header.terminated {
             throw PolicyFormatError(
                 kind: .truncated, line: 1, message: "the file is truncated: it ends in the middle of line 1")
         }
         // The version is judged before the rest of the line, whose shape a future
-        // version may change.
-        let versionStart = range.lowerBound + prefix.count
-        // A CR ends it too, so that a CRLF file gets the message about line endings.
-        let versionEnd =
-            bytes[versionStart..<range.upperBound].firstIndex { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }
-            ?? range.upperBound
-        let versionToken = versionStart..<versionEnd
+        // version may change. (A CR ends it too, so that a CRLF file gets the message
+        // about line endings.)
+        let versionToken = header.version
         let version: Int
         switch number(versionToken) {
-        case .value(let value) where PolicyFormat.readableVersions.contains(value):
+        case .success(let value) where PolicyFormat.readableVersions.contains(value):
             version = value
-        case .value, .tooLarge:
+        case .success, .failure(.overflow):
             let versions = PolicyFormat.readableVersions
             let readable = "\(versions.lowerBound) to \(versions.upperBound)"
             throw PolicyFormatError(
                 kind: .unsupportedVersion, line: 1,
-                message: "unsupported policy version \(showRaw(versionToken)); this tool reads versions \(readable)")
-        case .invalid:
-            throw malformed(1, "the policy version must be a decimal number, found '\(showRaw(versionToken))'")
+                message: "unsupported policy version \(show(versionToken)); this tool reads versions \(readable)")
+        case .failure(.notDecimal):
+            throw malformed(1, "the policy version must be a decimal number, found '\(show(versionToken))'")
         }
         let tokens = try tokenize(range)
         guard tokens.count == 2 else {
@@ -864,13 +756,13 @@ struct PolicyParser {
                 break
             }
             switch number(token) {
-            case .value(let callee):
+            case .success(let callee):
                 callees.append(callee)
-            case .tooLarge:
+            case .failure(.overflow):
                 throw PolicyFormatError(
                     kind: .outOfRange, line: line.number,
                     message: "out-of-range callee function index \(show(token)) (too large for any table)")
-            case .invalid:
+            case .failure(.notDecimal):
                 throw malformed(
                     line.number, "expected a callee function index or 'direct'/'indirect', found '\(show(token))'")
             }

@@ -91,16 +91,7 @@ enum TraceIO {
     /// Control characters escaped, so that a hostile file name cannot break the
     /// one-line diagnostic or drive the terminal.
     static func oneLine(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return text }
-        var out = ""
-        for scalar in text.unicodeScalars {
-            if scalar.value < 0x20 || scalar.value == 0x7F {
-                out += "\\x" + TraceParser.hex(UInt8(scalar.value)).dropFirst(2)
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
+        RecordLexer.oneLine(text)
     }
 
     /// Writes all of `bytes` to `fd`, retrying short writes and EINTR.

@@ -1,5 +1,6 @@
 import CSbxTrace
 import DyckModel
+import SbxSystem
 
 /// The trace text format, version 2. `specs/trace-format.md` is the definition; this
 /// file and that document must agree.
@@ -59,36 +60,11 @@ public struct TraceFormatError: CategorizedError, Equatable, Sendable {
 // MARK: - Paths
 
 /// Percent-encoding of paths: the rule of the policy format's names
-/// (`specs/policy-format.md`, "Names"), applied to bytes. DyckModel's coder is
-/// internal and insists on UTF-8, which a path need not be.
+/// (`specs/policy-format.md`, "Names", `PercentCoding`), applied to bytes, which a
+/// path need not hold as UTF-8.
 enum TracePathCoding {
-    static let hexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
-
-    /// Controls, space, DEL, every non-ASCII byte, and '%', '#', ':', '@'.
-    static func mustEncode(_ byte: UInt8) -> Bool {
-        byte <= 0x20 || byte >= 0x7F || byte == UInt8(ascii: "%") || byte == UInt8(ascii: "#")
-            || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "@")
-    }
-
     static func append(_ path: TracePath, to out: inout [UInt8]) {
-        for byte in path.bytes {
-            if mustEncode(byte) {
-                out.append(UInt8(ascii: "%"))
-                out.append(hexDigits[Int(byte >> 4)])
-                out.append(hexDigits[Int(byte & 0x0F)])
-            } else {
-                out.append(byte)
-            }
-        }
-    }
-
-    static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
-        default: return nil
-        }
+        PercentCoding.append(path.bytes, to: &out)
     }
 }
 
@@ -413,140 +389,76 @@ struct TraceParser {
         static let end = "end"
     }
 
-    enum Number {
-        case value(UInt64)
-        case tooLarge
-        case invalid
-    }
-
-    let bytes: [UInt8]
-    var position = 0
-    var lineNumber = 0
+    var lexer: RecordLexer
+    var bytes: [UInt8] { lexer.bytes }
+    var lineNumber: Int { lexer.lineNumber }
     /// The header's version, once read.
     var version = TraceFormat.version
 
     init(bytes: [UInt8]) {
-        self.bytes = bytes
+        lexer = RecordLexer(bytes: bytes)
     }
 
     func error(_ kind: TraceFormatError.Kind, _ line: Int, _ message: String) -> TraceFormatError {
         TraceFormatError(kind: kind, line: line, message: message)
     }
 
-    mutating func nextPhysicalLine() -> (range: Range<Int>, terminated: Bool)? {
-        guard position < bytes.count else { return nil }
-        let start = position
-        lineNumber += 1
-        if let newline = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) {
-            position = newline + 1
-            return (start..<newline, true)
-        }
-        position = bytes.count
-        return (start..<bytes.count, false)
-    }
-
-    /// The next record (not blank, not a comment) split into fields.
+    /// The next record (not blank, not a comment) split into fields. The recorder
+    /// writes whole lines, so a line without LF is a cut file, unless it is the
+    /// complete `end` line.
     mutating func nextRecord() throws(TraceFormatError) -> (line: Int, fields: [Range<Int>])? {
-        while let raw = nextPhysicalLine() {
-            let range = raw.range
-            if range.isEmpty || bytes[range.lowerBound] == UInt8(ascii: "#") { continue }
-            // The recorder writes whole lines, so a line without LF is a cut file,
-            // unless it is the complete `end` line.
-            if !raw.terminated && !bytes[range].elementsEqual("end".utf8) {
-                throw error(
-                    .truncated, lineNumber,
-                    "the trace is truncated: it ends in the middle of line \(lineNumber), which has no newline")
-            }
-            return (lineNumber, try tokenize(range))
+        do throws(RecordLexError) {
+            guard let record = try lexer.nextRecord(unterminatedAllowed: Array("end".utf8)) else { return nil }
+            return (record.number, record.fields)
+        } catch {
+            throw lexError(error)
         }
-        return nil
     }
 
     func tokenize(_ range: Range<Int>) throws(TraceFormatError) -> [Range<Int>] {
-        var fields: [Range<Int>] = []
-        var start = range.lowerBound
-        for i in range {
-            let byte = bytes[i]
-            if byte == UInt8(ascii: " ") {
-                if i == start {
-                    throw error(
-                        .malformed, lineNumber,
-                        i == range.lowerBound
-                            ? "the line starts with a space"
-                            : "two spaces in a row (fields are separated by a single space)")
-                }
-                fields.append(start..<i)
-                start = i + 1
-            } else if byte < 0x21 || byte > 0x7E {
-                throw error(.malformed, lineNumber, Self.describeForbidden(byte))
-            }
+        do throws(RecordLexError) {
+            return try lexer.fields(range)
+        } catch {
+            throw lexError(error)
         }
-        if start == range.upperBound {
-            throw error(.malformed, lineNumber, "the line ends with a space")
-        }
-        fields.append(start..<range.upperBound)
-        return fields
     }
 
-    static func describeForbidden(_ byte: UInt8) -> String {
-        switch byte {
-        case UInt8(ascii: "\r"): return "carriage return in the line (traces use LF line endings, not CRLF)"
-        case UInt8(ascii: "\t"): return "tab in the line (fields are separated by a single space)"
-        case 0x80...: return "non-ASCII byte \(hex(byte)) outside a comment (paths write such bytes as %XX)"
-        default: return "control byte \(hex(byte)) outside a comment (paths write such bytes as %XX)"
-        }
+    /// The trace format's words for what the lexer found.
+    func lexError(_ problem: RecordLexError) -> TraceFormatError {
+        error(
+            problem.problem == .unterminatedLine ? .truncated : .malformed, problem.line,
+            problem.message(cut: "the trace", files: "traces", escaped: "paths"))
     }
 
     static func hex(_ byte: UInt8) -> String {
-        let digits = TracePathCoding.hexDigits
-        return "0x" + String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]], as: UTF8.self)
+        RecordLexer.hex(byte)
     }
 
     /// A field as it may be quoted in a message: printable, cut short.
     func show(_ range: Range<Int>) -> String {
-        var text = ""
-        for byte in bytes[range].prefix(40) {
-            if byte >= 0x20 && byte < 0x7F {
-                text.unicodeScalars.append(Unicode.Scalar(byte))
-            } else {
-                text += "\\x" + Self.hex(byte).dropFirst(2)
-            }
-        }
-        return range.count > 40 ? text + "..." : text
+        lexer.show(range)
     }
 
     func equals(_ range: Range<Int>, _ word: String) -> Bool {
-        bytes[range].elementsEqual(word.utf8)
+        lexer.equals(range, word)
     }
 
-    /// One spelling per number: digits only, no sign, no leading zeros.
-    func number(_ range: Range<Int>) -> Number {
-        guard !range.isEmpty else { return .invalid }
-        if range.count > 1 && bytes[range.lowerBound] == UInt8(ascii: "0") { return .invalid }
-        var value: UInt64 = 0
-        var overflow = false
-        for i in range {
-            let byte = bytes[i]
-            guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return .invalid }
-            let (times10, o1) = value.multipliedReportingOverflow(by: 10)
-            let (sum, o2) = times10.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
-            overflow = overflow || o1 || o2
-            value = sum
-        }
-        return overflow ? .tooLarge : .value(value)
+    /// Every number of a trace fits in 64 bits unsigned; fields narrow it by range.
+    func number(_ range: Range<Int>) -> Result<UInt64, RecordNumberError> {
+        lexer.decimal(range)
     }
 
     func ranged(_ range: Range<Int>, _ what: String, _ bounds: ClosedRange<UInt64>, line: Int) throws(TraceFormatError)
         -> UInt64
     {
         switch number(range) {
-        case .value(let value) where bounds.contains(value):
+        case .success(let value) where bounds.contains(value):
             return value
-        case .value, .tooLarge:
+        case .success, .failure(.overflow):
             throw error(
                 .outOfRange, line,
                 "\(what) \(show(range)) is out of range (\(bounds.lowerBound)...\(bounds.upperBound))")
-        case .invalid:
+        case .failure(.notDecimal):
             throw error(
                 .malformed, line,
                 "expected \(what) as a decimal number (digits only, no sign or leading zeros), found '\(show(range))'")
@@ -576,35 +488,21 @@ struct TraceParser {
     }
 
     func path(_ range: Range<Int>, line: Int) throws(TraceFormatError) -> TracePath {
-        var decoded: [UInt8] = []
-        decoded.reserveCapacity(range.count)
-        var i = range.lowerBound
-        while i < range.upperBound {
-            let byte = bytes[i]
-            if byte == UInt8(ascii: "%") {
-                guard i + 2 < range.upperBound,
-                    let high = TracePathCoding.hexValue(bytes[i + 1]),
-                    let low = TracePathCoding.hexValue(bytes[i + 2])
-                else {
-                    throw error(
-                        .malformed, line,
-                        "invalid percent escape '\(show(i..<min(i + 3, range.upperBound)))' in the path (a '%' is written %25)"
-                    )
-                }
-                let value = high << 4 | low
-                if value == 0 { throw error(.malformed, line, "the path contains a NUL byte (%00)") }
-                decoded.append(value)
-                i += 3
-            } else if TracePathCoding.mustEncode(byte) {
-                throw error(
+        do throws(PercentDecodingError) {
+            return TracePath(bytes: try lexer.percentDecoded(range, rejectingNUL: true))
+        } catch {
+            switch error {
+            case .invalidEscape(let escape):
+                throw self.error(
+                    .malformed, line, "invalid percent escape '\(show(escape))' in the path (a '%' is written %25)")
+            case .unescaped(let i):
+                throw self.error(
                     .malformed, line,
-                    "'\(show(i..<i + 1))' in the path must be percent-encoded (as %\(Self.hex(byte).dropFirst(2)))")
-            } else {
-                decoded.append(byte)
-                i += 1
+                    "'\(show(i..<i + 1))' in the path must be percent-encoded (as %\(Self.hex(bytes[i]).dropFirst(2)))")
+            case .escapedNUL:
+                throw self.error(.malformed, line, "the path contains a NUL byte (%00)")
             }
         }
-        return TracePath(bytes: decoded)
     }
 
     func requireCount(_ fields: [Range<Int>], _ count: Int, _ syntax: String, line: Int) throws(TraceFormatError) {
@@ -615,36 +513,33 @@ struct TraceParser {
     }
 
     mutating func parseHeader() throws(TraceFormatError) {
-        guard let raw = nextPhysicalLine() else {
+        guard let header = lexer.header(magic: TraceFormat.magic) else {
             throw error(.truncated, 1, "the file is empty (a trace starts with '\(Syntax.header)')")
         }
-        let range = raw.range
-        let prefix = Array("\(TraceFormat.magic) ".utf8)
-        if !raw.terminated && !range.isEmpty && Array(Syntax.header.utf8).starts(with: bytes[range]) {
+        let range = header.range
+        if !header.terminated && lexer.isNonEmptyPrefix(range, of: Syntax.header) {
             throw error(.truncated, 1, "the trace is truncated: it ends in the middle of line 1")
         }
-        guard bytes[range].starts(with: prefix) else {
+        guard header.hasMagic else {
             throw error(.malformed, 1, "not an sbx trace: line 1 must be '\(Syntax.header)', found '\(show(range))'")
         }
         // The version is judged first: a later version may change the rest.
-        let versionStart = range.lowerBound + prefix.count
-        let versionEnd =
-            bytes[versionStart..<range.upperBound].firstIndex { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }
-            ?? range.upperBound
+        let versionStart = header.version.lowerBound
+        let versionEnd = header.version.upperBound
         let readable = TraceFormat.readableVersions
         switch number(versionStart..<versionEnd) {
-        case .value(let value) where value >= UInt64(readable.lowerBound) && value <= UInt64(readable.upperBound):
+        case .success(let value) where value >= UInt64(readable.lowerBound) && value <= UInt64(readable.upperBound):
             version = Int(value)
-        case .value, .tooLarge:
+        case .success, .failure(.overflow):
             throw error(
                 .unsupportedVersion, 1,
                 "unsupported trace version \(show(versionStart..<versionEnd)); this tool reads versions \(readable.lowerBound) to \(readable.upperBound)"
             )
-        case .invalid:
+        case .failure(.notDecimal):
             throw error(
                 .malformed, 1, "the trace version must be a decimal number, found '\(show(versionStart..<versionEnd))'")
         }
-        if !raw.terminated {
+        if !header.terminated {
             throw error(.truncated, 1, "the trace is truncated: it ends after line 1")
         }
         guard try tokenize(range).count == 2 else {
