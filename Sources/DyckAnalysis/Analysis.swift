@@ -293,6 +293,71 @@ private struct Analyzer {
     }
 
     mutating func run() throws -> ModuleAnalysis {
+        let entry = try collectFunctions()
+        computeAddressTaken()
+        for (i, f) in functions.enumerated() { scan(f, i) }
+
+        let exitBlocks = exitingBlocks(of: entry)
+        let reach = Reach(
+            entry: entry, exitBlocks: exitBlocks,
+            reaches: reachability(entryExits: exitBlocks.isEmpty ? nil : entry))
+        let callbacks = addressTaken.filter { reach.reaches[$0] && $0 != entry }
+        let symbols = symbolTable(exits: !exitBlocks.isEmpty)
+        let sites = siteTable(reaches: reach.reaches)
+
+        var policyFunctions: [PolicyFunction] = []
+        policyFunctions.reserveCapacity(functions.count)
+        var calls: [CallKey: CallEvents] = [:]
+        for i in functions.indices {
+            policyFunctions.append(policyFunction(i, reach: reach, symbols: symbols, sites: sites, calls: &calls))
+        }
+
+        let policy = Policy(
+            kind: .dyck, module: moduleName, symbols: symbols.names, functions: policyFunctions, sites: sites.sites,
+            entry: entry, callbacks: callbacks, syscalls: systemCallBinding(symbols.names))
+        let entryExit = symbols.id[exitSymbol].flatMap { symbol in
+            exitBlocks.isEmpty
+                ? nil
+                : EntryExit(
+                    symbol: symbol, returns: exitBlocks.sorted().compactMap { blocks[entry][$0].returnInstruction })
+        }
+        return ModuleAnalysis(
+            result: AnalysisResult(policy: policy, warnings: warnings), functions: functions, calls: calls,
+            entryExit: entryExit)
+    }
+
+    /// What reachability decided, passed from `run` to the automaton of each function.
+    private struct Reach {
+        var entry: Int
+        /// The entry's blocks whose `ret` goes through `exit` (`exitingBlocks`).
+        var exitBlocks: Set<Int>
+        /// Per function, then per bucket (`functions.count + bucket`): whether it may
+        /// reach a libc event (`reachability`).
+        var reaches: [Bool]
+    }
+
+    /// The policy's symbols: sorted names and their ids.
+    private struct SymbolTable {
+        var names: [String]
+        var id: [String: Int]
+    }
+
+    /// The policy's call sites and, per record, its site if it is one.
+    private struct SiteTable {
+        var sites: [CallSite]
+        var ofRecord: [Int?]
+    }
+
+    /// What one call record contributes to its function's automaton.
+    private struct RecordEvents {
+        var targets: [LibcTarget] = []
+        var epsilon = false
+        var indirect = false
+        var unmarked: [LLVMValueRef] = []
+    }
+
+    /// Numbers the defined functions in module order; returns the entry's number.
+    private mutating func collectFunctions() throws -> Int {
         var function = LLVMGetFirstFunction(module.module)
         while let f = function {
             if isDefined(f) {
@@ -304,16 +369,12 @@ private struct Analyzer {
         guard let entry = functions.firstIndex(where: { valueName($0) == options.entry }) else {
             throw AnalysisError.entryNotDefined(path: module.path, name: options.entry)
         }
+        return entry
+    }
 
-        computeAddressTaken()
-        for (i, f) in functions.enumerated() { scan(f, i) }
-
-        let exitBlocks = exitingBlocks(of: entry)
-        let reaches = reachability(entryExits: exitBlocks.isEmpty ? nil : entry)
-        let functionCount = functions.count
-        let callbacks = addressTaken.filter { reaches[$0] && $0 != entry }
-
-        // Symbol ids: every libc name that labels an edge.
+    /// Symbol ids: every libc name that labels an edge, and `exit` when the entry's
+    /// returns go through it.
+    private func symbolTable(exits: Bool) -> SymbolTable {
         var symbolNames = Set<String>()
         for record in records {
             switch record.target {
@@ -322,12 +383,16 @@ private struct Analyzer {
             case .defined: break
             }
         }
-        if !exitBlocks.isEmpty { symbolNames.insert(exitSymbol) }
+        if exits { symbolNames.insert(exitSymbol) }
         let symbols = symbolNames.sorted()
         var symbolID: [String: Int] = [:]
         for (i, name) in symbols.enumerated() { symbolID[name] = i }
+        return SymbolTable(names: symbols, id: symbolID)
+    }
 
-        // Sites, in record order (= function order, then instruction order).
+    /// Sites, in record order (= function order, then instruction order).
+    private func siteTable(reaches: [Bool]) -> SiteTable {
+        let functionCount = functions.count
         var sites: [CallSite] = []
         var siteOfRecord = [Int?](repeating: nil, count: records.count)
         for (r, record) in records.enumerated() {
@@ -346,80 +411,73 @@ private struct Analyzer {
             default: break
             }
         }
+        return SiteTable(sites: sites, ofRecord: siteOfRecord)
+    }
 
-        var policyFunctions: [PolicyFunction] = []
-        policyFunctions.reserveCapacity(functionCount)
-        var calls: [CallKey: CallEvents] = [:]
-        for (i, f) in functions.enumerated() {
-            var nfa = EpsilonNFA()
-            let blockStates = blocks[i].map { _ in nfa.addState() }
-            nfa.initial = blockStates.first ?? nfa.addState()
-            for (b, block) in blocks[i].enumerated() {
-                var current = blockStates[b]
-                for r in block.events {
-                    let record = records[r]
-                    let site = siteOfRecord[r]
-                    var targets: [LibcTarget] = []
-                    var epsilon = false
-                    var indirect = false
-                    var unmarked: [LLVMValueRef] = []
-                    switch record.target {
-                    case let .libc(name, declaration):
-                        targets = symbolID[name].map { [LibcTarget(symbol: $0, declaration: declaration)] } ?? []
-                    case .defined:
-                        break
-                    case let .indirect(bucket):
-                        indirect = true
-                        let candidates = buckets[bucket]
-                        targets = candidates.libc.compactMap { candidate in
-                            symbolID[candidate.name].map { LibcTarget(symbol: $0, declaration: candidate.declaration) }
-                        }
-                        let quiet = candidates.defined.filter { !reaches[$0] }
-                        epsilon = !candidates.unmarked.isEmpty || !quiet.isEmpty
-                        unmarked = candidates.unmarked + quiet.map { functions[$0] }
-                    }
-                    guard site != nil || !targets.isEmpty else { continue }
-                    let next = nfa.addState()
-                    if let site { nfa.addEdge(current, .call(site), next) }
-                    for target in targets {
-                        nfa.addEdge(current, .libc(target.symbol), next, location: record.location)
-                    }
-                    if epsilon { nfa.addEdge(current, nil, next) }
-                    current = next
-                    calls[CallKey(function: i, instruction: record.ordinal)] = CallEvents(
-                        instruction: record.instruction, site: site, libc: targets, indirect: indirect,
-                        mayBeSilent: epsilon, unmarked: unmarked)
+    /// Function `i`'s automaton, one state per block and one per event; records the
+    /// events of its calls in `calls`.
+    private func policyFunction(
+        _ i: Int, reach: Reach, symbols: SymbolTable, sites: SiteTable, calls: inout [CallKey: CallEvents]
+    ) -> PolicyFunction {
+        let f = functions[i]
+        var nfa = EpsilonNFA()
+        let blockStates = blocks[i].map { _ in nfa.addState() }
+        nfa.initial = blockStates.first ?? nfa.addState()
+        for (b, block) in blocks[i].enumerated() {
+            var current = blockStates[b]
+            for r in block.events {
+                let record = records[r]
+                let site = sites.ofRecord[r]
+                let events = self.events(of: record, reaches: reach.reaches, symbols: symbols)
+                guard site != nil || !events.targets.isEmpty else { continue }
+                let next = nfa.addState()
+                if let site { nfa.addEdge(current, .call(site), next) }
+                for target in events.targets {
+                    nfa.addEdge(current, .libc(target.symbol), next, location: record.location)
                 }
-                if i == entry, exitBlocks.contains(b), let exit = symbolID[exitSymbol] {
-                    let exited = nfa.addState()
-                    let location = block.returnInstruction.flatMap { instructionLocation($0) }
-                    nfa.addEdge(current, .libc(exit), exited, location: location)
-                    nfa.finals.insert(exited)
-                } else if block.returns {
-                    nfa.finals.insert(current)
-                }
-                for successor in block.successors { nfa.addEdge(current, nil, blockStates[successor]) }
+                if events.epsilon { nfa.addEdge(current, nil, next) }
+                current = next
+                calls[CallKey(function: i, instruction: record.ordinal)] = CallEvents(
+                    instruction: record.instruction, site: site, libc: events.targets, indirect: events.indirect,
+                    mayBeSilent: events.epsilon, unmarked: events.unmarked)
             }
-            // LLVM allows unnamed functions (printed @0, @1, ...); a policy needs a name.
-            let name = valueName(f)
-            policyFunctions.append(
-                PolicyFunction(
-                    name: name.isEmpty ? "<unnamed \(i)>" : name, location: functionLocation(f),
-                    automaton: nfa.reduced()))
+            if i == reach.entry, reach.exitBlocks.contains(b), let exit = symbols.id[exitSymbol] {
+                let exited = nfa.addState()
+                let location = block.returnInstruction.flatMap { instructionLocation($0) }
+                nfa.addEdge(current, .libc(exit), exited, location: location)
+                nfa.finals.insert(exited)
+            } else if block.returns {
+                nfa.finals.insert(current)
+            }
+            for successor in block.successors { nfa.addEdge(current, nil, blockStates[successor]) }
         }
+        // LLVM allows unnamed functions (printed @0, @1, ...); a policy needs a name.
+        let name = valueName(f)
+        return PolicyFunction(
+            name: name.isEmpty ? "<unnamed \(i)>" : name, location: functionLocation(f),
+            automaton: nfa.reduced())
+    }
 
-        let policy = Policy(
-            kind: .dyck, module: moduleName, symbols: symbols, functions: policyFunctions, sites: sites,
-            entry: entry, callbacks: callbacks, syscalls: systemCallBinding(symbols))
-        let entryExit = symbolID[exitSymbol].flatMap { symbol in
-            exitBlocks.isEmpty
-                ? nil
-                : EntryExit(
-                    symbol: symbol, returns: exitBlocks.sorted().compactMap { blocks[entry][$0].returnInstruction })
+    /// The libc targets of a call, and for an indirect call whether it may call
+    /// something without a marker (ε) and which declarations those are.
+    private func events(of record: CallRecord, reaches: [Bool], symbols: SymbolTable) -> RecordEvents {
+        var events = RecordEvents()
+        switch record.target {
+        case let .libc(name, declaration):
+            events.targets = symbols.id[name].map { [LibcTarget(symbol: $0, declaration: declaration)] } ?? []
+        case .defined:
+            break
+        case let .indirect(bucket):
+            events.indirect = true
+            let candidates = buckets[bucket]
+            events.targets = candidates.libc.compactMap { candidate in
+                symbols.id[candidate.name].map { LibcTarget(symbol: $0, declaration: candidate.declaration) }
+            }
+            let quiet = candidates.defined.filter { !reaches[$0] }
+            events.epsilon = !candidates.unmarked.isEmpty || !quiet.isEmpty
+            events.unmarked = candidates.unmarked + quiet.map { functions[$0] }
         }
-        return ModuleAnalysis(
-            result: AnalysisResult(policy: policy, warnings: warnings), functions: functions, calls: calls,
-            entryExit: entryExit)
+        return events
     }
 
     /// The blocks of the entry whose `ret` goes through `exit`: those a path from the

@@ -80,7 +80,7 @@ public func instrument(
         throw InstrumentError.reservedName(path: module.path, name: MarkerABI.skipFlagSymbol)
     }
     let rewriter = try Rewriter(module: module, analysis: analysis)
-    rewriter.run()
+    try rewriter.run()
     defineSkipFlag(module)
     embedPolicyDigest(module, contents: PolicyDigest.sectionContents(for: analysis.result.policy))
     var message: UnsafeMutablePointer<CChar>?
@@ -261,7 +261,7 @@ private final class Rewriter {
 
     // MARK: Rewriting
 
-    func run() {
+    func run() throws {
         // Debug records (LLVM 19's default) stay behind when the C API moves an
         // instruction to another block; debug intrinsics are instructions and move along.
         let newDebugFormat = LLVMIsNewDbgInfoFormat(module.module) != 0
@@ -272,7 +272,7 @@ private final class Rewriter {
         for list in points {
             // Later calls first: a split moves the rest of a block, and what lies after
             // a call processed later would be moved again.
-            for point in list.reversed() { rewrite(point) }
+            for point in list.reversed() { try rewrite(point) }
         }
         // After the calls: a RET of a call right before the return comes first, as
         // in the automaton (the site's return, then exit).
@@ -310,7 +310,7 @@ private final class Rewriter {
         used.restore()
     }
 
-    private func rewrite(_ point: Point) {
+    private func rewrite(_ point: Point) throws {
         let call = point.call
         let location = LLVMInstructionGetDebugLoc(call)
         let musttail = LLVMIsACallInst(call) != nil && LLVMGetTailCallKind(call) == LLVMTailCallKindMustTail
@@ -325,7 +325,8 @@ private final class Rewriter {
                 } ?? []) : []
             let unmarkedAtSite = site != nil && !events.unmarked.isEmpty
             if events.indirect && (!events.libc.isEmpty || !bypasses.isEmpty || unmarkedAtSite) {
-                dispatch(call, events: events, site: site, bypasses: bypasses, musttail: musttail, location: location)
+                try dispatch(
+                    call, events: events, site: site, bypasses: bypasses, musttail: musttail, location: location)
             } else {
                 builder.positionBefore(call)
                 for target in events.libc {
@@ -432,86 +433,157 @@ private final class Rewriter {
     ///     call:    %callee = phi ptr [%p, mark0], [%q0, test1]
     ///              %site = phi i1 [...]             ; true only from test1
     ///              <the original call of %callee>   ; then RET(site) if %site
+    ///
+    /// Built in phases, in this order: the split, the libc tests, the unmarked tests,
+    /// the site's path, the callee PHI, the RET after the call. Throws
+    /// `InstrumentError.rewriteFailed` when LLVM does not build a piece; the module is
+    /// then partly rewritten, which `instrument` documents.
     private func dispatch(
         _ call: LLVMValueRef, events: CallEvents, site: UInt32?,
         bypasses: [(thunk: LLVMValueRef, callback: LLVMValueRef)], musttail: Bool, location: LLVMMetadataRef?
-    ) {
-        let calledIndex = UInt32(max(0, LLVMGetNumOperands(call) - 1))
-        guard let source = LLVMGetInstructionParent(call), let called = LLVMGetOperand(call, calledIndex) else {
-            return
-        }
+    ) throws {
+        var chain = try splitForDispatch(call)
         report.dispatchedCalls += 1
-        let callBlock = editor.newBlock(after: source, name: "sbx.call")
-        editor.moveTail(from: call, to: callBlock)
-        let pointerType = LLVMTypeOf(called)
-        var incoming: [(block: LLVMBasicBlockRef, siteMarked: Bool, callee: LLVMValueRef)] = []
-        var current = source
-        var last = source
         for target in events.libc {
-            builder.positionAtEnd(current)
-            guard
-                let equal = LLVMBuildICmp(
-                    builder.ref, LLVMIntEQ, called, pointer(target.declaration, as: pointerType), "")
-            else { return }
-            let mark = editor.newBlock(after: last, name: "sbx.libc")
-            let next = editor.newBlock(after: mark, name: "sbx.test")
-            builder.branch(if: equal, then: mark, else: next)
-            builder.positionAtEnd(mark)
-            emit(.libc, UInt32(truncatingIfNeeded: target.symbol), location)
-            builder.branch(to: callBlock)
-            incoming.append((mark, false, called))
-            current = next
-            last = next
+            try testLibc(target, in: &chain, location: location)
         }
         // A candidate without a marker is called as is: outside the site's markers,
         // since it enters no automaton of the site.
         if site != nil {
             for declaration in events.unmarked {
-                builder.positionAtEnd(current)
-                guard
-                    let equal = LLVMBuildICmp(
-                        builder.ref, LLVMIntEQ, called, pointer(declaration, as: pointerType), "")
-                else { return }
-                let next = editor.newBlock(after: last, name: "sbx.test")
-                builder.branch(if: equal, then: callBlock, else: next)
-                incoming.append((current, false, called))
-                current = next
-                last = next
+                try testUnmarked(declaration, in: &chain)
             }
         }
-        builder.positionAtEnd(current)
-        var callee = called
+        try enterSite(site, bypasses: bypasses, musttail: musttail, in: &chain, location: location)
+        try setCallee(of: call, from: chain)
+        guard let site, !musttail else { return }
+        try markReturn(of: call, site: site, from: chain, location: location)
+    }
+
+    /// The chain of tests being built before an indirect call, passed between the
+    /// phases of `dispatch`.
+    private struct DispatchChain {
+        var call: LLVMValueRef
+        /// The original call's index of its called operand, and that operand.
+        var calledIndex: UInt32
+        var called: LLVMValueRef
+        var pointerType: LLVMTypeRef?
+        /// The block that holds the original call, where every path joins.
+        var callBlock: LLVMBasicBlockRef
+        /// The block the next test goes at the end of.
+        var current: LLVMBasicBlockRef
+        /// The block new blocks are placed after.
+        var last: LLVMBasicBlockRef
+        /// One per path into `callBlock`: whether it made the site's `CALL`, and the
+        /// callee it calls.
+        var incoming: [(block: LLVMBasicBlockRef, siteMarked: Bool, callee: LLVMValueRef)] = []
+        /// The callee on the site's path (`called`, or selects of it past thunks).
+        var siteCallee: LLVMValueRef
+    }
+
+    private func rewriteFailed(_ call: LLVMValueRef, _ step: String) -> InstrumentError {
+        let function = valueName(LLVMGetBasicBlockParent(LLVMGetInstructionParent(call)))
+        return .rewriteFailed(path: module.path, function: function, step: step)
+    }
+
+    /// Phase 1: moves the call and what follows it to a block of their own.
+    private func splitForDispatch(_ call: LLVMValueRef) throws -> DispatchChain {
+        let calledIndex = UInt32(max(0, LLVMGetNumOperands(call) - 1))
+        guard let source = LLVMGetInstructionParent(call), let called = LLVMGetOperand(call, calledIndex) else {
+            throw rewriteFailed(call, "the call has no block or no called operand")
+        }
+        let callBlock = editor.newBlock(after: source, name: "sbx.call")
+        editor.moveTail(from: call, to: callBlock)
+        return DispatchChain(
+            call: call, calledIndex: calledIndex, called: called, pointerType: LLVMTypeOf(called), callBlock: callBlock,
+            current: source, last: source, siteCallee: called)
+    }
+
+    /// Phase 2, per libc candidate: equal pointer -> `LIBC(symbol)` -> the call.
+    private func testLibc(_ target: LibcTarget, in chain: inout DispatchChain, location: LLVMMetadataRef?) throws {
+        builder.positionAtEnd(chain.current)
+        guard
+            let equal = LLVMBuildICmp(
+                builder.ref, LLVMIntEQ, chain.called, pointer(target.declaration, as: chain.pointerType), "")
+        else { throw rewriteFailed(chain.call, "comparing with a libc candidate") }
+        let mark = editor.newBlock(after: chain.last, name: "sbx.libc")
+        let next = editor.newBlock(after: mark, name: "sbx.test")
+        builder.branch(if: equal, then: mark, else: next)
+        builder.positionAtEnd(mark)
+        emit(.libc, UInt32(truncatingIfNeeded: target.symbol), location)
+        builder.branch(to: chain.callBlock)
+        chain.incoming.append((mark, false, chain.called))
+        chain.current = next
+        chain.last = next
+    }
+
+    /// Phase 3, at a site, per candidate without a marker: equal pointer -> the call.
+    private func testUnmarked(_ declaration: LLVMValueRef, in chain: inout DispatchChain) throws {
+        builder.positionAtEnd(chain.current)
+        guard
+            let equal = LLVMBuildICmp(
+                builder.ref, LLVMIntEQ, chain.called, pointer(declaration, as: chain.pointerType), "")
+        else { throw rewriteFailed(chain.call, "comparing with an unmarked candidate") }
+        let next = editor.newBlock(after: chain.last, name: "sbx.test")
+        builder.branch(if: equal, then: chain.callBlock, else: next)
+        chain.incoming.append((chain.current, false, chain.called))
+        chain.current = next
+        chain.last = next
+    }
+
+    /// Phase 4, the remaining path: a thunk's pointer becomes its callback's, then
+    /// `CALL(site)` or `TAIL(site)` (nothing when the call is no site), then the call.
+    private func enterSite(
+        _ site: UInt32?, bypasses: [(thunk: LLVMValueRef, callback: LLVMValueRef)], musttail: Bool,
+        in chain: inout DispatchChain, location: LLVMMetadataRef?
+    ) throws {
+        builder.positionAtEnd(chain.current)
         for bypass in bypasses {
             guard
-                let equal = LLVMBuildICmp(builder.ref, LLVMIntEQ, called, pointer(bypass.thunk, as: pointerType), ""),
-                let chosen = LLVMBuildSelect(builder.ref, equal, pointer(bypass.callback, as: pointerType), callee, "")
-            else { return }
-            callee = chosen
+                let equal = LLVMBuildICmp(
+                    builder.ref, LLVMIntEQ, chain.called, pointer(bypass.thunk, as: chain.pointerType), ""),
+                let chosen = LLVMBuildSelect(
+                    builder.ref, equal, pointer(bypass.callback, as: chain.pointerType), chain.siteCallee, "")
+            else { throw rewriteFailed(chain.call, "selecting a callback past its thunk") }
+            chain.siteCallee = chosen
         }
         if let site {
             report.instrumentedSites += 1
             emit(musttail ? .tail : .call, site, location)
         }
-        builder.branch(to: callBlock)
-        incoming.append((current, site != nil, callee))
+        builder.branch(to: chain.callBlock)
+        chain.incoming.append((chain.current, site != nil, chain.siteCallee))
+    }
 
-        if callee != called {
-            builder.positionBefore(call)
-            guard let phi = LLVMBuildPhi(builder.ref, pointerType, "sbx.callee") else { return }
-            var values: [LLVMValueRef?] = incoming.map { $0.callee }
-            var blocks: [LLVMBasicBlockRef?] = incoming.map { $0.block }
-            LLVMAddIncoming(phi, &values, &blocks, UInt32(incoming.count))
-            LLVMSetOperand(call, calledIndex, phi)
+    /// Phase 5: when a thunk can be bypassed, the call calls a PHI of the paths' callees.
+    private func setCallee(of call: LLVMValueRef, from chain: DispatchChain) throws {
+        guard chain.siteCallee != chain.called else { return }
+        builder.positionBefore(call)
+        guard let phi = LLVMBuildPhi(builder.ref, chain.pointerType, "sbx.callee") else {
+            throw rewriteFailed(call, "the callee PHI")
         }
+        var values: [LLVMValueRef?] = chain.incoming.map { $0.callee }
+        var blocks: [LLVMBasicBlockRef?] = chain.incoming.map { $0.block }
+        LLVMAddIncoming(phi, &values, &blocks, UInt32(chain.incoming.count))
+        LLVMSetOperand(call, chain.calledIndex, phi)
+    }
 
-        guard let site, !musttail else { return }
+    /// Phase 6, at a site that is not `musttail`: `RET(site)` after the call, only on
+    /// the path that made `CALL`.
+    private func markReturn(
+        of call: LLVMValueRef, site: UInt32, from chain: DispatchChain, location: LLVMMetadataRef?
+    ) throws {
         builder.positionBefore(call)
         let boolType = LLVMInt1TypeInContext(module.context)
-        guard let siteMarked = LLVMBuildPhi(builder.ref, boolType, "sbx.site") else { return }
-        var values: [LLVMValueRef?] = incoming.map { LLVMConstInt(boolType, $0.siteMarked ? 1 : 0, 0) }
-        var blocks: [LLVMBasicBlockRef?] = incoming.map { $0.block }
-        LLVMAddIncoming(siteMarked, &values, &blocks, UInt32(incoming.count))
-        guard let (x, resume) = openAfter(call) else { return }
+        guard let siteMarked = LLVMBuildPhi(builder.ref, boolType, "sbx.site") else {
+            throw rewriteFailed(call, "the site PHI")
+        }
+        var values: [LLVMValueRef?] = chain.incoming.map { LLVMConstInt(boolType, $0.siteMarked ? 1 : 0, 0) }
+        var blocks: [LLVMBasicBlockRef?] = chain.incoming.map { $0.block }
+        LLVMAddIncoming(siteMarked, &values, &blocks, UInt32(chain.incoming.count))
+        guard let (x, resume) = openAfter(call) else {
+            throw rewriteFailed(call, "the call has no successor to place RET before")
+        }
         builder.positionAtEnd(x)
         let mark = editor.newBlock(after: x, name: "sbx.ret")
         builder.branch(if: siteMarked, then: mark, else: resume)

@@ -15,6 +15,11 @@ public enum InstrumentError: CategorizedError, Equatable, Sendable {
     /// The module defines something other than a variable under a name the
     /// instrumentation defines (`MarkerABI.skipFlagSymbol`).
     case reservedName(path: String, name: String)
+    /// LLVM refused to build an instruction, or the call had no block or successor,
+    /// while an indirect call's dispatch was being built (`step` says which part). The
+    /// module is partly rewritten and must be discarded; like `verifierFailed`, a bug of
+    /// the instrumentation or a construct it does not support.
+    case rewriteFailed(path: String, function: String, step: String)
 
     public var category: ErrorCategory {
         switch self {
@@ -36,6 +41,9 @@ public enum InstrumentError: CategorizedError, Equatable, Sendable {
         case let .reservedName(path, name):
             return
                 "\(path): '\(name)' is reserved for the markers' skip flag (specs/marker-abi.md) and is not a variable here"
+        case let .rewriteFailed(path, function, step):
+            return
+                "\(path): cannot instrument an indirect call in '\(function)' (\(step)); the module is partly rewritten (please report this)"
         }
     }
 }

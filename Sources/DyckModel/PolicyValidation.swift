@@ -55,6 +55,50 @@ struct PolicyViolation {
     var message: String
 }
 
+private func fail(_ subject: PolicySubject, _ kind: PolicyFormatError.Kind, _ message: String) -> PolicyViolation {
+    PolicyViolation(subject: subject, kind: kind, message: message)
+}
+
+/// Source locations counted over the whole policy (functions, then edges, then sites,
+/// in file order) against `PolicyLimits.maxTotalLocations`; passed between the check
+/// groups of `firstViolation`.
+private struct LocationBudget {
+    var used = 0
+
+    /// A violation if the location is unusable or one too many; counts it.
+    mutating func check(_ location: SourceLocation, of subject: PolicySubject) -> PolicyViolation? {
+        used += 1
+        if used > PolicyLimits.maxTotalLocations {
+            return fail(
+                subject, .capExceeded, "more than \(PolicyLimits.maxTotalLocations) source locations in the policy")
+        }
+        if location.line < 0 || location.line > PolicyLimits.maxSourceLine {
+            return fail(
+                subject, .outOfRange,
+                "source line \(location.line) is out of range (0...\(PolicyLimits.maxSourceLine))")
+        }
+        if location.file.utf8.count > PolicyLimits.maxNameBytes {
+            return fail(
+                subject, .capExceeded,
+                "source file name is \(location.file.utf8.count) bytes long; the cap is \(PolicyLimits.maxNameBytes)"
+            )
+        }
+        return nil
+    }
+}
+
+/// States and edges summed over the functions so far, against the policy-wide caps.
+private struct AutomatonTotals {
+    var states = 0
+    var edges = 0
+}
+
+private struct EdgeKey: Hashable {
+    var from: Int
+    var label: Label
+    var to: Int
+}
+
 /// "(functions: 0..<4)": the valid range of an index, as error messages print it.
 func validRange(_ what: String, _ count: Int) -> String {
     count > 0 ? "(\(what): 0..<\(count))" : "(\(what): none)"
@@ -105,13 +149,25 @@ extension Policy {
     }
 
     /// The first violated rule, in the order the parts appear in a policy file, so
-    /// that the parser reports the earliest offending line.
+    /// that the parser reports the earliest offending line. One method per group of
+    /// checks, in file order; the location budget runs through functions, edges and
+    /// sites.
     func firstViolation() -> PolicyViolation? {
-        func fail(_ subject: PolicySubject, _ kind: PolicyFormatError.Kind, _ message: String) -> PolicyViolation {
-            PolicyViolation(subject: subject, kind: kind, message: message)
+        if let violation = firstViolationOfHeader() { return violation }
+        if let violation = firstViolationOfSymbols() { return violation }
+        var locations = LocationBudget()
+        if let violation = firstViolationOfFunctions(locations: &locations) { return violation }
+        if let violation = firstViolationOfSites(locations: &locations) { return violation }
+        if let violation = firstViolationOfCallbacks() { return violation }
+        if let binding = syscalls, let violation = firstViolation(of: binding) {
+            return violation
         }
+        return nil
+    }
 
-        // Table sizes first: every later loop is bounded by them.
+    /// Table sizes first, since every later loop is bounded by them; then the module
+    /// name and the entry.
+    private func firstViolationOfHeader() -> PolicyViolation? {
         if symbols.count > PolicyLimits.maxSymbols {
             return fail(.policy, .capExceeded, "\(symbols.count) symbols exceed the cap of \(PolicyLimits.maxSymbols)")
         }
@@ -136,31 +192,12 @@ extension Policy {
             return fail(
                 .entry, .outOfRange, "out-of-range entry index \(entry) \(validRange("functions", functions.count))")
         }
+        return nil
+    }
 
-        var totalLocations = 0
-        // Returns a message if a location is unusable; counts it against the cap.
-        func checkLocation(_ location: SourceLocation, of subject: PolicySubject) -> PolicyViolation? {
-            totalLocations += 1
-            if totalLocations > PolicyLimits.maxTotalLocations {
-                return fail(
-                    subject, .capExceeded, "more than \(PolicyLimits.maxTotalLocations) source locations in the policy")
-            }
-            if location.line < 0 || location.line > PolicyLimits.maxSourceLine {
-                return fail(
-                    subject, .outOfRange,
-                    "source line \(location.line) is out of range (0...\(PolicyLimits.maxSourceLine))")
-            }
-            if location.file.utf8.count > PolicyLimits.maxNameBytes {
-                return fail(
-                    subject, .capExceeded,
-                    "source file name is \(location.file.utf8.count) bytes long; the cap is \(PolicyLimits.maxNameBytes)"
-                )
-            }
-            return nil
-        }
-
-        // Names compare as Swift strings (Unicode canonical equivalence), which is
-        // stricter than byte equality: two names that print alike are rejected too.
+    /// Names compare as Swift strings (Unicode canonical equivalence), which is
+    /// stricter than byte equality: two names that print alike are rejected too.
+    private func firstViolationOfSymbols() -> PolicyViolation? {
         var symbolIndex: [String: Int] = [:]
         symbolIndex.reserveCapacity(symbols.count)
         for (i, name) in symbols.enumerated() {
@@ -176,16 +213,14 @@ extension Policy {
             }
             symbolIndex[name] = i
         }
+        return nil
+    }
 
+    private func firstViolationOfFunctions(locations: inout LocationBudget) -> PolicyViolation? {
         var functionIndex: [String: Int] = [:]
         functionIndex.reserveCapacity(functions.count)
-        var totalStates = 0
-        var totalEdges = 0
-        struct EdgeKey: Hashable {
-            var from: Int
-            var label: Label
-            var to: Int
-        }
+        var totals = AutomatonTotals()
+        // One set reused for every function's edges, to keep its storage.
         var seenEdges = Set<EdgeKey>()
         for (f, function) in functions.enumerated() {
             let name = function.name
@@ -200,100 +235,122 @@ extension Policy {
                     .function(f), .duplicate, "duplicate function name '\(displayName(name))' (also function \(other))")
             }
             functionIndex[name] = f
-            if let location = function.location, let problem = checkLocation(location, of: .function(f)) {
+            if let location = function.location, let problem = locations.check(location, of: .function(f)) {
                 return problem
             }
-
-            let automaton = function.automaton
-            let states = automaton.stateCount
-            if states < 1 {
-                return fail(
-                    .function(f), .outOfRange,
-                    "state count \(states) is out of range (a function has at least one state)")
-            }
-            if states > PolicyLimits.maxStatesPerFunction {
-                return fail(
-                    .function(f), .capExceeded,
-                    "state count \(states) exceeds the cap of \(PolicyLimits.maxStatesPerFunction)")
-            }
-            totalStates += states
-            if totalStates > PolicyLimits.maxTotalStates {
-                return fail(
-                    .function(f), .capExceeded,
-                    "the policy has more than \(PolicyLimits.maxTotalStates) states in total")
-            }
-            if automaton.edges.count > PolicyLimits.maxEdgesPerFunction {
-                return fail(
-                    .function(f), .capExceeded,
-                    "edge count \(automaton.edges.count) exceeds the cap of \(PolicyLimits.maxEdgesPerFunction)")
-            }
-            totalEdges += automaton.edges.count
-            if totalEdges > PolicyLimits.maxTotalEdges {
-                return fail(
-                    .function(f), .capExceeded, "the policy has more than \(PolicyLimits.maxTotalEdges) edges in total")
-            }
-            if automaton.initial < 0 || automaton.initial >= states {
-                return fail(
-                    .function(f), .outOfRange,
-                    "out-of-range initial state \(automaton.initial) \(validRange("states", states))")
-            }
-            // Sorted, so that the reported state does not depend on hashing.
-            if let bad = automaton.finals.sorted().first(where: { $0 < 0 || $0 >= states }) {
-                return fail(
-                    .finals(function: f), .outOfRange, "out-of-range final state \(bad) \(validRange("states", states))"
-                )
-            }
-
+            if let violation = firstViolation(ofAutomatonOf: f, totals: &totals) { return violation }
             seenEdges.removeAll(keepingCapacity: true)
-            for (e, edge) in automaton.edges.enumerated() {
-                let subject = PolicySubject.edge(function: f, index: e)
-                if edge.from < 0 || edge.from >= states {
-                    return fail(
-                        subject, .outOfRange, "out-of-range source state \(edge.from) \(validRange("states", states))")
-                }
-                if edge.to < 0 || edge.to >= states {
-                    return fail(
-                        subject, .outOfRange, "out-of-range target state \(edge.to) \(validRange("states", states))")
-                }
-                switch edge.label {
-                case .libc(let symbol):
-                    if symbol < 0 || symbol >= symbols.count {
-                        return fail(
-                            subject, .outOfRange,
-                            "out-of-range symbol index \(symbol) \(validRange("symbols", symbols.count))")
-                    }
-                case .call(let site):
-                    if kind == .nfa {
-                        return fail(
-                            subject, .inconsistent,
-                            "call edge in a policy of kind nfa (a flattened policy has no call edges)")
-                    }
-                    if site < 0 || site >= sites.count {
-                        return fail(
-                            subject, .outOfRange,
-                            "out-of-range call site index \(site) \(validRange("sites", sites.count))")
-                    }
-                    // An out-of-range caller is the site's own fault, reported at the site.
-                    let caller = sites[site].caller
-                    if caller >= 0 && caller < functions.count && caller != f {
-                        let owner = "function \(caller) '\(displayName(functions[caller].name))'"
-                        return fail(
-                            subject, .inconsistent,
-                            "call edge uses site \(site), whose caller is \(owner), not this function \(f)")
-                    }
-                }
-                if !seenEdges.insert(EdgeKey(from: edge.from, label: edge.label, to: edge.to)).inserted {
-                    return fail(
-                        subject, .duplicate,
-                        "duplicate edge \(edge.from) -> \(edge.to) \(labelText(edge.label)) (merge the two and join their locations)"
-                    )
-                }
-                for location in edge.locations {
-                    if let problem = checkLocation(location, of: subject) { return problem }
+            for (e, edge) in function.automaton.edges.enumerated() {
+                if let violation = firstViolation(
+                    ofEdge: edge, index: e, function: f, seen: &seenEdges, locations: &locations)
+                {
+                    return violation
                 }
             }
         }
+        return nil
+    }
 
+    /// Function `f`'s automaton as a whole: its sizes, counted into `totals`, its
+    /// initial and final states.
+    private func firstViolation(ofAutomatonOf f: Int, totals: inout AutomatonTotals) -> PolicyViolation? {
+        let automaton = functions[f].automaton
+        let states = automaton.stateCount
+        if states < 1 {
+            return fail(
+                .function(f), .outOfRange,
+                "state count \(states) is out of range (a function has at least one state)")
+        }
+        if states > PolicyLimits.maxStatesPerFunction {
+            return fail(
+                .function(f), .capExceeded,
+                "state count \(states) exceeds the cap of \(PolicyLimits.maxStatesPerFunction)")
+        }
+        totals.states += states
+        if totals.states > PolicyLimits.maxTotalStates {
+            return fail(
+                .function(f), .capExceeded,
+                "the policy has more than \(PolicyLimits.maxTotalStates) states in total")
+        }
+        if automaton.edges.count > PolicyLimits.maxEdgesPerFunction {
+            return fail(
+                .function(f), .capExceeded,
+                "edge count \(automaton.edges.count) exceeds the cap of \(PolicyLimits.maxEdgesPerFunction)")
+        }
+        totals.edges += automaton.edges.count
+        if totals.edges > PolicyLimits.maxTotalEdges {
+            return fail(
+                .function(f), .capExceeded, "the policy has more than \(PolicyLimits.maxTotalEdges) edges in total")
+        }
+        if automaton.initial < 0 || automaton.initial >= states {
+            return fail(
+                .function(f), .outOfRange,
+                "out-of-range initial state \(automaton.initial) \(validRange("states", states))")
+        }
+        // Sorted, so that the reported state does not depend on hashing.
+        if let bad = automaton.finals.sorted().first(where: { $0 < 0 || $0 >= states }) {
+            return fail(
+                .finals(function: f), .outOfRange, "out-of-range final state \(bad) \(validRange("states", states))"
+            )
+        }
+        return nil
+    }
+
+    /// Edge `e` of function `f`, whose state count is already known valid.
+    private func firstViolation(
+        ofEdge edge: Edge, index e: Int, function f: Int, seen seenEdges: inout Set<EdgeKey>,
+        locations: inout LocationBudget
+    ) -> PolicyViolation? {
+        let states = functions[f].automaton.stateCount
+        let subject = PolicySubject.edge(function: f, index: e)
+        if edge.from < 0 || edge.from >= states {
+            return fail(
+                subject, .outOfRange, "out-of-range source state \(edge.from) \(validRange("states", states))")
+        }
+        if edge.to < 0 || edge.to >= states {
+            return fail(
+                subject, .outOfRange, "out-of-range target state \(edge.to) \(validRange("states", states))")
+        }
+        switch edge.label {
+        case .libc(let symbol):
+            if symbol < 0 || symbol >= symbols.count {
+                return fail(
+                    subject, .outOfRange,
+                    "out-of-range symbol index \(symbol) \(validRange("symbols", symbols.count))")
+            }
+        case .call(let site):
+            if kind == .nfa {
+                return fail(
+                    subject, .inconsistent,
+                    "call edge in a policy of kind nfa (a flattened policy has no call edges)")
+            }
+            if site < 0 || site >= sites.count {
+                return fail(
+                    subject, .outOfRange,
+                    "out-of-range call site index \(site) \(validRange("sites", sites.count))")
+            }
+            // An out-of-range caller is the site's own fault, reported at the site.
+            let caller = sites[site].caller
+            if caller >= 0 && caller < functions.count && caller != f {
+                let owner = "function \(caller) '\(displayName(functions[caller].name))'"
+                return fail(
+                    subject, .inconsistent,
+                    "call edge uses site \(site), whose caller is \(owner), not this function \(f)")
+            }
+        }
+        if !seenEdges.insert(EdgeKey(from: edge.from, label: edge.label, to: edge.to)).inserted {
+            return fail(
+                subject, .duplicate,
+                "duplicate edge \(edge.from) -> \(edge.to) \(labelText(edge.label)) (merge the two and join their locations)"
+            )
+        }
+        for location in edge.locations {
+            if let problem = locations.check(location, of: subject) { return problem }
+        }
+        return nil
+    }
+
+    private func firstViolationOfSites(locations: inout LocationBudget) -> PolicyViolation? {
         var totalCallees = 0
         var seenCallees = Set<Int>()
         for (s, site) in sites.enumerated() {
@@ -330,11 +387,14 @@ extension Policy {
                     return fail(.site(s), .duplicate, "callee \(callee) is listed twice")
                 }
             }
-            if let location = site.location, let problem = checkLocation(location, of: .site(s)) {
+            if let location = site.location, let problem = locations.check(location, of: .site(s)) {
                 return problem
             }
         }
+        return nil
+    }
 
+    private func firstViolationOfCallbacks() -> PolicyViolation? {
         var seenCallbacks = Set<Int>()
         for (i, callback) in callbacks.enumerated() {
             if callback < 0 || callback >= functions.count {
@@ -346,19 +406,12 @@ extension Policy {
                 return fail(.callback(i), .duplicate, "function \(callback) is listed as a callback twice")
             }
         }
-
-        if let binding = syscalls, let violation = firstViolation(of: binding) {
-            return violation
-        }
         return nil
     }
 
     /// The rules of the system-call sets (version 2), in file order. Runs after the
     /// rest of the policy is known valid, so `symbols` is within its cap.
     private func firstViolation(of binding: SystemCallBinding) -> PolicyViolation? {
-        func fail(_ subject: PolicySubject, _ kind: PolicyFormatError.Kind, _ message: String) -> PolicyViolation {
-            PolicyViolation(subject: subject, kind: kind, message: message)
-        }
         let sets = binding.sets
         if sets.count > PolicyLimits.maxSystemCallSets {
             return fail(
