@@ -12,6 +12,14 @@ public enum JSONOutput {
         return encoder
     }
 
+    /// Reads what `encoder()` (or `sbx run --json-report`) wrote: snake_case keys back
+    /// to the Swift properties.
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
+    }
+
     /// `value` as one JSON document (pretty-printed, sorted keys), ending in a newline.
     public static func text<T: Encodable>(_ value: T) throws -> String {
         String(decoding: try encoder().encode(value), as: UTF8.self) + "\n"

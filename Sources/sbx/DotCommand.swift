@@ -245,10 +245,7 @@ struct KillPicture {
             throw UsageError("\(path): \(OutputFile.describe(error))")
         }
         let file: ReportFile
-        // sbx run writes snake_case keys (specs/json-output.md).
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        do { file = try decoder.decode(ReportFile.self, from: data) } catch {
+        do { file = try JSONOutput.decoder().decode(ReportFile.self, from: data) } catch {
             throw UsageError("\(path): not a report of sbx run --json-report (\(Self.describe(error)))")
         }
         guard let violation = file.violations.first(where: \.killed) ?? file.violations.first else {
