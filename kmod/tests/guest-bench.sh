@@ -256,8 +256,11 @@ if [ -n "${SBX_PREV_DIR:-}" ]; then
 	rmmod sbx_dyck || { echo "guest-bench: cannot remove sbx_dyck"; exit 1; }
 	insmod "$SBX_PREV_DIR/kmod/sbx_dyck.ko" || { echo "guest-bench: cannot load the previous module"; exit 1; }
 	PCTL=$SBX_PREV_DIR/build/kmod-tests/sbxctl
-	P=$($PCTL load "$W/nfa.blob")
-	PP=$($PCTL load "$W/pinned.blob")
+	# Blobs in that module's format, written by its own tools (the format moves on).
+	$PCTL mkblob nfa "$W/prev-nfa.blob"
+	$PCTL mkblob nfa-pinned "$W/prev-pinned.blob" $pins
+	P=$($PCTL load "$W/prev-nfa.blob")
+	PP=$($PCTL load "$W/prev-pinned.blob")
 	i=0
 	while [ $i -lt "$ROUNDS" ]; do
 		$PCTL run -p "$P" -m nfa -- "$MK" 1:1 loop:$N:1:1 >"$W/e"; prev_enf="$prev_enf $(ns "$W/e")"
