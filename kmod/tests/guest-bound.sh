@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
-# Sourced by guest-tests.sh (in the guest), from the state of area_setup: the
-# module not loaded, example blobs in a fresh $W (guest-lib.sh). System-call binding (SBX_BLOB_F_BOUND): windows, the start
+# System-call binding (SBX_BLOB_F_BOUND): windows, the start
 # and ambient sets, code mapping; pinned markers (SBX_BLOB_F_PINNED).
+#
+# Sourced by guest-tests.sh (in the guest) from the state of area_setup: the
+# module not loaded, the example blobs in a fresh $W (guest-lib.sh).
 
 module_load || return 0
 $CTL mkblob bound "$W/bound.blob" && $CTL mkblob pinned "$W/pinned.blob"

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0
-# Sourced by guest-tests.sh (in the guest), from the state of area_setup: the
-# module not loaded, example blobs in a fresh $W (guest-lib.sh). Fail closed on exec: no state for an installed exec
+# Fail closed on exec: no state for an installed exec
 # (max_tasks_per_policy=1) kills it before it runs; registry entries at module
 # exit.
+#
+# Sourced by guest-tests.sh (in the guest) from the state of area_setup: the
+# module not loaded, the example blobs in a fresh $W (guest-lib.sh).
 
 cp "$MK" "$W/mk"
 insmod "$KO" max_tasks_per_policy=1 >"$W/rm" 2>&1; rc=$?

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
-# Sourced by guest-tests.sh (in the guest), from the state of area_setup: the
-# module not loaded, example blobs in a fresh $W (guest-lib.sh). Compat system calls (int 0x80) and io_uring, refused to
+# Compat system calls (int 0x80) and io_uring, refused to
 # enforced threads only.
+#
+# Sourced by guest-tests.sh (in the guest) from the state of area_setup: the
+# module not loaded, the example blobs in a fresh $W (guest-lib.sh).
 
 module_load || return 0
 D=$($CTL load "$W/dyck.blob")

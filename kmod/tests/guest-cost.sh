@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
-# Sourced by guest-tests.sh (in the guest), from the state of area_setup: the
-# module not loaded, example blobs in a fresh $W (guest-lib.sh). The cost of a marker (TCG: ratios only, printed as a
+# The cost of a marker (TCG: ratios only, printed as a
 # diagnostic).
+#
+# Sourced by guest-tests.sh (in the guest) from the state of area_setup: the
+# module not loaded, the example blobs in a fresh $W (guest-lib.sh).
 
 module_load || return 0
 N=$($CTL load "$W/nfa.blob")

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
-# Sourced by guest-tests.sh (in the guest), from the state of area_setup: the
-# module not loaded, example blobs in a fresh $W (guest-lib.sh). Abuse of the control device: an enforced process, a second
+# Abuse of the control device: an enforced process, a second
 # arm, setuid, an unprivileged opener.
+#
+# Sourced by guest-tests.sh (in the guest) from the state of area_setup: the
+# module not loaded, the example blobs in a fresh $W (guest-lib.sh).
 
 module_load || return 0
 D=$($CTL load "$W/dyck.blob")

@@ -1,12 +1,16 @@
 # SPDX-License-Identifier: GPL-2.0
 # Exec transitions and the registry's content binding (specs/kernel-abi.md,
-# "Exec transitions", "Content binding"). Sourced by guest-tests.sh while the
-# module is loaded with its defaults: uses its ok/nok/check/has/show, $CTL,
-# $MK, $W, $VALID and the policies $D (dyck) and $N (nfa), both unbound (no
+# "Exec transitions", "Content binding"). Sourced by guest-tests.sh (in the
+# guest) from the state of area_setup (guest-lib.sh): loads the module with its
+# defaults and the policies $D (dyck) and $N (nfa), both unbound (no
 # system-call windows, so any exec reaches the transition).
 #
 # Each refusal is paired with its control: the same exec under
 # --exec unconfined (or natively), where the canary appears.
+
+module_load || return 0
+D=$($CTL load "$W/dyck.blob")
+N=$($CTL load "$W/nfa.blob")
 
 # --- exec transitions -----------------------------------------------------------------
 cp "$MK" "$W/xa"	# installed with $D below

@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
-# Sourced by guest-tests.sh (in the guest), from the state of area_setup: the
-# module not loaded, example blobs in a fresh $W (guest-lib.sh). fork, threads and exec of an enforced process.
+# Fork, threads and exec of an enforced process.
+#
+# Sourced by guest-tests.sh (in the guest) from the state of area_setup: the
+# module not loaded, the example blobs in a fresh $W (guest-lib.sh).
 
 module_load || return 0
 D=$($CTL load "$W/dyck.blob")

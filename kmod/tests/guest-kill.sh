@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0
-# Sourced by guest-tests.sh (in the guest), from the state of area_setup: the
-# module not loaded, example blobs in a fresh $W (guest-lib.sh). Enforcement in kill mode: an allowed run, each refusal of a
+# Enforcement in kill mode: an allowed run, each refusal of a
 # marker and its record (reason, action, marker, macro-state, depth, flags, the
 # stack of tags).
+#
+# Sourced by guest-tests.sh (in the guest) from the state of area_setup: the
+# module not loaded, the example blobs in a fresh $W (guest-lib.sh).
 
 module_load || return 0
 D=$($CTL load "$W/dyck.blob")

@@ -111,13 +111,13 @@ area_setup() {
 }
 
 # area_cleanup: undo what an area may have left, whether its checks passed or
-# not: kill the test programs (sbx_markers and its copies under $W), remove the
+# not: kill the test programs (sbxctl, sbx_markers and its copies under $W), remove the
 # registry's entries, unload the policies, remove the module. A module that
 # cannot be removed ends the suite: the next area would not start clean.
 area_cleanup() {
 	for p in /proc/[0-9]*; do
 		case $(readlink "$p/exe" 2>/dev/null) in
-		"$MK" | "$W"/*) kill -9 "${p#/proc/}" 2>/dev/null ;;
+		"$MK" | "$CTL" | "$W"/*) kill -9 "${p#/proc/}" 2>/dev/null ;;
 		esac
 	done
 	if lsmod | grep -q '^sbx_dyck'; then

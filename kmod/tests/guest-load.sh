@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0
-# Sourced by guest-tests.sh (in the guest), from the state of area_setup: the
-# module not loaded, example blobs in a fresh $W (guest-lib.sh). The control device and its status; policy loading: malformed blobs
+# The control device and its status; policy loading: malformed blobs
 # (kmod/core/sbx_blob.c's validation, a header field at a time), the size cap,
 # SBX_LOAD_F_OWNED (specs/kernel-abi.md, "Loading").
+#
+# Sourced by guest-tests.sh (in the guest) from the state of area_setup: the
+# module not loaded, the example blobs in a fresh $W (guest-lib.sh).
 
 module_load || return 0
 check "device /dev/sbx is mode 0600" '[ "$(stat -c %a /dev/sbx)" = 600 ]'

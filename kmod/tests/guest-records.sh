@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
-# Sourced by guest-tests.sh (in the guest), from the state of area_setup: the
-# module not loaded, example blobs in a fresh $W (guest-lib.sh). Records: one queue and one rate limit per policy; kill
+# Records: one queue and one rate limit per policy; kill
 # records never lost (issue 15, item 4).
+#
+# Sourced by guest-tests.sh (in the guest) from the state of area_setup: the
+# module not loaded, the example blobs in a fresh $W (guest-lib.sh).
 
 # (issue 15, item 4.) A flooding log-mode program must not cost another policy its
 # kill records; an unread kill record holds its thread state (the task budget,
