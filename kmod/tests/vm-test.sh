@@ -14,6 +14,6 @@ sbx=${1:-$root/.build/debug/sbx}
 make -C "$root/kmod" >/dev/null
 make -C "$here" >/dev/null
 cd "$root"
-exec "$sbx" vm --cpus "${SBX_VM_CPUS:-2}" --timeout 600 \
+exec "$sbx" vm --cpus "${SBX_VM_CPUS:-2}" --timeout 900 \
 	${SBX_VM_KLOG:+--kernel-log "$SBX_VM_KLOG"} \
 	--module "$root/kmod/sbx_dyck.ko" -- "$here/guest-tests.sh" "$@"
