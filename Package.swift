@@ -149,10 +149,19 @@ let package = Package(
 
         // What the test targets share: running child processes.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+
+        // Three tiers of tests (CONTRIBUTING.md, "Tests"); the Makefile's UNIT_TEST_TARGETS,
+        // INTEGRATION_TEST_TARGETS and GUEST_TEST_TARGETS list every test target once.
+        // Unit (make test-unit, the fast loop): in-process, no compiler, no ptrace, no
+        // built executable, no guest. Integration (make test-integration): clang, ptrace,
+        // make/CMake, this machine's libc, the built tools. Guest (make test-guest): QEMU
+        // boots through `sbx vm`. A target `XIntegrationTests` or `XGuestTests` holds the
+        // slow tests of the module whose unit tests are `XTests`.
         .testTarget(name: "SbxSystemTests", dependencies: ["SbxSystem", "TestSupport"]),
         .testTarget(name: "DyckModelTests", dependencies: ["DyckModel"]),
+        .testTarget(name: "LibcSyscallsTests", dependencies: ["LibcSyscalls", "DyckModel"]),
         .testTarget(
-            name: "LibcSyscallsTests",
+            name: "LibcSyscallsIntegrationTests",
             // DyckAnalysis for the hand-written oracle (SilentLibc) and libc's path.
             dependencies: ["LibcSyscalls", "DyckModel", "DyckAnalysis"],
             // C programs the tests compile with clang-19 and run under strace.
@@ -176,14 +185,21 @@ let package = Package(
         ),
         // SbxRun and SbxBlob: a kill report made by the code `sbx run` uses, for `sbx dot --report`.
         .testTarget(name: "CLITests", dependencies: ["DyckModel", "SbxRun", "SbxBlob", "TestSupport"]),
-        .testTarget(name: "SbxTraceTests", dependencies: ["SbxTrace", "TestSupport"]),
+        .testTarget(name: "SbxTraceTests", dependencies: ["SbxTrace"]),
+        // sbx record's ptrace loop on programs built with dyck-cc; sbx stats and check --trace.
+        .testTarget(name: "SbxTraceIntegrationTests", dependencies: ["SbxTrace", "TestSupport"]),
         .testTarget(
             name: "SbxVMTests",
-            dependencies: ["SbxVM", "TestSupport"],
-            // Real guest console transcripts, read by BootConsoleTests at their source path.
+            dependencies: ["SbxVM"],
+            // Real guest console transcripts, read by BootConsoleTests (and BootRetryTests)
+            // at their source path.
             exclude: ["Transcripts"]
         ),
-        .testTarget(name: "SbxRunTests", dependencies: ["SbxRun", "DyckModel", "SbxBlob", "SbxCLI", "TestSupport"]),
+        // Real boots, and sbx vm's retries with a stand-in QEMU.
+        .testTarget(name: "SbxVMGuestTests", dependencies: ["SbxVM", "TestSupport"]),
+        .testTarget(name: "SbxRunTests", dependencies: ["SbxRun", "DyckModel", "SbxBlob"]),
+        // The pinned-site table of executables built with dyck-cc.
+        .testTarget(name: "SbxRunIntegrationTests", dependencies: ["SbxRun", "DyckModel", "SbxCLI", "TestSupport"]),
         .testTarget(
             name: "SbxBlobTests",
             dependencies: ["SbxBlob", "CSbxCore", "DyckModel", "DyckAnalysis"],
@@ -192,6 +208,12 @@ let package = Package(
         ),
         .testTarget(
             name: "DyckCCTests",
+            dependencies: ["DyckCC"],
+            swiftSettings: llvmSwiftFlags,
+            linkerSettings: llvmLinkFlags
+        ),
+        .testTarget(
+            name: "DyckCCIntegrationTests",
             dependencies: ["DyckCC", "TestSupport"],
             // C projects built by the tests through dyck-cc, not by SwiftPM.
             exclude: ["Fixtures"],

@@ -7,7 +7,7 @@ import XCTest
 /// in both models; a trace with a libc event moved out of order must be refused.
 final class TraceEndToEndTests: XCTestCase {
     static let programs = CLI.packageRoot.appendingPathComponent("Tests/DyckInstrumentTests/Programs")
-    static let multiProject = CLI.packageRoot.appendingPathComponent("Tests/DyckCCTests/Fixtures/multi")
+    static let multiProject = CLI.packageRoot.appendingPathComponent("Tests/DyckCCIntegrationTests/Fixtures/multi")
 
     var dir: URL!
 

@@ -55,6 +55,7 @@ Definitions (also written into the report):
   inst run reproduces exactly is listed separately, not counted. The reduced level
   has no inst mode, so there every difference counts.
 """
+import dataclasses
 import json
 import math
 import os
@@ -264,33 +265,137 @@ def branching_section(out, run_abf):
             "```\n" + "\n\n".join(parts) + "\n```\n"]
 
 
-def main():
-    mbedtls_dir, out = sys.argv[1], sys.argv[2]
-    env = dict(l.split("=", 1) for l in (read(os.path.join(out, "bench.env"), "") or "").splitlines() if "=" in l)
-    modes_present = [m for m in ["plain", "inst", "nfa", "dyck"] if os.path.isdir(os.path.join(out, m))]
+@dataclasses.dataclass
+class Inputs:
+    """What the run directory and the build directory hold besides the runs."""
+    mbedtls_dir: str
+    out: str
+    env: dict
+    modes_present: list
+    analysis: dict        # program -> analysis.tsv row (fetch-build.sh)
+    run_abf: dict         # program -> run-abf.tsv row (bench.sh)
+    record_summary: str   # record-check.sh's last summary line, or None
+    record_refused: list  # (run name, mode) of the recordings sbx check --trace refused
+    skipped: list         # (name, why) of the workload items not run
 
-    # Analysis per program (fetch-build.sh).
-    analysis = {}
-    tsv = read(os.path.join(mbedtls_dir, "analysis.tsv"), "")
-    rows = [l.split("\t") for l in tsv.splitlines() if l]
-    if rows:
-        header = rows[0]
-        for r in rows[1:]:
-            rec = dict(zip(header, r))
-            analysis[rec["program"]] = rec
 
-    # Run-based ABF per program (bench.sh: sbx stats --trace over the host recordings).
-    run_abf = {}
-    rows = [l.split("\t") for l in (read(os.path.join(out, "run-abf.tsv"), "") or "").splitlines() if l]
+@dataclasses.dataclass
+class Runs:
+    """Every run with its verdict in each mode (collect_runs)."""
+    runs: list
+    peers_recorded: bool
+    stray: dict           # mode -> violation records the module still held after a unit
+
+
+@dataclasses.dataclass
+class Programs:
+    """The runs grouped by program, one table row each, and the overhead ratios."""
+    programs: dict
+    table: list
+    ratios: dict          # mode -> the programs' ratios
+
+
+@dataclasses.dataclass
+class Figures:
+    """The summary's figures (summarise)."""
+    suites: list
+    suite_cases: dict
+    fp_pairs: list
+    reproduced_pairs: list
+    prog_runs: list
+    over: dict
+    over_steady: dict
+    steady_rows: list
+    random_present: list
+    weighted: dict
+    per_marker: dict
+    counted: list
+    shared_left_out: list
+    markers_total: int
+    abf_kind: str
+    abf_nfa: float
+    abf_dyck: float
+    abf_programs: int
+    static_nfa: float
+    static_dyck: float
+    abf_floor: float
+
+
+def tsv_by_program(text):
+    """Rows of a TSV with a header line, by their `program` column."""
+    rows = [l.split("\t") for l in text.splitlines() if l]
+    by_program = {}
     if rows:
         for r in rows[1:]:
             rec = dict(zip(rows[0], r))
-            run_abf[rec["program"]] = rec
+            by_program[rec["program"]] = rec
+    return by_program
+
+
+def read_inputs(mbedtls_dir, out):
+    env = dict(l.split("=", 1) for l in (read(os.path.join(out, "bench.env"), "") or "").splitlines() if "=" in l)
+    modes_present = [m for m in ["plain", "inst", "nfa", "dyck"] if os.path.isdir(os.path.join(out, m))]
+    # Analysis per program (fetch-build.sh).
+    analysis = tsv_by_program(read(os.path.join(mbedtls_dir, "analysis.tsv"), ""))
+    # Run-based ABF per program (bench.sh: sbx stats --trace over the host recordings).
+    run_abf = tsv_by_program(read(os.path.join(out, "run-abf.tsv"), "") or "")
     record_log = read(os.path.join(out, "record-check.log"), "") or ""
     record_summary = next((l for l in reversed(record_log.splitlines()) if l.startswith("record-check:")), None)
     record_refused = re.findall(r"^REFUSED (\S+) \((\w+)\):", record_log, re.M)
+    skipped = [l.split("\t", 1) for l in (read(os.path.join(out, "skipped"), "") or "").splitlines() if l]
+    return Inputs(mbedtls_dir, out, env, modes_present, analysis, run_abf, record_summary, record_refused, skipped)
 
-    # Runs.
+
+def judge(inputs, name, mode, plain_status, plain_out):
+    """One run in one mode beside its plain run: its figures and whether it is a false
+    positive (and why), or None when it did not run in that mode."""
+    out, d = inputs.out, os.path.join(inputs.out, mode)
+    status = read(os.path.join(d, name + ".status"))
+    if status is None:
+        return None
+    status = status.strip()
+    text = read(os.path.join(d, name + ".out"), "") or ""
+    j = load_json(os.path.join(d, name + ".json")) if mode in MODES else None
+    cpu, wall = cpu_of(d, name, mode in MODES)
+    reasons = []
+    if mode in MODES:
+        if j is None:
+            reasons.append("no runner report")
+        elif "_unparsable" in j:
+            reasons.append("runner report unparsable")
+        else:
+            if j.get("killed") or j.get("killed_by_monitor"):
+                reasons.append("killed by the monitor")
+            if j.get("violations"):
+                reasons.append("%d violation record(s)" % len(j["violations"]))
+    if status != plain_status:
+        reasons.append("status %s, plain %s" % (status, plain_status))
+    pn, mn = normalize(name, plain_out), normalize(name, text)
+    if pn != mn:
+        first = next((i for i, (a, b) in enumerate(zip(pn, mn)) if a != b), min(len(pn), len(mn)))
+        reasons.append("output differs at line %d: plain %r, %s %r" % (
+            first + 1, pn[first] if first < len(pn) else "<end>", mode, mn[first] if first < len(mn) else "<end>"))
+    # The control: the same dyck-cc executable run without a sandbox (mode inst).
+    # A difference from plain that this run reproduces exactly (status and
+    # normalized output) is the program's own nondeterminism (e.g. a DTLS
+    # retransmission reaching a server after the connection closed), not the
+    # sandbox: it is listed, not counted. Kills and records always count.
+    reproduced = None
+    sandbox_reasons = [r for r in reasons if r.startswith(("killed", "no runner", "runner report")) or "violation record" in r]
+    if mode in MODES and reasons and not sandbox_reasons and "inst" in inputs.modes_present:
+        inst_status = (read(os.path.join(out, "inst", name + ".status"), "") or "").strip()
+        inst_out = read(os.path.join(out, "inst", name + ".out"))
+        if inst_out is not None and inst_status == status and normalize(name, inst_out) == mn:
+            reproduced = reasons
+            reasons = []
+    markers = j.get("markers") if isinstance(j, dict) else None
+    return {"status": status, "cpu": cpu, "wall": wall, "markers": markers,
+            "false_positive": bool(reasons) and mode in MODES, "reasons": reasons,
+            "reproduced_without_sandbox": reproduced, "out": text}
+
+
+def collect_runs(inputs):
+    out = inputs.out
     plain_dir = os.path.join(out, "plain")
     names = sorted(f[:-7] for f in os.listdir(plain_dir) if f.endswith(".status")) if os.path.isdir(plain_dir) else []
     unit_records = {m: read(os.path.join(out, m, "unit.records"), "") for m in MODES}
@@ -306,65 +411,26 @@ def main():
         plain_out = read(os.path.join(plain_dir, name + ".out"), "") or ""
         cpu, wall = cpu_of(plain_dir, name, False)
         run["modes"]["plain"] = {"status": plain_status, "cpu": cpu, "wall": wall}
-        for mode in [m for m in modes_present if m != "plain"]:
-            d = os.path.join(out, mode)
-            status = read(os.path.join(d, name + ".status"))
-            if status is None:
-                continue
-            status = status.strip()
-            text = read(os.path.join(d, name + ".out"), "") or ""
-            j = load_json(os.path.join(d, name + ".json")) if mode in MODES else None
-            cpu, wall = cpu_of(d, name, mode in MODES)
-            reasons = []
-            if mode in MODES:
-                if j is None:
-                    reasons.append("no runner report")
-                elif "_unparsable" in j:
-                    reasons.append("runner report unparsable")
-                else:
-                    if j.get("killed") or j.get("killed_by_monitor"):
-                        reasons.append("killed by the monitor")
-                    if j.get("violations"):
-                        reasons.append("%d violation record(s)" % len(j["violations"]))
-            if status != plain_status:
-                reasons.append("status %s, plain %s" % (status, plain_status))
-            pn, mn = normalize(name, plain_out), normalize(name, text)
-            if pn != mn:
-                first = next((i for i, (a, b) in enumerate(zip(pn, mn)) if a != b), min(len(pn), len(mn)))
-                reasons.append("output differs at line %d: plain %r, %s %r" % (
-                    first + 1, pn[first] if first < len(pn) else "<end>", mode, mn[first] if first < len(mn) else "<end>"))
-            # The control: the same dyck-cc executable run without a sandbox (mode inst).
-            # A difference from plain that this run reproduces exactly (status and
-            # normalized output) is the program's own nondeterminism (e.g. a DTLS
-            # retransmission reaching a server after the connection closed), not the
-            # sandbox: it is listed, not counted. Kills and records always count.
-            reproduced = None
-            sandbox_reasons = [r for r in reasons if r.startswith(("killed", "no runner", "runner report")) or "violation record" in r]
-            if mode in MODES and reasons and not sandbox_reasons and "inst" in modes_present:
-                inst_status = (read(os.path.join(out, "inst", name + ".status"), "") or "").strip()
-                inst_out = read(os.path.join(out, "inst", name + ".out"))
-                if inst_out is not None and inst_status == status and normalize(name, inst_out) == mn:
-                    reproduced = reasons
-                    reasons = []
-            markers = j.get("markers") if isinstance(j, dict) else None
-            run["modes"][mode] = {"status": status, "cpu": cpu, "wall": wall, "markers": markers,
-                                  "false_positive": bool(reasons) and mode in MODES, "reasons": reasons,
-                                  "reproduced_without_sandbox": reproduced, "out": text}
+        for mode in [m for m in inputs.modes_present if m != "plain"]:
+            verdict = judge(inputs, name, mode, plain_status, plain_out)
+            if verdict is not None:
+                run["modes"][mode] = verdict
         run["plain_out"] = plain_out
         runs.append(run)
-
     # Records that the module still held after a unit (any record is a false positive
     # somewhere in that unit).
     stray = {m: [l for l in unit_records[m].splitlines() if l.startswith("violation")] for m in MODES}
+    return Runs(runs, peers_recorded, stray)
 
-    # Per program.
+
+def per_program(inputs, runs):
     programs = {}
-    for run in runs:
+    for run in runs.runs:
         if run["suite"]:
             continue
         programs.setdefault(run["program"], []).append(run)
     table = []
-    ratios = {m: [] for m in modes_present if m != "plain"}
+    ratios = {m: [] for m in inputs.modes_present if m != "plain"}
     for prog in sorted(programs):
         prs = programs[prog]
         row = {"program": prog, "runs": len(prs), "ratio": {}, "fp": {}, "markers": None, "markers_per_s": None,
@@ -390,10 +456,24 @@ def main():
             row["markers"] = sum(dm)
             cpu = sum(r["modes"]["dyck"]["cpu"] or 0 for r in prs)
             row["markers_per_s"] = row["markers"] / cpu if cpu > 0 else None
-        row["analysis"] = analysis.get("programs/" + prog, {})
+        row["analysis"] = inputs.analysis.get("programs/" + prog, {})
         table.append(row)
+    return Programs(programs, table, ratios)
 
-    suites = [r for r in runs if r["suite"]]
+
+def mean_abf(programs, mode, source):
+    """The mean of a mode's ABF over the programs that have one in `source`, and their number."""
+    vals = []
+    for prog in programs:
+        a = source.get("programs/" + prog)
+        if a and a.get("abf_" + mode) not in (None, "", "NA"):
+            vals.append(float(a["abf_" + mode]))
+    return (sum(vals) / len(vals) if vals else None), len(vals)
+
+
+def summarise(inputs, runs, progs):
+    programs, table, ratios = progs.programs, progs.table, progs.ratios
+    suites = [r for r in runs.runs if r["suite"]]
     suite_cases = {}
     for r in suites:
         # "PASSED (N / M tests (K skipped))" or "FAILED (...)"
@@ -401,18 +481,17 @@ def main():
                       r["modes"].get("dyck", {}).get("out", "") or "")
         suite_cases[r["name"]] = m.groups() if m else None
 
-    fp_pairs = [(r["name"], m, r["modes"][m]["reasons"]) for r in runs for m in MODES
+    fp_pairs = [(r["name"], m, r["modes"][m]["reasons"]) for r in runs.runs for m in MODES
                 if m in r["modes"] and r["modes"][m]["false_positive"]]
-    reproduced_pairs = [(r["name"], m, r["modes"][m]["reproduced_without_sandbox"]) for r in runs for m in MODES
+    reproduced_pairs = [(r["name"], m, r["modes"][m]["reproduced_without_sandbox"]) for r in runs.runs for m in MODES
                         if m in r["modes"] and r["modes"][m].get("reproduced_without_sandbox")]
     for m in MODES:
-        for l in stray[m]:
+        for l in runs.stray[m]:
             fp_pairs.append(("(unit)", m, [l]))
     # A recorded run that `sbx check --trace` refuses would be killed: a false positive too.
-    for name, m in record_refused:
+    for name, m in inputs.record_refused:
         fp_pairs.append(("(recorded) " + name, m, ["sbx check --trace refused the host recording"]))
-    prog_runs = [r for r in runs if not r["suite"]]
-    n_programs = len(programs)
+    prog_runs = [r for r in runs.runs if not r["suite"]]
     over = {m: (geomean(ratios[m]) - 1) * 100 if geomean(ratios.get(m, [])) else None for m in ratios}
     steady_rows = [row for row in table if row["program"] not in RANDOM_WORK]
     over_steady = {}
@@ -448,25 +527,58 @@ def main():
             added = sum(r["modes"][m]["cpu"] - r["modes"]["plain"]["cpu"] for r in timed)
             per_marker[m] = added / markers_total * 1e9
 
-    def abf(mode, source):
-        vals = []
-        for prog in programs:
-            a = source.get("programs/" + prog)
-            if a and a.get("abf_" + mode) not in (None, "", "NA"):
-                vals.append(float(a["abf_" + mode]))
-        return (sum(vals) / len(vals) if vals else None), len(vals)
-
     # The summary's ABF is the run-based one when the runs were recorded: the static
     # figures of the two modes average over different positions (specs/checking.md).
+    run_abf, analysis = inputs.run_abf, inputs.analysis
     abf_kind = "run-based" if run_abf else "static"
-    (abf_nfa, abf_programs), (abf_dyck, _) = abf("nfa", run_abf or analysis), abf("dyck", run_abf or analysis)
-    (static_nfa, _), (static_dyck, _) = abf("nfa", analysis), abf("dyck", analysis)
+    (abf_nfa, abf_programs), (abf_dyck, _) = (mean_abf(programs, "nfa", run_abf or analysis),
+                                              mean_abf(programs, "dyck", run_abf or analysis))
+    (static_nfa, _), (static_dyck, _) = mean_abf(programs, "nfa", analysis), mean_abf(programs, "dyck", analysis)
     # The oracle's run-based ABF (the recorded runs themselves): no monitor that
     # accepts the runs goes below it (specs/checking.md).
-    abf_floor, _ = abf("floor", run_abf)
-    skipped = [l.split("\t", 1) for l in (read(os.path.join(out, "skipped"), "") or "").splitlines() if l]
+    abf_floor, _ = mean_abf(programs, "floor", run_abf)
+    return Figures(suites, suite_cases, fp_pairs, reproduced_pairs, prog_runs, over, over_steady, steady_rows,
+                   random_present, weighted, per_marker, counted, shared_left_out, markers_total, abf_kind, abf_nfa,
+                   abf_dyck, abf_programs, static_nfa, static_dyck, abf_floor)
 
-    # Markdown.
+
+def table_row(row, run_abf):
+    """One program's line of the Markdown table."""
+    a = row["analysis"]
+
+    def num(k, spec="{:.2f}"):
+        v = a.get(k)
+        try:
+            return spec.format(float(v))
+        except (TypeError, ValueError):
+            return "–"
+
+    def pct(mode):
+        r = row["ratio"].get(mode)
+        return "–" if r is None else "%+.1f%%" % ((r - 1) * 100)
+
+    ra = run_abf.get("programs/" + row["program"], {})
+
+    def run_num(k):
+        try:
+            return "{:.2f}".format(float(ra[k]))
+        except (KeyError, TypeError, ValueError):
+            return "–"
+
+    fps = [n + " (" + m + ")" for m in MODES for n, _ in row["fp"].get(m, [])]
+    return "| %s | %d | %s | %s | %s | %s/%s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s |" % (
+        row["program"], row["runs"], num("analysis_s"), num("instrument_s"),
+        num("policy_bytes", "{:.0f}") if False else (fmt(float(a["policy_bytes"]) / 1024, "{:.0f}") if a.get("policy_bytes") else "–"),
+        a.get("dyck_states", "–"), a.get("dyck_edges", "–"), a.get("instrumented_sites", "–"),
+        a.get("program_calls", "–"), a.get("libc_markers", "–"),
+        shared_fmt(row, row["markers"], "{:,}"), shared_fmt(row, row["markers_per_s"], "{:,.0f}"),
+        pct("inst"), pct("nfa"), pct("dyck"), run_num("abf_nfa"), run_num("abf_dyck"), run_num("abf_floor"),
+        fmt(int(ra["positions"]), "{:,}") if ra.get("positions") else "–", num("abf_nfa"), num("abf_dyck"),
+        "none" if not fps else "**" + ", ".join(fps) + "**")
+
+
+def render_header_and_table(inputs, progs):
+    mbedtls_dir, out, env = inputs.mbedtls_dir, inputs.out, inputs.env
     md = []
     md.append("# mbed TLS under the sandbox\n")
     md.append("Generated by `eval/mbedtls/report.py` from the runs in `%s` (level %s, runner `%s`, guest %s s, "
@@ -487,70 +599,48 @@ def main():
     md.append("<!-- table begin -->")
     md.append("| program | runs | analysis s | instrument s | policy KiB | dyck states/edges | marker sites / program calls | libc markers | markers (dyck run) | markers/s | overhead inst | overhead nfa | overhead dyck | ABF nfa (runs) | ABF dyck (runs) | ABF floor (runs) | positions | static ABF nfa / dyck | false positives |")
     md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-    for row in table:
-        a = row["analysis"]
-
-        def num(k, spec="{:.2f}"):
-            v = a.get(k)
-            try:
-                return spec.format(float(v))
-            except (TypeError, ValueError):
-                return "–"
-
-        def pct(mode):
-            r = row["ratio"].get(mode)
-            return "–" if r is None else "%+.1f%%" % ((r - 1) * 100)
-
-        ra = run_abf.get("programs/" + row["program"], {})
-
-        def run_num(k):
-            try:
-                return "{:.2f}".format(float(ra[k]))
-            except (KeyError, TypeError, ValueError):
-                return "–"
-
-        fps = [n + " (" + m + ")" for m in MODES for n, _ in row["fp"].get(m, [])]
-        md.append("| %s | %d | %s | %s | %s | %s/%s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s |" % (
-            row["program"], row["runs"], num("analysis_s"), num("instrument_s"),
-            num("policy_bytes", "{:.0f}") if False else (fmt(float(a["policy_bytes"]) / 1024, "{:.0f}") if a.get("policy_bytes") else "–"),
-            a.get("dyck_states", "–"), a.get("dyck_edges", "–"), a.get("instrumented_sites", "–"),
-            a.get("program_calls", "–"), a.get("libc_markers", "–"),
-            shared_fmt(row, row["markers"], "{:,}"), shared_fmt(row, row["markers_per_s"], "{:,.0f}"),
-            pct("inst"), pct("nfa"), pct("dyck"), run_num("abf_nfa"), run_num("abf_dyck"), run_num("abf_floor"),
-            fmt(int(ra["positions"]), "{:,}") if ra.get("positions") else "–", num("abf_nfa"), num("abf_dyck"),
-            "none" if not fps else "**" + ", ".join(fps) + "**"))
+    for row in progs.table:
+        md.append(table_row(row, inputs.run_abf))
     md.append("<!-- table end -->\n")
+    return md
+
+
+def render_summary(inputs, runs, progs, fig):
+    env, analysis, programs, ratios = inputs.env, inputs.analysis, progs.programs, progs.ratios
+    over, fp_pairs = fig.over, fig.fp_pairs
+    md = []
     md.append("Summary: %d programs, %d runs (each in %s), %d false positives; overhead (geometric mean of the "
               "ratios, minus 1): nfa %s, dyck %s%s; ABF (%s, mean over %d programs): nfa %s, dyck %s%s; static ABF "
               "(mean over programs): nfa %s, dyck %s.\n" % (
-                  n_programs, len(prog_runs), ", ".join(modes_present), len(fp_pairs),
+                  len(programs), len(fig.prog_runs), ", ".join(inputs.modes_present), len(fp_pairs),
                   fmt(over.get("nfa"), "{:.2f}%"), fmt(over.get("dyck"), "{:.2f}%"),
                   (", instrumented but not sandboxed " + fmt(over.get("inst"), "{:.2f}%")) if "inst" in over else "",
-                  abf_kind, abf_programs, fmt(abf_nfa), fmt(abf_dyck),
-                  (", floor (a monitor allowing exactly the recorded runs) " + fmt(abf_floor)) if abf_floor is not None else "",
-                  fmt(static_nfa), fmt(static_dyck)))
+                  fig.abf_kind, fig.abf_programs, fmt(fig.abf_nfa), fmt(fig.abf_dyck),
+                  (", floor (a monitor allowing exactly the recorded runs) " + fmt(fig.abf_floor)) if fig.abf_floor is not None else "",
+                  fmt(fig.static_nfa), fmt(fig.static_dyck)))
+    weighted = fig.weighted
     if weighted.get("dyck"):
         md.append("CPU time of all runs together (benchmark aside; %.1f s plain): %s.\n" % (
             weighted["dyck"][1], ", ".join("%s %+.2f%%" % (m, weighted[m][0]) for m in ratios if weighted.get(m))))
-    if random_present:
+    if fig.random_present:
         md.append("Without the %d programs whose work is a random search (%s): overhead %s (geometric mean over %d "
                   "programs).\n" % (
-                      len(random_present), "; ".join("`%s` %s" % (p, RANDOM_WORK[p]) for p in random_present),
-                      ", ".join("%s %s" % (m, fmt(over_steady[m], "{:.2f}%")) for m in ratios), len(steady_rows)))
-    if per_marker and env.get("icount") == "1":
+                      len(fig.random_present), "; ".join("`%s` %s" % (p, RANDOM_WORK[p]) for p in fig.random_present),
+                      ", ".join("%s %s" % (m, fmt(fig.over_steady[m], "{:.2f}%")) for m in ratios), len(fig.steady_rows)))
+    if fig.per_marker and env.get("icount") == "1":
         md.append("Cost per marker (the CPU time each mode adds to plain over the %d runs that ran alone, benchmark "
                   "and random searches aside, divided by the %s markers of their dyck runs): %s instructions. Left "
                   "out: the %d runs that ran beside another sandboxed run of their unit (a server and its clients%s), "
                   "whose reports count their peers' markers too (the module's counter is global): %s markers as "
                   "counted; markers <= N in the table.\n" % (
-                      len(counted), "{:,}".format(markers_total),
-                      ", ".join("%s %.0f" % (m, per_marker[m]) for m in ratios if m in per_marker),
-                      len(shared_left_out), "" if peers_recorded else "; this run directory predates NAME.peers: "
+                      len(fig.counted), "{:,}".format(fig.markers_total),
+                      ", ".join("%s %.0f" % (m, fig.per_marker[m]) for m in ratios if m in fig.per_marker),
+                      len(fig.shared_left_out), "" if runs.peers_recorded else "; this run directory predates NAME.peers: "
                       "the units with a server are known by their runs' names",
-                      "{:,}".format(sum(r["modes"]["dyck"]["markers"] for r in shared_left_out))))
-    if record_summary:
+                      "{:,}".format(sum(r["modes"]["dyck"]["markers"] for r in fig.shared_left_out))))
+    if inputs.record_summary:
         md.append("Host recordings of the same workload (`eval/mbedtls/record-check.sh`: `sbx record`, then `sbx "
-                  "check --trace` in both modes): `%s`.\n" % record_summary)
+                  "check --trace` in both modes): `%s`.\n" % inputs.record_summary)
     # Targets of issue 7.
     largest = None
     for prog in programs:
@@ -560,6 +650,7 @@ def main():
                 largest = (prog, a)
     slowest = max(((p, float(a["analysis_s"])) for p, a in ((p, analysis.get("programs/" + p)) for p in programs)
                    if a and a.get("analysis_s") not in (None, "", "NA")), key=lambda x: x[1], default=None)
+    abf_nfa, abf_dyck = fig.abf_nfa, fig.abf_dyck
     md.append("Targets: 0 false positives: %s (%d). overhead_dyck <= 2%%: %s (%s). abf_dyck <= abf_nfa/10: %s "
               "(%s vs %s%s). Analysis of the largest program (%s, %s KiB of bitcode) under 5 s: %s (%s s; slowest "
               "analysis: %s, %s s).\n" % (
@@ -567,13 +658,14 @@ def main():
                   "met" if over.get("dyck") is not None and over["dyck"] <= 2 else "MISSED", fmt(over.get("dyck"), "{:.2f}%"),
                   "met" if abf_dyck is not None and abf_nfa and abf_dyck <= abf_nfa / 10 else "MISSED",
                   fmt(abf_dyck), fmt(abf_nfa / 10 if abf_nfa else None),
-                  ("; floor of the recorded runs " + fmt(abf_floor)) if abf_floor is not None else "",
+                  ("; floor of the recorded runs " + fmt(fig.abf_floor)) if fig.abf_floor is not None else "",
                   largest[0] if largest else "?", fmt(int(largest[1]["bc_bytes"]) / 1024 if largest else None, "{:.0f}"),
                   "met" if largest and float(largest[1]["analysis_s"]) < 5 else "MISSED",
                   largest[1]["analysis_s"][:5] if largest else "?",
                   slowest[0] if slowest else "?", fmt(slowest[1] if slowest else None)))
+    suites = fig.suites
     if suites:
-        ran = [c for c in suite_cases.values() if c]
+        ran = [c for c in fig.suite_cases.values() if c]
         total = sum(int(c[2]) for c in ran)
         skipped_cases = sum(int(c[3]) for c in ran)
         killed = [r["name"] for r in suites if r["modes"].get("dyck", {}).get("status") in ("100", "137")]
@@ -581,26 +673,35 @@ def main():
                   "%d killed, %d false positives (status, output or records against the plain build).\n" % (
                       len(suites), total, skipped_cases, len(killed),
                       sum(1 for r in suites if r["modes"].get("dyck", {}).get("false_positive"))))
+    return md
+
+
+def render_sections(inputs, progs, fig):
+    """False positives, the differences the inst control explains, what did not run,
+    benchmark's algorithms, the marker profile, the branching places, definitions and
+    the build configuration."""
+    out = inputs.out
+    md = []
     md.append("## False positives\n")
-    if not fp_pairs:
+    if not fig.fp_pairs:
         md.append("None.\n")
-    for name, mode, reasons in fp_pairs:
+    for name, mode, reasons in fig.fp_pairs:
         md.append("- `%s` (%s): %s" % (name, mode, "; ".join(reasons)))
     md.append("")
-    if reproduced_pairs:
+    if fig.reproduced_pairs:
         md.append("## Differences from plain reproduced without the sandbox\n")
         md.append("Not counted as false positives: the same `dyck-cc` executable run without any sandbox "
                   "(mode inst) gave exactly the sandboxed run's status and output, so the difference is the "
                   "program's own nondeterminism, not the monitor.\n")
-        for name, mode, reasons in reproduced_pairs:
+        for name, mode, reasons in fig.reproduced_pairs:
             md.append("- `%s` (%s): %s" % (name, mode, "; ".join(reasons)))
         md.append("")
-    if skipped:
+    if inputs.skipped:
         md.append("## Not run\n")
-        for n, why in skipped:
+        for n, why in inputs.skipped:
             md.append("- `%s`: %s" % (n, why))
         md.append("")
-    bench_rows = [row for row in table if "benchmark" in row]
+    bench_rows = [row for row in progs.table if "benchmark" in row]
     if bench_rows:
         md.append("## benchmark: sandboxed/plain time per algorithm\n")
         b = bench_rows[0]["benchmark"]
@@ -616,7 +717,7 @@ def main():
         md.append("`sbx record` on the host, histogram by `eval/mbedtls/marker-profile.py` (a call site's CALL and "
                   "RET markers counted together):\n")
         md.append("```\n" + profile.strip() + "\n```\n")
-    branching = branching_section(out, run_abf)
+    branching = branching_section(out, inputs.run_abf)
     if branching:
         md.extend(branching)
     md.append("## Definitions\n")
@@ -632,34 +733,53 @@ def main():
               "server's close_notify reached the client's port after the client had exited (ICMP port "
               "unreachable), which is timing; two plain runs differ in it\n" % PROXY_SESSION_END)
     md.append("## Build configuration\n")
-    md.append("```\n" + (read(os.path.join(mbedtls_dir, "build-config.txt"), "") or "").strip() + "\n```\n")
+    md.append("```\n" + (read(os.path.join(inputs.mbedtls_dir, "build-config.txt"), "") or "").strip() + "\n```\n")
+    return md
+
+
+def write_outputs(inputs, progs, fig, md):
+    """report.md, false-positives.txt and report.json; the false positives and the
+    summary line for bench.sh."""
+    out, env, over = inputs.out, inputs.env, fig.over
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write("\n".join(md) + "\n")
     with open(os.path.join(out, "false-positives.txt"), "w") as f:
-        for name, mode, reasons in fp_pairs:
+        for name, mode, reasons in fig.fp_pairs:
             f.write("%s\t%s\t%s\n" % (name, mode, "; ".join(reasons)))
     summary = {
-        "programs": n_programs, "runs": len(prog_runs), "false_positives": len(fp_pairs),
-        "reproduced_without_sandbox": [list(p[:2]) for p in reproduced_pairs],
-        "overhead": over, "overhead_cpu_weighted": {m: w[0] for m, w in weighted.items() if w},
-        "instructions_per_marker": per_marker if env.get("icount") == "1" else {},
-        "per_marker_runs": len(counted), "per_marker_markers": markers_total,
-        "runs_with_peers": sorted(r["name"] for r in prog_runs if r["peers"]),
-        "overhead_without_random_work": over_steady if random_present else {}, "abf_nfa": abf_nfa, "abf_dyck": abf_dyck, "abf_kind": abf_kind,
-        "static_abf_nfa": static_nfa, "static_abf_dyck": static_dyck, "record_check": record_summary,
-        "run_abf": run_abf,
-        "suites": len(suites), "suite_cases": suite_cases,
-        "table": [{k: v for k, v in row.items() if k != "analysis"} for row in table],
+        "programs": len(progs.programs), "runs": len(fig.prog_runs), "false_positives": len(fig.fp_pairs),
+        "reproduced_without_sandbox": [list(p[:2]) for p in fig.reproduced_pairs],
+        "overhead": over, "overhead_cpu_weighted": {m: w[0] for m, w in fig.weighted.items() if w},
+        "instructions_per_marker": fig.per_marker if env.get("icount") == "1" else {},
+        "per_marker_runs": len(fig.counted), "per_marker_markers": fig.markers_total,
+        "runs_with_peers": sorted(r["name"] for r in fig.prog_runs if r["peers"]),
+        "overhead_without_random_work": fig.over_steady if fig.random_present else {}, "abf_nfa": fig.abf_nfa,
+        "abf_dyck": fig.abf_dyck, "abf_kind": fig.abf_kind,
+        "static_abf_nfa": fig.static_nfa, "static_abf_dyck": fig.static_dyck, "record_check": inputs.record_summary,
+        "run_abf": inputs.run_abf,
+        "suites": len(fig.suites), "suite_cases": fig.suite_cases,
+        "table": [{k: v for k, v in row.items() if k != "analysis"} for row in progs.table],
     }
     with open(os.path.join(out, "report.json"), "w") as f:
         json.dump(summary, f, indent=1, default=str)
-    for name, mode, reasons in fp_pairs:
+    for name, mode, reasons in fig.fp_pairs:
         print("[mbedtls] FALSE POSITIVE %s (%s): %s" % (name, mode, "; ".join(reasons)), file=sys.stderr)
     print("[mbedtls] report: %s" % os.path.join(out, "report.md"), file=sys.stderr)
     print("mbedtls: programs=%d runs=%d false_positives=%d overhead_dyck=%s overhead_nfa=%s abf_nfa=%s abf_dyck=%s" % (
-        n_programs, len(prog_runs), len(fp_pairs),
+        len(progs.programs), len(fig.prog_runs), len(fig.fp_pairs),
         fmt(over.get("dyck"), "{:.2f}%", "NA"), fmt(over.get("nfa"), "{:.2f}%", "NA"),
-        fmt(abf_nfa, "{:.2f}", "NA"), fmt(abf_dyck, "{:.2f}", "NA")))
+        fmt(fig.abf_nfa, "{:.2f}", "NA"), fmt(fig.abf_dyck, "{:.2f}", "NA")))
+
+
+def main():
+    # Phases: read the inputs, judge every run in every mode, group by program,
+    # summarise, render the Markdown, write the outputs.
+    inputs = read_inputs(sys.argv[1], sys.argv[2])
+    runs = collect_runs(inputs)
+    progs = per_program(inputs, runs)
+    fig = summarise(inputs, runs, progs)
+    md = render_header_and_table(inputs, progs) + render_summary(inputs, runs, progs, fig) + render_sections(inputs, progs, fig)
+    write_outputs(inputs, progs, fig, md)
 
 
 if __name__ == "__main__":

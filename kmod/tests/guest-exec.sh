@@ -1,12 +1,16 @@
 # SPDX-License-Identifier: GPL-2.0
 # Exec transitions and the registry's content binding (specs/kernel-abi.md,
-# "Exec transitions", "Content binding"). Sourced by guest-tests.sh while the
-# module is loaded with its defaults: uses its ok/nok/check/has/show, $CTL,
-# $MK, $W, $VALID and the policies $D (dyck) and $N (nfa), both unbound (no
+# "Exec transitions", "Content binding"). Sourced by guest-tests.sh (in the
+# guest) from the state of area_setup (guest-lib.sh): loads the module with its
+# defaults and the policies $D (dyck) and $N (nfa), both unbound (no
 # system-call windows, so any exec reaches the transition).
 #
 # Each refusal is paired with its control: the same exec under
 # --exec unconfined (or natively), where the canary appears.
+
+module_load || return 0
+D=$($CTL load "$W/dyck.blob")
+N=$($CTL load "$W/nfa.blob")
 
 # --- exec transitions -----------------------------------------------------------------
 cp "$MK" "$W/xa"	# installed with $D below
@@ -21,7 +25,7 @@ rm -f "$W/canary"
 $CTL run -p "$D" -- "$MK" 2:0 2:2 1:1 exec "$W/xb" "touch:$W/canary" say:ran >"$W/o" 2>&1; show "$W/o"
 $CTL read >"$W/r"; show "$W/r"
 check "exec registry (default): an unregistered program is killed before it runs (no canary)" 'has "$W/o" "^signal 9" && hasnt "$W/o" "^ran" && [ ! -e "$W/canary" ]'
-check "record: reason 25, execve (59), the window (libc 1) and frame that execed, killed, the path" 'has "$W/r" "comm xb policy $D reason 25 action 1 nr 59 kind 0 id 1 tag 0x40000002 mstate [0-9]* depth 3 flags 0x8 path $W/xb$"'
+check "record: reason 25, execve (59), the window (libc 1) and frame that execed, killed, the path" 'has "$W/r" "comm xb policy $D reason $R_EXEC_DENIED action $KILL nr 59 kind 0 id 1 tag 0x40000002 mstate [0-9]* depth 3 flags $F_KILLED path $W/xb$"'
 $CTL install "$D" --exe "$W/xa" >"$W/o" 2>&1; show "$W/o"
 check "install the registered program" 'has "$W/o" "^install 0 "'
 $CTL run -p "$N" -m nfa -- "$MK" exec "$W/xa" $VALID say:done >"$W/o" 2>&1; show "$W/o"
@@ -30,13 +34,13 @@ check "exec registry: an installed program runs under its own policy (allowed se
 rm -f "$W/canary"
 $CTL run -p "$N" -m nfa -- "$MK" exec "$W/xa" 1:1 "touch:$W/canary" >"$W/o" 2>&1
 $CTL read >"$W/r"
-check "exec registry: ... and is killed by its own policy, not the caller's" 'has "$W/o" "^signal 9" && [ ! -e "$W/canary" ] && has "$W/r" "comm xa policy $D reason 3 "'
+check "exec registry: ... and is killed by its own policy, not the caller's" 'has "$W/o" "^signal 9" && [ ! -e "$W/canary" ] && has "$W/r" "comm xa policy $D reason $R_NOT_ALLOWED "'
 $CTL run -p "$N" -m nfa --exec deny -- "$MK" exec "$W/xa" $VALID say:done >"$W/o" 2>&1; show "$W/o"
 $CTL read >"$W/r"; show "$W/r"
-check "exec deny: even an installed program is refused (killed, reason 25, policy of the caller)" 'has "$W/o" "^signal 9" && hasnt "$W/o" "^done" && has "$W/r" "comm xa policy $N reason 25 action 1 nr 59 .* path $W/xa$"'
+check "exec deny: even an installed program is refused (killed, reason 25, policy of the caller)" 'has "$W/o" "^signal 9" && hasnt "$W/o" "^done" && has "$W/r" "comm xa policy $N reason $R_EXEC_DENIED action $KILL nr 59 .* path $W/xa$"'
 $CTL run -p "$N" -m nfa --exec unconfined -- "$MK" exec "$W/xb" exec "$W/xa" 1:1 "touch:$W/canary" >"$W/o" 2>&1
 $CTL read >"$W/r"
-check "exec unconfined, then an installed program: enforced again under its policy" 'has "$W/o" "^signal 9" && [ ! -e "$W/canary" ] && has "$W/r" "comm xa policy $D reason 3 "'
+check "exec unconfined, then an installed program: enforced again under its policy" 'has "$W/o" "^signal 9" && [ ! -e "$W/canary" ] && has "$W/r" "comm xa policy $D reason $R_NOT_ALLOWED "'
 $CTL run -p "$D" -- "$MK" exec /nonexistent/sbx-none say:after >"$W/o" 2>&1; show "$W/o"
 printf 'not a program\n' >"$W/noexec"; chmod 644 "$W/noexec"
 $CTL run -p "$D" -- "$MK" exec "$W/noexec" say:after2 >>"$W/o" 2>&1; show "$W/o"
@@ -45,7 +49,7 @@ check "a failed exec (ENOENT, EACCES) stays what it is: an error, no violation" 
 rm -f "$W/canary"
 $CTL run -p "$D" -a log -- "$MK" exec "$W/xb" "touch:$W/canary" ioctl >"$W/o" 2>&1; show "$W/o"
 $CTL read >"$W/r"; show "$W/r"
-check "exec registry, log mode: recorded (not killed), the image runs unconfined" 'has "$W/o" "^exit 0" && [ -e "$W/canary" ] && has "$W/r" "reason 25 action 2 nr 59 .* flags 0 path $W/xb$"'
+check "exec registry, log mode: recorded (not killed), the image runs unconfined" 'has "$W/o" "^exit 0" && [ -e "$W/canary" ] && has "$W/r" "reason $R_EXEC_DENIED action $LOG nr 59 .* flags 0 path $W/xb$"'
 check "exec registry, log mode: the unconfined image is not privileged" 'has "$W/o" "^ioctl open 0 load 1 arm 1 unload 1 install 1 remove 1 "'
 
 # --- unconfined images are never privileged ------------------------------------------------
@@ -70,7 +74,7 @@ check "arm with an unknown exec transition: EINVAL" 'has "$W/o" "arm: Invalid ar
 rm -f "$W/canary"
 "$W/xa" $VALID exec "$W/xb" "touch:$W/canary" >"$W/o" 2>&1; echo "rc $?" >>"$W/o"; show "$W/o"
 $CTL read >"$W/r"; show "$W/r"
-check "installed (exec registry): its exec of an unregistered program is killed, no canary" 'has "$W/o" "^rc 137" && [ ! -e "$W/canary" ] && has "$W/r" "comm xb policy $D reason 25 action 1 "'
+check "installed (exec registry): its exec of an unregistered program is killed, no canary" 'has "$W/o" "^rc 137" && [ ! -e "$W/canary" ] && has "$W/r" "comm xb policy $D reason $R_EXEC_DENIED action $KILL "'
 $CTL install "$D" --exe "$W/xa" --exec unconfined >"$W/o" 2>&1
 check "installing again without --replace: EEXIST" 'has "$W/o" "^install 17 "'
 $CTL install "$D" --exe "$W/xa" --exec unconfined --replace >"$W/o" 2>&1; show "$W/o"
@@ -107,11 +111,11 @@ check "cp over the installed file keeps its inode" '[ "$(stat -c %i "$T/app")" =
 $CTL read >"$W/r"; show "$W/r"
 $CTL list >"$W/l"; show "$W/l"
 check "rebuilt in place: killed before it runs (no canary)" 'has "$W/o" "^rc 137" && hasnt "$W/o" "CANARY"'
-check "record: reason 26 (rebuilt), the entry's policy, killed, the path" 'has "$W/r" "comm app policy $D reason 26 action 1 nr 0 kind 0 id 0 tag 0 mstate 0 depth 0 flags 0x8 path $T/app$"'
+check "record: reason 26 (rebuilt), the entry's policy, killed, the path" 'has "$W/r" "comm app policy $D reason $R_EXE_REBUILT action $KILL nr 0 kind 0 id 0 tag 0 mstate 0 depth 0 flags $F_KILLED path $T/app$"'
 check "list counts the refused exec" 'has "$W/l" "execs 3 exec registry refused 1$"'
 $CTL run -p "$N" -m nfa --exec unconfined -- "$MK" exec "$T/app" say:CANARY >"$W/o" 2>&1; show "$W/o"
 $CTL read >"$W/r"; show "$W/r"
-check "rebuilt, exec'd by an enforced process: killed, the record names the caller's policy" 'has "$W/o" "^signal 9" && hasnt "$W/o" "CANARY" && has "$W/r" "policy $N reason 26 .* path $T/app$"'
+check "rebuilt, exec'd by an enforced process: killed, the record names the caller's policy" 'has "$W/o" "^signal 9" && hasnt "$W/o" "CANARY" && has "$W/r" "policy $N reason $R_EXE_REBUILT .* path $T/app$"'
 exec 3>>"$T/app"
 $CTL install "$D" --exe "$T/app" --replace >"$W/o" 2>&1; show "$W/o"
 exec 3>&-

@@ -30,7 +30,7 @@ for how in thread rawthread fork; do
 	$CTL run -p "$B" -- "$MK" $steps"$W/fl/enf-$how" say:CANARY >"$W/o" 2>&1; show "$W/o"
 	$CTL read >"$W/r"; show "$W/r"
 	check "flag: $how of an enforced process: the mkdir is refused before it runs (killed, reason 20 nr 83)" \
-		'[ ! -e "$W/fl/enf-$how" ] && hasnt "$W/o" "mkdir 0" && hasnt "$W/o" CANARY && has "$W/r" "reason 20 action 1 nr 83 "'
+		'[ ! -e "$W/fl/enf-$how" ] && hasnt "$W/o" "mkdir 0" && hasnt "$W/o" CANARY && has "$W/r" "reason $R_SYSCALL_WINDOW action $KILL nr 83 "'
 	if [ $how = fork ]; then
 		check "flag: fork: it is the child that was killed" 'has "$W/o" "^child signal 9"'
 	else
@@ -48,7 +48,7 @@ check "flag: with a policy installed, an unrelated process is not checked" 'has 
 sh -c '"$1" "rawthread-mkdir:$2" say:CANARY; echo "status $?"' sh "$W/fl/mk-inst" "$W/fl/enf-inst" >"$W/o" 2>&1; show "$W/o"
 $CTL read >"$W/r"; show "$W/r"
 check "flag: exec of the installed file: its raw thread's mkdir is refused (killed)" \
-	'[ ! -e "$W/fl/enf-inst" ] && has "$W/o" "^status 137" && hasnt "$W/o" CANARY && has "$W/r" "reason 20 action 1 nr 83 "'
+	'[ ! -e "$W/fl/enf-inst" ] && has "$W/o" "^status 137" && hasnt "$W/o" CANARY && has "$W/r" "reason $R_SYSCALL_WINDOW action $KILL nr 83 "'
 $CTL remove --exe "$W/fl/mk-inst" >/dev/null
 $CTL unload "$B" >/dev/null
 $CTL read >/dev/null

@@ -15,10 +15,12 @@ B=$($CTL load "$W/bound.blob")
 $CTL read >/dev/null
 
 # NAME NR REASON KIND NATIVE: the step never:NAME, its system call number, the
-# reason of its record (23 forbidden call, 24 /proc/<pid>/mem for writing), the
+# reason of its record (SBX_REASON_FORBIDDEN_SYSCALL, or SBX_REASON_PROC_MEM_WRITE
+# for a /proc/<pid>/mem opened for writing), the
 # record's kind (the forbidden argument; for /proc/<pid>/mem the file's flags,
 # O_RDWR|O_LARGEFILE) and what a native run prints.
 while read -r name nr reason kind native; do
+	eval "reason=\$R_$reason"
 	"$MK" "never:$name" say:CANARY >"$W/o" 2>&1
 	check "never $name: native: the kernel performs it ($(sed -n "s/^never $name //p" "$W/o"))" \
 		'has "$W/o" "^never $name $native" && has "$W/o" "^CANARY"'
@@ -26,24 +28,24 @@ while read -r name nr reason kind native; do
 		$CTL run -p "$P" -- "$MK" "never:$name" say:CANARY >"$W/o" 2>&1
 		$CTL read >"$W/r"
 		check "never $name: policy $P: killed before the call returns; record reason $reason nr $nr kind $kind" \
-			'has "$W/o" "^signal 9" && hasnt "$W/o" "^never" && hasnt "$W/o" CANARY && has "$W/r" "^records 1 " && has "$W/r" "reason $reason action 1 nr $nr kind $kind "'
-		[ "$(count "$W/r" "reason $reason action 1 nr $nr kind $kind ")" = 1 ] || { show "$W/o"; show "$W/r"; }
+			'has "$W/o" "^signal 9" && hasnt "$W/o" "^never" && hasnt "$W/o" CANARY && has "$W/r" "^records 1 " && has "$W/r" "reason $reason action $KILL nr $nr kind $kind "'
+		[ "$(count "$W/r" "reason $reason action $KILL nr $nr kind $kind ")" = 1 ] || { show "$W/o"; show "$W/r"; }
 	done
 done <<'LIST'
-init_module 175 23 0 -8
-finit_module 313 23 0 -9
-delete_module 176 23 0 -2
-kexec_load 246 23 0 0
-kexec_file_load 320 23 0 -
-bpf 321 23 0 -22
-seccomp 317 23 0 0
-prctl-seccomp 157 23 22 0
-prctl-dispatch 157 23 59 0
-ptrace 101 23 0 0
-process_vm_writev 311 23 0 8 word 0x2222
-personality 135 23 4194304 0 read-implies-exec 1
-procmem-self 257 24 32770 0 word 0x3333
-procmem-parent 257 24 32770 0
+init_module 175 FORBIDDEN_SYSCALL 0 -8
+finit_module 313 FORBIDDEN_SYSCALL 0 -9
+delete_module 176 FORBIDDEN_SYSCALL 0 -2
+kexec_load 246 FORBIDDEN_SYSCALL 0 0
+kexec_file_load 320 FORBIDDEN_SYSCALL 0 -
+bpf 321 FORBIDDEN_SYSCALL 0 -22
+seccomp 317 FORBIDDEN_SYSCALL 0 0
+prctl-seccomp 157 FORBIDDEN_SYSCALL 22 0
+prctl-dispatch 157 FORBIDDEN_SYSCALL 59 0
+ptrace 101 FORBIDDEN_SYSCALL 0 0
+process_vm_writev 311 FORBIDDEN_SYSCALL 0 8 word 0x2222
+personality 135 FORBIDDEN_SYSCALL 4194304 0 read-implies-exec 1
+procmem-self 257 PROC_MEM_WRITE 32770 0 word 0x3333
+procmem-parent 257 PROC_MEM_WRITE 32770 0
 LIST
 
 for P in "$D" "$B"; do
@@ -56,15 +58,15 @@ done
 $CTL run -p "$B" -- "$MK" say:start 2:0 never:prctl-name say:CANARY >"$W/o" 2>&1; show "$W/o"
 $CTL read >"$W/r"; show "$W/r"
 check "never: a prctl the window does not allow stays a window violation (reason 20), not allowed by the argument check" \
-	'has "$W/o" "^signal 9" && hasnt "$W/o" CANARY && has "$W/r" "reason 20 action 1 nr 157 kind 0 id 4294967294 "'
+	'has "$W/o" "^signal 9" && hasnt "$W/o" CANARY && has "$W/r" "reason $R_SYSCALL_WINDOW action $KILL nr 157 kind 0 id 4294967294 "'
 $CTL run -p "$D" -a log -- "$MK" never:process_vm_writev never:procmem-self never:prctl-name say:end >"$W/o" 2>&1; show "$W/o"
 $CTL read >"$W/r"; show "$W/r"
 check "never, log mode: the calls run and each is recorded once" \
-	'has "$W/o" "^never process_vm_writev 8 word 0x2222" && has "$W/o" "^never procmem-self 0 word 0x3333" && has "$W/o" "^end" && has "$W/r" "^records 2 " && has "$W/r" "reason 23 action 2 nr 311 " && has "$W/r" "reason 24 action 2 nr 257 "'
+	'has "$W/o" "^never process_vm_writev 8 word 0x2222" && has "$W/o" "^never procmem-self 0 word 0x3333" && has "$W/o" "^end" && has "$W/r" "^records 2 " && has "$W/r" "reason $R_FORBIDDEN_SYSCALL action $LOG nr 311 " && has "$W/r" "reason $R_PROC_MEM_WRITE action $LOG nr 257 "'
 $CTL run -p "$D" -a log -- "$MK" 1:1 never:ptrace say:end >"$W/o" 2>&1; show "$W/o"
 $CTL read >"$W/r"; show "$W/r"
 check "never, log mode: checked while resynchronising (window unknown): the marker, then PTRACE_ATTACH and _DETACH" \
-	'has "$W/o" "^never ptrace 0" && has "$W/r" "^records 3 " && has "$W/r" "reason 3 action 2 nr 999 " && [ "$(count "$W/r" "reason 23 action 2 nr 101 ")" = 2 ]'
+	'has "$W/o" "^never ptrace 0" && has "$W/r" "^records 3 " && has "$W/r" "reason $R_NOT_ALLOWED action $LOG nr $MARKER_NR " && [ "$(count "$W/r" "reason $R_FORBIDDEN_SYSCALL action $LOG nr 101 ")" = 2 ]'
 "$MK" never:procmem-self never:seccomp never:prctl-dispatch >"$W/o" 2>&1
 check "never: unsandboxed processes are not affected while policies are loaded" \
 	'has "$W/o" "^never procmem-self 0 word 0x3333" && has "$W/o" "^never seccomp 0" && has "$W/o" "^never prctl-dispatch 0"'

@@ -19,23 +19,23 @@ $CTL read >"$W/r"; show "$W/r"
 check "resync: log mode, five refused closes at the root: the process runs to its end" \
 	'has "$W/o" "^end" && has "$W/o" "^exit 0"'
 check "resync: each of the five refusals is recorded, each in the state the resync led to" \
-	'[ "$(count "$W/r" "reason 3 action 2 nr 999 kind 1 id 3 ")" = 5 ] &&
-	 [ "$(count "$W/r" "reason 3 action 2 nr 999 kind 1 id 3 tag 0 mstate 2 depth 1 flags 0x1 ")" = 2 ] &&
-	 [ "$(count "$W/r" "reason 3 action 2 nr 999 kind 1 id 3 tag 0 mstate 7 depth 1 flags 0x1 ")" = 2 ] &&
-	 [ "$(count "$W/r" "reason 3 action 2 nr 999 kind 1 id 3 tag 0 mstate 5 depth 1 flags 0x1 ")" = 1 ]'
+	'[ "$(count "$W/r" "reason $R_NOT_ALLOWED action $LOG nr $MARKER_NR kind $K_LIBC id 3 ")" = 5 ] &&
+	 [ "$(count "$W/r" "reason $R_NOT_ALLOWED action $LOG nr $MARKER_NR kind $K_LIBC id 3 tag 0 mstate 2 depth 1 flags $F_MARKER ")" = 2 ] &&
+	 [ "$(count "$W/r" "reason $R_NOT_ALLOWED action $LOG nr $MARKER_NR kind $K_LIBC id 3 tag 0 mstate 7 depth 1 flags $F_MARKER ")" = 2 ] &&
+	 [ "$(count "$W/r" "reason $R_NOT_ALLOWED action $LOG nr $MARKER_NR kind $K_LIBC id 3 tag 0 mstate 5 depth 1 flags $F_MARKER ")" = 1 ]'
 check "resync: exited still lost: one record (28) with the 2 markers that went unchecked" \
-	'has "$W/r" "^records 6 " && [ "$(count "$W/r" "reason 28 ")" = 1 ] &&
-	 has "$W/r" "reason 28 action 2 nr 0 kind 0 id 2 tag 0 mstate 2 depth 1 flags 0 stack 0$"'
+	'has "$W/r" "^records 6 " && [ "$(count "$W/r" "reason $R_UNRESYNCED ")" = 1 ] &&
+	 has "$W/r" "reason $R_UNRESYNCED action $LOG nr 0 kind 0 id 2 tag 0 mstate 2 depth 1 flags 0 stack 0$"'
 # Resynchronised before the end: no record 28.
 $CTL run -p "$R" -a log -- "$MK" 1:0 1:3 1:3 1:1 say:end >"$W/o" 2>&1
 $CTL read >"$W/r"; show "$W/r"
 check "resync: resynchronised before exit (read after two closes): one record, no reason 28" \
-	'has "$W/o" "^end" && has "$W/r" "^records 1 " && [ "$(count "$W/r" "reason 28 ")" = 0 ]'
+	'has "$W/o" "^end" && has "$W/r" "^records 1 " && [ "$(count "$W/r" "reason $R_UNRESYNCED ")" = 0 ]'
 # Kill mode never resynchronises: the first refusal kills.
 $CTL run -p "$R" -- "$MK" 1:0 1:3 1:1 say:CANARY >"$W/o" 2>&1
 $CTL read >"$W/r"; show "$W/r"
 check "resync: kill mode is unchanged (killed at the first close, one record)" \
-	'has "$W/o" "^signal 9" && hasnt "$W/o" CANARY && has "$W/r" "^records 1 " && has "$W/r" "reason 3 action 1 nr 999 kind 1 id 3 "'
+	'has "$W/o" "^signal 9" && hasnt "$W/o" CANARY && has "$W/r" "^records 1 " && has "$W/r" "reason $R_NOT_ALLOWED action $KILL nr $MARKER_NR kind $K_LIBC id 3 "'
 $CTL unload "$R" >/dev/null
 rmmod sbx_dyck >"$W/rm" 2>&1; rc=$?
 check "resync: rmmod succeeds" '[ $rc -eq 0 ]'

@@ -14,7 +14,7 @@ $CTL read >/dev/null
 $CTL run -p "$P" -- "$MK" $(for i in $(seq 99); do printf '2:0 '; done) say:hundred 2:0 say:after >"$W/o" 2>&1
 $CTL read >"$W/r"; show "$W/r"
 check "sj: 99 calls through one site (depth 100) fit 64 slots; the 100th is over max_depth (7)" \
-    'has "$W/o" "^hundred" && hasnt "$W/o" "^after" && has "$W/o" "^signal 9" && has "$W/r" "reason 7 action 1 nr 999 kind 2 id 0 tag 0x40000000 mstate 1 depth 100 "'
+    'has "$W/o" "^hundred" && hasnt "$W/o" "^after" && has "$W/o" "^signal 9" && has "$W/r" "reason $R_STACK_OVERFLOW action $KILL nr $MARKER_NR kind $K_CALL id 0 tag 0x40000000 mstate 1 depth 100 "'
 # main saves (1); a -> h saves (1) and returns; b -> h: the stack is as deep as
 # when h saved; longjmp (1): the dead record of h must not be taken, main's is.
 $CTL run -p "$D" -- "$MK" 7:1 2:0 2:2 7:1 1:1 3:2 1:0 3:0 2:1 2:3 8:1 \
@@ -24,7 +24,7 @@ check "sj: a longjmp after the nested setjmp's frame returned resumes main's rec
 $CTL run -p "$D" -- "$MK" 2:0 2:2 7:1 1:1 3:2 1:0 3:0 2:1 2:3 8:1 say:after >"$W/o" 2>&1
 $CTL read >"$W/r"; show "$W/r"
 check "sj: without main's record the dead one is not taken: no setjmp (8)" \
-    'has "$W/o" "^signal 9" && hasnt "$W/o" "^after" && has "$W/r" "reason 8 .* depth 3 "'
+    'has "$W/o" "^signal 9" && hasnt "$W/o" "^after" && has "$W/r" "reason $R_NO_SETJMP .* depth 3 "'
 $CTL unload "$P" >/dev/null
 $CTL unload "$D" >/dev/null
 until_true 30 '$CTL status >"$W/st"; has "$W/st" "policies 0 enforced 0 armed 0"'

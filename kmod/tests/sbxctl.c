@@ -48,6 +48,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -407,6 +408,73 @@ static int cmd_mkblob(const char *mode, const char *out, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * The 32-bit fields of struct sbx_blob_header by name, so that the guest tests
+ * corrupt a blob field by field ("set-header BLOB initial_mstate N") instead of
+ * writing bytes at offsets copied from the header.
+ */
+#define HEADER_FIELD(f) { #f, offsetof(struct sbx_blob_header, f) }
+static const struct {
+	const char *name;
+	size_t off;
+} header_fields[] = {
+	HEADER_FIELD(magic),	      HEADER_FIELD(version),	   HEADER_FIELD(header_size),
+	HEADER_FIELD(flags),	      HEADER_FIELD(total_size),	   HEADER_FIELD(stack_limit),
+	HEADER_FIELD(nr_symbols),     HEADER_FIELD(nr_functions),  HEADER_FIELD(nr_sites),
+	HEADER_FIELD(nr_callbacks),   HEADER_FIELD(nr_mstates),	   HEADER_FIELD(nr_trans),
+	HEADER_FIELD(initial_mstate), HEADER_FIELD(thread_mstate), HEADER_FIELD(mstates_off),
+	HEADER_FIELD(trans_off),      HEADER_FIELD(sites_off),	   HEADER_FIELD(callbacks_off),
+	HEADER_FIELD(nr_sets),	      HEADER_FIELD(sets_off),	   HEADER_FIELD(symsets_off),
+	HEADER_FIELD(start_set),      HEADER_FIELD(ambient_set),   HEADER_FIELD(nr_pins),
+	HEADER_FIELD(pins_off),	      HEADER_FIELD(max_depth),	   HEADER_FIELD(resync_off),
+	HEADER_FIELD(reserved),
+};
+
+/* header BLOB: every 32-bit header field, "NAME VALUE", in header order. */
+static int cmd_header(const char *path)
+{
+	struct sbx_blob_header h;
+	uint32_t v;
+	size_t i;
+	FILE *f = fopen(path, "rb");
+
+	if (!f || fread(&h, sizeof(h), 1, f) != 1) {
+		fprintf(stderr, "sbxctl: %s: no blob header\n", path);
+		if (f)
+			fclose(f);
+		return 3;
+	}
+	fclose(f);
+	for (i = 0; i < sizeof(header_fields) / sizeof(header_fields[0]); i++) {
+		memcpy(&v, (char *)&h + header_fields[i].off, sizeof(v));
+		printf("%s %u\n", header_fields[i].name, v);
+	}
+	return 0;
+}
+
+/* set-header BLOB FIELD VALUE: overwrite one 32-bit header field in place. */
+static int cmd_set_header(const char *path, const char *name, const char *value)
+{
+	uint32_t v = strtoul(value, NULL, 0);
+	size_t i;
+	int fd;
+
+	for (i = 0; i < sizeof(header_fields) / sizeof(header_fields[0]); i++)
+		if (!strcmp(header_fields[i].name, name))
+			break;
+	if (i == sizeof(header_fields) / sizeof(header_fields[0])) {
+		fprintf(stderr, "sbxctl: no header field %s\n", name);
+		return 64;
+	}
+	fd = open(path, O_WRONLY);
+	if (fd < 0 || pwrite(fd, &v, sizeof(v), header_fields[i].off) != sizeof(v)) {
+		fprintf(stderr, "sbxctl: %s: %s\n", path, strerror(errno));
+		return 3;
+	}
+	close(fd);
+	return 0;
+}
+
 static int cmd_try_load(const char *path, int drop)
 {
 	uint32_t id = 0;
@@ -722,7 +790,7 @@ static int usage(void)
 {
 	fprintf(stderr,
 		"usage: sbxctl status | load BLOB | unload ID | read [MAX] [-p ID] | policies |"
-		" mkblob dyck|nfa|deep|bound|pinned|nfa-bound|resync OUT | mkblob nfa-pinned OUT TABLE TEXT SITE:KIND:ID... | | try-load BLOB [--drop] | try-oversized |"
+		" mkblob dyck|nfa|deep|bound|pinned|nfa-bound|resync OUT | mkblob nfa-pinned OUT TABLE TEXT SITE:KIND:ID... | header BLOB | set-header BLOB FIELD VALUE | try-load BLOB [--drop] | try-oversized |"
 		" run [-p ID|-b BLOB] [-m MODE] [-a ACTION] [--no-fork] [--fail-first]"
 		" [--twice] [--exe PATH|--exe-fd N] [--exec T] -- PROG [ARG...] |"
 		" install BLOB|ID --exe PATH|--exe-fd N [-m MODE] [-a ACTION] [--exec T]"
@@ -773,6 +841,10 @@ int main(int argc, char **argv)
 		return cmd_policies();
 	if (!strcmp(argv[1], "mkblob") && argc >= 4)
 		return cmd_mkblob(argv[2], argv[3], argc - 4, argv + 4);
+	if (!strcmp(argv[1], "header") && argc == 3)
+		return cmd_header(argv[2]);
+	if (!strcmp(argv[1], "set-header") && argc == 5)
+		return cmd_set_header(argv[2], argv[3], argv[4]);
 	if (!strcmp(argv[1], "try-load") && argc >= 3)
 		return cmd_try_load(argv[2], argc > 3 && !strcmp(argv[3], "--drop"));
 	if (!strcmp(argv[1], "try-oversized"))

@@ -9,6 +9,13 @@ import XCTest
 final class BootRetryTests: XCTestCase {
     var dir: URL!
 
+    /// The real consoles BootConsoleTests reads, beside it in the unit target (a test
+    /// target cannot import another).
+    static func transcriptPath(_ name: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("SbxVMTests/Transcripts/\(name)").path
+    }
+
     override func setUpWithError() throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/qemu-system-x86_64") else {
             throw XCTSkip(
@@ -84,7 +91,7 @@ final class BootRetryTests: XCTestCase {
                 "PATH": dir.appendingPathComponent("bin").path + ":/usr/bin:/bin",
                 "FAKE_QEMU_STATE": state, "FAKE_QEMU_HANGS": String(hangs),
                 "FAKE_QEMU_FAIL": fail,
-                "FAKE_QEMU_TRANSCRIPT": transcript.map { BootConsoleTests.transcriptPath($0) } ?? ""
+                "FAKE_QEMU_TRANSCRIPT": transcript.map { Self.transcriptPath($0) } ?? ""
             ])
         let boots =
             Int(
