@@ -61,6 +61,18 @@ check "names: a blob without names still enforces and logs the old line" \
 	 has "$W/l" "policy $NO: not allowed; syscall 999 kind 1 id 1, top 0x0 mstate 1 depth 1, killed$"'
 $CTL read >/dev/null
 
+# A blob of 3.3 MiB (300000 named symbols): sbxctl reads it whole (it used to cut
+# blobs at 1 MiB, and LOAD failed with EINVAL), and the last names are found.
+$CTL mkblob-big "$W/big.blob"
+NB=$($CTL load "$W/big.blob")
+$CTL run -p "$NB" -- "$MK" 1:299999 >"$W/o" 2>&1; show "$W/o"
+new_log "$W/l"; show "$W/l"
+check "names: a blob of $(stat -c %s "$W/big.blob") bytes loads; a kill names its symbol 299999" \
+	'[ -n "$NB" ] && [ "$(stat -c %s "$W/big.blob")" -gt 3000000 ] && has "$W/o" "^signal 9" &&
+	 has "$W/l" "policy $NB: not allowed: s299999 in main; syscall 999 kind 1 id 299999, "'
+$CTL unload "$NB" >/dev/null
+$CTL read >/dev/null
+
 # Malformed names sections: each is refused with EINVAL (the userspace
 # validator refuses it too, or mkblob-bad writes nothing).
 refused=0

@@ -20,6 +20,9 @@
  *                                    names and nfa-names: dyck and nfa with
  *                                    the names section (open read write;
  *                                    main a b h cb, main the root)
+ *   sbxctl mkblob-big OUT            the dyck example with 300000 symbols
+ *                                    (open read write s3 ... s299999) and
+ *                                    their names: a valid blob of 3.3 MiB
  *   sbxctl mkblob-bad WHAT OUT       the names example with a malformed names
  *                                    section (WHAT: see bad_names()); written
  *                                    only if the core's validator refuses it
@@ -470,6 +473,68 @@ static int bad_names(const char *what, uint8_t *b, size_t *n)
 	return 0;
 }
 
+/* The example with SBX_BIG_SYMBOLS symbols, all named: read_file() past 1 MiB. */
+#define SBX_BIG_SYMBOLS 300000U
+
+static int cmd_mkblob_big(const char *out)
+{
+	static const char *const functions[] = { "main", "a", "b", "h", "cb" };
+	static const uint32_t callees[] = { 1, 2, 3, 3, 3 };
+	uint32_t i, n = SBX_BIG_SYMBOLS + 5, pos = 0, no, head;
+	struct sbx_policy_view view;
+	struct tb_spec spec;
+	size_t size, cap;
+	uint8_t *buf;
+	char name[16];
+	FILE *f;
+	int ret;
+
+	tb_example(&spec);
+	cap = 65536 + 12 + 4 * 5 + 4 * (size_t)n + 16 * (size_t)n;
+	buf = calloc(1, cap);
+	if (!buf)
+		return 1;
+	no = tb_build(&spec, buf, 65536);
+	/* Without SBX_BLOB_F_BOUND no section depends on nr_symbols. */
+	tb_put32(buf + 24, SBX_BIG_SYMBOLS);
+	tb_put32(buf + no, n);
+	tb_put32(buf + no + 4, 0);
+	tb_put32(buf + no + 8, 5);
+	for (i = 0; i < 5; i++)
+		tb_put32(buf + no + 12 + 4 * i, callees[i]);
+	head = no + 12 + 4 * 5;
+	for (i = 0; i < n; i++) {
+		const char *s = name;
+		size_t len;
+
+		if (i < 3)
+			s = i == 0 ? "open" : i == 1 ? "read" : "write";
+		else if (i < SBX_BIG_SYMBOLS)
+			snprintf(name, sizeof(name), "s%u", i);
+		else
+			s = functions[i - SBX_BIG_SYMBOLS];
+		len = strlen(s) + 1;
+		tb_put32(buf + head + 4 * i, pos);
+		memcpy(buf + head + 4 * (size_t)n + pos, s, len);
+		pos += len;
+	}
+	size = head + 4 * (size_t)n + pos;
+	tb_put32(buf + 16, size);
+	tb_put32(buf + 124, size - no);
+	ret = sbx_blob_validate(buf, size, &view);
+	if (ret) {
+		fprintf(stderr, "sbxctl: the big blob does not validate (%d)\n", ret);
+		free(buf);
+		return 1;
+	}
+	f = fopen(out, "wb");
+	ret = !f || fwrite(buf, 1, size, f) != size || fclose(f);
+	if (ret)
+		fprintf(stderr, "sbxctl: %s: %s\n", out, strerror(errno));
+	free(buf);
+	return ret ? 3 : 0;
+}
+
 static int cmd_mkblob_bad(const char *what, const char *out)
 {
 	static uint8_t buf[65536];
@@ -813,7 +878,7 @@ static int usage(void)
 	fprintf(stderr,
 		"usage: sbxctl status | load BLOB | unload ID | read [MAX] [-p ID] | policies |"
 		" mkblob dyck|nfa|deep|bound|pinned|nfa-bound|resync|names|nfa-names OUT | mkblob nfa-pinned OUT TABLE TEXT SITE:KIND:ID... |"
-		" mkblob-bad WHAT OUT | try-load BLOB [--drop] | try-oversized |"
+		" mkblob-big OUT | mkblob-bad WHAT OUT | try-load BLOB [--drop] | try-oversized |"
 		" run [-p ID|-b BLOB] [-m MODE] [-a ACTION] [--no-fork] [--fail-first]"
 		" [--twice] [--exe PATH|--exe-fd N] [--exec T] -- PROG [ARG...] |"
 		" install BLOB|ID --exe PATH|--exe-fd N [-m MODE] [-a ACTION] [--exec T]"
@@ -864,6 +929,8 @@ int main(int argc, char **argv)
 		return cmd_policies();
 	if (!strcmp(argv[1], "mkblob") && argc >= 4)
 		return cmd_mkblob(argv[2], argv[3], argc - 4, argv + 4);
+	if (!strcmp(argv[1], "mkblob-big") && argc == 3)
+		return cmd_mkblob_big(argv[2]);
 	if (!strcmp(argv[1], "mkblob-bad") && argc == 4)
 		return cmd_mkblob_bad(argv[2], argv[3]);
 	if (!strcmp(argv[1], "try-load") && argc >= 3)
