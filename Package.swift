@@ -99,7 +99,8 @@ let package = Package(
         // Enforcement for users: the device, program/policy binding, violation
         // reports, `sbx run`, the per-executable registry, status; the pinned-site
         // table read with libelf.
-        .target(name: "SbxRun", dependencies: ["CSbxDevice", "CLibELF", "DyckModel", "SbxBlob", "SbxSystem"]),
+        .target(
+            name: "SbxRun", dependencies: ["CSbxDevice", "CLibELF", "DyckModel", "SbxBlob", "SbxSystem", "SbxCLI"]),
 
         // The version and the git commit of the build (--version, --dyck-version).
         .target(name: "CBuildInfo", cSettings: [.define("SBX_GIT_COMMIT", to: "\"\(gitCommit)\"")]),

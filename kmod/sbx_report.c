@@ -189,6 +189,47 @@ static struct sbx_qrec *sbx_rq_slot(struct sbx_rq *q, bool *evicted)
 	return qr;
 }
 
+/*
+ * The libc function a record is about, from the blob's names: a LIBC
+ * marker's symbol, or the window of a system call or exec. NULL if the blob
+ * has no names or the id names no symbol.
+ */
+static const char *sbx_report_symbol(const struct sbx_policy *p,
+				     const struct sbx_violation_record *rec)
+{
+	switch (rec->reason) {
+	case SBX_REASON_SYSCALL_WINDOW:
+	case SBX_REASON_EXEC_MAPPING:
+	case SBX_REASON_EXEC_DENIED:
+		return sbx_blob_symbol_name(&p->view, rec->id);
+	}
+	if (rec->syscall_nr == SBX_MARKER_NR && rec->kind == SBX_MARK_LIBC)
+		return sbx_blob_symbol_name(&p->view, rec->id);
+	return NULL;
+}
+
+/*
+ * The kernel log line of @rec. With the blob's names it names the libc
+ * function and the function of the top frame ("not allowed: fopen in main");
+ * a blob without names gives the line of a version 6 blob. The validator
+ * made every name 1..SBX_NAME_LEN_MAX printable ASCII bytes without spaces;
+ * the precision bounds what is printed regardless.
+ */
+static void sbx_report_log(const struct sbx_policy *p, const struct sbx_violation_record *rec,
+			   bool kill)
+{
+	const char *sym = sbx_report_symbol(p, rec);
+	const char *fn = rec->depth ? sbx_blob_frame_name(&p->view, rec->tag) : NULL;
+
+	pr_notice(
+		"violation: pid %u tid %u (%s) policy %u: %s%s%.*s%s%.*s; syscall %u kind %llu id %llu, top %#x mstate %u depth %u%s\n",
+		rec->pid, rec->tid, rec->comm, rec->policy_id, sbx_reason_name(rec->reason),
+		sym ? ": " : "", (int)SBX_NAME_LEN_MAX, sym ?: "",
+		fn ? (sym ? " in " : ": in ") : "", (int)SBX_NAME_LEN_MAX, fn ?: "",
+		rec->syscall_nr, rec->kind, rec->id, rec->tag, rec->mstate, rec->depth,
+		kill ? ", killed" : "");
+}
+
 /**
  * sbx_report - queue a violation record and log it. Any context.
  * @p:   the policy the record is about (the caller holds a reference).
@@ -272,11 +313,7 @@ unlock:
 
 	/* Kill lines have their own limit: a flood of log lines cannot hide them. */
 	if (__ratelimit(kill ? &sbx_log_kill_rs : &sbx_log_rs))
-		pr_notice(
-			"violation: pid %u tid %u (%s) policy %u: %s; syscall %u kind %llu id %llu, top %#x mstate %u depth %u%s\n",
-			rec->pid, rec->tid, rec->comm, rec->policy_id, sbx_reason_name(rec->reason),
-			rec->syscall_nr, rec->kind, rec->id, rec->tag, rec->mstate, rec->depth,
-			kill ? ", killed" : "");
+		sbx_report_log(p, rec, kill);
 }
 
 /*

@@ -13,17 +13,19 @@ import DyckModel
 /// `SBX_BLOB_F_PINNED`.
 ///
 /// `stackLimit` is the slots of a thread's store (frame entries and setjmp records),
-/// `maxDepth` the bound on its logical stack depth.
+/// `maxDepth` the bound on its logical stack depth. With `names` (the default) the
+/// blob carries the names section, so that the kernel log names the libc function
+/// and the function of the top frame of a violation (`BlobNames`).
 ///
 /// Throws the policy's first validity error, `BlobError.badStackLimit`,
 /// `BlobError.badMaxDepth`, or `BlobError.capExceeded` naming the table over its cap.
 public func buildBlob(
     policy: Policy, mode: BlobMode, stackLimit: Int = BlobLimits.defaultStackLimit,
-    maxDepth: Int = BlobLimits.defaultMaxDepth, pins: BlobPins? = nil
+    maxDepth: Int = BlobLimits.defaultMaxDepth, pins: BlobPins? = nil, names: Bool = true
 ) throws -> [UInt8] {
     try checkBounds(stackLimit: stackLimit, maxDepth: maxDepth)
     let machine = try MacroMachine(policy: policy, mode: mode)
-    return try encodeBlob(machine, stackLimit: stackLimit, maxDepth: maxDepth, pins: pins)
+    return try encodeBlob(machine, stackLimit: stackLimit, maxDepth: maxDepth, pins: pins, names: names)
 }
 
 /// The two bounds of a thread's monitor stack that a blob carries.
@@ -103,10 +105,56 @@ func encodeSystemCallSet(_ set: SystemCallSet) -> [UInt8] {
     return map
 }
 
+/// The names section of a blob (`struct sbx_blob_names`, specs/kernel-abi.md,
+/// "Names"): for the kernel log only. Names are the original policy's symbols and
+/// functions, each made what the kernel accepts: bytes outside printable ASCII
+/// (0x21...0x7e) become `?`, a name is cut to `SBX_NAME_LEN_MAX` bytes, and an empty
+/// one is `?`.
+public enum BlobNames {
+    public static let maxLength = Int(SBX_NAME_LEN_MAX)
+
+    /// The bytes the kernel accepts for `name`.
+    public static func sanitized(_ name: String) -> [UInt8] {
+        var bytes = name.utf8.prefix(maxLength).map { (0x21...0x7e).contains($0) ? $0 : UInt8(ascii: "?") }
+        if bytes.isEmpty { bytes = [UInt8(ascii: "?")] }
+        return bytes
+    }
+
+    /// The section of `machine`: the root's function, each site's only callee (dyck
+    /// mode; an nfa blob has no site frames), the names.
+    static func encode(_ machine: MacroMachine) -> [UInt8] {
+        let policy = machine.original
+        let none = Int(SBX_NAME_NONE)
+        let callees =
+            machine.mode == .nfa
+            ? [] : policy.sites.map { $0.callees.count == 1 ? $0.callees[0] : none }
+        let names = policy.symbols.map(sanitized) + policy.functions.map { sanitized($0.name) }
+        var out: [UInt8] = []
+        func put(_ value: Int) {
+            let v = UInt32(truncatingIfNeeded: value)
+            for shift in stride(from: 0, to: 32, by: 8) { out.append(UInt8((v >> UInt32(shift)) & 0xff)) }
+        }
+        put(names.count)
+        put(policy.functions.indices.contains(policy.entry) ? policy.entry : none)
+        put(callees.count)
+        for callee in callees { put(callee) }
+        var offset = 0
+        for name in names {
+            put(offset)
+            offset += name.count + 1
+        }
+        for name in names {
+            out.append(contentsOf: name)
+            out.append(0)
+        }
+        return out
+    }
+}
+
 /// The blob of a compiled machine; the binding is the original policy's.
 public func encodeBlob(
     _ machine: MacroMachine, stackLimit: Int = BlobLimits.defaultStackLimit,
-    maxDepth: Int = BlobLimits.defaultMaxDepth, pins: BlobPins? = nil
+    maxDepth: Int = BlobLimits.defaultMaxDepth, pins: BlobPins? = nil, names: Bool = true
 ) throws -> [UInt8] {
     try checkBounds(stackLimit: stackLimit, maxDepth: maxDepth)
     // The flattening keeps the symbol table: the original policy's serves both modes.
@@ -133,7 +181,8 @@ public func encodeBlob(
     let symsetsOff = setsOff + Int(SBX_SET_SIZE) * (binding?.sets.count ?? 0)
     let pinsOff = symsetsOff + 4 * (binding == nil ? 0 : policy.symbols.count)
     let resyncOff = pinsOff + Int(SBX_BLOB_PIN_SIZE) * (pins?.sites.count ?? 0)
-    let size = resyncOff + Int(SBX_BLOB_RESYNC_SIZE) * machine.macroStateCount
+    let namesSection = names ? BlobNames.encode(machine) : []
+    let size = resyncOff + Int(SBX_BLOB_RESYNC_SIZE) * machine.macroStateCount + namesSection.count
     if size > BlobLimits.maxSize {
         throw BlobError.capExceeded(what: "blob bytes", count: size, cap: BlobLimits.maxSize)
     }
@@ -183,7 +232,7 @@ public func encodeBlob(
     put64(pins?.tableVaddr ?? 0)
     put64(pins?.textVaddr ?? 0)
     put(resyncOff)
-    put(0)
+    put(namesSection.count)
 
     var first = 0
     for m in 0..<machine.macroStateCount {
@@ -213,6 +262,7 @@ public func encodeBlob(
         put(Int(site.id))
     }
     for any in machine.resync { put(any ?? Int(SBX_RESYNC_NONE)) }
+    out.append(contentsOf: namesSection)
     precondition(out.count == size, "blob layout")
     return out
 }

@@ -37,6 +37,19 @@ public final class KernelPolicy: @unchecked Sendable {
     public var functionCount: Int { Int(view.pointee.nr_functions) }
     public var siteCount: Int { Int(view.pointee.nr_sites) }
     public var callbackCount: Int { Int(view.pointee.nr_callbacks) }
+    /// Whether the blob has the names section (`sbx_blob_names`).
+    public var hasNames: Bool { view.pointee.nr_names != 0 }
+
+    /// The name the kernel log gives symbol `symbol` (`sbx_blob_symbol_name`).
+    public func symbolName(_ symbol: UInt64) -> String? {
+        sbx_blob_symbol_name(view, symbol).map { String(cString: $0) }
+    }
+
+    /// The name the kernel log gives the function of a frame tagged `tag`
+    /// (`sbx_blob_frame_name`): the root's, a site's only callee, a callback.
+    public func frameName(tag: UInt32) -> String? {
+        sbx_blob_frame_name(view, tag).map { String(cString: $0) }
+    }
 }
 
 /// Why the kernel's monitor refused a marker (`enum sbx_reason` of kmod/core, whose

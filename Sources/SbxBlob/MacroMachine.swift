@@ -142,13 +142,11 @@ public struct MacroMachine: Sendable {
             threadStart = 0
             initial = 1
             for (m, f) in frontiers.enumerated() where index[f] == nil { index[f] = m }
-            // Log mode's resynchronisation is not built over the shared flattening yet:
-            // no macro-state has an any macro-state, so a lost thread resynchronises only
-            // when its failing frame returns or on an SJ_RESUME, and is otherwise
-            // reported with its unchecked events (specs/kernel-abi.md, "Log mode").
+            // Log mode's any macro-states, per shared copy and root class.
             outgoing = []
             finalSets = []
-            resync = Array(repeating: nil, count: frontiers.count)
+            resync = built.resync
+            resyncGroupsLeftOut = built.resyncGroupsLeftOut
             return
         }
         shared = nil

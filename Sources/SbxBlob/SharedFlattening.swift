@@ -265,25 +265,45 @@ struct SharedMachine {
     var work = 0
     private var index: [Frontier: Int] = [:]
 
-    mutating func intern(_ f: Frontier) -> Int {
-        if let known = index[f] { return known }
-        index[f] = frontiers.count
-        frontiers.append(f)
-        return frontiers.count - 1
-    }
+    /// The first frontier without transitions yet.
+    private(set) var next = 0
+    /// The positions of all frontiers (the memory the machine took).
+    private(set) var positionCount = 0
+    private let macroStateCap: Int
+    private let transitionCap: Int
 
     init(_ flat: SharedFlattening, roots: [Int], macroStateCap: Int, transitionCap: Int) throws {
+        self.macroStateCap = macroStateCap
+        self.transitionCap = transitionCap
         _ = intern(Frontier(copy: -1, positions: []))
         for r in roots {
             let (c, s) = flat.rootCopy[r]!
             _ = intern(Frontier(copy: Int32(c), positions: [Int32(s)]))
         }
+        _ = try close(flat)
+    }
+
+    mutating func intern(_ f: Frontier) -> Int {
+        if let known = index[f] { return known }
+        index[f] = frontiers.count
+        frontiers.append(f)
+        positionCount += f.positions.count
+        return frontiers.count - 1
+    }
+
+    /// Gives every frontier not yet stepped its transitions and final roots, in
+    /// number order. Returns false as soon as the machine holds more than
+    /// `frontierLimit` frontiers, `transitionLimit` transitions or `positionLimit`
+    /// positions (the caller rolls back with `truncate`).
+    mutating func close(
+        _ flat: SharedFlattening, frontierLimit: Int = Int.max, transitionLimit: Int = Int.max,
+        positionLimit: Int = Int.max
+    ) throws -> Bool {
         let largest = flat.copies.map(\.stateCount).max() ?? 0
         var mark = [Int](repeating: -1, count: largest)
         var stack: [Int32] = []
         var moves: [Int64] = []
         var fin: [Int32] = []
-        var next = 0
         while next < frontiers.count {
             let f = frontiers[next]
             moves.removeAll(keepingCapacity: true)
@@ -339,7 +359,24 @@ struct SharedMachine {
             for r in fin where unique.last != r { unique.append(r) }
             finalRoots.append(unique)
             next += 1
+            if frontiers.count > frontierLimit || transitionCount > transitionLimit || positionCount > positionLimit {
+                return false
+            }
         }
+        return true
+    }
+
+    /// Removes the frontiers from `count` on (a rolled-back resynchronisation group).
+    mutating func truncate(to count: Int, transitionCount before: Int) {
+        for f in frontiers[count...] {
+            index[f] = nil
+            positionCount -= f.positions.count
+        }
+        frontiers.removeSubrange(count...)
+        if transitions.count > count { transitions.removeSubrange(count...) }
+        if finalRoots.count > count { finalRoots.removeSubrange(count...) }
+        next = min(next, count)
+        transitionCount = before
     }
 }
 
@@ -352,6 +389,9 @@ extension MacroMachine {
         var transitions: [[(key: Key, target: Int)]] = []
         var transitionCount = 0
         var callbacks: [(function: Int, entered: Int)] = []
+        /// Each macro-state's any macro-state (nil: none), and the groups left out.
+        var resync: [Int?] = []
+        var resyncGroupsLeftOut = 0
     }
 
     /// The nfa machine of a Dyck policy, over the shared flattening.
@@ -368,7 +408,8 @@ extension MacroMachine {
         var roots: [Int] = []
         for r in [policy.entry] + policy.callbacks where !roots.contains(r) { roots.append(r) }
         let flat = SharedFlattening(policy: policy, roots: roots)
-        let machine = try SharedMachine(flat, roots: roots, macroStateCap: macroStateCap, transitionCap: transitionCap)
+        var machine = try SharedMachine(flat, roots: roots, macroStateCap: macroStateCap, transitionCap: transitionCap)
+        let closedCount = machine.frontiers.count
 
         // Distinct final-root sets, and each frontier's.
         var setIndex: [[Int32]: Int] = [:]
@@ -414,8 +455,20 @@ extension MacroMachine {
                     return Pair(function: p.function, state: p.state)
                 }.sorted())
             build.copies.append(Int(f.copy))
-            build.finals.append(c >= 0 && classSets[c].contains(setOf[frontier]))
+            build.finals.append(isFinal(frontier, c))
             return number
+        }
+        // The roots of each class. On the frontiers of the closed machine they agree on
+        // finality; a frontier that resynchronisation adds may split them, and is then
+        // final for the class when it is for one of its roots (never refusing a return
+        // the model allows).
+        var classRoots: [Int: [Int32]] = [:]
+        for r in roots { classRoots[rootClass(r), default: []].append(Int32(r)) }
+        func isFinal(_ frontier: Int, _ c: Int) -> Bool {
+            guard c >= 0 else { return false }
+            if frontier < closedCount { return classSets[c].contains(setOf[frontier]) }
+            let fin = machine.finalRoots[frontier]
+            return classRoots[c, default: []].contains { fin.contains($0) }
         }
         // SharedMachine numbers the empty frontier 0 and root k (in `roots` order) k + 1.
         _ = try intern(0, -1)
@@ -428,18 +481,126 @@ extension MacroMachine {
         }
         build.callbacks = callbacks.sorted { $0.function < $1.function }
         var next = 0
-        while next < states.count {
-            let (frontier, c) = states[next]
-            var out: [(key: Key, target: Int)] = []
-            for (symbol, target) in machine.transitions[frontier] {
-                out.append((.libc(Int(symbol)), try intern(Int(target), c)))
+        func closeStates(stateLimit: Int, transitionLimit: Int) throws -> Bool {
+            while next < states.count {
+                let (frontier, c) = states[next]
+                var out: [(key: Key, target: Int)] = []
+                for (symbol, target) in machine.transitions[frontier] {
+                    out.append((.libc(Int(symbol)), try intern(Int(target), c)))
+                }
+                build.transitionCount += out.count
+                if build.transitionCount > transitionCap {
+                    throw BlobError.capExceeded(what: "transitions", count: build.transitionCount, cap: transitionCap)
+                }
+                build.transitions.append(out)
+                next += 1
+                if states.count > stateLimit || build.transitionCount > transitionLimit { return false }
             }
-            build.transitionCount += out.count
-            if build.transitionCount > transitionCap {
-                throw BlobError.capExceeded(what: "transitions", count: build.transitionCount, cap: transitionCap)
+            return true
+        }
+        _ = try closeStates(stateLimit: Int.max, transitionLimit: Int.max)
+
+        // Log mode's resynchronisation (specs/kernel-abi.md, "Resynchronisation
+        // entry"): a frame's function group is the flattened function of its root, and
+        // the any macro-state of (copy, class) is every function state of the copy that
+        // a root of the class (in the copy) reaches, with that class, closed like the
+        // rest. Its `libc l` successor is every such state's `l` target: where the
+        // flattened root's function can be after `l`.
+        // A class whose roots in the copy reach different states has no any
+        // macro-state (nil): its macro-states do not say which root a frame runs, and
+        // the union would resume where the frame's own root cannot be.
+        func reachable(copy c: Int, rootClass k: Int) -> [Int32]? {
+            var result: [Int32]?
+            for r in classRoots[k, default: []] {
+                guard let (rc, s) = flat.rootCopy[Int(r)], rc == c else { continue }
+                let states = reachable(copy: c, from: s)
+                if let result, result != states { return nil }
+                result = states
             }
-            build.transitions.append(out)
-            next += 1
+            return result
+        }
+        func reachable(copy c: Int, from start: Int) -> [Int32] {
+            let copy = flat.copies[c]
+            var seen = [Bool](repeating: false, count: copy.stateCount)
+            var stack = [start]
+            seen[start] = true
+            while let q = stack.popLast() {
+                for e in Int(copy.epsStart[q])..<Int(copy.epsStart[q + 1]) where !seen[Int(copy.epsTo[e])] {
+                    seen[Int(copy.epsTo[e])] = true
+                    stack.append(Int(copy.epsTo[e]))
+                }
+                for e in Int(copy.libcStart[q])..<Int(copy.libcStart[q + 1]) where !seen[Int(copy.libcTo[e])] {
+                    seen[Int(copy.libcTo[e])] = true
+                    stack.append(Int(copy.libcTo[e]))
+                }
+            }
+            return (0..<copy.functionStates).filter { seen[$0] }.map { Int32($0) }
+        }
+        // Groups are visited in macro-state order within the budget of the dyck
+        // machine's; a group whose closure does not fit is rolled back and
+        // left out (its entries none).
+        let budget = resyncBudget(
+            states: states.count, transitions: build.transitionCount, pairs: machine.positionCount)
+        let stateLimit = min(states.count + budget.states, macroStateCap)
+        let transitionLimit = min(build.transitionCount + budget.transitions, transitionCap)
+        let frontierLimit = machine.frontiers.count + budget.states
+        let machineTransitionLimit = machine.transitionCount + budget.transitions
+        let positionLimit = machine.positionCount + budget.pairs
+        var anyOf: [Int64: Int?] = [:]
+        var m = 0
+        while m < states.count {
+            let (frontier, c) = states[m]
+            m += 1
+            let copy = machine.frontiers[frontier].copy
+            guard copy >= 0 else {
+                build.resync.append(nil)
+                continue
+            }
+            let key = Int64(copy) << 32 | Int64(c + 1)
+            if let known = anyOf[key] {
+                build.resync.append(known)
+                continue
+            }
+            let statesBefore = states.count, transitionsBefore = build.transitionCount
+            let frontiersBefore = machine.frontiers.count, machineTransitionsBefore = machine.transitionCount
+            let positions = reachable(copy: Int(copy), rootClass: c)
+            let all = SharedMachine.Frontier(copy: copy, positions: positions ?? [])
+            var fits =
+                positions != nil && states.count < stateLimit
+                && machine.positionCount + all.positions.count <= positionLimit
+            var number = 0
+            if fits {
+                // At the machine's caps too the group is left out, not the blob.
+                do {
+                    let f = machine.intern(all)
+                    fits = try machine.close(
+                        flat, frontierLimit: frontierLimit, transitionLimit: machineTransitionLimit,
+                        positionLimit: positionLimit)
+                    if fits {
+                        number = try intern(f, c)
+                        fits = try closeStates(stateLimit: stateLimit, transitionLimit: transitionLimit)
+                    }
+                } catch BlobError.capExceeded {
+                    fits = false
+                }
+            }
+            if fits {
+                anyOf[key] = number
+                build.resync.append(number)
+            } else {
+                for (f, cc) in states[statesBefore...] { index[Int64(f) << 32 | Int64(cc + 1)] = nil }
+                states.removeSubrange(statesBefore...)
+                build.frontiers.removeSubrange(statesBefore...)
+                build.copies.removeSubrange(statesBefore...)
+                build.finals.removeSubrange(statesBefore...)
+                if build.transitions.count > statesBefore { build.transitions.removeSubrange(statesBefore...) }
+                build.transitionCount = transitionsBefore
+                next = statesBefore
+                machine.truncate(to: frontiersBefore, transitionCount: machineTransitionsBefore)
+                anyOf[key] = .some(nil)
+                build.resync.append(nil)
+                build.resyncGroupsLeftOut += 1
+            }
         }
         return build
     }

@@ -18,7 +18,10 @@ struct BlobCommand: ParsableCommand {
             table look-ups. Give the policy dyck-gen wrote for the program; --mode nfa \
             builds the single-copy flattened model for the same instrumented binary. \
             The policy's system-call sets go into the blob when it has them; --exe adds \
-            the program's pinned marker sites (its .sbx_sites section), as sbx run does.
+            the program's pinned marker sites (its .sbx_sites section), as sbx run does. \
+            The blob also carries the names of the libc functions and of the program's \
+            functions, so that the kernel log's line of a violation names them \
+            (--no-names leaves them out).
             """
     )
 
@@ -36,6 +39,9 @@ struct BlobCommand: ParsableCommand {
     @Option(help: "The instrumented program: pin its markers to their sites.")
     var exe: String?
 
+    @Flag(help: "Leave out the names section (the kernel log then names no function).")
+    var noNames = false
+
     func run() throws {
         let loaded = try Policy.load(path: policy)
         var pins: BlobPins?
@@ -49,11 +55,12 @@ struct BlobCommand: ParsableCommand {
         }
         let bytes = try buildBlob(
             policy: loaded, mode: mode == .dyck ? .dyck : .nfa, stackLimit: bounds.stackLimit,
-            maxDepth: bounds.maxDepth, pins: pins)
+            maxDepth: bounds.maxDepth, pins: pins, names: !noNames)
         try AtomicFile.write(bytes, to: output)
         var what = "\(mode.rawValue) mode, stack limit \(bounds.stackLimit), depth bound \(bounds.maxDepth)"
         if loaded.syscalls != nil { what += ", system-call sets" }
         if let pins { what += ", \(pins.sites.count) pinned sites" }
+        if !noNames { what += ", names" }
         Diagnostics.note("wrote \(output): \(bytes.count) bytes (\(what))")
     }
 }

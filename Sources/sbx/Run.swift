@@ -180,7 +180,7 @@ struct Run: ParsableCommand {
             )
         }
         if let jsonReport {
-            let text = try Self.json(outcome, request: request)
+            let text = try RunReport(outcome, request: request).json()
             if jsonReport == "-" {
                 fflush(nil)  // every stream: stdout is a C global Swift 6 will not read
                 FileHandle.standardOutput.write(Data(text.utf8))
@@ -202,75 +202,5 @@ struct Run: ParsableCommand {
         // Any status, which `CommandOutcome` (a fixed set) cannot carry.
         fflush(nil)  // every stream: stdout is a C global Swift 6 will not read
         Glibc.exit(status)
-    }
-
-    struct JSONOutcome: Codable {
-        var program: String
-        var arguments: [String]
-        var policy: String
-        var mode: String
-        var action: String
-        var exec: String
-        var status: Int32
-        var signal: Int32?
-        var killed_by_monitor: Bool
-        var violations: [ViolationReport]
-        /// Log mode: threads that ended still lost after a deviation, each with the
-        /// events that went unchecked (`unchecked_events`); empty when every
-        /// thread resynchronised.
-        var lost_threads: [LostThread]
-        var utime_us: UInt64
-        var stime_us: UInt64
-        var wall_ns: UInt64
-        var markers: UInt64?
-        /// Violation records of the run's policy that were lost (log records only:
-        /// a kill record is never dropped; ABI 3 modules report all policies').
-        var records_dropped: UInt64
-        /// Processes the program started that the monitor killed (the program itself
-        /// is `killed_by_monitor`).
-        var killed_descendants: [KilledProcess]
-    }
-
-    struct LostThread: Codable {
-        var pid: UInt32
-        var tid: UInt32
-        var command: String
-        var unchecked_events: UInt64
-        /// The function(s) of the frame it was lost in.
-        var functions: [String]
-        /// Innermost first, as in a violation.
-        var stack: [ViolationReport.Frame]
-    }
-
-    struct KilledProcess: Codable {
-        var pid: UInt32
-        var command: String
-    }
-
-    static func json(_ outcome: SandboxRun.Outcome, request: SandboxRun) throws -> String {
-        let value = JSONOutcome(
-            program: outcome.resolvedProgram, arguments: request.arguments, policy: outcome.policyPath,
-            mode: request.mode.rawValue, action: request.action.rawValue, exec: request.exec.rawValue,
-            status: outcome.exeMismatch
-                ? ExitStatus.wrongPolicy.rawValue
-                : outcome.killedByMonitor ? ExitStatus.violation.rawValue : outcome.programStatus,
-            signal: outcome.signal, killed_by_monitor: outcome.killedByMonitor,
-            violations: outcome.reports.filter { $0.uncheckedEvents == nil },
-            lost_threads: outcome.reports.compactMap { r in
-                r.uncheckedEvents.map {
-                    LostThread(
-                        pid: r.pid, tid: r.tid, command: r.command, unchecked_events: $0,
-                        functions: r.functions, stack: r.stack)
-                }
-            },
-            utime_us: outcome.userMicroseconds, stime_us: outcome.systemMicroseconds, wall_ns: outcome.wallNanoseconds,
-            markers: outcome.markers, records_dropped: outcome.recordsDropped,
-            killed_descendants: outcome.killedDescendants.map { KilledProcess(pid: $0.pid, command: $0.command) })
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        // One key style in every JSON output: snake_case (ViolationReport's
-        // stackTruncated becomes stack_truncated; specs/json-output.md).
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        return String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"
     }
 }

@@ -179,7 +179,7 @@ final class BlobTests: XCTestCase {
         XCTAssertEqual(le32(blob, 64), le32(blob, 68), "no site section")
         let callbacks = le32(blob, 68)
         XCTAssertEqual(le32(blob, 120), callbacks + 8, "the resynchronisation section follows")
-        XCTAssertEqual(blob.count, callbacks + 8 + 4 * k.macroStateCount)
+        XCTAssertEqual(blob.count, callbacks + 8 + 4 * k.macroStateCount + le32(blob, 124), "then the names")
         let machine = try MacroMachine(policy: p, mode: .nfa)
         XCTAssertEqual(machine.policy, p.flattened())
         XCTAssertEqual(machine.original, p)

@@ -127,7 +127,8 @@ feed go | "$SBX" run -- "$P/waiter" >waiter.out 2>&1 &
 wpid=$!
 wait_for waiter.out waiting
 "$SBX" status >st.txt 2>&1; last=st.txt; show st.txt
-check "status: ABI version and one enforced thread" 'has st.txt "ABI version 6" && has st.txt "threads: 1 enforced"'
+abi=$(awk '$1 == "#define" && $2 == "SBX_ABI_VERSION" { print $3 }' "$here/../../kmod/uapi/sbx_ioctl.h")
+check "status: ABI version $abi and one enforced thread" 'has st.txt "ABI version $abi" && has st.txt "threads: 1 enforced"'
 check "status: the enforced process, its mode and its program" 'grep -E "^[0-9]+ .* dyck +kill +enforced +[1-9][0-9]* .*waiter" st.txt >/dev/null'
 touch go
 bounded_wait $wpid; st=$?

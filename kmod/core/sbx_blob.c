@@ -10,6 +10,7 @@
  */
 #include "sbx_blob.h"
 #include "sbx_le.h"
+#include "sbx_monitor.h"
 #include "../uapi/sbx_marker.h"
 
 /* Every call 0..509, writing opens and code mappings. */
@@ -39,8 +40,6 @@ static int sbx_check_header(const sbx_u8 *p, sbx_u64 size, struct sbx_policy_vie
 	if (v->flags & ~SBX_BLOB_F_ALL)
 		return -SBX_EINVAL;
 	if (HDR(p, total_size) != size)
-		return -SBX_EINVAL;
-	if (HDR(p, reserved))
 		return -SBX_EINVAL;
 
 	v->stack_limit = HDR(p, stack_limit);
@@ -115,7 +114,8 @@ static int sbx_check_header(const sbx_u8 *p, sbx_u64 size, struct sbx_policy_vie
 	if (HDR(p, resync_off) != off)
 		return -SBX_EINVAL;
 	off += (sbx_u64)SBX_BLOB_RESYNC_SIZE * v->nr_mstates;
-	if (off != size)
+	/* The names section, if any, runs to the end (checked by sbx_check_names()). */
+	if (off + HDR(p, names_size) != size)
 		return -SBX_EINVAL;
 
 	v->mstates = p + HDR(p, mstates_off);
@@ -134,6 +134,12 @@ static int sbx_check_header(const sbx_u8 *p, sbx_u64 size, struct sbx_policy_vie
 		v->ambient_map = sbx_all_calls;
 	}
 	v->pin_bytes = (sbx_u64)SBX_BLOB_PIN_SIZE * v->nr_pins;
+	v->callees = NULL;
+	v->name_offs = NULL;
+	v->name_area = NULL;
+	v->nr_names = 0;
+	v->root_function = SBX_NAME_NONE;
+	v->nr_callees = 0;
 	return 0;
 }
 
@@ -300,6 +306,116 @@ static int sbx_check_resync(const struct sbx_policy_view *v)
 	return 0;
 }
 
+/*
+ * The names section (struct sbx_blob_names), @size bytes at @s: its counts
+ * must be the blob's, every callee and the root a function or SBX_NAME_NONE,
+ * and the string area exactly the names in order, each 1..SBX_NAME_LEN_MAX
+ * printable bytes and a NUL, ending with the section. So the kernel log can
+ * print any name with %s: it is bounded, terminated and has no control byte.
+ */
+static int sbx_check_names(struct sbx_policy_view *v, const sbx_u8 *s, sbx_u64 size)
+{
+	sbx_u64 fixed, area_size, pos, start;
+	sbx_u32 i, f, nr_names, nr_callees;
+	const sbx_u8 *area;
+
+	if (!size)
+		return 0;
+	if (size < SBX_BLOB_NAMES_HDR_SIZE)
+		return -SBX_EINVAL;
+	nr_names = sbx_le32(s);
+	nr_callees = sbx_le32(s + 8);
+	/* Both counts are capped (header), so the sums fit 64 bits. */
+	if (nr_names != (sbx_u64)v->nr_symbols + v->nr_functions)
+		return -SBX_EINVAL;
+	if (nr_callees != ((v->flags & SBX_BLOB_F_NFA) ? 0 : v->nr_sites))
+		return -SBX_EINVAL;
+	f = sbx_le32(s + 4);
+	if (f != SBX_NAME_NONE && f >= v->nr_functions)
+		return -SBX_EINVAL;
+	fixed = SBX_BLOB_NAMES_HDR_SIZE + (sbx_u64)4 * nr_callees + (sbx_u64)4 * nr_names;
+	if (size < fixed)
+		return -SBX_EINVAL;
+	for (i = 0; i < nr_callees; i++) {
+		f = sbx_le32(s + SBX_BLOB_NAMES_HDR_SIZE + (sbx_u64)4 * i);
+		if (f != SBX_NAME_NONE && f >= v->nr_functions)
+			return -SBX_EINVAL;
+	}
+	area = s + fixed;
+	area_size = size - fixed;
+	pos = 0;
+	for (i = 0; i < nr_names; i++) {
+		if (sbx_le32(s + SBX_BLOB_NAMES_HDR_SIZE + (sbx_u64)4 * (nr_callees + i)) != pos)
+			return -SBX_EINVAL;
+		start = pos;
+		while (pos < area_size && area[pos] >= 0x21 && area[pos] <= 0x7e &&
+		       pos - start < SBX_NAME_LEN_MAX)
+			pos++;
+		/* Empty, over the cap, a byte out of range, or no NUL in the area. */
+		if (pos == start || pos >= area_size || area[pos])
+			return -SBX_EINVAL;
+		pos++;
+	}
+	if (pos != area_size)
+		return -SBX_EINVAL;
+	v->nr_names = nr_names;
+	v->root_function = sbx_le32(s + 4);
+	v->nr_callees = nr_callees;
+	v->callees = s + SBX_BLOB_NAMES_HDR_SIZE;
+	v->name_offs = v->callees + (sbx_u64)4 * nr_callees;
+	v->name_area = area;
+	return 0;
+}
+
+/**
+ * sbx_blob_symbol_name - the name of libc symbol @sym, for the kernel log.
+ * @v:   a validated view.
+ * @sym: a symbol id (a LIBC marker's id, or a window's symbol).
+ *
+ * Return: a NUL-terminated name of 1..SBX_NAME_LEN_MAX printable bytes, or
+ * NULL when the blob has no names or @sym is not a symbol.
+ */
+const char *sbx_blob_symbol_name(const struct sbx_policy_view *v, sbx_u64 sym)
+{
+	if (!v->nr_names || sym >= v->nr_symbols)
+		return NULL;
+	return (const char *)v->name_area + sbx_le32(v->name_offs + 4 * sym);
+}
+
+/**
+ * sbx_blob_frame_name - the name of the function running in a frame.
+ * @v:   a validated view.
+ * @tag: the frame's tag: the root's function, a site's only callee, a
+ *       callback's function.
+ *
+ * Return: as sbx_blob_symbol_name(), NULL when the blob has no names, the
+ * site has several callees or the tag names nothing in range.
+ */
+const char *sbx_blob_frame_name(const struct sbx_policy_view *v, sbx_u32 tag)
+{
+	sbx_u32 id = tag & SBX_FRAME_ID_MASK, f;
+
+	if (!v->nr_names)
+		return NULL;
+	switch (tag & SBX_FRAME_KIND_MASK) {
+	case SBX_FRAME_ROOT:
+		f = id ? SBX_NAME_NONE : v->root_function;
+		break;
+	case SBX_FRAME_SITE:
+		f = id < v->nr_callees ? sbx_le32(v->callees + (sbx_u64)4 * id) : SBX_NAME_NONE;
+		break;
+	case SBX_FRAME_CALLBACK:
+		f = id;
+		break;
+	default:
+		return NULL;
+	}
+	if (f >= v->nr_functions)
+		return NULL;
+	return (const char *)v->name_area +
+	       sbx_le32(v->name_offs + (sbx_u64)4 * ((sbx_u64)v->nr_symbols + f));
+}
+
 /**
  * sbx_blob_validate - check a policy blob and describe it for stepping.
  * @data: the blob, at any alignment; @size bytes are readable.
@@ -330,6 +446,9 @@ int sbx_blob_validate(const void *data, sbx_u64 size, struct sbx_policy_view *ou
 		err = sbx_check_pins(&v);
 	if (!err)
 		err = sbx_check_resync(&v);
+	if (!err)
+		err = sbx_check_names(&v, v.resync + (sbx_u64)SBX_BLOB_RESYNC_SIZE * v.nr_mstates,
+				      HDR((const sbx_u8 *)data, names_size));
 	if (err)
 		return err;
 	*out = v;

@@ -18,7 +18,7 @@
 #include "sbx_types.h"
 
 #define SBX_BLOB_MAGIC	 0x42584253U /* "SBXB" */
-#define SBX_BLOB_VERSION 6U
+#define SBX_BLOB_VERSION 7U
 
 /* Header flags. Every other bit must be zero. */
 #define SBX_BLOB_F_NFA	  0x1U /* the flattened model: sites pass, no stack */
@@ -138,23 +138,26 @@
  *                  segments: the load bias is mm->start_code - text_vaddr;
  *                  0 without SBX_BLOB_F_PINNED.
  * @resync_off:     pins_off + 16 * nr_pins: the resynchronisation section,
- *                  one u32 per macro-state (struct sbx_blob_resync); the
- *                  blob's total_size is resync_off + 4 * nr_mstates.
- * @reserved:       zero.
+ *                  one u32 per macro-state (struct sbx_blob_resync).
+ * @names_size:     the size in bytes of the optional names section, which
+ *                  starts at resync_off + 4 * nr_mstates (struct
+ *                  sbx_blob_names): 0 for a blob without names. The blob's
+ *                  total_size is resync_off + 4 * nr_mstates + names_size.
  *
  * sbx_blob_validate() returns -SBX_E2BIG when the blob is larger than
  * SBX_BLOB_MAX_SIZE, a count exceeds its SBX_MAX_* cap, @stack_limit exceeds
  * SBX_STACK_LIMIT_MAX or @max_depth exceeds SBX_MAX_DEPTH_MAX; -SBX_EINVAL for
  * anything else that is not exactly as
  * described here: short blob, wrong magic, unknown version, header size or flag,
- * @total_size different from the size loaded, non-zero reserved field, a section
+ * @total_size different from the size loaded, a section
  * offset other than the one given, an index out of range, unsorted transitions,
  * a call key with SBX_BLOB_F_NFA, a set 0 that is not empty, an ambient set
  * with the exec-map or open-write bit, a set index out of range, a pin whose kind is not a
  * marker kind or whose id is out of range for its kind, a pin table whose
  * addresses would wrap around, a resynchronisation entry that is neither
- * SBX_RESYNC_NONE nor a macro-state whose own entry is itself, or a
- * thread_mstate entry other than SBX_RESYNC_NONE.
+ * SBX_RESYNC_NONE nor a macro-state whose own entry is itself, a
+ * thread_mstate entry other than SBX_RESYNC_NONE, or a names section that is
+ * not exactly as struct sbx_blob_names describes.
  */
 struct sbx_blob_header {
 	sbx_u32 magic;
@@ -186,7 +189,7 @@ struct sbx_blob_header {
 	sbx_u64 pin_table_vaddr;
 	sbx_u64 text_vaddr;
 	sbx_u32 resync_off;
-	sbx_u32 reserved;
+	sbx_u32 names_size;
 };
 
 /**
@@ -245,6 +248,41 @@ struct sbx_blob_resync {
 #define SBX_RESYNC_NONE 0xffffffffU
 
 /**
+ * struct sbx_blob_names - the head of the optional names section (12 bytes),
+ * for the kernel log's violation line only (specs/kernel-abi.md, "Names");
+ * it never changes what is enforced. It is followed by:
+ *
+ *  - @nr_callees u32 callee entries, indexed by site: the function index of
+ *    the site's only callee (< nr_functions), or SBX_NAME_NONE for a site
+ *    with several callees or none;
+ *  - @nr_names u32 name offsets: the offset of name i from the start of the
+ *    string area; name i is symbol i for i < nr_symbols, else function
+ *    i - nr_symbols;
+ *  - the string area, to the end of the section: the names in order, each
+ *    1..SBX_NAME_LEN_MAX bytes in 0x21..0x7e (printable ASCII, no space)
+ *    followed by one NUL, without gaps: offset 0 is 0, offset i + 1 is the
+ *    end of name i plus one, and the last NUL is the section's last byte.
+ *
+ * @nr_names:      nr_symbols + nr_functions.
+ * @root_function: the function of the root frame (the entry function,
+ *                 < nr_functions), or SBX_NAME_NONE.
+ * @nr_callees:    nr_sites in dyck mode; 0 with SBX_BLOB_F_NFA (which never
+ *                 pushes a site frame).
+ *
+ * Anything else is refused with -SBX_EINVAL, so every name the kernel prints
+ * is bounded, NUL-terminated and free of control characters.
+ */
+struct sbx_blob_names {
+	sbx_u32 nr_names;
+	sbx_u32 root_function;
+	sbx_u32 nr_callees;
+};
+
+#define SBX_NAME_NONE		0xffffffffU
+#define SBX_NAME_LEN_MAX	127U
+#define SBX_BLOB_NAMES_HDR_SIZE 12U
+
+/**
  * struct sbx_blob_callback - one callback (8 bytes).
  * @function: function index, the CB_ENTER/CB_EXIT id (with SBX_BLOB_F_NFA too);
  *            strictly ascending over the section, < nr_functions.
@@ -278,6 +316,7 @@ _Static_assert(sizeof(struct sbx_blob_trans) == 8, "transition size");
 _Static_assert(sizeof(struct sbx_blob_site) == 4, "site size");
 _Static_assert(sizeof(struct sbx_blob_resync) == 4, "resync size");
 _Static_assert(sizeof(struct sbx_blob_callback) == 8, "callback size");
+_Static_assert(sizeof(struct sbx_blob_names) == 12, "names head size");
 
 #define SBX_BLOB_HEADER_SIZE   128U
 #define SBX_BLOB_PIN_SIZE      16U
@@ -302,6 +341,12 @@ _Static_assert(sizeof(struct sbx_blob_callback) == 8, "callback size");
  * @ambient_map: the bit map of the ambient set; without SBX_BLOB_F_BOUND the
  *             same map that allows every call.
  * @pin_bytes: 16 * @nr_pins, the size of the pin section.
+ * @callees:   the names section's callee entries (NULL without names).
+ * @name_offs: its name offsets (NULL without names).
+ * @name_area: its string area (NULL without names).
+ * @nr_names:  its nr_names; 0 without names.
+ * @root_function: its root_function; SBX_NAME_NONE without names.
+ * @nr_callees: its nr_callees; 0 without names.
  * @flags ... @text_vaddr: the header fields of the same names.
  *
  * A view borrows the blob's memory: the blob must stay alive and unchanged as
@@ -318,7 +363,13 @@ struct sbx_policy_view {
 	const sbx_u8 *resync;
 	const sbx_u8 *none_map;
 	const sbx_u8 *ambient_map;
+	const sbx_u8 *callees;
+	const sbx_u8 *name_offs;
+	const sbx_u8 *name_area;
 	sbx_u64 pin_bytes;
+	sbx_u32 nr_names;
+	sbx_u32 root_function;
+	sbx_u32 nr_callees;
 	sbx_u32 flags;
 	sbx_u32 stack_limit;
 	sbx_u32 max_depth;
@@ -342,5 +393,7 @@ struct sbx_policy_view {
 extern const sbx_u8 sbx_all_calls[SBX_SET_SIZE];
 
 int sbx_blob_validate(const void *data, sbx_u64 size, struct sbx_policy_view *out);
+const char *sbx_blob_symbol_name(const struct sbx_policy_view *v, sbx_u64 sym);
+const char *sbx_blob_frame_name(const struct sbx_policy_view *v, sbx_u32 tag);
 
 #endif /* _SBX_BLOB_H */

@@ -9,7 +9,7 @@
 module_load || return 0
 check "device /dev/sbx is mode 0600" '[ "$(stat -c %a /dev/sbx)" = 600 ]'
 $CTL status >"$W/st" 2>&1; show "$W/st"
-check "status: abi 6, no policy, nothing enforced, nothing installed" 'has "$W/st" "abi $ABI_VERSION policies 0 enforced 0 armed 0 unconfined 0 " && has "$W/st" "installed 0$"'
+check "status: abi $ABI_VERSION, no policy, nothing enforced, nothing installed" 'has "$W/st" "abi $ABI_VERSION policies 0 enforced 0 armed 0 unconfined 0 " && has "$W/st" "installed 0$"'
 
 D=$($CTL load "$W/dyck.blob")
 N=$($CTL load "$W/nfa.blob")

@@ -13,10 +13,20 @@
  *                                    -p: only those of policy ID)
  *   sbxctl policies                  POLICIES: a line per loaded policy
  *                                    with its record counters
- *   sbxctl mkblob dyck|nfa|deep|bound|pinned|nfa-bound|resync OUT  writes the core tests' example policy,
+ *   sbxctl mkblob dyck|nfa|deep|bound|pinned|nfa-bound|resync|names|nfa-names OUT  writes the core tests' example policy,
  *   sbxctl mkblob nfa-pinned OUT TABLE TEXT SITE:KIND:ID...  ... with pins (hex addresses),
  *                                    or (deep) one whose only function calls
- *                                    itself (site 0) with a stack limit of 64
+ *                                    itself (site 0) with a stack limit of 64;
+ *                                    names and nfa-names: dyck and nfa with
+ *                                    the names section (open read write;
+ *                                    main a b h cb, main the root)
+ *   sbxctl mkblob-big OUT            the dyck example with 300000 symbols
+ *                                    (open read write s3 ... s299999) and
+ *                                    their names: a valid blob of 3.3 MiB
+ *   sbxctl mkblob-bad WHAT OUT       the names example with a malformed names
+ *                                    section (WHAT: see bad_names()); written
+ *                                    only if the core's validator refuses it
+ *                                    with EINVAL too
  *   sbxctl try-load BLOB [--drop]    LOAD, printing the errno (0 = ok); with
  *                                    --drop, setuid(65534) after the open
  *   sbxctl run [-p ID | -b BLOB] [-m dyck|nfa] [-a kill|log] [--no-fork]
@@ -390,7 +400,13 @@ static int cmd_mkblob(const char *mode, const char *out, int argc, char **argv)
 		mkblob_nfa_bound(&spec);
 	else if (!strcmp(mode, "resync"))
 		tb_resync_example(&spec);
-	else
+	else if (!strcmp(mode, "names") || !strcmp(mode, "nfa-names")) {
+		if (mode[0] == 'n' && mode[1] == 'f')
+			tb_example_nfa(&spec);
+		else
+			tb_example(&spec);
+		tb_example_names(&spec);
+	} else
 		return 64;
 	if (!strcmp(mode, "nfa-pinned") ? parse_pins(&spec, argc, argv) : argc)
 		return 64;
@@ -427,7 +443,7 @@ static const struct {
 	HEADER_FIELD(nr_sets),	      HEADER_FIELD(sets_off),	   HEADER_FIELD(symsets_off),
 	HEADER_FIELD(start_set),      HEADER_FIELD(ambient_set),   HEADER_FIELD(nr_pins),
 	HEADER_FIELD(pins_off),	      HEADER_FIELD(max_depth),	   HEADER_FIELD(resync_off),
-	HEADER_FIELD(reserved),
+	HEADER_FIELD(names_size),
 };
 
 /* header BLOB: every 32-bit header field, "NAME VALUE", in header order. */
@@ -472,6 +488,145 @@ static int cmd_set_header(const char *path, const char *name, const char *value)
 		return 3;
 	}
 	close(fd);
+	return 0;
+}
+
+/*
+ * The names example (tb_example_names) spoilt one way, in @b (its blob of
+ * *@n bytes): what the kernel must refuse, each with EINVAL. Returns -1 for
+ * an unknown @what.
+ */
+static int bad_names(const char *what, uint8_t *b, size_t *n)
+{
+	/* Head 12, 5 callees, 8 offsets: the string area "open\0read\0..." at 64. */
+	size_t no = tb_get32(b + 120) + 4 * tb_get32(b + 40), area = no + 12 + 4 * 5 + 4 * 8;
+
+	if (!strcmp(what, "escape"))
+		b[area + 1] = 0x1b; /* "o\x1ben" */
+	else if (!strcmp(what, "newline"))
+		b[area + 1] = '\n';
+	else if (!strcmp(what, "space"))
+		b[area + 1] = ' ';
+	else if (!strcmp(what, "high"))
+		b[area + 1] = 0xc3;
+	else if (!strcmp(what, "unterminated"))
+		b[*n - 1] = 'x'; /* "cbx": no NUL before the end */
+	else if (!strcmp(what, "trailing")) {
+		/* One byte more after the last NUL, counted in both sizes. */
+		b[(*n)++] = 0;
+		tb_put32(b + 16, *n);
+		tb_put32(b + 124, tb_get32(b + 124) + 1);
+	} else if (!strcmp(what, "cut")) {
+		/* The section ends inside its head. */
+		*n = no + 8;
+		tb_put32(b + 16, *n);
+		tb_put32(b + 124, 8);
+	} else if (!strcmp(what, "size"))
+		tb_put32(b + 124, tb_get32(b + 124) + 4); /* past the end of the blob */
+	else if (!strcmp(what, "count"))
+		tb_put32(b + no, 7); /* nr_names: 3 + 5 = 8 */
+	else if (!strcmp(what, "callees"))
+		tb_put32(b + no + 8, 4); /* nr_callees: nr_sites = 5 */
+	else if (!strcmp(what, "root"))
+		tb_put32(b + no + 4, 5); /* 5 functions */
+	else if (!strcmp(what, "callee"))
+		tb_put32(b + no + 12 + 4 * 2, 5);
+	else if (!strcmp(what, "offset"))
+		tb_put32(b + no + 12 + 4 * 5 + 4 * 1, 4); /* name 1 starts at 5 */
+	else if (!strcmp(what, "empty")) {
+		/* "open" becomes "" and "\0\0\0\0" is left: offsets are wrong. */
+		memset(b + area, 0, 4);
+	} else
+		return -1;
+	return 0;
+}
+
+/* The example with SBX_BIG_SYMBOLS symbols, all named: read_file() past 1 MiB. */
+#define SBX_BIG_SYMBOLS 300000U
+
+static int cmd_mkblob_big(const char *out)
+{
+	static const char *const functions[] = { "main", "a", "b", "h", "cb" };
+	static const uint32_t callees[] = { 1, 2, 3, 3, 3 };
+	uint32_t i, n = SBX_BIG_SYMBOLS + 5, pos = 0, no, head;
+	struct sbx_policy_view view;
+	struct tb_spec spec;
+	size_t size, cap;
+	uint8_t *buf;
+	char name[16];
+	FILE *f;
+	int ret;
+
+	tb_example(&spec);
+	cap = 65536 + 12 + 4 * 5 + 4 * (size_t)n + 16 * (size_t)n;
+	buf = calloc(1, cap);
+	if (!buf)
+		return 1;
+	no = tb_build(&spec, buf, 65536);
+	/* Without SBX_BLOB_F_BOUND no section depends on nr_symbols. */
+	tb_put32(buf + 24, SBX_BIG_SYMBOLS);
+	tb_put32(buf + no, n);
+	tb_put32(buf + no + 4, 0);
+	tb_put32(buf + no + 8, 5);
+	for (i = 0; i < 5; i++)
+		tb_put32(buf + no + 12 + 4 * i, callees[i]);
+	head = no + 12 + 4 * 5;
+	for (i = 0; i < n; i++) {
+		const char *s = name;
+		size_t len;
+
+		if (i < 3)
+			s = i == 0 ? "open" : i == 1 ? "read" : "write";
+		else if (i < SBX_BIG_SYMBOLS)
+			snprintf(name, sizeof(name), "s%u", i);
+		else
+			s = functions[i - SBX_BIG_SYMBOLS];
+		len = strlen(s) + 1;
+		tb_put32(buf + head + 4 * i, pos);
+		memcpy(buf + head + 4 * (size_t)n + pos, s, len);
+		pos += len;
+	}
+	size = head + 4 * (size_t)n + pos;
+	tb_put32(buf + 16, size);
+	tb_put32(buf + 124, size - no);
+	ret = sbx_blob_validate(buf, size, &view);
+	if (ret) {
+		fprintf(stderr, "sbxctl: the big blob does not validate (%d)\n", ret);
+		free(buf);
+		return 1;
+	}
+	f = fopen(out, "wb");
+	ret = !f || fwrite(buf, 1, size, f) != size || fclose(f);
+	if (ret)
+		fprintf(stderr, "sbxctl: %s: %s\n", out, strerror(errno));
+	free(buf);
+	return ret ? 3 : 0;
+}
+
+static int cmd_mkblob_bad(const char *what, const char *out)
+{
+	static uint8_t buf[65536];
+	struct sbx_policy_view view;
+	struct tb_spec spec;
+	size_t n;
+	FILE *f;
+	int ret;
+
+	tb_example(&spec);
+	tb_example_names(&spec);
+	n = tb_build(&spec, buf, sizeof(buf));
+	if (bad_names(what, buf, &n))
+		return 64;
+	ret = sbx_blob_validate(buf, n, &view);
+	if (ret != -SBX_EINVAL) {
+		fprintf(stderr, "sbxctl: the %s blob is not refused with EINVAL (%d)\n", what, ret);
+		return 1;
+	}
+	f = fopen(out, "wb");
+	if (!f || fwrite(buf, 1, n, f) != n || fclose(f)) {
+		fprintf(stderr, "sbxctl: %s: %s\n", out, strerror(errno));
+		return 3;
+	}
 	return 0;
 }
 
@@ -790,7 +945,8 @@ static int usage(void)
 {
 	fprintf(stderr,
 		"usage: sbxctl status | load BLOB | unload ID | read [MAX] [-p ID] | policies |"
-		" mkblob dyck|nfa|deep|bound|pinned|nfa-bound|resync OUT | mkblob nfa-pinned OUT TABLE TEXT SITE:KIND:ID... | header BLOB | set-header BLOB FIELD VALUE | try-load BLOB [--drop] | try-oversized |"
+		" mkblob dyck|nfa|deep|bound|pinned|nfa-bound|resync|names|nfa-names OUT | mkblob nfa-pinned OUT TABLE TEXT SITE:KIND:ID... |"
+		" mkblob-big OUT | mkblob-bad WHAT OUT | header BLOB | set-header BLOB FIELD VALUE | try-load BLOB [--drop] | try-oversized |"
 		" run [-p ID|-b BLOB] [-m MODE] [-a ACTION] [--no-fork] [--fail-first]"
 		" [--twice] [--exe PATH|--exe-fd N] [--exec T] -- PROG [ARG...] |"
 		" install BLOB|ID --exe PATH|--exe-fd N [-m MODE] [-a ACTION] [--exec T]"
@@ -845,6 +1001,10 @@ int main(int argc, char **argv)
 		return cmd_header(argv[2]);
 	if (!strcmp(argv[1], "set-header") && argc == 5)
 		return cmd_set_header(argv[2], argv[3], argv[4]);
+	if (!strcmp(argv[1], "mkblob-big") && argc == 3)
+		return cmd_mkblob_big(argv[2]);
+	if (!strcmp(argv[1], "mkblob-bad") && argc == 4)
+		return cmd_mkblob_bad(argv[2], argv[3]);
 	if (!strcmp(argv[1], "try-load") && argc >= 3)
 		return cmd_try_load(argv[2], argc > 3 && !strcmp(argv[3], "--drop"));
 	if (!strcmp(argv[1], "try-oversized"))

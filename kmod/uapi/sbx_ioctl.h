@@ -38,7 +38,7 @@
 #define SBX_DEVICE_PATH "/dev/sbx"
 
 /* The version of this interface, reported by SBX_IOC_STATUS. */
-#define SBX_ABI_VERSION 6
+#define SBX_ABI_VERSION 7
 
 #define SBX_IOC_MAGIC 0xDB
 

@@ -34,10 +34,42 @@ uint32_t tb_get32(const uint8_t *p)
 	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* The size of @s's names section: 0 without names. */
+static size_t tb_names_size(const struct tb_spec *s, uint32_t nr_callees)
+{
+	size_t size = 12 + 4 * nr_callees, i, n = s->nr_symbols + s->nr_functions;
+
+	if (!s->names[0])
+		return 0;
+	for (i = 0; i < n; i++)
+		size += 4 + strlen(s->names[i]) + 1;
+	return size;
+}
+
+static void tb_put_names(const struct tb_spec *s, uint8_t *out, uint32_t nr_callees)
+{
+	uint32_t i, n = s->nr_symbols + s->nr_functions, pos = 0;
+	uint8_t *area = out + 12 + 4 * nr_callees + 4 * n;
+
+	tb_put32(out, n);
+	tb_put32(out + 4, s->root_function ? s->root_function - 1 : SBX_NAME_NONE);
+	tb_put32(out + 8, nr_callees);
+	for (i = 0; i < nr_callees; i++)
+		tb_put32(out + 12 + 4 * i, s->callees[i] ? s->callees[i] - 1 : SBX_NAME_NONE);
+	for (i = 0; i < n; i++) {
+		size_t len = strlen(s->names[i]) + 1;
+
+		tb_put32(out + 12 + 4 * nr_callees + 4 * i, pos);
+		memcpy(area + pos, s->names[i], len);
+		pos += len;
+	}
+}
+
 size_t tb_build(const struct tb_spec *s, uint8_t *out, size_t cap)
 {
 	uint32_t nr_trans = 0, i, j, first = 0;
-	size_t off, mo, to, so, co, sto, yo, po, ro, size;
+	uint32_t nr_callees = s->flags & SBX_BLOB_F_NFA ? 0 : s->nr_sites;
+	size_t off, mo, to, so, co, sto, yo, po, ro, no, size;
 
 	for (i = 0; i < s->nr_mstates; i++)
 		nr_trans += s->mstates[i].nr_trans;
@@ -50,7 +82,8 @@ size_t tb_build(const struct tb_spec *s, uint8_t *out, size_t cap)
 	yo = sto + 64 * s->nr_sets;
 	po = yo + 4 * (s->flags & SBX_BLOB_F_BOUND ? s->nr_symbols : 0);
 	ro = po + 16 * s->nr_pins;
-	size = ro + 4 * s->nr_mstates;
+	no = ro + 4 * s->nr_mstates;
+	size = no + tb_names_size(s, nr_callees);
 	if (size > cap) {
 		fprintf(stderr, "tb_build: blob too large\n");
 		abort();
@@ -85,6 +118,9 @@ size_t tb_build(const struct tb_spec *s, uint8_t *out, size_t cap)
 	tb_put64(out + 104, s->pin_table_vaddr);
 	tb_put64(out + 112, s->text_vaddr);
 	tb_put32(out + 120, ro);
+	tb_put32(out + 124, size - no);
+	if (size > no)
+		tb_put_names(s, out + no, nr_callees);
 	for (i = 0; i < s->nr_mstates; i++)
 		tb_put32(out + ro + 4 * i, s->resync[i] ? s->resync[i] - 1 : SBX_RESYNC_NONE);
 	for (i = 0; i < s->nr_sets; i++)
@@ -203,6 +239,20 @@ void tb_example_nfa(struct tb_spec *s)
 	s->nr_callbacks = 1;
 	s->callbacks[0][0] = 4;
 	s->callbacks[0][1] = 2;
+}
+
+void tb_example_names(struct tb_spec *s)
+{
+	static const char *const names[] = { "open", "read", "write", "main", "a", "b", "h", "cb" };
+	/* Sites 0 main -> a, 1 main -> b, 2 a -> h, 3 b -> h, 4 b -> h. */
+	static const uint32_t callees[] = { 1, 2, 3, 3, 3 };
+	uint32_t i;
+
+	for (i = 0; i < 8; i++)
+		s->names[i] = names[i];
+	s->root_function = 0 + 1;
+	for (i = 0; i < 5; i++)
+		s->callees[i] = callees[i] + 1;
 }
 
 /*

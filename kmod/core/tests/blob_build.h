@@ -56,6 +56,15 @@ struct tb_spec {
 	 * SBX_RESYNC_NONE, k + 1 macro-state k (so a zeroed spec has none).
 	 */
 	uint32_t resync[TB_MAX];
+	/*
+	 * The names section (specs/kernel-abi.md, "Names"), written when
+	 * @names[0] is set: nr_symbols symbol names then nr_functions function
+	 * names, written as given (tests make malformed ones); the root's
+	 * function and each site's callee plus one (0 writes SBX_NAME_NONE).
+	 */
+	const char *names[2 * TB_MAX];
+	uint32_t root_function;
+	uint32_t callees[TB_MAX];
 };
 
 /*
@@ -75,5 +84,7 @@ void tb_example_nfa(struct tb_spec *s);
 void tb_recursive(struct tb_spec *s);
 /* Log mode's resynchronisation example: main only, with its any macro-state. */
 void tb_resync_example(struct tb_spec *s);
+/* The names of the example (tb_example, tb_example_nfa): main the root. */
+void tb_example_names(struct tb_spec *s);
 
 #endif

@@ -601,7 +601,8 @@ static void test_header_rejections(void)
 	CHECK(validate_mut(4, 4) == -SBX_EINVAL,
 	      "version 4 (16 evicted setjmp records, no folding)");
 	CHECK(validate_mut(4, 5) == -SBX_EINVAL, "version 5 (no resynchronisation section)");
-	CHECK(validate_mut(4, 7) == -SBX_EINVAL, "version 7");
+	CHECK(validate_mut(4, 6) == -SBX_EINVAL, "version 6 (no names section)");
+	CHECK(validate_mut(4, 8) == -SBX_EINVAL, "version 8");
 	CHECK(validate_mut(4, 0) == -SBX_EINVAL, "version 0");
 	CHECK(validate_mut(8, 80) == -SBX_EINVAL, "header size");
 	CHECK(validate_mut(12, 8) == -SBX_EINVAL, "unknown flag");
@@ -651,7 +652,8 @@ static void test_header_rejections(void)
 	CHECK(validate_mut(112, 0x1000) == -SBX_EINVAL, "text address without SBX_BLOB_F_PINNED");
 	CHECK(validate_mut(120, co + 8 + 4) == -SBX_EINVAL, "resync offset");
 	CHECK(validate_mut(120, 0) == -SBX_EINVAL, "resync offset 0");
-	CHECK(validate_mut(124, 0x100) == -SBX_EINVAL, "reserved");
+	CHECK(validate_mut(124, 0x100) == -SBX_EINVAL, "names size past the end");
+	CHECK(validate_mut(124, 12) == -SBX_EINVAL, "names size past the end (12)");
 
 	/* Every truncation and every extension is refused. */
 	for (n = 0; n < blob_size; n++)
@@ -1152,6 +1154,14 @@ static void write_seeds(const char *dir)
 	write_seed(dir, "example-nfa-run", blob, blob_size, 0, run1, 16);
 	write_seed(dir, "example-nfa-mixed", blob, blob_size, 0, run3, 13);
 	write_seed(dir, "example-nfa-thread", blob, blob_size, 1, run1 + 13, 3);
+	{
+		struct tb_spec s;
+
+		tb_example(&s);
+		tb_example_names(&s);
+		load_spec(&s);
+		write_seed(dir, "example-names", blob, blob_size, 0, run1, 16);
+	}
 }
 
 /* --- the kernel's inline fast path ----------------------------------------- */
@@ -1373,6 +1383,146 @@ static void test_resync(void)
 	CHECK(validate_mut(120, ro + 4) == -SBX_EINVAL, "resync offset");
 }
 
+/* --- the names section (specs/kernel-abi.md, "Names") ------------------------ */
+
+/* Builds @s, overwrites @n bytes of its names section at @at, validates. */
+static int validate_names(const struct tb_spec *s, size_t at, const char *bytes, size_t n)
+{
+	static uint8_t b[1 << 16];
+	struct sbx_policy_view w;
+	size_t size = tb_build(s, b, sizeof(b));
+	size_t no = tb_get32(b + 120) + 4 * tb_get32(b + 40);
+
+	memcpy(b + no + at, bytes, n);
+	return sbx_blob_validate(b, size, &w);
+}
+
+/* Validates @s's blob with its names section cut or extended (with @fill) by @delta. */
+static int validate_names_resized(const struct tb_spec *s, int delta, uint8_t fill)
+{
+	static uint8_t b[1 << 16];
+	struct sbx_policy_view w;
+	size_t size = tb_build(s, b, sizeof(b));
+
+	if (delta > 0)
+		memset(b + size, fill, delta);
+	size += delta;
+	tb_put32(b + 16, size);
+	tb_put32(b + 124, tb_get32(b + 124) + delta);
+	return sbx_blob_validate(b, size, &w);
+}
+
+static void test_names(void)
+{
+	static char longest[SBX_NAME_LEN_MAX + 2];
+	struct sbx_policy_view w;
+	struct tb_spec s;
+	/* Head 12, callees 5 * 4, offsets 8 * 4: the string area at 64. */
+	const size_t area = 12 + 4 * 5 + 4 * 8;
+	uint32_t le;
+	size_t n;
+
+	tb_example(&s);
+	tb_example_names(&s);
+	load_spec(&s);
+	CHECK(view.nr_names == 8 && view.root_function == 0 && view.nr_callees == 5, "names view");
+	CHECK(!strcmp(sbx_blob_symbol_name(&view, 0), "open") &&
+		      !strcmp(sbx_blob_symbol_name(&view, 2), "write"),
+	      "symbol names");
+	CHECK(!sbx_blob_symbol_name(&view, 3) && !sbx_blob_symbol_name(&view, 1ULL << 32),
+	      "no name past the symbols");
+	CHECK(!strcmp(sbx_blob_frame_name(&view, SBX_FRAME_ROOT), "main"), "root: main");
+	CHECK(!strcmp(sbx_blob_frame_name(&view, SBX_FRAME_SITE | 1), "b") &&
+		      !strcmp(sbx_blob_frame_name(&view, SBX_FRAME_SITE | 4), "h"),
+	      "site frames: their callee");
+	CHECK(!strcmp(sbx_blob_frame_name(&view, SBX_FRAME_CALLBACK | 4), "cb"), "callback frame");
+	CHECK(!sbx_blob_frame_name(&view, SBX_FRAME_SITE | 5) &&
+		      !sbx_blob_frame_name(&view, SBX_FRAME_CALLBACK | 5) &&
+		      !sbx_blob_frame_name(&view, SBX_FRAME_ROOT | 1) &&
+		      !sbx_blob_frame_name(&view, 0xc0000000U),
+	      "no name for a tag out of range");
+	/* The same machine without names: nothing to name, still valid. */
+	load_example(8);
+	CHECK(view.nr_names == 0 && !sbx_blob_symbol_name(&view, 0) &&
+		      !sbx_blob_frame_name(&view, SBX_FRAME_ROOT),
+	      "a blob without names names nothing");
+	/* A site with several callees (or none) and no root: not named. */
+	tb_example(&s);
+	tb_example_names(&s);
+	s.callees[1] = 0;
+	s.root_function = 0;
+	load_spec(&s);
+	CHECK(!sbx_blob_frame_name(&view, SBX_FRAME_SITE | 1) &&
+		      !sbx_blob_frame_name(&view, SBX_FRAME_ROOT),
+	      "SBX_NAME_NONE names nothing");
+	/* nfa: no callee entries (nr_callees 0). */
+	tb_example_nfa(&s);
+	tb_example_names(&s);
+	load_spec(&s);
+	CHECK(view.nr_callees == 0 && !strcmp(sbx_blob_frame_name(&view, SBX_FRAME_ROOT), "main") &&
+		      !strcmp(sbx_blob_symbol_name(&view, 1), "read"),
+	      "nfa blob with names");
+
+	/* Malformed: each refused with EINVAL. */
+	tb_example(&s);
+	tb_example_names(&s);
+	tb_put32((uint8_t *)&le, 7);
+	CHECK(validate_names(&s, 0, (char *)&le, 4) == -SBX_EINVAL, "nr_names too small");
+	tb_put32((uint8_t *)&le, 9);
+	CHECK(validate_names(&s, 0, (char *)&le, 4) == -SBX_EINVAL, "nr_names too large");
+	tb_put32((uint8_t *)&le, 5);
+	CHECK(validate_names(&s, 4, (char *)&le, 4) == -SBX_EINVAL, "root out of range");
+	tb_put32((uint8_t *)&le, 4);
+	CHECK(validate_names(&s, 8, (char *)&le, 4) == -SBX_EINVAL, "nr_callees not nr_sites");
+	tb_put32((uint8_t *)&le, 5);
+	CHECK(validate_names(&s, 12 + 4 * 2, (char *)&le, 4) == -SBX_EINVAL, "callee out of range");
+	tb_put32((uint8_t *)&le, 4);
+	CHECK(validate_names(&s, 12 + 4 * 2, (char *)&le, 4) == 0, "callee in range");
+	tb_put32((uint8_t *)&le, 1);
+	CHECK(validate_names(&s, 32, (char *)&le, 4) == -SBX_EINVAL, "first offset not 0");
+	tb_put32((uint8_t *)&le, 6);
+	CHECK(validate_names(&s, 36, (char *)&le, 4) == -SBX_EINVAL, "offset inside a name");
+	CHECK(validate_names(&s, area + 2, "\x1b", 1) == -SBX_EINVAL, "an escape byte in a name");
+	CHECK(validate_names(&s, area + 2, "\n", 1) == -SBX_EINVAL, "a newline in a name");
+	CHECK(validate_names(&s, area + 2, " ", 1) == -SBX_EINVAL, "a space in a name");
+	CHECK(validate_names(&s, area + 2, "\x7f", 1) == -SBX_EINVAL, "DEL in a name");
+	CHECK(validate_names(&s, area + 2, "\xc3", 1) == -SBX_EINVAL, "a non-ASCII byte in a name");
+	CHECK(validate_names(&s, area + 4, "x", 1) == -SBX_EINVAL, "a name's NUL overwritten");
+	CHECK(validate_names(&s, area + 2, "_", 1) == 0, "a printable byte in a name");
+	CHECK(validate_names_resized(&s, -1, 0) == -SBX_EINVAL, "the last NUL cut");
+	CHECK(validate_names_resized(&s, 1, 0) == -SBX_EINVAL, "a byte after the last name");
+	CHECK(validate_names_resized(&s, 1, 'x') == -SBX_EINVAL, "a name byte after the last NUL");
+	/* The section cut anywhere (total_size and names_size kept consistent). */
+	n = tb_build(&s, blob, sizeof(blob)) - (tb_get32(blob + 120) + 4 * 14);
+	CHECK(validate_names_resized(&s, -(int)n, 0) == 0, "the whole section cut: no names");
+	{
+		size_t k;
+
+		for (k = 1; k < n; k++)
+			CHECK(validate_names_resized(&s, -(int)k, 0) == -SBX_EINVAL,
+			      "names cut by %zu", k);
+	}
+	s.names[4] = "";
+	CHECK(validate_spec(&s) == -SBX_EINVAL, "an empty name");
+	memset(longest, 'f', SBX_NAME_LEN_MAX);
+	s.names[4] = longest;
+	CHECK(validate_spec(&s) == 0, "a name of SBX_NAME_LEN_MAX bytes");
+	longest[SBX_NAME_LEN_MAX] = 'f';
+	CHECK(validate_spec(&s) == -SBX_EINVAL, "a name over SBX_NAME_LEN_MAX bytes");
+	tb_example_nfa(&s);
+	tb_example_names(&s);
+	s.flags = SBX_BLOB_F_NFA;
+	{
+		static uint8_t b[1 << 16];
+		size_t size = tb_build(&s, b, sizeof(b));
+		size_t no = tb_get32(b + 120) + 4 * tb_get32(b + 40);
+
+		tb_put32(b + no + 8, 5);
+		CHECK(sbx_blob_validate(b, size, &w) == -SBX_EINVAL,
+		      "nfa blob with callee entries");
+	}
+}
+
 int main(int argc, char **argv)
 {
 	test_valid_run();
@@ -1399,6 +1549,7 @@ int main(int argc, char **argv)
 	test_binding();
 	test_pins();
 	test_resync();
+	test_names();
 	if (argc == 3 && strcmp(argv[1], "--seeds") == 0)
 		write_seeds(argv[2]);
 	printf("test_core: %d checks, %d failures\n", checks, failures);
