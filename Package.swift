@@ -50,7 +50,9 @@ let package = Package(
 
         // System plumbing with no domain knowledge: bounded file reads, atomic writes,
         // errno errors, PATH lookup. Used by every module that touches files.
-        .target(name: "SbxSystem"),
+        .target(name: "SbxSystem", dependencies: ["CSbxSystem"]),
+        // The GNU libc extensions SbxSystem calls (pipe2, posix_spawn's chdir).
+        .target(name: "CSbxSystem"),
 
         // Automata, Dyck policies, the policy file format, checking, conversion, DOT.
         // Never imports LLVM.

@@ -185,7 +185,7 @@ struct Linker {
             // earlier build stays next to an executable it does not describe.
             Log.warning("\(output): no input has bitcode: linked without instrumentation, no policy written")
             removeStalePolicy(policyPath)
-            try Subprocess.check([toolchain.clang] + command.arguments.flatMap(\.words))
+            try ToolRunner.check([toolchain.clang] + command.arguments.flatMap(\.words))
             return nil
         }
         for warning in warnings { Log.warning(warning) }
@@ -210,7 +210,7 @@ struct Linker {
             }
         }
         let linkErrors = try temporaries.newPath("llvm-link.err")
-        let linkStatus = try Subprocess.run([toolchain.llvmLink, "-o", linked] + unitPaths, stderrPath: linkErrors)
+        let linkStatus = try ToolRunner.run([toolchain.llvmLink, "-o", linked] + unitPaths, stderrPath: linkErrors)
         if linkStatus != 0 {
             let text =
                 FileManager.default.contents(atPath: linkErrors).map { String(decoding: $0, as: UTF8.self) } ?? ""
@@ -278,7 +278,7 @@ struct Linker {
         var distinct: [[String]] = []
         for record in known where !distinct.contains(record.flags) { distinct.append(record.flags) }
         codegen += distinct.flatMap { $0 } + CodegenFlags.select(command.arguments)
-        try Subprocess.check(codegen)
+        try ToolRunner.check(codegen)
 
         // The final link: the user's command with the instrumented object in place of
         // everything that had bitcode.
@@ -326,7 +326,7 @@ struct Linker {
         // Both outputs are complete before either is moved into place, so that an
         // executable and its policy are replaced together (two renames).
         do {
-            try Subprocess.check(words)
+            try ToolRunner.check(words)
             try analysis.result.policy.write(to: stagedPolicy)
             try Temporaries.commit(stagedPolicy, to: policyPath)
             try Temporaries.commit(staged, to: output)
@@ -421,7 +421,7 @@ struct Linker {
             }
         }
         words += ["-c", "-o", object, "-Qunused-arguments"]
-        try Subprocess.check(words)
+        try ToolRunner.check(words)
         return object
     }
 
@@ -538,7 +538,7 @@ struct Linker {
 
     /// The library directories clang gives the linker, then ld's own defaults.
     private func searchDirectories() throws -> [String] {
-        let text = try Subprocess.output([toolchain.clang, "-print-search-dirs"], temporaries: temporaries)
+        let text = try ToolRunner.output([toolchain.clang, "-print-search-dirs"], temporaries: temporaries)
         var directories: [String] = []
         for line in text.split(separator: "\n") where line.hasPrefix("libraries: ") {
             var list = line.dropFirst("libraries: ".count)
