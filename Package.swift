@@ -47,10 +47,14 @@ let package = Package(
         // The kernel ABI: marker kinds, ioctls, records, reasons. Its headers are links to
         // kmod/uapi, their one definition; Swift takes its enums' values from them.
         .target(name: "CSbxABI"),
+        // The ABI between the instrumentation and `sbx run` that is no C struct: the
+        // policy digest an instrumented executable records.
+        .target(name: "SbxABI", dependencies: ["SbxSystem"]),
 
         // System plumbing with no domain knowledge: bounded file reads, atomic writes,
-        // errno errors, PATH lookup. Used by every module that touches files.
-        .target(name: "SbxSystem", dependencies: ["CSbxSystem"]),
+        // errno errors, PATH lookup, subprocesses, ELF sections (libelf). Used by every
+        // module that touches files.
+        .target(name: "SbxSystem", dependencies: ["CSbxSystem", "CLibELF"]),
         // The GNU libc extensions SbxSystem calls (pipe2, posix_spawn's chdir).
         .target(name: "CSbxSystem"),
 
@@ -85,7 +89,7 @@ let package = Package(
         // LLVM IR rewriting: marker system calls for the policy of the same analysis.
         .target(
             name: "DyckInstrument",
-            dependencies: ["DyckAnalysis", "DyckModel", "CLLVM", "SbxSystem"],
+            dependencies: ["DyckAnalysis", "DyckModel", "CLLVM", "SbxSystem", "SbxABI"],
             swiftSettings: llvmSwiftFlags,
             linkerSettings: llvmLinkFlags
         ),
@@ -101,7 +105,11 @@ let package = Package(
         // Enforcement for users: the device, program/policy binding, violation
         // reports, `sbx run`, the per-executable registry, status; the pinned-site
         // table read with libelf.
-        .target(name: "SbxRun", dependencies: ["CSbxDevice", "CLibELF", "DyckModel", "SbxBlob", "SbxSystem"]),
+        // SbxCLI for the sandbox's error categories (their exit statuses are there).
+        .target(
+            name: "SbxRun",
+            dependencies: ["CSbxDevice", "CLibELF", "DyckModel", "SbxBlob", "SbxSystem", "SbxCLI", "SbxABI"]
+        ),
 
         // The version and the git commit of the build (--version, --dyck-version).
         .target(name: "CBuildInfo", cSettings: [.define("SBX_GIT_COMMIT", to: "\"\(gitCommit)\"")]),
@@ -144,15 +152,16 @@ let package = Package(
         .executableTarget(
             name: "sbx",
             dependencies: [
-                "DyckModel", "SbxBlob", "SbxCLI", "SbxRun", "SbxTrace", "SbxVM",
+                "DyckModel", "SbxBlob", "SbxCLI", "SbxRun", "SbxTrace", "SbxVM", "SbxSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser")
             ]
         ),
 
-        // What the test targets share: running child processes.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // What the test targets share: running child processes, the random generator
+        // and random policies.
+        .target(name: "TestSupport", dependencies: ["DyckModel"], path: "Tests/TestSupport"),
         .testTarget(name: "SbxSystemTests", dependencies: ["SbxSystem", "TestSupport"]),
-        .testTarget(name: "DyckModelTests", dependencies: ["DyckModel"]),
+        .testTarget(name: "DyckModelTests", dependencies: ["DyckModel", "SbxSystem", "TestSupport"]),
         .testTarget(
             name: "LibcSyscallsTests",
             // DyckAnalysis for the hand-written oracle (SilentLibc) and libc's path.
@@ -185,10 +194,13 @@ let package = Package(
             // Real guest console transcripts, read by BootConsoleTests at their source path.
             exclude: ["Transcripts"]
         ),
-        .testTarget(name: "SbxRunTests", dependencies: ["SbxRun", "DyckModel", "SbxBlob", "SbxCLI", "TestSupport"]),
+        .testTarget(
+            name: "SbxRunTests",
+            dependencies: ["SbxRun", "DyckModel", "SbxBlob", "SbxCLI", "SbxABI", "SbxSystem", "TestSupport"]
+        ),
         .testTarget(
             name: "SbxBlobTests",
-            dependencies: ["SbxBlob", "CSbxCore", "DyckModel", "DyckAnalysis"],
+            dependencies: ["SbxBlob", "CSbxCore", "DyckModel", "DyckAnalysis", "TestSupport"],
             swiftSettings: llvmSwiftFlags,
             linkerSettings: llvmLinkFlags
         ),
