@@ -44,6 +44,23 @@ public enum VirtualMachine {
     /// guest cannot be prepared, fails before the command's status is known, or is
     /// killed at the timeout.
     public static func run(_ configuration: VMConfiguration, progress: @escaping (String) -> Void) throws -> VMResult {
+        let (kernel, qemu) = try prepareKernel(configuration, progress: progress)
+        let runDirectory = try makeRunDirectory()
+        defer { try? FileManager.default.removeItem(atPath: runDirectory) }
+        let command = try qemuCommand(configuration, kernel: kernel, qemu: qemu, runDirectory: runDirectory)
+        if configuration.verbose {
+            progress(
+                "booting Linux \(kernel.release) under \(configuration.kvm ? "KVM" : "TCG"): "
+                    + ([qemu] + command.arguments).map(shellQuote).joined(separator: " "))
+        }
+        return try boot(command, configuration: configuration, progress: progress)
+    }
+
+    /// The kernel to boot (downloaded the first time) for the module's release, and
+    /// QEMU.
+    static func prepareKernel(_ configuration: VMConfiguration, progress: @escaping (String) -> Void) throws -> (
+        kernel: GuestKernel, qemu: String
+    ) {
         let cache = VMCache(root: configuration.cacheDirectory, progress: progress)
         var release: String? = nil
         if let module = configuration.module {
@@ -58,10 +75,14 @@ public enum VirtualMachine {
         if configuration.kvm, access("/dev/kvm", R_OK | W_OK) != 0 {
             throw VMError(.environment, "--kvm: /dev/kvm: \(String(cString: strerror(errno)))")
         }
-        let kernel = try cache.prepare(release: release, kernel: configuration.kernel)
+        return (try cache.prepare(release: release, kernel: configuration.kernel), qemu)
+    }
 
-        let runDirectory = try makeRunDirectory()
-        defer { try? FileManager.default.removeItem(atPath: runDirectory) }
+    /// QEMU's command line and the guest's configuration file in `runDirectory`; the
+    /// directories exported writable must exist.
+    static func qemuCommand(
+        _ configuration: VMConfiguration, kernel: GuestKernel, qemu: String, runDirectory: String
+    ) throws -> QEMUCommand {
         let (rootWritable, writable) = GuestInit.writableExports(
             [configuration.workingDirectory] + VMConfiguration.alwaysWritable + configuration.writableDirectories)
         for dir in writable {
@@ -86,14 +107,16 @@ public enum VirtualMachine {
         if let taintFile = configuration.taintFile, unlink(taintFile) != 0, errno != ENOENT {
             throw VMError(.outputFailed, "\(taintFile): cannot replace: \(String(cString: strerror(errno)))")
         }
-        if configuration.verbose {
-            progress(
-                "booting Linux \(kernel.release) under \(configuration.kvm ? "KVM" : "TCG"): "
-                    + ([qemu] + command.arguments).map(shellQuote).joined(separator: " "))
-        }
-        // --timeout bounds every boot of this run, retries included, and the command:
-        // one deadline from the first boot's start (the kernel's preparation above,
-        // a download the first time, is not counted).
+        return command
+    }
+
+    /// Boots until a boot reaches the command, or the boots that failed before it are
+    /// not to be retried. --timeout bounds every boot of this run, retries included,
+    /// and the command: one deadline from the first boot's start (the kernel's
+    /// preparation, a download the first time, is not counted).
+    static func boot(_ command: QEMUCommand, configuration: VMConfiguration, progress: @escaping (String) -> Void)
+        throws -> VMResult
+    {
         let deadline = Session.now() + configuration.timeout
         var failures: [BootFailure] = []
         while true {
