@@ -206,7 +206,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DyckCCTests",
-            dependencies: ["DyckCC", "TestSupport"],
+            dependencies: ["DyckCC", "SbxSystem", "TestSupport"],
             // C projects built by the tests through dyck-cc, not by SwiftPM.
             exclude: ["Fixtures"],
             swiftSettings: llvmSwiftFlags,
