@@ -75,8 +75,8 @@ public struct Subprocess: Sendable {
         case null
         /// A pipe read by `Child.communicate()`.
         case capture
-        /// The file, created (mode 0600) or truncated.
-        case file(String)
+        /// The file, created with `mode` (less the umask) or truncated.
+        case file(String, mode: mode_t = 0o600)
         /// For stderr: wherever stdout goes (2>&1).
         case standardOutput
     }
@@ -158,8 +158,8 @@ public struct Subprocess: Sendable {
                 switch output {
                 case .inherit: break
                 case .null: posix_spawn_file_actions_addopen(&actions, target, "/dev/null", O_WRONLY, 0)
-                case .file(let path):
-                    posix_spawn_file_actions_addopen(&actions, target, path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+                case .file(let path, let mode):
+                    posix_spawn_file_actions_addopen(&actions, target, path, O_WRONLY | O_CREAT | O_TRUNC, mode)
                 case .capture:
                     let fd = try pipeFor(target, childReads: false)
                     if target == 1 { outFD = fd } else { errFD = fd }

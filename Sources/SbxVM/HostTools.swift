@@ -40,7 +40,8 @@ enum HostTools {
         var process = Subprocess(argv)
         process.workingDirectory = directory
         process.stdin = .null
-        process.stdout = stdoutFile.map { .file($0) } ?? .capture
+        // 0644 as before: the file may become the cached kernel, which others read.
+        process.stdout = stdoutFile.map { .file($0, mode: 0o644) } ?? .capture
         process.stderr = .capture
         let result: Subprocess.Result
         do { result = try process.run() } catch {
