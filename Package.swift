@@ -47,10 +47,16 @@ let package = Package(
         // The kernel ABI: marker kinds, ioctls, records, reasons. Its headers are links to
         // kmod/uapi, their one definition; Swift takes its enums' values from them.
         .target(name: "CSbxABI"),
+        // The ABI between the instrumentation and `sbx run` that is no C struct: the
+        // policy digest an instrumented executable records.
+        .target(name: "SbxABI", dependencies: ["SbxSystem"]),
 
         // System plumbing with no domain knowledge: bounded file reads, atomic writes,
-        // errno errors, PATH lookup. Used by every module that touches files.
-        .target(name: "SbxSystem"),
+        // errno errors, PATH lookup, subprocesses, ELF sections (libelf). Used by every
+        // module that touches files.
+        .target(name: "SbxSystem", dependencies: ["CSbxSystem", "CLibELF"]),
+        // The GNU libc extensions SbxSystem calls (pipe2, posix_spawn's chdir).
+        .target(name: "CSbxSystem"),
 
         // Automata, Dyck policies, the policy file format, checking, conversion, DOT.
         // Never imports LLVM.
@@ -83,7 +89,7 @@ let package = Package(
         // LLVM IR rewriting: marker system calls for the policy of the same analysis.
         .target(
             name: "DyckInstrument",
-            dependencies: ["DyckAnalysis", "DyckModel", "CLLVM", "SbxSystem"],
+            dependencies: ["DyckAnalysis", "DyckModel", "CLLVM", "SbxSystem", "SbxABI"],
             swiftSettings: llvmSwiftFlags,
             linkerSettings: llvmLinkFlags
         ),
@@ -99,8 +105,11 @@ let package = Package(
         // Enforcement for users: the device, program/policy binding, violation
         // reports, `sbx run`, the per-executable registry, status; the pinned-site
         // table read with libelf.
+        // SbxCLI for the sandbox's error categories (their exit statuses are there).
         .target(
-            name: "SbxRun", dependencies: ["CSbxDevice", "CLibELF", "DyckModel", "SbxBlob", "SbxSystem", "SbxCLI"]),
+            name: "SbxRun",
+            dependencies: ["CSbxDevice", "CLibELF", "DyckModel", "SbxBlob", "SbxSystem", "SbxCLI", "SbxABI"]
+        ),
 
         // The version and the git commit of the build (--version, --dyck-version).
         .target(name: "CBuildInfo", cSettings: [.define("SBX_GIT_COMMIT", to: "\"\(gitCommit)\"")]),
@@ -143,13 +152,14 @@ let package = Package(
         .executableTarget(
             name: "sbx",
             dependencies: [
-                "DyckModel", "SbxBlob", "SbxCLI", "SbxRun", "SbxTrace", "SbxVM",
+                "DyckModel", "SbxBlob", "SbxCLI", "SbxRun", "SbxTrace", "SbxVM", "SbxSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser")
             ]
         ),
 
-        // What the test targets share: running child processes.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // What the test targets share: running child processes, the random generator
+        // and random policies.
+        .target(name: "TestSupport", dependencies: ["DyckModel"], path: "Tests/TestSupport"),
 
         // Three tiers of tests (CONTRIBUTING.md, "Tests"); the Makefile's UNIT_TEST_TARGETS,
         // INTEGRATION_TEST_TARGETS and GUEST_TEST_TARGETS list every test target once.
@@ -159,7 +169,7 @@ let package = Package(
         // boots through `sbx vm`. A target `XIntegrationTests` or `XGuestTests` holds the
         // slow tests of the module whose unit tests are `XTests`.
         .testTarget(name: "SbxSystemTests", dependencies: ["SbxSystem", "TestSupport"]),
-        .testTarget(name: "DyckModelTests", dependencies: ["DyckModel"]),
+        .testTarget(name: "DyckModelTests", dependencies: ["DyckModel", "SbxSystem", "TestSupport"]),
         .testTarget(name: "LibcSyscallsTests", dependencies: ["LibcSyscalls", "DyckModel"]),
         .testTarget(
             name: "LibcSyscallsIntegrationTests",
@@ -198,24 +208,30 @@ let package = Package(
         ),
         // Real boots, and sbx vm's retries with a stand-in QEMU.
         .testTarget(name: "SbxVMGuestTests", dependencies: ["SbxVM", "TestSupport"]),
-        .testTarget(name: "SbxRunTests", dependencies: ["SbxRun", "DyckModel", "SbxBlob"]),
+        .testTarget(
+            name: "SbxRunTests",
+            dependencies: ["SbxRun", "DyckModel", "SbxBlob", "SbxCLI", "SbxABI", "SbxSystem", "TestSupport"]
+        ),
         // The pinned-site table of executables built with dyck-cc.
-        .testTarget(name: "SbxRunIntegrationTests", dependencies: ["SbxRun", "DyckModel", "SbxCLI", "TestSupport"]),
+        .testTarget(
+            name: "SbxRunIntegrationTests",
+            dependencies: ["SbxRun", "DyckModel", "SbxCLI", "SbxABI", "SbxSystem", "TestSupport"]
+        ),
         .testTarget(
             name: "SbxBlobTests",
-            dependencies: ["SbxBlob", "CSbxCore", "DyckModel", "DyckAnalysis"],
+            dependencies: ["SbxBlob", "CSbxCore", "DyckModel", "DyckAnalysis", "TestSupport"],
             swiftSettings: llvmSwiftFlags,
             linkerSettings: llvmLinkFlags
         ),
         .testTarget(
             name: "DyckCCTests",
-            dependencies: ["DyckCC"],
+            dependencies: ["DyckCC", "SbxSystem", "TestSupport"],
             swiftSettings: llvmSwiftFlags,
             linkerSettings: llvmLinkFlags
         ),
         .testTarget(
             name: "DyckCCIntegrationTests",
-            dependencies: ["DyckCC", "TestSupport"],
+            dependencies: ["DyckCC", "SbxSystem", "TestSupport"],
             // C projects built by the tests through dyck-cc, not by SwiftPM.
             exclude: ["Fixtures"],
             swiftSettings: llvmSwiftFlags,

@@ -24,20 +24,20 @@ struct Archive {
     init(path: String, bytes: [UInt8]) throws {
         self.path = path
         let thin = bytes.starts(with: Archive.thinMagic)
-        guard thin || bytes.starts(with: Archive.magic) else { throw ELFError("not an ar archive") }
+        guard thin || bytes.starts(with: Archive.magic) else { throw ArchiveError("not an ar archive") }
         var longNames: ArraySlice<UInt8> = []
         var at = 8
         while at + 60 <= bytes.count {
             let header = bytes[at..<at + 60]
             guard header[at + 58] == 0x60, header[at + 59] == 0x0A else {
-                throw ELFError("malformed member header at offset \(at)")
+                throw ArchiveError("malformed member header at offset \(at)")
             }
             let field = { (from: Int, length: Int) -> String in
                 String(decoding: header[(at + from)..<(at + from + length)], as: UTF8.self)
                     .trimmingCharacters(in: .whitespaces)
             }
             guard let size = Int(field(48, 10)), size >= 0 else {
-                throw ELFError("malformed member size at offset \(at)")
+                throw ArchiveError("malformed member size at offset \(at)")
             }
             var name = field(0, 16)
             var dataStart = at + 60
@@ -47,7 +47,7 @@ struct Archive {
             let stored = !thin || isSpecial
             let dataSize = stored ? size : 0
             guard dataStart + dataSize <= bytes.count else {
-                throw ELFError("member '\(name)' extends past the end of the archive")
+                throw ArchiveError("member '\(name)' extends past the end of the archive")
             }
             var data = bytes[dataStart..<dataStart + dataSize]
             if name == "//" {
@@ -61,7 +61,7 @@ struct Archive {
             } else if name.hasPrefix("/"), name.count > 1, let offset = Int(name.dropFirst()) {
                 // GNU: "/offset" into the long-name table, entries end with "/\n".
                 guard offset < longNames.count else {
-                    throw ELFError("member name offset \(offset) outside the name table")
+                    throw ArchiveError("member name offset \(offset) outside the name table")
                 }
                 let start = longNames.startIndex + offset
                 let end = longNames[start...].firstIndex(of: 0x0A) ?? longNames.endIndex
@@ -77,7 +77,7 @@ struct Archive {
                         ? name
                         : URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(name).path
                     guard let contents = FileManager.default.contents(atPath: memberPath) else {
-                        throw ELFError("member '\(name)' of the thin archive cannot be read at \(memberPath)")
+                        throw ArchiveError("member '\(name)' of the thin archive cannot be read at \(memberPath)")
                     }
                     members.append(Member(name: name, bytes: Array(contents)[...]))
                 } else {

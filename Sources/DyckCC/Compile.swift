@@ -22,7 +22,7 @@ struct Compiler {
         // The user's command first, verbatim: its diagnostics, its dependency files and
         // its exit status are exactly clang's.
         let allWords = command.arguments.flatMap(\.words)
-        try Subprocess.check([toolchain.clang] + allWords)
+        try ToolRunner.check([toolchain.clang] + allWords)
 
         let sources = command.arguments.indices.filter {
             if case let .input(path, language) = command.arguments[$0].kind {
@@ -90,12 +90,12 @@ struct Compiler {
         if showDiagnostics {
             // Link lines compile their sources only to bitcode: this is the one compile
             // the user sees, with its diagnostics.
-            try Subprocess.check(words)
+            try ToolRunner.check(words)
         } else {
             // The object compile has already shown the diagnostics; do not repeat them.
             words.append("-w")
             let errors = try temporaries.newPath("bitcode-stderr.txt")
-            let status = try Subprocess.run(words, stderrPath: errors)
+            let status = try ToolRunner.run(words, stderrPath: errors)
             if status != 0 {
                 let text = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
                 Log.write(text)
@@ -134,7 +134,7 @@ struct Compiler {
         }
         let staged = Temporaries.sibling(of: object)
         do {
-            try Subprocess.check([
+            try ToolRunner.check([
                 toolchain.llvmObjcopy,
                 "--add-section", "\(ELFObject.bitcodeSection)=\(bitcode)",
                 "--set-section-flags", "\(ELFObject.bitcodeSection)=readonly,exclude",

@@ -73,7 +73,7 @@ public enum Driver {
             print("dyck-cc \(String(cString: sbx_build_version())) (commit \(String(cString: sbx_build_commit())))")
             return 0
         }
-        Subprocess.verbose =
+        ToolRunner.verbose =
             command.verbose
             || ProcessInfo.processInfo.environment["DYCK_CC_VERBOSE"].map { !$0.isEmpty && $0 != "0" } ?? false
         let toolchain = try Toolchain.find()
@@ -91,9 +91,9 @@ public enum Driver {
                 Log.warning(
                     "shared library: linked without instrumentation, no policy (policies are made for executables)")
             }
-            if Subprocess.verbose { Log.note("passing the command to clang unchanged (\(reason))") }
+            if ToolRunner.verbose { Log.note("passing the command to clang unchanged (\(reason))") }
             // The user's words as given (response files unexpanded), minus dyck-cc's own.
-            throw Subprocess.exec([toolchain.clang] + arguments.filter { !$0.hasPrefix("--dyck-") })
+            throw ToolRunner.exec([toolchain.clang] + arguments.filter { !$0.hasPrefix("--dyck-") })
         case .compile:
             let temporaries = try Temporaries()
             Temporaries.installSignalHandlers()

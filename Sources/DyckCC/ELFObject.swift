@@ -1,3 +1,5 @@
+import SbxSystem
+
 /// What the driver needs to know about a relocatable ELF object: the bitcode and the
 /// compile flags `dyck-cc -c` embedded in it, and the symbols it defines and needs
 /// (to choose archive members as the linker does). Only ELF64 little-endian (x86-64)
@@ -28,138 +30,52 @@ struct ELFObject {
         bytes.starts(with: [0x7F, 0x45, 0x4C, 0x46])
     }
 
-    /// ELF file type (1 relocatable, 2 executable, 3 shared object), nil when not ELF64 LE.
+    /// ELF file type (1 relocatable, 2 executable, 3 shared object), nil when not ELF64
+    /// LE. From the identification bytes alone, so that a file's first 64 bytes do.
     static func fileType(_ bytes: ArraySlice<UInt8>) -> UInt16? {
-        let view = ByteView(bytes)
-        guard isELF(bytes), view.u8(4) == 2, view.u8(5) == 1 else { return nil }
-        return view.u16(16)
+        let at = bytes.startIndex
+        guard isELF(bytes), bytes.count >= 18, bytes[at + 4] == 2, bytes[at + 5] == 1 else { return nil }
+        return UInt16(bytes[at + 16]) | UInt16(bytes[at + 17]) << 8
     }
 
-    /// Parses a relocatable object. Throws a reason string on malformed headers (bounds
-    /// are checked everywhere: inputs are untrusted files from the build).
-    init(bytes: ArraySlice<UInt8>) throws {
-        let view = ByteView(bytes)
-        guard ELFObject.isELF(bytes) else { throw ELFError("not an ELF file") }
+    /// Parses a relocatable object with libelf (bounds are checked everywhere: inputs
+    /// are untrusted files from the build). Throws `ELFError` naming `path` when the
+    /// file is no ELF file or its headers are malformed.
+    init(bytes: ArraySlice<UInt8>, path: String = "an ELF object") throws(ELFError) {
+        guard ELFObject.isELF(bytes) else { throw ELFError(path: path, reason: "not an ELF file") }
+        let file = try ELFFile(bytes: bytes, path: path)
         // 64-bit, little-endian only: anything else carries nothing we can use.
-        guard view.u8(4) == 2, view.u8(5) == 1 else { return }
-        guard let shoff = view.u64(40), let shentsize = view.u16(58), var shnum = view.u16(60).map(Int.init),
-            var shstrndx = view.u16(62).map(Int.init)
-        else {
-            throw ELFError("truncated ELF header")
-        }
-        if shoff == 0 { return }
-        guard shentsize >= 64, shoff < UInt64(Int.max) else { throw ELFError("bad section header table") }
-        let table = Int(shoff)
-        func header(_ index: Int) throws -> SectionHeader {
-            let at = table + index * Int(shentsize)
-            guard let name = view.u32(at), let type = view.u32(at + 4), let offset = view.u64(at + 24),
-                let size = view.u64(at + 32), let link = view.u32(at + 40), let entsize = view.u64(at + 56)
-            else {
-                throw ELFError("truncated section header \(index)")
-            }
-            return SectionHeader(name: name, type: type, offset: offset, size: size, link: link, entsize: entsize)
-        }
-        // Extended numbering: counts that do not fit live in section 0.
-        if shnum == 0 { shnum = Int(clamping: try header(0).size) }
-        if shstrndx == 0xFFFF { shstrndx = Int(try header(0).link) }
-        guard shnum <= 1 << 20, table + shnum * Int(shentsize) <= bytes.count else {
-            throw ELFError("section header table outside the file")
-        }
-        let sections = try (0..<shnum).map(header)
-        guard shstrndx < shnum else { throw ELFError("bad section name table index") }
-        let names = try view.slice(sections[shstrndx].offset, sections[shstrndx].size)
-
-        var clangBitcode: ArraySlice<UInt8>? = nil
-        for section in sections {
-            let name = ByteView.string(in: names, at: Int(section.name))
-            if name == ELFObject.bitcodeSection || name == ELFObject.clangBitcodeSection,
-                section.type != 8 /* SHT_NOBITS */
-            {
-                let data = try view.slice(section.offset, section.size)
+        guard file.is64BitLittleEndian else { return }
+        var clangBitcode: [UInt8]? = nil
+        for section in try file.sections() {
+            if section.name == ELFObject.bitcodeSection || section.name == ELFObject.clangBitcodeSection {
+                let data = try file.contents(of: section)
                 // `-fembed-bitcode=marker` leaves an empty or placeholder section.
-                if isBitcodeMagic(data) {
-                    if name == ELFObject.bitcodeSection { bitcode = data } else { clangBitcode = data }
+                if isBitcodeMagic(data[...]) {
+                    if section.name == ELFObject.bitcodeSection { bitcode = data[...] } else { clangBitcode = data }
                 }
-            } else if name == ELFObject.flagsSection {
-                let data = try view.slice(section.offset, section.size)
+            } else if section.name == ELFObject.flagsSection {
+                let data = try file.contents(of: section)
                 flags = String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
             }
         }
-        if bitcode == nil { bitcode = clangBitcode }
-        for section in sections where section.type == 2 /* SHT_SYMTAB */ {
-            guard Int(section.link) < shnum else { throw ELFError("bad string table index of the symbol table") }
-            let strings = try view.slice(sections[Int(section.link)].offset, sections[Int(section.link)].size)
-            let symbols = ByteView(try view.slice(section.offset, section.size))
-            let entry = 24
-            var at = entry  // symbol 0 is the null symbol
-            while at + entry <= symbols.count {
-                defer { at += entry }
-                guard let nameOffset = symbols.u32(at), let info = symbols.u8(at + 4), let shndx = symbols.u16(at + 6)
-                else { break }
-                let binding = info >> 4
-                let type = info & 0xF
-                // Global, weak and GNU unique symbols; not sections or files.
-                guard binding == 1 || binding == 2 || binding == 10, type != 3, type != 4 else { continue }
-                let name = ByteView.string(in: strings, at: Int(nameOffset))
-                if name.isEmpty { continue }
-                if shndx == 0 {
-                    if binding != 2 { undefined.insert(name) }
-                } else {
-                    defined.insert(name)
-                }
+        if bitcode == nil { bitcode = clangBitcode?[...] }
+        for symbol in try file.symbols() {
+            // Global, weak and GNU unique symbols; not sections or files.
+            guard [1, 2, 10].contains(symbol.binding), symbol.type != 3, symbol.type != 4, !symbol.name.isEmpty
+            else { continue }
+            if symbol.sectionIndex == 0 {
+                if symbol.binding != 2 { undefined.insert(symbol.name) }
+            } else {
+                defined.insert(symbol.name)
             }
         }
         undefined.subtract(defined)
     }
 }
 
-struct ELFError: Error {
+/// A malformed archive.
+struct ArchiveError: Error {
     var reason: String
     init(_ reason: String) { self.reason = reason }
-}
-
-private struct SectionHeader {
-    var name: UInt32
-    var type: UInt32
-    var offset: UInt64
-    var size: UInt64
-    var link: UInt32
-    var entsize: UInt64
-}
-
-/// Bounds-checked little-endian reads from a byte slice, offsets relative to its start.
-struct ByteView {
-    let bytes: ArraySlice<UInt8>
-    init(_ bytes: ArraySlice<UInt8>) { self.bytes = bytes }
-
-    var count: Int { bytes.count }
-
-    private func read(_ at: Int, _ width: Int) -> UInt64? {
-        guard at >= 0, width <= count, at <= count - width else { return nil }
-        var value: UInt64 = 0
-        let start = bytes.startIndex + at
-        for i in (0..<width).reversed() { value = value << 8 | UInt64(bytes[start + i]) }
-        return value
-    }
-
-    func u8(_ at: Int) -> UInt8? { read(at, 1).map { UInt8($0) } }
-    func u16(_ at: Int) -> UInt16? { read(at, 2).map { UInt16($0) } }
-    func u32(_ at: Int) -> UInt32? { read(at, 4).map { UInt32($0) } }
-    func u64(_ at: Int) -> UInt64? { read(at, 8) }
-
-    func slice(_ offset: UInt64, _ size: UInt64) throws -> ArraySlice<UInt8> {
-        guard offset <= UInt64(count), size <= UInt64(count) - offset else {
-            throw ELFError("section outside the file")
-        }
-        let start = bytes.startIndex + Int(offset)
-        return bytes[start..<start + Int(size)]
-    }
-
-    /// The NUL-terminated string at `at` in a string table ("" when out of range).
-    static func string(in table: ArraySlice<UInt8>, at: Int) -> String {
-        guard at >= 0, at < table.count else { return "" }
-        let start = table.startIndex + at
-        let end = table[start...].firstIndex(of: 0) ?? table.endIndex
-        return String(decoding: table[start..<end], as: UTF8.self)
-    }
 }

@@ -67,25 +67,70 @@ struct Linker {
         case archive(Int)
     }
 
+    /// What the link line holds, read in order (phase 1): the units with bitcode, each
+    /// argument's role, the archives, and the linker's own view of the line (link
+    /// order, entry points) that decides which archive members are taken.
+    private struct Inputs {
+        var units: [Unit] = []
+        var roles: [Role]
+        var archives: [ArchiveInput] = []
+        var warnings: [String] = []
+        /// In link order: files, and group/whole-archive markers.
+        var events: [Event] = []
+        /// Symbols the linker must define from the start (the entry, `-u`).
+        var initialUndefined: Set<String>
+    }
+
+    /// The whole program's module, linked from every unit (phase 3).
+    private struct LinkedModule {
+        /// A private directory for the link's intermediate files.
+        var workDirectory: String
+        var path: String
+    }
+
+    /// The analysed and instrumented program, compiled to one object (phase 4).
+    private struct InstrumentedObject {
+        var path: String
+        var policy: Policy
+        var report: InstrumentReport
+    }
+
     func link() throws -> LinkSummary? {
         let output = command.outputPath ?? "a.out"
         let policyPath = output + ".dyck"
-        var units: [Unit] = []
-        var roles = [Role](repeating: .keep, count: command.arguments.count)
-        var archives: [ArchiveInput] = []
-        var warnings: [String] = []
-        let compiler = Compiler(toolchain: toolchain, temporaries: temporaries)
+        var inputs = try readInputs()
+        try selectArchiveMembers(&inputs)
+        guard !inputs.units.isEmpty else {
+            // Nothing to analyse: link as clang would, and make sure no policy of an
+            // earlier build stays next to an executable it does not describe.
+            Log.warning("\(output): no input has bitcode: linked without instrumentation, no policy written")
+            removeStalePolicy(policyPath)
+            try ToolRunner.check([toolchain.clang] + command.arguments.flatMap(\.words))
+            return nil
+        }
+        for warning in inputs.warnings { Log.warning(warning) }
+        let linked = try linkModule(inputs.units, output: output)
+        let object = try instrumentAndCompile(linked, units: inputs.units, output: output)
+        try commit(object, inputs: inputs, output: output, policyPath: policyPath)
+        return LinkSummary(
+            executable: output, policyPath: policyPath, functions: object.policy.functions.count,
+            sites: object.policy.sites.count, symbols: object.policy.symbols.count, report: object.report)
+    }
 
-        // Linker state that decides how `-l` resolves and which members are taken.
+    /// Phase 1: every argument of the link line, in order: sources compiled to
+    /// bitcode, objects and archives read, `-l` resolved as the linker would, the
+    /// linker options that change how later arguments resolve followed.
+    private func readInputs() throws -> Inputs {
+        var inputs = Inputs(
+            roles: [Role](repeating: .keep, count: command.arguments.count), initialUndefined: [command.entry])
+        let compiler = Compiler(toolchain: toolchain, temporaries: temporaries)
+        // Linker state that decides how `-l` resolves.
         var staticLibraries = command.hasFlag("-static") || command.hasFlag("-static-pie")
         var libraryDirectories: [String] = command.arguments.compactMap {
             if case let .libraryDirectory(dir) = $0.kind { return dir }
             return nil
         }
         var systemDirectories: [String]? = nil
-        var initialUndefined: Set<String> = [command.entry]
-        // In link order: files, and group/whole-archive markers.
-        var events: [Event] = []
 
         for (index, argument) in command.arguments.enumerated() {
             switch argument.kind {
@@ -93,27 +138,25 @@ struct Linker {
                 switch CommandLineArguments.inputKind(path: path, language: language) {
                 case .source:
                     let bitcode = try compiler.bitcode(for: index, in: command, showDiagnostics: true)
-                    units.append(
+                    inputs.units.append(
                         Unit(
                             name: path, path: bitcode,
                             record: CompileRecord(arguments: command.arguments, debug: command.debugRequested)))
-                    roles[index] = .unit(units.count - 1)
-                    events.append(.file(index))
+                    inputs.roles[index] = .unit(inputs.units.count - 1)
+                    inputs.events.append(.file(index))
                 case .ir:
-                    units.append(Unit(name: path, path: path, record: nil))
-                    roles[index] = .unit(units.count - 1)
-                    events.append(.file(index))
+                    inputs.units.append(Unit(name: path, path: path, record: nil))
+                    inputs.roles[index] = .unit(inputs.units.count - 1)
+                    inputs.events.append(.file(index))
                 case .assembly:
                     let object = try compileNative(index)
-                    warnings.append("\(path): assembly has no bitcode: the policy does not cover it")
-                    roles[index] = .nativeObject(object)
+                    inputs.warnings.append("\(path): assembly has no bitcode: the policy does not cover it")
+                    inputs.roles[index] = .nativeObject(object)
                 case .header:
                     continue
                 case .linkerInput:
-                    let role = try classify(
-                        file: path, system: false, units: &units, archives: &archives, warnings: &warnings)
-                    roles[index] = role
-                    events.append(.file(index))
+                    inputs.roles[index] = try classify(file: path, system: false, inputs: &inputs)
+                    inputs.events.append(.file(index))
                 }
             case let .library(name):
                 if systemDirectories == nil { systemDirectories = try searchDirectories() }
@@ -125,10 +168,8 @@ struct Linker {
                 else {
                     continue  // a shared library, a linker script, or unresolved: the linker's business
                 }
-                let role = try classify(
-                    file: path, system: system, units: &units, archives: &archives, warnings: &warnings)
-                roles[index] = role
-                events.append(.file(index))
+                inputs.roles[index] = try classify(file: path, system: system, inputs: &inputs)
+                inputs.events.append(.file(index))
             case let .linker(words):
                 var position = 0
                 while position < words.count {
@@ -136,17 +177,22 @@ struct Linker {
                     switch word {
                     case "-Bstatic", "-dn", "-non_shared", "-static": staticLibraries = true
                     case "-Bdynamic", "-dy", "-call_shared": staticLibraries = false
-                    case "--whole-archive": events.append(.wholeArchive(true))
-                    case "--no-whole-archive": events.append(.wholeArchive(false))
-                    case "--start-group", "-(": events.append(.startGroup)
-                    case "--end-group", "-)": events.append(.endGroup)
+                    case "--whole-archive": inputs.events.append(.wholeArchive(true))
+                    case "--no-whole-archive": inputs.events.append(.wholeArchive(false))
+                    case "--start-group", "-(": inputs.events.append(.startGroup)
+                    case "--end-group", "-)": inputs.events.append(.endGroup)
                     case "-u", "--undefined", "--require-defined":
-                        if position + 1 < words.count { initialUndefined.insert(words[position + 1]); position += 1 }
+                        if position + 1 < words.count {
+                            inputs.initialUndefined.insert(words[position + 1])
+                            position += 1
+                        }
                     case "-L":
                         if position + 1 < words.count { libraryDirectories.append(words[position + 1]); position += 1 }
                     default:
-                        if word.hasPrefix("--undefined=") { initialUndefined.insert(String(word.dropFirst(12))) }
-                        if word.hasPrefix("--require-defined=") { initialUndefined.insert(String(word.dropFirst(18))) }
+                        if word.hasPrefix("--undefined=") { inputs.initialUndefined.insert(String(word.dropFirst(12))) }
+                        if word.hasPrefix("--require-defined=") {
+                            inputs.initialUndefined.insert(String(word.dropFirst(18)))
+                        }
                         if word.hasPrefix("-L"), word.count > 2 { libraryDirectories.append(String(word.dropFirst(2))) }
                     }
                     position += 1
@@ -155,42 +201,42 @@ struct Linker {
                 continue
             }
         }
+        return inputs
+    }
 
-        // Choose archive members as the linker does, then take their bitcode.
-        try chooseMembers(events: events, roles: roles, units: units, archives: &archives, undefined: initialUndefined)
-        for input in archives {
+    /// Phase 2: chooses archive members as the linker does, then takes their bitcode
+    /// as units; members without bitcode are warned about (except the compiler's own
+    /// libraries').
+    private func selectArchiveMembers(_ inputs: inout Inputs) throws {
+        try chooseMembers(
+            events: inputs.events, roles: inputs.roles, units: inputs.units, archives: &inputs.archives,
+            undefined: inputs.initialUndefined)
+        for input in inputs.archives {
             var uncovered: [String] = []
             for (m, member) in input.archive.members.enumerated() where input.chosen[m] {
                 if let bitcode = input.objects[m]?.bitcode {
-                    units.append(
+                    inputs.units.append(
                         Unit(
                             name: "\(input.path)(\(member.name))", bytes: bitcode,
                             record: input.objects[m].flatMap { CompileRecord(lines: $0.flags) }))
                 } else if isBitcodeMagic(member.bytes) {
-                    units.append(Unit(name: "\(input.path)(\(member.name))", bytes: member.bytes, record: nil))
+                    inputs.units.append(Unit(name: "\(input.path)(\(member.name))", bytes: member.bytes, record: nil))
                 } else {
                     uncovered.append(member.name)
                 }
             }
             if !uncovered.isEmpty && !input.system {
                 let shown = uncovered.prefix(5).joined(separator: ", ") + (uncovered.count > 5 ? ", ..." : "")
-                warnings.append(
+                inputs.warnings.append(
                     "\(input.path): member\(uncovered.count == 1 ? "" : "s") \(shown) without bitcode: the policy does not cover \(uncovered.count == 1 ? "it" : "them")"
                 )
             }
         }
+    }
 
-        guard !units.isEmpty else {
-            // Nothing to analyse: link as clang would, and make sure no policy of an
-            // earlier build stays next to an executable it does not describe.
-            Log.warning("\(output): no input has bitcode: linked without instrumentation, no policy written")
-            removeStalePolicy(policyPath)
-            try Subprocess.check([toolchain.clang] + command.arguments.flatMap(\.words))
-            return nil
-        }
-        for warning in warnings { Log.warning(warning) }
-
-        // One module for the whole program.
+    /// Phase 3: one module for the whole program (llvm-link). A symbol defined twice
+    /// is reported with the files that define it.
+    private func linkModule(_ units: [Unit], output: String) throws -> LinkedModule {
         let workDirectory = try temporaries.newPath("link")
         guard mkdir(workDirectory, 0o700) == 0 else {
             throw DriverError.temporary(path: workDirectory, reason: String(cString: strerror(errno)))
@@ -210,7 +256,7 @@ struct Linker {
             }
         }
         let linkErrors = try temporaries.newPath("llvm-link.err")
-        let linkStatus = try Subprocess.run([toolchain.llvmLink, "-o", linked] + unitPaths, stderrPath: linkErrors)
+        let linkStatus = try ToolRunner.run([toolchain.llvmLink, "-o", linked] + unitPaths, stderrPath: linkErrors)
         if linkStatus != 0 {
             let text =
                 FileManager.default.contents(atPath: linkErrors).map { String(decoding: $0, as: UTF8.self) } ?? ""
@@ -229,10 +275,15 @@ struct Linker {
             }
             throw ToolFailed(tool: toolchain.llvmLink, status: linkStatus)
         }
+        return LinkedModule(workDirectory: workDirectory, path: linked)
+    }
 
-        // Analyse and instrument in this process: the policy's ids are those the
-        // markers carry.
-        let module = try IRModule(contentsOf: linked)
+    /// Phase 4: analysis and instrumentation in this process (the policy's ids are
+    /// those the markers carry), then code generation to one object.
+    private func instrumentAndCompile(_ linked: LinkedModule, units: [Unit], output: String) throws
+        -> InstrumentedObject
+    {
+        let module = try IRModule(contentsOf: linked.path)
         var analysisOptions = AnalysisOptions()
         analysisOptions.entry = command.entry
         analysisOptions.libcPath = command.libc
@@ -252,22 +303,25 @@ struct Linker {
         let records = units.map(\.record)
         let debug = command.debugRequested || records.contains { $0 == nil || $0!.debug }
         if !debug { _ = LLVMStripModuleDebugInfo(module.module) }
-        let instrumented = "\(workDirectory)/instrumented.bc"
+        let instrumented = "\(linked.workDirectory)/instrumented.bc"
         try module.writeBitcode(to: instrumented)
+        let object = "\(linked.workDirectory)/instrumented.o"
+        try ToolRunner.check(codegenCommand(instrumented, object: object, records: records.compactMap { $0 }))
+        return InstrumentedObject(path: object, policy: analysis.result.policy, report: report)
+    }
 
-        // Code generation with the optimization level and backend flags of the
-        // compiles (the link line's own take precedence). The IR optimization
-        // pipeline does not run again: each unit's bitcode is already optimized as its
-        // compile asked, and the policy describes exactly that code. A second run over
-        // the whole program would inline across files and rewrite libc calls
-        // (printf -> puts) after the analysis, and would repeat instrumentation passes
-        // that already ran (sanitizers, profiling).
-        let object = "\(workDirectory)/instrumented.o"
+    /// Code generation with the optimization level and backend flags of the
+    /// compiles (the link line's own take precedence). The IR optimization
+    /// pipeline does not run again: each unit's bitcode is already optimized as its
+    /// compile asked, and the policy describes exactly that code. A second run over
+    /// the whole program would inline across files and rewrite libc calls
+    /// (printf -> puts) after the analysis, and would repeat instrumentation passes
+    /// that already ran (sanitizers, profiling).
+    private func codegenCommand(_ instrumented: String, object: String, records known: [CompileRecord]) -> [String] {
         var codegen = [
             toolchain.clang, "-c", "-x", "ir", instrumented, "-o", object, "-Qunused-arguments",
             "-Xclang", "-disable-llvm-passes"
         ]
-        let known = records.compactMap { $0 }
         if let level = CodegenFlags.optimization(command.arguments)
             ?? known.compactMap(\.optimization).max(by: { CodegenFlags.rank($0) < CodegenFlags.rank($1) })
         {
@@ -277,20 +331,40 @@ struct Linker {
         // order, then the link line's, so that later (and the link line's) options win.
         var distinct: [[String]] = []
         for record in known where !distinct.contains(record.flags) { distinct.append(record.flags) }
-        codegen += distinct.flatMap { $0 } + CodegenFlags.select(command.arguments)
-        try Subprocess.check(codegen)
+        return codegen + distinct.flatMap { $0 } + CodegenFlags.select(command.arguments)
+    }
 
-        // The final link: the user's command with the instrumented object in place of
-        // everything that had bitcode.
+    /// Phase 5: the final link, the user's command with the instrumented object in
+    /// place of everything that had bitcode, and the executable and its policy moved
+    /// into place together.
+    private func commit(_ object: InstrumentedObject, inputs: Inputs, output: String, policyPath: String) throws {
         let staged = Temporaries.sibling(of: output)
         let stagedPolicy = Temporaries.sibling(of: policyPath)
+        let words = try finalLinkCommand(object: object.path, inputs: inputs) + ["-o", staged, "-Qunused-arguments"]
+        // Both outputs are complete before either is moved into place, so that an
+        // executable and its policy are replaced together (two renames).
+        do {
+            try ToolRunner.check(words)
+            try object.policy.write(to: stagedPolicy)
+            try Temporaries.commit(stagedPolicy, to: policyPath)
+            try Temporaries.commit(staged, to: output)
+        } catch {
+            Temporaries.discard(staged)
+            Temporaries.discard(stagedPolicy)
+            throw error
+        }
+    }
+
+    /// The link line with `object` where the first input with bitcode was, and the
+    /// chosen archive members without bitcode extracted in their archive's place.
+    private func finalLinkCommand(object: String, inputs: Inputs) throws -> [String] {
         var words: [String] = [toolchain.clang]
         var placed = false
         func placeObject() {
             if !placed { words.append(object); placed = true }
         }
         for (index, argument) in command.arguments.enumerated() {
-            switch roles[index] {
+            switch inputs.roles[index] {
             case .unit:
                 placeObject()
             case let .object(_, unit):
@@ -298,7 +372,7 @@ struct Linker {
             case let .nativeObject(path):
                 words.append(path)
             case let .archive(a):
-                let input = archives[a]
+                let input = inputs.archives[a]
                 guard input.hasBitcode else {
                     words += argument.words
                     continue
@@ -322,32 +396,13 @@ struct Linker {
             }
         }
         placeObject()
-        words += ["-o", staged, "-Qunused-arguments"]
-        // Both outputs are complete before either is moved into place, so that an
-        // executable and its policy are replaced together (two renames).
-        do {
-            try Subprocess.check(words)
-            try analysis.result.policy.write(to: stagedPolicy)
-            try Temporaries.commit(stagedPolicy, to: policyPath)
-            try Temporaries.commit(staged, to: output)
-        } catch {
-            Temporaries.discard(staged)
-            Temporaries.discard(stagedPolicy)
-            throw error
-        }
-        let policy = analysis.result.policy
-        return LinkSummary(
-            executable: output, policyPath: policyPath, functions: policy.functions.count,
-            sites: policy.sites.count, symbols: policy.symbols.count, report: report)
+        return words
     }
 
     // MARK: Inputs
 
     /// Reads a linker input and decides its role.
-    private func classify(
-        file path: String, system: Bool, units: inout [Unit], archives: inout [ArchiveInput],
-        warnings: inout [String]
-    ) throws -> Role {
+    private func classify(file path: String, system: Bool, inputs: inout Inputs) throws -> Role {
         guard let data = FileManager.default.contents(atPath: path) else {
             return .keep  // the linker reports it
         }
@@ -356,7 +411,7 @@ struct Linker {
             let archive: Archive
             do {
                 archive = try Archive(path: path, bytes: bytes)
-            } catch let error as ELFError {
+            } catch let error as ArchiveError {
                 throw DriverError.badInput(path: path, reason: error.reason)
             }
             var objects: [ELFObject?] = []
@@ -364,11 +419,11 @@ struct Linker {
             for member in archive.members {
                 if ELFObject.fileType(member.bytes) == 1 {
                     do {
-                        let object = try ELFObject(bytes: member.bytes)
+                        let object = try ELFObject(bytes: member.bytes, path: "\(path)(\(member.name))")
                         objects.append(object)
                         symbols.append(Symbols(defined: object.defined, undefined: object.undefined))
-                    } catch let error as ELFError {
-                        throw DriverError.badInput(path: "\(path)(\(member.name))", reason: error.reason)
+                    } catch {
+                        throw DriverError.badInput(path: error.path, reason: error.reason)
                     }
                 } else if isBitcodeMagic(member.bytes) {
                     objects.append(nil)
@@ -379,30 +434,30 @@ struct Linker {
                     symbols.append(Symbols(defined: [], undefined: []))
                 }
             }
-            archives.append(
+            inputs.archives.append(
                 ArchiveInput(
                     path: path, archive: archive, objects: objects, symbols: symbols,
                     chosen: Array(repeating: false, count: archive.members.count), system: system))
-            return .archive(archives.count - 1)
+            return .archive(inputs.archives.count - 1)
         }
         if ELFObject.fileType(bytes[...]) == 1 {
             let object: ELFObject
             do {
-                object = try ELFObject(bytes: bytes[...])
-            } catch let error as ELFError {
-                throw DriverError.badInput(path: path, reason: error.reason)
+                object = try ELFObject(bytes: bytes[...], path: path)
+            } catch {
+                throw DriverError.badInput(path: error.path, reason: error.reason)
             }
             guard let bitcode = object.bitcode else {
-                warnings.append("\(path) has no bitcode: the policy does not cover it")
+                inputs.warnings.append("\(path) has no bitcode: the policy does not cover it")
                 return .object(object, unit: nil)
             }
-            units.append(Unit(name: path, bytes: bitcode, record: CompileRecord(lines: object.flags)))
-            return .object(object, unit: units.count - 1)
+            inputs.units.append(Unit(name: path, bytes: bitcode, record: CompileRecord(lines: object.flags)))
+            return .object(object, unit: inputs.units.count - 1)
         }
         if isBitcodeMagic(bytes[...]) {
             // An object made with -flto is bitcode itself.
-            units.append(Unit(name: path, path: path, record: nil))
-            return .unit(units.count - 1)
+            inputs.units.append(Unit(name: path, path: path, record: nil))
+            return .unit(inputs.units.count - 1)
         }
         return .keep  // shared library, linker script, ...
     }
@@ -421,7 +476,7 @@ struct Linker {
             }
         }
         words += ["-c", "-o", object, "-Qunused-arguments"]
-        try Subprocess.check(words)
+        try ToolRunner.check(words)
         return object
     }
 
@@ -538,7 +593,7 @@ struct Linker {
 
     /// The library directories clang gives the linker, then ld's own defaults.
     private func searchDirectories() throws -> [String] {
-        let text = try Subprocess.output([toolchain.clang, "-print-search-dirs"], temporaries: temporaries)
+        let text = try ToolRunner.output([toolchain.clang, "-print-search-dirs"], temporaries: temporaries)
         var directories: [String] = []
         for line in text.split(separator: "\n") where line.hasPrefix("libraries: ") {
             var list = line.dropFirst("libraries: ".count)

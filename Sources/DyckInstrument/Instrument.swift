@@ -1,6 +1,7 @@
 import CLLVM
 import DyckAnalysis
 import DyckModel
+import SbxABI
 
 /// How to instrument. There is nothing to choose yet: every marker the ABI defines is
 /// placed, because the policy expects all of them, and the verifier always runs. The
@@ -82,7 +83,8 @@ public func instrument(
     let rewriter = try Rewriter(module: module, analysis: analysis)
     try rewriter.run()
     defineSkipFlag(module)
-    embedPolicyDigest(module, contents: PolicyDigest.sectionContents(for: analysis.result.policy))
+    embedPolicyDigest(
+        module, contents: PolicyDigest.sectionContents(policyBytes: Array(analysis.result.policy.serialized().utf8)))
     var message: UnsafeMutablePointer<CChar>?
     let broken = LLVMVerifyModule(module.module, LLVMReturnStatusAction, &message) != 0
     let text = takeMessage(message)
@@ -346,10 +348,14 @@ private final class Rewriter {
         if let number = point.setjmp {
             report.setjmpPoints += 1
             let id = UInt32(truncatingIfNeeded: number)
-            guard let (x, resume) = openAfter(call) else { return }
+            guard let (x, resume) = openAfter(call) else {
+                throw setjmpFailed(call, number, "the call has no block or no instruction after it")
+            }
             builder.positionAtEnd(x)
             let zero = LLVMConstNull(LLVMTypeOf(call))
-            guard let direct = LLVMBuildICmp(builder.ref, LLVMIntEQ, call, zero, "") else { return }
+            guard let direct = LLVMBuildICmp(builder.ref, LLVMIntEQ, call, zero, "") else {
+                throw setjmpFailed(call, number, "LLVM refused the comparison of its result with 0")
+            }
             let save = editor.newBlock(after: x, name: "sbx.sjsave")
             let resumed = editor.newBlock(after: save, name: "sbx.sjresume")
             builder.branch(if: direct, then: save, else: resumed)
@@ -479,6 +485,11 @@ private final class Rewriter {
         var incoming: [(block: LLVMBasicBlockRef, siteMarked: Bool, callee: LLVMValueRef)] = []
         /// The callee on the site's path (`called`, or selects of it past thunks).
         var siteCallee: LLVMValueRef
+    }
+
+    private func setjmpFailed(_ call: LLVMValueRef, _ number: Int, _ step: String) -> InstrumentError {
+        let function = valueName(LLVMGetBasicBlockParent(LLVMGetInstructionParent(call)))
+        return .setjmpRewriteFailed(path: module.path, function: function, number: number, step: step)
     }
 
     private func rewriteFailed(_ call: LLVMValueRef, _ step: String) -> InstrumentError {

@@ -20,6 +20,11 @@ public enum InstrumentError: CategorizedError, Equatable, Sendable {
     /// module is partly rewritten and must be discarded; like `verifierFailed`, a bug of
     /// the instrumentation or a construct it does not support.
     case rewriteFailed(path: String, function: String, step: String)
+    /// The markers after setjmp call `number` could not be placed (`step` says why):
+    /// its result cannot be tested where the call returns. The module is partly
+    /// rewritten and must be discarded (a SJ_SAVE missing would make every later
+    /// longjmp to it a violation).
+    case setjmpRewriteFailed(path: String, function: String, number: Int, step: String)
 
     public var category: ErrorCategory {
         switch self {
@@ -44,6 +49,9 @@ public enum InstrumentError: CategorizedError, Equatable, Sendable {
         case let .rewriteFailed(path, function, step):
             return
                 "\(path): cannot instrument an indirect call in '\(function)' (\(step)); the module is partly rewritten (please report this)"
+        case let .setjmpRewriteFailed(path, function, number, step):
+            return
+                "\(path): cannot mark setjmp call \(number) in '\(function)' (\(step)); the module is partly rewritten (please report this)"
         }
     }
 }

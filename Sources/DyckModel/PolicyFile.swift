@@ -75,7 +75,7 @@ extension Policy {
     }
 
     /// As `load(path:)`, also returning the bytes read (whose digest an instrumented
-    /// executable records: `PolicyDigest`).
+    /// executable records: `SbxABI.PolicyDigest`).
     public static func loadWithBytes(path: String) throws(PolicyFileError) -> (policy: Policy, bytes: [UInt8]) {
         let bytes = try PolicyFileIO.readFile(path)
         if let offset = PolicyFileIO.firstInvalidUTF8(bytes) {

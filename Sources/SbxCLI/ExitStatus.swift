@@ -48,21 +48,48 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
     /// panic, a module that does not load).
     case guestFailed = 125
 
+    /// The status of an error's category; `internalError` for a category this table
+    /// does not know (a library that made up one is a bug).
     public init(_ category: ErrorCategory) {
-        switch category {
-        case .badInput: self = .badInput
-        case .outputFailed: self = .outputFailed
-        case .environment: self = .environment
-        case .moduleNotLoaded: self = .moduleNotLoaded
-        case .policyUnusable: self = .policyUnusable
-        case .notInstrumented: self = .notInstrumented
-        case .notPrivileged: self = .notPrivileged
-        case .wrongPolicy: self = .wrongPolicy
-        case .programNotFound: self = .notFound
-        case .programNotExecutable: self = .cannotExecute
-        case .alreadyInstalled: self = .alreadyInstalled
-        }
+        self = Self.byCategory[category] ?? .internalError
     }
+
+    static let byCategory: [ErrorCategory: ExitStatus] = [
+        .badInput: .badInput,
+        .outputFailed: .outputFailed,
+        .environment: .environment,
+        .moduleNotLoaded: .moduleNotLoaded,
+        .policyUnusable: .policyUnusable,
+        .notInstrumented: .notInstrumented,
+        .notPrivileged: .notPrivileged,
+        .wrongPolicy: .wrongPolicy,
+        .programNotFound: .notFound,
+        .programNotExecutable: .cannotExecute,
+        .alreadyInstalled: .alreadyInstalled
+    ]
+}
+
+/// The sandbox's own error categories (`sbx run`, `sbx policy`, `sbx status`): each has
+/// its exit status above.
+extension ErrorCategory {
+    /// The kernel module is not loaded (no /dev/sbx).
+    public static let moduleNotLoaded = ErrorCategory("module not loaded")
+    /// The policy is missing, unreadable, corrupt, or cannot be compiled for the
+    /// kernel.
+    public static let policyUnusable = ErrorCategory("policy unusable")
+    /// The program was not built by dyck-cc (it records no policy digest).
+    public static let notInstrumented = ErrorCategory("not instrumented")
+    /// /dev/sbx or one of its privileged operations was refused.
+    public static let notPrivileged = ErrorCategory("not privileged")
+    /// The policy is not the one the program was built with, or the file exec'd was
+    /// not the file checked.
+    public static let wrongPolicy = ErrorCategory("wrong policy")
+    /// The program could not be found.
+    public static let programNotFound = ErrorCategory("program not found")
+    /// The program was found but could not be executed.
+    public static let programNotExecutable = ErrorCategory("program not executable")
+    /// `sbx policy install`: the executable already has an installed policy.
+    public static let alreadyInstalled = ErrorCategory("already installed")
 }
 
 /// Thrown by a command that has already printed its verdict and only needs to end

@@ -71,17 +71,13 @@ public enum Graphviz {
             throw GraphvizError(
                 message: "Graphviz's 'dot' is not installed (Debian: apt-get install graphviz); cannot write \(path)")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: dot)
         let temporary = path + ".tmp-\(getpid())"
         guard temporary.utf8.count <= Int(PATH_MAX) else {
             throw OutputError(path: path, reason: "the path is too long")
         }
-        process.arguments = ["-T\(format)", "-o", temporary]
-        let input = Pipe()
-        let errors = Pipe()
-        process.standardInput = input
-        process.standardError = errors
+        var process = Subprocess([dot, "-T\(format)", "-o", temporary])
+        process.stdin = .bytes(Array(text.utf8))
+        process.stderr = .capture
         _ = temporary.withCString { strcpy(temporaryPath, $0) }
         var previous: [Int32: sigaction] = [:]
         for sig in interruptions {
@@ -106,22 +102,26 @@ public enum Graphviz {
                 sigaction(sig, &old, nil)
             }
         }
+        let child: Subprocess.Child
         do {
-            try process.run()
+            child = try process.spawn()
         } catch {
             pthread_sigmask(SIG_SETMASK, &saved, nil)
-            throw GraphvizError(message: "cannot run \(dot): \(error.localizedDescription)")
+            throw GraphvizError(message: "cannot run \(dot): \(error.reason)")
         }
-        childPID = process.processIdentifier
+        childPID = child.pid
         pthread_sigmask(SIG_SETMASK, &saved, nil)
-        input.fileHandleForWriting.write(Data(text.utf8))
-        try? input.fileHandleForWriting.close()
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        let status: WaitStatus
+        let message: String
+        do {
+            message = String(decoding: try child.communicate().stderr, as: UTF8.self)
+            status = try child.wait()
+        } catch {
+            throw GraphvizError(message: "dot failed on \(path): \(error.reason)")
+        }
+        guard status == .exited(0) else {
             unlink(temporary)
-            let first =
-                message.split(separator: "\n").first.map(String.init) ?? "exit status \(process.terminationStatus)"
+            let first = message.split(separator: "\n").first.map(String.init) ?? status.description
             throw GraphvizError(message: "dot failed on \(path): \(first)")
         }
         guard rename(temporary, path) == 0 else {

@@ -1,5 +1,6 @@
 import CLibELF
 import DyckModel
+import SbxSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -65,16 +66,22 @@ public struct PinnedSiteTable: Hashable, Sendable {
     /// Throws `RunError.notInstrumented` naming `program` and the first problem found.
     public static func read(fd: Int32, program: String) throws -> PinnedSiteTable {
         func refuse(_ reason: String) -> RunError { .notInstrumented(program: program, reason: reason) }
-        guard libelfReady else { throw refuse("libelf cannot be initialised") }
-        let file = try ELFFile(fd: fd, program: program)
-        let elf = file.elf
+        do {
+            return try read(ELFFile(fd: fd, path: program), program: program, refuse: refuse)
+        } catch let error as ELFError {
+            throw refuse(error.reason)
+        }
+    }
 
-        var header = GElf_Ehdr()
-        guard gelf_getehdr(elf, &header) != nil else { throw refuse("no ELF header (\(elfError()))") }
+    private static func read(_ file: ELFFile, program: String, refuse: (String) -> RunError) throws
+        -> PinnedSiteTable
+    {
+        let elf = file.handle
+        let header = try file.header()
         guard gelf_getclass(elf) == ELFCLASS64, header.e_machine == UInt16(EM_X86_64) else {
             throw refuse("not an x86-64 ELF64 file (the marker ABI is x86-64)")
         }
-        guard let image = file.image else { throw refuse("cannot read the file (\(elfError()))") }
+        let image = try file.image()
 
         // Executable segments: where a site may be, and the file bytes behind them.
         var segmentCount = 0
@@ -93,35 +100,35 @@ public struct PinnedSiteTable: Hashable, Sendable {
             throw refuse("no executable PT_LOAD segment")
         }
 
-        guard let section = try findSection(named: sectionName, in: elf, refuse: refuse) else {
+        guard let shdr = try file.section(named: sectionName) else {
             throw refuse("no \(sectionName) section (no pinned marker sites)")
         }
-        let (shdr, scn) = section
-        guard shdr.sh_size > 0 else { throw refuse("\(sectionName) is empty") }
-        guard shdr.sh_type != UInt32(SHT_NOBITS), shdr.sh_flags & UInt64(SHF_ALLOC) != 0 else {
+        guard shdr.size > 0 else { throw refuse("\(sectionName) is empty") }
+        guard shdr.type != UInt32(SHT_NOBITS), shdr.flags & UInt64(SHF_ALLOC) != 0 else {
             throw refuse("\(sectionName) is not allocated data")
         }
-        guard shdr.sh_size % UInt64(entrySize) == 0 else {
-            throw refuse("\(sectionName) has \(shdr.sh_size) bytes, not a multiple of \(entrySize)")
+        guard shdr.size % UInt64(entrySize) == 0 else {
+            throw refuse("\(sectionName) has \(shdr.size) bytes, not a multiple of \(entrySize)")
         }
-        guard shdr.sh_addr % UInt64(entrySize) == 0 else {
-            throw refuse("\(sectionName) at \(hex(shdr.sh_addr)) is not \(entrySize)-byte aligned")
+        guard shdr.address % UInt64(entrySize) == 0 else {
+            throw refuse("\(sectionName) at \(hex(shdr.address)) is not \(entrySize)-byte aligned")
         }
-        let count = Int(shdr.sh_size / UInt64(entrySize))
+        let count = Int(shdr.size / UInt64(entrySize))
         guard count <= maximumEntries else {
             throw refuse("\(sectionName) has \(count) entries, more than \(maximumEntries)")
         }
-        guard let data = elf_rawdata(scn, nil), let bytes = data.pointee.d_buf, data.pointee.d_size == Int(shdr.sh_size)
-        else { throw refuse("\(sectionName) is unreadable (\(elfError()))") }
+        let contents = try file.contents(of: shdr)
 
         var sites: [PinnedSite] = []
         sites.reserveCapacity(count)
         for i in 0..<count {
-            let entry = bytes.advanced(by: i * entrySize)
+            let entry = i * entrySize
             func word(_ n: Int) -> UInt32 {
-                UInt32(littleEndian: entry.loadUnaligned(fromByteOffset: 4 * n, as: UInt32.self))
+                contents.withUnsafeBytes {
+                    UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: entry + 4 * n, as: UInt32.self))
+                }
             }
-            let entryVaddr = shdr.sh_addr &+ UInt64(i * entrySize)
+            let entryVaddr = shdr.address &+ UInt64(i * entrySize)
             let offset = Int64(Int32(bitPattern: word(0)))
             let kind = word(1)
             let id = word(2)
@@ -161,7 +168,7 @@ public struct PinnedSiteTable: Hashable, Sendable {
         for (i, site) in sites.enumerated() where !seen.insert(site.vaddr).inserted {
             throw refuse("\(sectionName) entry \(i) pins \(hex(site.vaddr)) a second time")
         }
-        return PinnedSiteTable(program: program, tableVaddr: shdr.sh_addr, execTextVaddr: execTextVaddr, sites: sites)
+        return PinnedSiteTable(program: program, tableVaddr: shdr.address, execTextVaddr: execTextVaddr, sites: sites)
     }
 
     /// Throws `RunError.wrongPolicy` unless every pinned id is in range for its kind in
@@ -191,55 +198,7 @@ public struct PinnedSiteTable: Hashable, Sendable {
     }
 }
 
-/// An open libelf handle, ended when the last reference goes.
-private final class ELFFile {
-    let elf: OpaquePointer
-    /// The whole file, as libelf mapped or read it.
-    let image: UnsafeBufferPointer<UInt8>?
-
-    init(fd: Int32, program: String) throws {
-        guard let elf = elf_begin(fd, ELF_C_READ_MMAP, nil) else {
-            throw RunError.notInstrumented(program: program, reason: "not readable as ELF (\(elfError()))")
-        }
-        self.elf = elf
-        var size = 0
-        if let raw = elf_rawfile(elf, &size) {
-            image = UnsafeBufferPointer(start: UnsafeRawPointer(raw).assumingMemoryBound(to: UInt8.self), count: size)
-        } else {
-            image = nil
-        }
-        // Thrown after every property is set, so deinit ends the handle.
-        guard elf_kind(elf) == ELF_K_ELF else {
-            throw RunError.notInstrumented(program: program, reason: "not an ELF file")
-        }
-    }
-
-    deinit { elf_end(elf) }
-}
-
-/// The named section and its header, nil when there is none.
-private func findSection(
-    named name: String, in elf: OpaquePointer, refuse: (String) -> RunError
-) throws -> (GElf_Shdr, OpaquePointer)? {
-    var namesIndex = 0
-    guard elf_getshdrstrndx(elf, &namesIndex) == 0 else { throw refuse("no section name table (\(elfError()))") }
-    var section = elf_nextscn(elf, nil)
-    while let scn = section {
-        section = elf_nextscn(elf, scn)
-        var header = GElf_Shdr()
-        guard gelf_getshdr(scn, &header) != nil, let sectionName = elf_strptr(elf, namesIndex, Int(header.sh_name))
-        else { continue }
-        if String(cString: sectionName) == name { return (header, scn) }
-    }
-    return nil
-}
-
-private let libelfReady: Bool = elf_version(UInt32(EV_CURRENT)) != UInt32(EV_NONE)
-
-private func elfError() -> String {
-    guard let message = elf_errmsg(-1) else { return "unknown error" }
-    return String(cString: message)
-}
+private func elfError() -> String { ELFFile.libelfError() }
 
 private func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
 

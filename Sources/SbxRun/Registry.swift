@@ -1,4 +1,5 @@
 import DyckModel
+import SbxSystem
 import SbxBlob
 #if canImport(Glibc)
 import Glibc

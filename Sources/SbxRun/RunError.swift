@@ -1,4 +1,5 @@
 import DyckModel
+import SbxCLI
 
 /// What `sbx run`, `sbx policy` and `sbx status` report when they cannot do their
 /// job. Each case carries the file or operation concerned and prints as one line.

@@ -304,13 +304,12 @@ public struct SandboxRun {
         let markersAfter = try? device.status().markers
         let wall = (Int64(end.tv_sec) - Int64(start.tv_sec)) * 1_000_000_000 + Int64(end.tv_nsec) - Int64(start.tv_nsec)
         func micros(_ t: timeval) -> UInt64 { UInt64(max(0, Int64(t.tv_sec) * 1_000_000 + Int64(t.tv_usec))) }
-        let signalled = status & 0x7f != 0 && status & 0x7f != 0x7f
-        let programStatus = signalled ? 128 + (status & 0x7f) : (status >> 8) & 0xff
+        let ended = WaitStatus(rawValue: status)
 
         let (records, dropped) = try device.readRecords(policyID: policyID)
         let unloaded = (try? device.unload(id: policyID)) ?? false
         return Outcome(
-            programPID: UInt32(pid), programStatus: programStatus, signal: signalled ? status & 0x7f : nil,
+            programPID: UInt32(pid), programStatus: ended.shellStatus, signal: ended.signal,
             reports: Self.reports(records, policy: policy, mode: mode), records: records,
             recordsDropped: dropped, recordsDroppedArePerPolicy: (statusBefore?.abiVersion ?? 0) >= 4,
             policyStillLoaded: !unloaded, resolvedProgram: resolved, policyPath: policyFile,

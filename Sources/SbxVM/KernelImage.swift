@@ -76,13 +76,13 @@ public enum KernelImage {
     /// the image is not of that kind (then the bzImage is booted as it is).
     static func extractVmlinux(from image: String, to output: String) -> Bool {
         guard let bytes = FileManager.default.contents(atPath: image).map(Array.init),
-            let offset = xzPayloadOffset(bytes), let xz = Subprocess.find("xz")
+            let offset = xzPayloadOffset(bytes), let xz = HostTools.find("xz")
         else { return false }
         let payload = output + ".xz-\(getpid())"
         let partial = output + ".tmp-\(getpid())"
         defer { unlink(payload); unlink(partial) }
         guard FileManager.default.createFile(atPath: payload, contents: Data(bytes[offset...])),
-            let outcome = try? Subprocess.run([xz, "-dc", "--single-stream", payload], stdoutFile: partial),
+            let outcome = try? HostTools.run([xz, "-dc", "--single-stream", payload], stdoutFile: partial),
             outcome.status == 0,
             let handle = FileHandle(forReadingAtPath: partial)
         else { return false }
@@ -95,8 +95,8 @@ public enum KernelImage {
     /// The `vermagic` of a kernel module, whose first word is the kernel release it
     /// was built for (`modinfo -F vermagic`).
     public static func vermagicRelease(ofModule path: String) throws -> String {
-        let modinfo = try Subprocess.require("modinfo", package: "kmod")
-        let outcome = try Subprocess.run([modinfo, "-F", "vermagic", path])
+        let modinfo = try HostTools.require("modinfo", package: "kmod")
+        let outcome = try HostTools.run([modinfo, "-F", "vermagic", path])
         guard outcome.status == 0, let release = outcome.stdout.split(separator: " ").first.map(String.init),
             !release.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
         else {

@@ -60,7 +60,7 @@ public enum GuestModules {
             builtinText.split(separator: "\n").map {
                 normalized(String(($0 as NSString).lastPathComponent.split(separator: ".").first ?? ""))
             })
-        let modinfo = try Subprocess.require("modinfo", package: "kmod")
+        let modinfo = try HostTools.require("modinfo", package: "kmod")
         func path(_ name: String) throws -> String {
             guard let path = paths[name] else {
                 throw VMError(.environment, "the guest kernel has no module \(name) in \(modulesDirectory)")
@@ -72,7 +72,7 @@ public enum GuestModules {
             return path
         }
         let names = try loadOrder(wanted, builtin: builtin) { name in
-            let outcome = try Subprocess.run([modinfo, "-F", "depends", try path(name)])
+            let outcome = try HostTools.run([modinfo, "-F", "depends", try path(name)])
             guard outcome.status == 0 else {
                 throw VMError(.environment, "modinfo failed on \(try path(name)): \(outcome.diagnostic)")
             }

@@ -99,12 +99,12 @@ public struct VMCache {
             let package = "linux-image-" + release
             var debs = debFiles(in: dir, package: package)
             if debs.isEmpty {
-                let apt = try Subprocess.require("apt-get", package: "apt")
+                let apt = try HostTools.require("apt-get", package: "apt")
                 progress("downloading \(package) (apt-get download; about 70 MB, once)")
                 let staging = dir + "/download.tmp"
                 try? FileManager.default.removeItem(atPath: staging)
                 try makeDirectory(staging)
-                let outcome = try Subprocess.run([apt, "download", "-q", package], in: staging)
+                let outcome = try HostTools.run([apt, "download", "-q", package], in: staging)
                 let fetched = debFiles(in: staging, package: package)
                 guard outcome.status == 0, let deb = fetched.first else {
                     try? FileManager.default.removeItem(atPath: staging)
@@ -120,12 +120,12 @@ public struct VMCache {
                 try? FileManager.default.removeItem(atPath: staging)
                 debs = [deb]
             }
-            let dpkg = try Subprocess.require("dpkg", package: "dpkg")
+            let dpkg = try HostTools.require("dpkg", package: "dpkg")
             progress("unpacking \(debs[0]) (dpkg -x)")
             let staging = dir + "/tree.tmp"
             try? FileManager.default.removeItem(atPath: staging)
             try? FileManager.default.removeItem(atPath: tree)
-            let outcome = try Subprocess.run([dpkg, "-x", dir + "/" + debs[0], staging])
+            let outcome = try HostTools.run([dpkg, "-x", dir + "/" + debs[0], staging])
             guard outcome.status == 0 else {
                 try? FileManager.default.removeItem(atPath: staging)
                 throw VMError(.environment, "dpkg -x \(debs[0]) failed: \(outcome.diagnostic)")

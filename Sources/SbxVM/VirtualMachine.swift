@@ -44,6 +44,23 @@ public enum VirtualMachine {
     /// guest cannot be prepared, fails before the command's status is known, or is
     /// killed at the timeout.
     public static func run(_ configuration: VMConfiguration, progress: @escaping (String) -> Void) throws -> VMResult {
+        let (kernel, qemu) = try prepareKernel(configuration, progress: progress)
+        let runDirectory = try makeRunDirectory()
+        defer { try? FileManager.default.removeItem(atPath: runDirectory) }
+        let command = try qemuCommand(configuration, kernel: kernel, qemu: qemu, runDirectory: runDirectory)
+        if configuration.verbose {
+            progress(
+                "booting Linux \(kernel.release) under \(configuration.kvm ? "KVM" : "TCG"): "
+                    + ([qemu] + command.arguments).map(shellQuote).joined(separator: " "))
+        }
+        return try boot(command, configuration: configuration, progress: progress)
+    }
+
+    /// The kernel to boot (downloaded the first time) for the module's release, and
+    /// QEMU.
+    static func prepareKernel(_ configuration: VMConfiguration, progress: @escaping (String) -> Void) throws -> (
+        kernel: GuestKernel, qemu: String
+    ) {
         let cache = VMCache(root: configuration.cacheDirectory, progress: progress)
         var release: String? = nil
         if let module = configuration.module {
@@ -54,14 +71,18 @@ public enum VirtualMachine {
         } else if configuration.kernel == nil {
             release = KernelImage.headersRelease()
         }
-        let qemu = try Subprocess.require("qemu-system-x86_64", package: "qemu-system-x86")
+        let qemu = try HostTools.require("qemu-system-x86_64", package: "qemu-system-x86")
         if configuration.kvm, access("/dev/kvm", R_OK | W_OK) != 0 {
             throw VMError(.environment, "--kvm: /dev/kvm: \(String(cString: strerror(errno)))")
         }
-        let kernel = try cache.prepare(release: release, kernel: configuration.kernel)
+        return (try cache.prepare(release: release, kernel: configuration.kernel), qemu)
+    }
 
-        let runDirectory = try makeRunDirectory()
-        defer { try? FileManager.default.removeItem(atPath: runDirectory) }
+    /// QEMU's command line and the guest's configuration file in `runDirectory`; the
+    /// directories exported writable must exist.
+    static func qemuCommand(
+        _ configuration: VMConfiguration, kernel: GuestKernel, qemu: String, runDirectory: String
+    ) throws -> QEMUCommand {
         let (rootWritable, writable) = GuestInit.writableExports(
             [configuration.workingDirectory] + VMConfiguration.alwaysWritable + configuration.writableDirectories)
         for dir in writable {
@@ -86,14 +107,16 @@ public enum VirtualMachine {
         if let taintFile = configuration.taintFile, unlink(taintFile) != 0, errno != ENOENT {
             throw VMError(.outputFailed, "\(taintFile): cannot replace: \(String(cString: strerror(errno)))")
         }
-        if configuration.verbose {
-            progress(
-                "booting Linux \(kernel.release) under \(configuration.kvm ? "KVM" : "TCG"): "
-                    + ([qemu] + command.arguments).map(shellQuote).joined(separator: " "))
-        }
-        // --timeout bounds every boot of this run, retries included, and the command:
-        // one deadline from the first boot's start (the kernel's preparation above,
-        // a download the first time, is not counted).
+        return command
+    }
+
+    /// Boots until a boot reaches the command, or the boots that failed before it are
+    /// not to be retried. --timeout bounds every boot of this run, retries included,
+    /// and the command: one deadline from the first boot's start (the kernel's
+    /// preparation, a download the first time, is not counted).
+    static func boot(_ command: QEMUCommand, configuration: VMConfiguration, progress: @escaping (String) -> Void)
+        throws -> VMResult
+    {
         let deadline = Session.now() + configuration.timeout
         var failures: [BootFailure] = []
         while true {
@@ -206,101 +229,15 @@ private struct Session {
     /// command started (the caller decides whether to boot again), `VMError` for
     /// everything else.
     func run() throws -> VMResult {
-        let out = try open(command.portFile("stdout"))
-        let err = try open(command.portFile("stderr"))
-        let ctl = try open(command.portFile("ctl"))
-        defer { close(out); close(err); close(ctl) }
-
-        let handled = [SIGINT, SIGTERM, SIGHUP]
-        var previous: [Int32: sigaction] = [:]
-        for sig in handled {
-            var action = sigaction()
-            action.__sigaction_handler.sa_handler = { pendingSignal = $0 }
-            sigemptyset(&action.sa_mask)
-            var old = sigaction()
-            sigaction(sig, &action, &old)
-            previous[sig] = old
-        }
-        // A reader of our stdout that goes away must not kill sbx before the guest.
-        let previousPipe = signal(SIGPIPE, SIG_IGN)
-        defer {
-            for sig in handled {
-                var old = previous[sig]!
-                sigaction(sig, &old, nil)
-            }
-            signal(SIGPIPE, previousPipe)
-        }
+        let ports = try Ports(
+            open(command.portFile("stdout")), open(command.portFile("stderr")), open(command.portFile("ctl")))
+        defer { ports.close() }
+        let handlers = SignalHandlers.install()
+        defer { handlers.restore() }
 
         let start = Self.now()
-        // This boot's own limit, within the run's deadline.
-        let bootLimit = min(start + configuration.bootTimeout, deadline)
-        let pid = try spawn()
-        var control = ""
-        var bootedAt: Double? = nil
-        var exitStatus: Int32 = 0
-        var timedOut: String? = nil
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-
-        func pump() {
-            copy(out, to: 1, &buffer)
-            copy(err, to: 2, &buffer)
-            while true {
-                let n = read(ctl, &buffer, buffer.count)
-                if n <= 0 { break }
-                control += String(decoding: buffer[0..<n], as: UTF8.self)
-            }
-            if bootedAt == nil, control.contains("booted ") { bootedAt = Self.now() - start }
-        }
-
-        while true {
-            pump()
-            var status: Int32 = 0
-            let done = waitpid(pid, &status, WNOHANG)
-            if done == pid { exitStatus = status; break }
-            let time = Self.now()
-            var reason: String? = nil
-            if pendingSignal != 0 {
-                reason = "signal"
-            } else if bootedAt == nil, time >= bootLimit {
-                kill(pid, SIGKILL)
-                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-                pump()
-                if bootedAt == nil {
-                    let lines = kernelLogLines()
-                    let stage = BootConsole.stage(lines)
-                    let last = BootConsole.lastMessage(lines)
-                    if time >= deadline {
-                        throw VMError(
-                            .timedOut,
-                            "the guest did not reach the command before --timeout (\(Self.seconds(configuration.timeout)), which counts every boot) ran out: boot \(attempt) was stuck \(stage)"
-                                + (last.map { "; the kernel's last message was \"\($0)\"" } ?? "")
-                                + failures.enumerated().map { "; boot \($0.offset + 1): \($0.element.reason)" }.joined()
-                                + "; killed it", kernelLogTail: kernelLogTail(5))
-                    }
-                    throw BootFailure(
-                        .hang(configuration.bootTimeout), stage: stage, lastMessage: last,
-                        kernelLogTail: kernelLogTail(5))
-                }
-                // It reached the command as it was killed: the command was cut short,
-                // so booting again would run it twice.
-                timedOut = "the guest reached the command only as it was killed at \(Self.seconds(time - start))"
-                break
-            } else if time >= deadline {
-                reason =
-                    "the guest did not finish within \(Self.seconds(configuration.timeout)) (--timeout"
-                    + (attempt > 1
-                        ? ", which counted \(attempt - 1) failed boot\(attempt > 2 ? "s" : "") before this one" : "")
-                    + "); killed it"
-            }
-            if let reason {
-                kill(pid, SIGKILL)
-                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-                timedOut = reason
-                break
-            }
-            usleep(20_000)
-        }
-        pump()
+        let child = try spawn()
+        let watched = try watch(child, ports: ports, start: start)
         if pendingSignal != 0 {
             // Interrupted (QEMU may have died of the same ^C first): end as the
             // signal says, after removing the run's files.
@@ -315,30 +252,190 @@ private struct Session {
             progress(
                 String(
                     format: "guest %@%@ after %.2f s (command started at %@)",
-                    timedOut == nil ? "ended" : "killed", attempt > 1 ? " (boot \(attempt))" : "", total,
-                    bootedAt.map { String(format: "%.2f s", $0) } ?? "never"))
+                    watched.timedOut == nil ? "ended" : "killed", attempt > 1 ? " (boot \(attempt))" : "", total,
+                    watched.bootedAt.map { String(format: "%.2f s", $0) } ?? "never"))
         }
-
-        var fields: [String: String] = [:]
-        var errorLine: String? = nil
-        for line in control.split(separator: "\n") {
-            let parts = line.split(separator: " ", maxSplits: 1)
-            guard let key = parts.first else { continue }
-            let value = parts.count > 1 ? String(parts[1]) : ""
-            if key == "error" { errorLine = value } else { fields[String(key)] = value }
-        }
-        let tainted = fields["tainted"].flatMap { UInt64($0.trimmingCharacters(in: .whitespaces)) }
-        if let path = configuration.taintFile, let tainted {
+        let report = ControlReport(watched.control)
+        if let path = configuration.taintFile, let tainted = report.tainted {
             do { try AtomicFile.write(Array("\(tainted)\n".utf8), to: path) } catch {
                 throw VMError(.outputFailed, error.description)
             }
         }
-        if let timedOut {
+        if let timedOut = watched.timedOut {
             throw VMError(.timedOut, timedOut, kernelLogTail: kernelLogTail())
         }
+        return try result(watched, report: report, total: total)
+    }
+
+    /// The three output ports of the guest (files QEMU appends to), read as they grow.
+    struct Ports {
+        let stdout: Int32
+        let stderr: Int32
+        let control: Int32
+
+        init(_ stdout: Int32, _ stderr: Int32, _ control: Int32) {
+            self.stdout = stdout
+            self.stderr = stderr
+            self.control = control
+        }
+
+        func close() {
+            for fd in [stdout, stderr, control] { Glibc.close(fd) }
+        }
+    }
+
+    /// SIGINT, SIGTERM and SIGHUP recorded in `pendingSignal` while the guest runs (it
+    /// is killed first), and SIGPIPE ignored: a reader of our stdout that goes away
+    /// must not kill sbx before the guest.
+    struct SignalHandlers {
+        static let handled = [SIGINT, SIGTERM, SIGHUP]
+        var previous: [Int32: sigaction] = [:]
+        var previousPipe: sighandler_t?
+
+        static func install() -> SignalHandlers {
+            var handlers = SignalHandlers()
+            for sig in handled {
+                var action = sigaction()
+                action.__sigaction_handler.sa_handler = { pendingSignal = $0 }
+                sigemptyset(&action.sa_mask)
+                var old = sigaction()
+                sigaction(sig, &action, &old)
+                handlers.previous[sig] = old
+            }
+            handlers.previousPipe = signal(SIGPIPE, SIG_IGN)
+            return handlers
+        }
+
+        func restore() {
+            for (sig, old) in previous {
+                var old = old
+                sigaction(sig, &old, nil)
+            }
+            signal(SIGPIPE, previousPipe)
+        }
+    }
+
+    /// What watching QEMU saw until it ended or was killed.
+    struct Watched {
+        /// Everything the guest wrote to its control port.
+        var control = ""
+        /// Seconds from QEMU's start until the command started (the control port said
+        /// "booted").
+        var bootedAt: Double? = nil
+        /// How QEMU ended.
+        var status: WaitStatus = .exited(0)
+        /// Why it was killed, if it was (after the command started).
+        var timedOut: String? = nil
+    }
+
+    /// Copies the guest's output until QEMU ends; kills it at a signal, at this boot's
+    /// limit before the command started (`BootFailure`, or `VMError` when the run's
+    /// deadline passed), or at the run's deadline.
+    func watch(_ child: Subprocess.Child, ports: Ports, start: Double) throws -> Watched {
+        // This boot's own limit, within the run's deadline.
+        let bootLimit = min(start + configuration.bootTimeout, deadline)
+        var watched = Watched()
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+
+        func pump() {
+            copy(ports.stdout, to: 1, &buffer)
+            copy(ports.stderr, to: 2, &buffer)
+            while true {
+                let n = read(ports.control, &buffer, buffer.count)
+                if n <= 0 { break }
+                watched.control += String(decoding: buffer[0..<n], as: UTF8.self)
+            }
+            if watched.bootedAt == nil, watched.control.contains("booted ") { watched.bootedAt = Self.now() - start }
+        }
+        func killChild() throws {
+            kill(child.pid, SIGKILL)
+            watched.status = try wait(child)
+            pump()
+        }
+
+        while true {
+            pump()
+            if let status = try? child.poll() {
+                watched.status = status
+                break
+            }
+            let time = Self.now()
+            if pendingSignal != 0 {
+                try killChild()
+                watched.timedOut = "signal"
+                break
+            }
+            if watched.bootedAt == nil, time >= bootLimit {
+                try killChild()
+                if watched.bootedAt == nil { throw bootTimeout(at: time) }
+                // It reached the command as it was killed: the command was cut short,
+                // so booting again would run it twice.
+                watched.timedOut =
+                    "the guest reached the command only as it was killed at \(Self.seconds(time - start))"
+                break
+            }
+            if time >= deadline {
+                try killChild()
+                watched.timedOut =
+                    "the guest did not finish within \(Self.seconds(configuration.timeout)) (--timeout"
+                    + (attempt > 1
+                        ? ", which counted \(attempt - 1) failed boot\(attempt > 2 ? "s" : "") before this one" : "")
+                    + "); killed it"
+                break
+            }
+            usleep(20_000)
+        }
+        pump()
+        return watched
+    }
+
+    func wait(_ child: Subprocess.Child) throws -> WaitStatus {
+        do { return try child.wait() } catch { throw VMError(.environment, error.description) }
+    }
+
+    /// The error for a boot killed at its limit before the command started: a
+    /// `BootFailure` to retry, or the end when the run's deadline has passed.
+    func bootTimeout(at time: Double) -> Error {
         let lines = kernelLogLines()
-        let stage = BootConsole.stage(lines, controlBooted: bootedAt != nil)
-        if let errorLine {
+        let stage = BootConsole.stage(lines)
+        let last = BootConsole.lastMessage(lines)
+        if time >= deadline {
+            return VMError(
+                .timedOut,
+                "the guest did not reach the command before --timeout (\(Self.seconds(configuration.timeout)), which counts every boot) ran out: boot \(attempt) was stuck \(stage)"
+                    + (last.map { "; the kernel's last message was \"\($0)\"" } ?? "")
+                    + failures.enumerated().map { "; boot \($0.offset + 1): \($0.element.reason)" }.joined()
+                    + "; killed it", kernelLogTail: kernelLogTail(5))
+        }
+        return BootFailure(
+            .hang(configuration.bootTimeout), stage: stage, lastMessage: last, kernelLogTail: kernelLogTail(5))
+    }
+
+    /// The guest's control port: "key value" lines, and an "error" line when the
+    /// guest's init failed before the command.
+    struct ControlReport {
+        var fields: [String: String] = [:]
+        var errorLine: String? = nil
+
+        init(_ control: String) {
+            for line in control.split(separator: "\n") {
+                let parts = line.split(separator: " ", maxSplits: 1)
+                guard let key = parts.first else { continue }
+                let value = parts.count > 1 ? String(parts[1]) : ""
+                if key == "error" { errorLine = value } else { fields[String(key)] = value }
+            }
+        }
+
+        var tainted: UInt64? { fields["tainted"].flatMap { UInt64($0.trimmingCharacters(in: .whitespaces)) } }
+        var status: Int32? { fields["status"].flatMap { Int32($0.trimmingCharacters(in: .whitespaces)) } }
+    }
+
+    /// The command's result, or why the guest ended without one (a `BootFailure`
+    /// when nothing under test ran and booting again may get past it).
+    func result(_ watched: Watched, report: ControlReport, total: Double) throws -> VMResult {
+        let lines = kernelLogLines()
+        let stage = BootConsole.stage(lines, controlBooted: watched.bootedAt != nil)
+        if let errorLine = report.errorLine {
             if stage.retryable {
                 throw BootFailure(
                     .initFailed(errorLine), stage: stage, lastMessage: BootConsole.lastMessage(lines),
@@ -348,14 +445,12 @@ private struct Session {
                 .guestFailed, "the guest failed before running the command: \(errorLine)",
                 kernelLogTail: kernelLogTail())
         }
-        guard let statusText = fields["status"], let status = Int32(statusText.trimmingCharacters(in: .whitespaces))
-        else {
+        guard let status = report.status else {
             let log = kernelLogTail()
             let qemuLog =
                 (try? String(contentsOfFile: command.runDirectory + "/qemu.log", encoding: .utf8))?
                 .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-            let qemuExit =
-                exitStatus & 0x7f == 0 ? "exit status \((exitStatus >> 8) & 0xff)" : "signal \(exitStatus & 0x7f)"
+            let qemuExit = watched.status.description
             if stage.retryable {
                 // Nothing under test has run: the boot's own failure (a panic of a slow
                 // guest, a QEMU that died), which booting again may get past.
@@ -371,10 +466,10 @@ private struct Session {
             }
             throw VMError(
                 .guestFailed,
-                "the guest ended without reporting the command's status (QEMU \(qemuExit)\(bootedAt == nil ? ", before the command started" : ""))\(qemuLog.isEmpty ? "" : ": " + qemuLog)",
+                "the guest ended without reporting the command's status (QEMU \(qemuExit)\(watched.bootedAt == nil ? ", before the command started" : ""))\(qemuLog.isEmpty ? "" : ": " + qemuLog)",
                 kernelLogTail: log)
         }
-        return VMResult(status: status, tainted: tainted, bootSeconds: bootedAt, totalSeconds: total)
+        return VMResult(status: status, tainted: report.tainted, bootSeconds: watched.bootedAt, totalSeconds: total)
     }
 
     func open(_ path: String) throws -> Int32 {
@@ -397,32 +492,17 @@ private struct Session {
         }
     }
 
-    func spawn() throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        let log = command.runDirectory + "/qemu.log"
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for sig in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] { sigaddset(&defaults, sig) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF))
-        let argv = [command.qemu] + command.arguments
-        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
-        cArgs.append(nil)
-        defer { for arg in cArgs { free(arg) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, command.qemu, &actions, &attributes, cArgs, environ)
-        guard rc == 0 else {
-            throw VMError(.environment, "cannot run \(command.qemu): \(String(cString: strerror(rc)))")
+    /// QEMU, its stdout and stderr in qemu.log, with the default actions of the
+    /// signals `sbx vm` handles itself.
+    func spawn() throws -> Subprocess.Child {
+        var process = Subprocess([command.qemu] + command.arguments)
+        process.stdin = .null
+        process.stdout = .file(command.runDirectory + "/qemu.log")
+        process.stderr = .standardOutput
+        process.defaultSignals = [SIGINT, SIGTERM, SIGHUP, SIGPIPE]
+        do { return try process.spawn() } catch {
+            throw VMError(.environment, "cannot run \(command.qemu): \(error.reason)")
         }
-        return pid
     }
 
     /// The lines at the end of the kernel's console (its last 256 KiB).

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DyckModel
+import SbxSystem
 import Foundation
 import SbxCLI
 import SbxRun

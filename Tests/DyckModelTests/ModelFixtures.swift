@@ -1,4 +1,5 @@
 import DyckModel
+import TestSupport
 
 /// Small hand-written policies shared by the flattening, branching-factor and DOT tests.
 enum ModelFixtures {
@@ -13,33 +14,10 @@ enum ModelFixtures {
             })
     }
 
-    /// A random policy of up to 3 functions with 4 states, over libc symbols a and b,
-    /// with direct and indirect call sites, recursion, and sometimes a callback.
+    /// A random policy of up to 3 functions with 4 states over two libc symbols
+    /// (TestSupport's `RandomPolicies`).
     static func randomPolicy(_ rng: inout SplitMix64) -> Policy {
-        let functionCount = rng.int(1...3)
-        var sites: [CallSite] = []
-        var functions: [PolicyFunction] = []
-        for f in 0..<functionCount {
-            let states = rng.int(1...4)
-            var edges: [Edge] = []
-            for _ in 0..<rng.int(0...5) {
-                let from = rng.int(0...(states - 1)), to = rng.int(0...(states - 1))
-                if rng.int(0...2) == 0 {
-                    let callees = Array(Set((0..<rng.int(1...2)).map { _ in rng.int(0...(functionCount - 1)) }))
-                        .sorted()
-                    sites.append(CallSite(caller: f, callees: callees, indirect: callees.count > 1))
-                    edges.append(Edge(from: from, label: .call(sites.count - 1), to: to))
-                } else {
-                    edges.append(Edge(from: from, label: .libc(rng.int(0...1)), to: to))
-                }
-            }
-            let finals = Set((0..<states).filter { _ in rng.int(0...2) == 0 })
-            functions.append(
-                PolicyFunction(
-                    name: "f\(f)", automaton: Automaton(stateCount: states, initial: 0, finals: finals, edges: edges)))
-        }
-        let callbacks = rng.int(0...3) == 0 ? [rng.int(0...(functionCount - 1))] : []
-        return Policy(symbols: ["a", "b"], functions: functions, sites: sites, entry: 0, callbacks: callbacks)
+        RandomPolicies.policy(&rng)
     }
 
     /// Symbols read(0), open(1), write(2).
@@ -88,19 +66,6 @@ enum ModelFixtures {
     }
 }
 
-/// A small deterministic generator, so that failures of randomized tests reproduce.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func int(_ range: ClosedRange<Int>) -> Int {
-        Int.random(in: range, using: &self)
-    }
-}
+/// TestSupport's generator, under the name this target's tests use (without an
+/// import in every file).
+typealias SplitMix64 = TestSupport.SplitMix64

@@ -1,4 +1,5 @@
 import DyckModel
+import SbxSystem
 import XCTest
 
 final class SHA256Tests: XCTestCase {

@@ -1,5 +1,7 @@
 import TestSupport
 import DyckModel
+import SbxABI
+import SbxSystem
 import Foundation
 import SbxCLI
 import XCTest

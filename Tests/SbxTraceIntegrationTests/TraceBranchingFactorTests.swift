@@ -1,6 +1,7 @@
 import DyckModel
 import Foundation
 import SbxTrace
+import TestSupport
 import XCTest
 
 /// The run-based ABF over traces (`TraceBranchingFactor`, `sbx stats --trace`;
@@ -226,16 +227,8 @@ final class TraceBranchingFactorTests: XCTestCase {
 
     // MARK: Generated runs
 
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    /// TestSupport's generator (it was a copy of it).
+    typealias Generator = SplitMix64
 
     /// A policy of `functionCount` functions with shared helpers, recursion and a
     /// callback, over `symbolCount` symbols.
@@ -315,7 +308,7 @@ final class TraceBranchingFactorTests: XCTestCase {
     }
 
     func testGeneratedRunsDyckBelowNFAAtEveryPosition() throws {
-        var rng = Generator(state: 42)
+        var rng = Generator(seed: 42)
         var positions = 0
         var strictlyBelow = 0
         for _ in 0..<6 {

@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// Host tools run while preparing the guest (apt-get, dpkg, xz, modinfo) and QEMU.
-enum Subprocess {
+enum HostTools {
     struct Outcome {
         var status: Int32
         var stdout: String
@@ -37,41 +37,17 @@ enum Subprocess {
     /// Runs `argv` (argv[0] a path) to completion with stdin from /dev/null. Stdout
     /// goes to `stdoutFile` when given (large outputs), else it is captured.
     static func run(_ argv: [String], in directory: String? = nil, stdoutFile: String? = nil) throws -> Outcome {
-        let scratch = FileManager.default.temporaryDirectory
-            .appendingPathComponent("sbx-vm-tool-\(getpid())-\(UUID().uuidString)")
-        let outPath = stdoutFile ?? scratch.path + ".out"
-        let errPath = scratch.path + ".err"
-        defer {
-            if stdoutFile == nil { unlink(outPath) }
-            unlink(errPath)
+        var process = Subprocess(argv)
+        process.workingDirectory = directory
+        process.stdin = .null
+        // 0644 as before: the file may become the cached kernel, which others read.
+        process.stdout = stdoutFile.map { .file($0, mode: 0o644) } ?? .capture
+        process.stderr = .capture
+        let result: Subprocess.Result
+        do { result = try process.run() } catch {
+            throw VMError(.environment, "cannot run \(argv[0]): \(error.reason)")
         }
-        guard FileManager.default.createFile(atPath: outPath, contents: nil),
-            FileManager.default.createFile(atPath: errPath, contents: nil),
-            let out = FileHandle(forWritingAtPath: outPath),
-            let err = FileHandle(forWritingAtPath: errPath)
-        else {
-            throw VMError(
-                .outputFailed,
-                "cannot create temporary files for \(argv[0]) in \(scratch.deletingLastPathComponent().path)")
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: argv[0])
-        process.arguments = Array(argv.dropFirst())
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = out
-        process.standardError = err
-        do { try process.run() } catch {
-            throw VMError(.environment, "cannot run \(argv[0]): \(error.localizedDescription)")
-        }
-        process.waitUntilExit()
-        try? out.close()
-        try? err.close()
-        let status =
-            process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
-        let stdoutText = stdoutFile == nil ? (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "" : ""
-        let stderrText = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
-        return Outcome(status: status, stdout: stdoutText, stderr: stderrText)
+        return Outcome(status: result.status.shellStatus, stdout: result.stdoutText, stderr: result.stderrText)
     }
 }
 

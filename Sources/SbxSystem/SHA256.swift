@@ -1,6 +1,6 @@
 /// SHA-256 (FIPS 180-4). The digest binds an instrumented executable to its policy
-/// file (`specs/marker-abi.md`, "Policy digest"); no cryptographic library is
-/// available to the model, and this is the only hash it needs.
+/// file (`specs/marker-abi.md`, "Policy digest", `SbxABI.PolicyDigest`); no
+/// cryptographic library is available to the tools, and this is the only hash they need.
 public struct SHA256: Sendable {
     private static let k: [UInt32] = [
         0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -86,24 +86,5 @@ public struct SHA256: Sendable {
             hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
         }
         h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
-    }
-}
-
-/// What an instrumented executable records about its policy: the section
-/// `.sbx_policy` holds `magic` followed by the SHA-256 of the policy file's bytes
-/// (`specs/marker-abi.md`, "Policy digest").
-public enum PolicyDigest {
-    public static let sectionName = ".sbx_policy"
-    public static let magic: [UInt8] = Array("SBXPOL01".utf8)
-    public static let size = 40
-
-    /// The section's contents for a policy file's bytes.
-    public static func sectionContents<C: Collection>(policyBytes: C) -> [UInt8] where C.Element == UInt8 {
-        magic + SHA256.hash(policyBytes)
-    }
-
-    /// The contents for `policy` as `Policy.write(to:)` writes it.
-    public static func sectionContents(for policy: Policy) -> [UInt8] {
-        sectionContents(policyBytes: Array(policy.serialized().utf8))
     }
 }

@@ -1,11 +1,12 @@
 import Foundation
+import SbxSystem
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Runs the compilers and LLVM tools. Children inherit stdin, stdout and stderr unless
 /// told otherwise, so clang's diagnostics reach the user exactly as clang prints them.
-enum Subprocess {
+enum ToolRunner {
     /// Prints every command to stderr before running it (`--dyck-verbose` or
     /// `DYCK_CC_VERBOSE=1`), for debugging build systems.
     nonisolated(unsafe) static var verbose = false
@@ -17,45 +18,20 @@ enum Subprocess {
         if verbose {
             Log.note("running: " + argv.map(shellQuoted).joined(separator: " "))
         }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        if let stdoutPath {
-            posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        }
-        if let stderrPath {
-            posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        }
+        var process = Subprocess(argv)
+        if let stdoutPath { process.stdout = .file(stdoutPath) }
+        if let stderrPath { process.stderr = .file(stderrPath) }
         // The driver ignores the termination signals it handles itself (see
         // `Temporaries.installSignalHandlers`); children must get the default actions.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for sig in Temporaries.handledSignals { sigaddset(&defaults, sig) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF))
-        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
-        cArgs.append(nil)
-        defer { for arg in cArgs { free(arg) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, argv[0], &actions, &attributes, cArgs, environ)
-        guard rc == 0 else {
-            throw DriverError.cannotRun(tool: argv[0], reason: String(cString: strerror(rc)))
+        process.defaultSignals = Temporaries.handledSignals
+        do {
+            let child = try process.spawn()
+            Temporaries.childStarted(child.pid)
+            defer { Temporaries.childEnded() }
+            return try child.wait().shellStatus
+        } catch {
+            throw DriverError.cannotRun(tool: argv[0], reason: error.reason)
         }
-        Temporaries.childStarted(pid)
-        defer { Temporaries.childEnded() }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            if errno != EINTR {
-                throw DriverError.cannotRun(tool: argv[0], reason: "waitpid: \(String(cString: strerror(errno)))")
-            }
-        }
-        // WIFEXITED / WEXITSTATUS / WTERMSIG are macros, unavailable in Swift.
-        let signal = status & 0x7f
-        if signal == 0 { return (status >> 8) & 0xff }
-        return 128 + signal
     }
 
     /// Runs `argv` and throws `ToolFailed` with its status when it fails.
