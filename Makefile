@@ -51,7 +51,7 @@ format:
 UNIT_TEST_TARGETS := SbxSystemTests DyckModelTests SbxBlobTests SbxRunTests SbxTraceTests \
 	SbxVMTests DyckCCTests LibcSyscallsTests
 INTEGRATION_TEST_TARGETS := DyckAnalysisTests DyckInstrumentTests CLITests \
-	LibcSyscallsIntegrationTests SbxTraceIntegrationTests SbxRunIntegrationTests DyckCCIntegrationTests
+	LibcSyscallsIntegrationTests SbxTraceIntegrationTests SbxRunIntegrationTests DyckCCIntegrationTests SbxSystemIntegrationTests
 GUEST_TEST_TARGETS := SbxVMGuestTests
 # --filter regex of whole test targets: ^(A|B)\.
 empty :=
