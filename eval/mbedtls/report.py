@@ -312,6 +312,7 @@ class Figures:
     counted: list
     shared_left_out: list
     markers_total: int
+    markers_by_mode: dict
     abf_kind: str
     abf_nfa: float
     abf_dyck: float
@@ -521,11 +522,18 @@ def summarise(inputs, runs, progs):
     counted = [r for r in with_markers if not r["peers"]]
     shared_left_out = [r for r in with_markers if r["peers"]]
     markers_total = sum(r["modes"]["dyck"]["markers"] for r in counted)
+    # Each mode over its own markers where its runs counted them: in nfa mode the module
+    # answers site markers and the program skips the rest of them (specs/marker-abi.md,
+    # "Answers"), so nfa runs make fewer markers than dyck runs of the same workload.
+    # inst runs have no monitor and no counter; they make every marker, as dyck runs do.
+    markers_by_mode = {}
     for m in ratios:
         timed = [r for r in counted if r["modes"].get(m, {}).get("cpu")]
-        if markers_total and len(timed) == len(counted):
+        own = [r["modes"][m].get("markers") for r in timed]
+        markers_by_mode[m] = sum(own) if own and all(isinstance(x, int) for x in own) else markers_total
+        if markers_by_mode[m] and len(timed) == len(counted):
             added = sum(r["modes"][m]["cpu"] - r["modes"]["plain"]["cpu"] for r in timed)
-            per_marker[m] = added / markers_total * 1e9
+            per_marker[m] = added / markers_by_mode[m] * 1e9
 
     # The summary's ABF is the run-based one when the runs were recorded: the static
     # figures of the two modes average over different positions (specs/checking.md).
@@ -538,7 +546,7 @@ def summarise(inputs, runs, progs):
     # accepts the runs goes below it (specs/checking.md).
     abf_floor, _ = mean_abf(programs, "floor", run_abf)
     return Figures(suites, suite_cases, fp_pairs, reproduced_pairs, prog_runs, over, over_steady, steady_rows,
-                   random_present, weighted, per_marker, counted, shared_left_out, markers_total, abf_kind, abf_nfa,
+                   random_present, weighted, per_marker, counted, shared_left_out, markers_total, markers_by_mode, abf_kind, abf_nfa,
                    abf_dyck, abf_programs, static_nfa, static_dyck, abf_floor)
 
 
@@ -629,11 +637,13 @@ def render_summary(inputs, runs, progs, fig):
                       ", ".join("%s %s" % (m, fmt(fig.over_steady[m], "{:.2f}%")) for m in ratios), len(fig.steady_rows)))
     if fig.per_marker and env.get("icount") == "1":
         md.append("Cost per marker (the CPU time each mode adds to plain over the %d runs that ran alone, benchmark "
-                  "and random searches aside, divided by the %s markers of their dyck runs): %s instructions. Left "
+                  "and random searches aside, divided by the markers of that mode's runs: %s; inst runs make the "
+                  "markers of the dyck runs): %s instructions. Left "
                   "out: the %d runs that ran beside another sandboxed run of their unit (a server and its clients%s), "
                   "whose reports count their peers' markers too (the module's counter is global): %s markers as "
                   "counted; markers <= N in the table.\n" % (
-                      len(fig.counted), "{:,}".format(fig.markers_total),
+                      len(fig.counted), ", ".join("%s %s" % (m, "{:,}".format(fig.markers_by_mode[m]))
+                                                  for m in ratios if m in fig.per_marker),
                       ", ".join("%s %.0f" % (m, fig.per_marker[m]) for m in ratios if m in fig.per_marker),
                       len(fig.shared_left_out), "" if runs.peers_recorded else "; this run directory predates NAME.peers: "
                       "the units with a server are known by their runs' names",
@@ -752,6 +762,7 @@ def write_outputs(inputs, progs, fig, md):
         "overhead": over, "overhead_cpu_weighted": {m: w[0] for m, w in fig.weighted.items() if w},
         "instructions_per_marker": fig.per_marker if env.get("icount") == "1" else {},
         "per_marker_runs": len(fig.counted), "per_marker_markers": fig.markers_total,
+        "per_marker_markers_by_mode": fig.markers_by_mode,
         "runs_with_peers": sorted(r["name"] for r in fig.prog_runs if r["peers"]),
         "overhead_without_random_work": fig.over_steady if fig.random_present else {}, "abf_nfa": fig.abf_nfa,
         "abf_dyck": fig.abf_dyck, "abf_kind": fig.abf_kind,
