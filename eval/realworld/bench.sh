@@ -15,6 +15,8 @@
 # Environment: REALWORLD_DIR, SBX_BIN, SCRATCH, JOBS (see fetch-build.sh);
 #   MODES (default 'plain nfa dyck'), MODULE (default kmod/sbx_dyck.ko),
 #   VM_CPUS (default 1), VM_TIMEOUT (seconds; default 1800 reduced, 10800 full),
+#   VM_BOOT_TIMEOUT (seconds for a boot to reach the command, default 180: a
+#   loaded host slows TCG boots with instruction counting),
 #   RW_ICOUNT (default 1: count instructions, `sbx vm --icount`; 0: real time),
 #   RW_RELEASE_SBX (0: the debug sbx in the guest), ONLY (a regex of run names),
 #   REPORT_ONLY=1 (only the report, from the runs in build/realworld/runs/LEVEL).
@@ -59,7 +61,8 @@ if [ "${REPORT_ONLY:-}" != 1 ]; then
     say "guest: modes '$modes', level $level"
     t0=$SECONDS
     set +e
-    "$sbx" vm "${icount_flag[@]}" --module "$module" --cpus "${VM_CPUS:-1}" --timeout "$timeout" --rwdir "$dir" \
+    "$sbx" vm "${icount_flag[@]}" --module "$module" --cpus "${VM_CPUS:-1}" --timeout "$timeout" \
+        --boot-timeout "${VM_BOOT_TIMEOUT:-180}" --rwdir "$dir" \
         --kernel-log "$out/kernel.log" \
         --env SBX_RUN="$sbx run" --env SBX_BLOB_CACHE="$dir/blob-cache" --env RW_TIME="$tools/mbt-time" \
         --env RW_SBXCTL="$tools/mbt-sbxrun" --env RW_PLAIN="$dir/plain" --env RW_DYCK="$dir/dyck" \
@@ -98,6 +101,8 @@ say "bench ($level) took $((SECONDS - t_start)) s"
 status=0
 fps=$(sed -nE 's/.*false_positives=([0-9]+).*/\1/p' "$out/summary.txt")
 vac=$(sed -nE 's/.*not_meaningful=([0-9]+).*/\1/p' "$out/summary.txt")
+runs=$(sed -nE 's/.* runs=([0-9]+).*/\1/p' "$out/summary.txt")
+if [ "${runs:-0}" = 0 ]; then say "FAIL: no run was made"; status=1; fi
 if [ "$vm_status" != 0 ]; then say "FAIL: the guest workload ended with status $vm_status (see $out/workload.log)"; status=1; fi
 if [ "${fps:-1}" != 0 ]; then say "FAIL: ${fps:-?} false positive(s): $out/false-positives.txt"; status=1; fi
 if [ "${vac:-1}" != 0 ]; then say "FAIL: ${vac:-?} plain run(s) not meaningful: $out/false-positives.txt"; status=1; fi

@@ -73,7 +73,8 @@ def main():
     # The sandboxed modes the workload was run in (bench.env); one that is missing
     # for a run is a failure, not a silent pass.
     expected_modes = [m for m in env.get("modes", "").split() if m in MODES]
-    names = sorted(os.listdir(os.path.join(run_dir, "expect")))
+    expect_dir = os.path.join(run_dir, "expect")
+    names = sorted(os.listdir(expect_dir)) if os.path.isdir(expect_dir) else []
     builds = sorted({plain_build.rstrip("/"), dyck_build.rstrip("/")}, key=len, reverse=True)
 
     def norm(b):
@@ -133,8 +134,14 @@ def main():
             if report is None:
                 why.append("no runner report")
             else:
-                if report.get("killed"):
+                if report.get("killed_by_monitor") or report.get("killed"):
                     why.append("killed by the monitor")
+                if report.get("killed_descendants"):
+                    why.append(f"{len(report['killed_descendants'])} descendant(s) killed by the monitor")
+                if report.get("lost_threads"):
+                    why.append(f"{len(report['lost_threads'])} thread(s) lost by the monitor")
+                if report.get("records_dropped"):
+                    why.append(f"{report['records_dropped']} violation record(s) dropped")
                 if report.get("violations"):
                     why.append(f"{len(report['violations'])} violation(s) reported")
             if os.path.exists(mbase + ".records"):
