@@ -34,13 +34,13 @@ trap 'rm -f "$section"' EXIT
     sed -e '1,/^<!-- table begin -->/{/^<!-- table begin -->/!d}' "$report" | sed '/^<!-- table begin -->/d; s/^## /### /'
     if [ -f "$dir/build-times.tsv" ]; then
         echo
-        echo "### Build times (one compiler command per program, wall seconds, peak memory)"
+        echo "### Build times (one compiler command per program: wall and CPU seconds, peak memory; the host's load at build time shows in the wall time)"
         echo
         echo "| program | plain (clang-19) | dyck-cc |"
         echo "|---|---|---|"
         for prog in lua sqlite3; do
-            p=$(awk -F'\t' -v p="$prog" '$1 == p && $2 == "plain" { s = $3 " s, " int($4 / 1024) " MB" } END { print s }' "$dir/build-times.tsv")
-            d=$(awk -F'\t' -v p="$prog" '$1 == p && $2 == "dyck" { s = $3 " s, " int($4 / 1024) " MB" } END { print s }' "$dir/build-times.tsv")
+            p=$(awk -F'\t' -v p="$prog" '$1 == p && $2 == "plain" { s = $3 " s wall, " ($6 == "" ? "?" : $6) " s CPU, " int($4 / 1024) " MB" } END { print s }' "$dir/build-times.tsv")
+            d=$(awk -F'\t' -v p="$prog" '$1 == p && $2 == "dyck" { s = $3 " s wall, " ($6 == "" ? "?" : $6) " s CPU, " int($4 / 1024) " MB" } END { print s }' "$dir/build-times.tsv")
             echo "| $prog | ${p:-?} | ${d:-?} |"
         done
         echo

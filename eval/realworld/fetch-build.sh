@@ -9,7 +9,8 @@
 # -DSQLITE_* options of debian/rules, no readline).
 # Idempotent: the deb-src line, the sources, the amalgamation and each finished
 # build are reused; a build is redone when its compiler (by content) or its flags
-# change. Build times (wall seconds and peak memory) go to build-times.tsv.
+# change. Build times (wall and CPU seconds, peak memory) go to build-times.tsv:
+# the CPU time is the figure to compare on a loaded machine.
 #
 # Environment:
 #   REALWORLD_DIR  where everything goes (default build/realworld, ignored by git)
@@ -100,7 +101,7 @@ sources_of() {   # program: its compile arguments after the flags
     esac
 }
 times=$dir/build-times.tsv
-[ -f "$times" ] || printf 'program\tvariant\tseconds\tpeak_kb\tstamp\n' >"$times"
+[ -f "$times" ] || printf 'program\tvariant\tseconds\tpeak_kb\tstamp\tcpu_s\n' >"$times"
 build() {   # variant program CC stamp-of-compiler
     local variant=$1 prog=$2 cc=$3 id=$4 out=$dir/$1/$2 args stamp t0 rc
     args=$(sources_of "$prog")
@@ -115,17 +116,18 @@ build() {   # variant program CC stamp-of-compiler
     set +e
     # shellcheck disable=SC2086
     if [ -x /usr/bin/time ]; then
-        /usr/bin/time -f '%e %M' -o "$out.time" "$cc" $cflags $args -o "$out" >"$out.log" 2>&1
+        /usr/bin/time -f '%e %M %U %S' -o "$out.time" "$cc" $cflags $args -o "$out" >"$out.log" 2>&1
     else
         "$cc" $cflags $args -o "$out" >"$out.log" 2>&1
     fi
     rc=$?
     set -e
     [ $rc = 0 ] || { say "$variant/$prog: build failed, see $out.log"; tail -20 "$out.log" >&2; exit 1; }
-    local secs=$((SECONDS - t0)) peak=NA
-    [ -f "$out.time" ] && read -r secs peak <"$out.time"
-    printf '%s\t%s\t%s\t%s\t%s\n' "$prog" "$variant" "$secs" "$peak" "$stamp" >>"$times"
-    say "$variant/$prog: built in $secs s (peak ${peak} kB)"
+    local secs=$((SECONDS - t0)) peak=NA user=NA sys=0 cpu=NA
+    [ -f "$out.time" ] && read -r secs peak user sys <"$out.time"
+    [ "$user" = NA ] || cpu=$(echo "$user + $sys" | bc)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$prog" "$variant" "$secs" "$peak" "$stamp" "$cpu" >>"$times"
+    say "$variant/$prog: built in $secs s wall, $cpu s CPU (peak ${peak} kB)"
     echo "$stamp" >"$out.built"
 }
 # Two lanes when JOBS >= 2 (the default): the longest build (dyck-cc of SQLite's
