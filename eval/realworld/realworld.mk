@@ -5,8 +5,9 @@
 #   make test-realworld    the same, reduced (small scales), for make test
 #   make realworld         only fetch and build (sources, both builds of each program)
 #   make realworld-doc     copy the last full report into docs/evaluation.md
+#   make test-realworld-report  report.py's unit tests (part of test-realworld)
 # Variables: SCRATCH, SBX_BIN, MODES, VM_CPUS, ONLY, ... (see eval/realworld/bench.sh).
-.PHONY: realworld bench-realworld test-realworld realworld-doc
+.PHONY: realworld bench-realworld test-realworld test-realworld-report realworld-doc
 
 realworld: build
 	bash eval/realworld/fetch-build.sh
@@ -14,8 +15,12 @@ realworld: build
 bench-realworld: build kmod
 	bash eval/realworld/bench.sh full
 
-test-realworld: build kmod
+test-realworld: build kmod test-realworld-report
 	bash eval/realworld/bench.sh reduced
+
+# report.py's unit tests (synthetic run directories: the comparison can fail).
+test-realworld-report:
+	python3 -m unittest discover -s eval/realworld -p 'test_*.py'
 
 realworld-doc:
 	bash eval/realworld/evaluation-doc.sh
