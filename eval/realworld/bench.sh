@@ -34,6 +34,9 @@ modes=${MODES:-plain nfa dyck}
 if [ -n "${SBX_BIN:-}" ]; then bin=$(cd "$SBX_BIN" && pwd); else bin=$root/${SCRATCH:-.build}/debug; fi
 
 if [ "${REPORT_ONLY:-}" != 1 ]; then
+    # The commit measured: taken now, before the runs (commits made while the guest
+    # runs are not what it ran).
+    commit_id="$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$( [ -z "$(git status --porcelain -- Sources kmod eval 2>/dev/null)" ] || echo ' (with local changes)')"
     t0=$SECONDS
     bash eval/realworld/fetch-build.sh
     fetch_seconds=$((SECONDS - t0))
@@ -82,7 +85,7 @@ if [ "${REPORT_ONLY:-}" != 1 ]; then
         echo "vm_cpus=${VM_CPUS:-1}"
         echo "icount=$icount"
         echo "date=$(date -u +%Y-%m-%dT%H:%MZ)"
-        echo "commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$( [ -z "$(git status --porcelain -- Sources kmod eval 2>/dev/null)" ] || echo ' (with local changes)')"
+        echo "commit=$commit_id"
         if [ "$level" = reduced ]; then echo "command=make test-realworld"; else echo "command=make bench-realworld"; fi
     } >"$out/bench.env"
 else

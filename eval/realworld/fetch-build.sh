@@ -101,7 +101,7 @@ sources_of() {   # program: its compile arguments after the flags
     esac
 }
 times=$dir/build-times.tsv
-[ -f "$times" ] || printf 'program\tvariant\tseconds\tpeak_kb\tstamp\tcpu_s\n' >"$times"
+[ -f "$times" ] || printf 'program\tvariant\tseconds\tpeak_kb\tstamp\tcpu_s\tload\n' >"$times"
 build() {   # variant program CC stamp-of-compiler
     local variant=$1 prog=$2 cc=$3 id=$4 out=$dir/$1/$2 args stamp t0 rc
     args=$(sources_of "$prog")
@@ -126,7 +126,10 @@ build() {   # variant program CC stamp-of-compiler
     local secs=$((SECONDS - t0)) peak=NA user=NA sys=0 cpu=NA
     [ -f "$out.time" ] && read -r secs peak user sys <"$out.time"
     [ "$user" = NA ] || cpu=$(echo "$user + $sys" | bc)
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$prog" "$variant" "$secs" "$peak" "$stamp" "$cpu" >>"$times"
+    # load: the host's 1-minute load average when the build ended (wall times of a
+    # loaded host are not comparable; CPU times are)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$prog" "$variant" "$secs" "$peak" "$stamp" "$cpu" \
+        "$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo NA)" >>"$times"
     say "$variant/$prog: built in $secs s wall, $cpu s CPU (peak ${peak} kB)"
     echo "$stamp" >"$out.built"
 }
