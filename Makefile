@@ -29,6 +29,7 @@ test: build lint test-targets-check test-core
 	$(SWIFT) test $(SWIFT_FLAGS)
 	$(MAKE) test-vm
 	$(MAKE) test-mbedtls
+	$(MAKE) test-realworld
 	$(MAKE) test-install
 
 # Formatting: swift-format (.swift-format) for the Swift code, clang-format in kernel
@@ -222,6 +223,10 @@ test-install: build
 # mbed TLS (issue 7): bench-mbedtls, test-mbedtls (reduced, part of make test),
 # mbedtls (fetch and build only), evaluation-doc.
 include eval/mbedtls/mbedtls.mk
+
+# Real programs (issue 17): Lua 5.4 and SQLite 3 from Debian's sources; bench-realworld,
+# test-realworld (reduced, part of make test), realworld (fetch and build only), realworld-doc.
+include eval/realworld/realworld.mk
 
 clean:
 	rm -rf .build build

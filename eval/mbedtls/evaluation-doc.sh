@@ -13,7 +13,6 @@ report=$run/report.md
 [ -f "$report" ] && [ -f "$run/bench.env" ] || { echo "no report in $run: run make bench-mbedtls first" >&2; exit 2; }
 get() { sed -n "s/^$1=//p" "$run/bench.env" | head -1; }
 doc=${MBT_DOC:-docs/evaluation.md}
-mkdir -p "$(dirname "$doc")"
 section=$(mktemp)
 trap 'rm -f "$section"' EXIT
 {
@@ -37,13 +36,7 @@ trap 'rm -f "$section"' EXIT
     sed -e '1,/^<!-- table begin -->/{/^<!-- table begin -->/!d}' "$report" | sed 's/^## /### /'
     echo "<!-- mbedtls end -->"
 } >"$section"
-if [ -f "$doc" ] && grep -q '^<!-- mbedtls begin' "$doc"; then
-    awk -v f="$section" '
-        /^<!-- mbedtls begin/ { while ((getline l < f) > 0) print l; skip = 1; next }
-        /^<!-- mbedtls end -->/ { skip = 0; next }
-        !skip { print }' "$doc" >"$doc.new"
-else
-    { [ -f "$doc" ] && cat "$doc" && echo || printf '# Evaluation\n\n'; cat "$section"; } >"$doc.new"
-fi
-mv "$doc.new" "$doc"
+# shellcheck source=eval/lib/doc-section.sh
+. eval/lib/doc-section.sh
+doc_section_put mbedtls "$section" "$doc"
 echo "[mbedtls] wrote $doc from $report" >&2

@@ -30,25 +30,12 @@ cflags=${CFLAGS:--O2 -g}
 version=2.28.3
 
 say() { printf '[mbedtls] %s\n' "$*" >&2; }
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 t_start=$SECONDS
 
 # 1. A deb-src line for bookworm (written once; apt-get update only when added).
-src_list=/etc/apt/sources.list.d/sbx-deb-src.sources
-if ! grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list.d/ && ! grep -qs '^deb-src ' /etc/apt/sources.list; then
-    say "adding $src_list"
-    as_root tee "$src_list" >/dev/null <<'SRC'
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: bookworm
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
-    as_root apt-get update -qq
-fi
-for tool in dpkg-source:dpkg-dev python3:python3 perl:perl; do
-    command -v "${tool%%:*}" >/dev/null || as_root apt-get install -y -qq "${tool#*:}"
-done
+# shellcheck source=eval/lib/deb-src.sh
+. eval/lib/deb-src.sh
+deb_src_setup dpkg-source:dpkg-dev python3:python3 perl:perl
 
 # 2. The source, unpacked once into $dir/src (Debian's patches applied).
 src=$dir/src

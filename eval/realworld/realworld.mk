@@ -1,0 +1,26 @@
+# The real-program corpus (issue 17), included by the top-level Makefile:
+#   make bench-realworld   Lua 5.4 and the SQLite shell, full workload, plain / nfa / dyck
+#                          in a guest; report in build/realworld/runs/full/report.md,
+#                          summary line last
+#   make test-realworld    the same, reduced (small scales), for make test
+#   make realworld         only fetch and build (sources, both builds of each program)
+#   make realworld-doc     copy the last full report into docs/evaluation.md
+#   make test-realworld-report  report.py's unit tests (part of test-realworld)
+# Variables: SCRATCH, SBX_BIN, MODES, VM_CPUS, ONLY, ... (see eval/realworld/bench.sh).
+.PHONY: realworld bench-realworld test-realworld test-realworld-report realworld-doc
+
+realworld: build
+	bash eval/realworld/fetch-build.sh
+
+bench-realworld: build kmod
+	bash eval/realworld/bench.sh full
+
+test-realworld: build kmod test-realworld-report
+	bash eval/realworld/bench.sh reduced
+
+# report.py's unit tests (synthetic run directories: the comparison can fail).
+test-realworld-report:
+	python3 -m unittest discover -s eval/realworld -p 'test_*.py'
+
+realworld-doc:
+	bash eval/realworld/evaluation-doc.sh
