@@ -75,6 +75,8 @@ struct Linker {
         var archives: [ArchiveInput] = []
         var warnings: [String] = []
         let compiler = Compiler(toolchain: toolchain, temporaries: temporaries)
+        var timer = TimeReport(enabled: command.timeReport)
+        defer { timer.emit() }
 
         // Linker state that decides how `-l` resolves and which members are taken.
         var staticLibraries = command.hasFlag("-static") || command.hasFlag("-static-pie")
@@ -209,6 +211,7 @@ struct Linker {
                 unitPaths.append(path)
             }
         }
+        timer.lap("inputs")
         let linkErrors = try temporaries.newPath("llvm-link.err")
         let linkStatus = try Subprocess.run([toolchain.llvmLink, "-o", linked] + unitPaths, stderrPath: linkErrors)
         if linkStatus != 0 {
@@ -230,9 +233,11 @@ struct Linker {
             throw ToolFailed(tool: toolchain.llvmLink, status: linkStatus)
         }
 
+        timer.lap("llvm-link")
         // Analyse and instrument in this process: the policy's ids are those the
         // markers carry.
         let module = try IRModule(contentsOf: linked)
+        timer.lap("read bitcode")
         var analysisOptions = AnalysisOptions()
         analysisOptions.entry = command.entry
         analysisOptions.libcPath = command.libc
@@ -244,8 +249,10 @@ struct Linker {
             throw DriverError.entryWithoutBitcode(output: output, entry: command.entry)
         }
         for finding in analysis.result.warnings { Log.warning(finding.description) }
+        timer.lap("analysis")
         let report = try instrument(module, analysis: analysis)
         for finding in report.warnings { Log.warning(finding.description) }
+        timer.lap("instrumentation")
 
         // Line tables were added to the bitcode for the policy's sake; the executable
         // gets debug information only if some compile asked for it.
@@ -254,6 +261,7 @@ struct Linker {
         if !debug { _ = LLVMStripModuleDebugInfo(module.module) }
         let instrumented = "\(workDirectory)/instrumented.bc"
         try module.writeBitcode(to: instrumented)
+        timer.lap("write bitcode")
 
         // Code generation with the optimization level and backend flags of the
         // compiles (the link line's own take precedence). The IR optimization
@@ -279,6 +287,7 @@ struct Linker {
         for record in known where !distinct.contains(record.flags) { distinct.append(record.flags) }
         codegen += distinct.flatMap { $0 } + CodegenFlags.select(command.arguments)
         try Subprocess.check(codegen)
+        timer.lap("codegen")
 
         // The final link: the user's command with the instrumented object in place of
         // everything that had bitcode.
@@ -330,6 +339,7 @@ struct Linker {
             try analysis.result.policy.write(to: stagedPolicy)
             try Temporaries.commit(stagedPolicy, to: policyPath)
             try Temporaries.commit(staged, to: output)
+            timer.lap("final link")
         } catch {
             Temporaries.discard(staged)
             Temporaries.discard(stagedPolicy)
