@@ -76,6 +76,10 @@ struct CommandLineArguments {
     var libc: String?
     var libcEvents: LibcEventSelection = .effectful
     var verbose = false
+    /// `--dyck-time-report` or `DYCK_CC_TIME_REPORT=1`: a link prints where its
+    /// time went (`TimeReport`).
+    var timeReport =
+        ProcessInfo.processInfo.environment["DYCK_CC_TIME_REPORT"].map { !$0.isEmpty && $0 != "0" } ?? false
     var help = false
     /// `--dyck-version`: print dyck-cc's version and commit (`--version` is clang's).
     var version = false
@@ -149,13 +153,15 @@ struct CommandLineArguments {
             libcEvents = selection
         } else if word == "--dyck-verbose" {
             verbose = true
+        } else if word == "--dyck-time-report" {
+            timeReport = true
         } else if word == "--dyck-help" {
             help = true
         } else if word == "--dyck-version" {
             version = true
         } else {
             throw DriverError.usage(
-                "unknown option '\(word)' (dyck-cc knows --dyck-entry=NAME, --dyck-libc=PATH, --dyck-libc-events=effectful|all, --dyck-verbose, --dyck-help, --dyck-version)"
+                "unknown option '\(word)' (dyck-cc knows --dyck-entry=NAME, --dyck-libc=PATH, --dyck-libc-events=effectful|all, --dyck-verbose, --dyck-time-report, --dyck-help, --dyck-version)"
             )
         }
     }

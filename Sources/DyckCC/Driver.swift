@@ -47,6 +47,10 @@ public enum Driver {
                               others whose effects stay in the process; see
                               specs/analysis.md)
           --dyck-verbose      print the commands run (also DYCK_CC_VERBOSE=1)
+          --dyck-time-report  after a link, print to stderr the wall and CPU time of
+                              each phase (inputs, llvm-link, read bitcode, analysis,
+                              instrumentation, write bitcode, codegen, final link) and
+                              the peak memory (also DYCK_CC_TIME_REPORT=1)
           --dyck-help         this text
           --dyck-version      dyck-cc's version and git commit (--version is clang's)
 

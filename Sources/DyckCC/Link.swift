@@ -98,8 +98,11 @@ struct Linker {
     func link() throws -> LinkSummary? {
         let output = command.outputPath ?? "a.out"
         let policyPath = output + ".dyck"
+        var timer = TimeReport(enabled: command.timeReport)
+        defer { timer.emit() }
         var inputs = try readInputs()
         try selectArchiveMembers(&inputs)
+        timer.lap("inputs")
         guard !inputs.units.isEmpty else {
             // Nothing to analyse: link as clang would, and make sure no policy of an
             // earlier build stays next to an executable it does not describe.
@@ -110,8 +113,10 @@ struct Linker {
         }
         for warning in inputs.warnings { Log.warning(warning) }
         let linked = try linkModule(inputs.units, output: output)
-        let object = try instrumentAndCompile(linked, units: inputs.units, output: output)
+        timer.lap("llvm-link")
+        let object = try instrumentAndCompile(linked, units: inputs.units, output: output, timer: &timer)
         try commit(object, inputs: inputs, output: output, policyPath: policyPath)
+        timer.lap("final link")
         return LinkSummary(
             executable: output, policyPath: policyPath, functions: object.policy.functions.count,
             sites: object.policy.sites.count, symbols: object.policy.symbols.count, report: object.report)
@@ -280,10 +285,13 @@ struct Linker {
 
     /// Phase 4: analysis and instrumentation in this process (the policy's ids are
     /// those the markers carry), then code generation to one object.
-    private func instrumentAndCompile(_ linked: LinkedModule, units: [Unit], output: String) throws
+    private func instrumentAndCompile(
+        _ linked: LinkedModule, units: [Unit], output: String, timer: inout TimeReport
+    ) throws
         -> InstrumentedObject
     {
         let module = try IRModule(contentsOf: linked.path)
+        timer.lap("read bitcode")
         var analysisOptions = AnalysisOptions()
         analysisOptions.entry = command.entry
         analysisOptions.libcPath = command.libc
@@ -295,8 +303,10 @@ struct Linker {
             throw DriverError.entryWithoutBitcode(output: output, entry: command.entry)
         }
         for finding in analysis.result.warnings { Log.warning(finding.description) }
+        timer.lap("analysis")
         let report = try instrument(module, analysis: analysis)
         for finding in report.warnings { Log.warning(finding.description) }
+        timer.lap("instrumentation")
 
         // Line tables were added to the bitcode for the policy's sake; the executable
         // gets debug information only if some compile asked for it.
@@ -305,8 +315,10 @@ struct Linker {
         if !debug { _ = LLVMStripModuleDebugInfo(module.module) }
         let instrumented = "\(linked.workDirectory)/instrumented.bc"
         try module.writeBitcode(to: instrumented)
+        timer.lap("write bitcode")
         let object = "\(linked.workDirectory)/instrumented.o"
         try ToolRunner.check(codegenCommand(instrumented, object: object, records: records.compactMap { $0 }))
+        timer.lap("codegen")
         return InstrumentedObject(path: object, policy: analysis.result.policy, report: report)
     }
 

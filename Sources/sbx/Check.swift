@@ -66,12 +66,17 @@ struct Check: ParsableCommand {
             try checkTrace(loaded, path: trace)
             return
         }
-        let model = mode == .dyck ? loaded : loaded.flattened()
         for (index, name) in allEvents.enumerated() where name.isEmpty || name.contains(where: \.isWhitespace) {
             throw UsageError("event \(index + 1) is not a function name: '\(name)'")
         }
+        // The flattened model keeps the policy's symbol table.
+        let model = loaded
         let ids = allEvents.map { model.symbolID(named: $0) }
-        let verdict = PolicyChecker(policy: model).check(ids)
+        // nfa mode of a Dyck policy runs over the shared flattening, linear in the
+        // policy, with the verdict `PolicyChecker` gives on `flattened()`.
+        let verdict =
+            mode == .nfa && loaded.kind == .dyck
+            ? SharedFlatChecker(policy: loaded).check(ids) : PolicyChecker(policy: loaded).check(ids)
         guard let refused = verdict.refusedIndex else {
             print("allowed: \(allEvents.count) event\(allEvents.count == 1 ? "" : "s") (\(mode.rawValue) mode)")
             return

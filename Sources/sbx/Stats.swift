@@ -70,10 +70,17 @@ struct Stats: ParsableCommand {
         // Read every trace before printing anything: a bad one is an error, not a
         // table followed by an error.
         let recorded = try traces.map { (path: $0, trace: try Trace.load(path: $0)) }
-        var rows: [(String, Policy)] = []
+        // The nfa row of a Dyck policy is measured over the shared flattening
+        // (`SharedFlatSizes`), with the figures of `flattened()` but without its copy
+        // of the program per root.
+        var rows: [(String, SharedFlatSizes, Int)] = []
         switch loaded.kind {
-        case .dyck: rows = [("dyck", loaded), ("nfa", loaded.flattened())]
-        case .nfa: rows = [("nfa", loaded)]
+        case .dyck:
+            rows = [
+                ("dyck", SharedFlatSizes(unflattened: loaded), loaded.sites.count),
+                ("nfa", SharedFlatSizes(policy: loaded), 0)
+            ]
+        case .nfa: rows = [("nfa", SharedFlatSizes(policy: loaded), 0)]
         }
         var document = JSONStats(
             policy: policy, module: loaded.module.isEmpty ? nil : loaded.module,
@@ -81,19 +88,16 @@ struct Stats: ParsableCommand {
             libcSymbols: loaded.symbols.count, callbacks: loaded.callbacks.count, modes: [])
         let header = ["mode", "states", "edges", "call-sites", "static-abf"]
         var table = [header]
-        for (name, model) in rows {
-            let states = model.functions.reduce(0) { $0 + $1.automaton.stateCount }
-            let edges = model.functions.reduce(0) { $0 + $1.automaton.edges.count }
-            let abf = model.branchingFactor()
-            table.append([name, "\(states)", "\(edges)", "\(model.sites.count)", formatABF(abf.average)])
+        for (name, sizes, sites) in rows {
+            let average = sizes.branchingFactor.average
+            table.append([name, "\(sizes.states)", "\(sizes.edges)", "\(sites)", formatABF(average)])
             document.modes.append(
                 JSONStats.Mode(
-                    mode: name, states: states, edges: edges, callSites: model.sites.count,
-                    staticAbf: abf.average))
+                    mode: name, states: sizes.states, edges: sizes.edges, callSites: sites, staticAbf: average))
         }
         if json {
             if !recorded.isEmpty {
-                try runBased(loaded, flattened: rows.first { $0.0 == "nfa" }?.1, recorded: recorded, into: &document)
+                try runBased(loaded, recorded: recorded, into: &document)
             }
             print(try JSONOutput.text(document), terminator: "")
             return
@@ -117,7 +121,7 @@ struct Stats: ParsableCommand {
                     + "fewer, merged states); --trace measures both modes at the same points of real runs")
         }
         if !recorded.isEmpty {
-            try runBased(loaded, flattened: rows.first { $0.0 == "nfa" }?.1, recorded: recorded, into: &document)
+            try runBased(loaded, recorded: recorded, into: &document)
         }
     }
 
@@ -160,12 +164,11 @@ struct Stats: ParsableCommand {
         var placesTotal: Int?
     }
 
-    /// The run-based ABF over `traces`; `flattened` is `loaded.flattened()`.
+    /// The run-based ABF over `traces`.
     private func runBased(
-        _ loaded: Policy, flattened: Policy?, recorded: [(path: String, trace: Trace)],
-        into document: inout JSONStats
+        _ loaded: Policy, recorded: [(path: String, trace: Trace)], into document: inout JSONStats
     ) throws {
-        let measure = try TraceBranchingFactor(policy: loaded, flattened: flattened)
+        let measure = try TraceBranchingFactor(policy: loaded)
         var total = TraceBranchingFactor.Measurement()
         for (path, trace) in recorded {
             let measured = measure.measure(trace, byPlace: places != nil)
