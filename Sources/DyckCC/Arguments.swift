@@ -75,6 +75,8 @@ struct CommandLineArguments {
     var entry = "main"
     var libc: String?
     var libcEvents: LibcEventSelection = .effectful
+    /// `--dyck-inline=K` (`AnalysisOptions.inlineLimit`).
+    var inlineLimit = defaultInlineLimit
     var verbose = false
     var help = false
     /// `--dyck-version`: print dyck-cc's version and commit (`--version` is clang's).
@@ -147,6 +149,12 @@ struct CommandLineArguments {
                 throw DriverError.usage("--dyck-libc-events= takes 'effectful' or 'all', not '\(value)'")
             }
             libcEvents = selection
+        } else if word.hasPrefix("--dyck-inline=") {
+            let value = String(word.dropFirst("--dyck-inline=".count))
+            guard let limit = Int(value), limit >= 0 else {
+                throw DriverError.usage("--dyck-inline= takes a number of states (0 inlines nothing), not '\(value)'")
+            }
+            inlineLimit = limit
         } else if word == "--dyck-verbose" {
             verbose = true
         } else if word == "--dyck-help" {
@@ -155,7 +163,7 @@ struct CommandLineArguments {
             version = true
         } else {
             throw DriverError.usage(
-                "unknown option '\(word)' (dyck-cc knows --dyck-entry=NAME, --dyck-libc=PATH, --dyck-libc-events=effectful|all, --dyck-verbose, --dyck-help, --dyck-version)"
+                "unknown option '\(word)' (dyck-cc knows --dyck-entry=NAME, --dyck-libc=PATH, --dyck-libc-events=effectful|all, --dyck-inline=K, --dyck-verbose, --dyck-help, --dyck-version)"
             )
         }
     }
