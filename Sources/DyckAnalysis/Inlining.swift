@@ -11,10 +11,10 @@ private let returnsTwiceNames: Set<String> = [
     "setjmp", "_setjmp", "__sigsetjmp", "sigsetjmp", "savectx", "vfork", "getcontext"
 ]
 
-/// Inlines small callees (`Policy.inliningSmallCallees`, specs/analysis.md): a site is
-/// eligible when its call is not `musttail` (a `TAIL` marker replaces the frame) and
-/// its callee calls no returns-twice function (its `SJ_SAVE` records the top frame,
-/// which must be the callee's own). The policy loses the inlined sites, the remaining
+/// Inlines small callees (`Policy.inliningSmallCallees`, specs/analysis.md): the
+/// `musttail` sites are the tail sites (their `TAIL` marker replaces the frame), and a
+/// site is eligible when its callee calls no returns-twice function (its `SJ_SAVE`
+/// records the top frame, which must be the callee's own). The policy loses the inlined sites, the remaining
 /// ones are renumbered, and `analysis.calls` drops the inlined calls (direct calls, no
 /// libc target), so the instrumentation places no `CALL`/`RET` there.
 func inlineSmallCallees(_ analysis: inout ModuleAnalysis, limit: Int) {
@@ -25,8 +25,9 @@ func inlineSmallCallees(_ analysis: inout ModuleAnalysis, limit: Int) {
     }
     var returnsTwice: [Int: Bool] = [:]
     let functions = analysis.functions
-    let inlined = policy.inliningSmallCallees(limit: limit) { s in
-        guard let call = siteCall[s], !isMusttail(call) else { return false }
+    let tailSites = Set(policy.sites.indices.filter { siteCall[$0].map(isMusttail) ?? false })
+    let inlined = policy.inliningSmallCallees(limit: limit, tailSites: tailSites) { s in
+        guard siteCall[s] != nil else { return false }
         let g = policy.sites[s].callees[0]
         if let known = returnsTwice[g] { return !known }
         let found = callsReturnsTwice(functions[g])

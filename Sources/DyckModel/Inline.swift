@@ -12,30 +12,32 @@ public struct InlinedPolicy: Sendable {
 extension Policy {
     /// Inlining small callees (specs/analysis.md, "Inlining small callees").
     ///
-    /// Site `c` is inlined when it is direct (exactly one callee `g`), `eligible(c)`
-    /// holds, `g` is not the entry, `g` is not being expanded (a call back into a
-    /// function being expanded closes a cycle: `g` is recursive), and `g`'s automaton
-    /// after its own inlining has no call edge and at most `limit` states. Functions
-    /// are expanded callees first (depth-first from each function in index order,
-    /// following call edges in edge order; the result does not depend on the order).
-    /// Every edge `s --call(c)--> t` of an inlined site becomes ε from `s` into a fresh
-    /// copy of `g`'s expanded automaton and ε from each of its final states to `t`;
-    /// the function's automaton is then `reduced()`. The inlined sites are removed from
-    /// the site table and the remaining ones keep their order (ids renumbered from 0).
-    /// Everything else (functions, symbols, callbacks, entry, system-call sets) is
-    /// unchanged, and every function keeps its own expanded automaton (it may still be
-    /// entered through a remaining site or as a callback).
+    /// Site `c` is inlined when it is direct (exactly one callee `g`), not in
+    /// `tailSites` (its call is `musttail`), `eligible(c)` holds, `g` is not the entry,
+    /// `g` lies on no cycle of the call graph (`recursiveFunctions`), and `g`'s
+    /// automaton after its own inlining has at most `limit` states and no call edge of
+    /// a site in `tailSites`. Functions are expanded callees first. Every edge
+    /// `s --call(c)--> t` of an inlined site becomes ε from `s` into a fresh copy of
+    /// `g`'s expanded automaton (its libc edges and the call edges of `g`'s remaining
+    /// sites) and ε from each of its final states to `t`; the function's automaton is
+    /// then `reduced()`. The inlined sites are removed from the site table and the
+    /// remaining ones keep their order (ids renumbered from 0). Everything else
+    /// (functions, symbols, callbacks, entry, system-call sets) is unchanged, and every
+    /// function keeps its own expanded automaton (it may still be entered through a
+    /// remaining site or as a callback).
     ///
     /// The language of each function projected onto libc events, prefixes and complete
     /// words, is unchanged: `CALL(c)` pushed a frame at `g`'s initial state and
-    /// `RET(c)` popped it from a final one, which is exactly what the ε edges do inside
-    /// the caller's frame, and the copy has no call edges, so nothing in it depends on
-    /// the frame it runs in. `limit` 0 (or less) returns the policy unchanged.
-    public func inliningSmallCallees(limit: Int, eligible: (Int) -> Bool = { _ in true }) -> InlinedPolicy {
+    /// `RET(c)` popped it from a final one to `t`, which is exactly what the ε edges do
+    /// inside the caller's frame; the copy's own call edges push and pop frames as
+    /// they did in `g`'s frame. `limit` 0 (or less) returns the policy unchanged.
+    public func inliningSmallCallees(
+        limit: Int, tailSites: Set<Int> = [], eligible: (Int) -> Bool = { _ in true }
+    ) -> InlinedPolicy {
         let identity = InlinedPolicy(policy: self, siteMap: sites.indices.map { $0 })
         guard limit > 0, kind == .dyck else { return identity }
         let (expanded, inlined) = withoutActuallyEscaping(eligible) { eligible in
-            var inliner = PolicyInliner(policy: self, limit: limit, eligible: eligible)
+            var inliner = PolicyInliner(policy: self, limit: limit, tailSites: tailSites, eligible: eligible)
             for f in functions.indices { _ = inliner.expand(f) }
             return (inliner.expanded, inliner.inlined)
         }
@@ -77,11 +79,18 @@ private struct PolicyInliner {
     var inProgress = Set<Int>()
     var inlined = Set<Int>()
 
-    init(policy: Policy, limit: Int, eligible: @escaping (Int) -> Bool) {
+    /// Functions in a cycle of the call graph (through any site, a self-call included).
+    let recursive: [Bool]
+
+    let tailSites: Set<Int>
+
+    init(policy: Policy, limit: Int, tailSites: Set<Int>, eligible: @escaping (Int) -> Bool) {
         self.policy = policy
         self.limit = limit
+        self.tailSites = tailSites
         self.eligible = eligible
         self.expanded = [Automaton?](repeating: nil, count: policy.functions.count)
+        self.recursive = recursiveFunctions(policy)
     }
 
     /// Function `f`'s automaton after inlining, computed callees first.
@@ -111,12 +120,14 @@ private struct PolicyInliner {
         guard policy.sites.indices.contains(s) else { return nil }
         let site = policy.sites[s]
         guard !site.indirect, site.callees.count == 1, let g = site.callees.first,
-            policy.functions.indices.contains(g), g != policy.entry, !inProgress.contains(g), eligible(s)
+            policy.functions.indices.contains(g), g != policy.entry, !recursive[g], !inProgress.contains(g),
+            !tailSites.contains(s), eligible(s)
         else { return nil }
         let callee = expand(g)
         guard callee.stateCount <= limit else { return nil }
+        // A `TAIL` marker replaces the frame it runs in, which must be the callee's.
         for edge in callee.edges {
-            if case .call = edge.label { return nil }
+            if case .call(let inner) = edge.label, tailSites.contains(inner) { return nil }
         }
         return callee
     }
@@ -150,4 +161,66 @@ private struct PolicyInliner {
         }
         return nfa.reduced()
     }
+}
+
+/// The functions that lie on a cycle of the call graph: f -> g when a `call` edge of
+/// f's automaton is labelled with a site that has callee g. Tarjan's algorithm,
+/// iterative.
+func recursiveFunctions(_ policy: Policy) -> [Bool] {
+    let n = policy.functions.count
+    var successors = [[Int]](repeating: [], count: n)
+    for (f, function) in policy.functions.enumerated() {
+        var seen = Set<Int>()
+        for edge in function.automaton.edges {
+            guard case .call(let s) = edge.label, policy.sites.indices.contains(s) else { continue }
+            for g in policy.sites[s].callees where g >= 0 && g < n && seen.insert(g).inserted {
+                successors[f].append(g)
+            }
+        }
+    }
+    var result = [Bool](repeating: false, count: n)
+    var index = [Int](repeating: -1, count: n)
+    var low = [Int](repeating: 0, count: n)
+    var onStack = [Bool](repeating: false, count: n)
+    var stack: [Int] = []
+    var counter = 0
+    for root in 0..<n where index[root] < 0 {
+        var work: [(node: Int, next: Int)] = [(root, 0)]
+        index[root] = counter
+        low[root] = counter
+        counter += 1
+        stack.append(root)
+        onStack[root] = true
+        while let top = work.last {
+            let v = top.node
+            if top.next < successors[v].count {
+                work[work.count - 1].next += 1
+                let w = successors[v][top.next]
+                if index[w] < 0 {
+                    index[w] = counter
+                    low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    onStack[w] = true
+                    work.append((w, 0))
+                } else if onStack[w] {
+                    low[v] = min(low[v], index[w])
+                }
+                continue
+            }
+            work.removeLast()
+            if let parent = work.last { low[parent.node] = min(low[parent.node], low[v]) }
+            guard low[v] == index[v] else { continue }
+            var component: [Int] = []
+            while let w = stack.popLast() {
+                onStack[w] = false
+                component.append(w)
+                if w == v { break }
+            }
+            if component.count > 1 || successors[v].contains(v) {
+                for w in component { result[w] = true }
+            }
+        }
+    }
+    return result
 }

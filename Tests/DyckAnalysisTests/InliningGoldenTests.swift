@@ -16,13 +16,14 @@ final class InliningGoldenTests: XCTestCase {
     func testIndirectAt16() throws { try check("indirect", limit: 16, expect: "indirect.k16") }
     func testMusttailAt16() throws { try check("inline/musttail", limit: 16, expect: "inline/musttail") }
     func testSetjmpAt16() throws { try check("inline/setjmp", limit: 16, expect: "inline/setjmp") }
+    func testWrapperAt16() throws { try check("inline/wrapper", limit: 16, expect: "inline/wrapper") }
 
     /// Every fixture, at -O0 and -O2, for several K: the same functions, symbols and
     /// callbacks, and per function the same libc words (prefixes and complete words up
     /// to 5 events) as without inlining; K=0 changes nothing.
     func testEveryFixtureKeepsItsLanguage() throws {
         var inlined = 0
-        for name in Fixtures.names + ["inline/musttail", "inline/setjmp"] {
+        for name in Fixtures.names + ["inline/musttail", "inline/setjmp", "inline/wrapper"] {
             for flags in [["-O0", "-g", "-S"], ["-O2", "-S"]] {
                 let path = try compile(name, flags: flags)
                 let base = try analyzeModule(IRModule(contentsOf: path)).result.policy
@@ -33,7 +34,7 @@ final class InliningGoldenTests: XCTestCase {
                     let analysis = try analyzeModule(IRModule(contentsOf: path), options: options(limit: limit))
                     let policy = analysis.result.policy
                     let context = "\(name) \(flags) K=\(limit)"
-                    assertWellFormed(policy, context)
+                    assertValid(policy, context)
                     XCTAssertEqual(policy.symbols, base.symbols, context)
                     XCTAssertEqual(policy.functions.map(\.name), base.functions.map(\.name), context)
                     XCTAssertEqual(policy.callbacks, base.callbacks, context)
@@ -56,6 +57,18 @@ final class InliningGoldenTests: XCTestCase {
     }
 
     // MARK: -
+
+    /// `Policy.validate()` and sorted tables; unlike the goldens' `assertWellFormed`, a
+    /// site's call edges may be in other functions than its caller (where it was
+    /// inlined).
+    private func assertValid(_ policy: Policy, _ context: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertNoThrow(try policy.validate(), context, file: file, line: line)
+        XCTAssertEqual(policy.symbols, policy.symbols.sorted(), context, file: file, line: line)
+        XCTAssertEqual(policy.callbacks, policy.callbacks.sorted(), context, file: file, line: line)
+        XCTAssertEqual(
+            policy.sites.map(\.caller), policy.sites.map(\.caller).sorted(), "\(context): site order", file: file,
+            line: line)
+    }
 
     private func options(limit: Int) -> AnalysisOptions {
         var options = AnalysisOptions()
@@ -81,7 +94,7 @@ final class InliningGoldenTests: XCTestCase {
         let result = try analyzeModule(IRModule(contentsOf: path), options: options(limit: limit)).result
         let policy = result.policy
         let expectation = try Expectation(contentsOf: Fixtures.directory.appendingPathComponent(expect + ".expect"))
-        assertWellFormed(policy, name, file: file, line: line)
+        assertValid(policy, name, file: file, line: line)
         XCTAssertEqual(
             Set(policy.functions.map(\.name)), Set(expectation.functions.map(\.name)),
             "\(name): defined functions and expectations differ", file: file, line: line)
