@@ -16,6 +16,11 @@ public struct AnalysisOptions: Sendable {
     public var libcEvents: LibcEventSelection = .effectful
     /// The dynamic loader analysed with libc (`nil`: /lib64/ld-linux-x86-64.so.2).
     public var loaderPath: String? = nil
+    /// K of "Inlining small callees" (`Inlining.swift`, specs/analysis.md): a direct
+    /// call site whose callee's automaton, after its own inlining, has at most this many
+    /// states and no call edge left is spliced into the caller and gets no site. 0 (the
+    /// library's default) inlines nothing; `dyck-gen`/`dyck-cc` pass their own default.
+    public var inlineLimit: Int = 0
     /// Progress of a cold analysis of the C library (seconds; cached afterwards).
     public var progress: (@Sendable (String) -> Void)? = nil
 
@@ -111,6 +116,8 @@ public struct ModuleAnalysis {
     public var calls: [CallKey: CallEvents]
     /// nil when the entry function cannot return.
     public var entryExit: EntryExit?
+    /// How many sites inlining removed (`AnalysisOptions.inlineLimit`).
+    public var inlinedSites = 0
 }
 
 /// Reads textual IR or bitcode from `path` and derives its Dyck policy.
@@ -196,7 +203,9 @@ public func analyzeModule(_ module: IRModule, options: AnalysisOptions = Analysi
     let libc = try LibcSymbols.load(path: options.libcPath)
     let syscalls = try libcSystemCalls(libc, options: options)
     var analyzer = Analyzer(module: module, libc: libc, syscalls: syscalls, options: options)
-    return try analyzer.run()
+    var analysis = try analyzer.run()
+    if options.inlineLimit > 0 { inlineSmallCallees(&analysis, limit: options.inlineLimit) }
+    return analysis
 }
 
 // MARK: - Implementation

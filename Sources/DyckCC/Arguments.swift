@@ -75,6 +75,8 @@ struct CommandLineArguments {
     var entry = "main"
     var libc: String?
     var libcEvents: LibcEventSelection = .effectful
+    /// `--dyck-inline=K` (`AnalysisOptions.inlineLimit`).
+    var inlineLimit = defaultInlineLimit
     var verbose = false
     /// `--dyck-time-report` or `DYCK_CC_TIME_REPORT=1`: a link prints where its
     /// time went (`TimeReport`).
@@ -151,6 +153,12 @@ struct CommandLineArguments {
                 throw DriverError.usage("--dyck-libc-events= takes 'effectful' or 'all', not '\(value)'")
             }
             libcEvents = selection
+        } else if word.hasPrefix("--dyck-inline=") {
+            let value = String(word.dropFirst("--dyck-inline=".count))
+            guard let limit = Int(value), limit >= 0 else {
+                throw DriverError.usage("--dyck-inline= takes a number of states (0 inlines nothing), not '\(value)'")
+            }
+            inlineLimit = limit
         } else if word == "--dyck-verbose" {
             verbose = true
         } else if word == "--dyck-time-report" {
@@ -161,7 +169,7 @@ struct CommandLineArguments {
             version = true
         } else {
             throw DriverError.usage(
-                "unknown option '\(word)' (dyck-cc knows --dyck-entry=NAME, --dyck-libc=PATH, --dyck-libc-events=effectful|all, --dyck-verbose, --dyck-time-report, --dyck-help, --dyck-version)"
+                "unknown option '\(word)' (dyck-cc knows --dyck-entry=NAME, --dyck-libc=PATH, --dyck-libc-events=effectful|all, --dyck-inline=K, --dyck-verbose, --dyck-time-report, --dyck-help, --dyck-version)"
             )
         }
     }

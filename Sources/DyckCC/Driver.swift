@@ -1,5 +1,6 @@
 import CBuildInfo
 import Foundation
+import DyckAnalysis
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -46,6 +47,9 @@ public enum Driver {
                               not memcpy, strlen, malloc, free, gettimeofday and
                               others whose effects stay in the process; see
                               specs/analysis.md)
+          --dyck-inline=K     inline small callees: a direct call of a function whose
+                              automaton has at most K states and no site left gets
+                              no CALL/RET markers (default \(defaultInlineLimit); 0: none)
           --dyck-verbose      print the commands run (also DYCK_CC_VERBOSE=1)
           --dyck-time-report  after a link, print to stderr the wall and CPU time of
                               each phase (inputs, llvm-link, read bitcode, analysis,

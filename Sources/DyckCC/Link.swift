@@ -296,6 +296,7 @@ struct Linker {
         analysisOptions.entry = command.entry
         analysisOptions.libcPath = command.libc
         analysisOptions.libcEvents = command.libcEvents
+        analysisOptions.inlineLimit = command.inlineLimit
         let analysis: ModuleAnalysis
         do {
             analysis = try analyzeModule(module, options: analysisOptions)

@@ -46,6 +46,7 @@ struct DyckGen: ParsableCommand {
     var input: String { arguments[0] }
 
     func validate() throws {
+        if inlineLimit < 0 { throw ValidationError("--inline-limit takes a number of states (0 inlines nothing)") }
         if !libcSyscalls && arguments.count != 1 {
             throw ValidationError(
                 arguments.isEmpty
@@ -71,6 +72,12 @@ struct DyckGen: ParsableCommand {
             valueName: "effectful|all"))
     var libcEvents: LibcEventSelection = .effectful
 
+    @Option(
+        help: ArgumentHelp(
+            "Inline small callees: a direct call whose callee's automaton has at most K states (and no call site left) gets no CALL/RET markers; 0 inlines nothing (specs/analysis.md).",
+            valueName: "K"))
+    var inlineLimit: Int = defaultInlineLimit
+
     @Flag(
         help: "Also write the instrumented program (NAME.inst.ll, or NAME.inst.bc for bitcode input) beside the policy."
     )
@@ -89,6 +96,7 @@ struct DyckGen: ParsableCommand {
         options.entry = entry
         options.libcPath = libc
         options.libcEvents = libcEvents
+        options.inlineLimit = inlineLimit
         options.loaderPath = loader
         if !quiet { options.progress = { @Sendable line in Diagnostics.note("libc system calls: \(line)") } }
         let program = instrument ? try instrumentIR(atPath: input, analysisOptions: options) : nil

@@ -31,6 +31,18 @@ enum CLI {
         guard FileManager.default.isExecutableFile(atPath: path) else {
             throw XCTSkip("\(path) is not built; run `swift build` before `swift test` (the Makefile does)")
         }
+        // These tests show the model's mechanisms on call sites (the single-copy nfa's
+        // impossible paths, call edges in pictures, diffs of sites) that inlining small
+        // callees would remove: dyck-gen runs at K=0 unless a test asks for a K.
+        // Inlining has its own tests (InlineTests, InliningGoldenTests).
+        var arguments = arguments
+        if tool == "dyck-gen" && !arguments.isEmpty
+            && !arguments.contains(where: {
+                $0.hasPrefix("--inline-limit") || ["--version", "--help", "-h"].contains($0)
+            })
+        {
+            arguments.append("--inline-limit=0")
+        }
         let outcome = try ProcessRunner.run(path, arguments, environment: environment)
         return Result(status: outcome.status, stdout: outcome.stdoutText, stderr: outcome.stderrText)
     }

@@ -677,9 +677,10 @@ final class PolicyFormatTests: XCTestCase {
     // MARK: Inconsistencies
 
     func testInconsistencies() {
-        assertRejected(
-            example(replacing: 19, with: "site 0 caller 1 callees 1 direct @main.c:6"), .inconsistent, line: 13,
-            mentions: ["site 0, whose caller is function 1 'helper', not this function 0"])
+        // A site's call edge may be in another function than its caller: inlining puts
+        // it into the functions the caller was inlined into (analysis.md).
+        XCTAssertNoThrow(
+            try Policy.parse(example(replacing: 19, with: "site 0 caller 1 callees 1 direct @main.c:6")).validate())
         assertRejected(
             example(replacing: 2, with: "kind nfa"), .inconsistent, line: 13,
             mentions: ["call edge in a policy of kind nfa"])
@@ -751,10 +752,7 @@ final class PolicyFormatTests: XCTestCase {
 
         p = FormatSamples.example
         p.sites[0].caller = 1
-        assertValidationFails(
-            p, .inconsistent,
-            "function 0 'main', edge 1 -> 2 call 0: call edge uses site 0, whose caller is function 1 'helper', not this function 0"
-        )
+        XCTAssertNoThrow(try p.validate(), "a call edge outside its site's caller (inlining)")
 
         p = FormatSamples.example
         p.kind = .nfa
