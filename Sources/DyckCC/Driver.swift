@@ -48,7 +48,7 @@ public enum Driver {
                               others whose effects stay in the process; see
                               specs/analysis.md)
           --dyck-inline=K     inline small callees: a direct call of a function whose
-                              automaton has at most K states and no site left gets
+                              automaton has at most K states (its own sites kept) gets
                               no CALL/RET markers (default \(defaultInlineLimit); 0: none)
           --dyck-verbose      print the commands run (also DYCK_CC_VERBOSE=1)
           --dyck-time-report  after a link, print to stderr the wall and CPU time of

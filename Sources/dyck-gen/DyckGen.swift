@@ -74,7 +74,7 @@ struct DyckGen: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Inline small callees: a direct call whose callee's automaton has at most K states (and no call site left) gets no CALL/RET markers; 0 inlines nothing (specs/analysis.md).",
+            "Inline small callees: a direct call whose callee's automaton has at most K states gets no CALL/RET markers (the callee's own call sites stay sites); 0 inlines nothing (specs/analysis.md).",
             valueName: "K"))
     var inlineLimit: Int = defaultInlineLimit
 
