@@ -184,7 +184,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DyckAnalysisTests",
-            dependencies: ["DyckAnalysis", "DyckModel"],
+            dependencies: ["DyckAnalysis", "DyckModel", "TestSupport"],
             resources: [.copy("Fixtures")],
             swiftSettings: llvmSwiftFlags,
             linkerSettings: llvmLinkFlags

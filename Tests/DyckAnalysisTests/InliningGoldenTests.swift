@@ -1,6 +1,7 @@
 import DyckAnalysis
 import DyckModel
 import Foundation
+import TestSupport
 import XCTest
 
 /// Inlining small callees (`AnalysisOptions.inlineLimit`), on fixtures compiled with
@@ -29,7 +30,7 @@ final class InliningGoldenTests: XCTestCase {
                 let base = try analyzeModule(IRModule(contentsOf: path)).result.policy
                 XCTAssertEqual(
                     try analyzeModule(IRModule(contentsOf: path), options: options(limit: 0)).result.policy, base)
-                let reference = LibcWords(base, length: 5)
+                let reference = BoundedLanguage(base, length: 5)
                 for limit in [4, 16, 64] {
                     let analysis = try analyzeModule(IRModule(contentsOf: path), options: options(limit: limit))
                     let policy = analysis.result.policy
@@ -43,7 +44,7 @@ final class InliningGoldenTests: XCTestCase {
                     // The calls left for the instrumentation name exactly the remaining sites.
                     let marked = Set(analysis.calls.values.compactMap(\.site))
                     XCTAssertEqual(marked, Set(policy.sites.indices), context)
-                    let words = LibcWords(policy, length: 5)
+                    let words = BoundedLanguage(policy, length: 5)
                     for f in policy.functions.indices {
                         XCTAssertEqual(
                             words.prefixes[f], reference.prefixes[f], "\(context) \(policy.functions[f].name)")
@@ -121,60 +122,5 @@ final class InliningGoldenTests: XCTestCase {
         XCTAssertEqual(
             Set(policy.callbacks.map { policy.functions[$0].name }), Set(expectation.callbacks), "\(name): callbacks",
             file: file, line: line)
-    }
-}
-
-/// Every libc word of at most `length` events per function, under the Dyck semantics
-/// of call sites: its prefixes and its complete words (least fixpoint, see
-/// DyckModelTests' `BoundedLanguage`).
-private struct LibcWords {
-    var prefixes: [Set<[Int]>]
-    var complete: [Set<[Int]>]
-
-    init(_ policy: Policy, length: Int) {
-        let automata = policy.functions.map(\.automaton)
-        var comp = automata.map { [Set<[Int]>](repeating: [], count: $0.stateCount) }
-        var pref = automata.map { [Set<[Int]>](repeating: [[]], count: $0.stateCount) }
-        func concat(_ a: Set<[Int]>, _ b: Set<[Int]>) -> Set<[Int]> {
-            var result = Set<[Int]>()
-            for u in a {
-                for w in b where u.count + w.count <= length { result.insert(u + w) }
-            }
-            return result
-        }
-        var changed = true
-        while changed {
-            changed = false
-            for (f, automaton) in automata.enumerated() {
-                for q in 0..<automaton.stateCount {
-                    var c: Set<[Int]> = automaton.finals.contains(q) ? [[]] : []
-                    var p: Set<[Int]> = [[]]
-                    for edge in automaton.edges where edge.from == q {
-                        switch edge.label {
-                        case .libc(let l):
-                            c.formUnion(concat([[l]], comp[f][edge.to]))
-                            p.formUnion(concat([[l]], pref[f][edge.to]))
-                        case .call(let s):
-                            for g in policy.sites[s].callees {
-                                let initial = automata[g].initial
-                                c.formUnion(concat(comp[g][initial], comp[f][edge.to]))
-                                p.formUnion(pref[g][initial])
-                                p.formUnion(concat(comp[g][initial], pref[f][edge.to]))
-                            }
-                        }
-                    }
-                    if !c.isSubset(of: comp[f][q]) {
-                        comp[f][q].formUnion(c)
-                        changed = true
-                    }
-                    if !p.isSubset(of: pref[f][q]) {
-                        pref[f][q].formUnion(p)
-                        changed = true
-                    }
-                }
-            }
-        }
-        prefixes = automata.indices.map { pref[$0][automata[$0].initial] }
-        complete = automata.indices.map { comp[$0][automata[$0].initial] }
     }
 }

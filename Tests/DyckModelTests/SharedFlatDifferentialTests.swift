@@ -1,3 +1,4 @@
+import TestSupport
 import XCTest
 @testable import DyckModel
 
@@ -103,7 +104,7 @@ final class SharedFlatDifferentialTests: XCTestCase {
     /// and a check runs on it. Sizes only, no timing.
     func testCheckerModelOfOneLargeComponentIsLinear() {
         let n = 1500, symbols = 8
-        let policy = Self.dispatcher(n, symbols: symbols)
+        let policy = CallbackDispatcher.policy(n, symbols: symbols)
         let states = policy.functions.reduce(0) { $0 + $1.automaton.stateCount }
         let edges = policy.functions.reduce(0) { $0 + $1.automaton.edges.count }
         let calleeEntries = policy.sites.reduce(0) { $0 + $1.callees.count }
@@ -127,41 +128,10 @@ final class SharedFlatDifferentialTests: XCTestCase {
         // A run through the dispatcher: main's libc 0 after callbacks' calls. (A
         // check costs, per event, the nodes times the roots / 64 in the worst case,
         // which a debug build makes slow at this size: a smaller ring runs it.)
-        let small = SharedFlatChecker(policy: Self.dispatcher(150, symbols: symbols))
+        let small = SharedFlatChecker(policy: CallbackDispatcher.policy(150, symbols: symbols))
         let verdict = small.check([3, 5, 1, 0])
         XCTAssertTrue(verdict.allowed)
         XCTAssertEqual(verdict.allowedNext, Array(0..<symbols))
         XCTAssertEqual(small.check([3, 5, 1, 0, nil]).refusedIndex, 4)
-    }
-
-    static func dispatcher(_ n: Int, symbols: Int) -> Policy {
-        var functions = [
-            PolicyFunction(
-                name: "main",
-                automaton: Automaton(
-                    stateCount: 3, initial: 0, finals: [2],
-                    edges: [Edge(from: 0, label: .call(0), to: 1), Edge(from: 1, label: .libc(0), to: 2)])),
-            PolicyFunction(
-                name: "dispatch",
-                automaton: Automaton(
-                    stateCount: 2, initial: 0, finals: [0, 1], edges: [Edge(from: 0, label: .call(1), to: 1)]))
-        ]
-        var sites = [
-            CallSite(caller: 0, callees: [1]), CallSite(caller: 1, callees: Array(2..<(n + 2)), indirect: true)
-        ]
-        for i in 0..<n {
-            functions.append(
-                PolicyFunction(
-                    name: "cb\(i)",
-                    automaton: Automaton(
-                        stateCount: 3, initial: 0, finals: [1, 2],
-                        edges: [
-                            Edge(from: 0, label: .libc(i % symbols), to: 1), Edge(from: 1, label: .call(i + 2), to: 2)
-                        ])))
-            sites.append(CallSite(caller: i + 2, callees: [1]))
-        }
-        return Policy(
-            symbols: (0..<symbols).map { "s\($0)" }, functions: functions, sites: sites, entry: 0,
-            callbacks: Array(2..<(n + 2)))
     }
 }

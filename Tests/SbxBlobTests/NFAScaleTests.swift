@@ -1,5 +1,6 @@
 import DyckModel
 import Foundation
+import TestSupport
 import XCTest
 @testable import SbxBlob
 
@@ -9,41 +10,6 @@ import XCTest
 /// indirect calls), so that a flattening with one copy of the program per root is
 /// quadratic (7.6 million states for 13 thousand).
 enum CallbackRing {
-    /// SQLite's shape: a dispatcher (function 1) whose one indirect site calls `n`
-    /// callbacks, each of which calls libc `i % symbols` and may call the dispatcher
-    /// again; `main` (0) calls the dispatcher, then libc 0. Every callback reaches
-    /// every other: one component, `n + 1` roots.
-    static func dispatcher(_ n: Int, symbols: Int = 8) -> Policy {
-        var functions = [
-            PolicyFunction(
-                name: "main",
-                automaton: Automaton(
-                    stateCount: 3, initial: 0, finals: [2],
-                    edges: [Edge(from: 0, label: .call(0), to: 1), Edge(from: 1, label: .libc(0), to: 2)])),
-            PolicyFunction(
-                name: "dispatch",
-                automaton: Automaton(
-                    stateCount: 2, initial: 0, finals: [0, 1], edges: [Edge(from: 0, label: .call(1), to: 1)]))
-        ]
-        var sites = [
-            CallSite(caller: 0, callees: [1]), CallSite(caller: 1, callees: Array(2..<(n + 2)), indirect: true)
-        ]
-        for i in 0..<n {
-            functions.append(
-                PolicyFunction(
-                    name: "cb\(i)",
-                    automaton: Automaton(
-                        stateCount: 3, initial: 0, finals: [1, 2],
-                        edges: [
-                            Edge(from: 0, label: .libc(i % symbols), to: 1), Edge(from: 1, label: .call(i + 2), to: 2)
-                        ])))
-            sites.append(CallSite(caller: i + 2, callees: [1]))
-        }
-        return Policy(
-            symbols: (0..<symbols).map { "s\($0)" }, functions: functions, sites: sites,
-            entry: 0, callbacks: Array(2..<(n + 2)))
-    }
-
     /// `n` functions in a ring of indirect calls, each a callback but the entry 0:
     /// function `i` calls libc `i % symbols`, then through site `i` its successor and
     /// one random other function, and may end before or after the call. (Its machine
@@ -93,7 +59,7 @@ extension DifferentialTests {
     /// in the policy. The bounds are on sizes, not on time.
     func testNFABlobOfOneLargeComponentIsLinear() throws {
         let n = 1500
-        let policy = CallbackRing.dispatcher(n)
+        let policy = CallbackDispatcher.policy(n)
         try policy.validate()
         let states = policy.functions.reduce(0) { $0 + $1.automaton.stateCount }
         let edges = policy.functions.reduce(0) { $0 + $1.automaton.edges.count }
@@ -137,7 +103,8 @@ extension DifferentialTests {
         var rng = SplitMix64(seed: 1717)
         for n in 1...12 {
             try differential(
-                CallbackRing.dispatcher(n, symbols: 1 + n % 4), &rng, streams: 10, length: 80, name: "dispatcher \(n)")
+                CallbackDispatcher.policy(n, symbols: 1 + n % 4), &rng, streams: 10, length: 80, name: "dispatcher \(n)"
+            )
         }
         for i in 0..<150 {
             let policy = CallbackRing.policy(rng.int(2...9), symbols: rng.int(1...4), &rng)
