@@ -6,16 +6,7 @@ import XCTest
 enum CLI {
     /// The directory holding the test runner is the build products directory, where
     /// `swift build` put `dyck-gen` and `sbx`.
-    static let binDir: URL = {
-        let exe =
-            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
-        // On Linux the runner is NAME.xctest, an executable in the products directory.
-        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("sbx").path), dir.path != "/" {
-            dir = dir.deletingLastPathComponent()
-        }
-        return dir
-    }()
+    static let binDir: URL = BuiltProducts.directory(holding: "sbx")
 
     static let packageRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

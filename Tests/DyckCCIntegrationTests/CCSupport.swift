@@ -10,15 +10,7 @@ final class Workspace {
     let tmp: URL
 
     /// The products directory that holds the test bundle also holds `dyck-cc`.
-    static let binDir: URL = {
-        let exe =
-            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("dyck-cc").path), dir.path != "/" {
-            dir = dir.deletingLastPathComponent()
-        }
-        return dir
-    }()
+    static let binDir: URL = BuiltProducts.directory(holding: "dyck-cc")
 
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 

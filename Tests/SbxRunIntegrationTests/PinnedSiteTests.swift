@@ -310,15 +310,7 @@ enum Tools {
         init(_ description: String) { self.description = description }
     }
 
-    static let binDir: URL = {
-        let exe =
-            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("dyck-cc").path), dir.path != "/" {
-            dir = dir.deletingLastPathComponent()
-        }
-        return dir
-    }()
+    static let binDir: URL = BuiltProducts.directory(holding: "dyck-cc")
 
     static func binary(_ name: String) throws -> String {
         let path = binDir.appendingPathComponent(name).path

@@ -322,15 +322,7 @@ enum Run {
     }
 
     /// The directory of the built executables: the test runner lives there too.
-    static let binDir: URL = {
-        let exe =
-            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("sbx").path), dir.path != "/" {
-            dir = dir.deletingLastPathComponent()
-        }
-        return dir
-    }()
+    static let binDir: URL = BuiltProducts.directory(holding: "sbx")
 
     static func sbx() throws -> String {
         let path = binDir.appendingPathComponent("sbx").path

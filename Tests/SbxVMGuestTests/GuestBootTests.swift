@@ -133,15 +133,7 @@ enum VM {
         }
     }
 
-    static let binDir: URL = {
-        let exe =
-            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("sbx").path), dir.path != "/" {
-            dir = dir.deletingLastPathComponent()
-        }
-        return dir
-    }()
+    static let binDir: URL = BuiltProducts.directory(holding: "sbx")
 
     static func run(_ args: [String], in directory: URL) throws -> Result {
         try sbx(["vm"] + args, in: directory)
