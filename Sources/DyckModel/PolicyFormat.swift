@@ -20,13 +20,11 @@ public enum PolicyFormat {
     }
 }
 
-/// A policy file, or an in-memory policy, that breaks a rule of the policy format.
-///
-/// `line` is the 1-based line of the file the problem is on; it is nil for problems
-/// found by `Policy.validate()` on an in-memory policy, whose message then starts
-/// with the part of the policy at fault.
-public struct PolicyFormatError: CategorizedError, Equatable, Sendable {
-    public enum Kind: String, Sendable, CaseIterable {
+extension PolicyFormat: RecordFileFormat {
+    public static var documentNoun: String { "policy" }
+
+    /// What can be wrong with a policy file or an in-memory policy.
+    public enum ErrorKind: String, Sendable, CaseIterable {
         /// The file ends before its `end` line, or in the middle of a line.
         case truncated
         /// The header names a version this tool does not read.
@@ -43,24 +41,15 @@ public struct PolicyFormatError: CategorizedError, Equatable, Sendable {
         /// Parts that are well-formed on their own contradict each other.
         case inconsistent
     }
-
-    public var kind: Kind
-    public var line: Int?
-    public var message: String
-
-    public init(kind: Kind, line: Int?, message: String) {
-        self.kind = kind
-        self.line = line
-        self.message = message
-    }
-
-    public var category: ErrorCategory { .badInput }
-
-    public var description: String {
-        guard let line else { return message }
-        return "line \(line): \(message)"
-    }
 }
+
+/// A policy file, or an in-memory policy, that breaks a rule of the policy format.
+///
+/// `line` is the 1-based line of the file the problem is on; it is nil for problems
+/// found by `Policy.validate()` on an in-memory policy, whose message then starts
+/// with the part of the policy at fault. The type is `SbxSystem`'s, shared with the
+/// trace format; the kinds are the policy format's (`PolicyFormat.ErrorKind`).
+public typealias PolicyFormatError = RecordFormatError<PolicyFormat>
 
 // MARK: - Names
 
