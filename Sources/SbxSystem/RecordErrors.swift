@@ -1,13 +1,33 @@
 /// A line-based text format read with `RecordLexer` (the policy format, the trace
-/// format): what its errors need to know of it. Each format keeps its grammar and its
-/// own vocabulary of error kinds; the error types around them (`RecordFormatError`,
-/// `RecordFileError`) and their messages are written once, here.
-/// `specs/record-lexer.md`, "Errors", is the definition.
+/// format): what its errors need to know of it. Each format keeps its grammar; the
+/// error types around it (`RecordFormatError`, `RecordFileError`), their kinds and
+/// their messages are written once, here. `specs/record-lexer.md`, "Errors", is the
+/// definition.
 public protocol RecordFileFormat: Sendable {
-    /// What can be wrong with a text of the format (malformed, truncated, ...).
-    associatedtype ErrorKind: Hashable, Sendable
     /// The noun of the format's document in messages: "policy", "trace".
     static var documentNoun: String { get }
+}
+
+/// What can be wrong with a text of a record format, or with an in-memory document
+/// that is to be written as one. A format uses those of its rules (a trace has no caps
+/// and no tables where a name could repeat, so never `capExceeded` or `duplicate`).
+public enum RecordErrorKind: String, Sendable, CaseIterable {
+    /// The file is empty, ends before its `end` line, or ends in the middle of a line.
+    case truncated
+    /// The header names a version this tool does not read.
+    case unsupportedVersion
+    /// A line does not have the shape its position or keyword requires, or a number,
+    /// name, kind or path is not well-formed, or an id is not the next in sequence.
+    case malformed
+    /// An index or a value (state, symbol, site, pid, exit code, signal, ...) is
+    /// outside its range.
+    case outOfRange
+    /// A count or size exceeds one of the format's caps.
+    case capExceeded
+    /// Something that must be unique appears twice.
+    case duplicate
+    /// Parts that are well-formed on their own contradict each other.
+    case inconsistent
 }
 
 /// A text that breaks a rule of `Format`, or an in-memory document that could not be
@@ -15,7 +35,7 @@ public protocol RecordFileFormat: Sendable {
 /// is nil for a problem of an in-memory document, whose message then names the part at
 /// fault.
 public struct RecordFormatError<Format: RecordFileFormat>: Error, Equatable, Sendable, CustomStringConvertible {
-    public typealias Kind = Format.ErrorKind
+    public typealias Kind = RecordErrorKind
 
     public var kind: Kind
     public var line: Int?

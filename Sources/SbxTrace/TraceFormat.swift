@@ -21,29 +21,13 @@ public enum TraceFormat {
 
 extension TraceFormat: RecordFileFormat {
     public static var documentNoun: String { "trace" }
-
-    /// What can be wrong with a trace file or an in-memory trace.
-    public enum ErrorKind: String, Sendable, CaseIterable {
-        /// The file is empty, ends in the middle of a line, or has no `end` line (the
-        /// recorder was killed, or the file was cut).
-        case truncated
-        /// The header names a version this tool does not read.
-        case unsupportedVersion
-        /// A line does not have the shape its keyword requires, or is no record at
-        /// all; a number, kind or path is not well-formed.
-        case malformed
-        /// A number is outside its range (pid, exit code, signal, id).
-        case outOfRange
-        /// Well-formed lines that contradict each other: an event of a thread that
-        /// does not exist (yet, or any more), a second `start`, threads left at `end`.
-        case inconsistent
-    }
 }
 
 /// Trace text that breaks a rule of the format, or an in-memory trace that could not
 /// be written as valid text. `line` is the 1-based line of the file (nil for an
 /// in-memory trace, whose message then names the event). The type is `SbxSystem`'s,
-/// shared with the policy format; the kinds are the trace format's.
+/// shared with the policy format; the kinds are `RecordErrorKind`'s (a trace
+/// uses truncated, unsupported version, malformed, out of range, inconsistent).
 public typealias TraceFormatError = RecordFormatError<TraceFormat>
 
 // MARK: - Paths
