@@ -203,7 +203,7 @@ let package = Package(
         .testTarget(name: "SbxTraceIntegrationTests", dependencies: ["SbxTrace", "TestSupport"]),
         .testTarget(
             name: "SbxVMTests",
-            dependencies: ["SbxVM"],
+            dependencies: ["SbxVM", "TestSupport"],
             // Real guest console transcripts, read by BootConsoleTests (and BootRetryTests)
             // at their source path.
             exclude: ["Transcripts"]
