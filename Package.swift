@@ -159,7 +159,7 @@ let package = Package(
 
         // What the test targets share: running child processes, the random generator
         // and random policies.
-        .target(name: "TestSupport", dependencies: ["DyckModel"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["DyckModel", "SbxSystem"], path: "Tests/TestSupport"),
 
         // Three tiers of tests (CONTRIBUTING.md, "Tests"); the Makefile's UNIT_TEST_TARGETS,
         // INTEGRATION_TEST_TARGETS and GUEST_TEST_TARGETS list every test target once.
@@ -203,7 +203,7 @@ let package = Package(
         .testTarget(name: "SbxTraceIntegrationTests", dependencies: ["SbxTrace", "TestSupport"]),
         .testTarget(
             name: "SbxVMTests",
-            dependencies: ["SbxVM"],
+            dependencies: ["SbxVM", "TestSupport"],
             // Real guest console transcripts, read by BootConsoleTests (and BootRetryTests)
             // at their source path.
             exclude: ["Transcripts"]

@@ -40,6 +40,8 @@
 #include <linux/ratelimit.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/string.h>
+#include <linux/string_helpers.h>
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
 
@@ -208,22 +210,48 @@ static const char *sbx_report_symbol(const struct sbx_policy *p,
 	return NULL;
 }
 
+/* Each byte of a command name escaped is at most "\xHH"; and the NUL. */
+#define SBX_COMM_ESC_SIZE (4 * sizeof_field(struct sbx_violation_record, comm) + 1)
+
+/*
+ * The command name of @rec as the log line shows it, in @buf. The thread
+ * chose it (prctl(PR_SET_NAME), or the name of the file it execed): a newline
+ * in it would start a forged log line, a control byte would drive the
+ * terminal of whoever reads the log. So every byte that is not printable
+ * ASCII, and the backslash (which makes the escape unambiguous) and the space
+ * (so that COMM is one field of the line), is written as \xHH (lower-case
+ * hex); the rest stands as it is. The name is read up to its NUL or its 16
+ * bytes, whichever comes first, so the result always fits @buf.
+ */
+static void sbx_report_comm(const struct sbx_violation_record *rec, char buf[SBX_COMM_ESC_SIZE])
+{
+	size_t len = strnlen(rec->comm, sizeof(rec->comm));
+	int n;
+
+	n = string_escape_mem(rec->comm, len, buf, SBX_COMM_ESC_SIZE - 1,
+			      ESCAPE_HEX | ESCAPE_NAP | ESCAPE_APPEND, "\\ ");
+	buf[min_t(int, n, SBX_COMM_ESC_SIZE - 1)] = '\0';
+}
+
 /*
  * The kernel log line of @rec. With the blob's names it names the libc
  * function and the function of the top frame ("not allowed: fopen in main");
  * a blob without names gives the line of a version 6 blob. The validator
  * made every name 1..SBX_NAME_LEN_MAX printable ASCII bytes without spaces;
- * the precision bounds what is printed regardless.
+ * the precision bounds what is printed regardless. The command name is the
+ * thread's own choice: it is escaped (sbx_report_comm).
  */
 static void sbx_report_log(const struct sbx_policy *p, const struct sbx_violation_record *rec,
 			   bool kill)
 {
 	const char *sym = sbx_report_symbol(p, rec);
 	const char *fn = rec->depth ? sbx_blob_frame_name(&p->view, rec->tag) : NULL;
+	char comm[SBX_COMM_ESC_SIZE];
 
+	sbx_report_comm(rec, comm);
 	pr_notice(
 		"violation: pid %u tid %u (%s) policy %u: %s%s%.*s%s%.*s; syscall %u kind %llu id %llu, top %#x mstate %u depth %u%s\n",
-		rec->pid, rec->tid, rec->comm, rec->policy_id, sbx_reason_name(rec->reason),
+		rec->pid, rec->tid, comm, rec->policy_id, sbx_reason_name(rec->reason),
 		sym ? ": " : "", (int)SBX_NAME_LEN_MAX, sym ?: "",
 		fn ? (sym ? " in " : ": in ") : "", (int)SBX_NAME_LEN_MAX, fn ?: "",
 		rec->syscall_nr, rec->kind, rec->id, rec->tag, rec->mstate, rec->depth,

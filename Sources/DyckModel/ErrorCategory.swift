@@ -34,3 +34,14 @@ import SbxSystem
 extension AtomicWriteError: CategorizedError {
     public var category: ErrorCategory { .outputFailed }
 }
+
+// The record formats' errors (the policy format's here, the trace format's in
+// SbxTrace) are classified once: a text at fault is bad input, a write that failed or
+// was refused is a failed output.
+extension RecordFormatError: CategorizedError {
+    public var category: ErrorCategory { .badInput }
+}
+
+extension RecordFileError: CategorizedError {
+    public var category: ErrorCategory { reason.isWriteFailure ? .outputFailed : .badInput }
+}

@@ -1,72 +1,9 @@
 import SbxSystem
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
-/// A policy file that could not be read, parsed or written.
-public struct PolicyFileError: CategorizedError, Sendable {
-    public enum Reason: Sendable {
-        /// Opening or reading failed; the system's error text.
-        case unreadable(String)
-        /// The file is larger than `PolicyLimits.maxFileBytes`.
-        case tooLarge(limit: Int)
-        /// The bytes are not UTF-8; where the first bad sequence starts.
-        case notUTF8(line: Int, byteOffset: Int)
-        /// The text breaks the policy format.
-        case format(PolicyFormatError)
-        /// `write(to:)` refused a policy that fails `validate()`: writing it would
-        /// produce a file that no reader accepts.
-        case invalidPolicy(PolicyFormatError)
-        /// Creating, writing, syncing or renaming the file failed; nothing was
-        /// replaced.
-        case unwritable(String)
-    }
-
-    public var path: String
-    public var reason: Reason
-
-    public init(path: String, reason: Reason) {
-        self.path = path
-        self.reason = reason
-    }
-
-    public var category: ErrorCategory {
-        switch reason {
-        case .unreadable, .tooLarge, .notUTF8, .format: return .badInput
-        case .invalidPolicy, .unwritable: return .outputFailed
-        }
-    }
-
-    /// One line, "PATH: problem" or "PATH:LINE: problem".
-    public var description: String {
-        let file = oneLine(path)
-        switch reason {
-        case .unreadable(let why):
-            return "\(file): cannot read: \(oneLine(why))"
-        case .tooLarge(let limit):
-            return "\(file): too large for a policy file (more than \(limit) bytes)"
-        case .notUTF8(let line, let offset):
-            return "\(file):\(line): not UTF-8 text (invalid byte sequence at byte offset \(offset))"
-        case .format(let error):
-            guard let line = error.line else { return "\(file): \(oneLine(error.message))" }
-            return "\(file):\(line): \(oneLine(error.message))"
-        case .invalidPolicy(let error):
-            return "\(file): not written: invalid policy: \(oneLine(error.description))"
-        case .unwritable(let why):
-            return "\(file): cannot write: \(oneLine(why))"
-        }
-    }
-}
-
-/// Control characters escaped, so that a hostile file name cannot break the one-line
-/// diagnostic or drive the terminal.
-private func oneLine(_ text: String) -> String {
-    RecordLexer.oneLine(text)
-}
+/// A policy file that could not be read, parsed or written: `SbxSystem`'s file error
+/// of the record formats, shared with the trace format; `invalid` is a policy that
+/// fails `validate()`, `tooLarge` a file over `PolicyLimits.maxFileBytes`.
+public typealias PolicyFileError = RecordFileError<PolicyFormat>
 
 extension Policy {
     /// Reads, parses and validates the policy file at `path`.
@@ -77,16 +14,12 @@ extension Policy {
     /// As `load(path:)`, also returning the bytes read (whose digest an instrumented
     /// executable records: `SbxABI.PolicyDigest`).
     public static func loadWithBytes(path: String) throws(PolicyFileError) -> (policy: Policy, bytes: [UInt8]) {
-        let bytes = try PolicyFileIO.readFile(path)
-        if let offset = PolicyFileIO.firstInvalidUTF8(bytes) {
+        let bytes = try PolicyFileError.readBytes(path, limit: PolicyLimits.maxFileBytes)
+        if let offset = firstInvalidUTF8(bytes) {
             let line = bytes[..<offset].reduce(1) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
             throw PolicyFileError(path: path, reason: .notUTF8(line: line, byteOffset: offset))
         }
-        do throws(PolicyFormatError) {
-            return (try parse(utf8: bytes), bytes)
-        } catch {
-            throw PolicyFileError(path: path, reason: .format(error))
-        }
+        return (try PolicyFileError.parsing(path) { () throws(PolicyFormatError) in try parse(utf8: bytes) }, bytes)
     }
 
     /// Validates the policy and writes it to `path` atomically: the text goes to a
@@ -95,47 +28,21 @@ extension Policy {
     /// existing file's permission bits are kept; a symbolic link at `path` is
     /// replaced by the file, not followed.
     public func write(to path: String) throws(PolicyFileError) {
-        do throws(PolicyFormatError) {
-            try validate()
-        } catch {
-            throw PolicyFileError(path: path, reason: .invalidPolicy(error))
-        }
-        try PolicyFileIO.writeAtomically(Array(serialized().utf8), to: path)
+        try PolicyFileError.writeValidated(path, validate: validate) { Array(serialized().utf8) }
     }
 }
 
-enum PolicyFileIO {
-    static func readFile(_ path: String) throws(PolicyFileError) -> [UInt8] {
-        do {
-            return try FileBytes.read(path, limit: PolicyLimits.maxFileBytes)
-        } catch {
-            switch error {
-            case let .system(error): throw PolicyFileError(path: path, reason: .unreadable(error.text))
-            case let .tooLarge(limit): throw PolicyFileError(path: path, reason: .tooLarge(limit: limit))
-            }
-        }
-    }
-
-    /// Byte offset of the first invalid UTF-8 sequence, or nil if there is none.
-    static func firstInvalidUTF8(_ bytes: [UInt8]) -> Int? {
-        if bytes.allSatisfy({ $0 < 0x80 }) { return nil }
-        var iterator = bytes.makeIterator()
-        var decoder = UTF8()
-        var offset = 0
-        while true {
-            switch decoder.decode(&iterator) {
-            case .scalarValue(let scalar): offset += UTF8.width(scalar)
-            case .emptyInput: return nil
-            case .error: return offset
-            }
-        }
-    }
-
-    static func writeAtomically(_ bytes: [UInt8], to path: String) throws(PolicyFileError) {
-        do {
-            try AtomicFile.write(bytes, to: path)
-        } catch {
-            throw PolicyFileError(path: path, reason: .unwritable(error.reason))
+/// Byte offset of the first invalid UTF-8 sequence, or nil if there is none.
+private func firstInvalidUTF8(_ bytes: [UInt8]) -> Int? {
+    if bytes.allSatisfy({ $0 < 0x80 }) { return nil }
+    var iterator = bytes.makeIterator()
+    var decoder = UTF8()
+    var offset = 0
+    while true {
+        switch decoder.decode(&iterator) {
+        case .scalarValue(let scalar): offset += UTF8.width(scalar)
+        case .emptyInput: return nil
+        case .error: return offset
         }
     }
 }

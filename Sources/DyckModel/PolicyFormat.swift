@@ -20,47 +20,17 @@ public enum PolicyFormat {
     }
 }
 
+extension PolicyFormat: RecordFileFormat {
+    public static var documentNoun: String { "policy" }
+}
+
 /// A policy file, or an in-memory policy, that breaks a rule of the policy format.
 ///
 /// `line` is the 1-based line of the file the problem is on; it is nil for problems
 /// found by `Policy.validate()` on an in-memory policy, whose message then starts
-/// with the part of the policy at fault.
-public struct PolicyFormatError: CategorizedError, Equatable, Sendable {
-    public enum Kind: String, Sendable, CaseIterable {
-        /// The file ends before its `end` line, or in the middle of a line.
-        case truncated
-        /// The header names a version this tool does not read.
-        case unsupportedVersion
-        /// A line does not have the shape its position requires, a number or a name
-        /// is not well-formed, or an id is not the next one in sequence.
-        case malformed
-        /// An index (state, symbol, site, function) or a value is outside its range.
-        case outOfRange
-        /// A count or size exceeds one of `PolicyLimits`.
-        case capExceeded
-        /// A name, edge, callee, callback or final state appears twice.
-        case duplicate
-        /// Parts that are well-formed on their own contradict each other.
-        case inconsistent
-    }
-
-    public var kind: Kind
-    public var line: Int?
-    public var message: String
-
-    public init(kind: Kind, line: Int?, message: String) {
-        self.kind = kind
-        self.line = line
-        self.message = message
-    }
-
-    public var category: ErrorCategory { .badInput }
-
-    public var description: String {
-        guard let line else { return message }
-        return "line \(line): \(message)"
-    }
-}
+/// with the part of the policy at fault. The type is `SbxSystem`'s, shared with the
+/// trace format; the kinds are `RecordErrorKind`'s ("Errors" in `specs/policy-format.md`).
+public typealias PolicyFormatError = RecordFormatError<PolicyFormat>
 
 // MARK: - Names
 

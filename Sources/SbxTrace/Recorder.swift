@@ -41,16 +41,16 @@ public struct RecordError: CategorizedError, Sendable {
     public var description: String {
         switch reason {
         case .commandNotFound(let name):
-            return "\(TraceIO.oneLine(name)): command not found (searched PATH)"
+            return "\(RecordLexer.oneLine(name)): command not found (searched PATH)"
         case .notExecutable(let path, let why):
-            return "\(TraceIO.oneLine(path)): cannot run: \(why)"
+            return "\(RecordLexer.oneLine(path)): cannot run: \(why)"
         case .cannotExecute(let path, let why):
-            return "\(TraceIO.oneLine(path)): cannot execute: \(why)"
+            return "\(RecordLexer.oneLine(path)): cannot execute: \(why)"
         case .outputUnwritable(let path, let why):
-            return "\(TraceIO.oneLine(path)): cannot write: \(why)"
+            return "\(RecordLexer.oneLine(path)): cannot write: \(why)"
         case .ptraceRefused(let path, let why):
             return
-                "cannot trace \(TraceIO.oneLine(path)): ptrace refused: \(why) (is ptrace disabled by Yama, seccomp or a container?)"
+                "cannot trace \(RecordLexer.oneLine(path)): ptrace refused: \(why) (is ptrace disabled by Yama, seccomp or a container?)"
         case .system(let why):
             return "recording failed: \(why)"
         }

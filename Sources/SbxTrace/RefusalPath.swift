@@ -63,22 +63,25 @@ extension TraceChecker {
                 let before = monitors[tid]
                 var id = 0
                 if case let .marker(_, _, _, raw) = trace.events[index] { id = Int(clamping: raw) }
-                if let before, kind == .libc, before.depth == monitor.depth, !path.isEmpty {
+                if let before, kind == .known(.libc), before.depth == monitor.depth, !path.isEmpty {
                     path[path.count - 1] += edges(before.top.frontier, .libc(id), monitor.top.frontier)
-                } else if let before, kind == .call, monitor.depth == before.depth + 1, path.count == before.depth,
+                } else if let before, kind == .known(.call), monitor.depth == before.depth + 1,
+                    path.count == before.depth,
                     !path.isEmpty
                 {
                     // CALL moves the caller to the call edges' targets at once.
                     path[path.count - 1] += edges(
                         before.top.frontier, .call(id), monitor.stack[before.depth - 1].frontier)
                     path.append([])
-                } else if let before, kind == .ret, monitor.depth == before.depth - 1, path.count == before.depth {
+                } else if let before, kind == .known(.ret), monitor.depth == before.depth - 1,
+                    path.count == before.depth
+                {
                     path.removeLast()
                 } else {
                     // Tail calls, callbacks, longjmp, folded recursion: the frames
                     // that changed start afresh.
                     if path.count > monitor.depth { path.removeLast(path.count - monitor.depth) }
-                    if kind != .callbackEnter && !path.isEmpty { path[path.count - 1] = [] }
+                    if kind != .known(.callbackEnter) && !path.isEmpty { path[path.count - 1] = [] }
                     while path.count < monitor.depth { path.append([]) }
                 }
                 paths[tid] = path

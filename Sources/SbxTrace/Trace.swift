@@ -66,53 +66,39 @@ public enum TraceEvent: Hashable, Sendable {
     }
 }
 
-/// The kind of a marker (`specs/marker-abi.md`), as the program put it in `rdi`. A
-/// number the ABI does not define is kept as `.unknown`, so that a checker sees it
-/// and refuses it instead of the recorder hiding it.
+/// The kind of a marker (`specs/marker-abi.md`), as the program put it in `rdi`: one
+/// of the kinds the ABI defines (`MarkerKind`, whose numbers and names are defined once,
+/// from `kmod/uapi/sbx_marker.h`), or a number it does not define, kept as `.unknown`
+/// so that a checker sees it and refuses it instead of the recorder hiding it.
 public enum TraceMarkerKind: Hashable, Sendable, CustomStringConvertible {
-    case libc
-    case call
-    case ret
-    case callbackEnter
-    case callbackExit
-    case tail
-    case setjmpSave
-    case setjmpResume
-    /// Any other value of `rdi`; never one of the values above.
+    /// A kind the ABI defines.
+    case known(MarkerKind)
+    /// Any other value of `rdi`; never the number of a `MarkerKind` (`init(rawValue:)`
+    /// and the trace reader never make one that is).
     case unknown(UInt64)
 
-    /// The known kinds with their numbers (`MarkerKind`: from `kmod/uapi/sbx_marker.h`) and names.
-    static let table: [(kind: TraceMarkerKind, value: UInt64, name: String)] = MarkerKind.allCases.map { kind in
-        (TraceMarkerKind(kind), UInt64(kind.rawValue), kind.name)
-    }
-
-    /// The trace's name for a kind the monitor knows.
-    init(_ kind: MarkerKind) {
-        switch kind {
-        case .libc: self = .libc
-        case .call: self = .call
-        case .ret: self = .ret
-        case .callbackEnter: self = .callbackEnter
-        case .callbackExit: self = .callbackExit
-        case .tail: self = .tail
-        case .setjmpSave: self = .setjmpSave
-        case .setjmpResume: self = .setjmpResume
+    public init(rawValue: UInt64) {
+        if let small = Int(exactly: rawValue), let kind = MarkerKind(rawValue: small) {
+            self = .known(kind)
+        } else {
+            self = .unknown(rawValue)
         }
     }
 
-    public init(rawValue: UInt64) {
-        self = Self.table.first { $0.value == rawValue }?.kind ?? .unknown(rawValue)
-    }
-
     public var rawValue: UInt64 {
-        if case .unknown(let value) = self { return value }
-        return Self.table.first { $0.kind == self }?.value ?? 0
+        switch self {
+        case .known(let kind): return UInt64(kind.rawValue)
+        case .unknown(let value): return value
+        }
     }
 
-    /// The name in a trace: `libc`, `call`, ..., or `kind-N` for an unknown number.
+    /// The name in a trace: the kind's (`MarkerKind.name`: `libc`, `call`, ...), or
+    /// `kind-N` for an unknown number.
     public var name: String {
-        if case .unknown(let value) = self { return "kind-\(value)" }
-        return Self.table.first { $0.kind == self }?.name ?? ""
+        switch self {
+        case .known(let kind): return kind.name
+        case .unknown(let value): return "kind-\(value)"
+        }
     }
 
     public var description: String { name }
@@ -120,8 +106,8 @@ public enum TraceMarkerKind: Hashable, Sendable, CustomStringConvertible {
     /// False for `.unknown` (also for `.unknown` built with a known number, which
     /// `init(rawValue:)` never does and a trace cannot spell).
     public var isKnown: Bool {
-        if case .unknown = self { return false }
-        return true
+        if case .known = self { return true }
+        return false
     }
 }
 

@@ -138,7 +138,7 @@ public struct TraceBranchingFactor {
             positions.append(Position(eventIndex: index, tid: tid))
             if keepPlaces {
                 var libc: Int?
-                if case let .marker(_, _, .libc, id) = trace.events[index] { libc = Int(clamping: id) }
+                if case let .marker(_, _, .known(.libc), id) = trace.events[index] { libc = Int(clamping: id) }
                 places.append(Place(function: monitor.top.frontier.first?.function ?? -1, libc: libc))
             }
             let fresh = NextLibcCursor(monitor)
@@ -161,9 +161,9 @@ public struct TraceBranchingFactor {
             case .stepped(let tid, let kind):
                 cursors[tid, default: NextLibcCursor(monitor)].observe(monitor)
                 switch kind {
-                case .libc:
+                case .known(.libc):
                     take(index, tid, monitor)
-                case .callbackEnter where monitor.stack.count == 2 && monitor.stack[0].frontier.isEmpty:
+                case .known(.callbackEnter) where monitor.stack.count == 2 && monitor.stack[0].frontier.isEmpty:
                     take(index, tid, monitor)
                 default:
                     break
@@ -198,7 +198,7 @@ public struct TraceBranchingFactor {
         for i in (0..<common).reversed() {
             let position = d.positions[i]
             if let next = nextOnThread[position.tid],
-                case .marker(_, _, .libc, _) = trace.events[d.positions[next].eventIndex]
+                case .marker(_, _, .known(.libc), _) = trace.events[d.positions[next].eventIndex]
             {
                 result.followed += 1
             }

@@ -274,7 +274,8 @@ public struct TraceChecker {
     ) -> Refusal {
         // The functions and the stack as for a marker; what was allowed is the window's.
         var refusal = describe(
-            reason, marker: Marker(.libc, 0), kind: .libc, rawID: 0, monitor: monitor, index: index, pid: pid, tid: tid)
+            reason, marker: Marker(.libc, 0), kind: .known(.libc), rawID: 0, monitor: monitor, index: index, pid: pid,
+            tid: tid)
         var event = abi == .ia32 ? "ia32 system call \(number)" : "system call \(Self.systemCallText(number))"
         if abi == .x86_64, number <= UInt64(SystemCallSet.maximumNumber),
             SystemCallNumbers.executableMappingCalls.contains(Int(number))
@@ -331,12 +332,12 @@ public struct TraceChecker {
     func eventText(_ kind: TraceMarkerKind, _ id: UInt64) -> String {
         let n = Int(clamping: id)
         switch kind {
-        case .libc:
+        case .known(.libc):
             return n < policy.symbols.count ? "libc \(policy.symbols[n])" : "libc #\(id) (no such symbol)"
-        case .call, .ret, .tail:
+        case .known(.call), .known(.ret), .known(.tail):
             return n < policy.sites.count
                 ? "\(kind.name) of site \(n): \(originalSiteText(n))" : "\(kind.name) of site #\(id) (no such site)"
-        case .callbackEnter, .callbackExit:
+        case .known(.callbackEnter), .known(.callbackExit):
             return n < policy.functions.count
                 ? "\(kind.name) \(policy.functions[n].name)" : "\(kind.name) #\(id) (no such function)"
         default:

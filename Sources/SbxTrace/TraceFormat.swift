@@ -19,43 +19,16 @@ public enum TraceFormat {
     static let exitCodes: ClosedRange<Int32> = 0...255
 }
 
+extension TraceFormat: RecordFileFormat {
+    public static var documentNoun: String { "trace" }
+}
+
 /// Trace text that breaks a rule of the format, or an in-memory trace that could not
 /// be written as valid text. `line` is the 1-based line of the file (nil for an
-/// in-memory trace, whose message then names the event).
-public struct TraceFormatError: CategorizedError, Equatable, Sendable {
-    public enum Kind: String, Sendable, CaseIterable {
-        /// The file is empty, ends in the middle of a line, or has no `end` line (the
-        /// recorder was killed, or the file was cut).
-        case truncated
-        /// The header names a version this tool does not read.
-        case unsupportedVersion
-        /// A line does not have the shape its keyword requires, or is no record at
-        /// all; a number, kind or path is not well-formed.
-        case malformed
-        /// A number is outside its range (pid, exit code, signal, id).
-        case outOfRange
-        /// Well-formed lines that contradict each other: an event of a thread that
-        /// does not exist (yet, or any more), a second `start`, threads left at `end`.
-        case inconsistent
-    }
-
-    public var kind: Kind
-    public var line: Int?
-    public var message: String
-
-    public init(kind: Kind, line: Int?, message: String) {
-        self.kind = kind
-        self.line = line
-        self.message = message
-    }
-
-    public var category: ErrorCategory { .badInput }
-
-    public var description: String {
-        guard let line else { return message }
-        return "line \(line): \(message)"
-    }
-}
+/// in-memory trace, whose message then names the event). The type is `SbxSystem`'s,
+/// shared with the policy format; the kinds are `RecordErrorKind`'s (a trace
+/// uses truncated, unsupported version, malformed, out of range, inconsistent).
+public typealias TraceFormatError = RecordFormatError<TraceFormat>
 
 // MARK: - Paths
 
@@ -470,8 +443,8 @@ struct TraceParser {
     }
 
     func kind(_ range: Range<Int>, line: Int) throws(TraceFormatError) -> TraceMarkerKind {
-        for entry in TraceMarkerKind.table where equals(range, entry.name) {
-            return entry.kind
+        for kind in MarkerKind.allCases where equals(range, kind.name) {
+            return .known(kind)
         }
         let prefix = "kind-".utf8
         if bytes[range].starts(with: prefix) {
@@ -483,7 +456,7 @@ struct TraceParser {
             }
             return kind
         }
-        let names = TraceMarkerKind.table.map(\.name).joined(separator: ", ")
+        let names = MarkerKind.allCases.map(\.name).joined(separator: ", ")
         throw error(.malformed, line, "unknown marker kind '\(show(range))' (expected \(names) or kind-N)")
     }
 

@@ -2,6 +2,7 @@ import DyckAnalysis
 import DyckModel
 import Foundation
 import XCTest
+import TestSupport
 
 /// Compiles C fixtures with clang-19 into a per-process temporary directory.
 enum Fixtures {
@@ -49,20 +50,13 @@ enum Fixtures {
     }
 
     static func run(_ tool: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        let message = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        let outcome = try ProcessRunner.run(tool, arguments)
+        guard outcome.shellStatus == 0 else {
             throw NSError(
-                domain: "Fixtures", code: Int(process.terminationStatus),
+                domain: "Fixtures", code: Int(outcome.shellStatus),
                 userInfo: [
                     NSLocalizedDescriptionKey: "\(tool) \(arguments.joined(separator: " ")) failed: "
-                        + String(decoding: message, as: UTF8.self)
+                        + outcome.stderrText
                 ])
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TestSupport
 @testable import DyckCC
 
 /// The hand-written command-line parser: which job a command asks for, and what each
@@ -99,13 +100,8 @@ final class ArgumentsTests: XCTestCase {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         func sh(_ command: String) throws {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", command]
-            process.currentDirectoryURL = dir
-            try process.run()
-            process.waitUntilExit()
-            XCTAssertEqual(process.terminationStatus, 0, command)
+            let outcome = try ProcessRunner.run("/bin/sh", ["-c", command], directory: dir)
+            XCTAssertEqual(outcome.shellStatus, 0, command + ": " + outcome.stderrText)
         }
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/clang-19") else {
             throw XCTSkip("clang-19 is not installed")

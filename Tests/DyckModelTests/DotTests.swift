@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TestSupport
 @testable import DyckModel
 
 final class DotTests: XCTestCase {
@@ -122,22 +123,10 @@ final class DotTests: XCTestCase {
         policy.functions[2].name = "we\"ird\\N\nname {}"
         policy.sites[0] = CallSite(caller: 0, callees: [1, 2], indirect: true)
         for text in [Dot.function(policy, index: 0), Dot.allFunctions(policy), Dot.flattened(policy)] {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: dot)
-            process.arguments = ["-Tsvg"]
-            let input = Pipe(), output = Pipe(), errors = Pipe()
-            process.standardInput = input
-            process.standardOutput = output
-            process.standardError = errors
-            try process.run()
-            input.fileHandleForWriting.write(Data(text.utf8))
-            try input.fileHandleForWriting.close()
-            let svg = output.fileHandleForReading.readDataToEndOfFile()
-            let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            XCTAssertEqual(process.terminationStatus, 0, message)
-            XCTAssertTrue(message.isEmpty, message)
-            XCTAssertTrue(String(decoding: svg, as: UTF8.self).contains("<svg"))
+            let outcome = try ProcessRunner.run(dot, ["-Tsvg"], stdin: Data(text.utf8))
+            XCTAssertEqual(outcome.shellStatus, 0, outcome.stderrText)
+            XCTAssertTrue(outcome.stderrText.isEmpty, outcome.stderrText)
+            XCTAssertTrue(outcome.stdoutText.contains("<svg"))
         }
     }
 

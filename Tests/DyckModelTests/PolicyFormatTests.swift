@@ -1258,7 +1258,7 @@ final class PolicyFormatTestsFileIO: XCTestCase {
             try bad.write(to: target)
             XCTFail("wrote an invalid policy")
         } catch {
-            guard case .invalidPolicy = error.reason else { return XCTFail("\(error)") }
+            guard case .invalid = error.reason else { return XCTFail("\(error)") }
             XCTAssertEqual(error.category, .outputFailed)
             XCTAssertEqual(
                 error.description,

@@ -2,6 +2,7 @@ import DyckAnalysis
 import DyckModel
 import Foundation
 import XCTest
+import TestSupport
 
 /// Policies of real C programs: the analysis fixtures, compiled with clang-19 and
 /// analysed in-process.
@@ -33,12 +34,8 @@ enum RealPolicies {
     static func analyze(_ name: String, _ level: String) throws -> Policy {
         let source = fixtures.appendingPathComponent(name + ".c").path
         let ir = workDirectory.appendingPathComponent("\(name)\(level).ll").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try clang())
-        process.arguments = [level, "-g", "-S", "-emit-llvm", "-w", source, "-o", ir]
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        let outcome = try ProcessRunner.run(try clang(), [level, "-g", "-S", "-emit-llvm", "-w", source, "-o", ir])
+        guard outcome.shellStatus == 0 else {
             throw XCTSkip("clang-19 failed on \(name).c")
         }
         return try analyzeIR(atPath: ir).policy

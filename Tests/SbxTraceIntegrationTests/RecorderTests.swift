@@ -62,9 +62,11 @@ final class RecorderTests: XCTestCase {
             trace.events,
             [
                 .start(pid: p, path: TracePath(try TestPrograms.path("single"))),
-                m(.libc, 0), m(.call, 5), m(.ret, 5), m(.callbackEnter, 2), m(.callbackExit, 2),
-                m(.tail, 9), m(.setjmpSave, 0), m(.setjmpResume, 0), m(.libc, 4_294_967_295),
-                m(.unknown(42), 7), m(.libc, 1 << 32), m(.libc, 3),
+                m(.known(.libc), 0), m(.known(.call), 5), m(.known(.ret), 5), m(.known(.callbackEnter), 2),
+                m(.known(.callbackExit), 2),
+                m(.known(.tail), 9), m(.known(.setjmpSave), 0), m(.known(.setjmpResume), 0),
+                m(.known(.libc), 4_294_967_295),
+                m(.unknown(42), 7), m(.known(.libc), 1 << 32), m(.known(.libc), 3),
                 .exit(pid: p, tid: p, status: .exited(0))
             ])
     }
@@ -90,12 +92,12 @@ final class RecorderTests: XCTestCase {
             trace.events,
             [
                 .start(pid: p, path: TracePath(try TestPrograms.path("fork"))),
-                .marker(pid: p, tid: p, kind: .libc, id: 1),
+                .marker(pid: p, tid: p, kind: .known(.libc), id: 1),
                 .fork(parentPID: p, parentTID: p, childPID: c),
-                .marker(pid: c, tid: c, kind: .libc, id: 100),
-                .marker(pid: c, tid: c, kind: .libc, id: 101),
+                .marker(pid: c, tid: c, kind: .known(.libc), id: 100),
+                .marker(pid: c, tid: c, kind: .known(.libc), id: 101),
                 .exit(pid: c, tid: c, status: .exited(5)),
-                .marker(pid: p, tid: p, kind: .libc, id: 2),
+                .marker(pid: p, tid: p, kind: .known(.libc), id: 2),
                 .exit(pid: p, tid: p, status: .exited(0))
             ])
     }
@@ -123,7 +125,7 @@ final class RecorderTests: XCTestCase {
         let threads = newThreads(trace)
         XCTAssertEqual(threads.count, 2)
         XCTAssertEqual(Set(threads + [p]).count, 3, "distinct tids: \(threads), main \(p)")
-        XCTAssertEqual(trace.markers(tid: p).map(\.0), [.call, .ret])
+        XCTAssertEqual(trace.markers(tid: p).map(\.0), [.known(.call), .known(.ret)])
         XCTAssertEqual(trace.markerIDs(tid: threads[0]), (1000..<1050).map(UInt64.init))
         XCTAssertEqual(trace.markerIDs(tid: threads[1]), (2000..<2050).map(UInt64.init))
         for tid in threads {
@@ -192,7 +194,7 @@ final class RecorderTests: XCTestCase {
         XCTAssertEqual(
             Array(trace.events.dropFirst()),
             [
-                .marker(pid: p, tid: p, kind: .libc, id: 1),
+                .marker(pid: p, tid: p, kind: .known(.libc), id: 1),
                 .exit(pid: p, tid: p, status: .killed(signal: SIGTERM))
             ])
     }
@@ -209,8 +211,8 @@ final class RecorderTests: XCTestCase {
         XCTAssertEqual(result.status, 0, "the parent did not see its child stop and continue (status \(result.status))")
         let p = try XCTUnwrap(trace.startPID)
         let c = try XCTUnwrap(childPID(trace))
-        let parentMark = try XCTUnwrap(index(of: .marker(pid: p, tid: p, kind: .libc, id: 8), in: trace))
-        let childMark = try XCTUnwrap(index(of: .marker(pid: c, tid: c, kind: .libc, id: 9), in: trace))
+        let parentMark = try XCTUnwrap(index(of: .marker(pid: p, tid: p, kind: .known(.libc), id: 8), in: trace))
+        let childMark = try XCTUnwrap(index(of: .marker(pid: c, tid: c, kind: .known(.libc), id: 9), in: trace))
         XCTAssertLessThan(parentMark, childMark, "the child ran before SIGCONT")
     }
 
@@ -297,9 +299,9 @@ final class RecorderTests: XCTestCase {
             trace.events,
             [
                 .start(pid: p, path: TracePath(try TestPrograms.path("exec"))),
-                .marker(pid: p, tid: p, kind: .libc, id: 1),
+                .marker(pid: p, tid: p, kind: .known(.libc), id: 1),
                 .exec(pid: p, tid: p, path: TracePath(second)),
-                .marker(pid: p, tid: p, kind: .libc, id: 77),
+                .marker(pid: p, tid: p, kind: .known(.libc), id: 77),
                 .exit(pid: p, tid: p, status: .exited(4))
             ])
     }
@@ -313,12 +315,12 @@ final class RecorderTests: XCTestCase {
         XCTAssertEqual(
             Array(trace.events.dropFirst()),
             [
-                .marker(pid: p, tid: p, kind: .libc, id: 1),
+                .marker(pid: p, tid: p, kind: .known(.libc), id: 1),
                 .fork(parentPID: p, parentTID: p, childPID: c),
                 .exec(pid: c, tid: c, path: TracePath(second)),
-                .marker(pid: c, tid: c, kind: .libc, id: 77),
+                .marker(pid: c, tid: c, kind: .known(.libc), id: 77),
                 .exit(pid: c, tid: c, status: .exited(4)),
-                .marker(pid: p, tid: p, kind: .libc, id: 2),
+                .marker(pid: p, tid: p, kind: .known(.libc), id: 2),
                 .exit(pid: p, tid: p, status: .exited(4))
             ])
     }
@@ -339,7 +341,7 @@ final class RecorderTests: XCTestCase {
                 .start(pid: p, path: TracePath(try TestPrograms.path("threadexec"))),
                 .thread(pid: p, parentTID: p, newTID: sleeper),
                 .thread(pid: p, parentTID: p, newTID: worker),
-                .marker(pid: p, tid: worker, kind: .libc, id: 20)
+                .marker(pid: p, tid: worker, kind: .known(.libc), id: 20)
             ])
         XCTAssertEqual(
             Set(trace.events[4..<6]),
@@ -350,7 +352,7 @@ final class RecorderTests: XCTestCase {
             Array(trace.events[6...]),
             [
                 .exec(pid: p, tid: worker, path: TracePath(second)),
-                .marker(pid: p, tid: p, kind: .libc, id: 77),
+                .marker(pid: p, tid: p, kind: .known(.libc), id: 77),
                 .exit(pid: p, tid: p, status: .exited(4))
             ])
     }
@@ -435,17 +437,17 @@ final class RecorderTests: XCTestCase {
             return XCTFail("the start is not followed by a system call of the program: \(trace.events.prefix(3))")
         }
         XCTAssertFalse(trace.systemCalls(tid: p).contains { $0.1 == 59 }, "no execve")
-        let first = try XCTUnwrap(trace.events.firstIndex(of: .marker(pid: p, tid: p, kind: .libc, id: 1)))
+        let first = try XCTUnwrap(trace.events.firstIndex(of: .marker(pid: p, tid: p, kind: .known(.libc), id: 1)))
         func s(_ nr: UInt64, _ arg: UInt64, _ abi: SystemCallABI = .x86_64) -> TraceEvent {
             .systemCall(pid: p, tid: p, abi: abi, number: nr, argument: arg)
         }
         func m(_ kind: TraceMarkerKind, _ id: UInt64) -> TraceEvent { .marker(pid: p, tid: p, kind: kind, id: id) }
         let expected: [TraceEvent] = [
-            m(.libc, 1), s(110, 77), m(.libc, 2), s(9, 1 << 40 | 5), s(10, 7), m(.call, 3),
+            m(.known(.libc), 1), s(110, 77), m(.known(.libc), 2), s(9, 1 << 40 | 5), s(10, 7), m(.known(.call), 3),
             s(1 << 30 | 39, 5), s(20, 1234, .ia32), s(999, 3, .ia32)
         ]
         XCTAssertEqual(Array(trace.events[first..<(first + 9)]), expected)
-        XCTAssertEqual(trace.events[first + 9], m(.ret, 3))
+        XCTAssertEqual(trace.events[first + 9], m(.known(.ret), 3))
         XCTAssertEqual(trace.events.last, .exit(pid: p, tid: p, status: .exited(0)))
         XCTAssertEqual(trace.systemCalls(tid: p).last?.1, 231, "exit_group is the last call")
         // The text round-trips.

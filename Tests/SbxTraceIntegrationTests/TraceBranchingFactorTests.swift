@@ -39,8 +39,8 @@ final class TraceBranchingFactorTests: XCTestCase {
     /// The run open, read, open, write.
     static let simple = Trace(events: [
         .start(pid: 1, path: "/p"),
-        m(1, 1, .call, 0), m(1, 1, .libc, 0), m(1, 1, .ret, 0), m(1, 1, .libc, 1),
-        m(1, 1, .call, 1), m(1, 1, .libc, 0), m(1, 1, .ret, 1), m(1, 1, .libc, 2),
+        m(1, 1, .known(.call), 0), m(1, 1, .known(.libc), 0), m(1, 1, .known(.ret), 0), m(1, 1, .known(.libc), 1),
+        m(1, 1, .known(.call), 1), m(1, 1, .known(.libc), 0), m(1, 1, .known(.ret), 1), m(1, 1, .known(.libc), 2),
         .exit(pid: 1, tid: 1, status: .exited(0))
     ])
 
@@ -86,26 +86,26 @@ final class TraceBranchingFactorTests: XCTestCase {
 
     static let processes = Trace(events: [
         .start(pid: 1, path: "/p"),  // 0: position, {open}
-        m(1, 1, .call, 0),
-        m(1, 1, .libc, 0),  // 2: {read} / {read, write}
+        m(1, 1, .known(.call), 0),
+        m(1, 1, .known(.libc), 0),  // 2: {read} / {read, write}
         .thread(pid: 1, parentTID: 1, newTID: 2),  // nothing yet: not a position
-        m(1, 2, .callbackEnter, 2),  // 4: the thread's start: {write}
-        m(1, 2, .libc, 2),  // 5: ∅ (returning resumes libc)
-        m(1, 2, .callbackExit, 2),
+        m(1, 2, .known(.callbackEnter), 2),  // 4: the thread's start: {write}
+        m(1, 2, .known(.libc), 2),  // 5: ∅ (returning resumes libc)
+        m(1, 2, .known(.callbackExit), 2),
         .exit(pid: 1, tid: 2, status: .exited(0)),
         .fork(parentPID: 1, parentTID: 1, childPID: 3),  // 8: the parent's: {read} / {read, write}
-        m(3, 3, .ret, 0),
-        m(3, 3, .libc, 1),  // 10: {open}
+        m(3, 3, .known(.ret), 0),
+        m(3, 3, .known(.libc), 1),  // 10: {open}
         .exec(pid: 3, tid: 3, path: "/p"),  // 11: the program again: {open}
-        m(3, 3, .call, 0),
-        m(3, 3, .libc, 0),  // 13: {read} / {read, write}
+        m(3, 3, .known(.call), 0),
+        m(3, 3, .known(.libc), 0),  // 13: {read} / {read, write}
         .fork(parentPID: 3, parentTID: 3, childPID: 4),  // 14: {read} / {read, write}
         .exec(pid: 4, tid: 4, path: "/bin/true"),  // another program: no longer measured
-        m(4, 4, .libc, 2),
+        m(4, 4, .known(.libc), 2),
         .exit(pid: 4, tid: 4, status: .exited(0)),
         .exit(pid: 3, tid: 3, status: .exited(0)),
-        m(1, 1, .ret, 0),
-        m(1, 1, .libc, 1),  // 20: {open}
+        m(1, 1, .known(.ret), 0),
+        m(1, 1, .known(.libc), 1),  // 20: {open}
         .exit(pid: 1, tid: 1, status: .exited(0))
     ])
 
@@ -140,7 +140,7 @@ final class TraceBranchingFactorTests: XCTestCase {
     /// write after the first open: h was called from site 0, whose caller reads next.
     static let refused = Trace(events: [
         .start(pid: 1, path: "/p"),
-        m(1, 1, .call, 0), m(1, 1, .libc, 0), m(1, 1, .ret, 0), m(1, 1, .libc, 2),
+        m(1, 1, .known(.call), 0), m(1, 1, .known(.libc), 0), m(1, 1, .known(.ret), 0), m(1, 1, .known(.libc), 2),
         .exit(pid: 1, tid: 1, status: .exited(0))
     ])
 
@@ -275,7 +275,7 @@ final class TraceBranchingFactorTests: XCTestCase {
                 events.append(.thread(pid: 1, parentTID: 1, newTID: 2))
                 var thread = ThreadMonitor.newThread(tables: tables)
                 _ = thread.step(Marker(.callbackEnter, policy.callbacks[0]))
-                events.append(m(1, 2, .callbackEnter, UInt64(policy.callbacks[0])))
+                events.append(m(1, 2, .known(.callbackEnter), UInt64(policy.callbacks[0])))
                 monitors[2] = thread
                 pids[2] = 1
                 live.append(2)
@@ -345,8 +345,10 @@ final class TraceBranchingFactorTests: XCTestCase {
         var events: [TraceEvent] = [.start(pid: 1, path: "/p")]
         for _ in 0..<25_000 {
             events += [
-                Self.m(1, 1, .call, 0), Self.m(1, 1, .libc, 0), Self.m(1, 1, .ret, 0), Self.m(1, 1, .libc, 1),
-                Self.m(1, 1, .call, 1), Self.m(1, 1, .libc, 0), Self.m(1, 1, .ret, 1), Self.m(1, 1, .libc, 2)
+                Self.m(1, 1, .known(.call), 0), Self.m(1, 1, .known(.libc), 0), Self.m(1, 1, .known(.ret), 0),
+                Self.m(1, 1, .known(.libc), 1),
+                Self.m(1, 1, .known(.call), 1), Self.m(1, 1, .known(.libc), 0), Self.m(1, 1, .known(.ret), 1),
+                Self.m(1, 1, .known(.libc), 2)
             ]
         }
         events.append(.exit(pid: 1, tid: 1, status: .exited(0)))

@@ -51,19 +51,21 @@ final class TraceCheckSystemCallTests: XCTestCase {
     static let run = Trace(events: [
         .start(pid: 1, path: "/p"),
         s(1, 1, brk), s(1, 1, mmap, 5), s(1, 1, mprotect, 1),
-        m(1, 1, .call, 0), s(1, 1, brk), s(1, 1, mmap, 3),
-        m(1, 1, .libc, 0), s(1, 1, open), s(1, 1, mmap, 5), s(1, 1, mprotect, 5),
-        m(1, 1, .ret, 0),
-        m(1, 1, .libc, 1), s(1, 1, read), s(1, 1, clone3),
+        m(1, 1, .known(.call), 0), s(1, 1, brk), s(1, 1, mmap, 3),
+        m(1, 1, .known(.libc), 0), s(1, 1, open), s(1, 1, mmap, 5), s(1, 1, mprotect, 5),
+        m(1, 1, .known(.ret), 0),
+        m(1, 1, .known(.libc), 1), s(1, 1, read), s(1, 1, clone3),
         .thread(pid: 1, parentTID: 1, newTID: 2),
         s(1, 2, futex),
-        m(1, 2, .callbackEnter, 2), m(1, 2, .libc, 2), s(1, 2, write), m(1, 2, .callbackExit, 2),
+        m(1, 2, .known(.callbackEnter), 2), m(1, 2, .known(.libc), 2), s(1, 2, write),
+        m(1, 2, .known(.callbackExit), 2),
         s(1, 2, futex), s(1, 2, 60),
         .fork(parentPID: 1, parentTID: 1, childPID: 3),
         s(3, 3, futex), s(3, 3, exitGroup),
         .exit(pid: 3, tid: 3, status: .exited(0)),
         .exit(pid: 1, tid: 2, status: .exited(0)),
-        m(1, 1, .call, 1), m(1, 1, .libc, 0), m(1, 1, .ret, 1), m(1, 1, .libc, 2), s(1, 1, write),
+        m(1, 1, .known(.call), 1), m(1, 1, .known(.libc), 0), m(1, 1, .known(.ret), 1), m(1, 1, .known(.libc), 2),
+        s(1, 1, write),
         s(1, 1, exitGroup),
         .exit(pid: 1, tid: 1, status: .exited(0))
     ])
@@ -165,7 +167,7 @@ final class TraceCheckSystemCallTests: XCTestCase {
         let policy = Self.bound { $0.sets[2] = SystemCallSet(numbers: [0, 435, 202, 60]) }
         // A write after the worker's CB_EXIT is back in read's window: refused.
         var trace = Self.run
-        let exit = try XCTUnwrap(trace.events.firstIndex(of: Self.m(1, 2, .callbackExit, 2)))
+        let exit = try XCTUnwrap(trace.events.firstIndex(of: Self.m(1, 2, .known(.callbackExit), 2)))
         trace.events.insert(Self.s(1, 2, Self.write), at: exit + 1)
         var r = try refusal(policy, trace)
         XCTAssertEqual(r.eventIndex, exit + 1)
@@ -183,7 +185,7 @@ final class TraceCheckSystemCallTests: XCTestCase {
     func testNFAModeSetsNoneAtSiteMarkers() throws {
         // After `ret 0` the window is none in both modes, though nfa skips the marker.
         var trace = Self.run
-        let ret = try XCTUnwrap(trace.events.firstIndex(of: Self.m(1, 1, .ret, 0)))
+        let ret = try XCTUnwrap(trace.events.firstIndex(of: Self.m(1, 1, .known(.ret), 0)))
         trace.events.insert(Self.s(1, 1, Self.open), at: ret + 1)
         for mode in [TraceChecker.Mode.dyck, .nfa] {
             let r = try refusal(Self.bound(), trace, mode)
@@ -232,7 +234,8 @@ final class TraceCheckSystemCallTests: XCTestCase {
         // Another program's system calls are not checked; a re-exec of the traced
         // program starts again in the start window.
         let base: [TraceEvent] = [
-            .start(pid: 1, path: "/p"), Self.s(1, 1, Self.brk), Self.m(1, 1, .call, 0), Self.s(1, 1, Self.execve),
+            .start(pid: 1, path: "/p"), Self.s(1, 1, Self.brk), Self.m(1, 1, .known(.call), 0),
+            Self.s(1, 1, Self.execve),
             .exec(pid: 1, tid: 1, path: "/bin/sh"), Self.s(1, 1, Self.open), Self.s(1, 1, Self.execve)
         ]
         var trace = Trace(events: base + [.exit(pid: 1, tid: 1, status: .exited(0))])

@@ -10,14 +10,14 @@ final class TraceFormatTests: XCTestCase {
     /// need every escape (including bytes that are not UTF-8).
     static let sample = Trace(events: [
         .start(pid: 100, path: "/usr/bin/prog"),
-        .marker(pid: 100, tid: 100, kind: .libc, id: 0),
-        .marker(pid: 100, tid: 100, kind: .call, id: 4_294_967_295),
-        .marker(pid: 100, tid: 100, kind: .ret, id: 1),
-        .marker(pid: 100, tid: 100, kind: .callbackEnter, id: 2),
-        .marker(pid: 100, tid: 100, kind: .callbackExit, id: 2),
-        .marker(pid: 100, tid: 100, kind: .tail, id: 3),
-        .marker(pid: 100, tid: 100, kind: .setjmpSave, id: 0),
-        .marker(pid: 100, tid: 100, kind: .setjmpResume, id: 0),
+        .marker(pid: 100, tid: 100, kind: .known(.libc), id: 0),
+        .marker(pid: 100, tid: 100, kind: .known(.call), id: 4_294_967_295),
+        .marker(pid: 100, tid: 100, kind: .known(.ret), id: 1),
+        .marker(pid: 100, tid: 100, kind: .known(.callbackEnter), id: 2),
+        .marker(pid: 100, tid: 100, kind: .known(.callbackExit), id: 2),
+        .marker(pid: 100, tid: 100, kind: .known(.tail), id: 3),
+        .marker(pid: 100, tid: 100, kind: .known(.setjmpSave), id: 0),
+        .marker(pid: 100, tid: 100, kind: .known(.setjmpResume), id: 0),
         .marker(pid: 100, tid: 100, kind: .unknown(0), id: 7),
         .marker(pid: 100, tid: 100, kind: .unknown(UInt64.max), id: UInt64.max),
         .systemCall(pid: 100, tid: 100, abi: .x86_64, number: 0, argument: 0),
@@ -26,7 +26,7 @@ final class TraceFormatTests: XCTestCase {
         .systemCall(pid: 100, tid: 100, abi: .ia32, number: 999, argument: 3),
         .thread(pid: 100, parentTID: 100, newTID: 101),
         .systemCall(pid: 100, tid: 101, abi: .x86_64, number: 1_073_741_863, argument: 5),
-        .marker(pid: 100, tid: 101, kind: .libc, id: 9),
+        .marker(pid: 100, tid: 101, kind: .known(.libc), id: 9),
         .fork(parentPID: 100, parentTID: 101, childPID: 2_147_483_647),
         .exec(pid: 2_147_483_647, tid: 2_147_483_647, path: TracePath(bytes: Array("/t/a b%#:@é".utf8) + [0xFF, 0x01])),
         .exit(pid: 2_147_483_647, tid: 2_147_483_647, status: .killed(signal: 64)),
@@ -76,9 +76,10 @@ final class TraceFormatTests: XCTestCase {
 
     func testMarkerKindNumbersFollowTheABIHeader() {
         let expected: [(TraceMarkerKind, UInt64, String)] = [
-            (.libc, 1, "libc"), (.call, 2, "call"), (.ret, 3, "ret"), (.callbackEnter, 4, "cb-enter"),
-            (.callbackExit, 5, "cb-exit"), (.tail, 6, "tail"), (.setjmpSave, 7, "sj-save"),
-            (.setjmpResume, 8, "sj-resume")
+            (.known(.libc), 1, "libc"), (.known(.call), 2, "call"), (.known(.ret), 3, "ret"),
+            (.known(.callbackEnter), 4, "cb-enter"),
+            (.known(.callbackExit), 5, "cb-exit"), (.known(.tail), 6, "tail"), (.known(.setjmpSave), 7, "sj-save"),
+            (.known(.setjmpResume), 8, "sj-resume")
         ]
         for (kind, value, name) in expected {
             XCTAssertEqual(kind.rawValue, value)
@@ -169,7 +170,7 @@ final class TraceFormatTests: XCTestCase {
         XCTAssertEqual(
             trace.events,
             [
-                .start(pid: 5, path: "/p"), .marker(pid: 5, tid: 5, kind: .libc, id: 1),
+                .start(pid: 5, path: "/p"), .marker(pid: 5, tid: 5, kind: .known(.libc), id: 1),
                 .exit(pid: 5, tid: 5, status: .exited(0))
             ])
         XCTAssertEqual(trace.serialized(), text)
@@ -382,7 +383,7 @@ final class TraceFormatTests: XCTestCase {
 
     func testLargeTraceParsesQuickly() throws {
         var events: [TraceEvent] = [.start(pid: 1, path: "/p")]
-        for i in 0..<200_000 { events.append(.marker(pid: 1, tid: 1, kind: .libc, id: UInt64(i))) }
+        for i in 0..<200_000 { events.append(.marker(pid: 1, tid: 1, kind: .known(.libc), id: UInt64(i))) }
         events.append(.exit(pid: 1, tid: 1, status: .exited(0)))
         let trace = Trace(events: events)
         let bytes = trace.serializedBytes()

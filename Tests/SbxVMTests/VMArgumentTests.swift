@@ -1,6 +1,7 @@
 import Foundation
 @testable import SbxVM
 import XCTest
+import TestSupport
 
 /// Options, the guest's configuration and the QEMU command line, without booting.
 final class VMArgumentTests: XCTestCase {
@@ -89,14 +90,7 @@ final class VMArgumentTests: XCTestCase {
             echo "status $?"
             env -i /bin/sh -c "$(printf '%s\\n' "$SBX_SCRIPT" | sed 's/^exec .*/pwd; printf "%s|" "$ODD"/')"
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", driver]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let output = try ProcessRunner.run("/bin/sh", ["-c", driver]).stdoutText
         let expected =
             "module </m o'd.ko>\nrw <rw0> </tmp/a b>\nrw <rw1> </x'y>\n"
             + args.map { "[\($0)]\n" }.joined() + "status 0\n" + cwd.path + "\n" + "x'y\"z $w\n|"

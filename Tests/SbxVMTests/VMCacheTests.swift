@@ -1,6 +1,7 @@
 import Foundation
 @testable import SbxVM
 import XCTest
+import TestSupport
 
 /// The cache, kernel and module look-ups, and the initramfs, without booting or
 /// downloading.
@@ -184,14 +185,6 @@ final class VMCacheTests: XCTestCase {
     }
 
     func run(_ tool: String, _ args: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = args
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        try ProcessRunner.run(tool, args).stdoutText
     }
 }

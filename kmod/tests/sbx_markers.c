@@ -69,12 +69,16 @@
  *                 personality-query+, personality-same+, procmem-read+
  *   int80-rmmod-force:NAME  delete_module(NAME, O_NONBLOCK|O_TRUNC) through
  *                 int 0x80; prints "int80 R"
+ *   comm:HEX      prctl(PR_SET_NAME) to the bytes spelled in hex (two digits
+ *                 each, at most 15 bytes): a name with a newline or control
+ *                 bytes, which a shell argument cannot carry; prints "comm R"
  * After the last step the program exits 0.
  *
  * Build it with -no-pie so that its data sits below 4 GiB, where 32-bit
  * system calls can address it.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -382,6 +386,33 @@ static void try_never(const char *name)
 	printf("never %s %ld%s\n", name, r, extra);
 }
 
+/*
+ * comm:HEX: the thread's name from hex digits, so that a test can give it
+ * a newline and control bytes. Nonzero if HEX is not 1..15 bytes of hex.
+ */
+static int set_comm_hex(const char *hex)
+{
+	char name[16] = { 0 };
+	size_t len = strlen(hex), i;
+
+	if (len == 0 || len % 2 || len / 2 > sizeof(name) - 1)
+		return -1;
+	for (i = 0; i < len / 2; i++) {
+		char digits[3] = { hex[2 * i], hex[2 * i + 1], 0 };
+		unsigned long byte;
+
+		/* strtoul alone would take a sign or a blank. */
+		if (!isxdigit((unsigned char)digits[0]) || !isxdigit((unsigned char)digits[1]))
+			return -1;
+		byte = strtoul(digits, NULL, 16);
+		if (byte == 0)
+			return -1;
+		name[i] = (char)byte;
+	}
+	printf("comm %ld\n", ret_of(prctl(PR_SET_NAME, name, 0, 0, 0)));
+	return 0;
+}
+
 static int run(int i);
 
 static unsigned long storm_n;
@@ -478,6 +509,9 @@ static int run(int i)
 			snprintf(low_path, sizeof(low_path), "%s", s + 18);
 			printf("int80 %ld\n",
 			       int80(129, (long)(uintptr_t)low_path, O_NONBLOCK | O_TRUNC));
+		} else if (!strncmp(s, "comm:", 5)) {
+			if (set_comm_hex(s + 5))
+				goto bad;
 		} else if (!strcmp(s, "ioctl")) {
 			try_ioctls();
 		} else if (!strncmp(s, "threads:", 8)) {
