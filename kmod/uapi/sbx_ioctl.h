@@ -38,7 +38,7 @@
 #define SBX_DEVICE_PATH "/dev/sbx"
 
 /* The version of this interface, reported by SBX_IOC_STATUS. */
-#define SBX_ABI_VERSION 7
+#define SBX_ABI_VERSION 8
 
 #define SBX_IOC_MAGIC 0xDB
 
@@ -61,7 +61,7 @@
 
 /*
  * Reasons of a violation record (struct sbx_violation_record.reason). Values
- * 1..9, 20..22 and 27 are the monitor core's enum sbx_reason
+ * 1..9, 20..22, 27 and 29 are the monitor core's enum sbx_reason
  * (kmod/core/sbx_monitor.h), the others are the module's own.
  */
 #define SBX_REASON_UNKNOWN_KIND	     1	/* marker kind not in 1..8 */
@@ -86,6 +86,7 @@
 #define SBX_REASON_EXE_REBUILT	     26 /* installed file whose content changed */
 #define SBX_REASON_STORE_FULL	     27 /* no slot for a frame or setjmp record */
 #define SBX_REASON_UNRESYNCED	     28 /* log mode: exited or execed still lost */
+#define SBX_REASON_BUFFER	     29 /* a bad buffered event, or the buffer faulted */
 
 /* Flags of a violation record (struct sbx_violation_record.flags). */
 #define SBX_REC_F_MARKER 0x1 /* the event was a marker (syscall 999) */
