@@ -4,10 +4,12 @@
  * the sbx_dyck kernel module and the sbx userspace tools.
  *
  * Specified in specs/marker-abi.md. Included by C code in the kernel and in
- * userspace; it depends on no other header.
+ * userspace; it depends only on <linux/types.h> (struct sbx_evbuf's __u32/__u64).
  */
 #ifndef _UAPI_SBX_MARKER_H
 #define _UAPI_SBX_MARKER_H
+
+#include <linux/types.h>
 
 /*
  * The marker system call number on x86-64. No kernel assigns it, so without the
@@ -93,5 +95,20 @@
 
 #define SBX_SITES_SECTION   ".sbx_sites"
 #define SBX_SITE_ENTRY_SIZE 16
+
+/*
+ * Buffered events (specs/marker-abi.md, "Buffered events"). A program built with
+ * dyck-cc --dyck-buffer appends the events of bufferable markers to this
+ * thread-local buffer (__sbx_evbuf, local-exec TLS, zero-initialised) instead of
+ * issuing them; the monitor replays the buffer at the thread's next system call.
+ * The executable's .sbx_evbuf section holds the format version (1), the capacity
+ * and the buffer's offset from the thread pointer.
+ */
+#define SBX_EVBUF_CAP 32
+struct sbx_evbuf {		 /* thread-local, zero-initialised */
+	__u32 count;		 /* hint: 1 + index of the last append */
+	__u32 reserved;		 /* 0 */
+	__u64 ev[SBX_EVBUF_CAP]; /* 0 = free slot; else (u64)kind << 32 | id */
+};
 
 #endif /* _UAPI_SBX_MARKER_H */
