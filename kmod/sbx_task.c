@@ -551,32 +551,22 @@ static const u8 sbx_evbuf_zeros[sizeof(struct sbx_evbuf)];
  * x86-64) plus the blob's tpoff; with an FS base of 0 there is none. Probes run with preemption disabled, so it is
  * read and cleared without taking page faults (*_nofault): a buffer that is
  * not mapped, not resident or not writable where it must be written is a
- * violation (SBX_REASON_BUFFER), as is any word the core refuses. The first
- * 16 bytes (count, reserved, slot 0) decide the common case, an empty buffer;
- * otherwise the whole buffer is copied once, the slots taken (and the count)
- * are cleared with one write, and at most SBX_EVBUF_CAP events are stepped.
+ * violation (SBX_REASON_BUFFER), as is any word the core refuses. The count
+ * and slot 0 decide the common case, an empty buffer, inline
+ * (sbx_task_drain_check()); otherwise the whole buffer is copied once here,
+ * the slots taken (and the count) are cleared with one write, and at most
+ * SBX_EVBUF_CAP events are stepped.
  * No allocation, no loop over states.
  */
-static noinline void sbx_task_drain(struct sbx_task *t, struct pt_regs *regs, long nr)
+static noinline void sbx_task_drain(struct sbx_task *t, struct pt_regs *regs, long nr,
+				    struct sbx_evbuf __user *ub)
 {
-	unsigned long fs = x86_fsbase_read_cpu(), addr = fs + t->view->evbuf_tpoff;
-	struct sbx_evbuf __user *ub = (struct sbx_evbuf __user *)addr;
 	struct sbx_violation v;
 	struct sbx_evbuf buf;
 	u32 n, end, i;
 	u64 w;
 
-	/*
-	 * No thread pointer yet (from exec until the loader or libc sets it up):
-	 * no buffer, and no instrumented code has run.
-	 */
-	if (!fs)
-		return;
-	if (copy_from_user_nofault(&buf, ub, 16))
-		goto fault;
-	if (!buf.count && !buf.ev[0])
-		return;
-	if (copy_from_user_nofault(&buf.ev[1], &ub->ev[1], sizeof(buf.ev) - sizeof(buf.ev[0])))
+	if (copy_from_user_nofault(&buf, ub, sizeof(buf)))
 		goto fault;
 	n = sbx_evbuf_collect(buf.ev, buf.count, &end);
 	/* The count and every slot below end: slots there not taken are 0 already. */
@@ -603,7 +593,37 @@ static noinline void sbx_task_drain(struct sbx_task *t, struct pt_regs *regs, lo
 	}
 	return;
 fault:
-	sbx_task_event_refused(t, NULL, regs, nr, addr);
+	sbx_task_event_refused(t, NULL, regs, nr, (unsigned long)ub);
+}
+
+/*
+ * The drain's common case inline: an empty buffer (count 0, slot 0 free) costs
+ * the FS base read and two user reads with page faults disabled; anything
+ * else, a fault included, goes to sbx_task_drain().
+ */
+static __always_inline void sbx_task_drain_check(struct sbx_task *t, struct pt_regs *regs, long nr)
+{
+	unsigned long fs = x86_fsbase_read_cpu();
+	struct sbx_evbuf __user *ub;
+	u64 head, first;
+	int err;
+
+	/*
+	 * No thread pointer yet (from exec until the loader or libc sets it up):
+	 * no buffer, and no instrumented code has run.
+	 */
+	if (!fs)
+		return;
+	ub = (struct sbx_evbuf __user *)(fs + t->view->evbuf_tpoff);
+	if (likely(access_ok(ub, sizeof(*ub)))) {
+		pagefault_disable();
+		err = __get_user(head, (u64 __user *)ub);
+		err |= __get_user(first, &ub->ev[0]);
+		pagefault_enable();
+		if (likely(!err && !(u32)head && !first))
+			return;
+	}
+	sbx_task_drain(t, regs, nr, ub);
 }
 
 /**
@@ -627,7 +647,7 @@ void sbx_task_marker(struct pt_regs *regs)
 	WRITE_ONCE(t->markers, t->markers + 1);
 	/* The buffered events come before the marker (one branch without them). */
 	if (unlikely(t->view->flags & SBX_BLOB_F_BUFFERED) && !t->killed)
-		sbx_task_drain(t, regs, SBX_MARKER_NR);
+		sbx_task_drain_check(t, regs, SBX_MARKER_NR);
 	if (unlikely(t->killed | t->lost)) {
 		sbx_task_marker_slow(t, regs);
 		return;
@@ -737,7 +757,7 @@ void sbx_task_check_syscall(struct pt_regs *regs, long nr)
 		return;
 	/* The buffered events come before the call's check (one branch without them). */
 	if (unlikely(t->view->flags & SBX_BLOB_F_BUFFERED) && !t->killed)
-		sbx_task_drain(t, regs, nr);
+		sbx_task_drain_check(t, regs, nr);
 	if (unlikely(t->killed | t->lost)) {
 		if (t->killed)
 			sbx_block_syscall(regs);

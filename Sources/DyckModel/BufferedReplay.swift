@@ -3,7 +3,7 @@
 /// `sbx_evbuf_step`), which the differential tests hold the C core to.
 extension ThreadMonitor {
     /// The slots of one buffer (`SBX_EVBUF_CAP`).
-    public static let eventBufferCapacity = 32
+    public static let eventBufferCapacity = BufferedEvents.capacity
 
     /// The events a drain takes from a buffer, in replay order: with `c` the count
     /// clamped to the capacity, the non-zero slots below `c` in index order, then

@@ -22,6 +22,10 @@
  *   state          print "count C used U": the buffer's count and how many
  *                  slots are non-zero (the kernel clears what it drains)
  *   say:TEXT       write TEXT and a newline to stdout
+ *   bench:MODE:N:K N rounds of K events and one getppid(); MODE buf appends
+ *                  the events (LIBC 1), sync issues them as markers, none
+ *                  makes no event; prints "bench MODE K ns/round R" (under
+ *                  sbx vm --icount a nanosecond is a guest instruction)
  *
  * The last line is "end"; a killed run stops where it was killed.
  */
@@ -31,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../uapi/sbx_marker.h"
@@ -79,6 +84,37 @@ static void append(uint32_t kind, uint32_t id)
 	marker(kind, id);
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* N rounds of K events (LIBC 1: buffered, as markers, or none) and a getppid(). */
+static void bench(const char *mode, unsigned long n, unsigned long k)
+{
+	char line[160];
+	unsigned long r, e;
+	uint64_t t0, t1;
+
+	t0 = now_ns();
+	for (r = 0; r < n; r++) {
+		if (mode[0] == 'b')
+			for (e = 0; e < k; e++)
+				append(SBX_MARK_LIBC, 1);
+		else if (mode[0] == 's')
+			for (e = 0; e < k; e++)
+				marker(SBX_MARK_LIBC, 1);
+		syscall(SYS_getppid);
+	}
+	t1 = now_ns();
+	snprintf(line, sizeof(line), "bench %s %lu ns/round %.1f", mode, k,
+		 (double)(t1 - t0) / (double)n);
+	say(line);
+}
+
 static int parse2(const char *s, unsigned long *a, unsigned long *b)
 {
 	char *end;
@@ -93,7 +129,7 @@ static int parse2(const char *s, unsigned long *a, unsigned long *b)
 int main(int argc, char **argv)
 {
 	unsigned long a, b, c;
-	char line[160];
+	char line[160], mode[16];
 	int i, j, used;
 
 	for (i = 1; i < argc; i++) {
@@ -136,6 +172,9 @@ int main(int argc, char **argv)
 				used += __sbx_evbuf.ev[j] != 0;
 			snprintf(line, sizeof(line), "count %u used %d", __sbx_evbuf.count, used);
 			say(line);
+		} else if (!strncmp(s, "bench:", 6) &&
+			   sscanf(s + 6, "%15[a-z]:%lu:%lu", mode, &a, &b) == 3 && a) {
+			bench(mode, a, b);
 		} else if (!strncmp(s, "say:", 4)) {
 			say(s + 4);
 		} else {

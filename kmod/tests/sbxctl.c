@@ -15,8 +15,8 @@
  *                                    with its record counters
  *   sbxctl mkblob dyck|nfa|deep|bound|pinned|nfa-bound|resync|names|nfa-names OUT  writes the core tests' example policy,
  *   sbxctl mkblob nfa-pinned OUT TABLE TEXT SITE:KIND:ID...  ... with pins (hex addresses),
- *   sbxctl mkblob buffered|bound-buffered OUT TPOFF  the dyck (or bound)
- *                                    example with the event buffer at TPOFF
+ *   sbxctl mkblob buffered|bound-buffered|nfa-buffered OUT TPOFF  the dyck
+ *                                    (bound, nfa) example with the event buffer at TPOFF
  *                                    (decimal) from the thread pointer; read
  *                                    and write bufferable, open not
  *                                    or (deep) one whose only function calls
@@ -413,6 +413,8 @@ static int cmd_mkblob(const char *mode, const char *out, int argc, char **argv)
 		mkblob_bound(&spec);
 	else if (!strcmp(mode, "buffered"))
 		tb_example(&spec);
+	else if (!strcmp(mode, "nfa-buffered"))
+		tb_example_nfa(&spec);
 	else if (!strcmp(mode, "pinned"))
 		mkblob_pinned(&spec);
 	else if (!strcmp(mode, "nfa-bound") || !strcmp(mode, "nfa-pinned"))

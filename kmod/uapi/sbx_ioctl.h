@@ -276,8 +276,12 @@ struct sbx_ioc_status {
  * @syscall_nr: the system call: SBX_MARKER_NR (999) for a marker, else its
  *              number in its ABI (the 32-bit number for ia32; with
  *              __X32_SYSCALL_BIT for x32). For SBX_REASON_NO_MEMORY and
- *              SBX_REASON_EXE_MISMATCH: 0.
- * @kind:       the marker's kind (%rdi) as issued; 0 when not a marker.
+ *              SBX_REASON_EXE_MISMATCH: 0. For a refused buffered event
+ *              (SBX_REC_F_MARKER with @kind and @id the event's) and for
+ *              SBX_REASON_BUFFER: the system call at whose entry the thread's
+ *              event buffer was drained (999 when that was a marker).
+ * @kind:       the marker's kind (%rdi) as issued, or the buffered event's;
+ *              0 when not a marker (and for a buffer that faulted).
  * @id:         the marker's id (%rsi) as issued; for SBX_REASON_SYSCALL_WINDOW,
  *              SBX_REASON_EXEC_MAPPING and SBX_REASON_EXEC_DENIED the window
  *              the call was made in: the symbol id of the last LIBC marker
@@ -299,7 +303,8 @@ struct sbx_ioc_status {
  *              for SBX_REASON_UNPINNED the marker's address relative to the
  *              executable's load bias (the link-time address of the syscall
  *              instruction it came from); for SBX_REASON_EXEC_DENIED the
- *              thread's exec transition (SBX_EXEC_*); else zero.
+ *              thread's exec transition (SBX_EXEC_*); for SBX_REASON_BUFFER
+ *              with @kind 0 the address of the buffer that faulted; else zero.
  * @stack:      the tags of the thread's frames before the event, from the top
  *              down (a folded frame repeated): stack[i] is the tag of logical
  *              frame depth-1-i, for
