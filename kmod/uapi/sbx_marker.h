@@ -4,12 +4,11 @@
  * the sbx_dyck kernel module and the sbx userspace tools.
  *
  * Specified in specs/marker-abi.md. Included by C code in the kernel and in
- * userspace; it depends only on <linux/types.h> (struct sbx_evbuf's __u32/__u64).
+ * userspace; it depends on no other header, but for struct sbx_evbuf's
+ * <linux/types.h> in the kernel and in hosted userspace (below).
  */
 #ifndef _UAPI_SBX_MARKER_H
 #define _UAPI_SBX_MARKER_H
-
-#include <linux/types.h>
 
 /*
  * The marker system call number on x86-64. No kernel assigns it, so without the
@@ -105,10 +104,23 @@
  * and the buffer's offset from the thread pointer.
  */
 #define SBX_EVBUF_CAP 32
+/*
+ * The layout as numbers, for the freestanding monitor core (kmod/core), which
+ * includes no header and so does not see the struct: count at byte 0, reserved
+ * at 4, ev[i] at 8 + 8 * i; 264 bytes in all.
+ */
+#define SBX_EVBUF_COUNT_OFFSET 0
+#define SBX_EVBUF_EV_OFFSET    8
+#define SBX_EVBUF_SIZE	       (SBX_EVBUF_EV_OFFSET + 8 * SBX_EVBUF_CAP)
+
+#if defined(__KERNEL__) || __STDC_HOSTED__
+#include <linux/types.h>
+
 struct sbx_evbuf {		 /* thread-local, zero-initialised */
 	__u32 count;		 /* hint: 1 + index of the last append */
 	__u32 reserved;		 /* 0 */
 	__u64 ev[SBX_EVBUF_CAP]; /* 0 = free slot; else (u64)kind << 32 | id */
 };
+#endif
 
 #endif /* _UAPI_SBX_MARKER_H */
