@@ -199,10 +199,13 @@ final class BufferedTests: XCTestCase {
                 })
             let strlen = try XCTUnwrap(policy.symbolID(named: "strlen"))
             let handler = try XCTUnwrap(policy.functionIndex(named: "on_alarm"))
-            var before = 0, between = 0, runs = 0
+            var before = 0, between = 0, runs = 0, checked = 0
             while runs < 10 && (before == 0 || between == 0) {
                 runs += 1
                 let out = try Lab.run(path, ["signals", "\(site)", "\(strlen)", "\(handler)"], timeout: 120)
+                // 2: the buffer filled up between two drains (buffered.c), so the
+                // run cannot be checked natively; run again.
+                if out.status == 2, out.stdout.hasPrefix("void:") { continue }
                 XCTAssertEqual(out.status, 0, "\(flags): \(out)")
                 let fields = out.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
                 guard fields.count >= 14, fields[0] == "iterations" else { return XCTFail("\(flags): \(out)") }
@@ -213,7 +216,9 @@ final class BufferedTests: XCTestCase {
                 XCTAssertEqual(value("full"), 0, "\(flags): the buffer filled up between drains")
                 before += value("before")
                 between += value("between")
+                checked += 1
             }
+            XCTAssertGreaterThan(checked, 0, "\(flags): no run could be checked in \(runs)")
             XCTAssertGreaterThan(before, 0, "\(flags): no signal landed on a cmpxchg in \(runs) runs")
             XCTAssertGreaterThan(between, 0, "\(flags): no signal landed between cmpxchg and store in \(runs) runs")
         }

@@ -145,7 +145,16 @@ __attribute__((noinline)) static int signals(unsigned long site, unsigned long s
 	/* Signals stay blocked from here: the last handler's events are drained too. */
 	mask(SIG_BLOCK, &all_signals, &old);
 	drain();
-	/* The log up to the last complete iteration, checked. */
+	/*
+	 * A chain of handler runs (the timer re-fires while a preempted handler runs)
+	 * can fill the buffer between two drains: natively its marker fallback is
+	 * seen by no one, so the run cannot be checked. Rare; the test runs again.
+	 */
+	if (fulls) {
+		printf("void: the buffer filled %lu times\n", fulls);
+		return 2;
+	}
+	/* The log, checked. */
 	for (k = 0; k < nlogged;) {
 		if (logged[k] == block[0]) {
 			if (k + 3 > nlogged || logged[k + 1] != block[1] || logged[k + 2] != block[2]) {
