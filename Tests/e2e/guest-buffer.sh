@@ -32,8 +32,18 @@ for p in callbacks handlers threads procs jumps dispatch errno linecopy; do
              cmp -s "buf-$p.plain.st" "buf-$p.$mode.buf.st" && grep -q "\"killed_by_monitor\" : false" "buf-$p.$mode.buf.json"'
         b=$(buf_markers "buf-$p.$mode.buf.json") s=$(buf_markers "buf-$p.$mode.sync.json")
         echo "# $p, --mode $mode: markers buffered $b, synchronous $s"
-        check "buffer: $p, --mode $mode: the buffered build makes fewer markers ($b) than the synchronous one ($s)" \
-            '[ -n "$b" ] && [ -n "$s" ] && [ "$b" -lt "$s" ]'
+        case $p in
+        errno | linecopy)
+            # Their libc calls are stdio and errno functions, none bufferable (stdio
+            # may map code through gconv and reach tgkill through abort:
+            # BufferedEvents), and at -O2 they keep no instrumented site: nothing
+            # to buffer, every marker stays.
+            check "buffer: $p, --mode $mode: nothing bufferable, as many markers ($b) as the synchronous build ($s)" \
+                '[ -n "$b" ] && [ "$b" = "$s" ]' ;;
+        *)
+            check "buffer: $p, --mode $mode: the buffered build makes fewer markers ($b) than the synchronous one ($s)" \
+                '[ -n "$b" ] && [ -n "$s" ] && [ "$b" -lt "$s" ]' ;;
+        esac
     done
 done
 "$SBX" status >buf-st.txt 2>&1
