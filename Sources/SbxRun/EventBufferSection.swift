@@ -57,8 +57,14 @@ public struct EventBufferSection: Hashable, Sendable {
     }
 
     /// What the blob carries for `policy`: the offset and, per symbol, whether its
-    /// `LIBC` events may come from the buffer.
-    public func blobEventBuffer(for policy: Policy) -> BlobEventBuffer {
-        BlobEventBuffer(tpoff: tpoff, bufferable: BufferedEvents.bufferableSymbols(of: policy))
+    /// `LIBC` events may come from the buffer. Nil when no event of the policy is
+    /// bufferable (no bufferable symbol, no call site, no callback): the kernel would
+    /// refuse every word, so the blob leaves the buffer out and the program's system
+    /// calls cost what they cost without `--dyck-buffer` (the line copier, whose
+    /// stdio calls are all synchronous, is such a program).
+    public func blobEventBuffer(for policy: Policy) -> BlobEventBuffer? {
+        let bufferable = BufferedEvents.bufferableSymbols(of: policy)
+        guard bufferable.contains(true) || !policy.sites.isEmpty || !policy.callbacks.isEmpty else { return nil }
+        return BlobEventBuffer(tpoff: tpoff, bufferable: bufferable)
     }
 }

@@ -135,7 +135,8 @@ public struct SandboxRun {
         }
         let buffer = try EventBufferSection.read(fd: exeFD, program: program)
         return Enforced(
-            policy: policy, bytes: bytes, pins: table.blobPins, eventBuffer: buffer?.blobEventBuffer(for: policy))
+            policy: policy, bytes: bytes, pins: table.blobPins,
+            eventBuffer: buffer.flatMap { $0.blobEventBuffer(for: policy) })
     }
 
     static func loadPolicyWithBytes(path: String, program: String, exeFD: Int32, given: Bool = true) throws -> (

@@ -55,7 +55,7 @@ struct BlobCommand: ParsableCommand {
             let table = try PinnedSiteTable.read(fd: fd, program: exe)
             try table.check(against: loaded, policyPath: policy)
             pins = table.blobPins
-            eventBuffer = try EventBufferSection.read(fd: fd, program: exe)?.blobEventBuffer(for: loaded)
+            eventBuffer = try EventBufferSection.read(fd: fd, program: exe).flatMap { $0.blobEventBuffer(for: loaded) }
         }
         let bytes = try buildBlob(
             policy: loaded, mode: mode == .dyck ? .dyck : .nfa, stackLimit: bounds.stackLimit,
