@@ -14,7 +14,7 @@ SBX_GIT_COMMIT ?= $(shell c=$$(git rev-parse --short=12 HEAD 2>/dev/null) && \
 	{ git diff --quiet HEAD -- 2>/dev/null && echo $$c || echo $$c-dirty; } || echo unknown)
 export SBX_GIT_COMMIT
 
-.PHONY: all deps build lint format test test-unit test-integration test-guest test-targets-check test-core test-vm test-e2e test-attacks test-boot kmod fuzz demo bench bench-analysis bench-marker bench-vm clean \
+.PHONY: all deps build lint format test test-unit test-integration test-guest test-targets-check test-core test-vm test-e2e test-attacks test-boot kmod fuzz demo bench bench-analysis bench-marker bench-vm bench-buffer clean \
 	install install-tools install-systemd install-modules-load dkms-install test-install
 
 all: build
@@ -63,7 +63,7 @@ targets_filter = ^($(subst $(space),|,$(strip $(1))))\.
 # and a timing test. They share their files and fixtures with fast unit tests (test
 # targets cannot import one another), so the fast loop skips them by name; `make test`
 # runs them.
-SLOW_UNIT_TESTS := DifferentialTests/test(RandomPoliciesAgree|RealPolicies|NFABlobOfOneLargeComponentIsLinear|SharedFlatteningAgreesWithTheFlattenedModel)|SharedFlatDifferentialTests/testCheckerAgreesWithTheFlattenedPolicy|InlineTests/testRandomPoliciesKeepTheirLibcLanguage|CheckerDifferentialTests|/testRandomRunsMatchSearchAndStayBelowNFA|/testLargeTraceParsesQuickly
+SLOW_UNIT_TESTS := BufferedEventTests/testReplayAgreesWithReference|DifferentialTests/test(RandomPoliciesAgree|RealPolicies|NFABlobOfOneLargeComponentIsLinear|SharedFlatteningAgreesWithTheFlattenedModel)|SharedFlatDifferentialTests/testCheckerAgreesWithTheFlattenedPolicy|InlineTests/testRandomPoliciesKeepTheirLibcLanguage|CheckerDifferentialTests|/testRandomRunsMatchSearchAndStayBelowNFA|/testLargeTraceParsesQuickly
 
 test-targets-check:
 	@declared=$$(sed -n 's/.*testTarget(name: "\([A-Za-z]*\)".*/\1/p; s/^ *name: "\([A-Za-z]*Tests\)",$$/\1/p' Package.swift | sort); \
@@ -150,6 +150,15 @@ bench-marker: build
 bench-vm: build kmod
 	$(MAKE) -C kmod tests
 	bash eval/bench/binding-bench.sh $(CURDIR)/.build/debug/sbx
+
+# Buffered events against markers, in guest instructions (sbx vm --icount): a
+# getppid with an empty buffer, 32 markers or 32 buffered events and the getppid
+# that drains them (kmod/tests/guest-bench-buffer.sh; specs/kernel-abi.md, "Buffered
+# events"). The libc programs' buffered builds are part of bench-vm (buf, bufnfa).
+bench-buffer: build kmod
+	$(MAKE) -C kmod tests
+	$(CURDIR)/.build/debug/sbx vm --icount --boot-timeout 240 --module kmod/sbx_dyck.ko -- \
+		kmod/tests/guest-bench-buffer.sh
 
 # Installing on a host (README, "Install on a host"). The tools are built in release mode
 # with the Swift runtime linked in (--static-swift-stdlib), so they run without the Swift

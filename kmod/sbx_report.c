@@ -80,6 +80,7 @@ static const char *const sbx_reason_names[] = {
 	[SBX_REASON_PROC_MEM_WRITE] = "/proc/<pid>/mem opened for writing",
 	[SBX_REASON_STORE_FULL] = "frames and setjmp records fill the policy's stack_limit slots",
 	[SBX_REASON_UNRESYNCED] = "log mode: never resynchronised (id: markers unchecked)",
+	[SBX_REASON_BUFFER] = "buffered event not allowed from the buffer, or the buffer faulted",
 };
 
 static const char *sbx_reason_name(u32 reason)
@@ -289,6 +290,7 @@ void sbx_report(struct sbx_policy *p, struct sbx_task *t, struct sbx_violation_r
 	BUILD_BUG_ON(SBX_REASON_EXEC_MAPPING != SBX_V_EXEC_MAPPING);
 	BUILD_BUG_ON(SBX_REASON_UNPINNED != SBX_V_UNPINNED);
 	BUILD_BUG_ON(SBX_REASON_STORE_FULL != SBX_V_STORE_FULL);
+	BUILD_BUG_ON(SBX_REASON_BUFFER != SBX_V_BUFFER);
 	BUILD_BUG_ON(sizeof(struct sbx_violation_record) != 160);
 
 	rec->time_ns = ktime_get_boottime_ns();

@@ -42,6 +42,7 @@
 #include <linux/string.h>
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
+#include <asm/fsgsbase.h>
 #include <asm/syscall.h>
 #include <asm/unistd.h>
 
@@ -502,6 +503,129 @@ static noinline void sbx_task_marker_step(struct sbx_task *t, struct pt_regs *re
 	sbx_task_marker_answer(t, regs);
 }
 
+/*
+ * A buffered event the core refused, or a buffer the drain could not read or
+ * clear (@v NULL: SBX_REASON_BUFFER with kind and id 0 and the buffer's
+ * address in @reserved): record it with the system call being entered, and
+ * block that call; kill, or (log mode) start resynchronising.
+ */
+static noinline void sbx_task_event_refused(struct sbx_task *t, const struct sbx_violation *v,
+					    struct pt_regs *regs, long nr, unsigned long addr)
+{
+	struct sbx_violation_record rec;
+
+	sbx_task_fill_record(&rec, t, current);
+	rec.syscall_nr = (u32)nr;
+	rec.flags = SBX_REC_F_MARKER;
+	sbx_task_fill_stack(&rec, t);
+	if (v) {
+		rec.reason = v->reason;
+		rec.kind = v->kind;
+		rec.id = v->id;
+		rec.tag = v->tag;
+		rec.mstate = v->mstate;
+		rec.depth = v->depth;
+	} else {
+		rec.reason = SBX_REASON_BUFFER;
+		rec.reserved = addr;
+	}
+	sbx_task_violation(t, &rec, regs);
+	if (t->action != SBX_ACTION_LOG)
+		return;
+	t->lost = 1;
+	t->lost_nest = 0;
+	WRITE_ONCE(t->unchecked, 0);
+	/* A word the buffer may not carry is no event: it never resynchronises. */
+	if (v && v->reason != SBX_V_BUFFER)
+		sbx_task_lost_step(t, v->kind, v->id, true);
+}
+
+static const u8 sbx_evbuf_zeros[sizeof(struct sbx_evbuf)];
+
+/*
+ * sbx_task_drain - replay the current thread's event buffer, at the entry of
+ * any system call of an enforced thread of a SBX_BLOB_F_BUFFERED blob, before
+ * that call is checked (specs/kernel-abi.md, "Buffered events").
+ *
+ * The buffer is at the user FS base (live in the CPU during a system call on
+ * x86-64) plus the blob's tpoff; with an FS base of 0 there is none. Probes run with preemption disabled, so it is
+ * read and cleared without taking page faults (*_nofault): a buffer that is
+ * not mapped, not resident or not writable where it must be written is a
+ * violation (SBX_REASON_BUFFER), as is any word the core refuses. The count
+ * and slot 0 decide the common case, an empty buffer, inline
+ * (sbx_task_drain_check()); otherwise the whole buffer is copied once here,
+ * the slots taken (and the count) are cleared with one write, and at most
+ * SBX_EVBUF_CAP events are stepped.
+ * No allocation, no loop over states.
+ */
+static noinline void sbx_task_drain(struct sbx_task *t, struct pt_regs *regs, long nr,
+				    struct sbx_evbuf __user *ub)
+{
+	struct sbx_violation v;
+	struct sbx_evbuf buf;
+	u32 n, end, i;
+	u64 w;
+
+	if (copy_from_user_nofault(&buf, ub, sizeof(buf)))
+		goto fault;
+	n = sbx_evbuf_collect(buf.ev, buf.count, &end);
+	/* The count and every slot below end: slots there not taken are 0 already. */
+	if (copy_to_user_nofault(ub, sbx_evbuf_zeros, offsetof(struct sbx_evbuf, ev[end])))
+		goto fault;
+	for (i = 0; i < n && !t->killed; i++) {
+		w = buf.ev[i];
+		if (unlikely(t->lost)) {
+			if (sbx_evbuf_check(t->view, w)) {
+				v.reason = SBX_V_BUFFER;
+				v.kind = sbx_evbuf_kind(w);
+				v.id = sbx_evbuf_id(w);
+				v.tag = sbx_top(&t->thread)->tag;
+				v.mstate = sbx_top(&t->thread)->mstate;
+				v.depth = t->thread.depth;
+				sbx_task_event_refused(t, &v, regs, nr, 0);
+			} else {
+				sbx_task_lost_step(t, sbx_evbuf_kind(w), sbx_evbuf_id(w), false);
+			}
+			continue;
+		}
+		if (sbx_evbuf_step(t->view, &t->thread, w, &v))
+			sbx_task_event_refused(t, &v, regs, nr, 0);
+	}
+	return;
+fault:
+	sbx_task_event_refused(t, NULL, regs, nr, (unsigned long)ub);
+}
+
+/*
+ * The drain's common case inline: an empty buffer (count 0, slot 0 free) costs
+ * the FS base read and two user reads with page faults disabled; anything
+ * else, a fault included, goes to sbx_task_drain().
+ */
+static __always_inline void sbx_task_drain_check(struct sbx_task *t, struct pt_regs *regs, long nr)
+{
+	unsigned long fs = x86_fsbase_read_cpu();
+	struct sbx_evbuf __user *ub;
+	u64 head, first;
+	int err;
+
+	/*
+	 * No thread pointer yet (from exec until the loader or libc sets it up):
+	 * no buffer, and no instrumented code has run.
+	 */
+	if (!fs)
+		return;
+	ub = (struct sbx_evbuf __user *)(fs + t->view->evbuf_tpoff);
+	if (likely(access_ok(ub, sizeof(*ub)))) {
+		pagefault_disable();
+		err = __get_user(head, (u64 __user *)ub);
+		err |= __get_user(first, &ub->ev[0]);
+		pagefault_enable();
+		if (likely(!err && !(u32)head && !first))
+			return;
+	}
+	sbx_task_drain(t, regs, nr, ub);
+}
+
 /**
  * sbx_task_marker - a marker (syscall 999) entered by the current thread.
  * @regs: its registers: %rdi kind, %rsi id, %rdx its pinned site's entry.
@@ -521,6 +645,9 @@ void sbx_task_marker(struct pt_regs *regs)
 		return;
 	__this_cpu_inc(sbx_markers);
 	WRITE_ONCE(t->markers, t->markers + 1);
+	/* The buffered events come before the marker (one branch without them). */
+	if (unlikely(t->view->flags & SBX_BLOB_F_BUFFERED) && !t->killed)
+		sbx_task_drain_check(t, regs, SBX_MARKER_NR);
 	if (unlikely(t->killed | t->lost)) {
 		sbx_task_marker_slow(t, regs);
 		return;
@@ -628,6 +755,9 @@ void sbx_task_check_syscall(struct pt_regs *regs, long nr)
 	t = sbx_task_find(current);
 	if (likely(!t) || t->state != SBX_TASK_ENFORCED)
 		return;
+	/* The buffered events come before the call's check (one branch without them). */
+	if (unlikely(t->view->flags & SBX_BLOB_F_BUFFERED) && !t->killed)
+		sbx_task_drain_check(t, regs, nr);
 	if (unlikely(t->killed | t->lost)) {
 		if (t->killed)
 			sbx_block_syscall(regs);

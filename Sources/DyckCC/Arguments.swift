@@ -77,6 +77,8 @@ struct CommandLineArguments {
     var libcEvents: LibcEventSelection = .effectful
     /// `--dyck-inline=K` (`AnalysisOptions.inlineLimit`).
     var inlineLimit = defaultInlineLimit
+    /// `--dyck-buffer`: buffered events (`InstrumentOptions.bufferEvents`).
+    var bufferEvents = false
     var verbose = false
     /// `--dyck-time-report` or `DYCK_CC_TIME_REPORT=1`: a link prints where its
     /// time went (`TimeReport`).
@@ -159,6 +161,8 @@ struct CommandLineArguments {
                 throw DriverError.usage("--dyck-inline= takes a number of states (0 inlines nothing), not '\(value)'")
             }
             inlineLimit = limit
+        } else if word == "--dyck-buffer" {
+            bufferEvents = true
         } else if word == "--dyck-verbose" {
             verbose = true
         } else if word == "--dyck-time-report" {
@@ -169,7 +173,7 @@ struct CommandLineArguments {
             version = true
         } else {
             throw DriverError.usage(
-                "unknown option '\(word)' (dyck-cc knows --dyck-entry=NAME, --dyck-libc=PATH, --dyck-libc-events=effectful|all, --dyck-inline=K, --dyck-verbose, --dyck-time-report, --dyck-help, --dyck-version)"
+                "unknown option '\(word)' (dyck-cc knows --dyck-entry=NAME, --dyck-libc=PATH, --dyck-libc-events=effectful|all, --dyck-inline=K, --dyck-buffer, --dyck-verbose, --dyck-time-report, --dyck-help, --dyck-version)"
             )
         }
     }

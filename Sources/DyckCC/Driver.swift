@@ -50,6 +50,13 @@ public enum Driver {
           --dyck-inline=K     inline small callees: a direct call of a function whose
                               automaton has at most K states (its own sites kept) gets
                               no CALL/RET markers (default \(defaultInlineLimit); 0: none)
+          --dyck-buffer       buffered events: CALL/RET/TAIL, callback events and the
+                              LIBC events of libc functions that cannot make a
+                              sensitive system call are appended to a per-thread
+                              buffer, which the monitor replays at the thread's next
+                              system call, instead of each being a marker system call
+                              (a full buffer makes a marker); other events stay
+                              markers (specs/marker-abi.md, "Buffered events")
           --dyck-verbose      print the commands run (also DYCK_CC_VERBOSE=1)
           --dyck-time-report  after a link, print to stderr the wall and CPU time of
                               each phase (inputs, llvm-link, read bitcode, analysis,
@@ -125,5 +132,6 @@ extension LinkSummary: CustomStringConvertible {
         "\(executable): wrote \(policyPath): \(functions) functions, \(sites) call sites, \(symbols) libc functions; "
             + "instrumented \(report.instrumentedSites) of \(report.programCalls) program calls as sites, "
             + "\(report.libcMarkers) libc calls, \(report.markers) markers in all"
+            + (report.appends > 0 ? ", \(report.appends) of them buffered" : "")
     }
 }

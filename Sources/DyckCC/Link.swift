@@ -305,7 +305,8 @@ struct Linker {
         }
         for finding in analysis.result.warnings { Log.warning(finding.description) }
         timer.lap("analysis")
-        let report = try instrument(module, analysis: analysis)
+        let report = try instrument(
+            module, analysis: analysis, options: InstrumentOptions(bufferEvents: command.bufferEvents))
         for finding in report.warnings { Log.warning(finding.description) }
         timer.lap("instrumentation")
 

@@ -3,11 +3,19 @@ import DyckAnalysis
 import DyckModel
 import SbxABI
 
-/// How to instrument. There is nothing to choose yet: every marker the ABI defines is
-/// placed, because the policy expects all of them, and the verifier always runs. The
-/// type keeps `instrument`'s signature stable when choices come.
+/// How to instrument. Every event the policy expects is placed, and the verifier
+/// always runs; what can be chosen is how events reach the monitor.
 public struct InstrumentOptions: Sendable {
-    public init() {}
+    /// Buffered events (`dyck-cc --dyck-buffer`, `specs/marker-abi.md`, "Buffered
+    /// events"): bufferable events (`BufferedEvents`) are appended to the thread's
+    /// event buffer instead of being marker system calls; the module gets the buffer
+    /// and the `.sbx_evbuf` section. Off: the output is what it was before the option
+    /// existed, byte for byte.
+    public var bufferEvents = false
+
+    public init(bufferEvents: Bool = false) {
+        self.bufferEvents = bufferEvents
+    }
 }
 
 /// What the instrumentation did.
@@ -26,8 +34,11 @@ public struct InstrumentReport: Equatable, Sendable {
     public var thunks = 0
     /// Calls of setjmp functions followed by `SJ_SAVE`/`SJ_RESUME`.
     public var setjmpPoints = 0
-    /// Marker instructions of all kinds, thunks included.
+    /// Marker instructions of all kinds, thunks included (appends included).
     public var markers = 0
+    /// Of `markers`, the events appended to the buffer (with `bufferEvents`): each
+    /// also holds the pinned marker of its full-buffer path.
+    public var appends = 0
     /// In the order they arose.
     public var warnings: [Finding] = []
 
@@ -80,9 +91,19 @@ public func instrument(
     {
         throw InstrumentError.reservedName(path: module.path, name: MarkerABI.skipFlagSymbol)
     }
-    let rewriter = try Rewriter(module: module, analysis: analysis)
+    if options.bufferEvents {
+        let name = BufferedEvents.bufferSymbol
+        if LLVMGetNamedFunction(module.module, name) != nil
+            || LLVMGetNamedGlobalAlias(module.module, name, name.utf8.count) != nil
+        {
+            throw InstrumentError.reservedName(path: module.path, name: name)
+        }
+    }
+    let rewriter = try Rewriter(module: module, analysis: analysis, options: options)
     try rewriter.run()
+    rewriter.report.appends = rewriter.markers.appends
     defineSkipFlag(module)
+    if options.bufferEvents { defineEventBuffer(module) }
     embedPolicyDigest(
         module, contents: PolicyDigest.sectionContents(policyBytes: Array(analysis.result.policy.serialized().utf8)))
     var message: UnsafeMutablePointer<CChar>?
@@ -118,13 +139,16 @@ private final class Rewriter {
     var thunks: [Int: LLVMValueRef] = [:]
     var report = InstrumentReport()
 
-    init(module: IRModule, analysis: ModuleAnalysis) throws {
+    init(module: IRModule, analysis: ModuleAnalysis, options: InstrumentOptions) throws {
         self.module = module
         self.analysis = analysis
         self.policy = analysis.result.policy
         self.builder = Builder(context: module.context)
         self.editor = CFGEditor(context: module.context, builder: builder)
-        self.markers = MarkerEmitter(context: module.context)
+        self.markers = MarkerEmitter(
+            context: module.context,
+            bufferableSymbols: options.bufferEvents ? BufferedEvents.bufferableSymbols(of: analysis.result.policy) : nil
+        )
         self.moduleName = module.baseName
         try check()
         try collect()
@@ -623,6 +647,54 @@ private func defineSkipFlag(_ module: IRModule) {
     LLVMSetThreadLocal(global, 0)
     LLVMSetSection(global, "")
     appendToUsed(module, global)
+}
+
+/// Defines the thread's event buffer that the appends' asm names
+/// (`BufferedEvents.bufferSymbol`, `struct sbx_evbuf`: two 32-bit words and
+/// `SBX_EVBUF_CAP` 64-bit slots, zero-initialised, local-exec TLS so that its address
+/// is `%fs` plus a link-time constant) and the `.sbx_evbuf` section that gives the
+/// tools that constant: version, capacity, and `__sbx_evbuf@tpoff`, which the static
+/// linker resolves in an executable (PIE or not; the section needs no relocation at
+/// run time and stays read-only). Internal linkage: nothing outside the program's
+/// own module refers to it. A global of that name that the program declares or
+/// defines becomes this definition, as the skip flag does.
+private func defineEventBuffer(_ module: IRModule) {
+    let name = BufferedEvents.bufferSymbol
+    let context = module.context
+    let int32 = LLVMInt32TypeInContext(context)
+    let slots = LLVMArrayType2(LLVMInt64TypeInContext(context), UInt64(BufferedEvents.capacity))
+    var fields: [LLVMTypeRef?] = [int32, int32, slots]
+    let type = LLVMStructTypeInContext(context, &fields, 3, 0)
+    if let old = LLVMGetNamedGlobal(module.module, name) {
+        // Another type cannot be given to an existing global: rename it away and
+        // point its uses at the new definition.
+        LLVMSetValueName2(old, "", 0)
+        let global = LLVMAddGlobal(module.module, type, name)
+        LLVMReplaceAllUsesWith(old, global)
+        LLVMDeleteGlobal(old)
+    }
+    guard let global = LLVMGetNamedGlobal(module.module, name) ?? LLVMAddGlobal(module.module, type, name) else {
+        return
+    }
+    LLVMSetInitializer(global, LLVMConstNull(type))
+    LLVMSetGlobalConstant(global, 0)
+    LLVMSetLinkage(global, LLVMInternalLinkage)
+    LLVMSetVisibility(global, LLVMDefaultVisibility)
+    LLVMSetThreadLocal(global, 1)
+    LLVMSetThreadLocalMode(global, LLVMLocalExecTLSModel)
+    LLVMSetAlignment(global, 8)
+    LLVMSetSection(global, "")
+    appendToUsed(module, global)
+    let section = """
+        .pushsection \(BufferedEvents.sectionName),"aR",@progbits
+        .balign 8
+        .long \(BufferedEvents.sectionVersion)
+        .long \(BufferedEvents.capacity)
+        .quad \(name)@tpoff
+        .popsection
+
+        """
+    LLVMAppendModuleInlineAsm(module.module, section, section.utf8.count)
 }
 
 /// Adds `global` to `llvm.used`, keeping what is there.

@@ -58,6 +58,75 @@ public enum MarkerABI {
             """
     }
 
+    /// The assembly of an *append* (`specs/marker-abi.md`, "Buffered events"): the
+    /// event word `kind << 32 | id` goes into the first free slot of the thread's
+    /// buffer `BufferedEvents.bufferSymbol` at or after its `count` hint, by one
+    /// `cmpxchg` per slot tried (a signal handler that appends in between takes the
+    /// slot first, and this append retries on the next one: nothing is lost or
+    /// reordered). The `cmpxchg` has no `lock` prefix: only the owning thread appends,
+    /// and an instruction is never split by a signal on its own thread. Then `count`
+    /// becomes 1 + the slot. A full buffer takes the pinned marker of `assembly`
+    /// instead, which the monitor handles after it has drained the buffer, so order
+    /// is kept. Site kinds test the skip flag first, as their markers do.
+    ///
+    /// Registers: rcx (slot index), rdx (word, then the entry's address) and rax (0
+    /// for the `cmpxchg`, then the number) are clobbered, and rdi and rsi are loaded
+    /// only on the full-buffer path (`bufferedConstraints`).
+    public static func bufferedAssembly(kind: MarkerKind, id: UInt32) -> String {
+        let buffer = BufferedEvents.bufferSymbol
+        let word = BufferedEvents.word(kind: kind, id: id)
+        let marker = """
+            movl $$\(systemCallNumber), %eax
+            movl $$\(kind.rawValue), %edi
+            movl $$\(id), %esi
+            lea 2f(%rip), %rdx
+            1: syscall
+            """
+        let entry = """
+            .pushsection \(sitesSection),"aR",@progbits
+            .balign \(siteEntrySize)
+            2: .long 1b - .
+            .long \(kind.rawValue)
+            .long \(id)
+            .long 0
+            .popsection
+            """
+        let answer = """
+            cmpq $$\(noSitesAnswer), %rax
+            jne 3f
+            movb $$1, \(skipFlagSymbol)(%rip)
+            """
+        let skip = """
+            cmpb $$0, \(skipFlagSymbol)(%rip)
+            jne 3f
+
+            """
+        return (skips(kind) ? skip : "") + """
+            movl %fs:\(buffer)@tpoff, %ecx
+            movabsq $$\(word), %rdx
+            4: cmpl $$\(BufferedEvents.capacity), %ecx
+            jae 5f
+            xorl %eax, %eax
+            cmpxchgq %rdx, %fs:\(buffer)@tpoff+8(,%rcx,8)
+            leal 1(%rcx), %ecx
+            jne 4b
+            movl %ecx, %fs:\(buffer)@tpoff
+            jmp 3f
+            5:
+            \(marker)
+            \(skips(kind) ? answer : "")
+            \(entry)
+            3:
+            """
+    }
+
+    /// The constraints of an append: no inputs (the full-buffer path loads the
+    /// marker's registers itself), rax, rcx, rdx, rdi, rsi and r11 clobbered (what the
+    /// append and the `syscall` of its marker overwrite), memory and flags as for a
+    /// marker.
+    public static let bufferedConstraints =
+        "~{rax},~{rcx},~{rdx},~{rdi},~{rsi},~{r11},~{memory},~{dirflag},~{fpsr},~{flags}"
+
     /// `SBX_SKIP_SITES_SYMBOL`: the byte, one per process image, that makes the site
     /// markers skip once the monitor has answered that it does not need them.
     public static let skipFlagSymbol = "__sbx_skip_sites"
@@ -94,12 +163,23 @@ final class MarkerEmitter {
     /// One inline-asm value per (kind, id): LLVM uniques them anyway; this only saves
     /// building the text again.
     private var inlineAsms: [Int: LLVMValueRef] = [:]
+    /// With buffering (`InstrumentOptions.bufferEvents`): per symbol id, whether its
+    /// `LIBC` events are appended (`BufferedEvents.bufferableSymbols`); nil: every
+    /// event is a marker, as without the option.
+    let bufferableSymbols: [Bool]?
+    /// `void ()`: the type of an append's inline asm.
+    let appendType: LLVMTypeRef
+    private var appendAsms: [Int: LLVMValueRef] = [:]
+    /// Events emitted as appends.
+    private(set) var appends = 0
 
-    init(context: LLVMContextRef) {
+    init(context: LLVMContextRef, bufferableSymbols: [Bool]? = nil) {
         self.context = context
+        self.bufferableSymbols = bufferableSymbols
         int64 = LLVMInt64TypeInContext(context)
         var parameters: [LLVMTypeRef?] = [int64, int64, int64]
         functionType = LLVMFunctionType(int64, &parameters, 3, 0)
+        appendType = LLVMFunctionType(LLVMVoidTypeInContext(context), nil, 0, 0)
         let kind = LLVMGetEnumAttributeKindForName("nounwind", 8)
         nounwind = LLVMCreateEnumAttribute(context, kind, 0)
     }
@@ -116,10 +196,39 @@ final class MarkerEmitter {
         return value
     }
 
-    /// Emits a marker at the builder's position; `location` is the debug location of the
-    /// instruction the marker is about, so that a marker maps back to its source line.
+    /// Whether event (kind, id) is appended to the buffer rather than issued.
+    func appends(_ kind: MarkerKind, _ id: UInt32) -> Bool {
+        guard let bufferableSymbols, BufferedEvents.mayBuffer(kind) else { return false }
+        guard kind == .libc else { return true }
+        return bufferableSymbols.indices.contains(Int(id)) && bufferableSymbols[Int(id)]
+    }
+
+    private func appendAsm(_ kind: MarkerKind, _ id: UInt32) -> LLVMValueRef {
+        let key = kind.rawValue << 32 | Int(id)
+        if let cached = appendAsms[key] { return cached }
+        let assembly = MarkerABI.bufferedAssembly(kind: kind, id: id)
+        let constraints = MarkerABI.bufferedConstraints
+        let value: LLVMValueRef = LLVMGetInlineAsm(
+            appendType, assembly, assembly.utf8.count, constraints, constraints.utf8.count,
+            1, 0, LLVMInlineAsmDialectATT, 0)
+        appendAsms[key] = value
+        return value
+    }
+
+    /// Emits a marker, or with buffering the append of a bufferable event, at the
+    /// builder's position; `location` is the debug location of the instruction the
+    /// marker is about, so that a marker maps back to its source line.
     @discardableResult
     func emit(_ kind: MarkerKind, _ id: UInt32, builder: LLVMBuilderRef, location: LLVMMetadataRef?) -> LLVMValueRef? {
+        if appends(kind, id) {
+            appends += 1
+            let call = LLVMBuildCall2(builder, appendType, appendAsm(kind, id), nil, 0, "")
+            if let call {
+                LLVMAddCallSiteAttribute(call, attributeFunctionIndex, nounwind)
+                if let location { LLVMInstructionSetDebugLoc(call, location) }
+            }
+            return call
+        }
         var arguments: [LLVMValueRef?] = [
             LLVMConstInt(int64, MarkerABI.systemCallNumber, 0),
             LLVMConstInt(int64, UInt64(kind.rawValue), 0),

@@ -192,6 +192,10 @@ public struct ThreadMonitor: Sendable {
         case compatSystemCall
         /// `io_uring_setup`, `io_uring_enter` or `io_uring_register` (never allowed).
         case ioUring
+        /// A buffered event that may not come from the buffer: a kind that is
+        /// always synchronous, an id out of range, or a `LIBC` event of a symbol
+        /// that is not bufferable (`stepBuffered(word:bufferable:)`; reason 29).
+        case bufferedEvent
     }
 
     /// Log mode's resynchronisation (`specs/kernel-abi.md`, "Log mode"), the

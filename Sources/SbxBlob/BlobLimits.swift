@@ -13,6 +13,8 @@ public enum BlobLimits {
     public static let maxMacroStates = Int(SBX_MAX_MSTATES)
     public static let maxTransitions = Int(SBX_MAX_TRANS)
     public static let maxStackLimit = Int(SBX_STACK_LIMIT_MAX)
+    /// The farthest the event buffer may lie below the thread pointer (`SBX_EVBUF_TPOFF_MAX`).
+    public static let maxEventBufferOffset = Int64(SBX_EVBUF_TPOFF_MAX)
     public static let defaultStackLimit = Int(SBX_STACK_LIMIT_DEFAULT)
     public static let maxMaxDepth = Int(SBX_MAX_DEPTH_MAX)
     public static let defaultMaxDepth = Int(SBX_MAX_DEPTH_DEFAULT)
@@ -44,6 +46,8 @@ public enum BlobError: CategorizedError, Equatable {
     case invalidBlob(errno: Int32)
     /// The policy's system-call binding does not fit its symbols.
     case badBinding(String)
+    /// The event buffer (`.sbx_evbuf`) does not fit the policy or the kernel's rule.
+    case badEventBuffer(String)
 
     public var category: ErrorCategory { .badInput }
 
@@ -53,6 +57,8 @@ public enum BlobError: CategorizedError, Equatable {
             return "the policy is too large for the kernel: \(count) \(what) exceed the cap of \(cap)"
         case let .badBinding(reason):
             return "the policy's system-call binding is malformed: \(reason)"
+        case let .badEventBuffer(reason):
+            return "the program's event buffer does not fit the kernel: \(reason)"
         case let .badStackLimit(limit):
             return "stack limit \(limit) is outside 1...\(BlobLimits.maxStackLimit)"
         case let .badMaxDepth(depth):

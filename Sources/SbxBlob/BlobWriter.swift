@@ -21,11 +21,61 @@ import DyckModel
 /// `BlobError.badMaxDepth`, or `BlobError.capExceeded` naming the table over its cap.
 public func buildBlob(
     policy: Policy, mode: BlobMode, stackLimit: Int = BlobLimits.defaultStackLimit,
-    maxDepth: Int = BlobLimits.defaultMaxDepth, pins: BlobPins? = nil, names: Bool = true
+    maxDepth: Int = BlobLimits.defaultMaxDepth, pins: BlobPins? = nil, eventBuffer: BlobEventBuffer? = nil,
+    names: Bool = true
 ) throws -> [UInt8] {
     try checkBounds(stackLimit: stackLimit, maxDepth: maxDepth)
     let machine = try MacroMachine(policy: policy, mode: mode)
-    return try encodeBlob(machine, stackLimit: stackLimit, maxDepth: maxDepth, pins: pins, names: names)
+    return try encodeBlob(
+        machine, stackLimit: stackLimit, maxDepth: maxDepth, pins: pins, eventBuffer: eventBuffer, names: names)
+}
+
+/// The per-thread event buffer of a program built with `dyck-cc --dyck-buffer`
+/// (specs/kernel-abi.md, "Buffered events"): where it is, and which `LIBC` events
+/// may come from it.
+public struct BlobEventBuffer: Hashable, Sendable {
+    /// The buffer's local-exec TLS offset from the thread pointer (`.sbx_evbuf`):
+    /// negative, a multiple of 8, at least `sizeof(struct sbx_evbuf)` below it.
+    public var tpoff: Int64
+    /// Per symbol id of the policy: may its `LIBC` events come from the buffer?
+    public var bufferable: [Bool]
+
+    public init(tpoff: Int64, bufferable: [Bool]) {
+        self.tpoff = tpoff
+        self.bufferable = bufferable
+    }
+
+    /// The bytes of the blob's section (`struct sbx_blob_evbuf` and the bit words).
+    func encoded() -> [UInt8] {
+        var out: [UInt8] = []
+        func put(_ v: UInt32) { for i in 0..<4 { out.append(UInt8(truncatingIfNeeded: v >> (8 * UInt32(i)))) } }
+        let tp = UInt64(bitPattern: tpoff)
+        put(UInt32(truncatingIfNeeded: tp))
+        put(UInt32(truncatingIfNeeded: tp >> 32))
+        put(UInt32(SBX_EVBUF_CAP))
+        let words = (bufferable.count + 31) / 32
+        put(UInt32(words))
+        for w in 0..<words {
+            var bits: UInt32 = 0
+            for b in 0..<32 where 32 * w + b < bufferable.count && bufferable[32 * w + b] { bits |= 1 << UInt32(b) }
+            put(bits)
+        }
+        return out
+    }
+
+    /// Throws `BlobError.badEventBuffer` unless the kernel would accept it for a
+    /// policy of `symbols` symbols.
+    func check(symbols: Int) throws {
+        guard bufferable.count == symbols else {
+            throw BlobError.badEventBuffer("\(bufferable.count) bufferable flags for \(symbols) symbols")
+        }
+        let size = Int64(MemoryLayout<sbx_evbuf>.size)
+        let bound = BlobLimits.maxEventBufferOffset
+        guard tpoff <= -size, tpoff >= -bound, tpoff % 8 == 0 else {
+            throw BlobError.badEventBuffer(
+                "thread-pointer offset \(tpoff) is not a multiple of 8 in -\(bound)...-\(size)")
+        }
+    }
 }
 
 /// The two bounds of a thread's monitor stack that a blob carries.
@@ -154,7 +204,8 @@ public enum BlobNames {
 /// The blob of a compiled machine; the binding is the original policy's.
 public func encodeBlob(
     _ machine: MacroMachine, stackLimit: Int = BlobLimits.defaultStackLimit,
-    maxDepth: Int = BlobLimits.defaultMaxDepth, pins: BlobPins? = nil, names: Bool = true
+    maxDepth: Int = BlobLimits.defaultMaxDepth, pins: BlobPins? = nil, eventBuffer: BlobEventBuffer? = nil,
+    names: Bool = true
 ) throws -> [UInt8] {
     try checkBounds(stackLimit: stackLimit, maxDepth: maxDepth)
     // The flattening keeps the symbol table: the original policy's serves both modes.
@@ -181,8 +232,11 @@ public func encodeBlob(
     let symsetsOff = setsOff + Int(SBX_SET_SIZE) * (binding?.sets.count ?? 0)
     let pinsOff = symsetsOff + 4 * (binding == nil ? 0 : policy.symbols.count)
     let resyncOff = pinsOff + Int(SBX_BLOB_PIN_SIZE) * (pins?.sites.count ?? 0)
+    try eventBuffer?.check(symbols: policy.symbols.count)
+    let evbufSection = eventBuffer?.encoded() ?? []
     let namesSection = names ? BlobNames.encode(machine) : []
-    let size = resyncOff + Int(SBX_BLOB_RESYNC_SIZE) * machine.macroStateCount + namesSection.count
+    let size =
+        resyncOff + Int(SBX_BLOB_RESYNC_SIZE) * machine.macroStateCount + evbufSection.count + namesSection.count
     if size > BlobLimits.maxSize {
         throw BlobError.capExceeded(what: "blob bytes", count: size, cap: BlobLimits.maxSize)
     }
@@ -203,6 +257,7 @@ public func encodeBlob(
     var flags = machine.mode == .nfa ? Int(SBX_BLOB_F_NFA) : 0
     if binding != nil { flags |= Int(SBX_BLOB_F_BOUND) }
     if pins != nil { flags |= Int(SBX_BLOB_F_PINNED) }
+    if eventBuffer != nil { flags |= Int(SBX_BLOB_F_BUFFERED) }
     put(Int(SBX_BLOB_MAGIC))
     put(Int(SBX_BLOB_VERSION))
     put(header)
@@ -262,6 +317,7 @@ public func encodeBlob(
         put(Int(site.id))
     }
     for any in machine.resync { put(any ?? Int(SBX_RESYNC_NONE)) }
+    out.append(contentsOf: evbufSection)
     out.append(contentsOf: namesSection)
     precondition(out.count == size, "blob layout")
     return out

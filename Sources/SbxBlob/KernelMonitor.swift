@@ -39,6 +39,10 @@ public final class KernelPolicy: @unchecked Sendable {
     public var callbackCount: Int { Int(view.pointee.nr_callbacks) }
     /// Whether the blob has the names section (`sbx_blob_names`).
     public var hasNames: Bool { view.pointee.nr_names != 0 }
+    /// Whether the program buffers events (`SBX_BLOB_F_BUFFERED`).
+    public var isBuffered: Bool { view.pointee.flags & SBX_BLOB_F_BUFFERED != 0 }
+    /// The buffer's thread-pointer offset; 0 without `SBX_BLOB_F_BUFFERED`.
+    public var eventBufferOffset: Int64 { Int64(bitPattern: view.pointee.evbuf_tpoff) }
 
     /// The name the kernel log gives symbol `symbol` (`sbx_blob_symbol_name`).
     public func symbolName(_ symbol: UInt64) -> String? {
@@ -73,6 +77,8 @@ public enum KernelRefusal: Sendable, CaseIterable, RawRepresentable {
     case unpinnedMarker
     /// No slot left for a frame entry or a setjmp record (`stack_limit`).
     case storeFull
+    /// A buffered event that may not come from the buffer (`SBX_V_BUFFER`, reason 29).
+    case bufferedEvent
 
     public var rawValue: Int {
         let reason: sbx_reason
@@ -90,6 +96,7 @@ public enum KernelRefusal: Sendable, CaseIterable, RawRepresentable {
         case .executableMapping: reason = SBX_V_EXEC_MAPPING
         case .unpinnedMarker: reason = SBX_V_UNPINNED
         case .storeFull: reason = SBX_V_STORE_FULL
+        case .bufferedEvent: reason = SBX_V_BUFFER
         }
         return Int(reason.rawValue)
     }
@@ -197,6 +204,26 @@ public final class KernelMonitor: @unchecked Sendable {
         return KernelViolation(
             refusal: KernelRefusal(rawValue: Int(out.reason)) ?? .badState,
             top: KernelFrameKind(tag: out.tag), macroState: Int(out.mstate), depth: Int(out.depth))
+    }
+
+    /// Replays one buffered event word (`sbx_evbuf_step`): as the marker of its kind
+    /// and id, after the buffer's own rule (`KernelRefusal.bufferedEvent`).
+    public func stepBuffered(word: UInt64) -> KernelViolation? {
+        var out = sbx_violation()
+        guard sbx_evbuf_step(policy.view, &thread, word, &out) != 0 else { return nil }
+        return KernelViolation(
+            refusal: KernelRefusal(rawValue: Int(out.reason)) ?? .badState,
+            top: KernelFrameKind(tag: out.tag), macroState: Int(out.mstate), depth: Int(out.depth))
+    }
+
+    /// The events a drain takes from a buffer's `SBX_EVBUF_CAP` slots and its count
+    /// (`sbx_evbuf_collect`), in replay order, and how many leading slots it clears.
+    public static func collectBuffered(slots: [UInt64], count: UInt64) -> (events: [UInt64], end: Int) {
+        precondition(slots.count == Int(SBX_EVBUF_CAP), "a buffer has SBX_EVBUF_CAP slots")
+        var copy = slots
+        var end: UInt32 = 0
+        let n = copy.withUnsafeMutableBufferPointer { sbx_evbuf_collect($0.baseAddress, count, &end) }
+        return (Array(copy.prefix(Int(n))), Int(end))
     }
 
     /// Log mode's resynchronisation (`sbx_resync`): whether a thread that lost its

@@ -105,6 +105,8 @@ public struct SandboxRun {
         var policy: Policy
         var bytes: [UInt8]
         var pins: BlobPins
+        /// The program's event buffer (`.sbx_evbuf`), if it buffers events.
+        var eventBuffer: BlobEventBuffer?
     }
 
     /// The policy checked against the program open on `exeFD` (its digest), with
@@ -131,7 +133,10 @@ public struct SandboxRun {
                 reason: "it has no system-call sets (a policy file of version 1): rebuild the program with this dyck-cc"
             )
         }
-        return Enforced(policy: policy, bytes: bytes, pins: table.blobPins)
+        let buffer = try EventBufferSection.read(fd: exeFD, program: program)
+        return Enforced(
+            policy: policy, bytes: bytes, pins: table.blobPins,
+            eventBuffer: buffer.flatMap { $0.blobEventBuffer(for: policy) })
     }
 
     static func loadPolicyWithBytes(path: String, program: String, exeFD: Int32, given: Bool = true) throws -> (
@@ -176,13 +181,14 @@ public struct SandboxRun {
     }
 
     /// Compiles the policy for the kernel in `mode`, with the program's pins.
-    static func blob(_ policy: Policy, mode: BlobMode, path: String, pins: BlobPins?, bounds: StackBounds) throws
-        -> [UInt8]
-    {
+    static func blob(
+        _ policy: Policy, mode: BlobMode, path: String, pins: BlobPins?, eventBuffer: BlobEventBuffer? = nil,
+        bounds: StackBounds
+    ) throws -> [UInt8] {
         do {
             return try buildBlob(
                 policy: policy, mode: mode, stackLimit: bounds.stackLimit, maxDepth: bounds.maxDepth,
-                pins: pins)
+                pins: pins, eventBuffer: eventBuffer)
         } catch {
             throw RunError.policyUnusable(path: path, reason: "cannot compile it for the kernel: \(error)")
         }
@@ -208,15 +214,22 @@ public struct SandboxRun {
     static func cachedBlob(_ enforced: Enforced, mode: BlobMode, path: String, bounds: StackBounds) throws -> [UInt8] {
         let policy = enforced.policy
         guard let directory = blobCacheDirectory else {
-            return try blob(policy, mode: mode, path: path, pins: enforced.pins, bounds: bounds)
+            return try blob(
+                policy, mode: mode, path: path, pins: enforced.pins, eventBuffer: enforced.eventBuffer, bounds: bounds)
+        }
+        // The event buffer's offset is part of the key (its flags follow from the policy).
+        var pinsKey = enforced.pins.encoded
+        if let buffer = enforced.eventBuffer {
+            pinsKey += (0..<8).map { UInt8(truncatingIfNeeded: UInt64(bitPattern: buffer.tpoff) >> (8 * UInt64($0))) }
         }
         let key =
             ExecutableBinding.hex(SHA256.hash(enforced.bytes)) + "-"
-            + ExecutableBinding.hex(SHA256.hash(enforced.pins.encoded).prefix(16))
+            + ExecutableBinding.hex(SHA256.hash(pinsKey).prefix(16))
         let file =
             "\(directory)/\(key)-\(mode.rawValue)-s\(bounds.stackLimit)-d\(bounds.maxDepth)-v\(BlobLimits.version).blob"
         if let cached = try? FileBytes.read(file, limit: BlobLimits.maxSize), !cached.isEmpty { return cached }
-        let compiled = try blob(policy, mode: mode, path: path, pins: enforced.pins, bounds: bounds)
+        let compiled = try blob(
+            policy, mode: mode, path: path, pins: enforced.pins, eventBuffer: enforced.eventBuffer, bounds: bounds)
         var prefix = directory.hasPrefix("/") ? "" : "."
         for part in directory.split(separator: "/") {
             prefix += "/" + part

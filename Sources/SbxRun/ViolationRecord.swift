@@ -130,6 +130,10 @@ public struct ViolationRecord: Sendable, Equatable {
         case SBX_REASON_FORBIDDEN_SYSCALL: return "system call no sandboxed program may make"
         case SBX_REASON_PROC_MEM_WRITE: return "/proc/PID/mem opened for writing"
         case SBX_REASON_UNRESYNCED: return "monitoring lost: never resynchronised after a deviation"
+        case SBX_REASON_BUFFER:
+            return kind == 0 && id == 0
+                ? "the thread's event buffer could not be read or cleared"
+                : "buffered event that may not come from the buffer (a forged or sensitive event)"
         default: return "reason \(reason)"
         }
     }

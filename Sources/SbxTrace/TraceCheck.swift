@@ -379,6 +379,9 @@ extension ThreadMonitor.Refusal {
             return "executable mapping (PROT_EXEC) in a window that may not map code, or writable as well (W^X)"
         case .compatSystemCall: return "system call through a 32-bit ABI (ia32 or x32), never allowed"
         case .ioUring: return "io_uring, never allowed"
+        case .bufferedEvent:
+            return "buffered event that may not come from the buffer (always synchronous, id out of range, "
+                + "or a libc function that is not bufferable)"
         }
     }
 }

@@ -47,6 +47,7 @@ struct DyckGen: ParsableCommand {
 
     func validate() throws {
         if inlineLimit < 0 { throw ValidationError("--inline-limit takes a number of states (0 inlines nothing)") }
+        if bufferEvents && !instrument { throw ValidationError("--buffer-events needs --instrument") }
         if !libcSyscalls && arguments.count != 1 {
             throw ValidationError(
                 arguments.isEmpty
@@ -83,6 +84,12 @@ struct DyckGen: ParsableCommand {
     )
     var instrument = false
 
+    @Flag(
+        help:
+            "With --instrument: buffered events (as dyck-cc --dyck-buffer): site and callback events and the libc calls that cannot make a sensitive system call are appended to a per-thread buffer instead of being marker system calls (specs/marker-abi.md, \"Buffered events\")."
+    )
+    var bufferEvents = false
+
     @Flag(name: .shortAndLong, help: "Print warnings only, no summary.")
     var quiet = false
 
@@ -99,7 +106,10 @@ struct DyckGen: ParsableCommand {
         options.inlineLimit = inlineLimit
         options.loaderPath = loader
         if !quiet { options.progress = { @Sendable line in Diagnostics.note("libc system calls: \(line)") } }
-        let program = instrument ? try instrumentIR(atPath: input, analysisOptions: options) : nil
+        let program =
+            instrument
+            ? try instrumentIR(
+                atPath: input, analysisOptions: options, options: InstrumentOptions(bufferEvents: bufferEvents)) : nil
         let result = try program?.analysis ?? analyzeIR(atPath: input, options: options)
         for finding in result.warnings + (program?.report.warnings ?? []) {
             Diagnostics.printError("dyck-gen: warning: \(finding)")
@@ -122,7 +132,7 @@ struct DyckGen: ParsableCommand {
             if let program, let instrumentedPath {
                 let report = program.report
                 Diagnostics.note(
-                    "wrote \(instrumentedPath): \(report.markers) markers, \(report.libcMarkers) before libc calls, \(report.instrumentedSites) of \(report.programCalls) program calls instrumented as sites, \(report.thunks) callback thunks, \(report.setjmpPoints) setjmp points"
+                    "wrote \(instrumentedPath): \(report.markers) markers, \(report.libcMarkers) before libc calls, \(report.instrumentedSites) of \(report.programCalls) program calls instrumented as sites, \(report.thunks) callback thunks, \(report.setjmpPoints) setjmp points\(bufferEvents ? ", \(report.appends) events buffered" : "")"
                 )
             }
         }

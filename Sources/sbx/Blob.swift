@@ -18,7 +18,9 @@ struct BlobCommand: ParsableCommand {
             table look-ups. Give the policy dyck-gen wrote for the program; --mode nfa \
             builds the single-copy flattened model for the same instrumented binary. \
             The policy's system-call sets go into the blob when it has them; --exe adds \
-            the program's pinned marker sites (its .sbx_sites section), as sbx run does. \
+            the program's pinned marker sites (its .sbx_sites section) and, for a program \
+            built with dyck-cc --dyck-buffer, its event buffer (its .sbx_evbuf section, \
+            with the policy's bufferable libc functions), as sbx run does. \
             The blob also carries the names of the libc functions and of the program's \
             functions, so that the kernel log's line of a violation names them \
             (--no-names leaves them out).
@@ -45,6 +47,7 @@ struct BlobCommand: ParsableCommand {
     func run() throws {
         let loaded = try Policy.load(path: policy)
         var pins: BlobPins?
+        var eventBuffer: BlobEventBuffer?
         if let exe {
             let fd = open(exe, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { throw RunError.programNotFound(exe) }
@@ -52,14 +55,20 @@ struct BlobCommand: ParsableCommand {
             let table = try PinnedSiteTable.read(fd: fd, program: exe)
             try table.check(against: loaded, policyPath: policy)
             pins = table.blobPins
+            eventBuffer = try EventBufferSection.read(fd: fd, program: exe).flatMap { $0.blobEventBuffer(for: loaded) }
         }
         let bytes = try buildBlob(
             policy: loaded, mode: mode == .dyck ? .dyck : .nfa, stackLimit: bounds.stackLimit,
-            maxDepth: bounds.maxDepth, pins: pins, names: !noNames)
+            maxDepth: bounds.maxDepth, pins: pins, eventBuffer: eventBuffer, names: !noNames)
         try AtomicFile.write(bytes, to: output)
         var what = "\(mode.rawValue) mode, stack limit \(bounds.stackLimit), depth bound \(bounds.maxDepth)"
         if loaded.syscalls != nil { what += ", system-call sets" }
         if let pins { what += ", \(pins.sites.count) pinned sites" }
+        if let eventBuffer {
+            what +=
+                ", event buffer at thread pointer \(eventBuffer.tpoff) with "
+                + "\(eventBuffer.bufferable.filter { $0 }.count) of \(eventBuffer.bufferable.count) libc functions bufferable"
+        }
         if !noNames { what += ", names" }
         Diagnostics.note("wrote \(output): \(bytes.count) bytes (\(what))")
     }

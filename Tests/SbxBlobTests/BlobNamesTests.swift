@@ -51,7 +51,7 @@ final class BlobNamesTests: XCTestCase {
         let with = try buildBlob(policy: p, mode: .dyck)
         let without = try buildBlob(policy: p, mode: .dyck, names: false)
         let end = le32(with, 120) + 4 * le32(with, 40)
-        XCTAssertEqual(le32(with, 4), 7, "version")
+        XCTAssertEqual(le32(with, 4), 8, "version")
         XCTAssertEqual(le32(with, 16), with.count)
         XCTAssertEqual(le32(with, 124), with.count - end, "names_size runs to the end")
         // nr_names, root, nr_callees, 4 callees, 8 offsets, "read\0open\0write\0main\0a\0b\0h\0cb\0".

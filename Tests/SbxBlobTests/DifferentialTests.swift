@@ -44,6 +44,7 @@ final class DifferentialTests: XCTestCase {
         case .storeFull: return .storeFull
         case .systemCallOutsideWindow: return .systemCallOutsideWindow
         case .executableMapping: return .executableMapping
+        case .bufferedEvent: return .bufferedEvent
         // Module rules, not the core's: never produced by systemCall(number:protection:).
         case .compatSystemCall, .ioUring: return .badState
         }

@@ -329,6 +329,8 @@ cd "$W" && rm -rf "$X"
 . "$here/guest-audit.sh"
 # --- issue 19: nfa mode skips CALL/RET/TAIL once the kernel answers ------------------
 . "$here/guest-nfaskip.sh"
+# --- issue 19: buffered events (dyck-cc --dyck-buffer) -----------------------------------
+. "$here/guest-buffer.sh"
 
 # --- issue 18: sbx dot --report of a real kill -----------------------------------------
 cd "$W" || exit 100

@@ -76,6 +76,14 @@ done
 for opt in O0 O2; do
     "$bin/dyck-cc" -$opt -g $k0 Tests/e2e/skipflag.c -o "$out/skipflag-$opt" 2>>"$out/build.log"
 done
+# Issue 19: buffered events (guest-buffer.sh): the programs of the sandboxed-run
+# tests at -O2, and the line copier of eval/bench/libc, built with --dyck-buffer.
+for p in callbacks handlers threads procs jumps dispatch errno; do
+    "$bin/dyck-cc" -O2 -g -pthread --dyck-buffer "Tests/DyckInstrumentTests/Programs/$p.c" -o "$out/$p-buf" 2>>"$out/build.log"
+done
+"$bin/dyck-cc" -O2 -g --dyck-buffer eval/bench/libc/linecopy.c -o "$out/linecopy-buf" 2>>"$out/build.log"
+"$bin/dyck-cc" -O2 -g eval/bench/libc/linecopy.c -o "$out/linecopy-O2" 2>>"$out/build.log"
+awk 'BEGIN { for (i = 1; i <= 2000; i++) printf "line %d of the input\n", i }' >"$out/lines.txt"
 # The attacker's knowledge: maintenance()'s address, and the return target in
 # grant_admin() right after its call of log_line().
 maintenance=$(nm "$out/hijack" | awk '$3 == "maintenance" { print $1 }')

@@ -114,6 +114,8 @@ static int sbx_check_header(const sbx_u8 *p, sbx_u64 size, struct sbx_policy_vie
 	if (HDR(p, resync_off) != off)
 		return -SBX_EINVAL;
 	off += (sbx_u64)SBX_BLOB_RESYNC_SIZE * v->nr_mstates;
+	if (v->flags & SBX_BLOB_F_BUFFERED)
+		off += SBX_BLOB_EVBUF_HDR_SIZE + (sbx_u64)4 * ((v->nr_symbols + 31) / 32);
 	/* The names section, if any, runs to the end (checked by sbx_check_names()). */
 	if (off + HDR(p, names_size) != size)
 		return -SBX_EINVAL;
@@ -140,6 +142,8 @@ static int sbx_check_header(const sbx_u8 *p, sbx_u64 size, struct sbx_policy_vie
 	v->nr_names = 0;
 	v->root_function = SBX_NAME_NONE;
 	v->nr_callees = 0;
+	v->bufferable = NULL;
+	v->evbuf_tpoff = 0;
 	return 0;
 }
 
@@ -307,6 +311,34 @@ static int sbx_check_resync(const struct sbx_policy_view *v)
 }
 
 /*
+ * The event-buffer section (struct sbx_blob_evbuf) at @e, with
+ * SBX_BLOB_F_BUFFERED: its size was counted by sbx_check_header().
+ */
+static int sbx_check_evbuf(struct sbx_policy_view *v, const sbx_u8 *e)
+{
+	sbx_u32 nr_words = (v->nr_symbols + 31) / 32, last;
+	sbx_u64 tpoff;
+
+	if (!(v->flags & SBX_BLOB_F_BUFFERED))
+		return 0;
+	tpoff = sbx_le64(e);
+	/* Negative: -tpoff (mod 2^64) is the distance below the thread pointer. */
+	if (-tpoff < SBX_EVBUF_SIZE || -tpoff > SBX_EVBUF_TPOFF_MAX || tpoff % 8)
+		return -SBX_EINVAL;
+	if (sbx_le32(e + 8) != SBX_EVBUF_CAP || sbx_le32(e + 12) != nr_words)
+		return -SBX_EINVAL;
+	/* No bit beyond the last symbol. */
+	if (v->nr_symbols % 32) {
+		last = sbx_le32(e + SBX_BLOB_EVBUF_HDR_SIZE + (sbx_u64)4 * (nr_words - 1));
+		if (last >> (v->nr_symbols % 32))
+			return -SBX_EINVAL;
+	}
+	v->evbuf_tpoff = tpoff;
+	v->bufferable = e + SBX_BLOB_EVBUF_HDR_SIZE;
+	return 0;
+}
+
+/*
  * The names section (struct sbx_blob_names), @size bytes at @s: its counts
  * must be the blob's, every callee and the root a function or SBX_NAME_NONE,
  * and the string area exactly the names in order, each 1..SBX_NAME_LEN_MAX
@@ -447,8 +479,11 @@ int sbx_blob_validate(const void *data, sbx_u64 size, struct sbx_policy_view *ou
 	if (!err)
 		err = sbx_check_resync(&v);
 	if (!err)
-		err = sbx_check_names(&v, v.resync + (sbx_u64)SBX_BLOB_RESYNC_SIZE * v.nr_mstates,
-				      HDR((const sbx_u8 *)data, names_size));
+		err = sbx_check_evbuf(&v, v.resync + (sbx_u64)SBX_BLOB_RESYNC_SIZE * v.nr_mstates);
+	if (!err)
+		err = sbx_check_names(
+			&v, (const sbx_u8 *)data + size - HDR((const sbx_u8 *)data, names_size),
+			HDR((const sbx_u8 *)data, names_size));
 	if (err)
 		return err;
 	*out = v;

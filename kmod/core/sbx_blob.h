@@ -16,15 +16,17 @@
 #define _SBX_BLOB_H
 
 #include "sbx_types.h"
+#include "../uapi/sbx_marker.h"
 
 #define SBX_BLOB_MAGIC	 0x42584253U /* "SBXB" */
-#define SBX_BLOB_VERSION 7U
+#define SBX_BLOB_VERSION 8U
 
 /* Header flags. Every other bit must be zero. */
-#define SBX_BLOB_F_NFA	  0x1U /* the flattened model: sites pass, no stack */
-#define SBX_BLOB_F_BOUND  0x2U /* system calls are bound to windows (set sections) */
-#define SBX_BLOB_F_PINNED 0x4U /* markers are pinned to their sites (pin section) */
-#define SBX_BLOB_F_ALL	  (SBX_BLOB_F_NFA | SBX_BLOB_F_BOUND | SBX_BLOB_F_PINNED)
+#define SBX_BLOB_F_NFA	    0x1U /* the flattened model: sites pass, no stack */
+#define SBX_BLOB_F_BOUND    0x2U /* system calls are bound to windows (set sections) */
+#define SBX_BLOB_F_PINNED   0x4U /* markers are pinned to their sites (pin section) */
+#define SBX_BLOB_F_BUFFERED 0x8U /* the program buffers events (evbuf section) */
+#define SBX_BLOB_F_ALL	    (SBX_BLOB_F_NFA | SBX_BLOB_F_BOUND | SBX_BLOB_F_PINNED | SBX_BLOB_F_BUFFERED)
 
 /* Macro-state flags. Every other bit must be zero. */
 #define SBX_MSTATE_F_FINAL 0x1U /* holds a final state of its function */
@@ -140,9 +142,13 @@
  * @resync_off:     pins_off + 16 * nr_pins: the resynchronisation section,
  *                  one u32 per macro-state (struct sbx_blob_resync).
  * @names_size:     the size in bytes of the optional names section, which
- *                  starts at resync_off + 4 * nr_mstates (struct
- *                  sbx_blob_names): 0 for a blob without names. The blob's
- *                  total_size is resync_off + 4 * nr_mstates + names_size.
+ *                  starts at resync_off + 4 * nr_mstates + E (struct
+ *                  sbx_blob_names): 0 for a blob without names. E is the
+ *                  size of the event-buffer section (struct sbx_blob_evbuf)
+ *                  that follows the resynchronisation section with
+ *                  SBX_BLOB_F_BUFFERED: 16 + 4 * ((nr_symbols + 31) / 32);
+ *                  0 without. The blob's total_size is resync_off +
+ *                  4 * nr_mstates + E + names_size.
  *
  * sbx_blob_validate() returns -SBX_E2BIG when the blob is larger than
  * SBX_BLOB_MAX_SIZE, a count exceeds its SBX_MAX_* cap, @stack_limit exceeds
@@ -156,8 +162,9 @@
  * marker kind or whose id is out of range for its kind, a pin table whose
  * addresses would wrap around, a resynchronisation entry that is neither
  * SBX_RESYNC_NONE nor a macro-state whose own entry is itself, a
- * thread_mstate entry other than SBX_RESYNC_NONE, or a names section that is
- * not exactly as struct sbx_blob_names describes.
+ * thread_mstate entry other than SBX_RESYNC_NONE, an event-buffer section
+ * that is not exactly as struct sbx_blob_evbuf describes, or a names section
+ * that is not exactly as struct sbx_blob_names describes.
  */
 struct sbx_blob_header {
 	sbx_u32 magic;
@@ -248,6 +255,33 @@ struct sbx_blob_resync {
 #define SBX_RESYNC_NONE 0xffffffffU
 
 /**
+ * struct sbx_blob_evbuf - the event-buffer section (16 bytes), present only
+ * with SBX_BLOB_F_BUFFERED, right after the resynchronisation section
+ * (specs/kernel-abi.md, "Buffered events"). It is followed by @nr_words u32
+ * bit words: bit s % 32 of word s / 32 set means LIBC events of symbol s may
+ * come from the buffer (the symbol is bufferable); bits of no symbol are 0.
+ * @tpoff:    the local-exec TLS offset of the executable's struct sbx_evbuf
+ *            (the .sbx_evbuf section's): the thread's buffer is at its
+ *            FS base + @tpoff. A negative 64-bit two's complement number,
+ *            a multiple of 8, with -SBX_EVBUF_TPOFF_MAX <= @tpoff <=
+ *            -sizeof(struct sbx_evbuf): x86-64's executable TLS lies below
+ *            the thread pointer.
+ * @cap:      SBX_EVBUF_CAP (the only capacity this ABI knows).
+ * @nr_words: (nr_symbols + 31) / 32.
+ *
+ * Anything else is refused with -SBX_EINVAL.
+ */
+struct sbx_blob_evbuf {
+	sbx_u64 tpoff;
+	sbx_u32 cap;
+	sbx_u32 nr_words;
+};
+
+#define SBX_BLOB_EVBUF_HDR_SIZE 16U
+#define SBX_EVBUF_TPOFF_MAX	(1ULL << 30)
+#define SBX_EVBUF_SIZE		(8U + 8U * SBX_EVBUF_CAP)
+
+/**
  * struct sbx_blob_names - the head of the optional names section (12 bytes),
  * for the kernel log's violation line only (specs/kernel-abi.md, "Names");
  * it never changes what is enforced. It is followed by:
@@ -317,6 +351,7 @@ _Static_assert(sizeof(struct sbx_blob_site) == 4, "site size");
 _Static_assert(sizeof(struct sbx_blob_resync) == 4, "resync size");
 _Static_assert(sizeof(struct sbx_blob_callback) == 8, "callback size");
 _Static_assert(sizeof(struct sbx_blob_names) == 12, "names head size");
+_Static_assert(sizeof(struct sbx_blob_evbuf) == 16, "evbuf head size");
 
 #define SBX_BLOB_HEADER_SIZE   128U
 #define SBX_BLOB_PIN_SIZE      16U
@@ -347,6 +382,9 @@ _Static_assert(sizeof(struct sbx_blob_names) == 12, "names head size");
  * @nr_names:  its nr_names; 0 without names.
  * @root_function: its root_function; SBX_NAME_NONE without names.
  * @nr_callees: its nr_callees; 0 without names.
+ * @bufferable: the event-buffer section's bit words (NULL without
+ *             SBX_BLOB_F_BUFFERED).
+ * @evbuf_tpoff: its tpoff (0 without SBX_BLOB_F_BUFFERED).
  * @flags ... @text_vaddr: the header fields of the same names.
  *
  * A view borrows the blob's memory: the blob must stay alive and unchanged as
@@ -366,6 +404,8 @@ struct sbx_policy_view {
 	const sbx_u8 *callees;
 	const sbx_u8 *name_offs;
 	const sbx_u8 *name_area;
+	const sbx_u8 *bufferable;
+	sbx_u64 evbuf_tpoff;
 	sbx_u64 pin_bytes;
 	sbx_u32 nr_names;
 	sbx_u32 root_function;

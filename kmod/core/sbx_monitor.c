@@ -448,3 +448,97 @@ int sbx_resync(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u64 ki
 	sbx_set_window(p, t, (sbx_u32)id);
 	return 0;
 }
+
+/**
+ * sbx_evbuf_collect - the events of a copied buffer, in replay order.
+ * @slots: the SBX_EVBUF_CAP slot words as read from the thread's buffer;
+ *         on return slots[0..n-1] are the events to replay, in order.
+ * @count: the buffer's count as read: a hint the program writes, any value.
+ * @end:   set to the number of leading slots the caller must clear in the
+ *         buffer (every slot taken is below it; slots below it that were not
+ *         taken are 0 already).
+ *
+ * The slot rule (specs/kernel-abi.md, "Buffered events"): with c = min(count,
+ * SBX_EVBUF_CAP), the non-zero slots 0..c-1 in index order, then slots c,
+ * c + 1, ... while below SBX_EVBUF_CAP and non-zero: an append that a signal
+ * interrupted between its cmpxchg and its count store left its event at
+ * index c or above. Bounded: SBX_EVBUF_CAP reads, no allocation.
+ *
+ * Return: the number of events, 0..SBX_EVBUF_CAP.
+ */
+sbx_u32 sbx_evbuf_collect(sbx_u64 *slots, sbx_u64 count, sbx_u32 *end)
+{
+	sbx_u32 c = count < SBX_EVBUF_CAP ? (sbx_u32)count : SBX_EVBUF_CAP;
+	sbx_u32 i, n = 0;
+
+	for (i = 0; i < c; i++)
+		if (slots[i])
+			slots[n++] = slots[i];
+	for (; i < SBX_EVBUF_CAP && slots[i]; i++)
+		slots[n++] = slots[i];
+	*end = i;
+	return n;
+}
+
+/**
+ * sbx_evbuf_step - replay one buffered event.
+ * @p:    the validated policy the thread was set up with.
+ * @t:    the thread state.
+ * @word: the event word, any value.
+ * @out:  if not NULL, filled on a violation, as by sbx_step(), with the
+ *        word's kind and id.
+ *
+ * The event is stepped exactly as the synchronous marker (kind, id) would be
+ * (sbx_step(): windows included), without the pin check, after
+ * sbx_evbuf_check(): a word that may not come from the buffer is refused
+ * with SBX_V_BUFFER before anything else.
+ *
+ * Return: 0 if allowed (@t advanced), 1 if a violation (@t unchanged).
+ */
+int sbx_evbuf_step(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u64 word,
+		   struct sbx_violation *out)
+{
+	sbx_u64 kind = sbx_evbuf_kind(word), id = sbx_evbuf_id(word);
+
+	if (!sbx_evbuf_check(p, word)) {
+		if (!sbx_step_fast(p, t, kind, id))
+			return 0;
+		return sbx_step(p, t, kind, id, out);
+	}
+	if (out) {
+		out->reason = SBX_V_BUFFER;
+		out->kind = kind;
+		out->id = id;
+		out->depth = t->depth;
+		if (t->nr_frames >= 1 && t->nr_frames <= t->capacity) {
+			out->tag = sbx_top(t)->tag;
+			out->mstate = sbx_top(t)->mstate;
+		} else {
+			out->tag = 0;
+			out->mstate = 0;
+		}
+	}
+	return 1;
+}
+
+/**
+ * sbx_evbuf_replay - replay collected events until the first violation.
+ * @p:      the validated policy the thread was set up with.
+ * @t:      the thread state.
+ * @events: the events (sbx_evbuf_collect()).
+ * @n:      how many, at most SBX_EVBUF_CAP.
+ * @out:    as for sbx_evbuf_step().
+ *
+ * Return: @n if every event was allowed, else the index of the refused one
+ * (@t has taken the events before it).
+ */
+sbx_u32 sbx_evbuf_replay(const struct sbx_policy_view *p, struct sbx_thread *t,
+			 const sbx_u64 *events, sbx_u32 n, struct sbx_violation *out)
+{
+	sbx_u32 i;
+
+	for (i = 0; i < n; i++)
+		if (sbx_evbuf_step(p, t, events[i], out))
+			return i;
+	return n;
+}

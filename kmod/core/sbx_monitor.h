@@ -48,6 +48,12 @@
  * @SBX_V_STORE_FULL:     a push that needs a new frame entry, or an SJ_SAVE
  *                        that needs a new record, while all the thread's
  *                        slots (the policy's stack_limit) are in use.
+ * @SBX_V_BUFFER:         a buffered event that may not come from the buffer:
+ *                        a kind other than LIBC, CALL, RET, TAIL, CB_ENTER
+ *                        and CB_EXIT, an id out of range for its kind, or a
+ *                        LIBC event of a symbol the policy does not mark
+ *                        bufferable (sbx_evbuf_check()); the module also
+ *                        uses it for a fault on the buffer.
  */
 enum sbx_reason {
 	SBX_V_NONE = 0,
@@ -64,6 +70,7 @@ enum sbx_reason {
 	SBX_V_EXEC_MAPPING = 21,
 	SBX_V_UNPINNED = 22,
 	SBX_V_STORE_FULL = 27,
+	SBX_V_BUFFER = 29,
 };
 
 /**
@@ -501,5 +508,60 @@ static inline int sbx_pin_check(const struct sbx_policy_view *p, sbx_u64 bias, s
 		return SBX_V_UNPINNED;
 	return 0;
 }
+
+/* A buffered event word: (u64)kind << 32 | id; 0 is a free slot. */
+static inline sbx_u64 sbx_evbuf_kind(sbx_u64 word)
+{
+	return word >> 32;
+}
+
+static inline sbx_u64 sbx_evbuf_id(sbx_u64 word)
+{
+	return word & 0xffffffffULL;
+}
+
+/* Is symbol @sym (< nr_symbols) marked bufferable in a SBX_BLOB_F_BUFFERED blob? */
+static inline int sbx_symbol_bufferable(const struct sbx_policy_view *p, sbx_u64 sym)
+{
+	return sbx_le32(p->bufferable + 4 * (sym / 32)) >> (sym % 32) & 1;
+}
+
+/**
+ * sbx_evbuf_check - may this word come from the buffer at all?
+ * @p:    the thread's validated policy.
+ * @word: a non-zero buffered event word, any value.
+ *
+ * A bufferable kind (LIBC, CALL, RET, TAIL, CB_ENTER, CB_EXIT) with an id in
+ * range for it, and for LIBC a symbol with its bufferable bit set: the
+ * policy, not the program, says which libc calls may skip their pinned
+ * marker. A blob without SBX_BLOB_F_BUFFERED has no bufferable event. O(1).
+ *
+ * Return: 0 or SBX_V_BUFFER.
+ */
+static inline int sbx_evbuf_check(const struct sbx_policy_view *p, sbx_u64 word)
+{
+	sbx_u64 id = sbx_evbuf_id(word);
+
+	if (!(p->flags & SBX_BLOB_F_BUFFERED))
+		return SBX_V_BUFFER;
+	switch (sbx_evbuf_kind(word)) {
+	case SBX_MARK_LIBC:
+		return id < p->nr_symbols && sbx_symbol_bufferable(p, id) ? 0 : SBX_V_BUFFER;
+	case SBX_MARK_CALL:
+	case SBX_MARK_RET:
+	case SBX_MARK_TAIL:
+		return id < p->nr_sites ? 0 : SBX_V_BUFFER;
+	case SBX_MARK_CB_ENTER:
+	case SBX_MARK_CB_EXIT:
+		return id < p->nr_functions ? 0 : SBX_V_BUFFER;
+	}
+	return SBX_V_BUFFER;
+}
+
+sbx_u32 sbx_evbuf_collect(sbx_u64 *slots, sbx_u64 count, sbx_u32 *end);
+int sbx_evbuf_step(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u64 word,
+		   struct sbx_violation *out);
+sbx_u32 sbx_evbuf_replay(const struct sbx_policy_view *p, struct sbx_thread *t,
+			 const sbx_u64 *events, sbx_u32 n, struct sbx_violation *out);
 
 #endif /* _SBX_MONITOR_H */

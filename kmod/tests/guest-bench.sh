@@ -70,7 +70,8 @@ $CTL mkblob nfa-pinned "$W/pinned.blob" $pins
 # build without a sandbox (inst: its markers fail with ENOSYS), and the dyck-cc
 # build under `sbx run --mode nfa` and `--mode dyck`, and (all) the build with
 # every libc call an event (dyck-cc --dyck-libc-events=all: no silent functions)
-# under `--mode dyck`. The figure is the CPU time
+# under `--mode dyck`, and (buf, bufnfa) the build with buffered events (dyck-cc
+# --dyck-buffer) under `--mode dyck` and `--mode nfa`. The figure is the CPU time
 # of the program's loop, which the program measures itself
 # (CLOCK_PROCESS_CPUTIME_ID: instructions under --icount), so that no launcher's
 # start-up is counted; the markers are those of the sbx run report (the module's
@@ -78,7 +79,7 @@ $CTL mkblob nfa-pinned "$W/pinned.blob" $pins
 # program's). Every run must exit 0, the copy must equal its input and the sort
 # must give the same order in every mode. Also a getppid loop without and with
 # the seccomp allowlist: what the filter costs per allowed system call.
-libc_modes="plain seccomp inst nfa dyck all"
+libc_modes="plain seccomp inst nfa dyck all buf bufnfa"
 libc_bench() {
 	LB=$SBX_LIBC_DIR
 	L=/dev/shm/sbxb-libc  # tmpfs: the copier's files do not go over 9p
@@ -111,6 +112,8 @@ libc_bench() {
 				inst) "$LB/$prog-dyck" $args ;;
 				nfa | dyck) "$SBX_BIN" run --mode $mode --json-report "$W/j" -- "$LB/$prog-dyck" $args ;;
 				all) "$SBX_BIN" run --mode dyck --json-report "$W/j" -- "$LB/$prog-all" $args ;;
+				buf) "$SBX_BIN" run --mode dyck --json-report "$W/j" -- "$LB/$prog-buf" $args ;;
+				bufnfa) "$SBX_BIN" run --mode nfa --json-report "$W/j" -- "$LB/$prog-buf" $args ;;
 				esac >"$W/l" 2>"$W/le"
 				st=$?
 				cpu=$(sed -n 's/.* cpu_ns \([0-9]*\).*/\1/p' "$W/l")
@@ -143,7 +146,7 @@ libc_bench() {
 		for mode in $libc_modes; do
 			eval "echo \"libc $prog $mode:\$lb_${prog}_${mode}\""
 		done
-		for mode in nfa dyck all; do
+		for mode in nfa dyck all buf bufnfa; do
 			eval "echo \"libc $prog $mode markers:\$lm_${prog}_${mode}\""
 		done
 	done
@@ -165,6 +168,8 @@ libc_medians() {
 		# Only over 1,000 markers: a handful (strsort's set-up) is within the noise.
 		per() { awk -v a="$1" -v b="$p" -v m="$2" 'BEGIN { if (m >= 1000) printf "%.0f", (a - b) / m; else print "-" }'; }
 		echo "    $prog: $line"
+		eval "mb=\$(median \$lm_${prog}_buf) mbn=\$(median \$lm_${prog}_bufnfa)"
+		echo "    $prog: buffered (dyck-cc --dyck-buffer): markers dyck $mb, nfa $mbn (synchronous build: dyck $md, nfa $mn)"
 		echo "    $prog: markers dyck $md, nfa $mn, all $ma; added per marker over plain: inst $(per "$vi" "$md"), nfa $(per "$vn" "$mn"), dyck $(per "$vd" "$md"), all $(per "$va" "$ma")"
 	done
 }

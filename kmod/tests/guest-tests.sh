@@ -23,7 +23,7 @@ MK=$BIN/sbx_markers
 
 # In this order (the order of the former single script). Add a new area here.
 AREAS="load kill log stack bound exe fork registry compat device nfa concurrency cost exec unload budget records
-	never sj flag resync answer names comm"
+	never sj flag resync answer names comm buffer"
 
 echo "KTAP version 1"
 [ -x "$CTL" ] && [ -x "$MK" ] || { echo "Bail out! build the helpers: make -C kmod tests"; exit 100; }

@@ -15,6 +15,10 @@
  *                                    with its record counters
  *   sbxctl mkblob dyck|nfa|deep|bound|pinned|nfa-bound|resync|names|nfa-names OUT  writes the core tests' example policy,
  *   sbxctl mkblob nfa-pinned OUT TABLE TEXT SITE:KIND:ID...  ... with pins (hex addresses),
+ *   sbxctl mkblob buffered|bound-buffered|nfa-buffered OUT TPOFF  the dyck
+ *                                    (bound, nfa) example with the event buffer at TPOFF
+ *                                    (decimal) from the thread pointer; read
+ *                                    and write bufferable, open not
  *                                    or (deep) one whose only function calls
  *                                    itself (site 0) with a stack limit of 64;
  *                                    names and nfa-names: dyck and nfa with
@@ -350,6 +354,19 @@ static void mkblob_nfa_bound(struct tb_spec *s)
 	s->ambient_set = 1;
 }
 
+/* The event buffer at @tpoff: read (1) and write (2) bufferable, open (0) not. */
+static int mkblob_buffered(struct tb_spec *s, int argc, char **argv)
+{
+	char *end;
+
+	if (argc != 1)
+		return -1;
+	s->flags |= SBX_BLOB_F_BUFFERED;
+	s->evbuf_tpoff = strtoll(argv[0], &end, 10);
+	s->bufferable[0] = 1U << 1 | 1U << 2;
+	return *end ? -1 : 0;
+}
+
 /* Pins from the command line: TABLE TEXT then SITE:KIND:ID... (hex addresses). */
 static int parse_pins(struct tb_spec *s, int argc, char **argv)
 {
@@ -392,8 +409,12 @@ static int cmd_mkblob(const char *mode, const char *out, int argc, char **argv)
 		tb_example_nfa(&spec);
 	else if (!strcmp(mode, "deep"))
 		mkblob_deep(&spec);
-	else if (!strcmp(mode, "bound"))
+	else if (!strcmp(mode, "bound") || !strcmp(mode, "bound-buffered"))
 		mkblob_bound(&spec);
+	else if (!strcmp(mode, "buffered"))
+		tb_example(&spec);
+	else if (!strcmp(mode, "nfa-buffered"))
+		tb_example_nfa(&spec);
 	else if (!strcmp(mode, "pinned"))
 		mkblob_pinned(&spec);
 	else if (!strcmp(mode, "nfa-bound") || !strcmp(mode, "nfa-pinned"))
@@ -408,8 +429,12 @@ static int cmd_mkblob(const char *mode, const char *out, int argc, char **argv)
 		tb_example_names(&spec);
 	} else
 		return 64;
-	if (!strcmp(mode, "nfa-pinned") ? parse_pins(&spec, argc, argv) : argc)
+	if (strstr(mode, "buffered")) {
+		if (mkblob_buffered(&spec, argc, argv))
+			return 64;
+	} else if (!strcmp(mode, "nfa-pinned") ? parse_pins(&spec, argc, argv) : argc) {
 		return 64;
+	}
 	n = tb_build(&spec, buf, sizeof(buf));
 	ret = sbx_blob_validate(buf, n, &view);
 	if (ret) {

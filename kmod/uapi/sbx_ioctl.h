@@ -38,7 +38,7 @@
 #define SBX_DEVICE_PATH "/dev/sbx"
 
 /* The version of this interface, reported by SBX_IOC_STATUS. */
-#define SBX_ABI_VERSION 7
+#define SBX_ABI_VERSION 8
 
 #define SBX_IOC_MAGIC 0xDB
 
@@ -61,7 +61,7 @@
 
 /*
  * Reasons of a violation record (struct sbx_violation_record.reason). Values
- * 1..9, 20..22 and 27 are the monitor core's enum sbx_reason
+ * 1..9, 20..22, 27 and 29 are the monitor core's enum sbx_reason
  * (kmod/core/sbx_monitor.h), the others are the module's own.
  */
 #define SBX_REASON_UNKNOWN_KIND	     1	/* marker kind not in 1..8 */
@@ -86,6 +86,7 @@
 #define SBX_REASON_EXE_REBUILT	     26 /* installed file whose content changed */
 #define SBX_REASON_STORE_FULL	     27 /* no slot for a frame or setjmp record */
 #define SBX_REASON_UNRESYNCED	     28 /* log mode: exited or execed still lost */
+#define SBX_REASON_BUFFER	     29 /* a bad buffered event, or the buffer faulted */
 
 /* Flags of a violation record (struct sbx_violation_record.flags). */
 #define SBX_REC_F_MARKER 0x1 /* the event was a marker (syscall 999) */
@@ -275,8 +276,12 @@ struct sbx_ioc_status {
  * @syscall_nr: the system call: SBX_MARKER_NR (999) for a marker, else its
  *              number in its ABI (the 32-bit number for ia32; with
  *              __X32_SYSCALL_BIT for x32). For SBX_REASON_NO_MEMORY and
- *              SBX_REASON_EXE_MISMATCH: 0.
- * @kind:       the marker's kind (%rdi) as issued; 0 when not a marker.
+ *              SBX_REASON_EXE_MISMATCH: 0. For a refused buffered event
+ *              (SBX_REC_F_MARKER with @kind and @id the event's) and for
+ *              SBX_REASON_BUFFER: the system call at whose entry the thread's
+ *              event buffer was drained (999 when that was a marker).
+ * @kind:       the marker's kind (%rdi) as issued, or the buffered event's;
+ *              0 when not a marker (and for a buffer that faulted).
  * @id:         the marker's id (%rsi) as issued; for SBX_REASON_SYSCALL_WINDOW,
  *              SBX_REASON_EXEC_MAPPING and SBX_REASON_EXEC_DENIED the window
  *              the call was made in: the symbol id of the last LIBC marker
@@ -298,7 +303,8 @@ struct sbx_ioc_status {
  *              for SBX_REASON_UNPINNED the marker's address relative to the
  *              executable's load bias (the link-time address of the syscall
  *              instruction it came from); for SBX_REASON_EXEC_DENIED the
- *              thread's exec transition (SBX_EXEC_*); else zero.
+ *              thread's exec transition (SBX_EXEC_*); for SBX_REASON_BUFFER
+ *              with @kind 0 the address of the buffer that faulted; else zero.
  * @stack:      the tags of the thread's frames before the event, from the top
  *              down (a folded frame repeated): stack[i] is the tag of logical
  *              frame depth-1-i, for

@@ -4,10 +4,20 @@
  * the sbx_dyck kernel module and the sbx userspace tools.
  *
  * Specified in specs/marker-abi.md. Included by C code in the kernel and in
- * userspace; it depends on no other header.
+ * userspace; it depends only on <linux/types.h> (struct sbx_evbuf), which the
+ * freestanding monitor core (kmod/core), which includes no system header,
+ * replaces with its own fixed-width types.
  */
 #ifndef _UAPI_SBX_MARKER_H
 #define _UAPI_SBX_MARKER_H
+
+#ifdef _SBX_TYPES_H
+/* The same types as the kernel's (asm-generic/int-ll64.h): a C11 redefinition. */
+typedef sbx_u32 __u32;
+typedef sbx_u64 __u64;
+#else
+#include <linux/types.h>
+#endif
 
 /*
  * The marker system call number on x86-64. No kernel assigns it, so without the
@@ -93,5 +103,30 @@
 
 #define SBX_SITES_SECTION   ".sbx_sites"
 #define SBX_SITE_ENTRY_SIZE 16
+
+/*
+ * Buffered events (specs/marker-abi.md, "Buffered events"; specs/kernel-abi.md,
+ * "Buffered events"). A program built with dyck-cc --dyck-buffer appends the
+ * events of bufferable libc calls and of its sites to this per-thread buffer
+ * instead of issuing markers; the monitor replays it at the thread's next
+ * system call. One per thread: the TLS object SBX_EVBUF_SYMBOL, found through
+ * the executable's SBX_EVBUF_SECTION (16 bytes: u32 format version
+ * SBX_EVBUF_FORMAT, u32 capacity SBX_EVBUF_CAP, s64 the object's local-exec
+ * TLS offset from the thread pointer, all little-endian).
+ */
+/* The definition as the design gives it, byte for byte. */
+/* clang-format off */
+#define SBX_EVBUF_CAP 32
+struct sbx_evbuf {            /* thread-local, zero-initialised */
+	__u32 count;          /* hint: 1 + index of the last append */
+	__u32 reserved;       /* 0 */
+	__u64 ev[SBX_EVBUF_CAP]; /* 0 = free slot; else (u64)kind << 32 | id */
+};
+/* clang-format on */
+
+#define SBX_EVBUF_SYMBOL       "__sbx_evbuf"
+#define SBX_EVBUF_SECTION      ".sbx_evbuf"
+#define SBX_EVBUF_SECTION_SIZE 16
+#define SBX_EVBUF_FORMAT       1
 
 #endif /* _UAPI_SBX_MARKER_H */

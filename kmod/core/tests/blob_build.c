@@ -65,11 +65,33 @@ static void tb_put_names(const struct tb_spec *s, uint8_t *out, uint32_t nr_call
 	}
 }
 
+static size_t tb_evbuf_size(const struct tb_spec *s)
+{
+	if (!(s->flags & SBX_BLOB_F_BUFFERED))
+		return 0;
+	return 16 + 4 * ((s->nr_symbols + 31) / 32);
+}
+
+size_t tb_evbuf_off(const struct tb_spec *s)
+{
+	uint32_t nr_trans = 0, i;
+	size_t off = SBX_BLOB_HEADER_SIZE;
+
+	for (i = 0; i < s->nr_mstates; i++)
+		nr_trans += s->mstates[i].nr_trans;
+	off += 12 * s->nr_mstates + 8 * nr_trans;
+	off += 4 * (s->flags & SBX_BLOB_F_NFA ? 0 : s->nr_sites);
+	off += 8 * s->nr_callbacks + 64 * s->nr_sets;
+	off += 4 * (s->flags & SBX_BLOB_F_BOUND ? s->nr_symbols : 0);
+	off += 16 * s->nr_pins + 4 * s->nr_mstates;
+	return off;
+}
+
 size_t tb_build(const struct tb_spec *s, uint8_t *out, size_t cap)
 {
 	uint32_t nr_trans = 0, i, j, first = 0;
 	uint32_t nr_callees = s->flags & SBX_BLOB_F_NFA ? 0 : s->nr_sites;
-	size_t off, mo, to, so, co, sto, yo, po, ro, no, size;
+	size_t off, mo, to, so, co, sto, yo, po, ro, eo, no, size;
 
 	for (i = 0; i < s->nr_mstates; i++)
 		nr_trans += s->mstates[i].nr_trans;
@@ -82,7 +104,8 @@ size_t tb_build(const struct tb_spec *s, uint8_t *out, size_t cap)
 	yo = sto + 64 * s->nr_sets;
 	po = yo + 4 * (s->flags & SBX_BLOB_F_BOUND ? s->nr_symbols : 0);
 	ro = po + 16 * s->nr_pins;
-	no = ro + 4 * s->nr_mstates;
+	eo = ro + 4 * s->nr_mstates;
+	no = eo + tb_evbuf_size(s);
 	size = no + tb_names_size(s, nr_callees);
 	if (size > cap) {
 		fprintf(stderr, "tb_build: blob too large\n");
@@ -123,6 +146,13 @@ size_t tb_build(const struct tb_spec *s, uint8_t *out, size_t cap)
 		tb_put_names(s, out + no, nr_callees);
 	for (i = 0; i < s->nr_mstates; i++)
 		tb_put32(out + ro + 4 * i, s->resync[i] ? s->resync[i] - 1 : SBX_RESYNC_NONE);
+	if (s->flags & SBX_BLOB_F_BUFFERED) {
+		tb_put64(out + eo, (uint64_t)s->evbuf_tpoff);
+		tb_put32(out + eo + 8, s->evbuf_cap ? s->evbuf_cap : SBX_EVBUF_CAP);
+		tb_put32(out + eo + 12, (s->nr_symbols + 31) / 32);
+		for (i = 0; i < (s->nr_symbols + 31) / 32; i++)
+			tb_put32(out + eo + 16 + 4 * i, s->bufferable[i]);
+	}
 	for (i = 0; i < s->nr_sets; i++)
 		memcpy(out + sto + 64 * i, s->sets[i], 64);
 	for (i = 0; yo + 4 * i < po; i++)

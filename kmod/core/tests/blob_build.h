@@ -62,6 +62,13 @@ struct tb_spec {
 	 * names, written as given (tests make malformed ones); the root's
 	 * function and each site's callee plus one (0 writes SBX_NAME_NONE).
 	 */
+	/*
+	 * With SBX_BLOB_F_BUFFERED: the event-buffer section, its tpoff, its
+	 * capacity (0 writes SBX_EVBUF_CAP) and the bufferable bit words.
+	 */
+	int64_t evbuf_tpoff;
+	uint32_t evbuf_cap;
+	uint32_t bufferable[TB_MAX / 32 + 1];
 	const char *names[2 * TB_MAX];
 	uint32_t root_function;
 	uint32_t callees[TB_MAX];
@@ -77,6 +84,8 @@ void tb_put64(uint8_t *p, uint64_t v);
 /* Adds system call @nr (or SBX_SET_BIT_EXEC_MAP) to set @set of @s. */
 void tb_set_add(struct tb_spec *s, uint32_t set, uint32_t nr);
 uint32_t tb_get32(const uint8_t *p);
+/* The offset of the event-buffer section of a blob built from @s. */
+size_t tb_evbuf_off(const struct tb_spec *s);
 
 /* The example policy of the tests (see blob_build.c), in dyck and nfa mode. */
 void tb_example(struct tb_spec *s);

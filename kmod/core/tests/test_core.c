@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "blob_build.h"
+#include "test_evbuf.h"
 #include "../sbx_blob.h"
 #include "../sbx_monitor.h"
 #include "../../uapi/sbx_marker.h"
@@ -602,10 +603,12 @@ static void test_header_rejections(void)
 	      "version 4 (16 evicted setjmp records, no folding)");
 	CHECK(validate_mut(4, 5) == -SBX_EINVAL, "version 5 (no resynchronisation section)");
 	CHECK(validate_mut(4, 6) == -SBX_EINVAL, "version 6 (no names section)");
-	CHECK(validate_mut(4, 8) == -SBX_EINVAL, "version 8");
+	CHECK(validate_mut(4, 7) == -SBX_EINVAL, "version 7 (no event-buffer section)");
+	CHECK(validate_mut(4, 9) == -SBX_EINVAL, "version 9");
 	CHECK(validate_mut(4, 0) == -SBX_EINVAL, "version 0");
 	CHECK(validate_mut(8, 80) == -SBX_EINVAL, "header size");
-	CHECK(validate_mut(12, 8) == -SBX_EINVAL, "unknown flag");
+	CHECK(validate_mut(12, 0x10) == -SBX_EINVAL, "unknown flag");
+	CHECK(validate_mut(12, SBX_BLOB_F_BUFFERED) == -SBX_EINVAL, "buffered without its section");
 	CHECK(validate_mut(12, SBX_BLOB_F_BOUND) == -SBX_EINVAL, "bound without sets");
 	CHECK(validate_mut(12, SBX_BLOB_F_PINNED) == -SBX_EINVAL, "pinned without pins");
 	CHECK(validate_mut(12, 0x80000000) == -SBX_EINVAL, "unknown high flag");
@@ -1550,6 +1553,12 @@ int main(int argc, char **argv)
 	test_pins();
 	test_resync();
 	test_names();
+	{
+		int n, f = test_evbuf(&n);
+
+		checks += n;
+		failures += f;
+	}
 	if (argc == 3 && strcmp(argv[1], "--seeds") == 0)
 		write_seeds(argv[2]);
 	printf("test_core: %d checks, %d failures\n", checks, failures);
