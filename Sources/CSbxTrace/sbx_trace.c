@@ -13,7 +13,11 @@
  * (SBX_MARKER_NR through the 64-bit ABI) or a system call (its number and
  * third argument, which the kernel's binding checks); an exit stop costs
  * waitpid, one PTRACE_GET_SYSCALL_INFO and the restart. Nothing is ever
- * written to the tracee.
+ * written to the tracee, but for the event buffer of a program built with
+ * buffered events (specs/marker-abi.md, "Buffered events"): at each entry
+ * stop its appended events are read, in the order the kernel's drain takes
+ * them, reported as markers before the stop's own event, and cleared, as
+ * the monitor would.
  *
  * A new task's first stop and its creator's fork/clone event arrive in
  * either order. The new task is held stopped until both are seen, so that
@@ -28,8 +32,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/ptrace.h>
 #include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -62,6 +69,9 @@ struct sbx_task {
 	pid_t held_parent;	/* HELD*: process the creator belongs to */
 	int state;
 	int status;		/* HELD_DEAD: wait status */
+	/* Its image's event buffer: 0 not looked up yet, 1 none, 2 at tpoff. */
+	int evbuf;
+	int64_t tpoff;
 };
 
 /* Open addressing, linear probing, backward-shift deletion. */
@@ -577,6 +587,10 @@ static int sbx_handle_exec(struct sbx_tracer *t, pid_t tgid)
 		task->state = SBX_TASK_RUNNING;
 		task->tgid = tgid;
 	}
+	/* A new image: its event buffer (if any) is looked up again. */
+	task = sbx_task_find(&t->tasks, tgid);
+	if (task)
+		task->evbuf = 0;
 	ev = sbx_queue_push(t, SBX_TRACE_EV_EXEC, tgid, old_tid);
 	if (!ev)
 		return -1;
@@ -612,6 +626,119 @@ static bool sbx_is_stop_signal(int sig)
 	       sig == SIGTTOU;
 }
 
+/*
+ * The buffered-events section of the executable of task tid: 2 with *tpoff
+ * set when it has a valid one (16 bytes: version 1, SBX_EVBUF_CAP, tpoff),
+ * else 1. Read from /proc/TID/exe's section headers (ELF64, little-endian).
+ */
+static int sbx_evbuf_lookup(pid_t tid, int64_t *tpoff)
+{
+	char name[64];
+	unsigned char eh[64], sh[64], data[16];
+	uint64_t shoff, stroff = 0, off;
+	uint16_t shentsize, shnum, shstrndx, i;
+	char sname[sizeof(".sbx_evbuf")];
+	int fd, found = 1;
+
+	snprintf(name, sizeof(name), "/proc/%d/exe", (int)tid);
+	fd = open(name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 1;
+	if (pread(fd, eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
+	    memcmp(eh, "\177ELF\2\1", 6) != 0)
+		goto out;
+	memcpy(&shoff, eh + 0x28, 8);
+	memcpy(&shentsize, eh + 0x3a, 2);
+	memcpy(&shnum, eh + 0x3c, 2);
+	memcpy(&shstrndx, eh + 0x3e, 2);
+	if (shentsize != 64 || shstrndx >= shnum)
+		goto out;
+	if (pread(fd, sh, 64, (off_t)(shoff + (uint64_t)shstrndx * 64)) != 64)
+		goto out;
+	memcpy(&stroff, sh + 0x18, 8);
+	for (i = 0; i < shnum; i++) {
+		uint32_t nameoff;
+		uint64_t size;
+
+		if (pread(fd, sh, 64, (off_t)(shoff + (uint64_t)i * 64)) != 64)
+			goto out;
+		memcpy(&nameoff, sh, 4);
+		if (pread(fd, sname, sizeof(sname), (off_t)(stroff + nameoff)) !=
+			    (ssize_t)sizeof(sname) ||
+		    memcmp(sname, ".sbx_evbuf", sizeof(sname)) != 0)
+			continue;
+		memcpy(&off, sh + 0x18, 8);
+		memcpy(&size, sh + 0x20, 8);
+		if (size != sizeof(data) ||
+		    pread(fd, data, sizeof(data), (off_t)off) != (ssize_t)sizeof(data))
+			goto out;
+		if (data[0] != 1 || data[1] || data[2] || data[3] ||
+		    data[4] != SBX_EVBUF_CAP || data[5] || data[6] || data[7])
+			goto out;
+		memcpy(tpoff, data + 8, 8);
+		found = 2;
+		goto out;
+	}
+out:
+	close(fd);
+	return found;
+}
+
+/*
+ * Reports and clears the appended events of task tid, as the kernel's drain
+ * takes them: slots 0..count-1 that are not 0, then count, count+1, ... while
+ * not 0; every slot taken zeroed and count set to 0. A buffer that cannot be
+ * read or written is left alone (the monitor would kill the thread: the
+ * trace then lacks its events, which a check of the trace reports).
+ */
+static int sbx_evbuf_drain(struct sbx_tracer *t, struct sbx_task *task,
+			   pid_t tid)
+{
+	struct sbx_evbuf buf;
+	struct iovec local, remote;
+	struct sbx_trace_event *ev;
+	unsigned long fs_base;
+	uint64_t taken[SBX_EVBUF_CAP];
+	unsigned int c, i, n = 0;
+	pid_t tgid = task->tgid;
+
+	errno = 0;
+	fs_base = (unsigned long)ptrace(PTRACE_PEEKUSER, tid,
+					(void *)offsetof(struct user_regs_struct,
+							 fs_base),
+					NULL);
+	if (errno)
+		return 0;
+	local.iov_base = &buf;
+	local.iov_len = sizeof(buf);
+	remote.iov_base = (void *)(fs_base + (unsigned long)task->tpoff);
+	remote.iov_len = sizeof(buf);
+	if (process_vm_readv(tid, &local, 1, &remote, 1, 0) !=
+	    (ssize_t)sizeof(buf))
+		return 0;
+	c = buf.count < SBX_EVBUF_CAP ? buf.count : SBX_EVBUF_CAP;
+	for (i = 0; i < c; i++)
+		if (buf.ev[i])
+			taken[n++] = buf.ev[i];
+	for (i = c; i < SBX_EVBUF_CAP && buf.ev[i]; i++)
+		taken[n++] = buf.ev[i];
+	if (!n && !buf.count)
+		return 0;
+	/* Cleared before anything is reported: the tracee is stopped. */
+	memset(&buf, 0, sizeof(buf));
+	if (process_vm_writev(tid, &local, 1, &remote, 1, 0) !=
+	    (ssize_t)sizeof(buf))
+		return 0;
+	for (i = 0; i < n; i++) {
+		ev = sbx_queue_push(t, SBX_TRACE_EV_MARKER, tgid, tid);
+		if (!ev)
+			return -1;
+		ev->kind = taken[i] >> 32;
+		ev->id = taken[i] & 0xffffffffULL;
+	}
+	return 0;
+}
+
 static int sbx_handle_stop(struct sbx_tracer *t, pid_t tid, int status)
 {
 	int sig = WSTOPSIG(status);
@@ -642,6 +769,12 @@ static int sbx_handle_stop(struct sbx_tracer *t, pid_t tid, int status)
 			 * is not the program's).
 			 */
 			if (task && task->state == SBX_TASK_RUNNING) {
+				if (!task->evbuf)
+					task->evbuf = sbx_evbuf_lookup(
+						tid, &task->tpoff);
+				if (task->evbuf == 2 && !ia32 &&
+				    sbx_evbuf_drain(t, task, tid))
+					return -1;
 				ev = sbx_queue_push(t, marker ? SBX_TRACE_EV_MARKER :
 								SBX_TRACE_EV_SYSCALL,
 						    task->tgid, tid);

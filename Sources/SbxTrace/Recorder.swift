@@ -22,13 +22,6 @@ public struct RecordError: CategorizedError, Sendable {
         case ptraceRefused(path: String, reason: String)
         /// A system call the recorder needs failed.
         case system(String)
-        /// The program (or a program it executed) was built with buffered events
-        /// (`dyck-cc --dyck-buffer`: it has a `.sbx_evbuf` section). Most of its events
-        /// are appended to a buffer in its memory, not made as markers, so a trace
-        /// of its markers would miss them; the recorder does not read the buffer yet
-        /// (`specs/trace-format.md`, "Limitations"). Record a build without
-        /// `--dyck-buffer`: its policy is the same.
-        case bufferedProgram(path: String)
     }
 
     public var reason: Reason
@@ -39,7 +32,7 @@ public struct RecordError: CategorizedError, Sendable {
 
     public var category: ErrorCategory {
         switch reason {
-        case .commandNotFound, .notExecutable, .cannotExecute, .bufferedProgram: return .badInput
+        case .commandNotFound, .notExecutable, .cannotExecute: return .badInput
         case .outputUnwritable: return .outputFailed
         case .ptraceRefused, .system: return .environment
         }
@@ -60,9 +53,6 @@ public struct RecordError: CategorizedError, Sendable {
                 "cannot trace \(RecordLexer.oneLine(path)): ptrace refused: \(why) (is ptrace disabled by Yama, seccomp or a container?)"
         case .system(let why):
             return "recording failed: \(why)"
-        case .bufferedProgram(let path):
-            return
-                "\(TraceIO.oneLine(path)): built with buffered events (dyck-cc --dyck-buffer), which sbx record cannot trace: record a build without --dyck-buffer (same policy)"
         }
     }
 }
@@ -165,7 +155,6 @@ public enum TraceRecorder {
     /// The event loop: C produces events, `sink` consumes them.
     static func run(path: String, arguments: [String], sink: (TraceEvent) -> Void) throws(RecordError) -> RecordOutcome
     {
-        if isBuffered(path) { throw RecordError(.bufferedProgram(path: path)) }
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var error = sbx_trace_error()
@@ -183,15 +172,6 @@ public enum TraceRecorder {
             if result == 0 { break }
             if result < 0 { throw failure(error, path: path) }
             if let converted = traceEvent(event) {
-                // A buffered program started by exec (a child, or through a script):
-                // stop before its events are recorded wrongly; freeing the tracer
-                // kills what is traced.
-                if case .exec(_, _, let executed) = converted, isBuffered(executed.description) {
-                    throw RecordError(.bufferedProgram(path: executed.description))
-                }
-                if case .start(_, let started) = converted, isBuffered(started.description) {
-                    throw RecordError(.bufferedProgram(path: started.description))
-                }
                 sink(converted)
                 count += 1
             } else if event.type == Int32(SBX_TRACE_EV_LOST.rawValue) {
@@ -199,16 +179,6 @@ public enum TraceRecorder {
             }
         }
         return RecordOutcome(termination: termination(sbx_tracer_status(tracer)), eventCount: count, lostTasks: lost)
-    }
-
-    /// Whether `path` is an ELF executable with a `.sbx_evbuf` section (built with
-    /// buffered events). Anything unreadable or not ELF is not.
-    static func isBuffered(_ path: String) -> Bool {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        guard let file = try? ELFFile(fd: fd, path: path) else { return false }
-        return (try? file.section(named: ".sbx_evbuf")) != nil
     }
 
     static func traceEvent(_ e: sbx_trace_event) -> TraceEvent? {

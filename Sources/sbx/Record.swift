@@ -16,9 +16,10 @@ struct Record: ParsableCommand {
             runs; one without its final 'end' line is incomplete. Options of record \
             come before the command.
 
-            A program built with dyck-cc --dyck-buffer is refused (exit status 2): most \
-            of its events are in a buffer in its memory, not markers, and the recorder \
-            does not read it; record a build without --dyck-buffer (same policy).
+            A program built with dyck-cc --dyck-buffer keeps most of its events in a \
+            buffer in its memory: at each system call the recorder reads and clears that \
+            buffer, as the monitor would, and writes its events as markers before the \
+            call, so the trace is the one of a build without the option.
 
             Exit status: the program's own (128+N if a signal N killed it), once every \
             process it started has ended; 2 if the command cannot be run, 3 if the \
