@@ -77,13 +77,25 @@ extension Policy {
     /// As `load(path:)`, also returning the bytes read (whose digest an instrumented
     /// executable records: `SbxABI.PolicyDigest`).
     public static func loadWithBytes(path: String) throws(PolicyFileError) -> (policy: Policy, bytes: [UInt8]) {
-        let bytes = try PolicyFileIO.readFile(path)
+        let bytes = try readBytes(path: path)
+        return (try parse(bytes: bytes, path: path), bytes)
+    }
+
+    /// The policy file's bytes, not parsed: `sbx run` looks its blob cache up by their
+    /// digest before it pays for parsing (seconds for a large program's policy).
+    public static func readBytes(path: String) throws(PolicyFileError) -> [UInt8] {
+        try PolicyFileIO.readFile(path)
+    }
+
+    /// Parses and validates `bytes`, read from `path` (named in the errors), as
+    /// `load(path:)` does.
+    public static func parse(bytes: [UInt8], path: String) throws(PolicyFileError) -> Policy {
         if let offset = PolicyFileIO.firstInvalidUTF8(bytes) {
             let line = bytes[..<offset].reduce(1) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
             throw PolicyFileError(path: path, reason: .notUTF8(line: line, byteOffset: offset))
         }
         do throws(PolicyFormatError) {
-            return (try parse(utf8: bytes), bytes)
+            return try parse(utf8: bytes)
         } catch {
             throw PolicyFileError(path: path, reason: .format(error))
         }
