@@ -114,6 +114,8 @@ public struct SandboxRun {
         var path: String
         var program: String
         var bytes: [UInt8]
+        /// SHA-256 of `bytes` (the program records the same).
+        var digest: [UInt8]
         var table: PinnedSiteTable
     }
 
@@ -130,8 +132,9 @@ public struct SandboxRun {
         } catch {
             throw RunError.policyUnusable(path: path, reason: Self.strip(error.description, path: path))
         }
+        let digest: [UInt8]
         do {
-            try ExecutableBinding.check(fd: exeFD, program: program, policyPath: path, policyBytes: bytes)
+            digest = try ExecutableBinding.check(fd: exeFD, program: program, policyPath: path, policyBytes: bytes)
         } catch {
             // A file that is no policy at all is reported as such, as when it was
             // parsed before its digest was compared.
@@ -149,7 +152,7 @@ public struct SandboxRun {
                 program: program, policy: path,
                 reason: "its marker sites do not match it: \(reason) (build it with dyck-cc)")
         }
-        return Bound(path: path, program: program, bytes: bytes, table: table)
+        return Bound(path: path, program: program, bytes: bytes, digest: digest, table: table)
     }
 
     static func parse(_ bytes: [UInt8], path: String) throws -> Policy {
@@ -250,15 +253,16 @@ public struct SandboxRun {
         return nil
     }
 
-    /// The cache file of a blob: named by contents only (the policy file's SHA-256,
+    /// The cache file of a blob: named by contents only (the policy file's SHA-256
+    /// `policyDigest`, as the program records it,
     /// the pinned sites' as the blob encodes them, the mode, the stack bounds and the
     /// blob format's version), never by a path, inode or time, so that an entry made on
     /// one machine (`sbx blob --cache`) is found on another that runs the same files.
     public static func blobCacheFile(
-        directory: String, policyBytes: [UInt8], pins: BlobPins, mode: BlobMode, bounds: StackBounds
+        directory: String, policyDigest: [UInt8], pins: BlobPins, mode: BlobMode, bounds: StackBounds
     ) -> String {
         let key =
-            ExecutableBinding.hex(SHA256.hash(policyBytes)) + "-"
+            ExecutableBinding.hex(policyDigest) + "-"
             + ExecutableBinding.hex(SHA256.hash(pins.encoded).prefix(16))
         return
             "\(directory)/\(key)-\(mode.rawValue)-s\(bounds.stackLimit)-d\(bounds.maxDepth)-v\(BlobLimits.version).blob"
@@ -277,7 +281,7 @@ public struct SandboxRun {
             return (blob, enforced)
         }
         let file = blobCacheFile(
-            directory: directory, policyBytes: bound.bytes, pins: bound.table.blobPins, mode: mode, bounds: bounds)
+            directory: directory, policyDigest: bound.digest, pins: bound.table.blobPins, mode: mode, bounds: bounds)
         if let cached = try? FileBytes.read(file, limit: BlobLimits.maxSize), !cached.isEmpty { return (cached, nil) }
         let enforced = try enforce(bound)
         let compiled = try blob(enforced.policy, mode: mode, path: bound.path, pins: enforced.pins, bounds: bounds)
@@ -300,7 +304,7 @@ public struct SandboxRun {
         defer { close(exeFD) }
         let bound = try bind(path: policyPath, program: program, exeFD: exeFD)
         let file = blobCacheFile(
-            directory: directory, policyBytes: bound.bytes, pins: bound.table.blobPins, mode: mode, bounds: bounds)
+            directory: directory, policyDigest: bound.digest, pins: bound.table.blobPins, mode: mode, bounds: bounds)
         let (_, enforced) = try cachedBlob(bound, mode: mode, bounds: bounds, directory: directory)
         guard access(file, R_OK) == 0 else {
             throw RunError.policyUnusable(path: policyPath, reason: "cannot write the cache entry \(file)")

@@ -58,6 +58,9 @@ final class BlobCacheTests: XCTestCase {
             entry.hasPrefix(cache + "/") && entry.contains("-nfa-")
                 && entry.hasSuffix("-v\(BlobLimits.version).blob"), entry)
         let entryBytes = try XCTUnwrap(FileManager.default.contents(atPath: entry))
+        // The name starts with the policy file's SHA-256, as sha256sum prints it.
+        let sum = try Tools.run("/usr/bin/sha256sum", [built + ".dyck"]).stdout.prefix(64)
+        XCTAssertTrue(entry.hasPrefix(cache + "/" + sum + "-"), "\(entry) vs \(sum)")
 
         // Seeding again keeps the entry.
         let again = try Tools.run(
@@ -79,7 +82,7 @@ final class BlobCacheTests: XCTestCase {
         let bound = try SandboxRun.bind(path: copy + ".policy", program: copy, exeFD: fd)
         XCTAssertEqual(
             SandboxRun.blobCacheFile(
-                directory: cache, policyBytes: bound.bytes, pins: bound.table.blobPins, mode: .nfa,
+                directory: cache, policyDigest: bound.digest, pins: bound.table.blobPins, mode: .nfa,
                 bounds: StackBounds()),
             entry)
         let hit = try SandboxRun.cachedBlob(bound, mode: .nfa, bounds: StackBounds(), directory: cache)
