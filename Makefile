@@ -63,7 +63,7 @@ targets_filter = ^($(subst $(space),|,$(strip $(1))))\.
 # and a timing test. They share their files and fixtures with fast unit tests (test
 # targets cannot import one another), so the fast loop skips them by name; `make test`
 # runs them.
-SLOW_UNIT_TESTS := BufferedEventTests/testReplayAgreesWithReference|DifferentialTests/test(RandomPoliciesAgree|RealPolicies|NFABlobOfOneLargeComponentIsLinear|SharedFlatteningAgreesWithTheFlattenedModel)|SharedFlatDifferentialTests/testCheckerAgreesWithTheFlattenedPolicy|InlineTests/testRandomPoliciesKeepTheirLibcLanguage|CheckerDifferentialTests|/testRandomRunsMatchSearchAndStayBelowNFA|/testLargeTraceParsesQuickly
+SLOW_UNIT_TESTS := BufferedEventTests/testReplayAgreesWithReference|DifferentialTests/test(RandomPoliciesAgree|RealPolicies|NFABlobOfOneLargeComponentIsLinear|SharedFlatteningAgreesWithTheFlattenedModel)|MachineFiguresTests/testFiguresOfOneLargeComponentAreLinear|SharedFlatDifferentialTests/testCheckerAgreesWithTheFlattenedPolicy|InlineTests/testRandomPoliciesKeepTheirLibcLanguage|CheckerDifferentialTests|/testRandomRunsMatchSearchAndStayBelowNFA|/testLargeTraceParsesQuickly
 
 test-targets-check:
 	@declared=$$(sed -n 's/.*testTarget(name: "\([A-Za-z]*\)".*/\1/p; s/^ *name: "\([A-Za-z]*Tests\)",$$/\1/p' Package.swift | sort); \

@@ -14,12 +14,24 @@ extension Policy {
     /// As `load(path:)`, also returning the bytes read (whose digest an instrumented
     /// executable records: `SbxABI.PolicyDigest`).
     public static func loadWithBytes(path: String) throws(PolicyFileError) -> (policy: Policy, bytes: [UInt8]) {
-        let bytes = try PolicyFileError.readBytes(path, limit: PolicyLimits.maxFileBytes)
+        let bytes = try readBytes(path: path)
+        return (try parse(bytes: bytes, path: path), bytes)
+    }
+
+    /// The policy file's bytes, not parsed: `sbx run` looks its blob cache up by their
+    /// digest before it pays for parsing (seconds for a large program's policy).
+    public static func readBytes(path: String) throws(PolicyFileError) -> [UInt8] {
+        try PolicyFileError.readBytes(path, limit: PolicyLimits.maxFileBytes)
+    }
+
+    /// Parses and validates `bytes`, read from `path` (named in the errors), as
+    /// `load(path:)` does.
+    public static func parse(bytes: [UInt8], path: String) throws(PolicyFileError) -> Policy {
         if let offset = firstInvalidUTF8(bytes) {
             let line = bytes[..<offset].reduce(1) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
             throw PolicyFileError(path: path, reason: .notUTF8(line: line, byteOffset: offset))
         }
-        return (try PolicyFileError.parsing(path) { () throws(PolicyFormatError) in try parse(utf8: bytes) }, bytes)
+        return try PolicyFileError.parsing(path) { () throws(PolicyFormatError) in try parse(utf8: bytes) }
     }
 
     /// Validates the policy and writes it to `path` atomically: the text goes to a

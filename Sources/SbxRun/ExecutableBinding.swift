@@ -35,8 +35,9 @@ public enum ExecutableBinding {
     }
 
     /// Throws `RunError.wrongPolicy` unless `policyBytes` hash to the digest the
-    /// program open on `fd` records.
-    public static func check(fd: Int32, program: String, policyPath: String, policyBytes: [UInt8]) throws {
+    /// program open on `fd` records; returns that digest (SHA-256).
+    @discardableResult
+    public static func check(fd: Int32, program: String, policyPath: String, policyBytes: [UInt8]) throws -> [UInt8] {
         let recorded = try recordedDigest(fd: fd, program: program)
         let actual = SHA256.hash(policyBytes)
         guard recorded == actual else {
@@ -46,6 +47,7 @@ public enum ExecutableBinding {
                     "the program records policy digest \(hex(recorded.prefix(8)))…, the file's is \(hex(actual.prefix(8)))… "
                     + "(rebuild the program, or give the policy it was built with)")
         }
+        return actual
     }
 
     static func hex<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {

@@ -32,8 +32,9 @@ public enum Registry {
     ) throws -> Installed {
         let exeFD = try SandboxRun.openProgram(executable)
         defer { close(exeFD) }
-        let enforced = try SandboxRun.loadEnforced(path: policyPath, program: executable, exeFD: exeFD)
-        let blob = try SandboxRun.cachedBlob(enforced, mode: mode, path: policyPath, bounds: bounds)
+        let bound = try SandboxRun.bind(path: policyPath, program: executable, exeFD: exeFD)
+        let (blob, _) = try SandboxRun.cachedBlob(
+            bound, mode: mode, bounds: bounds, directory: SandboxRun.blobCacheDirectory)
         let id = try device.load(blob: blob)
         do {
             let entry = try device.install(

@@ -109,12 +109,42 @@ public struct SandboxRun {
         var eventBuffer: BlobEventBuffer?
     }
 
-    /// The policy checked against the program open on `exeFD` (its digest), with
-    /// the program's pinned marker sites checked against both (every site a `syscall`
-    /// instruction of the file, every id in the policy's ranges). A policy without
-    /// system-call sets cannot bind the program's system calls: refused.
-    static func loadEnforced(path: String, program: String, exeFD: Int32, given: Bool = true) throws -> Enforced {
-        let (policy, bytes) = try loadPolicyWithBytes(path: path, program: program, exeFD: exeFD, given: given)
+    /// A policy file bound to the program open on `exeFD`: its bytes, whose digest
+    /// the program records (checked), and the program's pinned marker sites (read, not
+    /// yet checked against the parsed policy). All `sbx run`'s blob cache is keyed by.
+    struct Bound {
+        var path: String
+        var program: String
+        var bytes: [UInt8]
+        /// SHA-256 of `bytes` (the program records the same).
+        var digest: [UInt8]
+        var table: PinnedSiteTable
+        /// The program's event buffer (`.sbx_evbuf`), if it buffers events.
+        var eventBuffer: EventBufferSection?
+    }
+
+    /// Reads the policy file and the program's site table and checks the program's
+    /// policy digest, without parsing the policy: a cached blob is found from this
+    /// alone. Errors as `loadEnforced`.
+    static func bind(path: String, program: String, exeFD: Int32, given: Bool = true) throws -> Bound {
+        // An uninstrumented program is the more basic problem: say so first.
+        _ = try ExecutableBinding.recordedDigest(fd: exeFD, program: program)
+        guard access(path, F_OK) == 0 else { throw RunError.policyMissing(path: path, program: program, given: given) }
+        let bytes: [UInt8]
+        do {
+            bytes = try Policy.readBytes(path: path)
+        } catch {
+            throw RunError.policyUnusable(path: path, reason: Self.strip(error.description, path: path))
+        }
+        let digest: [UInt8]
+        do {
+            digest = try ExecutableBinding.check(fd: exeFD, program: program, policyPath: path, policyBytes: bytes)
+        } catch {
+            // A file that is no policy at all is reported as such, as when it was
+            // parsed before its digest was compared.
+            _ = try parse(bytes, path: path)
+            throw error
+        }
         let table: PinnedSiteTable
         do {
             table = try PinnedSiteTable.read(fd: exeFD, program: program)
@@ -126,17 +156,39 @@ public struct SandboxRun {
                 program: program, policy: path,
                 reason: "its marker sites do not match it: \(reason) (build it with dyck-cc)")
         }
-        try table.check(against: policy, policyPath: path)
+        let eventBuffer = try EventBufferSection.read(fd: exeFD, program: program)
+        return Bound(path: path, program: program, bytes: bytes, digest: digest, table: table, eventBuffer: eventBuffer)
+    }
+
+    static func parse(_ bytes: [UInt8], path: String) throws -> Policy {
+        do {
+            return try Policy.parse(bytes: bytes, path: path)
+        } catch {
+            throw RunError.policyUnusable(path: path, reason: Self.strip(error.description, path: path))
+        }
+    }
+
+    /// The bound policy parsed, its pinned sites checked against it (every site a
+    /// `syscall` instruction of the file, every id in the policy's ranges). A policy
+    /// without system-call sets cannot bind the program's system calls: refused.
+    static func enforce(_ bound: Bound) throws -> Enforced {
+        let policy = try parse(bound.bytes, path: bound.path)
+        try bound.table.check(against: policy, policyPath: bound.path)
         guard policy.syscalls != nil else {
             throw RunError.policyUnusable(
-                path: path,
+                path: bound.path,
                 reason: "it has no system-call sets (a policy file of version 1): rebuild the program with this dyck-cc"
             )
         }
-        let buffer = try EventBufferSection.read(fd: exeFD, program: program)
         return Enforced(
-            policy: policy, bytes: bytes, pins: table.blobPins,
-            eventBuffer: buffer.flatMap { $0.blobEventBuffer(for: policy) })
+            policy: policy, bytes: bound.bytes, pins: bound.table.blobPins,
+            eventBuffer: bound.eventBuffer.flatMap { $0.blobEventBuffer(for: policy) })
+    }
+
+    /// The policy checked against the program open on `exeFD` (its digest), with
+    /// the program's pinned marker sites checked against both.
+    static func loadEnforced(path: String, program: String, exeFD: Int32, given: Bool = true) throws -> Enforced {
+        try enforce(bind(path: path, program: program, exeFD: exeFD, given: given))
     }
 
     static func loadPolicyWithBytes(path: String, program: String, exeFD: Int32, given: Bool = true) throws -> (
@@ -194,12 +246,12 @@ public struct SandboxRun {
         }
     }
 
-    /// Where compiled blobs are kept, keyed by the policy file's SHA-256, the pinned
-    /// sites' and the mode: compiling a large program's policy (nfa mode flattens it) takes seconds,
-    /// which every run would otherwise pay. `SBX_BLOB_CACHE` names the directory
-    /// (empty: no cache); default `$XDG_CACHE_HOME/sbx/blobs` or `~/.cache/sbx/blobs`.
-    /// The kernel validates every blob it is given, cached or not.
-    static var blobCacheDirectory: String? {
+    /// Where compiled blobs are kept: compiling a large program's policy (nfa mode
+    /// flattens it) takes seconds, which every run would otherwise pay.
+    /// `SBX_BLOB_CACHE` names the directory (empty: no cache); default
+    /// `$XDG_CACHE_HOME/sbx/blobs` or `~/.cache/sbx/blobs`. The kernel validates every
+    /// blob it is given, cached or not.
+    public static var blobCacheDirectory: String? {
         if let dir = getenv("SBX_BLOB_CACHE") {
             let value = String(cString: dir)
             return value.isEmpty ? nil : value
@@ -209,40 +261,89 @@ public struct SandboxRun {
         return nil
     }
 
-    /// The blob of a policy, from the cache when it is there; written to the cache
-    /// (best effort, atomically) when it was compiled.
-    static func cachedBlob(_ enforced: Enforced, mode: BlobMode, path: String, bounds: StackBounds) throws -> [UInt8] {
-        let policy = enforced.policy
-        guard let directory = blobCacheDirectory else {
-            return try blob(
-                policy, mode: mode, path: path, pins: enforced.pins, eventBuffer: enforced.eventBuffer, bounds: bounds)
-        }
-        // The event buffer's offset is part of the key (its flags follow from the policy).
-        var pinsKey = enforced.pins.encoded
-        if let buffer = enforced.eventBuffer {
+    /// The cache file of a blob: named by contents only (the policy file's SHA-256
+    /// `policyDigest`, as the program records it,
+    /// the pinned sites' as the blob encodes them, the mode, the stack bounds and the
+    /// blob format's version, and the offset of the program's event buffer if it has one:
+    /// the buffer's flags follow from the policy), never by a path, inode or time, so that an entry made on
+    /// one machine (`sbx blob --cache`) is found on another that runs the same files.
+    public static func blobCacheFile(
+        directory: String, policyDigest: [UInt8], pins: BlobPins, eventBuffer: EventBufferSection?, mode: BlobMode,
+        bounds: StackBounds
+    ) -> String {
+        var pinsKey = pins.encoded
+        if let buffer = eventBuffer {
             pinsKey += (0..<8).map { UInt8(truncatingIfNeeded: UInt64(bitPattern: buffer.tpoff) >> (8 * UInt64($0))) }
         }
         let key =
-            ExecutableBinding.hex(SHA256.hash(enforced.bytes)) + "-"
+            ExecutableBinding.hex(policyDigest) + "-"
             + ExecutableBinding.hex(SHA256.hash(pinsKey).prefix(16))
-        let file =
+        return
             "\(directory)/\(key)-\(mode.rawValue)-s\(bounds.stackLimit)-d\(bounds.maxDepth)-v\(BlobLimits.version).blob"
-        if let cached = try? FileBytes.read(file, limit: BlobLimits.maxSize), !cached.isEmpty { return cached }
+    }
+
+    /// The blob of a bound policy, from the cache when it is there (then the policy is
+    /// not even parsed: `enforced` is nil); else compiled from the parsed and checked
+    /// policy and written to the cache (best effort, atomically). An entry is only
+    /// ever written after those checks, for the same policy bytes and pins.
+    static func cachedBlob(_ bound: Bound, mode: BlobMode, bounds: StackBounds, directory: String?) throws -> (
+        blob: [UInt8], enforced: Enforced?
+    ) {
+        guard let directory else {
+            let enforced = try enforce(bound)
+            let blob = try blob(
+                enforced.policy, mode: mode, path: bound.path, pins: enforced.pins, eventBuffer: enforced.eventBuffer,
+                bounds: bounds)
+            return (blob, enforced)
+        }
+        let file = blobCacheFile(
+            directory: directory, policyDigest: bound.digest, pins: bound.table.blobPins,
+            eventBuffer: bound.eventBuffer,
+            mode: mode, bounds: bounds)
+        if let cached = try? FileBytes.read(file, limit: BlobLimits.maxSize), !cached.isEmpty { return (cached, nil) }
+        let enforced = try enforce(bound)
         let compiled = try blob(
-            policy, mode: mode, path: path, pins: enforced.pins, eventBuffer: enforced.eventBuffer, bounds: bounds)
+            enforced.policy, mode: mode, path: bound.path, pins: enforced.pins, eventBuffer: enforced.eventBuffer,
+            bounds: bounds)
         var prefix = directory.hasPrefix("/") ? "" : "."
         for part in directory.split(separator: "/") {
             prefix += "/" + part
             mkdir(prefix, 0o700)
         }
         try? AtomicFile.write(compiled, to: file)
-        return compiled
+        return (compiled, enforced)
+    }
+
+    /// `sbx blob --cache`: puts the blob `sbx run --mode mode` would load for `program`
+    /// into the cache `directory`, compiling it unless it is there. Returns the entry's
+    /// file and whether it was compiled.
+    public static func seedBlobCache(
+        policyPath: String, program: String, mode: BlobMode, bounds: StackBounds, directory: String
+    ) throws -> (file: String, compiled: Bool) {
+        let exeFD = try openProgram(program)
+        defer { close(exeFD) }
+        let bound = try bind(path: policyPath, program: program, exeFD: exeFD)
+        let file = blobCacheFile(
+            directory: directory, policyDigest: bound.digest, pins: bound.table.blobPins,
+            eventBuffer: bound.eventBuffer,
+            mode: mode, bounds: bounds)
+        let (_, enforced) = try cachedBlob(bound, mode: mode, bounds: bounds, directory: directory)
+        guard access(file, R_OK) == 0 else {
+            throw RunError.policyUnusable(path: policyPath, reason: "cannot write the cache entry \(file)")
+        }
+        return (file, enforced != nil)
     }
 
     /// Explains records; the machine (the blob's macro-states) is rebuilt only when
     /// there is something to explain.
-    static func reports(_ records: [ViolationRecord], policy: Policy, mode: BlobMode) -> [ViolationReport] {
+    static func reports(_ records: [ViolationRecord], enforced: Enforced?, bound: Bound, mode: BlobMode)
+        -> [ViolationReport]
+    {
         guard !records.isEmpty else { return [] }
+        // A run whose blob came from the cache parses its policy only now.
+        guard let policy = enforced?.policy ?? (try? parse(bound.bytes, path: bound.path)) else {
+            return records.map { ViolationReport(record: $0, machine: nil) }
+        }
         let machine = try? MacroMachine(policy: policy, mode: mode)
         return records.map { ViolationReport(record: $0, machine: machine) }
     }
@@ -252,10 +353,9 @@ public struct SandboxRun {
         let exeFD = try Self.openProgram(resolved)
         defer { close(exeFD) }
         let policyFile = policyPath ?? resolved + ".dyck"
-        let enforced = try Self.loadEnforced(
-            path: policyFile, program: resolved, exeFD: exeFD, given: policyPath != nil)
-        let policy = enforced.policy
-        let blob = try Self.cachedBlob(enforced, mode: mode, path: policyFile, bounds: bounds)
+        let bound = try Self.bind(path: policyFile, program: resolved, exeFD: exeFD, given: policyPath != nil)
+        let (blob, enforced) = try Self.cachedBlob(
+            bound, mode: mode, bounds: bounds, directory: Self.blobCacheDirectory)
 
         let device = try SandboxDevice(path: devicePath)
         // Owned: if sbx dies, or the program leaves processes behind (a daemon), the
@@ -323,7 +423,7 @@ public struct SandboxRun {
         let unloaded = (try? device.unload(id: policyID)) ?? false
         return Outcome(
             programPID: UInt32(pid), programStatus: ended.shellStatus, signal: ended.signal,
-            reports: Self.reports(records, policy: policy, mode: mode), records: records,
+            reports: Self.reports(records, enforced: enforced, bound: bound, mode: mode), records: records,
             recordsDropped: dropped, recordsDroppedArePerPolicy: (statusBefore?.abiVersion ?? 0) >= 4,
             policyStillLoaded: !unloaded, resolvedProgram: resolved, policyPath: policyFile,
             userMicroseconds: micros(usage.ru_utime), systemMicroseconds: micros(usage.ru_stime),

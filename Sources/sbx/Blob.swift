@@ -24,6 +24,14 @@ struct BlobCommand: ParsableCommand {
             The blob also carries the names of the libc functions and of the program's \
             functions, so that the kernel log's line of a violation names them \
             (--no-names leaves them out).
+
+            --cache DIR (with --exe, instead of -o) writes the blob `sbx run --mode M` \
+            would load for that program into the blob cache DIR (what SBX_BLOB_CACHE \
+            names), under the name `sbx run` looks for: it is named by the contents of \
+            the policy and of the program's pinned sites, the mode, the stack bounds \
+            and the blob format's version, never by a path, so a cache seeded on one \
+            machine serves another (a test guest) that runs the same files. An entry \
+            already there is kept. Prints the entry's path on stdout.
             """
     )
 
@@ -31,7 +39,13 @@ struct BlobCommand: ParsableCommand {
     var policy: String
 
     @Option(name: .shortAndLong, help: "Where to write the blob.")
-    var output: String
+    var output: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "With --exe, instead of -o: put the blob into sbx run's blob cache DIR, named as sbx run looks it up.",
+            valueName: "DIR"))
+    var cache: String?
 
     @Option(help: "dyck: calls and returns must match; nfa: single-copy flattened model.")
     var mode: CheckMode = .dyck
@@ -44,7 +58,24 @@ struct BlobCommand: ParsableCommand {
     @Flag(help: "Leave out the names section (the kernel log then names no function).")
     var noNames = false
 
+    func validate() throws {
+        if (output == nil) == (cache == nil) { throw ValidationError("give exactly one of -o and --cache") }
+        if cache != nil {
+            if exe == nil { throw ValidationError("--cache needs --exe (the cache entry is the program's)") }
+            if noNames { throw ValidationError("--cache makes the blob sbx run makes, with names: no --no-names") }
+        }
+    }
+
     func run() throws {
+        if let cache, let exe {
+            let (file, compiled) = try SandboxRun.seedBlobCache(
+                policyPath: policy, program: exe, mode: mode == .dyck ? .dyck : .nfa,
+                bounds: StackBounds(stackLimit: bounds.stackLimit, maxDepth: bounds.maxDepth), directory: cache)
+            Diagnostics.note(compiled ? "compiled into the cache" : "already in the cache")
+            print(file)
+            return
+        }
+        guard let output else { return }
         let loaded = try Policy.load(path: policy)
         var pins: BlobPins?
         var eventBuffer: BlobEventBuffer?

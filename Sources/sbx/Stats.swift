@@ -1,5 +1,6 @@
 import ArgumentParser
 import DyckModel
+import SbxBlob
 import SbxCLI
 import SbxTrace
 
@@ -7,12 +8,17 @@ struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print the size and precision of a policy in each mode.",
         discussion: """
-            For the dyck model and for its single-copy flattened NFA: states, edges, \
-            call sites, and the static average branching factor (ABF): over the \
-            positions of each model's automata, how many distinct libc calls the \
-            policy accepts next. A lower ABF is a tighter policy. The two static \
-            figures average over different sets of positions, so they are not \
-            comparable with each other.
+            For the dyck model and for nfa mode's machine: states, edges, call sites, \
+            and the static average branching factor (ABF): over the positions of each \
+            model, how many distinct libc calls the policy accepts next. A lower ABF \
+            is a tighter policy. The `nfa-machine` row of a dyck policy is the \
+            machine `sbx blob --mode nfa` builds and the kernel steps (over the \
+            single-copy flattened NFA, shared by all roots): its macro-states and \
+            transitions, and its ABF over the macro-states a run can reach. (It \
+            replaced a row summed over one reduced automaton per root, which cost \
+            roots x program.) A policy of kind nfa has an `nfa` row: its own \
+            automata. The two static figures average over different sets of \
+            positions, so they are not comparable with each other.
 
             With --trace (repeatable; a dyck policy and traces recorded by `sbx \
             record` from the program it was made for), also the run-based ABF: each \
@@ -70,17 +76,21 @@ struct Stats: ParsableCommand {
         // Read every trace before printing anything: a bad one is an error, not a
         // table followed by an error.
         let recorded = try traces.map { (path: $0, trace: try Trace.load(path: $0)) }
-        // The nfa row of a Dyck policy is measured over the shared flattening
-        // (`SharedFlatSizes`), with the figures of `flattened()` but without its copy
-        // of the program per root.
-        var rows: [(String, SharedFlatSizes, Int)] = []
+        // The nfa row of a Dyck policy is the kernel's nfa machine (`MachineFigures`),
+        // built once for all roots and linearly in the policy; the per-root reduced
+        // sizes it replaced cost roots x component (SQLite's shell: over 240 s).
+        var rows: [(name: String, states: Int, edges: Int, sites: Int, factor: BranchingFactor)] = []
         switch loaded.kind {
         case .dyck:
+            let dyck = SharedFlatSizes(unflattened: loaded)
+            let machine = MachineFigures(try MacroMachine(policy: loaded, mode: .nfa))
             rows = [
-                ("dyck", SharedFlatSizes(unflattened: loaded), loaded.sites.count),
-                ("nfa", SharedFlatSizes(policy: loaded), 0)
+                ("dyck", dyck.states, dyck.edges, loaded.sites.count, dyck.branchingFactor),
+                ("nfa-machine", machine.states, machine.edges, 0, machine.branchingFactor)
             ]
-        case .nfa: rows = [("nfa", SharedFlatSizes(policy: loaded), 0)]
+        case .nfa:
+            let nfa = SharedFlatSizes(unflattened: loaded)
+            rows = [("nfa", nfa.states, nfa.edges, 0, nfa.branchingFactor)]
         }
         var document = JSONStats(
             policy: policy, module: loaded.module.isEmpty ? nil : loaded.module,
@@ -88,12 +98,12 @@ struct Stats: ParsableCommand {
             libcSymbols: loaded.symbols.count, callbacks: loaded.callbacks.count, modes: [])
         let header = ["mode", "states", "edges", "call-sites", "static-abf"]
         var table = [header]
-        for (name, sizes, sites) in rows {
-            let average = sizes.branchingFactor.average
-            table.append([name, "\(sizes.states)", "\(sizes.edges)", "\(sites)", formatABF(average)])
+        for row in rows {
+            let average = row.factor.average
+            table.append([row.name, "\(row.states)", "\(row.edges)", "\(row.sites)", formatABF(average)])
             document.modes.append(
                 JSONStats.Mode(
-                    mode: name, states: sizes.states, edges: sizes.edges, callSites: sites, staticAbf: average))
+                    mode: row.name, states: row.states, edges: row.edges, callSites: row.sites, staticAbf: average))
         }
         if json {
             if !recorded.isEmpty {
@@ -117,8 +127,9 @@ struct Stats: ParsableCommand {
         }
         if rows.count > 1 {
             print(
-                "static-abf: each model's own mean, not comparable between modes (the flattened model has "
-                    + "fewer, merged states); --trace measures both modes at the same points of real runs")
+                "static-abf: each model's own mean, not comparable between modes (nfa-machine: over the "
+                    + "macro-states of the kernel's nfa machine); --trace measures both modes at the same points "
+                    + "of real runs")
         }
         if !recorded.isEmpty {
             try runBased(loaded, recorded: recorded, into: &document)

@@ -92,7 +92,7 @@ final class OpsCLITests: XCTestCase {
         XCTAssertEqual(object["policy"] as? String, policy)
         XCTAssertEqual(object["kind"] as? String, "dyck")
         let modes = try XCTUnwrap(object["modes"] as? [[String: Any]])
-        XCTAssertEqual(modes.compactMap { $0["mode"] as? String }, ["dyck", "nfa"])
+        XCTAssertEqual(modes.compactMap { $0["mode"] as? String }, ["dyck", "nfa-machine"])
         // The same figures as the table: states and call sites of the dyck row.
         let dyckRow = try XCTUnwrap(text.stdout.split(separator: "\n").first { $0.hasPrefix("dyck ") })
             .split(separator: " ").map(String.init)

@@ -168,7 +168,7 @@ final class ToolTests: XCTestCase {
                 .flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }
         }
         let dyck = try XCTUnwrap(abf("dyck"), stats.stdout)
-        let nfa = try XCTUnwrap(abf("nfa"), stats.stdout)
+        let nfa = try XCTUnwrap(abf("nfa-machine"), stats.stdout)
         XCTAssertLessThan(dyck, nfa, stats.stdout)
     }
 

@@ -74,17 +74,29 @@ else
     say "note: $sbx has no 'run' yet: using the stand-in $runner (same interface, blobs made by fetch-build.sh)"
 fi
 # sbx run compiles a policy into a kernel blob at every run unless its blob cache
-# has it (keyed by the policy file's SHA-256 and the mode: Sources/SbxRun/Runner.swift);
-# nfa blobs of the larger programs take seconds on the host and far more under TCG.
-# fetch-build.sh already compiled both modes next to each policy: seed the cache.
+# has it; nfa blobs of the larger programs take seconds on the host and far more
+# under TCG. Seed the cache on the host with `sbx blob --cache`, which writes the
+# entry under the very name `sbx run` looks up (contents only: the policy's digest,
+# the program's pinned sites, mode, bounds, format version; Sources/SbxRun/Runner.swift,
+# blobCacheFile), so the name cannot drift from sbx run's again. An entry already
+# there is kept; the guest's sbx run finds the same files by content.
 blob_cache=$dir/blob-cache
 mkdir -p "$blob_cache"
-for policy in $(find "$dir/dyck/programs" "$dir/dyck/tests" -name '*.dyck' 2>/dev/null); do
-    sum=$(sha256sum "$policy" | cut -c1-64)
-    for m in dyck nfa; do
-        [ -f "$policy.$m.blob" ] && cp "$policy.$m.blob" "$blob_cache/$sum-$m-v2.blob"
+if [ "$runner" != "$tools/mbt-sbxrun" ]; then
+    seeded=0
+    t0=$SECONDS
+    for policy in $(find "$dir/dyck/programs" "$dir/dyck/tests" -name '*.dyck' 2>/dev/null); do
+        exe=${policy%.dyck}
+        [ -x "$exe" ] || continue
+        for m in ${MODES:-plain nfa dyck}; do
+            case $m in nfa | dyck) ;; *) continue ;; esac
+            "$sbx" blob --mode "$m" --exe "$exe" --cache "$blob_cache" "$policy" >/dev/null 2>>"$blob_cache/seed.log" ||
+                say "warning: no cache entry for $exe ($m mode): see $blob_cache/seed.log"
+            seeded=$((seeded + 1))
+        done
     done
-done
+    say "blob cache: $seeded entries seeded or already there, $((SECONDS - t0)) s"
+fi
 module=${MODULE:-$root/kmod/sbx_dyck.ko}
 [ -f "$module" ] || { say "no module $module: make kmod"; exit 4; }
 

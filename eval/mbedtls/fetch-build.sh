@@ -19,7 +19,8 @@
 #   MBT_PROGRAMS the programs to build with dyck-cc and measure, as paths under
 #                programs/ without extension (default: all); the plain build has all
 #   MBT_BLOBS    1 (default): compile the kernel blobs of both modes next to each
-#                policy (for the stand-in runner, and to seed `sbx run`'s blob cache)
+#                policy (for the stand-in runner, and their cost; `sbx run`'s blob
+#                cache is seeded by bench.sh with `sbx blob --cache`, pins included)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -127,8 +128,9 @@ PATH=$wrap:$PATH build_variant dyck "$dyckcc" "dyck-cc $tools_id ${make_flags[*]
 build_programs plain clang-19
 # shellcheck disable=SC2086
 PATH=$wrap:$PATH build_programs dyck "$dyckcc" ${MBT_PROGRAMS:-}
-# Blobs are compiled here, on the host, even for `sbx run`: bench.sh seeds sbx run's
-# blob cache with them (an nfa blob takes seconds here, minutes under TCG).
+# Blobs are compiled here, on the host, for the stand-in runner and the compile times
+# of the report (an nfa blob takes seconds here, minutes under TCG); `sbx run`'s cache
+# holds its own entries (with the program's pinned sites), seeded by bench.sh.
 MBT_BLOBS=${MBT_BLOBS:-1}
 
 # 5. mbed TLS's own test suites (tests/test_suite_*), generated with Python 3.
@@ -197,7 +199,8 @@ while IFS= read -r policy; do
     # functions: N  libc symbols: S  callbacks: C / mode states edges call-sites abf
     functions=$(sed -nE 's/^functions: ([0-9]+).*/\1/p' "$tmp/stats")
     read -r ds de dsites dabf < <(awk '$1 == "dyck" { print $2, $3, $4, $5 }' "$tmp/stats")
-    read -r ns ne nabf < <(awk '$1 == "nfa" { print $2, $3, $5 }' "$tmp/stats")
+    # nfa-machine: the kernel's nfa machine (specs/checking.md); "nfa" for an nfa policy.
+    read -r ns ne nabf < <(awk '$1 == "nfa" || $1 == "nfa-machine" { print $2, $3, $5 }' "$tmp/stats")
     bd=NA bn=NA
     if [ "$MBT_BLOBS" = 1 ]; then
         bd=$(secs "$sbx" blob "$policy" -o "$policy.dyck.blob" --mode dyck)
