@@ -27,7 +27,7 @@ out=$dir/record
 rm -rf "$out" && mkdir -p "$out/site"
 gen() {   # as workload.sh
     { printf '%s\n' "$3"; seq -f 'line %06g of the static test site, served by nginx' 1 100000; } |
-        head -c "$2" >"$out/site/$1"
+        head -c "$2" >"$out/site/$1" || true   # seq ends on SIGPIPE once head has its bytes
 }
 gen index.html 1024 '<!doctype html><title>sbx nginx test site</title>'
 gen style.css 4096 '/* sbx nginx test site */'

@@ -58,7 +58,7 @@ site=$work/site
 rm -rf "$work" && mkdir -p "$site"
 gen() {   # FILE BYTES HEADER: HEADER, then numbered lines, cut to BYTES
     { printf '%s\n' "$3"; seq -f 'line %06g of the static test site, served by nginx' 1 100000; } |
-        head -c "$2" >"$site/$1"
+        head -c "$2" >"$site/$1" || true   # seq ends on SIGPIPE once head has its bytes
 }
 gen index.html 1024 '<!doctype html><title>sbx nginx test site</title>'
 gen style.css 4096 '/* sbx nginx test site */'
