@@ -33,6 +33,14 @@ trap 'rm -f "$section"' EXIT
     echo '```'
     echo
     sed -e '1,/^<!-- table begin -->/{/^<!-- table begin -->/!d}' "$report" | sed '/^<!-- table begin -->/d; s/^## /### /'
+    if [ -f "$dir/record/markers.txt" ]; then
+        echo
+        echo "### Where the markers go (\`eval/nginx/record-markers.sh\`: \`sbx record\` on the host, load minus an idle start and stop; a call site's CALL and RET counted together in the top list)"
+        echo
+        echo '```'
+        cat "$dir/record/markers.txt"
+        echo '```'
+    fi
     if [ -f "$dir/build-times.tsv" ]; then
         echo
         echo "### Build times (configure not counted; make -j2: wall and CPU seconds, peak memory of one command)"

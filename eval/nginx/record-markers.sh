@@ -6,13 +6,16 @@
 # difference of the two, divided by the requests, is the markers per request, by
 # kind and by marker (eval/mbedtls/marker-profile.py names them from the policy:
 # libc symbol, call site as caller -> callee). Also checks each recording with
-# `sbx check --trace` in both modes (the recorded run is in the policy's language).
+# `sbx check --trace` in dyck mode (the recorded run is in the policy's language;
+# SBX_RECORD_CHECK_NFA=1 also in nfa mode, which flattens nginx's policy first:
+# more than 12 minutes of CPU with a debug sbx on a loaded host).
 # Serves on the host's loopback only (127.0.0.1:$NGX_PORT).
 #
 #   eval/nginx/record-markers.sh [REQUESTS]     # default 20
 #
 # Writes $NGINX_DIR/record/{idle,load}.trace, profile-*.txt and markers.txt (the
-# table printed). Environment: NGINX_DIR, SBX_BIN (default .build/debug),
+# table printed). Environment: NGINX_DIR, SBX_BIN (a directory with sbx; default
+# .build/release when it has one, else .build/debug),
 # NGX_PORT (default 18180).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,6 +23,7 @@ root=$PWD
 dir=${NGINX_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sbx-nginx}
 n=${1:-20}
 bin=${SBX_BIN:-$root/.build/debug}
+[ -n "${SBX_BIN:-}" ] || [ ! -x "$root/.build/release/sbx" ] || bin=$root/.build/release
 port=${NGX_PORT:-18180}
 nginx=$dir/dyck/nginx
 [ -x "$nginx" ] && [ -f "$nginx.dyck" ] || { echo "no $nginx: make nginx first" >&2; exit 2; }
@@ -73,7 +77,7 @@ CONF
     kill -TERM "$(cat "/proc/$pid/task/$pid/children" | cut -d' ' -f1)"
     wait "$pid" || { echo "sbx record ended with status $?" >&2; exit 1; }
     python3 eval/mbedtls/marker-profile.py "$nginx.dyck" "$out/$name.trace" 40 >"$out/profile-$name.txt"
-    for mode in dyck nfa; do
+    for mode in dyck ${SBX_RECORD_CHECK_NFA:+nfa}; do
         "$bin/sbx" check "$nginx.dyck" --trace "$out/$name.trace" --mode "$mode" >"$out/check-$name-$mode.txt" 2>&1 ||
             { echo "sbx check --mode $mode refuses $name.trace: $out/check-$name-$mode.txt" >&2; exit 1; }
     done
@@ -118,7 +122,7 @@ print(f"nginx markers per request (dyck-cc build, sbx record on the host, {reque
 for k in sorted(set(kl) | set(ki)):
     d = kl[k] - ki[k]
     print(f"  {k:28} {d / requests:8.1f}")
-print("top markers per request:")
+print("top markers per request (a site's CALL and RET together):")
 for name, _ in sorted(((k, nl[k] - ni[k]) for k in nl), key=lambda kv: -kv[1])[:15]:
     d = nl[name] - ni[name]
     print(f"  {d / requests:8.2f}  {name}")
