@@ -43,7 +43,7 @@ trap 'rm -f "$section"' EXIT
     fi
     if [ -f "$dir/build-times.tsv" ]; then
         echo
-        echo "### Build times (configure not counted; make -j2: wall and CPU seconds, peak memory of one command)"
+        echo "### Build times (wall: configure and make -j2; CPU and peak memory: make alone, the peak of one command)"
         echo
         echo "| program | plain (clang-19) | dyck-cc |"
         echo "|---|---|---|"

@@ -110,7 +110,7 @@ build() {   # variant CC stamp-of-compiler
     [ "$user" = NA ] || cpu=$(echo "$user + $sys" | bc)
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' nginx "$variant" "$secs" "$peak" "$stamp" "$cpu" \
         "$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo NA)" >>"$times"
-    say "$variant/nginx: built in $secs s wall, $cpu s CPU (configure not counted in CPU)"
+    say "$variant/nginx: built in $secs s wall (configure and make), $cpu s CPU (make)"
     echo "$stamp" >"$out/nginx.built"
 }
 build plain clang-19 "$clang_id"
