@@ -16,7 +16,9 @@
 # Writes $NGINX_DIR/record/{idle,load}.trace, profile-*.txt and markers.txt (the
 # table printed). Environment: NGINX_DIR, SBX_BIN (a directory with sbx; default
 # .build/release when it has one, else .build/debug),
-# NGX_PORT (default 18180).
+# NGX_PORT (default 18180), NGX_RECORD_NGINX (another dyck-cc build of nginx, with
+# its .dyck beside it; default $NGINX_DIR/dyck/nginx), NGX_RECORD_OUT (default
+# $NGINX_DIR/record).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -25,9 +27,9 @@ n=${1:-20}
 bin=${SBX_BIN:-$root/.build/debug}
 [ -n "${SBX_BIN:-}" ] || [ ! -x "$root/.build/release/sbx" ] || bin=$root/.build/release
 port=${NGX_PORT:-18180}
-nginx=$dir/dyck/nginx
+nginx=${NGX_RECORD_NGINX:-$dir/dyck/nginx}
 [ -x "$nginx" ] && [ -f "$nginx.dyck" ] || { echo "no $nginx: make nginx first" >&2; exit 2; }
-out=$dir/record
+out=${NGX_RECORD_OUT:-$dir/record}
 rm -rf "$out" && mkdir -p "$out/site"
 gen() {   # as workload.sh
     { printf '%s\n' "$3"; seq -f 'line %06g of the static test site, served by nginx' 1 100000; } |
