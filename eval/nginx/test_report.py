@@ -155,6 +155,15 @@ class ReportTests(unittest.TestCase):
         self.assertEqual(s["nfa_vs_plain"], "NA")
         self.assertTrue(any(line.startswith("NOT RUN single-nfa") for line in out))
 
+    def test_code_size_of_an_executable(self):
+        # size -A of a real ELF file: the .text row is found and parsed.
+        exe = os.path.realpath(sys.executable)
+        self.assertGreater(report.text_size(exe) or 0, 0)
+        buf = io.StringIO()
+        with redirect_stdout(buf):
+            report.main(["report.py", self.root, "--builds", f"py={exe}:{exe}"])
+        self.assertRegex(buf.getvalue(), r"code-size: py=\d+->\d+\(1\.00x\)")
+
     def test_code_size_of_missing_build(self):
         buf = io.StringIO()
         with redirect_stdout(buf):
