@@ -14,7 +14,7 @@
 #   eval/nginx/bench.sh [full|reduced]
 #
 # Environment: NGINX_DIR, SBX_BIN, SCRATCH, JOBS (see fetch-build.sh);
-#   MODES (default 'plain nfa dyck'), CONFS (default 'single master'),
+#   MODES (default 'plain native nfa dyck'; native: the dyck-cc build, no runner), CONFS (default 'single master'),
 #   REQUESTS (ab -n per file and connection kind; default 20 reduced, 250 full:
 #   8 ab runs per configuration and mode), MODULE (default kmod/sbx_dyck.ko),
 #   VM_TIMEOUT (seconds; default 1800 reduced, 7200 full), VM_BOOT_TIMEOUT (180),
@@ -31,7 +31,7 @@ out=$dir/runs/$level
 rwdir=${REALWORLD_DIR:-$root/build/realworld}
 say() { printf '[nginx] %s\n' "$*" >&2; }
 t_start=$SECONDS
-modes=${MODES:-plain nfa dyck}
+modes=${MODES:-plain native nfa dyck}
 confs=${CONFS:-single master}
 if [ "$level" = full ]; then requests=${REQUESTS:-250}; else requests=${REQUESTS:-20}; fi
 if [ -n "${SBX_BIN:-}" ]; then bin=$(cd "$SBX_BIN" && pwd); else bin=$root/${SCRATCH:-.build}/debug; fi

@@ -155,6 +155,23 @@ class ReportTests(unittest.TestCase):
         self.assertEqual(s["nfa_vs_plain"], "NA")
         self.assertTrue(any(line.startswith("NOT RUN single-nfa") for line in out))
 
+    def test_native_mode(self):
+        # The dyck-cc build without a runner: measured and checked as plain is, no
+        # runner report needed; a bad status there is a bad run, not a false positive.
+        import shutil
+        shutil.copytree(os.path.join(self.root, "single-plain"), os.path.join(self.root, "single-native"))
+        write(os.path.join(self.root, "single-native", "sched.after"), f"{1000 + 120_000 * N * 8} 5 5\n")
+        with open(os.path.join(self.root, "bench.env"), "a") as f:
+            f.write("modes=plain native nfa dyck\n")
+        _, _, s = run_report(self.root)
+        self.assertEqual(s["native_vs_plain"], "1.20x")
+        self.assertEqual(s["false_positives"], "0")
+        self.assertEqual(s["bad_responses"], "0")
+        write(os.path.join(self.root, "single-native", "server.status"), "1\n")
+        _, _, s = run_report(self.root)
+        self.assertEqual(s["false_positives"], "0")
+        self.assertEqual(s["bad_responses"], "1")
+
     def test_code_size_of_an_executable(self):
         # size -A of a real ELF file: the .text row is found and parsed.
         exe = os.path.realpath(sys.executable)

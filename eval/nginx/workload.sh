@@ -5,12 +5,15 @@
 #   plain  the clang-19 build, no sandbox
 #   nfa    the dyck-cc build under  $SBX_RUN --mode=nfa  --json-report F --
 #   dyck   the dyck-cc build under  $SBX_RUN --mode=dyck --json-report F --
+#   native the dyck-cc build without a runner: its markers fail with ENOSYS (the
+#          module does not see a process it does not enforce), so this is the cost
+#          of the instrumented program and its bare markers, without the monitor
 # it starts nginx in the foreground on 127.0.0.1:$PORT, fetches every file of the
 # site and two error cases with curl (bodies and status lines kept for report.py),
 # then runs the load: `ab -n N -c 1` per file, with keep-alive (-k) and without (a
 # new connection per request), and stops nginx with SIGTERM.
 #
-#   workload.sh -o OUT [-m 'plain nfa dyck'] [-c 'single master'] [-n N]
+#   workload.sh -o OUT [-m 'plain native nfa dyck'] [-c 'single master'] [-n N]
 #
 # Configurations: single (`master_process off`: one process accepts and serves) and
 # master (a master forks one worker, which serves: the sandbox follows the fork).
@@ -104,6 +107,7 @@ for conf in $confs; do
         rm -rf "$dest" && mkdir -p "$dest"
         case $m in
         plain) build=${NGX_PLAIN:?}; prefix=() ;;
+        native) build=${NGX_DYCK:?}; prefix=() ;;   # the markers alone: ENOSYS, no monitor
         nfa | dyck) build=${NGX_DYCK:?}; prefix=("${sbx_run[@]}" --mode="$m" --json-report "$dest/server.json" --) ;;
         *) say "unknown mode $m"; exit 2 ;;
         esac
@@ -171,19 +175,19 @@ CONF
         curl -s -I -o "$dest/get-head.head" "http://127.0.0.1:$port/index.html"
         # The load, measured on the serving process only.
         cat "/proc/$serving/schedstat" >"$dest/sched.before"
-        [ "$m" = plain ] || markers_of "$serving" >"$dest/markers.before"
+        [ "$m" = plain ] || [ "$m" = native ] || markers_of "$serving" >"$dest/markers.before"
         for f in $files; do
             ab -n "$n" -c 1 -k "http://127.0.0.1:$port/$f" >"$dest/ab-$f-ka.txt" 2>&1
             ab -n "$n" -c 1 "http://127.0.0.1:$port/$f" >"$dest/ab-$f-close.txt" 2>&1
         done
         cat "/proc/$serving/schedstat" >"$dest/sched.after"
-        [ "$m" = plain ] || markers_of "$serving" >"$dest/markers.after"
+        [ "$m" = plain ] || [ "$m" = native ] || markers_of "$serving" >"$dest/markers.after"
         kill -TERM "$server"
         wait "$top"
         read -r wall user sys status <"$dest/server.time" || status=255
         echo "$status" >"$dest/server.status"
         cp "$nwork/access.log" "$dest/access.log" 2>/dev/null
-        if [ -n "$ctl" ] && [ "$m" != plain ]; then
+        if [ -n "$ctl" ] && [ "$m" != plain ] && [ "$m" != native ]; then
             "$ctl" read 2>&1 | grep -v '^records 0 ' >"$dest/server.records"
             [ -s "$dest/server.records" ] || rm -f "$dest/server.records"
         fi
