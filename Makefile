@@ -237,5 +237,9 @@ include eval/mbedtls/mbedtls.mk
 # test-realworld (reduced, part of make test), realworld (fetch and build only), realworld-doc.
 include eval/realworld/realworld.mk
 
+# nginx 1.22 (issue 19): a static-file server under ab in the guest; bench-nginx,
+# test-nginx (reduced, part of nothing yet), nginx (fetch and build only), nginx-doc.
+include eval/nginx/nginx.mk
+
 clean:
 	rm -rf .build build
