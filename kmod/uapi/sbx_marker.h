@@ -124,6 +124,10 @@ struct sbx_evbuf {            /* thread-local, zero-initialised */
 };
 /* clang-format on */
 
+/* The layout as numbers: count at byte 0, reserved at 4, ev[i] at 8 + 8 * i. */
+#define SBX_EVBUF_COUNT_OFFSET 0
+#define SBX_EVBUF_EV_OFFSET    8
+
 #define SBX_EVBUF_SYMBOL       "__sbx_evbuf"
 #define SBX_EVBUF_SECTION      ".sbx_evbuf"
 #define SBX_EVBUF_SECTION_SIZE 16
