@@ -106,6 +106,7 @@ test-e2e: build kmod
 # raw clone/clone3/vfork, /proc/self/mem), each shown to work natively and expected
 # to be killed under both modes; benign runs equal to native ones. Part of test-vm
 # (so of `make test`). ATTACKS_NATIVE_ONLY=1: only the native half, on this machine.
+# ATTACKS_INLINE=K: victims built with dyck-cc --dyck-inline=K (default: dyck-cc's).
 test-attacks: build kmod
 	bash Tests/attacks/run.sh .build/debug
 

@@ -145,32 +145,37 @@ def policy_symbols(policy):
 
 def forged_walk(trace, policy):
     """The marker sequence an attacker replays after hijacking handle_post()'s return,
-    taken from a recording of a benign run (`post`, then `log`): from the return
-    marker of the post site to fopen's LIBC marker (before the raw openat), then
-    on to the first fputs LIBC marker (before the raw write). Those are exactly the
-    markers a real run makes between the two points, so the automaton (dyck and nfa)
-    accepts them."""
+    taken from a recording of a benign run (`post`, then `log`): from the hijack point
+    to fopen's LIBC marker (before the raw openat), then on to the first fputs LIBC
+    marker (before the raw write). Those are exactly the markers a real run makes
+    between the two points, so the automaton (dyck and nfa) accepts them.
+
+    The hijack point is found by libc calls only, never by a call site, because which
+    calls are sites depends on the build (dyck-cc --dyck-inline=K, specs/analysis.md,
+    "Inlining small callees": with inlining, handle_post()'s call is no site and has
+    no CALL/RET markers). handle_post() is the only caller of fread, and its last libc
+    call is the fflush after its printf (checksum() calls none): the hijacked `ret`
+    runs right after the first fflush LIBC marker that follows the fread one. What a
+    benign run marks next is the walk: the post site's RET when the call is a site
+    (K = 0), else the LIBC marker of main's printf."""
     ids = policy_symbols(policy)
-    fopen, fputs = ids["fopen"], ids["fputs"]
+    fread, fflush, fopen, fputs = ids["fread"], ids["fflush"], ids["fopen"], ids["fputs"]
     marks = []
     with open(trace) as f:
         for line in f:
             p = line.split()
             if p and p[0] == "m":
                 marks.append((KINDS[p[3]] if p[3] in KINDS else None, int(p[4])))
-    # The post site is the only site entered right after the fread LIBC marker:
-    # find the first `call` followed by `libc fread`, and its `ret`.
-    fread = ids["fread"]
-    for i in range(len(marks) - 1):
-        if marks[i][0] == KINDS["call"] and marks[i + 1] == (KINDS["libc"], fread):
-            site = marks[i][1]
-            break
-    else:
-        raise SystemExit("prepare: the trace has no post call site")
-    start = marks.index((KINDS["ret"], site), i)
-    to_open = marks.index((KINDS["libc"], fopen), start)
-    to_write = marks.index((KINDS["libc"], fputs), to_open)
-    return {"post_site": site, "before_openat": marks[start:to_open + 1],
+    libc = KINDS["libc"]
+    try:
+        read_at = marks.index((libc, fread))
+        start = marks.index((libc, fflush), read_at) + 1
+        to_open = marks.index((libc, fopen), start)
+        to_write = marks.index((libc, fputs), to_open)
+    except ValueError:
+        raise SystemExit("prepare: %s: no fread, fflush, fopen, fputs LIBC markers in "
+                         "this order (the `post` then `log` run)" % trace)
+    return {"hijack_after": [libc, fflush], "before_openat": marks[start:to_open + 1],
             "before_write": marks[to_open + 1:to_write + 1]}
 
 
@@ -189,7 +194,12 @@ def prepare(victim, walk_trace=None):
         "system_plt": plt_entry(victim, "system"),
     }
     if "show_note" in syms:
+        # The markers of show_note()'s indirect render call: a site at every K, as
+        # inlining never takes an indirect site away (specs/analysis.md, "Inlining
+        # small callees", rule 1). Without any, procmem would only be fnptr-leak.
         info["show_note_syscalls"] = syscall_insns(victim, "show_note")
+        if not info["show_note_syscalls"]:
+            raise SystemExit("prepare: %s: show_note() has no marker instruction" % victim)
     if walk_trace:
         info["walk"] = forged_walk(walk_trace, victim + ".dyck")
         info["sites"] = pinned_sites(victim)
@@ -472,7 +482,8 @@ def attack_rop_openat(v, info, name):
 def attack_forged(v, info, name):
     """Markers forged from the `syscall` gadget (not a marker site), each naming in rdx
     a genuine pinned entry with its kind and id: the sequence a
-    benign run makes from the post site's return to `log`'s fopen and fputs
+    benign run makes from handle_post()'s return (forged_walk: its RET marker when the
+    call is a site, else the LIBC markers that follow) to `log`'s fopen and fputs
     (walking the automaton to where opening and writing a file is allowed), each
     followed by the raw system call of that libc function, on a file of the
     attacker's choice."""

@@ -10,6 +10,9 @@
 #     --native-only (or ATTACKS_NATIVE_ONLY=1): no guest; run the victims natively on
 #       this machine, to check that every attack really works without the sandbox.
 # SBX_KO: another build of the module (default: kmod/sbx_dyck.ko, built here).
+# ATTACKS_INLINE=K: build the victims with dyck-cc --dyck-inline=K (inlining of small
+#   callees, specs/analysis.md); unset or empty: dyck-cc's default. The preparation
+#   finds what it needs at any K (attacks.py: libc markers, not call sites).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 native_only=${ATTACKS_NATIVE_ONLY:-0}
@@ -20,22 +23,28 @@ out=$root/build/attacks
 rm -rf "$out" && mkdir -p "$out"
 say() { printf '[attacks] %s\n' "$*" >&2; }
 src=Tests/attacks
+inline=${ATTACKS_INLINE:+--dyck-inline=$ATTACKS_INLINE}
 
-say "building the victims and the benign program with dyck-cc (-O0 and -O2)"
+say "building the victims and the benign program with dyck-cc (-O0 and -O2) ${inline:-(default inlining)}"
 for opt in O0 O2; do
     # The stack victim: -fno-stack-protector, or the overflow of its return address
     # would be caught by the canary check before the return.
-    "$bin/dyck-cc" -$opt -g -fno-stack-protector $src/stack.c -o "$out/stack-$opt" 2>>"$out/build.log"
-    "$bin/dyck-cc" -$opt -g $src/notes.c -o "$out/notes-$opt" 2>>"$out/build.log"
+    "$bin/dyck-cc" -$opt -g -fno-stack-protector $inline $src/stack.c -o "$out/stack-$opt" 2>>"$out/build.log"
+    "$bin/dyck-cc" -$opt -g $inline $src/notes.c -o "$out/notes-$opt" 2>>"$out/build.log"
     # Non-PIE, with the administrator's hook (system() in the PLT, at a fixed address).
-    "$bin/dyck-cc" -$opt -g -fno-pie -no-pie -DADMIN_HOOK $src/notes.c -o "$out/notes-plt-$opt" 2>>"$out/build.log"
-    "$bin/dyck-cc" -$opt -g -pthread $src/benign.c -o "$out/benign-$opt" -ldl 2>>"$out/build.log"
+    "$bin/dyck-cc" -$opt -g -fno-pie -no-pie -DADMIN_HOOK $inline $src/notes.c -o "$out/notes-plt-$opt" 2>>"$out/build.log"
+    "$bin/dyck-cc" -$opt -g -pthread $inline $src/benign.c -o "$out/benign-$opt" -ldl 2>>"$out/build.log"
+done
+
+# What the build's K did: the call sites left in each victim's policy.
+for f in "$out"/*-O[02]; do
+    say "$(basename "$f"): $(sed -n 's/^sites //p' "$f.dyck") sites"
 done
 
 say "the attacker's knowledge: symbols, gadgets, PLT, libc offsets, marker sites, a recorded walk"
 for opt in O0 O2; do
     # The forged-marker attack replays the markers of a benign run (sbx record is
-    # ptrace only: no kernel module) from the post call's return to log's fputs.
+    # ptrace only: no kernel module) from handle_post()'s return to log's fputs.
     printf 'post 5\nhellolog walk\nquit\n' >"$out/walk.in"
     (cd "$out" && "$bin/sbx" record -o "stack-$opt.walk.trace" -- ./stack-$opt <walk.in >/dev/null)
     rm -f "$out/stackd.log"
