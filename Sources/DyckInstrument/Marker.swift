@@ -15,6 +15,20 @@ public enum MarkerABI {
     /// each 32 bits; entries are aligned to their size.
     public static let siteEntrySize = 16
 
+    /// The pinned site's entry in `sitesSection` for the `syscall` at local label 1,
+    /// itself at local label 2 (`specs/marker-abi.md`, "Pinned sites").
+    private static func siteEntry(kind: MarkerKind, id: UInt32) -> String {
+        """
+        .pushsection \(sitesSection),"aR",@progbits
+        .balign \(siteEntrySize)
+        2: .long 1b - .
+        .long \(kind.rawValue)
+        .long \(id)
+        .long 0
+        .popsection
+        """
+    }
+
     /// The assembly of one marker (AT&T syntax, `specs/marker-abi.md`). `rdx` gets the
     /// run-time address of the marker's entry in `.sbx_sites`; the entry records where
     /// the `syscall` is and the kind and id it must carry, so a monitor can refuse a
@@ -36,15 +50,7 @@ public enum MarkerABI {
             lea 2f(%rip), %rdx
             1: syscall
             """
-        let entry = """
-            .pushsection \(sitesSection),"aR",@progbits
-            .balign \(siteEntrySize)
-            2: .long 1b - .
-            .long \(kind.rawValue)
-            .long \(id)
-            .long 0
-            .popsection
-            """
+        let entry = siteEntry(kind: kind, id: id)
         guard skips(kind) else { return pinned + "\n" + entry }
         return """
             cmpb $$0, \(skipFlagSymbol)(%rip)
@@ -82,15 +88,7 @@ public enum MarkerABI {
             lea 2f(%rip), %rdx
             1: syscall
             """
-        let entry = """
-            .pushsection \(sitesSection),"aR",@progbits
-            .balign \(siteEntrySize)
-            2: .long 1b - .
-            .long \(kind.rawValue)
-            .long \(id)
-            .long 0
-            .popsection
-            """
+        let entry = siteEntry(kind: kind, id: id)
         let answer = """
             cmpq $$\(noSitesAnswer), %rax
             jne 3f

@@ -364,6 +364,25 @@ static int sbx_do_step(const struct sbx_policy_view *p, struct sbx_thread *t, sb
 	return SBX_V_UNKNOWN_KIND;
 }
 
+/* The record of a refused event; the top frame only if the state has one. */
+static void sbx_fill_violation(const struct sbx_thread *t, int reason, sbx_u64 kind, sbx_u64 id,
+			       struct sbx_violation *out)
+{
+	if (!out)
+		return;
+	out->reason = reason;
+	out->kind = kind;
+	out->id = id;
+	out->depth = t->depth;
+	if (t->nr_frames >= 1 && t->nr_frames <= t->capacity) {
+		out->tag = sbx_top(t)->tag;
+		out->mstate = sbx_top(t)->mstate;
+	} else {
+		out->tag = 0;
+		out->mstate = 0;
+	}
+}
+
 /**
  * sbx_step - feed one marker to a thread's monitor.
  * @p:    the validated policy the thread was set up with.
@@ -387,19 +406,7 @@ int sbx_step(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u64 kind
 		reason = sbx_do_step(p, t, kind, id);
 	if (!reason)
 		return 0;
-	if (out) {
-		out->reason = reason;
-		out->kind = kind;
-		out->id = id;
-		out->depth = t->depth;
-		if (t->nr_frames >= 1 && t->nr_frames <= t->capacity) {
-			out->tag = sbx_top(t)->tag;
-			out->mstate = sbx_top(t)->mstate;
-		} else {
-			out->tag = 0;
-			out->mstate = 0;
-		}
-	}
+	sbx_fill_violation(t, reason, kind, id, out);
 	return 1;
 }
 
@@ -505,19 +512,7 @@ int sbx_evbuf_step(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u6
 			return 0;
 		return sbx_step(p, t, kind, id, out);
 	}
-	if (out) {
-		out->reason = SBX_V_BUFFER;
-		out->kind = kind;
-		out->id = id;
-		out->depth = t->depth;
-		if (t->nr_frames >= 1 && t->nr_frames <= t->capacity) {
-			out->tag = sbx_top(t)->tag;
-			out->mstate = sbx_top(t)->mstate;
-		} else {
-			out->tag = 0;
-			out->mstate = 0;
-		}
-	}
+	sbx_fill_violation(t, SBX_V_BUFFER, kind, id, out);
 	return 1;
 }
 
