@@ -65,7 +65,9 @@ final class BufferedRecordingTests: XCTestCase {
         for (name, extra) in [("sync", [String]()), ("buf", ["--dyck-buffer"])] {
             let exe = dir.appendingPathComponent(name).path
             let cc = try Run.process(
-                dyckCC, ["-O1", "--dyck-libc-events=all", "-pthread"] + extra + [source.path, "-o", exe])
+                // No inlining: leaf's CALL/RET are the site events this test buffers.
+                dyckCC,
+                ["-O1", "--dyck-libc-events=all", "--dyck-inline=0", "-pthread"] + extra + [source.path, "-o", exe])
             XCTAssertEqual(cc.status, 0, cc.stderrText)
             if name == "buf" { XCTAssertTrue(cc.stderrText.contains("buffered"), cc.stderrText) }
             let trace = dir.appendingPathComponent("\(name).trace").path
