@@ -37,6 +37,7 @@
 #include <linux/time64.h>
 #include <linux/types.h>
 #include <linux/workqueue.h>
+#include <asm/local64.h>
 
 #include "core/sbx_blob.h"
 #include "core/sbx_monitor.h"
@@ -180,6 +181,9 @@ struct sbx_exe {
 #define SBX_TASK_ENFORCED   2 /* markers are checked */
 #define SBX_TASK_UNCONFINED 3 /* no policy (@policy NULL); never privileged */
 
+/* struct sbx_task.hot of an enforced thread with nothing rare (x86: little-endian). */
+#define SBX_TASK_HOT_PLAIN SBX_TASK_ENFORCED
+
 /**
  * struct sbx_task - the monitor state of one thread (task_struct).
  * @node:      entry of the task table, keyed by @task (RCU readers).
@@ -201,10 +205,17 @@ struct sbx_exe {
  *             and not recorded again.
  * @lost:      log mode after a violation: the thread is resynchronising
  *             (specs/kernel-abi.md, "Resynchronisation").
+ * @buffered:  @view has SBX_BLOB_F_BUFFERED (the probes drain the thread's
+ *             event buffer), a copy made at setup.
+ * @hot:       @state, @killed, @lost and @buffered as one word: the probes
+ *             test "enforced, not killed, not lost, no buffer" with one
+ *             compare against SBX_TASK_HOT_PLAIN and take everything else
+ *             out of line. Each byte is written on its own as before.
  * @exe_bound: armed with SBX_ARM_F_EXE: the next exec must run @exe.
  * @lost_nest: while @lost, calls entered and not yet returned since.
  * @violations: violations of this thread (records it caused).
- * @markers:   markers this thread made while enforced.
+ * @markers:   markers this thread made while enforced (local64_inc: one
+ *             instruction; only the thread itself counts).
  * @unchecked: while @lost, the markers accepted without a check since the
  *             violation that made the thread lost (neither the refused marker
  *             nor the one that ended it counts; a forked child starts at 0);
@@ -237,15 +248,21 @@ struct sbx_task {
 	struct task_struct *task;
 	struct sbx_policy *policy;
 	const struct sbx_policy_view *view;
-	u8 state;
+	union {
+		struct {
+			u8 state;
+			u8 killed;
+			u8 lost;
+			u8 buffered;
+		};
+		u32 hot;
+	};
 	u8 action;
 	u8 exec;
-	u8 killed;
-	u8 lost;
 	u8 exe_bound;
 	u32 lost_nest;
 	u32 violations;
-	u64 markers;
+	local64_t markers;
 	u64 unchecked;
 	u64 install_id;
 	struct sbx_exe exe;
@@ -279,9 +296,7 @@ int sbx_task_arm(struct sbx_policy *p, u32 action, u32 exec, const struct sbx_ex
 bool sbx_task_fork(struct task_struct *parent, struct task_struct *child);
 void sbx_task_exec(struct task_struct *tsk, const struct linux_binprm *bprm);
 void sbx_task_gone(struct task_struct *tsk);
-void sbx_task_marker(struct pt_regs *regs);
-void sbx_task_syscall(struct pt_regs *regs, long nr, u32 reason, u32 flags);
-void sbx_task_check_syscall(struct pt_regs *regs, long nr);
+void sbx_probe_sys_enter(void *data, struct pt_regs *regs, long id);
 bool sbx_task_proc_mem_write(struct file *file);
 void sbx_task_stats(u32 *enforced, u32 *armed, u32 *unconfined, u64 *markers, u64 *alloc_failures);
 bool sbx_task_any(void);

@@ -51,7 +51,6 @@
 #include <linux/thread_info.h>
 #include <linux/tracepoint.h>
 #include <linux/workqueue.h>
-#include <asm/compat.h>
 #include <asm/syscall.h>
 #include <asm/unistd.h>
 #include <linux/fcntl.h>
@@ -69,7 +68,6 @@ struct sbx_tp {
 	bool registered;
 };
 
-static void sbx_probe_sys_enter(void *data, struct pt_regs *regs, long id);
 static void sbx_probe_fork(void *data, struct task_struct *parent, struct task_struct *child);
 static void sbx_probe_exec(void *data, struct task_struct *p, pid_t old_pid,
 			   struct linux_binprm *bprm);
@@ -85,31 +83,6 @@ static struct sbx_tp sbx_tps[SBX_TP_NR] = {
 	[SBX_TP_EXIT] = { "sched_process_exit", sbx_probe_exit },
 	[SBX_TP_FREE] = { "sched_process_free", sbx_probe_free },
 };
-
-/* Syscalls other than the marker that concern an enforced thread. */
-static __always_inline bool sbx_watched_syscall(long id)
-{
-	return (unsigned long)(id - __NR_io_uring_setup) <= 2 ||
-	       (id > 0 && (id & __X32_SYSCALL_BIT));
-}
-
-static void sbx_probe_sys_enter(void *data, struct pt_regs *regs, long id)
-{
-	if (id == SBX_MARKER_NR && !in_ia32_syscall()) {
-		sbx_task_marker(regs);
-		return;
-	}
-	if (likely(!sbx_watched_syscall(id) && !in_ia32_syscall())) {
-		sbx_task_check_syscall(regs, id);
-		return;
-	}
-	if (in_ia32_syscall())
-		sbx_task_syscall(regs, id, SBX_REASON_COMPAT_SYSCALL, SBX_REC_F_IA32);
-	else if (id & __X32_SYSCALL_BIT)
-		sbx_task_syscall(regs, id, SBX_REASON_COMPAT_SYSCALL, SBX_REC_F_X32);
-	else
-		sbx_task_syscall(regs, id, SBX_REASON_IO_URING, 0);
-}
 
 static void sbx_probe_fork(void *data, struct task_struct *parent, struct task_struct *child)
 {
@@ -322,7 +295,7 @@ int sbx_hooks_init(void)
 {
 	int i, ret;
 
-	/* The io_uring numbers are contiguous (sbx_watched_syscall). */
+	/* The io_uring numbers are contiguous (sbx_watched_syscall(), sbx_task.c). */
 	BUILD_BUG_ON(__NR_io_uring_enter != __NR_io_uring_setup + 1);
 	BUILD_BUG_ON(__NR_io_uring_register != __NR_io_uring_setup + 2);
 	/* The core's x86-64 numbers of the calls that can map code. */

@@ -42,6 +42,7 @@
 #include <linux/string.h>
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
+#include <asm/compat.h>
 #include <asm/fsgsbase.h>
 #include <asm/syscall.h>
 #include <asm/unistd.h>
@@ -161,10 +162,11 @@ static void sbx_task_setup(struct sbx_task *t, struct task_struct *tsk, struct s
 	t->exec = exec;
 	t->killed = 0;
 	t->lost = 0;
+	t->buffered = p && (p->view.flags & SBX_BLOB_F_BUFFERED);
 	t->exe_bound = 0;
 	t->lost_nest = 0;
 	t->violations = 0;
-	t->markers = 0;
+	local64_set(&t->markers, 0);
 	t->unchecked = 0;
 	t->install_id = 0;
 	t->exe.dev = 0;
@@ -626,41 +628,74 @@ static __always_inline void sbx_task_drain_check(struct sbx_task *t, struct pt_r
 	sbx_task_drain(t, regs, nr, ub);
 }
 
-/**
- * sbx_task_marker - a marker (syscall 999) entered by the current thread.
- * @regs: its registers: %rdi kind, %rsi id, %rdx its pinned site's entry.
- *
- * The hot path of an enforced thread: one table lookup, the pin check (O(1))
- * and one core step: inline for an allowed LIBC marker (sbx_step_fast()),
- * out of line for the others (sbx_task_marker_step()).
- * Tracepoint probes run with preemption disabled: that makes the lookup an
- * RCU read-side section without rcu_read_lock()'s calls.
+/*
+ * The pin check and the step of an enforced thread's marker that is neither
+ * killed nor lost. Inline in both marker paths (sbx_task_marker() and
+ * sbx_task_marker_rare()).
  */
-void sbx_task_marker(struct pt_regs *regs)
+static __always_inline void sbx_task_marker_check(struct sbx_task *t, struct pt_regs *regs)
 {
-	struct sbx_task *t;
+	const struct sbx_policy_view *p = t->view;
+	u64 kind = regs->di, id = regs->si;
 
-	t = sbx_task_find(current);
-	if (!t || t->state != SBX_TASK_ENFORCED)
-		return;
-	__this_cpu_inc(sbx_markers);
-	WRITE_ONCE(t->markers, t->markers + 1);
-	/* The buffered events come before the marker (one branch without them). */
-	if (unlikely(t->view->flags & SBX_BLOB_F_BUFFERED) && !t->killed)
-		sbx_task_drain_check(t, regs, SBX_MARKER_NR);
-	if (unlikely(t->killed | t->lost)) {
-		sbx_task_marker_slow(t, regs);
-		return;
-	}
-	if (unlikely(sbx_pin_check(t->view, t->bias, regs->ip, regs->dx, regs->di, regs->si))) {
+	if (unlikely(sbx_pin_check(p, t->bias, regs->ip, regs->dx, kind, id))) {
 		sbx_task_marker_unpinned(t, regs);
 		return;
 	}
 	/* The constant kind leaves only the LIBC rule inline. */
-	if (likely(regs->di == SBX_MARK_LIBC) &&
-	    likely(!sbx_step_fast(t->view, &t->thread, SBX_MARK_LIBC, regs->si)))
+	if (likely(kind == SBX_MARK_LIBC) &&
+	    likely(!sbx_step_fast(p, &t->thread, SBX_MARK_LIBC, id)))
 		return;
 	sbx_task_marker_step(t, regs);
+}
+
+/*
+ * A marker of a thread whose struct sbx_task.hot is not SBX_TASK_HOT_PLAIN:
+ * not enforced (nothing to do), or enforced with a buffer to drain first, or
+ * killed, or lost.
+ */
+static noinline void sbx_task_marker_rare(struct sbx_task *t, struct pt_regs *regs)
+{
+	if (t->state != SBX_TASK_ENFORCED)
+		return;
+	__this_cpu_inc(sbx_markers);
+	local64_inc(&t->markers);
+	/* The buffered events come before the marker. */
+	if (t->buffered && !t->killed)
+		sbx_task_drain_check(t, regs, SBX_MARKER_NR);
+	if (t->killed | t->lost) {
+		sbx_task_marker_slow(t, regs);
+		return;
+	}
+	sbx_task_marker_check(t, regs);
+}
+
+/*
+ * sbx_task_marker - a marker (syscall 999) entered by the current thread.
+ * @regs: its registers: %rdi kind, %rsi id, %rdx its pinned site's entry.
+ *
+ * The hot path of an enforced thread: one table lookup, one compare of the
+ * state word, the pin check (O(1)) and one core step: inline for an allowed
+ * LIBC marker (sbx_step_fast()), out of line for the others
+ * (sbx_task_marker_step()). A thread that is not enforced, killed, lost or
+ * has an event buffer takes sbx_task_marker_rare().
+ * Tracepoint probes run with preemption disabled: that makes the lookup an
+ * RCU read-side section without rcu_read_lock()'s calls.
+ */
+static __always_inline void sbx_task_marker(struct pt_regs *regs)
+{
+	struct sbx_task *t;
+
+	t = sbx_task_find(current);
+	if (unlikely(!t))
+		return;
+	if (unlikely(t->hot != SBX_TASK_HOT_PLAIN)) {
+		sbx_task_marker_rare(t, regs);
+		return;
+	}
+	__this_cpu_inc(sbx_markers);
+	local64_inc(&t->markers);
+	sbx_task_marker_check(t, regs);
 }
 
 /* A system call outside the thread's window: record it; kill, or let it run. */
@@ -731,52 +766,87 @@ static noinline bool sbx_exec_mapping_ok(struct pt_regs *regs, long nr)
 	return ok;
 }
 
-/**
+/*
+ * A code mapping the window allows: with a bound blob, also of a file nobody
+ * can write (sbx_exec_mapping_ok()), else refused (SBX_V_EXEC_MAPPING). Out
+ * of line, so that the probe makes only tail calls.
+ */
+static noinline void sbx_task_exec_mapping(struct sbx_task *t, struct pt_regs *regs, long nr)
+{
+	if ((t->view->flags & SBX_BLOB_F_BOUND) && !sbx_exec_mapping_ok(regs, nr))
+		sbx_task_syscall_refused(t, regs, nr, SBX_V_EXEC_MAPPING);
+}
+
+/*
+ * The window check of an enforced thread's system call (neither killed nor
+ * lost). Inline in both paths (sbx_task_check_syscall() and
+ * sbx_task_check_syscall_rare()).
+ *
+ * The never-allowed calls are masked out of every window
+ * (sbx_never_prepare()), so they cost nothing here: they are refused, and
+ * named in the refused path.
+ */
+static __always_inline void sbx_task_window_check(struct sbx_task *t, struct pt_regs *regs, long nr)
+{
+	int reason = sbx_syscall_check(t->view, &t->thread, (unsigned long)nr, regs->dx);
+
+	if (unlikely(reason))
+		sbx_task_syscall_refused(t, regs, nr, reason);
+	else if (unlikely((regs->dx & PROT_EXEC) &&
+			  (nr == __NR_mmap || nr == __NR_mprotect || nr == __NR_pkey_mprotect)))
+		sbx_task_exec_mapping(t, regs, nr);
+}
+
+/*
+ * A system call of a thread whose struct sbx_task.hot is not
+ * SBX_TASK_HOT_PLAIN: not enforced (nothing to do), or enforced with a buffer
+ * to drain first, or killed, or lost. While a log-mode thread resynchronises
+ * after a marker violation its window is not known, and only the
+ * never-allowed calls are checked.
+ */
+static noinline void sbx_task_check_syscall_rare(struct sbx_task *t, struct pt_regs *regs, long nr)
+{
+	if (t->state != SBX_TASK_ENFORCED)
+		return;
+	/* The buffered events come before the call's check. */
+	if (t->buffered && !t->killed)
+		sbx_task_drain_check(t, regs, nr);
+	if (t->killed) {
+		sbx_block_syscall(regs);
+		return;
+	}
+	if (t->lost) {
+		if (sbx_never_forbidden(regs, nr))
+			sbx_task_syscall_refused(t, regs, nr, SBX_REASON_FORBIDDEN_SYSCALL);
+		return;
+	}
+	sbx_task_window_check(t, regs, nr);
+}
+
+/*
  * sbx_task_check_syscall - any system call other than a marker, io_uring or
  * a compat one, entered by the current thread.
  * @regs: its registers (%rdx is the protection of mmap and mprotect).
  * @nr:   the number the sys_enter tracepoint reported.
  *
  * An enforced thread's call must be in its window's set or the ambient set
- * (sbx_syscall_check()). A thread that is not enforced costs the lookup, or
- * one counter read while no thread is enforced.
- * While a log-mode thread resynchronises after a marker violation its window
- * is not known, and only the never-allowed calls are checked.
+ * (sbx_syscall_check()). Only armed and enforced threads reach the probe
+ * (or every thread while another syscall tracer is attached, "The tracing
+ * flag"): a thread without a state costs the lookup.
  */
-void sbx_task_check_syscall(struct pt_regs *regs, long nr)
+static noinline notrace void sbx_task_check_syscall(struct pt_regs *regs, long nr)
 {
 	struct sbx_task *t;
-	int reason;
 
-	/* Nothing enforced (only armed threads or installed files): no lookup. */
-	if (!atomic_read(&sbx_nr_enforced))
-		return;
 	/* Tracepoint probes run with preemption disabled: an RCU reader. */
 	t = sbx_task_find(current);
-	if (likely(!t) || t->state != SBX_TASK_ENFORCED)
+	if (!t)
 		return;
-	/* The buffered events come before the call's check (one branch without them). */
-	if (unlikely(t->view->flags & SBX_BLOB_F_BUFFERED) && !t->killed)
-		sbx_task_drain_check(t, regs, nr);
-	if (unlikely(t->killed | t->lost)) {
-		if (t->killed)
-			sbx_block_syscall(regs);
-		else if (sbx_never_forbidden(regs, nr))
-			sbx_task_syscall_refused(t, regs, nr, SBX_REASON_FORBIDDEN_SYSCALL);
+	if (unlikely(t->hot != SBX_TASK_HOT_PLAIN)) {
+		sbx_task_check_syscall_rare(t, regs, nr);
 		return;
 	}
-	/*
-	 * The never-allowed calls are masked out of every window
-	 * (sbx_never_prepare()), so they cost nothing here: they are refused,
-	 * and named in the refused path.
-	 */
-	reason = sbx_syscall_check(t->view, &t->thread, (unsigned long)nr, regs->dx);
-	if (unlikely(!reason && (regs->dx & PROT_EXEC) &&
-		     (nr == __NR_mmap || nr == __NR_mprotect || nr == __NR_pkey_mprotect) &&
-		     (t->view->flags & SBX_BLOB_F_BOUND) && !sbx_exec_mapping_ok(regs, nr)))
-		reason = SBX_V_EXEC_MAPPING;
-	if (unlikely(reason))
-		sbx_task_syscall_refused(t, regs, nr, reason);
+	sbx_task_window_check(t, regs, nr);
 }
 
 /**
@@ -789,18 +859,18 @@ void sbx_task_check_syscall(struct pt_regs *regs, long nr)
  * With action kill the call is blocked and the process killed; with action
  * log it is recorded and runs.
  */
-void sbx_task_syscall(struct pt_regs *regs, long nr, u32 reason, u32 flags)
+static noinline void sbx_task_syscall(struct pt_regs *regs, long nr, u32 reason, u32 flags)
 {
 	struct sbx_violation_record rec;
 	struct sbx_task *t;
 
-	preempt_disable();
+	/* The probe runs with preemption disabled: an RCU reader. */
 	t = sbx_task_find(current);
 	if (!t || t->state != SBX_TASK_ENFORCED)
-		goto out;
+		return;
 	if (unlikely(t->killed)) {
 		sbx_block_syscall(regs);
-		goto out;
+		return;
 	}
 	sbx_task_fill_record(&rec, t, current);
 	rec.reason = reason;
@@ -808,8 +878,52 @@ void sbx_task_syscall(struct pt_regs *regs, long nr, u32 reason, u32 flags)
 	rec.flags = flags;
 	sbx_task_fill_stack(&rec, t);
 	sbx_task_violation(t, &rec, regs);
-out:
-	preempt_enable();
+}
+
+/* Syscalls other than the marker that concern an enforced thread. */
+static __always_inline bool sbx_watched_syscall(long id)
+{
+	return (unsigned long)(id - __NR_io_uring_setup) <= 2 ||
+	       (id > 0 && (id & __X32_SYSCALL_BIT));
+}
+
+/* Every x86-64 call below io_uring's is an ordinary one: one compare. */
+#define SBX_NR_ORDINARY_BELOW __NR_io_uring_setup
+
+/**
+ * sbx_probe_sys_enter - the sys_enter tracepoint's probe (sbx_hooks.c attaches
+ * it): every system call of an armed or enforced thread ("The tracing flag").
+ * @data: unused.
+ * @regs: the caller's registers.
+ * @id:   the system call number.
+ *
+ * Markers first (inline: one jump less for the hottest event), then the
+ * ordinary calls (one compare for every number below io_uring's, then a tail
+ * call), then io_uring and compat calls. Not traced by ftrace (notrace), nor
+ * is sbx_task_check_syscall(): they run at every system call of an enforced
+ * thread. A thread's state is written only in its own context (struct
+ * sbx_task), so the probe reads its state word without READ_ONCE.
+ */
+notrace void sbx_probe_sys_enter(void *data, struct pt_regs *regs, long id)
+{
+	if (likely(id == SBX_MARKER_NR) && !in_ia32_syscall()) {
+		sbx_task_marker(regs);
+		return;
+	}
+	if (likely((unsigned long)id < SBX_NR_ORDINARY_BELOW) && !in_ia32_syscall()) {
+		sbx_task_check_syscall(regs, id);
+		return;
+	}
+	if (likely(!sbx_watched_syscall(id) && !in_ia32_syscall())) {
+		sbx_task_check_syscall(regs, id);
+		return;
+	}
+	if (in_ia32_syscall())
+		sbx_task_syscall(regs, id, SBX_REASON_COMPAT_SYSCALL, SBX_REC_F_IA32);
+	else if (id & __X32_SYSCALL_BIT)
+		sbx_task_syscall(regs, id, SBX_REASON_COMPAT_SYSCALL, SBX_REC_F_X32);
+	else
+		sbx_task_syscall(regs, id, SBX_REASON_IO_URING, 0);
 }
 
 /**
@@ -1258,7 +1372,7 @@ static void sbx_task_entry_fill(struct sbx_task_entry *e, const struct sbx_task 
 	e->state = READ_ONCE(t->state) == SBX_TASK_ENFORCED ? SBX_STATE_ENFORCED : SBX_STATE_ARMED;
 	e->mode = t->view->flags & SBX_BLOB_F_NFA ? SBX_MODE_NFA : SBX_MODE_DYCK;
 	e->action = t->action;
-	e->markers = READ_ONCE(t->markers);
+	e->markers = local64_read(&t->markers);
 	e->violations = READ_ONCE(t->violations);
 	if (READ_ONCE(t->killed))
 		flags |= SBX_TASK_F_KILLED;
@@ -1375,6 +1489,11 @@ void sbx_task_count_installed(const u64 *ids, u32 *processes, u32 n)
 
 int sbx_task_init(void)
 {
+	/* One compare of struct sbx_task.hot tests the four bytes (x86). */
+	BUILD_BUG_ON(!IS_ENABLED(CONFIG_X86_64));
+	BUILD_BUG_ON(offsetof(struct sbx_task, state) != offsetof(struct sbx_task, hot));
+	BUILD_BUG_ON(offsetof(struct sbx_task, buffered) + 1 !=
+		     offsetof(struct sbx_task, hot) + sizeof(u32));
 	return 0;
 }
 

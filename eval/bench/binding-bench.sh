@@ -4,8 +4,9 @@
 # the same boot (kmod/tests/guest-bench.sh). Host side: builds the current
 # module and helpers, and the module and helpers of SBX_BENCH_BASE (default
 # 4807f2b, the last commit before issue 14) from git into build/bench-base, and
-# those of SBX_BENCH_PREV (default 92069e9, the module before issue 19's short
-# marker path) into build/bench-prev. Also builds the libc-heavy programs of
+# those of SBX_BENCH_PREV (default 1e29420, the module before the shorter
+# marker and system-call path of issue 19, item 2; 92069e9 is the one before
+# the first short marker path) into build/bench-prev. Also builds the libc-heavy programs of
 # eval/bench/libc (a line copier, a strcoll qsort) plain (clang-19) and with
 # dyck-cc (also with --dyck-libc-events=all), the seccomp launcher, and the copier's input, into build/bench-libc.
 #   eval/bench/binding-bench.sh [SBX]      (SBX: the sbx binary; default .build/debug/sbx;
@@ -17,7 +18,7 @@ sbx=${1:-$root/.build/debug/sbx}
 sbx=$(cd "$(dirname "$sbx")" && pwd)/$(basename "$sbx")  # the guest runs it too
 base_ref=${SBX_BENCH_BASE:-4807f2b}
 base=$root/build/bench-base
-prev_ref=${SBX_BENCH_PREV:-92069e9}
+prev_ref=${SBX_BENCH_PREV:-1e29420}
 prev=$root/build/bench-prev
 say() { printf '[bench-vm] %s\n' "$*" >&2; }
 
@@ -28,7 +29,7 @@ rm -rf "$base" && mkdir -p "$base"
 git archive "$base_ref" kmod | tar -x -C "$base"
 make -C "$base/kmod" >/dev/null
 make -C "$base/kmod/tests" OUT="$base/build/kmod-tests" >/dev/null
-say "building the module of $prev_ref (before the short marker path) into $prev"
+say "building the module of $prev_ref (the module before, SBX_BENCH_PREV) into $prev"
 rm -rf "$prev" && mkdir -p "$prev"
 git archive "$prev_ref" kmod | tar -x -C "$prev"
 make -C "$prev/kmod" >/dev/null

@@ -16,9 +16,11 @@
 # With SBX_BASE_DIR (a build of the module and helpers before the binding, see
 # eval/bench/binding-bench.sh) the module is then replaced by that one in the
 # same boot and the same system call and marker are measured again: "today".
-# With SBX_PREV_DIR (the module of the commit before issue 19's short marker
-# path) the enforced markers (nfa LIBC self-loop, unpinned and pinned) are
-# measured again with that module in the same boot: "before".
+# With SBX_PREV_DIR (the module of an earlier commit: SBX_BENCH_PREV in
+# eval/bench/binding-bench.sh) the enforced markers (nfa LIBC self-loop,
+# pinned), the bound system call of an enforced thread and an unrelated
+# process's getppid while another is enforced are measured again with that
+# module in the same boot: "before".
 # Each figure is measured ROUNDS times, interleaved; medians are printed last.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -255,27 +257,40 @@ echo "pinned marker, pinned blob  :$pin_pinned"
 
 [ -n "${SBX_LIBC_DIR:-}" ] && libc_bench
 
-prev_enf="" prev_pin=""
+prev_enf="" prev_pin="" prev_sys="" prev_idle=""
 if [ -n "${SBX_PREV_DIR:-}" ]; then
-	# The module before the short marker path, in this boot: same program, same loops.
+	# The module of the commit before, in this boot: same program, same loops.
 	rmmod sbx_dyck || { echo "guest-bench: cannot remove sbx_dyck"; exit 1; }
 	insmod "$SBX_PREV_DIR/kmod/sbx_dyck.ko" || { echo "guest-bench: cannot load the previous module"; exit 1; }
 	PCTL=$SBX_PREV_DIR/build/kmod-tests/sbxctl
 	# Blobs in that module's format, written by its own tools (the format moves on).
 	$PCTL mkblob nfa "$W/prev-nfa.blob"
+	$PCTL mkblob nfa-bound "$W/prev-bound.blob"
 	$PCTL mkblob nfa-pinned "$W/prev-pinned.blob" $pins
 	P=$($PCTL load "$W/prev-nfa.blob")
+	PB=$($PCTL load "$W/prev-bound.blob")
 	PP=$($PCTL load "$W/prev-pinned.blob")
 	i=0
 	while [ $i -lt "$ROUNDS" ]; do
 		$PCTL run -p "$P" -m nfa -- "$MK" 1:1 loop:$N:1:1 >"$W/e"; prev_enf="$prev_enf $(ns "$W/e")"
 		$PCTL run -p "$PP" -m nfa -- "$MK" pinloop:1 pinloop:$N >"$W/o"; prev_pin="$prev_pin $(ns "$W/o")"
 		grep -q '^exit 0' "$W/o" || { echo "guest-bench: the pinned run failed (before):"; cat "$W/o"; exit 1; }
+		$PCTL run -p "$PB" -m nfa -- "$MK" pinloop:1 sysloop:$N >"$W/o"; prev_sys="$prev_sys $(ns "$W/o")"
+		# An unrelated process while another is enforced, as above.
+		rm -f "$W/go"
+		$PCTL run -p "$P" -m nfa -- "$MK" 1:1 "wait:$W/go" >/dev/null 2>&1 &
+		bg=$!
+		while ! $PCTL status | grep -q "enforced 1 "; do sleep 0.1; done
+		"$MK" sysloop:$N >"$W/o"; prev_idle="$prev_idle $(ns "$W/o")"
+		touch "$W/go"
+		wait $bg
 		i=$((i + 1))
 	done
-	$PCTL unload "$P" >/dev/null; $PCTL unload "$PP" >/dev/null
+	$PCTL unload "$P" >/dev/null; $PCTL unload "$PB" >/dev/null; $PCTL unload "$PP" >/dev/null
 	echo "before: marker, enforced   :$prev_enf"
 	echo "before: pinned marker, pinned blob:$prev_pin"
+	echo "before: syscall, enforced, bound:$prev_sys"
+	echo "before: getppid of an unrelated process, another enforced:$prev_idle"
 fi
 
 today_sys="" today_pin=""
@@ -311,8 +326,12 @@ echo "  enforced marker / bare marker: $(ratio "$(median $enf)" "$m_base") (nfa 
 if [ -n "$prev_enf" ]; then
 	e_old=$(median $prev_enf) e_now=$(median $enf)
 	q_old=$(median $prev_pin) q_now=$(median $pin_pinned)
-	echo "  enforced marker, before the short path: $e_old, now $e_now ($(awk -v a="$e_now" -v b="$e_old" 'BEGIN { printf "%+.1f", a - b }')); / bare marker: before $(ratio "$e_old" "$m_base"), now $(ratio "$e_now" "$m_base")"
-	echo "  pinned marker, before the short path:   $q_old, now $q_now ($(awk -v a="$q_now" -v b="$q_old" 'BEGIN { printf "%+.1f", a - b }')); / bare marker: before $(ratio "$q_old" "$m_base"), now $(ratio "$q_now" "$m_base")"
+	echo "  enforced marker, before: $e_old, now $e_now ($(awk -v a="$e_now" -v b="$e_old" 'BEGIN { printf "%+.1f", a - b }')); / bare marker: before $(ratio "$e_old" "$m_base"), now $(ratio "$e_now" "$m_base")"
+	echo "  pinned marker, before:   $q_old, now $q_now ($(awk -v a="$q_now" -v b="$q_old" 'BEGIN { printf "%+.1f", a - b }')); / bare marker: before $(ratio "$q_old" "$m_base"), now $(ratio "$q_now" "$m_base")"
+	y_old=$(median $prev_sys) y_now=$(median $sys_bound)
+	u_old=$(median $prev_idle) u_now=$(median $idle_enf)
+	echo "  system call of an enforced thread (bound), before: $y_old, now $y_now ($(awk -v a="$y_now" -v b="$y_old" 'BEGIN { printf "%+.1f", a - b }'))"
+	echo "  getppid of an unrelated process, another enforced, before: $u_old, now $u_now ($(awk -v a="$u_now" -v b="$u_old" 'BEGIN { printf "%+.1f", a - b }'))"
 fi
 if [ -n "$today_sys" ]; then
 	s_now=$(median $sys_bound) s_old=$(median $today_sys)
