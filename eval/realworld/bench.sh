@@ -13,6 +13,8 @@
 #   eval/realworld/bench.sh [full|reduced]
 #
 # Environment: REALWORLD_DIR, SBX_BIN, SCRATCH, JOBS (see fetch-build.sh);
+#   RW_BUFFER (1: also the dyck-cc --dyck-buffer builds, in the modes dyckbuf-nfa and
+#   dyckbuf-dyck, added to the default MODES; default 0),
 #   MODES (default 'plain nfa dyck'), MODULE (default kmod/sbx_dyck.ko),
 #   VM_CPUS (default 1), VM_TIMEOUT (seconds; default 1800 reduced, 10800 full),
 #   VM_BOOT_TIMEOUT (seconds for a boot to reach the command, default 180: a
@@ -30,9 +32,14 @@ root=$PWD
 level=${1:-full}
 dir=${REALWORLD_DIR:-$root/build/realworld}
 out=$dir/runs/$level
+[ "${RW_BUFFER:-0}" != 1 ] || out=$dir/runs/$level-buffered
 say() { printf '[realworld] %s\n' "$*" >&2; }
 t_start=$SECONDS
-modes=${MODES:-plain nfa dyck}
+buffered=${RW_BUFFER:-0}
+if [ "$buffered" = 1 ]; then modes=${MODES:-plain nfa dyck dyckbuf-nfa dyckbuf-dyck}; else modes=${MODES:-plain nfa dyck}; fi
+# The buffered builds' directory, for the guest and the report (RW_BUFFER=1 only).
+buf_env=() buf_build=()
+[ "$buffered" != 1 ] || { buf_env=(--env RW_DYCKBUF="$dir/dyckbuf"); buf_build=("$dir/dyckbuf"); }
 if [ -n "${SBX_BIN:-}" ]; then bin=$(cd "$SBX_BIN" && pwd); else bin=$root/${SCRATCH:-.build}/debug; fi
 
 if [ "${REPORT_ONLY:-}" != 1 ]; then
@@ -66,8 +73,12 @@ if [ "${REPORT_ONLY:-}" != 1 ]; then
         t0=$SECONDS
         for p in ${PROGRAMS:-lua sqlite3}; do
             for m in $modes; do
-                case $m in nfa | dyck) ;; *) continue ;; esac
-                "$sbx" blob --mode "$m" --exe "$dir/dyck/$p" --cache "$dir/blob-cache" "$dir/dyck/$p.dyck" >/dev/null
+                case $m in
+                nfa | dyck) "$sbx" blob --mode "$m" --exe "$dir/dyck/$p" --cache "$dir/blob-cache" "$dir/dyck/$p.dyck" >/dev/null ;;
+                dyckbuf-nfa | dyckbuf-dyck)
+                    "$sbx" blob --mode "${m#dyckbuf-}" --exe "$dir/dyckbuf/$p" --cache "$dir/blob-cache" "$dir/dyckbuf/$p.dyck" >/dev/null
+                    ;;
+                esac
             done
         done
         say "blob cache seeded on the host in $((SECONDS - t0)) s"
@@ -83,7 +94,7 @@ if [ "${REPORT_ONLY:-}" != 1 ]; then
         --boot-timeout "${VM_BOOT_TIMEOUT:-180}" --rwdir "$dir" \
         --kernel-log "$out/kernel.log" \
         --env SBX_RUN="$sbx run" --env SBX_BLOB_CACHE="$dir/blob-cache" --env RW_TIME="$tools/mbt-time" \
-        --env RW_SBXCTL="$tools/mbt-sbxrun" --env RW_PLAIN="$dir/plain" --env RW_DYCK="$dir/dyck" \
+        --env RW_SBXCTL="$tools/mbt-sbxrun" --env RW_PLAIN="$dir/plain" --env RW_DYCK="$dir/dyck" "${buf_env[@]}" \
         -- bash "$root/eval/realworld/workload.sh" -o "$out" -m "$modes" -l "$level" -r "${ONLY:-.}" \
         2>&1 | tee "$out/workload.log"
     vm_status=${PIPESTATUS[0]}
@@ -101,7 +112,8 @@ if [ "${REPORT_ONLY:-}" != 1 ]; then
         echo "icount=$icount"
         echo "date=$(date -u +%Y-%m-%dT%H:%MZ)"
         echo "commit=$commit_id"
-        if [ "$level" = reduced ]; then echo "command=make test-realworld"; else echo "command=make bench-realworld"; fi
+        cmd=make; [ "$buffered" != 1 ] || cmd="RW_BUFFER=1 make"
+        if [ "$level" = reduced ]; then echo "command=$cmd test-realworld"; else echo "command=$cmd bench-realworld"; fi
     } >"$out/bench.env"
 else
     [ -f "$out/bench.env" ] || { say "REPORT_ONLY: no $out/bench.env"; exit 2; }
@@ -109,7 +121,7 @@ else
     sed -i '/^summary=/d' "$out/bench.env"
 fi
 set +e
-python3 eval/realworld/report.py "$out" "$dir/plain" "$dir/dyck" >"$out/summary.txt"
+python3 eval/realworld/report.py "$out" "$dir/plain" "$dir/dyck" "${buf_build[@]}" >"$out/summary.txt"
 report_status=$?
 set -e
 [ "$report_status" = 0 ] || { say "report.py failed"; exit 70; }

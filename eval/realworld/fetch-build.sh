@@ -3,6 +3,7 @@
 # same flags:
 #   $REALWORLD_DIR/plain/{lua,sqlite3}   clang-19 (the baseline)
 #   $REALWORLD_DIR/dyck/{lua,sqlite3}    dyck-cc (whole program; PROG.dyck beside it)
+#   $REALWORLD_DIR/dyckbuf/{lua,sqlite3} dyck-cc --dyck-buffer (only with RW_BUFFER=1)
 # Lua: the interpreter (src/*.c but luac.c; Debian's flags: LUA_COMPAT_5_3,
 # LUA_USE_LINUX, no readline). SQLite: the shell (shell.c + the sqlite3.c
 # amalgamation, generated from Debian's source tree with tclsh; Debian's
@@ -20,6 +21,7 @@
 #   CFLAGS         (default -O2 -g)
 #   PROGRAMS       (default 'lua sqlite3')
 #   JOBS           builds at once: 1, or 2 (default)
+#   RW_BUFFER      1: also the dyckbuf builds (buffered events); default 0
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -103,8 +105,9 @@ sources_of() {   # program: its compile arguments after the flags
 times=$dir/build-times.tsv
 [ -f "$times" ] || printf 'program\tvariant\tseconds\tpeak_kb\tstamp\tcpu_s\tload\n' >"$times"
 build() {   # variant program CC stamp-of-compiler
-    local variant=$1 prog=$2 cc=$3 id=$4 out=$dir/$1/$2 args stamp t0 rc
+    local variant=$1 prog=$2 cc=$3 id=$4 out=$dir/$1/$2 args stamp t0 rc extra=()
     args=$(sources_of "$prog")
+    [ "$variant" = dyckbuf ] && extra=(--dyck-buffer) && id="$id --dyck-buffer"
     stamp=$(printf '%s\n' "$id" "$cflags" "$args" | sha256sum | cut -c1-16)
     if [ -x "$out" ] && [ "$(cat "$out.built" 2>/dev/null)" = "$stamp" ]; then
         say "$variant/$prog: up to date"; return
@@ -116,9 +119,9 @@ build() {   # variant program CC stamp-of-compiler
     set +e
     # shellcheck disable=SC2086
     if [ -x /usr/bin/time ]; then
-        /usr/bin/time -f '%e %M %U %S' -o "$out.time" "$cc" $cflags $args -o "$out" >"$out.log" 2>&1
+        /usr/bin/time -f '%e %M %U %S' -o "$out.time" "$cc" "${extra[@]}" $cflags $args -o "$out" >"$out.log" 2>&1
     else
-        "$cc" $cflags $args -o "$out" >"$out.log" 2>&1
+        "$cc" "${extra[@]}" $cflags $args -o "$out" >"$out.log" 2>&1
     fi
     rc=$?
     set -e
@@ -141,11 +144,16 @@ for prog in $programs; do
     lane_rest+=("plain $prog")
     if [ "$prog" = sqlite3 ]; then lane_long+=("dyck $prog"); else lane_rest+=("dyck $prog"); fi
 done
+# RW_BUFFER=1: the dyckbuf builds last in the second lane (SQLite's after Lua's).
+buffered=${RW_BUFFER:-0}
+if [ "$buffered" = 1 ]; then
+    for prog in $programs; do lane_rest+=("dyckbuf $prog"); done
+fi
 run_lane() {
     local item
     for item in "$@"; do
         set -- $item
-        if [ "$1" = plain ]; then build plain "$2" clang-19 "$clang_id"; else build dyck "$2" "$dyckcc" "dyck-cc $tools_id"; fi
+        if [ "$1" = plain ]; then build plain "$2" clang-19 "$clang_id"; else build "$1" "$2" "$dyckcc" "dyck-cc $tools_id"; fi
     done
 }
 if [ "${JOBS:-2}" -ge 2 ] && [ ${#lane_long[@]} -gt 0 ]; then
@@ -160,6 +168,7 @@ else
 fi
 for prog in $programs; do
     [ -f "$dir/dyck/$prog.dyck" ] || { say "dyck-cc wrote no policy $dir/dyck/$prog.dyck"; exit 1; }
+    [ "$buffered" != 1 ] || [ -f "$dir/dyckbuf/$prog.dyck" ] || { say "dyck-cc wrote no policy $dir/dyckbuf/$prog.dyck"; exit 1; }
 done
 {
     echo "lua:     $(basename "$lua_src") (Debian: $(cd "$dir/dl" && ls lua5.4_*.dsc | head -1))"
@@ -168,5 +177,6 @@ done
     echo "         cc $cflags $(echo $sqlite_flags) shell.c sqlite3.c -lm -ldl -lpthread"
     echo "plain CC: clang-19: $clang_id"
     echo "dyck CC:  $dyckcc (sha256 $tools_id..., clang-19 underneath)"
+    [ "$buffered" != 1 ] || echo "dyckbuf CC: the dyck CC with --dyck-buffer"
 } >"$dir/build-config.txt"
 say "fetch and build done in $((SECONDS - t_start)) s"

@@ -6,7 +6,9 @@
 #   make realworld         only fetch and build (sources, both builds of each program)
 #   make realworld-doc     copy the last full report into docs/evaluation.md
 #   make test-realworld-report  report.py's unit tests (part of test-realworld)
-# Variables: SCRATCH, SBX_BIN, MODES, VM_CPUS, ONLY, ... (see eval/realworld/bench.sh).
+# Variables: SCRATCH, SBX_BIN, MODES, VM_CPUS, ONLY, ... (see eval/realworld/bench.sh);
+#   RW_BUFFER=1 adds a third build of each program (dyck-cc --dyck-buffer) and the
+#   modes dyckbuf-nfa, dyckbuf-dyck (report in build/realworld/runs/LEVEL-buffered).
 .PHONY: realworld bench-realworld test-realworld test-realworld-report realworld-doc
 
 realworld: build

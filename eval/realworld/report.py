@@ -2,7 +2,7 @@
 """The real-program corpus report (eval/realworld): compares every sandboxed run
 with the plain run of the same workload and prints the summary line last.
 
-    report.py RUN_DIR PLAIN_BUILD DYCK_BUILD
+    report.py RUN_DIR PLAIN_BUILD DYCK_BUILD [DYCKBUF_BUILD]
 
 RUN_DIR is workload.sh's OUT (expect/NAME, MODE/NAME.{out,err,status,time,json,
 records}). A run is checked in two steps:
@@ -17,6 +17,10 @@ records}). A run is checked in two steps:
    report, and no violation record left in the module. Any difference is a
    false positive.
 
+With bench.sh's RW_BUFFER=1, the modes dyckbuf-nfa and dyckbuf-dyck (the
+dyck-cc --dyck-buffer build, DYCKBUF_BUILD) are compared the same way, when
+bench.env's modes name them.
+
 Cost: the program's own CPU time (the runner's utime_us + stime_us; mbt-time's
 rusage for plain). Under `sbx vm --icount` the guest's clock advances 1 ns per
 instruction, so these are instruction counts (RUN_DIR/bench.env: icount=1).
@@ -28,6 +32,8 @@ import re
 import sys
 
 MODES = ("nfa", "dyck")
+BUFFERED_MODES = ("dyckbuf-nfa", "dyckbuf-dyck")
+MARKER_MODES = ("dyck",) + BUFFERED_MODES  # the modes whose markers the table shows
 
 
 def read(path, binary=False):
@@ -61,10 +67,11 @@ def program_of(name):
 
 
 def main():
-    if len(sys.argv) != 4:
+    if len(sys.argv) not in (4, 5):
         print(__doc__, file=sys.stderr)
         return 2
-    run_dir, plain_build, dyck_build = sys.argv[1:]
+    run_dir, plain_build, dyck_build = sys.argv[1:4]
+    extra_builds = sys.argv[4:]
     env = {}
     for line in (read(os.path.join(run_dir, "bench.env")) or "").splitlines():
         k, _, v = line.partition("=")
@@ -72,10 +79,12 @@ def main():
     icount = env.get("icount") == "1"
     # The sandboxed modes the workload was run in (bench.env); one that is missing
     # for a run is a failure, not a silent pass.
-    expected_modes = [m for m in env.get("modes", "").split() if m in MODES]
+    expected_modes = [m for m in env.get("modes", "").split() if m in MODES + BUFFERED_MODES]
+    modes = MODES + tuple(m for m in BUFFERED_MODES if m in expected_modes)
     expect_dir = os.path.join(run_dir, "expect")
     names = sorted(os.listdir(expect_dir)) if os.path.isdir(expect_dir) else []
-    builds = sorted({plain_build.rstrip("/"), dyck_build.rstrip("/")}, key=len, reverse=True)
+    builds = sorted({plain_build.rstrip("/"), dyck_build.rstrip("/")} | {b.rstrip("/") for b in extra_builds},
+                    key=len, reverse=True)
 
     def norm(b):
         if b is None:
@@ -86,7 +95,7 @@ def main():
 
     runs, fps, vacuous, executed = [], [], [], 0
     cost = {}  # program -> mode -> [seconds]
-    markers = {}  # program -> markers of the dyck runs
+    markers = {}  # (program, mode) -> markers of the runs (MARKER_MODES)
     for name in names:
         prog = program_of(name)
         expect = read(os.path.join(run_dir, "expect", name)).splitlines()
@@ -114,7 +123,7 @@ def main():
         row["meaningful"] = not problems
         pcpu, _ = cpu_of(run_dir, "plain", name)
         row["plain_cpu"] = pcpu
-        for mode in MODES:
+        for mode in modes:
             mbase = os.path.join(run_dir, mode, name)
             mstatus = (read(mbase + ".status") or "").strip()
             if mstatus == "":
@@ -152,8 +161,8 @@ def main():
                                   "markers": report.get("markers") if report else None}
             if not why and pcpu and mcpu is not None:
                 cost.setdefault(prog, {}).setdefault(mode, []).append((pcpu, mcpu))
-            if mode == "dyck" and report and isinstance(report.get("markers"), int):
-                markers[prog] = markers.get(prog, 0) + report["markers"]
+            if mode in MARKER_MODES and report and isinstance(report.get("markers"), int):
+                markers[(prog, mode)] = markers.get((prog, mode), 0) + report["markers"]
         runs.append(row)
 
     ratios = {}
@@ -168,18 +177,18 @@ def main():
     scale = 1e9 if icount else 1.0
     lines = ["# Real programs: Lua 5.4 and the SQLite 3 shell", "",
              "<!-- table begin -->",
-             f"Runs: {len(runs)} workloads x (plain + {', '.join(MODES)}), {executed} executions; "
+             f"Runs: {len(runs)} workloads x (plain + {', '.join(modes)}), {executed} executions; "
              f"false positives: {len(fps)}; plain runs not meaningful: {len(vacuous)}.", "",
              f"| program | mode | runs | plain {unit} | mode {unit} | ratio | markers (dyck) |",
              "|---|---|---|---|---|---|---|"]
     for (prog, mode), (r, p, m, n) in sorted(ratios.items()):
-        mk = markers.get(prog) if mode == "dyck" else None
+        mk = markers.get((prog, mode))
         lines.append(f"| {prog} | {mode} | {n} | {p * scale:,.0f} | {m * scale:,.0f} | {r:.2f}x | "
                      f"{'' if mk is None else f'{mk:,}'} |")
-    lines += ["", "| run | plain status | " + " | ".join(MODES) + " |", "|---|---|" + "---|" * len(MODES)]
+    lines += ["", "| run | plain status | " + " | ".join(modes) + " |", "|---|---|" + "---|" * len(modes)]
     for row in runs:
         cells = []
-        for mode in MODES:
+        for mode in modes:
             m = row["modes"].get(mode)
             if m is None:
                 cells.append("-")
@@ -210,9 +219,9 @@ def main():
     parts = [f"realworld: programs={len({program_of(n) for n in names})}", f"runs={executed}",
              f"false_positives={len(fps)}", f"not_meaningful={len(vacuous)}"]
     for prog in ("lua", "sqlite3"):
-        for mode in MODES:
+        for mode in modes:
             if (prog, mode) in ratios:
-                parts.append(f"{kind}_{mode}_{prog}={ratios[(prog, mode)][0]:.2f}x")
+                parts.append(f"{kind}_{mode.replace('-', '_')}_{prog}={ratios[(prog, mode)][0]:.2f}x")
     print(" ".join(parts))
     return 0
 

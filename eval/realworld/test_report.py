@@ -44,10 +44,14 @@ class ReportTests(unittest.TestCase):
         with open(os.path.join(d, name), "w") as f:
             f.write(f"status {status}\n" + "".join(f"marker {m}\n" for m in markers))
 
-    def report(self):
-        p = subprocess.run([sys.executable, os.path.join(HERE, "report.py"), self.run_dir, self.plain, self.dyck],
-                           capture_output=True, text=True, check=True)
+    def report(self, *extra):
+        p = subprocess.run([sys.executable, os.path.join(HERE, "report.py"), self.run_dir, self.plain, self.dyck,
+                            *extra], capture_output=True, text=True, check=True)
         return p.stdout.strip().splitlines()[-1]
+
+    def buffered(self):
+        with open(os.path.join(self.run_dir, "bench.env"), "w") as f:
+            f.write("modes=plain nfa dyck dyckbuf-nfa dyckbuf-dyck\nicount=1\n")
 
     def test_equal_runs_pass_with_ratios(self):
         self.expect("lua-a")
@@ -107,6 +111,35 @@ class ReportTests(unittest.TestCase):
             self.put(m, "lua-s", status=3)
             self.put(m, "lua-empty", out="")
         self.assertIn("not_meaningful=2", self.report())
+
+    def test_buffered_modes_are_compared_and_can_fail(self):
+        # RW_BUFFER=1: the dyckbuf build's argv[0] is no difference; its own
+        # differences and a buffered mode that did not run are false positives.
+        self.buffered()
+        self.expect("lua-b", status=1, markers=("boom",))
+        self.put("plain", "lua-b", status=1, out="", err="/builds/plain/lua: boom\n", cpu_us=1000)
+        for m in ("nfa", "dyck"):
+            self.put(m, "lua-b", status=1, out="", err="/builds/dyck/lua: boom\n", cpu_us=3000)
+        for m, cpu in (("dyckbuf-nfa", 1500), ("dyckbuf-dyck", 2500)):
+            self.put(m, "lua-b", status=1, out="", err="/builds/dyckbuf/lua: boom\n", cpu_us=cpu)
+        line = self.report("/builds/dyckbuf")
+        self.assertIn("runs=5 false_positives=0 not_meaningful=0", line)
+        self.assertIn("instr_dyckbuf_nfa_lua=1.50x", line)
+        self.assertIn("instr_dyckbuf_dyck_lua=2.50x", line)
+        self.expect("lua-c")
+        for m in ("plain", "nfa", "dyck", "dyckbuf-nfa"):
+            self.put(m, "lua-c")
+        self.put("dyckbuf-nfa", "lua-c", report={"violations": [{"reason": 29}]})
+        self.assertIn("false_positives=2", self.report("/builds/dyckbuf"))
+
+    def test_without_the_buffered_modes_the_output_is_unchanged(self):
+        self.expect("lua-a")
+        self.put("plain", "lua-a")
+        self.put("dyck", "lua-a")
+        self.put("nfa", "lua-a")
+        self.put("dyckbuf-dyck", "lua-a")  # not in bench.env's modes: ignored
+        self.assertEqual(self.report(), "realworld: programs=1 runs=3 false_positives=0 not_meaningful=0 "
+                         "instr_nfa_lua=1.00x instr_dyck_lua=1.00x")
 
 
 if __name__ == "__main__":

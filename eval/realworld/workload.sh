@@ -5,6 +5,8 @@
 #   plain  the clang-19 build, no sandbox
 #   nfa    the dyck-cc build under  $SBX_RUN --mode=nfa  --json-report F --
 #   dyck   the dyck-cc build under  $SBX_RUN --mode=dyck --json-report F --
+#   dyckbuf-nfa, dyckbuf-dyck  the dyck-cc --dyck-buffer build ($RW_DYCKBUF) under
+#          $SBX_RUN --mode=nfa or dyck (only when named in -m; bench.sh RW_BUFFER=1)
 #
 #   workload.sh -o OUT [-m 'plain nfa dyck'] [-l reduced|full] [-r REGEX]
 #
@@ -18,7 +20,7 @@
 # the guest has it, so that SQLite's fsyncs do not cross 9p), seeded with the
 # workload's files; a run of a chain (-c) keeps the previous run's directory.
 #
-# Environment: RW_PLAIN, RW_DYCK (the two builds' directories), SBX_RUN (the
+# Environment: RW_PLAIN, RW_DYCK, RW_DYCKBUF (the builds' directories), SBX_RUN (the
 # runner, words), RW_TIME (mbt-time), RW_SBXCTL (optional: a /dev/sbx client
 # whose `read` prints violation records), RW_WORK (where work directories go).
 set -uo pipefail
@@ -79,6 +81,10 @@ run() {
         case $m in
         plain) build=${RW_PLAIN:?} ;;
         nfa | dyck) build=${RW_DYCK:?}; prefix=("${sbx_run[@]}" --mode="$m" --json-report "$dest/$name.json" --) ;;
+        dyckbuf-nfa | dyckbuf-dyck)
+            build=${RW_DYCKBUF:?}
+            prefix=("${sbx_run[@]}" --mode="${m#dyckbuf-}" --json-report "$dest/$name.json" --)
+            ;;
         *) echo "unknown mode $m" >&2; exit 2 ;;
         esac
         mkdir -p "$dest"
