@@ -31,7 +31,7 @@ corrupt "$W/range.blob" initial_mstate "$($CTL header "$W/dyck.blob" | sed -n 's
 $CTL try-load "$W/range.blob" >"$W/o" 2>&1
 check "a blob with an out-of-range initial macro-state is refused with EINVAL" 'has "$W/o" "load 22 "'
 $CTL try-oversized >"$W/o" 2>&1
-check "a blob over the 64 MiB cap is refused with E2BIG" 'has "$W/o" "^load 7"'
+check "a blob over the 128 MiB cap is refused with E2BIG" 'has "$W/o" "^load 7"'
 
 # SBX_LOAD_F_OWNED (ABI 5): the policy goes with the file that loaded it.
 $CTL load "$W/dyck.blob" --flags 2 >"$W/o" 2>&1

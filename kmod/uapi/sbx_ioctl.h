@@ -97,7 +97,7 @@
 /**
  * struct sbx_ioc_load - argument of SBX_IOC_LOAD: load a policy blob.
  * @blob:       in: user address of the blob (specs/kernel-abi.md, "Policy blob").
- * @size:       in: its size in bytes, at most SBX_BLOB_MAX_SIZE (64 MiB).
+ * @size:       in: its size in bytes, at most SBX_BLOB_MAX_SIZE (128 MiB).
  * @flags:      in: 0 or SBX_LOAD_F_OWNED (ABI 5).
  * @id:         out: the new policy's id, >= 1, never reused while the module
  *              stays loaded.

@@ -669,6 +669,102 @@ static void test_header_rejections(void)
 	CHECK(sbx_blob_validate(blob, blob_size, NULL) == -SBX_EINVAL, "NULL view");
 }
 
+/*
+ * A valid blob as large as the caps allow: @nr_trans LIBC transitions over
+ * SBX_MAX_SYMBOLS symbols (one full row per macro-state, the last one the
+ * rest), all to macro-state 1, and @nr_pins pins; macro-state 0 is the empty
+ * thread start. @nr_trans is at least 1. Returns the blob (malloc) and its size in @size.
+ */
+static uint8_t *cap_blob(uint32_t nr_trans, uint32_t nr_pins, size_t *size)
+{
+	const uint32_t per = SBX_MAX_SYMBOLS;
+	uint32_t nr_mstates = 1 + (nr_trans + per - 1) / per, m, k, t = 0;
+	uint64_t mo = SBX_BLOB_HEADER_SIZE, to = mo + 12ULL * nr_mstates;
+	uint64_t so = to + 8ULL * nr_trans, po = so, ro = po + 16ULL * nr_pins;
+	uint64_t n = ro + 4ULL * nr_mstates;
+	uint8_t *b = calloc(1, n);
+
+	if (!b)
+		return NULL;
+#define PUT(field, v) tb_put32(b + __builtin_offsetof(struct sbx_blob_header, field), (v))
+	PUT(magic, SBX_BLOB_MAGIC);
+	PUT(version, SBX_BLOB_VERSION);
+	PUT(header_size, SBX_BLOB_HEADER_SIZE);
+	PUT(flags, nr_pins ? SBX_BLOB_F_PINNED : 0);
+	PUT(total_size, (uint32_t)n);
+	PUT(stack_limit, 1);
+	PUT(nr_symbols, SBX_MAX_SYMBOLS);
+	PUT(nr_functions, 1);
+	PUT(nr_mstates, nr_mstates);
+	PUT(nr_trans, nr_trans);
+	PUT(initial_mstate, 1);
+	PUT(mstates_off, (uint32_t)mo);
+	PUT(trans_off, (uint32_t)to);
+	PUT(sites_off, (uint32_t)so);
+	PUT(callbacks_off, (uint32_t)so);
+	PUT(sets_off, (uint32_t)so);
+	PUT(symsets_off, (uint32_t)so);
+	PUT(nr_pins, nr_pins);
+	PUT(pins_off, (uint32_t)po);
+	PUT(max_depth, SBX_MAX_DEPTH_DEFAULT);
+	PUT(resync_off, (uint32_t)ro);
+#undef PUT
+	if (nr_pins) {
+		tb_put64(b + __builtin_offsetof(struct sbx_blob_header, pin_table_vaddr), 0x1000);
+		tb_put64(b + __builtin_offsetof(struct sbx_blob_header, text_vaddr), 0x1000);
+	}
+	for (m = 1; m < nr_mstates; m++) {
+		uint32_t row = nr_trans - t < per ? nr_trans - t : per;
+
+		tb_put32(b + mo + 12ULL * m, t);
+		tb_put32(b + mo + 12ULL * m + 4, row);
+		for (k = 0; k < row; k++, t++) {
+			tb_put32(b + to + 8ULL * t, SBX_KEY_LIBC(k));
+			tb_put32(b + to + 8ULL * t + 4, 1);
+		}
+	}
+	for (k = 0; k < nr_pins; k++) {
+		tb_put64(b + po + 16ULL * k, 0x1000 + 16ULL * k);
+		tb_put32(b + po + 16ULL * k + 8, SBX_MARK_LIBC);
+	}
+	for (m = 0; m < nr_mstates; m++)
+		tb_put32(b + ro + 4ULL * m, SBX_RESYNC_NONE);
+	*size = n;
+	return b;
+}
+
+/* The transition and size caps, with real blobs: at the cap accepted, one over refused. */
+static void test_caps(void)
+{
+	/* A blob of SBX_MAX_TRANS transitions, filled up to SBX_BLOB_MAX_SIZE with pins. */
+	uint32_t nr_mstates = 1 + (SBX_MAX_TRANS + SBX_MAX_SYMBOLS - 1) / SBX_MAX_SYMBOLS;
+	uint64_t rest = SBX_BLOB_MAX_SIZE - SBX_BLOB_HEADER_SIZE - 16ULL * nr_mstates -
+			8ULL * SBX_MAX_TRANS;
+	uint32_t pins = (uint32_t)(rest / 16);
+	struct sbx_policy_view w;
+	size_t n;
+	uint8_t *b;
+
+	b = cap_blob(SBX_MAX_TRANS, 0, &n);
+	CHECK(b && sbx_blob_validate(b, n, &w) == 0 && w.nr_trans == SBX_MAX_TRANS,
+	      "%u transitions (the cap), %zu bytes", SBX_MAX_TRANS, n);
+	free(b);
+	b = cap_blob(SBX_MAX_TRANS + 1, 0, &n);
+	CHECK(b && sbx_blob_validate(b, n, &w) == -SBX_E2BIG, "%u transitions (one over)",
+	      SBX_MAX_TRANS + 1);
+	free(b);
+	CHECK(rest % 16 == 0 && pins <= SBX_MAX_PINS, "the size cap is reachable: %llu",
+	      (unsigned long long)rest);
+	b = cap_blob(SBX_MAX_TRANS, pins, &n);
+	CHECK(b && n == SBX_BLOB_MAX_SIZE && sbx_blob_validate(b, n, &w) == 0,
+	      "%zu bytes (the size cap)", n);
+	free(b);
+	b = cap_blob(SBX_MAX_TRANS, pins + 1, &n);
+	CHECK(b && n > SBX_BLOB_MAX_SIZE && sbx_blob_validate(b, n, &w) == -SBX_E2BIG,
+	      "%zu bytes (over the size cap)", n);
+	free(b);
+}
+
 static void test_section_rejections(void)
 {
 	uint32_t mo = SBX_BLOB_HEADER_SIZE, to = mo + 12 * 14, so = to + 8 * 9, co = so + 4 * 5;
@@ -1546,6 +1642,7 @@ int main(int argc, char **argv)
 	test_bad_state();
 	test_fast_path();
 	test_header_rejections();
+	test_caps();
 	test_section_rejections();
 	test_nfa_rejections();
 	test_nfa_stepping();
