@@ -34,6 +34,8 @@ for opt in O0 O2; do
     # Non-PIE, with the administrator's hook (system() in the PLT, at a fixed address).
     "$bin/dyck-cc" -$opt -g -fno-pie -no-pie -DADMIN_HOOK $inline $src/notes.c -o "$out/notes-plt-$opt" 2>>"$out/build.log"
     "$bin/dyck-cc" -$opt -g -pthread $inline $src/benign.c -o "$out/benign-$opt" -ldl 2>>"$out/build.log"
+    # stack.c's bug with bufferable libc calls, built with buffered events (issue 19).
+    "$bin/dyck-cc" -$opt -g -fno-stack-protector --dyck-buffer $inline $src/bufd.c -o "$out/bufd-$opt" 2>>"$out/build.log"
 done
 
 # What the build's K did: the call sites left in each victim's policy.
@@ -51,6 +53,12 @@ for opt in O0 O2; do
     /usr/bin/python3 $src/attacks.py prepare "$out/stack-$opt" --walk "$out/stack-$opt.walk.trace"
     /usr/bin/python3 $src/attacks.py prepare "$out/notes-$opt"
     /usr/bin/python3 $src/attacks.py prepare "$out/notes-plt-$opt"
+    # The evbuf-* attacks forge into bufd's event buffer the events of a benign run
+    # (sbx record drains the buffer as the kernel does) from handle_post() to log's open.
+    printf 'post 5\nhellolog w\nquit\n' >"$out/bufwalk.in"
+    (cd "$out" && "$bin/sbx" record -o "bufd-$opt.walk.trace" -- ./bufd-$opt <bufwalk.in >/dev/null)
+    rm -f "$out/bufd.log"
+    /usr/bin/python3 $src/attacks.py prepare "$out/bufd-$opt" --evbuf-walk "$out/bufd-$opt.walk.trace"
 done
 
 if [ "$native_only" = 1 ]; then
