@@ -3,6 +3,8 @@
 # loaded; or, with --native-only, anywhere (the host included: nothing touches the
 # kernel module). KTAP lines; the exit status is the number of failures (at most 100).
 #   guest.sh [--native-only] BIN_DIR PROGRAM_DIR
+# ATTACKS_ONLY=REGEX (grep -E): only the attacks and benign runs whose name matches
+#   (e.g. 'evbuf|bufd' to try a module build against the buffered-event attacks).
 #
 # For every attack and build:
 #   native      the attack must WORK without the sandbox (its canary appears), or the
@@ -63,8 +65,10 @@ benign_run() {  # benign_run NAME MODE INPUT CMD...
     done
     normalise "$d/out" >"$d/out.n"
 }
+only() { [ -z "${ATTACKS_ONLY:-}" ] || echo "$1" | grep -Eq "$ATTACKS_ONLY"; }
 benign() {  # benign NAME INPUT CMD...
     local name=$1 input=$2; shift 2
+    only "$name" || return 0
     local base=$W/benign/$name.native
     benign_run "$name" native "$input" "$@"
     if [ "$(cat "$base/st")" = 0 ] && grep -q "${expect_last:-bye}" "$base/out"; then
@@ -126,6 +130,7 @@ known_gap() {
 # check-record expects (reason, event, system call; read from sbx run --json-report).
 attack() {
     local a=$1 victim=$2 min=$3 progress=$4 record=${5:-} opt mode
+    only "$a" || return 0
     for opt in O0 O2; do
         for mode in $modes; do
             local d=$W/attack/$a-$opt.$mode

@@ -10,6 +10,7 @@
 #     --native-only (or ATTACKS_NATIVE_ONLY=1): no guest; run the victims natively on
 #       this machine, to check that every attack really works without the sandbox.
 # SBX_KO: another build of the module (default: kmod/sbx_dyck.ko, built here).
+# ATTACKS_ONLY=REGEX: only the attacks and benign runs whose name matches (guest.sh).
 # ATTACKS_INLINE=K: build the victims with dyck-cc --dyck-inline=K (inlining of small
 #   callees, specs/analysis.md); unset or empty: dyck-cc's default. The preparation
 #   finds what it needs at any K (attacks.py: libc markers, not call sites).
@@ -68,5 +69,6 @@ fi
 ko=${SBX_KO:-}
 if [ -z "$ko" ]; then make -C kmod >/dev/null; ko=kmod/sbx_dyck.ko; fi
 say "booting the guest"
-exec "$bin/sbx" vm --cpus 2 --timeout 1500 --module "$ko" -- \
+# 3000 s: 133 tests took more than 1500 s in one boot on a busy 2-core host.
+exec "$bin/sbx" vm --cpus 2 --timeout 3000 --module "$ko" ${ATTACKS_ONLY:+--env "ATTACKS_ONLY=$ATTACKS_ONLY"} -- \
     bash $src/guest.sh "$bin" "$out"
