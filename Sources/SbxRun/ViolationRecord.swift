@@ -43,6 +43,9 @@ public struct ViolationRecord: Sendable, Equatable {
     public var isForbidden: Bool { reason == UInt32(SBX_REASON_FORBIDDEN_SYSCALL) }
     /// A /proc/PID/mem file opened for writing.
     public var isProcMemWrite: Bool { reason == UInt32(SBX_REASON_PROC_MEM_WRITE) }
+    /// A refused event that came from the thread's event buffer: a marker record
+    /// whose system call is the one at whose entry the buffer was drained, not 999.
+    public var isBuffered: Bool { isMarker && syscall != UInt32(SBX_MARKER_NR) }
     /// Log mode: the thread exited (or execed) still lost after a violation; `id`
     /// is the number of markers that went unchecked (ABI 6). No violation itself.
     public var isUnresynced: Bool { reason == UInt32(SBX_REASON_UNRESYNCED) }

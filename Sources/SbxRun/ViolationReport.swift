@@ -69,6 +69,12 @@ public struct ViolationReport: Sendable, Codable, Equatable {
     /// resynchronised, `specs/kernel-abi.md` "Log mode"): how many events (markers)
     /// went unchecked since that deviation. nil for every other record.
     public var uncheckedEvents: UInt64?
+    /// An event refused from the thread's event buffer (buffered events,
+    /// `specs/kernel-abi.md` "Buffered events"): the system call at whose entry the
+    /// buffer was drained. nil for a synchronous marker, for an event drained at a
+    /// marker's entry (its record says 999, as a marker's does) and for every record
+    /// that is not about a marker.
+    public var drainedAt: UInt32?
 
     public init(record: ViolationRecord, machine: MacroMachine?) {
         let original = machine?.original
@@ -84,6 +90,7 @@ public struct ViolationReport: Sendable, Codable, Equatable {
         allowed = []
         if record.isWindowViolation || record.isExecDenied { window = Self.windowText(record.id, policy: original) }
         if record.isUnresynced { uncheckedEvents = record.id }
+        if record.isBuffered { drainedAt = record.syscall }
         guard let machine, (record.isMarker && !record.isUnpinned) || record.isUnresynced,
             Int(record.macroState) < machine.macroStateCount
         else { return }
@@ -298,6 +305,10 @@ public struct ViolationReport: Sendable, Codable, Equatable {
         if !command.isEmpty { out += " [\(command)]" }
         out += ": \(reason)\n"
         out += "  refused:  \(event.description)\n"
+        if let drainedAt {
+            let call = SystemCallNames.name(of: Int(drainedAt)) ?? "#\(drainedAt)"
+            out += "  buffered: taken from the thread's event buffer at the entry of \(call) (\(drainedAt))\n"
+        }
         if let window, window != "start", window != "none" { out += "  window:   \(window)()\n" }
         if !functions.isEmpty { out += "  in:       \(functions.joined(separator: ", "))()\n" }
         if !stack.isEmpty {

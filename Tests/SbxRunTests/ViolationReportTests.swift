@@ -1,6 +1,7 @@
 import CSbxDevice
 import DyckModel
 import SbxBlob
+import SbxCLI
 import XCTest
 @testable import SbxRun
 
@@ -146,6 +147,31 @@ final class ViolationReportTests: XCTestCase {
         let report = ViolationReport(record: record, machine: nil)
         XCTAssertEqual(report.event.description, "entry of callback #9")
         XCTAssertTrue(report.allowed.isEmpty)
+    }
+
+    /// An event refused from the event buffer (reason 29): the record is a marker's,
+    /// with the system call at whose entry the buffer was drained (openat, 257), which
+    /// the report gives as `drained_at`; a synchronous marker's record (999) has none.
+    func testBufferedEventNamesTheCallThatDrainedIt() throws {
+        let m = try machine(.dyck)
+        let buffered = ViolationRecord(
+            pid: 7, tid: 7, command: "hijack", reason: UInt32(SBX_REASON_BUFFER), syscall: 257,
+            kind: UInt64(SBX_MARK_LIBC), id: 3, tag: 0, macroState: UInt32(m.initial), depth: 1,
+            flags: UInt32(SBX_REC_F_MARKER | SBX_REC_F_KILLED), stack: [0])
+        let report = ViolationReport(record: buffered, machine: m)
+        XCTAssertEqual(report.drainedAt, 257)
+        XCTAssertEqual(report.event.name, "system")
+        XCTAssertTrue(report.reason.hasPrefix("buffered event that may not come from the buffer"), report.reason)
+        XCTAssertTrue(
+            report.text.contains("buffered: taken from the thread's event buffer at the entry of openat (257)"),
+            report.text)
+        let json = String(decoding: try JSONOutput.encoder().encode(report), as: UTF8.self)
+        XCTAssertTrue(json.contains("\"drained_at\" : 257"), json)
+        var marker = buffered
+        marker.syscall = UInt32(SBX_MARKER_NR)
+        let synchronous = ViolationReport(record: marker, machine: m)
+        XCTAssertNil(synchronous.drainedAt)
+        XCTAssertFalse(synchronous.text.contains("buffered:"))
     }
 
     /// An exec refused by the transition: the file, the exec's system call and the

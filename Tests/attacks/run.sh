@@ -10,6 +10,7 @@
 #     --native-only (or ATTACKS_NATIVE_ONLY=1): no guest; run the victims natively on
 #       this machine, to check that every attack really works without the sandbox.
 # SBX_KO: another build of the module (default: kmod/sbx_dyck.ko, built here).
+# ATTACKS_ONLY=REGEX: only the attacks and benign runs whose name matches (guest.sh).
 # ATTACKS_INLINE=K: build the victims with dyck-cc --dyck-inline=K (inlining of small
 #   callees, specs/analysis.md); unset or empty: dyck-cc's default. The preparation
 #   finds what it needs at any K (attacks.py: libc markers, not call sites).
@@ -34,6 +35,8 @@ for opt in O0 O2; do
     # Non-PIE, with the administrator's hook (system() in the PLT, at a fixed address).
     "$bin/dyck-cc" -$opt -g -fno-pie -no-pie -DADMIN_HOOK $inline $src/notes.c -o "$out/notes-plt-$opt" 2>>"$out/build.log"
     "$bin/dyck-cc" -$opt -g -pthread $inline $src/benign.c -o "$out/benign-$opt" -ldl 2>>"$out/build.log"
+    # stack.c's bug with bufferable libc calls, built with buffered events (issue 19).
+    "$bin/dyck-cc" -$opt -g -fno-stack-protector --dyck-buffer $inline $src/bufd.c -o "$out/bufd-$opt" 2>>"$out/build.log"
 done
 
 # What the build's K did: the call sites left in each victim's policy.
@@ -51,6 +54,12 @@ for opt in O0 O2; do
     /usr/bin/python3 $src/attacks.py prepare "$out/stack-$opt" --walk "$out/stack-$opt.walk.trace"
     /usr/bin/python3 $src/attacks.py prepare "$out/notes-$opt"
     /usr/bin/python3 $src/attacks.py prepare "$out/notes-plt-$opt"
+    # The evbuf-* attacks forge into bufd's event buffer the events of a benign run
+    # (sbx record drains the buffer as the kernel does) from handle_post() to log's open.
+    printf 'post 5\nhellolog w\nquit\n' >"$out/bufwalk.in"
+    (cd "$out" && "$bin/sbx" record -o "bufd-$opt.walk.trace" -- ./bufd-$opt <bufwalk.in >/dev/null)
+    rm -f "$out/bufd.log"
+    /usr/bin/python3 $src/attacks.py prepare "$out/bufd-$opt" --evbuf-walk "$out/bufd-$opt.walk.trace"
 done
 
 if [ "$native_only" = 1 ]; then
@@ -60,5 +69,6 @@ fi
 ko=${SBX_KO:-}
 if [ -z "$ko" ]; then make -C kmod >/dev/null; ko=kmod/sbx_dyck.ko; fi
 say "booting the guest"
-exec "$bin/sbx" vm --cpus 2 --timeout 1500 --module "$ko" -- \
+# 3000 s: 133 tests took more than 1500 s in one boot on a busy 2-core host.
+exec "$bin/sbx" vm --cpus 2 --timeout 3000 --module "$ko" ${ATTACKS_ONLY:+--env "ATTACKS_ONLY=$ATTACKS_ONLY"} -- \
     bash $src/guest.sh "$bin" "$out"
