@@ -505,7 +505,9 @@ class Rop:
 
 
 def post(v, info, build):
-    v.expect("stackd")
+    # The banner line: stack.c's "stackd 1.0" or bufd.c's "bufd 1.0" (waiting for
+    # a line that never comes would cost the whole timeout).
+    v.expect(("stackd ", "bufd "))
     lk = leak(v, info)
     rop = Rop(lk)
     build(rop, lk, lk.sym("cmdline"))
