@@ -542,7 +542,42 @@ static noinline void sbx_task_event_refused(struct sbx_task *t, const struct sbx
 		sbx_task_lost_step(t, v->kind, v->id, true);
 }
 
-static const u8 sbx_evbuf_zeros[sizeof(struct sbx_evbuf)];
+/*
+ * Slots [@from, @to) of the user buffer into @slots, one 8-byte load each with
+ * page faults disabled: a drain reads a few slots, for which a loop costs less
+ * than a string copy (a byte per iteration on CPUs with fast strings).
+ */
+static __always_inline int sbx_evbuf_read(u64 *slots, struct sbx_evbuf __user *ub, u32 from, u32 to)
+{
+	u32 i;
+
+	if (!user_access_begin(ub, sizeof(*ub)))
+		return -EFAULT;
+	for (i = from; i < to; i++)
+		unsafe_get_user(slots[i], &ub->ev[i], efault);
+	user_access_end();
+	return 0;
+efault:
+	user_access_end();
+	return -EFAULT;
+}
+
+/* Clears the count (and the reserved word) and slots [0, @end). */
+static __always_inline int sbx_evbuf_clear(struct sbx_evbuf __user *ub, u32 end)
+{
+	u32 i;
+
+	if (!user_access_begin(ub, sizeof(*ub)))
+		return -EFAULT;
+	unsafe_put_user(0ULL, (u64 __user *)ub, efault);
+	for (i = 0; i < end; i++)
+		unsafe_put_user(0ULL, &ub->ev[i], efault);
+	user_access_end();
+	return 0;
+efault:
+	user_access_end();
+	return -EFAULT;
+}
 
 /*
  * sbx_task_drain - replay the current thread's event buffer, at the entry of
@@ -550,34 +585,55 @@ static const u8 sbx_evbuf_zeros[sizeof(struct sbx_evbuf)];
  * that call is checked (specs/kernel-abi.md, "Buffered events").
  *
  * The buffer is at the user FS base (live in the CPU during a system call on
- * x86-64) plus the blob's tpoff; with an FS base of 0 there is none. Probes run with preemption disabled, so it is
- * read and cleared without taking page faults (*_nofault): a buffer that is
- * not mapped, not resident or not writable where it must be written is a
- * violation (SBX_REASON_BUFFER), as is any word the core refuses. The count
- * and slot 0 decide the common case, an empty buffer, inline
- * (sbx_task_drain_check()); otherwise the whole buffer is copied once here,
- * the slots taken (and the count) are cleared with one write, and at most
- * SBX_EVBUF_CAP events are stepped.
- * No allocation, no loop over states.
+ * x86-64) plus the blob's tpoff; with an FS base of 0 there is none. Probes
+ * run with preemption disabled, so it is read and cleared with page faults
+ * disabled: a buffer that is not mapped, not resident or not writable where
+ * it must be written is a violation (SBX_REASON_BUFFER), as is any word the
+ * core refuses. The count and slot 0 decide the common case, an empty
+ * buffer, inline (sbx_task_drain_check()), which passes the count it read as
+ * @head.
+ *
+ * Only the slots the slot rule can take are read: the counted ones and the
+ * one after them, and the rest only when that one is taken (an append a
+ * signal interrupted). The count used is the one read first, never a second
+ * read: another thread may change it in between, and a larger one would name
+ * slots that were not read. The count and the slots taken are then cleared,
+ * and at most SBX_EVBUF_CAP events are stepped: inline and without re-testing
+ * the thread's flags while every event is allowed, out of line from the first
+ * refused one. No allocation, no loop over states.
  */
 static noinline void sbx_task_drain(struct sbx_task *t, struct pt_regs *regs, long nr,
-				    struct sbx_evbuf __user *ub)
+				    struct sbx_evbuf __user *ub, u64 head)
 {
+	const struct sbx_policy_view *p = t->view;
+	u32 c = min_t(u32, (u32)head, SBX_EVBUF_CAP);
+	u32 copied = min_t(u32, c + 1, SBX_EVBUF_CAP);
+	/* Only what is read is used: no need to zero it first. */
+	u64 slots[SBX_EVBUF_CAP] __attribute__((__uninitialized__));
 	struct sbx_violation v;
-	struct sbx_evbuf buf;
-	u32 n, end, i;
+	u32 n, end, i = 0;
+	int err;
 	u64 w;
 
-	if (copy_from_user_nofault(&buf, ub, sizeof(buf)))
+	pagefault_disable();
+	err = sbx_evbuf_read(slots, ub, 0, copied);
+	if (!err && unlikely(copied < SBX_EVBUF_CAP && slots[copied - 1]))
+		err = sbx_evbuf_read(slots, ub, copied, SBX_EVBUF_CAP);
+	if (!err) {
+		n = sbx_evbuf_collect(slots, c, &end);
+		/* The count and every slot below end: slots there not taken are 0 already. */
+		err = sbx_evbuf_clear(ub, end);
+	}
+	pagefault_enable();
+	if (err)
 		goto fault;
-	n = sbx_evbuf_collect(buf.ev, buf.count, &end);
-	/* The count and every slot below end: slots there not taken are 0 already. */
-	if (copy_to_user_nofault(ub, sbx_evbuf_zeros, offsetof(struct sbx_evbuf, ev[end])))
-		goto fault;
-	for (i = 0; i < n && !t->killed; i++) {
-		w = buf.ev[i];
+	if (likely(!t->lost && !t->killed))
+		while (i < n && likely(!sbx_evbuf_step_fast(p, &t->thread, slots[i])))
+			i++;
+	for (; i < n && !t->killed; i++) {
+		w = slots[i];
 		if (unlikely(t->lost)) {
-			if (sbx_evbuf_check(t->view, w)) {
+			if (sbx_evbuf_check(p, w)) {
 				v.reason = SBX_V_BUFFER;
 				v.kind = sbx_evbuf_kind(w);
 				v.id = sbx_evbuf_id(w);
@@ -590,7 +646,7 @@ static noinline void sbx_task_drain(struct sbx_task *t, struct pt_regs *regs, lo
 			}
 			continue;
 		}
-		if (sbx_evbuf_step(t->view, &t->thread, w, &v))
+		if (sbx_evbuf_step(p, &t->thread, w, &v))
 			sbx_task_event_refused(t, &v, regs, nr, 0);
 	}
 	return;
@@ -608,7 +664,6 @@ static __always_inline void sbx_task_drain_check(struct sbx_task *t, struct pt_r
 	unsigned long fs = x86_fsbase_read_cpu();
 	struct sbx_evbuf __user *ub;
 	u64 head, first;
-	int err;
 
 	/*
 	 * No thread pointer yet (from exec until the loader or libc sets it up):
@@ -617,15 +672,24 @@ static __always_inline void sbx_task_drain_check(struct sbx_task *t, struct pt_r
 	if (!fs)
 		return;
 	ub = (struct sbx_evbuf __user *)(fs + t->view->evbuf_tpoff);
-	if (likely(access_ok(ub, sizeof(*ub)))) {
-		pagefault_disable();
-		err = __get_user(head, (u64 __user *)ub);
-		err |= __get_user(first, &ub->ev[0]);
-		pagefault_enable();
-		if (likely(!err && !(u32)head && !first))
-			return;
-	}
-	sbx_task_drain(t, regs, nr, ub);
+	/* One user access region for both words. */
+	pagefault_disable();
+	if (unlikely(!user_access_begin(ub, sizeof(*ub))))
+		goto fault;
+	unsafe_get_user(head, (u64 __user *)ub, efault);
+	unsafe_get_user(first, &ub->ev[0], efault);
+	user_access_end();
+	pagefault_enable();
+	if (likely(!(u32)head && !first))
+		return;
+	sbx_task_drain(t, regs, nr, ub, head);
+	return;
+efault:
+	user_access_end();
+fault:
+	pagefault_enable();
+	/* The drain finds the fault again and records it. */
+	sbx_task_drain(t, regs, nr, ub, 0);
 }
 
 /*

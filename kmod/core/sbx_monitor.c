@@ -507,11 +507,10 @@ int sbx_evbuf_step(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u6
 {
 	sbx_u64 kind = sbx_evbuf_kind(word), id = sbx_evbuf_id(word);
 
-	if (!sbx_evbuf_check(p, word)) {
-		if (!sbx_step_fast(p, t, kind, id))
-			return 0;
+	if (!sbx_evbuf_step_fast(p, t, word))
+		return 0;
+	if (!sbx_evbuf_check(p, word))
 		return sbx_step(p, t, kind, id, out);
-	}
 	sbx_fill_violation(t, SBX_V_BUFFER, kind, id, out);
 	return 1;
 }

@@ -562,6 +562,39 @@ static inline int sbx_evbuf_check(const struct sbx_policy_view *p, sbx_u64 word)
 	return SBX_V_BUFFER;
 }
 
+/**
+ * sbx_evbuf_step_fast - sbx_evbuf_check() and sbx_step_fast() of one word, inline.
+ * @p:    the thread's validated policy.
+ * @t:    the thread state.
+ * @word: a buffered event word, any value.
+ *
+ * The drain's loop: a bufferable LIBC word, nearly every buffered event, is
+ * tested and stepped with its kind and id checked once; other kinds take
+ * the two functions as they are.
+ *
+ * Return: 0 if the word is allowed (@t advanced), 1 if not or not decided
+ * here (@t unchanged): then sbx_evbuf_step() decides and explains.
+ */
+static inline int sbx_evbuf_step_fast(const struct sbx_policy_view *p, struct sbx_thread *t,
+				      sbx_u64 word)
+{
+	sbx_u64 kind = sbx_evbuf_kind(word), id = sbx_evbuf_id(word);
+	struct sbx_frame *top;
+
+	if (kind != SBX_MARK_LIBC)
+		return sbx_evbuf_check(p, word) || sbx_step_fast(p, t, kind, id);
+	if (!(p->flags & SBX_BLOB_F_BUFFERED) || id >= p->nr_symbols ||
+	    !sbx_symbol_bufferable(p, id))
+		return 1;
+	/* sbx_step_fast()'s test of the thread, then its LIBC case. */
+	if (t->nr_frames - 1 >= t->capacity || t->nr_sj > t->capacity - t->nr_frames)
+		return 1;
+	top = sbx_top(t);
+	if (top->mstate >= p->nr_mstates)
+		return 1;
+	return sbx_step_libc(p, t, top, id) ? 1 : 0;
+}
+
 sbx_u32 sbx_evbuf_collect(sbx_u64 *slots, sbx_u64 count, sbx_u32 *end);
 int sbx_evbuf_step(const struct sbx_policy_view *p, struct sbx_thread *t, sbx_u64 word,
 		   struct sbx_violation *out);

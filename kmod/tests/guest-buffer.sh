@@ -76,6 +76,12 @@ $CTL run -p "$B" -- "$EB" count:1 w:0:2:0 w:1:2:2 w:3:2:1 brk state say:ok >"$W/
 show "$W/o"; $CTL read >"$W/r"; show "$W/r"
 check "buffer: the slot rule: slot 0 below the count, slot 1 after it, not slot 3 behind a free slot 2" \
 	'has "$W/o" "^count 0 used 1$" && has "$W/o" "^ok$" && has "$W/o" "^exit 0" && has "$W/r" "^records 0 "'
+# The drain reads the counted slots and the one after them first, and the
+# rest only when that one is taken: here three slots past the count.
+$CTL run -p "$B" -- "$EB" count:1 w:0:2:0 w:1:2:2 w:2:1:1 w:3:3:2 brk state say:ok >"$W/o" 2>&1
+show "$W/o"; $CTL read >"$W/r"; show "$W/r"
+check "buffer: the slot rule: slots 1, 2 and 3 after a count of 1 are all replayed, in order" \
+	'has "$W/o" "^count 0 used 0$" && has "$W/o" "^ok$" && has "$W/o" "^exit 0" && has "$W/r" "^records 0 "'
 
 # 33 events: the 33rd finds the buffer full and is issued as a marker, which
 # drains the 32 before it first.
