@@ -357,6 +357,9 @@ static void test_evbuf_replay(void)
 	      "unbuffered blob");
 	CHECK(REPLAY(&v, W(C, 0)) == 0 && v.reason == SBX_V_BUFFER && thread.depth == 1,
 	      "unbuffered blob: CALL refused");
+	/* The drain's inline LIBC path must not read the absent bufferable bits. */
+	CHECK(REPLAY(&v, W(L, 1)) == 0 && v.reason == SBX_V_BUFFER && v.kind == L && v.id == 1,
+	      "unbuffered blob: LIBC refused");
 	/* NFA: sites pass, LIBC words by the bit. */
 	tb_example_nfa(&s);
 	s.flags |= SBX_BLOB_F_BUFFERED;
