@@ -234,6 +234,9 @@ test-install: build
 # mbedtls (fetch and build only), evaluation-doc.
 include eval/mbedtls/mbedtls.mk
 
+# The targets every guest benchmark harness has (used by realworld.mk and nginx.mk).
+include eval/lib/harness.mk
+
 # Real programs (issue 17): Lua 5.4 and SQLite 3 from Debian's sources; bench-realworld,
 # test-realworld (reduced, part of make test), realworld (fetch and build only), realworld-doc.
 include eval/realworld/realworld.mk

@@ -2,6 +2,7 @@ import SbxSystem
 import CSbxDevice
 import DyckModel
 import SbxBlob
+import SbxCLI
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -261,15 +262,25 @@ public struct SandboxRun {
         return nil
     }
 
-    /// The cache file of a blob: named by contents only (the policy file's SHA-256
+    /// Names the `sbx` that compiles blobs: the first 6 bytes of the SHA-256 of its
+    /// version text ("0.9.0 (commit 1a2b3c4d5e6f)"), so that an upgrade never serves
+    /// a blob an older (possibly buggy) compiler made. Builds that do not know their
+    /// commit ("commit unknown") share one tag.
+    public static var blobCompilerTag: String {
+        ExecutableBinding.hex(SHA256.hash(Array(ToolVersion.text.utf8)).prefix(6))
+    }
+
+    /// The cache file of a blob: named by contents (the policy file's SHA-256
     /// `policyDigest`, as the program records it,
     /// the pinned sites' as the blob encodes them, the mode, the stack bounds and the
     /// blob format's version, and the offset of the program's event buffer if it has one:
-    /// the buffer's flags follow from the policy), never by a path, inode or time, so that an entry made on
-    /// one machine (`sbx blob --cache`) is found on another that runs the same files.
+    /// the buffer's flags follow from the policy) and by the compiler (`compiler`,
+    /// `blobCompilerTag`), never by a path, inode or time, so that an entry made on
+    /// one machine (`sbx blob --cache`) is found on another that runs the same files
+    /// with the same `sbx`.
     public static func blobCacheFile(
         directory: String, policyDigest: [UInt8], pins: BlobPins, eventBuffer: EventBufferSection?, mode: BlobMode,
-        bounds: StackBounds
+        bounds: StackBounds, compiler: String = blobCompilerTag
     ) -> String {
         var pinsKey = pins.encoded
         if let buffer = eventBuffer {
@@ -279,7 +290,8 @@ public struct SandboxRun {
             ExecutableBinding.hex(policyDigest) + "-"
             + ExecutableBinding.hex(SHA256.hash(pinsKey).prefix(16))
         return
-            "\(directory)/\(key)-\(mode.rawValue)-s\(bounds.stackLimit)-d\(bounds.maxDepth)-v\(BlobLimits.version).blob"
+            "\(directory)/\(key)-\(mode.rawValue)-s\(bounds.stackLimit)-d\(bounds.maxDepth)-v\(BlobLimits.version)"
+            + "-c\(compiler).blob"
     }
 
     /// The blob of a bound policy, from the cache when it is there (then the policy is

@@ -29,8 +29,9 @@ struct BlobCommand: ParsableCommand {
             would load for that program into the blob cache DIR (what SBX_BLOB_CACHE \
             names), under the name `sbx run` looks for: it is named by the contents of \
             the policy and of the program's pinned sites, the mode, the stack bounds \
-            and the blob format's version, never by a path, so a cache seeded on one \
-            machine serves another (a test guest) that runs the same files. An entry \
+            and the blob format's version, and by a digest of this sbx's version and \
+            commit, never by a path, so a cache seeded on one machine serves another \
+            (a test guest) that runs the same files with the same sbx. An entry \
             already there is kept. Prints the entry's path on stdout.
             """
     )

@@ -54,9 +54,25 @@ final class BlobCacheTests: XCTestCase {
         XCTAssertEqual(seeded.status, 0, seeded.stderr)
         XCTAssertTrue(seeded.stderr.contains("compiled into the cache"), seeded.stderr)
         let entry = seeded.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        // The compiler tag: SHA-256 of what `sbx --version` prints after "sbx ", as
+        // sha256sum prints it, first 12 hex digits.
+        let version = try Tools.run(try Tools.binary("sbx"), ["--version"]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertTrue(version.hasPrefix("sbx "), version)
+        let versionFile = dir.appendingPathComponent("version.txt").path
+        try String(version.dropFirst(4)).write(toFile: versionFile, atomically: true, encoding: .utf8)
+        let tag = try Tools.run("/usr/bin/sha256sum", [versionFile]).stdout.prefix(12)
         XCTAssertTrue(
             entry.hasPrefix(cache + "/") && entry.contains("-nfa-")
-                && entry.hasSuffix("-v\(BlobLimits.version).blob"), entry)
+                && entry.hasSuffix("-v\(BlobLimits.version)-c\(tag).blob"), "\(entry) vs \(tag)")
+        // Another compiler is another entry: an upgraded sbx does not load this one.
+        let fd0 = try SandboxRun.openProgram(built)
+        defer { close(fd0) }
+        let bound0 = try SandboxRun.bind(path: built + ".dyck", program: built, exeFD: fd0)
+        let other = SandboxRun.blobCacheFile(
+            directory: cache, policyDigest: bound0.digest, pins: bound0.table.blobPins,
+            eventBuffer: bound0.eventBuffer, mode: .nfa, bounds: StackBounds(), compiler: "000000000000")
+        XCTAssertNotEqual(other, entry)
         let entryBytes = try XCTUnwrap(FileManager.default.contents(atPath: entry))
         // The name starts with the policy file's SHA-256, as sha256sum prints it.
         let sum = try Tools.run("/usr/bin/sha256sum", [built + ".dyck"]).stdout.prefix(64)

@@ -17,7 +17,7 @@
  * Legitimate libc use: read, write, open, close, strlen/strcmp/strncmp/strtoul. The
  * program never calls execve, clone, mprotect or openat for writing outside `log`.
  *
- * ROP GADGETS ARE COMPILED IN ON PURPOSE (never called), as in stack.c, plus three to
+ * ROP GADGETS ARE COMPILED IN ON PURPOSE (victim.h, never called), as in stack.c, plus three to
  * reach thread-local memory: the thread pointer (%fs:0 holds it on x86-64 glibc, as
  * in every thread's TCB), an addition, and a step of the write address.
  */
@@ -27,26 +27,12 @@
 #include <string.h>
 #include <unistd.h>
 
-__asm__(".text\n"
-	".p2align 4\n"
-	".type rop_gadgets,@function\n"
-	"rop_gadgets:\n"
-	"gadget_pop_rdi: pop %rdi\n ret\n"
-	"gadget_pop_rsi: pop %rsi\n ret\n"
-	"gadget_pop_rdx: pop %rdx\n ret\n"
-	"gadget_pop_rax: pop %rax\n ret\n"
-	"gadget_pop_r10: pop %r10\n ret\n"
-	"gadget_pop_r8: pop %r8\n ret\n"
-	"gadget_write_rsi_to_rdi: mov %rsi, (%rdi)\n ret\n"
-	"gadget_mov_rax_to_rbx: mov %rax, %rbx\n ret\n"
-	"gadget_mov_rbx_to_rdi: mov %rbx, %rdi\n ret\n"
-	"gadget_tp_to_rax: mov %fs:0, %rax\n ret\n"
-	"gadget_add_rsi_to_rax: add %rsi, %rax\n ret\n"
-	"gadget_mov_rax_to_rdi: mov %rax, %rdi\n ret\n"
-	"gadget_add8_rdi: add $8, %rdi\n ret\n"
-	"gadget_syscall: syscall\n ret\n"
-	"gadget_ret: ret\n"
-	".size rop_gadgets, .-rop_gadgets\n");
+#include "victim.h"
+
+VICTIM_ROP_GADGETS("gadget_tp_to_rax: mov %fs:0, %rax\n ret\n"
+		   "gadget_add_rsi_to_rax: add %rsi, %rax\n ret\n"
+		   "gadget_mov_rax_to_rdi: mov %rax, %rdi\n ret\n"
+		   "gadget_add8_rdi: add $8, %rdi\n ret\n");
 
 const char banner[] = "bufd 1.0";
 
@@ -95,14 +81,6 @@ static int readline(char *out, size_t cap)
 	}
 	out[n] = 0;
 	return n > 0;
-}
-
-static unsigned checksum(const unsigned char *p, size_t n)
-{
-	unsigned h = 2166136261u;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 16777619u;
-	return h;
 }
 
 /* THE BUG: reads n bytes, as the client announced, into a 64-byte buffer. */

@@ -15,7 +15,7 @@
  * `log` command), strncmp/strtoul/strcmp. The program never calls system, execve,
  * clone, vfork, mprotect or openat directly.
  *
- * ROP GADGETS ARE COMPILED IN ON PURPOSE (the asm block below, never called): the
+ * ROP GADGETS ARE COMPILED IN ON PURPOSE (victim.h, never called): the
  * attacks chain them instead of searching libc for equivalents, which exist there
  * too. This is allowed by the suite's rules (issue 14, "Tests / Attack suite").
  */
@@ -23,36 +23,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-__asm__(".text\n"
-	".p2align 4\n"
-	".type rop_gadgets,@function\n"
-	"rop_gadgets:\n"
-	"gadget_pop_rdi: pop %rdi\n ret\n"
-	"gadget_pop_rsi: pop %rsi\n ret\n"
-	"gadget_pop_rdx: pop %rdx\n ret\n"
-	"gadget_pop_rax: pop %rax\n ret\n"
-	"gadget_pop_r10: pop %r10\n ret\n"
-	"gadget_pop_r8: pop %r8\n ret\n"
-	"gadget_write_rsi_to_rdi: mov %rsi, (%rdi)\n ret\n"
-	"gadget_mov_rax_to_rbx: mov %rax, %rbx\n ret\n"
-	"gadget_mov_rbx_to_rdi: mov %rbx, %rdi\n ret\n"
-	"gadget_syscall: syscall\n ret\n"
-	"gadget_ret: ret\n"
-	".size rop_gadgets, .-rop_gadgets\n");
+#include "victim.h"
+
+VICTIM_ROP_GADGETS("");
 
 const char banner[] = "stackd 1.0";
 
 /* Command lines are read into a global buffer (attackers know its address once
  * they know the load address; the ROP chains use it as scratch memory). */
 char cmdline[512];
-
-static unsigned checksum(const unsigned char *p, size_t n)
-{
-	unsigned h = 2166136261u;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 16777619u;
-	return h;
-}
 
 /* THE BUG: reads n bytes, as the client announced, into a 64-byte buffer. */
 __attribute__((noinline)) static unsigned handle_post(size_t n)

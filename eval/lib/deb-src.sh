@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the evaluations' fetch scripts (eval/mbedtls, eval/realworld): makes
 # `apt-get source` work on a Debian 12 machine. Writes a deb-src line for bookworm
 # once (and runs apt-get update only then), and installs the Debian packages named

@@ -34,28 +34,18 @@ t_start=$SECONDS
 modes=${MODES:-plain native nfa dyck}
 confs=${CONFS:-single master}
 if [ "$level" = full ]; then requests=${REQUESTS:-250}; else requests=${REQUESTS:-20}; fi
-if [ -n "${SBX_BIN:-}" ]; then bin=$(cd "$SBX_BIN" && pwd); else bin=$root/${SCRATCH:-.build}/debug; fi
+# shellcheck source=eval/lib/bench-prep.sh
+. eval/lib/bench-prep.sh
 
 if [ "${REPORT_ONLY:-}" != 1 ]; then
-    commit_id="$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$( [ -z "$(git status --porcelain -- Sources kmod eval 2>/dev/null)" ] || echo ' (with local changes)')"
+    commit_id=$(bench_commit_id)
     t0=$SECONDS
     bash eval/nginx/fetch-build.sh
     fetch_seconds=$((SECONDS - t0))
-    sbx=$bin/sbx
-    # sbx itself optimized, as eval/realworld does: a debug sbx costs the guest
-    # seconds of start-up per run and per `sbx status`. The cost compared is the
-    # serving process's own CPU either way.
-    if [ -z "${SBX_BIN:-}" ] && [ "${NGX_RELEASE_SBX:-1}" = 1 ]; then
-        say "swift build -c release --product sbx"
-        swift build -c release --product sbx --scratch-path "${SCRATCH:-.build}" >&2
-        sbx=$root/${SCRATCH:-.build}/release/sbx
-    fi
+    sbx=$(bench_sbx "${SBX_BIN:-}" "${NGX_RELEASE_SBX:-1}" "${SCRATCH:-.build}")
     tools=$dir/tools
-    mkdir -p "$tools"
-    clang-19 -O2 -Wall -o "$tools/mbt-time" eval/mbedtls/mbt-time.c
-    clang-19 -O2 -Wall -I kmod/uapi -o "$tools/mbt-sbxrun" eval/mbedtls/mbt-sbxrun.c
-    module=${MODULE:-$root/kmod/sbx_dyck.ko}
-    [ -f "$module" ] || { say "no module $module: make kmod"; exit 4; }
+    bench_tools "$tools"
+    module=$(bench_module "${MODULE:-}")
     mkdir -p "$dir/blob-cache"
     rm -rf "$out" && mkdir -p "$out"
     if [ "$level" = reduced ]; then timeout=${VM_TIMEOUT:-1800}; else timeout=${VM_TIMEOUT:-7200}; fi

@@ -11,7 +11,9 @@ dir=${NGINX_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sbx-nginx}
 run=${1:-$dir/runs/full}
 report=$run/report.md
 [ -f "$report" ] && [ -f "$run/bench.env" ] || { echo "no report in $run: run make bench-nginx first" >&2; exit 2; }
-get() { sed -n "s/^$1=//p" "$run/bench.env" | head -1; }
+# shellcheck source=eval/lib/doc-section.sh
+. eval/lib/doc-section.sh
+get() { doc_env_get "$run" "$1"; }
 doc=${NGX_DOC:-docs/evaluation.md}
 section=$(mktemp)
 trap 'rm -f "$section"' EXIT
@@ -32,7 +34,7 @@ trap 'rm -f "$section"' EXIT
     get summary
     echo '```'
     echo
-    sed -e '1,/^<!-- table begin -->/{/^<!-- table begin -->/!d}' "$report" | sed '/^<!-- table begin -->/d; s/^## /### /'
+    doc_report_tables "$report"
     if [ -f "$dir/record/markers.txt" ]; then
         echo
         echo "### Where the markers go (\`eval/nginx/record-markers.sh\`: \`sbx record\` on the host, load minus an idle start and stop; a call site's CALL and RET counted together in the top list)"
@@ -47,8 +49,8 @@ trap 'rm -f "$section"' EXIT
         echo
         echo "| program | plain (clang-19) | dyck-cc |"
         echo "|---|---|---|"
-        p=$(awk -F'\t' '$1 == "nginx" && $2 == "plain" { s = $3 " s wall, " $6 " s CPU, " int($4 / 1024) " MB" } END { print s }' "$dir/build-times.tsv")
-        d=$(awk -F'\t' '$1 == "nginx" && $2 == "dyck" { s = $3 " s wall, " $6 " s CPU, " int($4 / 1024) " MB" } END { print s }' "$dir/build-times.tsv")
+        p=$(doc_build_time "$dir/build-times.tsv" nginx plain)
+        d=$(doc_build_time "$dir/build-times.tsv" nginx dyck)
         echo "| nginx | ${p:-?} | ${d:-?} |"
         echo
         echo "Build configuration:"
@@ -59,7 +61,5 @@ trap 'rm -f "$section"' EXIT
     fi
     echo "<!-- nginx end -->"
 } >"$section"
-# shellcheck source=eval/lib/doc-section.sh
-. eval/lib/doc-section.sh
 doc_section_put nginx "$section" "$doc"
 echo "[nginx] wrote $doc from $report" >&2

@@ -23,7 +23,6 @@
 #   JOBS       make -j (default 2)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-root=$PWD
 dir=${NGINX_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sbx-nginx}
 scratch=${SCRATCH:-.build}
 cflags=${CFLAGS:--O2 -g}
@@ -42,19 +41,10 @@ src=$(deb_source nginx "$dir/dl") || { say "apt-get source nginx failed"; exit 2
 grep -qE '#define NGINX_VERSION +"1\.22\.' "$src/src/core/nginx.h" || { say "not nginx 1.22: $src"; exit 2; }
 version=$(sed -nE 's/#define NGINX_VERSION +"([^"]+)"/\1/p' "$src/src/core/nginx.h")
 
-# 3. The tools.
-if [ -n "${SBX_BIN:-}" ]; then
-    bin=$(cd "$SBX_BIN" && pwd)
-else
-    say "swift build (scratch $scratch)"
-    swift build --scratch-path "$scratch" --product dyck-cc >&2
-    swift build --scratch-path "$scratch" --product sbx >&2
-    bin=$root/$scratch/debug
-fi
-dyckcc=$bin/dyck-cc
-[ -x "$dyckcc" ] || { say "missing $dyckcc"; exit 4; }
-tools_id=$(sha256sum "$dyckcc" | cut -c1-16)
-clang_id=$(clang-19 --version | head -1)
+# 3. The tools: dyckcc, tools_id, clang_id.
+# shellcheck source=eval/lib/build-tools.sh
+. eval/lib/build-tools.sh
+build_tools nginx "${SBX_BIN:-}" "$scratch"
 
 # 4. The configuration: HTTP and static files only. No PCRE (no rewrite module, no
 # regex locations), no SSL, no zlib (no gzip), no upstream/proxy modules, epoll
@@ -76,7 +66,7 @@ configure_flags="--prefix=/nonexistent --conf-path=/nonexistent/nginx.conf --err
  --without-http_upstream_keepalive_module --without-http_upstream_zone_module"
 
 times=$dir/build-times.tsv
-[ -f "$times" ] || printf 'program\tvariant\tseconds\tpeak_kb\tstamp\tcpu_s\tload\n' >"$times"
+build_times_init "$times"
 build() {   # variant CC stamp-of-compiler
     local variant=$1 cc=$2 id=$3 out=$dir/$1 tree=$dir/$1-src stamp t0 rc
     stamp=$(printf '%s\n' "$id" "$cflags" "$configure_flags" "$version" | sha256sum | cut -c1-16)
@@ -108,8 +98,7 @@ build() {   # variant CC stamp-of-compiler
     local secs=$((SECONDS - t0)) peak=NA user=NA sys=0 cpu=NA
     [ -f "$out/make.time" ] && read -r _ peak user sys <"$out/make.time"
     [ "$user" = NA ] || cpu=$(echo "$user + $sys" | bc)
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' nginx "$variant" "$secs" "$peak" "$stamp" "$cpu" \
-        "$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo NA)" >>"$times"
+    build_times_row "$times" nginx "$variant" "$secs" "$peak" "$stamp" "$cpu"
     say "$variant/nginx: built in $secs s wall (configure and make), $cpu s CPU (make)"
     echo "$stamp" >"$out/nginx.built"
 }

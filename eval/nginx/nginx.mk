@@ -8,20 +8,6 @@
 #   make nginx-doc     copy the last full report into docs/evaluation.md
 #   make test-nginx-report  report.py's unit tests (part of test-nginx)
 # Variables: NGINX_DIR, SBX_BIN, MODES, CONFS, REQUESTS, ... (see eval/nginx/bench.sh).
-.PHONY: nginx bench-nginx test-nginx test-nginx-report nginx-doc
-
-nginx: build
-	bash eval/nginx/fetch-build.sh
-
-bench-nginx: build kmod
-	bash eval/nginx/bench.sh full
-
-test-nginx: build kmod test-nginx-report
-	bash eval/nginx/bench.sh reduced
-
-# report.py's unit tests (synthetic run directories: each check can fail).
-test-nginx-report:
-	python3 -m unittest discover -s eval/nginx -p 'test_*.py'
-
-nginx-doc:
-	bash eval/nginx/evaluation-doc.sh
+# The targets (eval/lib/harness.mk); report.py's unit tests use synthetic run
+# directories, so each comparison can fail.
+$(eval $(call sbx_eval_harness,nginx,eval/nginx))

@@ -40,32 +40,22 @@ if [ "$buffered" = 1 ]; then modes=${MODES:-plain nfa dyck dyckbuf-nfa dyckbuf-d
 # The buffered builds' directory, for the guest and the report (RW_BUFFER=1 only).
 buf_env=() buf_build=()
 [ "$buffered" != 1 ] || { buf_env=(--env RW_DYCKBUF="$dir/dyckbuf"); buf_build=("$dir/dyckbuf"); }
-if [ -n "${SBX_BIN:-}" ]; then bin=$(cd "$SBX_BIN" && pwd); else bin=$root/${SCRATCH:-.build}/debug; fi
+# shellcheck source=eval/lib/bench-prep.sh
+. eval/lib/bench-prep.sh
 
 if [ "${REPORT_ONLY:-}" != 1 ]; then
-    # The commit measured: taken now, before the runs (commits made while the guest
-    # runs are not what it ran).
-    commit_id="$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$( [ -z "$(git status --porcelain -- Sources kmod eval 2>/dev/null)" ] || echo ' (with local changes)')"
+    commit_id=$(bench_commit_id)
     t0=$SECONDS
     bash eval/realworld/fetch-build.sh
     fetch_seconds=$((SECONDS - t0))
-    sbx=$bin/sbx
-    # sbx itself optimized: a debug build spends seconds per run under TCG on its
-    # own start-up. The cost compared is the program's own rusage either way.
-    if [ -z "${SBX_BIN:-}" ] && [ "${RW_RELEASE_SBX:-1}" = 1 ]; then
-        say "swift build -c release --product sbx"
-        swift build -c release --product sbx --scratch-path "${SCRATCH:-.build}" >&2
-        sbx=$root/${SCRATCH:-.build}/release/sbx
-    fi
+    sbx=$(bench_sbx "${SBX_BIN:-}" "${RW_RELEASE_SBX:-1}" "${SCRATCH:-.build}")
     tools=$dir/tools
-    mkdir -p "$tools"
-    clang-19 -O2 -Wall -o "$tools/mbt-time" eval/mbedtls/mbt-time.c
-    clang-19 -O2 -Wall -I kmod/uapi -o "$tools/mbt-sbxrun" eval/mbedtls/mbt-sbxrun.c
-    module=${MODULE:-$root/kmod/sbx_dyck.ko}
-    [ -f "$module" ] || { say "no module $module: make kmod"; exit 4; }
+    bench_tools "$tools"
+    module=$(bench_module "${MODULE:-}")
     # sbx run's blob cache, kept across boots in the build directory, and seeded here
     # on the host: `sbx blob --cache` writes the entry under the name sbx run looks up,
-    # made of contents only (policy, pinned sites, mode, bounds, blob version), so the
+    # made of contents (policy, pinned sites, mode, bounds, blob version) and of the
+    # sbx build, the one the guest runs too, so the
     # guest compiles no blob (the SQLite shell's nfa blob: about 13 billion
     # instructions under TCG) and, on the hit, does not even parse the policy.
     mkdir -p "$dir/blob-cache"

@@ -12,7 +12,9 @@ dir=${REALWORLD_DIR:-build/realworld}
 run=${1:-$dir/runs/full}
 report=$run/report.md
 [ -f "$report" ] && [ -f "$run/bench.env" ] || { echo "no report in $run: run make bench-realworld first" >&2; exit 2; }
-get() { sed -n "s/^$1=//p" "$run/bench.env" | head -1; }
+# shellcheck source=eval/lib/doc-section.sh
+. eval/lib/doc-section.sh
+get() { doc_env_get "$run" "$1"; }
 doc=${RW_DOC:-docs/evaluation.md}
 section=$(mktemp)
 trap 'rm -f "$section"' EXIT
@@ -31,7 +33,7 @@ trap 'rm -f "$section"' EXIT
     get summary
     echo '```'
     echo
-    sed -e '1,/^<!-- table begin -->/{/^<!-- table begin -->/!d}' "$report" | sed '/^<!-- table begin -->/d; s/^## /### /'
+    doc_report_tables "$report"
     if [ -f "$dir/build-times.tsv" ]; then
         echo
         echo "### Build times (one compiler command per program: wall and CPU seconds, peak memory; the host's load at build time shows in the wall time)"
@@ -39,8 +41,8 @@ trap 'rm -f "$section"' EXIT
         echo "| program | plain (clang-19) | dyck-cc |"
         echo "|---|---|---|"
         for prog in lua sqlite3; do
-            p=$(awk -F'\t' -v p="$prog" '$1 == p && $2 == "plain" { s = $3 " s wall, " ($6 == "" ? "?" : $6) " s CPU, " int($4 / 1024) " MB" } END { print s }' "$dir/build-times.tsv")
-            d=$(awk -F'\t' -v p="$prog" '$1 == p && $2 == "dyck" { s = $3 " s wall, " ($6 == "" ? "?" : $6) " s CPU, " int($4 / 1024) " MB" } END { print s }' "$dir/build-times.tsv")
+            p=$(doc_build_time "$dir/build-times.tsv" "$prog" plain)
+            d=$(doc_build_time "$dir/build-times.tsv" "$prog" dyck)
             echo "| $prog | ${p:-?} | ${d:-?} |"
         done
         echo
@@ -52,7 +54,5 @@ trap 'rm -f "$section"' EXIT
     fi
     echo "<!-- realworld end -->"
 } >"$section"
-# shellcheck source=eval/lib/doc-section.sh
-. eval/lib/doc-section.sh
 doc_section_put realworld "$section" "$doc"
 echo "[realworld] wrote $doc from $report" >&2

@@ -66,19 +66,10 @@ cmp -s "$lua_inc/lua5.4-deb-multiarch.h.new" "$lua_inc/lua5.4-deb-multiarch.h" |
     mv "$lua_inc/lua5.4-deb-multiarch.h.new" "$lua_inc/lua5.4-deb-multiarch.h"
 rm -f "$lua_inc/lua5.4-deb-multiarch.h.new"
 
-# 3. The tools.
-if [ -n "${SBX_BIN:-}" ]; then
-    bin=$(cd "$SBX_BIN" && pwd)
-else
-    say "swift build (scratch $scratch)"
-    swift build --scratch-path "$scratch" --product dyck-cc >&2
-    swift build --scratch-path "$scratch" --product sbx >&2
-    bin=$root/$scratch/debug
-fi
-dyckcc=$bin/dyck-cc
-[ -x "$dyckcc" ] || { say "missing $dyckcc"; exit 4; }
-tools_id=$(sha256sum "$dyckcc" | cut -c1-16)
-clang_id=$(clang-19 --version | head -1)
+# 3. The tools: dyckcc, tools_id, clang_id.
+# shellcheck source=eval/lib/build-tools.sh
+. eval/lib/build-tools.sh
+build_tools realworld "${SBX_BIN:-}" "$scratch"
 
 # 4. The builds. Each is one compiler command over the program's sources (dyck-cc
 # sees the whole program at once), timed with /usr/bin/time when it is there.
@@ -103,7 +94,7 @@ sources_of() {   # program: its compile arguments after the flags
     esac
 }
 times=$dir/build-times.tsv
-[ -f "$times" ] || printf 'program\tvariant\tseconds\tpeak_kb\tstamp\tcpu_s\tload\n' >"$times"
+build_times_init "$times"
 build() {   # variant program CC stamp-of-compiler
     local variant=$1 prog=$2 cc=$3 id=$4 out=$dir/$1/$2 args stamp t0 rc extra=()
     args=$(sources_of "$prog")
@@ -129,10 +120,7 @@ build() {   # variant program CC stamp-of-compiler
     local secs=$((SECONDS - t0)) peak=NA user=NA sys=0 cpu=NA
     [ -f "$out.time" ] && read -r secs peak user sys <"$out.time"
     [ "$user" = NA ] || cpu=$(echo "$user + $sys" | bc)
-    # load: the host's 1-minute load average when the build ended (wall times of a
-    # loaded host are not comparable; CPU times are)
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$prog" "$variant" "$secs" "$peak" "$stamp" "$cpu" \
-        "$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo NA)" >>"$times"
+    build_times_row "$times" "$prog" "$variant" "$secs" "$peak" "$stamp" "$cpu"
     say "$variant/$prog: built in $secs s wall, $cpu s CPU (peak ${peak} kB)"
     echo "$stamp" >"$out.built"
 }

@@ -9,20 +9,6 @@
 # Variables: SCRATCH, SBX_BIN, MODES, VM_CPUS, ONLY, ... (see eval/realworld/bench.sh);
 #   RW_BUFFER=1 adds a third build of each program (dyck-cc --dyck-buffer) and the
 #   modes dyckbuf-nfa, dyckbuf-dyck (report in build/realworld/runs/LEVEL-buffered).
-.PHONY: realworld bench-realworld test-realworld test-realworld-report realworld-doc
-
-realworld: build
-	bash eval/realworld/fetch-build.sh
-
-bench-realworld: build kmod
-	bash eval/realworld/bench.sh full
-
-test-realworld: build kmod test-realworld-report
-	bash eval/realworld/bench.sh reduced
-
-# report.py's unit tests (synthetic run directories: the comparison can fail).
-test-realworld-report:
-	python3 -m unittest discover -s eval/realworld -p 'test_*.py'
-
-realworld-doc:
-	bash eval/realworld/evaluation-doc.sh
+# The targets (eval/lib/harness.mk); report.py's unit tests use synthetic run
+# directories, so each comparison can fail.
+$(eval $(call sbx_eval_harness,realworld,eval/realworld))
