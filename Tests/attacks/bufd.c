@@ -17,9 +17,9 @@
  * Legitimate libc use: read, write, open, close, strlen/strcmp/strncmp/strtoul. The
  * program never calls execve, clone, mprotect or openat for writing outside `log`.
  *
- * ROP GADGETS ARE COMPILED IN ON PURPOSE (victim.h, never called), as in stack.c, plus three to
+ * ROP GADGETS ARE COMPILED IN ON PURPOSE (victim.h, never called), as in stack.c, plus four to
  * reach thread-local memory: the thread pointer (%fs:0 holds it on x86-64 glibc, as
- * in every thread's TCB), an addition, and a step of the write address.
+ * in every thread's TCB), an addition, a move into the write address, and a step of it.
  */
 #include <fcntl.h>
 #include <stdio.h>
