@@ -67,7 +67,10 @@ $cc -O2 -Wall -I kmod/uapi -o "$tools/mbt-sbxrun" eval/mbedtls/mbt-sbxrun.c
 
 if [ -n "${SBX_RUN:-}" ]; then
     runner=$SBX_RUN
-elif "$sbx" run --help 2>&1 | grep -q "USAGE: sbx run"; then
+# The help is read whole before it is searched: `sbx run --help | grep -q` under
+# pipefail failed whenever grep exited before sbx's last write (SIGPIPE), and the
+# run silently fell back to the stand-in (a CI run measured mbt-sbxrun that way).
+elif sbx_help=$("$sbx" run --help 2>&1) && [[ $sbx_help == *"USAGE: sbx run"* ]]; then
     runner="$sbx run"
 else
     runner=$tools/mbt-sbxrun
@@ -76,9 +79,10 @@ fi
 # sbx run compiles a policy into a kernel blob at every run unless its blob cache
 # has it; nfa blobs of the larger programs take seconds on the host and far more
 # under TCG. Seed the cache on the host with `sbx blob --cache`, which writes the
-# entry under the very name `sbx run` looks up (contents only: the policy's digest,
-# the program's pinned sites, mode, bounds, format version; Sources/SbxRun/Runner.swift,
-# blobCacheFile), so the name cannot drift from sbx run's again. An entry already
+# entry under the very name `sbx run` looks up (the policy's digest, the program's
+# pinned sites, mode, bounds, format version and a tag of the sbx that compiled it;
+# Sources/SbxRun/Runner.swift, blobCacheFile), so the name cannot drift from sbx
+# run's again: the guest runs this same sbx. An entry already
 # there is kept; the guest's sbx run finds the same files by content.
 blob_cache=$dir/blob-cache
 mkdir -p "$blob_cache"
