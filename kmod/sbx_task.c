@@ -607,7 +607,7 @@ static noinline void sbx_task_drain(struct sbx_task *t, struct pt_regs *regs, lo
 {
 	const struct sbx_policy_view *p = t->view;
 	u32 c = min_t(u32, (u32)head, SBX_EVBUF_CAP);
-	u32 copied = min_t(u32, c + 1, SBX_EVBUF_CAP);
+	u32 nread = min_t(u32, c + 1, SBX_EVBUF_CAP);
 	/* Only what is read is used: no need to zero it first. */
 	u64 slots[SBX_EVBUF_CAP] __attribute__((__uninitialized__));
 	struct sbx_violation v;
@@ -616,9 +616,9 @@ static noinline void sbx_task_drain(struct sbx_task *t, struct pt_regs *regs, lo
 	u64 w;
 
 	pagefault_disable();
-	err = sbx_evbuf_read(slots, ub, 0, copied);
-	if (!err && unlikely(copied < SBX_EVBUF_CAP && slots[copied - 1]))
-		err = sbx_evbuf_read(slots, ub, copied, SBX_EVBUF_CAP);
+	err = sbx_evbuf_read(slots, ub, 0, nread);
+	if (!err && unlikely(nread < SBX_EVBUF_CAP && slots[nread - 1]))
+		err = sbx_evbuf_read(slots, ub, nread, SBX_EVBUF_CAP);
 	if (!err) {
 		n = sbx_evbuf_collect(slots, c, &end);
 		/* The count and every slot below end: slots there not taken are 0 already. */
